@@ -1,0 +1,1 @@
+"""Billing: the pricing core and the retail / wholesale / reimbursement engines."""
