@@ -1,0 +1,1 @@
+"""Charging sessions, meter values and immutable CDRs."""

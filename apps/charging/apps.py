@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ChargingConfig(AppConfig):
+    name = "apps.charging"
+    label = "charging"

@@ -1,0 +1,1 @@
+"""Shared kernel: tenancy base, secrets, errors. A leaf: imports no other app."""

@@ -1,0 +1,1 @@
+"""Public functions of the common app (none yet: it offers modules, not services)."""

@@ -1,0 +1,1 @@
+"""Customers (people and companies) and their contracts, which link them to tokens."""

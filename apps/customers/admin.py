@@ -1,0 +1,17 @@
+from django.contrib import admin
+
+from apps.customers.models import Contract, Customer
+
+
+class ContractInline(admin.TabularInline):
+    model = Contract
+    extra = 0
+    raw_id_fields = ["token"]
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "email", "external_ref", "tenant"]
+    list_filter = ["kind", "tenant"]
+    search_fields = ["name", "email", "external_ref"]
+    inlines = [ContractInline]

@@ -1,0 +1,1 @@
+"""Public shapes of invoicing (none yet)."""

@@ -1,0 +1,54 @@
+from django.contrib import admin
+
+from apps.locations.models import ChargeStation, Connector, Evse, Location
+
+
+class EvseInline(admin.TabularInline):
+    model = Evse
+    extra = 0
+    fields = ["uid", "evse_id", "charge_station", "ocpp_evse_id", "status"]
+    show_change_link = True
+
+
+@admin.register(Location)
+class LocationAdmin(admin.ModelAdmin):
+    list_display = ["name", "ocpi_id", "address", "city", "country", "time_zone", "tenant"]
+    list_filter = ["country", "tenant"]
+    search_fields = ["name", "ocpi_id", "address", "city"]
+    inlines = [EvseInline]
+
+
+class ConnectorInline(admin.TabularInline):
+    model = Connector
+    extra = 0
+
+
+@admin.register(Evse)
+class EvseAdmin(admin.ModelAdmin):
+    list_display = ["uid", "evse_id", "location", "charge_station", "status"]
+    search_fields = ["uid", "evse_id"]
+    list_select_related = ["location", "charge_station"]
+    inlines = [ConnectorInline]
+
+
+@admin.register(ChargeStation)
+class ChargeStationAdmin(admin.ModelAdmin):
+    list_display = [
+        "identity",
+        "vendor",
+        "model",
+        "ocpp_version",
+        "security_profile",
+        "connectivity",
+        "last_seen_at",
+        "tenant",
+    ]
+    list_filter = ["ocpp_version", "security_profile", "connectivity", "tenant"]
+    search_fields = ["identity", "serial_number", "vendor", "model"]
+    readonly_fields = ["password_hash", "last_seen_at", "last_boot_at"]
+
+
+@admin.register(Connector)
+class ConnectorAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "standard", "format", "power_type", "max_electric_power"]
+    list_select_related = ["evse"]

@@ -1,0 +1,35 @@
+"""Public functions of the locations app."""
+
+from __future__ import annotations
+
+from apps.locations import services
+from apps.locations.contracts import ChargeStationAuth, SecurityProfile
+from apps.locations.models import ChargeStation
+
+charge_station_reset_password = services.charge_station_reset_password
+charge_station_set_security_profile = services.charge_station_set_security_profile
+charge_station_upsert = services.charge_station_upsert
+location_upsert = services.location_upsert
+evse_upsert = services.evse_upsert
+connector_upsert = services.connector_upsert
+
+
+def charge_station_auth(*, identity: str) -> ChargeStationAuth | None:
+    """What the OCPP gateway checks at the handshake; None for an unknown identity."""
+    row = (
+        ChargeStation.objects.filter(identity=identity)
+        .values(
+            "id",
+            "tenant_id",
+            "identity",
+            "security_profile",
+            "password_hash",
+            "client_cert_fingerprint",
+            "enabled",
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    row["security_profile"] = SecurityProfile(row["security_profile"])
+    return ChargeStationAuth(**row)

@@ -1,0 +1,145 @@
+"""Shapes other apps and outer layers see of locations and charge stations."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class ConnectorStandard(enum.StrEnum):
+    """OCPI 2.2.1 ConnectorType."""
+
+    CHADEMO = "CHADEMO"
+    CHAOJI = "CHAOJI"
+    DOMESTIC_A = "DOMESTIC_A"
+    DOMESTIC_B = "DOMESTIC_B"
+    DOMESTIC_C = "DOMESTIC_C"
+    DOMESTIC_D = "DOMESTIC_D"
+    DOMESTIC_E = "DOMESTIC_E"
+    DOMESTIC_F = "DOMESTIC_F"
+    DOMESTIC_G = "DOMESTIC_G"
+    DOMESTIC_H = "DOMESTIC_H"
+    DOMESTIC_I = "DOMESTIC_I"
+    DOMESTIC_J = "DOMESTIC_J"
+    DOMESTIC_K = "DOMESTIC_K"
+    DOMESTIC_L = "DOMESTIC_L"
+    DOMESTIC_M = "DOMESTIC_M"
+    DOMESTIC_N = "DOMESTIC_N"
+    DOMESTIC_O = "DOMESTIC_O"
+    GBT_AC = "GBT_AC"
+    GBT_DC = "GBT_DC"
+    IEC_60309_2_single_16 = "IEC_60309_2_single_16"
+    IEC_60309_2_three_16 = "IEC_60309_2_three_16"
+    IEC_60309_2_three_32 = "IEC_60309_2_three_32"
+    IEC_60309_2_three_64 = "IEC_60309_2_three_64"
+    IEC_62196_T1 = "IEC_62196_T1"
+    IEC_62196_T1_COMBO = "IEC_62196_T1_COMBO"
+    IEC_62196_T2 = "IEC_62196_T2"
+    IEC_62196_T2_COMBO = "IEC_62196_T2_COMBO"
+    IEC_62196_T3A = "IEC_62196_T3A"
+    IEC_62196_T3C = "IEC_62196_T3C"
+    NEMA_5_20 = "NEMA_5_20"
+    NEMA_6_30 = "NEMA_6_30"
+    NEMA_6_50 = "NEMA_6_50"
+    NEMA_10_30 = "NEMA_10_30"
+    NEMA_10_50 = "NEMA_10_50"
+    NEMA_14_30 = "NEMA_14_30"
+    NEMA_14_50 = "NEMA_14_50"
+    PANTOGRAPH_BOTTOM_UP = "PANTOGRAPH_BOTTOM_UP"
+    PANTOGRAPH_TOP_DOWN = "PANTOGRAPH_TOP_DOWN"
+    TESLA_R = "TESLA_R"
+    TESLA_S = "TESLA_S"
+
+
+class ConnectorFormat(enum.StrEnum):
+    SOCKET = "SOCKET"
+    CABLE = "CABLE"
+
+
+class PowerType(enum.StrEnum):
+    AC_1_PHASE = "AC_1_PHASE"
+    AC_2_PHASE = "AC_2_PHASE"
+    AC_2_PHASE_SPLIT = "AC_2_PHASE_SPLIT"
+    AC_3_PHASE = "AC_3_PHASE"
+    DC = "DC"
+
+
+class EvseStatus(enum.StrEnum):
+    """OCPI 2.2.1 Status."""
+
+    AVAILABLE = "AVAILABLE"
+    BLOCKED = "BLOCKED"
+    CHARGING = "CHARGING"
+    INOPERATIVE = "INOPERATIVE"
+    OUTOFORDER = "OUTOFORDER"
+    PLANNED = "PLANNED"
+    REMOVED = "REMOVED"
+    RESERVED = "RESERVED"
+    UNKNOWN = "UNKNOWN"
+
+
+class ParkingType(enum.StrEnum):
+    ALONG_MOTORWAY = "ALONG_MOTORWAY"
+    PARKING_GARAGE = "PARKING_GARAGE"
+    PARKING_LOT = "PARKING_LOT"
+    ON_DRIVEWAY = "ON_DRIVEWAY"
+    ON_STREET = "ON_STREET"
+    UNDERGROUND_GARAGE = "UNDERGROUND_GARAGE"
+
+
+class OcppVersion(enum.StrEnum):
+    V15 = "1.5"
+    V16 = "1.6"
+    V201 = "2.0.1"
+
+
+class SecurityProfile(enum.IntEnum):
+    """OCPP security profiles (OCPP 1.6 security whitepaper / OCPP 2.0.1 part 2 A00)."""
+
+    BASIC = 1  # HTTP Basic authentication, no TLS
+    TLS_BASIC = 2  # TLS with server certificate + HTTP Basic authentication
+    TLS_CLIENT_CERT = 3  # mutual TLS: the station presents a client certificate
+
+
+class Connectivity(enum.StrEnum):
+    UNKNOWN = "unknown"
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorRef:
+    id: int
+    connector_id: str
+    evse_id: int
+    evse_uid: str
+    location_id: int
+    standard: ConnectorStandard
+    power_type: PowerType
+    max_electric_power: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeStationAuth:
+    """What the gateway needs at the handshake, and nothing more."""
+
+    id: int
+    tenant_id: int
+    identity: str
+    security_profile: SecurityProfile
+    password_hash: str
+    client_cert_fingerprint: str
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeStationRef:
+    id: int
+    tenant_id: int
+    identity: str
+    location_id: int | None
+    time_zone: str | None
+    ocpp_version: str
+    security_profile: SecurityProfile
+    last_seen_at: datetime | None

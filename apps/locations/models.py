@@ -1,0 +1,182 @@
+"""Locations, EVSEs and connectors in OCPI 2.2.1 shape; charge stations by OCPP identity."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+
+from apps.common.models import TenantOwnedModel, choices, in_enum
+from apps.locations.contracts import (
+    Connectivity,
+    ConnectorFormat,
+    ConnectorStandard,
+    EvseStatus,
+    OcppVersion,
+    ParkingType,
+    PowerType,
+    SecurityProfile,
+)
+
+ocpi_id_validator = RegexValidator(r"^[\x21-\x7e]{1,36}$", "1 to 36 printable ASCII characters.")
+country3_validator = RegexValidator(r"^[A-Z]{3}$", "An ISO 3166-1 alpha-3 code, e.g. NLD.")
+# OCPP identities appear in the websocket URL path; OCPP 2.0.1 limits them to 48 characters
+# and forbids ':' (Basic auth) and URL-reserved characters.
+identity_validator = RegexValidator(
+    r"^[A-Za-z0-9*\-_.=+|@]{1,48}$",
+    "1 to 48 characters: letters, digits and * - _ . = + | @ (OCPP 2.0.1 identityString).",
+)
+
+
+def validate_time_zone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(
+            f"{value!r} is not an IANA time zone, e.g. Europe/Amsterdam."
+        ) from exc
+
+
+class Location(TenantOwnedModel):
+    """A place with EVSEs. Several locations may share one address (no uniqueness on it)."""
+
+    party = models.ForeignKey("parties.Party", on_delete=models.PROTECT, related_name="+")
+    ocpi_id = models.CharField(max_length=36, validators=[ocpi_id_validator])
+    name = models.CharField(max_length=255, blank=True)
+    address = models.CharField(max_length=45)
+    city = models.CharField(max_length=45)
+    postal_code = models.CharField(max_length=10, blank=True)
+    state = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=3, validators=[country3_validator])
+    # OCPI GeoLocation: decimal degrees, up to 7 decimals.
+    latitude = models.DecimalField(max_digits=10, decimal_places=7)
+    longitude = models.DecimalField(max_digits=10, decimal_places=7)
+    time_zone = models.CharField(max_length=64, validators=[validate_time_zone])
+    parking_type = models.CharField(max_length=20, choices=choices(ParkingType), blank=True)
+    publish = models.BooleanField(default=True)
+    opening_times = models.JSONField(null=True, blank=True)
+    charging_when_closed = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["party", "ocpi_id"], name="location_ocpi_id_unique"),
+            models.CheckConstraint(
+                condition=models.Q(latitude__gte=-90, latitude__lte=90)
+                & models.Q(longitude__gte=-180, longitude__lte=180),
+                name="location_coordinates_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.ocpi_id
+
+
+class ChargeStation(TenantOwnedModel):
+    """A charge point as OCPP knows it: one websocket identity with one or more EVSEs."""
+
+    identity = models.CharField(max_length=48, unique=True, validators=[identity_validator])
+    location = models.ForeignKey(
+        Location, on_delete=models.PROTECT, null=True, blank=True, related_name="stations"
+    )
+    vendor = models.CharField(max_length=50, blank=True)
+    model = models.CharField(max_length=50, blank=True)
+    serial_number = models.CharField(max_length=50, blank=True)
+    firmware_version = models.CharField(max_length=50, blank=True)
+    ocpp_version = models.CharField(max_length=8, choices=choices(OcppVersion), blank=True)
+    security_profile = models.PositiveSmallIntegerField(
+        choices=[(p.value, p.name) for p in SecurityProfile], default=SecurityProfile.BASIC.value
+    )
+    # Salted SHA-256 of the Basic-auth password (apps.common.secrets); never the password.
+    password_hash = models.CharField(max_length=128, blank=True)
+    # SHA-256 fingerprint of the client certificate bound to this station (profile 3).
+    client_cert_fingerprint = models.CharField(max_length=95, blank=True)
+    enabled = models.BooleanField(default=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    connectivity = models.CharField(
+        max_length=8, choices=choices(Connectivity), default=Connectivity.UNKNOWN.value
+    )
+    last_boot_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["identity"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(security_profile__in=[p.value for p in SecurityProfile]),
+                name="station_security_profile_valid",
+            ),
+            models.CheckConstraint(
+                condition=in_enum("connectivity", Connectivity), name="station_connectivity_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.identity
+
+
+class Evse(TenantOwnedModel):
+    """OCPI EVSE. `uid` is the CPO's unique id; `evse_id` the eMI3 id printed on the EVSE."""
+
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="evses")
+    charge_station = models.ForeignKey(
+        ChargeStation, on_delete=models.PROTECT, null=True, blank=True, related_name="evses"
+    )
+    # OCPP 2.0.1 evseId (1-based) on the station; for OCPP 1.x stations it equals the
+    # connectorId of the EVSE's single connector.
+    ocpp_evse_id = models.PositiveIntegerField(null=True, blank=True)
+    uid = models.CharField(max_length=36, validators=[ocpi_id_validator])
+    evse_id = models.CharField(max_length=48, blank=True)
+    status = models.CharField(
+        max_length=12, choices=choices(EvseStatus), default=EvseStatus.UNKNOWN.value
+    )
+    capabilities = models.JSONField(default=list, blank=True)
+    floor_level = models.CharField(max_length=4, blank=True)
+    physical_reference = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        ordering = ["location_id", "uid"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "uid"], name="evse_uid_unique"),
+            models.UniqueConstraint(
+                fields=["charge_station", "ocpp_evse_id"],
+                condition=models.Q(charge_station__isnull=False, ocpp_evse_id__isnull=False),
+                name="evse_ocpp_id_unique_per_station",
+            ),
+            models.CheckConstraint(
+                condition=in_enum("status", EvseStatus), name="evse_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.evse_id or self.uid
+
+
+class Connector(TenantOwnedModel):
+    evse = models.ForeignKey(Evse, on_delete=models.PROTECT, related_name="connectors")
+    connector_id = models.CharField(max_length=36, validators=[ocpi_id_validator])
+    standard = models.CharField(max_length=24, choices=choices(ConnectorStandard))
+    format = models.CharField(max_length=6, choices=choices(ConnectorFormat))
+    power_type = models.CharField(max_length=16, choices=choices(PowerType))
+    max_voltage = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    max_amperage = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    max_electric_power = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["evse_id", "connector_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["evse", "connector_id"], name="connector_id_unique"),
+            models.CheckConstraint(
+                condition=in_enum("standard", ConnectorStandard), name="connector_standard_valid"
+            ),
+            models.CheckConstraint(
+                condition=in_enum("format", ConnectorFormat), name="connector_format_valid"
+            ),
+            models.CheckConstraint(
+                condition=in_enum("power_type", PowerType), name="connector_power_type_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.evse} #{self.connector_id}"

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from django.db import transaction
+
+from apps.common.errors import Conflict, NotFound
+from apps.common.secrets import generate_secret, hash_secret
+from apps.common.services import upsert
+from apps.locations.contracts import SecurityProfile
+from apps.locations.models import ChargeStation, Connector, Evse, Location
+
+
+@transaction.atomic
+def charge_station_reset_password(*, station_id: int) -> str:
+    """Give the station a new Basic-auth password; returns it once, stores only its hash."""
+    station = ChargeStation.objects.select_for_update().filter(pk=station_id).first()
+    if station is None:
+        raise NotFound(f"no charge station {station_id}")
+    password = generate_secret(24)  # 32 characters, within OCPP's 16..40
+    station.password_hash = hash_secret(password)
+    station.save(update_fields=["password_hash", "updated_at"])
+    return password
+
+
+@transaction.atomic
+def charge_station_set_security_profile(
+    *, station_id: int, profile: SecurityProfile, client_cert_fingerprint: str = ""
+) -> None:
+    """Raise a station's security profile. Never lowers it: OCPP forbids a downgrade, which
+    would let an attacker who can block TLS fall back to an unencrypted connection."""
+    station = ChargeStation.objects.select_for_update().filter(pk=station_id).first()
+    if station is None:
+        raise NotFound(f"no charge station {station_id}")
+    if profile < station.security_profile:
+        raise Conflict(
+            f"charge station {station.identity}: security profile {station.security_profile} "
+            f"cannot be lowered to {int(profile)}"
+        )
+    if profile == SecurityProfile.TLS_CLIENT_CERT and not (
+        client_cert_fingerprint or station.client_cert_fingerprint
+    ):
+        raise Conflict(
+            f"charge station {station.identity}: profile 3 needs a client certificate fingerprint"
+        )
+    station.security_profile = int(profile)
+    if client_cert_fingerprint:
+        station.client_cert_fingerprint = client_cert_fingerprint
+    station.save(update_fields=["security_profile", "client_cert_fingerprint", "updated_at"])
+
+
+@transaction.atomic
+def location_upsert(*, tenant_id: int, party_id: int, ocpi_id: str, **values: object) -> int:
+    return upsert(
+        Location,
+        lookup={"party_id": party_id, "ocpi_id": ocpi_id},
+        values={"tenant_id": tenant_id, **values},
+    ).pk
+
+
+@transaction.atomic
+def charge_station_upsert(*, tenant_id: int, identity: str, **values: object) -> int:
+    return upsert(
+        ChargeStation, lookup={"identity": identity}, values={"tenant_id": tenant_id, **values}
+    ).pk
+
+
+@transaction.atomic
+def evse_upsert(*, tenant_id: int, uid: str, **values: object) -> int:
+    return upsert(Evse, lookup={"tenant_id": tenant_id, "uid": uid}, values=values).pk
+
+
+@transaction.atomic
+def connector_upsert(*, tenant_id: int, evse_id: int, connector_id: str, **values: object) -> int:
+    return upsert(
+        Connector,
+        lookup={"evse_id": evse_id, "connector_id": connector_id},
+        values={"tenant_id": tenant_id, **values},
+    ).pk

@@ -1,0 +1,1 @@
+"""Operators (tenants), OCPI parties, users and their roles per tenant."""

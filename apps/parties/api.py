@@ -1,0 +1,46 @@
+"""Public functions of the parties app. Other apps and outer layers import only this module
+and `contracts`."""
+
+from __future__ import annotations
+
+from apps.common.errors import NotFound
+from apps.parties import services
+from apps.parties.contracts import OperatorRef, PartyRef, PartyRole, TenantRole
+from apps.parties.models import Membership, Operator, Party
+
+operator_ensure = services.operator_ensure
+party_ensure = services.party_ensure
+user_ensure_with_role = services.user_ensure_with_role
+
+
+def operator_get(*, slug: str) -> OperatorRef:
+    try:
+        op = Operator.objects.get(slug=slug)
+    except Operator.DoesNotExist:
+        raise NotFound(f"no operator with slug {slug!r}") from None
+    return OperatorRef(id=op.pk, slug=op.slug, name=op.name)
+
+
+def party_get(*, country_code: str, party_id: str, role: PartyRole) -> PartyRef:
+    try:
+        p = Party.objects.get(
+            country_code=country_code.upper(), party_id=party_id.upper(), role=role.value
+        )
+    except Party.DoesNotExist:
+        raise NotFound(f"no {role.value} party {country_code}*{party_id}") from None
+    return PartyRef(
+        id=p.pk,
+        tenant_id=p.tenant_id,
+        role=PartyRole(p.role),
+        country_code=p.country_code,
+        party_id=p.party_id,
+        name=p.name,
+    )
+
+
+def user_roles(*, user_id: int) -> dict[int, TenantRole]:
+    """The user's role in each tenant they belong to, by tenant id."""
+    return {
+        m.tenant_id: TenantRole(m.role)
+        for m in Membership.objects.filter(user_id=user_id, tenant__is_active=True)
+    }

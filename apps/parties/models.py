@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Upper
+
+from apps.common.models import TenantOwnedModel, choices, in_enum
+from apps.parties.contracts import PartyRole, TenantRole
+
+country_code_validator = RegexValidator(
+    r"^[A-Z]{2}$", "An ISO 3166-1 alpha-2 country code in capitals, e.g. NL."
+)
+party_id_validator = RegexValidator(
+    r"^[A-Z0-9]{3}$", "An OCPI party id: three capital letters or digits, e.g. TNM."
+)
+
+
+class Operator(models.Model):
+    """A tenant: one organisation that runs its business on the platform.
+
+    Everything an operator owns carries `tenant_id` pointing here.
+    """
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Party(TenantOwnedModel):
+    """An OCPI party (CPO, eMSP, ...) identified by country_code + party_id.
+
+    The same company may act as CPO and eMSP under one country_code/party_id (OCPI 2.2
+    credentials roles), so the identity is unique per role, across all tenants.
+    """
+
+    role = models.CharField(max_length=8, choices=choices(PartyRole))
+    country_code = models.CharField(max_length=2, validators=[country_code_validator])
+    party_id = models.CharField(max_length=3, validators=[party_id_validator])
+    name = models.CharField(max_length=200)
+    website = models.URLField(blank=True)
+
+    class Meta:
+        ordering = ["country_code", "party_id", "role"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["country_code", "party_id", "role"], name="party_identity_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(country_code=Upper("country_code"))
+                & models.Q(party_id=Upper("party_id")),
+                name="party_identity_uppercase",
+            ),
+            models.CheckConstraint(
+                condition=in_enum("role", PartyRole),
+                name="party_role_valid",
+            ),
+        ]
+        verbose_name_plural = "parties"
+
+    def __str__(self) -> str:
+        return f"{self.country_code}*{self.party_id} ({self.role})"
+
+
+class User(AbstractUser):
+    """A person who signs in. Users are platform-wide; what they may do is per tenant."""
+
+    email = models.EmailField(unique=True)
+
+    def __str__(self) -> str:
+        return self.email or self.username
+
+
+class Membership(models.Model):
+    """A user's role in one tenant. A user may belong to several tenants."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    tenant = models.ForeignKey(Operator, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=choices(TenantRole))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "tenant"], name="membership_one_per_tenant"),
+            models.CheckConstraint(
+                condition=in_enum("role", TenantRole),
+                name="membership_role_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.tenant}: {self.role}"

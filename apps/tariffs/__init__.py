@@ -1,0 +1,1 @@
+"""Tariffs (OCPI-shaped, versioned), tariff codes and their assignment to stations."""

@@ -1,0 +1,34 @@
+from django.contrib import admin
+
+from apps.tariffs.models import Tariff, TariffAssignment, TariffCode, TariffVersion
+
+
+class TariffVersionInline(admin.TabularInline):
+    model = TariffVersion
+    extra = 0
+    fields = ["version", "effective_from", "ocpi", "created_by"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(Tariff)
+class TariffAdmin(admin.ModelAdmin):
+    list_display = ["ocpi_id", "name", "currency", "type", "party", "tenant"]
+    list_filter = ["currency", "tenant"]
+    search_fields = ["ocpi_id", "name"]
+    inlines = [TariffVersionInline]
+
+
+@admin.register(TariffCode)
+class TariffCodeAdmin(admin.ModelAdmin):
+    list_display = ["code", "description", "tariff", "tenant"]
+    search_fields = ["code"]
+
+
+@admin.register(TariffAssignment)
+class TariffAssignmentAdmin(admin.ModelAdmin):
+    list_display = ["charge_station", "connector", "tariff_code", "effective_from"]
+    raw_id_fields = ["charge_station", "connector"]

@@ -1,0 +1,1 @@
+"""Tokens (RFID, app, ad hoc) owned by eMSP parties, in OCPI 2.2.1 shape."""

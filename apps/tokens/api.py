@@ -1,0 +1,29 @@
+"""Public functions of the tokens app."""
+
+from __future__ import annotations
+
+from apps.tokens import services
+from apps.tokens.contracts import TokenRef, TokenType, WhitelistType
+from apps.tokens.models import Token
+
+token_upsert = services.token_upsert
+token_set_valid = services.token_set_valid
+
+
+def _ref(t: Token) -> TokenRef:
+    return TokenRef(
+        id=t.pk,
+        tenant_id=t.tenant_id,
+        party_id=t.party_id,
+        uid=t.uid,
+        type=TokenType(t.type),
+        contract_id=t.contract_id,
+        valid=t.valid,
+        whitelist=WhitelistType(t.whitelist),
+        group_id=t.group_id,
+    )
+
+
+def tokens_by_uid(*, uid: str) -> list[TokenRef]:
+    """Every token with this uid (an RFID uid may be issued by more than one eMSP)."""
+    return [_ref(t) for t in Token.objects.filter(uid=uid).order_by("id")]

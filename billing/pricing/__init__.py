@@ -1,0 +1,1 @@
+"""The pricing core: pure Python (no Django), see docs/pricing.md."""

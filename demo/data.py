@@ -1,0 +1,252 @@
+"""Two CPOs, two eMSPs, locations with stations, tokens, customers and tariffs.
+
+Loading is idempotent: every row is upserted by its natural key, so running it again changes
+nothing (and never duplicates).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from django.db import transaction
+
+from apps.customers import api as customers
+from apps.locations import api as locations
+from apps.locations.contracts import SecurityProfile
+from apps.parties import api as parties
+from apps.parties.contracts import PartyRole, TenantRole
+from apps.tariffs import api as tariffs
+from apps.tokens import api as tokens
+
+EPOCH = datetime.fromisoformat("2026-01-01T00:00:00+00:00")
+
+SIMPLE_TARIFF = {
+    "country_code": "NL",
+    "party_id": "GFX",
+    "id": "STANDARD-AC",
+    "currency": "EUR",
+    "type": "REGULAR",
+    "elements": [
+        {
+            "price_components": [
+                {"type": "FLAT", "price": "0.50", "vat": "21.0", "step_size": 1},
+                {"type": "ENERGY", "price": "0.30", "vat": "21.0", "step_size": 1},
+            ]
+        }
+    ],
+    "last_updated": "2026-01-01T00:00:00Z",
+}
+
+PEAK_TARIFF = {
+    "country_code": "DE",
+    "party_id": "VYL",
+    "id": "PEAK-OFFPEAK",
+    "currency": "EUR",
+    "type": "REGULAR",
+    "elements": [
+        {
+            "price_components": [
+                {"type": "ENERGY", "price": "0.45", "vat": "19.0", "step_size": 1}
+            ],
+            "restrictions": {"start_time": "17:00", "end_time": "21:00"},
+        },
+        {
+            "price_components": [
+                {"type": "ENERGY", "price": "0.35", "vat": "19.0", "step_size": 1},
+                {"type": "PARKING_TIME", "price": "6.00", "vat": "19.0", "step_size": 300},
+            ]
+        },
+    ],
+    "last_updated": "2026-01-01T00:00:00Z",
+}
+
+
+@dataclass(frozen=True)
+class DemoCpo:
+    slug: str
+    name: str
+    country: str
+    party_id: str
+    tariff: dict[str, object]
+    city: str
+    country3: str
+    time_zone: str
+    lat: str
+    lon: str
+
+
+CPOS = [
+    DemoCpo(
+        "greenflux-demo",
+        "GreenCharge NL (CPO)",
+        "NL",
+        "GFX",
+        SIMPLE_TARIFF,
+        "Amsterdam",
+        "NLD",
+        "Europe/Amsterdam",
+        "52.3702157",
+        "4.8951679",
+    ),
+    DemoCpo(
+        "vaylens-demo",
+        "Voltpark DE (CPO)",
+        "DE",
+        "VYL",
+        PEAK_TARIFF,
+        "Berlin",
+        "DEU",
+        "Europe/Berlin",
+        "52.5200066",
+        "13.4049540",
+    ),
+]
+EMSPS = [
+    ("plugpay-demo", "PlugPay (eMSP)", "NL", "PPY"),
+    ("driveon-demo", "DriveOn (eMSP)", "BE", "DRV"),
+]
+
+
+def demo_password(data_dir: Path) -> str:
+    """The demo login's password: random per machine, kept in DATA_DIR, never in the source."""
+    path = data_dir / "demo-password"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(12))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@transaction.atomic
+def load(*, password: str) -> dict[str, int]:
+    counts = {"operators": 0, "stations": 0, "tokens": 0, "tariffs": 0}
+    admin_email = "admin@demo.local"
+    for cpo in CPOS:
+        op = parties.operator_ensure(slug=cpo.slug, name=cpo.name)
+        counts["operators"] += 1
+        party = parties.party_ensure(
+            tenant_id=op,
+            role=PartyRole.CPO,
+            country_code=cpo.country,
+            party_id=cpo.party_id,
+            name=cpo.name,
+        )
+        parties.user_ensure_with_role(
+            email=admin_email,
+            password=password,
+            tenant_id=op,
+            role=TenantRole.PLATFORM_ADMIN,
+            is_staff=True,
+        )
+        tariff_id = tariffs.tariff_upsert(
+            tenant_id=op,
+            party_id=party,
+            ocpi_id=str(cpo.tariff["id"]),
+            name=f"{cpo.name} standard",
+            currency="EUR",
+            type="REGULAR",
+        )
+        counts["tariffs"] += 1
+        if not tariffs.tariff_versions_count(tariff_id=tariff_id):
+            tariffs.tariff_version_add(
+                tariff_id=tariff_id, ocpi=cpo.tariff, effective_from=EPOCH, now=EPOCH
+            )
+        code_id = tariffs.tariff_code_upsert(
+            tenant_id=op, code="DEFAULT", tariff_id=tariff_id, description="Default tariff"
+        )
+        for n in range(1, 3):
+            loc_id = locations.location_upsert(
+                tenant_id=op,
+                party_id=party,
+                ocpi_id=f"LOC{n}",
+                name=f"{cpo.city} car park {n}",
+                address=f"Stationsplein {n}",
+                city=cpo.city,
+                postal_code="1012AB",
+                country=cpo.country3,
+                latitude=Decimal(cpo.lat),
+                longitude=Decimal(cpo.lon),
+                time_zone=cpo.time_zone,
+            )
+            for s in range(1, 3):
+                identity = f"{cpo.party_id}-{n:02d}-{s:02d}"
+                station_id = locations.charge_station_upsert(
+                    tenant_id=op,
+                    identity=identity,
+                    location_id=loc_id,
+                    vendor="DemoVendor",
+                    model="AC22",
+                    security_profile=SecurityProfile.BASIC.value,
+                )
+                counts["stations"] += 1
+                tariffs.tariff_code_assign(
+                    tenant_id=op,
+                    charge_station_id=station_id,
+                    tariff_code_id=code_id,
+                    effective_from=EPOCH,
+                )
+                for e in range(1, 3):
+                    evse_pk = locations.evse_upsert(
+                        tenant_id=op,
+                        uid=f"{identity}-{e}",
+                        location_id=loc_id,
+                        charge_station_id=station_id,
+                        ocpp_evse_id=e,
+                        evse_id=f"{cpo.country}*{cpo.party_id}*E{n}{s}{e}",
+                    )
+                    locations.connector_upsert(
+                        tenant_id=op,
+                        evse_id=evse_pk,
+                        connector_id="1",
+                        standard="IEC_62196_T2",
+                        format="SOCKET",
+                        power_type="AC_3_PHASE",
+                        max_voltage=230,
+                        max_amperage=32,
+                        max_electric_power=22080,
+                    )
+    for slug, name, country, party_code in EMSPS:
+        op = parties.operator_ensure(slug=slug, name=name)
+        counts["operators"] += 1
+        party = parties.party_ensure(
+            tenant_id=op, role=PartyRole.EMSP, country_code=country, party_id=party_code, name=name
+        )
+        parties.user_ensure_with_role(
+            email=admin_email,
+            password=password,
+            tenant_id=op,
+            role=TenantRole.PLATFORM_ADMIN,
+            is_staff=True,
+        )
+        for i in range(1, 6):
+            uid = f"{party_code}{i:08X}"
+            token_id = tokens.token_upsert(
+                tenant_id=op,
+                party_id=party,
+                uid=uid,
+                type="RFID",
+                contract_id=f"{country}-{party_code}-C{i:08d}-X",
+                issuer=name,
+                visual_number=f"{party_code}-{i:04d}",
+                whitelist="ALLOWED",
+            )
+            counts["tokens"] += 1
+            customer_id = customers.customer_upsert(
+                tenant_id=op,
+                external_ref=f"CRM-{party_code}-{i}",
+                party_id=party,
+                kind="person",
+                name=f"Demo Driver {i}",
+                email=f"driver{i}@{slug}.example",
+            )
+            customers.contract_upsert(
+                tenant_id=op,
+                reference=f"{party_code}-CTR-{i}",
+                customer_id=customer_id,
+                token_id=token_id,
+                valid_from=EPOCH,
+            )
+    return counts

@@ -1,0 +1,62 @@
+"""Every tenant-owned table carries its tenant; cross-app foreign keys are few and listed."""
+
+from __future__ import annotations
+
+from django.apps import apps
+from django.db import models
+
+DOMAIN_APPS = {"parties", "locations", "tokens", "tariffs", "customers", "charging", "invoicing"}
+
+# Platform-wide tables: the tenant itself and the people who may belong to several tenants.
+NOT_TENANT_OWNED = {"parties.Operator", "parties.User"}
+
+# Every foreign key from one domain app to another, besides `tenant`. Adding one is a design
+# decision: add it here with a reason, in the same change.
+ALLOWED_CROSS_APP_FKS = {
+    "locations.Location.party -> parties.Party",  # the CPO that runs the location
+    "tokens.Token.party -> parties.Party",  # the issuing eMSP
+    "customers.Customer.party -> parties.Party",  # the eMSP serving the customer
+    "customers.Contract.token -> tokens.Token",  # a contract covers a token
+    "tariffs.Tariff.party -> parties.Party",  # the CPO that owns the tariff
+    "tariffs.TariffVersion.created_by -> parties.User",  # who changed the price
+    "tariffs.TariffAssignment.charge_station -> locations.ChargeStation",
+    "tariffs.TariffAssignment.connector -> locations.Connector",
+    "charging.ChargingSession.charge_station -> locations.ChargeStation",
+    "charging.ChargingSession.evse -> locations.Evse",
+    "charging.ChargingSession.connector -> locations.Connector",
+    "charging.ChargingSession.token -> tokens.Token",
+    "charging.ChargingSession.tariff_version -> tariffs.TariffVersion",  # frozen at start
+    "charging.Cdr.party -> parties.Party",  # the CPO issuing the CDR
+    "charging.Cdr.tariff_version -> tariffs.TariffVersion",
+}
+
+
+def _domain_models() -> list[type[models.Model]]:
+    return [m for m in apps.get_models() if m._meta.app_label in DOMAIN_APPS]
+
+
+def test_every_domain_table_carries_its_tenant() -> None:
+    operator = apps.get_model("parties", "Operator")
+    missing = []
+    for model in _domain_models():
+        if model._meta.label in NOT_TENANT_OWNED:
+            continue
+        field = next((f for f in model._meta.fields if f.name == "tenant"), None)
+        if field is None or field.related_model is not operator:
+            missing.append(model._meta.label)
+    assert missing == []
+
+
+def test_cross_app_foreign_keys_are_exactly_the_listed_ones() -> None:
+    found = set()
+    for model in _domain_models():
+        for field in model._meta.get_fields():
+            if not (field.is_relation and field.concrete) or field.name == "tenant":
+                continue
+            target = field.related_model
+            if target is None or target._meta.app_label not in DOMAIN_APPS:
+                continue
+            if target._meta.app_label == model._meta.app_label:
+                continue
+            found.add(f"{model._meta.label}.{field.name} -> {target._meta.label}")
+    assert found == ALLOWED_CROSS_APP_FKS

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+from django.apps import apps
+from django.db import connection
+from django.test import Client
+
+from config.celery import app as celery_app
+from demo.data import load
+
+pytestmark = pytest.mark.django_db
+
+
+def _counts() -> dict[str, int]:
+    return {
+        m._meta.label: m._default_manager.count()
+        for m in apps.get_models()
+        if m._meta.app_label
+        in {"parties", "locations", "tokens", "tariffs", "customers", "charging"}
+    }
+
+
+def test_demo_data_has_two_cpos_two_emsps_and_loads_idempotently() -> None:
+    first = load(password="demo-password-for-tests")
+    after_first = _counts()
+    second = load(password="demo-password-for-tests")
+    assert first == second
+    assert _counts() == after_first
+    assert after_first["parties.Operator"] == 4
+    assert after_first["parties.Party"] == 4
+    assert after_first["locations.ChargeStation"] == 8
+    assert after_first["locations.Evse"] == 16
+    assert after_first["tokens.Token"] == 10
+    assert after_first["tariffs.TariffVersion"] == 2
+    assert after_first["parties.Membership"] == 4
+
+
+def test_healthz_reports_database_and_broker(client: Client) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["database"] == {"status": "ok", "vendor": connection.vendor}
+    assert body["broker"]["status"] == "ok"
+
+
+def test_healthz_says_503_when_the_broker_is_down(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Port 9 on loopback (discard) has nothing listening: the broker is unreachable.
+    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:9/0")
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "error"
+    assert body["broker"]["status"] == "error"
+    assert body["database"]["status"] == "ok"
