@@ -48,7 +48,8 @@ def test_healthz_says_503_when_the_broker_is_down(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Port 9 on loopback (discard) has nothing listening: the broker is unreachable.
-    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:9/0")
+    for key in ("broker_url", "broker_read_url"):
+        monkeypatch.setattr(celery_app.conf, key, "redis://127.0.0.1:9/0")
     response = client.get("/healthz")
     assert response.status_code == 503
     body = response.json()
