@@ -183,3 +183,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# Periodic tasks. django-celery-beat's DatabaseScheduler copies these into its tables.
+CELERY_BEAT_SCHEDULE = {
+    "charging-sweep-unprocessed": {
+        "task": "apps.charging.sweep_unprocessed",
+        "schedule": env_int("CHARGING_SWEEP_SECONDS", 60),
+    },
+}

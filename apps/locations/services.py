@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import transaction
 
 from apps.common.errors import Conflict, NotFound
 from apps.common.secrets import generate_secret, hash_secret
 from apps.common.services import upsert
-from apps.locations.contracts import SecurityProfile
+from apps.locations.contracts import Connectivity, SecurityProfile
 from apps.locations.models import ChargeStation, Connector, Evse, Location
 
 
@@ -75,3 +77,61 @@ def connector_upsert(*, tenant_id: int, evse_id: int, connector_id: str, **value
         lookup={"evse_id": evse_id, "connector_id": connector_id},
         values={"tenant_id": tenant_id, **values},
     ).pk
+
+
+_OCPP_TO_OCPI_STATUS = {
+    "Available": "AVAILABLE",
+    "Preparing": "CHARGING",
+    "Charging": "CHARGING",
+    "SuspendedEV": "CHARGING",
+    "SuspendedEVSE": "CHARGING",
+    "Finishing": "CHARGING",
+    "Occupied": "CHARGING",
+    "Reserved": "RESERVED",
+    "Unavailable": "INOPERATIVE",
+    "Faulted": "OUTOFORDER",
+}
+
+
+def charge_station_record_boot(
+    *,
+    station_id: int,
+    vendor: str,
+    model: str,
+    serial_number: str,
+    firmware_version: str,
+    ocpp_version: str,
+    at: datetime,
+) -> None:
+    ChargeStation.objects.filter(pk=station_id).update(
+        vendor=vendor[:50],
+        model=model[:50],
+        serial_number=serial_number[:50],
+        firmware_version=firmware_version[:50],
+        ocpp_version=ocpp_version,
+        last_boot_at=at,
+        last_seen_at=at,
+        connectivity=Connectivity.ONLINE.value,
+    )
+
+
+def charge_stations_seen(*, station_ids: list[int], at: datetime) -> None:
+    """Mark stations online and seen at `at` (one statement for a whole batch)."""
+    if station_ids:
+        ChargeStation.objects.filter(pk__in=station_ids).update(
+            last_seen_at=at, connectivity=Connectivity.ONLINE.value
+        )
+
+
+def charge_station_disconnected(*, station_id: int, at: datetime) -> None:
+    ChargeStation.objects.filter(pk=station_id).update(
+        connectivity=Connectivity.OFFLINE.value, last_seen_at=at
+    )
+
+
+def evse_status_record(*, station_id: int, evse_ocpp_id: int, ocpp_status: str) -> None:
+    """Map an OCPP connector status onto the OCPI status of the station's EVSE."""
+    status = _OCPP_TO_OCPI_STATUS.get(ocpp_status, "UNKNOWN")
+    Evse.objects.filter(charge_station_id=station_id, ocpp_evse_id=evse_ocpp_id).update(
+        status=status
+    )

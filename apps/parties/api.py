@@ -44,3 +44,15 @@ def user_roles(*, user_id: int) -> dict[int, TenantRole]:
         m.tenant_id: TenantRole(m.role)
         for m in Membership.objects.filter(user_id=user_id, tenant__is_active=True)
     }
+
+
+def party_by_pk(*, pk: int) -> PartyRef:
+    p = Party.objects.get(pk=pk)
+    return PartyRef(
+        id=p.pk,
+        tenant_id=p.tenant_id,
+        role=PartyRole(p.role),
+        country_code=p.country_code,
+        party_id=p.party_id,
+        name=p.name,
+    )

@@ -38,3 +38,12 @@ class TokenRef:
     valid: bool
     whitelist: WhitelistType
     group_id: str
+
+
+class AuthorizationStatus(enum.StrEnum):
+    """OCPP 1.6 AuthorizationStatus / 2.0.1 AuthorizationStatusEnum (common subset)."""
+
+    ACCEPTED = "Accepted"
+    BLOCKED = "Blocked"
+    EXPIRED = "Expired"
+    INVALID = "Invalid"
