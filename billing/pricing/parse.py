@@ -529,12 +529,12 @@ def _restrictions(c: _Collector, raw: Any, path: str) -> TariffRestrictions | No
         c.add(f"{path}.max_duration", f"must be above min_duration ({da}): it is exclusive")
     days: list[DayOfWeek] = []
     for i, d in enumerate(c.list_(obj.get("day_of_week"), f"{path}.day_of_week", non_empty=False)):
-        name = c.enum(d, f"{path}.day_of_week[{i}]", tuple(DayOfWeek))
-        if name is not None:
-            if DayOfWeek(name) in days:
-                c.add(f"{path}.day_of_week[{i}]", f"{name} listed twice")
+        day = c.enum(d, f"{path}.day_of_week[{i}]", tuple(DayOfWeek))
+        if day is not None:
+            if DayOfWeek(day) in days:
+                c.add(f"{path}.day_of_week[{i}]", f"{day} listed twice")
             else:
-                days.append(DayOfWeek(name))
+                days.append(DayOfWeek(day))
     reservation = c.enum(
         obj.get("reservation"), f"{path}.reservation", tuple(ReservationRestriction)
     )
