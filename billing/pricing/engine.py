@@ -131,6 +131,9 @@ def price_session(
     *, tariff: Tariff, session: SessionInput, rounding: str = ROUND_HALF_UP
 ) -> PriceResult:
     """Price a session (live: ``session.end`` is "now"; final or foreign CDR alike)."""
+    if decimal.getcontext().prec < 28:
+        with decimal.localcontext(_DIV):
+            return price_session(tariff=tariff, session=session, rounding=rounding)
     ct: CompiledTariff = tariff.compiled
     mode = rounding_mode(rounding)
     periods = session.charging_periods
@@ -398,13 +401,14 @@ def price_session(
     ex_time = Amount(_DIV.divide(time_[0], _3600), _DIV.divide(time_[1], _3600))
     ex_park = Amount(_DIV.divide(park[0], _3600), _DIV.divide(park[1], _3600))
     ex_res = Amount(
-        res_flat[0] + _DIV.divide(res_time[0], _3600),
-        res_flat[1] + _DIV.divide(res_time[1], _3600),
+        _DIV.add(res_flat[0], _DIV.divide(res_time[0], _3600)),
+        _DIV.add(res_flat[1], _DIV.divide(res_time[1], _3600)),
     )
-    total_excl = ex_fixed.excl_vat + ex_energy.excl_vat + ex_time.excl_vat + ex_park.excl_vat
-    total_excl += ex_res.excl_vat
-    total_incl = ex_fixed.incl_vat + ex_energy.incl_vat + ex_time.incl_vat + ex_park.incl_vat
-    total_incl += ex_res.incl_vat
+    add = _DIV.add  # the sum of the parts, exactly (the parts carry up to 50 digits)
+    total_excl = add(add(add(ex_fixed.excl_vat, ex_energy.excl_vat), add(ex_time.excl_vat,
+                     ex_park.excl_vat)), ex_res.excl_vat)
+    total_incl = add(add(add(ex_fixed.incl_vat, ex_energy.incl_vat), add(ex_time.incl_vat,
+                     ex_park.incl_vat)), ex_res.incl_vat)
 
     # Point 8: min_price / max_price clamp total_cost, excl and incl independently.
     adjustments: list[PriceAdjustment] = []
