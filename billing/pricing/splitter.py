@@ -104,7 +104,9 @@ def _bisect_right(ts: Sequence[int], t: Fraction) -> int:
 def _dec(value: Fraction, places: int = 6) -> Decimal:
     q = Decimal(1).scaleb(-places)
     d = Decimal(value.numerator) / Decimal(value.denominator)
-    return d.quantize(q, rounding=ROUND_HALF_EVEN).normalize() if value else Decimal(0)
+    if not value:
+        return Decimal(0)
+    return Decimal(format(d.quantize(q, rounding=ROUND_HALF_EVEN).normalize(), "f"))
 
 
 def _whole_wh(value: Fraction) -> Fraction:
