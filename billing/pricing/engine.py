@@ -54,6 +54,9 @@ ROUNDING_MODES = frozenset(
 
 # Divisions (seconds -> hours) are the only inexact operations; do them with ample precision.
 _DIV = Context(prec=50)
+# Exact values are exact to 20 decimals: only the seconds -> hours divisions are rounded there,
+# far below any currency's minor unit, so sums of parts stay exact in any 28-digit context.
+_Q20 = Decimal("1e-20")
 _3600 = Decimal(3600)
 _1000 = Decimal(1000)
 _HUNDRED = Decimal(100)
@@ -95,6 +98,13 @@ def epoch(value: dt.datetime) -> int:
             ]
         )
     return (value - _EPOCH) // _SEC
+
+
+def _hours_amount(price_seconds: Decimal) -> Decimal:
+    """price x seconds -> money: / 3600, exact to 20 decimals (see _Q20)."""
+    if not price_seconds:
+        return price_seconds
+    return _DIV.quantize(_DIV.divide(price_seconds, _3600), _Q20)
 
 
 def _vat_factor(vat: Decimal | None) -> Decimal:
@@ -343,7 +353,7 @@ def price_session(
                 shown = excl
             else:
                 excl = pc.price * billed_vol
-                shown = excl if cat is Category.ENERGY else _DIV.divide(excl, _3600)
+                shown = excl if cat is Category.ENERGY else _hours_amount(excl)
             acc = sums[cat]
             acc[0] += excl
             acc[1] += excl * vf
@@ -356,7 +366,9 @@ def price_session(
                     unit_price=pc.price,
                     vat=pc.vat,
                     excl_vat=shown,
-                    incl_vat=shown * vf,
+                    incl_vat=shown * vf
+                    if cat is Category.ENERGY or pc.type is Dimension.FLAT
+                    else _hours_amount(excl * vf),
                     element_index=_ce.index,
                     step_size=pc.step_size,
                 )
@@ -398,17 +410,16 @@ def price_session(
     del res_acc
     ex_fixed = Amount(fixed[0], fixed[1])
     ex_energy = Amount(energy[0], energy[1])
-    ex_time = Amount(_DIV.divide(time_[0], _3600), _DIV.divide(time_[1], _3600))
-    ex_park = Amount(_DIV.divide(park[0], _3600), _DIV.divide(park[1], _3600))
+    ex_time = Amount(_hours_amount(time_[0]), _hours_amount(time_[1]))
+    ex_park = Amount(_hours_amount(park[0]), _hours_amount(park[1]))
     ex_res = Amount(
-        _DIV.add(res_flat[0], _DIV.divide(res_time[0], _3600)),
-        _DIV.add(res_flat[1], _DIV.divide(res_time[1], _3600)),
+        res_flat[0] + _hours_amount(res_time[0]),
+        res_flat[1] + _hours_amount(res_time[1]),
     )
-    add = _DIV.add  # the sum of the parts, exactly (the parts carry up to 50 digits)
-    total_excl = add(add(add(ex_fixed.excl_vat, ex_energy.excl_vat), add(ex_time.excl_vat,
-                     ex_park.excl_vat)), ex_res.excl_vat)
-    total_incl = add(add(add(ex_fixed.incl_vat, ex_energy.incl_vat), add(ex_time.incl_vat,
-                     ex_park.incl_vat)), ex_res.incl_vat)
+    total_excl = ex_fixed.excl_vat + ex_energy.excl_vat + ex_time.excl_vat + ex_park.excl_vat
+    total_excl += ex_res.excl_vat
+    total_incl = ex_fixed.incl_vat + ex_energy.incl_vat + ex_time.incl_vat + ex_park.incl_vat
+    total_incl += ex_res.incl_vat
 
     # Point 8: min_price / max_price clamp total_cost, excl and incl independently.
     adjustments: list[PriceAdjustment] = []

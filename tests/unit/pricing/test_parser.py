@@ -40,7 +40,9 @@ def _issues(data: Any, version: str = "2.2.1") -> list[tuple[str, str]]:
     return [(i.path, i.message) for i in exc.value.issues]
 
 
-@pytest.mark.parametrize("path", sorted((FIXTURES / "tariffs").glob("*.json")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", sorted((FIXTURES / "tariffs").glob("*.json")), ids=lambda p: p.name
+)
 def test_every_spec_tariff_parses_and_round_trips(path: Path) -> None:
     data = json.loads(path.read_text(), parse_float=Decimal)
     tariff = parse_tariff(data)
@@ -64,8 +66,10 @@ def test_misspelled_restriction_names_its_path_and_suggests() -> None:
     ]
     with pytest.raises(PricingInputError) as exc:
         parse_tariff(data)
-    assert str(exc.value) == "$.elements[1].restrictions.max_kwhh: unknown key (did you mean " \
+    assert (
+        str(exc.value) == "$.elements[1].restrictions.max_kwhh: unknown key (did you mean "
         "'max_kwh'?)"
+    )
 
 
 def test_all_errors_are_collected_not_only_the_first() -> None:
@@ -145,18 +149,26 @@ def test_impossible_values() -> None:
         elements=[
             {
                 "price_components": [{"type": "TIME", "price": 1, "step_size": 60, "vat": 120}],
-                "restrictions": {"min_duration": 600, "max_duration": 600, "start_date":
-                                 "2026-01-02", "end_date": "2026-01-02"},
+                "restrictions": {
+                    "min_duration": 600,
+                    "max_duration": 600,
+                    "start_date": "2026-01-02",
+                    "end_date": "2026-01-02",
+                },
             }
         ],
     )
     assert _issues(data) == [
         ("$.end_date_time", "must be after start_date_time"),
         ("$.elements[0].restrictions.end_date", "must be after start_date (end_date is exclusive)"),
-        ("$.elements[0].restrictions.max_duration", "must be above min_duration (600): it is "
-                                                    "exclusive"),
-        ("$.elements[0].price_components[0].vat", "a VAT percentage above 100 is not plausible: "
-                                                  "120"),
+        (
+            "$.elements[0].restrictions.max_duration",
+            "must be above min_duration (600): it is exclusive",
+        ),
+        (
+            "$.elements[0].price_components[0].vat",
+            "a VAT percentage above 100 is not plausible: 120",
+        ),
     ]
 
 
@@ -176,8 +188,11 @@ def test_timestamps_must_be_utc() -> None:
 def test_vat_omitted_is_not_vat_zero() -> None:
     omitted = parse_tariff(_tariff())
     zero = parse_tariff(
-        _tariff(elements=[{"price_components": [{"type": "ENERGY", "price": 0.25, "vat": 0,
-                                                 "step_size": 1}]}])
+        _tariff(
+            elements=[
+                {"price_components": [{"type": "ENERGY", "price": 0.25, "vat": 0, "step_size": 1}]}
+            ]
+        )
     )
     assert omitted.elements[0].price_components[0].vat is None
     assert zero.elements[0].price_components[0].vat == 0
@@ -207,9 +222,15 @@ def test_2_1_1_tariff_is_converted_and_rejects_2_2_1_only_keys() -> None:
         "price_components": [{"type": "TIME", "price": 1, "step_size": 900}],
         "restrictions": {"max_power": 32},
     }
-    bad = dict(data, elements=[{"price_components": [{"type": "TIME", "price": 1, "vat": 10,
-                                                      "step_size": 1}],
-                                "restrictions": {"max_current": 16}}])
+    bad = dict(
+        data,
+        elements=[
+            {
+                "price_components": [{"type": "TIME", "price": 1, "vat": 10, "step_size": 1}],
+                "restrictions": {"max_current": 16},
+            }
+        ],
+    )
     assert _issues(bad, "2.1.1") == [
         ("$.elements[0].restrictions.max_current", "unknown key (did you mean 'max_duration'?)"),
         ("$.elements[0].price_components[0].vat", "unknown key"),
@@ -221,9 +242,14 @@ def test_2_1_1_tariff_is_converted_and_rejects_2_2_1_only_keys() -> None:
 def test_2_1_1_cdr_with_location_time_zone_and_string_price() -> None:
     # The 2.1.1 spec's CDR example: TIME "2.00"/h, step 300, 21:39:09-23:37:32 (7103 s -> 7200 s)
     tariff = parse_tariff(
-        {"id": "12", "currency": "EUR",
-         "elements": [{"price_components": [{"type": "TIME", "price": "2.00", "step_size": 300}]}],
-         "last_updated": "2015-02-02T14:15:01Z"},
+        {
+            "id": "12",
+            "currency": "EUR",
+            "elements": [
+                {"price_components": [{"type": "TIME", "price": "2.00", "step_size": 300}]}
+            ],
+            "last_updated": "2015-02-02T14:15:01Z",
+        },
         ocpi_version="2.1.1",
     )
     cdr = {
@@ -232,8 +258,12 @@ def test_2_1_1_cdr_with_location_time_zone_and_string_price() -> None:
         "stop_date_time": "2015-06-29T23:37:32Z",
         "location": {"id": "LOC1", "time_zone": "Europe/Brussels"},
         "currency": "EUR",
-        "charging_periods": [{"start_date_time": "2015-06-29T21:39:09Z",
-                              "dimensions": [{"type": "TIME", "volume": 1.973}]}],
+        "charging_periods": [
+            {
+                "start_date_time": "2015-06-29T21:39:09Z",
+                "dimensions": [{"type": "TIME", "volume": 1.973}],
+            }
+        ],
         "total_cost": 4.00,
         "total_energy": 15.342,
         "total_time": 1.973,
@@ -243,7 +273,9 @@ def test_2_1_1_cdr_with_location_time_zone_and_string_price() -> None:
     result = price_session(tariff=tariff, session=session)
     # no VAT in 2.1.1: incl = excl
     assert (result.totals.total_cost.excl_vat, result.totals.total_cost.incl_vat) == (
-        Decimal("4.00"), Decimal("4.00"))
+        Decimal("4.00"),
+        Decimal("4.00"),
+    )
 
 
 def test_2_1_1_power_restriction_without_power_dimensions_is_an_error() -> None:
@@ -255,16 +287,24 @@ def test_2_1_1_power_restriction_without_power_dimensions_is_an_error() -> None:
         "start_date_time": "2015-06-29T07:30:00Z",
         "stop_date_time": "2015-06-29T10:15:00Z",
         "location": {"time_zone": "Europe/Berlin"},
-        "charging_periods": [{"start_date_time": "2015-06-29T07:30:00Z",
-                              "dimensions": [{"type": "TIME", "volume": 2.75},
-                                             {"type": "MAX_CURRENT", "volume": 16}]}],
+        "charging_periods": [
+            {
+                "start_date_time": "2015-06-29T07:30:00Z",
+                "dimensions": [
+                    {"type": "TIME", "volume": 2.75},
+                    {"type": "MAX_CURRENT", "volume": 16},
+                ],
+            }
+        ],
     }
     session = parse_cdr_session(cdr, ocpi_version="2.1.1")
     with pytest.raises(PricingInputError) as exc:
         price_session(tariff=tariff, session=session)
     assert exc.value.issues == (
-        InputIssue("$.charging_periods[0].dimensions",
-                   "MAX_POWER is required by $.elements[1].restrictions.max_power"),
+        InputIssue(
+            "$.charging_periods[0].dimensions",
+            "MAX_POWER is required by $.elements[1].restrictions.max_power",
+        ),
     )
 
 
@@ -274,9 +314,15 @@ def test_cdr_errors_name_their_paths() -> None:
         "end_date_time": "2026-01-15T09:00:00Z",
         "total_cots": 3,
         "charging_periods": [
-            {"start_date_time": "2026-01-15T10:00:00Z",
-             "dimensions": [{"type": "ENERGY", "volume": 1}, {"type": "ENERGY", "volume": 2},
-                            {"type": "PARKING_TIME", "volume": -1}, {"type": "FLAT", "volume": 1}]},
+            {
+                "start_date_time": "2026-01-15T10:00:00Z",
+                "dimensions": [
+                    {"type": "ENERGY", "volume": 1},
+                    {"type": "ENERGY", "volume": 2},
+                    {"type": "PARKING_TIME", "volume": -1},
+                    {"type": "FLAT", "volume": 1},
+                ],
+            },
             {"start_date_time": "2026-01-15T09:30:00Z", "dimensions": [], "tarif_id": "x"},
         ],
     }
@@ -303,9 +349,16 @@ def test_cdr_errors_name_their_paths() -> None:
 
 
 def test_cdr_without_time_zone_is_an_error_never_utc() -> None:
-    cdr = {"start_date_time": "2026-01-15T10:00:00Z", "end_date_time": "2026-01-15T11:00:00Z",
-           "charging_periods": [{"start_date_time": "2026-01-15T10:00:00Z",
-                                 "dimensions": [{"type": "ENERGY", "volume": 1}]}]}
+    cdr = {
+        "start_date_time": "2026-01-15T10:00:00Z",
+        "end_date_time": "2026-01-15T11:00:00Z",
+        "charging_periods": [
+            {
+                "start_date_time": "2026-01-15T10:00:00Z",
+                "dimensions": [{"type": "ENERGY", "volume": 1}],
+            }
+        ],
+    }
     with pytest.raises(PricingInputError) as exc:
         parse_cdr_session(cdr)
     assert exc.value.issues[0].path == "$.time_zone"

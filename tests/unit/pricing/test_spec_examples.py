@@ -65,8 +65,9 @@ def test_spec_example(case: dict[str, Any]) -> None:
 
 def test_complex_monday_breakdown() -> None:
     case = next(c for c in CASES if c["name"] == "complex_monday")
-    result = price_session(tariff=_tariff(case["tariff"]),
-                           session=parse_cdr_session(case["cdr"], time_zone=TZ))
+    result = price_session(
+        tariff=_tariff(case["tariff"]), session=parse_cdr_session(case["cdr"], time_zone=TZ)
+    )
     first, second = result.periods
     assert [(d.dimension, d.element_index) for d in first.dimensions] == [("FLAT", 0), ("TIME", 1)]
     assert [(d.dimension, d.element_index) for d in second.dimensions] == [("PARKING_TIME", 4)]
@@ -79,8 +80,9 @@ def test_complex_monday_breakdown() -> None:
 
 def test_free_of_charge_switch_surplus_goes_to_last_priced_period() -> None:
     case = next(c for c in CASES if c["name"] == "free_of_charge_switch_546")
-    result = price_session(tariff=_tariff(case["tariff"]),
-                           session=parse_cdr_session(case["cdr"], time_zone=TZ))
+    result = price_session(
+        tariff=_tariff(case["tariff"]), session=parse_cdr_session(case["cdr"], time_zone=TZ)
+    )
     parking_19_52 = result.periods[1].dimensions[0]
     assert parking_19_52.volume == 480 and parking_19_52.billed_volume == 900
     assert result.periods[2].dimensions == ()  # 20:00-20:12 parking is free
