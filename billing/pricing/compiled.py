@@ -9,6 +9,7 @@ first candidate has no restrictions (then no restriction is ever evaluated for t
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 from decimal import Decimal
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -178,6 +179,7 @@ class CElement:
         "min_power",
         "max_power",
         "reservation",
+        "time_only",
     )
 
     def __init__(
@@ -213,6 +215,23 @@ class CElement:
             or self.start_date is not None
             or self.end_date is not None
             or self.dows is not None
+        )
+        self.time_only = (
+            self.start_date is None
+            and self.end_date is None
+            and all(
+                v is None
+                for v in (
+                    self.min_kwh,
+                    self.max_kwh,
+                    self.min_duration,
+                    self.max_duration,
+                    self.min_current,
+                    self.max_current,
+                    self.min_power,
+                    self.max_power,
+                )
+            )
         )
         self.unrestricted = not self.needs_local and all(
             v is None
@@ -298,6 +317,33 @@ def select(cands: tuple[Candidate, ...], c: Ctx) -> Candidate | None:
     return None
 
 
+class TimeTable:
+    """Selection for candidates restricted only by time of day / weekday:
+    ``rows[weekday][segment]`` with segments cut at every window edge."""
+
+    __slots__ = ("edges", "rows")
+
+    def __init__(self, cands: tuple[Candidate, ...]) -> None:
+        edges = {0}
+        for ce, _pc in cands:
+            if ce.win is not None:
+                edges.add(ce.win[0] % DAY)
+                edges.add(ce.win[1] % DAY)
+        self.edges = tuple(sorted(edges))
+        probe = Ctx(0, None, Decimal(0), 0, None, 0)
+        rows = []
+        for wd in range(7):
+            row = []
+            for sod in self.edges:
+                probe._local = (dt.date(2000, 1, 1), sod, wd)
+                row.append(select(cands, probe))
+            rows.append(tuple(row))
+        self.rows = tuple(rows)
+
+    def lookup(self, sod: int, weekday: int) -> Candidate | None:
+        return self.rows[weekday][bisect_right(self.edges, sod) - 1]
+
+
 class CompiledTariff:
     """Per-dimension candidate lists, cut instants and tariff-level facts, built once."""
 
@@ -318,6 +364,9 @@ class CompiledTariff:
         "no_default",
         "uses_current",
         "uses_power",
+        "all_static",
+        "tables",
+        "vat_factors",
     )
 
     def __init__(self, tariff: Tariff) -> None:
@@ -383,8 +432,49 @@ class CompiledTariff:
         self.uses_power = bool(power_edges)
         self.has_edges = bool(self.local_sods or self.duration_edges or self.kwh_edges)
         self.no_default = tuple(
-            d for d, cands in self.candidates.items() if cands and not cands[-1][0].unrestricted
+            d
+            for d, cands in self.candidates.items()
+            if cands and not any(c[0].unrestricted for c in cands)
         )
+        # Every charging dimension priced by one unrestricted component (or not at all): the
+        # session can be priced from its volume totals, without looking at any period.
+        self.all_static = all(
+            self.static[d] is not None or not self.candidates[d] for d in DIMS
+        ) and not (self.res_candidates[Dimension.FLAT] or self.res_candidates[Dimension.TIME]
+                   or self.res_expired_candidates[Dimension.FLAT]
+                   or self.res_expired_candidates[Dimension.TIME])
+        # Dimensions whose candidates only look at the local time of day and weekday: a
+        # precomputed table (weekday x time segment) replaces the linear scan.
+        self.tables: dict[Dimension, TimeTable | None] = {}
+        for d, cands in self.candidates.items():
+            table = None
+            if cands and self.static[d] is None and all(c[0].time_only for c in cands):
+                table = TimeTable(cands)
+            self.tables[d] = table
+        self.vat_factors: dict[int, Decimal] = {}
+        for el in tariff.elements:
+            for pc in el.price_components:
+                self.vat_factors[id(pc)] = (
+                    Decimal(1) if pc.vat is None else Decimal(1) + pc.vat / Decimal(100)
+                )
+
+    def quick_no_time_edge(self, s0: int, s1: int, charge_start: int,
+                           clock: LocalClock | None) -> bool:
+        """True when certainly no time edge lies strictly inside (s0, s1); False: maybe."""
+        for e in self.duration_edges:
+            if s0 < charge_start + e < s1:
+                return False
+        if not self.local_sods:
+            return True
+        if clock is None:
+            return False
+        clock.local(s0)
+        d0 = clock._d0
+        if not (d0 <= s0 and s1 - 1 < clock._d1):
+            return False  # crosses local midnight, or a DST day: check the slow way
+        sods = self.local_sods
+        i = bisect_right(sods, s0 - d0)
+        return i >= len(sods) or sods[i] >= s1 - d0
 
     def next_time_edge(self, t: int, session_start: int, clock: LocalClock | None) -> int | None:
         """The first instant after ``t`` where a time-based restriction can change its value:

@@ -1,14 +1,19 @@
 """``price_session``: the one pricing function (live cost, final CDR, foreign CDR).
 
 Follows PRICING.md point by point; the numbers in comments refer to its points.
-Money is ``Decimal`` at full precision until the named rounding point at the end
-(point 9). Durations are integer seconds computed from timestamps (point 5).
+Money is ``Decimal`` at full precision until the named rounding point (point 9, done in
+``PriceResult.totals``). Durations are integer seconds from timestamps (point 5).
+
+Two paths give identical numbers: ``_price_static`` for tariffs whose every charging dimension
+has one unrestricted component (priced from the session's volume totals), and
+``_price_general`` (per period, per dimension element selection).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
+from collections.abc import Callable
 from decimal import Context, Decimal
 from zoneinfo import ZoneInfoNotFoundError
 
@@ -22,10 +27,8 @@ from billing.pricing.compiled import (
 )
 from billing.pricing.model import (
     ZERO,
-    Amount,
     Category,
     ChargingPeriod,
-    CostTotals,
     Dimension,
     DimensionPrice,
     InputIssue,
@@ -36,7 +39,10 @@ from billing.pricing.model import (
     PricingInputError,
     SessionInput,
     Tariff,
+    epoch,
 )
+
+__all__ = ["ROUND_HALF_UP", "ROUNDING_MODES", "epoch", "price_session", "rounding_mode"]
 
 ROUND_HALF_UP = decimal.ROUND_HALF_UP
 ROUNDING_MODES = frozenset(
@@ -51,30 +57,32 @@ ROUNDING_MODES = frozenset(
         decimal.ROUND_05UP,
     }
 )
+_MODES = {m: m for m in ROUNDING_MODES} | {m[len("ROUND_") :]: m for m in ROUNDING_MODES}
 
-# Divisions (seconds -> hours) are the only inexact operations; do them with ample precision.
+# Divisions (seconds -> hours) are the only inexact operations; done with ample precision.
 _DIV = Context(prec=50)
 # Exact values are exact to 20 decimals: only the seconds -> hours divisions are rounded there,
 # far below any currency's minor unit, so sums of parts stay exact in any 28-digit context.
 _Q20 = Decimal("1e-20")
 _3600 = Decimal(3600)
 _1000 = Decimal(1000)
-_HUNDRED = Decimal(100)
-_ONE = Decimal(1)
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_SEC = dt.timedelta(seconds=1)
 _MAX_EDGE_STEPS = 1000
 
 F = Dimension.FLAT
 E = Dimension.ENERGY
 T = Dimension.TIME
 P = Dimension.PARKING_TIME
+C_FIXED = Category.FIXED
+C_ENERGY = Category.ENERGY
+C_TIME = Category.TIME
+C_PARKING = Category.PARKING
+C_RES = Category.RESERVATION
 
 
 def rounding_mode(rounding: str) -> str:
     """Accept ``decimal.ROUND_HALF_UP`` or the short name ``HALF_UP``."""
-    mode = rounding if rounding.startswith("ROUND_") else f"ROUND_{rounding}"
-    if mode not in ROUNDING_MODES:
+    mode = _MODES.get(rounding)
+    if mode is None:
         raise PricingInputError(
             [
                 InputIssue(
@@ -87,19 +95,6 @@ def rounding_mode(rounding: str) -> str:
     return mode
 
 
-def epoch(value: dt.datetime) -> int:
-    """Whole seconds since the epoch (fractions of a second are dropped)."""
-    if value.tzinfo is None:
-        raise PricingInputError(
-            [
-                InputIssue(
-                    "$", f"naive datetime {value.isoformat()}: timestamps must be timezone-aware"
-                )
-            ]
-        )
-    return (value - _EPOCH) // _SEC
-
-
 def _hours_amount(price_seconds: Decimal) -> Decimal:
     """price x seconds -> money: / 3600, exact to 20 decimals (see _Q20)."""
     if not price_seconds:
@@ -107,20 +102,10 @@ def _hours_amount(price_seconds: Decimal) -> Decimal:
     return _DIV.quantize(_DIV.divide(price_seconds, _3600), _Q20)
 
 
-def _vat_factor(vat: Decimal | None) -> Decimal:
-    return _ONE if vat is None else _ONE + vat / _HUNDRED
-
-
-class _Row:
-    """Mutable accumulator of one dimension in one period, frozen into DimensionPrice later."""
-
-    __slots__ = ("category", "cand", "volume", "surplus")
-
-    def __init__(self, category: Category, cand: Candidate, volume: Decimal | int) -> None:
-        self.category = category
-        self.cand = cand
-        self.volume = volume  # kWh (Decimal), seconds (int) or 1 (FLAT)
-        self.surplus: Decimal | int = 0
+def _ceil_to_step(value: Decimal, step: int) -> Decimal:
+    if value % step == 0:
+        return value
+    return (value / step).to_integral_value(rounding=decimal.ROUND_CEILING) * step
 
 
 def _inconsistent(volume_h: Decimal, seconds: int) -> bool:
@@ -137,39 +122,179 @@ def _inconsistent(volume_h: Decimal, seconds: int) -> bool:
     return diff > Decimal(1800).scaleb(exponent) if exponent < 0 else diff > 1800
 
 
+def _volume_warning(i: int, name: str, volume: Decimal, seconds: int) -> PriceWarning:
+    hours = _DIV.divide(Decimal(seconds), _3600).quantize(Decimal("0.000001"))
+    return PriceWarning(
+        "VOLUME_INCONSISTENT",
+        f"{name} volume {volume} h does not fit the period's timestamps ({seconds} s = "
+        f"{hours} h); durations are taken from the timestamps",
+        f"$.charging_periods[{i}].dimensions",
+    )
+
+
+def _durations(
+    p: ChargingPeriod, i: int, secs: int, warnings: list[PriceWarning]
+) -> tuple[int, int]:
+    """Point 5: the period's wall time goes to TIME or PARKING_TIME; with both present,
+    PARKING_TIME takes its (rounded) volume and TIME the rest. A zero volume is zero."""
+    t_vol, pk_vol = p.time, p.parking_time
+    if pk_vol is None:
+        if t_vol is None:
+            return 0, 0
+        t_secs = secs if t_vol > 0 else 0
+        if _inconsistent(t_vol, t_secs):
+            warnings.append(_volume_warning(i, "TIME", t_vol, secs))
+        return t_secs, 0
+    if t_vol is None:
+        pk_secs = secs if pk_vol > 0 else 0
+        if _inconsistent(pk_vol, pk_secs):
+            warnings.append(_volume_warning(i, "PARKING_TIME", pk_vol, secs))
+        return 0, pk_secs
+    pk_secs = min(secs, int((pk_vol * _3600).to_integral_value()))
+    t_secs = secs - pk_secs if t_vol > 0 else 0
+    if _inconsistent(t_vol + pk_vol, t_secs + pk_secs):
+        warnings.append(_volume_warning(i, "TIME+PARKING_TIME", t_vol + pk_vol, secs))
+    return t_secs, pk_secs
+
+
 def price_session(
     *, tariff: Tariff, session: SessionInput, rounding: str = ROUND_HALF_UP
 ) -> PriceResult:
     """Price a session (live: ``session.end`` is "now"; final or foreign CDR alike)."""
+    mode = _MODES.get(rounding)
+    if mode is None:
+        mode = rounding_mode(rounding)
     if decimal.getcontext().prec < 28:
         with decimal.localcontext(_DIV):
-            return price_session(tariff=tariff, session=session, rounding=rounding)
+            return price_session(tariff=tariff, session=session, rounding=mode)
     ct: CompiledTariff = tariff.compiled
-    mode = rounding_mode(rounding)
+    if ct.all_static:
+        result = _price_static(tariff, ct, session, mode)
+        if result is not None:
+            return result
+    return _price_general(tariff, ct, session, mode)
+
+
+# --------------------------------------------------------------------------------------------
+# Static path: every charging dimension has one unrestricted component
+# --------------------------------------------------------------------------------------------
+
+
+def _price_static(
+    tariff: Tariff, ct: CompiledTariff, session: SessionInput, mode: str
+) -> PriceResult | None:
+    start_s, end_s, starts = session.epochs
     periods = session.charging_periods
     n = len(periods)
-    start_s = epoch(session.start)
-    end_s = epoch(session.end)
-    starts = [epoch(p.start_date_time) for p in periods]
+    warnings: list[PriceWarning] = []
+    total_energy = ZERO
+    t_total = pk_total = 0
+    for i in range(n):
+        p = periods[i]
+        if p.reservation_time is not None:
+            return None  # reservations: the general path
+        secs = (starts[i + 1] if i + 1 < n else end_s) - starts[i]
+        if p.time is not None and p.parking_time is None:
+            # the common case, inlined
+            t_vol = p.time
+            if t_vol > 0:
+                t_total += secs
+                if _inconsistent(t_vol, secs):
+                    warnings.append(_volume_warning(i, "TIME", t_vol, secs))
+            elif _inconsistent(t_vol, 0):
+                warnings.append(_volume_warning(i, "TIME", t_vol, secs))
+        elif p.time is not None or p.parking_time is not None:
+            ts, ps = _durations(p, i, secs, warnings)
+            t_total += ts
+            pk_total += ps
+        e = p.energy
+        if e is not None:
+            total_energy += e
+    static = ct.static
+    vf = ct.vat_factors
+    fixed_e = fixed_i = energy_e = energy_i = ZERO
+    time_e = time_i = park_e = park_i = ZERO
+    billed_energy = ZERO
+    billed_time = billed_park = 0
+    cand = static[F]
+    if cand is not None and n:
+        fixed_e = cand[1].price
+        fixed_i = fixed_e * vf[id(cand[1])]
+    cand = static[E]
+    if cand is not None and total_energy:
+        pc = cand[1]
+        billed_energy = total_energy
+        if pc.step_size > 0 and total_energy > 0:
+            billed_energy = _ceil_to_step(total_energy * _1000, pc.step_size) / _1000
+        energy_e = pc.price * billed_energy
+        energy_i = energy_e * vf[id(pc)]
+    time_cand = static[T] if t_total else None
+    park_cand = static[P] if pk_total else None
+    if time_cand is not None:
+        billed_time = t_total
+        pc = time_cand[1]
+        if park_cand is None and pc.step_size > 0:
+            billed_time = -(-t_total // pc.step_size) * pc.step_size
+        amount = pc.price * billed_time
+        time_e = _hours_amount(amount)
+        time_i = _hours_amount(amount * vf[id(pc)])
+    if park_cand is not None:
+        pc = park_cand[1]
+        billed_park = pk_total
+        if pc.step_size > 0:
+            billed_park = -(-pk_total // pc.step_size) * pc.step_size
+        amount = pc.price * billed_park
+        park_e = _hours_amount(amount)
+        park_i = _hours_amount(amount * vf[id(pc)])
+
+    def build_periods() -> tuple[PeriodPrice, ...]:
+        return _price_general(tariff, ct, session, mode).periods
+
+    return _finish(
+        tariff,
+        ct,
+        session,
+        mode,
+        (fixed_e, fixed_i, energy_e, energy_i, time_e, time_i, park_e, park_i, ZERO, ZERO),
+        total_energy,
+        end_s - start_s,
+        t_total,
+        pk_total,
+        0,
+        billed_energy,
+        billed_time,
+        billed_park,
+        0,
+        warnings,
+        build_periods,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# General path
+# --------------------------------------------------------------------------------------------
+
+
+class _Row:
+    """One priced dimension in one period (frozen into DimensionPrice on demand)."""
+
+    __slots__ = ("category", "cand", "volume", "surplus")
+
+    def __init__(self, category: Category, cand: Candidate, volume: Decimal | int) -> None:
+        self.category = category
+        self.cand = cand
+        self.volume = volume  # kWh (Decimal), seconds (int) or 1 (FLAT)
+        self.surplus: Decimal | int = 0
+
+
+def _price_general(
+    tariff: Tariff, ct: CompiledTariff, session: SessionInput, mode: str
+) -> PriceResult:
+    start_s, end_s, starts = session.epochs
+    periods = session.charging_periods
+    n = len(periods)
     issues: list[InputIssue] = []
     warnings: list[PriceWarning] = []
-    if end_s < start_s:
-        issues.append(InputIssue("$.end_date_time", "is before start_date_time"))
-    for i, s in enumerate(starts):
-        if s < (starts[i - 1] if i else start_s):
-            issues.append(
-                InputIssue(
-                    f"$.charging_periods[{i}].start_date_time",
-                    "is before the previous period or the session start",
-                )
-            )
-        if s > end_s:
-            issues.append(
-                InputIssue(f"$.charging_periods[{i}].start_date_time", "is after the session end")
-            )
-    if issues:
-        raise PricingInputError(issues)
-
     clock: LocalClock | None = None
     if ct.needs_local:
         try:
@@ -180,7 +305,7 @@ def price_session(
             ) from None
 
     # Durations (min/max_duration) count from the start of the charging part (point 2);
-    # a reservation before it is measured from the CDR start.
+    # reservation periods before it are measured from the CDR start.
     charge_start = start_s
     for i, p in enumerate(periods):
         if p.reservation_time is None:
@@ -189,24 +314,32 @@ def price_session(
 
     cands = ct.candidates
     static = ct.static
+    tables = ct.tables
+    vf = ct.vat_factors
     res_cands = ct.res_expired_candidates if session.reservation_expired else ct.res_candidates
-    s_flat, s_energy, s_time, s_park = static[F], static[E], static[T], static[P]
+    dims = (E, T, P)
+    has_edges = ct.has_edges
 
-    period_rows: list[list[_Row]] = []
+    rows_by_period: list[list[_Row]] = []
+    # [excl, incl] accumulators; time-like ones hold price x seconds
+    acc = {c: [ZERO, ZERO] for c in (C_FIXED, C_ENERGY, C_TIME, C_PARKING)}
+    res_flat = [ZERO, ZERO]
+    res_time = [ZERO, ZERO]
     energy_before = ZERO
     total_energy = ZERO
     charging_secs = parking_secs = reservation_secs = 0
     flat_done = res_flat_done = False
-    last: dict[str, _Row] = {}  # last priced row per step group (point 5)
-    priced_energy = ZERO
-    priced_time = priced_park = priced_res = 0
+    last: dict[str, _Row] = {}  # the last priced row per step group (point 5)
+    priced = {"energy": ZERO, "time": ZERO, "parking": ZERO, "reservation": ZERO}
+    group_of = {E: "energy", T: "time", P: "parking"}
+    cat_of = {E: C_ENERGY, T: C_TIME, P: C_PARKING}
 
     for i in range(n):
         p = periods[i]
         s0 = starts[i]
         secs = (starts[i + 1] if i + 1 < n else end_s) - s0
         rows: list[_Row] = []
-        period_rows.append(rows)
+        rows_by_period.append(rows)
         ctx: Ctx | None = None
         try:
             if p.reservation_time is not None:
@@ -220,81 +353,77 @@ def price_session(
                 if not res_flat_done:
                     sel = select(res_cands[F], ctx)
                     if sel is not None:
-                        rows.append(_Row(Category.RESERVATION, sel, 1))
+                        rows.append(_Row(C_RES, sel, 1))
+                        res_flat[0] += sel[1].price
+                        res_flat[1] += sel[1].price * vf[id(sel[1])]
                         res_flat_done = True
                 if r_secs:
                     sel = select(res_cands[T], ctx)
                     if sel is not None:
-                        row = _Row(Category.RESERVATION, sel, r_secs)
+                        row = _Row(C_RES, sel, r_secs)
                         rows.append(row)
                         last["reservation"] = row
-                        priced_res += r_secs
+                        priced["reservation"] += r_secs
+                        amount = sel[1].price * r_secs
+                        res_time[0] += amount
+                        res_time[1] += amount * vf[id(sel[1])]
                 reservation_secs += r_secs
                 if p.energy is not None:
                     total_energy += p.energy
                 continue
 
-            # Durations from integer seconds (point 5): the period's wall time goes to TIME or
-            # PARKING_TIME; when both are present PARKING_TIME takes its (rounded) volume.
-            t_vol, pk_vol = p.time, p.parking_time
-            t_secs = pk_secs = 0
-            if pk_vol is None:
-                if t_vol is not None:
-                    t_secs = secs if t_vol > 0 else 0
-                    if _inconsistent(t_vol, t_secs):
-                        warnings.append(_volume_warning(i, "TIME", t_vol, secs))
-            elif t_vol is None:
-                pk_secs = secs if pk_vol > 0 else 0
-                if _inconsistent(pk_vol, pk_secs):
-                    warnings.append(_volume_warning(i, "PARKING_TIME", pk_vol, secs))
-            else:
-                pk_secs = min(secs, int((pk_vol * _3600).to_integral_value()))
-                t_secs = secs - pk_secs if t_vol > 0 else 0
-                if _inconsistent(t_vol + pk_vol, t_secs + pk_secs):
-                    warnings.append(_volume_warning(i, "TIME+PARKING_TIME", t_vol + pk_vol, secs))
+            t_secs, pk_secs = _durations(p, i, secs, warnings)
             charging_secs += t_secs
             parking_secs += pk_secs
             e = p.energy
+            local: tuple[dt.date, int, int] | None = None
 
             if not flat_done:
-                sel = s_flat
+                sel = static[F]
                 if sel is None and cands[F]:
-                    ctx = ctx or Ctx(s0, clock, energy_before, s0 - charge_start, p, i)
+                    ctx = Ctx(s0, clock, energy_before, s0 - charge_start, p, i)
                     sel = select(cands[F], ctx)
                 if sel is not None:
-                    rows.append(_Row(Category.FIXED, sel, 1))
+                    rows.append(_Row(C_FIXED, sel, 1))
+                    a = acc[C_FIXED]
+                    a[0] += sel[1].price
+                    a[1] += sel[1].price * vf[id(sel[1])]
                     flat_done = True
-            if e:
-                sel = s_energy
-                if sel is None and cands[E]:
-                    ctx = ctx or Ctx(s0, clock, energy_before, s0 - charge_start, p, i)
-                    sel = select(cands[E], ctx)
-                if sel is not None:
-                    row = _Row(Category.ENERGY, sel, e)
-                    rows.append(row)
-                    last["energy"] = row
-                    priced_energy += e
-            if t_secs:
-                sel = s_time
-                if sel is None and cands[T]:
-                    ctx = ctx or Ctx(s0, clock, energy_before, s0 - charge_start, p, i)
-                    sel = select(cands[T], ctx)
-                if sel is not None:
-                    row = _Row(Category.TIME, sel, t_secs)
-                    rows.append(row)
-                    last["time"] = row
-                    priced_time += t_secs
-            if pk_secs:
-                sel = s_park
-                if sel is None and cands[P]:
-                    ctx = ctx or Ctx(s0, clock, energy_before, s0 - charge_start, p, i)
-                    sel = select(cands[P], ctx)
-                if sel is not None:
-                    row = _Row(Category.PARKING, sel, pk_secs)
-                    rows.append(row)
-                    last["parking"] = row
-                    priced_park += pk_secs
-            if ct.has_edges and secs > 0 and rows:
+            for dim, volume in zip(dims, (e, t_secs, pk_secs), strict=True):
+                if not volume:
+                    continue
+                sel = static[dim]
+                if sel is None and cands[dim]:
+                    table = tables[dim]
+                    if table is not None and clock is not None:
+                        if local is None:
+                            local = clock.local(s0)
+                        sel = table.lookup(local[1], local[2])
+                    else:
+                        if ctx is None:
+                            ctx = Ctx(s0, clock, energy_before, s0 - charge_start, p, i)
+                        sel = select(cands[dim], ctx)
+                if sel is None:
+                    continue
+                cat = cat_of[dim]
+                row = _Row(cat, sel, volume)
+                rows.append(row)
+                group = group_of[dim]
+                last[group] = row
+                priced[group] += volume
+                amount = sel[1].price * volume
+                a = acc[cat]
+                a[0] += amount
+                a[1] += amount * vf[id(sel[1])]
+            if (
+                has_edges
+                and secs > 0
+                and rows
+                and not (
+                    ct.quick_no_time_edge(s0, s0 + secs, charge_start, clock)
+                    and not _kwh_edge_inside(ct, energy_before, e)
+                )
+            ):
                 w = _span_warning(
                     ct, clock, p, i, s0, s0 + secs, charge_start, energy_before, e or ZERO, rows
                 )
@@ -313,162 +442,162 @@ def price_session(
     if issues:
         raise PricingInputError(issues)
 
-    # Point 5: step_size once per session on the priced total, surplus in the last period.
-    billed_energy = priced_energy
-    row_e = last.get("energy")
-    if row_e is not None and priced_energy > 0:
-        step = row_e.cand[1].step_size
-        if step > 0:
-            wh = priced_energy * _1000
-            billed_wh = (wh / step).to_integral_value(rounding=decimal.ROUND_CEILING) * step
-            surplus = (billed_wh - wh) / _1000
-            row_e.surplus = surplus
-            billed_energy = priced_energy + surplus
-    # TIME and PARKING_TIME: when both are priced only PARKING_TIME is rounded.
-    time_group = "parking" if priced_park else "time"
-    billed = {"time": priced_time, "parking": priced_park, "reservation": priced_res}
-    for group in (time_group, "reservation"):
-        row_t = last.get(group)
-        if row_t is None:
+    # Point 5: step_size once per session on the priced total, the surplus billed in the last
+    # priced period at its price. TIME and PARKING_TIME: when both are priced only
+    # PARKING_TIME is rounded.
+    billed = dict(priced)
+    time_group = "parking" if priced["parking"] else "time"
+    for group, scale in (("energy", _1000), (time_group, None), ("reservation", None)):
+        row = last.get(group)
+        if row is None:
             continue
-        step = row_t.cand[1].step_size
-        total = billed[group]
-        if step > 0 and total > 0:
-            rounded = -(-total // step) * step
-            row_t.surplus = rounded - total
-            billed[group] = rounded
+        pc = row.cand[1]
+        total = priced[group]
+        if pc.step_size <= 0 or total <= 0:
+            continue
+        if scale is not None:  # energy: kWh -> Wh -> kWh
+            rounded = _ceil_to_step(total * scale, pc.step_size) / scale
+        else:
+            rounded = Decimal(-(-int(total) // pc.step_size) * pc.step_size)
+        surplus = rounded - total
+        if not surplus:
+            continue
+        billed[group] = rounded
+        row.surplus = surplus if scale is not None else int(surplus)
+        amount = pc.price * surplus
+        vat_factor = vf[id(pc)]
+        if group == "reservation":
+            res_time[0] += amount
+            res_time[1] += amount * vat_factor
+        else:
+            a = acc[{"energy": C_ENERGY, "time": C_TIME, "parking": C_PARKING}[group]]
+            a[0] += amount
+            a[1] += amount * vat_factor
 
-    # Sub-totals (point 7 VAT per component; point 9 full precision).
-    sums = {c: [ZERO, ZERO] for c in Category}  # [excl, incl] ; time-like in price*seconds
-    out_periods: list[PeriodPrice] = []
-    for i, rows in enumerate(period_rows):
+    fixed, energy, time_, park = acc[C_FIXED], acc[C_ENERGY], acc[C_TIME], acc[C_PARKING]
+    raw = (
+        fixed[0],
+        fixed[1],
+        energy[0],
+        energy[1],
+        _hours_amount(time_[0]),
+        _hours_amount(time_[1]),
+        _hours_amount(park[0]),
+        _hours_amount(park[1]),
+        res_flat[0] + _hours_amount(res_time[0]),
+        res_flat[1] + _hours_amount(res_time[1]),
+    )
+
+    def build_periods() -> tuple[PeriodPrice, ...]:
+        return _breakdown(ct, session, rows_by_period)
+
+    return _finish(
+        tariff,
+        ct,
+        session,
+        mode,
+        raw,
+        total_energy,
+        end_s - start_s,
+        charging_secs,
+        parking_secs,
+        reservation_secs,
+        billed["energy"],
+        int(billed["time"]),
+        int(billed["parking"]),
+        int(billed["reservation"]),
+        warnings,
+        build_periods,
+    )
+
+
+def _kwh_edge_inside(ct: CompiledTariff, before: Decimal, energy: Decimal | None) -> bool:
+    if not ct.kwh_edges or not energy:
+        return False
+    after = before + energy
+    return any(before < th < after for th in ct.kwh_edges)
+
+
+def _breakdown(
+    ct: CompiledTariff, session: SessionInput, rows_by_period: list[list[_Row]]
+) -> tuple[PeriodPrice, ...]:
+    _start_s, end_s, starts = session.epochs
+    periods = session.charging_periods
+    n = len(periods)
+    out: list[PeriodPrice] = []
+    for i, rows in enumerate(rows_by_period):
         dims: list[DimensionPrice] = []
         for row in rows:
-            _ce, pc = row.cand
-            vf = _vat_factor(pc.vat)
-            cat = row.category
-            billed_vol = row.volume + row.surplus
+            ce, pc = row.cand
+            vat_factor = ct.vat_factors[id(pc)]
+            billed_volume = row.volume + row.surplus
             if pc.type is Dimension.FLAT:
-                excl = pc.price
-                shown = excl
+                excl = incl = pc.price
+                incl = pc.price * vat_factor
+            elif pc.type is Dimension.ENERGY:
+                excl = pc.price * billed_volume
+                incl = excl * vat_factor
             else:
-                excl = pc.price * billed_vol
-                shown = excl if cat is Category.ENERGY else _hours_amount(excl)
-            acc = sums[cat]
-            acc[0] += excl
-            acc[1] += excl * vf
+                amount = pc.price * billed_volume
+                excl = _hours_amount(amount)
+                incl = _hours_amount(amount * vat_factor)
             dims.append(
                 DimensionPrice(
-                    category=cat,
+                    category=row.category,
                     dimension=pc.type,
                     volume=Decimal(row.volume),
-                    billed_volume=Decimal(billed_vol),
+                    billed_volume=Decimal(billed_volume),
                     unit_price=pc.price,
                     vat=pc.vat,
-                    excl_vat=shown,
-                    incl_vat=shown * vf
-                    if cat is Category.ENERGY or pc.type is Dimension.FLAT
-                    else _hours_amount(excl * vf),
-                    element_index=_ce.index,
+                    excl_vat=excl,
+                    incl_vat=incl,
+                    element_index=ce.index,
                     step_size=pc.step_size,
                 )
             )
         p = periods[i]
-        p_end = starts[i + 1] if i + 1 < n else end_s
-        out_periods.append(
+        out.append(
             PeriodPrice(
                 index=i,
                 start_date_time=p.start_date_time,
                 end_date_time=periods[i + 1].start_date_time if i + 1 < n else session.end,
-                seconds=p_end - starts[i],
+                seconds=(starts[i + 1] if i + 1 < n else end_s) - starts[i],
                 reservation=p.reservation_time is not None,
                 dimensions=tuple(dims),
             )
         )
+    return tuple(out)
 
-    # FIXED and RESERVATION mix flat amounts with price*seconds: keep them apart.
-    fixed = sums[Category.FIXED]
-    energy = sums[Category.ENERGY]
-    time_ = sums[Category.TIME]
-    park = sums[Category.PARKING]
-    res_acc = sums[Category.RESERVATION]
-    # Reservation rows: FLAT rows are amounts, TIME rows are price*seconds; split them.
-    res_flat = [ZERO, ZERO]
-    res_time = [ZERO, ZERO]
-    for rows in period_rows:
-        for row in rows:
-            if row.category is Category.RESERVATION:
-                _ce, pc = row.cand
-                vf = _vat_factor(pc.vat)
-                if pc.type is Dimension.FLAT:
-                    res_flat[0] += pc.price
-                    res_flat[1] += pc.price * vf
-                else:
-                    amount = pc.price * (row.volume + row.surplus)
-                    res_time[0] += amount
-                    res_time[1] += amount * vf
-    del res_acc
-    ex_fixed = Amount(fixed[0], fixed[1])
-    ex_energy = Amount(energy[0], energy[1])
-    ex_time = Amount(_hours_amount(time_[0]), _hours_amount(time_[1]))
-    ex_park = Amount(_hours_amount(park[0]), _hours_amount(park[1]))
-    ex_res = Amount(
-        res_flat[0] + _hours_amount(res_time[0]),
-        res_flat[1] + _hours_amount(res_time[1]),
-    )
-    total_excl = ex_fixed.excl_vat + ex_energy.excl_vat + ex_time.excl_vat + ex_park.excl_vat
-    total_excl += ex_res.excl_vat
-    total_incl = ex_fixed.incl_vat + ex_energy.incl_vat + ex_time.incl_vat + ex_park.incl_vat
-    total_incl += ex_res.incl_vat
 
-    # Point 8: min_price / max_price clamp total_cost, excl and incl independently.
-    adjustments: list[PriceAdjustment] = []
-    for limit_name, limit in (("min_price", tariff.min_price), ("max_price", tariff.max_price)):
-        if limit is None:
-            continue
-        below = limit_name == "min_price"
-        if (total_excl < limit.excl_vat) if below else (total_excl > limit.excl_vat):
-            adjustments.append(PriceAdjustment(limit_name, "excl_vat", total_excl, limit.excl_vat))
-            total_excl = limit.excl_vat
-        if limit.incl_vat is None:
-            warnings.append(
-                PriceWarning(
-                    "LIMIT_WITHOUT_INCL_VAT",
-                    f"{limit_name} has no incl_vat: the incl. VAT total is not clamped",
-                    f"$.{limit_name}",
-                )
-            )
-        elif (total_incl < limit.incl_vat) if below else (total_incl > limit.incl_vat):
-            adjustments.append(PriceAdjustment(limit_name, "incl_vat", total_incl, limit.incl_vat))
-            total_incl = limit.incl_vat
-
-    exact = CostTotals(
-        total_cost=Amount(total_excl, total_incl),
-        total_fixed_cost=ex_fixed,
-        total_energy_cost=ex_energy,
-        total_time_cost=ex_time,
-        total_parking_cost=ex_park,
-        total_reservation_cost=ex_res,
-    )
-    q = Decimal(1).scaleb(-ct.minor_unit)
-
-    def r(a: Amount) -> Amount:
-        return Amount(a.excl_vat.quantize(q, rounding=mode), a.incl_vat.quantize(q, rounding=mode))
-
-    totals = CostTotals(
-        total_cost=r(exact.total_cost),
-        total_fixed_cost=r(ex_fixed),
-        total_energy_cost=r(ex_energy),
-        total_time_cost=r(ex_time),
-        total_parking_cost=r(ex_park),
-        total_reservation_cost=r(ex_res),
-    )
-
+def _finish(
+    tariff: Tariff,
+    ct: CompiledTariff,
+    session: SessionInput,
+    mode: str,
+    raw: tuple[Decimal, ...],
+    total_energy: Decimal,
+    total_secs: int,
+    charging_secs: int,
+    parking_secs: int,
+    reservation_secs: int,
+    billed_energy: Decimal,
+    billed_time: int,
+    billed_parking: int,
+    billed_reservation: int,
+    warnings: list[PriceWarning],
+    build_periods: Callable[[], tuple[PeriodPrice, ...]],
+) -> PriceResult:
+    total_excl = raw[0] + raw[2] + raw[4] + raw[6] + raw[8]
+    total_incl = raw[1] + raw[3] + raw[5] + raw[7] + raw[9]
+    adjustments: tuple[PriceAdjustment, ...] = ()
+    if tariff.min_price is not None or tariff.max_price is not None:
+        total_excl, total_incl, adjustments = _clamp(tariff, total_excl, total_incl, warnings)
     for d in ct.no_default:
         warnings.append(
             PriceWarning(
                 "NO_DEFAULT_ELEMENT",
-                f"no unrestricted element prices {d}: it is free whenever no restriction matches",
+                f"no unrestricted element prices {d}: it is free whenever no restriction "
+                "matches",
                 "$.elements",
             )
         )
@@ -488,36 +617,50 @@ def price_session(
                 "$.end_date_time",
             )
         )
-
     return PriceResult(
-        currency=tariff.currency,
-        rounding=mode,
-        minor_unit=ct.minor_unit,
-        totals=totals,
-        exact=exact,
-        total_energy=total_energy,
-        total_time_seconds=end_s - start_s,
-        total_charging_seconds=charging_secs,
-        total_parking_seconds=parking_secs,
-        total_reservation_seconds=reservation_secs,
-        billed_energy=billed_energy,
-        billed_time_seconds=billed["time"],
-        billed_parking_seconds=billed["parking"],
-        billed_reservation_seconds=billed["reservation"],
-        periods=tuple(out_periods),
-        adjustments=tuple(adjustments),
-        warnings=tuple(warnings),
+        ct.currency,
+        mode,
+        ct.minor_unit,
+        (*raw, total_excl, total_incl),
+        total_energy,
+        total_secs,
+        charging_secs,
+        parking_secs,
+        reservation_secs,
+        billed_energy,
+        billed_time,
+        billed_parking,
+        billed_reservation,
+        adjustments,
+        tuple(warnings),
+        build_periods,
     )
 
 
-def _volume_warning(i: int, name: str, volume: Decimal, seconds: int) -> PriceWarning:
-    return PriceWarning(
-        "VOLUME_INCONSISTENT",
-        f"{name} volume {volume} h does not fit the period's timestamps ({seconds} s = "
-        f"{_DIV.divide(Decimal(seconds), _3600).quantize(Decimal('0.000001'))} h); "
-        "durations are taken from the timestamps",
-        f"$.charging_periods[{i}].dimensions",
-    )
+def _clamp(
+    tariff: Tariff, excl: Decimal, incl: Decimal, warnings: list[PriceWarning]
+) -> tuple[Decimal, Decimal, tuple[PriceAdjustment, ...]]:
+    """Point 8: min_price / max_price clamp total_cost, excl and incl independently."""
+    adjustments: list[PriceAdjustment] = []
+    for name, limit in (("min_price", tariff.min_price), ("max_price", tariff.max_price)):
+        if limit is None:
+            continue
+        below = name == "min_price"
+        if (excl < limit.excl_vat) if below else (excl > limit.excl_vat):
+            adjustments.append(PriceAdjustment(name, "excl_vat", excl, limit.excl_vat))
+            excl = limit.excl_vat
+        if limit.incl_vat is None:
+            warnings.append(
+                PriceWarning(
+                    "LIMIT_WITHOUT_INCL_VAT",
+                    f"{name} has no incl_vat: the incl. VAT total is not clamped",
+                    f"$.{name}",
+                )
+            )
+        elif (incl < limit.incl_vat) if below else (incl > limit.incl_vat):
+            adjustments.append(PriceAdjustment(name, "incl_vat", incl, limit.incl_vat))
+            incl = limit.incl_vat
+    return excl, incl, tuple(adjustments)
 
 
 def _span_warning(
@@ -537,9 +680,9 @@ def _span_warning(
     def changed(ctx: Ctx) -> bool:
         for row in rows:
             dim = row.cand[1].type
-            if dim is Dimension.FLAT:
+            if dim is Dimension.FLAT or row.category is C_RES:
                 continue
-            if row.cand[0].unrestricted and ct.static[dim] is row.cand:
+            if ct.static[dim] is row.cand:
                 continue
             if select(ct.candidates[dim], ctx) is not row.cand:
                 return True

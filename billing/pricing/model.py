@@ -10,9 +10,22 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 ZERO = Decimal(0)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_SECOND = dt.timedelta(seconds=1)
+
+
+def epoch(value: dt.datetime) -> int:
+    """Whole seconds since the epoch (fractions of a second are dropped)."""
+    if value.tzinfo is None:
+        raise PricingInputError(
+            [InputIssue("$", f"naive datetime {value.isoformat()}: timestamps must be "
+                             "timezone-aware")]
+        )
+    return (value - _EPOCH) // _SECOND
 
 
 class Dimension(StrEnum):
@@ -225,6 +238,30 @@ class SessionInput:
     time_zone: str
     charging_periods: tuple[ChargingPeriod, ...]
     reservation_expired: bool = False
+    # (start, end, period starts) in epoch seconds, validated once at construction
+    epochs: tuple[int, int, tuple[int, ...]] = field(
+        init=False, repr=False, compare=False, default=(0, 0, ())
+    )
+
+    def __post_init__(self) -> None:
+        start_s = epoch(self.start)
+        end_s = epoch(self.end)
+        starts = tuple([epoch(p.start_date_time) for p in self.charging_periods])
+        issues: list[InputIssue] = []
+        if end_s < start_s:
+            issues.append(InputIssue("$.end_date_time", "is before start_date_time"))
+        prev = start_s
+        for i, s in enumerate(starts):
+            if s < prev:
+                issues.append(InputIssue(f"$.charging_periods[{i}].start_date_time",
+                                         "is before the previous period or the session start"))
+            if s > end_s:
+                issues.append(InputIssue(f"$.charging_periods[{i}].start_date_time",
+                                         "is after the session end"))
+            prev = s
+        if issues:
+            raise PricingInputError(issues)
+        object.__setattr__(self, "epochs", (start_s, end_s, starts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,8 +320,9 @@ class Category(StrEnum):
     RESERVATION = "reservation"  # FLAT and TIME of reservation elements
 
 
-@dataclass(frozen=True, slots=True)
-class Amount:
+class Amount(NamedTuple):
+    """An amount excl. and incl. VAT (a NamedTuple: immutable and cheap on the hot path)."""
+
     excl_vat: Decimal
     incl_vat: Decimal
 
@@ -320,8 +358,7 @@ class PeriodPrice:
     dimensions: tuple[DimensionPrice, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class CostTotals:
+class CostTotals(NamedTuple):
     """The OCPI CDR cost totals (either exact or rounded)."""
 
     total_cost: Amount
@@ -349,36 +386,142 @@ class PriceWarning:
     path: str = "$"
 
 
-@dataclass(frozen=True, slots=True)
 class PriceResult:
-    """Everything ``price_session`` computes.
+    """Everything ``price_session`` computes. Treat it as immutable.
 
     ``totals`` are rounded to the currency's minor unit with ``rounding``; ``exact`` are the
-    full-precision values they were rounded from (after the min/max clamp for total_cost).
+    full-precision values they are rounded from (after the min/max clamp for total_cost).
     Volumes: energy in kWh (not step-rounded), durations in integer seconds.
+
+    ``totals``, ``exact`` and ``periods`` (the per-period, per-dimension breakdown) are built on
+    first access and cached: bulk re-pricing that only needs totals does not pay for the
+    breakdown.
     """
 
-    currency: str
-    rounding: str
-    minor_unit: int
-    totals: CostTotals
-    exact: CostTotals
-    total_energy: Decimal
-    total_time_seconds: int
-    total_charging_seconds: int
-    total_parking_seconds: int
-    total_reservation_seconds: int
-    billed_energy: Decimal
-    billed_time_seconds: int
-    billed_parking_seconds: int
-    billed_reservation_seconds: int
-    periods: tuple[PeriodPrice, ...]
-    adjustments: tuple[PriceAdjustment, ...]
-    warnings: tuple[PriceWarning, ...]
+    __slots__ = (
+        "currency",
+        "rounding",
+        "minor_unit",
+        "total_energy",
+        "total_time_seconds",
+        "total_charging_seconds",
+        "total_parking_seconds",
+        "total_reservation_seconds",
+        "billed_energy",
+        "billed_time_seconds",
+        "billed_parking_seconds",
+        "billed_reservation_seconds",
+        "adjustments",
+        "warnings",
+        "_raw",
+        "_totals",
+        "_exact",
+        "_periods",
+        "_build_periods",
+    )
+
+    def __init__(
+        self,
+        currency: str,
+        rounding: str,
+        minor_unit: int,
+        raw: tuple[Decimal, ...],
+        total_energy: Decimal,
+        total_time_seconds: int,
+        total_charging_seconds: int,
+        total_parking_seconds: int,
+        total_reservation_seconds: int,
+        billed_energy: Decimal,
+        billed_time_seconds: int,
+        billed_parking_seconds: int,
+        billed_reservation_seconds: int,
+        adjustments: tuple[PriceAdjustment, ...],
+        warnings: tuple[PriceWarning, ...],
+        build_periods: Callable[[], tuple[PeriodPrice, ...]],
+    ) -> None:
+        self.currency = currency
+        self.rounding = rounding
+        self.minor_unit = minor_unit
+        self._raw = raw  # exact excl/incl of fixed, energy, time, parking, reservation, total
+        self.total_energy = total_energy
+        self.total_time_seconds = total_time_seconds
+        self.total_charging_seconds = total_charging_seconds
+        self.total_parking_seconds = total_parking_seconds
+        self.total_reservation_seconds = total_reservation_seconds
+        self.billed_energy = billed_energy
+        self.billed_time_seconds = billed_time_seconds
+        self.billed_parking_seconds = billed_parking_seconds
+        self.billed_reservation_seconds = billed_reservation_seconds
+        self.adjustments = adjustments
+        self.warnings = warnings
+        self._totals: CostTotals | None = None
+        self._exact: CostTotals | None = None
+        self._periods: tuple[PeriodPrice, ...] | None = None
+        self._build_periods = build_periods
+
+    @property
+    def exact(self) -> CostTotals:
+        if self._exact is None:
+            r = self._raw
+            self._exact = CostTotals(
+                Amount(r[10], r[11]),
+                Amount(r[0], r[1]),
+                Amount(r[2], r[3]),
+                Amount(r[4], r[5]),
+                Amount(r[6], r[7]),
+                Amount(r[8], r[9]),
+            )
+        return self._exact
+
+    @property
+    def totals(self) -> CostTotals:
+        if self._totals is None:
+            self._totals = _round_totals(self._raw, self.minor_unit, self.rounding)
+        return self._totals
 
     @property
     def total_cost(self) -> Amount:
         return self.totals.total_cost
+
+    @property
+    def periods(self) -> tuple[PeriodPrice, ...]:
+        if self._periods is None:
+            self._periods = self._build_periods()
+        return self._periods
+
+    def __repr__(self) -> str:
+        return (
+            f"PriceResult(currency={self.currency!r}, totals={self.totals!r}, "
+            f"warnings={self.warnings!r})"
+        )
+
+
+_QUANTUM = {n: Decimal(1).scaleb(-n) for n in range(0, 5)}
+_ZERO_AMOUNTS: dict[int, Amount] = {}
+
+
+def _round_totals(r: tuple[Decimal, ...], minor_unit: int, mode: str) -> CostTotals:
+    """Point 9: each sub-total and the total rounded once, from the exact values."""
+    q = _QUANTUM.get(minor_unit) or Decimal(1).scaleb(-minor_unit)
+    zero = _ZERO_AMOUNTS.get(minor_unit)
+    if zero is None:
+        zero = _ZERO_AMOUNTS.setdefault(minor_unit, Amount(ZERO.quantize(q), ZERO.quantize(q)))
+    out: list[Amount] = []
+    for i in (0, 2, 4, 6, 8):
+        excl, incl = r[i], r[i + 1]
+        if not excl and not incl:
+            out.append(zero)
+        else:
+            out.append(Amount(excl.quantize(q, mode), incl.quantize(q, mode)))
+    excl, incl = r[10], r[11]
+    total: Amount | None = None
+    for i, amount in zip((0, 2, 4, 6, 8), out, strict=True):
+        if r[i] == excl and r[i + 1] == incl:
+            total = amount  # the total is this one sub-total: same exact value, same rounding
+            break
+    if total is None:
+        total = Amount(excl.quantize(q, mode), incl.quantize(q, mode))
+    return CostTotals(total, out[0], out[1], out[2], out[3], out[4])
 
 
 @dataclass(frozen=True, slots=True)

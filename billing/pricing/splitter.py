@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 
 from billing.pricing.compiled import CompiledTariff, LocalClock
-from billing.pricing.engine import epoch
+from billing.pricing.model import epoch
 from billing.pricing.model import (
     ChargingPeriod,
     InputIssue,

@@ -234,3 +234,36 @@ def _check_sums(r: PriceResult) -> None:
         slack = D("1e-20") * len(rows)
         assert abs(sum((d.excl_vat for d in rows), D(0)) - want.excl_vat) <= slack
         assert abs(sum((d.incl_vat for d in rows), D(0)) - want.incl_vat) <= slack
+
+
+@FAST
+@given(
+    tariff=unrestricted_tariffs(),
+    parts=st.lists(
+        st.tuples(
+            st.integers(min_value=1, max_value=7200),
+            st.integers(min_value=-100, max_value=30_000),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+)
+def test_static_fast_path_equals_the_general_path(
+    tariff: Tariff, parts: list[tuple[int, int, bool]]
+) -> None:
+    from billing.pricing.engine import _price_general
+
+    session = _session(parts)
+    fast = price_session(tariff=tariff, session=session)
+    general = _price_general(tariff, tariff.compiled, session, "ROUND_HALF_UP")
+    assert tariff.compiled.all_static
+    assert fast.exact == general.exact
+    assert fast.totals == general.totals
+    assert (fast.billed_energy, fast.billed_time_seconds, fast.billed_parking_seconds) == (
+        general.billed_energy,
+        general.billed_time_seconds,
+        general.billed_parking_seconds,
+    )
+    assert fast.warnings == general.warnings
+    assert fast.periods == general.periods
