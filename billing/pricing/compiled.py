@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from bisect import bisect_right
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 from zoneinfo import ZoneInfo
 
 from billing.pricing.model import (
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from billing.pricing.model import Tariff
 
 DAY = 86400
+_EPOCH_DATE = dt.date(1970, 1, 1)
 
 # Minor units of ISO 4217 currencies that do not use 2 decimals (others: 2).
 _MINOR_UNITS = {
@@ -75,32 +76,49 @@ class MissingDimensionError(Exception):
 class LocalClock:
     """Epoch seconds -> local (date, second of day, weekday) in one IANA zone.
 
-    Caches the current local day when it has no UTC-offset change (23/25-hour DST days are
-    always converted through zoneinfo), so a session costs about one zoneinfo call per day.
+    One shared instance per zone (``for_zone``). Local day boundaries are cached per UTC day,
+    so converting an instant costs a dict lookup; on a 23/25-hour DST day the wall time comes
+    from zoneinfo itself. Only dict inserts mutate it (safe to share between threads).
     """
 
-    __slots__ = ("tz", "_d0", "_d1", "_date", "_wd", "_edge_cache")
+    __slots__ = ("tz", "_days", "_edge_cache")
+    _zones: ClassVar[dict[str, LocalClock]] = {}
 
     def __init__(self, time_zone: str) -> None:
         self.tz = ZoneInfo(time_zone)
-        self._d0 = 1
-        self._d1 = 0
-        self._date = dt.date(1970, 1, 1)
-        self._wd = 0
+        self._days: dict[int, tuple[tuple[int, ...], tuple[tuple[dt.date, int], ...]]] = {}
         self._edge_cache: dict[tuple[int, tuple[int, ...]], tuple[int, ...]] = {}
 
+    @classmethod
+    def for_zone(cls, time_zone: str) -> LocalClock:
+        clock = cls._zones.get(time_zone)
+        if clock is None:
+            clock = cls._zones.setdefault(time_zone, cls(time_zone))
+        return clock
+
+    def day(self, t: int) -> tuple[int, int, dt.date, int]:
+        """(local midnight, next local midnight, local date, weekday) of the day holding t."""
+        key = t // DAY
+        entry = self._days.get(key)
+        if entry is None:
+            utc_date = _EPOCH_DATE + dt.timedelta(days=key)
+            dates = [utc_date + dt.timedelta(days=k) for k in (-1, 0, 1, 2)]
+            mids = tuple(self.midnight(d) for d in dates)
+            entry = (mids, tuple((d, d.weekday()) for d in dates[:3]))
+            if len(self._days) > 100_000:
+                self._days.clear()
+            self._days[key] = entry
+        mids, days = entry
+        i = 0 if t < mids[1] else (1 if t < mids[2] else 2)
+        d, wd = days[i]
+        return mids[i], mids[i + 1], d, wd
+
     def local(self, t: int) -> tuple[dt.date, int, int]:
-        if self._d0 <= t < self._d1:
-            return self._date, t - self._d0, self._wd
-        ldt = dt.datetime.fromtimestamp(t, self.tz)
-        d = ldt.date()
-        sod = ldt.hour * 3600 + ldt.minute * 60 + ldt.second
-        d0 = self.midnight(d)
-        d1 = self.midnight(d + dt.timedelta(days=1))
-        wd = d.weekday()
+        d0, d1, d, wd = self.day(t)
         if d1 - d0 == DAY:
-            self._d0, self._d1, self._date, self._wd = d0, d1, d, wd
-        return d, sod, wd
+            return d, t - d0, wd
+        ldt = dt.datetime.fromtimestamp(t, self.tz)
+        return ldt.date(), ldt.hour * 3600 + ldt.minute * 60 + ldt.second, ldt.weekday()
 
     def midnight(self, d: dt.date) -> int:
         return self.at(d, 0)
@@ -468,9 +486,8 @@ class CompiledTariff:
             return True
         if clock is None:
             return False
-        clock.local(s0)
-        d0 = clock._d0
-        if not (d0 <= s0 and s1 - 1 < clock._d1):
+        d0, d1, _d, _wd = clock.day(s0)
+        if d1 - d0 != DAY or s1 > d1:
             return False  # crosses local midnight, or a DST day: check the slow way
         sods = self.local_sods
         i = bisect_right(sods, s0 - d0)

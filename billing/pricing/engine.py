@@ -298,7 +298,7 @@ def _price_general(
     clock: LocalClock | None = None
     if ct.needs_local:
         try:
-            clock = LocalClock(session.time_zone)
+            clock = LocalClock.for_zone(session.time_zone)
         except (ZoneInfoNotFoundError, ValueError):
             raise PricingInputError(
                 [InputIssue("$.time_zone", f"unknown IANA time zone {session.time_zone!r}")]
@@ -317,22 +317,24 @@ def _price_general(
     tables = ct.tables
     vf = ct.vat_factors
     res_cands = ct.res_expired_candidates if session.reservation_expired else ct.res_candidates
-    dims = (E, T, P)
     has_edges = ct.has_edges
+    s_flat, s_energy, s_time, s_park = static[F], static[E], static[T], static[P]
+    c_flat, c_energy, c_time, c_park = cands[F], cands[E], cands[T], cands[P]
+    tb_energy, tb_time, tb_park = tables[E], tables[T], tables[P]
 
     rows_by_period: list[list[_Row]] = []
-    # [excl, incl] accumulators; time-like ones hold price x seconds
-    acc = {c: [ZERO, ZERO] for c in (C_FIXED, C_ENERGY, C_TIME, C_PARKING)}
-    res_flat = [ZERO, ZERO]
-    res_time = [ZERO, ZERO]
+    # exact accumulators (excl, incl); time-like ones hold price x seconds
+    fixed_e = fixed_i = energy_e = energy_i = ZERO
+    time_e = time_i = park_e = park_i = ZERO
+    resf_e = resf_i = rest_e = rest_i = ZERO
     energy_before = ZERO
     total_energy = ZERO
     charging_secs = parking_secs = reservation_secs = 0
     flat_done = res_flat_done = False
-    last: dict[str, _Row] = {}  # the last priced row per step group (point 5)
-    priced = {"energy": ZERO, "time": ZERO, "parking": ZERO, "reservation": ZERO}
-    group_of = {E: "energy", T: "time", P: "parking"}
-    cat_of = {E: C_ENERGY, T: C_TIME, P: C_PARKING}
+    # the last priced row and the priced total per step group (point 5)
+    last_energy = last_time = last_park = last_res = None
+    priced_energy = ZERO
+    priced_time = priced_park = priced_res = 0
 
     for i in range(n):
         p = periods[i]
@@ -354,19 +356,18 @@ def _price_general(
                     sel = select(res_cands[F], ctx)
                     if sel is not None:
                         rows.append(_Row(C_RES, sel, 1))
-                        res_flat[0] += sel[1].price
-                        res_flat[1] += sel[1].price * vf[id(sel[1])]
+                        resf_e += sel[1].price
+                        resf_i += sel[1].price * vf[id(sel[1])]
                         res_flat_done = True
                 if r_secs:
                     sel = select(res_cands[T], ctx)
                     if sel is not None:
-                        row = _Row(C_RES, sel, r_secs)
-                        rows.append(row)
-                        last["reservation"] = row
-                        priced["reservation"] += r_secs
+                        last_res = _Row(C_RES, sel, r_secs)
+                        rows.append(last_res)
+                        priced_res += r_secs
                         amount = sel[1].price * r_secs
-                        res_time[0] += amount
-                        res_time[1] += amount * vf[id(sel[1])]
+                        rest_e += amount
+                        rest_i += amount * vf[id(sel[1])]
                 reservation_secs += r_secs
                 if p.energy is not None:
                     total_energy += p.energy
@@ -379,42 +380,68 @@ def _price_general(
             local: tuple[dt.date, int, int] | None = None
 
             if not flat_done:
-                sel = static[F]
-                if sel is None and cands[F]:
+                sel = s_flat
+                if sel is None and c_flat:
                     ctx = Ctx(s0, clock, energy_before, s0 - charge_start, p, i)
-                    sel = select(cands[F], ctx)
+                    sel = select(c_flat, ctx)
                 if sel is not None:
                     rows.append(_Row(C_FIXED, sel, 1))
-                    a = acc[C_FIXED]
-                    a[0] += sel[1].price
-                    a[1] += sel[1].price * vf[id(sel[1])]
+                    fixed_e += sel[1].price
+                    fixed_i += sel[1].price * vf[id(sel[1])]
                     flat_done = True
-            for dim, volume in zip(dims, (e, t_secs, pk_secs), strict=True):
-                if not volume:
-                    continue
-                sel = static[dim]
-                if sel is None and cands[dim]:
-                    table = tables[dim]
-                    if table is not None and clock is not None:
-                        if local is None:
-                            local = clock.local(s0)
-                        sel = table.lookup(local[1], local[2])
+            if e:
+                sel = s_energy
+                if sel is None and c_energy:
+                    if tb_energy is not None and clock is not None:
+                        local = clock.local(s0)
+                        sel = tb_energy.lookup(local[1], local[2])
                     else:
                         if ctx is None:
                             ctx = Ctx(s0, clock, energy_before, s0 - charge_start, p, i)
-                        sel = select(cands[dim], ctx)
-                if sel is None:
-                    continue
-                cat = cat_of[dim]
-                row = _Row(cat, sel, volume)
-                rows.append(row)
-                group = group_of[dim]
-                last[group] = row
-                priced[group] += volume
-                amount = sel[1].price * volume
-                a = acc[cat]
-                a[0] += amount
-                a[1] += amount * vf[id(sel[1])]
+                        sel = select(c_energy, ctx)
+                if sel is not None:
+                    last_energy = _Row(C_ENERGY, sel, e)
+                    rows.append(last_energy)
+                    priced_energy += e
+                    amount = sel[1].price * e
+                    energy_e += amount
+                    energy_i += amount * vf[id(sel[1])]
+            if t_secs:
+                sel = s_time
+                if sel is None and c_time:
+                    if tb_time is not None and clock is not None:
+                        if local is None:
+                            local = clock.local(s0)
+                        sel = tb_time.lookup(local[1], local[2])
+                    else:
+                        if ctx is None:
+                            ctx = Ctx(s0, clock, energy_before, s0 - charge_start, p, i)
+                        sel = select(c_time, ctx)
+                if sel is not None:
+                    last_time = _Row(C_TIME, sel, t_secs)
+                    rows.append(last_time)
+                    priced_time += t_secs
+                    amount = sel[1].price * t_secs
+                    time_e += amount
+                    time_i += amount * vf[id(sel[1])]
+            if pk_secs:
+                sel = s_park
+                if sel is None and c_park:
+                    if tb_park is not None and clock is not None:
+                        if local is None:
+                            local = clock.local(s0)
+                        sel = tb_park.lookup(local[1], local[2])
+                    else:
+                        if ctx is None:
+                            ctx = Ctx(s0, clock, energy_before, s0 - charge_start, p, i)
+                        sel = select(c_park, ctx)
+                if sel is not None:
+                    last_park = _Row(C_PARKING, sel, pk_secs)
+                    rows.append(last_park)
+                    priced_park += pk_secs
+                    amount = sel[1].price * pk_secs
+                    park_e += amount
+                    park_i += amount * vf[id(sel[1])]
             if (
                 has_edges
                 and secs > 0
@@ -445,47 +472,57 @@ def _price_general(
     # Point 5: step_size once per session on the priced total, the surplus billed in the last
     # priced period at its price. TIME and PARKING_TIME: when both are priced only
     # PARKING_TIME is rounded.
-    billed = dict(priced)
-    time_group = "parking" if priced["parking"] else "time"
-    for group, scale in (("energy", _1000), (time_group, None), ("reservation", None)):
-        row = last.get(group)
-        if row is None:
-            continue
-        pc = row.cand[1]
-        total = priced[group]
-        if pc.step_size <= 0 or total <= 0:
-            continue
-        if scale is not None:  # energy: kWh -> Wh -> kWh
-            rounded = _ceil_to_step(total * scale, pc.step_size) / scale
-        else:
-            rounded = Decimal(-(-int(total) // pc.step_size) * pc.step_size)
-        surplus = rounded - total
-        if not surplus:
-            continue
-        billed[group] = rounded
-        row.surplus = surplus if scale is not None else int(surplus)
-        amount = pc.price * surplus
-        vat_factor = vf[id(pc)]
-        if group == "reservation":
-            res_time[0] += amount
-            res_time[1] += amount * vat_factor
-        else:
-            a = acc[{"energy": C_ENERGY, "time": C_TIME, "parking": C_PARKING}[group]]
-            a[0] += amount
-            a[1] += amount * vat_factor
+    billed_energy = priced_energy
+    if last_energy is not None and priced_energy > 0:
+        pc = last_energy.cand[1]
+        if pc.step_size > 0:
+            billed_energy = _ceil_to_step(priced_energy * _1000, pc.step_size) / _1000
+            surplus = billed_energy - priced_energy
+            if surplus:
+                last_energy.surplus = surplus
+                amount = pc.price * surplus
+                energy_e += amount
+                energy_i += amount * vf[id(pc)]
+    billed_time, billed_park, billed_res = priced_time, priced_park, priced_res
+    step_row = last_park if priced_park else last_time
+    if step_row is not None:
+        pc = step_row.cand[1]
+        total = priced_park if priced_park else priced_time
+        if pc.step_size > 0 and total > 0:
+            surplus_s = -(-total // pc.step_size) * pc.step_size - total
+            if surplus_s:
+                step_row.surplus = surplus_s
+                amount = pc.price * surplus_s
+                if priced_park:
+                    billed_park += surplus_s
+                    park_e += amount
+                    park_i += amount * vf[id(pc)]
+                else:
+                    billed_time += surplus_s
+                    time_e += amount
+                    time_i += amount * vf[id(pc)]
+    if last_res is not None:
+        pc = last_res.cand[1]
+        if pc.step_size > 0 and priced_res > 0:
+            surplus_s = -(-priced_res // pc.step_size) * pc.step_size - priced_res
+            if surplus_s:
+                last_res.surplus = surplus_s
+                billed_res += surplus_s
+                amount = pc.price * surplus_s
+                rest_e += amount
+                rest_i += amount * vf[id(pc)]
 
-    fixed, energy, time_, park = acc[C_FIXED], acc[C_ENERGY], acc[C_TIME], acc[C_PARKING]
     raw = (
-        fixed[0],
-        fixed[1],
-        energy[0],
-        energy[1],
-        _hours_amount(time_[0]),
-        _hours_amount(time_[1]),
-        _hours_amount(park[0]),
-        _hours_amount(park[1]),
-        res_flat[0] + _hours_amount(res_time[0]),
-        res_flat[1] + _hours_amount(res_time[1]),
+        fixed_e,
+        fixed_i,
+        energy_e,
+        energy_i,
+        _hours_amount(time_e),
+        _hours_amount(time_i),
+        _hours_amount(park_e),
+        _hours_amount(park_i),
+        resf_e + _hours_amount(rest_e),
+        resf_i + _hours_amount(rest_i),
     )
 
     def build_periods() -> tuple[PeriodPrice, ...]:
@@ -502,10 +539,10 @@ def _price_general(
         charging_secs,
         parking_secs,
         reservation_secs,
-        billed["energy"],
-        int(billed["time"]),
-        int(billed["parking"]),
-        int(billed["reservation"]),
+        billed_energy,
+        billed_time,
+        billed_park,
+        billed_res,
         warnings,
         build_periods,
     )

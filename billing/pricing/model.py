@@ -506,22 +506,21 @@ def _round_totals(r: tuple[Decimal, ...], minor_unit: int, mode: str) -> CostTot
     zero = _ZERO_AMOUNTS.get(minor_unit)
     if zero is None:
         zero = _ZERO_AMOUNTS.setdefault(minor_unit, Amount(ZERO.quantize(q), ZERO.quantize(q)))
-    out: list[Amount] = []
-    for i in (0, 2, 4, 6, 8):
-        excl, incl = r[i], r[i + 1]
-        if not excl and not incl:
-            out.append(zero)
-        else:
-            out.append(Amount(excl.quantize(q, mode), incl.quantize(q, mode)))
+    subs = [
+        Amount(r[i].quantize(q, mode), r[i + 1].quantize(q, mode))
+        if r[i] or r[i + 1]
+        else zero
+        for i in (0, 2, 4, 6, 8)
+    ]
     excl, incl = r[10], r[11]
-    total: Amount | None = None
-    for i, amount in zip((0, 2, 4, 6, 8), out, strict=True):
+    total = None
+    for i in (2, 0, 4, 6, 8):
         if r[i] == excl and r[i + 1] == incl:
-            total = amount  # the total is this one sub-total: same exact value, same rounding
+            total = subs[i >> 1]  # the total is this sub-total: same exact value, same rounding
             break
     if total is None:
         total = Amount(excl.quantize(q, mode), incl.quantize(q, mode))
-    return CostTotals(total, out[0], out[1], out[2], out[3], out[4])
+    return CostTotals(total, subs[0], subs[1], subs[2], subs[3], subs[4])
 
 
 @dataclass(frozen=True, slots=True)

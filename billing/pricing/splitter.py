@@ -151,7 +151,7 @@ def split_session(
 
     ct: CompiledTariff = tariff.compiled
     tl = _Timeline(samples)
-    clock = LocalClock(time_zone) if ct.local_sods else None
+    clock = LocalClock.for_zone(time_zone) if ct.local_sods else None
 
     cuts: set[int] = {s0}
     forced_wh: dict[int, Fraction] = {}
