@@ -201,7 +201,7 @@ def _worker_init() -> None:
 
 def _worker(job: tuple[str, int, int]) -> tuple[int, str]:
     path, begin, end = job
-    loads = json.loads
+    loads = json.JSONDecoder(parse_float=D).decode
     tariffs = _WORKER_TARIFFS
     n = 0
     total = D(0)
@@ -213,7 +213,7 @@ def _worker(job: tuple[str, int, int]) -> tuple[int, str]:
             line = fh.readline()
             if not line:
                 break
-            cdr = loads(line, parse_float=D)
+            cdr = loads(line.decode())
             tariff = tariffs[cdr["charging_periods"][0]["tariff_id"]]
             session = parse_cdr_session(cdr, time_zone=TZ)
             total += price_session(tariff=tariff, session=session).totals.total_cost.excl_vat

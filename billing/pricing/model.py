@@ -180,9 +180,11 @@ class CdrDimension:
     volume: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class ChargingPeriod:
+class ChargingPeriod(NamedTuple):
     """An OCPI ChargingPeriod with its pricing-relevant dimensions as typed fields.
+
+    A NamedTuple (immutable; cheaper to build than a frozen dataclass: sessions are parsed in
+    bulk when foreign CDRs are re-priced).
 
     Volumes are in OCPI units: kWh for ENERGY, hours for TIME / PARKING_TIME /
     RESERVATION_TIME, A for currents, kW for powers. ``None`` means the dimension is absent.

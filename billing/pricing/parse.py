@@ -592,6 +592,9 @@ def parse_cdr_session(
     from ``time_zone``, else from the CDR's location (2.1.1 ``location.time_zone``), else it
     is an error: never silently UTC (PRICING.md point 4).
     """
+    fast = _fast_session(data, time_zone, ocpi_version)
+    if fast is not None:
+        return fast
     _check_version(ocpi_version)
     c = _Collector(ocpi_version)
     root = c.obj(data, "$", _CDR_KEYS[ocpi_version])
@@ -620,6 +623,113 @@ def parse_cdr_session(
     assert start is not None and end is not None and tz is not None
     expired = bool(periods) and all(p.reservation_time is not None for p in periods)
     return SessionInput(start, end, tz, tuple(periods), reservation_expired=expired)
+
+
+_KNOWN_ZONES: set[str] = set()
+_FIELD_ORDER = ("energy", "time", "parking_time", "reservation_time", "min_current",
+                "max_current", "min_power", "max_power")
+
+
+def _fast_datetime(value: Any) -> dt.datetime | None:
+    if type(value) is not str or not _DATETIME_RE.match(value):
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+
+
+def _fast_session(data: Any, time_zone: str | None, version: str) -> SessionInput | None:
+    """The common, valid CDR without the issue collector. Exactly as strict as the full
+    parser: on anything unusual it returns None and the full parser reports the issues."""
+    if type(data) is not dict or version not in VERSIONS:
+        return None
+    allowed = _CDR_KEYS[version]
+    for key in data:
+        if key not in allowed:
+            return None
+    tz = time_zone if time_zone is not None else cdr_time_zone(data, version)
+    if tz is None:
+        return None
+    if tz not in _KNOWN_ZONES:
+        try:
+            check_time_zone(tz)
+        except PricingInputError:
+            return None
+        _KNOWN_ZONES.add(tz)
+    start = _fast_datetime(data.get("start_date_time"))
+    end = _fast_datetime(data.get("end_date_time" if version == "2.2.1" else "stop_date_time"))
+    raw_periods = data.get("charging_periods")
+    if start is None or end is None or end < start or type(raw_periods) is not list:
+        return None
+    if not raw_periods:
+        return None
+    period_keys = _PERIOD_KEYS[version]
+    allowed_dims = _CDR_DIMENSIONS[version]
+    periods: list[ChargingPeriod] = []
+    prev = start
+    all_reservation = True
+    for raw in raw_periods:
+        if type(raw) is not dict:
+            return None
+        for key in raw:
+            if key not in period_keys:
+                return None
+        pstart = _fast_datetime(raw.get("start_date_time"))
+        if pstart is None or pstart < prev or pstart > end:
+            return None
+        prev = pstart
+        tariff_id = raw.get("tariff_id")
+        if tariff_id is not None and (type(tariff_id) is not str or len(tariff_id) > 36):
+            return None
+        dims = raw.get("dimensions")
+        if type(dims) is not list or not dims:
+            return None
+        typed: dict[str, Decimal] = {}
+        other: list[CdrDimension] = []
+        for d in dims:
+            if type(d) is not dict or len(d) != 2:
+                return None
+            dtype = d.get("type")
+            vol = d.get("volume")
+            if dtype not in allowed_dims:
+                return None
+            tv = type(vol)
+            if tv is int:
+                vol = Decimal(vol)
+            elif tv is float:
+                vol = Decimal(repr(vol))
+            elif tv is not Decimal or not vol.is_finite():
+                return None
+            field_name = _TYPED_DIMENSIONS.get(dtype)
+            if field_name is None:
+                if any(o.type == dtype for o in other):
+                    return None
+                other.append(CdrDimension(dtype, vol))
+                continue
+            if field_name in typed or (dtype in _NON_NEGATIVE_DIMENSIONS and vol < 0):
+                return None
+            typed[field_name] = vol
+        if "reservation_time" not in typed:
+            all_reservation = False
+        get = typed.get
+        periods.append(
+            ChargingPeriod(
+                pstart,
+                get("energy"),
+                get("time"),
+                get("parking_time"),
+                get("reservation_time"),
+                get("min_current"),
+                get("max_current"),
+                get("min_power"),
+                get("max_power"),
+                tuple(other),
+                tariff_id,
+            )
+        )
+    return SessionInput(start, end, tz, tuple(periods), reservation_expired=all_reservation)
 
 
 def parse_charging_periods(
