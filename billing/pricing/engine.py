@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+from bisect import bisect_right
 from collections.abc import Callable
 from decimal import Context, Decimal
 from zoneinfo import ZoneInfoNotFoundError
 
 from billing.pricing.compiled import (
+    DAY,
     Candidate,
     CompiledTariff,
     Ctx,
@@ -321,6 +323,10 @@ def _price_general(
     s_flat, s_energy, s_time, s_park = static[F], static[E], static[T], static[P]
     c_flat, c_energy, c_time, c_park = cands[F], cands[E], cands[T], cands[P]
     tb_energy, tb_time, tb_park = tables[E], tables[T], tables[P]
+    use_day = clock is not None and (
+        tb_energy is not None or tb_time is not None or tb_park is not None
+        or bool(has_edges and ct.local_sods)
+    )
 
     rows_by_period: list[list[_Row]] = []
     # exact accumulators (excl, incl); time-like ones hold price x seconds
@@ -373,11 +379,21 @@ def _price_general(
                     total_energy += p.energy
                 continue
 
-            t_secs, pk_secs = _durations(p, i, secs, warnings)
+            if p.parking_time is None and p.time is not None:  # the common case, inlined
+                t_secs, pk_secs = (secs if p.time > 0 else 0), 0
+                if _inconsistent(p.time, t_secs):
+                    warnings.append(_volume_warning(i, "TIME", p.time, secs))
+            else:
+                t_secs, pk_secs = _durations(p, i, secs, warnings)
             charging_secs += t_secs
             parking_secs += pk_secs
             e = p.energy
             local: tuple[dt.date, int, int] | None = None
+            day: tuple[int, int, dt.date, int] | None = None
+            if use_day and clock is not None:
+                day = clock.day(s0)
+                if day[1] - day[0] == DAY:
+                    local = (day[2], s0 - day[0], day[3])
 
             if not flat_done:
                 sel = s_flat
@@ -393,7 +409,8 @@ def _price_general(
                 sel = s_energy
                 if sel is None and c_energy:
                     if tb_energy is not None and clock is not None:
-                        local = clock.local(s0)
+                        if local is None:
+                            local = clock.local(s0)
                         sel = tb_energy.lookup(local[1], local[2])
                     else:
                         if ctx is None:
@@ -442,14 +459,8 @@ def _price_general(
                     amount = sel[1].price * pk_secs
                     park_e += amount
                     park_i += amount * vf[id(sel[1])]
-            if (
-                has_edges
-                and secs > 0
-                and rows
-                and not (
-                    ct.quick_no_time_edge(s0, s0 + secs, charge_start, clock)
-                    and not _kwh_edge_inside(ct, energy_before, e)
-                )
+            if has_edges and secs > 0 and rows and not _no_edge_inside(
+                ct, s0, s0 + secs, charge_start, day, energy_before, e
             ):
                 w = _span_warning(
                     ct, clock, p, i, s0, s0 + secs, charge_start, energy_before, e or ZERO, rows
@@ -548,11 +559,35 @@ def _price_general(
     )
 
 
-def _kwh_edge_inside(ct: CompiledTariff, before: Decimal, energy: Decimal | None) -> bool:
-    if not ct.kwh_edges or not energy:
+def _no_edge_inside(
+    ct: CompiledTariff,
+    s0: int,
+    s1: int,
+    charge_start: int,
+    day: tuple[int, int, dt.date, int] | None,
+    before: Decimal,
+    energy: Decimal | None,
+) -> bool:
+    """True when certainly no restriction edge lies strictly inside the period; False means
+    maybe (then ``_span_warning`` evaluates the edges)."""
+    for d in ct.duration_edges:
+        if s0 < charge_start + d < s1:
+            return False
+    if ct.kwh_edges and energy:
+        after = before + energy
+        for th in ct.kwh_edges:
+            if before < th < after:
+                return False
+    sods = ct.local_sods
+    if not sods:
+        return True
+    if day is None:
         return False
-    after = before + energy
-    return any(before < th < after for th in ct.kwh_edges)
+    d0, d1 = day[0], day[1]
+    if d1 - d0 != DAY or s1 > d1:
+        return False  # crosses local midnight, or a DST day: the slow way
+    j = bisect_right(sods, s0 - d0)
+    return j >= len(sods) or sods[j] >= s1 - d0
 
 
 def _breakdown(

@@ -692,15 +692,18 @@ def _fast_session(data: Any, time_zone: str | None, version: str) -> SessionInpu
             if type(d) is not dict or len(d) != 2:
                 return None
             dtype = d.get("type")
-            vol = d.get("volume")
+            raw_vol: Any = d.get("volume")
             if dtype not in allowed_dims:
                 return None
-            tv = type(vol)
+            tv = type(raw_vol)
+            vol: Decimal
             if tv is int:
-                vol = Decimal(vol)
+                vol = Decimal(raw_vol)
             elif tv is float:
-                vol = Decimal(repr(vol))
-            elif tv is not Decimal or not vol.is_finite():
+                vol = Decimal(repr(raw_vol))
+            elif tv is Decimal and raw_vol.is_finite():
+                vol = raw_vol
+            else:
                 return None
             field_name = _TYPED_DIMENSIONS.get(dtype)
             if field_name is None:
