@@ -15,6 +15,7 @@ import datetime as dt
 import decimal
 from bisect import bisect_right
 from collections.abc import Callable
+from typing import Any
 from decimal import Context, Decimal
 from zoneinfo import ZoneInfoNotFoundError
 
@@ -277,16 +278,8 @@ def _price_static(
 # --------------------------------------------------------------------------------------------
 
 
-class _Row:
-    """One priced dimension in one period (frozen into DimensionPrice on demand)."""
-
-    __slots__ = ("category", "cand", "volume", "surplus")
-
-    def __init__(self, category: Category, cand: Candidate, volume: Decimal | int) -> None:
-        self.category = category
-        self.cand = cand
-        self.volume = volume  # kWh (Decimal), seconds (int) or 1 (FLAT)
-        self.surplus: Decimal | int = 0
+# A priced row is a small list: [category, candidate, volume, step surplus] (lists are far
+# cheaper to build than objects on the per-period path). Volume: kWh, seconds, or 1 (FLAT).
 
 
 def _price_general(
@@ -328,7 +321,7 @@ def _price_general(
         or bool(has_edges and ct.local_sods)
     )
 
-    rows_by_period: list[list[_Row]] = []
+    rows_by_period: list[list[list[Any]]] = []
     # exact accumulators (excl, incl); time-like ones hold price x seconds
     fixed_e = fixed_i = energy_e = energy_i = ZERO
     time_e = time_i = park_e = park_i = ZERO
@@ -338,7 +331,10 @@ def _price_general(
     charging_secs = parking_secs = reservation_secs = 0
     flat_done = res_flat_done = False
     # the last priced row and the priced total per step group (point 5)
-    last_energy = last_time = last_park = last_res = None
+    last_energy: list[Any] | None = None
+    last_time: list[Any] | None = None
+    last_park: list[Any] | None = None
+    last_res: list[Any] | None = None
     priced_energy = ZERO
     priced_time = priced_park = priced_res = 0
 
@@ -346,7 +342,7 @@ def _price_general(
         p = periods[i]
         s0 = starts[i]
         secs = (starts[i + 1] if i + 1 < n else end_s) - s0
-        rows: list[_Row] = []
+        rows: list[list[Any]] = []
         rows_by_period.append(rows)
         ctx: Ctx | None = None
         try:
@@ -361,14 +357,14 @@ def _price_general(
                 if not res_flat_done:
                     sel = select(res_cands[F], ctx)
                     if sel is not None:
-                        rows.append(_Row(C_RES, sel, 1))
+                        rows.append([C_RES, sel, 1, 0])
                         resf_e += sel[1].price
                         resf_i += sel[1].price * vf[id(sel[1])]
                         res_flat_done = True
                 if r_secs:
                     sel = select(res_cands[T], ctx)
                     if sel is not None:
-                        last_res = _Row(C_RES, sel, r_secs)
+                        last_res = [C_RES, sel, r_secs, 0]
                         rows.append(last_res)
                         priced_res += r_secs
                         amount = sel[1].price * r_secs
@@ -401,7 +397,7 @@ def _price_general(
                     ctx = Ctx(s0, clock, energy_before, s0 - charge_start, p, i)
                     sel = select(c_flat, ctx)
                 if sel is not None:
-                    rows.append(_Row(C_FIXED, sel, 1))
+                    rows.append([C_FIXED, sel, 1, 0])
                     fixed_e += sel[1].price
                     fixed_i += sel[1].price * vf[id(sel[1])]
                     flat_done = True
@@ -417,7 +413,7 @@ def _price_general(
                             ctx = Ctx(s0, clock, energy_before, s0 - charge_start, p, i)
                         sel = select(c_energy, ctx)
                 if sel is not None:
-                    last_energy = _Row(C_ENERGY, sel, e)
+                    last_energy = [C_ENERGY, sel, e, 0]
                     rows.append(last_energy)
                     priced_energy += e
                     amount = sel[1].price * e
@@ -435,7 +431,7 @@ def _price_general(
                             ctx = Ctx(s0, clock, energy_before, s0 - charge_start, p, i)
                         sel = select(c_time, ctx)
                 if sel is not None:
-                    last_time = _Row(C_TIME, sel, t_secs)
+                    last_time = [C_TIME, sel, t_secs, 0]
                     rows.append(last_time)
                     priced_time += t_secs
                     amount = sel[1].price * t_secs
@@ -453,7 +449,7 @@ def _price_general(
                             ctx = Ctx(s0, clock, energy_before, s0 - charge_start, p, i)
                         sel = select(c_park, ctx)
                 if sel is not None:
-                    last_park = _Row(C_PARKING, sel, pk_secs)
+                    last_park = [C_PARKING, sel, pk_secs, 0]
                     rows.append(last_park)
                     priced_park += pk_secs
                     amount = sel[1].price * pk_secs
@@ -485,24 +481,24 @@ def _price_general(
     # PARKING_TIME is rounded.
     billed_energy = priced_energy
     if last_energy is not None and priced_energy > 0:
-        pc = last_energy.cand[1]
+        pc = last_energy[1][1]
         if pc.step_size > 0:
             billed_energy = _ceil_to_step(priced_energy * _1000, pc.step_size) / _1000
             surplus = billed_energy - priced_energy
             if surplus:
-                last_energy.surplus = surplus
+                last_energy[3] = surplus
                 amount = pc.price * surplus
                 energy_e += amount
                 energy_i += amount * vf[id(pc)]
     billed_time, billed_park, billed_res = priced_time, priced_park, priced_res
     step_row = last_park if priced_park else last_time
     if step_row is not None:
-        pc = step_row.cand[1]
+        pc = step_row[1][1]
         total = priced_park if priced_park else priced_time
         if pc.step_size > 0 and total > 0:
             surplus_s = -(-total // pc.step_size) * pc.step_size - total
             if surplus_s:
-                step_row.surplus = surplus_s
+                step_row[3] = surplus_s
                 amount = pc.price * surplus_s
                 if priced_park:
                     billed_park += surplus_s
@@ -513,11 +509,11 @@ def _price_general(
                     time_e += amount
                     time_i += amount * vf[id(pc)]
     if last_res is not None:
-        pc = last_res.cand[1]
+        pc = last_res[1][1]
         if pc.step_size > 0 and priced_res > 0:
             surplus_s = -(-priced_res // pc.step_size) * pc.step_size - priced_res
             if surplus_s:
-                last_res.surplus = surplus_s
+                last_res[3] = surplus_s
                 billed_res += surplus_s
                 amount = pc.price * surplus_s
                 rest_e += amount
@@ -591,7 +587,7 @@ def _no_edge_inside(
 
 
 def _breakdown(
-    ct: CompiledTariff, session: SessionInput, rows_by_period: list[list[_Row]]
+    ct: CompiledTariff, session: SessionInput, rows_by_period: list[list[list[Any]]]
 ) -> tuple[PeriodPrice, ...]:
     _start_s, end_s, starts = session.epochs
     periods = session.charging_periods
@@ -600,9 +596,9 @@ def _breakdown(
     for i, rows in enumerate(rows_by_period):
         dims: list[DimensionPrice] = []
         for row in rows:
-            ce, pc = row.cand
+            ce, pc = row[1]
             vat_factor = ct.vat_factors[id(pc)]
-            billed_volume = row.volume + row.surplus
+            billed_volume = row[2] + row[3]
             if pc.type is Dimension.FLAT:
                 excl = incl = pc.price
                 incl = pc.price * vat_factor
@@ -615,9 +611,9 @@ def _breakdown(
                 incl = _hours_amount(amount * vat_factor)
             dims.append(
                 DimensionPrice(
-                    category=row.category,
+                    category=row[0],
                     dimension=pc.type,
-                    volume=Decimal(row.volume),
+                    volume=Decimal(row[2]),
                     billed_volume=Decimal(billed_volume),
                     unit_price=pc.price,
                     vat=pc.vat,
@@ -745,18 +741,18 @@ def _span_warning(
     charge_start: int,
     energy_before: Decimal,
     energy: Decimal,
-    rows: list[_Row],
+    rows: list[list[Any]],
 ) -> PriceWarning | None:
     """Warn when a restriction edge inside the period would select another component."""
 
     def changed(ctx: Ctx) -> bool:
         for row in rows:
-            dim = row.cand[1].type
-            if dim is Dimension.FLAT or row.category is C_RES:
+            dim = row[1][1].type
+            if dim is Dimension.FLAT or row[0] is C_RES:
                 continue
-            if ct.static[dim] is row.cand:
+            if ct.static[dim] is row[1]:
                 continue
-            if select(ct.candidates[dim], ctx) is not row.cand:
+            if select(ct.candidates[dim], ctx) is not row[1]:
                 return True
         return False
 
