@@ -1,0 +1,269 @@
+"""Property-based tests (hypothesis) of the pricing core."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from billing.pricing import (
+    Category,
+    ChargingPeriod,
+    PriceResult,
+    SessionInput,
+    Tariff,
+    parse_tariff,
+    price_session,
+)
+
+D = Decimal
+START = dt.datetime(2026, 1, 15, 9, 0, tzinfo=dt.UTC)
+FAST = settings(max_examples=120, deadline=None)
+
+prices = st.decimals(min_value=0, max_value=5, places=4)
+vats = st.one_of(st.none(), st.decimals(min_value=0, max_value=30, places=1))
+steps = st.sampled_from([0, 1, 60, 100, 300, 500, 900])
+
+
+def _comp(kind: str, price: Decimal, step: int, vat: Decimal | None) -> dict[str, Any]:
+    c: dict[str, Any] = {"type": kind, "price": price, "step_size": step}
+    if vat is not None:
+        c["vat"] = vat
+    return c
+
+
+@st.composite
+def unrestricted_tariffs(draw: st.DrawFn) -> Tariff:
+    comps = [
+        _comp(k, draw(prices), draw(steps), draw(vats))
+        for k in ("FLAT", "ENERGY", "TIME", "PARKING_TIME")
+    ]
+    limits: dict[str, Any] = {}
+    if draw(st.booleans()):
+        lo = draw(prices)
+        limits["min_price"] = {"excl_vat": lo, "incl_vat": lo * D("1.2")}
+    return parse_tariff(
+        {
+            "country_code": "NL",
+            "party_id": "ABC",
+            "id": "p",
+            "currency": "EUR",
+            "elements": [{"price_components": comps}],
+            **limits,
+        }
+    )
+
+
+def _hours(seconds: int) -> Decimal:
+    return (D(seconds) / 3600).quantize(D("0.000001"))
+
+
+def _session(parts: list[tuple[int, int, bool]]) -> SessionInput:
+    """parts: (seconds, Wh, parking)."""
+    periods = []
+    t = START
+    for secs, wh, parking in parts:
+        periods.append(
+            ChargingPeriod(
+                start_date_time=t,
+                energy=D(wh) / 1000,
+                time=None if parking else _hours(secs),
+                parking_time=_hours(secs) if parking else None,
+            )
+        )
+        t += dt.timedelta(seconds=secs)
+    return SessionInput(START, t, "Europe/Amsterdam", tuple(periods))
+
+
+def _split(total: int, cuts: list[int]) -> list[int]:
+    points = sorted({c % total for c in cuts if 0 < c % total < total}) if total > 1 else []
+    bounds = [0, *points, total]
+    return [b - a for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+@FAST
+@given(
+    tariff=unrestricted_tariffs(),
+    seconds=st.integers(min_value=1, max_value=6 * 3600),
+    wh=st.integers(min_value=0, max_value=80_000),
+    parking=st.integers(min_value=0, max_value=3 * 3600),
+    cuts=st.lists(st.integers(min_value=1, max_value=10**6), max_size=6),
+    wh_weights=st.lists(st.integers(min_value=0, max_value=9), min_size=7, max_size=7),
+)
+def test_result_does_not_depend_on_how_an_unrestricted_period_is_split(
+    tariff: Tariff, seconds: int, wh: int, parking: int, cuts: list[int], wh_weights: list[int]
+) -> None:
+    whole = [(seconds, wh, False)] + ([(parking, 0, True)] if parking else [])
+    pieces = _split(seconds, cuts)
+    weights = wh_weights[: len(pieces)]
+    total_w = sum(weights) or 1
+    shares = [wh * w // total_w for w in weights]
+    shares[-1] += wh - sum(shares)
+    split = [(s, e, False) for s, e in zip(pieces, shares, strict=True)]
+    split += [(parking, 0, True)] if parking else []
+    a = price_session(tariff=tariff, session=_session(whole))
+    b = price_session(tariff=tariff, session=_session(split))
+    assert a.exact == b.exact
+    assert a.totals == b.totals
+    assert (a.billed_energy, a.billed_time_seconds, a.billed_parking_seconds) == (
+        b.billed_energy,
+        b.billed_time_seconds,
+        b.billed_parking_seconds,
+    )
+
+
+@st.composite
+def tiered_tariffs(draw: st.DrawFn) -> Tariff:
+    """ENERGY (and TIME) priced in kWh tiers and duration tiers, one step size throughout."""
+    step = draw(st.sampled_from([1, 10, 500]))
+    elements = []
+    for _ in range(draw(st.integers(min_value=0, max_value=4))):
+        lo = draw(st.integers(min_value=0, max_value=40))
+        hi = lo + draw(st.integers(min_value=1, max_value=40))
+        restrictions: dict[str, Any] = {"min_kwh": D(lo), "max_kwh": D(hi)}
+        if draw(st.booleans()):
+            restrictions["max_duration"] = draw(st.integers(min_value=60, max_value=7200))
+        elements.append(
+            {
+                "price_components": [_comp("ENERGY", draw(prices), step, draw(vats))],
+                "restrictions": restrictions,
+            }
+        )
+    elements.append(
+        {
+            "price_components": [
+                _comp("ENERGY", draw(prices), step, draw(vats)),
+                _comp("FLAT", draw(prices), 0, draw(vats)),
+            ]
+        }
+    )
+    limits: dict[str, Any] = {}
+    if draw(st.booleans()):
+        hi_price = draw(st.decimals(min_value=1, max_value=50, places=2))
+        limits["max_price"] = {"excl_vat": hi_price, "incl_vat": hi_price * D("1.21")}
+    return parse_tariff(
+        {
+            "country_code": "NL",
+            "party_id": "ABC",
+            "id": "m",
+            "currency": "EUR",
+            "elements": elements,
+            **limits,
+        }
+    )
+
+
+@FAST
+@given(
+    tariff=tiered_tariffs(),
+    parts=st.lists(
+        st.tuples(
+            st.integers(min_value=60, max_value=3600), st.integers(min_value=1, max_value=30_000)
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    extra=st.integers(min_value=0, max_value=30_000),
+)
+def test_more_energy_never_costs_less(
+    tariff: Tariff, parts: list[tuple[int, int]], extra: int
+) -> None:
+    # Energy added to the session's last (priced) period. (Adding energy to an earlier period
+    # can move later periods into a cheaper kWh tier: the spec's period-start rule, not a bug.)
+    base = [(s, w, False) for s, w in parts]
+    more = [*base[:-1], (base[-1][0], base[-1][1] + extra, False)]
+    a = price_session(tariff=tariff, session=_session(base))
+    b = price_session(tariff=tariff, session=_session(more))
+    assert b.exact.total_cost.excl_vat >= a.exact.total_cost.excl_vat
+    assert b.totals.total_cost.excl_vat >= a.totals.total_cost.excl_vat
+
+
+def _amounts(r: PriceResult) -> list[tuple[Decimal, Decimal]]:
+    return [
+        (getattr(r.exact, f).excl_vat, getattr(r.exact, f).incl_vat)
+        for f in (
+            "total_fixed_cost",
+            "total_energy_cost",
+            "total_time_cost",
+            "total_parking_cost",
+            "total_reservation_cost",
+        )
+    ]
+
+
+@FAST
+@given(
+    tariff=st.one_of(unrestricted_tariffs(), tiered_tariffs()),
+    parts=st.lists(
+        st.tuples(
+            st.integers(min_value=1, max_value=7200),
+            st.integers(min_value=0, max_value=30_000),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_excl_never_exceeds_incl_and_totals_are_the_sum_of_their_parts(
+    tariff: Tariff, parts: list[tuple[int, int, bool]]
+) -> None:
+    r = price_session(tariff=tariff, session=_session(parts))
+    _check_sums(r)
+
+
+def _check_sums(r: PriceResult) -> None:
+    for excl, incl in _amounts(r):
+        assert excl <= incl
+    assert r.totals.total_cost.excl_vat <= r.totals.total_cost.incl_vat or r.adjustments
+    if not r.adjustments:
+        assert r.exact.total_cost.excl_vat == sum(e for e, _ in _amounts(r))
+        assert r.exact.total_cost.incl_vat == sum(i for _, i in _amounts(r))
+    # each sub-total is the sum of its per-period amounts (each row's division is rounded at
+    # the 20th decimal: at most one unit there per row)
+    for cat, field in (
+        (Category.FIXED, "total_fixed_cost"),
+        (Category.ENERGY, "total_energy_cost"),
+        (Category.TIME, "total_time_cost"),
+        (Category.PARKING, "total_parking_cost"),
+    ):
+        rows = [d for p in r.periods for d in p.dimensions if d.category is cat]
+        want = getattr(r.exact, field)
+        slack = D("1e-20") * len(rows)
+        assert abs(sum((d.excl_vat for d in rows), D(0)) - want.excl_vat) <= slack
+        assert abs(sum((d.incl_vat for d in rows), D(0)) - want.incl_vat) <= slack
+
+
+@FAST
+@given(
+    tariff=unrestricted_tariffs(),
+    parts=st.lists(
+        st.tuples(
+            st.integers(min_value=1, max_value=7200),
+            st.integers(min_value=-100, max_value=30_000),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+)
+def test_static_fast_path_equals_the_general_path(
+    tariff: Tariff, parts: list[tuple[int, int, bool]]
+) -> None:
+    from billing.pricing.engine import _price_general
+
+    session = _session(parts)
+    fast = price_session(tariff=tariff, session=session)
+    general = _price_general(tariff, tariff.compiled, session, "ROUND_HALF_UP")
+    assert tariff.compiled.all_static
+    assert fast.exact == general.exact
+    assert fast.totals == general.totals
+    assert (fast.billed_energy, fast.billed_time_seconds, fast.billed_parking_seconds) == (
+        general.billed_energy,
+        general.billed_time_seconds,
+        general.billed_parking_seconds,
+    )
+    assert fast.warnings == general.warnings
+    assert fast.periods == general.periods
