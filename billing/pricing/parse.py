@@ -626,8 +626,16 @@ def parse_cdr_session(
 
 
 _KNOWN_ZONES: set[str] = set()
-_FIELD_ORDER = ("energy", "time", "parking_time", "reservation_time", "min_current",
-                "max_current", "min_power", "max_power")
+_FIELD_ORDER = (
+    "energy",
+    "time",
+    "parking_time",
+    "reservation_time",
+    "min_current",
+    "max_current",
+    "min_power",
+    "max_power",
+)
 
 
 def _fast_datetime(value: Any) -> dt.datetime | None:
