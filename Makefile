@@ -45,8 +45,9 @@ lint: install
 	$(BIN)/lint-imports
 	$(BIN)/python manage.py makemigrations --check --dry-run -v1
 
+# Tests keep their SQLite file and broker folders apart from `make run`'s.
 pytest: install
-	$(BIN)/pytest
+	DATA_DIR=$${DATA_DIR:-$(CURDIR)/var/test} $(BIN)/pytest
 
 bench-pricing: install
 	$(BIN)/python bench/bench_pricing.py

@@ -67,6 +67,7 @@ class Call:
     message_id: str
     action: str
     payload: dict[str, Any]
+    raw: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +125,8 @@ def parse_frame(text: str | bytes) -> Frame:
             raise _with_id(message_id, "the action of a CALL must be a non-empty string")
         if not isinstance(payload, dict):
             raise _with_id(message_id, "the payload of a CALL must be a JSON object")
-        return Call(message_id, action, payload)
+        raw = text if isinstance(text, str) else text.decode("utf-8", "replace")
+        return Call(message_id, action, payload, raw)
     if message_type == CALLRESULT:
         if len(data) != 3 or not isinstance(data[2], dict):
             raise _with_id(message_id, "a CALLRESULT is [3, id, {payload}]")

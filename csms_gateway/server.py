@@ -186,6 +186,7 @@ class Gateway:
                 call.action,
                 exc.description,
             )
+        ctx.frame = call.raw
         try:
             response = await handler(ctx, call.payload)
             schemas.validate(ctx.version, call.action, response, response=True)

@@ -33,8 +33,8 @@ SIMPLE_TARIFF = {
     "elements": [
         {
             "price_components": [
-                {"type": "FLAT", "price": "0.50", "vat": "21.0", "step_size": 1},
-                {"type": "ENERGY", "price": "0.30", "vat": "21.0", "step_size": 1},
+                {"type": "FLAT", "price": 0.50, "vat": 21.0, "step_size": 1},
+                {"type": "ENERGY", "price": 0.30, "vat": 21.0, "step_size": 1},
             ]
         }
     ],
@@ -49,15 +49,13 @@ PEAK_TARIFF = {
     "type": "REGULAR",
     "elements": [
         {
-            "price_components": [
-                {"type": "ENERGY", "price": "0.45", "vat": "19.0", "step_size": 1}
-            ],
+            "price_components": [{"type": "ENERGY", "price": 0.45, "vat": 19.0, "step_size": 1}],
             "restrictions": {"start_time": "17:00", "end_time": "21:00"},
         },
         {
             "price_components": [
-                {"type": "ENERGY", "price": "0.35", "vat": "19.0", "step_size": 1},
-                {"type": "PARKING_TIME", "price": "6.00", "vat": "19.0", "step_size": 300},
+                {"type": "ENERGY", "price": 0.35, "vat": 19.0, "step_size": 1},
+                {"type": "PARKING_TIME", "price": 6.00, "vat": 19.0, "step_size": 300},
             ]
         },
     ],

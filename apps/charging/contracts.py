@@ -135,7 +135,7 @@ class TransactionEventIn:
     seq_no: int | None = None
     offline: bool = False
     samples: tuple[MeterSampleIn, ...] = ()
-    payload: dict[str, object] | None = None
+    frame: str = ""  # the OCPP-J frame as received, verbatim (audit)
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,7 +82,7 @@ def _store_one(event: TransactionEventIn) -> TransactionEventResult:
         reason=event.reason,
         charging_state=event.charging_state.value if event.charging_state else "",
         samples=_samples_json(event),
-        payload=event.payload,
+        frame=event.frame,
     )
     return TransactionEventResult(row.pk, txid, duplicate=False)
 

@@ -208,7 +208,7 @@ class OcppEvent(AppendOnlyModel):
     reason = models.CharField(max_length=32, blank=True)
     charging_state = models.CharField(max_length=16, choices=choices(ChargingState), blank=True)
     samples = models.JSONField(default=list)
-    payload = models.JSONField(null=True, blank=True)  # the OCPP payload, verbatim
+    frame = models.TextField(blank=True)  # the OCPP-J frame as received, verbatim
 
     class Meta:
         ordering = ["charge_station_id", "station_timestamp", "id"]

@@ -9,6 +9,7 @@ from django.db.models import Max
 from apps.common.errors import Conflict, NotFound, Problem, ValidationFailed
 from apps.common.services import upsert, validated_save
 from apps.tariffs.models import Tariff, TariffAssignment, TariffCode, TariffVersion
+from billing.pricing import PricingInputError, parse_tariff
 
 
 @transaction.atomic
@@ -35,6 +36,13 @@ def tariff_version_add(
     tariff = Tariff.objects.select_for_update().filter(pk=tariff_id).first()
     if tariff is None:
         raise NotFound(f"no tariff {tariff_id}")
+    try:
+        parse_tariff(ocpi)
+    except PricingInputError as exc:
+        raise ValidationFailed(
+            "invalid OCPI tariff",
+            problems=tuple(Problem(issue.path, issue.message) for issue in exc.issues),
+        ) from None
     currency = ocpi.get("currency")
     if currency != tariff.currency:
         raise ValidationFailed(

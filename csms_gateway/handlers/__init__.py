@@ -23,6 +23,7 @@ class StationContext:
     backend: DjangoBackend
     settings: GatewaySettings
     vendor: str = ""
+    frame: str = ""  # the frame being handled, verbatim
     warnings: list[str] = field(default_factory=list)
 
     @property

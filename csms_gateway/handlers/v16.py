@@ -88,7 +88,7 @@ async def start_transaction(ctx: StationContext, p: dict[str, Any]) -> dict[str,
             evse_ocpp_id=p.get("connectorId") if isinstance(p.get("connectorId"), int) else None,
             id_tag=id_tag,
             meter_wh=_number(p.get("meterStart")),
-            payload=p,
+            frame=ctx.frame,
         )
     )
     status = await ctx.backend.authorize(id_tag) if id_tag else "Invalid"
@@ -116,7 +116,7 @@ async def meter_values(ctx: StationContext, p: dict[str, Any]) -> dict[str, Any]
             ocpp_transaction_id=str(txid),
             evse_ocpp_id=p.get("connectorId") if isinstance(p.get("connectorId"), int) else None,
             samples=tuple(normalised.samples),
-            payload=p,
+            frame=ctx.frame,
         )
     )
     return {}
@@ -143,7 +143,7 @@ async def stop_transaction(ctx: StationContext, p: dict[str, Any]) -> dict[str, 
             meter_wh=_number(p.get("meterStop")),
             reason=str(p.get("reason", "") or ""),
             samples=tuple(normalised.samples),
-            payload=p,
+            frame=ctx.frame,
         )
     )
     if id_tag:

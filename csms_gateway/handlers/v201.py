@@ -107,7 +107,7 @@ async def transaction_event(ctx: StationContext, p: dict[str, Any]) -> dict[str,
             seq_no=p.get("seqNo") if isinstance(p.get("seqNo"), int) else None,
             offline=bool(p.get("offline", False)),
             samples=tuple(normalised.samples),
-            payload=p,
+            frame=ctx.frame,
         )
     )
     if id_token:
