@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 
 from apps.charging import api as charging_api
 from apps.charging.contracts import StatusEventIn, TransactionEventIn, TransactionEventResult
@@ -122,11 +122,14 @@ class DjangoBackend:
 
     @staticmethod
     def _record_statuses(events: Sequence[StatusEventIn]) -> list[None]:
-        charging_api.status_events_record(events=events)
-        for e in events:
-            locations_api.evse_status_record(
-                station_id=e.station_id, evse_ocpp_id=e.evse_ocpp_id, ocpp_status=e.status
-            )
+        # One transaction (one commit, one fsync) for the whole batch, as for transaction
+        # messages; outside one, every EVSE update was a commit of its own.
+        with transaction.atomic():
+            charging_api.status_events_record(events=events)
+            for e in events:
+                locations_api.evse_status_record(
+                    station_id=e.station_id, evse_ocpp_id=e.evse_ocpp_id, ocpp_status=e.status
+                )
         return [None] * len(events)
 
     def start(self) -> None:

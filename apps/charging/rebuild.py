@@ -14,13 +14,21 @@ from decimal import Decimal
 from django.db import transaction
 
 from apps.charging.contracts import (
+    CdrKind,
     ChargingState,
     EventKind,
     FlagReason,
     SessionStatus,
     state_for_status,
 )
-from apps.charging.models import ChargingSession, MeterValue, OcppEvent, ReviewFlag, StatusEvent
+from apps.charging.models import (
+    Cdr,
+    ChargingSession,
+    MeterValue,
+    OcppEvent,
+    ReviewFlag,
+    StatusEvent,
+)
 from apps.locations import api as locations_api
 from apps.tariffs import api as tariffs_api
 from apps.tokens import api as tokens_api
@@ -259,12 +267,41 @@ def build_timeline(
     return points
 
 
+def _up_to_date(station_id: int, txid: str) -> int | None:
+    """The session's id when it already reflects every stored event of the transaction (and,
+    once ended, has its CDR): the work of this task was done by an earlier one. Tasks are
+    queued per batch of events, so under load several wait for the same transaction; the
+    first recomputes from all events, the others stop here after two small queries."""
+    row = (
+        ChargingSession.objects.filter(charge_station_id=station_id, ocpp_transaction_id=txid)
+        .values_list("pk", "last_event_id", "status")
+        .first()
+    )
+    if row is None:
+        return None
+    pk, last_event_id, status = row
+    newest = (
+        OcppEvent.objects.filter(charge_station_id=station_id, ocpp_transaction_id=txid)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    if newest is None or newest > last_event_id:
+        return None
+    if status == SessionStatus.COMPLETED:
+        if not Cdr.objects.filter(session_id=pk, kind=CdrKind.ORIGINAL.value).exists():
+            return None
+    return int(pk)
+
+
 def transaction_process(*, station_id: int, ocpp_transaction_id: str) -> int | None:
     """Bring the session of one transaction up to date with its events; returns its id."""
     from apps.charging.cdrs import session_finalise, session_update_live_cost
 
     txid = ocpp_transaction_id
     with transaction.atomic():
+        if (done := _up_to_date(station_id, txid)) is not None:
+            return done
         events = _order(
             list(OcppEvent.objects.filter(charge_station_id=station_id, ocpp_transaction_id=txid))
         )
