@@ -17,6 +17,11 @@ $(VENV)/.installed: requirements/dev.lock
 	@$(BIN)/uv pip install -q --python $(BIN)/python -r requirements/dev.lock
 	@touch $@
 
+# The independently written OCPP client the journeys also run (npm: ocpp-rpc), if node exists.
+tests/js/node_modules/.package-lock.json: tests/js/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/js --no-audit --no-fund --silent; \
+	else echo "npm not found: the ocpp-rpc journey will be skipped"; fi
+
 install: $(VENV)/.installed
 
 migrate: install
@@ -46,7 +51,7 @@ lint: install
 	$(BIN)/python manage.py makemigrations --check --dry-run -v1
 
 # Tests keep their SQLite file and broker folders apart from `make run`'s.
-pytest: install
+pytest: install tests/js/node_modules/.package-lock.json
 	DATA_DIR=$${DATA_DIR:-$(CURDIR)/var/test} $(BIN)/pytest
 
 bench-pricing: install
