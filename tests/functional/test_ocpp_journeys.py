@@ -12,7 +12,7 @@ import pytest
 
 from apps.charging.models import Cdr, ChargingSession, OcppEvent, ReviewFlag
 from tests.conftest import RunningGateway, wait_for
-from tests.functional.conftest import assert_journey_cdr, cdr_for, connect, z
+from tests.journey_fixtures import assert_journey_cdr, cdr_for, connect, z
 from tests.ocpp_client import CallErrorReceived, OcppClient
 
 pytestmark = pytest.mark.usefixtures("worker_process")
@@ -259,3 +259,78 @@ def test_a_malformed_frame_never_breaks_the_connection(
             assert "currentTime" in await c.call("Heartbeat", {})
 
     asyncio.run(run())
+
+
+def test_live_cost_follows_meter_values_and_signed_values_reach_the_cdr(
+    gateway: RunningGateway, station: dict[str, Any]
+) -> None:
+    """At minute 30, 7.000 kWh charged: 7 × 0.30 + 0.50 = 2.60 excl;
+    2.541 + 0.605 = 3.146 → 3.15 incl."""
+    st = station["station"]
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    ocmf = 'OCMF|{"FV":"1.0","GI":"DEMO","RD":[{"TM":"x","RV":10.0,"RU":"kWh"}]}|{"SD":"304502"}'
+
+    async def start_and_meter() -> int:
+        async with connect(gateway, station, "ocpp1.6") as ws:
+            c = OcppClient(ws)
+            started = await c.call(
+                "StartTransaction",
+                {
+                    "connectorId": 1,
+                    "idTag": "04AA11BB22CC33",
+                    "meterStart": 1000,
+                    "timestamp": z(t0),
+                },
+            )
+            await c.call(
+                "MeterValues",
+                {
+                    "connectorId": 1,
+                    "transactionId": started["transactionId"],
+                    "meterValue": [
+                        {
+                            "timestamp": z(t0 + timedelta(minutes=30)),
+                            "sampledValue": [{"value": "8000"}],
+                        }
+                    ],
+                },
+            )
+            return int(started["transactionId"])
+
+    txid = asyncio.run(start_and_meter())
+    session = wait_for(
+        lambda: ChargingSession.objects.filter(
+            charge_station=st, ocpp_transaction_id=str(txid), live_cost_excl_vat__isnull=False
+        ).first(),
+        what="the live cost",
+    )
+    assert session.status == "ACTIVE"
+    assert session.energy_wh == Decimal("7000.000")
+    assert session.live_cost_excl_vat == Decimal("2.60")
+    assert session.live_cost_incl_vat == Decimal("3.15")
+    assert not Cdr.objects.filter(session=session).exists()
+
+    async def stop() -> None:
+        async with connect(gateway, station, "ocpp1.6") as ws:
+            await OcppClient(ws).call(
+                "StopTransaction",
+                {
+                    "transactionId": txid,
+                    "meterStop": 10000,
+                    "reason": "Local",
+                    "timestamp": z(t0 + timedelta(minutes=60)),
+                    "transactionData": [
+                        {
+                            "timestamp": z(t0 + timedelta(minutes=60)),
+                            "sampledValue": [{"value": ocmf, "format": "SignedData"}],
+                        }
+                    ],
+                },
+            )
+
+    asyncio.run(stop())
+    cdr = cdr_for(st.pk, str(txid))
+    assert cdr.data["signed_data"]["signed_values"][0]["signed_data"] == ocmf
+    assert cdr.total_energy_kwh == Decimal("9.0000")
+    # No parking status was sent: the whole hour is charging time, priced at 0 (no TIME).
+    assert cdr.total_cost_excl_vat == Decimal("3.20")

@@ -14,7 +14,7 @@ import pytest
 
 from config.env import BASE_DIR
 from tests.conftest import RunningGateway
-from tests.functional.conftest import assert_journey_cdr, cdr_for
+from tests.journey_fixtures import assert_journey_cdr, cdr_for
 
 JS = BASE_DIR / "tests" / "js"
 pytestmark = [
