@@ -228,7 +228,10 @@ def _price_static(
         pc = cand[1]
         billed_energy = total_energy
         if pc.step_size > 0 and total_energy > 0:
-            billed_energy = _ceil_to_step(total_energy * _1000, pc.step_size) / _1000
+            wh = total_energy * _1000
+            rounded_wh = _ceil_to_step(wh, pc.step_size)
+            if rounded_wh != wh:
+                billed_energy = rounded_wh / _1000
         energy_e = pc.price * billed_energy
         energy_i = energy_e * vf[id(pc)]
     time_cand = static[T] if t_total else None
@@ -655,11 +658,22 @@ def _finish(
     warnings: list[PriceWarning],
     build_periods: Callable[[], tuple[PeriodPrice, ...]],
 ) -> PriceResult:
-    total_excl = raw[0] + raw[2] + raw[4] + raw[6] + raw[8]
-    total_incl = raw[1] + raw[3] + raw[5] + raw[7] + raw[9]
+    total_excl, total_incl = raw[2], raw[3]  # energy; add the others only when non-zero
+    single = 1 if (total_excl or total_incl) else -1  # index of the only non-zero sub-total
+    count = single + 1
+    for j in (0, 4, 6, 8):
+        if raw[j] or raw[j + 1]:
+            total_excl += raw[j]
+            total_incl += raw[j + 1]
+            single = j >> 1
+            count += 1
+    if count != 1:
+        single = -1
     adjustments: tuple[PriceAdjustment, ...] = ()
     if tariff.min_price is not None or tariff.max_price is not None:
         total_excl, total_incl, adjustments = _clamp(tariff, total_excl, total_incl, warnings)
+        if adjustments:
+            single = -1
     for d in ct.no_default:
         warnings.append(
             PriceWarning(
@@ -702,6 +716,7 @@ def _finish(
         adjustments,
         tuple(warnings),
         build_periods,
+        single,
     )
 
 
