@@ -48,8 +48,14 @@ UTC = dt.UTC
 
 
 def _tariff(tid: str, elements: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"country_code": "NL", "party_id": "BEN", "id": tid, "currency": "EUR",
-            "elements": elements, "last_updated": "2026-01-01T00:00:00Z"}
+    return {
+        "country_code": "NL",
+        "party_id": "BEN",
+        "id": tid,
+        "currency": "EUR",
+        "elements": elements,
+        "last_updated": "2026-01-01T00:00:00Z",
+    }
 
 
 def _c(kind: str, price: str, step: int = 1, vat: str | None = "21") -> dict[str, Any]:
@@ -61,23 +67,48 @@ def _c(kind: str, price: str, step: int = 1, vat: str | None = "21") -> dict[str
 
 def tariff_documents() -> dict[str, dict[str, Any]]:
     simple = _tariff("simple", [{"price_components": [_c("ENERGY", "0.25")]}])
-    ktp = _tariff("kwh_time_parking", [{"price_components": [
-        _c("FLAT", "0.50", 0), _c("ENERGY", "0.30", 100), _c("TIME", "1.20", 60),
-        _c("PARKING_TIME", "6.00", 300)]}])
-    windows = [("00:00", "07:00", "0.20"), ("07:00", "12:00", "0.30"),
-               ("12:00", "17:00", "0.25"), ("17:00", "22:00", "0.40")]
-    tou = _tariff("tou4", [
-        {"price_components": [_c("ENERGY", p)], "restrictions": {"start_time": a, "end_time": b}}
-        for a, b, p in windows
-    ] + [{"price_components": [_c("ENERGY", "0.22")]}])
+    ktp = _tariff(
+        "kwh_time_parking",
+        [
+            {
+                "price_components": [
+                    _c("FLAT", "0.50", 0),
+                    _c("ENERGY", "0.30", 100),
+                    _c("TIME", "1.20", 60),
+                    _c("PARKING_TIME", "6.00", 300),
+                ]
+            }
+        ],
+    )
+    windows = [
+        ("00:00", "07:00", "0.20"),
+        ("07:00", "12:00", "0.30"),
+        ("12:00", "17:00", "0.25"),
+        ("17:00", "22:00", "0.40"),
+    ]
+    tou = _tariff(
+        "tou4",
+        [
+            {
+                "price_components": [_c("ENERGY", p)],
+                "restrictions": {"start_time": a, "end_time": b},
+            }
+            for a, b, p in windows
+        ]
+        + [{"price_components": [_c("ENERGY", "0.22")]}],
+    )
     dyn_elements = []
     for i in range(48):
         a = f"{i // 2:02d}:{30 * (i % 2):02d}"
         j = (i + 1) % 48
         b = f"{j // 2:02d}:{30 * (j % 2):02d}"
         price = D("0.60") + D(i % 12) / 10
-        dyn_elements.append({"price_components": [_c("TIME", str(price), 60)],
-                             "restrictions": {"start_time": a, "end_time": b}})
+        dyn_elements.append(
+            {
+                "price_components": [_c("TIME", str(price), 60)],
+                "restrictions": {"start_time": a, "end_time": b},
+            }
+        )
     dyn_elements.append({"price_components": [_c("ENERGY", "0.25")]})
     dyn = _tariff("dynamic48", dyn_elements)
     return {"simple": simple, "kwh_time_parking": ktp, "tou4": tou, "dynamic48": dyn}
@@ -87,8 +118,9 @@ def _hours(seconds: int) -> Decimal:
     return (D(seconds) / 3600).quantize(D("0.000001"))
 
 
-def _local_edges(start: dt.datetime, end: dt.datetime, every_minutes: Sequence[int]
-                 ) -> list[dt.datetime]:
+def _local_edges(
+    start: dt.datetime, end: dt.datetime, every_minutes: Sequence[int]
+) -> list[dt.datetime]:
     """UTC instants of local HH:MM edges (minutes of day) between start and end."""
     from zoneinfo import ZoneInfo
 
@@ -110,7 +142,8 @@ def _local_edges(start: dt.datetime, end: dt.datetime, every_minutes: Sequence[i
 def make_session(case: str, rng: random.Random) -> SessionInput:
     """A realistic session for ``case``, cut like a CPO would cut it for that tariff."""
     start = dt.datetime(2026, 1, 1, tzinfo=UTC) + dt.timedelta(
-        seconds=rng.randrange(0, 330 * 86400))
+        seconds=rng.randrange(0, 330 * 86400)
+    )
     charge = rng.randrange(15 * 60, 5 * 3600)
     kw = D(rng.choice([7, 11, 22, 50]))
     parking = rng.randrange(0, 2 * 3600) if case == "kwh_time_parking" else 0
@@ -129,8 +162,9 @@ def make_session(case: str, rng: random.Random) -> SessionInput:
         wh = (kw * secs / 3600 * 1000).quantize(D(1))
         periods.append(ChargingPeriod(start_date_time=a, energy=wh / 1000, time=_hours(secs)))
     if parking:
-        periods.append(ChargingPeriod(start_date_time=charge_end, energy=D(0),
-                                      parking_time=_hours(parking)))
+        periods.append(
+            ChargingPeriod(start_date_time=charge_end, energy=D(0), parking_time=_hours(parking))
+        )
     return SessionInput(start, end, TZ, tuple(periods))
 
 
@@ -164,12 +198,17 @@ def bench_case(tariff: Tariff, sessions: Sequence[SessionInput]) -> dict[str, An
         per_call.append(clock() - t0)
     per_call.sort()
     p99 = per_call[int(len(per_call) * 0.99) - 1] / 1000
-    return {"n": len(sessions), "cdrs_per_s_per_core": round(len(sessions) / elapsed),
-            "p99_us": round(p99, 1), "mean_us": round(elapsed / len(sessions) * 1e6, 2)}
+    return {
+        "n": len(sessions),
+        "cdrs_per_s_per_core": round(len(sessions) / elapsed),
+        "p99_us": round(p99, 1),
+        "mean_us": round(elapsed / len(sessions) * 1e6, 2),
+    }
 
 
-def bench_mix(tariffs: dict[str, Tariff], mix: Sequence[tuple[str, SessionInput]]
-              ) -> dict[str, Any]:
+def bench_mix(
+    tariffs: dict[str, Tariff], mix: Sequence[tuple[str, SessionInput]]
+) -> dict[str, Any]:
     pairs = [(tariffs[c], s) for c, s in mix]
 
     def run() -> None:
@@ -184,9 +223,12 @@ def bench_mix(tariffs: dict[str, Tariff], mix: Sequence[tuple[str, SessionInput]
         price_session(tariff=t, session=s).totals  # noqa: B018
         per_call.append(clock() - t0)
     per_call.sort()
-    return {"n": len(pairs), "cdrs_per_s_per_core": round(len(pairs) / elapsed),
-            "p99_us": round(per_call[int(len(per_call) * 0.99) - 1] / 1000, 1),
-            "mean_us": round(elapsed / len(pairs) * 1e6, 2)}
+    return {
+        "n": len(pairs),
+        "cdrs_per_s_per_core": round(len(pairs) / elapsed),
+        "p99_us": round(per_call[int(len(per_call) * 0.99) - 1] / 1000, 1),
+        "mean_us": round(elapsed / len(pairs) * 1e6, 2),
+    }
 
 
 # ---- end to end: JSON lines, both cores ----------------------------------------------------
@@ -200,24 +242,26 @@ def _worker_init() -> None:
 
 
 def _worker(job: tuple[str, int, int]) -> tuple[int, str]:
+    """Price the lines that start in [begin, end) of the file: read, decode, parse, price."""
     path, begin, end = job
     loads = json.JSONDecoder(parse_float=D).decode
     tariffs = _WORKER_TARIFFS
-    n = 0
-    total = D(0)
     with open(path, "rb") as fh:
         fh.seek(begin)
-        if begin:
-            fh.readline()  # the line that straddles ``begin`` belongs to the previous chunk
-        while fh.tell() <= end:
-            line = fh.readline()
-            if not line:
-                break
-            cdr = loads(line.decode())
-            tariff = tariffs[cdr["charging_periods"][0]["tariff_id"]]
-            session = parse_cdr_session(cdr, time_zone=TZ)
-            total += price_session(tariff=tariff, session=session).totals.total_cost.excl_vat
-            n += 1
+        blob = fh.read(end - begin)
+        rest = fh.readline()  # finish the last line of this chunk
+    if begin:
+        # the partial first line belongs to the previous chunk
+        cut = blob.find(b"\n")
+        blob = blob[cut + 1 :] if cut >= 0 else b""
+    n = 0
+    total = D(0)
+    for line in (blob + rest).decode().splitlines():
+        cdr = loads(line)
+        tariff = tariffs[cdr["charging_periods"][0]["tariff_id"]]
+        session = parse_cdr_session(cdr, time_zone=TZ)
+        total += price_session(tariff=tariff, session=session).totals.total_cost.excl_vat
+        n += 1
     return n, str(total)
 
 
@@ -231,9 +275,16 @@ def write_jsonl(path: Path, count: int, seed: int = 7) -> None:
             periods = periods_to_ocpi(s.charging_periods)
             for p in periods:
                 p["tariff_id"] = c
-            lines[c].append(json.dumps({"start_date_time": iso(s.start),
-                                        "end_date_time": iso(s.end),
-                                        "charging_periods": periods}, separators=(",", ":")))
+            lines[c].append(
+                json.dumps(
+                    {
+                        "start_date_time": iso(s.start),
+                        "end_date_time": iso(s.end),
+                        "charging_periods": periods,
+                    },
+                    separators=(",", ":"),
+                )
+            )
     with path.open("w") as fh:
         for i in range(count):
             c = cases[i % 4]
@@ -249,17 +300,24 @@ def bench_jsonl(count: int, processes: int) -> dict[str, Any]:
         gen = time.perf_counter() - t0
         size = path.stat().st_size
         chunk = size // processes
-        jobs = [(str(path), i * chunk, size if i == processes - 1 else (i + 1) * chunk - 1)
-                for i in range(processes)]
+        jobs = [
+            (str(path), i * chunk, size if i == processes - 1 else (i + 1) * chunk)
+            for i in range(processes)
+        ]
         ctx = multiprocessing.get_context("fork")
         t0 = time.perf_counter()
         with ctx.Pool(processes, initializer=_worker_init) as pool:
             results = pool.map(_worker, jobs)
         wall = time.perf_counter() - t0
     priced = sum(n for n, _ in results)
-    return {"cdrs": priced, "processes": processes, "wall_s": round(wall, 2),
-            "cdrs_per_s": round(priced / wall), "file_mb": round(size / 1e6, 1),
-            "generate_s": round(gen, 2)}
+    return {
+        "cdrs": priced,
+        "processes": processes,
+        "wall_s": round(wall, 2),
+        "cdrs_per_s": round(priced / wall),
+        "file_mb": round(size / 1e6, 1),
+        "generate_s": round(gen, 2),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -270,8 +328,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     per_case = 2_000 if args.quick else 20_000
     jsonl = args.jsonl if args.jsonl is not None else (100_000 if args.quick else 1_000_000)
-    meta = {"python": platform.python_version(), "machine": platform.machine(),
-            "cpus": os.cpu_count(), "quick": args.quick}
+    meta = {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "quick": args.quick,
+    }
     print(json.dumps({"bench": "pricing", "meta": meta}), flush=True)
 
     tariffs = {name: parse_tariff(doc) for name, doc in tariff_documents().items()}
@@ -287,9 +349,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     mix = [(c, sessions[c][i]) for i in range(per_case) for c in tariffs]
     rng.shuffle(mix)
     rmix = bench_mix(tariffs, mix)
-    print(json.dumps({"bench": "pricing", "case": "mix", **rmix,
-                      "target_cdrs_per_s_per_core": 50_000,
-                      "target_met": rmix["cdrs_per_s_per_core"] >= 50_000}), flush=True)
+    print(
+        json.dumps(
+            {
+                "bench": "pricing",
+                "case": "mix",
+                **rmix,
+                "target_cdrs_per_s_per_core": 50_000,
+                "target_met": rmix["cdrs_per_s_per_core"] >= 50_000,
+            }
+        ),
+        flush=True,
+    )
     # The floor and the simple case timed back to back, best of 7 rounds each, so that the
     # ratio is not distorted by the (noisy, shared) machine drifting between measurements.
     simple = sessions["simple"]
@@ -306,17 +377,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     floor_rate = round(len(simple) / floor_s)
     core_rate = round(len(simple) / core_s)
     ratio = floor_rate / core_rate
-    print(json.dumps({"bench": "pricing", "case": "floor_decimal_loop", "n": len(simple),
-                      "cdrs_per_s_per_core": floor_rate,
-                      "simple_cdrs_per_s_per_core_same_rounds": core_rate,
-                      "simple_vs_floor_ratio": round(ratio, 2), "target_ratio": 5,
-                      "target_met": ratio <= 5}), flush=True)
+    print(
+        json.dumps(
+            {
+                "bench": "pricing",
+                "case": "floor_decimal_loop",
+                "n": len(simple),
+                "cdrs_per_s_per_core": floor_rate,
+                "simple_cdrs_per_s_per_core_same_rounds": core_rate,
+                "simple_vs_floor_ratio": round(ratio, 2),
+                "target_ratio": 5,
+                "target_met": ratio <= 5,
+            }
+        ),
+        flush=True,
+    )
     if jsonl:
         r = bench_jsonl(jsonl, args.processes)
-        print(json.dumps({"bench": "pricing", "case": "jsonl_end_to_end", **r,
-                          "target_wall_s_for_1m": 20,
-                          "target_met": (r["wall_s"] < 20) if r["cdrs"] >= 1_000_000 else None}),
-              flush=True)
+        print(
+            json.dumps(
+                {
+                    "bench": "pricing",
+                    "case": "jsonl_end_to_end",
+                    **r,
+                    "target_wall_s_for_1m": 20,
+                    "target_met": (r["wall_s"] < 20) if r["cdrs"] >= 1_000_000 else None,
+                }
+            ),
+            flush=True,
+        )
     return 0
 
 

@@ -458,9 +458,12 @@ class CompiledTariff:
         # session can be priced from its volume totals, without looking at any period.
         self.all_static = all(
             self.static[d] is not None or not self.candidates[d] for d in DIMS
-        ) and not (self.res_candidates[Dimension.FLAT] or self.res_candidates[Dimension.TIME]
-                   or self.res_expired_candidates[Dimension.FLAT]
-                   or self.res_expired_candidates[Dimension.TIME])
+        ) and not (
+            self.res_candidates[Dimension.FLAT]
+            or self.res_candidates[Dimension.TIME]
+            or self.res_expired_candidates[Dimension.FLAT]
+            or self.res_expired_candidates[Dimension.TIME]
+        )
         # Dimensions whose candidates only look at the local time of day and weekday: a
         # precomputed table (weekday x time segment) replaces the linear scan.
         self.tables: dict[Dimension, TimeTable | None] = {}
@@ -476,8 +479,9 @@ class CompiledTariff:
                     Decimal(1) if pc.vat is None else Decimal(1) + pc.vat / Decimal(100)
                 )
 
-    def quick_no_time_edge(self, s0: int, s1: int, charge_start: int,
-                           clock: LocalClock | None) -> bool:
+    def quick_no_time_edge(
+        self, s0: int, s1: int, charge_start: int, clock: LocalClock | None
+    ) -> bool:
         """True when certainly no time edge lies strictly inside (s0, s1); False: maybe."""
         for e in self.duration_edges:
             if s0 < charge_start + e < s1:

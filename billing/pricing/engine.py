@@ -15,13 +15,12 @@ import datetime as dt
 import decimal
 from bisect import bisect_right
 from collections.abc import Callable
-from typing import Any
 from decimal import Context, Decimal
+from typing import Any
 from zoneinfo import ZoneInfoNotFoundError
 
 from billing.pricing.compiled import (
     DAY,
-    Candidate,
     CompiledTariff,
     Ctx,
     LocalClock,
@@ -320,7 +319,9 @@ def _price_general(
     c_flat, c_energy, c_time, c_park = cands[F], cands[E], cands[T], cands[P]
     tb_energy, tb_time, tb_park = tables[E], tables[T], tables[P]
     use_day = clock is not None and (
-        tb_energy is not None or tb_time is not None or tb_park is not None
+        tb_energy is not None
+        or tb_time is not None
+        or tb_park is not None
         or bool(has_edges and ct.local_sods)
     )
 
@@ -458,8 +459,11 @@ def _price_general(
                     amount = sel[1].price * pk_secs
                     park_e += amount
                     park_i += amount * vf[id(sel[1])]
-            if has_edges and secs > 0 and rows and not _no_edge_inside(
-                ct, s0, s0 + secs, charge_start, day, energy_before, e
+            if (
+                has_edges
+                and secs > 0
+                and rows
+                and not _no_edge_inside(ct, s0, s0 + secs, charge_start, day, energy_before, e)
             ):
                 w = _span_warning(
                     ct, clock, p, i, s0, s0 + secs, charge_start, energy_before, e or ZERO, rows
@@ -678,8 +682,7 @@ def _finish(
         warnings.append(
             PriceWarning(
                 "NO_DEFAULT_ELEMENT",
-                f"no unrestricted element prices {d}: it is free whenever no restriction "
-                "matches",
+                f"no unrestricted element prices {d}: it is free whenever no restriction matches",
                 "$.elements",
             )
         )

@@ -7,10 +7,10 @@ durations are integer seconds. Nothing here imports Django or reads the clock.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 ZERO = Decimal(0)
@@ -22,8 +22,11 @@ def epoch(value: dt.datetime) -> int:
     """Whole seconds since the epoch (fractions of a second are dropped)."""
     if value.tzinfo is None:
         raise PricingInputError(
-            [InputIssue("$", f"naive datetime {value.isoformat()}: timestamps must be "
-                             "timezone-aware")]
+            [
+                InputIssue(
+                    "$", f"naive datetime {value.isoformat()}: timestamps must be timezone-aware"
+                )
+            ]
         )
     return (value - _EPOCH) // _SECOND
 
@@ -255,11 +258,18 @@ class SessionInput:
         prev = start_s
         for i, s in enumerate(starts):
             if s < prev:
-                issues.append(InputIssue(f"$.charging_periods[{i}].start_date_time",
-                                         "is before the previous period or the session start"))
+                issues.append(
+                    InputIssue(
+                        f"$.charging_periods[{i}].start_date_time",
+                        "is before the previous period or the session start",
+                    )
+                )
             if s > end_s:
-                issues.append(InputIssue(f"$.charging_periods[{i}].start_date_time",
-                                         "is after the session end"))
+                issues.append(
+                    InputIssue(
+                        f"$.charging_periods[{i}].start_date_time", "is after the session end"
+                    )
+                )
             prev = s
         if issues:
             raise PricingInputError(issues)

@@ -17,13 +17,13 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 
 from billing.pricing.compiled import CompiledTariff, LocalClock
-from billing.pricing.model import epoch
 from billing.pricing.model import (
     ChargingPeriod,
     InputIssue,
     MeterSample,
     PricingInputError,
     Tariff,
+    epoch,
 )
 from billing.pricing.serialize import hours
 
