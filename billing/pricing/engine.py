@@ -243,14 +243,22 @@ def _price_static(
         amount = pc.price * billed_time
         time_e = _hours_amount(amount)
         time_i = _hours_amount(amount * vf[id(pc)])
+    time_nums: tuple[Decimal, Decimal] | None = None
     if park_cand is not None:
         pc = park_cand[1]
         billed_park = pk_total
         if pc.step_size > 0:
             billed_park = -(-pk_total // pc.step_size) * pc.step_size
-        amount = pc.price * billed_park
-        park_e = _hours_amount(amount)
-        park_i = _hours_amount(amount * vf[id(pc)])
+        park_amount = pc.price * billed_park
+        park_e = _hours_amount(park_amount)
+        park_i = _hours_amount(park_amount * vf[id(pc)])
+        if time_cand is not None:
+            time_nums = (
+                fixed_e + energy_e + _hours_amount(amount + park_amount),
+                fixed_i
+                + energy_i
+                + _hours_amount(amount * vf[id(time_cand[1])] + park_amount * vf[id(pc)]),
+            )
 
     def build_periods() -> tuple[PeriodPrice, ...]:
         return _price_general(tariff, ct, session, mode).periods
@@ -272,6 +280,7 @@ def _price_static(
         0,
         warnings,
         build_periods,
+        time_nums,
     )
 
 
@@ -526,6 +535,12 @@ def _price_general(
                 rest_e += amount
                 rest_i += amount * vf[id(pc)]
 
+    time_nums = None
+    if bool(time_e or time_i) + bool(park_e or park_i) + bool(rest_e or rest_i) > 1:
+        time_nums = (
+            fixed_e + energy_e + resf_e + _hours_amount(time_e + park_e + rest_e),
+            fixed_i + energy_i + resf_i + _hours_amount(time_i + park_i + rest_i),
+        )
     raw = (
         fixed_e,
         fixed_i,
@@ -559,6 +574,7 @@ def _price_general(
         billed_res,
         warnings,
         build_periods,
+        time_nums,
     )
 
 
@@ -661,7 +677,16 @@ def _finish(
     billed_reservation: int,
     warnings: list[PriceWarning],
     build_periods: Callable[[], tuple[PeriodPrice, ...]],
+    exact_total: tuple[Decimal, Decimal] | None = None,
 ) -> PriceResult:
+    """Totals, min/max, tariff-level warnings, the result.
+
+    ``exact_total`` is given when more than one time-based amount (TIME, PARKING_TIME,
+    reservation TIME) is priced: it is computed with a single division of their summed
+    price x seconds, so that the rounded total is the correctly rounded true total even where
+    the parts (each kept to 20 decimals) would sum to 1e-20 off a rounding boundary. The total
+    then equals the sum of its parts to within 1e-20 per part.
+    """
     total_excl, total_incl = raw[2], raw[3]  # energy; add the others only when non-zero
     single = 1 if (total_excl or total_incl) else -1  # index of the only non-zero sub-total
     count = single + 1
@@ -673,6 +698,8 @@ def _finish(
             count += 1
     if count != 1:
         single = -1
+    if exact_total is not None:
+        total_excl, total_incl = exact_total
     adjustments: tuple[PriceAdjustment, ...] = ()
     if tariff.min_price is not None or tariff.max_price is not None:
         total_excl, total_incl, adjustments = _clamp(tariff, total_excl, total_incl, warnings)
