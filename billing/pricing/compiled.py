@@ -322,7 +322,8 @@ class CElement:
         return True
 
 
-Candidate = tuple[CElement, PriceComponent]
+# (element, component, unit price, VAT factor 1 + vat/100): everything the hot path needs
+Candidate = tuple[CElement, PriceComponent, Decimal, Decimal]
 
 DIMS = (Dimension.FLAT, Dimension.ENERGY, Dimension.TIME, Dimension.PARKING_TIME)
 
@@ -343,7 +344,7 @@ class TimeTable:
 
     def __init__(self, cands: tuple[Candidate, ...]) -> None:
         edges = {0}
-        for ce, _pc in cands:
+        for ce, *_rest in cands:
             if ce.win is not None:
                 edges.add(ce.win[0] % DAY)
                 edges.add(ce.win[1] % DAY)
@@ -366,6 +367,7 @@ class CompiledTariff:
     """Per-dimension candidate lists, cut instants and tariff-level facts, built once."""
 
     __slots__ = (
+        "tariff",
         "currency",
         "minor_unit",
         "candidates",
@@ -383,11 +385,13 @@ class CompiledTariff:
         "uses_current",
         "uses_power",
         "all_static",
+        "energy_only",
         "tables",
         "vat_factors",
     )
 
     def __init__(self, tariff: Tariff) -> None:
+        self.tariff = tariff
         self.currency = tariff.currency
         self.minor_unit = minor_unit(tariff.currency)
         charging: dict[Dimension, list[Candidate]] = {d: [] for d in DIMS}
@@ -407,12 +411,14 @@ class CompiledTariff:
             ce = CElement(i, comps, el.restrictions)
             celements.append(ce)
             for dim, pc in comps.items():
+                vat_factor = Decimal(1) if pc.vat is None else Decimal(1) + pc.vat / Decimal(100)
+                cand = (ce, pc, pc.price, vat_factor)
                 if ce.reservation is None:
-                    charging[dim].append((ce, pc))
+                    charging[dim].append(cand)
                 elif ce.reservation is ReservationRestriction.RESERVATION:
-                    res[dim].append((ce, pc))
+                    res[dim].append(cand)
                 else:
-                    res_exp_first[dim].append((ce, pc))
+                    res_exp_first[dim].append(cand)
             if ce.win is not None:
                 sods.add(ce.win[0] % DAY)
                 sods.add(ce.win[1] % DAY)
@@ -463,6 +469,19 @@ class CompiledTariff:
             or self.res_candidates[Dimension.TIME]
             or self.res_expired_candidates[Dimension.FLAT]
             or self.res_expired_candidates[Dimension.TIME]
+        )
+        # The simplest common tariff: one unrestricted ENERGY component and nothing else that
+        # needs the session's durations (no TIME / PARKING_TIME / FLAT / limits / validity).
+        self.energy_only = (
+            self.all_static
+            and self.static[Dimension.ENERGY] is not None
+            and not any(
+                self.candidates[d] for d in (Dimension.TIME, Dimension.PARKING_TIME, Dimension.FLAT)
+            )
+            and tariff.min_price is None
+            and tariff.max_price is None
+            and tariff.start_date_time is None
+            and tariff.end_date_time is None
         )
         # Dimensions whose candidates only look at the local time of day and weekday: a
         # precomputed table (weekday x time segment) replaces the linear scan.

@@ -170,6 +170,11 @@ def price_session(
         with decimal.localcontext(_DIV):
             return price_session(tariff=tariff, session=session, rounding=mode)
     ct: CompiledTariff = tariff.compiled
+    if ct.energy_only:
+        result = _price_energy_only(ct, session, mode)
+        if result is not None:
+            return result
+        return _price_general(tariff, ct, session, mode)
     if ct.all_static:
         result = _price_static(tariff, ct, session, mode)
         if result is not None:
@@ -180,6 +185,75 @@ def price_session(
 # --------------------------------------------------------------------------------------------
 # Static path: every charging dimension has one unrestricted component
 # --------------------------------------------------------------------------------------------
+
+
+def _price_energy_only(ct: CompiledTariff, session: SessionInput, mode: str) -> PriceResult | None:
+    """``_price_static`` for a tariff with one unrestricted ENERGY component only (same
+    numbers, less bookkeeping); None for sessions with reservation periods."""
+    start_s, end_s, starts = session.epochs
+    periods = session.charging_periods
+    n = len(periods)
+    warnings: list[PriceWarning] = []
+    total_energy = ZERO
+    t_total = pk_total = 0
+    for i in range(n):
+        p = periods[i]
+        if p.reservation_time is not None:
+            return None
+        if p.time is not None or p.parking_time is not None:
+            secs = (starts[i + 1] if i + 1 < n else end_s) - starts[i]
+            ts, ps = _durations(p, i, secs, warnings)
+            t_total += ts
+            pk_total += ps
+        e = p.energy
+        if e is not None:
+            total_energy += e
+    cand = ct.static[E]
+    assert cand is not None
+    raw: tuple[Decimal, ...] = _ZERO_RAW
+    billed_energy = total_energy
+    single = -1
+    if total_energy:
+        step = cand[1].step_size
+        if step > 0 and total_energy > 0:
+            wh = total_energy * _1000
+            rounded_wh = _ceil_to_step(wh, step)
+            if rounded_wh != wh:
+                billed_energy = rounded_wh / _1000
+        excl = cand[2] * billed_energy
+        incl = excl * cand[3]
+        raw = (ZERO, ZERO, excl, incl, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, excl, incl)
+        single = 1
+    if ct.no_default:  # pragma: no cover - an unrestricted ENERGY element exists
+        raise AssertionError("energy_only tariff without a default element")
+    return PriceResult(
+        ct.currency,
+        mode,
+        ct.minor_unit,
+        raw,
+        total_energy,
+        end_s - start_s,
+        t_total,
+        pk_total,
+        0,
+        billed_energy,
+        0,
+        0,
+        0,
+        (),
+        tuple(warnings) if warnings else (),
+        lambda: _price_general_for_breakdown(ct, session, mode),
+        single,
+    )
+
+
+_ZERO_RAW = (ZERO,) * 12
+
+
+def _price_general_for_breakdown(
+    ct: CompiledTariff, session: SessionInput, mode: str
+) -> tuple[PeriodPrice, ...]:
+    return _price_general(ct.tariff, ct, session, mode).periods
 
 
 def _price_static(
@@ -220,8 +294,8 @@ def _price_static(
     billed_time = billed_park = 0
     cand = static[F]
     if cand is not None and n:
-        fixed_e = cand[1].price
-        fixed_i = fixed_e * vf[id(cand[1])]
+        fixed_e = cand[2]
+        fixed_i = fixed_e * cand[3]
     cand = static[E]
     if cand is not None and total_energy:
         pc = cand[1]
@@ -257,7 +331,7 @@ def _price_static(
                 fixed_e + energy_e + _hours_amount(amount + park_amount),
                 fixed_i
                 + energy_i
-                + _hours_amount(amount * vf[id(time_cand[1])] + park_amount * vf[id(pc)]),
+                + _hours_amount(amount * time_cand[3] + park_amount * vf[id(pc)]),
             )
 
     def build_periods() -> tuple[PeriodPrice, ...]:
@@ -371,8 +445,8 @@ def _price_general(
                     sel = select(res_cands[F], ctx)
                     if sel is not None:
                         rows.append([C_RES, sel, 1, 0])
-                        resf_e += sel[1].price
-                        resf_i += sel[1].price * vf[id(sel[1])]
+                        resf_e += sel[2]
+                        resf_i += sel[2] * sel[3]
                         res_flat_done = True
                 if r_secs:
                     sel = select(res_cands[T], ctx)
@@ -380,9 +454,9 @@ def _price_general(
                         last_res = [C_RES, sel, r_secs, 0]
                         rows.append(last_res)
                         priced_res += r_secs
-                        amount = sel[1].price * r_secs
+                        amount = sel[2] * r_secs
                         rest_e += amount
-                        rest_i += amount * vf[id(sel[1])]
+                        rest_i += amount * sel[3]
                 reservation_secs += r_secs
                 if p.energy is not None:
                     total_energy += p.energy
@@ -411,8 +485,8 @@ def _price_general(
                     sel = select(c_flat, ctx)
                 if sel is not None:
                     rows.append([C_FIXED, sel, 1, 0])
-                    fixed_e += sel[1].price
-                    fixed_i += sel[1].price * vf[id(sel[1])]
+                    fixed_e += sel[2]
+                    fixed_i += sel[2] * sel[3]
                     flat_done = True
             if e:
                 sel = s_energy
@@ -429,9 +503,9 @@ def _price_general(
                     last_energy = [C_ENERGY, sel, e, 0]
                     rows.append(last_energy)
                     priced_energy += e
-                    amount = sel[1].price * e
+                    amount = sel[2] * e
                     energy_e += amount
-                    energy_i += amount * vf[id(sel[1])]
+                    energy_i += amount * sel[3]
             if t_secs:
                 sel = s_time
                 if sel is None and c_time:
@@ -447,9 +521,9 @@ def _price_general(
                     last_time = [C_TIME, sel, t_secs, 0]
                     rows.append(last_time)
                     priced_time += t_secs
-                    amount = sel[1].price * t_secs
+                    amount = sel[2] * t_secs
                     time_e += amount
-                    time_i += amount * vf[id(sel[1])]
+                    time_i += amount * sel[3]
             if pk_secs:
                 sel = s_park
                 if sel is None and c_park:
@@ -465,9 +539,9 @@ def _price_general(
                     last_park = [C_PARKING, sel, pk_secs, 0]
                     rows.append(last_park)
                     priced_park += pk_secs
-                    amount = sel[1].price * pk_secs
+                    amount = sel[2] * pk_secs
                     park_e += amount
-                    park_i += amount * vf[id(sel[1])]
+                    park_i += amount * sel[3]
             if (
                 has_edges
                 and secs > 0
@@ -481,7 +555,6 @@ def _price_general(
                     warnings.append(w)
             if e is not None:
                 energy_before += e
-                total_energy += e
         except MissingDimensionError as exc:
             issues.append(
                 InputIssue(
@@ -491,6 +564,7 @@ def _price_general(
             )
     if issues:
         raise PricingInputError(issues)
+    total_energy += energy_before  # + ENERGY of the charging periods
 
     # Point 5: step_size once per session on the priced total, the surplus billed in the last
     # priced period at its price. TIME and PARKING_TIME: when both are priced only
@@ -619,8 +693,7 @@ def _breakdown(
     for i, rows in enumerate(rows_by_period):
         dims: list[DimensionPrice] = []
         for row in rows:
-            ce, pc = row[1]
-            vat_factor = ct.vat_factors[id(pc)]
+            ce, pc, _price, vat_factor = row[1]
             billed_volume = row[2] + row[3]
             if pc.type is Dimension.FLAT:
                 excl = incl = pc.price

@@ -274,3 +274,47 @@ def test_static_fast_path_equals_the_general_path(
     )
     assert fast.warnings == general.warnings
     assert fast.periods == general.periods
+
+
+@FAST
+@given(
+    price=prices,
+    step=steps,
+    vat=vats,
+    parts=st.lists(
+        st.tuples(
+            st.integers(min_value=1, max_value=7200),
+            st.integers(min_value=-100, max_value=30_000),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+)
+def test_energy_only_path_equals_the_general_path(
+    price: Decimal, step: int, vat: Decimal | None, parts: list[tuple[int, int, bool]]
+) -> None:
+    from billing.pricing.engine import _price_general
+
+    tariff = parse_tariff(
+        {
+            "country_code": "NL",
+            "party_id": "ABC",
+            "id": "e",
+            "currency": "EUR",
+            "elements": [{"price_components": [_comp("ENERGY", price, step, vat)]}],
+        }
+    )
+    assert tariff.compiled.energy_only
+    session = _session(parts)
+    fast = price_session(tariff=tariff, session=session)
+    general = _price_general(tariff, tariff.compiled, session, "ROUND_HALF_UP")
+    assert fast.exact == general.exact
+    assert fast.totals == general.totals
+    assert fast.billed_energy == general.billed_energy
+    assert (fast.total_charging_seconds, fast.total_parking_seconds) == (
+        general.total_charging_seconds,
+        general.total_parking_seconds,
+    )
+    assert fast.warnings == general.warnings
+    assert fast.periods == general.periods
