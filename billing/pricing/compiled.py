@@ -19,6 +19,7 @@ from billing.pricing.model import (
     ChargingPeriod,
     Dimension,
     PriceComponent,
+    PriceWarning,
     ReservationRestriction,
     TariffRestrictions,
 )
@@ -386,6 +387,7 @@ class CompiledTariff:
         "uses_power",
         "all_static",
         "energy_only",
+        "no_default_warnings",
         "tables",
         "vat_factors",
     )
@@ -459,6 +461,14 @@ class CompiledTariff:
             d
             for d, cands in self.candidates.items()
             if cands and not any(c[0].unrestricted for c in cands)
+        )
+        self.no_default_warnings = tuple(
+            PriceWarning(
+                "NO_DEFAULT_ELEMENT",
+                f"no unrestricted element prices {d}: it is free whenever no restriction matches",
+                "$.elements",
+            )
+            for d in self.no_default
         )
         # Every charging dimension priced by one unrestricted component (or not at all): the
         # session can be priced from its volume totals, without looking at any period.

@@ -778,14 +778,8 @@ def _finish(
         total_excl, total_incl, adjustments = _clamp(tariff, total_excl, total_incl, warnings)
         if adjustments:
             single = -1
-    for d in ct.no_default:
-        warnings.append(
-            PriceWarning(
-                "NO_DEFAULT_ELEMENT",
-                f"no unrestricted element prices {d}: it is free whenever no restriction matches",
-                "$.elements",
-            )
-        )
+    if ct.no_default_warnings:
+        warnings.extend(ct.no_default_warnings)
     if tariff.start_date_time is not None and session.start < tariff.start_date_time:
         warnings.append(
             PriceWarning(
