@@ -115,6 +115,8 @@ def _inconsistent(volume_h: Decimal, seconds: int) -> bool:
 
     Tolerance: 1 s, or half a unit of the volume's last decimal (1.973 h: +-1.8 s).
     """
+    if abs(float(volume_h) * 3600.0 - seconds) <= 0.999:  # a tolerance, not money: float is fine
+        return False
     diff = abs(volume_h * _3600 - seconds)
     if diff <= 1:
         return False
@@ -409,6 +411,10 @@ def _price_general(
     )
 
     rows_by_period: list[list[list[Any]]] = []
+    last_day: tuple[int, int, dt.date, int] | None = None
+    sods = ct.local_sods
+    n_sods = len(sods)
+    simple_edges = bool(sods) and not ct.duration_edges and not ct.kwh_edges
     # exact accumulators (excl, incl); time-like ones hold price x seconds
     fixed_e = fixed_i = energy_e = energy_i = ZERO
     time_e = time_i = park_e = park_i = ZERO
@@ -474,7 +480,9 @@ def _price_general(
             local: tuple[dt.date, int, int] | None = None
             day: tuple[int, int, dt.date, int] | None = None
             if use_day and clock is not None:
-                day = clock.day(s0)
+                if last_day is None or not last_day[0] <= s0 < last_day[1]:
+                    last_day = clock.day(s0)
+                day = last_day
                 if day[1] - day[0] == DAY:
                     local = (day[2], s0 - day[0], day[3])
 
@@ -546,6 +554,16 @@ def _price_general(
                 has_edges
                 and secs > 0
                 and rows
+                and not (
+                    simple_edges  # only local time-of-day edges: the common case, inlined
+                    and day is not None
+                    and day[1] - day[0] == DAY
+                    and s0 + secs <= day[1]
+                    and (
+                        (j := bisect_right(sods, s0 - day[0])) >= n_sods
+                        or sods[j] >= s0 + secs - day[0]
+                    )
+                )
                 and not _no_edge_inside(ct, s0, s0 + secs, charge_start, day, energy_before, e)
             ):
                 w = _span_warning(
