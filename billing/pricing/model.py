@@ -528,6 +528,12 @@ def _round_totals(r: tuple[Decimal, ...], minor_unit: int, mode: str, single: in
     zero = _ZERO_AMOUNTS.get(minor_unit)
     if zero is None:
         zero = _ZERO_AMOUNTS.setdefault(minor_unit, Amount(ZERO.quantize(q), ZERO.quantize(q)))
+    if single >= 0:  # one non-zero sub-total, which is also the total
+        i = single << 1
+        only = _new_tuple(Amount, (r[i].quantize(q, mode), r[i + 1].quantize(q, mode)))
+        parts = [zero, zero, zero, zero, zero]
+        parts[single] = only
+        return _new_tuple(CostTotals, (only, *parts))
     fixed = (
         _new_tuple(Amount, (r[0].quantize(q, mode), r[1].quantize(q, mode)))
         if r[0] or r[1]
@@ -553,10 +559,7 @@ def _round_totals(r: tuple[Decimal, ...], minor_unit: int, mode: str, single: in
         if r[8] or r[9]
         else zero
     )
-    if single >= 0:
-        total = (fixed, energy, time, parking, reservation)[single]
-    else:
-        total = _new_tuple(Amount, (r[10].quantize(q, mode), r[11].quantize(q, mode)))
+    total = _new_tuple(Amount, (r[10].quantize(q, mode), r[11].quantize(q, mode)))
     return _new_tuple(CostTotals, (total, fixed, energy, time, parking, reservation))
 
 
