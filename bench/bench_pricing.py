@@ -309,6 +309,7 @@ def bench_jsonl(count: int, processes: int) -> dict[str, Any]:
         with ctx.Pool(processes, initializer=_worker_init) as pool:
             results = pool.map(_worker, jobs)
         wall = time.perf_counter() - t0
+        breakdown = _breakdown(path, min(count, 20_000))
     priced = sum(n for n, _ in results)
     return {
         "cdrs": priced,
@@ -317,6 +318,32 @@ def bench_jsonl(count: int, processes: int) -> dict[str, Any]:
         "cdrs_per_s": round(priced / wall),
         "file_mb": round(size / 1e6, 1),
         "generate_s": round(gen, 2),
+        "one_core_us_per_cdr": breakdown,
+    }
+
+
+def _breakdown(path: Path, count: int) -> dict[str, float]:
+    """Where the end-to-end time goes, on one core, for the first ``count`` lines."""
+    _worker_init()
+    with path.open() as fh:
+        lines = [next(fh) for _ in range(count)]
+    decode = json.JSONDecoder(parse_float=D).decode
+    t0 = time.perf_counter()
+    cdrs = [decode(line) for line in lines]
+    t1 = time.perf_counter()
+    sessions = [parse_cdr_session(c, time_zone=TZ) for c in cdrs]
+    t2 = time.perf_counter()
+    tariffs = [_WORKER_TARIFFS[c["charging_periods"][0]["tariff_id"]] for c in cdrs]
+    t3 = time.perf_counter()
+    for t, s in zip(tariffs, sessions, strict=True):
+        price_session(tariff=t, session=s).totals  # noqa: B018
+    t4 = time.perf_counter()
+    n = len(lines)
+    return {
+        "json_decode": round((t1 - t0) / n * 1e6, 1),
+        "parse_cdr_session": round((t2 - t1) / n * 1e6, 1),
+        "price_session_totals": round((t4 - t3) / n * 1e6, 1),
+        "avg_periods": round(sum(len(s.charging_periods) for s in sessions) / n, 2),
     }
 
 
@@ -334,6 +361,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "quick": args.quick,
     }
+    try:
+        meta["load_average_1m_at_start"] = round(os.getloadavg()[0], 2)
+    except OSError:
+        pass
     print(json.dumps({"bench": "pricing", "meta": meta}), flush=True)
 
     tariffs = {name: parse_tariff(doc) for name, doc in tariff_documents().items()}

@@ -440,3 +440,10 @@ def test_every_anomaly_falls_back_to_the_collecting_parser(mutate: Any, path: st
     with pytest.raises(PricingInputError) as exc:
         parse_cdr_session(cdr, time_zone="Europe/Amsterdam")
     assert path in [i.path for i in exc.value.issues]
+
+
+def test_2_1_1_tariff_round_trips_with_its_source_version() -> None:
+    data = json.loads((FIXTURES / "tariff_211_complex.json").read_text(), parse_float=Decimal)
+    tariff = parse_tariff(data, ocpi_version="2.1.1")
+    again = parse_tariff(tariff_to_ocpi(tariff), ocpi_version=tariff.source_version)
+    assert again == tariff
