@@ -528,6 +528,9 @@ def _round_totals(r: tuple[Decimal, ...], minor_unit: int, mode: str, single: in
     zero = _ZERO_AMOUNTS.get(minor_unit)
     if zero is None:
         zero = _ZERO_AMOUNTS.setdefault(minor_unit, Amount(ZERO.quantize(q), ZERO.quantize(q)))
+    if single == 1:  # energy only (the common case): the total is the energy sub-total
+        only = _new_tuple(Amount, (r[2].quantize(q, mode), r[3].quantize(q, mode)))
+        return _new_tuple(CostTotals, (only, zero, only, zero, zero, zero))
     if single >= 0:  # one non-zero sub-total, which is also the total
         i = single << 1
         only = _new_tuple(Amount, (r[i].quantize(q, mode), r[i + 1].quantize(q, mode)))
