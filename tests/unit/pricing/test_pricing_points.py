@@ -678,3 +678,20 @@ def test_point9_total_is_rounded_from_the_true_value_not_from_rounded_parts() ->
     assert r.exact.total_cost.excl_vat == D("0.005")
     assert total(r) == ("0.00", "0.00")
     assert r.exact.total_time_cost.excl_vat == D("0.00166666666666666667")
+
+
+def test_point5_mod_cdrs_charging_then_parking_step_5_minutes() -> None:
+    # mod_cdrs: step 5 min for TIME and PARKING_TIME; 21 min charging, 7 min parking:
+    # charging is billed 21 min (not 25), parking 10 min.
+    t = tariff(el(comp("TIME", "3.00", 300), comp("PARKING_TIME", "6.00", 300)))
+    r = price(
+        t,
+        session(
+            "2026-01-15T09:00:00",
+            "2026-01-15T09:28:00",
+            period("2026-01-15T09:00:00", time="0.35"),
+            period("2026-01-15T09:21:00", parking_time=D(7) / 60),
+        ),
+    )
+    assert (r.billed_time_seconds, r.billed_parking_seconds) == (1260, 600)
+    assert total(r) == ("2.05", "2.05")  # 21/60 x 3.00 + 10/60 x 6.00 = 1.05 + 1.00
