@@ -383,8 +383,6 @@ class CompiledTariff:
         "power_edges",
         "has_edges",
         "no_default",
-        "uses_current",
-        "uses_power",
         "all_static",
         "energy_only",
         "no_default_warnings",
@@ -454,8 +452,6 @@ class CompiledTariff:
         self.kwh_edges = tuple(sorted(kwh_edges))
         self.current_edges = tuple(sorted(current_edges))
         self.power_edges = tuple(sorted(power_edges))
-        self.uses_current = bool(current_edges)
-        self.uses_power = bool(power_edges)
         self.has_edges = bool(self.local_sods or self.duration_edges or self.kwh_edges)
         self.no_default = tuple(
             d
@@ -507,24 +503,6 @@ class CompiledTariff:
                 self.vat_factors[id(pc)] = (
                     Decimal(1) if pc.vat is None else Decimal(1) + pc.vat / Decimal(100)
                 )
-
-    def quick_no_time_edge(
-        self, s0: int, s1: int, charge_start: int, clock: LocalClock | None
-    ) -> bool:
-        """True when certainly no time edge lies strictly inside (s0, s1); False: maybe."""
-        for e in self.duration_edges:
-            if s0 < charge_start + e < s1:
-                return False
-        if not self.local_sods:
-            return True
-        if clock is None:
-            return False
-        d0, d1, _d, _wd = clock.day(s0)
-        if d1 - d0 != DAY or s1 > d1:
-            return False  # crosses local midnight, or a DST day: check the slow way
-        sods = self.local_sods
-        i = bisect_right(sods, s0 - d0)
-        return i >= len(sods) or sods[i] >= s1 - d0
 
     def next_time_edge(self, t: int, session_start: int, clock: LocalClock | None) -> int | None:
         """The first instant after ``t`` where a time-based restriction can change its value:
