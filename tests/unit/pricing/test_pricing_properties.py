@@ -318,3 +318,60 @@ def test_energy_only_path_equals_the_general_path(
     )
     assert fast.warnings == general.warnings
     assert fast.periods == general.periods
+
+
+_TIMES = [f"{h:02d}:{m:02d}" for h in range(24) for m in (0, 15, 30, 45)]
+
+
+@FAST
+@given(
+    windows=st.lists(
+        st.tuples(
+            st.sampled_from(_TIMES),
+            st.sampled_from(_TIMES),
+            st.lists(
+                st.sampled_from(["MONDAY", "SATURDAY", "SUNDAY", "WEDNESDAY"]),
+                max_size=2,
+                unique=True,
+            ),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    probes=st.lists(st.tuples(st.integers(0, 86399), st.integers(0, 6)), min_size=1, max_size=30),
+    default=st.booleans(),
+)
+def test_time_of_day_table_equals_the_linear_scan(
+    windows: list[tuple[str, str, list[str]]], probes: list[tuple[int, int]], default: bool
+) -> None:
+    from billing.pricing.compiled import Ctx, select
+    from billing.pricing.model import Dimension
+
+    elements: list[dict[str, Any]] = []
+    for i, (a, b, days) in enumerate(windows):
+        restrictions: dict[str, Any] = {"start_time": a, "end_time": b}
+        if days:
+            restrictions["day_of_week"] = days
+        elements.append(
+            {"price_components": [_comp("TIME", D(i + 1), 1, None)], "restrictions": restrictions}
+        )
+    if default:
+        elements.append({"price_components": [_comp("TIME", D(99), 1, None)]})
+    tariff = parse_tariff(
+        {
+            "country_code": "NL",
+            "party_id": "ABC",
+            "id": "w",
+            "currency": "EUR",
+            "elements": elements,
+        }
+    )
+    ct = tariff.compiled
+    table = ct.tables[Dimension.TIME]
+    if table is None:  # an all-day window without weekdays is unrestricted: static
+        assert ct.static[Dimension.TIME] is not None
+        return
+    for sod, weekday in probes:
+        ctx = Ctx(0, None, D(0), 0, None, 0)
+        ctx._local = (dt.date(2026, 1, 5), sod, weekday)
+        assert table.lookup(sod, weekday) is select(ct.candidates[Dimension.TIME], ctx)
