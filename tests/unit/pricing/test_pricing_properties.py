@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -375,3 +377,141 @@ def test_time_of_day_table_equals_the_linear_scan(
         ctx = Ctx(0, None, D(0), 0, None, 0)
         ctx._local = (dt.date(2026, 1, 5), sod, weekday)
         assert table.lookup(sod, weekday) is select(ct.candidates[Dimension.TIME], ctx)
+
+
+def _reference_total(
+    elements: list[dict[str, Any]],
+    parts: list[tuple[int, int, bool]],
+    tz: str,
+    start: dt.datetime,
+) -> tuple[Fraction, Fraction]:
+    """An independent, deliberately naive reading of PRICING.md for time-window tariffs
+    (points 1, 3, 5, 6, 7), with exact fractions."""
+    zone = ZoneInfo(tz)
+
+    def minutes(text: str) -> int:
+        return int(text[:2]) * 60 + int(text[3:])
+
+    def matches(restr: dict[str, Any] | None, when: dt.datetime) -> bool:
+        if not restr:
+            return True
+        local = when.astimezone(zone)
+        if "day_of_week" in restr and local.strftime("%A").upper() not in restr["day_of_week"]:
+            return False
+        if "start_time" in restr or "end_time" in restr:
+            a = minutes(restr.get("start_time", "00:00"))
+            b = minutes(restr.get("end_time", "00:00")) or 1440
+            if restr.get("start_time") is not None and restr.get("start_time") == restr.get(
+                "end_time"
+            ):
+                return True
+            m = local.hour * 60 + local.minute + Fraction(local.second, 60)
+            if a < b and not a <= m < b:
+                return False
+            if a >= b and not (m >= a or m < b):
+                return False
+        return True
+
+    def pick(kind: str, when: dt.datetime) -> dict[str, Any] | None:
+        for e in elements:
+            comps = [c for c in e["price_components"] if c["type"] == kind]
+            if comps and matches(e.get("restrictions"), when):
+                return comps[0]
+        return None
+
+    def vat(c: dict[str, Any]) -> Fraction:
+        return 1 + Fraction(c["vat"]) / 100 if c.get("vat") is not None else Fraction(1)
+
+    excl = incl = Fraction(0)
+    rows: dict[str, list[tuple[dict[str, Any], Fraction]]] = {"E": [], "T": [], "P": []}
+    flat_done = False
+    t = start
+    for secs, wh, parking in parts:
+        if not flat_done and (c := pick("FLAT", t)) is not None:
+            excl += Fraction(c["price"])
+            incl += Fraction(c["price"]) * vat(c)
+            flat_done = True
+        if wh and (c := pick("ENERGY", t)) is not None:
+            rows["E"].append((c, Fraction(wh, 1000)))
+        kind = "PARKING_TIME" if parking else "TIME"
+        if secs and (c := pick(kind, t)) is not None:
+            rows["P" if parking else "T"].append((c, Fraction(secs, 3600)))
+        t += dt.timedelta(seconds=secs)
+    groups = ["E", "P" if rows["P"] else "T"]
+    for key, rs in rows.items():
+        total = sum((v for _, v in rs), Fraction(0))
+        for c, v in rs:
+            excl += Fraction(c["price"]) * v
+            incl += Fraction(c["price"]) * v * vat(c)
+        if key in groups and rs and total > 0:
+            c = rs[-1][0]
+            unit = Fraction(1, 1000) if key == "E" else Fraction(1, 3600)
+            step = c["step_size"] * unit
+            if step:
+                billed = -(-total // step) * step
+                excl += Fraction(c["price"]) * (billed - total)
+                incl += Fraction(c["price"]) * (billed - total) * vat(c)
+    return excl, incl
+
+
+@FAST
+@given(
+    windows=st.lists(
+        st.tuples(
+            st.sampled_from(_TIMES),
+            st.sampled_from(_TIMES),
+            prices,
+            steps,
+            vats,
+            st.sampled_from(["ENERGY", "TIME", "PARKING_TIME", "FLAT"]),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    defaults=st.tuples(prices, steps, vats, prices, steps, vats),
+    start_minute=st.integers(0, 24 * 60 * 7),
+    parts=st.lists(
+        st.tuples(st.integers(1, 4 * 3600), st.integers(0, 30_000), st.booleans()),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_general_path_agrees_with_a_naive_reference(
+    windows: list[tuple[str, str, Decimal, int, Decimal | None, str]],
+    defaults: tuple[Decimal, int, Decimal | None, Decimal, int, Decimal | None],
+    start_minute: int,
+    parts: list[tuple[int, int, bool]],
+) -> None:
+    elements: list[dict[str, Any]] = [
+        {
+            "price_components": [_comp(kind, price, step, vat)],
+            "restrictions": {"start_time": a, "end_time": b},
+        }
+        for a, b, price, step, vat, kind in windows
+    ]
+    pe, se, ve, pt, st_, vt = defaults
+    elements.append({"price_components": [_comp("ENERGY", pe, se, ve), _comp("TIME", pt, st_, vt)]})
+    tariff = parse_tariff(
+        {
+            "country_code": "NL",
+            "party_id": "ABC",
+            "id": "r",
+            "currency": "EUR",
+            "elements": elements,
+        }
+    )
+    session = _session(parts)
+    offset = dt.timedelta(minutes=start_minute)
+    session = SessionInput(
+        session.start + offset,
+        session.end + offset,
+        "Europe/Amsterdam",
+        tuple(
+            p._replace(start_date_time=p.start_date_time + offset) for p in session.charging_periods
+        ),
+    )
+    r = price_session(tariff=tariff, session=session)
+    want_excl, want_incl = _reference_total(elements, parts, "Europe/Amsterdam", session.start)
+    slack = Fraction(1, 10**19)
+    assert abs(Fraction(r.exact.total_cost.excl_vat) - want_excl) <= slack
+    assert abs(Fraction(r.exact.total_cost.incl_vat) - want_incl) <= slack
