@@ -41,13 +41,14 @@ run: demo
 	@echo ""
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile start
 
-## make test: lint, boundaries, migrations check, type check of the pure core, whole test suite
+## make test: lint, boundaries, strict types of the pricing core, migrations check, all tests
 test: lint pytest
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy --strict billing/pricing
 	$(BIN)/python manage.py makemigrations --check --dry-run -v1
 
 # Tests keep their SQLite file and broker folders apart from `make run`'s.
