@@ -20,6 +20,11 @@ $(VENV)/.installed: requirements/dev.lock
 	@$(BIN)/uv pip install -q --python $(BIN)/python -r requirements/dev.lock
 	@touch $@
 
+# The independently written OCPP client the journeys also run (npm: ocpp-rpc), if node exists.
+tests/js/node_modules/.package-lock.json: tests/js/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/js --no-audit --no-fund --silent; \
+	else echo "npm not found: the ocpp-rpc journey will be skipped"; fi
+
 install: $(VENV)/.installed
 
 migrate: install
@@ -42,17 +47,18 @@ run: demo
 	@echo ""
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile start
 
-## make test: lint, boundaries, migrations check, type check of the pure core, whole test suite
+## make test: lint, boundaries, strict types of the pricing core, migrations check, all tests
 test: lint pytest
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy --strict billing/pricing
 	$(BIN)/python manage.py makemigrations --check --dry-run -v1
 
 # Tests keep their SQLite file and broker folders apart from `make run`'s.
-pytest: install
+pytest: install tests/js/node_modules/.package-lock.json
 	DATA_DIR=$${DATA_DIR:-$(CURDIR)/var/test} $(BIN)/pytest
 
 bench-pricing: install

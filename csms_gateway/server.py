@@ -227,7 +227,7 @@ class Gateway:
         self._servers.append(
             await serve(self.handle, self.settings.host, self.settings.port, **common)
         )
-        if self.settings.tls_port:
+        if self.settings.tls_port is not None:
             self._servers.append(
                 await serve(
                     self.handle,

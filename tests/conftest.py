@@ -137,3 +137,6 @@ def wait_for(predicate: Callable[[], Any], *, timeout: float = 60, what: str = "
             return value
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+from tests.journey_fixtures import station  # noqa: E402, F401  (a fixture shared by suites)

@@ -19,6 +19,7 @@ from billing.pricing.model import (
     ChargingPeriod,
     Dimension,
     PriceComponent,
+    PriceWarning,
     ReservationRestriction,
     TariffRestrictions,
 )
@@ -322,7 +323,8 @@ class CElement:
         return True
 
 
-Candidate = tuple[CElement, PriceComponent]
+# (element, component, unit price, VAT factor 1 + vat/100): everything the hot path needs
+Candidate = tuple[CElement, PriceComponent, Decimal, Decimal]
 
 DIMS = (Dimension.FLAT, Dimension.ENERGY, Dimension.TIME, Dimension.PARKING_TIME)
 
@@ -343,7 +345,7 @@ class TimeTable:
 
     def __init__(self, cands: tuple[Candidate, ...]) -> None:
         edges = {0}
-        for ce, _pc in cands:
+        for ce, *_rest in cands:
             if ce.win is not None:
                 edges.add(ce.win[0] % DAY)
                 edges.add(ce.win[1] % DAY)
@@ -366,6 +368,7 @@ class CompiledTariff:
     """Per-dimension candidate lists, cut instants and tariff-level facts, built once."""
 
     __slots__ = (
+        "tariff",
         "currency",
         "minor_unit",
         "candidates",
@@ -380,14 +383,15 @@ class CompiledTariff:
         "power_edges",
         "has_edges",
         "no_default",
-        "uses_current",
-        "uses_power",
         "all_static",
+        "energy_only",
+        "no_default_warnings",
         "tables",
         "vat_factors",
     )
 
     def __init__(self, tariff: Tariff) -> None:
+        self.tariff = tariff
         self.currency = tariff.currency
         self.minor_unit = minor_unit(tariff.currency)
         charging: dict[Dimension, list[Candidate]] = {d: [] for d in DIMS}
@@ -407,12 +411,14 @@ class CompiledTariff:
             ce = CElement(i, comps, el.restrictions)
             celements.append(ce)
             for dim, pc in comps.items():
+                vat_factor = Decimal(1) if pc.vat is None else Decimal(1) + pc.vat / Decimal(100)
+                cand = (ce, pc, pc.price, vat_factor)
                 if ce.reservation is None:
-                    charging[dim].append((ce, pc))
+                    charging[dim].append(cand)
                 elif ce.reservation is ReservationRestriction.RESERVATION:
-                    res[dim].append((ce, pc))
+                    res[dim].append(cand)
                 else:
-                    res_exp_first[dim].append((ce, pc))
+                    res_exp_first[dim].append(cand)
             if ce.win is not None:
                 sods.add(ce.win[0] % DAY)
                 sods.add(ce.win[1] % DAY)
@@ -446,13 +452,19 @@ class CompiledTariff:
         self.kwh_edges = tuple(sorted(kwh_edges))
         self.current_edges = tuple(sorted(current_edges))
         self.power_edges = tuple(sorted(power_edges))
-        self.uses_current = bool(current_edges)
-        self.uses_power = bool(power_edges)
         self.has_edges = bool(self.local_sods or self.duration_edges or self.kwh_edges)
         self.no_default = tuple(
             d
             for d, cands in self.candidates.items()
             if cands and not any(c[0].unrestricted for c in cands)
+        )
+        self.no_default_warnings = tuple(
+            PriceWarning(
+                "NO_DEFAULT_ELEMENT",
+                f"no unrestricted element prices {d}: it is free whenever no restriction matches",
+                "$.elements",
+            )
+            for d in self.no_default
         )
         # Every charging dimension priced by one unrestricted component (or not at all): the
         # session can be priced from its volume totals, without looking at any period.
@@ -463,6 +475,19 @@ class CompiledTariff:
             or self.res_candidates[Dimension.TIME]
             or self.res_expired_candidates[Dimension.FLAT]
             or self.res_expired_candidates[Dimension.TIME]
+        )
+        # The simplest common tariff: one unrestricted ENERGY component and nothing else that
+        # needs the session's durations (no TIME / PARKING_TIME / FLAT / limits / validity).
+        self.energy_only = (
+            self.all_static
+            and self.static[Dimension.ENERGY] is not None
+            and not any(
+                self.candidates[d] for d in (Dimension.TIME, Dimension.PARKING_TIME, Dimension.FLAT)
+            )
+            and tariff.min_price is None
+            and tariff.max_price is None
+            and tariff.start_date_time is None
+            and tariff.end_date_time is None
         )
         # Dimensions whose candidates only look at the local time of day and weekday: a
         # precomputed table (weekday x time segment) replaces the linear scan.
@@ -478,24 +503,6 @@ class CompiledTariff:
                 self.vat_factors[id(pc)] = (
                     Decimal(1) if pc.vat is None else Decimal(1) + pc.vat / Decimal(100)
                 )
-
-    def quick_no_time_edge(
-        self, s0: int, s1: int, charge_start: int, clock: LocalClock | None
-    ) -> bool:
-        """True when certainly no time edge lies strictly inside (s0, s1); False: maybe."""
-        for e in self.duration_edges:
-            if s0 < charge_start + e < s1:
-                return False
-        if not self.local_sods:
-            return True
-        if clock is None:
-            return False
-        d0, d1, _d, _wd = clock.day(s0)
-        if d1 - d0 != DAY or s1 > d1:
-            return False  # crosses local midnight, or a DST day: check the slow way
-        sods = self.local_sods
-        i = bisect_right(sods, s0 - d0)
-        return i >= len(sods) or sods[i] >= s1 - d0
 
     def next_time_edge(self, t: int, session_start: int, clock: LocalClock | None) -> int | None:
         """The first instant after ``t`` where a time-based restriction can change its value:

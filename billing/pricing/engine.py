@@ -115,6 +115,8 @@ def _inconsistent(volume_h: Decimal, seconds: int) -> bool:
 
     Tolerance: 1 s, or half a unit of the volume's last decimal (1.973 h: +-1.8 s).
     """
+    if abs(float(volume_h) * 3600.0 - seconds) <= 0.999:  # a tolerance, not money: float is fine
+        return False
     diff = abs(volume_h * _3600 - seconds)
     if diff <= 1:
         return False
@@ -170,6 +172,11 @@ def price_session(
         with decimal.localcontext(_DIV):
             return price_session(tariff=tariff, session=session, rounding=mode)
     ct: CompiledTariff = tariff.compiled
+    if ct.energy_only:
+        result = _price_energy_only(ct, session, mode)
+        if result is not None:
+            return result
+        return _price_general(tariff, ct, session, mode)
     if ct.all_static:
         result = _price_static(tariff, ct, session, mode)
         if result is not None:
@@ -180,6 +187,75 @@ def price_session(
 # --------------------------------------------------------------------------------------------
 # Static path: every charging dimension has one unrestricted component
 # --------------------------------------------------------------------------------------------
+
+
+def _price_energy_only(ct: CompiledTariff, session: SessionInput, mode: str) -> PriceResult | None:
+    """``_price_static`` for a tariff with one unrestricted ENERGY component only (same
+    numbers, less bookkeeping); None for sessions with reservation periods."""
+    start_s, end_s, starts = session.epochs
+    periods = session.charging_periods
+    n = len(periods)
+    warnings: list[PriceWarning] = []
+    total_energy = ZERO
+    t_total = pk_total = 0
+    for i in range(n):
+        p = periods[i]
+        if p.reservation_time is not None:
+            return None
+        if p.time is not None or p.parking_time is not None:
+            secs = (starts[i + 1] if i + 1 < n else end_s) - starts[i]
+            ts, ps = _durations(p, i, secs, warnings)
+            t_total += ts
+            pk_total += ps
+        e = p.energy
+        if e is not None:
+            total_energy += e
+    cand = ct.static[E]
+    assert cand is not None
+    raw: tuple[Decimal, ...] = _ZERO_RAW
+    billed_energy = total_energy
+    single = -1
+    if total_energy:
+        step = cand[1].step_size
+        if step > 0 and total_energy > 0:
+            wh = total_energy * _1000
+            rounded_wh = _ceil_to_step(wh, step)
+            if rounded_wh != wh:
+                billed_energy = rounded_wh / _1000
+        excl = cand[2] * billed_energy
+        incl = excl * cand[3]
+        raw = (ZERO, ZERO, excl, incl, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, excl, incl)
+        single = 1
+    if ct.no_default:  # pragma: no cover - an unrestricted ENERGY element exists
+        raise AssertionError("energy_only tariff without a default element")
+    return PriceResult(
+        ct.currency,
+        mode,
+        ct.minor_unit,
+        raw,
+        total_energy,
+        end_s - start_s,
+        t_total,
+        pk_total,
+        0,
+        billed_energy,
+        0,
+        0,
+        0,
+        (),
+        tuple(warnings) if warnings else (),
+        lambda: _price_general_for_breakdown(ct, session, mode),
+        single,
+    )
+
+
+_ZERO_RAW = (ZERO,) * 12
+
+
+def _price_general_for_breakdown(
+    ct: CompiledTariff, session: SessionInput, mode: str
+) -> tuple[PeriodPrice, ...]:
+    return _price_general(ct.tariff, ct, session, mode).periods
 
 
 def _price_static(
@@ -220,14 +296,17 @@ def _price_static(
     billed_time = billed_park = 0
     cand = static[F]
     if cand is not None and n:
-        fixed_e = cand[1].price
-        fixed_i = fixed_e * vf[id(cand[1])]
+        fixed_e = cand[2]
+        fixed_i = fixed_e * cand[3]
     cand = static[E]
     if cand is not None and total_energy:
         pc = cand[1]
         billed_energy = total_energy
         if pc.step_size > 0 and total_energy > 0:
-            billed_energy = _ceil_to_step(total_energy * _1000, pc.step_size) / _1000
+            wh = total_energy * _1000
+            rounded_wh = _ceil_to_step(wh, pc.step_size)
+            if rounded_wh != wh:
+                billed_energy = rounded_wh / _1000
         energy_e = pc.price * billed_energy
         energy_i = energy_e * vf[id(pc)]
     time_cand = static[T] if t_total else None
@@ -240,14 +319,22 @@ def _price_static(
         amount = pc.price * billed_time
         time_e = _hours_amount(amount)
         time_i = _hours_amount(amount * vf[id(pc)])
+    time_nums: tuple[Decimal, Decimal] | None = None
     if park_cand is not None:
         pc = park_cand[1]
         billed_park = pk_total
         if pc.step_size > 0:
             billed_park = -(-pk_total // pc.step_size) * pc.step_size
-        amount = pc.price * billed_park
-        park_e = _hours_amount(amount)
-        park_i = _hours_amount(amount * vf[id(pc)])
+        park_amount = pc.price * billed_park
+        park_e = _hours_amount(park_amount)
+        park_i = _hours_amount(park_amount * vf[id(pc)])
+        if time_cand is not None:
+            time_nums = (
+                fixed_e + energy_e + _hours_amount(amount + park_amount),
+                fixed_i
+                + energy_i
+                + _hours_amount(amount * time_cand[3] + park_amount * vf[id(pc)]),
+            )
 
     def build_periods() -> tuple[PeriodPrice, ...]:
         return _price_general(tariff, ct, session, mode).periods
@@ -269,6 +356,7 @@ def _price_static(
         0,
         warnings,
         build_periods,
+        time_nums,
     )
 
 
@@ -323,6 +411,10 @@ def _price_general(
     )
 
     rows_by_period: list[list[list[Any]]] = []
+    last_day: tuple[int, int, dt.date, int] | None = None
+    sods = ct.local_sods
+    n_sods = len(sods)
+    simple_edges = bool(sods) and not ct.duration_edges and not ct.kwh_edges
     # exact accumulators (excl, incl); time-like ones hold price x seconds
     fixed_e = fixed_i = energy_e = energy_i = ZERO
     time_e = time_i = park_e = park_i = ZERO
@@ -359,8 +451,8 @@ def _price_general(
                     sel = select(res_cands[F], ctx)
                     if sel is not None:
                         rows.append([C_RES, sel, 1, 0])
-                        resf_e += sel[1].price
-                        resf_i += sel[1].price * vf[id(sel[1])]
+                        resf_e += sel[2]
+                        resf_i += sel[2] * sel[3]
                         res_flat_done = True
                 if r_secs:
                     sel = select(res_cands[T], ctx)
@@ -368,9 +460,9 @@ def _price_general(
                         last_res = [C_RES, sel, r_secs, 0]
                         rows.append(last_res)
                         priced_res += r_secs
-                        amount = sel[1].price * r_secs
+                        amount = sel[2] * r_secs
                         rest_e += amount
-                        rest_i += amount * vf[id(sel[1])]
+                        rest_i += amount * sel[3]
                 reservation_secs += r_secs
                 if p.energy is not None:
                     total_energy += p.energy
@@ -388,7 +480,9 @@ def _price_general(
             local: tuple[dt.date, int, int] | None = None
             day: tuple[int, int, dt.date, int] | None = None
             if use_day and clock is not None:
-                day = clock.day(s0)
+                if last_day is None or not last_day[0] <= s0 < last_day[1]:
+                    last_day = clock.day(s0)
+                day = last_day
                 if day[1] - day[0] == DAY:
                     local = (day[2], s0 - day[0], day[3])
 
@@ -399,8 +493,8 @@ def _price_general(
                     sel = select(c_flat, ctx)
                 if sel is not None:
                     rows.append([C_FIXED, sel, 1, 0])
-                    fixed_e += sel[1].price
-                    fixed_i += sel[1].price * vf[id(sel[1])]
+                    fixed_e += sel[2]
+                    fixed_i += sel[2] * sel[3]
                     flat_done = True
             if e:
                 sel = s_energy
@@ -417,9 +511,9 @@ def _price_general(
                     last_energy = [C_ENERGY, sel, e, 0]
                     rows.append(last_energy)
                     priced_energy += e
-                    amount = sel[1].price * e
+                    amount = sel[2] * e
                     energy_e += amount
-                    energy_i += amount * vf[id(sel[1])]
+                    energy_i += amount * sel[3]
             if t_secs:
                 sel = s_time
                 if sel is None and c_time:
@@ -435,9 +529,9 @@ def _price_general(
                     last_time = [C_TIME, sel, t_secs, 0]
                     rows.append(last_time)
                     priced_time += t_secs
-                    amount = sel[1].price * t_secs
+                    amount = sel[2] * t_secs
                     time_e += amount
-                    time_i += amount * vf[id(sel[1])]
+                    time_i += amount * sel[3]
             if pk_secs:
                 sel = s_park
                 if sel is None and c_park:
@@ -453,13 +547,23 @@ def _price_general(
                     last_park = [C_PARKING, sel, pk_secs, 0]
                     rows.append(last_park)
                     priced_park += pk_secs
-                    amount = sel[1].price * pk_secs
+                    amount = sel[2] * pk_secs
                     park_e += amount
-                    park_i += amount * vf[id(sel[1])]
+                    park_i += amount * sel[3]
             if (
                 has_edges
                 and secs > 0
                 and rows
+                and not (
+                    simple_edges  # only local time-of-day edges: the common case, inlined
+                    and day is not None
+                    and day[1] - day[0] == DAY
+                    and s0 + secs <= day[1]
+                    and (
+                        (j := bisect_right(sods, s0 - day[0])) >= n_sods
+                        or sods[j] >= s0 + secs - day[0]
+                    )
+                )
                 and not _no_edge_inside(ct, s0, s0 + secs, charge_start, day, energy_before, e)
             ):
                 w = _span_warning(
@@ -469,7 +573,6 @@ def _price_general(
                     warnings.append(w)
             if e is not None:
                 energy_before += e
-                total_energy += e
         except MissingDimensionError as exc:
             issues.append(
                 InputIssue(
@@ -479,6 +582,7 @@ def _price_general(
             )
     if issues:
         raise PricingInputError(issues)
+    total_energy += energy_before  # + ENERGY of the charging periods
 
     # Point 5: step_size once per session on the priced total, the surplus billed in the last
     # priced period at its price. TIME and PARKING_TIME: when both are priced only
@@ -523,6 +627,12 @@ def _price_general(
                 rest_e += amount
                 rest_i += amount * vf[id(pc)]
 
+    time_nums = None
+    if bool(time_e or time_i) + bool(park_e or park_i) + bool(rest_e or rest_i) > 1:
+        time_nums = (
+            fixed_e + energy_e + resf_e + _hours_amount(time_e + park_e + rest_e),
+            fixed_i + energy_i + resf_i + _hours_amount(time_i + park_i + rest_i),
+        )
     raw = (
         fixed_e,
         fixed_i,
@@ -556,6 +666,7 @@ def _price_general(
         billed_res,
         warnings,
         build_periods,
+        time_nums,
     )
 
 
@@ -600,8 +711,7 @@ def _breakdown(
     for i, rows in enumerate(rows_by_period):
         dims: list[DimensionPrice] = []
         for row in rows:
-            ce, pc = row[1]
-            vat_factor = ct.vat_factors[id(pc)]
+            ce, pc, _price, vat_factor = row[1]
             billed_volume = row[2] + row[3]
             if pc.type is Dimension.FLAT:
                 excl = incl = pc.price
@@ -658,20 +768,36 @@ def _finish(
     billed_reservation: int,
     warnings: list[PriceWarning],
     build_periods: Callable[[], tuple[PeriodPrice, ...]],
+    exact_total: tuple[Decimal, Decimal] | None = None,
 ) -> PriceResult:
-    total_excl = raw[0] + raw[2] + raw[4] + raw[6] + raw[8]
-    total_incl = raw[1] + raw[3] + raw[5] + raw[7] + raw[9]
+    """Totals, min/max, tariff-level warnings, the result.
+
+    ``exact_total`` is given when more than one time-based amount (TIME, PARKING_TIME,
+    reservation TIME) is priced: it is computed with a single division of their summed
+    price x seconds, so that the rounded total is the correctly rounded true total even where
+    the parts (each kept to 20 decimals) would sum to 1e-20 off a rounding boundary. The total
+    then equals the sum of its parts to within 1e-20 per part.
+    """
+    total_excl, total_incl = raw[2], raw[3]  # energy; add the others only when non-zero
+    single = 1 if (total_excl or total_incl) else -1  # index of the only non-zero sub-total
+    count = single + 1
+    for j in (0, 4, 6, 8):
+        if raw[j] or raw[j + 1]:
+            total_excl += raw[j]
+            total_incl += raw[j + 1]
+            single = j >> 1
+            count += 1
+    if count != 1:
+        single = -1
+    if exact_total is not None:
+        total_excl, total_incl = exact_total
     adjustments: tuple[PriceAdjustment, ...] = ()
     if tariff.min_price is not None or tariff.max_price is not None:
         total_excl, total_incl, adjustments = _clamp(tariff, total_excl, total_incl, warnings)
-    for d in ct.no_default:
-        warnings.append(
-            PriceWarning(
-                "NO_DEFAULT_ELEMENT",
-                f"no unrestricted element prices {d}: it is free whenever no restriction matches",
-                "$.elements",
-            )
-        )
+        if adjustments:
+            single = -1
+    if ct.no_default_warnings:
+        warnings.extend(ct.no_default_warnings)
     if tariff.start_date_time is not None and session.start < tariff.start_date_time:
         warnings.append(
             PriceWarning(
@@ -705,6 +831,7 @@ def _finish(
         adjustments,
         tuple(warnings),
         build_periods,
+        single,
     )
 
 

@@ -426,6 +426,7 @@ class PriceResult:
         "adjustments",
         "warnings",
         "_raw",
+        "_single",
         "_totals",
         "_exact",
         "_periods",
@@ -450,11 +451,13 @@ class PriceResult:
         adjustments: tuple[PriceAdjustment, ...],
         warnings: tuple[PriceWarning, ...],
         build_periods: Callable[[], tuple[PeriodPrice, ...]],
+        single: int = -1,
     ) -> None:
         self.currency = currency
         self.rounding = rounding
         self.minor_unit = minor_unit
         self._raw = raw  # exact excl/incl of fixed, energy, time, parking, reservation, total
+        self._single = single
         self.total_energy = total_energy
         self.total_time_seconds = total_time_seconds
         self.total_charging_seconds = total_charging_seconds
@@ -488,7 +491,7 @@ class PriceResult:
     @property
     def totals(self) -> CostTotals:
         if self._totals is None:
-            self._totals = _round_totals(self._raw, self.minor_unit, self.rounding)
+            self._totals = _round_totals(self._raw, self.minor_unit, self.rounding, self._single)
         return self._totals
 
     @property
@@ -512,25 +515,55 @@ _QUANTUM = {n: Decimal(1).scaleb(-n) for n in range(0, 5)}
 _ZERO_AMOUNTS: dict[int, Amount] = {}
 
 
-def _round_totals(r: tuple[Decimal, ...], minor_unit: int, mode: str) -> CostTotals:
-    """Point 9: each sub-total and the total rounded once, from the exact values."""
+_new_tuple = tuple.__new__
+
+
+def _round_totals(r: tuple[Decimal, ...], minor_unit: int, mode: str, single: int) -> CostTotals:
+    """Point 9: each sub-total and the total rounded once, from the exact values.
+
+    ``single`` is the index of the only non-zero sub-total when the total is that sub-total
+    (no clamp), else -1: then the total is not rounded a second time.
+    """
     q = _QUANTUM.get(minor_unit) or Decimal(1).scaleb(-minor_unit)
     zero = _ZERO_AMOUNTS.get(minor_unit)
     if zero is None:
         zero = _ZERO_AMOUNTS.setdefault(minor_unit, Amount(ZERO.quantize(q), ZERO.quantize(q)))
-    subs = [
-        Amount(r[i].quantize(q, mode), r[i + 1].quantize(q, mode)) if r[i] or r[i + 1] else zero
-        for i in (0, 2, 4, 6, 8)
-    ]
-    excl, incl = r[10], r[11]
-    total = None
-    for i in (2, 0, 4, 6, 8):
-        if r[i] == excl and r[i + 1] == incl:
-            total = subs[i >> 1]  # the total is this sub-total: same exact value, same rounding
-            break
-    if total is None:
-        total = Amount(excl.quantize(q, mode), incl.quantize(q, mode))
-    return CostTotals(total, subs[0], subs[1], subs[2], subs[3], subs[4])
+    if single == 1:  # energy only (the common case): the total is the energy sub-total
+        only = _new_tuple(Amount, (r[2].quantize(q, mode), r[3].quantize(q, mode)))
+        return _new_tuple(CostTotals, (only, zero, only, zero, zero, zero))
+    if single >= 0:  # one non-zero sub-total, which is also the total
+        i = single << 1
+        only = _new_tuple(Amount, (r[i].quantize(q, mode), r[i + 1].quantize(q, mode)))
+        parts = [zero, zero, zero, zero, zero]
+        parts[single] = only
+        return _new_tuple(CostTotals, (only, *parts))
+    fixed = (
+        _new_tuple(Amount, (r[0].quantize(q, mode), r[1].quantize(q, mode)))
+        if r[0] or r[1]
+        else zero
+    )
+    energy = (
+        _new_tuple(Amount, (r[2].quantize(q, mode), r[3].quantize(q, mode)))
+        if r[2] or r[3]
+        else zero
+    )
+    time = (
+        _new_tuple(Amount, (r[4].quantize(q, mode), r[5].quantize(q, mode)))
+        if r[4] or r[5]
+        else zero
+    )
+    parking = (
+        _new_tuple(Amount, (r[6].quantize(q, mode), r[7].quantize(q, mode)))
+        if r[6] or r[7]
+        else zero
+    )
+    reservation = (
+        _new_tuple(Amount, (r[8].quantize(q, mode), r[9].quantize(q, mode)))
+        if r[8] or r[9]
+        else zero
+    )
+    total = _new_tuple(Amount, (r[10].quantize(q, mode), r[11].quantize(q, mode)))
+    return _new_tuple(CostTotals, (total, fixed, energy, time, parking, reservation))
 
 
 @dataclass(frozen=True, slots=True)

@@ -694,7 +694,8 @@ def _fast_session(data: Any, time_zone: str | None, version: str) -> SessionInpu
         dims = raw.get("dimensions")
         if type(dims) is not list or not dims:
             return None
-        typed: dict[str, Decimal] = {}
+        energy = time_ = parking = reservation = None
+        min_current = max_current = min_power = max_power = None
         other: list[CdrDimension] = []
         for d in dims:
             if type(d) is not dict or len(d) != 2:
@@ -705,38 +706,64 @@ def _fast_session(data: Any, time_zone: str | None, version: str) -> SessionInpu
                 return None
             tv = type(raw_vol)
             vol: Decimal
-            if tv is int:
+            if tv is Decimal and raw_vol.is_finite():
+                vol = raw_vol
+            elif tv is int:
                 vol = Decimal(raw_vol)
             elif tv is float:
                 vol = Decimal(repr(raw_vol))
-            elif tv is Decimal and raw_vol.is_finite():
-                vol = raw_vol
             else:
                 return None
-            field_name = _TYPED_DIMENSIONS.get(dtype)
-            if field_name is None:
+            if dtype == "ENERGY":
+                if energy is not None:
+                    return None
+                energy = vol
+            elif dtype == "TIME":
+                if time_ is not None or vol < 0:
+                    return None
+                time_ = vol
+            elif dtype == "PARKING_TIME":
+                if parking is not None or vol < 0:
+                    return None
+                parking = vol
+            elif dtype == "RESERVATION_TIME":
+                if reservation is not None or vol < 0:
+                    return None
+                reservation = vol
+            elif dtype == "MIN_CURRENT":
+                if min_current is not None:
+                    return None
+                min_current = vol
+            elif dtype == "MAX_CURRENT":
+                if max_current is not None:
+                    return None
+                max_current = vol
+            elif dtype == "MIN_POWER":
+                if min_power is not None:
+                    return None
+                min_power = vol
+            elif dtype == "MAX_POWER":
+                if max_power is not None:
+                    return None
+                max_power = vol
+            else:
                 if any(o.type == dtype for o in other):
                     return None
                 other.append(CdrDimension(dtype, vol))
-                continue
-            if field_name in typed or (dtype in _NON_NEGATIVE_DIMENSIONS and vol < 0):
-                return None
-            typed[field_name] = vol
-        if "reservation_time" not in typed:
+        if reservation is None:
             all_reservation = False
-        get = typed.get
         periods.append(
             ChargingPeriod(
                 pstart,
-                get("energy"),
-                get("time"),
-                get("parking_time"),
-                get("reservation_time"),
-                get("min_current"),
-                get("max_current"),
-                get("min_power"),
-                get("max_power"),
-                tuple(other),
+                energy,
+                time_,
+                parking,
+                reservation,
+                min_current,
+                max_current,
+                min_power,
+                max_power,
+                tuple(other) if other else (),
                 tariff_id,
             )
         )

@@ -1,12 +1,5 @@
 """Journeys from OCPP frames to priced CDRs, over real websockets, with a real worker process.
-
-Tariff (VAT 21 %): FLAT 0.50, ENERGY 0.30 / kWh, PARKING_TIME 3.00 / h per minute.
-Session: 60 minutes, 9.000 kWh charged in the first 40, parked (SuspendedEV) the last 20.
-By hand:  energy  9 × 0.30 = 2.70 excl, × 1.21 = 3.267 incl
-          flat    0.50 excl,            × 1.21 = 0.605 incl
-          parking 20 min = 1/3 h × 3.00 = 1.00 excl, × 1.21 = 1.21 incl
-          total   4.20 excl, 3.267 + 0.605 + 1.21 = 5.082 → 5.08 incl (ROUND_HALF_UP)
-"""
+The tariff, the session and the hand-computed prices are in `tests/functional/conftest.py`."""
 
 from __future__ import annotations
 
@@ -18,93 +11,11 @@ from typing import Any
 import pytest
 
 from apps.charging.models import Cdr, ChargingSession, OcppEvent, ReviewFlag
-from apps.locations import api as locations_api
 from tests.conftest import RunningGateway, wait_for
-from tests.factories import (
-    ConnectorFactory,
-    PartyFactory,
-    TariffAssignmentFactory,
-    TariffCodeFactory,
-    TariffVersionFactory,
-    TokenFactory,
-)
-from tests.ocpp_client import CallErrorReceived, OcppClient, basic, open_station
+from tests.journey_fixtures import assert_journey_cdr, cdr_for, connect, z
+from tests.ocpp_client import CallErrorReceived, OcppClient
 
 pytestmark = pytest.mark.usefixtures("worker_process")
-
-TARIFF = {
-    "country_code": "NL",
-    "party_id": "CPO",
-    "id": "JOURNEY",
-    "currency": "EUR",
-    "elements": [
-        {
-            "price_components": [
-                {"type": "FLAT", "price": 0.50, "vat": 21.0, "step_size": 1},
-                {"type": "ENERGY", "price": 0.30, "vat": 21.0, "step_size": 1},
-                {"type": "PARKING_TIME", "price": 3.00, "vat": 21.0, "step_size": 60},
-            ]
-        }
-    ],
-    "last_updated": "2026-01-01T00:00:00Z",
-}
-
-
-def z(t: datetime) -> str:
-    return t.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-@pytest.fixture
-def station() -> dict[str, Any]:
-    connector = ConnectorFactory()
-    st = connector.evse.charge_station
-    version = TariffVersionFactory(
-        tariff__party=PartyFactory(tenant=st.tenant),
-        tenant=st.tenant,
-        ocpi=TARIFF,
-        effective_from=datetime(2020, 1, 1, tzinfo=UTC),
-    )
-    TariffAssignmentFactory(
-        charge_station=st,
-        tariff_code=TariffCodeFactory(tariff=version.tariff, tenant=st.tenant),
-        effective_from=datetime(2020, 1, 1, tzinfo=UTC),
-    )
-    token = TokenFactory(uid="04AA11BB22CC33")
-    password = locations_api.charge_station_reset_password(station_id=st.pk)
-    return {"station": st, "password": password, "token": token}
-
-
-def connect(gw: RunningGateway, station: dict[str, Any], protocol: str) -> Any:
-    identity = station["station"].identity
-    return open_station(
-        gw.ws_url + identity, protocol=protocol, headers=basic(identity, station["password"])
-    )
-
-
-def cdr_for(station_id: int, txid: str) -> Cdr:
-    return wait_for(
-        lambda: Cdr.objects.filter(
-            session__charge_station_id=station_id, session__ocpp_transaction_id=txid
-        ).first(),
-        what=f"the CDR of transaction {txid}",
-    )
-
-
-def assert_journey_cdr(cdr: Cdr) -> None:
-    assert cdr.currency == "EUR"
-    assert cdr.total_energy_kwh == Decimal("9.0000")
-    assert cdr.total_energy_cost_excl_vat == Decimal("2.70")
-    assert cdr.total_energy_cost_incl_vat == Decimal("3.27")
-    assert cdr.total_fixed_cost_excl_vat == Decimal("0.50")
-    assert cdr.total_fixed_cost_incl_vat == Decimal("0.61")
-    assert cdr.total_parking_cost_excl_vat == Decimal("1.00")
-    assert cdr.total_parking_cost_incl_vat == Decimal("1.21")
-    assert cdr.total_cost_excl_vat == Decimal("4.20")
-    assert cdr.total_cost_incl_vat == Decimal("5.08")
-    assert cdr.total_time_hours == Decimal("1.000000")
-    assert cdr.total_parking_time_hours == Decimal("0.333333")
-    assert cdr.data["cdr_token"]["uid"] == "04AA11BB22CC33"
-    assert len(cdr.data["charging_periods"]) >= 2
 
 
 def test_ocpp16_session_becomes_a_cdr_priced_to_the_cent(
@@ -348,3 +259,78 @@ def test_a_malformed_frame_never_breaks_the_connection(
             assert "currentTime" in await c.call("Heartbeat", {})
 
     asyncio.run(run())
+
+
+def test_live_cost_follows_meter_values_and_signed_values_reach_the_cdr(
+    gateway: RunningGateway, station: dict[str, Any]
+) -> None:
+    """At minute 30, 7.000 kWh charged: 7 × 0.30 + 0.50 = 2.60 excl;
+    2.541 + 0.605 = 3.146 → 3.15 incl."""
+    st = station["station"]
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    ocmf = 'OCMF|{"FV":"1.0","GI":"DEMO","RD":[{"TM":"x","RV":10.0,"RU":"kWh"}]}|{"SD":"304502"}'
+
+    async def start_and_meter() -> int:
+        async with connect(gateway, station, "ocpp1.6") as ws:
+            c = OcppClient(ws)
+            started = await c.call(
+                "StartTransaction",
+                {
+                    "connectorId": 1,
+                    "idTag": "04AA11BB22CC33",
+                    "meterStart": 1000,
+                    "timestamp": z(t0),
+                },
+            )
+            await c.call(
+                "MeterValues",
+                {
+                    "connectorId": 1,
+                    "transactionId": started["transactionId"],
+                    "meterValue": [
+                        {
+                            "timestamp": z(t0 + timedelta(minutes=30)),
+                            "sampledValue": [{"value": "8000"}],
+                        }
+                    ],
+                },
+            )
+            return int(started["transactionId"])
+
+    txid = asyncio.run(start_and_meter())
+    session = wait_for(
+        lambda: ChargingSession.objects.filter(
+            charge_station=st, ocpp_transaction_id=str(txid), live_cost_excl_vat__isnull=False
+        ).first(),
+        what="the live cost",
+    )
+    assert session.status == "ACTIVE"
+    assert session.energy_wh == Decimal("7000.000")
+    assert session.live_cost_excl_vat == Decimal("2.60")
+    assert session.live_cost_incl_vat == Decimal("3.15")
+    assert not Cdr.objects.filter(session=session).exists()
+
+    async def stop() -> None:
+        async with connect(gateway, station, "ocpp1.6") as ws:
+            await OcppClient(ws).call(
+                "StopTransaction",
+                {
+                    "transactionId": txid,
+                    "meterStop": 10000,
+                    "reason": "Local",
+                    "timestamp": z(t0 + timedelta(minutes=60)),
+                    "transactionData": [
+                        {
+                            "timestamp": z(t0 + timedelta(minutes=60)),
+                            "sampledValue": [{"value": ocmf, "format": "SignedData"}],
+                        }
+                    ],
+                },
+            )
+
+    asyncio.run(stop())
+    cdr = cdr_for(st.pk, str(txid))
+    assert cdr.data["signed_data"]["signed_values"][0]["signed_data"] == ocmf
+    assert cdr.total_energy_kwh == Decimal("9.0000")
+    # No parking status was sent: the whole hour is charging time, priced at 0 (no TIME).
+    assert cdr.total_cost_excl_vat == Decimal("3.20")

@@ -657,3 +657,41 @@ def test_tariff_validity_window_warnings() -> None:
     )
     assert [w.code for w in before.warnings] == ["TARIFF_NOT_YET_ACTIVE"]
     assert [w.code for w in after.warnings] == ["TARIFF_EXPIRED"]
+
+
+def test_point9_total_is_rounded_from_the_true_value_not_from_rounded_parts() -> None:
+    # Reservation, charging and parking of 6 s each at 1.00/h: each part is 0.001666...
+    # (kept to 20 decimals as 0.00166666666666666667); their true sum is exactly 0.005.
+    # HALF_EVEN must give 0.00 (not 0.01, which the sum of the 20-decimal parts would give).
+    t = tariff(
+        el(comp("TIME", "1.00"), reservation="RESERVATION"),
+        el(comp("TIME", "1.00"), comp("PARKING_TIME", "1.00")),
+    )
+    s = session(
+        "2026-01-15T09:00:00",
+        "2026-01-15T09:00:18",
+        period("2026-01-15T09:00:00", reservation_time=D(6) / 3600),
+        period("2026-01-15T09:00:06", time=D(6) / 3600),
+        period("2026-01-15T09:00:12", parking_time=D(6) / 3600),
+    )
+    r = price(t, s, rounding="HALF_EVEN")
+    assert r.exact.total_cost.excl_vat == D("0.005")
+    assert total(r) == ("0.00", "0.00")
+    assert r.exact.total_time_cost.excl_vat == D("0.00166666666666666667")
+
+
+def test_point5_mod_cdrs_charging_then_parking_step_5_minutes() -> None:
+    # mod_cdrs: step 5 min for TIME and PARKING_TIME; 21 min charging, 7 min parking:
+    # charging is billed 21 min (not 25), parking 10 min.
+    t = tariff(el(comp("TIME", "3.00", 300), comp("PARKING_TIME", "6.00", 300)))
+    r = price(
+        t,
+        session(
+            "2026-01-15T09:00:00",
+            "2026-01-15T09:28:00",
+            period("2026-01-15T09:00:00", time="0.35"),
+            period("2026-01-15T09:21:00", parking_time=D(7) / 60),
+        ),
+    )
+    assert (r.billed_time_seconds, r.billed_parking_seconds) == (1260, 600)
+    assert total(r) == ("2.05", "2.05")  # 21/60 x 3.00 + 10/60 x 6.00 = 1.05 + 1.00

@@ -362,3 +362,88 @@ def test_cdr_without_time_zone_is_an_error_never_utc() -> None:
     with pytest.raises(PricingInputError) as exc:
         parse_cdr_session(cdr)
     assert exc.value.issues[0].path == "$.time_zone"
+
+
+def _all_fixture_cdrs() -> list[dict[str, Any]]:
+    out = []
+    for name in ("spec_cases.json", "greenflux_cases.json"):
+        data = json.loads((FIXTURES / name).read_text(), parse_float=Decimal)
+        out.extend(case["cdr"] for case in data["cases"])
+    return out
+
+
+def test_fast_cdr_parser_agrees_with_the_collecting_parser(monkeypatch: Any) -> None:
+    import billing.pricing.parse as parse_module
+
+    cdrs = _all_fixture_cdrs()
+    fast = [parse_module._fast_session(c, "Europe/Berlin", "2.2.1") for c in cdrs]
+    assert all(s is not None for s in fast)
+    monkeypatch.setattr(parse_module, "_fast_session", lambda *a: None)
+    slow = [parse_cdr_session(c, time_zone="Europe/Berlin") for c in cdrs]
+    assert fast == slow
+
+
+@pytest.mark.parametrize(
+    ("mutate", "path"),
+    [
+        (lambda c: c.update(extra=1), "$.extra"),
+        (lambda c: c["charging_periods"][0].update(foo=1), "$.charging_periods[0].foo"),
+        (
+            lambda c: c["charging_periods"][0]["dimensions"].append(
+                {"type": "ENERGY", "volume": 1}
+            ),
+            "$.charging_periods[0].dimensions[1].type",
+        ),
+        (
+            lambda c: c["charging_periods"][0]["dimensions"][0].update(volume=True),
+            "$.charging_periods[0].dimensions[0].volume",
+        ),
+        (
+            lambda c: c["charging_periods"][0]["dimensions"][0].update(volume="1"),
+            "$.charging_periods[0].dimensions[0].volume",
+        ),
+        (
+            lambda c: c["charging_periods"][0]["dimensions"][0].update(volume=Decimal("NaN")),
+            "$.charging_periods[0].dimensions[0].volume",
+        ),
+        (
+            lambda c: c["charging_periods"][0]["dimensions"][0].update(type="KWH"),
+            "$.charging_periods[0].dimensions[0].type",
+        ),
+        (
+            lambda c: c["charging_periods"][0].update(start_date_time="2026-01-15T10:00:00+01:00"),
+            "$.charging_periods[0].start_date_time",
+        ),
+        (lambda c: c.update(end_date_time="2026-01-15 11:00:00"), "$.end_date_time"),
+        (
+            lambda c: c["charging_periods"][0].update(tariff_id=12),
+            "$.charging_periods[0].tariff_id",
+        ),
+        (
+            lambda c: c["charging_periods"][0]["dimensions"].append({"type": "TIME", "volume": -1}),
+            "$.charging_periods[0].dimensions[1].volume",
+        ),
+    ],
+)
+def test_every_anomaly_falls_back_to_the_collecting_parser(mutate: Any, path: str) -> None:
+    cdr = {
+        "start_date_time": "2026-01-15T10:00:00Z",
+        "end_date_time": "2026-01-15T11:00:00Z",
+        "charging_periods": [
+            {
+                "start_date_time": "2026-01-15T10:00:00Z",
+                "dimensions": [{"type": "ENERGY", "volume": Decimal(5)}],
+            }
+        ],
+    }
+    mutate(cdr)
+    with pytest.raises(PricingInputError) as exc:
+        parse_cdr_session(cdr, time_zone="Europe/Amsterdam")
+    assert path in [i.path for i in exc.value.issues]
+
+
+def test_2_1_1_tariff_round_trips_with_its_source_version() -> None:
+    data = json.loads((FIXTURES / "tariff_211_complex.json").read_text(), parse_float=Decimal)
+    tariff = parse_tariff(data, ocpi_version="2.1.1")
+    again = parse_tariff(tariff_to_ocpi(tariff), ocpi_version=tariff.source_version)
+    assert again == tariff
