@@ -29,7 +29,7 @@ from tests.factories import (
     TariffVersionFactory,
     TokenFactory,
 )
-from tests.functional.test_ocpp_journeys import TARIFF
+from tests.journey_fixtures import TARIFF
 
 pytestmark = pytest.mark.usefixtures("worker_process")
 CENT = Decimal("0.01")
