@@ -40,7 +40,9 @@ def validator(version: str, action: str, response: bool) -> Validator | None:
         return None
     schema = json.loads(path.read_text(encoding="utf-8"))
     schema.pop("$id", None)  # 2.0.1 ids are URNs, not resolvable URIs
-    return fastjsonschema.compile(schema)
+    # use_default=False: validation must not change the payload (its hash is the idempotency
+    # key, and what is stored must be what the station sent).
+    return fastjsonschema.compile(schema, use_default=False)
 
 
 _RULE_TO_CODE = {

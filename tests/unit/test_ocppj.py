@@ -96,3 +96,18 @@ def test_schema_violations_map_to_ocpp_codes_with_a_path() -> None:
     assert schemas.validator("1.6", "Heartbeat", False) is schemas.validator(
         "1.6", "Heartbeat", False
     )
+
+
+def test_validation_never_changes_the_payload() -> None:
+    payload = {
+        "evseId": 1,
+        "meterValue": [
+            {
+                "timestamp": "2026-01-01T00:00:00Z",
+                "sampledValue": [{"value": 1, "unitOfMeasure": {"unit": "kWh"}}],
+            }
+        ],
+    }
+    before = repr(payload)
+    schemas.validate("2.0.1", "MeterValues", payload, response=False)
+    assert repr(payload) == before  # no schema default (e.g. multiplier) filled in
