@@ -31,6 +31,7 @@ from billing.pricing.model import (
     TariffElement,
     TariffRestrictions,
     TariffType,
+    trusted_session,
 )
 
 VERSIONS = ("2.2.1", "2.1.1")
@@ -626,23 +627,47 @@ def parse_cdr_session(
 
 
 _KNOWN_ZONES: set[str] = set()
-_FIELD_ORDER = (
-    "energy",
-    "time",
-    "parking_time",
-    "reservation_time",
-    "min_current",
-    "max_current",
-    "min_power",
-    "max_power",
-)
+# CDR dimension type -> index of its typed field in ChargingPeriod (after start_date_time)
+_DIM_SLOT = {
+    "ENERGY": 0,
+    "TIME": 1,
+    "PARKING_TIME": 2,
+    "RESERVATION_TIME": 3,
+    "MIN_CURRENT": 4,
+    "MAX_CURRENT": 5,
+    "MIN_POWER": 6,
+    "MAX_POWER": 7,
+}
+_DT_MATCH = _DATETIME_RE.match
+_FROMISO = dt.datetime.fromisoformat
+_new_tuple = tuple.__new__
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_SECOND = dt.timedelta(seconds=1)
 
 
 def _fast_datetime(value: Any) -> dt.datetime | None:
-    if type(value) is not str or not _DATETIME_RE.match(value):
+    if (
+        type(value) is str
+        and len(value) == 20
+        and value[19] == "Z"
+        and value[10] == "T"
+        and value.isascii()
+        and value[4] == "-"
+        and value[7] == "-"
+        and value[13] == ":"
+        and value[16] == ":"
+    ):
+        # The common "2026-01-15T10:00:00Z": with these separators in place, fromisoformat
+        # accepts exactly the strings of ASCII digits that _DATETIME_RE accepts (a property
+        # test checks it); it parses them to aware UTC datetimes.
+        try:
+            return _FROMISO(value)
+        except ValueError:
+            return None
+    if type(value) is not str or not _DT_MATCH(value):
         return None
     try:
-        parsed = dt.datetime.fromisoformat(value)
+        parsed = _FROMISO(value)
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
@@ -675,7 +700,9 @@ def _fast_session(data: Any, time_zone: str | None, version: str) -> SessionInpu
         return None
     period_keys = _PERIOD_KEYS[version]
     allowed_dims = _CDR_DIMENSIONS[version]
+    slots = _DIM_SLOT
     periods: list[ChargingPeriod] = []
+    starts: list[int] = []
     prev = start
     all_reservation = True
     for raw in raw_periods:
@@ -694,9 +721,9 @@ def _fast_session(data: Any, time_zone: str | None, version: str) -> SessionInpu
         dims = raw.get("dimensions")
         if type(dims) is not list or not dims:
             return None
-        energy = time_ = parking = reservation = None
-        min_current = max_current = min_power = max_power = None
-        other: list[CdrDimension] = []
+        # start_date_time, 8 typed volumes, other, tariff_id (the ChargingPeriod fields)
+        vals: list[Any] = [pstart, None, None, None, None, None, None, None, None, (), tariff_id]
+        other: list[CdrDimension] | None = None
         for d in dims:
             if type(d) is not dict or len(d) != 2:
                 return None
@@ -714,60 +741,29 @@ def _fast_session(data: Any, time_zone: str | None, version: str) -> SessionInpu
                 vol = Decimal(repr(raw_vol))
             else:
                 return None
-            if dtype == "ENERGY":
-                if energy is not None:
-                    return None
-                energy = vol
-            elif dtype == "TIME":
-                if time_ is not None or vol < 0:
-                    return None
-                time_ = vol
-            elif dtype == "PARKING_TIME":
-                if parking is not None or vol < 0:
-                    return None
-                parking = vol
-            elif dtype == "RESERVATION_TIME":
-                if reservation is not None or vol < 0:
-                    return None
-                reservation = vol
-            elif dtype == "MIN_CURRENT":
-                if min_current is not None:
-                    return None
-                min_current = vol
-            elif dtype == "MAX_CURRENT":
-                if max_current is not None:
-                    return None
-                max_current = vol
-            elif dtype == "MIN_POWER":
-                if min_power is not None:
-                    return None
-                min_power = vol
-            elif dtype == "MAX_POWER":
-                if max_power is not None:
-                    return None
-                max_power = vol
+            slot = slots.get(dtype)
+            if slot is not None:
+                slot += 1
+                if vals[slot] is not None:
+                    return None  # twice in one period
+                if 2 <= slot <= 4 and vol < 0:
+                    return None  # a negative duration
+                vals[slot] = vol
             else:
-                if any(o.type == dtype for o in other):
+                if other is None:
+                    other = []
+                elif any(o.type == dtype for o in other):
                     return None
                 other.append(CdrDimension(dtype, vol))
-        if reservation is None:
+        if other:
+            vals[9] = tuple(other)
+        if vals[4] is None:
             all_reservation = False
-        periods.append(
-            ChargingPeriod(
-                pstart,
-                energy,
-                time_,
-                parking,
-                reservation,
-                min_current,
-                max_current,
-                min_power,
-                max_power,
-                tuple(other) if other else (),
-                tariff_id,
-            )
-        )
-    return SessionInput(start, end, tz, tuple(periods), reservation_expired=all_reservation)
+        periods.append(_new_tuple(ChargingPeriod, vals))
+        starts.append((pstart - _EPOCH) // _SECOND)
+    # checked above what SessionInput.__post_init__ checks; epochs computed as epoch() does
+    epochs = ((start - _EPOCH) // _SECOND, (end - _EPOCH) // _SECOND, tuple(starts))
+    return trusted_session(start, end, tz, tuple(periods), all_reservation, epochs)
 
 
 def parse_charging_periods(
