@@ -147,17 +147,17 @@ def _durations(
     if pk_vol is None:
         if t_vol is None:
             return 0, 0
-        t_secs = secs if t_vol > 0 else 0
+        t_secs = secs if t_vol > ZERO else 0
         if _inconsistent(t_vol, t_secs):
             warnings.append(_volume_warning(i, "TIME", t_vol, secs))
         return t_secs, 0
     if t_vol is None:
-        pk_secs = secs if pk_vol > 0 else 0
+        pk_secs = secs if pk_vol > ZERO else 0
         if _inconsistent(pk_vol, pk_secs):
             warnings.append(_volume_warning(i, "PARKING_TIME", pk_vol, secs))
         return 0, pk_secs
     pk_secs = min(secs, int((pk_vol * _3600).to_integral_value()))
-    t_secs = secs - pk_secs if t_vol > 0 else 0
+    t_secs = secs - pk_secs if t_vol > ZERO else 0
     if _inconsistent(t_vol + pk_vol, t_secs + pk_secs):
         warnings.append(_volume_warning(i, "TIME+PARKING_TIME", t_vol + pk_vol, secs))
     return t_secs, pk_secs
@@ -208,7 +208,15 @@ def _price_energy_only(ct: CompiledTariff, session: SessionInput, mode: str) -> 
         p = periods[i]
         if p.reservation_time is not None:
             return None
-        if p.time is not None or p.parking_time is not None:
+        t_vol = p.time
+        if t_vol is not None and p.parking_time is None:  # _durations, inlined
+            secs = (starts[i + 1] if i + 1 < n else end_s) - starts[i]
+            ts = secs if t_vol > ZERO else 0
+            # the float test is _inconsistent's own first (sufficient) test, inlined
+            if abs(float(t_vol) * 3600.0 - ts) > 0.999 and _inconsistent(t_vol, ts):
+                warnings.append(_volume_warning(i, "TIME", t_vol, secs))
+            t_total += ts
+        elif t_vol is not None or p.parking_time is not None:
             secs = (starts[i + 1] if i + 1 < n else end_s) - starts[i]
             ts, ps = _durations(p, i, secs, warnings)
             t_total += ts
@@ -281,9 +289,9 @@ def _price_static(
         if p.time is not None and p.parking_time is None:
             # the common case, inlined
             t_vol = p.time
-            if t_vol > 0:
+            if t_vol > ZERO:
                 t_total += secs
-                if _inconsistent(t_vol, secs):
+                if abs(float(t_vol) * 3600.0 - secs) > 0.999 and _inconsistent(t_vol, secs):
                     warnings.append(_volume_warning(i, "TIME", t_vol, secs))
             elif _inconsistent(t_vol, 0):
                 warnings.append(_volume_warning(i, "TIME", t_vol, secs))
@@ -419,7 +427,7 @@ def _price_table(
         secs = (starts[i + 1] if i + 1 < n else end_s) - s0
         t_vol = p.time
         if p.parking_time is None and t_vol is not None:  # the common case, inlined
-            t_secs, pk_secs = (secs if t_vol > 0 else 0), 0
+            t_secs, pk_secs = (secs if t_vol > ZERO else 0), 0
             if abs(float(t_vol) * 3600.0 - t_secs) > 0.999 and _inconsistent(t_vol, t_secs):
                 warnings.append(_volume_warning(i, "TIME", t_vol, secs))
         else:
@@ -661,7 +669,7 @@ def _price_general(
         try:
             if p.reservation_time is not None:
                 # Point 6: reservation periods are priced by reservation elements only.
-                r_secs = secs if p.reservation_time > 0 else 0
+                r_secs = secs if p.reservation_time > ZERO else 0
                 if _inconsistent(p.reservation_time, r_secs):
                     warnings.append(
                         _volume_warning(i, "RESERVATION_TIME", p.reservation_time, secs)
@@ -689,8 +697,8 @@ def _price_general(
                 continue
 
             if p.parking_time is None and p.time is not None:  # the common case, inlined
-                t_secs, pk_secs = (secs if p.time > 0 else 0), 0
-                if _inconsistent(p.time, t_secs):
+                t_secs, pk_secs = (secs if p.time > ZERO else 0), 0
+                if abs(float(p.time) * 3600.0 - t_secs) > 0.999 and _inconsistent(p.time, t_secs):
                     warnings.append(_volume_warning(i, "TIME", p.time, secs))
             else:
                 t_secs, pk_secs = _durations(p, i, secs, warnings)
@@ -1000,17 +1008,22 @@ def _finish(
     """
     total_excl, total_incl = raw[2], raw[3]  # energy; add the others only when non-zero
     single = 1 if (total_excl or total_incl) else -1  # index of the only non-zero sub-total
-    count = single + 1
-    for j in (0, 4, 6, 8):
-        if raw[j] or raw[j + 1]:
-            total_excl += raw[j]
-            total_incl += raw[j + 1]
-            single = j >> 1
-            count += 1
+    count = 1 if single == 1 else 0
+    if exact_total is None:
+        for j in (0, 4, 6, 8):
+            if raw[j] or raw[j + 1]:
+                total_excl += raw[j]
+                total_incl += raw[j + 1]
+                single = j >> 1
+                count += 1
+    else:  # the total is given: only count the non-zero sub-totals
+        total_excl, total_incl = exact_total
+        for j in (0, 4, 6, 8):
+            if raw[j] or raw[j + 1]:
+                single = j >> 1
+                count += 1
     if count != 1:
         single = -1
-    if exact_total is not None:
-        total_excl, total_incl = exact_total
     adjustments: tuple[PriceAdjustment, ...] = ()
     if tariff.min_price is not None or tariff.max_price is not None:
         total_excl, total_incl, adjustments = _clamp(tariff, total_excl, total_incl, warnings)

@@ -627,17 +627,22 @@ def parse_cdr_session(
 
 
 _KNOWN_ZONES: set[str] = set()
-# CDR dimension type -> index of its typed field in ChargingPeriod (after start_date_time)
-_DIM_SLOT = {
-    "ENERGY": 0,
-    "TIME": 1,
-    "PARKING_TIME": 2,
-    "RESERVATION_TIME": 3,
-    "MIN_CURRENT": 4,
-    "MAX_CURRENT": 5,
-    "MIN_POWER": 6,
-    "MAX_POWER": 7,
+# CDR dimension type -> index of its typed field in a ChargingPeriod tuple (1: ENERGY ...
+# 8: MAX_POWER), 0 for the other dimensions of the version (kept in ``other``)
+_TYPED_SLOT = {
+    "ENERGY": 1,
+    "TIME": 2,
+    "PARKING_TIME": 3,
+    "RESERVATION_TIME": 4,
+    "MIN_CURRENT": 5,
+    "MAX_CURRENT": 6,
+    "MIN_POWER": 7,
+    "MAX_POWER": 8,
 }
+_DIM_SLOTS = {
+    version: {d: _TYPED_SLOT.get(d, 0) for d in dims} for version, dims in _CDR_DIMENSIONS.items()
+}
+_ZERO = Decimal(0)
 _DT_MATCH = _DATETIME_RE.match
 _FROMISO = dt.datetime.fromisoformat
 _new_tuple = tuple.__new__
@@ -678,10 +683,8 @@ def _fast_session(data: Any, time_zone: str | None, version: str) -> SessionInpu
     parser: on anything unusual it returns None and the full parser reports the issues."""
     if type(data) is not dict or version not in VERSIONS:
         return None
-    allowed = _CDR_KEYS[version]
-    for key in data:
-        if key not in allowed:
-            return None
+    if not _CDR_KEYS[version].issuperset(data):
+        return None  # an unknown key
     tz = time_zone if time_zone is not None else cdr_time_zone(data, version)
     if tz is None:
         return None
@@ -699,18 +702,14 @@ def _fast_session(data: Any, time_zone: str | None, version: str) -> SessionInpu
     if not raw_periods:
         return None
     period_keys = _PERIOD_KEYS[version]
-    allowed_dims = _CDR_DIMENSIONS[version]
-    slots = _DIM_SLOT
+    slots = _DIM_SLOTS[version]
     periods: list[ChargingPeriod] = []
     starts: list[int] = []
     prev = start
     all_reservation = True
     for raw in raw_periods:
-        if type(raw) is not dict:
+        if type(raw) is not dict or not period_keys.issuperset(raw):
             return None
-        for key in raw:
-            if key not in period_keys:
-                return None
         pstart = _fast_datetime(raw.get("start_date_time"))
         if pstart is None or pstart < prev or pstart > end:
             return None
@@ -727,10 +726,11 @@ def _fast_session(data: Any, time_zone: str | None, version: str) -> SessionInpu
         for d in dims:
             if type(d) is not dict or len(d) != 2:
                 return None
-            dtype = d.get("type")
+            dtype: Any = d.get("type")
             raw_vol: Any = d.get("volume")
-            if dtype not in allowed_dims:
-                return None
+            slot = slots.get(dtype)
+            if slot is None:
+                return None  # not a CDR dimension of this version
             tv = type(raw_vol)
             vol: Decimal
             if tv is Decimal and raw_vol.is_finite():
@@ -741,12 +741,10 @@ def _fast_session(data: Any, time_zone: str | None, version: str) -> SessionInpu
                 vol = Decimal(repr(raw_vol))
             else:
                 return None
-            slot = slots.get(dtype)
-            if slot is not None:
-                slot += 1
+            if slot:
                 if vals[slot] is not None:
                     return None  # twice in one period
-                if 2 <= slot <= 4 and vol < 0:
+                if 2 <= slot <= 4 and vol < _ZERO:
                     return None  # a negative duration
                 vals[slot] = vol
             else:
