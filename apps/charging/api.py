@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
-from apps.charging import services
+from apps.charging import selectors, services
 
 cdr_credit = services.cdr_credit
+session_get = selectors.session_get
+session_list = selectors.session_list
+cdr_get = selectors.cdr_get
+cdr_list = selectors.cdr_list
