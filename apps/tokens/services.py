@@ -135,7 +135,10 @@ def token_put(
     problems = token_input_problems(data)
     if problems:
         raise ValidationFailed("invalid token", problems=tuple(problems))
-    party_pk = _party_pk(tenant_id, data, "$.party_id")
+    try:
+        party_pk = _party_pk(tenant_id, data, "$.party_id")
+    except ValidationFailed as exc:  # the party is named in the URL: not found, not invalid
+        raise NotFound(exc.message) from None
     token = (
         Token.objects.select_for_update()
         .filter(party_id=party_pk, uid=data.uid, type=data.type)
