@@ -6,9 +6,12 @@ operations do real work instead of answering 404."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -35,7 +38,19 @@ CHECKS = [
 DOCUMENTED_503 = {"POST /api/v1/charge-stations/{station_id}/commands"}
 
 
+@pytest.fixture
+def _keep_test_connection() -> Iterator[None]:
+    """The WSGI handler closes database connections at the end of each request, which
+    would close the test's transaction; Django's test client disconnects it the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 @pytest.mark.django_db
+@pytest.mark.usefixtures("_keep_test_connection")
 @schema.parametrize()
 @settings(
     deadline=None,
