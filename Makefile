@@ -8,7 +8,7 @@ WEB_HOST ?= 127.0.0.1
 WEB_PORT ?= 8000
 export WEB_HOST WEB_PORT
 
-.PHONY: install run test lint check pytest migrate demo worker bench-pricing clean
+.PHONY: install run test lint check pytest migrate demo worker bench-pricing bench-api clean
 
 # The virtual environment is rebuilt from the lock file whenever the lock file changes.
 $(VENV)/.installed: requirements/dev.lock
@@ -50,6 +50,10 @@ pytest: install
 
 bench-pricing: install
 	$(BIN)/python bench/bench_pricing.py
+
+## make bench-api: REST API on 1,000,000 CDRs in PostgreSQL (database `benchapi`), see docs/benchmarks.md
+bench-api: install
+	$(BIN)/python bench/bench_api.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

@@ -101,12 +101,10 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         now = int(self.timer())
         window = now // duration
         key = f"{self.get_cache_key(request, view)}:{window}"
-        self.cache.add(key, 0, duration + 5)
         try:
-            count = self.cache.incr(key)
-        except ValueError:  # expired between add and incr
-            self.cache.set(key, 1, duration + 5)
-            count = 1
+            count = self.cache.incr(key)  # one round trip once the window's counter exists
+        except ValueError:
+            count = 1 if self.cache.add(key, 1, duration + 5) else self.cache.incr(key)
         if count > num:
             self._wait = float(duration - (now % duration))
             return False

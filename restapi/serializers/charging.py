@@ -10,11 +10,18 @@ from apps.charging.contracts import SessionStatus
 from restapi.pagination import PageQuery
 from restapi.serializers.common import Price, volume
 
+_FOUR = Decimal("0.0001")
+
 
 def _price(excl: Decimal | None, incl: Decimal | None) -> dict[str, Any] | None:
+    """An OCPI Price with 4 decimals, as `Price` documents it (built directly: this runs
+    for six prices of every CDR on a page)."""
     if excl is None:
         return None
-    return dict(Price({"excl_vat": excl, "incl_vat": incl}).data)
+    return {
+        "excl_vat": excl.quantize(_FOUR),
+        "incl_vat": None if incl is None else incl.quantize(_FOUR),
+    }
 
 
 class CdrToken(serializers.Serializer):  # type: ignore[type-arg]

@@ -76,9 +76,19 @@ class TokenPatchIn(serializers.Serializer):  # type: ignore[type-arg]
     energy_contract = EnergyContract(required=False, allow_null=True)
 
 
+class _Object(serializers.Field):  # type: ignore[type-arg]
+    """A JSON object passed on as it is; the tokens service validates every item (one rule
+    set for single and bulk writes, paths like $.items[3].uid)."""
+
+    def to_internal_value(self, data: object) -> object:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("must be an OCPI Token object")
+        return data
+
+
 class TokenBulkIn(serializers.Serializer):  # type: ignore[type-arg]
     items = serializers.ListField(
-        child=serializers.DictField(),
+        child=_Object(),
         min_length=1,
         max_length=10_000,
         help_text="up to 10,000 OCPI Token objects (as for POST /tokens)",
