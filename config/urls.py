@@ -8,3 +8,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("restapi.urls")),
 ]
+
+handler404 = "restapi.problems.not_found_view"

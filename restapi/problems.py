@@ -176,3 +176,22 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         instance=instance,
         headers=headers,
     )
+
+
+def not_found_view(request: Any, exception: Exception | None = None) -> Any:
+    """Django's 404 handler: problem+json under /api/, Django's default page elsewhere."""
+    from django.http import HttpResponse
+    from django.views.defaults import page_not_found
+
+    from restapi.json import dumps
+
+    if not request.path.startswith("/api/"):
+        return page_not_found(request, exception)  # type: ignore[arg-type]
+    body = {
+        "type": "urn:evcharge:problem:not_found",
+        "title": "Not found",
+        "status": 404,
+        "detail": "no such resource in API v1",
+        "instance": request.path,
+    }
+    return HttpResponse(dumps(body), status=404, content_type=PROBLEM_CONTENT_TYPE)

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from restapi.views import charging, customers, locations, tariffs, tokens, webhooks
 
 app_name = "restapi"
+
+
+class PlatformIdConverter:
+    """A platform id in a URL: 1 to 18 digits, so it always fits a bigint."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(PlatformIdConverter, "id")
 
 urlpatterns = [
     # Public: the schema and its rendered docs describe the API and hold no tenant data.
@@ -17,9 +32,9 @@ urlpatterns = [
     # tokens
     path("tokens", tokens.TokenCollection.as_view(), name="tokens"),
     path("tokens/bulk", tokens.TokenBulkView.as_view(), name="tokens-bulk"),
-    path("tokens/<int:token_id>", tokens.TokenItem.as_view(), name="token"),
-    path("tokens/<int:token_id>/block", tokens.TokenBlockView.as_view(), name="token-block"),
-    path("tokens/<int:token_id>/unblock", tokens.TokenUnblockView.as_view(), name="token-unblock"),
+    path("tokens/<id:token_id>", tokens.TokenItem.as_view(), name="token"),
+    path("tokens/<id:token_id>/block", tokens.TokenBlockView.as_view(), name="token-block"),
+    path("tokens/<id:token_id>/unblock", tokens.TokenUnblockView.as_view(), name="token-unblock"),
     path(
         "tokens/<str:country_code>/<str:party_id>/<str:uid>",
         tokens.TokenPutView.as_view(),
@@ -27,38 +42,38 @@ urlpatterns = [
     ),
     # customers and contracts
     path("customers", customers.CustomerCollection.as_view(), name="customers"),
-    path("customers/<int:customer_id>", customers.CustomerItem.as_view(), name="customer"),
+    path("customers/<id:customer_id>", customers.CustomerItem.as_view(), name="customer"),
     path("contracts", customers.ContractCollection.as_view(), name="contracts"),
-    path("contracts/<int:contract_id>", customers.ContractItem.as_view(), name="contract"),
+    path("contracts/<id:contract_id>", customers.ContractItem.as_view(), name="contract"),
     # locations and charge stations
     path("locations", locations.LocationCollection.as_view(), name="locations"),
-    path("locations/<int:location_id>", locations.LocationItem.as_view(), name="location"),
+    path("locations/<id:location_id>", locations.LocationItem.as_view(), name="location"),
     path(
-        "locations/<int:location_id>/evses/<str:evse_uid>",
+        "locations/<id:location_id>/evses/<str:evse_uid>",
         locations.EvsePutView.as_view(),
         name="location-evse",
     ),
     path("charge-stations", locations.ChargeStationCollection.as_view(), name="charge-stations"),
     path(
-        "charge-stations/<int:station_id>",
+        "charge-stations/<id:station_id>",
         locations.ChargeStationItem.as_view(),
         name="charge-station",
     ),
     path(
-        "charge-stations/<int:station_id>/password",
+        "charge-stations/<id:station_id>/password",
         locations.ChargeStationPasswordView.as_view(),
         name="charge-station-password",
     ),
     path(
-        "charge-stations/<int:station_id>/commands",
+        "charge-stations/<id:station_id>/commands",
         locations.ChargeStationCommandView.as_view(),
         name="charge-station-commands",
     ),
     # tariffs
     path("tariffs", tariffs.TariffCollection.as_view(), name="tariffs"),
-    path("tariffs/<int:tariff_id>", tariffs.TariffGetView.as_view(), name="tariff"),
+    path("tariffs/<id:tariff_id>", tariffs.TariffGetView.as_view(), name="tariff"),
     path(
-        "tariffs/<int:tariff_id>/versions",
+        "tariffs/<id:tariff_id>/versions",
         tariffs.TariffVersionCreateView.as_view(),
         name="tariff-versions",
     ),
@@ -70,15 +85,15 @@ urlpatterns = [
     ),
     # sessions and CDRs (read only)
     path("sessions", charging.SessionListView.as_view(), name="sessions"),
-    path("sessions/<int:session_id>", charging.SessionGetView.as_view(), name="session"),
+    path("sessions/<id:session_id>", charging.SessionGetView.as_view(), name="session"),
     path("cdrs", charging.CdrListView.as_view(), name="cdrs"),
-    path("cdrs/<int:cdr_id>", charging.CdrGetView.as_view(), name="cdr"),
+    path("cdrs/<id:cdr_id>", charging.CdrGetView.as_view(), name="cdr"),
     # webhooks
     path("webhooks", webhooks.WebhookCollection.as_view(), name="webhooks"),
-    path("webhooks/<int:webhook_id>", webhooks.WebhookItem.as_view(), name="webhook"),
-    path("webhooks/<int:webhook_id>/test", webhooks.WebhookTestView.as_view(), name="webhook-test"),
+    path("webhooks/<id:webhook_id>", webhooks.WebhookItem.as_view(), name="webhook"),
+    path("webhooks/<id:webhook_id>/test", webhooks.WebhookTestView.as_view(), name="webhook-test"),
     path(
-        "webhooks/<int:webhook_id>/deliveries",
+        "webhooks/<id:webhook_id>/deliveries",
         webhooks.WebhookDeliveryListView.as_view(),
         name="webhook-deliveries",
     ),

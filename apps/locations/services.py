@@ -124,6 +124,7 @@ CONNECTOR_FIELDS = (
     "max_electric_power",
 )
 STATION_FIELDS = (
+    "client_cert_fingerprint",
     "vendor",
     "model",
     "serial_number",

@@ -124,8 +124,9 @@ def tariff_create(
     )
     if Tariff.objects.filter(party_id=party_pk, ocpi_id=ocpi["id"]).exists():
         raise Conflict(f"tariff {ocpi['id']} exists; add a version to change its prices")
-    alt = ocpi.get("tariff_alt_text") or []
-    name = next((t.get("text", "") for t in alt if isinstance(t, dict)), "")
+    alt = ocpi.get("tariff_alt_text")
+    alt = alt if isinstance(alt, list) else []
+    name = next((str(t.get("text", "")) for t in alt if isinstance(t, dict)), "")
     tariff = Tariff(
         tenant_id=tenant_id,
         party_id=party_pk,

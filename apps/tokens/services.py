@@ -64,6 +64,8 @@ def _text(value: Any, path: str, *, max_length: int, required: bool) -> list[Pro
         return [Problem(path, "is required")]
     if len(value) > max_length:
         return [Problem(path, f"at most {max_length} characters")]
+    if "\x00" in value:
+        return [Problem(path, "must not contain NUL characters")]
     return []
 
 

@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from apps.charging.contracts import SessionStatus
 from restapi.pagination import PageQuery
-from restapi.serializers.common import Price, volume
+from restapi.serializers.common import MAX_ID, Price, volume
 
 _FOUR = Decimal("0.0001")
 
@@ -60,7 +60,7 @@ class SessionOut(serializers.Serializer):  # type: ignore[type-arg]
 
 class SessionListQuery(PageQuery):
     status = serializers.ChoiceField(choices=[s.value for s in SessionStatus], required=False)
-    charge_station_id = serializers.IntegerField(required=False, min_value=1)
+    charge_station_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     started_from = serializers.DateTimeField(required=False)
     started_before = serializers.DateTimeField(required=False)
 
@@ -161,4 +161,4 @@ class CdrListQuery(PageQuery):
     date_to = serializers.DateTimeField(required=False, help_text="end_date_time before (UTC)")
     country_code = serializers.CharField(required=False, max_length=2, help_text="CPO party")
     party_id = serializers.CharField(required=False, max_length=3)
-    charge_station_id = serializers.IntegerField(required=False, min_value=1)
+    charge_station_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)

@@ -2,6 +2,10 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+# Platform ids are PostgreSQL bigints; a larger number can name nothing (and would overflow
+# the database driver), so inputs are bounded by it.
+MAX_ID = 2**63 - 1
+
 
 def money(**kwargs: object) -> serializers.DecimalField:
     """A money amount: JSON number with 4 decimals, produced from Decimal (never float)."""

@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from apps.customers.contracts import CustomerKind
 from restapi.pagination import PageQuery
-from restapi.serializers.common import UpdatedSinceQuery
+from restapi.serializers.common import MAX_ID, UpdatedSinceQuery
 
 KINDS = [k.value for k in CustomerKind]
 
@@ -66,21 +66,21 @@ class ContractOut(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class ContractIn(serializers.Serializer):  # type: ignore[type-arg]
-    customer_id = serializers.IntegerField(min_value=1)
-    token_id = serializers.IntegerField(min_value=1)
+    customer_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    token_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     reference = serializers.CharField(max_length=64)
     valid_from = serializers.DateTimeField()
     valid_until = serializers.DateTimeField(required=False, allow_null=True)
 
 
 class ContractPatchIn(serializers.Serializer):  # type: ignore[type-arg]
-    token_id = serializers.IntegerField(min_value=1, required=False)
+    token_id = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
     reference = serializers.CharField(max_length=64, required=False)
     valid_from = serializers.DateTimeField(required=False)
     valid_until = serializers.DateTimeField(required=False, allow_null=True)
 
 
 class ContractListQuery(PageQuery):
-    customer_id = serializers.IntegerField(required=False, min_value=1)
-    token_id = serializers.IntegerField(required=False, min_value=1)
+    customer_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    token_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     reference = serializers.CharField(required=False, max_length=64)

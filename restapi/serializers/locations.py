@@ -17,7 +17,7 @@ from apps.locations.contracts import (
     PowerType,
 )
 from restapi.pagination import PageQuery
-from restapi.serializers.common import UpdatedSinceQuery
+from restapi.serializers.common import MAX_ID, UpdatedSinceQuery
 
 _LAT = r"^-?[0-9]{1,2}\.[0-9]{5,7}$"
 _LON = r"^-?[0-9]{1,3}\.[0-9]{5,7}$"
@@ -96,6 +96,39 @@ class EvseOut(serializers.Serializer):  # type: ignore[type-arg]
     last_updated = serializers.DateTimeField()
 
 
+class RegularHours(serializers.Serializer):  # type: ignore[type-arg]
+    weekday = serializers.IntegerField(min_value=1, max_value=7)
+    period_begin = serializers.RegexField(r"^([0-1][0-9]|2[0-3]):[0-5][0-9]$")
+    period_end = serializers.RegexField(r"^([0-1][0-9]|2[0-4]):[0-5][0-9]$")
+
+
+class ExceptionalPeriod(serializers.Serializer):  # type: ignore[type-arg]
+    period_begin = serializers.DateTimeField()
+    period_end = serializers.DateTimeField()
+
+
+class Hours(serializers.Serializer):  # type: ignore[type-arg]
+    """OCPI 2.2.1 Hours."""
+
+    twentyfourseven = serializers.BooleanField()
+    regular_hours = RegularHours(many=True, required=False, max_length=50)
+    exceptional_openings = ExceptionalPeriod(many=True, required=False, max_length=50)
+    exceptional_closings = ExceptionalPeriod(many=True, required=False, max_length=50)
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)
+        # Stored as JSON: datetimes as OCPI strings.
+        for key in ("exceptional_openings", "exceptional_closings"):
+            if key in value:
+                value[key] = [
+                    {k: v.isoformat().replace("+00:00", "Z") for k, v in period.items()}
+                    for period in value[key]
+                ]
+        if "regular_hours" in value:
+            value["regular_hours"] = [dict(h) for h in value["regular_hours"]]
+        return dict(value)
+
+
 class _LocationFields(serializers.Serializer):  # type: ignore[type-arg]
     publish = serializers.BooleanField(required=False)
     name = serializers.CharField(max_length=255, required=False, allow_blank=True)
@@ -104,7 +137,7 @@ class _LocationFields(serializers.Serializer):  # type: ignore[type-arg]
     parking_type = serializers.ChoiceField(
         choices=[p.value for p in ParkingType], required=False, allow_blank=True
     )
-    opening_times = serializers.JSONField(required=False, allow_null=True)
+    opening_times = Hours(required=False, allow_null=True)
     charging_when_closed = serializers.BooleanField(required=False)
 
 
@@ -145,7 +178,7 @@ class LocationOut(serializers.Serializer):  # type: ignore[type-arg]
     coordinates = serializers.SerializerMethodField()
     time_zone = serializers.CharField()
     parking_type = serializers.CharField()
-    opening_times = serializers.JSONField(allow_null=True)
+    opening_times = serializers.JSONField(allow_null=True, help_text="OCPI Hours")
     charging_when_closed = serializers.BooleanField()
     evses = EvseOut(many=True)
     last_updated = serializers.DateTimeField()
@@ -190,7 +223,9 @@ class ChargeStationCreatedOut(ChargeStationOut):
 
 
 class _StationFields(serializers.Serializer):  # type: ignore[type-arg]
-    location_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    location_id = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, required=False, allow_null=True
+    )
     client_cert_fingerprint = serializers.RegexField(
         r"^[0-9A-Fa-f:]{64,95}$", required=False, allow_blank=True
     )
@@ -217,7 +252,7 @@ class ChargeStationPatchIn(_StationFields):
 
 
 class ChargeStationListQuery(PageQuery):
-    location_id = serializers.IntegerField(required=False, min_value=1)
+    location_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     identity = serializers.CharField(required=False, max_length=48)
 
 
@@ -230,7 +265,9 @@ class CommandIn(serializers.Serializer):  # type: ignore[type-arg]
     evse_uid = serializers.CharField(max_length=36, required=False)
     connector_id = serializers.CharField(max_length=36, required=False)
     token_uid = serializers.CharField(max_length=36, required=False, help_text="START_SESSION")
-    session_id = serializers.IntegerField(required=False, min_value=1, help_text="STOP_SESSION")
+    session_id = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="STOP_SESSION"
+    )
     reset_type = serializers.ChoiceField(choices=["SOFT", "HARD"], required=False)
     availability = serializers.ChoiceField(
         choices=["OPERATIVE", "INOPERATIVE"], required=False, help_text="CHANGE_AVAILABILITY"

@@ -5,6 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from restapi.pagination import PageQuery
+from restapi.serializers.common import MAX_ID
 
 _PRICE = {"type": "number", "minimum": 0}
 _PRICE_OBJ = {
@@ -135,7 +136,9 @@ class TariffListQuery(PageQuery):
 
 class TariffCodeIn(serializers.Serializer):  # type: ignore[type-arg]
     code = serializers.RegexField(r"^[A-Za-z0-9_.\-]{1,64}$")
-    tariff_id = serializers.IntegerField(min_value=1, help_text="the tariff's platform_id")
+    tariff_id = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, help_text="the tariff's platform_id"
+    )
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
 
@@ -147,7 +150,7 @@ class TariffCodeOut(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class TariffAssignmentIn(serializers.Serializer):  # type: ignore[type-arg]
-    charge_station_id = serializers.IntegerField(min_value=1)
+    charge_station_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     tariff_code = serializers.CharField(max_length=64)
     effective_from = serializers.DateTimeField(required=False, help_text="default: now")
     evse_uid = serializers.CharField(max_length=36, required=False)
@@ -166,4 +169,4 @@ class TariffAssignmentOut(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class TariffAssignmentListQuery(PageQuery):
-    charge_station_id = serializers.IntegerField(required=False, min_value=1)
+    charge_station_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)

@@ -75,7 +75,7 @@ def test_objects_of_another_tenant_are_not_found(
     assert not missing, f"route {name}: add a tenant-B object for {missing} to the fixtures"
     url = "/api/v1/" + str(pattern.pattern)
     for param in params:
-        for conv in ("int", "str"):
+        for conv in ("id", "str"):
             url = url.replace(f"<{conv}:{param}>", str(world_b.ids[param]))
     before = _snapshot(world_b)
     client = world_a.client()
@@ -188,3 +188,25 @@ def test_creates_cannot_link_to_another_tenants_objects(world_a: World, world_b:
         response = client.post(f"/api/v1/{what}", body, format="json")
         assert response.status_code == 422, (what, response.content)
         assert {e["path"] for e in response.json()["errors"]} >= paths, response.content
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/api/v1/cdrs/99999999999999999999999", "/api/v1/nothing", "/api/v1/tokens/-1"],
+)
+def test_unknown_urls_and_huge_ids_are_problem_404(world_a: World, url: str) -> None:
+    response = world_a.client().get(url)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+
+
+def test_huge_ids_in_queries_and_bodies_are_refused_not_500(world_a: World) -> None:
+    client = world_a.client()
+    huge = 597633288364392549116280832
+    assert client.get(f"/api/v1/cdrs?charge_station_id={huge}").status_code == 400
+    response = client.post(
+        "/api/v1/contracts",
+        {"customer_id": huge, "token_id": 1, "reference": "R", "valid_from": "2026-01-01T00:00Z"},
+        format="json",
+    )
+    assert response.status_code == 422
