@@ -381,6 +381,7 @@ def main() -> None:
         bench_cdr_pages(port, info["key"], info, args.page_requests)
         bench_bulk(port, info["key"], runs=3)
         bench_single_upsert(port, info["key"], args.upsert_seconds, args.threads)
+        emit(bench="done", loadavg_1m=round(os.getloadavg()[0], 2))
     finally:
         server.stop()
 
