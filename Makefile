@@ -6,9 +6,12 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 WEB_HOST ?= 127.0.0.1
 WEB_PORT ?= 8000
-export WEB_HOST WEB_PORT
+GATEWAY_HOST ?= 127.0.0.1
+GATEWAY_PORT ?= 9000
+export WEB_HOST WEB_PORT GATEWAY_HOST GATEWAY_PORT
 
-.PHONY: install run test lint check pytest migrate demo worker bench-pricing bench-api clean
+.PHONY: install run test lint check pytest migrate demo worker bench-pricing bench-cdr-pipeline \
+	bench-kill bench-api clean
 
 # The virtual environment is rebuilt from the lock file whenever the lock file changes.
 $(VENV)/.installed: requirements/dev.lock
@@ -16,6 +19,11 @@ $(VENV)/.installed: requirements/dev.lock
 	@$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 	@$(BIN)/uv pip install -q --python $(BIN)/python -r requirements/dev.lock
 	@touch $@
+
+# The independently written OCPP client the journeys also run (npm: ocpp-rpc), if node exists.
+tests/js/node_modules/.package-lock.json: tests/js/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/js --no-audit --no-fund --silent; \
+	else echo "npm not found: the ocpp-rpc journey will be skipped"; fi
 
 install: $(VENV)/.installed
 
@@ -25,28 +33,33 @@ migrate: install
 demo: migrate
 	$(BIN)/python manage.py load_demo_data
 
-## make run: install, migrate, load demo data, start web + worker + scheduler (Ctrl-C stops all)
+## make run: install, migrate, load demo data, start web + worker + scheduler + OCPP gateway +
+## a gentle station simulator (2 stations on OCPP 1.6, 2 on 2.0.1, live time) (Ctrl-C stops all)
 run: demo
 	@$(BIN)/python manage.py collectstatic --noinput -v0
 	@echo ""
 	@echo "  Admin:   http://$(WEB_HOST):$(WEB_PORT)/admin/"
 	@echo "  Health:  http://$(WEB_HOST):$(WEB_PORT)/healthz"
+	@echo "  OCPP:    ws://$(GATEWAY_HOST):$(GATEWAY_PORT)/ocpp/{identity}  (OCPP 1.6 and 2.0.1)"
+	@echo "  Simulated stations (sim16, sim201): passwords in $${DATA_DIR:-var}/demo-stations.json"
 	@echo "  Demo login and password: see the line 'demo login' above."
 	@echo "  Ctrl-C stops every process."
 	@echo ""
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile start
 
-## make test: lint, boundaries, migrations check, type check of the pure core, whole test suite
+## make test: lint, boundaries, strict types of the pricing core, migrations check, all tests
 test: lint pytest
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy --strict billing/pricing
 	$(BIN)/python manage.py makemigrations --check --dry-run -v1
 
-pytest: install
-	$(BIN)/pytest
+# Tests keep their SQLite file and broker folders apart from `make run`'s.
+pytest: install tests/js/node_modules/.package-lock.json
+	DATA_DIR=$${DATA_DIR:-$(CURDIR)/var/test} $(BIN)/pytest
 
 bench-pricing: install
 	$(BIN)/python bench/bench_pricing.py
@@ -54,6 +67,16 @@ bench-pricing: install
 ## make bench-api: REST API on 1,000,000 CDRs in PostgreSQL (database `benchapi`), see docs/benchmarks.md
 bench-api: install
 	$(BIN)/python bench/bench_api.py
+
+# Gateway benchmarks: PostgreSQL + Redis, their own database and Redis dbs (docs/benchmarks.md).
+BENCH_PG ?= postgres://postgres@127.0.0.1:5432
+BENCH_REDIS ?= redis://127.0.0.1:6379
+
+bench-cdr-pipeline: install
+	$(BIN)/python bench/bench_cdr_pipeline.py --pg $(BENCH_PG) --redis $(BENCH_REDIS)
+
+bench-kill: install
+	$(BIN)/python bench/kill_test.py --pg $(BENCH_PG) --redis $(BENCH_REDIS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

@@ -60,6 +60,7 @@ def _env() -> dict[str, str]:
     env.update(
         DATABASE_URL=DB_URL,
         DATABASE_CONN_MAX_AGE="600",
+        DATABASE_POOL=os.environ.get("BENCH_DATABASE_POOL", "1"),
         CACHE_URL=CACHE_URL,
         API_RATE_LIMIT="10000000/min",
         DEBUG="0",
@@ -377,7 +378,14 @@ def main() -> None:
     server = Server(port)
     try:
         server.wait(info["key"])
-        emit(bench="server", url=f"http://127.0.0.1:{port}", workers=WORKERS, cpus=os.cpu_count())
+        emit(
+            bench="server",
+            url=f"http://127.0.0.1:{port}",
+            workers=WORKERS,
+            cpus=os.cpu_count(),
+            database_pool=_env()["DATABASE_POOL"],
+            loadavg_1m=round(os.getloadavg()[0], 2),
+        )
         bench_cdr_pages(port, info["key"], info, args.page_requests)
         bench_bulk(port, info["key"], runs=3)
         bench_single_upsert(port, info["key"], args.upsert_seconds, args.threads)

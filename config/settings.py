@@ -106,10 +106,23 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not memory, for the test database too: worker processes in the end-to-end
+    # tests open the same database.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+# Under ASGI (uvicorn) Django runs each request's sync code in its own thread, and database
+# connections are per thread: without a pool every request opens a new PostgreSQL
+# connection. DATABASE_POOL=1 uses Django's psycopg pool instead (CONN_MAX_AGE must be 0).
+if DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool("DATABASE_POOL", False):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env_int("DATABASE_POOL_MIN_SIZE", 2),
+        "max_size": env_int("DATABASE_POOL_MAX_SIZE", 10),
+        "timeout": 10,
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -233,7 +246,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
-    # Idempotency records are kept 24 h (docs/adr/0006-rest-api.md).
+    # Idempotency records are kept 24 h (docs/adr/0007-rest-api.md).
     "idempotency-purge": {"task": "apps.integrations.idempotency_purge", "schedule": 6 * 3600},
 }
 
@@ -243,4 +256,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}
+
+# Periodic tasks. django-celery-beat's DatabaseScheduler copies these into its tables.
+CELERY_BEAT_SCHEDULE = {
+    "charging-sweep-unprocessed": {
+        "task": "apps.charging.sweep_unprocessed",
+        "schedule": env_int("CHARGING_SWEEP_SECONDS", 60),
+    },
 }

@@ -6,6 +6,8 @@ nothing (and never duplicates).
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,8 +35,8 @@ SIMPLE_TARIFF = {
     "elements": [
         {
             "price_components": [
-                {"type": "FLAT", "price": "0.50", "vat": "21.0", "step_size": 1},
-                {"type": "ENERGY", "price": "0.30", "vat": "21.0", "step_size": 1},
+                {"type": "FLAT", "price": 0.50, "vat": 21.0, "step_size": 1},
+                {"type": "ENERGY", "price": 0.30, "vat": 21.0, "step_size": 1},
             ]
         }
     ],
@@ -49,15 +51,13 @@ PEAK_TARIFF = {
     "type": "REGULAR",
     "elements": [
         {
-            "price_components": [
-                {"type": "ENERGY", "price": "0.45", "vat": "19.0", "step_size": 1}
-            ],
+            "price_components": [{"type": "ENERGY", "price": 0.45, "vat": 19.0, "step_size": 1}],
             "restrictions": {"start_time": "17:00", "end_time": "21:00"},
         },
         {
             "price_components": [
-                {"type": "ENERGY", "price": "0.35", "vat": "19.0", "step_size": 1},
-                {"type": "PARKING_TIME", "price": "6.00", "vat": "19.0", "step_size": 300},
+                {"type": "ENERGY", "price": 0.35, "vat": 19.0, "step_size": 1},
+                {"type": "PARKING_TIME", "price": 6.00, "vat": 19.0, "step_size": 300},
             ]
         },
     ],
@@ -118,6 +118,32 @@ def demo_password(data_dir: Path) -> str:
         path.write_text(secrets.token_urlsafe(12))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def station_identities() -> list[str]:
+    return [
+        f"{cpo.party_id}-{n:02d}-{s:02d}" for cpo in CPOS for n in range(1, 3) for s in range(1, 3)
+    ]
+
+
+def station_credentials_reset(data_dir: Path) -> Path:
+    """Give every demo station a new Basic-auth password and write identity -> password to
+    `DATA_DIR/demo-stations.json` (mode 0600), which the simulator reads. Generated per
+    machine, never in the source; the database keeps only the hashes."""
+    credentials = {}
+    with transaction.atomic():
+        for identity in station_identities():
+            auth = locations.charge_station_auth(identity=identity)
+            if auth is not None:
+                credentials[identity] = locations.charge_station_reset_password(station_id=auth.id)
+    path = data_dir / "demo-stations.json"
+    tmp = path.with_suffix(".json.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(credentials, f, indent=2, sort_keys=True)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return path
 
 
 @transaction.atomic

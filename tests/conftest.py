@@ -19,3 +19,124 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+# --- end-to-end fixtures: a gateway on a real port, a real worker process -------------------
+
+import asyncio  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from typing import Any  # noqa: E402
+
+
+def _test_database_url() -> str:
+    from django.db import connection as conn
+
+    s = conn.settings_dict
+    if conn.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def worker_process(
+    django_db_setup: None, django_db_blocker: Any
+) -> Iterator[subprocess.Popen[str]]:
+    """A real Celery worker process on every queue, using the test database."""
+    from config.env import BASE_DIR
+
+    name = f"e2e-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "DATABASE_URL": _test_database_url(), "PYTHONUNBUFFERED": "1"}
+    from django.conf import settings
+
+    log_path = settings.DATA_DIR / f"{name}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_file = open(log_path, "w")  # noqa: SIM115
+    args = "worker -Q charging,billing,roaming,default --pool threads --concurrency 2"
+    args += " --without-gossip --without-mingle --without-heartbeat --loglevel INFO"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", *args.split(), "-n", f"{name}@%h"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    from apps.common.tasks import ping
+
+    # Ready when it has executed a task: nothing sent later can be missed.
+    assert ping.apply_async(args=["ready"]).get(timeout=60)["token"] == "ready"
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log_file.close()
+
+
+class RunningGateway:
+    def __init__(self, gateway: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.gateway = gateway
+        self.loop = loop
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.gateway.ports[0]}/ocpp/"
+
+    @property
+    def wss_url(self) -> str:
+        return f"wss://127.0.0.1:{self.gateway.ports[1]}/ocpp/"
+
+
+def start_gateway(**overrides: Any) -> tuple[RunningGateway, Callable[[], None]]:
+    from csms_gateway.server import Gateway
+    from csms_gateway.settings import GatewaySettings
+
+    settings = GatewaySettings(port=0, **overrides)
+    loop = asyncio.new_event_loop()
+    gateway = Gateway(settings)
+    ready = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(gateway.start())
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert ready.wait(10), "gateway did not start"
+
+    def stop() -> None:
+        asyncio.run_coroutine_threadsafe(gateway.stop(), loop).result(20)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+    return RunningGateway(gateway, loop), stop
+
+
+@pytest.fixture
+def gateway(transactional_db: None) -> Iterator[RunningGateway]:
+    running, stop = start_gateway()
+    yield running
+    stop()
+
+
+def wait_for(predicate: Callable[[], Any], *, timeout: float = 60, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+from tests.journey_fixtures import station  # noqa: E402, F401  (a fixture shared by suites)

@@ -21,7 +21,7 @@ SIMPLE_OCPI_TARIFF = {
     "party_id": "CPO",
     "id": "T1",
     "currency": "EUR",
-    "elements": [{"price_components": [{"type": "ENERGY", "price": "0.25", "step_size": 1}]}],
+    "elements": [{"price_components": [{"type": "ENERGY", "price": 0.25, "step_size": 1}]}],
     "last_updated": "2026-01-01T00:00:00Z",
 }
 

@@ -18,13 +18,31 @@ class SessionStatus(enum.StrEnum):
 
 
 class ChargingState(enum.StrEnum):
-    """What the EV was doing at a meter sample; decides charging vs. parking time."""
+    """What the EV was doing (OCPP 2.0.1 ChargingStateEnum; 1.6 statuses map onto it).
+    Decides charging vs. parking time (PRICING.md point 11)."""
 
-    CHARGING = "CHARGING"
-    SUSPENDED_EV = "SUSPENDED_EV"  # parking (PRICING.md point 11)
-    SUSPENDED_EVSE = "SUSPENDED_EVSE"  # not parking: the station holds the energy back
-    IDLE = "IDLE"  # connected, no energy flow: parking
-    UNKNOWN = "UNKNOWN"
+    CHARGING = "Charging"
+    EV_CONNECTED = "EVConnected"  # connected, no energy flow: parking
+    SUSPENDED_EV = "SuspendedEV"  # the EV does not take energy: parking
+    SUSPENDED_EVSE = "SuspendedEVSE"  # the station holds energy back: not parking
+    IDLE = "Idle"  # no EV connected
+
+
+# OCPP 1.6 ChargePointStatus / 2.0.1 ConnectorStatus words, as charging states.
+_STATUS_TO_STATE = {
+    "Charging": ChargingState.CHARGING,
+    "SuspendedEV": ChargingState.SUSPENDED_EV,
+    "SuspendedEVSE": ChargingState.SUSPENDED_EVSE,
+    "Preparing": ChargingState.EV_CONNECTED,
+    "Finishing": ChargingState.EV_CONNECTED,
+    "Occupied": ChargingState.EV_CONNECTED,  # 2.0.1 connector status
+    "Available": ChargingState.IDLE,
+}
+
+
+def state_for_status(status: str) -> ChargingState | None:
+    """The charging state an OCPP connector status implies, if any."""
+    return _STATUS_TO_STATE.get(status)
 
 
 class CdrKind(enum.StrEnum):
@@ -97,3 +115,92 @@ class CdrRecord:
     total_parking_time: Decimal
     data: dict[str, Any]
     last_updated: datetime
+
+
+class EventKind(enum.StrEnum):
+    """What an OCPP transaction message says about a transaction."""
+
+    STARTED = "STARTED"  # 1.6 StartTransaction, 2.0.1 TransactionEvent(Started)
+    UPDATED = "UPDATED"  # 1.6 MeterValues with transactionId, 2.0.1 TransactionEvent(Updated)
+    ENDED = "ENDED"  # 1.6 StopTransaction, 2.0.1 TransactionEvent(Ended)
+
+
+class FlagReason(enum.StrEnum):
+    UNKNOWN_TRANSACTION = "UNKNOWN_TRANSACTION"  # a stop or update for no known start
+    CLOCK_SKEW = "CLOCK_SKEW"  # station clock off by more than 5 minutes
+    NO_TARIFF = "NO_TARIFF"  # no tariff assigned / effective at session start
+    MISSING_EVSE = "MISSING_EVSE"  # the station reported an EVSE/connector we do not know
+    UNKNOWN_TOKEN = "UNKNOWN_TOKEN"  # the id tag matches no token
+    PRICING_FAILED = "PRICING_FAILED"  # the tariff or the meter data could not be priced
+    MISSING_START = "MISSING_START"  # 2.0.1 transaction seen without its Started event
+
+
+class FlagStatus(enum.StrEnum):
+    OPEN = "OPEN"
+    RESOLVED = "RESOLVED"
+    DISMISSED = "DISMISSED"
+
+
+@dataclass(frozen=True, slots=True)
+class MeterSampleIn:
+    """One normalised meter sample (the gateway converts units, multipliers and phases)."""
+
+    timestamp: datetime
+    energy_wh: Decimal | None = None
+    power_w: Decimal | None = None
+    current_a: Decimal | None = None
+    soc_percent: Decimal | None = None
+    context: str = ""
+    signed_data: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionEventIn:
+    """A transaction message as the gateway received it, normalised.
+
+    `idempotency_key` is derived from the message's content, so that a resent message (a
+    station retrying after a lost answer, an offline queue replayed) maps to the same key and
+    is stored once. `ocpp_transaction_id` is None for an OCPP 1.x start: one is allocated.
+    """
+
+    tenant_id: int
+    station_id: int
+    kind: EventKind
+    idempotency_key: str
+    protocol: str
+    action: str
+    station_timestamp: datetime
+    received_at: datetime
+    ocpp_transaction_id: str | None = None
+    evse_ocpp_id: int | None = None
+    connector_ocpp_id: int | None = None
+    id_tag: str = ""
+    meter_wh: Decimal | None = None
+    reason: str = ""
+    charging_state: ChargingState | None = None
+    seq_no: int | None = None
+    offline: bool = False
+    samples: tuple[MeterSampleIn, ...] = ()
+    frame: str = ""  # the OCPP-J frame as received, verbatim (audit)
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionEventResult:
+    event_id: int
+    ocpp_transaction_id: str
+    duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEventIn:
+    """A connector / EVSE status change (1.6 StatusNotification, 2.0.1 StatusNotification or
+    the chargingState of a TransactionEvent). Decides charging vs. parking time."""
+
+    tenant_id: int
+    station_id: int
+    evse_ocpp_id: int
+    connector_ocpp_id: int | None
+    status: str  # the station's status word, e.g. Charging, SuspendedEV, Available
+    charging_state: ChargingState | None
+    station_timestamp: datetime
+    received_at: datetime

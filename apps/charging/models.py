@@ -2,7 +2,14 @@ from __future__ import annotations
 
 from django.db import models
 
-from apps.charging.contracts import CdrKind, ChargingState, SessionStatus
+from apps.charging.contracts import (
+    CdrKind,
+    ChargingState,
+    EventKind,
+    FlagReason,
+    FlagStatus,
+    SessionStatus,
+)
 from apps.common.models import AppendOnlyModel, TenantOwnedModel, choices, in_enum
 
 MONEY = {"max_digits": 18, "decimal_places": 4}  # OCPI prices keep 4 decimals
@@ -52,6 +59,9 @@ class ChargingSession(TenantOwnedModel):
     live_cost_excl_vat = models.DecimalField(**MONEY, null=True, blank=True)
     live_cost_incl_vat = models.DecimalField(**MONEY, null=True, blank=True)
     last_meter_at = models.DateTimeField(null=True, blank=True)
+    # The newest OcppEvent this row was derived from: the sweeper re-processes transactions
+    # whose events are newer (a worker or gateway died between commit and enqueue).
+    last_event_id = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["-started_at"]
@@ -88,10 +98,20 @@ class MeterValue(TenantOwnedModel):
     state = models.CharField(max_length=16, choices=choices(ChargingState), blank=True)
     context = models.CharField(max_length=32, blank=True)
     signed_data = models.TextField(blank=True)  # OCMF or other signed meter value, verbatim
+    # The event the sample came from and its position there: derived rows are idempotent.
+    source_event = models.ForeignKey(
+        "OcppEvent", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    source_index = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["session_id", "timestamp", "id"]
         indexes = [models.Index(fields=["session", "timestamp"], name="meter_value_session_ts")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_event", "source_index"], name="meter_value_from_event_once"
+            ),
+        ]
 
 
 class Cdr(AppendOnlyModel):
@@ -164,3 +184,115 @@ class Cdr(AppendOnlyModel):
 
     def __str__(self) -> str:
         return self.ocpi_id
+
+
+class OcppEvent(AppendOnlyModel):
+    """The durable, append-only log of transaction messages, written before the station gets
+    its answer. Sessions, meter values and CDRs are derived from it by workers, so a worker
+    crash loses nothing and a replay derives the same result."""
+
+    charge_station = models.ForeignKey(
+        "locations.ChargeStation", on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(max_length=8, choices=choices(EventKind))
+    idempotency_key = models.CharField(max_length=64)
+    protocol = models.CharField(max_length=8)
+    action = models.CharField(max_length=32)
+    ocpp_transaction_id = models.CharField(max_length=36)
+    evse_ocpp_id = models.PositiveIntegerField(null=True, blank=True)
+    connector_ocpp_id = models.PositiveIntegerField(null=True, blank=True)
+    id_tag = models.CharField(max_length=36, blank=True)
+    station_timestamp = models.DateTimeField()
+    received_at = models.DateTimeField()
+    seq_no = models.PositiveIntegerField(null=True, blank=True)
+    offline = models.BooleanField(default=False)
+    meter_wh = models.DecimalField(max_digits=18, decimal_places=3, null=True, blank=True)
+    reason = models.CharField(max_length=32, blank=True)
+    charging_state = models.CharField(max_length=16, choices=choices(ChargingState), blank=True)
+    samples = models.JSONField(default=list)
+    frame = models.TextField(blank=True)  # the OCPP-J frame as received, verbatim
+
+    class Meta:
+        ordering = ["charge_station_id", "station_timestamp", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["charge_station", "idempotency_key"], name="ocpp_event_idempotent"
+            ),
+            models.CheckConstraint(condition=in_enum("kind", EventKind), name="ocpp_event_kind"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["charge_station", "ocpp_transaction_id"], name="ocpp_event_transaction"
+            ),
+        ]
+
+
+class StatusEvent(TenantOwnedModel):
+    """Connector status over time, kept to tell charging from parking time."""
+
+    charge_station = models.ForeignKey(
+        "locations.ChargeStation", on_delete=models.PROTECT, related_name="+"
+    )
+    evse_ocpp_id = models.PositiveIntegerField()
+    connector_ocpp_id = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=24)
+    charging_state = models.CharField(max_length=16, choices=choices(ChargingState), blank=True)
+    station_timestamp = models.DateTimeField()
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["charge_station_id", "evse_ocpp_id", "station_timestamp", "id"]
+        indexes = [
+            models.Index(
+                fields=["charge_station", "evse_ocpp_id", "station_timestamp"],
+                name="status_event_lookup",
+            ),
+        ]
+
+
+class TransactionIdAllocation(TenantOwnedModel):
+    """The sequence OCPP 1.x transaction ids come from: the primary key is a 32-bit identity
+    column (PostgreSQL `integer`), so every id is unique across stations and below 2^31."""
+
+    id = models.AutoField(primary_key=True)
+    charge_station = models.ForeignKey(
+        "locations.ChargeStation", on_delete=models.PROTECT, related_name="+"
+    )
+    idempotency_key = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["charge_station", "idempotency_key"], name="transaction_id_idempotent"
+            ),
+        ]
+
+
+class ReviewFlag(TenantOwnedModel):
+    """Something about a session or a message that a person must look at. Never blocks the
+    station: Start and Stop report facts and are always answered."""
+
+    charge_station = models.ForeignKey(
+        "locations.ChargeStation", on_delete=models.PROTECT, related_name="+"
+    )
+    session = models.ForeignKey(
+        ChargingSession, on_delete=models.PROTECT, null=True, blank=True, related_name="flags"
+    )
+    event = models.ForeignKey(
+        OcppEvent, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    ocpp_transaction_id = models.CharField(max_length=36, blank=True)
+    reason = models.CharField(max_length=24, choices=choices(FlagReason))
+    status = models.CharField(max_length=10, choices=choices(FlagStatus), default="OPEN")
+    details = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["charge_station", "ocpp_transaction_id", "reason"],
+                name="review_flag_once_per_transaction",
+            ),
+            models.CheckConstraint(condition=in_enum("reason", FlagReason), name="flag_reason"),
+            models.CheckConstraint(condition=in_enum("status", FlagStatus), name="flag_status"),
+        ]

@@ -113,15 +113,25 @@ def api_key_authenticate(*, presented: str, now: datetime) -> ApiPrincipal | Non
     row = (
         ApiKey.objects.filter(key_id=parts[1], revoked_at__isnull=True, tenant__is_active=True)
         .values(
-            "pk", "key_id", "tenant_id", "name", "scopes", "secret_hash", "rate_limit_per_minute"
+            "pk",
+            "key_id",
+            "tenant_id",
+            "name",
+            "scopes",
+            "secret_hash",
+            "rate_limit_per_minute",
+            "last_used_at",
         )
         .first()
     )
     if row is None or not verify_secret(parts[2], row["secret_hash"]):
         return None
-    ApiKey.objects.filter(pk=row["pk"]).filter(
-        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
-    ).update(last_used_at=now)
+    stale = now - LAST_USED_RESOLUTION
+    if row["last_used_at"] is None or row["last_used_at"] < stale:
+        # Conditional, so concurrent requests write it once; skipped (no query) when fresh.
+        ApiKey.objects.filter(pk=row["pk"]).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale)
+        ).update(last_used_at=now)
     return ApiPrincipal(
         key_pk=row["pk"],
         key_id=row["key_id"],

@@ -12,6 +12,12 @@ charge_station_upsert = services.charge_station_upsert
 location_upsert = services.location_upsert
 evse_upsert = services.evse_upsert
 connector_upsert = services.connector_upsert
+connector_resolve = selectors.connector_resolve
+charge_station_record_boot = services.charge_station_record_boot
+charge_stations_seen = services.charge_stations_seen
+charge_station_disconnected = services.charge_station_disconnected
+evse_status_record = services.evse_status_record
+station_context = selectors.station_context
 
 
 def charge_station_auth(*, identity: str) -> ChargeStationAuth | None:

@@ -251,3 +251,19 @@ class CommandResult:
     type: CommandType
     result: str  # ACCEPTED | REJECTED | TIMEOUT | ...
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class StationContext:
+    """What a session needs to know of its station at start: time zone, the CPO party and
+    the OCPI location snapshot a CDR carries."""
+
+    station_id: int
+    tenant_id: int
+    identity: str
+    location_id: int | None
+    time_zone: str | None
+    cpo_party_id: int | None  # parties.Party pk
+    country_code: str
+    party_code: str
+    cdr_location: dict[str, object] | None

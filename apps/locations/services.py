@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -21,6 +22,7 @@ from apps.locations.contracts import (
     ChargeStationRecord,
     CommandRequest,
     CommandResult,
+    Connectivity,
     LocationRecord,
     SecurityProfile,
 )
@@ -399,4 +401,62 @@ def charge_station_command_submit(
     raise ServiceUnavailable(
         "station command relay not available: commands need the OCPP gateway's relay, which "
         "is not deployed yet; nothing was sent to the station"
+    )
+
+
+_OCPP_TO_OCPI_STATUS = {
+    "Available": "AVAILABLE",
+    "Preparing": "CHARGING",
+    "Charging": "CHARGING",
+    "SuspendedEV": "CHARGING",
+    "SuspendedEVSE": "CHARGING",
+    "Finishing": "CHARGING",
+    "Occupied": "CHARGING",
+    "Reserved": "RESERVED",
+    "Unavailable": "INOPERATIVE",
+    "Faulted": "OUTOFORDER",
+}
+
+
+def charge_station_record_boot(
+    *,
+    station_id: int,
+    vendor: str,
+    model: str,
+    serial_number: str,
+    firmware_version: str,
+    ocpp_version: str,
+    at: datetime,
+) -> None:
+    ChargeStation.objects.filter(pk=station_id).update(
+        vendor=vendor[:50],
+        model=model[:50],
+        serial_number=serial_number[:50],
+        firmware_version=firmware_version[:50],
+        ocpp_version=ocpp_version,
+        last_boot_at=at,
+        last_seen_at=at,
+        connectivity=Connectivity.ONLINE.value,
+    )
+
+
+def charge_stations_seen(*, station_ids: list[int], at: datetime) -> None:
+    """Mark stations online and seen at `at` (one statement for a whole batch)."""
+    if station_ids:
+        ChargeStation.objects.filter(pk__in=station_ids).update(
+            last_seen_at=at, connectivity=Connectivity.ONLINE.value
+        )
+
+
+def charge_station_disconnected(*, station_id: int, at: datetime) -> None:
+    ChargeStation.objects.filter(pk=station_id).update(
+        connectivity=Connectivity.OFFLINE.value, last_seen_at=at
+    )
+
+
+def evse_status_record(*, station_id: int, evse_ocpp_id: int, ocpp_status: str) -> None:
+    """Map an OCPP connector status onto the OCPI status of the station's EVSE."""
+    status = _OCPP_TO_OCPI_STATUS.get(ocpp_status, "UNKNOWN")
+    Evse.objects.filter(charge_station_id=station_id, ocpp_evse_id=evse_ocpp_id).update(
+        status=status
     )

@@ -70,3 +70,15 @@ def party_pk_for_tenant(
             ),
         )
     return pk
+
+
+def party_by_pk(*, pk: int) -> PartyRef:
+    p = Party.objects.get(pk=pk)
+    return PartyRef(
+        id=p.pk,
+        tenant_id=p.tenant_id,
+        role=PartyRole(p.role),
+        country_code=p.country_code,
+        party_id=p.party_id,
+        name=p.name,
+    )

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from apps.common.errors import NotFound
 from apps.tariffs.contracts import (
@@ -11,7 +13,6 @@ from apps.tariffs.contracts import (
     TariffVersionInfo,
 )
 from apps.tariffs.models import Tariff, TariffAssignment, TariffCode, TariffVersion
-from apps.tariffs.validation import from_stored
 
 
 def tariff_for_session(
@@ -183,3 +184,41 @@ def tariff_assignment_list(
     if charge_station_id is not None:
         qs = qs.filter(charge_station_id=charge_station_id)
     return [_assignment(a) for a in qs.order_by("id")[:limit]]
+
+
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        d = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return d if d.is_finite() else None
+
+
+_NUMERIC_KEYS = {
+    "price",
+    "vat",
+    "excl_vat",
+    "incl_vat",
+    "min_kwh",
+    "max_kwh",
+    "min_current",
+    "max_current",
+    "min_power",
+    "max_power",
+}
+
+
+def from_stored(value: Any, key: str = "") -> Any:
+    """The stored OCPI object with its money and energy numbers as Decimal."""
+    if isinstance(value, dict):
+        return {k: from_stored(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_stored(v, key) for v in value]
+    if (
+        key in _NUMERIC_KEYS
+        and isinstance(value, str | int | float)
+        and not isinstance(value, bool)
+    ):
+        d = _decimal(value)
+        return d if d is not None else value
+    return value

@@ -14,7 +14,7 @@ from apps.parties.contracts import PartyRole
 from apps.tariffs import selectors
 from apps.tariffs.contracts import TariffAssignmentRecord, TariffCodeRecord, TariffRecord
 from apps.tariffs.models import Tariff, TariffAssignment, TariffCode, TariffVersion
-from apps.tariffs.validation import tariff_problems, to_storable
+from billing.pricing import PricingInputError, parse_tariff
 
 
 @transaction.atomic
@@ -24,6 +24,23 @@ def tariff_upsert(*, tenant_id: int, party_id: int, ocpi_id: str, **values: obje
         lookup={"party_id": party_id, "ocpi_id": ocpi_id},
         values={"tenant_id": tenant_id, **values},
     ).pk
+
+
+def tariff_validate(*, ocpi: Any) -> None:
+    """The pricing core's strict parser is the one validation of an OCPI tariff, for every
+    interface (admin, REST, OCPI): its problems keep its JSON paths, e.g.
+    `$.elements[0].price_components[1].price`."""
+    if not isinstance(ocpi, dict):
+        raise ValidationFailed(
+            "invalid OCPI tariff", problems=(Problem("$", "must be an OCPI Tariff object"),)
+        )
+    try:
+        parse_tariff(ocpi)
+    except PricingInputError as exc:
+        raise ValidationFailed(
+            "invalid OCPI tariff",
+            problems=tuple(Problem(issue.path, issue.message) for issue in exc.issues),
+        ) from None
 
 
 @transaction.atomic
@@ -38,12 +55,10 @@ def tariff_version_add(
     """Add a new version of a tariff's prices, effective for sessions that start at or after
     `effective_from`. A tariff's first version may be effective at any time; later versions
     only from `now` on, so a change never reprices a session already started."""
-    problems = tariff_problems(ocpi)
-    if problems:
-        raise ValidationFailed("invalid OCPI tariff", problems=tuple(problems))
     tariff = Tariff.objects.select_for_update().filter(pk=tariff_id).first()
     if tariff is None:
         raise NotFound(f"no tariff {tariff_id}")
+    tariff_validate(ocpi=ocpi)
     currency = ocpi.get("currency")
     if currency != tariff.currency:
         raise ValidationFailed(
@@ -63,7 +78,7 @@ def tariff_version_add(
         tariff=tariff,
         version=(latest["v"] or 0) + 1,
         effective_from=effective_from,
-        ocpi=to_storable(ocpi),
+        ocpi=ocpi,
         created_by_id=created_by_id,
     )
     validated_save(version)
@@ -112,9 +127,7 @@ def tariff_create(
     *, tenant_id: int, ocpi: dict[str, Any], effective_from: datetime, now: datetime
 ) -> TariffRecord:
     """Create a tariff from an OCPI Tariff object, with its first version."""
-    problems = tariff_problems(ocpi)
-    if problems:
-        raise ValidationFailed("invalid OCPI tariff", problems=tuple(problems))
+    tariff_validate(ocpi=ocpi)
     party_pk = parties_api.party_pk_for_tenant(
         tenant_id=tenant_id,
         country_code=ocpi["country_code"],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from apps.tokens import selectors, services
-from apps.tokens.contracts import TokenRef, TokenType, WhitelistType
+from apps.tokens.contracts import AuthorizationStatus, TokenRef, TokenType, WhitelistType
 from apps.tokens.models import Token
 
 token_upsert = services.token_upsert
@@ -34,3 +34,12 @@ def _ref(t: Token) -> TokenRef:
 def tokens_by_uid(*, uid: str) -> list[TokenRef]:
     """Every token with this uid (an RFID uid may be issued by more than one eMSP)."""
     return [_ref(t) for t in Token.objects.filter(uid=uid).order_by("id")]
+
+
+def token_authorize(*, uid: str) -> AuthorizationStatus:
+    """Whether a station may start charging for this uid: Accepted when some token with
+    this uid is valid, Blocked when all are blocked, Invalid when none exists."""
+    valid = list(Token.objects.filter(uid=uid).values_list("valid", flat=True)[:10])
+    if not valid:
+        return AuthorizationStatus.INVALID
+    return AuthorizationStatus.ACCEPTED if any(valid) else AuthorizationStatus.BLOCKED

@@ -100,3 +100,12 @@ class BulkReport:
     created: int
     updated: int
     items: tuple[BulkItemResult, ...]
+
+
+class AuthorizationStatus(enum.StrEnum):
+    """OCPP 1.6 AuthorizationStatus / 2.0.1 AuthorizationStatusEnum (common subset)."""
+
+    ACCEPTED = "Accepted"
+    BLOCKED = "Blocked"
+    EXPIRED = "Expired"
+    INVALID = "Invalid"

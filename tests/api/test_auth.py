@@ -58,6 +58,9 @@ def test_the_key_is_stored_hashed_and_looked_up_by_its_public_id(world_a: World)
     lookups = [q["sql"] for q in queries if "integrations_apikey" in q["sql"]]
     assert len(lookups) == 2  # one indexed SELECT by key_id, one conditional last_used UPDATE
     assert '"key_id" =' in lookups[0]
+    with CaptureQueriesContext(connection) as queries:
+        integrations_api.api_key_authenticate(presented=world_a.key, now=now)
+    assert len(queries) == 1  # used within the minute: the SELECT only
 
 
 def test_last_used_is_recorded_at_most_once_a_minute(world_a: World) -> None:

@@ -37,6 +37,10 @@ ALLOWED_CROSS_APP_FKS = {
     "charging.ChargingSession.tariff_version -> tariffs.TariffVersion",  # frozen at start
     "charging.Cdr.party -> parties.Party",  # the CPO issuing the CDR
     "charging.Cdr.tariff_version -> tariffs.TariffVersion",
+    "charging.OcppEvent.charge_station -> locations.ChargeStation",  # who sent the message
+    "charging.StatusEvent.charge_station -> locations.ChargeStation",
+    "charging.TransactionIdAllocation.charge_station -> locations.ChargeStation",
+    "charging.ReviewFlag.charge_station -> locations.ChargeStation",
 }
 
 

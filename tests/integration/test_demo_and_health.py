@@ -56,3 +56,25 @@ def test_healthz_says_503_when_the_broker_is_down(
     assert body["status"] == "error"
     assert body["broker"]["status"] == "error"
     assert body["database"]["status"] == "ok"
+
+
+def test_demo_station_passwords_are_reset_and_written_for_the_simulator(tmp_path) -> None:
+    import json
+    import stat
+
+    from apps.common.secrets import verify_secret
+    from apps.locations import api as locations_api
+    from demo.data import station_credentials_reset
+
+    load(password="demo-password-for-tests")
+    path = station_credentials_reset(tmp_path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    first = json.loads(path.read_text())
+    assert sorted(first) == [
+        f"{p}-0{n}-0{s}" for p in ("GFX", "VYL") for n in (1, 2) for s in (1, 2)
+    ]
+    for identity, password in first.items():
+        auth = locations_api.charge_station_auth(identity=identity)
+        assert auth is not None and verify_secret(password, auth.password_hash)
+    second = json.loads(station_credentials_reset(tmp_path).read_text())
+    assert all(second[i] != first[i] for i in first)  # reset, not reused

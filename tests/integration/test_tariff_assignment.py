@@ -93,7 +93,7 @@ def test_a_scheduled_version_applies_to_sessions_starting_from_its_effective_dat
     change_at = T0 + timedelta(days=7)
     dearer = {
         **SIMPLE_OCPI_TARIFF,
-        "elements": [{"price_components": [{"type": "ENERGY", "price": "0.35", "step_size": 1}]}],
+        "elements": [{"price_components": [{"type": "ENERGY", "price": 0.35, "step_size": 1}]}],
     }
     second = tariffs_api.tariff_version_add(
         tariff_id=tariff.pk, ocpi=dearer, effective_from=change_at, now=T0 + timedelta(days=1)
@@ -146,3 +146,22 @@ def test_assigning_a_code_of_another_tenant_is_refused() -> None:
             tariff_code_id=foreign_code.pk,
             effective_from=T0,
         )
+
+
+def test_an_invalid_ocpi_tariff_is_refused_with_every_json_path() -> None:
+    tariff = TariffFactory()
+    bad = {
+        **SIMPLE_OCPI_TARIFF,
+        "elements": [
+            {
+                "price_components": [{"type": "ENERGY", "price": "0.25", "step_size": 1}],
+                "restrictions": {"max_kwhh": 10},
+            }
+        ],
+    }
+    with pytest.raises(ValidationFailed) as info:
+        tariffs_api.tariff_version_add(tariff_id=tariff.pk, ocpi=bad, effective_from=T0, now=T0)
+    paths = [p.path for p in info.value.problems]
+    assert "$.elements[0].price_components[0].price" in paths
+    assert "$.elements[0].restrictions.max_kwhh" in paths
+    assert not TariffVersion.objects.exists()

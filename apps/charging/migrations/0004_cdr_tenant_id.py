@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('charging', '0002_initial'),
+        ('charging', '0003_ocpp_event_log'),
         ('parties', '0001_initial'),
         ('tariffs', '0001_initial'),
     ]

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Max
+
+from apps.charging.contracts import FlagReason
+from apps.charging.models import ChargingSession, OcppEvent, ReviewFlag
+
+
+def unprocessed_transactions(
+    *, older_than: datetime, newer_than: datetime
+) -> list[tuple[int, str]]:
+    """(station, transaction) pairs with an event newer than what their session reflects,
+    or with no session and no UNKNOWN_TRANSACTION flag yet."""
+    newest = (
+        OcppEvent.objects.filter(received_at__lt=older_than, received_at__gt=newer_than)
+        .values("charge_station_id", "ocpp_transaction_id")
+        .annotate(newest=Max("id"))
+    )
+    pending = {(r["charge_station_id"], r["ocpp_transaction_id"]): r["newest"] for r in newest}
+    if not pending:
+        return []
+    stations = {station for station, _ in pending}
+    seen = {
+        (station, txid): last
+        for station, txid, last in ChargingSession.objects.filter(
+            charge_station_id__in=stations
+        ).values_list("charge_station_id", "ocpp_transaction_id", "last_event_id")
+    }
+    flagged = set(
+        ReviewFlag.objects.filter(
+            charge_station_id__in=stations, reason=FlagReason.UNKNOWN_TRANSACTION.value
+        ).values_list("charge_station_id", "ocpp_transaction_id")
+    )
+    out = []
+    for key, newest_id in pending.items():
+        if key in seen:
+            if seen[key] < newest_id:
+                out.append(key)
+        elif key not in flagged:
+            out.append(key)
+    return sorted(out)

@@ -1,0 +1,910 @@
+"""Strict parsers: OCPI 2.2.1 / 2.1.1 tariffs and CDRs into the pricing model.
+
+PRICING.md point 10: unknown or misspelled keys and impossible values are errors naming their
+JSON path; every issue is collected before ``PricingInputError`` is raised.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from billing.pricing.model import (
+    CdrDimension,
+    ChargingPeriod,
+    DayOfWeek,
+    Dimension,
+    DisplayText,
+    InputIssue,
+    MeterValues,
+    Price,
+    PriceComponent,
+    PricingInputError,
+    ReservationRestriction,
+    SessionInput,
+    Tariff,
+    TariffElement,
+    TariffRestrictions,
+    TariffType,
+)
+
+VERSIONS = ("2.2.1", "2.1.1")
+
+_TARIFF_KEYS = {
+    "2.2.1": frozenset(
+        {
+            "country_code",
+            "party_id",
+            "id",
+            "currency",
+            "type",
+            "tariff_alt_text",
+            "tariff_alt_url",
+            "min_price",
+            "max_price",
+            "elements",
+            "start_date_time",
+            "end_date_time",
+            "energy_mix",
+            "last_updated",
+        }
+    ),
+    "2.1.1": frozenset(
+        {
+            "id",
+            "currency",
+            "tariff_alt_text",
+            "tariff_alt_url",
+            "elements",
+            "energy_mix",
+            "last_updated",
+        }
+    ),
+}
+_ELEMENT_KEYS = frozenset({"price_components", "restrictions"})
+_COMPONENT_KEYS = {
+    "2.2.1": frozenset({"type", "price", "vat", "step_size"}),
+    "2.1.1": frozenset({"type", "price", "step_size"}),
+}
+_RESTRICTION_KEYS_211 = frozenset(
+    {
+        "start_time",
+        "end_time",
+        "start_date",
+        "end_date",
+        "min_kwh",
+        "max_kwh",
+        "min_power",
+        "max_power",
+        "min_duration",
+        "max_duration",
+        "day_of_week",
+    }
+)
+_RESTRICTION_KEYS = {
+    "2.2.1": _RESTRICTION_KEYS_211 | {"min_current", "max_current", "reservation"},
+    "2.1.1": _RESTRICTION_KEYS_211,
+}
+_PRICE_KEYS = frozenset({"excl_vat", "incl_vat"})
+_DISPLAY_TEXT_KEYS = frozenset({"language", "text"})
+
+_CDR_KEYS = {
+    "2.2.1": frozenset(
+        {
+            "country_code",
+            "party_id",
+            "id",
+            "start_date_time",
+            "end_date_time",
+            "session_id",
+            "cdr_token",
+            "auth_method",
+            "authorization_reference",
+            "cdr_location",
+            "meter_id",
+            "currency",
+            "tariffs",
+            "charging_periods",
+            "signed_data",
+            "total_cost",
+            "total_fixed_cost",
+            "total_energy",
+            "total_energy_cost",
+            "total_time",
+            "total_time_cost",
+            "total_parking_time",
+            "total_parking_cost",
+            "total_reservation_cost",
+            "remark",
+            "invoice_reference_id",
+            "credit",
+            "credit_reference_id",
+            "home_charging_compensation",
+            "last_updated",
+        }
+    ),
+    "2.1.1": frozenset(
+        {
+            "id",
+            "start_date_time",
+            "stop_date_time",
+            "auth_id",
+            "auth_method",
+            "location",
+            "meter_id",
+            "currency",
+            "tariffs",
+            "charging_periods",
+            "total_cost",
+            "total_energy",
+            "total_time",
+            "total_parking_time",
+            "remark",
+            "last_updated",
+        }
+    ),
+}
+_PERIOD_KEYS = {
+    "2.2.1": frozenset({"start_date_time", "dimensions", "tariff_id"}),
+    "2.1.1": frozenset({"start_date_time", "dimensions"}),
+}
+_DIMENSION_KEYS = frozenset({"type", "volume"})
+_CDR_DIMENSIONS = {
+    "2.2.1": frozenset(
+        {
+            "CURRENT",
+            "ENERGY",
+            "ENERGY_EXPORT",
+            "ENERGY_IMPORT",
+            "MAX_CURRENT",
+            "MIN_CURRENT",
+            "MAX_POWER",
+            "MIN_POWER",
+            "PARKING_TIME",
+            "POWER",
+            "RESERVATION_TIME",
+            "STATE_OF_CHARGE",
+            "TIME",
+        }
+    ),
+    "2.1.1": frozenset({"ENERGY", "FLAT", "MAX_CURRENT", "MIN_CURRENT", "PARKING_TIME", "TIME"}),
+}
+_TYPED_DIMENSIONS = {
+    "ENERGY": "energy",
+    "TIME": "time",
+    "PARKING_TIME": "parking_time",
+    "RESERVATION_TIME": "reservation_time",
+    "MIN_CURRENT": "min_current",
+    "MAX_CURRENT": "max_current",
+    "MIN_POWER": "min_power",
+    "MAX_POWER": "max_power",
+}
+_NON_NEGATIVE_DIMENSIONS = frozenset({"TIME", "PARKING_TIME", "RESERVATION_TIME"})
+
+_TIME_RE = re.compile(r"([0-1][0-9]|2[0-3]):[0-5][0-9]\Z")
+_DATE_RE = re.compile(r"([12][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])\Z")
+_DATETIME_RE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|\+00:00)?\Z"
+)
+_CURRENCY_RE = re.compile(r"[A-Z]{3}\Z")
+
+
+class _Collector:
+    """Collects issues while walking a JSON document."""
+
+    __slots__ = ("issues", "version")
+
+    def __init__(self, version: str) -> None:
+        self.issues: list[InputIssue] = []
+        self.version = version
+
+    def add(self, path: str, message: str) -> None:
+        self.issues.append(InputIssue(path, message))
+
+    def obj(self, value: Any, path: str, allowed: frozenset[str]) -> Mapping[str, Any] | None:
+        if not isinstance(value, Mapping):
+            self.add(path, f"expected an object, got {_kind(value)}")
+            return None
+        for key in value:
+            if key not in allowed:
+                hint = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+                more = f" (did you mean {hint[0]!r}?)" if hint else ""
+                self.add(f"{path}.{key}", f"unknown key{more}")
+        return value
+
+    def required(self, data: Mapping[str, Any], key: str, path: str) -> Any:
+        value = data.get(key)
+        if value is None:
+            self.add(f"{path}.{key}", "required")
+        return value
+
+    def string(self, value: Any, path: str, max_len: int | None = None) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self.add(path, f"expected a string, got {_kind(value)}")
+            return None
+        if max_len is not None and len(value) > max_len:
+            self.add(path, f"longer than {max_len} characters")
+        return value
+
+    def number(self, value: Any, path: str, *, minimum: Decimal | None = None) -> Decimal | None:
+        if value is None:
+            return None
+        result: Decimal | None = None
+        if isinstance(value, bool):
+            result = None
+        elif isinstance(value, Decimal):
+            result = value
+        elif isinstance(value, int):
+            result = Decimal(value)
+        elif isinstance(value, float):
+            result = Decimal(repr(value))
+        elif isinstance(value, str) and self.version == "2.1.1":
+            # The 2.1.1 spec's own CDR example writes a price as a string ("2.00").
+            try:
+                result = Decimal(value)
+            except InvalidOperation:
+                result = None
+        if result is None or not result.is_finite():
+            self.add(path, f"expected a number, got {_kind(value)}")
+            return None
+        if minimum is not None and result < minimum:
+            self.add(path, f"must be >= {minimum}, got {result}")
+        return result
+
+    def integer(self, value: Any, path: str, *, minimum: int | None = None) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | Decimal | float):
+            self.add(path, f"expected an integer, got {_kind(value)}")
+            return None
+        if isinstance(value, float | Decimal):
+            if value != int(value):
+                self.add(path, f"expected an integer, got {value}")
+                return None
+            value = int(value)
+        if minimum is not None and value < minimum:
+            self.add(path, f"must be >= {minimum}, got {value}")
+        return int(value)
+
+    def datetime(self, value: Any, path: str) -> dt.datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, dt.datetime):
+            if value.tzinfo is None:
+                return value.replace(tzinfo=dt.UTC)
+            return value
+        if not isinstance(value, str) or not _DATETIME_RE.match(value):
+            self.add(
+                path, f"expected an OCPI DateTime in UTC (e.g. 2015-06-29T20:39:09Z), got {value!r}"
+            )
+            return None
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            self.add(path, f"invalid date-time {value!r}")
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.UTC)
+        return parsed
+
+    def list_(self, value: Any, path: str, *, non_empty: bool) -> list[Any]:
+        if value is None:
+            return []
+        if not isinstance(value, list | tuple):
+            self.add(path, f"expected a list, got {_kind(value)}")
+            return []
+        if non_empty and not value:
+            self.add(path, "must not be empty")
+        return list(value)
+
+    def enum(self, value: Any, path: str, choices: frozenset[str] | tuple[str, ...]) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str) or value not in choices:
+            self.add(path, f"must be one of {', '.join(sorted(choices))}; got {value!r}")
+            return None
+        return value
+
+    def raise_if_any(self) -> None:
+        if self.issues:
+            raise PricingInputError(self.issues)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return f"string {value!r}"
+    if isinstance(value, int | float | Decimal):
+        return f"number {value}"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
+def _check_version(ocpi_version: str) -> None:
+    if ocpi_version not in VERSIONS:
+        raise PricingInputError([InputIssue("$", f"unsupported OCPI version {ocpi_version!r}")])
+
+
+# --------------------------------------------------------------------------------------------
+# Tariffs
+# --------------------------------------------------------------------------------------------
+
+
+def parse_tariff(data: Mapping[str, Any], *, ocpi_version: str = "2.2.1") -> Tariff:
+    """Validate an OCPI tariff (2.2.1, or 2.1.1 converted to the 2.2.1 model)."""
+    _check_version(ocpi_version)
+    c = _Collector(ocpi_version)
+    root = c.obj(data, "$", _TARIFF_KEYS[ocpi_version])
+    if root is None:
+        c.raise_if_any()
+        raise AssertionError("unreachable")
+    v221 = ocpi_version == "2.2.1"
+    country_code = party_id = None
+    if v221:
+        country_code = c.string(c.required(root, "country_code", "$"), "$.country_code", 2)
+        party_id = c.string(c.required(root, "party_id", "$"), "$.party_id", 3)
+    tariff_id = c.string(c.required(root, "id", "$"), "$.id", 36)
+    currency = c.string(c.required(root, "currency", "$"), "$.currency")
+    if currency is not None and not _CURRENCY_RE.match(currency):
+        c.add("$.currency", f"expected an ISO 4217 code such as EUR, got {currency!r}")
+    ttype = c.enum(root.get("type"), "$.type", tuple(TariffType))
+    alt_texts: list[DisplayText] = []
+    for i, item in enumerate(
+        c.list_(root.get("tariff_alt_text"), "$.tariff_alt_text", non_empty=False)
+    ):
+        p = f"$.tariff_alt_text[{i}]"
+        obj = c.obj(item, p, _DISPLAY_TEXT_KEYS)
+        if obj is not None:
+            lang = c.string(c.required(obj, "language", p), f"{p}.language", 2)
+            text = c.string(c.required(obj, "text", p), f"{p}.text", 512)
+            if lang is not None and text is not None:
+                alt_texts.append(DisplayText(lang, text))
+    alt_url = c.string(root.get("tariff_alt_url"), "$.tariff_alt_url")
+    min_price = _price(c, root.get("min_price"), "$.min_price")
+    max_price = _price(c, root.get("max_price"), "$.max_price")
+    if min_price is not None and max_price is not None:
+        if min_price.excl_vat > max_price.excl_vat:
+            c.add("$.min_price.excl_vat", "must not exceed max_price.excl_vat")
+        if (
+            min_price.incl_vat is not None
+            and max_price.incl_vat is not None
+            and min_price.incl_vat > max_price.incl_vat
+        ):
+            c.add("$.min_price.incl_vat", "must not exceed max_price.incl_vat")
+    start_dt = c.datetime(root.get("start_date_time"), "$.start_date_time")
+    end_dt = c.datetime(root.get("end_date_time"), "$.end_date_time")
+    if start_dt is not None and end_dt is not None and end_dt <= start_dt:
+        c.add("$.end_date_time", "must be after start_date_time")
+    energy_mix = root.get("energy_mix")
+    if energy_mix is not None and not isinstance(energy_mix, Mapping):
+        c.add("$.energy_mix", f"expected an object, got {_kind(energy_mix)}")
+    last_updated = c.datetime(root.get("last_updated"), "$.last_updated")
+    elements: list[TariffElement] = []
+    raw_elements = c.list_(c.required(root, "elements", "$"), "$.elements", non_empty=True)
+    for i, raw in enumerate(raw_elements):
+        el = _element(c, raw, f"$.elements[{i}]")
+        if el is not None:
+            elements.append(el)
+    c.raise_if_any()
+    assert tariff_id is not None and currency is not None
+    return Tariff(
+        id=tariff_id,
+        currency=currency,
+        elements=tuple(elements),
+        country_code=country_code,
+        party_id=party_id,
+        type=TariffType(ttype) if ttype is not None else None,
+        tariff_alt_text=tuple(alt_texts),
+        tariff_alt_url=alt_url,
+        min_price=min_price,
+        max_price=max_price,
+        start_date_time=start_dt,
+        end_date_time=end_dt,
+        energy_mix=dict(energy_mix) if isinstance(energy_mix, Mapping) else None,
+        last_updated=last_updated,
+        source_version=ocpi_version,
+    )
+
+
+def _price(c: _Collector, value: Any, path: str) -> Price | None:
+    if value is None:
+        return None
+    obj = c.obj(value, path, _PRICE_KEYS)
+    if obj is None:
+        return None
+    excl = c.number(c.required(obj, "excl_vat", path), f"{path}.excl_vat", minimum=Decimal(0))
+    incl = c.number(obj.get("incl_vat"), f"{path}.incl_vat", minimum=Decimal(0))
+    if excl is None:
+        return None
+    return Price(excl, incl)
+
+
+def _element(c: _Collector, raw: Any, path: str) -> TariffElement | None:
+    obj = c.obj(raw, path, _ELEMENT_KEYS)
+    if obj is None:
+        return None
+    restrictions = None
+    if obj.get("restrictions") is not None:
+        restrictions = _restrictions(c, obj["restrictions"], f"{path}.restrictions")
+    comps: list[PriceComponent] = []
+    seen: set[Dimension] = set()
+    raw_comps = c.list_(
+        c.required(obj, "price_components", path), f"{path}.price_components", non_empty=True
+    )
+    for j, rc in enumerate(raw_comps):
+        cp = f"{path}.price_components[{j}]"
+        comp = _component(c, rc, cp)
+        if comp is None:
+            continue
+        if comp.type in seen:
+            c.add(f"{cp}.type", f"second {comp.type} component in one element")
+        seen.add(comp.type)
+        if (
+            restrictions is not None
+            and restrictions.reservation is not None
+            and comp.type not in (Dimension.FLAT, Dimension.TIME)
+        ):
+            c.add(f"{cp}.type", "a reservation element can only have FLAT and TIME components")
+        comps.append(comp)
+    return TariffElement(tuple(comps), restrictions)
+
+
+def _component(c: _Collector, raw: Any, path: str) -> PriceComponent | None:
+    obj = c.obj(raw, path, _COMPONENT_KEYS[c.version])
+    if obj is None:
+        return None
+    ctype = c.enum(c.required(obj, "type", path), f"{path}.type", tuple(Dimension))
+    price = c.number(c.required(obj, "price", path), f"{path}.price", minimum=Decimal(0))
+    vat = c.number(obj.get("vat"), f"{path}.vat", minimum=Decimal(0))
+    if vat is not None and vat > 100:
+        c.add(f"{path}.vat", f"a VAT percentage above 100 is not plausible: {vat}")
+    step = c.integer(c.required(obj, "step_size", path), f"{path}.step_size", minimum=0)
+    if ctype is None or price is None or step is None:
+        return None
+    return PriceComponent(Dimension(ctype), price, step, vat)
+
+
+def _time_of_day(c: _Collector, value: Any, path: str) -> dt.time | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _TIME_RE.match(value):
+        c.add(path, f"expected HH:MM (00:00-23:59), got {value!r}")
+        return None
+    return dt.time(int(value[:2]), int(value[3:5]))
+
+
+def _date(c: _Collector, value: Any, path: str) -> dt.date | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _DATE_RE.match(value):
+        c.add(path, f"expected YYYY-MM-DD, got {value!r}")
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        c.add(path, f"no such date: {value!r}")
+        return None
+
+
+def _restrictions(c: _Collector, raw: Any, path: str) -> TariffRestrictions | None:
+    obj = c.obj(raw, path, _RESTRICTION_KEYS[c.version])
+    if obj is None:
+        return None
+    zero = Decimal(0)
+    start_time = _time_of_day(c, obj.get("start_time"), f"{path}.start_time")
+    end_time = _time_of_day(c, obj.get("end_time"), f"{path}.end_time")
+    start_date = _date(c, obj.get("start_date"), f"{path}.start_date")
+    end_date = _date(c, obj.get("end_date"), f"{path}.end_date")
+    if start_date is not None and end_date is not None and end_date <= start_date:
+        c.add(f"{path}.end_date", "must be after start_date (end_date is exclusive)")
+    nums: dict[str, Decimal | None] = {}
+    for name in ("min_kwh", "max_kwh", "min_current", "max_current", "min_power", "max_power"):
+        nums[name] = c.number(obj.get(name), f"{path}.{name}", minimum=zero)
+    durs: dict[str, int | None] = {}
+    for name in ("min_duration", "max_duration"):
+        durs[name] = c.integer(obj.get(name), f"{path}.{name}", minimum=0)
+    for lo, hi in (
+        ("min_kwh", "max_kwh"),
+        ("min_current", "max_current"),
+        ("min_power", "max_power"),
+    ):
+        a, b = nums[lo], nums[hi]
+        if a is not None and b is not None and a >= b:
+            c.add(f"{path}.{hi}", f"must be above {lo} ({a}): {hi} is exclusive")
+    da, db = durs["min_duration"], durs["max_duration"]
+    if da is not None and db is not None and da >= db:
+        c.add(f"{path}.max_duration", f"must be above min_duration ({da}): it is exclusive")
+    days: list[DayOfWeek] = []
+    for i, d in enumerate(c.list_(obj.get("day_of_week"), f"{path}.day_of_week", non_empty=False)):
+        day = c.enum(d, f"{path}.day_of_week[{i}]", tuple(DayOfWeek))
+        if day is not None:
+            if DayOfWeek(day) in days:
+                c.add(f"{path}.day_of_week[{i}]", f"{day} listed twice")
+            else:
+                days.append(DayOfWeek(day))
+    reservation = c.enum(
+        obj.get("reservation"), f"{path}.reservation", tuple(ReservationRestriction)
+    )
+    return TariffRestrictions(
+        start_time=start_time,
+        end_time=end_time,
+        start_date=start_date,
+        end_date=end_date,
+        min_kwh=nums["min_kwh"],
+        max_kwh=nums["max_kwh"],
+        min_current=nums["min_current"],
+        max_current=nums["max_current"],
+        min_power=nums["min_power"],
+        max_power=nums["max_power"],
+        min_duration=durs["min_duration"],
+        max_duration=durs["max_duration"],
+        day_of_week=tuple(days),
+        reservation=ReservationRestriction(reservation) if reservation is not None else None,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# CDRs
+# --------------------------------------------------------------------------------------------
+
+
+def check_time_zone(name: Any, path: str = "$.time_zone") -> str:
+    if not isinstance(name, str) or not name:
+        raise PricingInputError([InputIssue(path, "an IANA time zone is required")])
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PricingInputError([InputIssue(path, f"unknown IANA time zone {name!r}")]) from None
+    return name
+
+
+def cdr_time_zone(data: Mapping[str, Any], ocpi_version: str = "2.2.1") -> str | None:
+    """The time zone a CDR carries itself: only 2.1.1 (``location.time_zone``) has one."""
+    for key in ("location", "cdr_location"):
+        loc = data.get(key)
+        if isinstance(loc, Mapping) and isinstance(loc.get("time_zone"), str):
+            return str(loc["time_zone"])
+    return None
+
+
+def parse_cdr_session(
+    data: Mapping[str, Any],
+    *,
+    time_zone: str | None = None,
+    ocpi_version: str = "2.2.1",
+) -> SessionInput:
+    """Read the pricing-relevant part of an OCPI CDR: start, end, charging periods.
+
+    Existing totals are not read here (``reconcile_cdr`` compares them). The time zone comes
+    from ``time_zone``, else from the CDR's location (2.1.1 ``location.time_zone``), else it
+    is an error: never silently UTC (PRICING.md point 4).
+    """
+    fast = _fast_session(data, time_zone, ocpi_version)
+    if fast is not None:
+        return fast
+    _check_version(ocpi_version)
+    c = _Collector(ocpi_version)
+    root = c.obj(data, "$", _CDR_KEYS[ocpi_version])
+    if root is None:
+        c.raise_if_any()
+        raise AssertionError("unreachable")
+    end_key = "end_date_time" if ocpi_version == "2.2.1" else "stop_date_time"
+    start = c.datetime(c.required(root, "start_date_time", "$"), "$.start_date_time")
+    end = c.datetime(c.required(root, end_key, "$"), f"$.{end_key}")
+    if start is not None and end is not None and end < start:
+        c.add(f"$.{end_key}", "is before start_date_time")
+    tz = time_zone if time_zone is not None else cdr_time_zone(root, ocpi_version)
+    if tz is None:
+        c.add(
+            "$.time_zone",
+            "no time zone: pass one (the 2.2.1 CDR location has none); never assumed to be UTC",
+        )
+    else:
+        try:
+            check_time_zone(tz)
+        except PricingInputError as exc:
+            c.issues.extend(exc.issues)
+            tz = None
+    periods = _periods(c, c.required(root, "charging_periods", "$"), start, end)
+    c.raise_if_any()
+    assert start is not None and end is not None and tz is not None
+    expired = bool(periods) and all(p.reservation_time is not None for p in periods)
+    return SessionInput(start, end, tz, tuple(periods), reservation_expired=expired)
+
+
+_KNOWN_ZONES: set[str] = set()
+_FIELD_ORDER = (
+    "energy",
+    "time",
+    "parking_time",
+    "reservation_time",
+    "min_current",
+    "max_current",
+    "min_power",
+    "max_power",
+)
+
+
+def _fast_datetime(value: Any) -> dt.datetime | None:
+    if type(value) is not str or not _DATETIME_RE.match(value):
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+
+
+def _fast_session(data: Any, time_zone: str | None, version: str) -> SessionInput | None:
+    """The common, valid CDR without the issue collector. Exactly as strict as the full
+    parser: on anything unusual it returns None and the full parser reports the issues."""
+    if type(data) is not dict or version not in VERSIONS:
+        return None
+    allowed = _CDR_KEYS[version]
+    for key in data:
+        if key not in allowed:
+            return None
+    tz = time_zone if time_zone is not None else cdr_time_zone(data, version)
+    if tz is None:
+        return None
+    if tz not in _KNOWN_ZONES:
+        try:
+            check_time_zone(tz)
+        except PricingInputError:
+            return None
+        _KNOWN_ZONES.add(tz)
+    start = _fast_datetime(data.get("start_date_time"))
+    end = _fast_datetime(data.get("end_date_time" if version == "2.2.1" else "stop_date_time"))
+    raw_periods = data.get("charging_periods")
+    if start is None or end is None or end < start or type(raw_periods) is not list:
+        return None
+    if not raw_periods:
+        return None
+    period_keys = _PERIOD_KEYS[version]
+    allowed_dims = _CDR_DIMENSIONS[version]
+    periods: list[ChargingPeriod] = []
+    prev = start
+    all_reservation = True
+    for raw in raw_periods:
+        if type(raw) is not dict:
+            return None
+        for key in raw:
+            if key not in period_keys:
+                return None
+        pstart = _fast_datetime(raw.get("start_date_time"))
+        if pstart is None or pstart < prev or pstart > end:
+            return None
+        prev = pstart
+        tariff_id = raw.get("tariff_id")
+        if tariff_id is not None and (type(tariff_id) is not str or len(tariff_id) > 36):
+            return None
+        dims = raw.get("dimensions")
+        if type(dims) is not list or not dims:
+            return None
+        energy = time_ = parking = reservation = None
+        min_current = max_current = min_power = max_power = None
+        other: list[CdrDimension] = []
+        for d in dims:
+            if type(d) is not dict or len(d) != 2:
+                return None
+            dtype = d.get("type")
+            raw_vol: Any = d.get("volume")
+            if dtype not in allowed_dims:
+                return None
+            tv = type(raw_vol)
+            vol: Decimal
+            if tv is Decimal and raw_vol.is_finite():
+                vol = raw_vol
+            elif tv is int:
+                vol = Decimal(raw_vol)
+            elif tv is float:
+                vol = Decimal(repr(raw_vol))
+            else:
+                return None
+            if dtype == "ENERGY":
+                if energy is not None:
+                    return None
+                energy = vol
+            elif dtype == "TIME":
+                if time_ is not None or vol < 0:
+                    return None
+                time_ = vol
+            elif dtype == "PARKING_TIME":
+                if parking is not None or vol < 0:
+                    return None
+                parking = vol
+            elif dtype == "RESERVATION_TIME":
+                if reservation is not None or vol < 0:
+                    return None
+                reservation = vol
+            elif dtype == "MIN_CURRENT":
+                if min_current is not None:
+                    return None
+                min_current = vol
+            elif dtype == "MAX_CURRENT":
+                if max_current is not None:
+                    return None
+                max_current = vol
+            elif dtype == "MIN_POWER":
+                if min_power is not None:
+                    return None
+                min_power = vol
+            elif dtype == "MAX_POWER":
+                if max_power is not None:
+                    return None
+                max_power = vol
+            else:
+                if any(o.type == dtype for o in other):
+                    return None
+                other.append(CdrDimension(dtype, vol))
+        if reservation is None:
+            all_reservation = False
+        periods.append(
+            ChargingPeriod(
+                pstart,
+                energy,
+                time_,
+                parking,
+                reservation,
+                min_current,
+                max_current,
+                min_power,
+                max_power,
+                tuple(other) if other else (),
+                tariff_id,
+            )
+        )
+    return SessionInput(start, end, tz, tuple(periods), reservation_expired=all_reservation)
+
+
+def parse_charging_periods(
+    value: Any, *, ocpi_version: str = "2.2.1", path: str = "$.charging_periods"
+) -> tuple[ChargingPeriod, ...]:
+    _check_version(ocpi_version)
+    c = _Collector(ocpi_version)
+    periods = _periods(c, value, None, None, path)
+    c.raise_if_any()
+    return tuple(periods)
+
+
+def _periods(
+    c: _Collector,
+    value: Any,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    path: str = "$.charging_periods",
+) -> list[ChargingPeriod]:
+    out: list[ChargingPeriod] = []
+    allowed_dims = _CDR_DIMENSIONS[c.version]
+    prev: dt.datetime | None = start
+    for i, raw in enumerate(c.list_(value, path, non_empty=True)):
+        p = f"{path}[{i}]"
+        obj = c.obj(raw, p, _PERIOD_KEYS[c.version])
+        if obj is None:
+            continue
+        pstart = c.datetime(c.required(obj, "start_date_time", p), f"{p}.start_date_time")
+        if pstart is not None:
+            if prev is not None and pstart < prev:
+                what = "session start" if i == 0 else "the previous period's start"
+                c.add(f"{p}.start_date_time", f"is before {what}")
+            if end is not None and pstart > end:
+                c.add(f"{p}.start_date_time", "is after the session end")
+            prev = pstart
+        tariff_id = c.string(obj.get("tariff_id"), f"{p}.tariff_id", 36)
+        typed: dict[str, Decimal] = {}
+        other: list[CdrDimension] = []
+        seen: set[str] = set()
+        for j, rd in enumerate(
+            c.list_(c.required(obj, "dimensions", p), f"{p}.dimensions", non_empty=True)
+        ):
+            dp = f"{p}.dimensions[{j}]"
+            dobj = c.obj(rd, dp, _DIMENSION_KEYS)
+            if dobj is None:
+                continue
+            dtype = c.enum(c.required(dobj, "type", dp), f"{dp}.type", allowed_dims)
+            vol = c.number(c.required(dobj, "volume", dp), f"{dp}.volume")
+            if dtype is None or vol is None:
+                continue
+            if dtype in seen:
+                c.add(f"{dp}.type", f"{dtype} appears twice in one period")
+                continue
+            seen.add(dtype)
+            if dtype in _NON_NEGATIVE_DIMENSIONS and vol < 0:
+                c.add(f"{dp}.volume", f"a duration cannot be negative: {vol}")
+            field_name = _TYPED_DIMENSIONS.get(dtype)
+            if field_name is None:
+                other.append(CdrDimension(dtype, vol))
+            else:
+                typed[field_name] = vol
+        if pstart is not None:
+            out.append(
+                ChargingPeriod(
+                    start_date_time=pstart,
+                    energy=typed.get("energy"),
+                    time=typed.get("time"),
+                    parking_time=typed.get("parking_time"),
+                    reservation_time=typed.get("reservation_time"),
+                    min_current=typed.get("min_current"),
+                    max_current=typed.get("max_current"),
+                    min_power=typed.get("min_power"),
+                    max_power=typed.get("max_power"),
+                    other=tuple(other),
+                    tariff_id=tariff_id,
+                )
+            )
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Meter values (the splitter's input format, see docs/pricing.md)
+# --------------------------------------------------------------------------------------------
+
+_METER_KEYS = frozenset(
+    {
+        "start_date_time",
+        "end_date_time",
+        "time_zone",
+        "reservation_start_date_time",
+        "tariff_id",
+        "samples",
+    }
+)
+_SAMPLE_KEYS = frozenset({"timestamp", "energy_wh", "state", "current_a", "power_kw"})
+
+
+def parse_meter_values(data: Mapping[str, Any], *, time_zone: str | None = None) -> MeterValues:
+    """Read the meter-values JSON document used by ``split`` (strict, with JSON paths)."""
+    from billing.pricing.model import ChargingState, MeterSample
+
+    c = _Collector("2.2.1")
+    root = c.obj(data, "$", _METER_KEYS)
+    if root is None:
+        c.raise_if_any()
+        raise AssertionError("unreachable")
+    start = c.datetime(c.required(root, "start_date_time", "$"), "$.start_date_time")
+    end = c.datetime(c.required(root, "end_date_time", "$"), "$.end_date_time")
+    res = c.datetime(root.get("reservation_start_date_time"), "$.reservation_start_date_time")
+    tariff_id = c.string(root.get("tariff_id"), "$.tariff_id", 36)
+    tz: str | None = time_zone
+    if tz is None:
+        tz = c.string(root.get("time_zone"), "$.time_zone")
+    if tz is None:
+        c.add(
+            "$.time_zone",
+            "no time zone: pass --time-zone or set time_zone; never assumed to be UTC",
+        )
+    else:
+        try:
+            check_time_zone(tz)
+        except PricingInputError as exc:
+            c.issues.extend(exc.issues)
+    samples: list[MeterSample] = []
+    states = tuple(s.value for s in ChargingState)
+    for i, raw in enumerate(c.list_(c.required(root, "samples", "$"), "$.samples", non_empty=True)):
+        p = f"$.samples[{i}]"
+        obj = c.obj(raw, p, _SAMPLE_KEYS)
+        if obj is None:
+            continue
+        ts = c.datetime(c.required(obj, "timestamp", p), f"{p}.timestamp")
+        wh = c.number(c.required(obj, "energy_wh", p), f"{p}.energy_wh", minimum=Decimal(0))
+        state = c.enum(c.required(obj, "state", p), f"{p}.state", states)
+        cur = c.number(obj.get("current_a"), f"{p}.current_a")
+        pw = c.number(obj.get("power_kw"), f"{p}.power_kw")
+        if ts is not None and wh is not None and state is not None:
+            samples.append(MeterSample(ts, wh, ChargingState(state), cur, pw))
+    c.raise_if_any()
+    assert start is not None and end is not None and tz is not None
+    return MeterValues(start, end, tz, tuple(samples), res, tariff_id)

@@ -1,0 +1,235 @@
+"""The CPO side: split a meter timeline into OCPI charging periods (PRICING.md point 11).
+
+A period starts at every instant where a price can change: local time-window edges and
+midnights (day of week, dates), duration thresholds, kWh thresholds (interpolated), current or
+power crossing a restriction threshold (interpolated), charging <-> parking, and reservation ->
+session. Energy is interpolated linearly between samples and rounded to whole Wh at each cut
+(so the periods add up exactly to the metered total); at a kWh-threshold cut it is exactly the
+threshold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from decimal import ROUND_HALF_EVEN, Decimal
+from fractions import Fraction
+
+from billing.pricing.compiled import CompiledTariff, LocalClock
+from billing.pricing.model import (
+    ChargingPeriod,
+    InputIssue,
+    MeterSample,
+    PricingInputError,
+    Tariff,
+    epoch,
+)
+from billing.pricing.serialize import hours
+
+_1000 = Decimal(1000)
+
+
+class _Timeline:
+    """Piecewise-linear signals over integer epoch seconds."""
+
+    def __init__(self, samples: Sequence[MeterSample]) -> None:
+        self.ts = [epoch(s.timestamp) for s in samples]
+        self.wh = [Fraction(s.energy_wh) for s in samples]
+        self.cur = [None if s.current_a is None else Fraction(s.current_a) for s in samples]
+        self.pw = [None if s.power_kw is None else Fraction(s.power_kw) for s in samples]
+        self.parking = [s.state.is_parking for s in samples]
+        self.has_current = all(v is not None for v in self.cur)
+        self.has_power = all(v is not None for v in self.pw)
+
+    def _interp(self, values: Sequence[Fraction | None], t: Fraction) -> Fraction:
+        ts = self.ts
+        if t <= ts[0]:
+            v = values[0]
+        elif t >= ts[-1]:
+            v = values[-1]
+        else:
+            i = _bisect_right(ts, t) - 1
+            a, b = values[i], values[i + 1]
+            assert a is not None and b is not None
+            v = a + (b - a) * (t - ts[i]) / (ts[i + 1] - ts[i])
+        assert v is not None
+        return v
+
+    def energy(self, t: int) -> Fraction:
+        return self._interp(self.wh, Fraction(t))
+
+    def parking_at(self, t: int) -> bool:
+        i = max(0, _bisect_right(self.ts, Fraction(t)) - 1)
+        return self.parking[i]
+
+    def crossings(self, values: Sequence[Fraction | None], level: Fraction) -> list[int]:
+        """Whole-second instants just after the signal crosses ``level`` (ceil)."""
+        out = []
+        for i in range(len(self.ts) - 1):
+            a, b = values[i], values[i + 1]
+            assert a is not None and b is not None
+            if (a < level <= b) or (b < level <= a):
+                x = self.ts[i] + (level - a) * (self.ts[i + 1] - self.ts[i]) / (b - a)
+                out.append(math.ceil(x))
+        return out
+
+    def extremes(
+        self, values: Sequence[Fraction | None], t0: int, t1: int
+    ) -> tuple[Fraction, Fraction]:
+        """Min and max over the open period (endpoints taken 1 s inside: a cut at a threshold
+        crossing belongs to neither side)."""
+        a = t0 + 1 if t1 - t0 > 2 else t0
+        b = t1 - 1 if t1 - t0 > 2 else t1
+        points = [self._interp(values, Fraction(a)), self._interp(values, Fraction(b))]
+        for i, t in enumerate(self.ts):
+            if a < t < b:
+                v = values[i]
+                assert v is not None
+                points.append(v)
+        return min(points), max(points)
+
+
+def _bisect_right(ts: Sequence[int], t: Fraction) -> int:
+    lo, hi = 0, len(ts)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if t < ts[mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def _dec(value: Fraction, places: int = 6) -> Decimal:
+    q = Decimal(1).scaleb(-places)
+    d = Decimal(value.numerator) / Decimal(value.denominator)
+    if not value:
+        return Decimal(0)
+    return Decimal(format(d.quantize(q, rounding=ROUND_HALF_EVEN).normalize(), "f"))
+
+
+def _whole_wh(value: Fraction) -> Fraction:
+    return Fraction(round(value))  # half-even, like ROUND_HALF_EVEN
+
+
+def split_session(
+    *,
+    tariff: Tariff,
+    samples: Sequence[MeterSample],
+    time_zone: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    reservation_start: dt.datetime | None = None,
+    tariff_id: str | None = None,
+) -> tuple[ChargingPeriod, ...]:
+    """Charging periods for the session [start, end) from its meter timeline.
+
+    ``end`` may be "now" for a live session. ``reservation_start`` adds one
+    RESERVATION_TIME period [reservation_start, start). ``tariff_id`` is set on every period.
+    """
+    issues: list[InputIssue] = []
+    if not samples:
+        issues.append(InputIssue("$.samples", "at least one meter sample is required"))
+    s0, s1 = epoch(start), epoch(end)
+    if s1 < s0:
+        issues.append(InputIssue("$.end", "is before start"))
+    for i in range(1, len(samples)):
+        if samples[i].timestamp <= samples[i - 1].timestamp:
+            issues.append(
+                InputIssue(f"$.samples[{i}].timestamp", "is not after the previous sample")
+            )
+        if samples[i].energy_wh < samples[i - 1].energy_wh:
+            issues.append(
+                InputIssue(f"$.samples[{i}].energy_wh", "the cumulative register went down")
+            )
+    r0 = epoch(reservation_start) if reservation_start is not None else None
+    if r0 is not None and r0 > s0:
+        issues.append(InputIssue("$.reservation_start", "is after the session start"))
+    if issues:
+        raise PricingInputError(issues)
+
+    ct: CompiledTariff = tariff.compiled
+    tl = _Timeline(samples)
+    clock = LocalClock.for_zone(time_zone) if ct.local_sods else None
+
+    cuts: set[int] = {s0}
+    forced_wh: dict[int, Fraction] = {}
+    # charging <-> parking
+    for i in range(1, len(tl.ts)):
+        if tl.parking[i] != tl.parking[i - 1]:
+            cuts.add(tl.ts[i])
+    # local time windows, midnights, duration thresholds
+    t: int | None = s0
+    guard = 0
+    while t is not None and t < s1 and guard < 100_000:
+        t = ct.next_time_edge(t, s0, clock)
+        if t is not None and t < s1:
+            cuts.add(t)
+        guard += 1
+    # kWh thresholds: the instant the session's energy reaches the threshold
+    e_start = _whole_wh(tl.energy(s0))
+    for kwh in ct.kwh_edges:
+        target = e_start + Fraction(kwh) * 1000
+        for i in range(len(tl.ts) - 1):
+            wa, wb = tl.wh[i], tl.wh[i + 1]
+            if wa < target <= wb:
+                x = tl.ts[i] + (target - wa) * (tl.ts[i + 1] - tl.ts[i]) / (wb - wa)
+                tc = round(x)
+                if s0 < tc < s1:
+                    cuts.add(tc)
+                    forced_wh[tc] = target
+                break
+    # current / power crossing a restriction threshold
+    if ct.current_edges and tl.has_current:
+        for level in ct.current_edges:
+            cuts.update(x for x in tl.crossings(tl.cur, Fraction(level)) if s0 < x < s1)
+    if ct.power_edges and tl.has_power:
+        for level in ct.power_edges:
+            cuts.update(x for x in tl.crossings(tl.pw, Fraction(level)) if s0 < x < s1)
+
+    ordered = sorted(c for c in cuts if s0 <= c < s1) or [s0]
+    bounds = [*ordered, s1]
+
+    def wh_at(t: int) -> Fraction:
+        if t in forced_wh:
+            return forced_wh[t]
+        return _whole_wh(tl.energy(t))
+
+    out: list[ChargingPeriod] = []
+    if r0 is not None and r0 < s0:
+        out.append(
+            ChargingPeriod(
+                start_date_time=dt.datetime.fromtimestamp(r0, dt.UTC),
+                reservation_time=hours(s0 - r0),
+                tariff_id=tariff_id,
+            )
+        )
+    for k in range(len(bounds) - 1):
+        a, b = bounds[k], bounds[k + 1]
+        if b <= a and not (a == b == s0):
+            continue
+        energy_kwh = _dec((wh_at(b) - wh_at(a)) / 1000, 4)
+        secs = b - a
+        parking = tl.parking_at(a)
+        min_c = max_c = min_p = max_p = None
+        if tl.has_current and not all(v is None for v in tl.cur):
+            lo, hi = tl.extremes(tl.cur, a, b)
+            min_c, max_c = _dec(lo, 3), _dec(hi, 3)
+        if tl.has_power and not all(v is None for v in tl.pw):
+            lo, hi = tl.extremes(tl.pw, a, b)
+            min_p, max_p = _dec(lo, 3), _dec(hi, 3)
+        out.append(
+            ChargingPeriod(
+                start_date_time=dt.datetime.fromtimestamp(a, dt.UTC),
+                energy=energy_kwh,
+                time=None if parking else hours(secs),
+                parking_time=hours(secs) if parking else None,
+                min_current=min_c,
+                max_current=max_c,
+                min_power=min_p,
+                max_power=max_p,
+                tariff_id=tariff_id,
+            )
+        )
+    return tuple(out)

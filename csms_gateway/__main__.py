@@ -1,0 +1,44 @@
+"""`python -m csms_gateway`: run one gateway node (settings from the environment)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import os
+import signal
+
+
+def main() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from csms_gateway.server import Gateway
+    from csms_gateway.settings import GatewaySettings
+
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
+    settings = GatewaySettings.from_env()
+
+    async def run() -> None:
+        gateway = Gateway(settings)
+        await gateway.start()
+        gc.freeze()  # long-lived start-up objects leave the collector's scans
+        logging.getLogger("csms_gateway").info(
+            "OCPP gateway listening on %s ports %s (subprotocols %s)",
+            settings.host,
+            gateway.ports,
+            ", ".join(settings.subprotocols),
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await gateway.stop()
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""The gateway's port to the domain. `DjangoBackend` calls the apps' `api` modules in
+threads, so the event loop never waits on the database; transaction messages go through a
+group-commit writer: many messages, one database transaction, each answered after commit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from django.db import close_old_connections, transaction
+
+from apps.charging import api as charging_api
+from apps.charging.contracts import StatusEventIn, TransactionEventIn, TransactionEventResult
+from apps.locations import api as locations_api
+from apps.locations.contracts import ChargeStationAuth
+from apps.tokens import api as tokens_api
+from apps.tokens.contracts import AuthorizationStatus
+
+log = logging.getLogger(__name__)
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+def _in_thread(fn: Callable[..., Out], *args: Any, **kwargs: Any) -> Out:
+    close_old_connections()
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        close_old_connections()
+
+
+class GroupCommitWriter(Generic[In, Out]):
+    """Collects items for up to `max_delay` seconds (or `max_batch` items), writes them with
+    one call of `flush` in a dedicated thread, then resolves each caller's future. If a
+    batch fails, its items are retried one by one so one bad item fails alone."""
+
+    def __init__(
+        self,
+        flush: Callable[[Sequence[In]], list[Out]],
+        *,
+        max_batch: int = 200,
+        max_delay: float = 0.005,
+    ) -> None:
+        self._flush = flush
+        self._max_batch = max_batch
+        self._max_delay = max_delay
+        self._queue: asyncio.Queue[tuple[In, asyncio.Future[Out]]] = asyncio.Queue()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="group-commit")
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        self._executor.shutdown(wait=True)
+
+    async def submit(self, item: In) -> Out:
+        future: asyncio.Future[Out] = asyncio.get_running_loop().create_future()
+        await self._queue.put((item, future))
+        return await future
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self._queue.get()]
+            deadline = time.monotonic() + self._max_delay
+            while len(batch) < self._max_batch:
+                timeout = deadline - time.monotonic()
+                if timeout <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self._queue.get(), timeout))
+                except TimeoutError:
+                    break
+            items = [item for item, _ in batch]
+            try:
+                results = await loop.run_in_executor(self._executor, _in_thread, self._flush, items)
+            except Exception:  # noqa: BLE001 - isolate the failing item below
+                log.exception("group commit of %d items failed; retrying one by one", len(batch))
+                for item, future in batch:
+                    try:
+                        (result,) = await loop.run_in_executor(
+                            self._executor, _in_thread, self._flush, [item]
+                        )
+                    except Exception as exc:  # noqa: BLE001
+                        if not future.done():
+                            future.set_exception(exc)
+                    else:
+                        if not future.done():
+                            future.set_result(result)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+
+class DjangoBackend:
+    def __init__(self, *, auth_cache_seconds: int, max_batch: int, max_delay: float) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="backend")
+        self._auth_ttl = auth_cache_seconds
+        self._token_cache: dict[str, tuple[float, AuthorizationStatus]] = {}
+        self._seen: set[int] = set()
+        self.transactions: GroupCommitWriter[TransactionEventIn, TransactionEventResult] = (
+            GroupCommitWriter(
+                lambda events: charging_api.transaction_events_record(events=events),
+                max_batch=max_batch,
+                max_delay=max_delay,
+            )
+        )
+        self.statuses: GroupCommitWriter[StatusEventIn, None] = GroupCommitWriter(
+            self._record_statuses, max_batch=max_batch, max_delay=max_delay
+        )
+        self._seen_task: asyncio.Task[None] | None = None
+
+    @staticmethod
+    def _record_statuses(events: Sequence[StatusEventIn]) -> list[None]:
+        # One transaction (one commit, one fsync) for the whole batch, as for transaction
+        # messages; outside one, every EVSE update was a commit of its own.
+        with transaction.atomic():
+            charging_api.status_events_record(events=events)
+            for e in events:
+                locations_api.evse_status_record(
+                    station_id=e.station_id, evse_ocpp_id=e.evse_ocpp_id, ocpp_status=e.status
+                )
+        return [None] * len(events)
+
+    def start(self) -> None:
+        self.transactions.start()
+        self.statuses.start()
+        self._seen_task = asyncio.get_running_loop().create_task(self._flush_seen_forever())
+
+    async def stop(self) -> None:
+        if self._seen_task:
+            self._seen_task.cancel()
+        await self._flush_seen()
+        await self.transactions.stop()
+        await self.statuses.stop()
+        self._pool.shutdown(wait=True)
+
+    async def _call(self, fn: Callable[..., Out], **kwargs: Any) -> Out:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, lambda: _in_thread(fn, **kwargs))
+
+    async def station_auth(self, identity: str) -> ChargeStationAuth | None:
+        return await self._call(locations_api.charge_station_auth, identity=identity)
+
+    async def authorize(self, uid: str) -> AuthorizationStatus:
+        now = time.monotonic()
+        cached = self._token_cache.get(uid)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        status = await self._call(tokens_api.token_authorize, uid=uid)
+        if len(self._token_cache) > 100_000:
+            self._token_cache.clear()
+        self._token_cache[uid] = (now + self._auth_ttl, status)
+        return status
+
+    async def boot(self, station_id: int, **fields: str) -> None:
+        await self._call(
+            locations_api.charge_station_record_boot,
+            station_id=station_id,
+            at=datetime.now(UTC),
+            **fields,
+        )
+
+    def seen(self, station_id: int) -> None:
+        self._seen.add(station_id)
+
+    async def disconnected(self, station_id: int) -> None:
+        self._seen.discard(station_id)
+        await self._call(
+            locations_api.charge_station_disconnected, station_id=station_id, at=datetime.now(UTC)
+        )
+
+    async def _flush_seen(self) -> None:
+        ids, self._seen = sorted(self._seen), set()
+        if ids:
+            await self._call(
+                locations_api.charge_stations_seen, station_ids=ids, at=datetime.now(UTC)
+            )
+
+    async def _flush_seen_forever(self) -> None:
+        while True:
+            await asyncio.sleep(15)
+            try:
+                await self._flush_seen()
+            except Exception:  # noqa: BLE001
+                log.exception("could not record last-seen times")

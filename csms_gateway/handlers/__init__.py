@@ -1,0 +1,54 @@
+"""OCPP message handlers per protocol version. Each handler takes the station's context and
+a validated payload, makes its calls into the domain through the backend, and returns the
+response payload."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from apps.locations.contracts import ChargeStationAuth
+from csms_gateway.backend import DjangoBackend
+from csms_gateway.settings import GatewaySettings
+
+
+@dataclass
+class StationContext:
+    auth: ChargeStationAuth
+    version: str  # "1.6" or "2.0.1"
+    backend: DjangoBackend
+    settings: GatewaySettings
+    vendor: str = ""
+    frame: str = ""  # the frame being handled, verbatim
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def station_id(self) -> int:
+        return self.auth.id
+
+    @property
+    def tenant_id(self) -> int:
+        return self.auth.tenant_id
+
+
+Handler = Callable[[StationContext, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def ocpp_time(value: datetime) -> str:
+    """OCPP date-time: UTC, milliseconds, 'Z'."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def message_key(action: str, payload: dict[str, Any]) -> str:
+    """The idempotency key of a message: a hash of its action and content. A resent
+    message hashes to the same key; any other message to another."""
+    canonical = json.dumps([action, payload], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()

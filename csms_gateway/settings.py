@@ -1,0 +1,66 @@
+"""Gateway settings, read from the environment through `config.env` (see README)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from config.env import ConfigurationError, env_bool, env_int, env_list, env_str
+
+SUPPORTED_SUBPROTOCOLS = ("ocpp2.0.1", "ocpp1.6")
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    host: str = "127.0.0.1"
+    port: int = 9000  # plain ws (security profile 1 only)
+    tls_port: int | None = None  # wss (profiles 2 and 3); needs cert + key
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_client_ca: str = ""  # CA that signs station client certificates (profile 3)
+    trust_proxy: bool = False  # TLS terminated at a proxy that forwards the client cert
+    proxy_cert_header: str = "X-Client-Cert"
+    proxy_proto_header: str = "X-Forwarded-Proto"
+    subprotocols: tuple[str, ...] = SUPPORTED_SUBPROTOCOLS
+    max_frame_bytes: int = 256 * 1024
+    heartbeat_interval: int = 300
+    ping_interval: int | None = None  # stations ping; server pings off by default
+    auth_cache_seconds: int = 60
+    group_commit_max: int = 200
+    group_commit_delay_ms: int = 5
+    lenient: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> GatewaySettings:
+        tls_port = env_int("GATEWAY_TLS_PORT", 0) or None
+        subprotocols = tuple(env_list("GATEWAY_SUBPROTOCOLS", list(SUPPORTED_SUBPROTOCOLS)))
+        unknown = [p for p in subprotocols if p not in SUPPORTED_SUBPROTOCOLS]
+        if unknown:
+            raise ConfigurationError(
+                f"GATEWAY_SUBPROTOCOLS: {unknown} not supported; use {SUPPORTED_SUBPROTOCOLS}"
+            )
+        raw_lenient = env_str("GATEWAY_LENIENT_VENDORS", "{}")
+        try:
+            lenient_json = json.loads(raw_lenient)
+            lenient = {str(k): frozenset(map(str, v)) for k, v in lenient_json.items()}
+        except (ValueError, AttributeError, TypeError) as exc:
+            raise ConfigurationError(
+                'GATEWAY_LENIENT_VENDORS: expected JSON like {"Vendor": ["StatusNotification"]}'
+            ) from exc
+        ping = env_int("GATEWAY_PING_INTERVAL", 0)
+        return cls(
+            host=env_str("GATEWAY_HOST", "127.0.0.1"),
+            port=env_int("GATEWAY_PORT", 9000),
+            tls_port=tls_port,
+            tls_cert=env_str("GATEWAY_TLS_CERT", ""),
+            tls_key=env_str("GATEWAY_TLS_KEY", ""),
+            tls_client_ca=env_str("GATEWAY_TLS_CLIENT_CA", ""),
+            trust_proxy=env_bool("GATEWAY_TRUST_PROXY", False),
+            proxy_cert_header=env_str("GATEWAY_PROXY_CERT_HEADER", "X-Client-Cert"),
+            subprotocols=subprotocols,
+            max_frame_bytes=env_int("GATEWAY_MAX_FRAME_BYTES", 256 * 1024),
+            heartbeat_interval=env_int("GATEWAY_HEARTBEAT_INTERVAL", 300),
+            ping_interval=ping or None,
+            auth_cache_seconds=env_int("GATEWAY_AUTH_CACHE_SECONDS", 60),
+            lenient=lenient,
+        )
