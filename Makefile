@@ -11,7 +11,7 @@ GATEWAY_PORT ?= 9000
 export WEB_HOST WEB_PORT GATEWAY_HOST GATEWAY_PORT
 
 .PHONY: install run test lint check pytest migrate demo worker bench-pricing bench-cdr-pipeline \
-	bench-kill clean
+	bench-kill bench-api clean
 
 # The virtual environment is rebuilt from the lock file whenever the lock file changes.
 $(VENV)/.installed: requirements/dev.lock
@@ -63,6 +63,10 @@ pytest: install tests/js/node_modules/.package-lock.json
 
 bench-pricing: install
 	$(BIN)/python bench/bench_pricing.py
+
+## make bench-api: REST API on 1,000,000 CDRs in PostgreSQL (database `benchapi`), see docs/benchmarks.md
+bench-api: install
+	$(BIN)/python bench/bench_api.py
 
 # Gateway benchmarks: PostgreSQL + Redis, their own database and Redis dbs (docs/benchmarks.md).
 BENCH_PG ?= postgres://postgres@127.0.0.1:5432

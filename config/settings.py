@@ -50,6 +50,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_celery_beat",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "apps.common",
     "apps.parties",
     "apps.locations",
@@ -58,6 +61,7 @@ INSTALLED_APPS = [
     "apps.customers",
     "apps.charging",
     "apps.invoicing",
+    "apps.integrations",
     "demo",
 ]
 
@@ -110,6 +114,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+# Under ASGI (uvicorn) Django runs each request's sync code in its own thread, and database
+# connections are per thread: without a pool every request opens a new PostgreSQL
+# connection. DATABASE_POOL=1 uses Django's psycopg pool instead (CONN_MAX_AGE must be 0).
+if DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool("DATABASE_POOL", False):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env_int("DATABASE_POOL_MIN_SIZE", 2),
+        "max_size": env_int("DATABASE_POOL_MAX_SIZE", 10),
+        "timeout": 10,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "parties.User"
@@ -140,6 +154,59 @@ SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", PRODUCTION)
 CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", PRODUCTION)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# --- Cache (API rate limits) -----------------------------------------------------------------
+# Rate-limit counters must be shared by every web process: Redis when REDIS_URL is set,
+# otherwise a per-process memory cache (the one-machine embedded default).
+CACHE_URL = env_str("CACHE_URL", env_str("REDIS_URL", ""))
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# --- REST API (restapi/) ----------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["restapi.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["restapi.auth.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["restapi.auth.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": env_str("API_RATE_LIMIT", "1200/min")},
+    "DEFAULT_RENDERER_CLASSES": ["restapi.json.DecimalJSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["restapi.json.DecimalJSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "restapi.schema.ApiAutoSchema",
+    "EXCEPTION_HANDLER": "restapi.problems.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "COERCE_DECIMAL_TO_STRING": False,
+    "DATETIME_FORMAT": "iso-8601",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "EV charging back office: provisioning API",
+    "DESCRIPTION": (
+        "REST API v1 for eMSP CRMs and CPO back ends. Objects follow OCPI 2.2.1 shapes where "
+        "OCPI defines one. Authenticate with `Authorization: Bearer ek_...`. "
+        "The integration guide is docs/api.md in the repository."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "TokenTypeEnum": "apps.tokens.contracts.TokenType",
+        "WhitelistEnum": "apps.tokens.contracts.WhitelistType",
+        "SessionStatusEnum": "apps.charging.contracts.SessionStatus",
+        "EvseStatusEnum": "apps.locations.contracts.EvseStatus",
+        "DeliveryStatusEnum": "apps.integrations.contracts.DeliveryStatus",
+        "CommandTypeEnum": "apps.locations.contracts.CommandType",
+    },
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "DISABLE_ERRORS_AND_WARNINGS": False,
+}
 
 # --- Redis and Celery ---------------------------------------------------------------------
 # REDIS_URL is the production default for the broker and the result backend. Without it the
@@ -178,6 +245,10 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE = {
+    # Idempotency records are kept 24 h (docs/adr/0007-rest-api.md).
+    "idempotency-purge": {"task": "apps.integrations.idempotency_purge", "schedule": 6 * 3600},
+}
 
 LOGGING = {
     "version": 1,

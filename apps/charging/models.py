@@ -178,6 +178,8 @@ class Cdr(AppendOnlyModel):
         ]
         indexes = [
             models.Index(fields=["tenant", "-end_date_time", "-id"], name="cdr_tenant_end"),
+            # Keyset pagination of the REST API: WHERE tenant_id = ? AND id > ? ORDER BY id.
+            models.Index(fields=["tenant", "id"], name="cdr_tenant_id"),
         ]
 
     def __str__(self) -> str:

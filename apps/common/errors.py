@@ -44,6 +44,19 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class PreconditionFailed(DomainError):
+    """The caller's expected version (an HTTP ETag) is not the current one: someone else
+    changed the record first (optimistic concurrency)."""
+
+    code = "precondition_failed"
+
+
+class ServiceUnavailable(DomainError):
+    """A component the operation needs does not exist or is not reachable (yet)."""
+
+    code = "service_unavailable"
+
+
 class ImmutableRecordError(DomainError):
     """An append-only record (CDR, issued invoice, ledger entry) was asked to change."""
 

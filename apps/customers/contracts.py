@@ -1,8 +1,42 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
+from datetime import datetime
 
 
 class CustomerKind(enum.StrEnum):
     PERSON = "person"
     COMPANY = "company"
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRecord:
+    id: int
+    country_code: str
+    party_id: str
+    kind: CustomerKind
+    name: str
+    email: str
+    vat_number: str
+    address: str
+    postal_code: str
+    city: str
+    country: str
+    external_ref: str
+    created_at: datetime
+    last_updated: datetime
+    etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContractRecord:
+    id: int
+    customer_id: int
+    token_id: int
+    token_uid: str
+    reference: str
+    valid_from: datetime
+    valid_until: datetime | None
+    last_updated: datetime
+    etag: str

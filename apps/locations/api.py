@@ -39,3 +39,17 @@ def charge_station_auth(*, identity: str) -> ChargeStationAuth | None:
         return None
     row["security_profile"] = SecurityProfile(row["security_profile"])
     return ChargeStationAuth(**row)
+
+
+location_create = services.location_create
+location_update = services.location_update
+location_get = selectors.location_get
+location_list = selectors.location_list
+evse_put = services.evse_put
+charge_station_create = services.charge_station_create
+charge_station_update = services.charge_station_update
+charge_station_new_password = services.charge_station_new_password
+charge_station_get = selectors.charge_station_get
+charge_station_list = selectors.charge_station_list
+charge_station_command_submit = services.charge_station_command_submit
+connector_pk = selectors.connector_pk

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 
 class ConnectorStandard(enum.StrEnum):
@@ -143,6 +145,112 @@ class ChargeStationRef:
     ocpp_version: str
     security_profile: SecurityProfile
     last_seen_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorRecord:
+    id: str
+    standard: str
+    format: str
+    power_type: str
+    max_voltage: int
+    max_amperage: int
+    max_electric_power: int | None
+    last_updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EvseRecord:
+    uid: str
+    evse_id: str
+    status: str
+    capabilities: tuple[str, ...]
+    floor_level: str
+    physical_reference: str
+    charge_station_id: int | None
+    ocpp_evse_id: int | None
+    connectors: tuple[ConnectorRecord, ...]
+    last_updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LocationRecord:
+    """OCPI 2.2.1 Location with its EVSEs and connectors, plus the platform id."""
+
+    platform_id: int
+    country_code: str
+    party_id: str
+    id: str
+    publish: bool
+    name: str
+    address: str
+    city: str
+    postal_code: str
+    state: str
+    country: str
+    latitude: Decimal
+    longitude: Decimal
+    time_zone: str
+    parking_type: str
+    opening_times: dict[str, Any] | None
+    charging_when_closed: bool
+    evses: tuple[EvseRecord, ...]
+    last_updated: datetime
+    etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class EvseMapping:
+    """Which OCPP evseId (1-based) of a station is which OCPI EVSE."""
+
+    evse_uid: str
+    ocpp_evse_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeStationRecord:
+    id: int
+    identity: str
+    location_id: int | None
+    vendor: str
+    model: str
+    serial_number: str
+    firmware_version: str
+    ocpp_version: str
+    security_profile: SecurityProfile
+    enabled: bool
+    connectivity: Connectivity
+    last_seen_at: datetime | None
+    evses: tuple[EvseMapping, ...]
+    last_updated: datetime
+    etag: str
+
+
+class CommandType(enum.StrEnum):
+    """Remote commands an integrator may send to a station (OCPI 2.2.1 CommandType plus the
+    OCPP-only ones)."""
+
+    START_SESSION = "START_SESSION"
+    STOP_SESSION = "STOP_SESSION"
+    RESET = "RESET"
+    UNLOCK_CONNECTOR = "UNLOCK_CONNECTOR"
+    CHANGE_AVAILABILITY = "CHANGE_AVAILABILITY"
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRequest:
+    type: CommandType
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """What the station answered (OCPI CommandResultType values)."""
+
+    id: str
+    type: CommandType
+    result: str  # ACCEPTED | REJECTED | TIMEOUT | ...
+    message: str
 
 
 @dataclass(frozen=True, slots=True)

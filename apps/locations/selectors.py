@@ -1,7 +1,197 @@
+"""Reads of the locations app."""
+
 from __future__ import annotations
 
-from apps.locations.contracts import ConnectorRef, ConnectorStandard, PowerType, StationContext
-from apps.locations.models import ChargeStation, Connector
+from datetime import datetime
+
+from django.db.models import Prefetch
+
+from apps.common.errors import NotFound
+from apps.common.services import version_tag
+from apps.locations.contracts import (
+    ChargeStationRecord,
+    Connectivity,
+    ConnectorRecord,
+    ConnectorRef,
+    ConnectorStandard,
+    EvseMapping,
+    EvseRecord,
+    LocationRecord,
+    PowerType,
+    SecurityProfile,
+    StationContext,
+)
+from apps.locations.models import ChargeStation, Connector, Evse, Location
+
+
+def _connector(c: Connector) -> ConnectorRecord:
+    return ConnectorRecord(
+        id=c.connector_id,
+        standard=c.standard,
+        format=c.format,
+        power_type=c.power_type,
+        max_voltage=c.max_voltage,
+        max_amperage=c.max_amperage,
+        max_electric_power=c.max_electric_power,
+        last_updated=c.updated_at,
+    )
+
+
+def _evse(e: Evse) -> EvseRecord:
+    return EvseRecord(
+        uid=e.uid,
+        evse_id=e.evse_id,
+        status=e.status,
+        capabilities=tuple(e.capabilities or ()),
+        floor_level=e.floor_level,
+        physical_reference=e.physical_reference,
+        charge_station_id=e.charge_station_id,
+        ocpp_evse_id=e.ocpp_evse_id,
+        connectors=tuple(_connector(c) for c in e.connectors.all()),
+        last_updated=e.updated_at,
+    )
+
+
+def _location(loc: Location) -> LocationRecord:
+    evses = tuple(_evse(e) for e in loc.evses.all())
+    last = max([loc.updated_at, *(e.last_updated for e in evses)])
+    return LocationRecord(
+        platform_id=loc.pk,
+        country_code=loc.party.country_code,
+        party_id=loc.party.party_id,
+        id=loc.ocpi_id,
+        publish=loc.publish,
+        name=loc.name,
+        address=loc.address,
+        city=loc.city,
+        postal_code=loc.postal_code,
+        state=loc.state,
+        country=loc.country,
+        latitude=loc.latitude,
+        longitude=loc.longitude,
+        time_zone=loc.time_zone,
+        parking_type=loc.parking_type,
+        opening_times=loc.opening_times,
+        charging_when_closed=loc.charging_when_closed,
+        evses=evses,
+        last_updated=last,
+        etag=version_tag(loc),
+    )
+
+
+def _locations():  # type: ignore[no-untyped-def]
+    return Location.objects.select_related("party").prefetch_related(
+        Prefetch(
+            "evses",
+            queryset=Evse.objects.order_by("uid").prefetch_related(
+                Prefetch("connectors", queryset=Connector.objects.order_by("connector_id"))
+            ),
+        )
+    )
+
+
+def location_get(*, tenant_id: int, location_id: int) -> LocationRecord:
+    loc = _locations().filter(tenant_id=tenant_id, pk=location_id).first()
+    if loc is None:
+        raise NotFound(f"no location {location_id} in this tenant")
+    return _location(loc)
+
+
+def location_list(
+    *,
+    tenant_id: int,
+    after_id: int | None,
+    limit: int,
+    country_code: str | None = None,
+    party_id: str | None = None,
+    updated_since: datetime | None = None,
+) -> list[LocationRecord]:
+    qs = _locations().filter(tenant_id=tenant_id)
+    if after_id is not None:
+        qs = qs.filter(id__gt=after_id)
+    if country_code:
+        qs = qs.filter(party__country_code=country_code.upper())
+    if party_id:
+        qs = qs.filter(party__party_id=party_id.upper())
+    if updated_since is not None:
+        qs = qs.filter(updated_at__gte=updated_since)
+    return [_location(loc) for loc in qs.order_by("id")[:limit]]
+
+
+def _station(s: ChargeStation) -> ChargeStationRecord:
+    return ChargeStationRecord(
+        id=s.pk,
+        identity=s.identity,
+        location_id=s.location_id,
+        vendor=s.vendor,
+        model=s.model,
+        serial_number=s.serial_number,
+        firmware_version=s.firmware_version,
+        ocpp_version=s.ocpp_version,
+        security_profile=SecurityProfile(s.security_profile),
+        enabled=s.enabled,
+        connectivity=Connectivity(s.connectivity),
+        last_seen_at=s.last_seen_at,
+        evses=tuple(
+            EvseMapping(evse_uid=e.uid, ocpp_evse_id=e.ocpp_evse_id)
+            for e in s.evses.all()
+            if e.ocpp_evse_id is not None
+        ),
+        last_updated=s.updated_at,
+        etag=version_tag(s),
+    )
+
+
+def _stations():  # type: ignore[no-untyped-def]
+    return ChargeStation.objects.prefetch_related(
+        Prefetch("evses", queryset=Evse.objects.order_by("ocpp_evse_id", "uid"))
+    )
+
+
+def charge_station_get(*, tenant_id: int, station_id: int) -> ChargeStationRecord:
+    s = _stations().filter(tenant_id=tenant_id, pk=station_id).first()
+    if s is None:
+        raise NotFound(f"no charge station {station_id} in this tenant")
+    return _station(s)
+
+
+def charge_station_list(
+    *,
+    tenant_id: int,
+    after_id: int | None,
+    limit: int,
+    location_id: int | None = None,
+    identity: str | None = None,
+) -> list[ChargeStationRecord]:
+    qs = _stations().filter(tenant_id=tenant_id)
+    if after_id is not None:
+        qs = qs.filter(id__gt=after_id)
+    if location_id is not None:
+        qs = qs.filter(location_id=location_id)
+    if identity:
+        qs = qs.filter(identity=identity)
+    return [_station(s) for s in qs.order_by("id")[:limit]]
+
+
+def connector_pk(*, tenant_id: int, station_id: int, evse_uid: str, connector_id: str) -> int:
+    """The pk of a connector of this station, addressed as the integrator knows it."""
+    pk = (
+        Connector.objects.filter(
+            tenant_id=tenant_id,
+            evse__charge_station_id=station_id,
+            evse__uid=evse_uid,
+            connector_id=connector_id,
+        )
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if pk is None:
+        raise NotFound(f"no connector {evse_uid}/{connector_id} on charge station {station_id}")
+    return pk
+
+
+def charge_station_exists(*, tenant_id: int, station_id: int) -> bool:
+    return ChargeStation.objects.filter(tenant_id=tenant_id, pk=station_id).exists()
 
 
 def connector_resolve(

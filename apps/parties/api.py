@@ -3,7 +3,7 @@ and `contracts`."""
 
 from __future__ import annotations
 
-from apps.common.errors import NotFound
+from apps.common.errors import NotFound, Problem, ValidationFailed
 from apps.parties import services
 from apps.parties.contracts import OperatorRef, PartyRef, PartyRole, TenantRole
 from apps.parties.models import Membership, Operator, Party
@@ -44,6 +44,32 @@ def user_roles(*, user_id: int) -> dict[int, TenantRole]:
         m.tenant_id: TenantRole(m.role)
         for m in Membership.objects.filter(user_id=user_id, tenant__is_active=True)
     }
+
+
+def party_pk_for_tenant(
+    *, tenant_id: int, country_code: str, party_id: str, role: PartyRole, path: str = "$"
+) -> int:
+    """The pk of this tenant's party with this OCPI identity and role. Another tenant's party
+    (or none) is a validation problem at `path`, worded the same in both cases so that one
+    tenant cannot learn which identities another tenant holds."""
+    pk = (
+        Party.objects.filter(
+            tenant_id=tenant_id,
+            country_code=str(country_code).upper(),
+            party_id=str(party_id).upper(),
+            role=role.value,
+        )
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if pk is None:
+        raise ValidationFailed(
+            f"no {role.value} party {country_code}*{party_id} in this tenant",
+            problems=(
+                Problem(path, f"no {role.value} party {country_code}*{party_id} in this tenant"),
+            ),
+        )
+    return pk
 
 
 def party_by_pk(*, pk: int) -> PartyRef:

@@ -27,3 +27,46 @@ class TariffSnapshot:
     currency: str
     effective_from: datetime
     ocpi: dict[str, Any]  # the validated OCPI 2.2.1 Tariff object
+
+
+@dataclass(frozen=True, slots=True)
+class TariffVersionInfo:
+    version: int
+    effective_from: datetime
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TariffRecord:
+    """A tariff as the REST API shows it: the OCPI 2.2.1 Tariff of the version in force now
+    (or the first scheduled one), with the list of versions."""
+
+    platform_id: int
+    country_code: str
+    party_id: str
+    id: str
+    currency: str
+    type: str
+    name: str
+    current_version: int | None
+    ocpi: dict[str, Any] | None
+    versions: tuple[TariffVersionInfo, ...]
+    last_updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TariffCodeRecord:
+    id: int
+    code: str
+    description: str
+    tariff_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class TariffAssignmentRecord:
+    id: int
+    charge_station_id: int
+    connector_pk: int | None
+    tariff_code: str
+    tariff_id: int
+    effective_from: datetime

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.core.validators import RegexValidator
 from django.db import models
 
+from apps.common.json import DecimalJSONEncoder
 from apps.common.models import AppendOnlyModel, TenantOwnedModel, choices, in_enum
 from apps.tariffs.contracts import TariffType
 
@@ -41,7 +42,7 @@ class TariffVersion(AppendOnlyModel):
     version = models.PositiveIntegerField()
     effective_from = models.DateTimeField()
     # The OCPI 2.2.1 Tariff object, validated and normalised by the pricing core's parser.
-    ocpi = models.JSONField()
+    ocpi = models.JSONField(encoder=DecimalJSONEncoder)
     created_by = models.ForeignKey(
         "parties.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

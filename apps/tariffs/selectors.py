@@ -1,9 +1,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
-from apps.tariffs.contracts import TariffSnapshot
-from apps.tariffs.models import TariffAssignment, TariffVersion
+from apps.common.errors import NotFound
+from apps.tariffs.contracts import (
+    TariffAssignmentRecord,
+    TariffCodeRecord,
+    TariffRecord,
+    TariffSnapshot,
+    TariffVersionInfo,
+)
+from apps.tariffs.models import Tariff, TariffAssignment, TariffCode, TariffVersion
 
 
 def tariff_for_session(
@@ -48,3 +57,168 @@ def tariff_for_session(
 
 def tariff_versions_count(*, tariff_id: int) -> int:
     return TariffVersion.objects.filter(tariff_id=tariff_id).count()
+
+
+def _tariff(t: Tariff, at: datetime) -> TariffRecord:
+    versions = sorted(t.versions.all(), key=lambda v: v.version)
+    in_force = [v for v in versions if v.effective_from <= at]
+    current = (
+        max(in_force, key=lambda v: v.effective_from)
+        if in_force
+        else (versions[0] if versions else None)
+    )
+    last = max([t.updated_at, *(v.created_at for v in versions)])
+    ocpi = None
+    if current is not None:
+        ocpi = {
+            **from_stored(current.ocpi),
+            "country_code": t.party.country_code,
+            "party_id": t.party.party_id,
+            "id": t.ocpi_id,
+            "currency": t.currency,
+            "last_updated": current.created_at,
+        }
+    return TariffRecord(
+        platform_id=t.pk,
+        country_code=t.party.country_code,
+        party_id=t.party.party_id,
+        id=t.ocpi_id,
+        currency=t.currency,
+        type=t.type,
+        name=t.name,
+        current_version=current.version if current else None,
+        ocpi=ocpi,
+        versions=tuple(
+            TariffVersionInfo(
+                version=v.version, effective_from=v.effective_from, created_at=v.created_at
+            )
+            for v in versions
+        ),
+        last_updated=last,
+    )
+
+
+def tariff_get(*, tenant_id: int, tariff_id: int, at: datetime) -> TariffRecord:
+    t = (
+        Tariff.objects.for_tenant(tenant_id)
+        .select_related("party")
+        .prefetch_related("versions")
+        .filter(pk=tariff_id)
+        .first()
+    )
+    if t is None:
+        raise NotFound(f"no tariff {tariff_id} in this tenant")
+    return _tariff(t, at)
+
+
+def tariff_list(
+    *,
+    tenant_id: int,
+    after_id: int | None,
+    limit: int,
+    at: datetime,
+    country_code: str | None = None,
+    party_id: str | None = None,
+) -> list[TariffRecord]:
+    qs = Tariff.objects.for_tenant(tenant_id).select_related("party").prefetch_related("versions")
+    if after_id is not None:
+        qs = qs.filter(id__gt=after_id)
+    if country_code:
+        qs = qs.filter(party__country_code=country_code.upper())
+    if party_id:
+        qs = qs.filter(party__party_id=party_id.upper())
+    return [_tariff(t, at) for t in qs.order_by("id")[:limit]]
+
+
+def _code(c: TariffCode) -> TariffCodeRecord:
+    return TariffCodeRecord(id=c.pk, code=c.code, description=c.description, tariff_id=c.tariff_id)
+
+
+def tariff_code_get(*, tenant_id: int, code_id: int) -> TariffCodeRecord:
+    c = TariffCode.objects.for_tenant(tenant_id).filter(pk=code_id).first()
+    if c is None:
+        raise NotFound(f"no tariff code {code_id} in this tenant")
+    return _code(c)
+
+
+def tariff_code_list(*, tenant_id: int, after_id: int | None, limit: int) -> list[TariffCodeRecord]:
+    qs = TariffCode.objects.for_tenant(tenant_id)
+    if after_id is not None:
+        qs = qs.filter(id__gt=after_id)
+    return [_code(c) for c in qs.order_by("id")[:limit]]
+
+
+def _assignment(a: TariffAssignment) -> TariffAssignmentRecord:
+    return TariffAssignmentRecord(
+        id=a.pk,
+        charge_station_id=a.charge_station_id,
+        connector_pk=a.connector_id,
+        tariff_code=a.tariff_code.code,
+        tariff_id=a.tariff_code.tariff_id,
+        effective_from=a.effective_from,
+    )
+
+
+def tariff_assignment_get(*, tenant_id: int, assignment_id: int) -> TariffAssignmentRecord:
+    a = (
+        TariffAssignment.objects.for_tenant(tenant_id)
+        .select_related("tariff_code")
+        .filter(pk=assignment_id)
+        .first()
+    )
+    if a is None:
+        raise NotFound(f"no tariff assignment {assignment_id} in this tenant")
+    return _assignment(a)
+
+
+def tariff_assignment_list(
+    *,
+    tenant_id: int,
+    after_id: int | None,
+    limit: int,
+    charge_station_id: int | None = None,
+) -> list[TariffAssignmentRecord]:
+    qs = TariffAssignment.objects.for_tenant(tenant_id).select_related("tariff_code")
+    if after_id is not None:
+        qs = qs.filter(id__gt=after_id)
+    if charge_station_id is not None:
+        qs = qs.filter(charge_station_id=charge_station_id)
+    return [_assignment(a) for a in qs.order_by("id")[:limit]]
+
+
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        d = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return d if d.is_finite() else None
+
+
+_NUMERIC_KEYS = {
+    "price",
+    "vat",
+    "excl_vat",
+    "incl_vat",
+    "min_kwh",
+    "max_kwh",
+    "min_current",
+    "max_current",
+    "min_power",
+    "max_power",
+}
+
+
+def from_stored(value: Any, key: str = "") -> Any:
+    """The stored OCPI object with its money and energy numbers as Decimal."""
+    if isinstance(value, dict):
+        return {k: from_stored(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_stored(v, key) for v in value]
+    if (
+        key in _NUMERIC_KEYS
+        and isinstance(value, str | int | float)
+        and not isinstance(value, bool)
+    ):
+        d = _decimal(value)
+        return d if d is not None else value
+    return value

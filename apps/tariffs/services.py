@@ -8,6 +8,11 @@ from django.db.models import Max
 
 from apps.common.errors import Conflict, NotFound, Problem, ValidationFailed
 from apps.common.services import upsert, validated_save
+from apps.locations import api as locations_api
+from apps.parties import api as parties_api
+from apps.parties.contracts import PartyRole
+from apps.tariffs import selectors
+from apps.tariffs.contracts import TariffAssignmentRecord, TariffCodeRecord, TariffRecord
 from apps.tariffs.models import Tariff, TariffAssignment, TariffCode, TariffVersion
 from billing.pricing import PricingInputError, parse_tariff
 
@@ -19,6 +24,23 @@ def tariff_upsert(*, tenant_id: int, party_id: int, ocpi_id: str, **values: obje
         lookup={"party_id": party_id, "ocpi_id": ocpi_id},
         values={"tenant_id": tenant_id, **values},
     ).pk
+
+
+def tariff_validate(*, ocpi: Any) -> None:
+    """The pricing core's strict parser is the one validation of an OCPI tariff, for every
+    interface (admin, REST, OCPI): its problems keep its JSON paths, e.g.
+    `$.elements[0].price_components[1].price`."""
+    if not isinstance(ocpi, dict):
+        raise ValidationFailed(
+            "invalid OCPI tariff", problems=(Problem("$", "must be an OCPI Tariff object"),)
+        )
+    try:
+        parse_tariff(ocpi)
+    except PricingInputError as exc:
+        raise ValidationFailed(
+            "invalid OCPI tariff",
+            problems=tuple(Problem(issue.path, issue.message) for issue in exc.issues),
+        ) from None
 
 
 @transaction.atomic
@@ -36,13 +58,7 @@ def tariff_version_add(
     tariff = Tariff.objects.select_for_update().filter(pk=tariff_id).first()
     if tariff is None:
         raise NotFound(f"no tariff {tariff_id}")
-    try:
-        parse_tariff(ocpi)
-    except PricingInputError as exc:
-        raise ValidationFailed(
-            "invalid OCPI tariff",
-            problems=tuple(Problem(issue.path, issue.message) for issue in exc.issues),
-        ) from None
+    tariff_validate(ocpi=ocpi)
     currency = ocpi.get("currency")
     if currency != tariff.currency:
         raise ValidationFailed(
@@ -101,3 +117,129 @@ def tariff_code_assign(
         },
         values={"tariff_code_id": tariff_code_id},
     ).pk
+
+
+# --- Provisioning (REST API) ----------------------------------------------------------------
+
+
+@transaction.atomic
+def tariff_create(
+    *, tenant_id: int, ocpi: dict[str, Any], effective_from: datetime, now: datetime
+) -> TariffRecord:
+    """Create a tariff from an OCPI Tariff object, with its first version."""
+    tariff_validate(ocpi=ocpi)
+    party_pk = parties_api.party_pk_for_tenant(
+        tenant_id=tenant_id,
+        country_code=ocpi["country_code"],
+        party_id=ocpi["party_id"],
+        role=PartyRole.CPO,
+        path="$.party_id",
+    )
+    if Tariff.objects.filter(party_id=party_pk, ocpi_id=ocpi["id"]).exists():
+        raise Conflict(f"tariff {ocpi['id']} exists; add a version to change its prices")
+    alt = ocpi.get("tariff_alt_text")
+    alt = alt if isinstance(alt, list) else []
+    name = next((str(t.get("text", "")) for t in alt if isinstance(t, dict)), "")
+    tariff = Tariff(
+        tenant_id=tenant_id,
+        party_id=party_pk,
+        ocpi_id=ocpi["id"],
+        currency=ocpi["currency"],
+        type=ocpi.get("type") or "",
+        name=str(name)[:200],
+    )
+    validated_save(tariff)
+    tariff_version_add(tariff_id=tariff.pk, ocpi=ocpi, effective_from=effective_from, now=now)
+    return selectors.tariff_get(tenant_id=tenant_id, tariff_id=tariff.pk, at=now)
+
+
+@transaction.atomic
+def tariff_version_create(
+    *,
+    tenant_id: int,
+    tariff_id: int,
+    ocpi: dict[str, Any],
+    effective_from: datetime,
+    now: datetime,
+) -> TariffRecord:
+    """A new version of a tenant's tariff. Its identity fields are the tariff's own."""
+    tariff = Tariff.objects.for_tenant(tenant_id).select_related("party").filter(pk=tariff_id)
+    t = tariff.first()
+    if t is None:
+        raise NotFound(f"no tariff {tariff_id} in this tenant")
+    ocpi = {
+        **ocpi,
+        "country_code": t.party.country_code,
+        "party_id": t.party.party_id,
+        "id": t.ocpi_id,
+    }
+    tariff_version_add(tariff_id=t.pk, ocpi=ocpi, effective_from=effective_from, now=now)
+    return selectors.tariff_get(tenant_id=tenant_id, tariff_id=t.pk, at=now)
+
+
+@transaction.atomic
+def tariff_code_create(
+    *, tenant_id: int, code: str, tariff_id: int, description: str = ""
+) -> TariffCodeRecord:
+    if not Tariff.objects.for_tenant(tenant_id).filter(pk=tariff_id).exists():
+        raise ValidationFailed(
+            "invalid tariff code",
+            problems=(Problem("$.tariff_id", f"no tariff {tariff_id} in this tenant"),),
+        )
+    if TariffCode.objects.for_tenant(tenant_id).filter(code=code).exists():
+        raise Conflict(f"tariff code {code!r} exists")
+    tc = TariffCode(tenant_id=tenant_id, code=code, tariff_id=tariff_id, description=description)
+    validated_save(tc)
+    return selectors.tariff_code_get(tenant_id=tenant_id, code_id=tc.pk)
+
+
+@transaction.atomic
+def tariff_assignment_create(
+    *,
+    tenant_id: int,
+    charge_station_id: int,
+    tariff_code: str,
+    effective_from: datetime,
+    now: datetime,
+    evse_uid: str | None = None,
+    connector_id: str | None = None,
+) -> TariffAssignmentRecord:
+    """Put a tariff code on a station (its default) or on one of its connectors (an
+    override) from `effective_from`, which may not lie in the past: a change applies to
+    future sessions only."""
+    problems = []
+    try:
+        locations_api.charge_station_get(tenant_id=tenant_id, station_id=charge_station_id)
+    except NotFound:
+        problems.append(
+            Problem("$.charge_station_id", f"no charge station {charge_station_id} in this tenant")
+        )
+    code = TariffCode.objects.for_tenant(tenant_id).filter(code=tariff_code).first()
+    if code is None:
+        problems.append(Problem("$.tariff_code", f"no tariff code {tariff_code!r} in this tenant"))
+    if effective_from < now:
+        problems.append(Problem("$.effective_from", "must not be in the past"))
+    if (evse_uid is None) != (connector_id is None):
+        problems.append(Problem("$.connector_id", "give both evse_uid and connector_id, or none"))
+    connector_pk = None
+    if not problems and evse_uid is not None and connector_id is not None:
+        try:
+            connector_pk = locations_api.connector_pk(
+                tenant_id=tenant_id,
+                station_id=charge_station_id,
+                evse_uid=evse_uid,
+                connector_id=connector_id,
+            )
+        except NotFound as exc:
+            problems.append(Problem("$.connector_id", exc.message))
+    if problems:
+        raise ValidationFailed("invalid tariff assignment", problems=tuple(problems))
+    assert code is not None
+    pk = tariff_code_assign(
+        tenant_id=tenant_id,
+        charge_station_id=charge_station_id,
+        tariff_code_id=code.pk,
+        effective_from=effective_from,
+        connector_id=connector_pk,
+    )
+    return selectors.tariff_assignment_get(tenant_id=tenant_id, assignment_id=pk)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from apps.tokens import services
+from apps.tokens import selectors, services
 from apps.tokens.contracts import AuthorizationStatus, TokenRef, TokenType, WhitelistType
 from apps.tokens.models import Token
 
 token_upsert = services.token_upsert
 token_set_valid = services.token_set_valid
+token_create = services.token_create
+token_put = services.token_put
+token_update = services.token_update
+token_bulk_upsert = services.token_bulk_upsert
+token_get = selectors.token_get
+token_list = selectors.token_list
+BULK_MAX_ITEMS = services.BULK_MAX_ITEMS
 
 
 def _ref(t: Token) -> TokenRef:

@@ -15,7 +15,7 @@ import pytest
 
 from config.env import BASE_DIR
 
-PACKAGES = ["apps", "billing", "config", "csms_gateway", "roaming", "demo"]
+PACKAGES = ["apps", "billing", "config", "csms_gateway", "roaming", "demo", "restapi"]
 LINT_IMPORTS = str(Path(sys.executable).with_name("lint-imports"))
 
 
@@ -49,6 +49,8 @@ CASES = [
     ("common-leaf", "apps/common/_bad.py", "from apps.parties import contracts\n"),
     ("apps-api-only", "apps/charging/_bad.py", "from apps.tariffs import models\n"),
     ("outer-api-only", "csms_gateway/_bad.py", "from apps.charging import models\n"),
+    ("outer-api-only", "restapi/_bad.py", "from apps.tokens import services\n"),
+    ("apps-inward", "apps/integrations/_bad.py", "import restapi\n"),
 ]
 
 

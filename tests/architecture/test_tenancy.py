@@ -5,7 +5,16 @@ from __future__ import annotations
 from django.apps import apps
 from django.db import models
 
-DOMAIN_APPS = {"parties", "locations", "tokens", "tariffs", "customers", "charging", "invoicing"}
+DOMAIN_APPS = {
+    "parties",
+    "locations",
+    "tokens",
+    "tariffs",
+    "customers",
+    "charging",
+    "invoicing",
+    "integrations",
+}
 
 # Platform-wide tables: the tenant itself and the people who may belong to several tenants.
 NOT_TENANT_OWNED = {"parties.Operator", "parties.User"}

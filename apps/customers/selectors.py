@@ -1,0 +1,107 @@
+"""Reads of the customers app."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from apps.common.errors import NotFound
+from apps.common.services import version_tag
+from apps.customers.contracts import ContractRecord, CustomerKind, CustomerRecord
+from apps.customers.models import Contract, Customer
+
+
+def _customer(c: Customer) -> CustomerRecord:
+    return CustomerRecord(
+        id=c.pk,
+        country_code=c.party.country_code,
+        party_id=c.party.party_id,
+        kind=CustomerKind(c.kind),
+        name=c.name,
+        email=c.email,
+        vat_number=c.vat_number,
+        address=c.address,
+        postal_code=c.postal_code,
+        city=c.city,
+        country=c.country,
+        external_ref=c.external_ref,
+        created_at=c.created_at,
+        last_updated=c.updated_at,
+        etag=version_tag(c),
+    )
+
+
+def customer_get(*, tenant_id: int, customer_id: int) -> CustomerRecord:
+    c = (
+        Customer.objects.for_tenant(tenant_id)
+        .select_related("party")
+        .filter(pk=customer_id)
+        .first()
+    )
+    if c is None:
+        raise NotFound(f"no customer {customer_id} in this tenant")
+    return _customer(c)
+
+
+def customer_list(
+    *,
+    tenant_id: int,
+    after_id: int | None,
+    limit: int,
+    external_ref: str | None = None,
+    updated_since: datetime | None = None,
+) -> list[CustomerRecord]:
+    qs = Customer.objects.for_tenant(tenant_id).select_related("party")
+    if after_id is not None:
+        qs = qs.filter(id__gt=after_id)
+    if external_ref:
+        qs = qs.filter(external_ref=external_ref)
+    if updated_since is not None:
+        qs = qs.filter(updated_at__gte=updated_since)
+    return [_customer(c) for c in qs.order_by("id")[:limit]]
+
+
+def _contract(c: Contract) -> ContractRecord:
+    return ContractRecord(
+        id=c.pk,
+        customer_id=c.customer_id,
+        token_id=c.token_id,
+        token_uid=c.token.uid,
+        reference=c.reference,
+        valid_from=c.valid_from,
+        valid_until=c.valid_until,
+        last_updated=c.updated_at,
+        etag=version_tag(c),
+    )
+
+
+def contract_get(*, tenant_id: int, contract_id: int) -> ContractRecord:
+    c = (
+        Contract.objects.for_tenant(tenant_id)
+        .select_related("token")
+        .filter(pk=contract_id)
+        .first()
+    )
+    if c is None:
+        raise NotFound(f"no contract {contract_id} in this tenant")
+    return _contract(c)
+
+
+def contract_list(
+    *,
+    tenant_id: int,
+    after_id: int | None,
+    limit: int,
+    customer_id: int | None = None,
+    token_id: int | None = None,
+    reference: str | None = None,
+) -> list[ContractRecord]:
+    qs = Contract.objects.for_tenant(tenant_id).select_related("token")
+    if after_id is not None:
+        qs = qs.filter(id__gt=after_id)
+    if customer_id is not None:
+        qs = qs.filter(customer_id=customer_id)
+    if token_id is not None:
+        qs = qs.filter(token_id=token_id)
+    if reference:
+        qs = qs.filter(reference=reference)
+    return [_contract(c) for c in qs.order_by("id")[:limit]]

@@ -1,0 +1,1 @@
+"""Integrations: API keys, idempotency records, webhook subscriptions and deliveries."""

@@ -1,0 +1,29 @@
+"""Public functions of the integrations app: API keys, idempotency, webhooks.
+
+`webhook_event_emit` is what the components that observe events call, inside their own
+transaction: the OCPP gateway / charging services (`session.started`, `session.ended`,
+`station.status_changed`, `token.authorized`) and the CDR builder (`cdr.created`).
+"""
+
+from __future__ import annotations
+
+from apps.integrations import selectors, services
+
+api_key_create = services.api_key_create
+api_key_revoke = services.api_key_revoke
+api_key_authenticate = services.api_key_authenticate
+
+idempotency_claim = services.idempotency_claim
+idempotency_complete = services.idempotency_complete
+
+webhook_subscription_create = services.webhook_subscription_create
+webhook_subscription_update = services.webhook_subscription_update
+webhook_subscription_delete = services.webhook_subscription_delete
+webhook_subscription_list = selectors.webhook_subscription_list
+webhook_subscription_get = selectors.webhook_subscription_get
+webhook_delivery_list = selectors.webhook_delivery_list
+webhook_delivery_get = selectors.webhook_delivery_get
+webhook_event_emit = services.webhook_event_emit
+webhook_test_send = services.webhook_test_send
+webhook_delivery_attempt = services.webhook_delivery_attempt
+webhook_signature = services.webhook_signature

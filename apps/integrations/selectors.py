@@ -1,0 +1,82 @@
+"""Reads of the integrations app."""
+
+from __future__ import annotations
+
+from apps.common.errors import NotFound
+from apps.common.services import version_tag
+from apps.integrations.contracts import (
+    DeliveryStatus,
+    WebhookDeliveryRecord,
+    WebhookSubscriptionRecord,
+)
+from apps.integrations.models import WebhookDelivery, WebhookSubscription
+
+
+def _sub(s: WebhookSubscription) -> WebhookSubscriptionRecord:
+    return WebhookSubscriptionRecord(
+        id=s.pk,
+        url=s.url,
+        events=tuple(s.events),
+        description=s.description,
+        is_active=s.is_active,
+        created_at=s.created_at,
+        updated_at=s.updated_at,
+        etag=version_tag(s),
+    )
+
+
+def webhook_subscription_list(
+    *, tenant_id: int, after_id: int | None, limit: int
+) -> list[WebhookSubscriptionRecord]:
+    qs = WebhookSubscription.objects.for_tenant(tenant_id).order_by("id")
+    if after_id is not None:
+        qs = qs.filter(id__gt=after_id)
+    return [_sub(s) for s in qs[:limit]]
+
+
+def webhook_subscription_get(*, tenant_id: int, subscription_id: int) -> WebhookSubscriptionRecord:
+    s = WebhookSubscription.objects.for_tenant(tenant_id).filter(pk=subscription_id).first()
+    if s is None:
+        raise NotFound(f"no webhook subscription {subscription_id} in this tenant")
+    return _sub(s)
+
+
+def _delivery(d: WebhookDelivery) -> WebhookDeliveryRecord:
+    return WebhookDeliveryRecord(
+        id=d.pk,
+        subscription_id=d.subscription_id,
+        event_id=str(d.event_id),
+        event_type=d.event_type,
+        status=DeliveryStatus(d.status),
+        attempts=d.attempts,
+        created_at=d.created_at,
+        last_attempt_at=d.last_attempt_at,
+        next_attempt_at=d.next_attempt_at,
+        last_status_code=d.last_status_code,
+        last_error=d.last_error,
+        delivered_at=d.delivered_at,
+    )
+
+
+def webhook_delivery_list(
+    *,
+    tenant_id: int,
+    subscription_id: int,
+    after_id: int | None,
+    limit: int,
+    status: str | None = None,
+) -> list[WebhookDeliveryRecord]:
+    webhook_subscription_get(tenant_id=tenant_id, subscription_id=subscription_id)
+    qs = WebhookDelivery.objects.for_tenant(tenant_id).filter(subscription_id=subscription_id)
+    if status:
+        qs = qs.filter(status=status)
+    if after_id is not None:
+        qs = qs.filter(id__gt=after_id)
+    return [_delivery(d) for d in qs.order_by("id")[:limit]]
+
+
+def webhook_delivery_get(*, tenant_id: int, delivery_id: int) -> WebhookDeliveryRecord:
+    d = WebhookDelivery.objects.for_tenant(tenant_id).filter(pk=delivery_id).first()
+    if d is None:
+        raise NotFound(f"no webhook delivery {delivery_id} in this tenant")
+    return _delivery(d)

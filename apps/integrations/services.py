@@ -1,0 +1,453 @@
+"""Writes of the integrations app: API keys, idempotency records, webhooks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import simplejson
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+
+from apps.common.errors import NotFound, Problem, ValidationFailed
+from apps.common.secrets import generate_secret, hash_secret, verify_secret
+from apps.common.services import check_version, validated_save
+from apps.integrations.contracts import (
+    ALL_SCOPES,
+    KEY_PREFIX,
+    SCOPE_ACTIONS,
+    SUBSCRIBABLE_EVENTS,
+    ApiKeyRef,
+    ApiPrincipal,
+    AttemptOutcome,
+    DeliveryStatus,
+    IdempotencyOutcome,
+    WebhookEventType,
+)
+from apps.integrations.models import (
+    ApiKey,
+    IdempotencyRecord,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+
+# --- API keys -------------------------------------------------------------------------------
+
+LAST_USED_RESOLUTION = timedelta(seconds=60)  # at most one write per key per minute
+
+
+def _normalise_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
+    wanted = [s.strip() for s in scopes if s.strip()]
+    allowed = set(ALL_SCOPES) | {f"*:{a}" for a in SCOPE_ACTIONS}
+    bad = [s for s in wanted if s not in allowed]
+    if bad or not wanted:
+        raise ValidationFailed(
+            "invalid scopes",
+            problems=tuple(
+                Problem("scopes", f"unknown scope {s!r}; use <resource>:read|write or *:read")
+                for s in bad
+            )
+            or (Problem("scopes", "at least one scope is required"),),
+        )
+    return tuple(sorted(set(wanted)))
+
+
+def _key_ref(key: ApiKey) -> ApiKeyRef:
+    return ApiKeyRef(
+        id=key.pk,
+        tenant_id=key.tenant_id,
+        key_id=key.key_id,
+        name=key.name,
+        scopes=tuple(key.scopes),
+        created_at=key.created_at,
+        last_used_at=key.last_used_at,
+        revoked_at=key.revoked_at,
+    )
+
+
+@transaction.atomic
+def api_key_create(
+    *, tenant_id: int, name: str, scopes: Iterable[str], rate_limit_per_minute: int | None = None
+) -> tuple[ApiKeyRef, str]:
+    """A new API key. Returns it with the full key, which is shown once and never stored."""
+    secret = generate_secret()
+    key = ApiKey(
+        tenant_id=tenant_id,
+        key_id=secrets.token_hex(6),
+        secret_hash=hash_secret(secret),
+        name=name,
+        scopes=list(_normalise_scopes(scopes)),
+        rate_limit_per_minute=rate_limit_per_minute,
+    )
+    validated_save(key)
+    return _key_ref(key), f"{KEY_PREFIX}_{key.key_id}_{secret}"
+
+
+@transaction.atomic
+def api_key_revoke(*, tenant_id: int, api_key_id: int, now: datetime) -> None:
+    updated = (
+        ApiKey.objects.for_tenant(tenant_id)
+        .filter(pk=api_key_id, revoked_at__isnull=True)
+        .update(revoked_at=now)
+    )
+    if updated != 1 and not ApiKey.objects.for_tenant(tenant_id).filter(pk=api_key_id).exists():
+        raise NotFound(f"no API key {api_key_id} in this tenant")
+
+
+def api_key_authenticate(*, presented: str, now: datetime) -> ApiPrincipal | None:
+    """The principal for a presented key, or None. One indexed lookup by the public key id,
+    then a constant-time comparison of the secret's hash; `last_used_at` is written at most
+    once a minute per key."""
+    parts = presented.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX or not parts[1] or not parts[2]:
+        return None
+    row = (
+        ApiKey.objects.filter(key_id=parts[1], revoked_at__isnull=True, tenant__is_active=True)
+        .values(
+            "pk",
+            "key_id",
+            "tenant_id",
+            "name",
+            "scopes",
+            "secret_hash",
+            "rate_limit_per_minute",
+            "last_used_at",
+        )
+        .first()
+    )
+    if row is None or not verify_secret(parts[2], row["secret_hash"]):
+        return None
+    stale = now - LAST_USED_RESOLUTION
+    if row["last_used_at"] is None or row["last_used_at"] < stale:
+        # Conditional, so concurrent requests write it once; skipped (no query) when fresh.
+        ApiKey.objects.filter(pk=row["pk"]).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale)
+        ).update(last_used_at=now)
+    return ApiPrincipal(
+        key_pk=row["pk"],
+        key_id=row["key_id"],
+        tenant_id=row["tenant_id"],
+        name=row["name"],
+        scopes=frozenset(row["scopes"]),
+        rate_limit_per_minute=row["rate_limit_per_minute"],
+    )
+
+
+# --- Idempotency ----------------------------------------------------------------------------
+
+IDEMPOTENCY_TTL = timedelta(hours=24)
+
+
+def idempotency_claim(
+    *, tenant_id: int, key: str, fingerprint: str, now: datetime
+) -> IdempotencyOutcome:
+    """Claim an idempotency key inside the caller's transaction.
+
+    Call it in the same `transaction.atomic()` block as the operation and
+    `idempotency_complete`. A concurrent request with the same key blocks on the unique index
+    until the first commits, then replays its response (PostgreSQL); SQLite serialises writers.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("idempotency_claim must run inside the operation's transaction")
+    if not 1 <= len(key) <= 255:
+        raise ValidationFailed(
+            "invalid Idempotency-Key",
+            problems=(Problem("Idempotency-Key", "must be 1 to 255 characters"),),
+        )
+    IdempotencyRecord.objects.for_tenant(tenant_id).filter(key=key, expires_at__lte=now).delete()
+    try:
+        with transaction.atomic():
+            IdempotencyRecord.objects.create(
+                tenant_id=tenant_id,
+                key=key,
+                fingerprint=fingerprint,
+                status_code=0,
+                content_type="",
+                body=b"",
+                expires_at=now + IDEMPOTENCY_TTL,
+            )
+        return IdempotencyOutcome(action="run")
+    except IntegrityError:
+        pass
+    record = IdempotencyRecord.objects.for_tenant(tenant_id).get(key=key)
+    if record.fingerprint != fingerprint:
+        return IdempotencyOutcome(action="mismatch")
+    return IdempotencyOutcome(
+        action="replay",
+        status_code=record.status_code,
+        content_type=record.content_type,
+        body=bytes(record.body),
+        headers=tuple((str(k), str(v)) for k, v in record.headers),
+    )
+
+
+def idempotency_complete(
+    *,
+    tenant_id: int,
+    key: str,
+    status_code: int,
+    content_type: str,
+    body: bytes,
+    headers: Iterable[tuple[str, str]],
+) -> None:
+    IdempotencyRecord.objects.for_tenant(tenant_id).filter(key=key).update(
+        status_code=status_code, content_type=content_type, body=body, headers=list(headers)
+    )
+
+
+def idempotency_records_purge(*, now: datetime) -> int:
+    """Delete expired records (run daily by the scheduler)."""
+    deleted, _ = IdempotencyRecord.objects.filter(expires_at__lte=now).delete()
+    return deleted
+
+
+# --- Webhooks -------------------------------------------------------------------------------
+
+MAX_ATTEMPTS = 8
+BACKOFF_BASE_SECONDS = 30
+BACKOFF_MAX_SECONDS = 3600
+HTTP_TIMEOUT_SECONDS = 10
+SIGNATURE_HEADER = "Webhook-Signature"
+
+
+def _validate_events(events: Iterable[str]) -> list[str]:
+    events = list(events)
+    bad = [e for e in events if e not in SUBSCRIBABLE_EVENTS]
+    problems = [
+        Problem(f"events[{i}]", f"unknown event {e!r}") for i, e in enumerate(events) if e in bad
+    ]
+    if not events:
+        problems.append(Problem("events", "at least one event type is required"))
+    if problems:
+        raise ValidationFailed("invalid webhook subscription", problems=tuple(problems))
+    return sorted(set(events))
+
+
+@transaction.atomic
+def webhook_subscription_create(
+    *, tenant_id: int, url: str, events: Iterable[str], description: str = ""
+) -> tuple[int, str]:
+    """A new subscription; returns its id and its signing secret (shown once)."""
+    secret = "whsec_" + generate_secret()
+    sub = WebhookSubscription(
+        tenant_id=tenant_id,
+        url=url,
+        events=_validate_events(events),
+        description=description,
+        secret=secret,
+    )
+    validated_save(sub)
+    return sub.pk, secret
+
+
+@transaction.atomic
+def webhook_subscription_update(
+    *, tenant_id: int, subscription_id: int, if_match: str | None, **values: Any
+) -> None:
+    sub = (
+        WebhookSubscription.objects.for_tenant(tenant_id)
+        .select_for_update()
+        .filter(pk=subscription_id)
+        .first()
+    )
+    if sub is None:
+        raise NotFound(f"no webhook subscription {subscription_id} in this tenant")
+    check_version(sub, if_match)
+    if "events" in values:
+        values["events"] = _validate_events(values["events"])
+    for field, value in values.items():
+        setattr(sub, field, value)
+    validated_save(sub)
+
+
+@transaction.atomic
+def webhook_subscription_delete(*, tenant_id: int, subscription_id: int) -> None:
+    deleted, _ = (
+        WebhookSubscription.objects.for_tenant(tenant_id).filter(pk=subscription_id).delete()
+    )
+    if not deleted:
+        raise NotFound(f"no webhook subscription {subscription_id} in this tenant")
+
+
+def _iso(dt: datetime) -> str:
+    return dt.isoformat().replace("+00:00", "Z")
+
+
+def _enqueue(delivery_ids: list[int]) -> None:
+    from apps.integrations.tasks import webhook_deliver
+
+    for delivery_id in delivery_ids:
+        webhook_deliver.delay(delivery_id)
+
+
+def _create_deliveries(
+    *,
+    subscriptions: Iterable[WebhookSubscription],
+    event_id: uuid.UUID,
+    type: str,
+    payload: Mapping[str, Any],
+    now: datetime,
+) -> list[int]:
+    body = simplejson.dumps(
+        {"id": str(event_id), "type": type, "created_at": _iso(now), "data": payload},
+        use_decimal=True,
+        separators=(",", ":"),
+        default=lambda o: _iso(o) if isinstance(o, datetime) else str(o),
+    )
+    ids = []
+    for sub in subscriptions:
+        delivery, _ = WebhookDelivery.objects.get_or_create(
+            subscription=sub,
+            event_id=event_id,
+            defaults={
+                "tenant_id": sub.tenant_id,
+                "event_type": type,
+                "body": body,
+                "next_attempt_at": now,
+            },
+        )
+        ids.append(delivery.pk)
+    transaction.on_commit(lambda: _enqueue(ids))
+    return ids
+
+
+@transaction.atomic
+def webhook_event_emit(
+    *,
+    tenant_id: int,
+    type: WebhookEventType | str,
+    payload: Mapping[str, Any],
+    now: datetime,
+    event_id: uuid.UUID | None = None,
+) -> list[int]:
+    """Record one event for every active subscription of the tenant that wants it, and queue
+    its deliveries when the caller's transaction commits. Emitting the same `event_id` again
+    creates nothing new (natural idempotency for redelivered callers)."""
+    type = WebhookEventType(type).value
+    subs = [
+        s
+        for s in WebhookSubscription.objects.for_tenant(tenant_id).filter(is_active=True)
+        if type in s.events
+    ]
+    return _create_deliveries(
+        subscriptions=subs,
+        event_id=event_id or uuid.uuid4(),
+        type=type,
+        payload=payload,
+        now=now,
+    )
+
+
+@transaction.atomic
+def webhook_test_send(*, tenant_id: int, subscription_id: int, now: datetime) -> int:
+    """Queue a `ping` event to one subscription (whatever events it subscribed to)."""
+    sub = WebhookSubscription.objects.for_tenant(tenant_id).filter(pk=subscription_id).first()
+    if sub is None:
+        raise NotFound(f"no webhook subscription {subscription_id} in this tenant")
+    (delivery_id,) = _create_deliveries(
+        subscriptions=[sub],
+        event_id=uuid.uuid4(),
+        type=WebhookEventType.PING.value,
+        payload={"subscription_id": sub.pk},
+        now=now,
+    )
+    return delivery_id
+
+
+def webhook_signature(*, secret: str, timestamp: int, body: str) -> str:
+    """`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, as sent in Webhook-Signature."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def backoff_seconds(attempt: int) -> int:
+    """Delay before attempt `attempt + 1` after `attempt` failed: 30 s, 60 s, 120 s, ... 1 h."""
+    return int(min(BACKOFF_BASE_SECONDS * 2 ** (attempt - 1), BACKOFF_MAX_SECONDS))
+
+
+Sender = Callable[[str, bytes, dict[str, str]], int]
+
+
+def _http_post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:  # noqa: S310
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def webhook_delivery_attempt(
+    *, delivery_id: int, now: datetime, send: Sender | None = None
+) -> AttemptOutcome:
+    """Make one attempt at a pending delivery and log it. Idempotent: a delivery that already
+    succeeded or was given up is not sent again; two workers cannot attempt the same try
+    (the attempt is claimed with a conditional UPDATE)."""
+    delivery = WebhookDelivery.objects.filter(pk=delivery_id).select_related("subscription").first()
+    if delivery is None or delivery.status != DeliveryStatus.PENDING:
+        done = delivery is not None and delivery.status == DeliveryStatus.SUCCEEDED
+        return AttemptOutcome(delivered=done, retry_in=None, status_code=None, error="")
+    claimed = WebhookDelivery.objects.filter(
+        pk=delivery_id, status=DeliveryStatus.PENDING.value, attempts=delivery.attempts
+    ).update(attempts=F("attempts") + 1, last_attempt_at=now)
+    if claimed != 1:
+        return AttemptOutcome(delivered=False, retry_in=None, status_code=None, error="claimed")
+    attempt = delivery.attempts + 1
+    sub = delivery.subscription
+    timestamp = int(now.timestamp())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "evcharge-webhooks/1",
+        "Webhook-Id": str(delivery.event_id),
+        "Webhook-Event": delivery.event_type,
+        "Webhook-Attempt": str(attempt),
+        SIGNATURE_HEADER: webhook_signature(
+            secret=sub.secret, timestamp=timestamp, body=delivery.body
+        ),
+    }
+    status_code: int | None = None
+    error = ""
+    started = time.monotonic()
+    try:
+        status_code = (send or _http_post)(sub.url, delivery.body.encode(), headers)
+        if not 200 <= status_code < 300:
+            error = f"HTTP {status_code}"
+    except Exception as exc:  # network errors of every kind are a failed attempt
+        error = f"{type(exc).__name__}: {exc}"[:500]
+    duration_ms = int((time.monotonic() - started) * 1000)
+    delivered = not error
+    retry_in = None if delivered or attempt >= MAX_ATTEMPTS else backoff_seconds(attempt)
+    with transaction.atomic():
+        WebhookAttempt.objects.create(
+            tenant_id=delivery.tenant_id,
+            delivery_id=delivery.pk,
+            attempted_at=now,
+            status_code=status_code,
+            error=error,
+            duration_ms=duration_ms,
+        )
+        if delivered:
+            status = DeliveryStatus.SUCCEEDED
+        elif retry_in is None:
+            status = DeliveryStatus.FAILED
+        else:
+            status = DeliveryStatus.PENDING
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            status=status.value,
+            last_status_code=status_code,
+            last_error=error,
+            delivered_at=now if delivered else None,
+            next_attempt_at=now + timedelta(seconds=retry_in) if retry_in else None,
+        )
+    return AttemptOutcome(
+        delivered=delivered, retry_in=retry_in, status_code=status_code, error=error
+    )

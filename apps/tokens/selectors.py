@@ -1,0 +1,90 @@
+"""Reads of the tokens app."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from apps.common.errors import NotFound
+from apps.common.services import version_tag_of
+from apps.tokens.contracts import TokenRecord, TokenType, WhitelistType
+from apps.tokens.models import Token
+
+_FIELDS = (
+    "id",
+    "party__country_code",
+    "party__party_id",
+    "uid",
+    "type",
+    "contract_id",
+    "visual_number",
+    "issuer",
+    "group_id",
+    "valid",
+    "whitelist",
+    "language",
+    "default_profile_type",
+    "energy_contract",
+    "updated_at",
+)
+
+
+def _record(row: dict[str, Any]) -> TokenRecord:
+    return TokenRecord(
+        id=row["id"],
+        country_code=row["party__country_code"],
+        party_id=row["party__party_id"],
+        uid=row["uid"],
+        type=TokenType(row["type"]),
+        contract_id=row["contract_id"],
+        visual_number=row["visual_number"],
+        issuer=row["issuer"],
+        group_id=row["group_id"],
+        valid=row["valid"],
+        whitelist=WhitelistType(row["whitelist"]),
+        language=row["language"],
+        default_profile_type=row["default_profile_type"],
+        energy_contract=row["energy_contract"],
+        last_updated=row["updated_at"],
+        etag=version_tag_of(row["id"], row["updated_at"]),
+    )
+
+
+def token_get(*, tenant_id: int, token_id: int) -> TokenRecord:
+    row = Token.objects.for_tenant(tenant_id).filter(pk=token_id).values(*_FIELDS).first()
+    if row is None:
+        raise NotFound(f"no token {token_id} in this tenant")
+    return _record(row)
+
+
+def token_list(
+    *,
+    tenant_id: int,
+    after_id: int | None,
+    limit: int,
+    country_code: str | None = None,
+    party_id: str | None = None,
+    uid: str | None = None,
+    type: str | None = None,
+    valid: bool | None = None,
+    contract_id: str | None = None,
+    updated_since: datetime | None = None,
+) -> list[TokenRecord]:
+    qs = Token.objects.for_tenant(tenant_id)
+    if after_id is not None:
+        qs = qs.filter(id__gt=after_id)
+    if country_code:
+        qs = qs.filter(party__country_code=country_code.upper())
+    if party_id:
+        qs = qs.filter(party__party_id=party_id.upper())
+    if uid:
+        qs = qs.filter(uid=uid)
+    if type:
+        qs = qs.filter(type=type)
+    if valid is not None:
+        qs = qs.filter(valid=valid)
+    if contract_id:
+        qs = qs.filter(contract_id=contract_id)
+    if updated_since is not None:
+        qs = qs.filter(updated_at__gte=updated_since)
+    return [_record(r) for r in qs.order_by("id").values(*_FIELDS)[:limit]]

@@ -1,0 +1,53 @@
+"""The base of every API view: the caller's tenant, ETag helpers, query validation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.integrations.contracts import ApiPrincipal
+from restapi.problems import BodyInvalid, QueryInvalid
+
+
+class ApiView(APIView):
+    scope_resource: str | None = None
+
+    @property
+    def principal(self) -> ApiPrincipal:
+        return self.request.auth  # type: ignore[no-any-return]
+
+    @property
+    def tenant_id(self) -> int:
+        return self.principal.tenant_id
+
+    def query(self, serializer_cls: type[serializers.Serializer]) -> dict[str, Any]:  # type: ignore[type-arg]
+        s = serializer_cls(data=self.request.query_params)
+        if not s.is_valid():
+            raise QueryInvalid(s.errors)
+        return dict(s.validated_data)
+
+    def body(self, serializer_cls: type[serializers.Serializer], **kwargs: Any) -> dict[str, Any]:  # type: ignore[type-arg]
+        data = self.request.data
+        s = serializer_cls(data=data, **kwargs)
+        if not s.is_valid():
+            raise BodyInvalid(s.errors)
+        return dict(s.validated_data)
+
+    def if_match(self) -> str | None:
+        """The version in `If-Match` (quotes and W/ stripped); None when absent or `*`."""
+        raw = self.request.headers.get("If-Match")
+        if raw is None or raw.strip() == "*":
+            return None
+        value = raw.strip()
+        if value.startswith("W/"):
+            value = value[2:]
+        return value.strip('"')
+
+
+def with_etag(response: Response, etag: str | None) -> Response:
+    if etag:
+        response["ETag"] = f'"{etag}"'
+    return response

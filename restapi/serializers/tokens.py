@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from apps.tokens.contracts import ProfileType, TokenType, WhitelistType
+from restapi.pagination import PageQuery
+from restapi.serializers.common import ErrorItem, UpdatedSinceQuery
+
+
+class EnergyContract(serializers.Serializer):  # type: ignore[type-arg]
+    supplier_name = serializers.CharField(max_length=64)
+    contract_id = serializers.CharField(max_length=64, required=False)
+
+
+class TokenOut(serializers.Serializer):  # type: ignore[type-arg]
+    """OCPI 2.2.1 Token, plus `platform_id` (the number in this API's URLs)."""
+
+    platform_id = serializers.IntegerField(source="id")
+    country_code = serializers.CharField()
+    party_id = serializers.CharField()
+    uid = serializers.CharField()
+    type = serializers.ChoiceField(choices=[t.value for t in TokenType])
+    contract_id = serializers.CharField()
+    visual_number = serializers.CharField()
+    issuer = serializers.CharField()
+    group_id = serializers.CharField()
+    valid = serializers.BooleanField()
+    whitelist = serializers.ChoiceField(choices=[w.value for w in WhitelistType])
+    language = serializers.CharField()
+    default_profile_type = serializers.CharField()
+    energy_contract = EnergyContract(allow_null=True)
+    last_updated = serializers.DateTimeField()
+
+
+class _TokenFields(serializers.Serializer):  # type: ignore[type-arg]
+    contract_id = serializers.CharField(max_length=36, help_text="EMAID or other contract id")
+    issuer = serializers.CharField(max_length=64)
+    visual_number = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    group_id = serializers.CharField(max_length=36, required=False, allow_blank=True)
+    valid = serializers.BooleanField(required=False)
+    whitelist = serializers.ChoiceField(choices=[w.value for w in WhitelistType], required=False)
+    language = serializers.CharField(max_length=2, required=False, allow_blank=True)
+    default_profile_type = serializers.ChoiceField(
+        choices=[p.value for p in ProfileType], required=False, allow_blank=True
+    )
+    energy_contract = EnergyContract(required=False, allow_null=True)
+
+
+class TokenIn(_TokenFields):
+    """OCPI 2.2.1 Token: the issuing eMSP (country_code + party_id, one of your parties),
+    the uid the station sends, and its type."""
+
+    country_code = serializers.CharField(min_length=2, max_length=2)
+    party_id = serializers.CharField(min_length=3, max_length=3)
+    uid = serializers.CharField(max_length=36)
+    type = serializers.ChoiceField(choices=[t.value for t in TokenType])
+
+
+class TokenPutIn(_TokenFields):
+    type = serializers.ChoiceField(
+        choices=[t.value for t in TokenType], required=False, default=TokenType.RFID.value
+    )
+
+
+class TokenPatchIn(serializers.Serializer):  # type: ignore[type-arg]
+    contract_id = serializers.CharField(max_length=36, required=False)
+    issuer = serializers.CharField(max_length=64, required=False)
+    visual_number = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    group_id = serializers.CharField(max_length=36, required=False, allow_blank=True)
+    valid = serializers.BooleanField(required=False)
+    whitelist = serializers.ChoiceField(choices=[w.value for w in WhitelistType], required=False)
+    language = serializers.CharField(max_length=2, required=False, allow_blank=True)
+    default_profile_type = serializers.ChoiceField(
+        choices=[p.value for p in ProfileType], required=False, allow_blank=True
+    )
+    energy_contract = EnergyContract(required=False, allow_null=True)
+
+
+class _Object(serializers.Field):  # type: ignore[type-arg]
+    """A JSON object passed on as it is; the tokens service validates every item (one rule
+    set for single and bulk writes, paths like $.items[3].uid)."""
+
+    def to_internal_value(self, data: object) -> object:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("must be an OCPI Token object")
+        return data
+
+
+class TokenBulkIn(serializers.Serializer):  # type: ignore[type-arg]
+    items = serializers.ListField(
+        child=_Object(),
+        min_length=1,
+        max_length=10_000,
+        help_text="up to 10,000 OCPI Token objects (as for POST /tokens)",
+    )
+
+
+class TokenBulkItem(serializers.Serializer):  # type: ignore[type-arg]
+    index = serializers.IntegerField()
+    uid = serializers.CharField()
+    type = serializers.CharField()
+    result = serializers.ChoiceField(choices=["created", "updated", "invalid", "valid"])
+    platform_id = serializers.IntegerField(source="id", allow_null=True)
+    errors = ErrorItem(many=True, source="problems")
+
+
+class TokenBulkOut(serializers.Serializer):  # type: ignore[type-arg]
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    items = TokenBulkItem(many=True)
+
+
+class TokenListQuery(PageQuery, UpdatedSinceQuery):
+    country_code = serializers.CharField(required=False, max_length=2)
+    party_id = serializers.CharField(required=False, max_length=3)
+    uid = serializers.CharField(required=False, max_length=36)
+    type = serializers.ChoiceField(choices=[t.value for t in TokenType], required=False)
+    valid = serializers.BooleanField(required=False, allow_null=True, default=None)
+    contract_id = serializers.CharField(required=False, max_length=36)
+
+
+class TokenPutQuery(serializers.Serializer):  # type: ignore[type-arg]
+    type = serializers.ChoiceField(
+        choices=[t.value for t in TokenType], required=False, help_text="default RFID"
+    )

@@ -1,0 +1,100 @@
+"""Routes of the REST API v1, mounted at /api/v1/ by config.urls."""
+
+from __future__ import annotations
+
+from django.urls import path, register_converter
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from restapi.views import charging, customers, locations, tariffs, tokens, webhooks
+
+app_name = "restapi"
+
+
+class PlatformIdConverter:
+    """A platform id in a URL: 1 to 18 digits, so it always fits a bigint."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(PlatformIdConverter, "id")
+
+urlpatterns = [
+    # Public: the schema and its rendered docs describe the API and hold no tenant data.
+    path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="restapi:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="restapi:schema"), name="redoc"),
+    # tokens
+    path("tokens", tokens.TokenCollection.as_view(), name="tokens"),
+    path("tokens/bulk", tokens.TokenBulkView.as_view(), name="tokens-bulk"),
+    path("tokens/<id:token_id>", tokens.TokenItem.as_view(), name="token"),
+    path("tokens/<id:token_id>/block", tokens.TokenBlockView.as_view(), name="token-block"),
+    path("tokens/<id:token_id>/unblock", tokens.TokenUnblockView.as_view(), name="token-unblock"),
+    path(
+        "tokens/<str:country_code>/<str:party_id>/<str:uid>",
+        tokens.TokenPutView.as_view(),
+        name="token-upsert",
+    ),
+    # customers and contracts
+    path("customers", customers.CustomerCollection.as_view(), name="customers"),
+    path("customers/<id:customer_id>", customers.CustomerItem.as_view(), name="customer"),
+    path("contracts", customers.ContractCollection.as_view(), name="contracts"),
+    path("contracts/<id:contract_id>", customers.ContractItem.as_view(), name="contract"),
+    # locations and charge stations
+    path("locations", locations.LocationCollection.as_view(), name="locations"),
+    path("locations/<id:location_id>", locations.LocationItem.as_view(), name="location"),
+    path(
+        "locations/<id:location_id>/evses/<str:evse_uid>",
+        locations.EvsePutView.as_view(),
+        name="location-evse",
+    ),
+    path("charge-stations", locations.ChargeStationCollection.as_view(), name="charge-stations"),
+    path(
+        "charge-stations/<id:station_id>",
+        locations.ChargeStationItem.as_view(),
+        name="charge-station",
+    ),
+    path(
+        "charge-stations/<id:station_id>/password",
+        locations.ChargeStationPasswordView.as_view(),
+        name="charge-station-password",
+    ),
+    path(
+        "charge-stations/<id:station_id>/commands",
+        locations.ChargeStationCommandView.as_view(),
+        name="charge-station-commands",
+    ),
+    # tariffs
+    path("tariffs", tariffs.TariffCollection.as_view(), name="tariffs"),
+    path("tariffs/<id:tariff_id>", tariffs.TariffGetView.as_view(), name="tariff"),
+    path(
+        "tariffs/<id:tariff_id>/versions",
+        tariffs.TariffVersionCreateView.as_view(),
+        name="tariff-versions",
+    ),
+    path("tariff-codes", tariffs.TariffCodeCollection.as_view(), name="tariff-codes"),
+    path(
+        "tariff-assignments",
+        tariffs.TariffAssignmentCollection.as_view(),
+        name="tariff-assignments",
+    ),
+    # sessions and CDRs (read only)
+    path("sessions", charging.SessionListView.as_view(), name="sessions"),
+    path("sessions/<id:session_id>", charging.SessionGetView.as_view(), name="session"),
+    path("cdrs", charging.CdrListView.as_view(), name="cdrs"),
+    path("cdrs/<id:cdr_id>", charging.CdrGetView.as_view(), name="cdr"),
+    # webhooks
+    path("webhooks", webhooks.WebhookCollection.as_view(), name="webhooks"),
+    path("webhooks/<id:webhook_id>", webhooks.WebhookItem.as_view(), name="webhook"),
+    path("webhooks/<id:webhook_id>/test", webhooks.WebhookTestView.as_view(), name="webhook-test"),
+    path(
+        "webhooks/<id:webhook_id>/deliveries",
+        webhooks.WebhookDeliveryListView.as_view(),
+        name="webhook-deliveries",
+    ),
+]

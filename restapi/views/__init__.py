@@ -1,0 +1,1 @@
+"""One view class per operation; a URL that serves several methods combines them."""

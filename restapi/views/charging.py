@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+
+from apps.charging import api as charging_api
+from restapi.base import ApiView
+from restapi.pagination import page_of, paginate
+from restapi.serializers import charging as s
+
+
+class SessionListView(ApiView):
+    scope_resource = "sessions"
+
+    @extend_schema(
+        tags=["sessions"],
+        operation_id="sessions_list",
+        parameters=[s.SessionListQuery],
+        responses=page_of(s.SessionOut),
+    )
+    def get(self, request: Any) -> Response:
+        q = self.query(s.SessionListQuery)
+        body, headers = paginate(
+            request,
+            q,
+            lambda **page: charging_api.session_list(tenant_id=self.tenant_id, **page, **q),
+            key=lambda r: r.platform_id,
+            item=s.SessionOut,
+        )
+        return Response(body, headers=headers)
+
+
+class SessionGetView(ApiView):
+    scope_resource = "sessions"
+
+    @extend_schema(
+        tags=["sessions"],
+        operation_id="sessions_get",
+        parameters=[OpenApiParameter("session_id", int, OpenApiParameter.PATH)],
+        responses=s.SessionOut,
+    )
+    def get(self, request: Any, session_id: int) -> Response:
+        record = charging_api.session_get(tenant_id=self.tenant_id, session_id=session_id)
+        return Response(s.SessionOut(record).data)
+
+
+class _Cdrs:
+    def __init__(self, rows: list[Any], many: bool = True) -> None:
+        self.data = [s.cdr_out(r) for r in rows]
+
+
+class CdrListView(ApiView):
+    scope_resource = "cdrs"
+
+    @extend_schema(
+        tags=["cdrs"],
+        operation_id="cdrs_list",
+        parameters=[s.CdrListQuery],
+        responses={200: s.CDR_PAGE_SCHEMA},
+        description=(
+            "CDRs in the order the platform recorded them (keyset cursor): a page never "
+            "shifts when CDRs are added, and CDRs that arrive late appear on later pages. "
+            "Filter by end_date_time with date_from / date_to, by CPO party, by station."
+        ),
+    )
+    def get(self, request: Any) -> Response:
+        q = self.query(s.CdrListQuery)
+        body, headers = paginate(
+            request,
+            q,
+            lambda **page: charging_api.cdr_list(tenant_id=self.tenant_id, **page, **q),
+            key=lambda r: r.platform_id,
+            item=_Cdrs,
+        )
+        return Response(body, headers=headers)
+
+
+class CdrGetView(ApiView):
+    scope_resource = "cdrs"
+
+    @extend_schema(
+        tags=["cdrs"],
+        operation_id="cdrs_get",
+        parameters=[OpenApiParameter("cdr_id", int, OpenApiParameter.PATH)],
+        responses={200: s.CDR_OUT_SCHEMA},
+    )
+    def get(self, request: Any, cdr_id: int) -> Response:
+        return Response(s.cdr_out(charging_api.cdr_get(tenant_id=self.tenant_id, cdr_id=cdr_id)))

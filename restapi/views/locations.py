@@ -1,0 +1,280 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+
+from apps.locations import api as locations_api
+from apps.locations.contracts import CommandRequest, CommandType, SecurityProfile
+from restapi.base import ApiView, with_etag
+from restapi.idempotency import idempotent
+from restapi.pagination import page_of, paginate
+from restapi.serializers import locations as s
+
+_LOCATION_ID = OpenApiParameter("location_id", int, OpenApiParameter.PATH)
+_STATION_ID = OpenApiParameter("station_id", int, OpenApiParameter.PATH)
+
+
+def _location_values(data: dict[str, Any]) -> dict[str, Any]:
+    values = dict(data)
+    coordinates = values.pop("coordinates", None)
+    if coordinates:
+        values["latitude"] = Decimal(coordinates["latitude"])
+        values["longitude"] = Decimal(coordinates["longitude"])
+    if "evses" in values:
+        values["evses"] = [
+            {**e, "connectors": [dict(c) for c in e["connectors"]]} for e in values["evses"]
+        ]
+    return values
+
+
+class LocationListView(ApiView):
+    scope_resource = "locations"
+
+    @extend_schema(
+        tags=["locations"],
+        operation_id="locations_list",
+        parameters=[s.LocationListQuery],
+        responses=page_of(s.LocationOut),
+    )
+    def get(self, request: Any) -> Response:
+        q = self.query(s.LocationListQuery)
+        body, headers = paginate(
+            request,
+            q,
+            lambda **page: locations_api.location_list(tenant_id=self.tenant_id, **page, **q),
+            key=lambda r: r.platform_id,
+            item=s.LocationOut,
+        )
+        return Response(body, headers=headers)
+
+
+class LocationCreateView(ApiView):
+    scope_resource = "locations"
+
+    @extend_schema(
+        tags=["locations"],
+        operation_id="locations_create",
+        request=s.LocationIn,
+        responses={201: s.LocationOut},
+    )
+    @idempotent
+    def post(self, request: Any) -> Response:
+        data = _location_values(self.body(s.LocationIn))
+        record = locations_api.location_create(
+            tenant_id=self.tenant_id,
+            country_code=data.pop("country_code"),
+            party_id=data.pop("party_id"),
+            ocpi_id=data.pop("id"),
+            values=data,
+        )
+        return with_etag(Response(s.LocationOut(record).data, status=201), record.etag)
+
+
+class LocationCollection(LocationListView, LocationCreateView):
+    pass
+
+
+class LocationGetView(ApiView):
+    scope_resource = "locations"
+
+    @extend_schema(
+        tags=["locations"],
+        operation_id="locations_get",
+        parameters=[_LOCATION_ID],
+        responses=s.LocationOut,
+    )
+    def get(self, request: Any, location_id: int) -> Response:
+        record = locations_api.location_get(tenant_id=self.tenant_id, location_id=location_id)
+        return with_etag(Response(s.LocationOut(record).data), record.etag)
+
+
+class LocationPatchView(ApiView):
+    scope_resource = "locations"
+
+    @extend_schema(
+        tags=["locations"],
+        operation_id="locations_update",
+        parameters=[_LOCATION_ID],
+        request=s.LocationPatchIn,
+        responses=s.LocationOut,
+    )
+    def patch(self, request: Any, location_id: int) -> Response:
+        values = _location_values(self.body(s.LocationPatchIn))
+        record = locations_api.location_update(
+            tenant_id=self.tenant_id,
+            location_id=location_id,
+            if_match=self.if_match(),
+            values=values,
+        )
+        return with_etag(Response(s.LocationOut(record).data), record.etag)
+
+
+class LocationItem(LocationGetView, LocationPatchView):
+    pass
+
+
+class EvsePutView(ApiView):
+    scope_resource = "locations"
+
+    @extend_schema(
+        tags=["locations"],
+        operation_id="locations_evse_upsert",
+        parameters=[_LOCATION_ID, OpenApiParameter("evse_uid", str, OpenApiParameter.PATH)],
+        request=s.EvsePutIn,
+        responses={200: s.LocationOut, 201: s.LocationOut},
+        description="Create or replace one EVSE (and its connectors) of a location.",
+    )
+    def put(self, request: Any, location_id: int, evse_uid: str) -> Response:
+        data = self.body(s.EvsePutIn)
+        data["connectors"] = [dict(c) for c in data["connectors"]]
+        record, created = locations_api.evse_put(
+            tenant_id=self.tenant_id, location_id=location_id, uid=evse_uid, values=data
+        )
+        return with_etag(
+            Response(s.LocationOut(record).data, status=201 if created else 200), record.etag
+        )
+
+
+class ChargeStationListView(ApiView):
+    scope_resource = "locations"
+
+    @extend_schema(
+        tags=["charge-stations"],
+        operation_id="charge_stations_list",
+        parameters=[s.ChargeStationListQuery],
+        responses=page_of(s.ChargeStationOut),
+    )
+    def get(self, request: Any) -> Response:
+        q = self.query(s.ChargeStationListQuery)
+        body, headers = paginate(
+            request,
+            q,
+            lambda **page: locations_api.charge_station_list(tenant_id=self.tenant_id, **page, **q),
+            key=lambda r: r.id,
+            item=s.ChargeStationOut,
+        )
+        return Response(body, headers=headers)
+
+
+class ChargeStationCreateView(ApiView):
+    scope_resource = "locations"
+
+    @extend_schema(
+        tags=["charge-stations"],
+        operation_id="charge_stations_create",
+        request=s.ChargeStationIn,
+        responses={201: s.ChargeStationCreatedOut},
+    )
+    @idempotent
+    def post(self, request: Any) -> Response:
+        data = self.body(s.ChargeStationIn)
+        evses = [dict(e) for e in data.pop("evses", [])]
+        record, password = locations_api.charge_station_create(
+            tenant_id=self.tenant_id,
+            identity=data.pop("identity"),
+            location_id=data.pop("location_id", None),
+            security_profile=SecurityProfile(int(data.pop("security_profile"))),
+            client_cert_fingerprint=data.pop("client_cert_fingerprint", ""),
+            values=data,
+            evses=evses,
+        )
+        out = {**s.ChargeStationOut(record).data, "password": password}
+        return with_etag(Response(out, status=201), record.etag)
+
+
+class ChargeStationCollection(ChargeStationListView, ChargeStationCreateView):
+    pass
+
+
+class ChargeStationGetView(ApiView):
+    scope_resource = "locations"
+
+    @extend_schema(
+        tags=["charge-stations"],
+        operation_id="charge_stations_get",
+        parameters=[_STATION_ID],
+        responses=s.ChargeStationOut,
+    )
+    def get(self, request: Any, station_id: int) -> Response:
+        record = locations_api.charge_station_get(tenant_id=self.tenant_id, station_id=station_id)
+        return with_etag(Response(s.ChargeStationOut(record).data), record.etag)
+
+
+class ChargeStationPatchView(ApiView):
+    scope_resource = "locations"
+
+    @extend_schema(
+        tags=["charge-stations"],
+        operation_id="charge_stations_update",
+        parameters=[_STATION_ID],
+        request=s.ChargeStationPatchIn,
+        responses=s.ChargeStationOut,
+    )
+    def patch(self, request: Any, station_id: int) -> Response:
+        values = self.body(s.ChargeStationPatchIn)
+        evses = values.pop("evses", None)
+        record = locations_api.charge_station_update(
+            tenant_id=self.tenant_id,
+            station_id=station_id,
+            if_match=self.if_match(),
+            values=values,
+            evses=[dict(e) for e in evses] if evses is not None else None,
+        )
+        return with_etag(Response(s.ChargeStationOut(record).data), record.etag)
+
+
+class ChargeStationItem(ChargeStationGetView, ChargeStationPatchView):
+    pass
+
+
+class ChargeStationPasswordView(ApiView):
+    scope_resource = "locations"
+
+    @extend_schema(
+        tags=["charge-stations"],
+        operation_id="charge_stations_password_reset",
+        parameters=[_STATION_ID],
+        request=None,
+        responses={201: s.PasswordOut},
+        description="Generate a new OCPP Basic-auth password; it is shown this once.",
+    )
+    @idempotent
+    def post(self, request: Any, station_id: int) -> Response:
+        password = locations_api.charge_station_new_password(
+            tenant_id=self.tenant_id, station_id=station_id
+        )
+        return Response({"password": password}, status=201)
+
+
+class ChargeStationCommandView(ApiView):
+    scope_resource = "commands"
+    extra_problem_responses = {
+        "503": "The station command relay (OCPP gateway) is not available: nothing was sent",
+    }
+
+    @extend_schema(
+        tags=["commands"],
+        operation_id="charge_stations_command",
+        parameters=[_STATION_ID],
+        request=s.CommandIn,
+        responses={200: s.CommandOut},
+        description=(
+            "Send a remote command (start, stop, reset, unlock, availability) to a station and "
+            "get its answer. **Not available yet**: the relay to the OCPP gateway node that "
+            "holds the station's connection is not deployed; the call returns 503 "
+            "`service_unavailable` and sends nothing."
+        ),
+    )
+    @idempotent
+    def post(self, request: Any, station_id: int) -> Response:
+        data = self.body(s.CommandIn)
+        command_type = CommandType(data.pop("type"))
+        result = locations_api.charge_station_command_submit(
+            tenant_id=self.tenant_id,
+            station_id=station_id,
+            command=CommandRequest(type=command_type, params=data),
+        )
+        return Response(s.CommandOut(result).data)

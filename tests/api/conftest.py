@@ -1,0 +1,131 @@
+"""Fixtures of the REST API tests: two tenants with one of everything, and keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from apps.integrations import api as integrations_api
+from apps.integrations.contracts import ALL_SCOPES
+from apps.parties.models import Operator, Party
+from tests.factories import (
+    SIMPLE_OCPI_TARIFF,
+    CdrFactory,
+    ChargingSessionFactory,
+    ConnectorFactory,
+    ContractFactory,
+    CustomerFactory,
+    EmspFactory,
+    OperatorFactory,
+    PartyFactory,
+    TariffAssignmentFactory,
+    TariffCodeFactory,
+    TariffFactory,
+    TariffVersionFactory,
+    TokenFactory,
+)
+
+
+@dataclass
+class World:
+    """One tenant's objects, by the path parameter names of the API's routes."""
+
+    tenant: Operator
+    cpo: Party
+    emsp: Party
+    key: str
+    ids: dict[str, Any]
+
+    def client(self, key: str | None = None) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {key or self.key}")
+        return client
+
+
+def build_world(slug: str, party_code: str) -> World:
+    tenant = OperatorFactory(slug=slug)
+    cpo = PartyFactory(tenant=tenant, party_id=party_code, role="CPO")
+    emsp = EmspFactory(tenant=tenant, party_id=party_code)
+    connector = ConnectorFactory(
+        tenant=tenant,
+        evse__tenant=tenant,
+        evse__charge_station__tenant=tenant,
+        evse__charge_station__location__party=cpo,
+        evse__charge_station__location__tenant=tenant,
+    )
+    evse = connector.evse
+    station = evse.charge_station
+    token = TokenFactory(party=emsp, tenant=tenant)
+    contract = ContractFactory(
+        tenant=tenant, customer__party=emsp, customer__tenant=tenant, token=token
+    )
+    tariff = TariffFactory(party=cpo, tenant=tenant)
+    TariffVersionFactory(
+        tariff=tariff,
+        tenant=tenant,
+        version=1,
+        ocpi={**SIMPLE_OCPI_TARIFF, "party_id": party_code, "id": tariff.ocpi_id},
+    )
+    code = TariffCodeFactory(tariff=tariff, tenant=tenant)
+    TariffAssignmentFactory(charge_station=station, tenant=tenant, tariff_code=code)
+    session = ChargingSessionFactory(connector=connector, tenant=tenant, token=token)
+    cdr = CdrFactory(session=session, tenant=tenant, party=cpo)
+    CustomerFactory(party=emsp, tenant=tenant)
+    sub_id, _ = integrations_api.webhook_subscription_create(
+        tenant_id=tenant.pk, url="http://127.0.0.1:9/hook", events=["cdr.created"]
+    )
+    _, key = integrations_api.api_key_create(
+        tenant_id=tenant.pk, name=f"{slug} key", scopes=["*:read", "*:write"]
+    )
+    return World(
+        tenant=tenant,
+        cpo=cpo,
+        emsp=emsp,
+        key=key,
+        ids={
+            "token_id": token.pk,
+            "customer_id": contract.customer_id,
+            "contract_id": contract.pk,
+            "location_id": station.location_id,
+            "evse_uid": evse.uid,
+            "station_id": station.pk,
+            "tariff_id": tariff.pk,
+            "session_id": session.pk,
+            "cdr_id": cdr.pk,
+            "webhook_id": sub_id,
+            "country_code": emsp.country_code,
+            "party_id": emsp.party_id,
+            "uid": token.uid,
+        },
+    )
+
+
+@pytest.fixture(autouse=True)
+def _clear_rate_limits() -> None:
+    cache.clear()
+
+
+@pytest.fixture
+def world_a(db: None) -> World:
+    return build_world("tenant-a", "AAA")
+
+
+@pytest.fixture
+def world_b(db: None) -> World:
+    return build_world("tenant-b", "BBB")
+
+
+@pytest.fixture
+def client_a(world_a: World) -> APIClient:
+    return world_a.client()
+
+
+def key_with(tenant_id: int, *scopes: str, rate: int | None = None) -> str:
+    _, key = integrations_api.api_key_create(
+        tenant_id=tenant_id, name="test", scopes=scopes or ALL_SCOPES, rate_limit_per_minute=rate
+    )
+    return key

@@ -1,0 +1,251 @@
+"""Webhooks: emission on commit, HMAC-SHA256 signatures with a timestamp, delivery with
+exponential back-off to a real local HTTP receiver, the delivery log and the test endpoint."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from apps.integrations import api as integrations_api
+from apps.integrations import services
+from apps.integrations.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from apps.integrations.tasks import webhook_deliver
+from tests.api.conftest import World
+
+pytestmark = pytest.mark.django_db
+
+
+class Receiver:
+    """A real HTTP server on 127.0.0.1 that answers with the given status codes in turn."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        self.statuses = list(statuses)
+        self.requests: list[dict[str, Any]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append({"headers": dict(self.headers), "body": body})
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver([])
+    yield r
+    r.close()
+
+
+def verify(secret: str, header: str, body: bytes, *, now: int, tolerance: int = 300) -> bool:
+    """What an integrator's receiver does (docs/api.md#webhooks)."""
+    parts = dict(p.split("=", 1) for p in header.split(","))
+    timestamp = int(parts["t"])
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return abs(now - timestamp) <= tolerance and hmac.compare_digest(
+        expected.hexdigest(), parts["v1"]
+    )
+
+
+def _subscribe(world: World, url: str, events: list[str]) -> tuple[int, str]:
+    return integrations_api.webhook_subscription_create(
+        tenant_id=world.tenant.pk, url=url, events=events
+    )
+
+
+def test_emit_records_deliveries_and_queues_them_on_commit(
+    world_a: World, world_b: World, django_capture_on_commit_callbacks: Any, monkeypatch: Any
+) -> None:
+    queued: list[int] = []
+    monkeypatch.setattr(webhook_deliver, "delay", lambda delivery_id: queued.append(delivery_id))
+    wanted, _ = _subscribe(world_a, "http://127.0.0.1:9/a", ["session.ended", "cdr.created"])
+    _subscribe(world_a, "http://127.0.0.1:9/b", ["session.started"])
+    paused, _ = _subscribe(world_a, "http://127.0.0.1:9/c", ["session.ended"])
+    WebhookSubscription.objects.filter(pk=paused).update(is_active=False)
+    _subscribe(world_b, "http://127.0.0.1:9/other-tenant", ["session.ended"])
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        ids = integrations_api.webhook_event_emit(
+            tenant_id=world_a.tenant.pk,
+            type="session.ended",
+            payload={"session_id": 7, "kwh": Decimal("12.3456")},
+            now=timezone.now(),
+        )
+        assert queued == []  # nothing leaves before the transaction commits
+    assert len(callbacks) == 1
+    assert queued == ids and len(ids) == 1
+    delivery = WebhookDelivery.objects.get(pk=ids[0])
+    assert delivery.subscription_id == wanted
+    assert '"kwh":12.3456' in delivery.body  # Decimal as a JSON number, never a float
+    # The same event again (a redelivered caller) creates nothing new.
+    again = integrations_api.webhook_event_emit(
+        tenant_id=world_a.tenant.pk,
+        type="session.ended",
+        payload={},
+        now=timezone.now(),
+        event_id=delivery.event_id,
+    )
+    assert again == ids
+    assert WebhookDelivery.objects.filter(subscription_id=wanted).count() == 1
+
+
+def test_delivery_is_signed_and_logged(world_a: World, receiver: Receiver) -> None:
+    sub_id, secret = _subscribe(world_a, receiver.url, ["session.ended"])
+    (delivery_id,) = integrations_api.webhook_event_emit(
+        tenant_id=world_a.tenant.pk,
+        type="session.ended",
+        payload={"cdr_id": 1},
+        now=timezone.now(),
+    )
+    assert webhook_deliver.apply(args=[delivery_id]).get() is True
+    (request,) = receiver.requests
+    headers = request["headers"]
+    assert headers["Webhook-Event"] == "session.ended"
+    assert verify(
+        secret, headers["Webhook-Signature"], request["body"], now=int(timezone.now().timestamp())
+    )
+    assert not verify(
+        "whsec_wrong",
+        headers["Webhook-Signature"],
+        request["body"],
+        now=int(timezone.now().timestamp()),
+    )
+    event = json.loads(request["body"])
+    assert event["type"] == "session.ended" and event["data"] == {"cdr_id": 1}
+    assert event["id"] == headers["Webhook-Id"]
+    delivery = WebhookDelivery.objects.get(pk=delivery_id)
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("succeeded", 1, 200)
+    # Delivered once: a redelivered task does not send again.
+    assert webhook_deliver.apply(args=[delivery_id]).get() is True
+    assert len(receiver.requests) == 1
+
+
+def test_failed_attempts_are_retried_with_exponential_back_off(
+    world_a: World, receiver: Receiver
+) -> None:
+    receiver.statuses = [500, 503]
+    _subscribe(world_a, receiver.url, ["token.authorized"])
+    (delivery_id,) = integrations_api.webhook_event_emit(
+        tenant_id=world_a.tenant.pk, type="token.authorized", payload={}, now=timezone.now()
+    )
+    t0 = timezone.now()
+    first = services.webhook_delivery_attempt(delivery_id=delivery_id, now=t0)
+    assert (first.delivered, first.retry_in, first.status_code) == (False, 30, 500)
+    second = services.webhook_delivery_attempt(
+        delivery_id=delivery_id, now=t0 + timedelta(seconds=30)
+    )
+    assert (second.delivered, second.retry_in) == (False, 60)
+    third = services.webhook_delivery_attempt(
+        delivery_id=delivery_id, now=t0 + timedelta(seconds=90)
+    )
+    assert third.delivered and third.retry_in is None
+    log = list(WebhookAttempt.objects.filter(delivery_id=delivery_id).order_by("id"))
+    assert [a.status_code for a in log] == [500, 503, 200]
+    assert len(receiver.requests) == 3
+    # The three requests carry the same event id and body; each is signed afresh.
+    assert len({r["headers"]["Webhook-Id"] for r in receiver.requests}) == 1
+    assert len({r["body"] for r in receiver.requests}) == 1
+
+
+def test_the_celery_task_retries_until_delivered(world_a: World, receiver: Receiver) -> None:
+    receiver.statuses = [500]
+    _subscribe(world_a, receiver.url, ["station.status_changed"])
+    (delivery_id,) = integrations_api.webhook_event_emit(
+        tenant_id=world_a.tenant.pk,
+        type="station.status_changed",
+        payload={},
+        now=timezone.now(),
+    )
+    webhook_deliver.apply(args=[delivery_id])  # eager: the retry runs at once
+    delivery = WebhookDelivery.objects.get(pk=delivery_id)
+    assert (delivery.status, delivery.attempts) == ("succeeded", 2)
+
+
+def test_gives_up_after_the_last_attempt(world_a: World) -> None:
+    _subscribe(world_a, "http://127.0.0.1:9/down", ["session.started"])
+    (delivery_id,) = integrations_api.webhook_event_emit(
+        tenant_id=world_a.tenant.pk, type="session.started", payload={}, now=timezone.now()
+    )
+    delays = []
+    for _ in range(services.MAX_ATTEMPTS):
+        outcome = services.webhook_delivery_attempt(
+            delivery_id=delivery_id, now=timezone.now(), send=lambda *a: 502
+        )
+        delays.append(outcome.retry_in)
+    assert delays == [30, 60, 120, 240, 480, 960, 1920, None]
+    delivery = WebhookDelivery.objects.get(pk=delivery_id)
+    assert (delivery.status, delivery.attempts) == ("failed", services.MAX_ATTEMPTS)
+    extra = services.webhook_delivery_attempt(delivery_id=delivery_id, now=timezone.now())
+    assert extra.retry_in is None and not extra.delivered
+
+
+def test_network_errors_are_failed_attempts(world_a: World) -> None:
+    _subscribe(world_a, "http://127.0.0.1:9/refused", ["session.started"])
+    (delivery_id,) = integrations_api.webhook_event_emit(
+        tenant_id=world_a.tenant.pk, type="session.started", payload={}, now=timezone.now()
+    )
+    outcome = services.webhook_delivery_attempt(delivery_id=delivery_id, now=timezone.now())
+    assert outcome.retry_in == 30 and outcome.status_code is None
+    assert "Error" in outcome.error
+
+
+def test_the_test_endpoint_sends_a_ping(
+    world_a: World, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    client = world_a.client()
+    created = client.post(
+        "/api/v1/webhooks", {"url": receiver.url, "events": ["cdr.created"]}, format="json"
+    )
+    assert created.status_code == 201
+    secret = created.json()["secret"]
+    assert "secret" not in client.get(f"/api/v1/webhooks/{created.json()['id']}").json()
+    with django_capture_on_commit_callbacks(execute=False):
+        response = client.post(f"/api/v1/webhooks/{created.json()['id']}/test")
+    assert response.status_code == 202
+    delivery_id = response.json()["id"]
+    webhook_deliver.apply(args=[delivery_id])
+    (request,) = receiver.requests
+    assert request["headers"]["Webhook-Event"] == "ping"
+    assert verify(
+        secret,
+        request["headers"]["Webhook-Signature"],
+        request["body"],
+        now=int(timezone.now().timestamp()),
+    )
+    log = client.get(f"/api/v1/webhooks/{created.json()['id']}/deliveries").json()["data"]
+    assert [(d["event_type"], d["status"], d["attempts"]) for d in log] == [
+        ("ping", "succeeded", 1)
+    ]
+
+
+def test_unknown_events_are_refused(world_a: World) -> None:
+    response = world_a.client().post(
+        "/api/v1/webhooks",
+        {"url": "https://example.test/h", "events": ["cdr.deleted"]},
+        format="json",
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["path"] == "$.events[0]"
