@@ -246,7 +246,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
-    # Idempotency records are kept 24 h (docs/adr/0007-rest-api.md).
+    # Idempotency records are kept 24 h (docs/adr/0008-rest-api.md).
     "idempotency-purge": {"task": "apps.integrations.idempotency_purge", "schedule": 6 * 3600},
 }
 
