@@ -17,7 +17,9 @@ charge_station_record_boot = services.charge_station_record_boot
 charge_stations_seen = services.charge_stations_seen
 charge_station_disconnected = services.charge_station_disconnected
 evse_status_record = services.evse_status_record
+evse_statuses_record = services.evse_statuses_record
 station_context = selectors.station_context
+station_contexts = selectors.station_contexts
 
 
 def charge_station_auth(*, identity: str) -> ChargeStationAuth | None:

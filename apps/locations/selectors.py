@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from apps.locations.contracts import ConnectorRef, ConnectorStandard, PowerType, StationContext
 from apps.locations.models import ChargeStation, Connector
 
@@ -40,7 +42,20 @@ def connector_resolve(
 
 
 def station_context(*, station_id: int) -> StationContext:
-    station = ChargeStation.objects.select_related("location__party").get(pk=station_id)
+    return _context(ChargeStation.objects.select_related("location__party").get(pk=station_id))
+
+
+def station_contexts(*, station_ids: Iterable[int]) -> dict[int, StationContext]:
+    """`station_context` of many stations in one query (unknown ids are left out)."""
+    return {
+        station.pk: _context(station)
+        for station in ChargeStation.objects.select_related("location__party").filter(
+            pk__in=set(station_ids)
+        )
+    }
+
+
+def _context(station: ChargeStation) -> StationContext:
     location = station.location
     party = location.party if location else None
     cdr_location = None

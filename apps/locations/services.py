@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Q
 
 from apps.common.errors import Conflict, NotFound
 from apps.common.secrets import generate_secret, hash_secret
@@ -127,6 +129,22 @@ def charge_station_disconnected(*, station_id: int, at: datetime) -> None:
     ChargeStation.objects.filter(pk=station_id).update(
         connectivity=Connectivity.OFFLINE.value, last_seen_at=at
     )
+
+
+def evse_statuses_record(*, updates: Sequence[tuple[int, int, str]]) -> None:
+    """`evse_status_record` for many (station, OCPP EVSE id, OCPP status) in order: the last
+    status of each EVSE wins; one UPDATE per distinct OCPI status."""
+    last: dict[tuple[int, int], str] = {}
+    for station_id, evse_ocpp_id, ocpp_status in updates:
+        last[(station_id, evse_ocpp_id)] = _OCPP_TO_OCPI_STATUS.get(ocpp_status, "UNKNOWN")
+    by_status: dict[str, list[tuple[int, int]]] = {}
+    for key, status in last.items():
+        by_status.setdefault(status, []).append(key)
+    for status, keys in sorted(by_status.items()):
+        match = Q()
+        for station_id, evse_ocpp_id in keys:
+            match |= Q(charge_station_id=station_id, ocpp_evse_id=evse_ocpp_id)
+        Evse.objects.filter(match).update(status=status)
 
 
 def evse_status_record(*, station_id: int, evse_ocpp_id: int, ocpp_status: str) -> None:
