@@ -167,6 +167,10 @@ class DjangoBackend:
         self.statuses: GroupCommitWriter[StatusEventIn, None] = GroupCommitWriter(
             self._record_statuses, max_batch=max_batch, max_delay=max_delay
         )
+        # Many stations drop at once (a network blip, a restart): one UPDATE per batch.
+        self.disconnects: GroupCommitWriter[int, None] = GroupCommitWriter(
+            self._record_disconnects, max_batch=max_batch, max_delay=max_delay
+        )
         self._seen_task: asyncio.Task[None] | None = None
 
     @staticmethod
@@ -180,10 +184,18 @@ class DjangoBackend:
             )
         return [None] * len(events)
 
+    @staticmethod
+    def _record_disconnects(station_ids: Sequence[int]) -> list[None]:
+        locations_api.charge_stations_disconnected(
+            station_ids=sorted(set(station_ids)), at=datetime.now(UTC)
+        )
+        return [None] * len(station_ids)
+
     def start(self) -> None:
         self.publisher.start()
         self.transactions.start()
         self.statuses.start()
+        self.disconnects.start()
         self._seen_task = asyncio.get_running_loop().create_task(self._flush_seen_forever())
 
     async def stop(self) -> None:
@@ -192,6 +204,7 @@ class DjangoBackend:
         await self._flush_seen()
         await self.transactions.stop()
         await self.statuses.stop()
+        await self.disconnects.stop()
         self.publisher.stop()
         self._pool.shutdown(wait=True)
 
@@ -226,9 +239,7 @@ class DjangoBackend:
 
     async def disconnected(self, station_id: int) -> None:
         self._seen.discard(station_id)
-        await self._call(
-            locations_api.charge_station_disconnected, station_id=station_id, at=datetime.now(UTC)
-        )
+        await self.disconnects.submit(station_id)
 
     async def _flush_seen(self) -> None:
         ids, self._seen = sorted(self._seen), set()

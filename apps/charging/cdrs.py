@@ -119,17 +119,27 @@ def _cdr_token(session: ChargingSession, lookups: Lookups) -> dict[str, Any]:
 
 
 def session_finalise(
-    session: ChargingSession, events: list[OcppEvent], lookups: Lookups | None = None
+    session: ChargingSession,
+    events: list[OcppEvent],
+    lookups: Lookups | None = None,
+    *,
+    completed_here: bool = False,
 ) -> int | None:
     """Write the session's CDR once. Returns the CDR id, or None when the session cannot be
-    priced (it is flagged for review; nothing is guessed)."""
-    existing = (
-        Cdr.objects.filter(session=session, kind=CdrKind.ORIGINAL.value)
-        .values_list("pk", flat=True)
-        .first()
-    )
-    if existing is not None:
-        return existing
+    priced (it is flagged for review; nothing is guessed).
+
+    `completed_here`: the caller holds the session's row lock and completed it in this
+    transaction, so no CDR of it can exist yet (CDRs are written only under that lock, after
+    completion): the look-up and the savepoint are skipped. Should one exist all the same,
+    the unique index fails the caller's transaction, whose retry takes the other path."""
+    if not completed_here:
+        existing = (
+            Cdr.objects.filter(session=session, kind=CdrKind.ORIGINAL.value)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if existing is not None:
+            return existing
     if not session.tariff_snapshot or not session.time_zone or session.ended_at is None:
         return None  # flagged NO_TARIFF / MISSING_EVSE when the session was created
     lookups = lookups or Lookups()
@@ -223,6 +233,9 @@ def session_finalise(
         amount = getattr(totals, f"total_{name}")
         setattr(cdr, f"total_{name}_excl_vat", amount.excl_vat)
         setattr(cdr, f"total_{name}_incl_vat", amount.incl_vat)
+    if completed_here:
+        cdr.save()
+        return cdr.pk
     try:
         with transaction.atomic():
             cdr.save()

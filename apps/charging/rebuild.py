@@ -70,6 +70,20 @@ class Lookups:
             self._stations[station_id] = locations_api.station_context(station_id=station_id)
         return self._stations[station_id]
 
+    def prefetch_connectors(self, events: dict[tuple[int, str], list[OcppEvent]]) -> None:
+        """The connectors the transactions' events name, in one query for all."""
+        keys = {
+            (
+                station_id,
+                next((e.evse_ocpp_id for e in evs if e.evse_ocpp_id), None),
+                next((e.connector_ocpp_id for e in evs if e.connector_ocpp_id), None),
+            )
+            for (station_id, _), evs in events.items()
+        }
+        keys -= self._connectors.keys()
+        if keys:
+            self._connectors.update(locations_api.connectors_resolve(keys=keys))
+
     def connector(
         self, station_id: int, evse_ocpp_id: int | None, connector_ocpp_id: int | None
     ) -> ConnectorRef | None:
@@ -442,21 +456,32 @@ def transactions_process(pairs: list[tuple[int, str]]) -> list[tuple[int, str]]:
     events = _load_events(pending)
     lookups = Lookups()
     lookups.prefetch_stations({station for station, _ in pending})
+    lookups.prefetch_connectors(events)
     failed = []
-    for station_id, txid in pending:
-        try:
-            transaction_process(
-                station_id=station_id,
-                ocpp_transaction_id=txid,
-                events=events[(station_id, txid)],
-                lookups=lookups,
-            )
-        except (OperationalError, IntegrityError):
-            log.warning("processing %s %s failed; queued again", station_id, txid, exc_info=True)
-            failed.append((station_id, txid))
-        except Exception:  # noqa: BLE001 - one broken transaction must not stop the others
-            # Not retried blindly: logged, and the sweeper finds it again while it lags.
-            log.exception("processing %s %s failed", station_id, txid)
+    try:
+        # One database transaction (one commit, one fsync) for the whole task; each
+        # transaction is processed in a savepoint of its own, so one failure stays alone.
+        with transaction.atomic():
+            for station_id, txid in pending:
+                try:
+                    transaction_process(
+                        station_id=station_id,
+                        ocpp_transaction_id=txid,
+                        events=events[(station_id, txid)],
+                        lookups=lookups,
+                    )
+                except (OperationalError, IntegrityError):
+                    log.warning(
+                        "processing %s %s failed; queued again", station_id, txid, exc_info=True
+                    )
+                    failed.append((station_id, txid))
+                except Exception:  # noqa: BLE001 - one broken transaction must not stop the rest
+                    # Not retried blindly: logged; the sweeper finds it again while it lags.
+                    log.exception("processing %s %s failed", station_id, txid)
+    except (OperationalError, IntegrityError):
+        # The commit (or the connection) failed: nothing of this task was stored.
+        log.warning("processing %d transactions failed; queued again", len(pending), exc_info=True)
+        return pending
     return failed
 
 
@@ -526,7 +551,8 @@ def transaction_process(
         end = next((e for e in reversed(events) if e.kind == EventKind.ENDED), None)
         newest = max(e.id for e in events)
         if end is not None:
-            if session.status != SessionStatus.COMPLETED:
+            completed_here = session.status != SessionStatus.COMPLETED
+            if completed_here:
                 stop_wh = end.meter_wh
                 if stop_wh is None:
                     stop_wh = max(
@@ -545,14 +571,15 @@ def transaction_process(
                 session.energy_wh = session.meter_stop_wh - session.meter_start_wh
             session.last_event_id = newest
             session.save()
-            session_finalise(session, events, lookups)
+            session_finalise(session, events, lookups, completed_here=completed_here)
         else:
             timeline = build_timeline(session, events, None)
             if timeline:
                 session.energy_wh = timeline[-1].energy_wh - session.meter_start_wh
                 session.last_meter_at = timeline[-1].timestamp
+            previous = session.last_event_id
             session.last_event_id = newest
-            _live_cost(session, events, timeline, lookups, session_update_live_cost)
+            _live_cost(session, events, timeline, lookups, session_update_live_cost, previous)
             session.save()
         return session.pk
 
@@ -563,16 +590,20 @@ def _live_cost(
     timeline: list[TimelinePoint],
     lookups: Lookups,
     price: Any,
+    previous_last_event_id: int,
 ) -> None:
     """Price the active session now, or, when it was priced less than `live_cost_seconds()`
-    ago, come back when that window ends (a delayed task; the session counts as not up to
-    date until its live cost reflects its newest event)."""
+    ago, come back when that window ends: one delayed task per window (queued by the run
+    that first falls behind). Until its live cost reflects its newest event the session
+    does not count as up to date, and the sweeper re-queues it if the come-back was lost."""
     if not session.tariff_snapshot or not session.time_zone or session.last_meter_at is None:
         session.live_cost_event_id = session.last_event_id  # nothing to price yet
         return
     now = timezone.now()
     window = live_cost_seconds()
     if session.live_cost_at is not None and (now - session.live_cost_at).total_seconds() < window:
+        if session.live_cost_event_id < previous_last_event_id:
+            return  # already behind: the run that fell behind queued the come-back
         wait = window - (now - session.live_cost_at).total_seconds()
         key = (session.charge_station_id, session.ocpp_transaction_id)
 

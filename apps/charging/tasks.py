@@ -68,5 +68,6 @@ def sweep_unprocessed() -> int:
     keys = sweeper.unprocessed_transactions(
         older_than=now - timedelta(seconds=30), newer_than=now - timedelta(hours=1)
     )
+    keys = sorted(set(keys) | set(sweeper.stale_live_costs(older_than=now - timedelta(seconds=30))))
     enqueue_transaction_processing(keys)
     return len(keys)

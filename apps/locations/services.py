@@ -125,6 +125,14 @@ def charge_stations_seen(*, station_ids: list[int], at: datetime) -> None:
         )
 
 
+def charge_stations_disconnected(*, station_ids: list[int], at: datetime) -> None:
+    """Mark stations offline, last seen at `at` (one statement for a whole batch)."""
+    if station_ids:
+        ChargeStation.objects.filter(pk__in=station_ids).update(
+            connectivity=Connectivity.OFFLINE.value, last_seen_at=at
+        )
+
+
 def charge_station_disconnected(*, station_id: int, at: datetime) -> None:
     ChargeStation.objects.filter(pk=station_id).update(
         connectivity=Connectivity.OFFLINE.value, last_seen_at=at

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 from django.db import IntegrityError, connection
+from django.utils import timezone
 
 from apps.charging import api as charging_api
-from apps.charging import ingest, rebuild
+from apps.charging import ingest, rebuild, sweeper
 from apps.charging.contracts import EventKind, MeterSampleIn, TransactionEventIn
 from apps.charging.models import (
     Cdr,
@@ -203,6 +204,12 @@ def test_live_cost_is_priced_at_most_once_per_window_and_still_follows(
     assert session.live_cost_excl_vat == Decimal("2.60")
     assert len(come_back) == 1
     assert rebuild._pending([(st.pk, txid)]) == {(st.pk, txid): True}
+    meter("m3", 50, 10000)
+    assert process() == []  # still inside the window: the come-back is already queued
+    # A lost come-back: the sweeper finds the session once the window is long over.
+    assert sweeper.stale_live_costs(older_than=timezone.now()) == []
+    later = timezone.now() + timedelta(seconds=31)
+    assert sweeper.stale_live_costs(older_than=later) == [(st.pk, txid)]
     # The window ends: the delayed task prices the newest meter value.
     ChargingSession.objects.filter(pk=session.pk).update(
         live_cost_at=session.live_cost_at - timedelta(seconds=31)
@@ -211,7 +218,7 @@ def test_live_cost_is_priced_at_most_once_per_window_and_still_follows(
     session.refresh_from_db()
     assert session.live_cost_excl_vat == Decimal("3.50")  # 10 kWh × 0.30 + 0.50
     assert rebuild._pending([(st.pk, txid)]) == {(st.pk, txid): False}
-    assert MeterValue.objects.filter(session=session).count() == 2
+    assert MeterValue.objects.filter(session=session).count() == 3
 
 
 def test_the_publisher_merges_what_waits_and_survives_a_broker_error() -> None:
@@ -252,3 +259,21 @@ def test_a_batch_of_statuses_leaves_each_evse_at_its_last_status() -> None:
     )
     assert Evse.objects.get(pk=a.pk).status == "AVAILABLE"
     assert Evse.objects.get(pk=b.pk).status == "OUTOFORDER"
+
+
+@pytest.mark.django_db
+def test_connectors_resolved_in_bulk_as_one_by_one() -> None:
+    from apps.locations import api as locations_api
+    from tests.factories import ConnectorFactory
+
+    a = ConnectorFactory()
+    st = a.evse.charge_station_id
+    keys = [(st, a.evse.ocpp_evse_id, None), (st, a.evse.ocpp_evse_id, 1), (st, 99, None)]
+    keys.append((st, None, None))
+    bulk = locations_api.connectors_resolve(keys=keys)
+    for station, evse, connector in keys:
+        one = locations_api.connector_resolve(
+            station_id=station, evse_ocpp_id=evse, connector_ocpp_id=connector
+        )
+        assert bulk[(station, evse, connector)] == one
+    assert bulk[(st, a.evse.ocpp_evse_id, None)] is not None
