@@ -615,5 +615,8 @@ def _live_cost(
         transaction.on_commit(come_back)
         return
     price(session, events, timeline, lookups)
-    session.live_cost_at = now
     session.live_cost_event_id = session.last_event_id
+    if session.last_meter_at > session.started_at:
+        # The window opens with the first meter value; the price at the start (the flat
+        # fee) does not hold the first meter value back.
+        session.live_cost_at = now
