@@ -39,7 +39,7 @@ def _price(
 ) -> tuple[pricing.Tariff, tuple[pricing.ChargingPeriod, ...], pricing.PriceResult]:
     tariff = lookups.tariff(session)
     if timeline is None:
-        timeline = build_timeline(session, events, end if final else None)
+        timeline = build_timeline(session, events, end if final else None, lookups)
     samples = [
         pricing.MeterSample(
             timestamp=p.timestamp,

@@ -59,6 +59,49 @@ class Lookups:
         self._tokens: dict[str, list[TokenRef]] = {}
         self._parties: dict[int, PartyRef] = {}
         self._tariffs: dict[int, pricing.Tariff] = {}
+        # (station, evse OCPP id) -> [(station time, status, charging state)] for the stations
+        # in `_status_stations`, from `_status_since` on, in the order of the table's index.
+        self._statuses: dict[tuple[int, int], list[tuple[datetime, str, str]]] = {}
+        self._status_stations: set[int] = set()
+        self._status_since: datetime | None = None
+
+    def prefetch_statuses(self, events: dict[tuple[int, str], list[OcppEvent]]) -> None:
+        """The status events the transactions' timelines may need, in one query: their
+        stations', from five minutes before the earliest event of any of them on."""
+        stamps = [e.station_timestamp for evs in events.values() for e in evs]
+        if not stamps:
+            return
+        since = min(stamps) - timedelta(minutes=5)
+        stations = {station for station, _ in events}
+        for station, evse, ts, status, state in (
+            StatusEvent.objects.filter(charge_station_id__in=stations, station_timestamp__gte=since)
+            .order_by("charge_station_id", "evse_ocpp_id", "station_timestamp", "id")
+            .values_list(
+                "charge_station_id", "evse_ocpp_id", "station_timestamp", "status", "charging_state"
+            )
+        ):
+            self._statuses.setdefault((station, evse), []).append((ts, status, state))
+        self._status_stations = stations
+        self._status_since = since
+
+    def statuses(
+        self, station_id: int, evse_ocpp_id: int, start: datetime, end: datetime
+    ) -> list[tuple[datetime, str, str]]:
+        if station_id in self._status_stations and self._status_since is not None:
+            if start >= self._status_since:
+                return [
+                    row
+                    for row in self._statuses.get((station_id, evse_ocpp_id), [])
+                    if start <= row[0] <= end
+                ]
+        return list(
+            StatusEvent.objects.filter(
+                charge_station_id=station_id,
+                evse_ocpp_id=evse_ocpp_id,
+                station_timestamp__gte=start,
+                station_timestamp__lte=end,
+            ).values_list("station_timestamp", "status", "charging_state")
+        )
 
     def prefetch_stations(self, station_ids: set[int]) -> None:
         missing = station_ids - self._stations.keys()
@@ -263,7 +306,11 @@ def _create_session(
     return session
 
 
-def _store_meter_values(session: ChargingSession, events: list[OcppEvent]) -> None:
+def _store_meter_values(
+    session: ChargingSession,
+    events: list[OcppEvent],
+    sink: list[MeterValue] | None = None,
+) -> None:
     rows = []
     for e in events:
         for index, s in enumerate(e.samples):
@@ -283,6 +330,9 @@ def _store_meter_values(session: ChargingSession, events: list[OcppEvent]) -> No
                     source_index=index,
                 )
             )
+    if sink is not None:
+        sink.extend(rows)  # the caller inserts them (one INSERT per task)
+        return
     MeterValue.objects.bulk_create(rows, ignore_conflicts=True)
 
 
@@ -291,7 +341,10 @@ def _dec(value: object) -> Decimal | None:
 
 
 def build_timeline(
-    session: ChargingSession, events: list[OcppEvent], end: datetime | None
+    session: ChargingSession,
+    events: list[OcppEvent],
+    end: datetime | None,
+    lookups: Lookups | None = None,
 ) -> list[TimelinePoint]:
     """The meter timeline the pricing core splits: start register, every energy sample,
     stop register; each point with the charging state in force at its instant."""
@@ -299,13 +352,12 @@ def build_timeline(
     if session.evse_id is not None:
         evse_ocpp_id = next((e.evse_ocpp_id for e in events if e.evse_ocpp_id), None)
         if evse_ocpp_id is not None:
-            for ts, status, state in StatusEvent.objects.filter(
-                charge_station_id=session.charge_station_id,
-                evse_ocpp_id=evse_ocpp_id,
-                station_timestamp__gte=session.started_at - timedelta(minutes=5),
-                station_timestamp__lte=end
-                or datetime.max.replace(tzinfo=session.started_at.tzinfo),
-            ).values_list("station_timestamp", "status", "charging_state"):
+            for ts, status, state in (lookups or Lookups()).statuses(
+                session.charge_station_id,
+                evse_ocpp_id,
+                session.started_at - timedelta(minutes=5),
+                end or datetime.max.replace(tzinfo=session.started_at.tzinfo),
+            ):
                 mapped = ChargingState(state) if state else state_for_status(status)
                 if mapped is not None:
                     states.append((ts, mapped))
@@ -457,19 +509,25 @@ def transactions_process(pairs: list[tuple[int, str]]) -> list[tuple[int, str]]:
     lookups = Lookups()
     lookups.prefetch_stations({station for station, _ in pending})
     lookups.prefetch_connectors(events)
+    lookups.prefetch_statuses(events)
     failed = []
+    meter_values: list[MeterValue] = []
     try:
         # One database transaction (one commit, one fsync) for the whole task; each
         # transaction is processed in a savepoint of its own, so one failure stays alone.
+        # The meter values of those that succeeded are inserted at the end, in one INSERT.
         with transaction.atomic():
             for station_id, txid in pending:
+                rows: list[MeterValue] = []
                 try:
                     transaction_process(
                         station_id=station_id,
                         ocpp_transaction_id=txid,
                         events=events[(station_id, txid)],
                         lookups=lookups,
+                        meter_values=rows,
                     )
+                    meter_values += rows
                 except (OperationalError, IntegrityError):
                     log.warning(
                         "processing %s %s failed; queued again", station_id, txid, exc_info=True
@@ -478,6 +536,7 @@ def transactions_process(pairs: list[tuple[int, str]]) -> list[tuple[int, str]]:
                 except Exception:  # noqa: BLE001 - one broken transaction must not stop the rest
                     # Not retried blindly: logged; the sweeper finds it again while it lags.
                     log.exception("processing %s %s failed", station_id, txid)
+            MeterValue.objects.bulk_create(meter_values, ignore_conflicts=True, batch_size=1000)
     except (OperationalError, IntegrityError):
         # The commit (or the connection) failed: nothing of this task was stored.
         log.warning("processing %d transactions failed; queued again", len(pending), exc_info=True)
@@ -491,12 +550,14 @@ def transaction_process(
     ocpp_transaction_id: str,
     events: list[OcppEvent] | None = None,
     lookups: Lookups | None = None,
+    meter_values: list[MeterValue] | None = None,
 ) -> int | None:
     """Bring the session of one transaction up to date with its events; returns its id.
 
     `events` (all events of the transaction, loaded by the caller) skips the up-to-date
     check and the loading; they are loaded again under the session's lock if a concurrent
-    run has processed newer ones meanwhile."""
+    run has processed newer ones meanwhile. `meter_values`: the meter-value rows are added
+    to it instead of inserted (the caller inserts them in the same database transaction)."""
     from apps.charging.cdrs import session_finalise, session_update_live_cost
 
     txid = ocpp_transaction_id
@@ -547,7 +608,7 @@ def transaction_process(
                     )
                     return None
             session = _create_session(start, station_id, txid, events, lookups)
-        _store_meter_values(session, events)
+        _store_meter_values(session, events, meter_values)
         end = next((e for e in reversed(events) if e.kind == EventKind.ENDED), None)
         newest = max(e.id for e in events)
         if end is not None:
@@ -573,7 +634,7 @@ def transaction_process(
             session.save()
             session_finalise(session, events, lookups, completed_here=completed_here)
         else:
-            timeline = build_timeline(session, events, None)
+            timeline = build_timeline(session, events, None, lookups)
             if timeline:
                 session.energy_wh = timeline[-1].energy_wh - session.meter_start_wh
                 session.last_meter_at = timeline[-1].timestamp
