@@ -245,10 +245,6 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-CELERY_BEAT_SCHEDULE = {
-    # Idempotency records are kept 24 h (docs/adr/0008-rest-api.md).
-    "idempotency-purge": {"task": "apps.integrations.idempotency_purge", "schedule": 6 * 3600},
-}
 
 LOGGING = {
     "version": 1,
@@ -267,4 +263,6 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.charging.sweep_unprocessed",
         "schedule": env_int("CHARGING_SWEEP_SECONDS", 60),
     },
+    # Idempotency records are kept 24 h (docs/adr/0008-rest-api.md).
+    "idempotency-purge": {"task": "apps.integrations.idempotency_purge", "schedule": 6 * 3600},
 }
