@@ -11,13 +11,18 @@ It creates its own database (``simbench_cdr``) and uses Redis dbs 10 and 11 (flu
 one gateway (``python -m csms_gateway``) and ``--workers`` Celery workers (``--pool solo``:
 one process each, no pool overhead), creates ``--stations`` stations per protocol on a
 tariff with a flat fee, energy and parking, and drives them with the simulator at full speed
-(``--speed max``): every station runs its sessions back to back, 60 minutes of station time
-each, meter values every 15 minutes, 20 minutes parked before the stop.
+(``--speed max``, its own process): one session per station, 60 minutes of station time,
+meter values every 15 minutes, 20 minutes parked before the stop.
 
-Measured: from the first StopTransaction / TransactionEvent(Ended) sent to the last CDR
-stored; the stop→CDR latency is the CDR's ``created_at`` minus the wall time the stop was
-first sent. Verified on the way: exactly one CDR per stopped session, and its totals equal
-the price computed by hand from the simulated meter data. Prints one JSON line per protocol.
+Two phases. First (not timed) every session is started and metered while the simulator holds
+the stops back (``--hold-stops``); the bench waits until the workers have processed all of
+that. Then all stops go out at once, and what is measured is from the first
+StopTransaction / TransactionEvent(Ended) sent to the last CDR stored: ended sessions per
+second that become stored, priced CDRs. The stop→CDR latency is the CDR's ``created_at``
+minus the wall time the stop was first sent. The gateway's intake (messages/s the simulator
+got answered) is printed separately for both phases. Verified on the way: exactly one CDR
+per stopped session, and its totals equal the price computed by hand from the simulated
+meter data. Prints one JSON line per protocol.
 Everything it created is dropped at the end.
 """
 
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -38,7 +44,7 @@ def run_protocol(
 ) -> dict[str, object]:
     prefix = "B16" if protocol == "1.6" else "B201"
     record = env.data_dir / f"record-{prefix}.jsonl"
-    sim = subprocess.run(
+    sim = subprocess.Popen(
         h.simulator_args(
             env,
             procs.port,
@@ -47,16 +53,26 @@ def run_protocol(
             stations=args.stations,
             match=f"{prefix}-*",
             protocol=protocol,
-            sessions_per_station=args.sessions_per_station,
+            sessions_per_station=1,
             speed="max",
             duration=args.timeout,
+            hold_stops=True,
         ),
         cwd=h.ROOT,
-        capture_output=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         text=True,
-        timeout=args.timeout + 180,
     )
-    summary = json.loads(sim.stdout.strip().splitlines()[-1])
+    assert sim.stdin is not None and sim.stdout is not None
+    # Phase 1 (not timed): every session started and metered, every stop held back; wait
+    # until the workers have processed all of it, so the timed phase is the stops alone.
+    holding = json.loads(sim.stdout.readline())["holding"]
+    backlog_s = h.wait_processed(prefix, holding["held"], timeout=args.timeout)
+    # Phase 2 (timed): all stops at once; from the first stop sent to the last CDR stored.
+    sim.stdin.write("go\n")
+    sim.stdin.flush()
+    out, _ = sim.communicate(timeout=args.timeout + 180)
+    summary = json.loads(out.strip().splitlines()[-1])
     sessions, _ = h.read_record(record)
     # Wait for the CDRs: done when there is one per session, or nothing new for 60 s.
     last_change, seen = time.monotonic(), -1
@@ -68,7 +84,7 @@ def run_protocol(
             seen, last_change = count, time.monotonic()
         elif time.monotonic() - last_change > 60:
             break
-        time.sleep(0.5)
+        time.sleep(0.2)
     rows = h.cdr_rows(prefix)
     checks = h.check_cdrs(sessions, rows)
     stop_sent = {(s["identity"], s["transaction_id"]): s["stop_sent"] for s in sessions}
@@ -81,6 +97,7 @@ def run_protocol(
     first_stop = min(stop_sent.values())
     last_cdr = max(r["created_at"].timestamp() for r in rows)
     seconds = last_cdr - first_stop
+    held = summary.get("hold_stops", {})
     return {
         "bench": "cdr_pipeline",
         "protocol": protocol,
@@ -93,6 +110,15 @@ def run_protocol(
         "stop_to_cdr_ms_p50": round(h.percentile(latencies, 0.50) * 1000, 1),
         "stop_to_cdr_ms_p99": round(h.percentile(latencies, 0.99) * 1000, 1),
         **checks,
+        "intake": {
+            "before_stops_messages": held.get("messages"),
+            "before_stops_seconds": held.get("seconds"),
+            "before_stops_messages_per_second": held.get("before_release_messages_per_second"),
+            "backlog_processed_after_s": backlog_s,
+            "stop_phase_messages": held.get("stop_phase_messages"),
+            "stop_phase_seconds": held.get("stop_phase_seconds"),
+            "stop_phase_messages_per_second": held.get("stop_phase_messages_per_second"),
+        },
         "simulator": {
             k: summary[k]
             for k in (
@@ -102,10 +128,9 @@ def run_protocol(
                 "latency_ms_p50",
                 "latency_ms_p99",
                 "wall_seconds",
-                "messages_per_second",
             )
         },
-        "ok": all(v == 0 for v in checks.values()) and len(rows) == len(sessions),
+        "ok": all(v == 0 for v in checks.values()) and len(rows) == len(sessions) == args.stations,
     }
 
 
@@ -113,8 +138,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     p.add_argument("--redis", default="redis://127.0.0.1:6379")
-    p.add_argument("--stations", type=int, default=200, help="per protocol")
-    p.add_argument("--sessions-per-station", type=int, default=5)
+    p.add_argument("--stations", type=int, default=1000, help="per protocol, one session each")
     p.add_argument("--protocols", default="1.6,2.0.1")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--port", type=int, default=9310)
@@ -138,6 +162,7 @@ def main() -> int:
         for protocol in args.protocols.split(","):
             result = run_protocol(env, procs, protocol, args, creds)
             result["machine"] = h.machine()
+            result["load_average_1m"] = round(os.getloadavg()[0], 2)
             result["date"] = datetime.now(UTC).date().isoformat()
             print(json.dumps(result), flush=True)
             ok = ok and bool(result["ok"])

@@ -8,7 +8,7 @@ object per line:
   CDR, pricing already-parsed sessions with ``price_session``;
 * the floor: the same simple kWh sessions priced by a three-line Decimal loop, and the ratio;
 * the end-to-end run: 1,000,000 CDRs generated as JSON lines in a temp dir (not kept), then
-  read, parsed (``json.loads`` + ``parse_cdr_session``) and priced by both cores
+  read, parsed (``jsonio.loads_exact`` + ``parse_cdr_session``) and priced by both cores
   (multiprocessing), with the wall time.
 """
 
@@ -40,6 +40,7 @@ from billing.pricing import (  # noqa: E402
     periods_to_ocpi,
     price_session,
 )
+from billing.pricing.jsonio import loads_exact, loads_exact_stdlib  # noqa: E402
 from billing.pricing.serialize import iso  # noqa: E402
 
 TZ = "Europe/Amsterdam"
@@ -241,10 +242,24 @@ def _worker_init() -> None:
         _WORKER_TARIFFS[name] = parse_tariff(doc)
 
 
-def _worker(job: tuple[str, int, int]) -> tuple[int, str]:
-    """Price the lines that start in [begin, end) of the file: read, decode, parse, price."""
+_SAMPLE_EVERY = 5_000
+
+
+def _price_line(line: bytes, loads: Callable[[bytes], Any]) -> tuple[str, ...]:
+    """Decode, parse and price one JSON line; the rounded totals and warnings as text."""
+    cdr = loads(line)
+    tariff = _WORKER_TARIFFS[cdr["charging_periods"][0]["tariff_id"]]
+    result = price_session(tariff=tariff, session=parse_cdr_session(cdr, time_zone=TZ))
+    return (*(str(x) for amount in result.totals for x in amount), repr(result.warnings))
+
+
+def _worker(job: tuple[str, int, int]) -> tuple[int, str, list[tuple[bytes, tuple[str, ...]]]]:
+    """Price the lines that start in [begin, end) of the file: read, decode, parse, price.
+
+    Returns the count, the sum of total_cost excl. VAT, and every ``_SAMPLE_EVERY``-th line
+    with its result, for the parent to check against the single-process reference path."""
     path, begin, end = job
-    loads = json.JSONDecoder(parse_float=D).decode
+    loads = loads_exact
     tariffs = _WORKER_TARIFFS
     with open(path, "rb") as fh:
         fh.seek(begin)
@@ -256,13 +271,27 @@ def _worker(job: tuple[str, int, int]) -> tuple[int, str]:
         blob = blob[cut + 1 :] if cut >= 0 else b""
     n = 0
     total = D(0)
-    for line in (blob + rest).decode().splitlines():
+    sample: list[tuple[bytes, tuple[str, ...]]] = []
+    for line in (blob + rest).splitlines():
         cdr = loads(line)
         tariff = tariffs[cdr["charging_periods"][0]["tariff_id"]]
         session = parse_cdr_session(cdr, time_zone=TZ)
-        total += price_session(tariff=tariff, session=session).totals.total_cost.excl_vat
+        result = price_session(tariff=tariff, session=session)
+        totals = result.totals
+        total += totals.total_cost.excl_vat
+        if n % _SAMPLE_EVERY == 0:
+            sample.append(
+                (line, (*(str(x) for amount in totals for x in amount), repr(result.warnings)))
+            )
         n += 1
-    return n, str(total)
+    return n, str(total), sample
+
+
+def _verify(samples: list[tuple[bytes, tuple[str, ...]]]) -> int:
+    """Re-price the sampled lines in this process with the reference path (stdlib JSON with
+    ``parse_float=Decimal``); the number of lines whose totals or warnings differ."""
+    _worker_init()
+    return sum(1 for line, got in samples if _price_line(line, loads_exact_stdlib) != got)
 
 
 def write_jsonl(path: Path, count: int, seed: int = 7) -> None:
@@ -309,8 +338,10 @@ def bench_jsonl(count: int, processes: int) -> dict[str, Any]:
         with ctx.Pool(processes, initializer=_worker_init) as pool:
             results = pool.map(_worker, jobs)
         wall = time.perf_counter() - t0
+        samples = [x for _, _, sample in results for x in sample]
+        mismatches = _verify(samples)
         breakdown = _breakdown(path, min(count, 20_000))
-    priced = sum(n for n, _ in results)
+    priced = sum(n for n, _, _ in results)
     return {
         "cdrs": priced,
         "processes": processes,
@@ -318,6 +349,8 @@ def bench_jsonl(count: int, processes: int) -> dict[str, Any]:
         "cdrs_per_s": round(priced / wall),
         "file_mb": round(size / 1e6, 1),
         "generate_s": round(gen, 2),
+        "verified_sample": len(samples),
+        "sample_mismatches": mismatches,
         "one_core_us_per_cdr": breakdown,
     }
 
@@ -325,11 +358,16 @@ def bench_jsonl(count: int, processes: int) -> dict[str, Any]:
 def _breakdown(path: Path, count: int) -> dict[str, float]:
     """Where the end-to-end time goes, on one core, for the first ``count`` lines."""
     _worker_init()
-    with path.open() as fh:
+    with path.open("rb") as fh:
         lines = [next(fh) for _ in range(count)]
+    text_lines = [line.decode() for line in lines]
     decode = json.JSONDecoder(parse_float=D).decode
     t0 = time.perf_counter()
-    cdrs = [decode(line) for line in lines]
+    [decode(line) for line in text_lines]
+    t1 = time.perf_counter()
+    stdlib_decode = t1 - t0
+    t0 = time.perf_counter()
+    cdrs = [loads_exact(line) for line in lines]
     t1 = time.perf_counter()
     sessions = [parse_cdr_session(c, time_zone=TZ) for c in cdrs]
     t2 = time.perf_counter()
@@ -341,6 +379,7 @@ def _breakdown(path: Path, count: int) -> dict[str, float]:
     n = len(lines)
     return {
         "json_decode": round((t1 - t0) / n * 1e6, 1),
+        "json_decode_stdlib_for_comparison": round(stdlib_decode / n * 1e6, 1),
         "parse_cdr_session": round((t2 - t1) / n * 1e6, 1),
         "price_session_totals": round((t4 - t3) / n * 1e6, 1),
         "avg_periods": round(sum(len(s.charging_periods) for s in sessions) / n, 2),

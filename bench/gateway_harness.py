@@ -363,6 +363,32 @@ def check_cdrs(sessions: list[dict[str, Any]], rows: list[dict[str, Any]]) -> di
     }
 
 
+def wait_processed(prefix: str, sessions: int, *, timeout: float) -> float:
+    """Seconds until the workers reflect every stored event of `sessions` sessions of the
+    stations `prefix`-* (each session's `last_event_id` is its newest event's id)."""
+    from django.db import connection
+
+    sql = """
+        SELECT count(*) FILTER (WHERE s.last_event_id >= e.newest), count(*)
+        FROM (SELECT charge_station_id, ocpp_transaction_id, max(id) AS newest
+              FROM charging_ocppevent GROUP BY 1, 2) e
+        JOIN locations_chargestation st ON st.id = e.charge_station_id
+        LEFT JOIN charging_chargingsession s
+          ON s.charge_station_id = e.charge_station_id
+         AND s.ocpp_transaction_id = e.ocpp_transaction_id
+        WHERE st.identity LIKE %s
+    """
+    begin = time.monotonic()
+    while time.monotonic() - begin < timeout:
+        with connection.cursor() as cur:
+            cur.execute(sql, [prefix + "-%"])
+            done, total = cur.fetchone()
+        if done >= sessions and total == sessions:
+            return round(time.monotonic() - begin, 3)
+        time.sleep(0.2)
+    raise RuntimeError(f"workers did not catch up with {sessions} sessions in {timeout}s")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, int(round(q * len(ordered) + 0.5)) - 1))

@@ -255,11 +255,14 @@ LOGGING = {
 }
 
 # Periodic tasks. django-celery-beat's DatabaseScheduler copies these into its tables.
+# Live cost of an active session: priced at most once per this many seconds (the newest meter
+# value inside the window is priced when it ends).
+CHARGING_LIVE_COST_SECONDS = env_int("CHARGING_LIVE_COST_SECONDS", 30)
 CELERY_BEAT_SCHEDULE = {
     "charging-sweep-unprocessed": {
         "task": "apps.charging.sweep_unprocessed",
         "schedule": env_int("CHARGING_SWEEP_SECONDS", 60),
     },
-    # Idempotency records are kept 24 h (docs/adr/0007-rest-api.md).
+    # Idempotency records are kept 24 h (docs/adr/0008-rest-api.md).
     "idempotency-purge": {"task": "apps.integrations.idempotency_purge", "schedule": 6 * 3600},
 }

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -102,21 +104,72 @@ class GroupCommitWriter(Generic[In, Out]):
                     future.set_result(result)
 
 
+class TaskPublisher:
+    """Publishes the processing of committed transactions from a thread of its own, so the
+    group-commit writer goes on to the next batch instead of waiting on the broker. Keys that
+    arrive while it publishes are merged (one message per `KEYS_PER_TASK` transactions). A
+    gateway that dies between commit and publish loses no work: the sweeper re-queues
+    transactions whose newest event is newer than their session."""
+
+    def __init__(self, publish: Callable[[list[tuple[int, str]]], None]) -> None:
+        self._publish = publish
+        self._queue: queue.SimpleQueue[list[tuple[int, str]] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="task-publisher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def put(self, keys: list[tuple[int, str]]) -> None:
+        self._queue.put(keys)
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                return
+            keys = set(first)
+            while True:  # merge whatever else is waiting
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stopping = True
+                    break
+                keys.update(more)
+            try:
+                self._publish(sorted(keys))
+            except Exception:  # noqa: BLE001 - the sweeper re-queues what was not published
+                log.exception("could not publish the processing of %d transactions", len(keys))
+
+
 class DjangoBackend:
     def __init__(self, *, auth_cache_seconds: int, max_batch: int, max_delay: float) -> None:
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="backend")
         self._auth_ttl = auth_cache_seconds
         self._token_cache: dict[str, tuple[float, AuthorizationStatus]] = {}
         self._seen: set[int] = set()
+        self.publisher = TaskPublisher(lambda keys: charging_api.transactions_enqueue(keys))
         self.transactions: GroupCommitWriter[TransactionEventIn, TransactionEventResult] = (
             GroupCommitWriter(
-                lambda events: charging_api.transaction_events_record(events=events),
+                lambda events: charging_api.transaction_events_record(
+                    events=events, enqueue=self.publisher.put
+                ),
                 max_batch=max_batch,
                 max_delay=max_delay,
             )
         )
         self.statuses: GroupCommitWriter[StatusEventIn, None] = GroupCommitWriter(
             self._record_statuses, max_batch=max_batch, max_delay=max_delay
+        )
+        # Many stations drop at once (a network blip, a restart): one UPDATE per batch.
+        self.disconnects: GroupCommitWriter[int, None] = GroupCommitWriter(
+            self._record_disconnects, max_batch=max_batch, max_delay=max_delay
         )
         self._seen_task: asyncio.Task[None] | None = None
 
@@ -126,15 +179,23 @@ class DjangoBackend:
         # messages; outside one, every EVSE update was a commit of its own.
         with transaction.atomic():
             charging_api.status_events_record(events=events)
-            for e in events:
-                locations_api.evse_status_record(
-                    station_id=e.station_id, evse_ocpp_id=e.evse_ocpp_id, ocpp_status=e.status
-                )
+            locations_api.evse_statuses_record(
+                updates=[(e.station_id, e.evse_ocpp_id, e.status) for e in events]
+            )
         return [None] * len(events)
 
+    @staticmethod
+    def _record_disconnects(station_ids: Sequence[int]) -> list[None]:
+        locations_api.charge_stations_disconnected(
+            station_ids=sorted(set(station_ids)), at=datetime.now(UTC)
+        )
+        return [None] * len(station_ids)
+
     def start(self) -> None:
+        self.publisher.start()
         self.transactions.start()
         self.statuses.start()
+        self.disconnects.start()
         self._seen_task = asyncio.get_running_loop().create_task(self._flush_seen_forever())
 
     async def stop(self) -> None:
@@ -143,6 +204,8 @@ class DjangoBackend:
         await self._flush_seen()
         await self.transactions.stop()
         await self.statuses.stop()
+        await self.disconnects.stop()
+        self.publisher.stop()
         self._pool.shutdown(wait=True)
 
     async def _call(self, fn: Callable[..., Out], **kwargs: Any) -> Out:
@@ -176,9 +239,7 @@ class DjangoBackend:
 
     async def disconnected(self, station_id: int) -> None:
         self._seen.discard(station_id)
-        await self._call(
-            locations_api.charge_station_disconnected, station_id=station_id, at=datetime.now(UTC)
-        )
+        await self.disconnects.submit(station_id)
 
     async def _flush_seen(self) -> None:
         ids, self._seen = sorted(self._seen), set()

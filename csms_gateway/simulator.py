@@ -41,7 +41,7 @@ import sys
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -87,6 +87,9 @@ class SimConfig:
     call_timeout: float = 30.0
     seed: int = 1
     grace: float = 120.0  # wall seconds after `duration` before everything is cancelled
+    # Every station waits before the stop of its first session until all stations are there
+    # and `simulate`'s `release` returns (benchmarks: all sessions metered, then all stops).
+    hold_stops: bool = False
 
 
 @dataclass
@@ -108,6 +111,18 @@ class Stats:
         self.errors += 1
         if len(self.error_samples) < 10:
             self.error_samples.append(text[:200])
+
+
+@dataclass
+class Barrier:
+    """Where stations wait before their first stop (`--hold-stops`)."""
+
+    held: int = 0
+    go: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def wait(self) -> None:
+        self.held += 1
+        await self.go.wait()
 
 
 @dataclass
@@ -133,8 +148,10 @@ class Station:
         record: Callable[[dict[str, Any]], None],
         deadline: float,
         clock_start: datetime,
+        barrier: Barrier | None = None,
     ) -> None:
         self.identity = identity
+        self.barrier = barrier
         self.password = password
         self.cfg = cfg
         self.stats = stats
@@ -573,6 +590,8 @@ class Station:
             else:
                 await self.send_maybe(action, payload)
         await self.advance(length - t)
+        if self.barrier is not None and n == 0:
+            await self.barrier.wait()
         stop_wh = energy_at(length)
         if self.version == "1.6":
             stop = {
@@ -628,10 +647,15 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 
 async def simulate(
-    cfg: SimConfig, record: Callable[[dict[str, Any]], None] | None = None
+    cfg: SimConfig,
+    record: Callable[[dict[str, Any]], None] | None = None,
+    release: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
 ) -> dict[str, Any]:
-    """Run every station to the end; returns the summary."""
+    """Run every station to the end; returns the summary. With `cfg.hold_stops`, once every
+    running station waits before its first stop, `release` is awaited with what was sent so
+    far (messages, seconds), then all stops go out at once."""
     stats = Stats()
+    barrier = Barrier() if cfg.hold_stops else None
     identities = sorted(cfg.credentials)
     length = cfg.session_minutes * 60 + cfg.gap_minutes * 60
     span = cfg.sessions_per_station * length + 600
@@ -651,17 +675,50 @@ async def simulate(
             record or (lambda _: None),
             deadline,
             clock_start,
+            barrier,
         )
         for i, identity in enumerate(identities)
     ]
     tasks = [asyncio.create_task(s.run()) for s in stations]
+    held: dict[str, Any] = {}
+    if barrier is not None:
+
+        async def open_barrier() -> None:
+            while barrier.held < sum(1 for t in tasks if not t.done()):
+                await asyncio.sleep(0.02)
+            held.update(
+                held=barrier.held,
+                messages=stats.messages_sent,
+                seconds=round(time.monotonic() - begin, 3),
+            )
+            if release is not None:
+                await release(held)
+            held["released_after_s"] = round(time.monotonic() - begin, 3)
+            held["messages_before_release"] = stats.messages_sent
+            barrier.go.set()
+
+        opener = asyncio.create_task(open_barrier())
     _, late = await asyncio.wait(tasks, timeout=cfg.duration + cfg.grace)
+    if barrier is not None:
+        opener.cancel()
+        await asyncio.gather(opener, return_exceptions=True)
     for task in late:
         task.cancel()
     if late:
         stats.error(f"{len(late)} stations cancelled after duration + grace")
         await asyncio.gather(*late, return_exceptions=True)
     wall = time.monotonic() - begin
+    if "released_after_s" in held:
+        # The stop phase alone: from the release to the last station done.
+        after = wall - held["released_after_s"]
+        sent = stats.messages_sent - held["messages_before_release"]
+        held["stop_phase_messages"] = sent
+        held["stop_phase_seconds"] = round(after, 3)
+        held["stop_phase_messages_per_second"] = round(sent / after, 1) if after > 0 else None
+    if held:
+        held["before_release_messages_per_second"] = (
+            round(held["messages"] / held["seconds"], 1) if held["seconds"] else None
+        )
     p50 = _percentile(stats.latencies, 0.50)
     p99 = _percentile(stats.latencies, 0.99)
     return {
@@ -684,6 +741,7 @@ async def simulate(
         "wall_seconds": round(wall, 3),
         "messages_per_second": round(stats.messages_sent / wall, 1) if wall else None,
         "error_samples": stats.error_samples,
+        **({"hold_stops": held} if held else {}),
     }
 
 
@@ -735,6 +793,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--heartbeat", type=float, default=None, help="wall seconds")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--record", type=Path, default=None, help="write JSON lines here")
+    p.add_argument(
+        "--hold-stops",
+        action="store_true",
+        help="hold every first stop until all stations are there, print a JSON line "
+        '{"holding": ...}, send all stops once a line is read from stdin',
+    )
     args = p.parse_args(argv)
     if args.stations < 1 or args.sessions_per_station < 0 or args.duration <= 0:
         p.error("--stations >= 1, --sessions-per-station >= 0, --duration > 0")
@@ -763,6 +827,7 @@ def main(argv: list[str] | None = None) -> int:
         id_tags=tuple(t for t in args.id_tags.split(",") if t),
         heartbeat=args.heartbeat,
         seed=args.seed,
+        hold_stops=args.hold_stops,
     )
     out = open(args.record, "w") if args.record else None  # noqa: SIM115
 
@@ -770,8 +835,12 @@ def main(argv: list[str] | None = None) -> int:
         if out is not None:
             out.write(json.dumps(line, separators=(",", ":")) + "\n")
 
+    async def release(held: dict[str, Any]) -> None:
+        print(json.dumps({"holding": held}), flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+
     try:
-        summary = asyncio.run(simulate(cfg, record))
+        summary = asyncio.run(simulate(cfg, record, release if args.hold_stops else None))
     finally:
         if out is not None:
             out.close()

@@ -75,7 +75,7 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
 
     DRF's `SimpleRateThrottle` keeps a list of every request time per key (it grows with the
     limit and is rewritten on each request); we keep DRF's throttle plumbing (rate parsing,
-    429 with Retry-After) and count with one atomic `incr` per request instead (ADR 0007).
+    429 with Retry-After) and count with one atomic `incr` per request instead (ADR 0008).
     """
 
     scope = "api_key"

@@ -1,5 +1,5 @@
 """`Idempotency-Key` on POST: the same key with the same request gets the same response;
-the same key with another request gets 409. See docs/adr/0007-rest-api.md."""
+the same key with another request gets 409. See docs/adr/0008-rest-api.md."""
 
 from __future__ import annotations
 

@@ -15,10 +15,7 @@ from django.db import IntegrityError, transaction
 
 from apps.charging.contracts import CdrKind, ChargingState, FlagReason
 from apps.charging.models import Cdr, ChargingSession, OcppEvent
-from apps.charging.rebuild import _flag, build_timeline
-from apps.locations import api as locations_api
-from apps.parties import api as parties_api
-from apps.tokens import api as tokens_api
+from apps.charging.rebuild import Lookups, TimelinePoint, _flag, build_timeline
 from billing import pricing
 
 log = logging.getLogger(__name__)
@@ -32,11 +29,17 @@ _PRICING_STATE = {
 
 
 def _price(
-    session: ChargingSession, events: list[OcppEvent], end: datetime, *, final: bool
+    session: ChargingSession,
+    events: list[OcppEvent],
+    end: datetime,
+    *,
+    final: bool,
+    lookups: Lookups,
+    timeline: list[TimelinePoint] | None = None,
 ) -> tuple[pricing.Tariff, tuple[pricing.ChargingPeriod, ...], pricing.PriceResult]:
-    assert session.tariff_snapshot is not None
-    tariff = pricing.parse_tariff(session.tariff_snapshot)
-    timeline = build_timeline(session, events, end if final else None)
+    tariff = lookups.tariff(session)
+    if timeline is None:
+        timeline = build_timeline(session, events, end if final else None, lookups)
     samples = [
         pricing.MeterSample(
             timestamp=p.timestamp,
@@ -70,31 +73,40 @@ def _price(
     return tariff, periods, result
 
 
-def session_update_live_cost(session: ChargingSession, events: list[OcppEvent]) -> None:
-    """Running cost of an active session, up to its newest meter sample. Never raises: a
-    session that cannot be priced yet is priced (or flagged) when it ends."""
+def session_update_live_cost(
+    session: ChargingSession,
+    events: list[OcppEvent],
+    timeline: list[TimelinePoint] | None = None,
+    lookups: Lookups | None = None,
+) -> None:
+    """Running cost of an active session, up to its newest meter sample, set on `session`
+    (the caller saves it). Never raises: a session that cannot be priced yet is priced (or
+    flagged) when it ends."""
     if not session.tariff_snapshot or not session.time_zone or session.last_meter_at is None:
         return
     try:
-        _, _, result = _price(session, events, session.last_meter_at, final=False)
+        _, _, result = _price(
+            session,
+            events,
+            session.last_meter_at,
+            final=False,
+            lookups=lookups or Lookups(),
+            timeline=timeline,
+        )
     except pricing.PricingError as exc:
         log.info("live cost of session %s not priced: %s", session.pk, exc)
         return
     total = result.totals.total_cost
-    ChargingSession.objects.filter(pk=session.pk).update(
-        live_cost_excl_vat=total.excl_vat, live_cost_incl_vat=total.incl_vat
-    )
+    session.live_cost_excl_vat = total.excl_vat
+    session.live_cost_incl_vat = total.incl_vat
 
 
-def _cdr_token(session: ChargingSession) -> dict[str, Any]:
+def _cdr_token(session: ChargingSession, lookups: Lookups) -> dict[str, Any]:
     token: dict[str, Any] = {"uid": session.id_tag, "type": "RFID", "contract_id": ""}
     if session.token_id is not None:
-        ref = next(
-            (t for t in tokens_api.tokens_by_uid(uid=session.id_tag) if t.id == session.token_id),
-            None,
-        )
+        ref = next((t for t in lookups.tokens(session.id_tag) if t.id == session.token_id), None)
         if ref is not None:
-            issuer = parties_api.party_by_pk(pk=ref.party_id)
+            issuer = lookups.party(ref.party_id)
             token.update(
                 {
                     "country_code": issuer.country_code,
@@ -106,23 +118,38 @@ def _cdr_token(session: ChargingSession) -> dict[str, Any]:
     return token
 
 
-def session_finalise(session: ChargingSession, events: list[OcppEvent]) -> int | None:
+def session_finalise(
+    session: ChargingSession,
+    events: list[OcppEvent],
+    lookups: Lookups | None = None,
+    *,
+    completed_here: bool = False,
+) -> int | None:
     """Write the session's CDR once. Returns the CDR id, or None when the session cannot be
-    priced (it is flagged for review; nothing is guessed)."""
-    existing = (
-        Cdr.objects.filter(session=session, kind=CdrKind.ORIGINAL.value)
-        .values_list("pk", flat=True)
-        .first()
-    )
-    if existing is not None:
-        return existing
+    priced (it is flagged for review; nothing is guessed).
+
+    `completed_here`: the caller holds the session's row lock and completed it in this
+    transaction, so no CDR of it can exist yet (CDRs are written only under that lock, after
+    completion): the look-up and the savepoint are skipped. Should one exist all the same,
+    the unique index fails the caller's transaction, whose retry takes the other path."""
+    if not completed_here:
+        existing = (
+            Cdr.objects.filter(session=session, kind=CdrKind.ORIGINAL.value)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if existing is not None:
+            return existing
     if not session.tariff_snapshot or not session.time_zone or session.ended_at is None:
         return None  # flagged NO_TARIFF / MISSING_EVSE when the session was created
-    ctx = locations_api.station_context(station_id=session.charge_station_id)
+    lookups = lookups or Lookups()
+    ctx = lookups.station(session.charge_station_id)
     if ctx.cpo_party_id is None:
         return None
     try:
-        tariff, periods, result = _price(session, events, session.ended_at, final=True)
+        tariff, periods, result = _price(
+            session, events, session.ended_at, final=True, lookups=lookups
+        )
     except pricing.PricingError as exc:
         _flag(
             tenant_id=session.tenant_id,
@@ -137,12 +164,10 @@ def session_finalise(session: ChargingSession, events: list[OcppEvent]) -> int |
     totals = result.totals
     connector = None
     if session.connector_id is not None:
-        connector = locations_api.connector_resolve(
-            station_id=session.charge_station_id,
-            evse_ocpp_id=next((e.evse_ocpp_id for e in events if e.evse_ocpp_id), None),
-            connector_ocpp_id=next(
-                (e.connector_ocpp_id for e in events if e.connector_ocpp_id), None
-            ),
+        connector = lookups.connector(
+            session.charge_station_id,
+            next((e.evse_ocpp_id for e in events if e.evse_ocpp_id), None),
+            next((e.connector_ocpp_id for e in events if e.connector_ocpp_id), None),
         )
     location = dict(ctx.cdr_location or {})
     if connector is not None:
@@ -168,7 +193,7 @@ def session_finalise(session: ChargingSession, events: list[OcppEvent]) -> int |
         "start_date_time": _iso(session.started_at),
         "end_date_time": _iso(session.ended_at),
         "session_id": str(session.pk),
-        "cdr_token": _cdr_token(session),
+        "cdr_token": _cdr_token(session, lookups),
         "auth_method": "WHITELIST",
         "cdr_location": location,
         "currency": result.currency,
@@ -208,6 +233,9 @@ def session_finalise(session: ChargingSession, events: list[OcppEvent]) -> int |
         amount = getattr(totals, f"total_{name}")
         setattr(cdr, f"total_{name}_excl_vat", amount.excl_vat)
         setattr(cdr, f"total_{name}_incl_vat", amount.incl_vat)
+    if completed_here:
+        cdr.save()
+        return cdr.pk
     try:
         with transaction.atomic():
             cdr.save()

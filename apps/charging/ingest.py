@@ -9,7 +9,7 @@ nothing. Processing into sessions and CDRs is queued on commit.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -63,7 +63,13 @@ def _store_one(event: TransactionEventIn) -> TransactionEventResult:
         if event.kind is not EventKind.STARTED:
             raise ValueError("only a start may ask for a new transaction id")
         txid = _allocate_transaction_id(event)
-    row = OcppEvent.objects.create(
+    row = _event_row(event, txid)
+    row.save(force_insert=True)
+    return TransactionEventResult(row.pk, txid, duplicate=False)
+
+
+def _event_row(event: TransactionEventIn, txid: str) -> OcppEvent:
+    return OcppEvent(
         tenant_id=event.tenant_id,
         charge_station_id=event.station_id,
         kind=event.kind.value,
@@ -84,34 +90,110 @@ def _store_one(event: TransactionEventIn) -> TransactionEventResult:
         samples=_samples_json(event),
         frame=event.frame,
     )
-    return TransactionEventResult(row.pk, txid, duplicate=False)
+
+
+def _store_batch(events: Sequence[TransactionEventIn]) -> list[TransactionEventResult]:
+    """The whole batch in a few statements: one SELECT of the keys already stored, one of the
+    transaction ids already allocated, one multi-row INSERT of the new allocations, one of the
+    new events. Raises IntegrityError when another node stored one of them meanwhile."""
+    keys = {(e.station_id, e.idempotency_key) for e in events}
+    stations = {station for station, _ in keys}
+    stored: dict[tuple[int, str], tuple[int, str]] = {
+        (station, key): (pk, txid)
+        for pk, station, key, txid in OcppEvent.objects.filter(
+            charge_station_id__in=stations,
+            idempotency_key__in={key for _, key in keys},
+        ).values_list("id", "charge_station_id", "idempotency_key", "ocpp_transaction_id")
+        if (station, key) in keys
+    }
+    new: dict[tuple[int, str], TransactionEventIn] = {}
+    for e in events:
+        key = (e.station_id, e.idempotency_key)
+        if key not in stored and key not in new:
+            if e.ocpp_transaction_id is None and e.kind is not EventKind.STARTED:
+                raise ValueError("only a start may ask for a new transaction id")
+            new[key] = e
+    txids: dict[tuple[int, str], str] = {
+        key: e.ocpp_transaction_id for key, e in new.items() if e.ocpp_transaction_id is not None
+    }
+    wanted = {key: e for key, e in new.items() if e.ocpp_transaction_id is None}
+    if wanted:
+        for pk, station, key in TransactionIdAllocation.objects.filter(
+            charge_station_id__in={station for station, _ in wanted},
+            idempotency_key__in={key for _, key in wanted},
+        ).values_list("id", "charge_station_id", "idempotency_key"):
+            if (station, key) in wanted:
+                txids[(station, key)] = str(pk)
+        missing = [key for key in wanted if key not in txids]
+        allocations = TransactionIdAllocation.objects.bulk_create(
+            [
+                TransactionIdAllocation(
+                    tenant_id=wanted[key].tenant_id,
+                    charge_station_id=key[0],
+                    idempotency_key=key[1],
+                )
+                for key in missing
+            ]
+        )
+        for key, allocation in zip(missing, allocations, strict=True):
+            txids[key] = str(allocation.pk)
+    rows = OcppEvent.objects.bulk_create([_event_row(e, txids[key]) for key, e in new.items()])
+    for key, row in zip(new, rows, strict=True):
+        if row.pk is None:  # a backend that cannot return ids from a multi-row INSERT
+            row.pk = OcppEvent.objects.get(charge_station_id=key[0], idempotency_key=key[1]).pk
+        stored[key] = (row.pk, txids[key])
+    results = []
+    first = set()
+    for e in events:
+        key = (e.station_id, e.idempotency_key)
+        pk, txid = stored[key]
+        duplicate = key not in new or key in first
+        first.add(key)
+        results.append(TransactionEventResult(pk, txid, duplicate=duplicate))
+    return results
 
 
 def transaction_events_record(
-    *, events: Sequence[TransactionEventIn]
+    *,
+    events: Sequence[TransactionEventIn],
+    enqueue: Callable[[list[tuple[int, str]]], None] | None = None,
 ) -> list[TransactionEventResult]:
     """Store a batch of transaction messages in one database transaction (group commit).
 
-    Each message gets its own savepoint: when two gateway nodes store the same message at
-    once, the loser of the unique index reads the winner's row instead of failing the batch.
+    The batch is written set-based (`_store_batch`) in a savepoint. When that hits the unique
+    index (two gateway nodes storing the same message at once), the savepoint is rolled back
+    and the batch is stored one message per savepoint: the loser of the unique index reads the
+    winner's row instead of failing the batch.
+
+    On commit, the (station, transaction) pairs with a new event go to `enqueue` (default:
+    publish the Celery tasks at once, in the committing thread; the gateway passes a
+    non-blocking hand-off to its publisher thread).
     """
     from apps.charging.tasks import enqueue_transaction_processing
 
     results: list[TransactionEventResult] = []
     with transaction.atomic():
-        for event in events:
-            try:
-                with transaction.atomic():
-                    results.append(_store_one(event))
-            except IntegrityError:
-                results.append(_store_one(dataclasses.replace(event)))
-        touched = {
-            (e.station_id, r.ocpp_transaction_id)
-            for e, r in zip(events, results, strict=True)
-            if not r.duplicate
-        }
+        try:
+            with transaction.atomic():
+                results = _store_batch(events)
+        except IntegrityError:
+            results = []
+            for event in events:
+                try:
+                    with transaction.atomic():
+                        results.append(_store_one(event))
+                except IntegrityError:
+                    results.append(_store_one(dataclasses.replace(event)))
+        touched = sorted(
+            {
+                (e.station_id, r.ocpp_transaction_id)
+                for e, r in zip(events, results, strict=True)
+                if not r.duplicate
+            }
+        )
         if touched:
-            transaction.on_commit(lambda: enqueue_transaction_processing(sorted(touched)))
+            publish = enqueue or enqueue_transaction_processing
+            transaction.on_commit(lambda: publish(touched))
     return results
 
 

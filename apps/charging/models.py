@@ -62,6 +62,10 @@ class ChargingSession(TenantOwnedModel):
     # The newest OcppEvent this row was derived from: the sweeper re-processes transactions
     # whose events are newer (a worker or gateway died between commit and enqueue).
     last_event_id = models.BigIntegerField(default=0)
+    # When the live cost was last priced and the newest event it reflects: it is priced at
+    # most every CHARGING_LIVE_COST_SECONDS per session (apps.charging.rebuild._live_cost).
+    live_cost_at = models.DateTimeField(null=True, blank=True)
+    live_cost_event_id = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["-started_at"]

@@ -1,11 +1,24 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db.models import Max
+from django.db.models import F, Max
 
-from apps.charging.contracts import FlagReason
+from apps.charging.contracts import FlagReason, SessionStatus
 from apps.charging.models import ChargingSession, OcppEvent, ReviewFlag
+from apps.charging.rebuild import live_cost_seconds
+
+
+def stale_live_costs(*, older_than: datetime) -> list[tuple[int, str]]:
+    """Active sessions whose live cost is behind their events although its window ended
+    before `older_than` (the delayed task that should have priced it was lost)."""
+    return sorted(
+        ChargingSession.objects.filter(
+            status=SessionStatus.ACTIVE.value,
+            live_cost_event_id__lt=F("last_event_id"),
+            live_cost_at__lt=older_than - timedelta(seconds=live_cost_seconds()),
+        ).values_list("charge_station_id", "ocpp_transaction_id")
+    )
 
 
 def unprocessed_transactions(

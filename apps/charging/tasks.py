@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 from celery import shared_task
 from django.db import IntegrityError, OperationalError
 from django.utils import timezone
 
 from apps.charging import rebuild, sweeper
+
+log = logging.getLogger(__name__)
+
+# Keys per `transactions_process` message: large enough that a worker's queries cover many
+# transactions at once, small enough that a big batch still spreads over the workers.
+KEYS_PER_TASK = 25
 
 
 @shared_task(
@@ -26,9 +34,30 @@ def transaction_process(station_id: int, ocpp_transaction_id: str) -> int | None
     )
 
 
+@shared_task(name="apps.charging.transactions_process")
+def transactions_process(keys: list[Any]) -> int:
+    """Bring many transactions up to date (one group commit's worth). Each transaction is
+    processed in its own database transaction; one that fails (a concurrent worker created
+    the same session, the database went away) is queued again on its own as
+    `transaction_process`, which retries with back-off. Returns how many were processed."""
+    pairs = [(int(station), str(txid)) for station, txid in keys]
+    failed = rebuild.transactions_process(pairs)
+    for station_id, txid in failed:
+        transaction_process.apply_async(args=[station_id, txid], countdown=1)
+    return len(pairs) - len(failed)
+
+
 def enqueue_transaction_processing(keys: Iterable[tuple[int, str]]) -> None:
-    for station_id, txid in keys:
-        transaction_process.apply_async(args=[station_id, txid])
+    """Publish the processing of (station, transaction) pairs, `KEYS_PER_TASK` per message."""
+    ordered = sorted(set(keys))
+    for i in range(0, len(ordered), KEYS_PER_TASK):
+        chunk = [[station, txid] for station, txid in ordered[i : i + KEYS_PER_TASK]]
+        transactions_process.apply_async(args=[chunk])
+
+
+def enqueue_live_cost(station_id: int, ocpp_transaction_id: str, countdown: float) -> None:
+    """Come back to an active session whose live cost was last priced too recently."""
+    transaction_process.apply_async(args=[station_id, ocpp_transaction_id], countdown=countdown)
 
 
 @shared_task(name="apps.charging.sweep_unprocessed")
@@ -39,5 +68,6 @@ def sweep_unprocessed() -> int:
     keys = sweeper.unprocessed_transactions(
         older_than=now - timedelta(seconds=30), newer_than=now - timedelta(hours=1)
     )
+    keys = sorted(set(keys) | set(sweeper.stale_live_costs(older_than=now - timedelta(seconds=30))))
     enqueue_transaction_processing(keys)
     return len(keys)

@@ -12,7 +12,7 @@ from apps.integrations.contracts import DeliveryStatus
 
 class ApiKey(TenantOwnedModel):
     """A tenant's API key. The key is `ek_<key_id>_<secret>`: `key_id` is public and
-    indexed (one lookup), the secret is stored only as a salted SHA-256 (ADR 0004, 0007)."""
+    indexed (one lookup), the secret is stored only as a salted SHA-256 (ADR 0004, 0008)."""
 
     key_id = models.CharField(max_length=16, unique=True)
     secret_hash = models.CharField(max_length=128)

@@ -13,11 +13,15 @@ location_upsert = services.location_upsert
 evse_upsert = services.evse_upsert
 connector_upsert = services.connector_upsert
 connector_resolve = selectors.connector_resolve
+connectors_resolve = selectors.connectors_resolve
 charge_station_record_boot = services.charge_station_record_boot
 charge_stations_seen = services.charge_stations_seen
 charge_station_disconnected = services.charge_station_disconnected
+charge_stations_disconnected = services.charge_stations_disconnected
 evse_status_record = services.evse_status_record
+evse_statuses_record = services.evse_statuses_record
 station_context = selectors.station_context
+station_contexts = selectors.station_contexts
 
 
 def charge_station_auth(*, identity: str) -> ChargeStationAuth | None:

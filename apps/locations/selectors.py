@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.db.models import Prefetch
@@ -212,6 +213,32 @@ def connector_resolve(
         .select_related("evse")
         .order_by("connector_id")
     )
+    return _pick(connectors, connector_ocpp_id)
+
+
+def connectors_resolve(
+    *, keys: Iterable[tuple[int, int | None, int | None]]
+) -> dict[tuple[int, int | None, int | None], ConnectorRef | None]:
+    """`connector_resolve` for many (station, evse OCPP id, connector OCPP id) in one query."""
+    wanted = set(keys)
+    by_evse: dict[tuple[int, int], list[Connector]] = {}
+    stations = {station for station, evse, _ in wanted if evse is not None}
+    if stations:
+        for c in (
+            Connector.objects.filter(evse__charge_station_id__in=stations)
+            .select_related("evse")
+            .order_by("connector_id")
+        ):
+            by_evse.setdefault((c.evse.charge_station_id, c.evse.ocpp_evse_id), []).append(c)
+    return {
+        (station, evse, connector): (
+            None if evse is None else _pick(by_evse.get((station, evse), []), connector)
+        )
+        for station, evse, connector in wanted
+    }
+
+
+def _pick(connectors: list[Connector], connector_ocpp_id: int | None) -> ConnectorRef | None:
     if connector_ocpp_id is not None and len(connectors) > 1:
         connectors = [c for c in connectors if c.connector_id == str(connector_ocpp_id)]
     if len(connectors) != 1:
@@ -230,7 +257,20 @@ def connector_resolve(
 
 
 def station_context(*, station_id: int) -> StationContext:
-    station = ChargeStation.objects.select_related("location__party").get(pk=station_id)
+    return _context(ChargeStation.objects.select_related("location__party").get(pk=station_id))
+
+
+def station_contexts(*, station_ids: Iterable[int]) -> dict[int, StationContext]:
+    """`station_context` of many stations in one query (unknown ids are left out)."""
+    return {
+        station.pk: _context(station)
+        for station in ChargeStation.objects.select_related("location__party").filter(
+            pk__in=set(station_ids)
+        )
+    }
+
+
+def _context(station: ChargeStation) -> StationContext:
     location = station.location
     party = location.party if location else None
     cdr_location = None

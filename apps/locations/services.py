@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.common.errors import (
@@ -448,10 +450,34 @@ def charge_stations_seen(*, station_ids: list[int], at: datetime) -> None:
         )
 
 
+def charge_stations_disconnected(*, station_ids: list[int], at: datetime) -> None:
+    """Mark stations offline, last seen at `at` (one statement for a whole batch)."""
+    if station_ids:
+        ChargeStation.objects.filter(pk__in=station_ids).update(
+            connectivity=Connectivity.OFFLINE.value, last_seen_at=at
+        )
+
+
 def charge_station_disconnected(*, station_id: int, at: datetime) -> None:
     ChargeStation.objects.filter(pk=station_id).update(
         connectivity=Connectivity.OFFLINE.value, last_seen_at=at
     )
+
+
+def evse_statuses_record(*, updates: Sequence[tuple[int, int, str]]) -> None:
+    """`evse_status_record` for many (station, OCPP EVSE id, OCPP status) in order: the last
+    status of each EVSE wins; one UPDATE per distinct OCPI status."""
+    last: dict[tuple[int, int], str] = {}
+    for station_id, evse_ocpp_id, ocpp_status in updates:
+        last[(station_id, evse_ocpp_id)] = _OCPP_TO_OCPI_STATUS.get(ocpp_status, "UNKNOWN")
+    by_status: dict[str, list[tuple[int, int]]] = {}
+    for key, status in last.items():
+        by_status.setdefault(status, []).append(key)
+    for status, keys in sorted(by_status.items()):
+        match = Q()
+        for station_id, evse_ocpp_id in keys:
+            match |= Q(charge_station_id=station_id, ocpp_evse_id=evse_ocpp_id)
+        Evse.objects.filter(match).update(status=status)
 
 
 def evse_status_record(*, station_id: int, evse_ocpp_id: int, ocpp_status: str) -> None:

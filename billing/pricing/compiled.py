@@ -388,6 +388,7 @@ class CompiledTariff:
         "no_default_warnings",
         "tables",
         "vat_factors",
+        "table_path",
     )
 
     def __init__(self, tariff: Tariff) -> None:
@@ -497,6 +498,19 @@ class CompiledTariff:
             if cands and self.static[d] is None and all(c[0].time_only for c in cands):
                 table = TimeTable(cands)
             self.tables[d] = table
+        # Every charging dimension static, absent, or a time-of-day table (FLAT: static or
+        # absent), and only local time-of-day edges: engine._price_table prices it with a
+        # table lookup per period and no restriction evaluation.
+        self.table_path = (
+            not self.all_static
+            and not self.duration_edges
+            and not self.kwh_edges
+            and (self.static[Dimension.FLAT] is not None or not self.candidates[Dimension.FLAT])
+            and all(
+                self.static[d] is not None or not self.candidates[d] or self.tables[d] is not None
+                for d in (Dimension.ENERGY, Dimension.TIME, Dimension.PARKING_TIME)
+            )
+        )
         self.vat_factors: dict[int, Decimal] = {}
         for el in tariff.elements:
             for pc in el.price_components:

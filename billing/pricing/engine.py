@@ -4,9 +4,11 @@ Follows PRICING.md point by point; the numbers in comments refer to its points.
 Money is ``Decimal`` at full precision until the named rounding point (point 9, done in
 ``PriceResult.totals``). Durations are integer seconds from timestamps (point 5).
 
-Two paths give identical numbers: ``_price_static`` for tariffs whose every charging dimension
-has one unrestricted component (priced from the session's volume totals), and
-``_price_general`` (per period, per dimension element selection).
+Fast paths give the general path's numbers (property tests compare them): ``_price_energy_only``
+and ``_price_static`` for tariffs whose every charging dimension has one unrestricted component
+(priced from the session's volume totals), ``_price_table`` for tariffs whose dimensions are
+static or selected by time of day / weekday only (a table lookup per period), and
+``_price_general`` (per period, per dimension element selection) for everything else.
 """
 
 from __future__ import annotations
@@ -145,17 +147,17 @@ def _durations(
     if pk_vol is None:
         if t_vol is None:
             return 0, 0
-        t_secs = secs if t_vol > 0 else 0
+        t_secs = secs if t_vol > ZERO else 0
         if _inconsistent(t_vol, t_secs):
             warnings.append(_volume_warning(i, "TIME", t_vol, secs))
         return t_secs, 0
     if t_vol is None:
-        pk_secs = secs if pk_vol > 0 else 0
+        pk_secs = secs if pk_vol > ZERO else 0
         if _inconsistent(pk_vol, pk_secs):
             warnings.append(_volume_warning(i, "PARKING_TIME", pk_vol, secs))
         return 0, pk_secs
     pk_secs = min(secs, int((pk_vol * _3600).to_integral_value()))
-    t_secs = secs - pk_secs if t_vol > 0 else 0
+    t_secs = secs - pk_secs if t_vol > ZERO else 0
     if _inconsistent(t_vol + pk_vol, t_secs + pk_secs):
         warnings.append(_volume_warning(i, "TIME+PARKING_TIME", t_vol + pk_vol, secs))
     return t_secs, pk_secs
@@ -181,6 +183,10 @@ def price_session(
         result = _price_static(tariff, ct, session, mode)
         if result is not None:
             return result
+    elif ct.table_path:
+        result = _price_table(tariff, ct, session, mode)
+        if result is not None:
+            return result
     return _price_general(tariff, ct, session, mode)
 
 
@@ -202,7 +208,15 @@ def _price_energy_only(ct: CompiledTariff, session: SessionInput, mode: str) -> 
         p = periods[i]
         if p.reservation_time is not None:
             return None
-        if p.time is not None or p.parking_time is not None:
+        t_vol = p.time
+        if t_vol is not None and p.parking_time is None:  # _durations, inlined
+            secs = (starts[i + 1] if i + 1 < n else end_s) - starts[i]
+            ts = secs if t_vol > ZERO else 0
+            # the float test is _inconsistent's own first (sufficient) test, inlined
+            if abs(float(t_vol) * 3600.0 - ts) > 0.999 and _inconsistent(t_vol, ts):
+                warnings.append(_volume_warning(i, "TIME", t_vol, secs))
+            t_total += ts
+        elif t_vol is not None or p.parking_time is not None:
             secs = (starts[i + 1] if i + 1 < n else end_s) - starts[i]
             ts, ps = _durations(p, i, secs, warnings)
             t_total += ts
@@ -275,9 +289,9 @@ def _price_static(
         if p.time is not None and p.parking_time is None:
             # the common case, inlined
             t_vol = p.time
-            if t_vol > 0:
+            if t_vol > ZERO:
                 t_total += secs
-                if _inconsistent(t_vol, secs):
+                if abs(float(t_vol) * 3600.0 - secs) > 0.999 and _inconsistent(t_vol, secs):
                     warnings.append(_volume_warning(i, "TIME", t_vol, secs))
             elif _inconsistent(t_vol, 0):
                 warnings.append(_volume_warning(i, "TIME", t_vol, secs))
@@ -349,6 +363,220 @@ def _price_static(
         end_s - start_s,
         t_total,
         pk_total,
+        0,
+        billed_energy,
+        billed_time,
+        billed_park,
+        0,
+        warnings,
+        build_periods,
+        time_nums,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Table path: dimensions static or selected by time of day / weekday only
+# --------------------------------------------------------------------------------------------
+
+
+def _price_table(
+    tariff: Tariff, ct: CompiledTariff, session: SessionInput, mode: str
+) -> PriceResult | None:
+    """``_price_general`` for ``ct.table_path`` tariffs (time-of-use, dynamic half-hourly
+    prices): the same Decimal operations in the same order, without restriction evaluation,
+    rows or contexts; None (-> the general path) for reservation periods or an unknown zone.
+    The per-period breakdown is built by the general path on first access."""
+    start_s, end_s, starts = session.epochs
+    periods = session.charging_periods
+    n = len(periods)
+    clock: LocalClock | None = None
+    if ct.needs_local:
+        try:
+            clock = LocalClock.for_zone(session.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return None  # the general path reports it
+    static = ct.static
+    tables = ct.tables
+    s_flat, s_energy, s_time, s_park = static[F], static[E], static[T], static[P]
+    tb_energy = tables[E] if s_energy is None else None
+    tb_time = tables[T] if s_time is None else None
+    tb_park = tables[P] if s_park is None else None
+    if clock is None and (tb_energy is not None or tb_time is not None or tb_park is not None):
+        return None  # pragma: no cover - a table implies local time
+    sods = ct.local_sods
+    n_sods = len(sods)
+    check_edges = ct.has_edges
+    warnings: list[PriceWarning] = []
+    fixed_e = fixed_i = energy_e = energy_i = ZERO
+    time_e = time_i = park_e = park_i = ZERO
+    total_energy = ZERO
+    charging_secs = parking_secs = 0
+    last_energy: Any = None
+    last_time: Any = None
+    last_park: Any = None
+    priced_energy = ZERO
+    priced_time = priced_park = 0
+    d0 = d1 = 0
+    wd = 0
+    day: tuple[int, int, dt.date, int] | None = None
+    for i in range(n):
+        p = periods[i]
+        if p.reservation_time is not None:
+            return None
+        s0 = starts[i]
+        secs = (starts[i + 1] if i + 1 < n else end_s) - s0
+        t_vol = p.time
+        if p.parking_time is None and t_vol is not None:  # the common case, inlined
+            t_secs, pk_secs = (secs if t_vol > ZERO else 0), 0
+            if abs(float(t_vol) * 3600.0 - t_secs) > 0.999 and _inconsistent(t_vol, t_secs):
+                warnings.append(_volume_warning(i, "TIME", t_vol, secs))
+        else:
+            t_secs, pk_secs = _durations(p, i, secs, warnings)
+        charging_secs += t_secs
+        parking_secs += pk_secs
+        e = p.energy
+        if clock is not None:
+            if not d0 <= s0 < d1:
+                day = clock.day(s0)
+                d0, d1, wd = day[0], day[1], day[3]
+            if d1 - d0 == DAY:
+                sod = s0 - d0
+                weekday = wd
+            else:
+                _d, sod, weekday = clock.local(s0)
+        priced = False
+        sel_f = sel_e = sel_t = sel_p = None
+        if i == 0 and s_flat is not None:
+            sel_f = s_flat
+            priced = True
+            fixed_e += s_flat[2]
+            fixed_i += s_flat[2] * s_flat[3]
+        if e:
+            sel_e = s_energy
+            if tb_energy is not None:
+                sel_e = tb_energy.rows[weekday][bisect_right(tb_energy.edges, sod) - 1]
+            if sel_e is not None:
+                priced = True
+                last_energy = sel_e
+                priced_energy += e
+                amount = sel_e[2] * e
+                energy_e += amount
+                energy_i += amount * sel_e[3]
+        if t_secs:
+            sel_t = s_time
+            if tb_time is not None:
+                sel_t = tb_time.rows[weekday][bisect_right(tb_time.edges, sod) - 1]
+            if sel_t is not None:
+                priced = True
+                last_time = sel_t
+                priced_time += t_secs
+                amount = sel_t[2] * t_secs
+                time_e += amount
+                time_i += amount * sel_t[3]
+        if pk_secs:
+            sel_p = s_park
+            if tb_park is not None:
+                sel_p = tb_park.rows[weekday][bisect_right(tb_park.edges, sod) - 1]
+            if sel_p is not None:
+                priced = True
+                last_park = sel_p
+                priced_park += pk_secs
+                amount = sel_p[2] * pk_secs
+                park_e += amount
+                park_i += amount * sel_p[3]
+        if (
+            check_edges
+            and secs > 0
+            and priced
+            and not (
+                day is not None
+                and d1 - d0 == DAY
+                and s0 + secs <= d1
+                and ((j := bisect_right(sods, s0 - d0)) >= n_sods or sods[j] >= s0 + secs - d0)
+            )
+        ):
+            # rare: an edge may lie inside the period; the general path's own check
+            energy_before = sum((q.energy for q in periods[:i] if q.energy is not None), ZERO)
+            if not _no_edge_inside(ct, s0, s0 + secs, starts[0], day, energy_before, e):
+                rows: list[list[Any]] = []
+                if sel_f is not None:
+                    rows.append([C_FIXED, sel_f, 1, 0])
+                if sel_e is not None:
+                    rows.append([C_ENERGY, sel_e, e, 0])
+                if sel_t is not None:
+                    rows.append([C_TIME, sel_t, t_secs, 0])
+                if sel_p is not None:
+                    rows.append([C_PARKING, sel_p, pk_secs, 0])
+                w = _span_warning(
+                    ct, clock, p, i, s0, s0 + secs, starts[0], energy_before, e or ZERO, rows
+                )
+                if w is not None:
+                    warnings.append(w)
+        if e is not None:
+            total_energy += e
+    total_energy = ZERO + total_energy  # as _price_general: ZERO + energy before the end
+
+    # Point 5, as in _price_general
+    billed_energy = priced_energy
+    if last_energy is not None and priced_energy > 0:
+        pc = last_energy[1]
+        if pc.step_size > 0:
+            billed_energy = _ceil_to_step(priced_energy * _1000, pc.step_size) / _1000
+            surplus = billed_energy - priced_energy
+            if surplus:
+                amount = pc.price * surplus
+                energy_e += amount
+                energy_i += amount * last_energy[3]
+    billed_time, billed_park = priced_time, priced_park
+    step_cand = last_park if priced_park else last_time
+    if step_cand is not None:
+        pc = step_cand[1]
+        total = priced_park if priced_park else priced_time
+        if pc.step_size > 0 and total > 0:
+            surplus_s = -(-total // pc.step_size) * pc.step_size - total
+            if surplus_s:
+                amount = pc.price * surplus_s
+                if priced_park:
+                    billed_park += surplus_s
+                    park_e += amount
+                    park_i += amount * step_cand[3]
+                else:
+                    billed_time += surplus_s
+                    time_e += amount
+                    time_i += amount * step_cand[3]
+
+    time_nums = None
+    if bool(time_e or time_i) + bool(park_e or park_i) > 1:
+        time_nums = (
+            fixed_e + energy_e + ZERO + _hours_amount(time_e + park_e + ZERO),
+            fixed_i + energy_i + ZERO + _hours_amount(time_i + park_i + ZERO),
+        )
+    raw = (
+        fixed_e,
+        fixed_i,
+        energy_e,
+        energy_i,
+        _hours_amount(time_e),
+        _hours_amount(time_i),
+        _hours_amount(park_e),
+        _hours_amount(park_i),
+        ZERO + _hours_amount(ZERO),
+        ZERO + _hours_amount(ZERO),
+    )
+
+    def build_periods() -> tuple[PeriodPrice, ...]:
+        return _price_general(tariff, ct, session, mode).periods
+
+    return _finish(
+        tariff,
+        ct,
+        session,
+        mode,
+        raw,
+        total_energy,
+        end_s - start_s,
+        charging_secs,
+        parking_secs,
         0,
         billed_energy,
         billed_time,
@@ -441,7 +669,7 @@ def _price_general(
         try:
             if p.reservation_time is not None:
                 # Point 6: reservation periods are priced by reservation elements only.
-                r_secs = secs if p.reservation_time > 0 else 0
+                r_secs = secs if p.reservation_time > ZERO else 0
                 if _inconsistent(p.reservation_time, r_secs):
                     warnings.append(
                         _volume_warning(i, "RESERVATION_TIME", p.reservation_time, secs)
@@ -469,8 +697,8 @@ def _price_general(
                 continue
 
             if p.parking_time is None and p.time is not None:  # the common case, inlined
-                t_secs, pk_secs = (secs if p.time > 0 else 0), 0
-                if _inconsistent(p.time, t_secs):
+                t_secs, pk_secs = (secs if p.time > ZERO else 0), 0
+                if abs(float(p.time) * 3600.0 - t_secs) > 0.999 and _inconsistent(p.time, t_secs):
                     warnings.append(_volume_warning(i, "TIME", p.time, secs))
             else:
                 t_secs, pk_secs = _durations(p, i, secs, warnings)
@@ -780,17 +1008,22 @@ def _finish(
     """
     total_excl, total_incl = raw[2], raw[3]  # energy; add the others only when non-zero
     single = 1 if (total_excl or total_incl) else -1  # index of the only non-zero sub-total
-    count = single + 1
-    for j in (0, 4, 6, 8):
-        if raw[j] or raw[j + 1]:
-            total_excl += raw[j]
-            total_incl += raw[j + 1]
-            single = j >> 1
-            count += 1
+    count = 1 if single == 1 else 0
+    if exact_total is None:
+        for j in (0, 4, 6, 8):
+            if raw[j] or raw[j + 1]:
+                total_excl += raw[j]
+                total_incl += raw[j + 1]
+                single = j >> 1
+                count += 1
+    else:  # the total is given: only count the non-zero sub-totals
+        total_excl, total_incl = exact_total
+        for j in (0, 4, 6, 8):
+            if raw[j] or raw[j + 1]:
+                single = j >> 1
+                count += 1
     if count != 1:
         single = -1
-    if exact_total is not None:
-        total_excl, total_incl = exact_total
     adjustments: tuple[PriceAdjustment, ...] = ()
     if tariff.min_price is not None or tariff.max_price is not None:
         total_excl, total_incl, adjustments = _clamp(tariff, total_excl, total_incl, warnings)

@@ -276,6 +276,31 @@ class SessionInput:
         object.__setattr__(self, "epochs", (start_s, end_s, starts))
 
 
+_object_new = object.__new__
+_object_set = object.__setattr__
+
+
+def trusted_session(
+    start: dt.datetime,
+    end: dt.datetime,
+    time_zone: str,
+    charging_periods: tuple[ChargingPeriod, ...],
+    reservation_expired: bool,
+    epochs: tuple[int, int, tuple[int, ...]],
+) -> SessionInput:
+    """A ``SessionInput`` from a parser that has already checked what ``__post_init__``
+    checks (aware timestamps, periods in order and not after the end) and computed
+    ``epochs`` exactly as it does (``epoch()`` of each timestamp)."""
+    s = _object_new(SessionInput)
+    _object_set(s, "start", start)
+    _object_set(s, "end", end)
+    _object_set(s, "time_zone", time_zone)
+    _object_set(s, "charging_periods", charging_periods)
+    _object_set(s, "reservation_expired", reservation_expired)
+    _object_set(s, "epochs", epochs)
+    return s
+
+
 @dataclass(frozen=True, slots=True)
 class MeterSample:
     """One point of a session's meter timeline (the CPO side).

@@ -31,6 +31,7 @@ from billing.pricing.model import (
     TariffElement,
     TariffRestrictions,
     TariffType,
+    trusted_session,
 )
 
 VERSIONS = ("2.2.1", "2.1.1")
@@ -626,23 +627,42 @@ def parse_cdr_session(
 
 
 _KNOWN_ZONES: set[str] = set()
-_FIELD_ORDER = (
-    "energy",
-    "time",
-    "parking_time",
-    "reservation_time",
-    "min_current",
-    "max_current",
-    "min_power",
-    "max_power",
-)
+# CDR dimension type -> index of its typed field in a ChargingPeriod tuple (1: ENERGY ...
+# 8: MAX_POWER), 0 for the other dimensions of the version (kept in ``other``)
+_TYPED_SLOT = {
+    "ENERGY": 1,
+    "TIME": 2,
+    "PARKING_TIME": 3,
+    "RESERVATION_TIME": 4,
+    "MIN_CURRENT": 5,
+    "MAX_CURRENT": 6,
+    "MIN_POWER": 7,
+    "MAX_POWER": 8,
+}
+_DIM_SLOTS = {
+    version: {d: _TYPED_SLOT.get(d, 0) for d in dims} for version, dims in _CDR_DIMENSIONS.items()
+}
+_ZERO = Decimal(0)
+_DT_MATCH = _DATETIME_RE.match
+_FROMISO = dt.datetime.fromisoformat
+_new_tuple = tuple.__new__
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_SECOND = dt.timedelta(seconds=1)
 
 
 def _fast_datetime(value: Any) -> dt.datetime | None:
-    if type(value) is not str or not _DATETIME_RE.match(value):
+    if type(value) is str and len(value) == 20 and value[4::3] == "--T::Z" and value.isascii():
+        # The common "2026-01-15T10:00:00Z": with these separators in place, fromisoformat
+        # accepts exactly the strings of ASCII digits that _DATETIME_RE accepts (a property
+        # test checks it); it parses them to aware UTC datetimes.
+        try:
+            return _FROMISO(value)
+        except ValueError:
+            return None
+    if type(value) is not str or not _DT_MATCH(value):
         return None
     try:
-        parsed = dt.datetime.fromisoformat(value)
+        parsed = _FROMISO(value)
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
@@ -653,10 +673,8 @@ def _fast_session(data: Any, time_zone: str | None, version: str) -> SessionInpu
     parser: on anything unusual it returns None and the full parser reports the issues."""
     if type(data) is not dict or version not in VERSIONS:
         return None
-    allowed = _CDR_KEYS[version]
-    for key in data:
-        if key not in allowed:
-            return None
+    if not _CDR_KEYS[version].issuperset(data):
+        return None  # an unknown key
     tz = time_zone if time_zone is not None else cdr_time_zone(data, version)
     if tz is None:
         return None
@@ -674,16 +692,14 @@ def _fast_session(data: Any, time_zone: str | None, version: str) -> SessionInpu
     if not raw_periods:
         return None
     period_keys = _PERIOD_KEYS[version]
-    allowed_dims = _CDR_DIMENSIONS[version]
+    slots = _DIM_SLOTS[version]
     periods: list[ChargingPeriod] = []
+    starts: list[int] = []
     prev = start
     all_reservation = True
     for raw in raw_periods:
-        if type(raw) is not dict:
+        if type(raw) is not dict or not period_keys.issuperset(raw):
             return None
-        for key in raw:
-            if key not in period_keys:
-                return None
         pstart = _fast_datetime(raw.get("start_date_time"))
         if pstart is None or pstart < prev or pstart > end:
             return None
@@ -694,16 +710,17 @@ def _fast_session(data: Any, time_zone: str | None, version: str) -> SessionInpu
         dims = raw.get("dimensions")
         if type(dims) is not list or not dims:
             return None
-        energy = time_ = parking = reservation = None
-        min_current = max_current = min_power = max_power = None
-        other: list[CdrDimension] = []
+        # start_date_time, 8 typed volumes, other, tariff_id (the ChargingPeriod fields)
+        vals: list[Any] = [pstart, None, None, None, None, None, None, None, None, (), tariff_id]
+        other: list[CdrDimension] | None = None
         for d in dims:
             if type(d) is not dict or len(d) != 2:
                 return None
-            dtype = d.get("type")
+            dtype: Any = d.get("type")
             raw_vol: Any = d.get("volume")
-            if dtype not in allowed_dims:
-                return None
+            slot = slots.get(dtype)
+            if slot is None:
+                return None  # not a CDR dimension of this version
             tv = type(raw_vol)
             vol: Decimal
             if tv is Decimal and raw_vol.is_finite():
@@ -714,60 +731,27 @@ def _fast_session(data: Any, time_zone: str | None, version: str) -> SessionInpu
                 vol = Decimal(repr(raw_vol))
             else:
                 return None
-            if dtype == "ENERGY":
-                if energy is not None:
-                    return None
-                energy = vol
-            elif dtype == "TIME":
-                if time_ is not None or vol < 0:
-                    return None
-                time_ = vol
-            elif dtype == "PARKING_TIME":
-                if parking is not None or vol < 0:
-                    return None
-                parking = vol
-            elif dtype == "RESERVATION_TIME":
-                if reservation is not None or vol < 0:
-                    return None
-                reservation = vol
-            elif dtype == "MIN_CURRENT":
-                if min_current is not None:
-                    return None
-                min_current = vol
-            elif dtype == "MAX_CURRENT":
-                if max_current is not None:
-                    return None
-                max_current = vol
-            elif dtype == "MIN_POWER":
-                if min_power is not None:
-                    return None
-                min_power = vol
-            elif dtype == "MAX_POWER":
-                if max_power is not None:
-                    return None
-                max_power = vol
+            if slot:
+                if vals[slot] is not None:
+                    return None  # twice in one period
+                if 2 <= slot <= 4 and vol < _ZERO:
+                    return None  # a negative duration
+                vals[slot] = vol
             else:
-                if any(o.type == dtype for o in other):
+                if other is None:
+                    other = []
+                elif any(o.type == dtype for o in other):
                     return None
                 other.append(CdrDimension(dtype, vol))
-        if reservation is None:
+        if other:
+            vals[9] = tuple(other)
+        if vals[4] is None:
             all_reservation = False
-        periods.append(
-            ChargingPeriod(
-                pstart,
-                energy,
-                time_,
-                parking,
-                reservation,
-                min_current,
-                max_current,
-                min_power,
-                max_power,
-                tuple(other) if other else (),
-                tariff_id,
-            )
-        )
-    return SessionInput(start, end, tz, tuple(periods), reservation_expired=all_reservation)
+        periods.append(_new_tuple(ChargingPeriod, vals))
+        starts.append((pstart - _EPOCH) // _SECOND)
+    # checked above what SessionInput.__post_init__ checks; epochs computed as epoch() does
+    epochs = ((start - _EPOCH) // _SECOND, (end - _EPOCH) // _SECOND, tuple(starts))
+    return trusted_session(start, end, tz, tuple(periods), all_reservation, epochs)
 
 
 def parse_charging_periods(

@@ -298,10 +298,19 @@ def test_live_cost_follows_meter_values_and_signed_values_reach_the_cdr(
             return int(started["transactionId"])
 
     txid = asyncio.run(start_and_meter())
+    # Wait for the live cost of the meter value (the start alone is priced too: the flat fee;
+    # a fast worker can have priced the start before the meter value was stored).
     session = wait_for(
-        lambda: ChargingSession.objects.filter(
-            charge_station=st, ocpp_transaction_id=str(txid), live_cost_excl_vat__isnull=False
-        ).first(),
+        lambda: (
+            ChargingSession.objects.filter(
+                charge_station=st,
+                ocpp_transaction_id=str(txid),
+                live_cost_excl_vat__isnull=False,
+                last_meter_at=t0 + timedelta(minutes=30),
+            )
+            .exclude(live_cost_excl_vat=Decimal("0.50"))
+            .first()
+        ),
         what="the live cost",
     )
     assert session.status == "ACTIVE"

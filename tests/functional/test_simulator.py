@@ -128,3 +128,39 @@ def test_offline_replay_stores_resent_messages_once_and_bills_once(
         # Queued while offline, sent late: the station says so.
         ended = json.loads(answered[-1]["payload"])
         assert ended["eventType"] == "Ended" and ended["offline"] is True
+
+
+def test_hold_stops_meters_every_session_first_then_sends_all_stops(
+    gateway: RunningGateway,
+) -> None:
+    """The CDR-pipeline benchmark's two phases: no stop is sent before every station has
+    started and metered its session and `release` has returned."""
+    credentials = stations(3)
+    seen: dict[str, Any] = {}
+
+    async def release(held: dict[str, Any]) -> None:
+        seen.update(held)
+        seen["ended_before_release"] = await asyncio.to_thread(
+            lambda: OcppEvent.objects.filter(kind="ENDED").count()
+        )
+        seen["started_before_release"] = await asyncio.to_thread(
+            lambda: OcppEvent.objects.filter(kind="STARTED").count()
+        )
+
+    lines: list[dict[str, Any]] = []
+    cfg = SimConfig(
+        url=gateway.ws_url,
+        credentials=credentials,
+        id_tags=(ID_TAG,),
+        duration=60,
+        protocol="1.6",
+        hold_stops=True,
+    )
+    summary = asyncio.run(simulate(cfg, lines.append, release))
+    assert summary["errors"] == 0, summary
+    assert seen["held"] == 3
+    assert (seen["started_before_release"], seen["ended_before_release"]) == (3, 0)
+    assert summary["hold_stops"]["stop_phase_messages"] == 3 * 3  # stop, Finishing, Available
+    sessions = [line for line in lines if line["type"] == "session"]
+    assert len(sessions) == 3
+    assert_one_cdr_each(sessions)

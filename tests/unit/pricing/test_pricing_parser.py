@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from billing.pricing import (
     InputIssue,
@@ -447,3 +450,118 @@ def test_2_1_1_tariff_round_trips_with_its_source_version() -> None:
     tariff = parse_tariff(data, ocpi_version="2.1.1")
     again = parse_tariff(tariff_to_ocpi(tariff), ocpi_version=tariff.source_version)
     assert again == tariff
+
+
+_DIM_TYPES = ["ENERGY", "TIME", "PARKING_TIME", "RESERVATION_TIME", "MIN_CURRENT", "MAX_POWER"]
+_DIM_TYPES += ["STATE_OF_CHARGE", "CURRENT", "FLAT"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    periods=st.lists(
+        st.tuples(
+            st.integers(-60, 7200),
+            st.lists(
+                st.tuples(
+                    st.sampled_from(_DIM_TYPES),
+                    st.one_of(
+                        st.decimals(-5, 50, places=3),
+                        st.integers(-2, 50),
+                        st.floats(-1, 50, allow_nan=False),
+                        st.just(True),
+                    ),
+                ),
+                max_size=4,
+            ),
+            st.sampled_from([None, "t1", 7]),
+        ),
+        max_size=4,
+    ),
+    extra_key=st.sampled_from([None, "total_cost", "total_cots"]),
+    end_offset=st.integers(-60, 20000),
+)
+def test_fast_cdr_parser_equals_the_collecting_parser_on_generated_cdrs(
+    periods: list[tuple[int, list[tuple[str, Any]], Any]],
+    extra_key: str | None,
+    end_offset: int,
+) -> None:
+    """The fast path gives the collecting parser's session, or defers to it (None)."""
+    import billing.pricing.parse as parse_module
+
+    start = dt.datetime(2026, 3, 29, 0, 30, tzinfo=dt.UTC)
+
+    def ts(offset: int) -> str:
+        return (start + dt.timedelta(seconds=offset)).isoformat().replace("+00:00", "Z")
+
+    cdr: dict[str, Any] = {
+        "start_date_time": ts(0),
+        "end_date_time": ts(end_offset),
+        "charging_periods": [],
+    }
+    t = 0
+    for step, dims, tariff_id in periods:
+        t += step
+        p: dict[str, Any] = {
+            "start_date_time": ts(t),
+            "dimensions": [{"type": k, "volume": v} for k, v in dims],
+        }
+        if tariff_id is not None:
+            p["tariff_id"] = tariff_id
+        cdr["charging_periods"].append(p)
+    if extra_key is not None:
+        cdr[extra_key] = {"excl_vat": 1}
+    fast = parse_module._fast_session(cdr, "Europe/Amsterdam", "2.2.1")
+    slow: Any
+    original = parse_module._fast_session
+    parse_module._fast_session = lambda *a: None  # type: ignore[assignment]
+    try:
+        slow = parse_cdr_session(cdr, time_zone="Europe/Amsterdam")
+    except PricingInputError as exc:
+        slow = exc.issues
+    finally:
+        parse_module._fast_session = original  # type: ignore[assignment]
+    if fast is not None:
+        assert fast == slow
+        assert repr(fast) == repr(slow)  # the same Decimals, exponents included
+        assert fast.epochs == slow.epochs
+
+
+def _reference_datetime(value: Any) -> dt.datetime | None:
+    """The strict reading: _DATETIME_RE, then fromisoformat, naive = UTC."""
+    import billing.pricing.parse as parse_module
+
+    if not isinstance(value, str) or not parse_module._DATETIME_RE.match(value):
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    base=st.datetimes(
+        min_value=dt.datetime(1900, 1, 1),  # noqa: DTZ001 - naive bounds for a naive strategy
+        max_value=dt.datetime(2999, 1, 1),  # noqa: DTZ001
+    ),
+    edits=st.lists(
+        st.tuples(
+            st.integers(0, 19),
+            st.sampled_from(list("0123456789-:TZ+. tz/\u0663\u00e9") + ["", "00"]),
+        ),
+        max_size=3,
+    ),
+)
+def test_fast_datetime_accepts_exactly_what_the_regex_and_fromisoformat_accept(
+    base: dt.datetime, edits: list[tuple[int, str]]
+) -> None:
+    from billing.pricing.parse import _fast_datetime
+
+    text = base.replace(microsecond=0).isoformat() + "Z"
+    for pos, char in edits:
+        text = text[:pos] + char + text[pos + 1 :]
+    got, want = _fast_datetime(text), _reference_datetime(text)
+    assert got == want
+    if got is not None and want is not None:
+        assert got.tzinfo == want.tzinfo and got.utcoffset() == want.utcoffset()

@@ -515,3 +515,131 @@ def test_general_path_agrees_with_a_naive_reference(
     slack = Fraction(1, 10**19)
     assert abs(Fraction(r.exact.total_cost.excl_vat) - want_excl) <= slack
     assert abs(Fraction(r.exact.total_cost.incl_vat) - want_incl) <= slack
+
+
+def _same_result(fast: PriceResult, general: PriceResult) -> None:
+    """Bit-identical: exact and rounded Decimals with their exponents, volumes, warnings."""
+    assert repr(fast.exact) == repr(general.exact)
+    assert repr(fast.totals) == repr(general.totals)
+    assert repr(
+        (
+            fast.total_energy,
+            fast.billed_energy,
+            fast.total_time_seconds,
+            fast.total_charging_seconds,
+            fast.total_parking_seconds,
+            fast.billed_time_seconds,
+            fast.billed_parking_seconds,
+            fast.adjustments,
+        )
+    ) == repr(
+        (
+            general.total_energy,
+            general.billed_energy,
+            general.total_time_seconds,
+            general.total_charging_seconds,
+            general.total_parking_seconds,
+            general.billed_time_seconds,
+            general.billed_parking_seconds,
+            general.adjustments,
+        )
+    )
+    assert fast.warnings == general.warnings
+    assert fast.periods == general.periods
+
+
+@FAST
+@given(
+    windows=st.lists(
+        st.tuples(
+            st.sampled_from(_TIMES),
+            st.sampled_from(_TIMES),
+            st.lists(st.sampled_from(["MONDAY", "SATURDAY", "SUNDAY"]), max_size=2, unique=True),
+            prices,
+            steps,
+            vats,
+            st.sampled_from(["ENERGY", "TIME", "PARKING_TIME"]),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    defaults=st.lists(
+        st.tuples(st.sampled_from(["ENERGY", "TIME", "PARKING_TIME", "FLAT"]), prices, vats),
+        max_size=4,
+        unique_by=lambda d: d[0],
+    ),
+    limit=st.one_of(st.none(), prices),
+    # around the 2026 DST changes in Europe/Amsterdam (29 March, 25 October) and elsewhere
+    start=st.sampled_from(
+        [
+            dt.datetime(2026, 3, 28, 20, 0, tzinfo=dt.UTC),
+            dt.datetime(2026, 10, 24, 21, 30, tzinfo=dt.UTC),
+            dt.datetime(2026, 6, 1, 5, 0, tzinfo=dt.UTC),
+        ]
+    ),
+    start_minute=st.integers(0, 24 * 60 * 2),
+    parts=st.lists(
+        st.tuples(
+            st.integers(0, 4 * 3600),
+            st.integers(-100, 30_000),
+            st.sampled_from(["time", "parking", "both", "none", "bad"]),
+        ),
+        min_size=0,
+        max_size=6,
+    ),
+)
+def test_table_path_equals_the_general_path(
+    windows: list[tuple[str, str, list[str], Decimal, int, Decimal | None, str]],
+    defaults: list[tuple[str, Decimal, Decimal | None]],
+    limit: Decimal | None,
+    start: dt.datetime,
+    start_minute: int,
+    parts: list[tuple[int, int, str]],
+) -> None:
+    from billing.pricing.engine import _price_general
+
+    elements: list[dict[str, Any]] = []
+    for a, b, days, price, step, vat, kind in windows:
+        restrictions: dict[str, Any] = {"start_time": a, "end_time": b}
+        if days:
+            restrictions["day_of_week"] = days
+        elements.append(
+            {"price_components": [_comp(kind, price, step, vat)], "restrictions": restrictions}
+        )
+    if defaults:
+        elements.append({"price_components": [_comp(k, p, 60, v) for k, p, v in defaults]})
+    doc: dict[str, Any] = {
+        "country_code": "NL",
+        "party_id": "ABC",
+        "id": "tp",
+        "currency": "EUR",
+        "elements": elements,
+    }
+    if limit is not None:
+        doc["min_price"] = {"excl_vat": limit, "incl_vat": limit * D("1.21")}
+    tariff = parse_tariff(doc)
+    ct = tariff.compiled
+    t = start + dt.timedelta(minutes=start_minute)
+    first = t
+    periods = []
+    for secs, wh, kind in parts:
+        hours = _hours(secs)
+        periods.append(
+            ChargingPeriod(
+                start_date_time=t,
+                energy=D(wh) / 1000 if wh != -100 else None,
+                time={"time": hours, "both": hours / 2, "bad": hours + 1}.get(kind),
+                parking_time={"parking": hours, "both": hours / 2}.get(kind),
+            )
+        )
+        t += dt.timedelta(seconds=secs)
+    session = SessionInput(first, t, "Europe/Amsterdam", tuple(periods))
+    fast = price_session(tariff=tariff, session=session)
+    general = _price_general(tariff, ct, session, "ROUND_HALF_UP")
+    if ct.all_static:
+        # the static path (not this test's subject) may differ in the exponent of an exact
+        # zero or of the step-rounded energy amount (0.00 vs 0.000): numerically equal
+        assert fast.exact == general.exact and fast.totals == general.totals
+        return
+    assert ct.table_path
+    _same_result(fast, general)
