@@ -93,7 +93,11 @@ def token_input_problems(item: TokenInput, *, path: str = "$") -> list[Problem]:
         problems.append(Problem(p + "valid", "must be true or false"))
     if item.energy_contract is not None:
         ec = item.energy_contract
-        if not isinstance(ec, dict) or not isinstance(ec.get("supplier_name"), str):
+        if not isinstance(ec, dict):
+            problems.append(
+                Problem(p + "energy_contract", "must be an object (OCPI EnergyContract)")
+            )
+        elif not isinstance(ec.get("supplier_name"), str):
             problems.append(Problem(p + "energy_contract.supplier_name", "is required"))
     return problems
 

@@ -33,9 +33,8 @@ def _input(data: dict[str, Any], **identity: Any) -> TokenInput:
         group_id=values.get("group_id", ""),
         language=values.get("language", ""),
         default_profile_type=values.get("default_profile_type", ""),
-        energy_contract=(
-            dict(values["energy_contract"]) if values.get("energy_contract") else None
-        ),
+        # Passed as sent: the domain validates its shape (bulk items are raw JSON objects).
+        energy_contract=values.get("energy_contract") or None,
     )
 
 

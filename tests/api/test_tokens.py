@@ -69,6 +69,18 @@ def test_bulk_upsert_is_all_or_nothing(world_a: World) -> None:
     assert Token.objects.count() == before
 
 
+def test_bulk_item_with_a_malformed_energy_contract_is_a_422_not_a_500(world_a: World) -> None:
+    # Found by schemathesis: a list where the OCPI EnergyContract object belongs.
+    client = world_a.client()
+    items = [_token("E00001"), _token("E00002")]
+    items[1]["energy_contract"] = [[86], {"supplier_name": "x"}]
+    before = Token.objects.count()
+    response = client.post("/api/v1/tokens/bulk", {"items": items}, format="json")
+    assert response.status_code == 422
+    assert [e["path"] for e in response.json()["errors"]] == ["$.items[1].energy_contract"]
+    assert Token.objects.count() == before
+
+
 def test_block_and_unblock(world_a: World) -> None:
     client = world_a.client()
     tid = world_a.ids["token_id"]
