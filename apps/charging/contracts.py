@@ -51,28 +51,6 @@ class CdrKind(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class CdrTotals:
-    currency: str
-    total_cost_excl_vat: Decimal
-    total_cost_incl_vat: Decimal | None
-    total_energy_kwh: Decimal
-    total_time_hours: Decimal
-    total_parking_time_hours: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class CdrRef:
-    id: int
-    tenant_id: int
-    ocpi_id: str
-    kind: CdrKind
-    session_id: int | None
-    start_date_time: datetime
-    end_date_time: datetime
-    totals: CdrTotals
-
-
-@dataclass(frozen=True, slots=True)
 class SessionRecord:
     """A charging session as the REST API shows it (OCPI 2.2.1 Session fields the platform
     holds), with the live cost while it is active."""

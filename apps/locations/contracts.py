@@ -136,18 +136,6 @@ class ChargeStationAuth:
 
 
 @dataclass(frozen=True, slots=True)
-class ChargeStationRef:
-    id: int
-    tenant_id: int
-    identity: str
-    location_id: int | None
-    time_zone: str | None
-    ocpp_version: str
-    security_profile: SecurityProfile
-    last_seen_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
 class ConnectorRecord:
     id: str
     standard: str

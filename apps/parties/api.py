@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from apps.common.errors import NotFound, Problem, ValidationFailed
 from apps.parties import services
-from apps.parties.contracts import OperatorRef, PartyRef, PartyRole, TenantRole
-from apps.parties.models import Membership, Operator, Party
+from apps.parties.contracts import OperatorRef, PartyRef, PartyRole
+from apps.parties.models import Operator, Party
 
 operator_ensure = services.operator_ensure
 party_ensure = services.party_ensure
@@ -36,14 +36,6 @@ def party_get(*, country_code: str, party_id: str, role: PartyRole) -> PartyRef:
         party_id=p.party_id,
         name=p.name,
     )
-
-
-def user_roles(*, user_id: int) -> dict[int, TenantRole]:
-    """The user's role in each tenant they belong to, by tenant id."""
-    return {
-        m.tenant_id: TenantRole(m.role)
-        for m in Membership.objects.filter(user_id=user_id, tenant__is_active=True)
-    }
 
 
 def party_pk_for_tenant(
