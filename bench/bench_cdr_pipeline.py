@@ -68,6 +68,38 @@ def run_protocol(
     # until the workers have processed all of it, so the timed phase is the stops alone.
     holding = json.loads(sim.stdout.readline())["holding"]
     backlog_s = h.wait_processed(prefix, holding["held"], timeout=args.timeout)
+    # CPU seconds per process group over phase 2 (load-independent, unlike the wall time).
+    assert procs.gateway is not None
+    meter = h.CpuMeter(
+        {
+            "gateway": [procs.gateway.pid],
+            "workers": [w.pid for w in procs.workers.values()],
+            "postgres": h.database_backend_pids(env),
+        },
+        reaped=("simulator", sim.pid),
+    )
+    meter.start()
+    if os.environ.get("BENCH_PYSPY"):
+        for i, pid in enumerate([procs.gateway.pid] + [w.pid for w in procs.workers.values()]):
+            subprocess.Popen(
+                [
+                    os.environ["BENCH_PYSPY"],
+                    "record",
+                    "--format",
+                    "raw",
+                    "--rate",
+                    "250",
+                    "--nonblocking",
+                    "--duration",
+                    os.environ.get("BENCH_PYSPY_S", "4"),
+                    "-p",
+                    str(pid),
+                    "-o",
+                    f"/tmp/spy-{protocol}-{i}.txt",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
     # Phase 2 (timed): all stops at once; from the first stop sent to the last CDR stored.
     sim.stdin.write("go\n")
     sim.stdin.flush()
@@ -85,6 +117,7 @@ def run_protocol(
         elif time.monotonic() - last_change > 60:
             break
         time.sleep(0.2)
+    cpu = meter.stop()
     rows = h.cdr_rows(prefix)
     checks = h.check_cdrs(sessions, rows)
     stop_sent = {(s["identity"], s["transaction_id"]): s["stop_sent"] for s in sessions}
@@ -110,6 +143,8 @@ def run_protocol(
         "stop_to_cdr_ms_p50": round(h.percentile(latencies, 0.50) * 1000, 1),
         "stop_to_cdr_ms_p99": round(h.percentile(latencies, 0.99) * 1000, 1),
         **checks,
+        "cpu_seconds_stop_phase": cpu,
+        "cpu_ms_per_cdr": {k: round(v * 1000 / max(1, len(rows)), 2) for k, v in cpu.items()},
         "intake": {
             "before_stops_messages": held.get("messages"),
             "before_stops_seconds": held.get("seconds"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -387,6 +388,65 @@ def wait_processed(prefix: str, sessions: int, *, timeout: float) -> float:
             return round(time.monotonic() - begin, 3)
         time.sleep(0.2)
     raise RuntimeError(f"workers did not catch up with {sessions} sessions in {timeout}s")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # after the command name: state is field 3, utime 14, stime 15 (1-based, man proc)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def database_backend_pids(env: Env) -> list[int]:
+    """The PostgreSQL server processes serving connections to the bench's own database."""
+    import psycopg
+
+    with psycopg.connect(f"{env.pg}/postgres", autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", [env.name]
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+class CpuMeter:
+    """CPU seconds used by named groups of processes between `start()` and `stop()`: the
+    load-independent figure of a run on a shared machine (wall time depends on what else
+    runs; CPU time per unit of work much less). `reaped`: a child process that exits (and is
+    waited for) before `stop()`; its CPU time is then read from this process's
+    children's resource usage, so exactly one such child may be reaped in between."""
+
+    def __init__(self, groups: dict[str, list[int]], reaped: tuple[str, int] | None = None):
+        self.groups = groups
+        self.reaped = reaped
+        self.begin: dict[str, float] = {}
+        self.children_begin = 0.0
+
+    def _read(self) -> dict[str, float]:
+        return {name: sum(cpu_seconds(p) for p in pids) for name, pids in self.groups.items()}
+
+    @staticmethod
+    def _children() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    def start(self) -> None:
+        self.begin = self._read()
+        self.children_begin = self._children()
+        if self.reaped is not None:
+            self.begin[self.reaped[0]] = cpu_seconds(self.reaped[1])
+
+    def stop(self) -> dict[str, float]:
+        end = self._read()
+        out = {name: round(end[name] - self.begin[name], 3) for name in self.groups}
+        if self.reaped is not None:
+            name = self.reaped[0]
+            total = self._children() - self.children_begin
+            out[name] = round(total - self.begin[name], 3)
+        return out
 
 
 def percentile(values: list[float], q: float) -> float:

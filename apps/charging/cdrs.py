@@ -11,11 +11,9 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
-
 from apps.charging.contracts import CdrKind, ChargingState, FlagReason
 from apps.charging.models import Cdr, ChargingSession, OcppEvent
-from apps.charging.rebuild import Lookups, TimelinePoint, _flag, build_timeline
+from apps.charging.rebuild import Lookups, TimelinePoint, Writes, _flag, build_timeline
 from billing import pricing
 
 log = logging.getLogger(__name__)
@@ -118,31 +116,17 @@ def _cdr_token(session: ChargingSession, lookups: Lookups) -> dict[str, Any]:
     return token
 
 
-def session_finalise(
+def cdr_build(
     session: ChargingSession,
     events: list[OcppEvent],
-    lookups: Lookups | None = None,
-    *,
-    completed_here: bool = False,
-) -> int | None:
-    """Write the session's CDR once. Returns the CDR id, or None when the session cannot be
-    priced (it is flagged for review; nothing is guessed).
-
-    `completed_here`: the caller holds the session's row lock and completed it in this
-    transaction, so no CDR of it can exist yet (CDRs are written only under that lock, after
-    completion): the look-up and the savepoint are skipped. Should one exist all the same,
-    the unique index fails the caller's transaction, whose retry takes the other path."""
-    if not completed_here:
-        existing = (
-            Cdr.objects.filter(session=session, kind=CdrKind.ORIGINAL.value)
-            .values_list("pk", flat=True)
-            .first()
-        )
-        if existing is not None:
-            return existing
+    lookups: Lookups,
+    writes: Writes,
+) -> Cdr | None:
+    """The CDR of a completed session (not saved: the caller inserts the batch's CDRs in one
+    statement, under the sessions' locks). None when the session cannot be priced: it is
+    flagged for review (`writes`); nothing is guessed."""
     if not session.tariff_snapshot or not session.time_zone or session.ended_at is None:
         return None  # flagged NO_TARIFF / MISSING_EVSE when the session was created
-    lookups = lookups or Lookups()
     ctx = lookups.station(session.charge_station_id)
     if ctx.cpo_party_id is None:
         return None
@@ -152,6 +136,7 @@ def session_finalise(
         )
     except pricing.PricingError as exc:
         _flag(
+            writes,
             tenant_id=session.tenant_id,
             station_id=session.charge_station_id,
             txid=session.ocpp_transaction_id,
@@ -233,20 +218,7 @@ def session_finalise(
         amount = getattr(totals, f"total_{name}")
         setattr(cdr, f"total_{name}_excl_vat", amount.excl_vat)
         setattr(cdr, f"total_{name}_incl_vat", amount.incl_vat)
-    if completed_here:
-        cdr.save()
-        return cdr.pk
-    try:
-        with transaction.atomic():
-            cdr.save()
-    except IntegrityError:
-        # Another worker wrote it first (the partial unique index on session): keep theirs.
-        return (
-            Cdr.objects.filter(session=session, kind=CdrKind.ORIGINAL.value)
-            .values_list("pk", flat=True)
-            .first()
-        )
-    return cdr.pk
+    return cdr
 
 
 def _hours(seconds: int) -> Decimal:

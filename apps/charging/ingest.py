@@ -21,6 +21,7 @@ from apps.charging.contracts import (
     TransactionEventResult,
 )
 from apps.charging.models import OcppEvent, StatusEvent, TransactionIdAllocation
+from apps.common.bulk import insert_rows
 
 
 def _samples_json(event: TransactionEventIn) -> list[dict[str, object]]:
@@ -198,7 +199,8 @@ def transaction_events_record(
 
 
 def status_events_record(*, events: Sequence[StatusEventIn]) -> None:
-    StatusEvent.objects.bulk_create(
+    insert_rows(
+        StatusEvent,
         [
             StatusEvent(
                 tenant_id=e.tenant_id,
@@ -211,5 +213,5 @@ def status_events_record(*, events: Sequence[StatusEventIn]) -> None:
                 received_at=e.received_at,
             )
             for e in events
-        ]
+        ],
     )

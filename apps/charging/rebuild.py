@@ -34,6 +34,7 @@ from apps.charging.models import (
     ReviewFlag,
     StatusEvent,
 )
+from apps.common.bulk import insert_rows, update_rows
 from apps.locations import api as locations_api
 from apps.locations.contracts import ConnectorRef, StationContext
 from apps.parties import api as parties_api
@@ -174,7 +175,59 @@ class TimelinePoint:
     power_w: Decimal | None
 
 
+class Writes:
+    """What processing a batch of transactions writes, collected while it is computed and
+    written set-based at the end (`write`): a handful of statements per batch instead of
+    several per transaction. Flags are inserted once per (station, transaction, reason):
+    the unique index keeps the first, as `get_or_create` would."""
+
+    def __init__(self) -> None:
+        self.flags: list[ReviewFlag] = []
+        self.meter_values: list[MeterValue] = []
+        self.sessions: dict[int, ChargingSession] = {}  # changed sessions, by pk
+        self.cdrs: list[Cdr] = []
+
+    def marks(self) -> tuple[int, int, int]:
+        return len(self.flags), len(self.meter_values), len(self.cdrs)
+
+    def rewind(self, marks: tuple[int, int, int], session_pk: int) -> None:
+        """Forget what one transaction added since `marks` (its processing failed)."""
+        del self.flags[marks[0] :], self.meter_values[marks[1] :], self.cdrs[marks[2] :]
+        self.sessions.pop(session_pk, None)
+
+    def write(self) -> None:
+        """Everything collected, one statement each (`apps.common.bulk`)."""
+        insert_rows(MeterValue, self.meter_values, ignore_conflicts=True)
+        if self.sessions:
+            now = timezone.now()
+            for session in self.sessions.values():
+                session.updated_at = now
+            update_rows(ChargingSession, list(self.sessions.values()), SESSION_DERIVED_FIELDS)
+        # One original per session: the partial unique index fails the whole batch should
+        # another worker have written one (the caller then retries each alone).
+        insert_rows(Cdr, self.cdrs)
+        insert_rows(ReviewFlag, self.flags, ignore_conflicts=True)
+
+
+# What processing changes on an existing session row (`Writes.write` updates these only).
+SESSION_DERIVED_FIELDS = [
+    "ended_at",
+    "meter_stop_wh",
+    "stop_reason",
+    "status",
+    "energy_wh",
+    "last_meter_at",
+    "last_event_id",
+    "live_cost_excl_vat",
+    "live_cost_incl_vat",
+    "live_cost_at",
+    "live_cost_event_id",
+    "updated_at",
+]
+
+
 def _flag(
+    writes: Writes,
     *,
     tenant_id: int,
     station_id: int,
@@ -184,11 +237,16 @@ def _flag(
     session: ChargingSession | None = None,
     event: OcppEvent | None = None,
 ) -> None:
-    ReviewFlag.objects.get_or_create(
-        charge_station_id=station_id,
-        ocpp_transaction_id=txid,
-        reason=reason.value,
-        defaults={"tenant_id": tenant_id, "session": session, "event": event, "details": details},
+    writes.flags.append(
+        ReviewFlag(
+            tenant_id=tenant_id,
+            charge_station_id=station_id,
+            ocpp_transaction_id=txid,
+            reason=reason.value,
+            session=session,
+            event=event,
+            details=details,
+        )
     )
 
 
@@ -209,7 +267,7 @@ def _order(events: list[OcppEvent]) -> list[OcppEvent]:
     )
 
 
-def _flag_clock_skew(events: list[OcppEvent], station_id: int, txid: str) -> None:
+def _flag_clock_skew(events: list[OcppEvent], station_id: int, txid: str, writes: Writes) -> None:
     for e in events:
         ahead = e.station_timestamp - e.received_at
         # A station clock ahead of ours is always wrong. Behind is normal for an offline
@@ -217,6 +275,7 @@ def _flag_clock_skew(events: list[OcppEvent], station_id: int, txid: str) -> Non
         live = e.protocol.startswith("2.") and not e.offline
         if ahead > CLOCK_SKEW_LIMIT or (live and -ahead > CLOCK_SKEW_LIMIT):
             _flag(
+                writes,
                 tenant_id=e.tenant_id,
                 station_id=station_id,
                 txid=txid,
@@ -240,9 +299,11 @@ def _token_id(id_tag: str, lookups: Lookups) -> int | None:
     return chosen.id if chosen else None
 
 
-def _create_session(
+def _new_session(
     start: OcppEvent, station_id: int, txid: str, all_events: list[OcppEvent], lookups: Lookups
-) -> ChargingSession:
+) -> tuple[ChargingSession, list[tuple[FlagReason, dict[str, object]]]]:
+    """The session row a transaction starts (not saved yet), and the flags it needs once
+    saved: no EVSE, no tariff, unknown token."""
     ctx = lookups.station(station_id)
     evse_ocpp_id = next((e.evse_ocpp_id for e in all_events if e.evse_ocpp_id), None)
     connector_ocpp_id = next((e.connector_ocpp_id for e in all_events if e.connector_ocpp_id), None)
@@ -260,7 +321,7 @@ def _create_session(
             (Decimal(s["energy_wh"]) for e in all_events for s in e.samples if "energy_wh" in s),
             Decimal(0),
         )
-    session = ChargingSession.objects.create(
+    session = ChargingSession(
         tenant_id=ctx.tenant_id,
         charge_station_id=station_id,
         evse_id=connector.evse_id if connector else None,
@@ -276,45 +337,25 @@ def _create_session(
         tariff_snapshot=snapshot.ocpi if snapshot else None,
         currency=snapshot.currency if snapshot else "",
     )
+    flags: list[tuple[FlagReason, dict[str, object]]] = []
     if connector is None:
-        _flag(
-            tenant_id=ctx.tenant_id,
-            station_id=station_id,
-            txid=txid,
-            reason=FlagReason.MISSING_EVSE,
-            session=session,
-            details={"evse_ocpp_id": evse_ocpp_id, "connector_ocpp_id": connector_ocpp_id},
+        flags.append(
+            (
+                FlagReason.MISSING_EVSE,
+                {"evse_ocpp_id": evse_ocpp_id, "connector_ocpp_id": connector_ocpp_id},
+            )
         )
     if snapshot is None:
-        _flag(
-            tenant_id=ctx.tenant_id,
-            station_id=station_id,
-            txid=txid,
-            reason=FlagReason.NO_TARIFF,
-            session=session,
-            details={"started_at": started_at.isoformat()},
-        )
+        flags.append((FlagReason.NO_TARIFF, {"started_at": started_at.isoformat()}))
     if id_tag and session.token_id is None:
-        _flag(
-            tenant_id=ctx.tenant_id,
-            station_id=station_id,
-            txid=txid,
-            reason=FlagReason.UNKNOWN_TOKEN,
-            session=session,
-            details={"id_tag": id_tag},
-        )
-    return session
+        flags.append((FlagReason.UNKNOWN_TOKEN, {"id_tag": id_tag}))
+    return session, flags
 
 
-def _store_meter_values(
-    session: ChargingSession,
-    events: list[OcppEvent],
-    sink: list[MeterValue] | None = None,
-) -> None:
-    rows = []
+def _store_meter_values(session: ChargingSession, events: list[OcppEvent], writes: Writes) -> None:
     for e in events:
         for index, s in enumerate(e.samples):
-            rows.append(
+            writes.meter_values.append(
                 MeterValue(
                     tenant_id=session.tenant_id,
                     session=session,
@@ -330,10 +371,6 @@ def _store_meter_values(
                     source_index=index,
                 )
             )
-    if sink is not None:
-        sink.extend(rows)  # the caller inserts them (one INSERT per task)
-        return
-    MeterValue.objects.bulk_create(rows, ignore_conflicts=True)
 
 
 def _dec(value: object) -> Decimal | None:
@@ -494,11 +531,198 @@ def _load_events(pairs: list[tuple[int, str]]) -> dict[tuple[int, str], list[Ocp
     return out
 
 
+def _lock_sessions(keys: list[tuple[int, str]]) -> dict[tuple[int, str], ChargingSession]:
+    """The sessions of these transactions, locked (`SELECT … FOR UPDATE`, in id order so two
+    workers never wait on each other in a cycle), in one query."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    rows = (
+        ChargingSession.objects.select_for_update()
+        .filter(
+            charge_station_id__in={station for station, _ in wanted},
+            ocpp_transaction_id__in={txid for _, txid in wanted},
+        )
+        .order_by("pk")
+    )
+    return {
+        (r.charge_station_id, r.ocpp_transaction_id): r
+        for r in rows
+        if (r.charge_station_id, r.ocpp_transaction_id) in wanted
+    }
+
+
+def _process(
+    keys: list[tuple[int, str]],
+    events: dict[tuple[int, str], list[OcppEvent]],
+    lookups: Lookups,
+) -> dict[tuple[int, str], int | None]:
+    """Bring these transactions' sessions up to date with their events, inside the caller's
+    database transaction, set-based: their sessions locked in one query, new sessions
+    inserted in one, then every meter value, session change, CDR and flag of the batch in
+    one statement each (`Writes`). Returns each transaction's session id (None: nothing to
+    derive, e.g. a stop for an unknown transaction, flagged). A transaction whose events
+    cannot be processed (a bug, bad data) is logged and left out; the others go on."""
+    from apps.charging.cdrs import cdr_build, session_update_live_cost
+
+    writes = Writes()
+    out: dict[tuple[int, str], int | None] = {}
+    keys = [k for k in keys if events.get(k)]
+    sessions = _lock_sessions(keys)
+    # New sessions: inserted together; a concurrent worker may have inserted one of them
+    # first (ON CONFLICT DO NOTHING), so all are read back locked, whoever wrote them.
+    created: dict[tuple[int, str], list[tuple[FlagReason, dict[str, object]]]] = {}
+    new_rows = []
+    for key in keys:
+        if key in sessions:
+            continue
+        station_id, txid = key
+        evs = _order(events[key])
+        start = next((e for e in evs if e.kind == EventKind.STARTED), None)
+        try:
+            if start is None:
+                if not evs[0].protocol.startswith("2."):
+                    _flag(
+                        writes,
+                        tenant_id=evs[0].tenant_id,
+                        station_id=station_id,
+                        txid=txid,
+                        reason=FlagReason.UNKNOWN_TRANSACTION,
+                        event=evs[-1],
+                        details={
+                            "kinds": [e.kind for e in evs],
+                            "id_tag": next((e.id_tag for e in evs if e.id_tag), ""),
+                            "station_timestamp": evs[-1].station_timestamp.isoformat(),
+                        },
+                    )
+                    _flag_clock_skew(evs, station_id, txid, writes)
+                    out[key] = None
+                    continue
+                start = evs[0]
+                _flag(
+                    writes,
+                    tenant_id=start.tenant_id,
+                    station_id=station_id,
+                    txid=txid,
+                    reason=FlagReason.MISSING_START,
+                    event=start,
+                    details={"first_event": start.kind},
+                )
+            row, flags = _new_session(start, station_id, txid, evs, lookups)
+        except Exception:  # noqa: BLE001 - one broken transaction must not stop the rest
+            log.exception("processing %s %s failed", station_id, txid)
+            out[key] = None
+            continue
+        new_rows.append(row)
+        created[key] = flags
+    if new_rows:
+        insert_rows(ChargingSession, new_rows, ignore_conflicts=True)
+        sessions |= _lock_sessions(list(created))
+    # A concurrent run processed newer events than these: derive from all of them.
+    stale = [
+        key
+        for key, session in sessions.items()
+        if key in events and session.last_event_id > max(e.id for e in events[key])
+    ]
+    if stale:
+        events = {**events, **_load_events(stale)}
+    done_before = [s.pk for s in sessions.values() if s.status == SessionStatus.COMPLETED]
+    with_cdr = (
+        set(
+            Cdr.objects.filter(session_id__in=done_before, kind=CdrKind.ORIGINAL.value).values_list(
+                "session_id", flat=True
+            )
+        )
+        if done_before
+        else set()
+    )
+    for key in keys:
+        session = sessions.get(key)
+        if session is None:
+            continue
+        station_id, txid = key
+        marks = writes.marks()
+        try:
+            evs = _order(events[key])
+            _flag_clock_skew(evs, station_id, txid, writes)
+            for reason, details in created.get(key, []):
+                _flag(
+                    writes,
+                    tenant_id=session.tenant_id,
+                    station_id=station_id,
+                    txid=txid,
+                    reason=reason,
+                    details=details,
+                    session=session,
+                )
+            _apply(session, evs, lookups, writes, with_cdr, cdr_build, session_update_live_cost)
+            out[key] = session.pk
+        except Exception:  # noqa: BLE001 - one broken transaction must not stop the rest
+            # Not retried blindly: logged; the sweeper finds it again while it lags.
+            log.exception("processing %s %s failed", station_id, txid)
+            writes.rewind(marks, session.pk)
+            out[key] = None
+    writes.write()
+    return out
+
+
+def _apply(
+    session: ChargingSession,
+    events: list[OcppEvent],
+    lookups: Lookups,
+    writes: Writes,
+    with_cdr: set[int],
+    cdr_build: Any,
+    live_price: Any,
+) -> None:
+    """One transaction's events applied to its (locked) session: meter values, the end and
+    its CDR, or the live cost. Only collects what to write."""
+    # The meter values of events up to `last_event_id` were stored with it (same database
+    # transaction): only newer events add rows.
+    _store_meter_values(session, [e for e in events if e.id > session.last_event_id], writes)
+    end = next((e for e in reversed(events) if e.kind == EventKind.ENDED), None)
+    newest = max(e.id for e in events)
+    if end is not None:
+        completed_here = session.status != SessionStatus.COMPLETED
+        if completed_here:
+            stop_wh = end.meter_wh
+            if stop_wh is None:
+                stop_wh = max(
+                    [Decimal(s["energy_wh"]) for e in events for s in e.samples if "energy_wh" in s]
+                    or [session.meter_start_wh]
+                )
+            session.ended_at = max(end.station_timestamp, session.started_at)
+            session.meter_stop_wh = max(stop_wh, session.meter_start_wh)
+            session.stop_reason = end.reason
+            session.status = SessionStatus.COMPLETED.value
+            session.energy_wh = session.meter_stop_wh - session.meter_start_wh
+        session.last_event_id = newest
+        writes.sessions[session.pk] = session
+        # A CDR is written once, under the session's lock, only after completion: one that
+        # completes here has none yet; one completed before has one unless pricing failed.
+        if completed_here or session.pk not in with_cdr:
+            cdr = cdr_build(session, events, lookups, writes)
+            if cdr is not None:
+                writes.cdrs.append(cdr)
+                with_cdr.add(session.pk)
+    else:
+        timeline = build_timeline(session, events, None, lookups)
+        if timeline:
+            session.energy_wh = timeline[-1].energy_wh - session.meter_start_wh
+            session.last_meter_at = timeline[-1].timestamp
+        previous = session.last_event_id
+        session.last_event_id = newest
+        _live_cost(session, events, timeline, lookups, live_price, previous)
+        writes.sessions[session.pk] = session
+
+
 def transactions_process(pairs: list[tuple[int, str]]) -> list[tuple[int, str]]:
-    """Bring many transactions up to date, each in its own database transaction, with the
-    lookups they share made once: which need work (three queries for all), their events (one
-    query), their stations' contexts (one query). Returns the pairs that failed with a
-    database error (to be retried on their own)."""
+    """Bring many transactions up to date in one database transaction (one commit), with
+    the lookups they share made once: which need work (three queries for all), their events
+    (one query), their stations' contexts (one query), connectors, status events; then
+    `_process` (set-based). Returns the pairs to retry one by one: all of them when the
+    batch failed with a database error (a concurrent worker wrote the same CDR, the
+    database went away) — nothing of it was stored."""
     pairs = sorted(set(pairs))
     if not pairs:
         return []
@@ -510,139 +734,26 @@ def transactions_process(pairs: list[tuple[int, str]]) -> list[tuple[int, str]]:
     lookups.prefetch_stations({station for station, _ in pending})
     lookups.prefetch_connectors(events)
     lookups.prefetch_statuses(events)
-    failed = []
-    meter_values: list[MeterValue] = []
     try:
-        # One database transaction (one commit, one fsync) for the whole task; each
-        # transaction is processed in a savepoint of its own, so one failure stays alone.
-        # The meter values of those that succeeded are inserted at the end, in one INSERT.
         with transaction.atomic():
-            for station_id, txid in pending:
-                rows: list[MeterValue] = []
-                try:
-                    transaction_process(
-                        station_id=station_id,
-                        ocpp_transaction_id=txid,
-                        events=events[(station_id, txid)],
-                        lookups=lookups,
-                        meter_values=rows,
-                    )
-                    meter_values += rows
-                except (OperationalError, IntegrityError):
-                    log.warning(
-                        "processing %s %s failed; queued again", station_id, txid, exc_info=True
-                    )
-                    failed.append((station_id, txid))
-                except Exception:  # noqa: BLE001 - one broken transaction must not stop the rest
-                    # Not retried blindly: logged; the sweeper finds it again while it lags.
-                    log.exception("processing %s %s failed", station_id, txid)
-            MeterValue.objects.bulk_create(meter_values, ignore_conflicts=True, batch_size=1000)
+            _process(pending, events, lookups)
     except (OperationalError, IntegrityError):
-        # The commit (or the connection) failed: nothing of this task was stored.
         log.warning("processing %d transactions failed; queued again", len(pending), exc_info=True)
         return pending
-    return failed
+    return []
 
 
-def transaction_process(
-    *,
-    station_id: int,
-    ocpp_transaction_id: str,
-    events: list[OcppEvent] | None = None,
-    lookups: Lookups | None = None,
-    meter_values: list[MeterValue] | None = None,
-) -> int | None:
+def transaction_process(*, station_id: int, ocpp_transaction_id: str) -> int | None:
     """Bring the session of one transaction up to date with its events; returns its id.
-
-    `events` (all events of the transaction, loaded by the caller) skips the up-to-date
-    check and the loading; they are loaded again under the session's lock if a concurrent
-    run has processed newer ones meanwhile. `meter_values`: the meter-value rows are added
-    to it instead of inserted (the caller inserts them in the same database transaction)."""
-    from apps.charging.cdrs import session_finalise, session_update_live_cost
-
-    txid = ocpp_transaction_id
-    lookups = lookups or Lookups()
+    Database errors propagate (the task retries with back-off)."""
+    key = (station_id, ocpp_transaction_id)
     with transaction.atomic():
-        if events is None:
-            if (done := _up_to_date(station_id, txid)) is not None:
-                return done
-            events = _load_events([(station_id, txid)])[(station_id, txid)]
-        if not events:
+        if (done := _up_to_date(station_id, ocpp_transaction_id)) is not None:
+            return done
+        events = _load_events([key])
+        if not events[key]:
             return None
-        session = (
-            ChargingSession.objects.select_for_update()
-            .filter(charge_station_id=station_id, ocpp_transaction_id=txid)
-            .first()
-        )
-        if session is not None and session.last_event_id > max(e.id for e in events):
-            # Another run got newer events first: derive from all of them, never go back.
-            events = _load_events([(station_id, txid)])[(station_id, txid)]
-        events = _order(events)
-        tenant_id = events[0].tenant_id
-        _flag_clock_skew(events, station_id, txid)
-        start = next((e for e in events if e.kind == EventKind.STARTED), None)
-        if session is None:
-            if start is None:
-                if events[0].protocol.startswith("2."):
-                    start = events[0]
-                    _flag(
-                        tenant_id=tenant_id,
-                        station_id=station_id,
-                        txid=txid,
-                        reason=FlagReason.MISSING_START,
-                        event=start,
-                        details={"first_event": start.kind},
-                    )
-                else:
-                    _flag(
-                        tenant_id=tenant_id,
-                        station_id=station_id,
-                        txid=txid,
-                        reason=FlagReason.UNKNOWN_TRANSACTION,
-                        event=events[-1],
-                        details={
-                            "kinds": [e.kind for e in events],
-                            "id_tag": next((e.id_tag for e in events if e.id_tag), ""),
-                            "station_timestamp": events[-1].station_timestamp.isoformat(),
-                        },
-                    )
-                    return None
-            session = _create_session(start, station_id, txid, events, lookups)
-        _store_meter_values(session, events, meter_values)
-        end = next((e for e in reversed(events) if e.kind == EventKind.ENDED), None)
-        newest = max(e.id for e in events)
-        if end is not None:
-            completed_here = session.status != SessionStatus.COMPLETED
-            if completed_here:
-                stop_wh = end.meter_wh
-                if stop_wh is None:
-                    stop_wh = max(
-                        [
-                            Decimal(s["energy_wh"])
-                            for e in events
-                            for s in e.samples
-                            if "energy_wh" in s
-                        ]
-                        or [session.meter_start_wh]
-                    )
-                session.ended_at = max(end.station_timestamp, session.started_at)
-                session.meter_stop_wh = max(stop_wh, session.meter_start_wh)
-                session.stop_reason = end.reason
-                session.status = SessionStatus.COMPLETED.value
-                session.energy_wh = session.meter_stop_wh - session.meter_start_wh
-            session.last_event_id = newest
-            session.save()
-            session_finalise(session, events, lookups, completed_here=completed_here)
-        else:
-            timeline = build_timeline(session, events, None, lookups)
-            if timeline:
-                session.energy_wh = timeline[-1].energy_wh - session.meter_start_wh
-                session.last_meter_at = timeline[-1].timestamp
-            previous = session.last_event_id
-            session.last_event_id = newest
-            _live_cost(session, events, timeline, lookups, session_update_live_cost, previous)
-            session.save()
-        return session.pk
+        return _process([key], events, Lookups()).get(key)
 
 
 def _live_cost(

@@ -15,9 +15,10 @@ from apps.charging import rebuild, sweeper
 
 log = logging.getLogger(__name__)
 
-# Keys per `transactions_process` message: large enough that a worker's queries cover many
-# transactions at once, small enough that a big batch still spreads over the workers.
-KEYS_PER_TASK = 25
+# Keys per `transactions_process` message: large enough that a worker's fixed cost per task
+# (a dozen statements, the broker) is shared by many transactions, small enough that a big
+# batch still spreads over the workers (bench/worker_cost.py, docs/benchmarks.md).
+KEYS_PER_TASK = 50
 
 
 @shared_task(

@@ -6,9 +6,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
+from apps.common.bulk import update_where
 from apps.common.errors import (
     Conflict,
     NotFound,
@@ -466,18 +466,16 @@ def charge_station_disconnected(*, station_id: int, at: datetime) -> None:
 
 def evse_statuses_record(*, updates: Sequence[tuple[int, int, str]]) -> None:
     """`evse_status_record` for many (station, OCPP EVSE id, OCPP status) in order: the last
-    status of each EVSE wins; one UPDATE per distinct OCPI status."""
+    status of each EVSE wins; one statement for all (executed per EVSE, pipelined)."""
     last: dict[tuple[int, int], str] = {}
     for station_id, evse_ocpp_id, ocpp_status in updates:
         last[(station_id, evse_ocpp_id)] = _OCPP_TO_OCPI_STATUS.get(ocpp_status, "UNKNOWN")
-    by_status: dict[str, list[tuple[int, int]]] = {}
-    for key, status in last.items():
-        by_status.setdefault(status, []).append(key)
-    for status, keys in sorted(by_status.items()):
-        match = Q()
-        for station_id, evse_ocpp_id in keys:
-            match |= Q(charge_station_id=station_id, ocpp_evse_id=evse_ocpp_id)
-        Evse.objects.filter(match).update(status=status)
+    update_where(
+        Evse,
+        set_fields=["status"],
+        where_fields=["charge_station_id", "ocpp_evse_id"],
+        rows=[[status, station, evse] for (station, evse), status in sorted(last.items())],
+    )
 
 
 def evse_status_record(*, station_id: int, evse_ocpp_id: int, ocpp_status: str) -> None:

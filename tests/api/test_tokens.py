@@ -81,6 +81,22 @@ def test_bulk_item_with_a_malformed_energy_contract_is_a_422_not_a_500(world_a: 
     assert Token.objects.count() == before
 
 
+def test_bulk_item_with_non_text_fields_is_a_422_not_a_500(world_a: World) -> None:
+    # Found by schemathesis: a number where the ISO 639-1 language code belongs.
+    client = world_a.client()
+    items = [_token("L00001"), _token("L00002"), _token("L00003")]
+    items[1]["language"] = 12.5
+    items[2]["default_profile_type"] = {"x": 1}
+    before = Token.objects.count()
+    response = client.post("/api/v1/tokens/bulk", {"items": items}, format="json")
+    assert response.status_code == 422
+    assert [e["path"] for e in response.json()["errors"]] == [
+        "$.items[1].language",
+        "$.items[2].default_profile_type",
+    ]
+    assert Token.objects.count() == before
+
+
 def test_block_and_unblock(world_a: World) -> None:
     client = world_a.client()
     tid = world_a.ids["token_id"]

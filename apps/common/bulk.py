@@ -1,0 +1,108 @@
+"""Set-based writes for the hot batch paths (the charging workers), cheaper than the ORM's.
+
+`insert_rows` and `update_rows` send one parameterised statement, executed for every row with
+the driver's `executemany` (psycopg 3 pipelines it: one round trip for the batch; SQLite runs
+it in-process). Values go through each field's own `pre_save` / `get_db_prep_save`, as
+`Model.save()` does. Why not `bulk_create` / `bulk_update`: on PostgreSQL, Django 5.2's
+`bulk_create` sends every column as an array (`UNNEST`), which psycopg's client-side binding
+escapes character by character in Python (a CDR's JSON document costs milliseconds), and
+`bulk_update` compiles a `CASE WHEN` expression per row and field. Measured with
+`bench/worker_cost.py` (docs/benchmarks.md, CDR pipeline).
+
+No model `save()` runs: no signals, no per-instance checks. Use for rows whose checks the
+caller has made (new append-only rows, derived columns of locked rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connection, models
+from django.utils import timezone
+
+
+def _columns(model: type[models.Model], names: Sequence[str]) -> list[models.Field[Any, Any]]:
+    return [model._meta.get_field(name) for name in names]  # type: ignore[misc]
+
+
+def insert_rows(
+    model: type[models.Model], objs: Sequence[models.Model], *, ignore_conflicts: bool = False
+) -> None:
+    """INSERT every object (all concrete fields but an auto primary key). With
+    `ignore_conflicts`, a row that violates a unique constraint is skipped (ON CONFLICT DO
+    NOTHING) and the others are inserted. Primary keys are not read back."""
+    if not objs:
+        return
+    fields = [f for f in model._meta.concrete_fields if f is not model._meta.auto_field]
+    qn = connection.ops.quote_name
+    sql = "INSERT INTO {} ({}) VALUES ({}){}".format(
+        qn(model._meta.db_table),
+        ", ".join(qn(f.column) for f in fields),
+        ", ".join(["%s"] * len(fields)),
+        " ON CONFLICT DO NOTHING" if ignore_conflicts else "",
+    )
+    rows = [[f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields] for obj in objs]
+    with connection.cursor() as cur:
+        cur.executemany(sql, rows)
+
+
+def update_rows(
+    model: type[models.Model], objs: Sequence[models.Model], fields: Sequence[str]
+) -> None:
+    """UPDATE `fields` of every object, by primary key, to the values on the object."""
+    if not objs:
+        return
+    columns = _columns(model, fields)
+    qn = connection.ops.quote_name
+    pk = model._meta.pk
+    assert pk is not None
+    sql = "UPDATE {} SET {} WHERE {} = %s".format(
+        qn(model._meta.db_table),
+        ", ".join(f"{qn(f.column)} = %s" for f in columns),
+        qn(pk.column),
+    )
+    rows = [
+        [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in columns] + [obj.pk]
+        for obj in objs
+    ]
+    with connection.cursor() as cur:
+        cur.executemany(sql, rows)
+
+
+def update_where(
+    model: type[models.Model],
+    *,
+    set_fields: Sequence[str],
+    where_fields: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """UPDATE `set_fields` of the rows matching `where_fields` (equality), once per row of
+    values (`set_fields` values then `where_fields` values, as the fields would store them).
+    A model with `updated_at` gets it set to now."""
+    if not rows:
+        return
+    sets = _columns(model, set_fields)
+    wheres = _columns(model, where_fields)
+    qn = connection.ops.quote_name
+    stamp = []
+    names = {f.name for f in model._meta.concrete_fields}
+    if "updated_at" in names and "updated_at" not in set_fields:
+        stamp = [_columns(model, ["updated_at"])[0]]
+    now = [stamp[0].get_db_prep_save(timezone.now(), connection)] if stamp else []
+    sql = "UPDATE {} SET {} WHERE {}".format(
+        qn(model._meta.db_table),
+        ", ".join(f"{qn(f.column)} = %s" for f in [*sets, *stamp]),
+        " AND ".join(f"{qn(f.column)} = %s" for f in wheres),
+    )
+    n = len(sets)
+    params = [
+        [
+            *(f.get_db_prep_save(v, connection) for f, v in zip(sets, row[:n], strict=True)),
+            *now,
+            *(f.get_db_prep_save(v, connection) for f, v in zip(wheres, row[n:], strict=True)),
+        ]
+        for row in rows
+    ]
+    with connection.cursor() as cur:
+        cur.executemany(sql, params)
