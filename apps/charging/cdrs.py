@@ -85,7 +85,7 @@ def session_update_live_cost(
     if not session.tariff_snapshot or not session.time_zone or session.last_meter_at is None:
         return
     try:
-        _, _, result = _price(
+        _, periods, result = _price(
             session,
             events,
             session.last_meter_at,
@@ -99,6 +99,7 @@ def session_update_live_cost(
     total = result.totals.total_cost
     session.live_cost_excl_vat = total.excl_vat
     session.live_cost_incl_vat = total.incl_vat
+    session.live_charging_periods = pricing.periods_to_ocpi(periods)
 
 
 def _cdr_token(session: ChargingSession, lookups: Lookups) -> dict[str, Any]:
@@ -131,7 +132,10 @@ def session_finalise(
     `completed_here`: the caller holds the session's row lock and completed it in this
     transaction, so no CDR of it can exist yet (CDRs are written only under that lock, after
     completion): the look-up and the savepoint are skipped. Should one exist all the same,
-    the unique index fails the caller's transaction, whose retry takes the other path."""
+    the unique index fails the caller's transaction, whose retry takes the other path.
+
+    `cdr.created` is collected in `lookups.webhooks`; the caller that owns the lookups writes
+    it in its transaction (`rebuild.transaction_process` does)."""
     if not completed_here:
         existing = (
             Cdr.objects.filter(session=session, kind=CdrKind.ORIGINAL.value)
@@ -235,17 +239,19 @@ def session_finalise(
         setattr(cdr, f"total_{name}_incl_vat", amount.incl_vat)
     if completed_here:
         cdr.save()
-        return cdr.pk
-    try:
-        with transaction.atomic():
-            cdr.save()
-    except IntegrityError:
-        # Another worker wrote it first (the partial unique index on session): keep theirs.
-        return (
-            Cdr.objects.filter(session=session, kind=CdrKind.ORIGINAL.value)
-            .values_list("pk", flat=True)
-            .first()
-        )
+    else:
+        try:
+            with transaction.atomic():
+                cdr.save()
+        except IntegrityError:
+            # Another worker wrote it first (the partial unique index on session): keep
+            # theirs (its worker emits cdr.created).
+            return (
+                Cdr.objects.filter(session=session, kind=CdrKind.ORIGINAL.value)
+                .values_list("pk", flat=True)
+                .first()
+            )
+    lookups.webhooks.cdr_created(tenant_id=cdr.tenant_id, cdr_id=cdr.pk, at=cdr.created_at)
     return cdr.pk
 
 

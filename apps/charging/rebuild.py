@@ -34,6 +34,7 @@ from apps.charging.models import (
     ReviewFlag,
     StatusEvent,
 )
+from apps.charging.webhooks import WebhookOutbox
 from apps.locations import api as locations_api
 from apps.locations.contracts import ConnectorRef, StationContext
 from apps.parties import api as parties_api
@@ -64,6 +65,8 @@ class Lookups:
         self._statuses: dict[tuple[int, int], list[tuple[datetime, str, str]]] = {}
         self._status_stations: set[int] = set()
         self._status_since: datetime | None = None
+        # Webhook events of the task, written once at its end (apps/charging/webhooks.py).
+        self.webhooks = WebhookOutbox()
 
     def prefetch_statuses(self, events: dict[tuple[int, str], list[OcppEvent]]) -> None:
         """The status events the transactions' timelines may need, in one query: their
@@ -537,6 +540,7 @@ def transactions_process(pairs: list[tuple[int, str]]) -> list[tuple[int, str]]:
                     # Not retried blindly: logged; the sweeper finds it again while it lags.
                     log.exception("processing %s %s failed", station_id, txid)
             MeterValue.objects.bulk_create(meter_values, ignore_conflicts=True, batch_size=1000)
+            lookups.webhooks.emit()
     except (OperationalError, IntegrityError):
         # The commit (or the connection) failed: nothing of this task was stored.
         log.warning("processing %d transactions failed; queued again", len(pending), exc_info=True)
@@ -560,9 +564,20 @@ def transaction_process(
     to it instead of inserted (the caller inserts them in the same database transaction)."""
     from apps.charging.cdrs import session_finalise, session_update_live_cost
 
+    if lookups is None:  # on its own (not in a batch): its webhook events are written here
+        lookups = Lookups()
+        with transaction.atomic():
+            pk = transaction_process(
+                station_id=station_id,
+                ocpp_transaction_id=ocpp_transaction_id,
+                events=events,
+                lookups=lookups,
+                meter_values=meter_values,
+            )
+            lookups.webhooks.emit()
+        return pk
     txid = ocpp_transaction_id
-    lookups = lookups or Lookups()
-    with transaction.atomic():
+    with transaction.atomic(), lookups.webhooks.unit():
         if events is None:
             if (done := _up_to_date(station_id, txid)) is not None:
                 return done
@@ -608,6 +623,9 @@ def transaction_process(
                     )
                     return None
             session = _create_session(start, station_id, txid, events, lookups)
+            lookups.webhooks.session_started(
+                tenant_id=session.tenant_id, session_id=session.pk, at=session.started_at
+            )
         _store_meter_values(session, events, meter_values)
         end = next((e for e in reversed(events) if e.kind == EventKind.ENDED), None)
         newest = max(e.id for e in events)
@@ -630,6 +648,9 @@ def transaction_process(
                 session.stop_reason = end.reason
                 session.status = SessionStatus.COMPLETED.value
                 session.energy_wh = session.meter_stop_wh - session.meter_start_wh
+                lookups.webhooks.session_ended(
+                    tenant_id=session.tenant_id, session_id=session.pk, at=session.ended_at
+                )
             session.last_event_id = newest
             session.save()
             session_finalise(session, events, lookups, completed_here=completed_here)

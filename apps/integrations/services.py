@@ -17,6 +17,7 @@ import simplejson
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 
+from apps.common import crypto
 from apps.common.errors import NotFound, Problem, ValidationFailed
 from apps.common.secrets import generate_secret, hash_secret, verify_secret
 from apps.common.services import check_version, validated_save
@@ -30,6 +31,7 @@ from apps.integrations.contracts import (
     AttemptOutcome,
     DeliveryStatus,
     IdempotencyOutcome,
+    WebhookEventIn,
     WebhookEventType,
 )
 from apps.integrations.models import (
@@ -243,7 +245,7 @@ def webhook_subscription_create(
         url=url,
         events=_validate_events(events),
         description=description,
-        secret=secret,
+        secret_encrypted=crypto.encrypt(secret),
     )
     validated_save(sub)
     return sub.pk, secret
@@ -280,6 +282,132 @@ def webhook_subscription_delete(*, tenant_id: int, subscription_id: int) -> None
 
 def _iso(dt: datetime) -> str:
     return dt.isoformat().replace("+00:00", "Z")
+
+
+def webhook_secrets_reencrypt() -> int:
+    """Re-encrypt every signing secret with the first of ENCRYPTION_KEYS (key rotation)."""
+    done = 0
+    for pk, stored in WebhookSubscription.objects.values_list("pk", "secret_encrypted"):
+        WebhookSubscription.objects.filter(pk=pk).update(secret_encrypted=crypto.reencrypt(stored))
+        done += 1
+    return done
+
+
+def _event_body(event_id: uuid.UUID, type: str, created_at: datetime, data: Any) -> str:
+    return simplejson.dumps(
+        {"id": str(event_id), "type": type, "created_at": _iso(created_at), "data": data},
+        use_decimal=True,
+        separators=(",", ":"),
+        default=lambda o: _iso(o) if isinstance(o, datetime) else str(o),
+    )
+
+
+# Event ids are UUIDv5 of (tenant, type, fact key) under this namespace: the same fact always
+# has the same id, and the unique (subscription, event_id) makes a second emission a no-op.
+EVENT_NAMESPACE = uuid.UUID("5f1e0c8e-8a8b-4c39-9d7c-6f2e7a6b0d11")
+
+
+def webhook_event_id(*, tenant_id: int, type: str, key: str) -> uuid.UUID:
+    return uuid.uuid5(EVENT_NAMESPACE, f"{tenant_id}:{type}:{key}")
+
+
+def webhook_interest(*, tenant_ids: Iterable[int]) -> dict[int, frozenset[str]]:
+    """The event types each of these tenants has an active subscription for (one query;
+    tenants without any are absent). Callers ask first and build no payload nobody wants."""
+    wanted: dict[int, set[str]] = {}
+    ids = set(tenant_ids)
+    if not ids:
+        return {}
+    for tenant_id, events in WebhookSubscription.objects.filter(
+        tenant_id__in=ids, is_active=True
+    ).values_list("tenant_id", "events"):
+        wanted.setdefault(tenant_id, set()).update(events)
+    return {t: frozenset(e) for t, e in wanted.items()}
+
+
+def webhook_events_emit(*, events: Iterable[WebhookEventIn], now: datetime) -> int:
+    """The transactional outbox: record many events for every active subscription that wants
+    them, in the caller's transaction, with one query for the subscriptions and one INSERT
+    for the deliveries; when the caller's transaction commits, one message queues their
+    dispatch. A rolled-back caller leaves nothing; an event emitted again (same tenant, type
+    and key) inserts nothing (ON CONFLICT DO NOTHING on (subscription, event_id)); the relay
+    (`webhook_relay`, every minute) queues deliveries whose dispatch message was lost.
+    Returns the number of delivery rows written (0 when nobody subscribed)."""
+    events = list(events)
+    if not events:
+        return 0
+    subs: dict[int, list[tuple[int, frozenset[str]]]] = {}
+    for pk, tenant_id, wanted in WebhookSubscription.objects.filter(
+        tenant_id__in={e.tenant_id for e in events}, is_active=True
+    ).values_list("pk", "tenant_id", "events"):
+        subs.setdefault(tenant_id, []).append((pk, frozenset(wanted)))
+    rows = []
+    event_ids = []
+    for e in events:
+        type = WebhookEventType(e.type).value
+        targets = [pk for pk, wanted in subs.get(e.tenant_id, ()) if type in wanted]
+        if not targets:
+            continue
+        event_id = webhook_event_id(tenant_id=e.tenant_id, type=type, key=e.key)
+        body = _event_body(event_id, type, e.occurred_at, e.data)
+        event_ids.append(str(event_id))
+        rows += [
+            WebhookDelivery(
+                tenant_id=e.tenant_id,
+                subscription_id=pk,
+                event_id=event_id,
+                event_type=type,
+                body=body,
+                next_attempt_at=now,
+            )
+            for pk in targets
+        ]
+    if not rows:
+        return 0
+    WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+
+    def dispatch() -> None:
+        from apps.integrations.tasks import webhook_dispatch
+
+        webhook_dispatch.delay(event_ids)
+
+    transaction.on_commit(dispatch)
+    return len(rows)
+
+
+def webhook_events_dispatch(*, event_ids: Iterable[str]) -> list[int]:
+    """Queue one delivery task per never-attempted delivery of these events (run by the
+    `webhook_dispatch` task, off the emitter's hot path)."""
+    ids = list(
+        WebhookDelivery.objects.filter(
+            event_id__in=[uuid.UUID(e) for e in event_ids],
+            status=DeliveryStatus.PENDING.value,
+            attempts=0,
+        )
+        .order_by("id")
+        .values_list("pk", flat=True)
+    )
+    _enqueue(ids)
+    return ids
+
+
+RELAY_GRACE = timedelta(minutes=2)
+
+
+def webhook_relay(*, now: datetime, limit: int = 1000) -> list[int]:
+    """The outbox relay: queue pending deliveries that are due for more than RELAY_GRACE and
+    so were never queued (the emitting process died between commit and publish) or lost
+    their retry message. A delivery queued twice is sent once per attempt: attempts are
+    claimed with a conditional UPDATE."""
+    ids = list(
+        WebhookDelivery.objects.filter(
+            status=DeliveryStatus.PENDING.value, next_attempt_at__lt=now - RELAY_GRACE
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    _enqueue(ids)
+    return ids
 
 
 def _enqueue(delivery_ids: list[int]) -> None:
@@ -411,7 +539,7 @@ def webhook_delivery_attempt(
         "Webhook-Event": delivery.event_type,
         "Webhook-Attempt": str(attempt),
         SIGNATURE_HEADER: webhook_signature(
-            secret=sub.secret, timestamp=timestamp, body=delivery.body
+            secret=crypto.decrypt(sub.secret_encrypted), timestamp=timestamp, body=delivery.body
         ),
     }
     status_code: int | None = None
