@@ -13,6 +13,8 @@ from apps.integrations import selectors, services
 api_key_create = services.api_key_create
 api_key_revoke = services.api_key_revoke
 api_key_authenticate = services.api_key_authenticate
+api_key_forget = services.api_key_forget
+api_key_revoked_marker = services.revoked_marker
 
 idempotency_claim = services.idempotency_claim
 idempotency_complete = services.idempotency_complete

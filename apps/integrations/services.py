@@ -103,15 +103,60 @@ def api_key_revoke(*, tenant_id: int, api_key_id: int, now: datetime) -> None:
     )
     if updated != 1 and not ApiKey.objects.for_tenant(tenant_id).filter(pk=api_key_id).exists():
         raise NotFound(f"no API key {api_key_id} in this tenant")
+    key_id = ApiKey.objects.filter(pk=api_key_id).values_list("key_id", flat=True).first()
+    if key_id:
+        _AUTH_CACHE.pop(key_id, None)
+        transaction.on_commit(lambda: _mark_revoked(key_id))
+
+
+# Authentication cache (per process): key id -> (fetched at, secret hash, principal, last
+# used). A key's row is read at most once per AUTH_CACHE_SECONDS per process; revocation is
+# immediate all the same: `api_key_revoke` drops the entry here and marks the key revoked in
+# the shared cache, which the REST layer reads in the same round trip as the rate-limit
+# counter (`revoked_marker`), and a process that sees the mark drops its entry too.
+AUTH_CACHE_SECONDS = 30.0
+_AUTH_CACHE: dict[str, tuple[float, str, ApiPrincipal, datetime | None]] = {}
+REVOKED_MARKER_PREFIX = "apikey:revoked:"
+
+
+def revoked_marker(key_id: str) -> str:
+    """The shared-cache key that says this API key was revoked."""
+    return REVOKED_MARKER_PREFIX + key_id
+
+
+def api_key_forget(*, key_id: str) -> None:
+    """Drop a key from this process's authentication cache."""
+    _AUTH_CACHE.pop(key_id, None)
+
+
+def _mark_revoked(key_id: str) -> None:
+    from django.core.cache import cache
+
+    _AUTH_CACHE.pop(key_id, None)
+    # Longer than any process keeps a cached entry; after that the row itself says revoked.
+    cache.set(revoked_marker(key_id), 1, timeout=int(AUTH_CACHE_SECONDS) + 60)
 
 
 def api_key_authenticate(*, presented: str, now: datetime) -> ApiPrincipal | None:
-    """The principal for a presented key, or None. One indexed lookup by the public key id,
-    then a constant-time comparison of the secret's hash; `last_used_at` is written at most
-    once a minute per key."""
+    """The principal for a presented key, or None. One indexed lookup by the public key id
+    (then cached in this process, see AUTH_CACHE_SECONDS), a constant-time comparison of the
+    secret's hash; `last_used_at` is written at most once a minute per key."""
     parts = presented.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX or not parts[1] or not parts[2]:
         return None
+    hit = _AUTH_CACHE.get(parts[1])
+    clock = time.monotonic()
+    if hit is not None and clock - hit[0] < AUTH_CACHE_SECONDS:
+        _, secret_hash, principal, last_used = hit
+        if not verify_secret(parts[2], secret_hash):
+            return None
+        stale = now - LAST_USED_RESOLUTION
+        if last_used is None or last_used < stale:
+            ApiKey.objects.filter(pk=principal.key_pk).filter(
+                Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale)
+            ).update(last_used_at=now)
+            _AUTH_CACHE[parts[1]] = (hit[0], secret_hash, principal, now)
+        return principal
     row = (
         ApiKey.objects.filter(key_id=parts[1], revoked_at__isnull=True, tenant__is_active=True)
         .values(
@@ -134,7 +179,7 @@ def api_key_authenticate(*, presented: str, now: datetime) -> ApiPrincipal | Non
         ApiKey.objects.filter(pk=row["pk"]).filter(
             Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale)
         ).update(last_used_at=now)
-    return ApiPrincipal(
+    principal = ApiPrincipal(
         key_pk=row["pk"],
         key_id=row["key_id"],
         tenant_id=row["tenant_id"],
@@ -142,6 +187,13 @@ def api_key_authenticate(*, presented: str, now: datetime) -> ApiPrincipal | Non
         scopes=frozenset(row["scopes"]),
         rate_limit_per_minute=row["rate_limit_per_minute"],
     )
+    if len(_AUTH_CACHE) > 10_000:
+        _AUTH_CACHE.clear()
+    last_used = row["last_used_at"]
+    if last_used is None or last_used < stale:
+        last_used = now
+    _AUTH_CACHE[row["key_id"]] = (clock, row["secret_hash"], principal, last_used)
+    return principal
 
 
 # --- Idempotency ----------------------------------------------------------------------------
