@@ -211,6 +211,21 @@ SPECTACULAR_SETTINGS = {
     },
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "DISABLE_ERRORS_AND_WARNINGS": False,
+    # The five webhook events with their payloads, as `x-webhooks` (restapi/webhook_schema.py).
+    "WEBHOOKS": [
+        f"restapi.webhook_schema.{name}"
+        for name in (
+            "SESSION_STARTED",
+            "SESSION_ENDED",
+            "CDR_CREATED",
+            "STATION_STATUS_CHANGED",
+            "TOKEN_AUTHORIZED",
+        )
+    ],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "restapi.webhook_schema.webhooks_as_extension",
+    ],
 }
 
 # --- Redis and Celery ---------------------------------------------------------------------

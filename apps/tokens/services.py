@@ -88,7 +88,9 @@ def token_input_problems(item: TokenInput, *, path: str = "$") -> list[Problem]:
         problems.append(
             Problem(p + "default_profile_type", f"must be one of {', '.join(ProfileType)}")
         )
-    if item.language and (len(item.language) != 2 or not item.language.isalpha()):
+    if item.language and (
+        not isinstance(item.language, str) or len(item.language) != 2 or not item.language.isalpha()
+    ):
         problems.append(Problem(p + "language", "an ISO 639-1 code of two letters"))
     if not isinstance(item.valid, bool):
         problems.append(Problem(p + "valid", "must be true or false"))
