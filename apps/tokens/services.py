@@ -100,13 +100,34 @@ def token_input_problems(item: TokenInput, *, path: str = "$") -> list[Problem]:
             problems.append(
                 Problem(p + "energy_contract", "must be an object (OCPI EnergyContract)")
             )
-        elif not isinstance(ec.get("supplier_name"), str):
-            problems.append(Problem(p + "energy_contract.supplier_name", "is required"))
+        else:
+            problems += _text(
+                ec.get("supplier_name"),
+                p + "energy_contract.supplier_name",
+                max_length=64,
+                required=True,
+            )
+            if ec.get("contract_id") is not None:
+                problems += _text(
+                    ec["contract_id"],
+                    p + "energy_contract.contract_id",
+                    max_length=64,
+                    required=False,
+                )
     return problems
 
 
+_ENERGY_CONTRACT_FIELDS = ("supplier_name", "contract_id")
+
+
 def _values(item: TokenInput) -> dict[str, Any]:
-    return {f: getattr(item, f) for f in _UPDATABLE}
+    values = {f: getattr(item, f) for f in _UPDATABLE}
+    ec = values.get("energy_contract")
+    if isinstance(ec, dict):  # an OCPI EnergyContract: its two fields, nothing else kept
+        values["energy_contract"] = {
+            k: ec[k] for k in _ENERGY_CONTRACT_FIELDS if ec.get(k) is not None
+        }
+    return values
 
 
 def _party_pk(tenant_id: int, item: TokenInput, path: str) -> int:
@@ -438,8 +459,9 @@ def _bulk_write_postgres(
             chunk = items[start : start + 5000]
             params: dict[str, Any] = {"tenant": tenant_id, "now": now}
             params["party"] = party_pks[start : start + 5000]
+            values = [{"uid": i.uid, "type": i.type, **_values(i)} for i in chunk]
             for field in ("uid", "type", *_UPDATABLE):
-                params[field] = [getattr(item, field) for item in chunk]
+                params[field] = [v[field] for v in values]
             params["energy_contract"] = [
                 json.dumps(ec) if ec is not None else None for ec in params["energy_contract"]
             ]
