@@ -16,6 +16,9 @@ import argparse
 import http.client
 import json
 import os
+import re
+import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -34,7 +37,52 @@ WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", "2"))
 
 
 def emit(**fields: Any) -> None:
+    fields.setdefault("loadavg_1m", round(os.getloadavg()[0], 2))
     print(json.dumps(fields), flush=True)
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU time (user + system) of every process in the server's process group: uvicorn's
+    supervisor and its workers (not PostgreSQL, Redis or the client)."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # field 5 of stat: the process group
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _TICK
+
+
+class CpuMeter:
+    """Server and client CPU time over a phase, per request: the figure that does not
+    depend on what else runs on the machine (wall-clock latency does)."""
+
+    def __init__(self, server_pgid: int) -> None:
+        self.pgid = server_pgid
+        self.server = group_cpu_seconds(server_pgid)
+        self.client = self._client()
+
+    @staticmethod
+    def _client() -> float:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+    def per_request(self, requests: int) -> dict[str, float]:
+        server = group_cpu_seconds(self.pgid) - self.server
+        client = self._client() - self.client
+        return {
+            "server_cpu_ms_per_request": round(server * 1000 / max(requests, 1), 3),
+            "client_cpu_ms_per_request": round(client * 1000 / max(requests, 1), 3),
+        }
 
 
 def _psql(sql: str, db: str = "postgres") -> str:
@@ -121,7 +169,8 @@ def prepare(rebuild: bool) -> dict[str, Any]:
                 INSERT_CDRS, {"tenant": tenant, "party": cpo, "start": start + 1, "stop": stop}
             )
         if have < CDRS:
-            cur.execute("ANALYZE charging_cdr")
+            # As autovacuum would: statistics, and the visibility map for index-only scans.
+            cur.execute("VACUUM ANALYZE charging_cdr")
         cur.execute(
             "SELECT count(*), min(id), max(id) FROM charging_cdr WHERE tenant_id = %s", [tenant]
         )
@@ -240,7 +289,7 @@ def _pct(values: list[float], p: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000, 2)
 
 
-def bench_cdr_pages(port: int, key: str, info: dict[str, Any], requests: int) -> None:
+def bench_cdr_pages(port: int, key: str, info: dict[str, Any], requests: int, pgid: int) -> None:
     import base64
 
     client = Client(port, key)
@@ -250,6 +299,8 @@ def bench_cdr_pages(port: int, key: str, info: dict[str, Any], requests: int) ->
         cursor = base64.urlsafe_b64encode(f"v1:{after}".encode()).decode().rstrip("=")
         path = "/api/v1/cdrs?limit=100" + (f"&cursor={cursor}" if depth else "")
         times = []
+        request(client, "GET", path)  # warm: this depth's pages into the buffer cache
+        meter = CpuMeter(pgid)
         for _ in range(requests):
             t = time.perf_counter()
             status, body = request(client, "GET", path)
@@ -264,6 +315,7 @@ def bench_cdr_pages(port: int, key: str, info: dict[str, Any], requests: int) ->
             p50_ms=_pct(times, 0.5),
             p99_ms=_pct(times, 0.99),
             max_ms=_pct(times, 1.0),
+            **meter.per_request(requests),
         )
     # Yesterday's CDRs, relative to the data's last day: a date filter walked page by page.
     times = []
@@ -323,7 +375,69 @@ def bench_bulk(port: int, key: str, runs: int) -> None:
         )
 
 
-def bench_single_upsert(port: int, key: str, seconds: float, threads: int) -> None:
+WRK_SCRIPT = """
+counter = 0
+request = function()
+  counter = counter + 1
+  local uid = "W" .. (counter %% 2000)
+  local body = '{"contract_id":"NL-BEM-' .. uid .. '","issuer":"Bench","type":"RFID",' ..
+               '"visual_number":"' .. counter .. '"}'
+  return wrk.format("PUT", "/api/v1/tokens/NL/BEM/" .. uid,
+                    {["Authorization"] = "Bearer %s", ["Content-Type"] = "application/json"},
+                    body)
+end
+"""
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return round(float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], 2)
+
+
+def bench_single_upsert_wrk(
+    port: int, key: str, seconds: float, connections: int, pgid: int
+) -> None:
+    """Single upserts from `wrk` (C, one thread, keep-alive connections, a Lua script for
+    the PUT bodies): a load generator that leaves the two cores to the server."""
+    script = ROOT / "var" / "bench" / "put_token.lua"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(WRK_SCRIPT % key)
+    meter = CpuMeter(pgid)
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{int(seconds)}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
+    emit(
+        bench="token_single_upsert",
+        client="wrk -t1",
+        connections=connections,
+        seconds=seconds,
+        requests=requests,
+        errors=int(bad.group(1)) if bad else 0,
+        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        p50_ms=_ms(latency["50"]),
+        p99_ms=_ms(latency["99"]),
+        **meter.per_request(requests),
+    )
+
+
+def bench_single_upsert(
+    port: int, key: str, seconds: float, threads: int, pgid: int | None = None
+) -> None:
     stop_at = time.monotonic() + seconds
     latencies: list[list[float]] = [[] for _ in range(threads)]
     errors = [0] * threads
@@ -346,6 +460,7 @@ def bench_single_upsert(port: int, key: str, seconds: float, threads: int) -> No
                 errors[n] += 1
             i += 1
 
+    meter = CpuMeter(pgid) if pgid else None
     started = time.monotonic()
     workers = [threading.Thread(target=loop, args=(n,)) for n in range(threads)]
     for w in workers:
@@ -363,6 +478,8 @@ def bench_single_upsert(port: int, key: str, seconds: float, threads: int) -> No
         rps=round(len(flat) / elapsed, 1),
         p50_ms=_pct(flat, 0.5),
         p99_ms=_pct(flat, 0.99),
+        client="python threads",
+        **(meter.per_request(len(flat)) if meter else {}),
     )
 
 
@@ -371,7 +488,8 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="drop and rebuild the database")
     parser.add_argument("--page-requests", type=int, default=300)
     parser.add_argument("--upsert-seconds", type=float, default=15)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=8, help="python client threads")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections")
     args = parser.parse_args()
     info = prepare(args.rebuild)
     port = _free_port()
@@ -384,12 +502,16 @@ def main() -> None:
             workers=WORKERS,
             cpus=os.cpu_count(),
             database_pool=_env()["DATABASE_POOL"],
-            loadavg_1m=round(os.getloadavg()[0], 2),
         )
-        bench_cdr_pages(port, info["key"], info, args.page_requests)
+        pgid = server.proc.pid
+        bench_cdr_pages(port, info["key"], info, args.page_requests, pgid)
         bench_bulk(port, info["key"], runs=3)
-        bench_single_upsert(port, info["key"], args.upsert_seconds, args.threads)
-        emit(bench="done", loadavg_1m=round(os.getloadavg()[0], 2))
+        if shutil.which("wrk"):
+            bench_single_upsert_wrk(port, info["key"], args.upsert_seconds, args.connections, pgid)
+        else:
+            emit(bench="note", message="wrk not installed (apt-get install wrk): python client")
+            bench_single_upsert(port, info["key"], args.upsert_seconds, args.threads, pgid)
+        emit(bench="done")
     finally:
         server.stop()
 

@@ -39,6 +39,11 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# Keys that encrypt secrets the platform must read back (webhook signing secrets), comma-
+# separated: the first encrypts, every one decrypts (rotation: put the new key first, run
+# `manage.py reencrypt_secrets`, then drop the old one). Empty: one key derived from
+# SECRET_KEY (the embedded default). See docs/adr/0010-secrets-at-rest.md.
+ENCRYPTION_KEYS = env_list("ENCRYPTION_KEYS", [])
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -206,6 +211,21 @@ SPECTACULAR_SETTINGS = {
     },
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "DISABLE_ERRORS_AND_WARNINGS": False,
+    # The five webhook events with their payloads, as `x-webhooks` (restapi/webhook_schema.py).
+    "WEBHOOKS": [
+        f"restapi.webhook_schema.{name}"
+        for name in (
+            "SESSION_STARTED",
+            "SESSION_ENDED",
+            "CDR_CREATED",
+            "STATION_STATUS_CHANGED",
+            "TOKEN_AUTHORIZED",
+        )
+    ],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "restapi.webhook_schema.webhooks_as_extension",
+    ],
 }
 
 # --- Redis and Celery ---------------------------------------------------------------------
@@ -265,4 +285,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Idempotency records are kept 24 h (docs/adr/0008-rest-api.md).
     "idempotency-purge": {"task": "apps.integrations.idempotency_purge", "schedule": 6 * 3600},
+    # The webhook outbox relay: deliveries committed but never queued (a process died between
+    # commit and publish) or whose retry message was lost.
+    "webhook-relay": {"task": "apps.integrations.webhook_relay", "schedule": 60},
 }

@@ -19,9 +19,9 @@ from django.db import close_old_connections, transaction
 from apps.charging import api as charging_api
 from apps.charging.contracts import StatusEventIn, TransactionEventIn, TransactionEventResult
 from apps.locations import api as locations_api
-from apps.locations.contracts import ChargeStationAuth
+from apps.locations.contracts import ChargeStationAuth, EvseStatusReport
 from apps.tokens import api as tokens_api
-from apps.tokens.contracts import AuthorizationStatus
+from apps.tokens.contracts import AuthorizationReport, AuthorizationStatus
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,13 @@ class GroupCommitWriter(Generic[In, Out]):
         future: asyncio.Future[Out] = asyncio.get_running_loop().create_future()
         await self._queue.put((item, future))
         return await future
+
+    def offer(self, item: In) -> None:
+        """Queue an item without waiting for its write (fire and forget: a failure is
+        logged by the writer, never raised to the caller)."""
+        future: asyncio.Future[Out] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._queue.put_nowait((item, future))
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -191,16 +198,38 @@ class DjangoBackend:
         self.disconnects: GroupCommitWriter[int, None] = GroupCommitWriter(
             self._record_disconnects, max_batch=max_batch, max_delay=max_delay
         )
+        # Authorize answers, reported to the tokens app for the `token.authorized` webhook
+        # event after the station has its answer (never in the answer's path).
+        self.authorizations: GroupCommitWriter[AuthorizationReport, None] = GroupCommitWriter(
+            self._record_authorizations, max_batch=max_batch, max_delay=max_delay
+        )
         self._seen_task: asyncio.Task[None] | None = None
+
+    @staticmethod
+    def _record_authorizations(reports: Sequence[AuthorizationReport]) -> list[None]:
+        with transaction.atomic():
+            tokens_api.token_authorizations_record(reports=reports)
+        return [None] * len(reports)
 
     @staticmethod
     def _record_statuses(events: Sequence[StatusEventIn]) -> list[None]:
         # One transaction (one commit, one fsync) for the whole batch, as for transaction
-        # messages; outside one, every EVSE update was a commit of its own.
+        # messages; outside one, every EVSE update was a commit of its own. The locations app
+        # emits `station.status_changed` in the same transaction (webhook outbox).
         with transaction.atomic():
             charging_api.status_events_record(events=events)
-            locations_api.evse_statuses_record(
-                updates=[(e.station_id, e.evse_ocpp_id, e.status) for e in events]
+            locations_api.evse_status_reports_record(
+                reports=[
+                    EvseStatusReport(
+                        tenant_id=e.tenant_id,
+                        station_id=e.station_id,
+                        evse_ocpp_id=e.evse_ocpp_id,
+                        connector_ocpp_id=e.connector_ocpp_id,
+                        ocpp_status=e.status,
+                        station_timestamp=e.station_timestamp,
+                    )
+                    for e in events
+                ]
             )
         return [None] * len(events)
 
@@ -216,6 +245,7 @@ class DjangoBackend:
         self.transactions.start()
         self.statuses.start()
         self.disconnects.start()
+        self.authorizations.start()
         self._seen_task = asyncio.get_running_loop().create_task(self._flush_seen_forever())
 
     async def stop(self) -> None:
@@ -225,6 +255,7 @@ class DjangoBackend:
         await self.transactions.stop()
         await self.statuses.stop()
         await self.disconnects.stop()
+        await self.authorizations.stop()
         self.publisher.stop()
         self._pool.shutdown(wait=True)
 
@@ -245,6 +276,21 @@ class DjangoBackend:
             self._token_cache.clear()
         self._token_cache[uid] = (now + self._auth_ttl, status)
         return status
+
+    def authorized(
+        self, *, tenant_id: int, station_id: int, identity: str, uid: str, status: str
+    ) -> None:
+        """Report an answered Authorize (cached or not) for the `token.authorized` event."""
+        self.authorizations.offer(
+            AuthorizationReport(
+                tenant_id=tenant_id,
+                station_id=station_id,
+                identity=identity,
+                uid=uid,
+                status=AuthorizationStatus(status),
+                answered_at=datetime.now(UTC),
+            )
+        )
 
     async def boot(self, station_id: int, **fields: str) -> None:
         await self._call(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
@@ -70,6 +72,18 @@ class HasScope(BasePermission):
         return True
 
 
+_REDIS_CLIENTS: dict[int, Any] = {}
+
+
+def _redis_client(cache: RedisCache, key: str) -> Any:
+    """The redis-py client of the cache, made once per process: Django's RedisCache builds a
+    new client object (and its ~300 response callbacks) on every call, ~1 ms of CPU."""
+    client = _REDIS_CLIENTS.get(id(cache))
+    if client is None:
+        client = _REDIS_CLIENTS[id(cache)] = cache._cache.get_client(key, write=True)
+    return client
+
+
 class ApiKeyRateThrottle(SimpleRateThrottle):
     """Per-key limit in a fixed one-window counter in the shared cache (Redis in production).
 
@@ -94,21 +108,43 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         client = request.user
         if not isinstance(client, ApiClient):
             return True
-        limit = client.principal.rate_limit_per_minute
+        principal = client.principal
+        limit = principal.rate_limit_per_minute
         num, duration = (limit, 60) if limit else (self.num_requests, self.duration)
+        now = int(self.timer())
+        window = now // duration if duration else 0
+        key = f"{self.get_cache_key(request, view)}:{window}"
+        count, revoked = self._count(key, duration or 60, principal.key_id)
+        if revoked:
+            # Revoked in another process since this one cached the key (ADR 0008).
+            integrations_api.api_key_forget(key_id=principal.key_id)
+            raise AuthenticationFailed("unknown or revoked API key")
         if not num or not duration:
             return True
-        now = int(self.timer())
-        window = now // duration
-        key = f"{self.get_cache_key(request, view)}:{window}"
-        try:
-            count = self.cache.incr(key)  # one round trip once the window's counter exists
-        except ValueError:
-            count = 1 if self.cache.add(key, 1, duration + 5) else self.cache.incr(key)
         if count > num:
             self._wait = float(duration - (now % duration))
             return False
         return True
+
+    def _count(self, key: str, duration: int, key_id: str) -> tuple[int, bool]:
+        """Count this request in the window and read the key's revocation mark: one round
+        trip to Redis (a pipeline of INCR, EXPIRE, EXISTS); in-process memory otherwise."""
+        marker = integrations_api.api_key_revoked_marker(key_id)
+        cache = caches["default"]  # the backend itself (`self.cache` is a proxy)
+        if isinstance(cache, RedisCache):
+            counter = cache.make_and_validate_key(key)
+            mark = cache.make_and_validate_key(marker)
+            pipe = _redis_client(cache, counter).pipeline(transaction=False)
+            pipe.incr(counter)
+            pipe.expire(counter, duration + 5)
+            pipe.exists(mark)
+            count, _, revoked = pipe.execute()
+            return int(count), bool(revoked)
+        try:
+            count = cache.incr(key)
+        except ValueError:
+            count = 1 if cache.add(key, 1, duration + 5) else cache.incr(key)
+        return count, cache.get(marker) is not None
 
     def wait(self) -> float:
         return self._wait

@@ -1,21 +1,35 @@
-"""JSON in and out with Decimal kept exact: JSON numbers are parsed to Decimal and Decimals
-are written as JSON numbers, never through float (simplejson's `use_decimal`)."""
+"""JSON in and out with Decimal kept exact: JSON numbers with a fraction or exponent are
+parsed to Decimal and Decimals are written as JSON numbers, never through float.
+
+msgspec (already the bulk re-pricing decoder, ADR 0007) does both about ten times faster than
+simplejson, with the same output for Decimals (`str(Decimal)`) and UTC datetimes (`...Z`).
+"""
 
 from __future__ import annotations
 
 import codecs
 import datetime
 import uuid
+from decimal import Decimal
 from typing import Any
 
-import simplejson
+import msgspec
 from django.conf import settings
+from django.utils.functional import Promise
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer
 
 
 def _default(value: Any) -> Any:
+    """Types msgspec does not write itself: subclasses of str / dict / list (DRF's
+    ErrorDetail, ReturnDict, ReturnList), lazy translations, dates, UUIDs, tuples, sets."""
+    if isinstance(value, str | Promise):
+        return str(value)
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, list):
+        return list(value)
     if isinstance(value, datetime.datetime):
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, datetime.date | uuid.UUID):
@@ -25,10 +39,12 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+_ENCODER = msgspec.json.Encoder(enc_hook=_default, decimal_format="number")
+_DECODER = msgspec.json.Decoder(float_hook=Decimal)
+
+
 def dumps(data: Any) -> bytes:
-    return simplejson.dumps(
-        data, use_decimal=True, default=_default, separators=(",", ":"), ensure_ascii=False
-    ).encode()
+    return _ENCODER.encode(data)
 
 
 class DecimalJSONRenderer(BaseRenderer):
@@ -47,10 +63,6 @@ class DecimalJSONRenderer(BaseRenderer):
         return dumps(data)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a valid JSON number")
-
-
 class DecimalJSONParser(BaseParser):
     media_type = "application/json"
 
@@ -58,7 +70,9 @@ class DecimalJSONParser(BaseParser):
         parser_context = parser_context or {}
         encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
         try:
-            text = codecs.getreader(encoding)(stream).read()
-            return simplejson.loads(text, use_decimal=True, parse_constant=_reject_constant)
-        except (ValueError, UnicodeDecodeError) as exc:
+            raw = stream.read()
+            if encoding.lower().replace("-", "") != "utf8":
+                raw = codecs.decode(raw, encoding).encode()
+            return _DECODER.decode(raw)
+        except (msgspec.DecodeError, ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"JSON parse error: {exc}") from None

@@ -73,7 +73,7 @@ def paginate(
     query: dict[str, Any],
     fetch: Callable[..., Sequence[Any]],
     key: Callable[[Any], int],
-    item: type[serializers.Serializer],  # type: ignore[type-arg]
+    item: Callable[..., Any],
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Run `fetch(after_id=, limit=)` for one page; returns the body and a Link header."""
     limit = query.pop("limit", DEFAULT_LIMIT)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apps.charging import ingest, selectors, services, tasks
+from apps.charging import ingest, ocpi, selectors, services, tasks
 
 cdr_credit = services.cdr_credit
 transaction_events_record = ingest.transaction_events_record
@@ -11,6 +11,9 @@ session_get = selectors.session_get
 session_list = selectors.session_list
 cdr_get = selectors.cdr_get
 cdr_list = selectors.cdr_list
+# The OCPI 2.2.1 objects the REST API returns and the webhooks send.
+session_object = ocpi.session_object
+cdr_object = ocpi.cdr_object
 
 # Publish the processing of (station, transaction) pairs (what `transaction_events_record`
 # does on commit by default); the gateway calls it from its own publisher thread.

@@ -83,7 +83,7 @@ def session_update_live_cost(
     if not session.tariff_snapshot or not session.time_zone or session.last_meter_at is None:
         return
     try:
-        _, _, result = _price(
+        _, periods, result = _price(
             session,
             events,
             session.last_meter_at,
@@ -97,6 +97,7 @@ def session_update_live_cost(
     total = result.totals.total_cost
     session.live_cost_excl_vat = total.excl_vat
     session.live_cost_incl_vat = total.incl_vat
+    session.live_charging_periods = pricing.periods_to_ocpi(periods)
 
 
 def _cdr_token(session: ChargingSession, lookups: Lookups) -> dict[str, Any]:

@@ -50,12 +50,21 @@ class CdrKind(enum.StrEnum):
     CREDIT = "CREDIT"
 
 
+# How the platform authorised a session (OCPI AuthMethod): against its own token list. A
+# remote start (OCPI COMMAND) will set its own once the command relay exists.
+AUTH_METHOD_WHITELIST = "WHITELIST"
+
+
 @dataclass(frozen=True, slots=True)
 class SessionRecord:
-    """A charging session as the REST API shows it (OCPI 2.2.1 Session fields the platform
-    holds), with the live cost while it is active."""
+    """A charging session as the REST API and the webhooks show it: the OCPI 2.2.1 Session
+    fields, with the live cost while it is active (the CDR's total once it has one).
+
+    `charging_periods` is None when not asked for (lists without `expand`)."""
 
     platform_id: int
+    country_code: str  # the CPO party of the station's location ("" when unknown)
+    party_id: str
     status: SessionStatus
     start_date_time: datetime
     end_date_time: datetime | None
@@ -67,8 +76,10 @@ class SessionRecord:
     location_id: str | None
     evse_uid: str | None
     connector_id: str | None
-    cdr_token: dict[str, str] | None
+    cdr_token: dict[str, str]
+    auth_method: str
     last_updated: datetime
+    charging_periods: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

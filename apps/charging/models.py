@@ -66,6 +66,9 @@ class ChargingSession(TenantOwnedModel):
     # most every CHARGING_LIVE_COST_SECONDS per session (apps.charging.rebuild._live_cost).
     live_cost_at = models.DateTimeField(null=True, blank=True)
     live_cost_event_id = models.BigIntegerField(default=0)
+    # The OCPI charging periods of the last live pricing (the pricing core's split of the
+    # meter timeline, as priced for the live cost); the CDR's once the session has one.
+    live_charging_periods = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]

@@ -34,6 +34,7 @@ from apps.charging.models import (
     ReviewFlag,
     StatusEvent,
 )
+from apps.charging.webhooks import WebhookOutbox
 from apps.common.bulk import insert_rows, update_rows
 from apps.locations import api as locations_api
 from apps.locations.contracts import ConnectorRef, StationContext
@@ -65,6 +66,8 @@ class Lookups:
         self._statuses: dict[tuple[int, int], list[tuple[datetime, str, str]]] = {}
         self._status_stations: set[int] = set()
         self._status_since: datetime | None = None
+        # Webhook events of the task, written once at its end (apps/charging/webhooks.py).
+        self.webhooks = WebhookOutbox()
 
     def prefetch_statuses(self, events: dict[tuple[int, str], list[OcppEvent]]) -> None:
         """The status events the transactions' timelines may need, in one query: their
@@ -181,7 +184,8 @@ class Writes:
     several per transaction. Flags are inserted once per (station, transaction, reason):
     the unique index keeps the first, as `get_or_create` would."""
 
-    def __init__(self) -> None:
+    def __init__(self, webhooks: WebhookOutbox) -> None:
+        self.webhooks = webhooks
         self.flags: list[ReviewFlag] = []
         self.meter_values: list[MeterValue] = []
         self.sessions: dict[int, ChargingSession] = {}  # changed sessions, by pk
@@ -207,6 +211,13 @@ class Writes:
         # another worker have written one (the caller then retries each alone).
         insert_rows(Cdr, self.cdrs)
         insert_rows(ReviewFlag, self.flags, ignore_conflicts=True)
+        # `cdr.created` names the CDR: its id is read back only when someone subscribed.
+        wanted = [c.session_id for c in self.cdrs if self.webhooks.wants_cdr(c.tenant_id)]
+        if wanted:
+            for tenant_id, cdr_id, created_at in Cdr.objects.filter(
+                session_id__in=wanted, kind=CdrKind.ORIGINAL.value
+            ).values_list("tenant_id", "id", "created_at"):
+                self.webhooks.cdr_created(tenant_id=tenant_id, cdr_id=cdr_id, at=created_at)
 
 
 # What processing changes on an existing session row (`Writes.write` updates these only).
@@ -222,6 +233,7 @@ SESSION_DERIVED_FIELDS = [
     "live_cost_incl_vat",
     "live_cost_at",
     "live_cost_event_id",
+    "live_charging_periods",
     "updated_at",
 ]
 
@@ -565,7 +577,7 @@ def _process(
     cannot be processed (a bug, bad data) is logged and left out; the others go on."""
     from apps.charging.cdrs import cdr_build, session_update_live_cost
 
-    writes = Writes()
+    writes = Writes(lookups.webhooks)
     out: dict[tuple[int, str], int | None] = {}
     keys = [k for k in keys if events.get(k)]
     sessions = _lock_sessions(keys)
@@ -618,6 +630,12 @@ def _process(
     if new_rows:
         insert_rows(ChargingSession, new_rows, ignore_conflicts=True)
         sessions |= _lock_sessions(list(created))
+        for key in created:  # the rows exist now, whatever happens to the rest
+            if key in sessions:
+                s = sessions[key]
+                lookups.webhooks.session_started(
+                    tenant_id=s.tenant_id, session_id=s.pk, at=s.started_at
+                )
     # A concurrent run processed newer events than these: derive from all of them.
     stale = [
         key
@@ -643,26 +661,30 @@ def _process(
         station_id, txid = key
         marks = writes.marks()
         try:
-            evs = _order(events[key])
-            _flag_clock_skew(evs, station_id, txid, writes)
-            for reason, details in created.get(key, []):
-                _flag(
-                    writes,
-                    tenant_id=session.tenant_id,
-                    station_id=station_id,
-                    txid=txid,
-                    reason=reason,
-                    details=details,
-                    session=session,
-                )
-            _apply(session, evs, lookups, writes, with_cdr, cdr_build, session_update_live_cost)
+            with lookups.webhooks.unit():  # a failure drops this transaction's events too
+                evs = _order(events[key])
+                _flag_clock_skew(evs, station_id, txid, writes)
+                for reason, details in created.get(key, []):
+                    _flag(
+                        writes,
+                        tenant_id=session.tenant_id,
+                        station_id=station_id,
+                        txid=txid,
+                        reason=reason,
+                        details=details,
+                        session=session,
+                    )
+                _apply(session, evs, lookups, writes, with_cdr, cdr_build, session_update_live_cost)
             out[key] = session.pk
+        except (OperationalError, IntegrityError):
+            raise  # the database transaction is broken: the whole batch is retried
         except Exception:  # noqa: BLE001 - one broken transaction must not stop the rest
             # Not retried blindly: logged; the sweeper finds it again while it lags.
             log.exception("processing %s %s failed", station_id, txid)
             writes.rewind(marks, session.pk)
             out[key] = None
     writes.write()
+    lookups.webhooks.emit()  # in the caller's transaction: a rollback emits nothing
     return out
 
 
@@ -696,6 +718,9 @@ def _apply(
             session.stop_reason = end.reason
             session.status = SessionStatus.COMPLETED.value
             session.energy_wh = session.meter_stop_wh - session.meter_start_wh
+            lookups.webhooks.session_ended(
+                tenant_id=session.tenant_id, session_id=session.pk, at=session.ended_at
+            )
         session.last_event_id = newest
         writes.sessions[session.pk] = session
         # A CDR is written once, under the session's lock, only after completion: one that

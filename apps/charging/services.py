@@ -61,4 +61,9 @@ def cdr_credit(*, tenant_id: int, cdr_id: int, ocpi_id: str) -> int:
     for field in _AMOUNT_FIELDS + _VOLUME_FIELDS:
         setattr(credit, field, _negate(getattr(original, field)))
     credit.save()
+    from apps.charging.webhooks import WebhookOutbox
+
+    outbox = WebhookOutbox()
+    outbox.cdr_created(tenant_id=credit.tenant_id, cdr_id=credit.pk, at=credit.created_at)
+    outbox.emit()
     return credit.pk

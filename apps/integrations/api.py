@@ -1,8 +1,9 @@
 """Public functions of the integrations app: API keys, idempotency, webhooks.
 
-`webhook_event_emit` is what the components that observe events call, inside their own
-transaction: the OCPP gateway / charging services (`session.started`, `session.ended`,
-`station.status_changed`, `token.authorized`) and the CDR builder (`cdr.created`).
+The apps that observe events call `webhook_interest` (which tenants want which events, one
+query) and `webhook_events_emit` (the outbox: one INSERT per batch, in their own
+transaction, queued on commit): charging (`session.started`, `session.ended`,
+`cdr.created`), locations (`station.status_changed`), tokens (`token.authorized`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from apps.integrations import selectors, services
 api_key_create = services.api_key_create
 api_key_revoke = services.api_key_revoke
 api_key_authenticate = services.api_key_authenticate
+api_key_forget = services.api_key_forget
+api_key_revoked_marker = services.revoked_marker
 
 idempotency_claim = services.idempotency_claim
 idempotency_complete = services.idempotency_complete
@@ -24,6 +27,10 @@ webhook_subscription_get = selectors.webhook_subscription_get
 webhook_delivery_list = selectors.webhook_delivery_list
 webhook_delivery_get = selectors.webhook_delivery_get
 webhook_event_emit = services.webhook_event_emit
+webhook_events_emit = services.webhook_events_emit
+webhook_interest = services.webhook_interest
+webhook_event_id = services.webhook_event_id
+webhook_secrets_reencrypt = services.webhook_secrets_reencrypt
 webhook_test_send = services.webhook_test_send
 webhook_delivery_attempt = services.webhook_delivery_attempt
 webhook_signature = services.webhook_signature

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 # Resources an API key may be granted `read` and/or `write` on. A scope is `<resource>:read`
 # or `<resource>:write`; `*:read` / `*:write` grant every resource.
@@ -118,3 +120,18 @@ class AttemptOutcome:
     retry_in: int | None
     status_code: int | None
     error: str
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEventIn:
+    """One fact to tell a tenant's subscribers about. `key` names the fact (`session:42`,
+    `cdr:17`, `evse:5:2026-03-02T08:00:00Z`): the event id is derived from tenant, type and
+    key, so emitting the same fact twice (a replayed message, a redelivered task) delivers
+    it once. `occurred_at` is the event's `created_at`; `data` its payload (JSON-able,
+    Decimals kept exact)."""
+
+    tenant_id: int
+    type: WebhookEventType
+    key: str
+    occurred_at: datetime
+    data: Mapping[str, Any]

@@ -50,13 +50,14 @@ class IdempotencyRecord(TenantOwnedModel):
 
 
 class WebhookSubscription(TenantOwnedModel):
-    """Where a tenant wants events POSTed. The signing secret must be kept to sign each
-    delivery (HMAC), so it is stored as given, and shown to the tenant once."""
+    """Where a tenant wants events POSTed. The signing secret must be read back to sign each
+    delivery (HMAC), so it cannot be hashed: it is stored encrypted with a key from the
+    environment (apps.common.crypto, ADR 0010) and shown to the tenant once."""
 
     url = models.URLField(max_length=500)
     events = models.JSONField(default=list)
     description = models.CharField(max_length=200, blank=True)
-    secret = models.CharField(max_length=64)
+    secret_encrypted = models.TextField()
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -93,6 +94,15 @@ class WebhookDelivery(TenantOwnedModel):
             ),
             models.CheckConstraint(
                 condition=in_enum("status", DeliveryStatus), name="webhook_delivery_status_valid"
+            ),
+        ]
+        indexes = [
+            # The dispatcher and the relay find deliveries by event and by state.
+            models.Index(fields=["event_id"], name="webhook_delivery_event"),
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status="pending"),
+                name="webhook_delivery_due",
             ),
         ]
         verbose_name_plural = "webhook deliveries"

@@ -17,6 +17,7 @@ import simplejson
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 
+from apps.common import crypto
 from apps.common.errors import NotFound, Problem, ValidationFailed
 from apps.common.secrets import generate_secret, hash_secret, verify_secret
 from apps.common.services import check_version, validated_save
@@ -30,6 +31,7 @@ from apps.integrations.contracts import (
     AttemptOutcome,
     DeliveryStatus,
     IdempotencyOutcome,
+    WebhookEventIn,
     WebhookEventType,
 )
 from apps.integrations.models import (
@@ -101,15 +103,60 @@ def api_key_revoke(*, tenant_id: int, api_key_id: int, now: datetime) -> None:
     )
     if updated != 1 and not ApiKey.objects.for_tenant(tenant_id).filter(pk=api_key_id).exists():
         raise NotFound(f"no API key {api_key_id} in this tenant")
+    key_id = ApiKey.objects.filter(pk=api_key_id).values_list("key_id", flat=True).first()
+    if key_id:
+        _AUTH_CACHE.pop(key_id, None)
+        transaction.on_commit(lambda: _mark_revoked(key_id))
+
+
+# Authentication cache (per process): key id -> (fetched at, secret hash, principal, last
+# used). A key's row is read at most once per AUTH_CACHE_SECONDS per process; revocation is
+# immediate all the same: `api_key_revoke` drops the entry here and marks the key revoked in
+# the shared cache, which the REST layer reads in the same round trip as the rate-limit
+# counter (`revoked_marker`), and a process that sees the mark drops its entry too.
+AUTH_CACHE_SECONDS = 30.0
+_AUTH_CACHE: dict[str, tuple[float, str, ApiPrincipal, datetime | None]] = {}
+REVOKED_MARKER_PREFIX = "apikey:revoked:"
+
+
+def revoked_marker(key_id: str) -> str:
+    """The shared-cache key that says this API key was revoked."""
+    return REVOKED_MARKER_PREFIX + key_id
+
+
+def api_key_forget(*, key_id: str) -> None:
+    """Drop a key from this process's authentication cache."""
+    _AUTH_CACHE.pop(key_id, None)
+
+
+def _mark_revoked(key_id: str) -> None:
+    from django.core.cache import cache
+
+    _AUTH_CACHE.pop(key_id, None)
+    # Longer than any process keeps a cached entry; after that the row itself says revoked.
+    cache.set(revoked_marker(key_id), 1, timeout=int(AUTH_CACHE_SECONDS) + 60)
 
 
 def api_key_authenticate(*, presented: str, now: datetime) -> ApiPrincipal | None:
-    """The principal for a presented key, or None. One indexed lookup by the public key id,
-    then a constant-time comparison of the secret's hash; `last_used_at` is written at most
-    once a minute per key."""
+    """The principal for a presented key, or None. One indexed lookup by the public key id
+    (then cached in this process, see AUTH_CACHE_SECONDS), a constant-time comparison of the
+    secret's hash; `last_used_at` is written at most once a minute per key."""
     parts = presented.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX or not parts[1] or not parts[2]:
         return None
+    hit = _AUTH_CACHE.get(parts[1])
+    clock = time.monotonic()
+    if hit is not None and clock - hit[0] < AUTH_CACHE_SECONDS:
+        _, secret_hash, principal, last_used = hit
+        if not verify_secret(parts[2], secret_hash):
+            return None
+        stale = now - LAST_USED_RESOLUTION
+        if last_used is None or last_used < stale:
+            ApiKey.objects.filter(pk=principal.key_pk).filter(
+                Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale)
+            ).update(last_used_at=now)
+            _AUTH_CACHE[parts[1]] = (hit[0], secret_hash, principal, now)
+        return principal
     row = (
         ApiKey.objects.filter(key_id=parts[1], revoked_at__isnull=True, tenant__is_active=True)
         .values(
@@ -132,7 +179,7 @@ def api_key_authenticate(*, presented: str, now: datetime) -> ApiPrincipal | Non
         ApiKey.objects.filter(pk=row["pk"]).filter(
             Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale)
         ).update(last_used_at=now)
-    return ApiPrincipal(
+    principal = ApiPrincipal(
         key_pk=row["pk"],
         key_id=row["key_id"],
         tenant_id=row["tenant_id"],
@@ -140,6 +187,13 @@ def api_key_authenticate(*, presented: str, now: datetime) -> ApiPrincipal | Non
         scopes=frozenset(row["scopes"]),
         rate_limit_per_minute=row["rate_limit_per_minute"],
     )
+    if len(_AUTH_CACHE) > 10_000:
+        _AUTH_CACHE.clear()
+    last_used = row["last_used_at"]
+    if last_used is None or last_used < stale:
+        last_used = now
+    _AUTH_CACHE[row["key_id"]] = (clock, row["secret_hash"], principal, last_used)
+    return principal
 
 
 # --- Idempotency ----------------------------------------------------------------------------
@@ -243,7 +297,7 @@ def webhook_subscription_create(
         url=url,
         events=_validate_events(events),
         description=description,
-        secret=secret,
+        secret_encrypted=crypto.encrypt(secret),
     )
     validated_save(sub)
     return sub.pk, secret
@@ -280,6 +334,132 @@ def webhook_subscription_delete(*, tenant_id: int, subscription_id: int) -> None
 
 def _iso(dt: datetime) -> str:
     return dt.isoformat().replace("+00:00", "Z")
+
+
+def webhook_secrets_reencrypt() -> int:
+    """Re-encrypt every signing secret with the first of ENCRYPTION_KEYS (key rotation)."""
+    done = 0
+    for pk, stored in WebhookSubscription.objects.values_list("pk", "secret_encrypted"):
+        WebhookSubscription.objects.filter(pk=pk).update(secret_encrypted=crypto.reencrypt(stored))
+        done += 1
+    return done
+
+
+def _event_body(event_id: uuid.UUID, type: str, created_at: datetime, data: Any) -> str:
+    return simplejson.dumps(
+        {"id": str(event_id), "type": type, "created_at": _iso(created_at), "data": data},
+        use_decimal=True,
+        separators=(",", ":"),
+        default=lambda o: _iso(o) if isinstance(o, datetime) else str(o),
+    )
+
+
+# Event ids are UUIDv5 of (tenant, type, fact key) under this namespace: the same fact always
+# has the same id, and the unique (subscription, event_id) makes a second emission a no-op.
+EVENT_NAMESPACE = uuid.UUID("5f1e0c8e-8a8b-4c39-9d7c-6f2e7a6b0d11")
+
+
+def webhook_event_id(*, tenant_id: int, type: str, key: str) -> uuid.UUID:
+    return uuid.uuid5(EVENT_NAMESPACE, f"{tenant_id}:{type}:{key}")
+
+
+def webhook_interest(*, tenant_ids: Iterable[int]) -> dict[int, frozenset[str]]:
+    """The event types each of these tenants has an active subscription for (one query;
+    tenants without any are absent). Callers ask first and build no payload nobody wants."""
+    wanted: dict[int, set[str]] = {}
+    ids = set(tenant_ids)
+    if not ids:
+        return {}
+    for tenant_id, events in WebhookSubscription.objects.filter(
+        tenant_id__in=ids, is_active=True
+    ).values_list("tenant_id", "events"):
+        wanted.setdefault(tenant_id, set()).update(events)
+    return {t: frozenset(e) for t, e in wanted.items()}
+
+
+def webhook_events_emit(*, events: Iterable[WebhookEventIn], now: datetime) -> int:
+    """The transactional outbox: record many events for every active subscription that wants
+    them, in the caller's transaction, with one query for the subscriptions and one INSERT
+    for the deliveries; when the caller's transaction commits, one message queues their
+    dispatch. A rolled-back caller leaves nothing; an event emitted again (same tenant, type
+    and key) inserts nothing (ON CONFLICT DO NOTHING on (subscription, event_id)); the relay
+    (`webhook_relay`, every minute) queues deliveries whose dispatch message was lost.
+    Returns the number of delivery rows written (0 when nobody subscribed)."""
+    events = list(events)
+    if not events:
+        return 0
+    subs: dict[int, list[tuple[int, frozenset[str]]]] = {}
+    for pk, tenant_id, wanted in WebhookSubscription.objects.filter(
+        tenant_id__in={e.tenant_id for e in events}, is_active=True
+    ).values_list("pk", "tenant_id", "events"):
+        subs.setdefault(tenant_id, []).append((pk, frozenset(wanted)))
+    rows = []
+    event_ids = []
+    for e in events:
+        type = WebhookEventType(e.type).value
+        targets = [pk for pk, wanted in subs.get(e.tenant_id, ()) if type in wanted]
+        if not targets:
+            continue
+        event_id = webhook_event_id(tenant_id=e.tenant_id, type=type, key=e.key)
+        body = _event_body(event_id, type, e.occurred_at, e.data)
+        event_ids.append(str(event_id))
+        rows += [
+            WebhookDelivery(
+                tenant_id=e.tenant_id,
+                subscription_id=pk,
+                event_id=event_id,
+                event_type=type,
+                body=body,
+                next_attempt_at=now,
+            )
+            for pk in targets
+        ]
+    if not rows:
+        return 0
+    WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+
+    def dispatch() -> None:
+        from apps.integrations.tasks import webhook_dispatch
+
+        webhook_dispatch.delay(event_ids)
+
+    transaction.on_commit(dispatch)
+    return len(rows)
+
+
+def webhook_events_dispatch(*, event_ids: Iterable[str]) -> list[int]:
+    """Queue one delivery task per never-attempted delivery of these events (run by the
+    `webhook_dispatch` task, off the emitter's hot path)."""
+    ids = list(
+        WebhookDelivery.objects.filter(
+            event_id__in=[uuid.UUID(e) for e in event_ids],
+            status=DeliveryStatus.PENDING.value,
+            attempts=0,
+        )
+        .order_by("id")
+        .values_list("pk", flat=True)
+    )
+    _enqueue(ids)
+    return ids
+
+
+RELAY_GRACE = timedelta(minutes=2)
+
+
+def webhook_relay(*, now: datetime, limit: int = 1000) -> list[int]:
+    """The outbox relay: queue pending deliveries that are due for more than RELAY_GRACE and
+    so were never queued (the emitting process died between commit and publish) or lost
+    their retry message. A delivery queued twice is sent once per attempt: attempts are
+    claimed with a conditional UPDATE."""
+    ids = list(
+        WebhookDelivery.objects.filter(
+            status=DeliveryStatus.PENDING.value, next_attempt_at__lt=now - RELAY_GRACE
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    _enqueue(ids)
+    return ids
 
 
 def _enqueue(delivery_ids: list[int]) -> None:
@@ -411,7 +591,7 @@ def webhook_delivery_attempt(
         "Webhook-Event": delivery.event_type,
         "Webhook-Attempt": str(attempt),
         SIGNATURE_HEADER: webhook_signature(
-            secret=sub.secret, timestamp=timestamp, body=delivery.body
+            secret=crypto.decrypt(sub.secret_encrypted), timestamp=timestamp, body=delivery.body
         ),
     }
     status_code: int | None = None

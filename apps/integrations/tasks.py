@@ -26,3 +26,15 @@ def webhook_deliver(self, delivery_id: int) -> bool:  # type: ignore[no-untyped-
 @shared_task(name="apps.integrations.idempotency_purge")
 def idempotency_purge() -> int:
     return services.idempotency_records_purge(now=timezone.now())
+
+
+@shared_task(name="apps.integrations.webhook_dispatch")
+def webhook_dispatch(event_ids: list[str]) -> int:
+    """Fan the deliveries of committed events out to `webhook_deliver` (one message from the
+    emitter per batch of events, however many deliveries)."""
+    return len(services.webhook_events_dispatch(event_ids=event_ids))
+
+
+@shared_task(name="apps.integrations.webhook_relay")
+def webhook_relay() -> int:
+    return len(services.webhook_relay(now=timezone.now()))

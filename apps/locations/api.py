@@ -20,6 +20,7 @@ charge_station_disconnected = services.charge_station_disconnected
 charge_stations_disconnected = services.charge_stations_disconnected
 evse_status_record = services.evse_status_record
 evse_statuses_record = services.evse_statuses_record
+evse_status_reports_record = services.evse_status_reports_record
 station_context = selectors.station_context
 station_contexts = selectors.station_contexts
 

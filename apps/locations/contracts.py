@@ -255,3 +255,16 @@ class StationContext:
     country_code: str
     party_code: str
     cdr_location: dict[str, object] | None
+
+
+@dataclass(frozen=True, slots=True)
+class EvseStatusReport:
+    """One OCPP StatusNotification as the gateway received it (connector 0 / no EVSE id:
+    the whole station)."""
+
+    tenant_id: int
+    station_id: int
+    evse_ocpp_id: int
+    connector_ocpp_id: int | None
+    ocpp_status: str
+    station_timestamp: datetime

@@ -38,6 +38,38 @@ def party_get(*, country_code: str, party_id: str, role: PartyRole) -> PartyRef:
     )
 
 
+# (tenant, country code, party id, role) -> (pk, cached at): a party's OCPI identity is
+# unique and almost never changes; hot write paths (token PUT) skip the look-up for this long.
+_PK_CACHE: dict[tuple[int, str, str, str], tuple[int, float]] = {}
+PK_CACHE_SECONDS = 30.0
+
+
+def party_pk_for_tenant_cached(
+    *, tenant_id: int, country_code: str, party_id: str, role: PartyRole, path: str = "$"
+) -> int:
+    """`party_pk_for_tenant` with a per-process cache of found parties (PK_CACHE_SECONDS):
+    a party whose identity was changed may still be found under the old one for that long.
+    Misses are never cached."""
+    import time
+
+    key = (tenant_id, str(country_code).upper(), str(party_id).upper(), role.value)
+    hit = _PK_CACHE.get(key)
+    now = time.monotonic()
+    if hit is not None and now - hit[1] < PK_CACHE_SECONDS:
+        return hit[0]
+    pk = party_pk_for_tenant(
+        tenant_id=tenant_id, country_code=country_code, party_id=party_id, role=role, path=path
+    )
+    if len(_PK_CACHE) > 10_000:
+        _PK_CACHE.clear()
+    _PK_CACHE[key] = (pk, now)
+    return pk
+
+
+def party_pk_cache_clear() -> None:
+    _PK_CACHE.clear()
+
+
 def party_pk_for_tenant(
     *, tenant_id: int, country_code: str, party_id: str, role: PartyRole, path: str = "$"
 ) -> int:

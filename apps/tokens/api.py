@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from django.utils import timezone
+
+from apps.integrations import api as integrations_api
+from apps.integrations.contracts import WebhookEventIn, WebhookEventType
 from apps.tokens import selectors, services
-from apps.tokens.contracts import AuthorizationStatus, TokenRef, TokenType, WhitelistType
+from apps.tokens.contracts import (
+    AuthorizationReport,
+    AuthorizationStatus,
+    TokenRef,
+    TokenType,
+    WhitelistType,
+)
 from apps.tokens.models import Token
 
 token_upsert = services.token_upsert
@@ -43,3 +55,71 @@ def token_authorize(*, uid: str) -> AuthorizationStatus:
     if not valid:
         return AuthorizationStatus.INVALID
     return AuthorizationStatus.ACCEPTED if any(valid) else AuthorizationStatus.BLOCKED
+
+
+_AUTHORIZED = WebhookEventType.TOKEN_AUTHORIZED
+
+
+def _iso(value: object) -> str:
+    return value.isoformat().replace("+00:00", "Z")  # type: ignore[attr-defined]
+
+
+def token_authorizations_record(*, reports: Sequence[AuthorizationReport]) -> int:
+    """The `token.authorized` webhook event for every Authorize the gateway answered, sent to
+    the tenant that operates the station (whatever the answer: `status` says it). The token
+    is described only when it belongs to that tenant; a uid of another tenant's token stays
+    a bare uid (tenants never see each other's data).
+
+    One query when no tenant of the batch subscribed; otherwise one for the tokens, one for
+    the subscriptions and one INSERT (the outbox). Returns the delivery rows written."""
+    interest = integrations_api.webhook_interest(tenant_ids={r.tenant_id for r in reports})
+    wanted = [r for r in reports if _AUTHORIZED.value in interest.get(r.tenant_id, ())]
+    if not wanted:
+        return 0
+    tokens: dict[tuple[int, str], dict[str, object]] = {}
+    for row in (
+        Token.objects.filter(
+            tenant_id__in={r.tenant_id for r in wanted}, uid__in={r.uid for r in wanted}
+        )
+        .order_by("-valid", "id")
+        .values(
+            "id",
+            "tenant_id",
+            "uid",
+            "type",
+            "contract_id",
+            "valid",
+            "party__country_code",
+            "party__party_id",
+        )
+    ):
+        tokens.setdefault(
+            (row["tenant_id"], row["uid"]),
+            {
+                "platform_id": row["id"],
+                "country_code": row["party__country_code"],
+                "party_id": row["party__party_id"],
+                "uid": row["uid"],
+                "type": row["type"],
+                "contract_id": row["contract_id"],
+                "valid": row["valid"],
+            },
+        )
+    events = [
+        WebhookEventIn(
+            tenant_id=r.tenant_id,
+            type=_AUTHORIZED,
+            key=f"authorize:{r.station_id}:{r.uid}:{_iso(r.answered_at)}",
+            occurred_at=r.answered_at,
+            data={
+                "uid": r.uid,
+                "status": str(r.status),
+                "charge_station_id": r.station_id,
+                "identity": r.identity,
+                "token": tokens.get((r.tenant_id, r.uid)),
+                "timestamp": _iso(r.answered_at),
+            },
+        )
+        for r in wanted
+    ]
+    return integrations_api.webhook_events_emit(events=events, now=timezone.now())

@@ -109,3 +109,16 @@ class AuthorizationStatus(enum.StrEnum):
     BLOCKED = "Blocked"
     EXPIRED = "Expired"
     INVALID = "Invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationReport:
+    """An Authorize the OCPP gateway answered (from its cache or not): at which station
+    (and so which tenant), for which uid, with which answer, when."""
+
+    tenant_id: int  # the station's tenant
+    station_id: int
+    identity: str
+    uid: str
+    status: AuthorizationStatus
+    answered_at: datetime

@@ -34,6 +34,16 @@ class StationContext:
     def tenant_id(self) -> int:
         return self.auth.tenant_id
 
+    def authorized(self, uid: str, status: str) -> None:
+        """Report the answer of an Authorize (for the `token.authorized` webhook event)."""
+        self.backend.authorized(
+            tenant_id=self.tenant_id,
+            station_id=self.station_id,
+            identity=self.auth.identity,
+            uid=uid,
+            status=status,
+        )
+
 
 Handler = Callable[[StationContext, dict[str, Any]], Awaitable[dict[str, Any]]]
 

@@ -68,7 +68,9 @@ async def status_notification(ctx: StationContext, p: dict[str, Any]) -> dict[st
 
 
 async def authorize(ctx: StationContext, p: dict[str, Any]) -> dict[str, Any]:
-    status = await ctx.backend.authorize(str(p.get("idTag", "")))
+    uid = str(p.get("idTag", ""))
+    status = await ctx.backend.authorize(uid)
+    ctx.authorized(uid, status)
     return {"idTagInfo": {"status": str(status)}}
 
 

@@ -63,8 +63,9 @@ async def status_notification(ctx: StationContext, p: dict[str, Any]) -> dict[st
 
 
 async def authorize(ctx: StationContext, p: dict[str, Any]) -> dict[str, Any]:
-    token = (p.get("idToken") or {}).get("idToken", "")
-    status = await ctx.backend.authorize(str(token))
+    token = str((p.get("idToken") or {}).get("idToken", ""))
+    status = await ctx.backend.authorize(token)
+    ctx.authorized(token, status)
     return {"idTokenInfo": {"status": str(status)}}
 
 

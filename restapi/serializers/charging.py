@@ -1,61 +1,63 @@
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.charging.contracts import SessionStatus
 from restapi.pagination import PageQuery
 from restapi.serializers.common import MAX_ID, Price, volume
 
-_FOUR = Decimal("0.0001")
-
-
-def _price(excl: Decimal | None, incl: Decimal | None) -> dict[str, Any] | None:
-    """An OCPI Price with 4 decimals, as `Price` documents it (built directly: this runs
-    for six prices of every CDR on a page)."""
-    if excl is None:
-        return None
-    return {
-        "excl_vat": excl.quantize(_FOUR),
-        "incl_vat": None if incl is None else incl.quantize(_FOUR),
-    }
-
 
 class CdrToken(serializers.Serializer):  # type: ignore[type-arg]
-    country_code = serializers.CharField()
+    country_code = serializers.CharField(help_text="issuing eMSP; empty for an unknown token")
     party_id = serializers.CharField()
     uid = serializers.CharField()
     type = serializers.CharField()
     contract_id = serializers.CharField()
 
 
+class Dimension(serializers.Serializer):  # type: ignore[type-arg]
+    type = serializers.CharField(help_text="OCPI CdrDimensionType: ENERGY, TIME, PARKING_TIME, ...")
+    volume = serializers.DecimalField(max_digits=20, decimal_places=6, coerce_to_string=False)
+
+
+class ChargingPeriod(serializers.Serializer):  # type: ignore[type-arg]
+    start_date_time = serializers.DateTimeField()
+    dimensions = Dimension(many=True)
+    tariff_id = serializers.CharField(required=False)
+
+
 class SessionOut(serializers.Serializer):  # type: ignore[type-arg]
-    """OCPI 2.2.1 Session fields the platform holds, with the live cost while active."""
+    """OCPI 2.2.1 Session, with the live cost while active (the CDR's total once it exists),
+    plus `platform_id` and `charge_station_id`. Rendered by `apps.charging.ocpi`; this class
+    documents it."""
 
     platform_id = serializers.IntegerField()
-    id = serializers.SerializerMethodField()
-    status = serializers.ChoiceField(choices=[s.value for s in SessionStatus])
+    country_code = serializers.CharField(help_text="CPO party of the location")
+    party_id = serializers.CharField()
+    id = serializers.CharField(help_text="the platform_id as a string")
     start_date_time = serializers.DateTimeField()
     end_date_time = serializers.DateTimeField(allow_null=True)
     kwh = volume()
-    currency = serializers.CharField()
-    total_cost = serializers.SerializerMethodField(help_text="live cost (null: not priced yet)")
-    charge_station_id = serializers.IntegerField()
+    cdr_token = CdrToken()
+    auth_method = serializers.ChoiceField(choices=["AUTH_REQUEST", "COMMAND", "WHITELIST"])
     location_id = serializers.CharField(allow_null=True)
     evse_uid = serializers.CharField(allow_null=True)
     connector_id = serializers.CharField(allow_null=True)
-    cdr_token = CdrToken(allow_null=True)
+    currency = serializers.CharField()
+    charging_periods = ChargingPeriod(
+        many=True,
+        required=False,
+        help_text=(
+            "the pricing core's split of the meter timeline (the CDR's once it exists); "
+            "always in GET /sessions/{id}, in lists only with expand=charging_periods"
+        ),
+    )
+    total_cost = Price(allow_null=True, help_text="live cost; the CDR's total once it exists")
+    status = serializers.ChoiceField(choices=[s.value for s in SessionStatus])
+    charge_station_id = serializers.IntegerField()
     last_updated = serializers.DateTimeField()
-
-    def get_id(self, obj: Any) -> str:
-        return str(obj.platform_id)
-
-    @extend_schema_field(Price(allow_null=True))
-    def get_total_cost(self, obj: Any) -> dict[str, Any] | None:
-        return _price(obj.total_cost_excl_vat, obj.total_cost_incl_vat)
 
 
 class SessionListQuery(PageQuery):
@@ -63,6 +65,17 @@ class SessionListQuery(PageQuery):
     charge_station_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     started_from = serializers.DateTimeField(required=False)
     started_before = serializers.DateTimeField(required=False)
+    expand = serializers.MultipleChoiceField(
+        choices=["charging_periods"],
+        required=False,
+        help_text="expand=charging_periods: include each session's charging periods",
+    )
+
+    def to_internal_value(self, data: Any) -> Any:
+        values = super().to_internal_value(data)
+        if "expand" in values:
+            values["expand"] = sorted(values["expand"])
+        return values
 
 
 _COSTS = ("cost", "fixed_cost", "energy_cost", "time_cost", "parking_cost", "reservation_cost")
@@ -120,38 +133,6 @@ CDR_PAGE_SCHEMA: dict[str, Any] = {
         "next_cursor": {"type": "string", "nullable": True},
     },
 }
-
-
-def _iso(dt: Any) -> str:
-    return dt.isoformat().replace("+00:00", "Z")
-
-
-def cdr_out(r: Any) -> dict[str, Any]:
-    """The stored OCPI CDR with the authoritative columns laid over it (Decimals stay
-    Decimals: money is written as JSON numbers without float)."""
-    a = r.amounts
-    out = {
-        **r.data,
-        "platform_id": r.platform_id,
-        "session_platform_id": r.session_platform_id,
-        "charge_station_id": r.charge_station_id,
-        "country_code": r.country_code,
-        "party_id": r.party_id,
-        "id": r.id,
-        "start_date_time": _iso(r.start_date_time),
-        "end_date_time": _iso(r.end_date_time),
-        "currency": r.currency,
-        "total_energy": r.total_energy,
-        "total_time": r.total_time,
-        "total_parking_time": r.total_parking_time,
-        "charging_periods": r.data.get("charging_periods", []),
-        "credit": r.kind == "CREDIT",
-        "credit_reference_id": r.credit_reference_id,
-        "last_updated": _iso(r.last_updated),
-    }
-    for c in _COSTS:
-        out[f"total_{c}"] = _price(a[f"total_{c}_excl_vat"], a[f"total_{c}_incl_vat"])
-    return out
 
 
 class CdrListQuery(PageQuery):

@@ -11,6 +11,24 @@ from restapi.pagination import page_of, paginate
 from restapi.serializers import charging as s
 
 
+class _Rendered:
+    """`paginate`'s item for objects rendered by the domain (apps.charging.ocpi): the same
+    dicts the webhooks send, without DRF's field machinery per row."""
+
+    render: Any = None
+
+    def __init__(self, rows: list[Any], many: bool = True) -> None:
+        self.data = [type(self).render(r) for r in rows]
+
+
+class _Sessions(_Rendered):
+    render = staticmethod(charging_api.session_object)
+
+
+class _Cdrs(_Rendered):
+    render = staticmethod(charging_api.cdr_object)
+
+
 class SessionListView(ApiView):
     scope_resource = "sessions"
 
@@ -27,7 +45,7 @@ class SessionListView(ApiView):
             q,
             lambda **page: charging_api.session_list(tenant_id=self.tenant_id, **page, **q),
             key=lambda r: r.platform_id,
-            item=s.SessionOut,
+            item=_Sessions,
         )
         return Response(body, headers=headers)
 
@@ -43,12 +61,7 @@ class SessionGetView(ApiView):
     )
     def get(self, request: Any, session_id: int) -> Response:
         record = charging_api.session_get(tenant_id=self.tenant_id, session_id=session_id)
-        return Response(s.SessionOut(record).data)
-
-
-class _Cdrs:
-    def __init__(self, rows: list[Any], many: bool = True) -> None:
-        self.data = [s.cdr_out(r) for r in rows]
+        return Response(charging_api.session_object(record))
 
 
 class CdrListView(ApiView):
@@ -87,4 +100,5 @@ class CdrGetView(ApiView):
         responses={200: s.CDR_OUT_SCHEMA},
     )
     def get(self, request: Any, cdr_id: int) -> Response:
-        return Response(s.cdr_out(charging_api.cdr_get(tenant_id=self.tenant_id, cdr_id=cdr_id)))
+        record = charging_api.cdr_get(tenant_id=self.tenant_id, cdr_id=cdr_id)
+        return Response(charging_api.cdr_object(record))

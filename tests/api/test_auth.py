@@ -59,8 +59,23 @@ def test_the_key_is_stored_hashed_and_looked_up_by_its_public_id(world_a: World)
     assert len(lookups) == 2  # one indexed SELECT by key_id, one conditional last_used UPDATE
     assert '"key_id" =' in lookups[0]
     with CaptureQueriesContext(connection) as queries:
-        integrations_api.api_key_authenticate(presented=world_a.key, now=now)
-    assert len(queries) == 1  # used within the minute: the SELECT only
+        again = integrations_api.api_key_authenticate(presented=world_a.key, now=now)
+    assert again == principal and len(queries) == 0  # cached in this process
+    wrong = world_a.key[:-1] + ("A" if world_a.key[-1] != "A" else "B")
+    assert integrations_api.api_key_authenticate(presented=wrong, now=now) is None
+
+
+def test_a_key_revoked_by_another_process_is_refused_at_once(world_a: World) -> None:
+    from django.core.cache import cache
+
+    assert _get(world_a.key).status_code == 200  # now cached in this process
+    key = ApiKey.objects.get(key_id=world_a.key.split("_")[1])
+    # Another web process revokes it: the row, and the mark in the shared cache.
+    ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())
+    cache.set(integrations_api.api_key_revoked_marker(key.key_id), 1, 60)
+    assert _get(world_a.key).status_code == 401
+    cache.clear()  # the mark expires: the row still refuses it
+    assert _get(world_a.key).status_code == 401
 
 
 def test_last_used_is_recorded_at_most_once_a_minute(world_a: World) -> None:

@@ -214,6 +214,48 @@ def test_sessions_show_the_live_cost(world_a: World) -> None:
     assert response.json()["status"] == "ACTIVE"
 
 
+def test_sessions_have_the_ocpi_session_shape(world_a: World) -> None:
+    from apps.charging.models import ChargingSession
+
+    periods = [
+        {
+            "start_date_time": "2026-03-02T08:00:00Z",
+            "dimensions": [{"type": "ENERGY", "volume": 1.5}, {"type": "TIME", "volume": 0.25}],
+        }
+    ]
+    ChargingSession.objects.filter(pk=world_a.ids["session_id"]).update(
+        live_charging_periods=periods, energy_wh=Decimal("1500"), currency="EUR"
+    )
+    client = world_a.client()
+    one = client.get(f"/api/v1/sessions/{world_a.ids['session_id']}").json()
+    ocpi_required = {
+        "country_code",
+        "party_id",
+        "id",
+        "start_date_time",
+        "kwh",
+        "cdr_token",
+        "auth_method",
+        "location_id",
+        "evse_uid",
+        "connector_id",
+        "currency",
+        "charging_periods",
+        "status",
+        "last_updated",
+    }
+    assert ocpi_required <= set(one)
+    assert (one["country_code"], one["party_id"]) == (world_a.cpo.country_code, "AAA")
+    assert one["auth_method"] == "WHITELIST" and one["kwh"] == 1.5
+    assert one["charging_periods"] == periods
+    assert set(one["cdr_token"]) == {"country_code", "party_id", "uid", "type", "contract_id"}
+    listed = client.get("/api/v1/sessions").json()["data"][0]
+    assert "charging_periods" not in listed  # lists: only with expand
+    expanded = client.get("/api/v1/sessions?expand=charging_periods").json()["data"][0]
+    assert expanded == one
+    assert client.get("/api/v1/sessions?expand=meter_values").status_code == 400
+
+
 def test_commands_are_refused_with_503_until_the_relay_exists(world_a: World) -> None:
     client = world_a.client()
     url = f"/api/v1/charge-stations/{world_a.ids['station_id']}/commands"

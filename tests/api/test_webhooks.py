@@ -3,14 +3,9 @@ exponential back-off to a real local HTTP receiver, the delivery log and the tes
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -21,54 +16,9 @@ from apps.integrations import services
 from apps.integrations.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from apps.integrations.tasks import webhook_deliver
 from tests.api.conftest import World
+from tests.webhook_receiver import Receiver, verify
 
 pytestmark = pytest.mark.django_db
-
-
-class Receiver:
-    """A real HTTP server on 127.0.0.1 that answers with the given status codes in turn."""
-
-    def __init__(self, statuses: list[int]) -> None:
-        self.statuses = list(statuses)
-        self.requests: list[dict[str, Any]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append({"headers": dict(self.headers), "body": body})
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver([])
-    yield r
-    r.close()
-
-
-def verify(secret: str, header: str, body: bytes, *, now: int, tolerance: int = 300) -> bool:
-    """What an integrator's receiver does (docs/api.md#webhooks)."""
-    parts = dict(p.split("=", 1) for p in header.split(","))
-    timestamp = int(parts["t"])
-    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return abs(now - timestamp) <= tolerance and hmac.compare_digest(
-        expected.hexdigest(), parts["v1"]
-    )
 
 
 def _subscribe(world: World, url: str, events: list[str]) -> tuple[int, str]:
@@ -239,6 +189,28 @@ def test_the_test_endpoint_sends_a_ping(
     assert [(d["event_type"], d["status"], d["attempts"]) for d in log] == [
         ("ping", "succeeded", 1)
     ]
+
+
+def test_signing_secrets_are_encrypted_at_rest_and_rotate(
+    world_a: World, receiver: Receiver, settings: Any
+) -> None:
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    sub_id, secret = _subscribe(world_a, receiver.url, ["session.ended"])
+    stored = WebhookSubscription.objects.get(pk=sub_id).secret_encrypted
+    assert secret.startswith("whsec_") and secret not in stored and stored.startswith("fernet:")
+    settings.ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    call_command("reencrypt_secrets", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert WebhookSubscription.objects.get(pk=sub_id).secret_encrypted != stored
+    (delivery_id,) = integrations_api.webhook_event_emit(
+        tenant_id=world_a.tenant.pk, type="session.ended", payload={}, now=timezone.now()
+    )
+    settings.ENCRYPTION_KEYS = [*settings.ENCRYPTION_KEYS, "an-old-key-no-longer-in-use-0123456789"]
+    webhook_deliver.apply(args=[delivery_id])
+    (request,) = receiver.requests  # signed with the secret decrypted by the new key
+    now = int(timezone.now().timestamp())
+    assert verify(secret, request["headers"]["Webhook-Signature"], request["body"], now=now)
 
 
 def test_unknown_events_are_refused(world_a: World) -> None:

@@ -1,0 +1,86 @@
+"""Sessions and CDRs as OCPI 2.2.1 objects: the one rendering the REST API returns and the
+webhooks send (`session.*` events carry the Session, `cdr.created` the CDR), so an
+integrator sees one shape wherever the object comes from.
+
+Plain dicts with Decimal for money and energy and aware datetimes: the JSON writers keep
+Decimals exact and write datetimes as UTC ISO 8601 with `Z`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from apps.charging.contracts import CdrKind, CdrRecord, SessionRecord
+
+_FOUR = Decimal("0.0001")
+_COSTS = ("cost", "fixed_cost", "energy_cost", "time_cost", "parking_cost", "reservation_cost")
+
+
+def price(excl: Decimal | None, incl: Decimal | None) -> dict[str, Any] | None:
+    """An OCPI Price with 4 decimals; None when there is no amount."""
+    if excl is None:
+        return None
+    return {
+        "excl_vat": excl.quantize(_FOUR),
+        "incl_vat": None if incl is None else incl.quantize(_FOUR),
+    }
+
+
+def _iso(dt: datetime) -> str:
+    return dt.isoformat().replace("+00:00", "Z")
+
+
+def session_object(r: SessionRecord) -> dict[str, Any]:
+    """The OCPI 2.2.1 Session, plus `platform_id` and `charge_station_id`; with
+    `charging_periods` when the record carries them."""
+    out: dict[str, Any] = {
+        "platform_id": r.platform_id,
+        "country_code": r.country_code,
+        "party_id": r.party_id,
+        "id": str(r.platform_id),
+        "start_date_time": r.start_date_time,
+        "end_date_time": r.end_date_time,
+        "kwh": r.kwh,
+        "cdr_token": r.cdr_token,
+        "auth_method": r.auth_method,
+        "location_id": r.location_id,
+        "evse_uid": r.evse_uid,
+        "connector_id": r.connector_id,
+        "currency": r.currency,
+        "total_cost": price(r.total_cost_excl_vat, r.total_cost_incl_vat),
+        "status": r.status.value,
+        "charge_station_id": r.charge_station_id,
+        "last_updated": r.last_updated,
+    }
+    if r.charging_periods is not None:
+        out["charging_periods"] = r.charging_periods
+    return out
+
+
+def cdr_object(r: CdrRecord) -> dict[str, Any]:
+    """The stored OCPI CDR with the authoritative typed columns laid over it."""
+    a = r.amounts
+    out = r.data  # parsed for this call only: updated in place
+    out.update(
+        platform_id=r.platform_id,
+        session_platform_id=r.session_platform_id,
+        charge_station_id=r.charge_station_id,
+        country_code=r.country_code,
+        party_id=r.party_id,
+        id=r.id,
+        start_date_time=r.start_date_time,
+        end_date_time=r.end_date_time,
+        currency=r.currency,
+        total_energy=r.total_energy,
+        total_time=r.total_time,
+        total_parking_time=r.total_parking_time,
+        charging_periods=out.get("charging_periods", []),
+        credit=r.kind == CdrKind.CREDIT,
+        credit_reference_id=r.credit_reference_id,
+        last_updated=r.last_updated,
+    )
+    for c in _COSTS:
+        out[f"total_{c}"] = price(a[f"total_{c}_excl_vat"], a[f"total_{c}_incl_vat"])
+    return out
