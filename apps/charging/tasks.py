@@ -23,6 +23,7 @@ KEYS_PER_TASK = 50
 
 @shared_task(
     name="apps.charging.transaction_process",
+    ignore_result=True,  # nobody waits for it: no result backend round trip per task
     autoretry_for=(OperationalError, IntegrityError),
     retry_backoff=1,
     retry_backoff_max=60,
@@ -35,7 +36,7 @@ def transaction_process(station_id: int, ocpp_transaction_id: str) -> int | None
     )
 
 
-@shared_task(name="apps.charging.transactions_process")
+@shared_task(name="apps.charging.transactions_process", ignore_result=True)
 def transactions_process(keys: list[Any]) -> int:
     """Bring many transactions up to date (one group commit's worth). Each transaction is
     processed in its own database transaction; one that fails (a concurrent worker created
