@@ -283,6 +283,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.charging.sweep_unprocessed",
         "schedule": env_int("CHARGING_SWEEP_SECONDS", 60),
     },
+    # Live costs held back by their window (apps.charging.rebuild._live_cost), batched.
+    "charging-sweep-live-costs": {
+        "task": "apps.charging.sweep_live_costs",
+        "schedule": CHARGING_LIVE_COST_SECONDS,
+    },
     # Idempotency records are kept 24 h (docs/adr/0008-rest-api.md).
     "idempotency-purge": {"task": "apps.integrations.idempotency_purge", "schedule": 6 * 3600},
     # The webhook outbox relay: deliveries committed but never queued (a process died between

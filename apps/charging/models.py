@@ -63,7 +63,8 @@ class ChargingSession(TenantOwnedModel):
     # whose events are newer (a worker or gateway died between commit and enqueue).
     last_event_id = models.BigIntegerField(default=0)
     # When the live cost was last priced and the newest event it reflects: it is priced at
-    # most every CHARGING_LIVE_COST_SECONDS per session (apps.charging.rebuild._live_cost).
+    # most every CHARGING_LIVE_COST_SECONDS per session (apps.charging.rebuild._live_cost;
+    # the live-cost sweep prices what a window held back).
     live_cost_at = models.DateTimeField(null=True, blank=True)
     live_cost_event_id = models.BigIntegerField(default=0)
     # The OCPI charging periods of the last live pricing (the pricing core's split of the
@@ -85,7 +86,15 @@ class ChargingSession(TenantOwnedModel):
                 condition=in_enum("status", SessionStatus), name="session_status_valid"
             ),
         ]
-        indexes = [models.Index(fields=["tenant", "-started_at"], name="session_tenant_started")]
+        indexes = [
+            models.Index(fields=["tenant", "-started_at"], name="session_tenant_started"),
+            # The live-cost sweep: active sessions only, whatever the table's size.
+            models.Index(
+                fields=["live_cost_at"],
+                condition=models.Q(status=SessionStatus.ACTIVE.value),
+                name="session_active_live_cost",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.charge_station_id}:{self.ocpp_transaction_id}"

@@ -452,8 +452,8 @@ def build_timeline(
     return points
 
 
-def _live_cost_done(last_event_id: int, live_cost_event_id: int) -> bool:
-    return live_cost_event_id >= last_event_id
+def _live_cost_window_over(live_cost_at: datetime | None, now: datetime) -> bool:
+    return live_cost_at is None or (now - live_cost_at).total_seconds() >= live_cost_seconds()
 
 
 def _up_to_date(station_id: int, txid: str) -> int | None:
@@ -476,9 +476,10 @@ def _pending(pairs: list[tuple[int, str]]) -> dict[tuple[int, str], bool]:
     wanted = set(pairs)
     stations = {station for station, _ in wanted}
     txids = {txid for _, txid in wanted}
+    now = timezone.now()
     sessions = {
-        (station, txid): (pk, last, status, live)
-        for pk, station, txid, last, status, live in ChargingSession.objects.filter(
+        (station, txid): (pk, last, status, live, live_at)
+        for pk, station, txid, last, status, live, live_at in ChargingSession.objects.filter(
             charge_station_id__in=stations, ocpp_transaction_id__in=txids
         ).values_list(
             "pk",
@@ -487,6 +488,7 @@ def _pending(pairs: list[tuple[int, str]]) -> dict[tuple[int, str], bool]:
             "last_event_id",
             "status",
             "live_cost_event_id",
+            "live_cost_at",
         )
         if (station, txid) in wanted
     }
@@ -504,7 +506,9 @@ def _pending(pairs: list[tuple[int, str]]) -> dict[tuple[int, str], bool]:
         if sessions
         else {}
     )
-    completed = [pk for pk, _, status, _ in sessions.values() if status == SessionStatus.COMPLETED]
+    completed = [
+        pk for pk, _, status, _, _ in sessions.values() if status == SessionStatus.COMPLETED
+    ]
     with_cdr = (
         set(
             Cdr.objects.filter(session_id__in=completed, kind=CdrKind.ORIGINAL.value).values_list(
@@ -520,13 +524,13 @@ def _pending(pairs: list[tuple[int, str]]) -> dict[tuple[int, str], bool]:
         if row is None or key not in newest:
             out[key] = True
             continue
-        pk, last, status, live = row
+        pk, last, status, live, live_at = row
         if newest[key] > last:
             out[key] = True
         elif status == SessionStatus.COMPLETED:
             out[key] = pk not in with_cdr
-        else:
-            out[key] = not _live_cost_done(last, live)
+        else:  # active: its live cost is behind and may be priced again
+            out[key] = live < last and _live_cost_window_over(live_at, now)
     return out
 
 
@@ -735,9 +739,8 @@ def _apply(
         if timeline:
             session.energy_wh = timeline[-1].energy_wh - session.meter_start_wh
             session.last_meter_at = timeline[-1].timestamp
-        previous = session.last_event_id
         session.last_event_id = newest
-        _live_cost(session, events, timeline, lookups, live_price, previous)
+        _live_cost(session, events, timeline, lookups, live_price)
         writes.sessions[session.pk] = session
 
 
@@ -787,29 +790,17 @@ def _live_cost(
     timeline: list[TimelinePoint],
     lookups: Lookups,
     price: Any,
-    previous_last_event_id: int,
 ) -> None:
-    """Price the active session now, or, when it was priced less than `live_cost_seconds()`
-    ago, come back when that window ends: one delayed task per window (queued by the run
-    that first falls behind). Until its live cost reflects its newest event the session
-    does not count as up to date, and the sweeper re-queues it if the come-back was lost."""
+    """Price the active session now, unless it was priced less than `live_cost_seconds()`
+    ago: then its live cost stays behind its newest event until the window is over, and the
+    live-cost sweep (`tasks.sweep_live_costs`, every window, batched like any other work)
+    brings it up to date. No task per session per window: with many active sessions a
+    delayed task each cost more than the pricing (docs/benchmarks.md, CDR pipeline)."""
     if not session.tariff_snapshot or not session.time_zone or session.last_meter_at is None:
         session.live_cost_event_id = session.last_event_id  # nothing to price yet
         return
     now = timezone.now()
-    window = live_cost_seconds()
-    if session.live_cost_at is not None and (now - session.live_cost_at).total_seconds() < window:
-        if session.live_cost_event_id < previous_last_event_id:
-            return  # already behind: the run that fell behind queued the come-back
-        wait = window - (now - session.live_cost_at).total_seconds()
-        key = (session.charge_station_id, session.ocpp_transaction_id)
-
-        def come_back() -> None:
-            from apps.charging.tasks import enqueue_live_cost
-
-            enqueue_live_cost(key[0], key[1], countdown=wait + 0.1)
-
-        transaction.on_commit(come_back)
+    if not _live_cost_window_over(session.live_cost_at, now):
         return
     price(session, events, timeline, lookups)
     session.live_cost_event_id = session.last_event_id

@@ -10,8 +10,8 @@ from apps.charging.rebuild import live_cost_seconds
 
 
 def stale_live_costs(*, older_than: datetime) -> list[tuple[int, str]]:
-    """Active sessions whose live cost is behind their events although its window ended
-    before `older_than` (the delayed task that should have priced it was lost)."""
+    """Active sessions whose live cost is behind their events and whose live-cost window
+    was over by `older_than` (a partial index keeps this to the active sessions)."""
     return sorted(
         ChargingSession.objects.filter(
             status=SessionStatus.ACTIVE.value,

@@ -57,12 +57,7 @@ def enqueue_transaction_processing(keys: Iterable[tuple[int, str]]) -> None:
         transactions_process.apply_async(args=[chunk])
 
 
-def enqueue_live_cost(station_id: int, ocpp_transaction_id: str, countdown: float) -> None:
-    """Come back to an active session whose live cost was last priced too recently."""
-    transaction_process.apply_async(args=[station_id, ocpp_transaction_id], countdown=countdown)
-
-
-@shared_task(name="apps.charging.sweep_unprocessed")
+@shared_task(name="apps.charging.sweep_unprocessed", ignore_result=True)
 def sweep_unprocessed() -> int:
     """Re-queue transactions whose newest events were stored but never processed (a gateway
     or worker died between commit and enqueue)."""
@@ -70,6 +65,15 @@ def sweep_unprocessed() -> int:
     keys = sweeper.unprocessed_transactions(
         older_than=now - timedelta(seconds=30), newer_than=now - timedelta(hours=1)
     )
-    keys = sorted(set(keys) | set(sweeper.stale_live_costs(older_than=now - timedelta(seconds=30))))
+    enqueue_transaction_processing(keys)
+    return len(keys)
+
+
+@shared_task(name="apps.charging.sweep_live_costs", ignore_result=True)
+def sweep_live_costs() -> int:
+    """Price the live cost of every active session whose newest meter values arrived inside
+    its live-cost window, now that the window is over: one query, then tasks of
+    `KEYS_PER_TASK` sessions (beat runs this every `CHARGING_LIVE_COST_SECONDS`)."""
+    keys = sweeper.stale_live_costs(older_than=timezone.now())
     enqueue_transaction_processing(keys)
     return len(keys)
