@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "apps.charging",
     "apps.invoicing",
     "apps.integrations",
+    "apps.devices",
     "demo",
 ]
 
