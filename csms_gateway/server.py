@@ -22,12 +22,12 @@ from websockets.typing import Subprotocol
 
 from csms_gateway import ocppj, schemas, security
 from csms_gateway.backend import DjangoBackend
-from csms_gateway.handlers import StationContext, v16, v201
+from csms_gateway.handlers import StationContext, v15, v16, v201
 from csms_gateway.settings import GatewaySettings
 
 log = logging.getLogger("csms_gateway")
 
-_VERSIONS = {"ocpp1.6": ("1.6", v16), "ocpp2.0.1": ("2.0.1", v201)}
+_VERSIONS = {"ocpp1.5": ("1.5", v15), "ocpp1.6": ("1.6", v16), "ocpp2.0.1": ("2.0.1", v201)}
 PATH_PREFIX = "/ocpp/"
 
 
@@ -93,9 +93,14 @@ class Gateway:
     def select_subprotocol(
         self, connection: ServerConnection, offered: Sequence[Subprotocol]
     ) -> Subprotocol | None:
-        # The station lists its preferences in order: take its first that we enable.
+        # The station lists its preferences in order: take its first that we enable and that
+        # the station is allowed (its `ocpp_versions`; none listed: any).
+        allowed = getattr(connection, "station_auth", None)
+        versions = allowed.ocpp_versions if allowed is not None else ()
         for protocol in offered:
-            if protocol in self.settings.subprotocols:
+            if protocol in self.settings.subprotocols and (
+                not versions or protocol.removeprefix("ocpp") in versions
+            ):
                 return protocol
         return None
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from config.env import ConfigurationError, env_bool, env_int, env_list, env_str
 
-SUPPORTED_SUBPROTOCOLS = ("ocpp2.0.1", "ocpp1.6")
+SUPPORTED_SUBPROTOCOLS = ("ocpp2.0.1", "ocpp1.6", "ocpp1.5")
 
 
 @dataclass(frozen=True)
