@@ -22,6 +22,7 @@ from websockets.typing import Subprotocol
 
 from csms_gateway import ocppj, schemas, security
 from csms_gateway.backend import DjangoBackend
+from csms_gateway.cost_updates import CostUpdates
 from csms_gateway.handlers import StationContext, v15, v16, v201
 from csms_gateway.settings import GatewaySettings
 
@@ -41,6 +42,10 @@ class Gateway:
         )
         self.connections: dict[str, ServerConnection] = {}
         self._servers: list[Server] = []
+        # Live cost -> CostUpdated to the 2.0.1 stations this node holds (needs Redis).
+        self.cost_updates = (
+            CostUpdates(settings.redis_url, self.connections) if settings.redis_url else None
+        )
 
     # --- handshake --------------------------------------------------------------------------
 
@@ -221,6 +226,8 @@ class Gateway:
 
     async def start(self) -> None:
         self.backend.start()
+        if self.cost_updates is not None:
+            self.cost_updates.start()
         common: dict[str, Any] = {
             "process_request": self.process_request,
             "select_subprotocol": self.select_subprotocol,
@@ -252,4 +259,6 @@ class Gateway:
             server.close()
         for server in self._servers:
             await server.wait_closed()
+        if self.cost_updates is not None:
+            await self.cost_updates.stop()
         await self.backend.stop()

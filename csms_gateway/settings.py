@@ -31,6 +31,8 @@ class GatewaySettings:
     lenient: dict[str, frozenset[str]] = field(default_factory=dict)
     # DataTransfer vendorId -> messageIds answered Accepted (empty or "*": any message id).
     data_transfer_accept: dict[str, frozenset[str]] = field(default_factory=dict)
+    # Redis: the live cost of 2.0.1 sessions is sent as CostUpdated (empty: no CostUpdated).
+    redis_url: str = ""
 
     @classmethod
     def from_env(cls) -> GatewaySettings:
@@ -74,4 +76,5 @@ class GatewaySettings:
             auth_cache_seconds=env_int("GATEWAY_AUTH_CACHE_SECONDS", 60),
             lenient=lenient,
             data_transfer_accept=data_transfer_accept,
+            redis_url=env_str("REDIS_URL", ""),
         )

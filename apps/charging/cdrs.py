@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from apps.charging import live_cost_feed
 from apps.charging.contracts import CdrKind, ChargingState, FlagReason
 from apps.charging.models import Cdr, ChargingSession, OcppEvent
 from apps.charging.rebuild import Lookups, TimelinePoint, _flag, build_timeline
@@ -99,6 +100,9 @@ def session_update_live_cost(
     total = result.totals.total_cost
     session.live_cost_excl_vat = total.excl_vat
     session.live_cost_incl_vat = total.incl_vat
+    # Hook: after commit, the gateway node holding the station shows it the new running cost
+    # (OCPP 2.0.1 CostUpdated); see apps/charging/live_cost_feed.py.
+    live_cost_feed.publish_on_commit(session, lookups)
 
 
 def _cdr_token(session: ChargingSession, lookups: Lookups) -> dict[str, Any]:
