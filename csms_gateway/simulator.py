@@ -1,4 +1,5 @@
-"""Charge-station simulator: `python -m csms_gateway.simulator --stations N --protocol 1.6`.
+"""Charge-station simulator: `python -m csms_gateway.simulator --stations N --protocol 1.6`
+(`1.5`, `1.6` or `2.0.1`).
 
 Drives real charge stations over real websockets (the `websockets` package) against any CSMS
 that speaks OCPP-J: boot, heartbeats, status notifications, authorize, then sessions with
