@@ -17,11 +17,16 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.test import override_settings
 
+from apps.charging import live_cost_feed, rebuild
 from apps.charging.api import live_cost_channel
+from apps.charging.contracts import EventKind, MeterSampleIn
+from apps.charging.models import ChargingSession
 from csms_gateway import schemas
 from csms_gateway.cost_updates import CostUpdates
 from tests.conftest import start_gateway
+from tests.integration.test_pipeline_batches import T0, event, record, start
 from tests.journey_fixtures import connect, z
 
 
@@ -80,6 +85,44 @@ def test_cost_updated_goes_only_to_the_201_station_this_node_holds() -> None:
     assert frame == '[2,"cost-1","CostUpdated",{"totalCost":3.1500,"transactionId":"tx-1"}]'
     payload = json.loads(frame, parse_float=Decimal)[3]
     schemas.validate("2.0.1", "CostUpdated", payload, response=False)
+
+
+@pytest.mark.django_db
+def test_each_live_cost_pricing_is_published_once_after_commit(
+    station: dict[str, Any], django_capture_on_commit_callbacks: Any, monkeypatch: Any
+) -> None:
+    """The worker side without Redis: what `live_cost_feed` would publish, when."""
+    published: list[dict[str, Any]] = []
+    monkeypatch.setattr(live_cost_feed, "_publish", published.append)
+    st = station["station"]
+    with override_settings(REDIS_URL="redis://127.0.0.1:6379/15"):
+        (r,), _ = record([start(st, "cost")], django_capture_on_commit_callbacks)
+        txid = r.ocpp_transaction_id
+        sample = MeterSampleIn(timestamp=T0 + timedelta(minutes=30), energy_wh=Decimal(7000))
+        update = event(st, EventKind.UPDATED, "m1", 30, ocpp_transaction_id=txid, samples=(sample,))
+        record([update], django_capture_on_commit_callbacks)
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            rebuild.transactions_process([(st.pk, txid)])
+        assert published == []  # nothing before the commit
+        for callback in callbacks:
+            callback()
+    (message,) = published
+    assert message["identity"] == st.identity and message["station_id"] == st.pk
+    assert message["transaction_id"] == txid and message["currency"] == "EUR"
+    # 7 kWh × 0.30 + 0.50 = 2.60 excl; 2.541 + 0.605 = 3.146 → 3.15 incl.
+    assert Decimal(message["total_cost_incl_vat"]) == Decimal("3.15")
+    assert Decimal(message["total_cost_excl_vat"]) == Decimal("2.60")
+    # Without REDIS_URL (the embedded default) a pricing queues nothing at all.
+    with override_settings(REDIS_URL="", CHARGING_LIVE_COST_SECONDS=0):
+        sample = MeterSampleIn(timestamp=T0 + timedelta(minutes=45), energy_wh=Decimal(10000))
+        update = event(st, EventKind.UPDATED, "m2", 45, ocpp_transaction_id=txid, samples=(sample,))
+        record([update], django_capture_on_commit_callbacks)
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            rebuild.transactions_process([(st.pk, txid)])
+    assert callbacks == []
+    session = ChargingSession.objects.get(charge_station=st, ocpp_transaction_id=txid)
+    assert session.live_cost_excl_vat == Decimal("3.50")  # priced: 10 kWh × 0.30 + 0.50
+    assert len(published) == 1
 
 
 @pytest.mark.skipif(
