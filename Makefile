@@ -40,7 +40,7 @@ run: demo
 	@echo ""
 	@echo "  Admin:   http://$(WEB_HOST):$(WEB_PORT)/admin/"
 	@echo "  Health:  http://$(WEB_HOST):$(WEB_PORT)/healthz"
-	@echo "  OCPP:    ws://$(GATEWAY_HOST):$(GATEWAY_PORT)/ocpp/{identity}  (OCPP 1.6 and 2.0.1)"
+	@echo "  OCPP:    ws://$(GATEWAY_HOST):$(GATEWAY_PORT)/ocpp/{identity}  (OCPP 1.5, 1.6 and 2.0.1)"
 	@echo "  Simulated stations (sim16, sim201): passwords in $${DATA_DIR:-var}/demo-stations.json"
 	@echo "  Demo login and password: see the line 'demo login' above."
 	@echo "  Ctrl-C stops every process."

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "apps.charging",
     "apps.invoicing",
     "apps.integrations",
+    "apps.devices",
     "demo",
 ]
 

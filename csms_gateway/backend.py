@@ -263,6 +263,10 @@ class DjangoBackend:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, lambda: _in_thread(fn, **kwargs))
 
+    async def call_api(self, fn: Callable[..., Out], **kwargs: Any) -> Out:
+        """Run one domain `api` function in the backend's threads (a database call)."""
+        return await self._call(fn, **kwargs)
+
     async def station_auth(self, identity: str) -> ChargeStationAuth | None:
         return await self._call(locations_api.charge_station_auth, identity=identity)
 

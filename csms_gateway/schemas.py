@@ -1,4 +1,5 @@
-"""Precompiled validators from the `ocpp` package's vendored JSON schemas.
+"""Precompiled validators from the `ocpp` package's vendored JSON schemas (1.6, 2.0.1) and
+the project's own OCPP 1.5 schemas (`csms_gateway/schemas_v15/`, see its SOURCE.md).
 
 fastjsonschema compiles each schema to Python once (on first use, then cached), which costs
 a fraction of a generic jsonschema validation per message. Validation failures map to the
@@ -19,11 +20,16 @@ from csms_gateway.ocppj import ErrorCode, OcppError
 
 Validator = Callable[[Any], Any]
 
-_PACKAGE_DIR = {"1.6": "v16", "2.0.1": "v201"}
+# (package, folder) of each version's schemas.
+_SCHEMA_DIR = {
+    "1.5": ("csms_gateway", "schemas_v15"),
+    "1.6": ("ocpp", "v16/schemas"),
+    "2.0.1": ("ocpp", "v201/schemas"),
+}
 
 
 def _schema_file(version: str, action: str, response: bool) -> str:
-    if version == "1.6":
+    if version.startswith("1."):
         return f"{action}Response.json" if response else f"{action}.json"
     return f"{action}{'Response' if response else 'Request'}.json"
 
@@ -31,10 +37,10 @@ def _schema_file(version: str, action: str, response: bool) -> str:
 @functools.cache
 def validator(version: str, action: str, response: bool) -> Validator | None:
     """The compiled validator for one message, or None when the version has no such action."""
-    package = _PACKAGE_DIR.get(version)
-    if package is None:
+    where = _SCHEMA_DIR.get(version)
+    if where is None:
         return None
-    path = importlib.resources.files("ocpp") / package / "schemas"
+    path = importlib.resources.files(where[0]).joinpath(*where[1].split("/"))
     path = path / _schema_file(version, action, response)
     if not path.is_file():
         return None

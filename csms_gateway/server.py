@@ -22,12 +22,13 @@ from websockets.typing import Subprotocol
 
 from csms_gateway import ocppj, schemas, security
 from csms_gateway.backend import DjangoBackend
-from csms_gateway.handlers import StationContext, v16, v201
+from csms_gateway.cost_updates import CostUpdates
+from csms_gateway.handlers import StationContext, v15, v16, v201
 from csms_gateway.settings import GatewaySettings
 
 log = logging.getLogger("csms_gateway")
 
-_VERSIONS = {"ocpp1.6": ("1.6", v16), "ocpp2.0.1": ("2.0.1", v201)}
+_VERSIONS = {"ocpp1.5": ("1.5", v15), "ocpp1.6": ("1.6", v16), "ocpp2.0.1": ("2.0.1", v201)}
 PATH_PREFIX = "/ocpp/"
 
 
@@ -41,6 +42,10 @@ class Gateway:
         )
         self.connections: dict[str, ServerConnection] = {}
         self._servers: list[Server] = []
+        # Live cost -> CostUpdated to the 2.0.1 stations this node holds (needs Redis).
+        self.cost_updates = (
+            CostUpdates(settings.redis_url, self.connections) if settings.redis_url else None
+        )
 
     # --- handshake --------------------------------------------------------------------------
 
@@ -93,9 +98,14 @@ class Gateway:
     def select_subprotocol(
         self, connection: ServerConnection, offered: Sequence[Subprotocol]
     ) -> Subprotocol | None:
-        # The station lists its preferences in order: take its first that we enable.
+        # The station lists its preferences in order: take its first that we enable and that
+        # the station is allowed (its `ocpp_versions`; none listed: any).
+        allowed = getattr(connection, "station_auth", None)
+        versions = allowed.ocpp_versions if allowed is not None else ()
         for protocol in offered:
-            if protocol in self.settings.subprotocols:
+            if protocol in self.settings.subprotocols and (
+                not versions or protocol.removeprefix("ocpp") in versions
+            ):
                 return protocol
         return None
 
@@ -216,6 +226,8 @@ class Gateway:
 
     async def start(self) -> None:
         self.backend.start()
+        if self.cost_updates is not None:
+            self.cost_updates.start()
         common: dict[str, Any] = {
             "process_request": self.process_request,
             "select_subprotocol": self.select_subprotocol,
@@ -247,4 +259,6 @@ class Gateway:
             server.close()
         for server in self._servers:
             await server.wait_closed()
+        if self.cost_updates is not None:
+            await self.cost_updates.stop()
         await self.backend.stop()

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from config.env import ConfigurationError, env_bool, env_int, env_list, env_str
 
-SUPPORTED_SUBPROTOCOLS = ("ocpp2.0.1", "ocpp1.6")
+SUPPORTED_SUBPROTOCOLS = ("ocpp2.0.1", "ocpp1.6", "ocpp1.5")
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,10 @@ class GatewaySettings:
     group_commit_max: int = 200
     group_commit_delay_ms: int = 5
     lenient: dict[str, frozenset[str]] = field(default_factory=dict)
+    # DataTransfer vendorId -> messageIds answered Accepted (empty or "*": any message id).
+    data_transfer_accept: dict[str, frozenset[str]] = field(default_factory=dict)
+    # Redis: the live cost of 2.0.1 sessions is sent as CostUpdated (empty: no CostUpdated).
+    redis_url: str = ""
 
     @classmethod
     def from_env(cls) -> GatewaySettings:
@@ -47,6 +51,14 @@ class GatewaySettings:
             raise ConfigurationError(
                 'GATEWAY_LENIENT_VENDORS: expected JSON like {"Vendor": ["StatusNotification"]}'
             ) from exc
+        raw_accept = env_str("GATEWAY_DATA_TRANSFER_ACCEPT", "{}")
+        try:
+            accept_json = json.loads(raw_accept)
+            data_transfer_accept = {str(k): frozenset(map(str, v)) for k, v in accept_json.items()}
+        except (ValueError, AttributeError, TypeError) as exc:
+            raise ConfigurationError(
+                'GATEWAY_DATA_TRANSFER_ACCEPT: expected JSON like {"VendorId": ["MessageId"]}'
+            ) from exc
         ping = env_int("GATEWAY_PING_INTERVAL", 0)
         return cls(
             host=env_str("GATEWAY_HOST", "127.0.0.1"),
@@ -63,4 +75,6 @@ class GatewaySettings:
             ping_interval=ping or None,
             auth_cache_seconds=env_int("GATEWAY_AUTH_CACHE_SECONDS", 60),
             lenient=lenient,
+            data_transfer_accept=data_transfer_accept,
+            redis_url=env_str("REDIS_URL", ""),
         )

@@ -1,4 +1,5 @@
-"""Charge-station simulator: `python -m csms_gateway.simulator --stations N --protocol 1.6`.
+"""Charge-station simulator: `python -m csms_gateway.simulator --stations N --protocol 1.6`
+(`1.5`, `1.6` or `2.0.1`).
 
 Drives real charge stations over real websockets (the `websockets` package) against any CSMS
 that speaks OCPP-J: boot, heartbeats, status notifications, authorize, then sessions with
@@ -73,7 +74,7 @@ def ocpp_time(value: datetime) -> str:
 class SimConfig:
     url: str
     credentials: dict[str, str]  # identity -> Basic-auth password
-    protocol: str = "1.6"  # "1.6" or "2.0.1"
+    protocol: str = "1.6"  # "1.5", "1.6" or "2.0.1"
     sessions_per_station: int = 1
     duration: float = 600.0  # wall seconds; then no new session, the current one finishes
     speed: float = 0.0  # station seconds per wall second; 0 = as fast as possible
@@ -159,7 +160,10 @@ class Station:
         self.deadline = deadline
         self.rng = random.Random(f"{cfg.seed}:{identity}")
         self.version = cfg.protocol
-        self.subprotocol = "ocpp2.0.1" if cfg.protocol == "2.0.1" else "ocpp1.6"
+        self.subprotocol = f"ocpp{cfg.protocol}"
+        self.v1 = cfg.protocol != "2.0.1"  # OCPP 1.5 or 1.6: the same message set, mostly
+        self.last_status: dict[int, str] = {}  # 1.5: statuses are sent when they change
+        self.meter_values_sent = 0
         self.vt = clock_start  # this station's virtual clock
         self.ws: ClientConnection | None = None
         self.reader: asyncio.Task[None] | None = None
@@ -397,7 +401,7 @@ class Station:
             await self._disconnect()
 
     async def boot(self) -> None:
-        if self.version == "1.6":
+        if self.v1:
             payload: dict[str, Any] = {
                 "chargePointVendor": "SimVendor",
                 "chargePointModel": "SimAC22",
@@ -417,11 +421,19 @@ class Station:
         answer = await self.call("BootNotification", payload)
         if answer.get("status") != "Accepted":
             raise RuntimeError(f"{self.identity}: boot {answer.get('status')}")
-        if self.cfg.heartbeat is None and isinstance(answer.get("interval"), int):
-            self.heartbeat_interval = float(max(answer["interval"], 1))
+        interval = answer.get("heartbeatInterval" if self.version == "1.5" else "interval")
+        if self.cfg.heartbeat is None and isinstance(interval, int):
+            self.heartbeat_interval = float(max(interval, 1))
 
     async def status(self, connector: int, status: str) -> None:
-        if self.version == "1.6":
+        if self.version == "1.5":
+            # 1.5 knows Available / Occupied (plus Faulted, Unavailable, Reserved): a plugged-in
+            # EV is Occupied whether it charges or not, and a status is sent when it changes.
+            status = "Available" if status == "Available" else "Occupied"
+            if self.last_status.get(connector) == status:
+                return
+            self.last_status[connector] = status
+        if self.v1:
             payload: dict[str, Any] = {
                 "connectorId": connector,
                 "errorCode": "NoError",
@@ -441,7 +453,9 @@ class Station:
 
     def sample(self, energy_wh: int, power_w: int, context: str) -> dict[str, Any]:
         amps = round(power_w / (3 * VOLTAGE), 1)
-        if self.version == "1.6":
+        if self.version == "1.5":
+            return self.sample_15(energy_wh, power_w, amps, context)
+        if self.v1:
             values: list[dict[str, Any]] = [
                 {
                     "value": str(energy_wh),
@@ -490,6 +504,33 @@ class Station:
             ]
         return {"timestamp": self.stamp(), "sampledValue": values}
 
+    def sample_15(self, energy_wh: int, power_w: int, amps: float, context: str) -> dict:
+        """An OCPP 1.5 meter value. Both shapes seen in the field, alternately: the readings
+        in `value` (the WSDL's name) or in `values`; the energy reading is the bare text once
+        in a while (a reading without attributes), since Wh and the register are defaults."""
+        self.meter_values_sent += 1
+        n = self.meter_values_sent
+        energy: Any = {
+            "value": str(energy_wh),
+            "context": context,
+            "unit": "Wh",
+            "measurand": "Energy.Active.Import.Register",
+            "location": "Outlet",
+        }
+        if n % 3 == 0:
+            energy = str(energy_wh)
+        readings = [
+            energy,
+            {
+                "value": str(power_w),
+                "context": context,
+                "unit": "W",
+                "measurand": "Power.Active.Import",
+            },
+            {"value": str(amps), "context": context, "unit": "Amp", "measurand": "Current.Import"},
+        ]
+        return {"timestamp": self.stamp(), "value" if n % 2 else "values": readings}
+
     async def session(self, n: int) -> None:
         cfg = self.cfg
         length = cfg.session_minutes * 60
@@ -510,7 +551,7 @@ class Station:
         started_at = self.vt
         evse = 1
         txid: str
-        if self.version == "1.6":
+        if self.v1:
             await self.status(evse, "Preparing")
             auth = await self.call("Authorize", {"idTag": id_tag})
             if auth.get("idTagInfo", {}).get("status") != "Accepted":
@@ -564,13 +605,13 @@ class Station:
         for tick in ticks:
             await self.advance(tick - t)
             t = tick
-            if self.version == "1.6":
+            if self.v1:
                 if tick == charge_end:
                     await self.status(evse, "SuspendedEV")
                 payload = {
                     "connectorId": evse,
                     "transactionId": int(txid),
-                    "meterValue": [
+                    "values" if self.version == "1.5" else "meterValue": [
                         self.sample(energy_at(t), power if t < charge_end else 0, "Sample.Periodic")
                     ],
                 }
@@ -593,7 +634,7 @@ class Station:
         if self.barrier is not None and n == 0:
             await self.barrier.wait()
         stop_wh = energy_at(length)
-        if self.version == "1.6":
+        if self.v1:
             stop = {
                 "transactionId": int(txid),
                 "idTag": id_tag,
@@ -601,6 +642,8 @@ class Station:
                 "timestamp": self.stamp(),
                 "reason": "EVDisconnected",
             }
+            if self.version == "1.5":
+                del stop["reason"]  # 1.5 has no stop reason
             action = "StopTransaction"
         else:
             stop = event("Ended", "EVDeparted", "Idle", "Transaction.End", length)
@@ -616,7 +659,7 @@ class Station:
             await self._flush(until=stop_pending)
         self.stats.sessions_stopped += 1
         self.register_wh = stop_wh
-        if self.version == "1.6":
+        if self.v1:
             await self.status(evse, "Finishing")
         await self.status(evse, "Available")
         self.record(
@@ -773,7 +816,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Simulated OCPP charge stations over real websockets.",
     )
     p.add_argument("--stations", type=int, required=True, help="how many stations to run")
-    p.add_argument("--protocol", choices=["1.6", "2.0.1"], default="1.6")
+    p.add_argument("--protocol", choices=["1.5", "1.6", "2.0.1"], default="1.6")
     p.add_argument("--url", default="ws://127.0.0.1:9000/ocpp/", help="CSMS URL + identity")
     p.add_argument(
         "--credentials",

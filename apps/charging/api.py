@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apps.charging import ingest, ocpi, selectors, services, tasks
+from apps.charging import ingest, live_cost_feed, ocpi, selectors, services, tasks
 
 cdr_credit = services.cdr_credit
 transaction_events_record = ingest.transaction_events_record
@@ -18,3 +18,7 @@ cdr_object = ocpi.cdr_object
 # Publish the processing of (station, transaction) pairs (what `transaction_events_record`
 # does on commit by default); the gateway calls it from its own publisher thread.
 transactions_enqueue = tasks.enqueue_transaction_processing
+
+# The Redis channel on which workers publish the running cost of active sessions (the gateway
+# subscribes and sends OCPP 2.0.1 CostUpdated).
+live_cost_channel = live_cost_feed.live_cost_channel

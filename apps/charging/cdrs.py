@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from apps.charging import live_cost_feed
 from apps.charging.contracts import CdrKind, ChargingState, FlagReason
 from apps.charging.models import Cdr, ChargingSession, OcppEvent
 from apps.charging.rebuild import Lookups, TimelinePoint, Writes, _flag, build_timeline
@@ -98,6 +99,9 @@ def session_update_live_cost(
     session.live_cost_excl_vat = total.excl_vat
     session.live_cost_incl_vat = total.incl_vat
     session.live_charging_periods = pricing.periods_to_ocpi(periods)
+    # Hook: after commit, the gateway node holding the station shows it the new running cost
+    # (OCPP 2.0.1 CostUpdated); see apps/charging/live_cost_feed.py.
+    live_cost_feed.publish_on_commit(session, lookups)
 
 
 def _cdr_token(session: ChargingSession, lookups: Lookups) -> dict[str, Any]:

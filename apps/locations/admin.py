@@ -38,6 +38,7 @@ class ChargeStationAdmin(admin.ModelAdmin):
         "vendor",
         "model",
         "ocpp_version",
+        "ocpp_versions",
         "security_profile",
         "connectivity",
         "last_seen_at",

@@ -8,6 +8,7 @@ from apps.locations.models import ChargeStation
 
 charge_station_reset_password = services.charge_station_reset_password
 charge_station_set_security_profile = services.charge_station_set_security_profile
+charge_station_set_ocpp_versions = services.charge_station_set_ocpp_versions
 charge_station_upsert = services.charge_station_upsert
 location_upsert = services.location_upsert
 evse_upsert = services.evse_upsert
@@ -37,12 +38,14 @@ def charge_station_auth(*, identity: str) -> ChargeStationAuth | None:
             "password_hash",
             "client_cert_fingerprint",
             "enabled",
+            "ocpp_versions",
         )
         .first()
     )
     if row is None:
         return None
     row["security_profile"] = SecurityProfile(row["security_profile"])
+    row["ocpp_versions"] = tuple(v for v in row["ocpp_versions"].split(",") if v)
     return ChargeStationAuth(**row)
 
 

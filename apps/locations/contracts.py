@@ -133,6 +133,8 @@ class ChargeStationAuth:
     password_hash: str
     client_cert_fingerprint: str
     enabled: bool
+    # OCPP versions ("1.5", "1.6", "2.0.1") the station may use; empty: any enabled one.
+    ocpp_versions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,16 @@ identity_validator = RegexValidator(
 )
 
 
+def validate_ocpp_versions(value: str) -> None:
+    """Comma-separated OCPP versions, e.g. `1.6,2.0.1`; empty: any the gateway enables."""
+    allowed = {v.value for v in OcppVersion}
+    unknown = [v for v in value.split(",") if v and v not in allowed]
+    if unknown:
+        raise ValidationError(
+            f"unknown OCPP version(s) {', '.join(unknown)}: use {', '.join(sorted(allowed))}."
+        )
+
+
 def validate_time_zone(value: str) -> None:
     try:
         zoneinfo.ZoneInfo(value)
@@ -86,6 +96,9 @@ class ChargeStation(TenantOwnedModel):
     serial_number = models.CharField(max_length=50, blank=True)
     firmware_version = models.CharField(max_length=50, blank=True)
     ocpp_version = models.CharField(max_length=8, choices=choices(OcppVersion), blank=True)
+    # The OCPP versions this station may connect with (comma-separated, e.g. "1.6,2.0.1");
+    # empty: any version the gateway enables. The station's first preference among them wins.
+    ocpp_versions = models.CharField(max_length=24, blank=True, validators=[validate_ocpp_versions])
     security_profile = models.PositiveSmallIntegerField(
         choices=[(p.value, p.name) for p in SecurityProfile], default=SecurityProfile.BASIC.value
     )

@@ -29,6 +29,7 @@ from apps.locations.contracts import (
     Connectivity,
     EvseStatusReport,
     LocationRecord,
+    OcppVersion,
     SecurityProfile,
 )
 from apps.locations.models import ChargeStation, Connector, Evse, Location
@@ -72,6 +73,24 @@ def charge_station_set_security_profile(
     if client_cert_fingerprint:
         station.client_cert_fingerprint = client_cert_fingerprint
     station.save(update_fields=["security_profile", "client_cert_fingerprint", "updated_at"])
+
+
+def charge_station_set_ocpp_versions(*, station_id: int, versions: Sequence[str]) -> None:
+    """Limit the OCPP versions a station may connect with (empty: any the gateway enables).
+    The gateway offers the station its first preference among them at the handshake."""
+    allowed = [v.value for v in OcppVersion]
+    unknown = [v for v in versions if v not in allowed]
+    if unknown:
+        raise ValidationFailed(
+            "unknown OCPP version",
+            problems=tuple(
+                Problem("ocpp_versions", f"{v!r} is not one of {', '.join(allowed)}")
+                for v in unknown
+            ),
+        )
+    value = ",".join(v for v in allowed if v in versions)
+    if not ChargeStation.objects.filter(pk=station_id).update(ocpp_versions=value):
+        raise NotFound(f"no charge station {station_id}")
 
 
 @transaction.atomic

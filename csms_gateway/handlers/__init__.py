@@ -19,7 +19,7 @@ from csms_gateway.settings import GatewaySettings
 @dataclass
 class StationContext:
     auth: ChargeStationAuth
-    version: str  # "1.6" or "2.0.1"
+    version: str  # "1.5", "1.6" or "2.0.1"
     backend: DjangoBackend
     settings: GatewaySettings
     vendor: str = ""

@@ -1,4 +1,5 @@
-"""OCPP 1.6 (Core profile messages of the transaction path)."""
+"""OCPP 1.6: the Core messages of the transaction path here; firmware, diagnostics, the
+security extensions and DataTransfer in `device`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ from apps.charging.contracts import (
     TransactionEventIn,
     state_for_status,
 )
-from csms_gateway.handlers import Handler, StationContext, message_key, now_utc, ocpp_time
+from csms_gateway.handlers import (
+    Handler,
+    StationContext,
+    device,
+    message_key,
+    now_utc,
+    ocpp_time,
+)
 from csms_gateway.metering import normalise, parse_timestamp
 
 log = logging.getLogger(__name__)
@@ -34,7 +42,7 @@ async def boot_notification(ctx: StationContext, p: dict[str, Any]) -> dict[str,
         model=str(p.get("chargePointModel", "")),
         serial_number=str(p.get("chargePointSerialNumber") or p.get("chargeBoxSerialNumber") or ""),
         firmware_version=str(p.get("firmwareVersion", "")),
-        ocpp_version=VERSION,
+        ocpp_version=ctx.version,
     )
     return {
         "status": "Accepted",
@@ -83,7 +91,7 @@ async def start_transaction(ctx: StationContext, p: dict[str, Any]) -> dict[str,
             station_id=ctx.station_id,
             kind=EventKind.STARTED,
             idempotency_key=message_key("StartTransaction", p),
-            protocol=VERSION,
+            protocol=ctx.version,
             action="StartTransaction",
             station_timestamp=parse_timestamp(p.get("timestamp")) or received,
             received_at=received,
@@ -111,7 +119,7 @@ async def meter_values(ctx: StationContext, p: dict[str, Any]) -> dict[str, Any]
             station_id=ctx.station_id,
             kind=EventKind.UPDATED,
             idempotency_key=message_key("MeterValues", p),
-            protocol=VERSION,
+            protocol=ctx.version,
             action="MeterValues",
             station_timestamp=first,
             received_at=received,
@@ -135,7 +143,7 @@ async def stop_transaction(ctx: StationContext, p: dict[str, Any]) -> dict[str, 
             station_id=ctx.station_id,
             kind=EventKind.ENDED,
             idempotency_key=message_key("StopTransaction", p),
-            protocol=VERSION,
+            protocol=ctx.version,
             action="StopTransaction",
             station_timestamp=parse_timestamp(p.get("timestamp")) or received,
             received_at=received,
@@ -153,11 +161,6 @@ async def stop_transaction(ctx: StationContext, p: dict[str, Any]) -> dict[str, 
     return {}
 
 
-async def data_transfer(ctx: StationContext, p: dict[str, Any]) -> dict[str, Any]:
-    log.info("DataTransfer from %s: vendor %s", ctx.auth.identity, p.get("vendorId"))
-    return {"status": "UnknownVendorId"}
-
-
 HANDLERS: dict[str, Handler] = {
     "BootNotification": boot_notification,
     "Heartbeat": heartbeat,
@@ -166,6 +169,8 @@ HANDLERS: dict[str, Handler] = {
     "StartTransaction": start_transaction,
     "MeterValues": meter_values,
     "StopTransaction": stop_transaction,
-    "DataTransfer": data_transfer,
+    # Firmware, diagnostics, security extensions, DataTransfer: stored in the station's
+    # event log (csms_gateway.handlers.device).
+    **device.V16_HANDLERS,
 }
 TRANSACTION_ACTIONS = frozenset({"StartTransaction", "StopTransaction", "MeterValues"})

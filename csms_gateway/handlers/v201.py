@@ -1,4 +1,5 @@
-"""OCPP 2.0.1 (the messages of the transaction path)."""
+"""OCPP 2.0.1: the messages of the transaction path here; the other blocks a station reports
+through (device model, events, firmware, logs, security, smart charging) in `device`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ from apps.charging.contracts import (
     TransactionEventIn,
     state_for_status,
 )
-from csms_gateway.handlers import Handler, StationContext, message_key, now_utc, ocpp_time
+from csms_gateway.handlers import (
+    Handler,
+    StationContext,
+    device,
+    message_key,
+    now_utc,
+    ocpp_time,
+)
 from csms_gateway.metering import normalise, parse_timestamp
 
 log = logging.getLogger(__name__)
@@ -127,5 +135,8 @@ HANDLERS: dict[str, Handler] = {
     "Authorize": authorize,
     "TransactionEvent": transaction_event,
     "MeterValues": meter_values,
+    # Device model, events, firmware, logs, security, smart-charging notifications: stored
+    # in the station's event log (csms_gateway.handlers.device).
+    **device.V201_HANDLERS,
 }
 TRANSACTION_ACTIONS = frozenset({"TransactionEvent"})

@@ -14,6 +14,7 @@ DOMAIN_APPS = {
     "charging",
     "invoicing",
     "integrations",
+    "devices",
 }
 
 # Platform-wide tables: the tenant itself and the people who may belong to several tenants.
@@ -41,6 +42,11 @@ ALLOWED_CROSS_APP_FKS = {
     "charging.StatusEvent.charge_station -> locations.ChargeStation",
     "charging.TransactionIdAllocation.charge_station -> locations.ChargeStation",
     "charging.ReviewFlag.charge_station -> locations.ChargeStation",
+    # What a station reported about itself (firmware, security, device model, CSRs).
+    "devices.StationEvent.charge_station -> locations.ChargeStation",
+    "devices.DeviceState.charge_station -> locations.ChargeStation",
+    "devices.DeviceVariable.charge_station -> locations.ChargeStation",
+    "devices.CertificateRequest.charge_station -> locations.ChargeStation",
 }
 
 
