@@ -51,10 +51,15 @@ class TariffCatalogue:
 
     def get(self, tariff_id: str | None) -> Tariff | None:
         """The tariff of a period's ``tariff_id`` (None: the default), or None if unknown."""
-        if tariff_id is None:
-            return self.default
-        found = self._by_key.get(tariff_id.casefold())
+        found = self.find(tariff_id)
         return None if found is None else found[1]
+
+    def find(self, tariff_id: str | None) -> tuple[str, Tariff] | None:
+        """(the id as the catalogue spells it, the tariff) of a period's ``tariff_id``
+        (None: the default), or None if unknown."""
+        if tariff_id is None:
+            return self.default.id, self.default
+        return self._by_key.get(tariff_id.casefold())
 
     def ids(self) -> list[str]:
         return [key for key, _t in self._by_key.values()]
@@ -65,17 +70,20 @@ class TariffCatalogue:
 
     def resolve(
         self, periods: Sequence[ChargingPeriod], path: str = "$.charging_periods"
-    ) -> tuple[Tariff, ...]:
-        """The tariff of each period; unknown ids and a mix of currencies are errors."""
+    ) -> tuple[tuple[str, Tariff], ...]:
+        """(id, tariff) of each period, the id spelt as in the catalogue (the default
+        tariff's own id, a mapping's key, a listed tariff's id); unknown ids and a mix of
+        currencies are errors."""
         issues: list[InputIssue] = []
-        out: list[Tariff] = []
+        out: list[tuple[str, Tariff]] = []
         first: tuple[int, Tariff] | None = None
         for i, p in enumerate(periods):
-            tariff = self.get(p.tariff_id)
-            if tariff is None:
+            found = self.find(p.tariff_id)
+            if found is None:
                 assert p.tariff_id is not None
                 issues.append(InputIssue(f"{path}[{i}].tariff_id", self.unknown(p.tariff_id)))
                 continue
+            tariff = found[1]
             if first is None:
                 first = (i, tariff)
             elif tariff.currency != first[1].currency:
@@ -87,7 +95,7 @@ class TariffCatalogue:
                         "one session has one currency",
                     )
                 )
-            out.append(tariff)
+            out.append(found)
         if issues:
             raise PricingInputError(issues)
         return tuple(out)

@@ -189,12 +189,13 @@ def price_session(
     ids = session.epochs[3]
     if ids and (tariffs is not None or len(ids) > 1 or ids[0] != tariff.id):
         # periods name tariffs: resolve them (the common single-tariff case skips this)
-        per_period = TariffCatalogue(tariff, tariffs).resolve(session.charging_periods)
-        first = per_period[0] if per_period else tariff
-        for other in per_period:
-            if other is not first:
-                plan = tuple([t.compiled for t in per_period])
-                return _price_general(first, first.compiled, session, mode, plan)
+        resolved = TariffCatalogue(tariff, tariffs).resolve(session.charging_periods)
+        label, first = resolved[0] if resolved else (tariff.id, tariff)
+        if label != first.id or any(t is not first or i != label for i, t in resolved):
+            # a switch (or a tariff known under another id): each period its own tariff
+            plan = tuple([t.compiled for _, t in resolved])
+            labels = tuple([i for i, _ in resolved])
+            return _price_general(first, first.compiled, session, mode, plan, labels)
         tariff = first  # one tariff for the whole session: the paths below
     ct: CompiledTariff = tariff.compiled
     if ct.energy_only:
@@ -658,11 +659,12 @@ def _price_general(
     session: SessionInput,
     mode: str,
     plan: tuple[CompiledTariff, ...] | None = None,
+    labels: tuple[str, ...] | None = None,
 ) -> PriceResult:
     """Per period, per dimension element selection. ``plan``: the compiled tariff of each
     period when the session switches tariffs (``tariff``/``ct`` are then the first
-    period's); the session-wide state (energy before, durations, FLAT once, step_size on
-    the session totals) carries across the switch."""
+    period's), ``labels`` their ids; the session-wide state (energy before, durations,
+    FLAT once, step_size on the session totals) carries across the switch."""
     start_s, end_s, starts, _ids = session.epochs
     periods = session.charging_periods
     n = len(periods)
@@ -961,7 +963,7 @@ def _price_general(
     )
 
     def build_periods() -> tuple[PeriodPrice, ...]:
-        return _breakdown(tariff, session, rows_by_period, plan)
+        return _breakdown(tariff, session, rows_by_period, labels)
 
     return _finish(
         tariff,
@@ -982,6 +984,7 @@ def _price_general(
         build_periods,
         time_nums,
         plan,
+        labels,
     )
 
 
@@ -1020,7 +1023,7 @@ def _breakdown(
     tariff: Tariff,
     session: SessionInput,
     rows_by_period: list[list[list[Any]]],
-    plan: tuple[CompiledTariff, ...] | None = None,
+    labels: tuple[str, ...] | None = None,
 ) -> tuple[PeriodPrice, ...]:
     _start_s, end_s, starts, _ids = session.epochs
     periods = session.charging_periods
@@ -1064,7 +1067,7 @@ def _breakdown(
                 seconds=(starts[i + 1] if i + 1 < n else end_s) - starts[i],
                 reservation=p.reservation_time is not None,
                 dimensions=tuple(dims),
-                tariff_id=tariff.id if plan is None else plan[i].tariff.id,
+                tariff_id=tariff.id if labels is None else labels[i],
             )
         )
     return tuple(out)
@@ -1089,6 +1092,7 @@ def _finish(
     build_periods: Callable[[], tuple[PeriodPrice, ...]],
     exact_total: tuple[Decimal, Decimal] | None = None,
     plan: tuple[CompiledTariff, ...] | None = None,
+    labels: tuple[str, ...] | None = None,
 ) -> PriceResult:
     """Totals, min/max, tariff-level warnings, the result.
 
@@ -1121,8 +1125,8 @@ def _finish(
         total_excl, total_incl, adjustments = _clamp(tariff, total_excl, total_incl, warnings)
         if adjustments:
             single = -1
-    if plan is not None:
-        _switch_warnings(tariff, session, plan, warnings)
+    if plan is not None and labels is not None:
+        _switch_warnings(tariff, session, plan, labels, warnings)
     elif ct.no_default_warnings:
         warnings.extend(ct.no_default_warnings)
     if tariff.start_date_time is not None and session.start < tariff.start_date_time:
@@ -1170,6 +1174,7 @@ def _switch_warnings(
     tariff: Tariff,
     session: SessionInput,
     plan: tuple[CompiledTariff, ...],
+    labels: tuple[str, ...],
     warnings: list[PriceWarning],
 ) -> None:
     """Tariff-level warnings of a session priced with several tariffs: each switch, the
@@ -1179,24 +1184,22 @@ def _switch_warnings(
     first_use: dict[int, int] = {}
     for i, x in enumerate(plan):
         first_use.setdefault(id(x), i)
-    prev = plan[0]
-    for i, x in enumerate(plan):
-        if x is not prev:
+    for i in range(1, len(plan)):
+        if labels[i] != labels[i - 1]:
             warnings.append(
                 PriceWarning(
                     "TARIFF_SWITCH",
-                    f"the tariff changes from {prev.tariff.id!r} to {x.tariff.id!r} at "
+                    f"the tariff changes from {labels[i - 1]!r} to {labels[i]!r} at "
                     f"{_when(periods[i].start_date_time)}; FLAT and step_size apply once per "
-                    f"session, min/max_price are those of {tariff.id!r}",
+                    f"session, min/max_price are those of {labels[0]!r}",
                     f"$.charging_periods[{i}].tariff_id",
                 )
             )
-            prev = x
     for x in {id(x): x for x in plan}.values():
         i = first_use[id(x)]
         t = x.tariff
         for w in x.no_default_warnings:
-            warnings.append(PriceWarning(w.code, f"tariff {t.id!r}: {w.message}", w.path))
+            warnings.append(PriceWarning(w.code, f"tariff {labels[i]!r}: {w.message}", w.path))
         if t is tariff:
             continue  # the first tariff's validity: checked by _finish, as for one tariff
         path = f"$.charging_periods[{i}].tariff_id"
@@ -1207,8 +1210,9 @@ def _switch_warnings(
             warnings.append(
                 PriceWarning(
                     "TARIFF_LIMITS_NOT_APPLIED",
-                    f"tariff {t.id!r} has its own min_price/max_price; across a tariff switch "
-                    f"total_cost is limited by those of the first period's tariff {tariff.id!r}",
+                    f"tariff {labels[i]!r} has its own min_price/max_price; across a tariff "
+                    f"switch total_cost is limited by those of the first period's tariff "
+                    f"{labels[0]!r}",
                     path,
                 )
             )
@@ -1216,7 +1220,7 @@ def _switch_warnings(
             warnings.append(
                 PriceWarning(
                     "TARIFF_NOT_YET_ACTIVE",
-                    f"period {i} starts before the start_date_time of tariff {t.id!r}",
+                    f"period {i} starts before the start_date_time of tariff {labels[i]!r}",
                     path,
                 )
             )
@@ -1224,7 +1228,7 @@ def _switch_warnings(
             warnings.append(
                 PriceWarning(
                     "TARIFF_EXPIRED",
-                    f"period {i} starts after the end_date_time of tariff {t.id!r}",
+                    f"period {i} starts after the end_date_time of tariff {labels[i]!r}",
                     path,
                 )
             )

@@ -127,12 +127,13 @@ def _switch_plan(
     label written on the periods and the compiled tariff: stretch k starts at instants[k-1]
     (the first one at the start)."""
     catalogue = TariffCatalogue(tariff, tariffs)
-    label = tariff.id if tariff_id is None else tariff_id
-    first = catalogue.get(label)
-    if first is None:
-        issues.append(InputIssue("$.tariff_id", catalogue.unknown(label)))
-        first = tariff
-    stretches = [(label, first.compiled)]
+    found = catalogue.find(tariff_id)
+    if found is None:
+        assert tariff_id is not None
+        issues.append(InputIssue("$.tariff_id", catalogue.unknown(tariff_id)))
+        found = (tariff.id, tariff)
+    first = found[1]
+    stretches = [(found[0], first.compiled)]
     instants: list[int] = []
     for k, item in enumerate(switches):
         path = f"$.tariff_switches[{k}]"
@@ -148,22 +149,22 @@ def _switch_plan(
         if instants and t <= instants[-1]:
             issues.append(InputIssue(f"{path}.start_date_time", "is not after the previous switch"))
             continue
-        found = catalogue.get(tid) if isinstance(tid, str) else None
-        if found is None:
+        hit = catalogue.find(tid) if isinstance(tid, str) else None
+        if hit is None:
             what = catalogue.unknown(tid) if isinstance(tid, str) else "expected a tariff id"
             issues.append(InputIssue(f"{path}.tariff_id", what))
             continue
-        if found.currency != first.currency:
+        if hit[1].currency != first.currency:
             issues.append(
                 InputIssue(
                     f"{path}.tariff_id",
-                    f"tariff {found.id!r} is in {found.currency}, the session's tariff "
-                    f"{first.id!r} in {first.currency}: one session has one currency",
+                    f"tariff {hit[0]!r} is in {hit[1].currency}, the session's tariff "
+                    f"{found[0]!r} in {first.currency}: one session has one currency",
                 )
             )
             continue
         instants.append(t)
-        stretches.append((tid, found.compiled))
+        stretches.append((hit[0], hit[1].compiled))
     return instants, stretches
 
 

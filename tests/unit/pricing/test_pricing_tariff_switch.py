@@ -158,6 +158,25 @@ def test_the_default_tariff_unused_when_every_period_names_another() -> None:
     assert direct.totals.total_cost.excl_vat == D("16.00")
 
 
+def test_two_versions_of_one_ocpi_tariff_under_their_own_keys() -> None:
+    # A new version of tariff A keeps A's OCPI id; applied to a running session it needs a
+    # key of its own in the mapping (and on the periods): the key names it in the result.
+    a_v2 = dataclasses.replace(B, id="A", compiled=None)
+    r = price_session(tariff=A, session=switch_session("A", "A-v2"), tariffs={"A-v2": a_v2})
+    assert r.totals.total_cost == (D("12.78"), D("15.46"))  # as with B: same prices
+    assert r.tariff_ids == ("A", "A-v2")
+    assert r.warnings[0].message.startswith("the tariff changes from 'A' to 'A-v2' at ")
+    # every period under the other key: priced with that version alone, named by its key
+    only_v2 = price_session(
+        tariff=A, session=switch_session("A-v2", "A-v2"), tariffs={"A-v2": a_v2}
+    )
+    assert only_v2.totals == price_session(tariff=B, session=switch_session(None, None)).totals
+    assert only_v2.tariff_ids == ("A-v2",)
+    with pytest.raises(PricingInputError) as exc:  # the same id for two different tariffs
+        price_session(tariff=A, session=switch_session(), tariffs=[a_v2])
+    assert exc.value.issues[0].message == "two different tariffs have the id 'A'"
+
+
 def test_unknown_tariff_id_is_an_error_naming_the_period() -> None:
     with pytest.raises(PricingInputError) as exc:
         price_session(tariff=A, session=switch_session("A", "C"))
