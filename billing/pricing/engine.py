@@ -188,15 +188,11 @@ def price_session(
             return price_session(tariff=tariff, session=session, rounding=mode, tariffs=tariffs)
     ids = session.epochs[3]
     if ids and (tariffs is not None or len(ids) > 1 or ids[0] != tariff.id):
-        # periods name tariffs: resolve them (the common single-tariff case skips this)
-        resolved = TariffCatalogue(tariff, tariffs).resolve(session.charging_periods)
-        label, first = resolved[0] if resolved else (tariff.id, tariff)
-        if label != first.id or any(t is not first or i != label for i, t in resolved):
-            # a switch (or a tariff known under another id): each period its own tariff
-            plan = tuple([t.compiled for _, t in resolved])
-            labels = tuple([i for i, _ in resolved])
-            return _price_general(first, first.compiled, session, mode, plan, labels)
-        tariff = first  # one tariff for the whole session: the paths below
+        # periods name tariffs (the common single-tariff case skips this)
+        switched = _price_switch(tariff, tariffs, session, mode)
+        if isinstance(switched, PriceResult):
+            return switched
+        tariff = switched  # one tariff for the whole session: the paths below
     ct: CompiledTariff = tariff.compiled
     if ct.energy_only:
         result = _price_energy_only(ct, session, mode)
@@ -212,6 +208,22 @@ def price_session(
         if result is not None:
             return result
     return _price_general(tariff, ct, session, mode)
+
+
+def _price_switch(
+    tariff: Tariff, tariffs: Tariffs | None, session: SessionInput, mode: str
+) -> PriceResult | Tariff:
+    """Resolve the periods' tariff_ids: the result of a session that switches tariffs (each
+    period priced with its own, by the general path), or the one tariff of all its periods.
+    (Its own function: price_session stays free of the closures written here.)"""
+    resolved = TariffCatalogue(tariff, tariffs).resolve(session.charging_periods)
+    label, first = resolved[0] if resolved else (tariff.id, tariff)
+    if label == first.id and all(t is first and i == label for i, t in resolved):
+        return first
+    # a switch (or a tariff known under another id): each period its own tariff and label
+    plan = tuple([t.compiled for _, t in resolved])
+    labels = tuple([i for i, _ in resolved])
+    return _price_general(first, first.compiled, session, mode, plan, labels)
 
 
 # --------------------------------------------------------------------------------------------
