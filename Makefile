@@ -11,7 +11,7 @@ GATEWAY_PORT ?= 9000
 export WEB_HOST WEB_PORT GATEWAY_HOST GATEWAY_PORT
 
 .PHONY: install run test lint check pytest migrate demo worker bench-pricing bench-cdr-pipeline \
-	bench-kill bench-api clean
+	bench-kill bench-api callgrind-pricing clean
 
 # The virtual environment is rebuilt from the lock file whenever the lock file changes.
 $(VENV)/.installed: requirements/dev.lock
@@ -63,6 +63,16 @@ pytest: install tests/js/node_modules/.package-lock.json
 
 bench-pricing: install
 	$(BIN)/python bench/bench_pricing.py
+
+## make callgrind-pricing: instructions per CDR of the pricing hot path (valgrind), the A/B
+## evidence on this shared machine; CALLGRIND_ROOT=/work/main measures another tree
+CALLGRIND_ROOT ?= $(CURDIR)
+callgrind-pricing: install
+	@rm -rf var/callgrind && mkdir -p var/callgrind
+	cd var/callgrind && PYTHONHASHSEED=0 valgrind --tool=callgrind --dump-before=getppid \
+		$(CURDIR)/$(BIN)/python $(CURDIR)/bench/callgrind_pricing.py --root $(CALLGRIND_ROOT) \
+		> valgrind.log 2>&1
+	$(BIN)/python bench/callgrind_pricing.py --report var/callgrind
 
 ## make bench-api: REST API on 1,000,000 CDRs in PostgreSQL (database `benchapi`), see docs/benchmarks.md
 bench-api: install

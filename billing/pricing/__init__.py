@@ -4,6 +4,7 @@ Pure Python (stdlib only, no Django). One function prices the live session, the 
 and a foreign CDR alike (PRICING.md point 12). See docs/pricing.md.
 """
 
+from billing.pricing.catalogue import TariffCatalogue
 from billing.pricing.engine import ROUND_HALF_UP, price_session
 from billing.pricing.model import (
     Amount,
@@ -33,6 +34,7 @@ from billing.pricing.model import (
     Tariff,
     TariffElement,
     TariffRestrictions,
+    TariffSwitch,
     TariffType,
 )
 from billing.pricing.parse import parse_cdr_session, parse_charging_periods, parse_meter_values
@@ -69,7 +71,9 @@ __all__ = [
     "SessionInput",
     "Tariff",
     "TariffElement",
+    "TariffCatalogue",
     "TariffRestrictions",
+    "TariffSwitch",
     "TariffType",
     "parse_cdr_session",
     "parse_charging_periods",

@@ -21,6 +21,7 @@ from decimal import Context, Decimal
 from typing import Any
 from zoneinfo import ZoneInfoNotFoundError
 
+from billing.pricing.catalogue import TariffCatalogue, Tariffs
 from billing.pricing.compiled import (
     DAY,
     CompiledTariff,
@@ -164,15 +165,34 @@ def _durations(
 
 
 def price_session(
-    *, tariff: Tariff, session: SessionInput, rounding: str = ROUND_HALF_UP
+    *,
+    tariff: Tariff,
+    session: SessionInput,
+    rounding: str = ROUND_HALF_UP,
+    tariffs: Tariffs | None = None,
 ) -> PriceResult:
-    """Price a session (live: ``session.end`` is "now"; final or foreign CDR alike)."""
+    """Price a session (live: ``session.end`` is "now"; final or foreign CDR alike).
+
+    ``tariff`` is the session's tariff: it prices the periods without a ``tariff_id`` (and
+    those naming it). ``tariffs`` are the other tariffs the periods' ``tariff_id`` may name
+    (a tariff switch: a mapping tariff_id -> Tariff, or tariffs keyed by their id); an
+    unknown ``tariff_id`` is a ``PricingInputError`` naming the period. Across a switch
+    FLAT and step_size apply once per session and min/max_price are those of the first
+    period's tariff (docs/pricing.md, "Tariff switch").
+    """
     mode = _MODES.get(rounding)
     if mode is None:
         mode = rounding_mode(rounding)
     if decimal.getcontext().prec < 28:
         with decimal.localcontext(_DIV):
-            return price_session(tariff=tariff, session=session, rounding=mode)
+            return price_session(tariff=tariff, session=session, rounding=mode, tariffs=tariffs)
+    ids = session.epochs[3]
+    if ids and (tariffs is not None or len(ids) > 1 or ids[0] != tariff.id):
+        # periods name tariffs (the common single-tariff case skips this)
+        switched = _price_switch(tariff, tariffs, session, mode)
+        if isinstance(switched, PriceResult):
+            return switched
+        tariff = switched  # one tariff for the whole session: the paths below
     ct: CompiledTariff = tariff.compiled
     if ct.energy_only:
         result = _price_energy_only(ct, session, mode)
@@ -190,6 +210,22 @@ def price_session(
     return _price_general(tariff, ct, session, mode)
 
 
+def _price_switch(
+    tariff: Tariff, tariffs: Tariffs | None, session: SessionInput, mode: str
+) -> PriceResult | Tariff:
+    """Resolve the periods' tariff_ids: the result of a session that switches tariffs (each
+    period priced with its own, by the general path), or the one tariff of all its periods.
+    (Its own function: price_session stays free of the closures written here.)"""
+    resolved = TariffCatalogue(tariff, tariffs).resolve(session.charging_periods)
+    label, first = resolved[0] if resolved else (tariff.id, tariff)
+    if label == first.id and all(t is first and i == label for i, t in resolved):
+        return first
+    # a switch (or a tariff known under another id): each period its own tariff and label
+    plan = tuple([t.compiled for _, t in resolved])
+    labels = tuple([i for i, _ in resolved])
+    return _price_general(first, first.compiled, session, mode, plan, labels)
+
+
 # --------------------------------------------------------------------------------------------
 # Static path: every charging dimension has one unrestricted component
 # --------------------------------------------------------------------------------------------
@@ -198,7 +234,7 @@ def price_session(
 def _price_energy_only(ct: CompiledTariff, session: SessionInput, mode: str) -> PriceResult | None:
     """``_price_static`` for a tariff with one unrestricted ENERGY component only (same
     numbers, less bookkeeping); None for sessions with reservation periods."""
-    start_s, end_s, starts = session.epochs
+    start_s, end_s, starts, _ids = session.epochs
     periods = session.charging_periods
     n = len(periods)
     warnings: list[PriceWarning] = []
@@ -275,7 +311,7 @@ def _price_general_for_breakdown(
 def _price_static(
     tariff: Tariff, ct: CompiledTariff, session: SessionInput, mode: str
 ) -> PriceResult | None:
-    start_s, end_s, starts = session.epochs
+    start_s, end_s, starts, _ids = session.epochs
     periods = session.charging_periods
     n = len(periods)
     warnings: list[PriceWarning] = []
@@ -386,7 +422,7 @@ def _price_table(
     prices): the same Decimal operations in the same order, without restriction evaluation,
     rows or contexts; None (-> the general path) for reservation periods or an unknown zone.
     The per-period breakdown is built by the general path on first access."""
-    start_s, end_s, starts = session.epochs
+    start_s, end_s, starts, _ids = session.epochs
     periods = session.charging_periods
     n = len(periods)
     clock: LocalClock | None = None
@@ -597,16 +633,57 @@ def _price_table(
 # cheaper to build than objects on the per-period path). Volume: kWh, seconds, or 1 (FLAT).
 
 
+def _bind(ct: CompiledTariff, clock: LocalClock | None, expired: bool) -> tuple[Any, ...]:
+    """The per-tariff lookups of the general path (rebound at a tariff switch)."""
+    static, cands, tables = ct.static, ct.candidates, ct.tables
+    tb_energy, tb_time, tb_park = tables[E], tables[T], tables[P]
+    sods = ct.local_sods
+    return (
+        ct.res_expired_candidates if expired else ct.res_candidates,
+        ct.has_edges,
+        static[F],
+        static[E],
+        static[T],
+        static[P],
+        cands[F],
+        cands[E],
+        cands[T],
+        cands[P],
+        tb_energy,
+        tb_time,
+        tb_park,
+        clock is not None
+        and (
+            tb_energy is not None
+            or tb_time is not None
+            or tb_park is not None
+            or bool(ct.has_edges and sods)
+        ),
+        sods,
+        len(sods),
+        bool(sods) and not ct.duration_edges and not ct.kwh_edges,
+    )
+
+
 def _price_general(
-    tariff: Tariff, ct: CompiledTariff, session: SessionInput, mode: str
+    tariff: Tariff,
+    ct: CompiledTariff,
+    session: SessionInput,
+    mode: str,
+    plan: tuple[CompiledTariff, ...] | None = None,
+    labels: tuple[str, ...] | None = None,
 ) -> PriceResult:
-    start_s, end_s, starts = session.epochs
+    """Per period, per dimension element selection. ``plan``: the compiled tariff of each
+    period when the session switches tariffs (``tariff``/``ct`` are then the first
+    period's), ``labels`` their ids; the session-wide state (energy before, durations,
+    FLAT once, step_size on the session totals) carries across the switch."""
+    start_s, end_s, starts, _ids = session.epochs
     periods = session.charging_periods
     n = len(periods)
     issues: list[InputIssue] = []
     warnings: list[PriceWarning] = []
     clock: LocalClock | None = None
-    if ct.needs_local:
+    if ct.needs_local or (plan is not None and any(x.needs_local for x in plan)):
         try:
             clock = LocalClock.for_zone(session.time_zone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -622,27 +699,29 @@ def _price_general(
             charge_start = starts[i]
             break
 
-    cands = ct.candidates
-    static = ct.static
-    tables = ct.tables
-    vf = ct.vat_factors
-    res_cands = ct.res_expired_candidates if session.reservation_expired else ct.res_candidates
-    has_edges = ct.has_edges
-    s_flat, s_energy, s_time, s_park = static[F], static[E], static[T], static[P]
-    c_flat, c_energy, c_time, c_park = cands[F], cands[E], cands[T], cands[P]
-    tb_energy, tb_time, tb_park = tables[E], tables[T], tables[P]
-    use_day = clock is not None and (
-        tb_energy is not None
-        or tb_time is not None
-        or tb_park is not None
-        or bool(has_edges and ct.local_sods)
-    )
+    expired = session.reservation_expired
+    (
+        res_cands,
+        has_edges,
+        s_flat,
+        s_energy,
+        s_time,
+        s_park,
+        c_flat,
+        c_energy,
+        c_time,
+        c_park,
+        tb_energy,
+        tb_time,
+        tb_park,
+        use_day,
+        sods,
+        n_sods,
+        simple_edges,
+    ) = _bind(ct, clock, expired)
 
     rows_by_period: list[list[list[Any]]] = []
     last_day: tuple[int, int, dt.date, int] | None = None
-    sods = ct.local_sods
-    n_sods = len(sods)
-    simple_edges = bool(sods) and not ct.duration_edges and not ct.kwh_edges
     # exact accumulators (excl, incl); time-like ones hold price x seconds
     fixed_e = fixed_i = energy_e = energy_i = ZERO
     time_e = time_i = park_e = park_i = ZERO
@@ -666,6 +745,27 @@ def _price_general(
         rows: list[list[Any]] = []
         rows_by_period.append(rows)
         ctx: Ctx | None = None
+        if plan is not None and plan[i] is not ct:  # a tariff switch
+            ct = plan[i]
+            (
+                res_cands,
+                has_edges,
+                s_flat,
+                s_energy,
+                s_time,
+                s_park,
+                c_flat,
+                c_energy,
+                c_time,
+                c_park,
+                tb_energy,
+                tb_time,
+                tb_park,
+                use_day,
+                sods,
+                n_sods,
+                simple_edges,
+            ) = _bind(ct, clock, expired)
         try:
             if p.reservation_time is not None:
                 # Point 6: reservation periods are priced by reservation elements only.
@@ -825,7 +925,7 @@ def _price_general(
                 last_energy[3] = surplus
                 amount = pc.price * surplus
                 energy_e += amount
-                energy_i += amount * vf[id(pc)]
+                energy_i += amount * last_energy[1][3]
     billed_time, billed_park, billed_res = priced_time, priced_park, priced_res
     step_row = last_park if priced_park else last_time
     if step_row is not None:
@@ -839,11 +939,11 @@ def _price_general(
                 if priced_park:
                     billed_park += surplus_s
                     park_e += amount
-                    park_i += amount * vf[id(pc)]
+                    park_i += amount * step_row[1][3]
                 else:
                     billed_time += surplus_s
                     time_e += amount
-                    time_i += amount * vf[id(pc)]
+                    time_i += amount * step_row[1][3]
     if last_res is not None:
         pc = last_res[1][1]
         if pc.step_size > 0 and priced_res > 0:
@@ -853,7 +953,7 @@ def _price_general(
                 billed_res += surplus_s
                 amount = pc.price * surplus_s
                 rest_e += amount
-                rest_i += amount * vf[id(pc)]
+                rest_i += amount * last_res[1][3]
 
     time_nums = None
     if bool(time_e or time_i) + bool(park_e or park_i) + bool(rest_e or rest_i) > 1:
@@ -875,11 +975,11 @@ def _price_general(
     )
 
     def build_periods() -> tuple[PeriodPrice, ...]:
-        return _breakdown(ct, session, rows_by_period)
+        return _breakdown(tariff, session, rows_by_period, labels)
 
     return _finish(
         tariff,
-        ct,
+        tariff.compiled,
         session,
         mode,
         raw,
@@ -895,6 +995,8 @@ def _price_general(
         warnings,
         build_periods,
         time_nums,
+        plan,
+        labels,
     )
 
 
@@ -930,9 +1032,12 @@ def _no_edge_inside(
 
 
 def _breakdown(
-    ct: CompiledTariff, session: SessionInput, rows_by_period: list[list[list[Any]]]
+    tariff: Tariff,
+    session: SessionInput,
+    rows_by_period: list[list[list[Any]]],
+    labels: tuple[str, ...] | None = None,
 ) -> tuple[PeriodPrice, ...]:
-    _start_s, end_s, starts = session.epochs
+    _start_s, end_s, starts, _ids = session.epochs
     periods = session.charging_periods
     n = len(periods)
     out: list[PeriodPrice] = []
@@ -974,6 +1079,7 @@ def _breakdown(
                 seconds=(starts[i + 1] if i + 1 < n else end_s) - starts[i],
                 reservation=p.reservation_time is not None,
                 dimensions=tuple(dims),
+                tariff_id=tariff.id if labels is None else labels[i],
             )
         )
     return tuple(out)
@@ -997,6 +1103,8 @@ def _finish(
     warnings: list[PriceWarning],
     build_periods: Callable[[], tuple[PeriodPrice, ...]],
     exact_total: tuple[Decimal, Decimal] | None = None,
+    plan: tuple[CompiledTariff, ...] | None = None,
+    labels: tuple[str, ...] | None = None,
 ) -> PriceResult:
     """Totals, min/max, tariff-level warnings, the result.
 
@@ -1029,7 +1137,9 @@ def _finish(
         total_excl, total_incl, adjustments = _clamp(tariff, total_excl, total_incl, warnings)
         if adjustments:
             single = -1
-    if ct.no_default_warnings:
+    if plan is not None and labels is not None:
+        _switch_warnings(tariff, session, plan, labels, warnings)
+    elif ct.no_default_warnings:
         warnings.extend(ct.no_default_warnings)
     if tariff.start_date_time is not None and session.start < tariff.start_date_time:
         warnings.append(
@@ -1066,6 +1176,74 @@ def _finish(
         build_periods,
         single,
     )
+
+
+def _when(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat() + "Z"
+
+
+def _switch_warnings(
+    tariff: Tariff,
+    session: SessionInput,
+    plan: tuple[CompiledTariff, ...],
+    labels: tuple[str, ...],
+    warnings: list[PriceWarning],
+) -> None:
+    """Tariff-level warnings of a session priced with several tariffs: each switch, the
+    limits of a later tariff that do not apply, each tariff's validity (as of the first
+    period it prices) and missing default elements. ``tariff`` is the first period's."""
+    periods = session.charging_periods
+    first_use: dict[int, int] = {}
+    for i, x in enumerate(plan):
+        first_use.setdefault(id(x), i)
+    for i in range(1, len(plan)):
+        if labels[i] != labels[i - 1]:
+            warnings.append(
+                PriceWarning(
+                    "TARIFF_SWITCH",
+                    f"the tariff changes from {labels[i - 1]!r} to {labels[i]!r} at "
+                    f"{_when(periods[i].start_date_time)}; FLAT and step_size apply once per "
+                    f"session, min/max_price are those of {labels[0]!r}",
+                    f"$.charging_periods[{i}].tariff_id",
+                )
+            )
+    for x in {id(x): x for x in plan}.values():
+        i = first_use[id(x)]
+        t = x.tariff
+        for w in x.no_default_warnings:
+            warnings.append(PriceWarning(w.code, f"tariff {labels[i]!r}: {w.message}", w.path))
+        if t is tariff:
+            continue  # the first tariff's validity: checked by _finish, as for one tariff
+        path = f"$.charging_periods[{i}].tariff_id"
+        when = periods[i].start_date_time
+        if (t.min_price, t.max_price) != (tariff.min_price, tariff.max_price) and (
+            t.min_price is not None or t.max_price is not None
+        ):
+            warnings.append(
+                PriceWarning(
+                    "TARIFF_LIMITS_NOT_APPLIED",
+                    f"tariff {labels[i]!r} has its own min_price/max_price; across a tariff "
+                    f"switch total_cost is limited by those of the first period's tariff "
+                    f"{labels[0]!r}",
+                    path,
+                )
+            )
+        if t.start_date_time is not None and when < t.start_date_time:
+            warnings.append(
+                PriceWarning(
+                    "TARIFF_NOT_YET_ACTIVE",
+                    f"period {i} starts before the start_date_time of tariff {labels[i]!r}",
+                    path,
+                )
+            )
+        if t.end_date_time is not None and when >= t.end_date_time:
+            warnings.append(
+                PriceWarning(
+                    "TARIFF_EXPIRED",
+                    f"period {i} starts after the end_date_time of tariff {labels[i]!r}",
+                    path,
+                )
+            )
 
 
 def _clamp(

@@ -243,9 +243,11 @@ class SessionInput:
     time_zone: str
     charging_periods: tuple[ChargingPeriod, ...]
     reservation_expired: bool = False
-    # (start, end, period starts) in epoch seconds, validated once at construction
-    epochs: tuple[int, int, tuple[int, ...]] = field(
-        init=False, repr=False, compare=False, default=(0, 0, ())
+    # Computed once at construction: (start, end, period starts) in epoch seconds, validated,
+    # and the distinct tariff_ids of the periods in order of first appearance (none: ()).
+    # One tuple: the bulk parser hands it over in one go (``trusted_session``).
+    epochs: tuple[int, int, tuple[int, ...], tuple[str, ...]] = field(
+        init=False, repr=False, compare=False, default=(0, 0, (), ())
     )
 
     def __post_init__(self) -> None:
@@ -273,7 +275,13 @@ class SessionInput:
             prev = s
         if issues:
             raise PricingInputError(issues)
-        object.__setattr__(self, "epochs", (start_s, end_s, starts))
+        ids = dict.fromkeys(p.tariff_id for p in self.charging_periods if p.tariff_id is not None)
+        object.__setattr__(self, "epochs", (start_s, end_s, starts, tuple(ids)))
+
+    @property
+    def tariff_ids(self) -> tuple[str, ...]:
+        """The distinct ``tariff_id``s of the periods, in order of first appearance."""
+        return self.epochs[3]
 
 
 _object_new = object.__new__
@@ -286,11 +294,12 @@ def trusted_session(
     time_zone: str,
     charging_periods: tuple[ChargingPeriod, ...],
     reservation_expired: bool,
-    epochs: tuple[int, int, tuple[int, ...]],
+    epochs: tuple[int, int, tuple[int, ...], tuple[str, ...]],
 ) -> SessionInput:
     """A ``SessionInput`` from a parser that has already checked what ``__post_init__``
     checks (aware timestamps, periods in order and not after the end) and computed
-    ``epochs`` exactly as it does (``epoch()`` of each timestamp)."""
+    ``epochs`` exactly as it does (``epoch()`` of each timestamp; the distinct period
+    tariff_ids in order)."""
     s = _object_new(SessionInput)
     _object_set(s, "start", start)
     _object_set(s, "end", end)
@@ -327,6 +336,16 @@ class MeterValues:
     samples: tuple[MeterSample, ...]
     reservation_start: dt.datetime | None = None
     tariff_id: str | None = None
+    tariff_switches: tuple[TariffSwitch, ...] = ()
+
+
+class TariffSwitch(NamedTuple):
+    """From ``start_date_time`` on, the session is priced with the tariff ``tariff_id``
+    (a scheduled price change applied to running sessions, a charging-preference profile
+    change). Input of ``split_session``; a plain ``(datetime, str)`` tuple works too."""
+
+    start_date_time: dt.datetime
+    tariff_id: str
 
 
 class ChargingState(StrEnum):
@@ -393,6 +412,7 @@ class PeriodPrice:
     seconds: int
     reservation: bool
     dimensions: tuple[DimensionPrice, ...]
+    tariff_id: str | None = None  # the id of the tariff that priced this period
 
 
 class CostTotals(NamedTuple):
@@ -528,6 +548,12 @@ class PriceResult:
         if self._periods is None:
             self._periods = self._build_periods()
         return self._periods
+
+    @property
+    def tariff_ids(self) -> tuple[str, ...]:
+        """The ids of the tariffs that priced the periods, in order of first use (built
+        from the breakdown)."""
+        return tuple(dict.fromkeys(p.tariff_id for p in self.periods if p.tariff_id is not None))
 
     def __repr__(self) -> str:
         return (

@@ -7,13 +7,18 @@ JSON path; every issue is collected before ``PricingInputError`` is raised.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
-import re
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from billing.pricing.collect import (
+    _CURRENCY_RE,
+    _DATE_RE,
+    _DATETIME_RE,
+    _TIME_RE,
+    _Collector,
+)
 from billing.pricing.model import (
     CdrDimension,
     ChargingPeriod,
@@ -30,9 +35,11 @@ from billing.pricing.model import (
     Tariff,
     TariffElement,
     TariffRestrictions,
+    TariffSwitch,
     TariffType,
     trusted_session,
 )
+from billing.pricing.ocpi_objects import ENERGY_MIX, check_cdr_extras
 
 VERSIONS = ("2.2.1", "2.1.1")
 
@@ -187,152 +194,6 @@ _TYPED_DIMENSIONS = {
 }
 _NON_NEGATIVE_DIMENSIONS = frozenset({"TIME", "PARKING_TIME", "RESERVATION_TIME"})
 
-_TIME_RE = re.compile(r"([0-1][0-9]|2[0-3]):[0-5][0-9]\Z")
-_DATE_RE = re.compile(r"([12][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])\Z")
-_DATETIME_RE = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|\+00:00)?\Z"
-)
-_CURRENCY_RE = re.compile(r"[A-Z]{3}\Z")
-
-
-class _Collector:
-    """Collects issues while walking a JSON document."""
-
-    __slots__ = ("issues", "version")
-
-    def __init__(self, version: str) -> None:
-        self.issues: list[InputIssue] = []
-        self.version = version
-
-    def add(self, path: str, message: str) -> None:
-        self.issues.append(InputIssue(path, message))
-
-    def obj(self, value: Any, path: str, allowed: frozenset[str]) -> Mapping[str, Any] | None:
-        if not isinstance(value, Mapping):
-            self.add(path, f"expected an object, got {_kind(value)}")
-            return None
-        for key in value:
-            if key not in allowed:
-                hint = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-                more = f" (did you mean {hint[0]!r}?)" if hint else ""
-                self.add(f"{path}.{key}", f"unknown key{more}")
-        return value
-
-    def required(self, data: Mapping[str, Any], key: str, path: str) -> Any:
-        value = data.get(key)
-        if value is None:
-            self.add(f"{path}.{key}", "required")
-        return value
-
-    def string(self, value: Any, path: str, max_len: int | None = None) -> str | None:
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            self.add(path, f"expected a string, got {_kind(value)}")
-            return None
-        if max_len is not None and len(value) > max_len:
-            self.add(path, f"longer than {max_len} characters")
-        return value
-
-    def number(self, value: Any, path: str, *, minimum: Decimal | None = None) -> Decimal | None:
-        if value is None:
-            return None
-        result: Decimal | None = None
-        if isinstance(value, bool):
-            result = None
-        elif isinstance(value, Decimal):
-            result = value
-        elif isinstance(value, int):
-            result = Decimal(value)
-        elif isinstance(value, float):
-            result = Decimal(repr(value))
-        elif isinstance(value, str) and self.version == "2.1.1":
-            # The 2.1.1 spec's own CDR example writes a price as a string ("2.00").
-            try:
-                result = Decimal(value)
-            except InvalidOperation:
-                result = None
-        if result is None or not result.is_finite():
-            self.add(path, f"expected a number, got {_kind(value)}")
-            return None
-        if minimum is not None and result < minimum:
-            self.add(path, f"must be >= {minimum}, got {result}")
-        return result
-
-    def integer(self, value: Any, path: str, *, minimum: int | None = None) -> int | None:
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | Decimal | float):
-            self.add(path, f"expected an integer, got {_kind(value)}")
-            return None
-        if isinstance(value, float | Decimal):
-            if value != int(value):
-                self.add(path, f"expected an integer, got {value}")
-                return None
-            value = int(value)
-        if minimum is not None and value < minimum:
-            self.add(path, f"must be >= {minimum}, got {value}")
-        return int(value)
-
-    def datetime(self, value: Any, path: str) -> dt.datetime | None:
-        if value is None:
-            return None
-        if isinstance(value, dt.datetime):
-            if value.tzinfo is None:
-                return value.replace(tzinfo=dt.UTC)
-            return value
-        if not isinstance(value, str) or not _DATETIME_RE.match(value):
-            self.add(
-                path, f"expected an OCPI DateTime in UTC (e.g. 2015-06-29T20:39:09Z), got {value!r}"
-            )
-            return None
-        try:
-            parsed = dt.datetime.fromisoformat(value)
-        except ValueError:
-            self.add(path, f"invalid date-time {value!r}")
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=dt.UTC)
-        return parsed
-
-    def list_(self, value: Any, path: str, *, non_empty: bool) -> list[Any]:
-        if value is None:
-            return []
-        if not isinstance(value, list | tuple):
-            self.add(path, f"expected a list, got {_kind(value)}")
-            return []
-        if non_empty and not value:
-            self.add(path, "must not be empty")
-        return list(value)
-
-    def enum(self, value: Any, path: str, choices: frozenset[str] | tuple[str, ...]) -> str | None:
-        if value is None:
-            return None
-        if not isinstance(value, str) or value not in choices:
-            self.add(path, f"must be one of {', '.join(sorted(choices))}; got {value!r}")
-            return None
-        return value
-
-    def raise_if_any(self) -> None:
-        if self.issues:
-            raise PricingInputError(self.issues)
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, str):
-        return f"string {value!r}"
-    if isinstance(value, int | float | Decimal):
-        return f"number {value}"
-    if isinstance(value, list | tuple):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "an object"
-    return type(value).__name__
-
 
 def _check_version(ocpi_version: str) -> None:
     if ocpi_version not in VERSIONS:
@@ -348,60 +209,70 @@ def parse_tariff(data: Mapping[str, Any], *, ocpi_version: str = "2.2.1") -> Tar
     """Validate an OCPI tariff (2.2.1, or 2.1.1 converted to the 2.2.1 model)."""
     _check_version(ocpi_version)
     c = _Collector(ocpi_version)
-    root = c.obj(data, "$", _TARIFF_KEYS[ocpi_version])
+    fields = tariff_fields(c, data, "$")
+    c.raise_if_any()
+    assert fields is not None
+    return Tariff(**fields)
+
+
+def tariff_fields(c: _Collector, data: Any, base: str) -> dict[str, Any] | None:
+    """Check a tariff document at JSON path ``base`` (issues go to ``c``, in the
+    collector's OCPI version); the ``Tariff`` fields when its required parts are there.
+    Used by ``parse_tariff`` and for the ``tariffs`` a CDR carries (not compiled there)."""
+    ocpi_version = c.version
+    root = c.obj(data, base, _TARIFF_KEYS[ocpi_version])
     if root is None:
-        c.raise_if_any()
-        raise AssertionError("unreachable")
+        return None
     v221 = ocpi_version == "2.2.1"
     country_code = party_id = None
     if v221:
-        country_code = c.string(c.required(root, "country_code", "$"), "$.country_code", 2)
-        party_id = c.string(c.required(root, "party_id", "$"), "$.party_id", 3)
-    tariff_id = c.string(c.required(root, "id", "$"), "$.id", 36)
-    currency = c.string(c.required(root, "currency", "$"), "$.currency")
+        country_code = c.string(c.required(root, "country_code", base), f"{base}.country_code", 2)
+        party_id = c.string(c.required(root, "party_id", base), f"{base}.party_id", 3)
+    tariff_id = c.string(c.required(root, "id", base), f"{base}.id", 36)
+    currency = c.string(c.required(root, "currency", base), f"{base}.currency")
     if currency is not None and not _CURRENCY_RE.match(currency):
-        c.add("$.currency", f"expected an ISO 4217 code such as EUR, got {currency!r}")
-    ttype = c.enum(root.get("type"), "$.type", tuple(TariffType))
+        c.add(f"{base}.currency", f"expected an ISO 4217 code such as EUR, got {currency!r}")
+    ttype = c.enum(root.get("type"), f"{base}.type", tuple(TariffType))
     alt_texts: list[DisplayText] = []
     for i, item in enumerate(
-        c.list_(root.get("tariff_alt_text"), "$.tariff_alt_text", non_empty=False)
+        c.list_(root.get("tariff_alt_text"), f"{base}.tariff_alt_text", non_empty=False)
     ):
-        p = f"$.tariff_alt_text[{i}]"
+        p = f"{base}.tariff_alt_text[{i}]"
         obj = c.obj(item, p, _DISPLAY_TEXT_KEYS)
         if obj is not None:
             lang = c.string(c.required(obj, "language", p), f"{p}.language", 2)
             text = c.string(c.required(obj, "text", p), f"{p}.text", 512)
             if lang is not None and text is not None:
                 alt_texts.append(DisplayText(lang, text))
-    alt_url = c.string(root.get("tariff_alt_url"), "$.tariff_alt_url")
-    min_price = _price(c, root.get("min_price"), "$.min_price")
-    max_price = _price(c, root.get("max_price"), "$.max_price")
+    alt_url = c.string(root.get("tariff_alt_url"), f"{base}.tariff_alt_url")
+    min_price = _price(c, root.get("min_price"), f"{base}.min_price")
+    max_price = _price(c, root.get("max_price"), f"{base}.max_price")
     if min_price is not None and max_price is not None:
         if min_price.excl_vat > max_price.excl_vat:
-            c.add("$.min_price.excl_vat", "must not exceed max_price.excl_vat")
+            c.add(f"{base}.min_price.excl_vat", "must not exceed max_price.excl_vat")
         if (
             min_price.incl_vat is not None
             and max_price.incl_vat is not None
             and min_price.incl_vat > max_price.incl_vat
         ):
-            c.add("$.min_price.incl_vat", "must not exceed max_price.incl_vat")
-    start_dt = c.datetime(root.get("start_date_time"), "$.start_date_time")
-    end_dt = c.datetime(root.get("end_date_time"), "$.end_date_time")
+            c.add(f"{base}.min_price.incl_vat", "must not exceed max_price.incl_vat")
+    start_dt = c.datetime(root.get("start_date_time"), f"{base}.start_date_time")
+    end_dt = c.datetime(root.get("end_date_time"), f"{base}.end_date_time")
     if start_dt is not None and end_dt is not None and end_dt <= start_dt:
-        c.add("$.end_date_time", "must be after start_date_time")
+        c.add(f"{base}.end_date_time", "must be after start_date_time")
     energy_mix = root.get("energy_mix")
-    if energy_mix is not None and not isinstance(energy_mix, Mapping):
-        c.add("$.energy_mix", f"expected an object, got {_kind(energy_mix)}")
-    last_updated = c.datetime(root.get("last_updated"), "$.last_updated")
+    if energy_mix is not None:
+        ENERGY_MIX[c.version](c, energy_mix, f"{base}.energy_mix")
+    last_updated = c.datetime(root.get("last_updated"), f"{base}.last_updated")
     elements: list[TariffElement] = []
-    raw_elements = c.list_(c.required(root, "elements", "$"), "$.elements", non_empty=True)
+    raw_elements = c.list_(c.required(root, "elements", base), f"{base}.elements", non_empty=True)
     for i, raw in enumerate(raw_elements):
-        el = _element(c, raw, f"$.elements[{i}]")
+        el = _element(c, raw, f"{base}.elements[{i}]")
         if el is not None:
             elements.append(el)
-    c.raise_if_any()
-    assert tariff_id is not None and currency is not None
-    return Tariff(
+    if tariff_id is None or currency is None:
+        return None
+    return dict(
         id=tariff_id,
         currency=currency,
         elements=tuple(elements),
@@ -416,7 +287,7 @@ def parse_tariff(data: Mapping[str, Any], *, ocpi_version: str = "2.2.1") -> Tar
         end_date_time=end_dt,
         energy_mix=dict(energy_mix) if isinstance(energy_mix, Mapping) else None,
         last_updated=last_updated,
-        source_version=ocpi_version,
+        source_version=c.version,
     )
 
 
@@ -574,10 +445,11 @@ def check_time_zone(name: Any, path: str = "$.time_zone") -> str:
 
 def cdr_time_zone(data: Mapping[str, Any], ocpi_version: str = "2.2.1") -> str | None:
     """The time zone a CDR carries itself: only 2.1.1 (``location.time_zone``) has one."""
-    for key in ("location", "cdr_location"):
-        loc = data.get(key)
-        if isinstance(loc, Mapping) and isinstance(loc.get("time_zone"), str):
-            return str(loc["time_zone"])
+    if ocpi_version != "2.1.1":
+        return None
+    loc = data.get("location")
+    if isinstance(loc, Mapping) and isinstance(loc.get("time_zone"), str):
+        return str(loc["time_zone"])
     return None
 
 
@@ -620,6 +492,7 @@ def parse_cdr_session(
             c.issues.extend(exc.issues)
             tz = None
     periods = _periods(c, c.required(root, "charging_periods", "$"), start, end)
+    check_cdr_extras(c, root)
     c.raise_if_any()
     assert start is not None and end is not None and tz is not None
     expired = bool(periods) and all(p.reservation_time is not None for p in periods)
@@ -697,6 +570,8 @@ def _fast_session(data: Any, time_zone: str | None, version: str) -> SessionInpu
     starts: list[int] = []
     prev = start
     all_reservation = True
+    last_tid: Any = None
+    tid_changes = 0
     for raw in raw_periods:
         if type(raw) is not dict or not period_keys.issuperset(raw):
             return None
@@ -705,8 +580,12 @@ def _fast_session(data: Any, time_zone: str | None, version: str) -> SessionInpu
             return None
         prev = pstart
         tariff_id = raw.get("tariff_id")
-        if tariff_id is not None and (type(tariff_id) is not str or len(tariff_id) > 36):
-            return None
+        if tariff_id is not None:
+            if type(tariff_id) is not str or len(tariff_id) > 36:
+                return None
+            if tariff_id != last_tid:
+                last_tid = tariff_id
+                tid_changes += 1
         dims = raw.get("dimensions")
         if type(dims) is not list or not dims:
             return None
@@ -749,8 +628,24 @@ def _fast_session(data: Any, time_zone: str | None, version: str) -> SessionInpu
             all_reservation = False
         periods.append(_new_tuple(ChargingPeriod, vals))
         starts.append((pstart - _EPOCH) // _SECOND)
-    # checked above what SessionInput.__post_init__ checks; epochs computed as epoch() does
-    epochs = ((start - _EPOCH) // _SECOND, (end - _EPOCH) // _SECOND, tuple(starts))
+    if len(data) > 3:
+        # more than start, end and periods: the same checks as the collecting parser's
+        c = _Collector(version)
+        check_cdr_extras(c, data)
+        if c.issues:
+            return None
+    # checked above what SessionInput.__post_init__ checks; epochs computed as it does
+    # (epoch() of each timestamp, the distinct tariff_ids in order)
+    if tid_changes < 2:
+        tariff_ids: tuple[str, ...] = () if last_tid is None else (last_tid,)
+    else:
+        tariff_ids = tuple(dict.fromkeys(p[10] for p in periods if p[10] is not None))
+    epochs = (
+        (start - _EPOCH) // _SECOND,
+        (end - _EPOCH) // _SECOND,
+        tuple(starts),
+        tariff_ids,
+    )
     return trusted_session(start, end, tz, tuple(periods), all_reservation, epochs)
 
 
@@ -843,9 +738,11 @@ _METER_KEYS = frozenset(
         "time_zone",
         "reservation_start_date_time",
         "tariff_id",
+        "tariff_switches",
         "samples",
     }
 )
+_SWITCH_KEYS = frozenset({"start_date_time", "tariff_id"})
 _SAMPLE_KEYS = frozenset({"timestamp", "energy_wh", "state", "current_a", "power_kw"})
 
 
@@ -875,6 +772,20 @@ def parse_meter_values(data: Mapping[str, Any], *, time_zone: str | None = None)
             check_time_zone(tz)
         except PricingInputError as exc:
             c.issues.extend(exc.issues)
+    switches: list[TariffSwitch] = []
+    for i, raw in enumerate(
+        c.list_(root.get("tariff_switches"), "$.tariff_switches", non_empty=False)
+    ):
+        p = f"$.tariff_switches[{i}]"
+        obj = c.obj(raw, p, _SWITCH_KEYS)
+        if obj is None:
+            continue
+        when = c.datetime(c.required(obj, "start_date_time", p), f"{p}.start_date_time")
+        tid = c.string(c.required(obj, "tariff_id", p), f"{p}.tariff_id", 36)
+        if when is not None and switches and when <= switches[-1].start_date_time:
+            c.add(f"{p}.start_date_time", "is not after the previous switch")
+        elif when is not None and tid is not None:
+            switches.append(TariffSwitch(when, tid))
     samples: list[MeterSample] = []
     states = tuple(s.value for s in ChargingState)
     for i, raw in enumerate(c.list_(c.required(root, "samples", "$"), "$.samples", non_empty=True)):
@@ -891,4 +802,4 @@ def parse_meter_values(data: Mapping[str, Any], *, time_zone: str | None = None)
             samples.append(MeterSample(ts, wh, ChargingState(state), cur, pw))
     c.raise_if_any()
     assert start is not None and end is not None and tz is not None
-    return MeterValues(start, end, tz, tuple(samples), res, tariff_id)
+    return MeterValues(start, end, tz, tuple(samples), res, tariff_id, tuple(switches))

@@ -231,9 +231,12 @@ def result_to_ocpi(result: PriceResult) -> dict[str, Any]:
                 "end_date_time": iso(p.end_date_time),
                 "seconds": p.seconds,
                 "reservation": p.reservation,
+                "tariff_id": p.tariff_id,
                 "dimensions": dims,
             }
         )
+    # the tariffs that priced the periods, in order of first use (more than one: a switch)
+    out["tariff_ids"] = list(dict.fromkeys(p.tariff_id for p in result.periods if p.tariff_id))
     out["charging_periods"] = periods
     out["warnings"] = [
         {"code": w.code, "message": w.message, "path": w.path} for w in result.warnings

@@ -37,6 +37,14 @@ def _tariff(**extra: Any) -> dict[str, Any]:
     return base
 
 
+def _location_211(**extra: Any) -> dict[str, Any]:
+    """The 2.1.1 spec's CDR example location (a whole Location object), plus ``extra``."""
+    cdr = json.loads((FIXTURES / "cdr_example_211.json").read_text(), parse_float=Decimal)
+    location: dict[str, Any] = cdr["location"]
+    location.update(extra)
+    return location
+
+
 def _issues(data: Any, version: str = "2.2.1") -> list[tuple[str, str]]:
     with pytest.raises(PricingInputError) as exc:
         parse_tariff(data, ocpi_version=version)
@@ -259,7 +267,7 @@ def test_2_1_1_cdr_with_location_time_zone_and_string_price() -> None:
         "id": "12345",
         "start_date_time": "2015-06-29T21:39:09Z",
         "stop_date_time": "2015-06-29T23:37:32Z",
-        "location": {"id": "LOC1", "time_zone": "Europe/Brussels"},
+        "location": _location_211(time_zone="Europe/Brussels"),
         "currency": "EUR",
         "charging_periods": [
             {
@@ -289,7 +297,7 @@ def test_2_1_1_power_restriction_without_power_dimensions_is_an_error() -> None:
     cdr = {
         "start_date_time": "2015-06-29T07:30:00Z",
         "stop_date_time": "2015-06-29T10:15:00Z",
-        "location": {"time_zone": "Europe/Berlin"},
+        "location": _location_211(time_zone="Europe/Berlin"),
         "charging_periods": [
             {
                 "start_date_time": "2015-06-29T07:30:00Z",
