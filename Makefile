@@ -11,7 +11,7 @@ GATEWAY_PORT ?= 9000
 export WEB_HOST WEB_PORT GATEWAY_HOST GATEWAY_PORT
 
 .PHONY: install run test lint check pytest migrate demo worker bench-pricing bench-cdr-pipeline \
-	bench-kill bench-api callgrind-pricing clean
+	bench-kill bench-api bench-worker-cost callgrind-pricing clean
 
 # The virtual environment is rebuilt from the lock file whenever the lock file changes.
 $(VENV)/.installed: requirements/dev.lock
@@ -84,6 +84,10 @@ BENCH_REDIS ?= redis://127.0.0.1:6379
 
 bench-cdr-pipeline: install
 	$(BIN)/python bench/bench_cdr_pipeline.py --pg $(BENCH_PG) --redis $(BENCH_REDIS)
+
+## make bench-worker-cost: CPU time and SQL statements per CDR of the charging worker's batch path
+bench-worker-cost: install
+	$(BIN)/python bench/worker_cost.py --pg $(BENCH_PG) --redis $(BENCH_REDIS)
 
 bench-kill: install
 	$(BIN)/python bench/kill_test.py --pg $(BENCH_PG) --redis $(BENCH_REDIS)

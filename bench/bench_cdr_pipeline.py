@@ -23,6 +23,11 @@ minus the wall time the stop was first sent. The gateway's intake (messages/s th
 got answered) is printed separately for both phases. Verified on the way: exactly one CDR
 per stopped session, and its totals equal the price computed by hand from the simulated
 meter data. Prints one JSON line per protocol.
+Also printed: the CPU seconds each process group used in the timed phase (gateway, workers,
+the PostgreSQL backends of the bench database, the simulator) and per CDR, which depend far
+less than the wall time on what else runs on the machine. ``BENCH_PYSPY=/path/to/py-spy``
+records the gateway's and the workers' stacks for ``BENCH_PYSPY_S`` (4) seconds of the timed
+phase into ``/tmp/spy-<protocol>-<n>.txt`` (py-spy is not a project dependency).
 Everything it created is dropped at the end.
 """
 

@@ -5,7 +5,8 @@ backlog, so the figure hardly depends on what else runs on the machine.
 Run from the repository root::
 
     python bench/worker_cost.py --pg postgres://postgres@127.0.0.1:5432 \\
-        --redis redis://127.0.0.1:6379 [--stations 500] [--rounds 3] [--profile FILE]
+        --redis redis://127.0.0.1:6379 [--stations 500] [--rounds 3] [--profile FILE] \
+        [--dump FILE] [--protocols W16,W201] [--keys-per-task N] [--callgrind]
 
 Prepared once per run (not measured): its own database ``simbench_worker`` and Redis dbs 10
 and 11, a gateway process and one Celery worker, ``--stations`` stations per protocol on the
@@ -19,7 +20,11 @@ transactions are processed in this process exactly as a worker does
 (``tasks.transactions_process`` on chunks of ``KEYS_PER_TASK``), timing the process CPU time
 (``time.process_time``) and wall time, counting SQL statements, and checking one CDR per
 session with the hand-computed totals. Prints one JSON line per protocol and round;
-``--profile FILE`` also writes a cProfile of the last round (``pstats``-readable).
+``--profile FILE`` also writes a cProfile of the last round (``pstats``-readable);
+``--dump FILE`` keeps the prepared backlog for the next run (remove it after a migration);
+``--keys-per-task`` measures another task size; ``--callgrind``, under
+``valgrind --tool=callgrind --instr-atstart=no``, counts the instructions of the measured
+loop only (repeatable whatever the machine's load: the A/B figure).
 """
 
 from __future__ import annotations
@@ -116,7 +121,11 @@ def _callgrind(on: bool) -> None:
 
 
 def measure(
-    env: h.Env, prefix: str, profile: cProfile.Profile | None, callgrind: bool = False
+    env: h.Env,
+    prefix: str,
+    profile: cProfile.Profile | None,
+    callgrind: bool = False,
+    keys_per_task: int = 0,
 ) -> dict[str, object]:
     from django.db import connection
 
@@ -130,7 +139,8 @@ def measure(
         statements += 1
         return execute(sql, params, many, context)
 
-    chunks = [pairs[i : i + tasks.KEYS_PER_TASK] for i in range(0, len(pairs), tasks.KEYS_PER_TASK)]
+    size = keys_per_task or tasks.KEYS_PER_TASK
+    chunks = [pairs[i : i + size] for i in range(0, len(pairs), size)]
     connection.ensure_connection()
     with connection.execute_wrapper(count):
         if callgrind:
@@ -172,6 +182,7 @@ def main() -> int:
     p.add_argument("--profile", type=Path, help="write a cProfile of the last round here")
     p.add_argument("--dump", type=Path, help="reuse (or write) this pg_dump of the backlog")
     p.add_argument("--protocols", default="W16,W201", help="which backlogs to measure")
+    p.add_argument("--keys-per-task", type=int, default=0, help="default: KEYS_PER_TASK")
     p.add_argument(
         "--callgrind",
         action="store_true",
@@ -193,7 +204,7 @@ def main() -> int:
                 restore(env, dump)
                 last = r == args.rounds - 1 and prefix == args.protocols.split(",")[-1]
                 prof = cProfile.Profile() if (args.profile and last) else None
-                result = measure(env, prefix, prof, args.callgrind)
+                result = measure(env, prefix, prof, args.callgrind, args.keys_per_task)
                 result |= {
                     "round": r + 1,
                     "machine": h.machine(),
