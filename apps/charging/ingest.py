@@ -21,7 +21,7 @@ from apps.charging.contracts import (
     TransactionEventResult,
 )
 from apps.charging.models import OcppEvent, StatusEvent, TransactionIdAllocation
-from apps.common.bulk import insert_rows
+from apps.common.bulk import insert_rows, insert_rows_returning
 
 
 def _samples_json(event: TransactionEventIn) -> list[dict[str, object]]:
@@ -138,7 +138,8 @@ def _store_batch(events: Sequence[TransactionEventIn]) -> list[TransactionEventR
         )
         for key, allocation in zip(missing, allocations, strict=True):
             txids[key] = str(allocation.pk)
-    rows = OcppEvent.objects.bulk_create([_event_row(e, txids[key]) for key, e in new.items()])
+    rows = [_event_row(e, txids[key]) for key, e in new.items()]
+    insert_rows_returning(OcppEvent, rows)
     for key, row in zip(new, rows, strict=True):
         if row.pk is None:  # a backend that cannot return ids from a multi-row INSERT
             row.pk = OcppEvent.objects.get(charge_station_id=key[0], idempotency_key=key[1]).pk

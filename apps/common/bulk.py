@@ -106,3 +106,41 @@ def update_where(
     ]
     with connection.cursor() as cur:
         cur.executemany(sql, params)
+
+
+def insert_rows_returning(model: type[models.Model], objs: Sequence[models.Model]) -> None:
+    """INSERT every object and set its primary key from the database, one multi-row
+    `INSERT ... VALUES (...), (...) RETURNING` per chunk of rows. Unlike Django 5.2's
+    `bulk_create` on PostgreSQL, the values are not sent as arrays (`UNNEST`), so large text
+    (an OCPP frame, a JSON document) is escaped by libpq, not character by character in
+    Python."""
+    if not objs:
+        return
+    pk = model._meta.pk
+    assert pk is not None
+    if not connection.features.can_return_rows_from_bulk_insert:
+        model._default_manager.bulk_create(objs)  # type: ignore[attr-defined]
+        return
+    fields = [f for f in model._meta.concrete_fields if f is not model._meta.auto_field]
+    qn = connection.ops.quote_name
+    head = "INSERT INTO {} ({}) VALUES ".format(
+        qn(model._meta.db_table), ", ".join(qn(f.column) for f in fields)
+    )
+    row_sql = "({})".format(", ".join(["%s"] * len(fields)))
+    size = max(1, connection.ops.bulk_batch_size(fields, objs))
+    with connection.cursor() as cur:
+        for i in range(0, len(objs), size):
+            chunk = objs[i : i + size]
+            params = [
+                f.get_db_prep_save(f.pre_save(obj, True), connection)
+                for obj in chunk
+                for f in fields
+            ]
+            cur.execute(
+                head + ", ".join([row_sql] * len(chunk)) + f" RETURNING {qn(pk.column)}",
+                params,
+            )
+            for obj, (value,) in zip(chunk, cur.fetchall(), strict=True):
+                setattr(obj, pk.attname, value)
+                obj._state.adding = False
+                obj._state.db = connection.alias
