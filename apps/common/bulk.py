@@ -109,11 +109,12 @@ def update_where(
 
 
 def insert_rows_returning(model: type[models.Model], objs: Sequence[models.Model]) -> None:
-    """INSERT every object and set its primary key from the database, one multi-row
-    `INSERT ... VALUES (...), (...) RETURNING` per chunk of rows. Unlike Django 5.2's
+    """INSERT every object and set its primary key from the database. Unlike Django 5.2's
     `bulk_create` on PostgreSQL, the values are not sent as arrays (`UNNEST`), so large text
     (an OCPP frame, a JSON document) is escaped by libpq, not character by character in
-    Python."""
+    Python. PostgreSQL: one short `INSERT ... RETURNING` executed per row, pipelined by
+    psycopg (one round trip; the short statement is parsed once, where a long multi-row
+    statement would be split anew for every batch); SQLite: multi-row `VALUES ... RETURNING`."""
     if not objs:
         return
     pk = model._meta.pk
@@ -127,20 +128,28 @@ def insert_rows_returning(model: type[models.Model], objs: Sequence[models.Model
         qn(model._meta.db_table), ", ".join(qn(f.column) for f in fields)
     )
     row_sql = "({})".format(", ".join(["%s"] * len(fields)))
-    size = max(1, connection.ops.bulk_batch_size(fields, objs))
+    returning = f" RETURNING {qn(pk.column)}"
+    rows = [[f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields] for obj in objs]
+    ids: list[Any] = []
     with connection.cursor() as cur:
-        for i in range(0, len(objs), size):
-            chunk = objs[i : i + size]
-            params = [
-                f.get_db_prep_save(f.pre_save(obj, True), connection)
-                for obj in chunk
-                for f in fields
-            ]
-            cur.execute(
-                head + ", ".join([row_sql] * len(chunk)) + f" RETURNING {qn(pk.column)}",
-                params,
-            )
-            for obj, (value,) in zip(chunk, cur.fetchall(), strict=True):
-                setattr(obj, pk.attname, value)
-                obj._state.adding = False
-                obj._state.db = connection.alias
+        if connection.vendor == "postgresql":
+            raw = cur.cursor  # psycopg's own cursor: `executemany(returning=True)`
+            with connection.wrap_database_errors:  # IntegrityError etc., as Django raises them
+                raw.executemany(head + row_sql + returning, rows, returning=True)
+                while True:
+                    ids.extend(r[0] for r in raw.fetchall())
+                    if not raw.nextset():
+                        break
+        else:
+            size = max(1, connection.ops.bulk_batch_size(fields, objs))
+            for i in range(0, len(rows), size):
+                chunk = rows[i : i + size]
+                cur.execute(
+                    head + ", ".join([row_sql] * len(chunk)) + returning,
+                    [v for row in chunk for v in row],
+                )
+                ids.extend(r[0] for r in cur.fetchall())
+    for obj, value in zip(objs, ids, strict=True):
+        setattr(obj, pk.attname, value)
+        obj._state.adding = False
+        obj._state.db = connection.alias
