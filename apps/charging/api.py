@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apps.charging import ingest, selectors, services, tasks
+from apps.charging import ingest, portal, selectors, services, tasks
 
 cdr_credit = services.cdr_credit
 transaction_events_record = ingest.transaction_events_record
@@ -15,3 +15,16 @@ cdr_list = selectors.cdr_list
 # Publish the processing of (station, transaction) pairs (what `transaction_events_record`
 # does on commit by default); the gateway calls it from its own publisher thread.
 transactions_enqueue = tasks.enqueue_transaction_processing
+
+# The operator portal (apps.charging.portal).
+dashboard_figures = portal.dashboard_figures
+session_rows = portal.session_rows
+session_detail = portal.session_detail
+cdr_rows = portal.cdr_rows
+cdr_rows_iter = portal.cdr_rows_iter
+cdr_parties = portal.cdr_parties
+flag_rows = portal.flag_rows
+flag_dismiss = portal.flag_dismiss
+flag_reprice = portal.flag_reprice
+station_messages = portal.station_messages
+FLAG_REASON_WORDS = portal.REASON_WORDS

@@ -43,3 +43,6 @@ def token_authorize(*, uid: str) -> AuthorizationStatus:
     if not valid:
         return AuthorizationStatus.INVALID
     return AuthorizationStatus.ACCEPTED if any(valid) else AuthorizationStatus.BLOCKED
+
+
+token_search = selectors.token_search
