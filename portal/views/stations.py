@@ -166,7 +166,8 @@ def station_assign_tariff(request: HttpRequest, station_id: int) -> HttpResponse
     portal = request.portal  # type: ignore[attr-defined]
     code = request.POST.get("tariff_code", "")
     connector = request.POST.get("connector", "")
-    effective = parse_datetime_local(request.POST.get("effective_from", "")) or now()
+    at = now()
+    effective = parse_datetime_local(request.POST.get("effective_from", "")) or at
     evse_uid, _, connector_id = connector.partition("/") if connector else (None, "", None)
     try:
         with transaction.atomic():
@@ -174,8 +175,8 @@ def station_assign_tariff(request: HttpRequest, station_id: int) -> HttpResponse
                 tenant_id=portal.tenant_id,
                 charge_station_id=station_id,
                 tariff_code=code,
-                effective_from=max(effective, now()),
-                now=now(),
+                effective_from=max(effective, at),
+                now=at,
                 evse_uid=evse_uid or None,
                 connector_id=connector_id or None,
             )

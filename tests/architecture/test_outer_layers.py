@@ -1,5 +1,5 @@
-"""Outer layers (gateway, roaming, billing, demo, config, restapi, portal) use an app only through its `api`
-and `contracts` modules: any other module of an app is its private business."""
+"""Outer layers (gateway, roaming, billing, demo, config, restapi, portal) use an app only
+through its `api` and `contracts` modules: any other module of an app is its private business."""
 
 from __future__ import annotations
 

@@ -231,3 +231,47 @@ def signed_in_client(user: Any, client: Client | None = None) -> Client:
 
 def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
+
+
+def add_rows(t: Tenant, n: int) -> None:
+    """n more of every listed thing in tenant `t` (query-count checks)."""
+    at = now()
+    for i in range(n):
+        location = LocationFactory(party=t.party, tenant=t.operator)
+        station = ChargeStationFactory(location=location, tenant=t.operator, connectivity="online")
+        evse = EvseFactory(charge_station=station, location=location, tenant=t.operator)
+        connector = ConnectorFactory(evse=evse, tenant=t.operator)
+        tariff = TariffFactory(party=t.party, tenant=t.operator)
+        TariffVersionFactory(tariff=tariff, tenant=t.operator, version=1)
+        TariffCodeFactory(tariff=tariff, tenant=t.operator)
+        token = TokenFactory(party=t.emsp, tenant=t.operator)
+        customer = CustomerFactory(party=t.emsp, tenant=t.operator)
+        ContractFactory(customer=customer, tenant=t.operator, token=token)
+        started = at - timedelta(hours=5 + i)
+        session = ChargingSession.objects.create(
+            tenant=t.operator,
+            charge_station=station,
+            evse=evse,
+            connector=connector,
+            token=token,
+            id_tag=token.uid,
+            ocpp_transaction_id=str(2000 + i),
+            status="COMPLETED",
+            started_at=started,
+            ended_at=started + timedelta(hours=1),
+            meter_start_wh=Decimal(0),
+            meter_stop_wh=Decimal(5000),
+            energy_wh=Decimal(5000),
+            time_zone="Europe/Amsterdam",
+            currency="EUR",
+        )
+        price_cdr(session, t.party, {**TARIFF, "party_id": t.party.party_id})
+        ReviewFlag.objects.create(
+            tenant=t.operator,
+            charge_station=station,
+            ocpp_transaction_id=str(3000 + i),
+            reason="CLOCK_SKEW",
+        )
+        from apps.parties.models import AuditEntry
+
+        AuditEntry.objects.create(tenant=t.operator, action="x", object_type="y", object_id=i)
