@@ -11,7 +11,7 @@ GATEWAY_PORT ?= 9000
 export WEB_HOST WEB_PORT GATEWAY_HOST GATEWAY_PORT
 
 .PHONY: install run test lint check pytest migrate demo worker bench-pricing bench-cdr-pipeline \
-	bench-kill bench-api clean
+	bench-kill bench-api bench-portal clean
 
 # The virtual environment is rebuilt from the lock file whenever the lock file changes.
 $(VENV)/.installed: requirements/dev.lock
@@ -67,6 +67,11 @@ bench-pricing: install
 ## make bench-api: REST API on 1,000,000 CDRs in PostgreSQL (database `benchapi`), see docs/benchmarks.md
 bench-api: install
 	$(BIN)/python bench/bench_api.py
+
+## make bench-portal: portal page times with 100,000 sessions and 1,000,000 CDRs in PostgreSQL
+## (database `benchportal`), see docs/benchmarks.md
+bench-portal: install
+	$(BIN)/python bench/bench_portal.py
 
 # Gateway benchmarks: PostgreSQL + Redis, their own database and Redis dbs (docs/benchmarks.md).
 BENCH_PG ?= postgres://postgres@127.0.0.1:5432
