@@ -38,7 +38,9 @@ demo: migrate
 run: demo
 	@$(BIN)/python manage.py collectstatic --noinput -v0
 	@echo ""
-	@echo "  Admin:   http://$(WEB_HOST):$(WEB_PORT)/admin/"
+	@echo "  Portal:  http://$(WEB_HOST):$(WEB_PORT)/portal/  (demo login below; the first sign-in"
+	@echo "           enrols an authenticator app: scan the QR code, then save the recovery codes)"
+	@echo "  Admin:   http://$(WEB_HOST):$(WEB_PORT)/admin/  (asks for the app's code too)"
 	@echo "  Health:  http://$(WEB_HOST):$(WEB_PORT)/healthz"
 	@echo "  OCPP:    ws://$(GATEWAY_HOST):$(GATEWAY_PORT)/ocpp/{identity}  (OCPP 1.6 and 2.0.1)"
 	@echo "  Simulated stations (sim16, sim201): passwords in $${DATA_DIR:-var}/demo-stations.json"

@@ -63,7 +63,7 @@ COMMANDS = [
     ("STOP_SESSION", "Stop session", ["session_id"]),
     ("GET_CONFIGURATION", "Get configuration", ["key"]),
     ("CHANGE_CONFIGURATION", "Change configuration", ["key", "value"]),
-    ("TRIGGER_MESSAGE", "Trigger message", ["message"]),
+    ("TRIGGER_MESSAGE", "Trigger message", ["key"]),
 ]
 
 

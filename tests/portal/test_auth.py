@@ -172,3 +172,20 @@ def test_the_admin_needs_the_second_factor_too(world, path) -> None:
     client.force_login(user)  # password only
     r = client.get(path)
     assert r.status_code == 302 and "/admin/login/" in r["Location"]
+
+
+def test_the_demo_login_enrols_on_first_sign_in_and_sees_the_four_tenants(db) -> None:
+    from demo.data import load
+
+    load(password="demo-password-for-tests")
+    client = Client()
+    r = client.post(SIGN_IN, {"email": "admin@demo.local", "password": "demo-password-for-tests"})
+    assert r["Location"] == reverse("portal:mfa_enrol")
+    page = client.get(r["Location"]).content.decode()
+    secret = re.search(r'data-testid="totp-secret">([A-Z2-7]+)<', page).group(1)
+    client.post(reverse("portal:mfa_enrol"), {"code": pyotp.TOTP(secret).now()})
+    r = client.get(reverse("portal:home"))
+    assert r.status_code == 302
+    body = client.get(r["Location"]).content.decode()
+    for name in ("GreenCharge NL", "Voltpark DE", "PlugPay", "DriveOn"):
+        assert name in body
