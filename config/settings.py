@@ -287,3 +287,4 @@ CELERY_BEAT_SCHEDULE = {
     "idempotency-purge": {"task": "apps.integrations.idempotency_purge", "schedule": 6 * 3600},
 }
 PORTAL_TIME_ZONE = env_str("PORTAL_TIME_ZONE", "UTC")
+PORTAL_DASHBOARD_CACHE_SECONDS = env_int("PORTAL_DASHBOARD_CACHE_SECONDS", 60)

@@ -38,6 +38,8 @@ from apps.charging.models import (
     StatusEvent,
 )
 from apps.common.errors import Conflict, NotFound
+from apps.parties import api as parties_api
+from apps.parties.contracts import PartyRole
 from apps.tariffs import api as tariffs_api
 
 ZERO = Decimal(0)
@@ -178,8 +180,9 @@ def session_rows(
     """Newest first; keyset on (started_at, id): `before` is the last row of the page."""
     qs = ChargingSession.objects.filter(tenant_id=tenant_id)
     if before is not None:
+        # (started_at, id) < (at, pk) as a range the index scan can use, not an OR.
         at, pk = before
-        qs = qs.filter(Q(started_at__lt=at) | Q(started_at=at, id__lt=pk))
+        qs = qs.filter(started_at__lte=at).exclude(started_at=at, id__gte=pk)
     if status:
         qs = qs.filter(status=status)
     if charge_station_id is not None:
@@ -330,7 +333,11 @@ def _cdr_filter(
     if kind:
         qs = qs.filter(kind=kind)
     if search:
-        qs = qs.filter(ocpi_id=search.upper())
+        # (party, ocpi_id) is the unique index: name the tenant's parties so it is used.
+        qs = qs.filter(
+            ocpi_id=search.upper(),
+            party_id__in=[p.id for p in parties_api.parties_of_tenant(tenant_id=tenant_id)],
+        )
     return qs
 
 
@@ -357,8 +364,9 @@ def cdr_rows(
         search=search,
     )
     if before is not None:
+        # (end_date_time, id) < (at, pk) as a range the index scan can use, not an OR.
         at, pk = before
-        qs = qs.filter(Q(end_date_time__lt=at) | Q(end_date_time=at, id__lt=pk))
+        qs = qs.filter(end_date_time__lte=at).exclude(end_date_time=at, id__gte=pk)
     return [_cdr_row(r) for r in qs.order_by("-end_date_time", "-id").values(*_CDR_ROW)[:limit]]
 
 
@@ -374,12 +382,10 @@ def cdr_rows_iter(*, tenant_id: int, chunk: int = 2000, **filters: Any) -> Itera
 
 
 def cdr_parties(*, tenant_id: int) -> list[str]:
+    """The parties whose CDRs this tenant holds: its CPO parties (not a scan of the CDRs)."""
     return [
-        f"{cc}*{pid}"
-        for cc, pid in Cdr.objects.filter(tenant_id=tenant_id)
-        .order_by()
-        .values_list("party__country_code", "party__party_id")
-        .distinct()
+        f"{p.country_code}*{p.party_id}"
+        for p in parties_api.parties_of_tenant(tenant_id=tenant_id, role=PartyRole.CPO)
     ]
 
 

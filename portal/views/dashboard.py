@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 
 from apps.charging import api as charging
@@ -12,7 +14,17 @@ from portal.views.common import display_tz, now, page
 def dashboard(request: HttpRequest) -> HttpResponse:
     tenant_id = request.portal.tenant_id  # type: ignore[attr-defined]
     at = now()
-    figures = charging.dashboard_figures(tenant_id=tenant_id, now=at, time_zone=display_tz())
+    # The month's figures aggregate every CDR of the month: computed at most once a minute
+    # per tenant (the page says when); the station summary is always fresh.
+    key = f"portal:dashboard:{tenant_id}:{display_tz()}"
+    cached = cache.get(key)
+    if cached is None:
+        cached = (
+            at,
+            charging.dashboard_figures(tenant_id=tenant_id, now=at, time_zone=display_tz()),
+        )
+        cache.set(key, cached, settings.PORTAL_DASHBOARD_CACHE_SECONDS)
+    figures_at, figures = cached
     stations = locations.station_status_summary(tenant_id=tenant_id, now=at)
     chart = {
         "type": "bar",
@@ -52,6 +64,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "chart": chart,
             "sessions_chart": sessions_chart,
             "tz": display_tz(),
+            "figures_at": figures_at,
         },
         section="dashboard",
     )

@@ -83,3 +83,8 @@ def sign_in_as(page: Any, live_server: Any, user: Any) -> None:
             }
         ]
     )
+
+
+@pytest.fixture(autouse=True)
+def _dashboard_uncached(settings: Any) -> None:
+    settings.PORTAL_DASHBOARD_CACHE_SECONDS = 0
