@@ -34,7 +34,9 @@ def _ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API is open it runs an event loop in this
+# thread, and later tests that call asyncio.run() (the gateway's) must not find it running.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         if _ci():
