@@ -11,7 +11,7 @@ GATEWAY_PORT ?= 9000
 export WEB_HOST WEB_PORT GATEWAY_HOST GATEWAY_PORT
 
 .PHONY: install run test lint check pytest migrate demo worker bench-pricing bench-cdr-pipeline \
-	bench-kill bench-api bench-worker-cost callgrind-pricing clean
+	bench-kill bench-api bench-worker-cost bench-portal callgrind-pricing clean
 
 # The virtual environment is rebuilt from the lock file whenever the lock file changes.
 $(VENV)/.installed: requirements/dev.lock
@@ -38,7 +38,9 @@ demo: migrate
 run: demo
 	@$(BIN)/python manage.py collectstatic --noinput -v0
 	@echo ""
-	@echo "  Admin:   http://$(WEB_HOST):$(WEB_PORT)/admin/"
+	@echo "  Portal:  http://$(WEB_HOST):$(WEB_PORT)/portal/  (demo login below; the first sign-in"
+	@echo "           enrols an authenticator app: scan the QR code, then save the recovery codes)"
+	@echo "  Admin:   http://$(WEB_HOST):$(WEB_PORT)/admin/  (asks for the app's code too)"
 	@echo "  Health:  http://$(WEB_HOST):$(WEB_PORT)/healthz"
 	@echo "  OCPP:    ws://$(GATEWAY_HOST):$(GATEWAY_PORT)/ocpp/{identity}  (OCPP 1.5, 1.6 and 2.0.1)"
 	@echo "  Simulated stations (sim16, sim201): passwords in $${DATA_DIR:-var}/demo-stations.json"
@@ -77,6 +79,11 @@ callgrind-pricing: install
 ## make bench-api: REST API on 1,000,000 CDRs in PostgreSQL (database `benchapi`), see docs/benchmarks.md
 bench-api: install
 	$(BIN)/python bench/bench_api.py
+
+## make bench-portal: portal page times with 100,000 sessions and 1,000,000 CDRs in PostgreSQL
+## (database `benchportal`), see docs/benchmarks.md
+bench-portal: install
+	$(BIN)/python bench/bench_portal.py
 
 # Gateway benchmarks: PostgreSQL + Redis, their own database and Redis dbs (docs/benchmarks.md).
 BENCH_PG ?= postgres://postgres@127.0.0.1:5432

@@ -58,6 +58,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_htmx",
     "apps.common",
     "apps.parties",
     "apps.locations",
@@ -69,6 +73,7 @@ INSTALLED_APPS = [
     "apps.integrations",
     "apps.devices",
     "demo",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -78,6 +83,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -156,6 +163,19 @@ if DEBUG:
     STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 
 SESSION_COOKIE_HTTPONLY = True
+# --- Portal sign-in (docs/portal.md) ----------------------------------------------------------
+LOGIN_URL = "portal:sign_in"
+# A portal session ends after this long without a request, and in any case this long after
+# sign-in; the cookie lives as long as the absolute limit.
+PORTAL_SESSION_IDLE_SECONDS = env_int("PORTAL_SESSION_IDLE_SECONDS", 1800)
+PORTAL_SESSION_MAX_SECONDS = env_int("PORTAL_SESSION_MAX_SECONDS", 12 * 3600)
+SESSION_COOKIE_AGE = PORTAL_SESSION_MAX_SECONDS
+SESSION_COOKIE_SAMESITE = "Lax"
+# Lockout: this many failed attempts (password or second factor) within the window lock the
+# user name for the window.
+PORTAL_LOCKOUT_FAILURES = env_int("PORTAL_LOCKOUT_FAILURES", 5)
+PORTAL_LOCKOUT_SECONDS = env_int("PORTAL_LOCKOUT_SECONDS", 900)
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "EV back office")
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", PRODUCTION)
 CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", PRODUCTION)
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -295,3 +315,5 @@ CELERY_BEAT_SCHEDULE = {
     # commit and publish) or whose retry message was lost.
     "webhook-relay": {"task": "apps.integrations.webhook_relay", "schedule": 60},
 }
+PORTAL_TIME_ZONE = env_str("PORTAL_TIME_ZONE", "UTC")
+PORTAL_DASHBOARD_CACHE_SECONDS = env_int("PORTAL_DASHBOARD_CACHE_SECONDS", 60)

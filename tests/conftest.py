@@ -141,3 +141,13 @@ def wait_for(predicate: Callable[[], Any], *, timeout: float = 60, what: str = "
 
 from tests.journey_fixtures import station  # noqa: E402, F401  (a fixture shared by suites)
 from tests.webhook_receiver import receiver  # noqa: E402, F401  (a fixture shared by suites)
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings: Any) -> None:
+    """Templates name static files; tests serve them from the app folders (no collectstatic,
+    so no manifest of hashed names)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apps.charging import ingest, live_cost_feed, ocpi, selectors, services, tasks
+from apps.charging import ingest, live_cost_feed, ocpi, portal, selectors, services, tasks
 
 cdr_credit = services.cdr_credit
 transaction_events_record = ingest.transaction_events_record
@@ -22,3 +22,16 @@ transactions_enqueue = tasks.enqueue_transaction_processing
 # The Redis channel on which workers publish the running cost of active sessions (the gateway
 # subscribes and sends OCPP 2.0.1 CostUpdated).
 live_cost_channel = live_cost_feed.live_cost_channel
+
+# The operator portal (apps.charging.portal).
+dashboard_figures = portal.dashboard_figures
+session_rows = portal.session_rows
+session_detail = portal.session_detail
+cdr_rows = portal.cdr_rows
+cdr_rows_iter = portal.cdr_rows_iter
+cdr_parties = portal.cdr_parties
+flag_rows = portal.flag_rows
+flag_dismiss = portal.flag_dismiss
+flag_reprice = portal.flag_reprice
+station_messages = portal.station_messages
+FLAG_REASON_WORDS = portal.REASON_WORDS

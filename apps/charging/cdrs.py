@@ -226,6 +226,29 @@ def cdr_build(
     return cdr
 
 
+def session_finalise(
+    session: ChargingSession, events: list[OcppEvent], lookups: Lookups | None = None
+) -> int | None:
+    """Write the CDR of one completed session that has none yet, now (the caller holds the
+    session's row lock; used to re-price a flagged session). Returns the CDR id, or None
+    when it still cannot be priced (flagged, as in the batch path). Its flags, CDR and
+    `cdr.created` event are written as the batch path writes them."""
+    lookups = lookups or Lookups()
+    writes = Writes(lookups.webhooks)
+    cdr = cdr_build(session, events, lookups, writes)
+    if cdr is not None:
+        writes.cdrs.append(cdr)
+    writes.write()
+    lookups.webhooks.emit()
+    if cdr is None:
+        return None
+    return (
+        Cdr.objects.filter(session=session, kind=CdrKind.ORIGINAL.value)
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
 def _hours(seconds: int) -> Decimal:
     # Stored to the microhour (0.0036 s); the exact seconds are in data["pricing"].
     return (Decimal(seconds) / 3600).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)

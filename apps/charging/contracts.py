@@ -193,3 +193,115 @@ class StatusEventIn:
     charging_state: ChargingState | None
     station_timestamp: datetime
     received_at: datetime
+
+
+# --- Portal shapes ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DayFigures:
+    day: str  # ISO date in the dashboard's time zone
+    cdrs: int
+    energy_kwh: Decimal
+    revenue_excl_vat: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardFigures:
+    """Sessions started, energy and revenue (CDR totals excl. VAT, credits netted) of today
+    and this month; revenue per currency, the daily series in the main currency."""
+
+    sessions_today: int
+    sessions_month: int
+    sessions_active: int
+    energy_today_kwh: Decimal
+    energy_month_kwh: Decimal
+    revenue_today: dict[str, Decimal]
+    revenue_month: dict[str, Decimal]
+    currency: str
+    days: tuple[DayFigures, ...]
+    flags_open: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    id: int
+    status: str
+    started_at: datetime
+    ended_at: datetime | None
+    charge_station_id: int
+    station_identity: str
+    evse_uid: str | None
+    connector_id: str | None
+    id_tag: str
+    token_id: int | None
+    kwh: Decimal
+    currency: str
+    cost_excl_vat: Decimal | None
+    cost_incl_vat: Decimal | None
+    last_meter_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class MeterPoint:
+    timestamp: datetime
+    energy_wh: Decimal | None
+    power_w: Decimal | None
+    current_a: Decimal | None
+    soc_percent: Decimal | None
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionDetail:
+    row: SessionRow
+    time_zone: str
+    meter_start_wh: Decimal
+    meter_stop_wh: Decimal | None
+    stop_reason: str
+    ocpp_transaction_id: str
+    tariff_ocpi_id: str | None
+    meter_values: tuple[MeterPoint, ...]
+    cdr_id: int | None
+    charging_periods: tuple[dict[str, Any], ...]  # priced periods of the CDR (OCPI-shaped)
+    flags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CdrRow:
+    id: int
+    ocpi_id: str
+    kind: str
+    party: str
+    station_identity: str | None
+    start_date_time: datetime
+    end_date_time: datetime
+    currency: str
+    total_energy_kwh: Decimal
+    total_time_hours: Decimal
+    total_cost_excl_vat: Decimal
+    total_cost_incl_vat: Decimal | None
+    credited: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FlagRow:
+    id: int
+    reason: str
+    status: str
+    station_identity: str
+    charge_station_id: int
+    ocpp_transaction_id: str
+    session_id: int | None
+    cdr_id: int | None
+    details: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OcppMessage:
+    at: datetime
+    direction: str
+    action: str
+    summary: str
+    frame: str

@@ -14,3 +14,4 @@ contract_create = services.contract_create
 contract_update = services.contract_update
 contract_get = selectors.contract_get
 contract_list = selectors.contract_list
+customer_search = selectors.customer_search

@@ -105,3 +105,21 @@ def contract_list(
     if reference:
         qs = qs.filter(reference=reference)
     return [_contract(c) for c in qs.order_by("id")[:limit]]
+
+
+def customer_search(
+    *, tenant_id: int, limit: int, after_id: int | None = None, search: str | None = None
+) -> list[CustomerRecord]:
+    """The portal's customer list: name, e-mail or CRM reference contain `search`."""
+    from django.db.models import Q
+
+    qs = Customer.objects.for_tenant(tenant_id).select_related("party")
+    if after_id is not None:
+        qs = qs.filter(id__gt=after_id)
+    if search:
+        qs = qs.filter(
+            Q(name__icontains=search)
+            | Q(email__icontains=search)
+            | Q(external_ref__icontains=search)
+        )
+    return [_customer(c) for c in qs.order_by("id")[:limit]]

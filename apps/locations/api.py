@@ -61,3 +61,10 @@ charge_station_get = selectors.charge_station_get
 charge_station_list = selectors.charge_station_list
 charge_station_command_submit = services.charge_station_command_submit
 connector_pk = selectors.connector_pk
+
+# Portal reads.
+station_rows = selectors.station_rows
+station_status_summary = selectors.station_status_summary
+station_detail = selectors.station_detail
+station_ids_by_identity = selectors.station_ids_by_identity
+location_rows = selectors.location_rows

@@ -270,3 +270,71 @@ class EvseStatusReport:
     connector_ocpp_id: int | None
     ocpp_status: str
     station_timestamp: datetime
+
+
+class StationState(enum.StrEnum):
+    """What an operator sees first about a station (derived, see `station_rows`)."""
+
+    AVAILABLE = "available"  # online, no EVSE charging or faulted
+    CHARGING = "charging"  # online, some EVSE charging
+    FAULTED = "faulted"  # online, some EVSE out of order or inoperative
+    OFFLINE = "offline"  # not connected (or never connected)
+
+
+# A station that dropped its connection this often within a day is "unstable".
+UNSTABLE_DISCONNECTS = 3
+UNSTABLE_WINDOW_HOURS = 24
+
+
+@dataclass(frozen=True, slots=True)
+class StationRow:
+    id: int
+    identity: str
+    location_id: int | None
+    location_name: str
+    vendor: str
+    model: str
+    firmware_version: str
+    ocpp_version: str
+    security_profile: int
+    connectivity: str
+    last_seen_at: datetime | None
+    state: StationState
+    unstable: bool
+    disconnects_24h: int
+    evses_total: int
+    evses_charging: int
+    evses_faulted: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectivityRecord:
+    kind: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StationDetail:
+    row: StationRow
+    serial_number: str
+    enabled: bool
+    last_boot_at: datetime | None
+    time_zone: str | None
+    address: str
+    evses: tuple[EvseRecord, ...]
+    history: tuple[ConnectivityRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LocationRow:
+    id: int
+    ocpi_id: str
+    name: str
+    address: str
+    postal_code: str
+    city: str
+    country: str
+    time_zone: str
+    party: str
+    evses: int
+    stations: int

@@ -193,3 +193,26 @@ class Connector(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.evse} #{self.connector_id}"
+
+
+class ConnectivityEvent(TenantOwnedModel):
+    """A station's connection history: connected (again), booted, disconnected. The portal
+    shows it and calls a station "unstable" when it dropped its connection often lately."""
+
+    CONNECTED = "CONNECTED"
+    DISCONNECTED = "DISCONNECTED"
+    BOOTED = "BOOTED"
+    KINDS = [(CONNECTED, "Connected"), (DISCONNECTED, "Disconnected"), (BOOTED, "Booted")]
+
+    charge_station = models.ForeignKey(
+        ChargeStation, on_delete=models.CASCADE, related_name="connectivity_events"
+    )
+    kind = models.CharField(max_length=12, choices=KINDS)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["charge_station", "-at"], name="connectivity_station_at"),
+            models.Index(fields=["tenant", "kind", "-at"], name="connectivity_tenant_kind_at"),
+        ]

@@ -3,26 +3,46 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from django.db.models import Prefetch
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 
 from apps.common.errors import NotFound
 from apps.common.services import version_tag
 from apps.locations.contracts import (
+    UNSTABLE_DISCONNECTS,
+    UNSTABLE_WINDOW_HOURS,
     ChargeStationRecord,
     Connectivity,
+    ConnectivityRecord,
     ConnectorRecord,
     ConnectorRef,
     ConnectorStandard,
     EvseMapping,
     EvseRecord,
+    EvseStatus,
     LocationRecord,
+    LocationRow,
     PowerType,
     SecurityProfile,
     StationContext,
+    StationDetail,
+    StationRow,
+    StationState,
 )
-from apps.locations.models import ChargeStation, Connector, Evse, Location
+from apps.locations.models import ChargeStation, ConnectivityEvent, Connector, Evse, Location
 
 
 def _connector(c: Connector) -> ConnectorRecord:
@@ -298,3 +318,216 @@ def _context(station: ChargeStation) -> StationContext:
         party_code=party.party_id if party else "",
         cdr_location=cdr_location,
     )
+
+
+# --- Portal reads ------------------------------------------------------------------------------
+
+
+def _station_rows_qs(tenant_id: int, now: datetime):  # type: ignore[no-untyped-def]
+    since = now - timedelta(hours=UNSTABLE_WINDOW_HOURS)
+    disconnects = (
+        ConnectivityEvent.objects.filter(
+            charge_station_id=OuterRef("pk"), kind=ConnectivityEvent.DISCONNECTED, at__gte=since
+        )
+        .order_by()
+        .values("charge_station_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return (
+        ChargeStation.objects.filter(tenant_id=tenant_id)
+        .annotate(
+            evses_total=Count("evses"),
+            evses_charging=Count("evses", filter=Q(evses__status=EvseStatus.CHARGING.value)),
+            evses_faulted=Count(
+                "evses",
+                filter=Q(
+                    evses__status__in=[EvseStatus.OUTOFORDER.value, EvseStatus.INOPERATIVE.value]
+                ),
+            ),
+        )
+        .annotate(
+            state=Case(
+                When(~Q(connectivity=Connectivity.ONLINE.value), then=Value("offline")),
+                When(evses_faulted__gt=0, then=Value("faulted")),
+                When(evses_charging__gt=0, then=Value("charging")),
+                default=Value("available"),
+                output_field=CharField(),
+            ),
+            disconnects_24h=Coalesce(Subquery(disconnects), 0),
+        )
+    )
+
+
+_ROW_FIELDS = (
+    "id",
+    "identity",
+    "location_id",
+    "location__name",
+    "vendor",
+    "model",
+    "firmware_version",
+    "ocpp_version",
+    "security_profile",
+    "connectivity",
+    "last_seen_at",
+    "state",
+    "disconnects_24h",
+    "evses_total",
+    "evses_charging",
+    "evses_faulted",
+)
+
+
+def _row(r: dict[str, Any]) -> StationRow:
+    return StationRow(
+        id=r["id"],
+        identity=r["identity"],
+        location_id=r["location_id"],
+        location_name=r["location__name"] or "",
+        vendor=r["vendor"],
+        model=r["model"],
+        firmware_version=r["firmware_version"],
+        ocpp_version=r["ocpp_version"],
+        security_profile=r["security_profile"],
+        connectivity=r["connectivity"],
+        last_seen_at=r["last_seen_at"],
+        state=StationState(r["state"]),
+        unstable=r["disconnects_24h"] >= UNSTABLE_DISCONNECTS,
+        disconnects_24h=r["disconnects_24h"],
+        evses_total=r["evses_total"],
+        evses_charging=r["evses_charging"],
+        evses_faulted=r["evses_faulted"],
+    )
+
+
+def station_rows(
+    *,
+    tenant_id: int,
+    now: datetime,
+    limit: int,
+    after_identity: str | None = None,
+    search: str | None = None,
+    state: str | None = None,
+    unstable: bool = False,
+    location_id: int | None = None,
+    station_ids: Iterable[int] | None = None,
+) -> list[StationRow]:
+    """Stations by identity (keyset: `after_identity`), with their derived state."""
+    qs = _station_rows_qs(tenant_id, now)
+    if after_identity:
+        qs = qs.filter(identity__gt=after_identity)
+    if search:
+        qs = qs.filter(
+            Q(identity__icontains=search)
+            | Q(location__name__icontains=search)
+            | Q(serial_number__icontains=search)
+            | Q(vendor__icontains=search)
+        )
+    if state:
+        qs = qs.filter(state=state)
+    if unstable:
+        qs = qs.filter(disconnects_24h__gte=UNSTABLE_DISCONNECTS)
+    if location_id is not None:
+        qs = qs.filter(location_id=location_id)
+    if station_ids is not None:
+        qs = qs.filter(pk__in=list(station_ids))
+    return [_row(r) for r in qs.order_by("identity").values(*_ROW_FIELDS)[:limit]]
+
+
+def station_status_summary(*, tenant_id: int, now: datetime) -> dict[str, int]:
+    """Stations per state, plus `unstable` and `total`."""
+    counts = {s.value: 0 for s in StationState}
+    qs = _station_rows_qs(tenant_id, now)
+    for r in qs.order_by().values("state", "disconnects_24h"):
+        counts[r["state"]] += 1
+        if r["disconnects_24h"] >= UNSTABLE_DISCONNECTS:
+            counts["unstable"] = counts.get("unstable", 0) + 1
+    counts.setdefault("unstable", 0)
+    counts["total"] = sum(counts[s.value] for s in StationState)
+    return counts
+
+
+def station_detail(*, tenant_id: int, station_id: int, now: datetime) -> StationDetail:
+    rows = station_rows(tenant_id=tenant_id, now=now, limit=1, station_ids=[station_id])
+    if not rows:
+        raise NotFound(f"no charge station {station_id} in this tenant")
+    s = ChargeStation.objects.select_related("location").get(pk=station_id)
+    evses = (
+        Evse.objects.filter(charge_station_id=station_id)
+        .order_by("ocpp_evse_id", "uid")
+        .prefetch_related(
+            Prefetch("connectors", queryset=Connector.objects.order_by("connector_id"))
+        )
+    )
+    history = ConnectivityEvent.objects.filter(charge_station_id=station_id).order_by("-at", "-id")[
+        :50
+    ]
+    loc = s.location
+    return StationDetail(
+        row=rows[0],
+        serial_number=s.serial_number,
+        enabled=s.enabled,
+        last_boot_at=s.last_boot_at,
+        time_zone=loc.time_zone if loc else None,
+        address=f"{loc.address}, {loc.postal_code} {loc.city}" if loc else "",
+        evses=tuple(_evse(e) for e in evses),
+        history=tuple(ConnectivityRecord(kind=h.kind, at=h.at) for h in history),
+    )
+
+
+def station_ids_by_identity(*, tenant_id: int, identities: Iterable[str]) -> dict[str, int]:
+    return dict(
+        ChargeStation.objects.filter(
+            tenant_id=tenant_id, identity__in=list(identities)
+        ).values_list("identity", "pk")
+    )
+
+
+def location_rows(
+    *, tenant_id: int, limit: int, after_id: int | None = None, search: str | None = None
+) -> list[LocationRow]:
+    qs = Location.objects.filter(tenant_id=tenant_id)
+    if after_id is not None:
+        qs = qs.filter(id__gt=after_id)
+    if search:
+        qs = qs.filter(
+            Q(name__icontains=search)
+            | Q(address__icontains=search)
+            | Q(city__icontains=search)
+            | Q(ocpi_id__icontains=search)
+            | Q(postal_code__icontains=search)
+        )
+    qs = qs.annotate(
+        n_evses=Count("evses", distinct=True), n_stations=Count("stations", distinct=True)
+    )
+    rows = qs.order_by("id").values(
+        "id",
+        "ocpi_id",
+        "name",
+        "address",
+        "postal_code",
+        "city",
+        "country",
+        "time_zone",
+        "party__country_code",
+        "party__party_id",
+        "n_evses",
+        "n_stations",
+    )[:limit]
+    return [
+        LocationRow(
+            id=r["id"],
+            ocpi_id=r["ocpi_id"],
+            name=r["name"],
+            address=r["address"],
+            postal_code=r["postal_code"],
+            city=r["city"],
+            country=r["country"],
+            time_zone=r["time_zone"],
+            party=f"{r['party__country_code']}*{r['party__party_id']}",
+            evses=r["n_evses"],
+            stations=r["n_stations"],
+        )
+        for r in rows
+    ]

@@ -32,7 +32,13 @@ from apps.locations.contracts import (
     OcppVersion,
     SecurityProfile,
 )
-from apps.locations.models import ChargeStation, Connector, Evse, Location
+from apps.locations.models import (
+    ChargeStation,
+    ConnectivityEvent,
+    Connector,
+    Evse,
+    Location,
+)
 from apps.parties import api as parties_api
 from apps.parties.contracts import PartyRole
 
@@ -452,6 +458,8 @@ def charge_station_record_boot(
     ocpp_version: str,
     at: datetime,
 ) -> None:
+    station = list(ChargeStation.objects.filter(pk=station_id).values_list("pk", "tenant_id"))
+    _connectivity_events(station, ConnectivityEvent.BOOTED, at)
     ChargeStation.objects.filter(pk=station_id).update(
         vendor=vendor[:50],
         model=model[:50],
@@ -467,6 +475,13 @@ def charge_station_record_boot(
 def charge_stations_seen(*, station_ids: list[int], at: datetime) -> None:
     """Mark stations online and seen at `at` (one statement for a whole batch)."""
     if station_ids:
+        # Those not online until now (re)connected: one history row each.
+        back = list(
+            ChargeStation.objects.filter(pk__in=station_ids)
+            .exclude(connectivity=Connectivity.ONLINE.value)
+            .values_list("pk", "tenant_id")
+        )
+        _connectivity_events(back, ConnectivityEvent.CONNECTED, at)
         ChargeStation.objects.filter(pk__in=station_ids).update(
             last_seen_at=at, connectivity=Connectivity.ONLINE.value
         )
@@ -475,15 +490,27 @@ def charge_stations_seen(*, station_ids: list[int], at: datetime) -> None:
 def charge_stations_disconnected(*, station_ids: list[int], at: datetime) -> None:
     """Mark stations offline, last seen at `at` (one statement for a whole batch)."""
     if station_ids:
+        gone = list(
+            ChargeStation.objects.filter(pk__in=station_ids)
+            .exclude(connectivity=Connectivity.OFFLINE.value)
+            .values_list("pk", "tenant_id")
+        )
+        _connectivity_events(gone, ConnectivityEvent.DISCONNECTED, at)
         ChargeStation.objects.filter(pk__in=station_ids).update(
             connectivity=Connectivity.OFFLINE.value, last_seen_at=at
         )
 
 
 def charge_station_disconnected(*, station_id: int, at: datetime) -> None:
-    ChargeStation.objects.filter(pk=station_id).update(
-        connectivity=Connectivity.OFFLINE.value, last_seen_at=at
-    )
+    charge_stations_disconnected(station_ids=[station_id], at=at)
+
+
+def _connectivity_events(stations: list[tuple[int, int]], kind: str, at: datetime) -> None:
+    if stations:
+        ConnectivityEvent.objects.bulk_create(
+            ConnectivityEvent(charge_station_id=pk, tenant_id=tenant_id, kind=kind, at=at)
+            for pk, tenant_id in stations
+        )
 
 
 def evse_statuses_record(*, updates: Sequence[tuple[int, int, str]]) -> None:

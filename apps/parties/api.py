@@ -4,7 +4,7 @@ and `contracts`."""
 from __future__ import annotations
 
 from apps.common.errors import NotFound, Problem, ValidationFailed
-from apps.parties import services
+from apps.parties import access, services
 from apps.parties.contracts import OperatorRef, PartyRef, PartyRole
 from apps.parties.models import Operator, Party
 
@@ -106,3 +106,36 @@ def party_by_pk(*, pk: int) -> PartyRef:
         party_id=p.party_id,
         name=p.name,
     )
+
+
+# Sign-in, roles and the audit log (apps.parties.access).
+memberships_of_user = access.memberships_of_user
+membership_set = access.membership_set
+sign_in_locked_until = access.sign_in_locked_until
+sign_in_failure_record = access.sign_in_failure_record
+sign_in_success_record = access.sign_in_success_record
+mfa_state = access.mfa_state
+mfa_totp_begin = access.mfa_totp_begin
+mfa_totp_pending = access.mfa_totp_pending
+mfa_totp_confirm = access.mfa_totp_confirm
+mfa_recovery_codes_new = access.mfa_recovery_codes_new
+mfa_reset = access.mfa_reset
+audit_record = access.audit_record
+audit_list = access.audit_list
+
+
+def parties_of_tenant(*, tenant_id: int, role: PartyRole | None = None) -> list[PartyRef]:
+    qs = Party.objects.filter(tenant_id=tenant_id)
+    if role is not None:
+        qs = qs.filter(role=role.value)
+    return [
+        PartyRef(
+            id=p.pk,
+            tenant_id=p.tenant_id,
+            role=PartyRole(p.role),
+            country_code=p.country_code,
+            party_id=p.party_id,
+            name=p.name,
+        )
+        for p in qs.order_by("country_code", "party_id")
+    ]

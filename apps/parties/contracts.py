@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 
 class PartyRole(enum.StrEnum):
@@ -41,3 +43,98 @@ class PartyRef:
     country_code: str
     party_id: str
     name: str
+
+
+class Capability(enum.StrEnum):
+    """What a role may do in a tenant. Every interface (the portal first) checks one of
+    these before it shows a page or performs an action; reading is `VIEW`."""
+
+    VIEW = "view"  # every page of the tenant, read only
+    STATIONS_COMMAND = "stations.command"  # remote commands to charge stations
+    LOCATIONS_EDIT = "locations.edit"  # locations, EVSEs, connectors
+    TARIFFS_EDIT = "tariffs.edit"  # tariffs, versions, codes, assignments, CSV import
+    CDRS_REVIEW = "cdrs.review"  # flagged CDR queue: re-price, dismiss
+    CDRS_EXPORT = "cdrs.export"  # CSV export of CDRs
+    TOKENS_EDIT = "tokens.edit"  # block / unblock tokens
+    AUDIT_VIEW = "audit.view"  # the audit log
+
+
+_ALL = frozenset(Capability)
+
+# The roles matrix (docs/portal.md shows it as a table). Support is read-only by design.
+ROLE_CAPABILITIES: dict[TenantRole, frozenset[Capability]] = {
+    TenantRole.PLATFORM_ADMIN: _ALL,
+    TenantRole.CPO_ADMIN: frozenset(
+        {
+            Capability.VIEW,
+            Capability.STATIONS_COMMAND,
+            Capability.LOCATIONS_EDIT,
+            Capability.TARIFFS_EDIT,
+            Capability.CDRS_REVIEW,
+            Capability.CDRS_EXPORT,
+            Capability.AUDIT_VIEW,
+        }
+    ),
+    TenantRole.EMSP_ADMIN: frozenset(
+        {Capability.VIEW, Capability.TOKENS_EDIT, Capability.CDRS_EXPORT, Capability.AUDIT_VIEW}
+    ),
+    TenantRole.FINANCE: frozenset(
+        {Capability.VIEW, Capability.CDRS_REVIEW, Capability.CDRS_EXPORT, Capability.AUDIT_VIEW}
+    ),
+    TenantRole.SUPPORT: frozenset({Capability.VIEW}),
+}
+
+
+def role_may(role: TenantRole | str, capability: Capability) -> bool:
+    return capability in ROLE_CAPABILITIES.get(TenantRole(role), frozenset())
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipRef:
+    """One tenant a user belongs to, with the role there."""
+
+    tenant_id: int
+    slug: str
+    name: str
+    role: TenantRole
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS[self.role]
+
+
+ROLE_LABELS = {
+    TenantRole.PLATFORM_ADMIN: "Platform admin",
+    TenantRole.CPO_ADMIN: "CPO admin",
+    TenantRole.EMSP_ADMIN: "eMSP admin",
+    TenantRole.FINANCE: "Finance",
+    TenantRole.SUPPORT: "Support (read-only)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    id: int
+    tenant_id: int
+    actor_id: int | None
+    actor_email: str
+    action: str
+    object_type: str
+    object_id: str
+    before: Any
+    after: Any
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TotpEnrolment:
+    """A TOTP secret being enrolled: shown once as a QR code and as text."""
+
+    secret_base32: str
+    otpauth_uri: str
+
+
+@dataclass(frozen=True, slots=True)
+class MfaState:
+    enrolled: bool
+    recovery_codes_left: int

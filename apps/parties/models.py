@@ -97,3 +97,42 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.tenant}: {self.role}"
+
+
+class AuditEntry(TenantOwnedModel):
+    """One change an operator made: who, what, the object before and after (JSON).
+
+    Written in the same transaction as the change (`apps.parties.api.audit_record`), so a
+    change without its entry cannot commit. Never updated or deleted by the application."""
+
+    actor = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    actor_email = models.CharField(max_length=254, blank=True)  # kept if the user goes
+    action = models.CharField(max_length=64)  # e.g. tariff.version_add, token.block
+    object_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["tenant", "-id"], name="audit_tenant_id"),
+            models.Index(fields=["tenant", "object_type", "object_id"], name="audit_object"),
+        ]
+
+
+class SignInLock(models.Model):
+    """Failed sign-in attempts of one user name (password or second factor), platform-wide.
+
+    After `PORTAL_LOCKOUT_FAILURES` failures within `PORTAL_LOCKOUT_SECONDS` the name is
+    locked for `PORTAL_LOCKOUT_SECONDS`; a successful sign-in clears the count."""
+
+    username = models.CharField(max_length=254, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    first_failure_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.username}: {self.failures}"

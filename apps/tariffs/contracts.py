@@ -70,3 +70,52 @@ class TariffAssignmentRecord:
     tariff_code: str
     tariff_id: int
     effective_from: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewLine:
+    dimension: str  # FLAT, ENERGY, TIME, PARKING_TIME, ...
+    volume: str  # words, e.g. "20.000 kWh"
+    excl_vat: Any  # Decimal
+    incl_vat: Any
+
+
+@dataclass(frozen=True, slots=True)
+class TariffPreview:
+    """A sample session priced with a tariff being edited (nothing is stored)."""
+
+    currency: str
+    total_excl_vat: Any  # Decimal, rounded to the currency's minor unit
+    total_incl_vat: Any
+    lines: tuple[PreviewLine, ...]
+    warnings: tuple[str, ...]
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRow:
+    line: int
+    identity: str
+    new_code: str
+    current_code: str | None
+    change: str  # "change" | "same" | "error"
+    problem: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportPreview:
+    rows: tuple[ImportRow, ...]
+    changes: int
+    unchanged: int
+    errors: int
+
+
+@dataclass(frozen=True, slots=True)
+class ImportStatus:
+    id: int
+    status: str  # PENDING | RUNNING | DONE | FAILED
+    total: int
+    done: int
+    report: dict[str, Any]
+    effective_from: datetime
+    created_at: datetime

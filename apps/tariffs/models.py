@@ -111,3 +111,28 @@ class TariffAssignment(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.charge_station_id}/{self.connector_id or '*'} -> {self.tariff_code_id}"
+
+
+class TariffCodeImport(TenantOwnedModel):
+    """A bulk update of stations' default tariff codes from a CSV file, run by a worker.
+    Connector overrides are never touched."""
+
+    STATUSES = [
+        ("PENDING", "Pending"),
+        ("RUNNING", "Running"),
+        ("DONE", "Done"),
+        ("FAILED", "Failed"),
+    ]
+
+    created_by = models.ForeignKey(
+        "parties.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=8, choices=STATUSES, default="PENDING")
+    effective_from = models.DateTimeField()
+    rows = models.JSONField(default=list)  # [[station_id, identity, code_id, code], ...]
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    report = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-id"]

@@ -123,3 +123,6 @@ def token_authorizations_record(*, reports: Sequence[AuthorizationReport]) -> in
         for r in wanted
     ]
     return integrations_api.webhook_events_emit(events=events, now=timezone.now())
+
+
+token_search = selectors.token_search

@@ -88,3 +88,31 @@ def token_list(
     if updated_since is not None:
         qs = qs.filter(updated_at__gte=updated_since)
     return [_record(r) for r in qs.order_by("id").values(*_FIELDS)[:limit]]
+
+
+def token_search(
+    *,
+    tenant_id: int,
+    limit: int,
+    after_id: int | None = None,
+    search: str | None = None,
+    valid: bool | None = None,
+    ids: list[int] | None = None,
+) -> list[TokenRecord]:
+    """The portal's token list: uid, contract id or visual number contain `search`."""
+    from django.db.models import Q
+
+    qs = Token.objects.for_tenant(tenant_id)
+    if after_id is not None:
+        qs = qs.filter(id__gt=after_id)
+    if search:
+        qs = qs.filter(
+            Q(uid__icontains=search)
+            | Q(contract_id__icontains=search)
+            | Q(visual_number__icontains=search)
+        )
+    if valid is not None:
+        qs = qs.filter(valid=valid)
+    if ids is not None:
+        qs = qs.filter(pk__in=ids)
+    return [_record(r) for r in qs.order_by("id").values(*_FIELDS)[:limit]]

@@ -15,7 +15,7 @@ import pytest
 
 from config.env import BASE_DIR
 
-PACKAGES = ["apps", "billing", "config", "csms_gateway", "roaming", "demo", "restapi"]
+PACKAGES = ["apps", "billing", "config", "csms_gateway", "roaming", "demo", "restapi", "portal"]
 LINT_IMPORTS = str(Path(sys.executable).with_name("lint-imports"))
 
 
@@ -51,6 +51,8 @@ CASES = [
     ("outer-api-only", "csms_gateway/_bad.py", "from apps.charging import models\n"),
     ("outer-api-only", "restapi/_bad.py", "from apps.tokens import services\n"),
     ("apps-inward", "apps/integrations/_bad.py", "import restapi\n"),
+    ("outer-api-only", "portal/_bad.py", "from apps.tariffs import selectors\n"),
+    ("apps-inward", "apps/tariffs/_bad.py", "import portal.views\n"),
 ]
 
 

@@ -1,11 +1,11 @@
-"""Outer layers (gateway, roaming, billing, demo, config) use an app only through its `api`
-and `contracts` modules: any other module of an app is its private business."""
+"""Outer layers (gateway, roaming, billing, demo, config, restapi, portal) use an app only
+through its `api` and `contracts` modules: any other module of an app is its private business."""
 
 from __future__ import annotations
 
 import grimp
 
-OUTER = ["csms_gateway", "roaming", "billing", "demo", "config"]
+OUTER = ["csms_gateway", "roaming", "billing", "demo", "config", "restapi", "portal"]
 PUBLIC = {"api", "contracts"}
 # The shared kernel also offers its error vocabulary and secret hashing to every layer.
 COMMON_PUBLIC = {"errors", "secrets"}

@@ -18,7 +18,11 @@ DOMAIN_APPS = {
 }
 
 # Platform-wide tables: the tenant itself and the people who may belong to several tenants.
-NOT_TENANT_OWNED = {"parties.Operator", "parties.User"}
+NOT_TENANT_OWNED = {
+    "parties.Operator",
+    "parties.User",
+    "parties.SignInLock",  # failed sign-ins per user name, before any tenant is known
+}
 
 # Every foreign key from one domain app to another, besides `tenant`. Adding one is a design
 # decision: add it here with a reason, in the same change.
@@ -29,6 +33,7 @@ ALLOWED_CROSS_APP_FKS = {
     "customers.Contract.token -> tokens.Token",  # a contract covers a token
     "tariffs.Tariff.party -> parties.Party",  # the CPO that owns the tariff
     "tariffs.TariffVersion.created_by -> parties.User",  # who changed the price
+    "tariffs.TariffCodeImport.created_by -> parties.User",  # who uploaded the CSV
     "tariffs.TariffAssignment.charge_station -> locations.ChargeStation",
     "tariffs.TariffAssignment.connector -> locations.Connector",
     "charging.ChargingSession.charge_station -> locations.ChargeStation",

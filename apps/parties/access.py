@@ -1,0 +1,250 @@
+"""Sign-in support for interfaces: memberships, lockout after failed attempts, TOTP
+enrolment and recovery codes (django-otp devices), and the audit log."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from apps.common.errors import NotFound, ValidationFailed
+from apps.parties.contracts import (
+    AuditRecord,
+    MembershipRef,
+    MfaState,
+    TenantRole,
+    TotpEnrolment,
+)
+from apps.parties.models import AuditEntry, Membership, SignInLock, User
+
+TOTP_DEVICE_NAME = "authenticator"
+RECOVERY_DEVICE_NAME = "recovery codes"
+RECOVERY_CODES = 10
+
+
+# --- memberships -------------------------------------------------------------------------------
+
+
+def memberships_of_user(*, user_id: int) -> list[MembershipRef]:
+    """The tenants a user belongs to, by tenant name, active tenants only."""
+    rows = (
+        Membership.objects.filter(user_id=user_id, tenant__is_active=True)
+        .order_by("tenant__name", "tenant_id")
+        .values("tenant_id", "tenant__slug", "tenant__name", "role")
+    )
+    return [
+        MembershipRef(
+            tenant_id=r["tenant_id"],
+            slug=r["tenant__slug"],
+            name=r["tenant__name"],
+            role=TenantRole(r["role"]),
+        )
+        for r in rows
+    ]
+
+
+def membership_set(*, user_id: int, tenant_id: int, role: TenantRole) -> None:
+    Membership.objects.update_or_create(
+        user_id=user_id, tenant_id=tenant_id, defaults={"role": role.value}
+    )
+
+
+# --- lockout ---------------------------------------------------------------------------------
+
+
+def _limits() -> tuple[int, timedelta]:
+    return (
+        int(getattr(settings, "PORTAL_LOCKOUT_FAILURES", 5)),
+        timedelta(seconds=int(getattr(settings, "PORTAL_LOCKOUT_SECONDS", 900))),
+    )
+
+
+def sign_in_locked_until(*, username: str, now: datetime) -> datetime | None:
+    """When the lock on this user name ends, or None when it may try to sign in."""
+    until = (
+        SignInLock.objects.filter(username=username.lower())
+        .values_list("locked_until", flat=True)
+        .first()
+    )
+    return until if until is not None and until > now else None
+
+
+@transaction.atomic
+def sign_in_failure_record(*, username: str, now: datetime) -> datetime | None:
+    """Count one failed attempt (wrong password or wrong code); returns the lock's end when
+    this failure locks the name."""
+    failures, window = _limits()
+    lock, _ = SignInLock.objects.select_for_update().get_or_create(username=username.lower())
+    if lock.first_failure_at is None or now - lock.first_failure_at > window:
+        lock.failures = 0
+        lock.first_failure_at = now
+    lock.failures += 1
+    if lock.failures >= failures:
+        lock.locked_until = now + window
+        lock.failures = 0
+        lock.first_failure_at = None
+    lock.save()
+    return lock.locked_until if lock.locked_until and lock.locked_until > now else None
+
+
+def sign_in_success_record(*, username: str) -> None:
+    SignInLock.objects.filter(username=username.lower()).delete()
+
+
+# --- TOTP and recovery codes -----------------------------------------------------------------
+
+
+def mfa_state(*, user_id: int) -> MfaState:
+    enrolled = TOTPDevice.objects.filter(user_id=user_id, confirmed=True).exists()
+    left = StaticToken.objects.filter(device__user_id=user_id, device__confirmed=True).count()
+    return MfaState(enrolled=enrolled, recovery_codes_left=left)
+
+
+@transaction.atomic
+def mfa_totp_begin(*, user_id: int) -> TotpEnrolment:
+    """Start (or restart) enrolment: a new unconfirmed TOTP device whose secret the user
+    scans. An enrolled user must not replace the device this way."""
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    if TOTPDevice.objects.filter(user_id=user_id, confirmed=True).exists():
+        raise ValidationFailed("two-factor authentication is already set up for this user")
+    TOTPDevice.objects.filter(user_id=user_id, confirmed=False).delete()
+    device = TOTPDevice.objects.create(user=user, name=TOTP_DEVICE_NAME, confirmed=False)
+    from base64 import b32encode
+
+    secret = b32encode(device.bin_key).decode()
+    return TotpEnrolment(secret_base32=secret, otpauth_uri=device.config_url)
+
+
+def mfa_totp_pending(*, user_id: int) -> TotpEnrolment | None:
+    device = TOTPDevice.objects.filter(user_id=user_id, confirmed=False).first()
+    if device is None:
+        return None
+    from base64 import b32encode
+
+    return TotpEnrolment(
+        secret_base32=b32encode(device.bin_key).decode(), otpauth_uri=device.config_url
+    )
+
+
+@transaction.atomic
+def mfa_totp_confirm(*, user_id: int, token: str) -> tuple[str, ...]:
+    """Confirm enrolment with a code from the app; returns new recovery codes (shown once)."""
+    device = TOTPDevice.objects.select_for_update().filter(user_id=user_id, confirmed=False).first()
+    if device is None:
+        raise ValidationFailed("no enrolment in progress: start again")
+    if not device.verify_token(token.strip().replace(" ", "")):
+        raise ValidationFailed(
+            "that code is not the one your authenticator shows now: check the device's clock "
+            "and enter the current 6-digit code"
+        )
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    return mfa_recovery_codes_new(user_id=user_id)
+
+
+@transaction.atomic
+def mfa_recovery_codes_new(*, user_id: int) -> tuple[str, ...]:
+    """Replace the user's recovery codes with new single-use codes (returned once)."""
+    StaticDevice.objects.filter(user_id=user_id).delete()
+    device = StaticDevice.objects.create(user_id=user_id, name=RECOVERY_DEVICE_NAME)
+    codes = tuple(
+        f"{secrets.token_hex(2)}-{secrets.token_hex(2)}-{secrets.token_hex(2)}"
+        for _ in range(RECOVERY_CODES)
+    )
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=c) for c in codes)
+    return codes
+
+
+def mfa_reset(*, user_id: int) -> None:
+    """Remove a user's second factor (an administrator's action; the user enrols again)."""
+    TOTPDevice.objects.filter(user_id=user_id).delete()
+    StaticDevice.objects.filter(user_id=user_id).delete()
+
+
+# --- audit log -------------------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None:
+        return None
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder, default=_default))
+
+
+def _default(value: Any) -> Any:
+    from dataclasses import asdict, is_dataclass
+
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return str(value)
+
+
+def audit_record(
+    *,
+    tenant_id: int,
+    actor_id: int | None,
+    action: str,
+    object_type: str,
+    object_id: str | int,
+    before: Any = None,
+    after: Any = None,
+) -> int:
+    """Write one audit entry. Call it inside the transaction of the change it describes.
+    `before` / `after` may be dataclasses (contracts records), dicts or None."""
+    email = ""
+    if actor_id is not None:
+        email = User.objects.filter(pk=actor_id).values_list("email", flat=True).first() or ""
+    entry = AuditEntry.objects.create(
+        tenant_id=tenant_id,
+        actor_id=actor_id,
+        actor_email=email,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        before=_jsonable(before),
+        after=_jsonable(after),
+    )
+    return entry.pk
+
+
+def audit_list(
+    *,
+    tenant_id: int,
+    before_id: int | None,
+    limit: int,
+    object_type: str | None = None,
+    object_id: str | None = None,
+) -> list[AuditRecord]:
+    """Newest first, keyset on id."""
+    qs = AuditEntry.objects.for_tenant(tenant_id)
+    if before_id is not None:
+        qs = qs.filter(id__lt=before_id)
+    if object_type:
+        qs = qs.filter(object_type=object_type)
+    if object_id:
+        qs = qs.filter(object_id=object_id)
+    return [
+        AuditRecord(
+            id=e.id,
+            tenant_id=e.tenant_id,
+            actor_id=e.actor_id,
+            actor_email=e.actor_email,
+            action=e.action,
+            object_type=e.object_type,
+            object_id=e.object_id,
+            before=e.before,
+            after=e.after,
+            at=e.created_at,
+        )
+        for e in qs.order_by("-id")[:limit]
+    ]

@@ -1,0 +1,65 @@
+"""Portal URLs. Every page of a tenant is under /portal/<tenant slug>/ and goes through
+`portal.access.portal_view`; `tests/portal/test_permissions.py` walks this list."""
+
+from django.urls import path
+
+from portal.views import auth, charging, dashboard, locations, stations, tariffs, tokens
+
+app_name = "portal"
+
+T = "<slug:tenant>/"
+
+urlpatterns = [
+    path("", auth.home, name="home"),
+    path("sign-in/", auth.sign_in, name="sign_in"),
+    path("sign-in/code/", auth.mfa, name="mfa"),
+    path("sign-in/enrol/", auth.mfa_enrol, name="mfa_enrol"),
+    path("sign-out/", auth.sign_out, name="sign_out"),
+    path("account/", auth.account, name="account"),
+    path(T, dashboard.dashboard, name="dashboard"),
+    path(T + "stations/", stations.station_list, name="stations"),
+    path(T + "stations/<int:station_id>/", stations.station_detail, name="station"),
+    path(
+        T + "stations/<int:station_id>/command/", stations.station_command, name="station_command"
+    ),
+    path(
+        T + "stations/<int:station_id>/tariff/",
+        stations.station_assign_tariff,
+        name="station_assign",
+    ),
+    path(T + "locations/", locations.location_list, name="locations"),
+    path(T + "locations/new/", locations.location_new, name="location_new"),
+    path(T + "locations/<int:location_id>/", locations.location_detail, name="location"),
+    path(T + "locations/<int:location_id>/edit/", locations.location_edit, name="location_edit"),
+    path(T + "locations/<int:location_id>/evses/", locations.evse_save, name="evse_save"),
+    path(T + "sessions/", charging.session_list, name="sessions"),
+    path(T + "sessions/<int:session_id>/", charging.session_detail, name="session"),
+    path(T + "cdrs/", charging.cdr_list, name="cdrs"),
+    path(T + "cdrs/export.csv", charging.cdr_export, name="cdr_export"),
+    path(T + "cdrs/<int:cdr_id>/", charging.cdr_detail, name="cdr"),
+    path(T + "flags/", charging.flag_list, name="flags"),
+    path(T + "flags/<int:flag_id>/<str:action>/", charging.flag_action, name="flag_action"),
+    path(T + "tariffs/", tariffs.tariff_list, name="tariffs"),
+    path(T + "tariffs/new/", tariffs.tariff_new, name="tariff_new"),
+    path(T + "tariffs/preview/", tariffs.tariff_preview, name="tariff_preview"),
+    path(T + "tariffs/codes/", tariffs.tariff_code_new, name="tariff_code_new"),
+    path(T + "tariffs/import/", tariffs.tariff_import, name="tariff_import"),
+    path(
+        T + "tariffs/import/<int:import_id>/",
+        tariffs.tariff_import_status,
+        name="tariff_import_status",
+    ),
+    path(T + "tariffs/<int:tariff_id>/", tariffs.tariff_detail, name="tariff"),
+    path(
+        T + "tariffs/<int:tariff_id>/versions/new/",
+        tariffs.tariff_version_new,
+        name="tariff_version_new",
+    ),
+    path(T + "tariffs/<int:tariff_id>/copy/", tariffs.tariff_copy, name="tariff_copy"),
+    path(T + "tokens/", tokens.token_list, name="tokens"),
+    path(T + "tokens/<int:token_id>/", tokens.token_detail, name="token"),
+    path(T + "tokens/<int:token_id>/block/", tokens.token_block, name="token_block"),
+    path(T + "customers/", tokens.customer_list, name="customers"),
+    path(T + "customers/<int:customer_id>/", tokens.customer_detail, name="customer"),
+    path(T + "audit/", tokens.audit_list, name="audit"),
+]

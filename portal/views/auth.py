@@ -1,0 +1,251 @@
+"""Sign-in with password and TOTP (django-otp), first-time enrolment, recovery codes,
+lockout after failed attempts, sign-out.
+
+Nothing is signed in until both factors pass: after the password the session holds only a
+pending user id for a few minutes; `login()` (a new session key) happens after the code.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import segno
+from django.contrib.auth import authenticate, get_user_model, login, logout
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+from django_otp import login as otp_login
+from django_otp import match_token
+
+from apps.common.errors import ValidationFailed
+from apps.parties import api as parties
+from portal.access import SESSION_AUTH_AT, SESSION_SEEN_AT, signed_in
+
+PENDING_USER = "portal_pending_user"
+PENDING_AT = "portal_pending_at"
+PENDING_NEXT = "portal_pending_next"
+PENDING_SECONDS = 300
+REASONS = {
+    "expired": "Your session reached its maximum length. Sign in again.",
+    "idle": "You were signed out after a period without activity. Sign in again.",
+    "signin": "",
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _safe_next(request: HttpRequest, value: str | None) -> str:
+    if value and url_has_allowed_host_and_scheme(
+        value, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return value
+    return reverse("portal:home")
+
+
+def _locked_message(until: datetime) -> str:
+    minutes = max(1, int((until - _now()).total_seconds() + 59) // 60)
+    return (
+        f"Too many failed attempts: sign-in for this account is locked for {minutes} more "
+        "minute(s). Wait, then try again; an administrator can also unlock it."
+    )
+
+
+def _pending_user(request: HttpRequest) -> Any:
+    user_id = request.session.get(PENDING_USER)
+    at = request.session.get(PENDING_AT, 0)
+    if user_id is None or time.time() - at > PENDING_SECONDS:
+        return None
+    return get_user_model().objects.filter(pk=user_id, is_active=True).first()
+
+
+@require_http_methods(["GET", "POST"])
+def sign_in(request: HttpRequest) -> HttpResponse:
+    error = ""
+    email = ""
+    info = REASONS.get(request.GET.get("reason", ""), "")
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if request.method == "POST":
+        email = request.POST.get("email", "").strip()
+        password = request.POST.get("password", "")
+        locked = parties.sign_in_locked_until(username=email, now=_now())
+        if not email or not password:
+            error = "Enter your e-mail address and your password."
+        elif locked:
+            error = _locked_message(locked)
+        else:
+            found = get_user_model().objects.filter(email__iexact=email).first()
+            user = authenticate(
+                request, username=found.get_username() if found else email, password=password
+            )
+            if user is None:
+                until = parties.sign_in_failure_record(username=email, now=_now())
+                error = (
+                    _locked_message(until)
+                    if until
+                    else "The e-mail address or the password is not right. Check both and try "
+                    "again."
+                )
+            else:
+                request.session.cycle_key()
+                request.session[PENDING_USER] = user.pk
+                request.session[PENDING_AT] = time.time()
+                request.session[PENDING_NEXT] = _safe_next(request, next_url)
+                if parties.mfa_state(user_id=user.pk).enrolled:
+                    return redirect("portal:mfa")
+                return redirect("portal:mfa_enrol")
+    return render(
+        request,
+        "portal/auth/sign_in.html",
+        {"error": error, "info": info, "email": email, "next": next_url},
+        status=400 if error else 200,
+    )
+
+
+def _complete(request: HttpRequest, user: Any, device: Any) -> str:
+    next_url = request.session.get(PENDING_NEXT) or reverse("portal:home")
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    otp_login(request, device)
+    now = time.time()
+    request.session[SESSION_AUTH_AT] = now
+    request.session[SESSION_SEEN_AT] = now
+    parties.sign_in_success_record(username=user.email)
+    return str(next_url)
+
+
+@require_http_methods(["GET", "POST"])
+def mfa(request: HttpRequest) -> HttpResponse:
+    user = _pending_user(request)
+    if user is None:
+        return redirect(reverse("portal:sign_in") + "?reason=expired")
+    error = ""
+    if request.method == "POST":
+        code = request.POST.get("code", "").strip().replace(" ", "")
+        locked = parties.sign_in_locked_until(username=user.email, now=_now())
+        if locked:
+            request.session.flush()
+            return render(
+                request,
+                "portal/auth/sign_in.html",
+                {"error": _locked_message(locked), "email": user.email},
+                status=400,
+            )
+        device = match_token(user, code) if code else None
+        if device is None:
+            until = parties.sign_in_failure_record(username=user.email, now=_now())
+            if until:
+                request.session.flush()
+                return render(
+                    request,
+                    "portal/auth/sign_in.html",
+                    {"error": _locked_message(until), "email": user.email},
+                    status=400,
+                )
+            error = (
+                "That code is not valid. Enter the 6-digit code your authenticator app shows "
+                "now, or one of your recovery codes."
+            )
+        else:
+            next_url = _complete(request, user, device)
+            if device.__class__.__name__ == "StaticDevice":
+                left = parties.mfa_state(user_id=user.pk).recovery_codes_left
+                request.session["portal_notice"] = (
+                    f"You signed in with a recovery code; {left} left. Make new ones on your "
+                    "account page if you are running out."
+                )
+            return HttpResponseRedirect(next_url)
+    return render(
+        request,
+        "portal/auth/mfa.html",
+        {"error": error, "email": user.email},
+        status=400 if error else 200,
+    )
+
+
+def _qr_svg(uri: str) -> str:
+    # An SVG drawn here from the secret: the secret never leaves the server for a QR service.
+    return str(segno.make(uri, error="m").svg_inline(scale=5, dark="#111", light="#fff"))
+
+
+@require_http_methods(["GET", "POST"])
+def mfa_enrol(request: HttpRequest) -> HttpResponse:
+    """First sign-in (or after an administrator reset the second factor): scan, confirm."""
+    user = _pending_user(request)
+    if user is None:
+        return redirect(reverse("portal:sign_in") + "?reason=expired")
+    if parties.mfa_state(user_id=user.pk).enrolled:
+        return redirect("portal:mfa")
+    error = ""
+    if request.method == "POST":
+        try:
+            codes = parties.mfa_totp_confirm(user_id=user.pk, token=request.POST.get("code", ""))
+        except ValidationFailed as exc:
+            error = exc.message
+            parties.sign_in_failure_record(username=user.email, now=_now())
+        else:
+            from django_otp.plugins.otp_totp.models import TOTPDevice
+
+            device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+            next_url = _complete(request, user, device)
+            return render(
+                request, "portal/auth/recovery_codes.html", {"codes": codes, "next": next_url}
+            )
+    enrolment = parties.mfa_totp_pending(user_id=user.pk) or parties.mfa_totp_begin(user_id=user.pk)
+    return render(
+        request,
+        "portal/auth/enrol.html",
+        {
+            "error": error,
+            "email": user.email,
+            "secret": enrolment.secret_base32,
+            "qr_svg": _qr_svg(enrolment.otpauth_uri),
+        },
+        status=400 if error else 200,
+    )
+
+
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect(reverse("portal:sign_in"))
+
+
+@signed_in
+@require_http_methods(["GET", "POST"])
+def account(request: HttpRequest) -> HttpResponse:
+    codes: tuple[str, ...] = ()
+    if request.method == "POST":
+        codes = parties.mfa_recovery_codes_new(user_id=request.user.pk)
+    memberships = parties.memberships_of_user(user_id=request.user.pk)
+    return render(
+        request,
+        "portal/account.html",
+        {
+            "memberships": memberships,
+            "mfa": parties.mfa_state(user_id=request.user.pk),
+            "codes": codes,
+        },
+    )
+
+
+@signed_in
+def home(request: HttpRequest) -> HttpResponse:
+    """The first tenant's dashboard, or a page saying the user belongs to no tenant."""
+    memberships = parties.memberships_of_user(user_id=request.user.pk)
+    if not memberships:
+        return render(
+            request,
+            "portal/error.html",
+            {
+                "title": "No tenant yet",
+                "message": "Your account belongs to no tenant. Ask a platform administrator to "
+                "add you to one.",
+            },
+            status=403,
+        )
+    return redirect("portal:dashboard", tenant=memberships[0].slug)

@@ -1,0 +1,329 @@
+"""Sessions, CDRs (list, CSV export, detail) and the flagged-CDR queue."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from decimal import Decimal
+
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect
+
+from apps.charging import api as charging
+from apps.charging.contracts import CdrKind, FlagReason, FlagStatus
+from apps.common.errors import DomainError, NotFound
+from apps.locations import api as locations
+from apps.parties.contracts import Capability
+from portal.access import portal_view
+from portal.views.common import (
+    PAGE_SIZE,
+    audit,
+    cursor,
+    day_start,
+    int_or_none,
+    notify,
+    now,
+    page,
+    parse_cursor,
+    parse_date,
+    problem_messages,
+    q,
+    querystring,
+)
+
+
+def _station_id(request: HttpRequest, tenant_id: int) -> tuple[int | None, str]:
+    identity = q(request, "station")
+    if not identity:
+        return None, ""
+    ids = locations.station_ids_by_identity(tenant_id=tenant_id, identities=[identity])
+    return ids.get(identity, -1), identity
+
+
+@portal_view()
+def session_list(request: HttpRequest) -> HttpResponse:
+    portal = request.portal  # type: ignore[attr-defined]
+    status = q(request, "status")
+    station_id, identity = _station_id(request, portal.tenant_id)
+    date_from = parse_date(q(request, "from"))
+    date_to = parse_date(q(request, "to"))
+    before = parse_cursor(q(request, "before"))
+    rows = charging.session_rows(
+        tenant_id=portal.tenant_id,
+        limit=PAGE_SIZE + 1,
+        before=before,
+        status=status or None,
+        charge_station_id=station_id,
+        search=q(request, "q") or None,
+        started_from=day_start(date_from),
+        started_before=day_start(date_to),
+    )
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    live = status == "ACTIVE"
+    context = {
+        "rows": rows,
+        "status": status,
+        "station": identity,
+        "search": q(request, "q"),
+        "from": q(request, "from"),
+        "to": q(request, "to"),
+        "live": live,
+        "next_qs": querystring(request, before=cursor(rows[-1].started_at, rows[-1].id))
+        if more
+        else "",
+        "paged": bool(before),
+        "filtered": any(q(request, k) for k in ("status", "station", "q", "from", "to")),
+        "poll_qs": request.GET.urlencode(),
+    }
+    if getattr(request, "htmx", False) and request.GET.get("fragment") == "rows":
+        return page(request, "portal/sessions/_rows.html", context, section="sessions")
+    return page(request, "portal/sessions/list.html", context, section="sessions")
+
+
+@portal_view()
+def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
+    portal = request.portal  # type: ignore[attr-defined]
+    try:
+        d = charging.session_detail(tenant_id=portal.tenant_id, session_id=session_id)
+    except NotFound:
+        return page(
+            request,
+            "portal/not_found.html",
+            {"what": f"session {session_id}"},
+            section="sessions",
+            status=404,
+        )
+    points = d.meter_values
+    chart = {
+        "type": "line",
+        "labels": [p.timestamp.strftime("%H:%M:%S") for p in points],
+        "y": "kWh",
+        "y2": "kW",
+        "datasets": [
+            {
+                "label": "Energy (kWh since start)",
+                "data": [
+                    None
+                    if p.energy_wh is None
+                    else float((p.energy_wh - d.meter_start_wh) / Decimal(1000))
+                    for p in points
+                ],
+                "yAxisID": "y",
+                "borderColor": "#2563eb",
+            },
+            {
+                "label": "Power (kW)",
+                "data": [None if p.power_w is None else float(p.power_w / 1000) for p in points],
+                "yAxisID": "y2",
+                "borderColor": "#dc2626",
+            },
+        ],
+    }
+    return page(
+        request,
+        "portal/sessions/detail.html",
+        {"d": d, "s": d.row, "chart": chart, "has_chart": bool(points)},
+        section="sessions",
+    )
+
+
+def _cdr_filters(request: HttpRequest, tenant_id: int) -> dict[str, object]:
+    station_id, _ = _station_id(request, tenant_id)
+    date_to = parse_date(q(request, "to"))
+    kind = q(request, "kind")
+    return {
+        "date_from": day_start(parse_date(q(request, "from"))),
+        "date_to": day_start(date_to),
+        "party": q(request, "party") or None,
+        "charge_station_id": station_id,
+        "kind": kind if kind in {k.value for k in CdrKind} else None,
+        "search": q(request, "q") or None,
+    }
+
+
+@portal_view()
+def cdr_list(request: HttpRequest) -> HttpResponse:
+    portal = request.portal  # type: ignore[attr-defined]
+    filters = _cdr_filters(request, portal.tenant_id)
+    before = parse_cursor(q(request, "before"))
+    rows = charging.cdr_rows(
+        tenant_id=portal.tenant_id, limit=PAGE_SIZE + 1, before=before, **filters
+    )
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    return page(
+        request,
+        "portal/cdrs/list.html",
+        {
+            "rows": rows,
+            "parties": charging.cdr_parties(tenant_id=portal.tenant_id),
+            "f": {k: q(request, k) for k in ("from", "to", "party", "station", "kind", "q")},
+            "kinds": [k.value for k in CdrKind],
+            "next_qs": querystring(request, before=cursor(rows[-1].end_date_time, rows[-1].id))
+            if more
+            else "",
+            "paged": bool(before),
+            "filtered": any(q(request, k) for k in ("from", "to", "party", "station", "kind", "q")),
+            "export_qs": querystring(request, before=None),
+            "may_export": portal.may(Capability.CDRS_EXPORT),
+        },
+        section="cdrs",
+    )
+
+
+CSV_COLUMNS = [
+    "id",
+    "kind",
+    "party",
+    "station",
+    "start_date_time",
+    "end_date_time",
+    "currency",
+    "total_energy_kwh",
+    "total_time_hours",
+    "total_cost_excl_vat",
+    "total_cost_incl_vat",
+    "credited",
+]
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@portal_view(Capability.CDRS_EXPORT, methods=("GET",))
+def cdr_export(request: HttpRequest) -> StreamingHttpResponse:
+    """Every CDR matching the list's filters as CSV, streamed in keyset chunks (memory stays
+    flat for a million rows). Amounts are exact decimals as stored."""
+    portal = request.portal  # type: ignore[attr-defined]
+    filters = _cdr_filters(request, portal.tenant_id)
+    writer = csv.writer(_Echo())
+
+    def lines() -> Iterator[str]:
+        yield writer.writerow(CSV_COLUMNS)
+        for r in charging.cdr_rows_iter(tenant_id=portal.tenant_id, **filters):
+            yield writer.writerow(
+                [
+                    r.ocpi_id,
+                    r.kind,
+                    r.party,
+                    r.station_identity or "",
+                    r.start_date_time.isoformat(),
+                    r.end_date_time.isoformat(),
+                    r.currency,
+                    r.total_energy_kwh,
+                    r.total_time_hours,
+                    r.total_cost_excl_vat,
+                    "" if r.total_cost_incl_vat is None else r.total_cost_incl_vat,
+                    "yes" if r.credited else "no",
+                ]
+            )
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    stamp = now().strftime("%Y%m%dT%H%M%SZ")
+    response["Content-Disposition"] = (
+        f'attachment; filename="cdrs-{portal.tenant.slug}-{stamp}.csv"'
+    )
+    return response
+
+
+DIMENSIONS = [
+    ("Start fee (flat)", "fixed_cost"),
+    ("Energy", "energy_cost"),
+    ("Charging time", "time_cost"),
+    ("Parking time", "parking_cost"),
+    ("Reservation", "reservation_cost"),
+    ("Total", "cost"),
+]
+
+
+@portal_view()
+def cdr_detail(request: HttpRequest, cdr_id: int) -> HttpResponse:
+    portal = request.portal  # type: ignore[attr-defined]
+    try:
+        cdr = charging.cdr_get(tenant_id=portal.tenant_id, cdr_id=cdr_id)
+    except NotFound:
+        return page(
+            request, "portal/not_found.html", {"what": f"CDR {cdr_id}"}, section="cdrs", status=404
+        )
+    breakdown = [
+        (label, cdr.amounts.get(f"total_{key}_excl_vat"), cdr.amounts.get(f"total_{key}_incl_vat"))
+        for label, key in DIMENSIONS
+    ]
+    pricing = cdr.data.get("pricing") or {}
+    return page(
+        request,
+        "portal/cdrs/detail.html",
+        {
+            "c": cdr,
+            "breakdown": breakdown,
+            "periods": pricing.get("charging_periods") or [],
+            "warnings": pricing.get("warnings") or [],
+            "location": cdr.data.get("cdr_location") or {},
+            "token": cdr.data.get("cdr_token") or {},
+        },
+        section="cdrs",
+    )
+
+
+@portal_view()
+def flag_list(request: HttpRequest) -> HttpResponse:
+    portal = request.portal  # type: ignore[attr-defined]
+    status = request.GET.get("status", FlagStatus.OPEN.value)
+    reason = q(request, "reason")
+    before = int_or_none(q(request, "before"))
+    rows = charging.flag_rows(
+        tenant_id=portal.tenant_id,
+        limit=PAGE_SIZE + 1,
+        before_id=before,
+        status=status or None,
+        reason=reason or None,
+    )
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    return page(
+        request,
+        "portal/cdrs/flags.html",
+        {
+            "rows": rows,
+            "status": status,
+            "reason": reason,
+            "reasons": [r.value for r in FlagReason],
+            "words": {k.value: v for k, v in charging.FLAG_REASON_WORDS.items()},
+            "statuses": [s.value for s in FlagStatus],
+            "next_qs": querystring(request, before=rows[-1].id) if more else "",
+            "may_review": portal.may(Capability.CDRS_REVIEW),
+        },
+        section="flags",
+    )
+
+
+@portal_view(Capability.CDRS_REVIEW)
+def flag_action(request: HttpRequest, flag_id: int, action: str) -> HttpResponse:
+    portal = request.portal  # type: ignore[attr-defined]
+    try:
+        with transaction.atomic():
+            if action == "dismiss":
+                row = charging.flag_dismiss(
+                    tenant_id=portal.tenant_id, flag_id=flag_id, note=request.POST.get("note", "")
+                )
+                message = "dismissed"
+            else:
+                row, message = charging.flag_reprice(
+                    tenant_id=portal.tenant_id, flag_id=flag_id, now=now()
+                )
+            audit(
+                request,
+                action=f"flag.{action}",
+                object_type="review_flag",
+                object_id=flag_id,
+                before={"status": "OPEN"},
+                after={"status": row.status, "message": message},
+            )
+        notify(request, f"Flag {flag_id} ({row.reason}): {message}.")
+    except DomainError as exc:
+        notify(request, f"Flag {flag_id}: " + "; ".join(problem_messages(exc)))
+    return redirect("portal:flags", portal.tenant.slug)

@@ -1,0 +1,228 @@
+"""What every portal page shares: the navigation by role, cursors, parsing of filters."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from apps.common.errors import DomainError, Problem
+from apps.parties import api as parties
+from apps.parties.contracts import Capability, TenantRole
+from portal.access import Portal
+
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class NavItem:
+    key: str
+    label: str
+    url: str
+
+
+# Sections per role: a role sees the pages that concern its work (all are readable).
+_SECTIONS: list[tuple[str, str, str, set[TenantRole] | None]] = [
+    ("dashboard", "Dashboard", "portal:dashboard", None),
+    (
+        "stations",
+        "Charge stations",
+        "portal:stations",
+        {TenantRole.PLATFORM_ADMIN, TenantRole.CPO_ADMIN, TenantRole.SUPPORT},
+    ),
+    (
+        "locations",
+        "Locations",
+        "portal:locations",
+        {TenantRole.PLATFORM_ADMIN, TenantRole.CPO_ADMIN, TenantRole.SUPPORT},
+    ),
+    ("sessions", "Sessions", "portal:sessions", None),
+    ("cdrs", "CDRs", "portal:cdrs", None),
+    (
+        "flags",
+        "Flagged CDRs",
+        "portal:flags",
+        {TenantRole.PLATFORM_ADMIN, TenantRole.CPO_ADMIN, TenantRole.FINANCE, TenantRole.SUPPORT},
+    ),
+    (
+        "tariffs",
+        "Tariffs",
+        "portal:tariffs",
+        {TenantRole.PLATFORM_ADMIN, TenantRole.CPO_ADMIN, TenantRole.FINANCE, TenantRole.SUPPORT},
+    ),
+    (
+        "tokens",
+        "Tokens",
+        "portal:tokens",
+        {TenantRole.PLATFORM_ADMIN, TenantRole.EMSP_ADMIN, TenantRole.SUPPORT},
+    ),
+    (
+        "customers",
+        "Customers",
+        "portal:customers",
+        {TenantRole.PLATFORM_ADMIN, TenantRole.EMSP_ADMIN, TenantRole.SUPPORT},
+    ),
+    ("audit", "Audit log", "portal:audit", None),
+]
+
+
+def nav_for(portal: Portal) -> list[NavItem]:
+    items = []
+    for key, label, url, roles in _SECTIONS:
+        if roles is not None and portal.tenant.role not in roles:
+            continue
+        if key == "audit" and not portal.may(Capability.AUDIT_VIEW):
+            continue
+        items.append(NavItem(key, label, reverse(url, args=[portal.tenant.slug])))
+    return items
+
+
+def page(
+    request: HttpRequest,
+    template: str,
+    context: dict[str, Any],
+    *,
+    section: str,
+    status: int = 200,
+) -> HttpResponse:
+    portal: Portal = request.portal  # type: ignore[attr-defined]
+    notice = request.session.pop("portal_notice", "")
+    return render(
+        request,
+        template,
+        {
+            "portal": portal,
+            "nav": nav_for(portal),
+            "section": section,
+            "notice": notice,
+            "t": portal.tenant.slug,
+            **context,
+        },
+        status=status,
+    )
+
+
+def notify(request: HttpRequest, message: str) -> None:
+    request.session["portal_notice"] = message
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def display_tz() -> str:
+    return str(getattr(settings, "PORTAL_TIME_ZONE", "UTC"))
+
+
+def q(request: HttpRequest, name: str) -> str:
+    return request.GET.get(name, "").strip()
+
+
+def int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def parse_date(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def day_start(d: date | None) -> datetime | None:
+    return datetime.combine(d, time(0), tzinfo=UTC) if d else None
+
+
+def parse_datetime_local(value: str) -> datetime | None:
+    """An <input type=datetime-local> value, read as UTC."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def cursor(at: datetime, pk: int) -> str:
+    return f"{at.isoformat()}|{pk}"
+
+
+def parse_cursor(value: str) -> tuple[datetime, int] | None:
+    at, _, pk = value.partition("|")
+    try:
+        return datetime.fromisoformat(at), int(pk)
+    except ValueError:
+        return None
+
+
+def querystring(request: HttpRequest, **changes: Any) -> str:
+    params = request.GET.copy()
+    for k, v in changes.items():
+        if v in (None, ""):
+            params.pop(k, None)
+        else:
+            params[k] = v
+    return params.urlencode()
+
+
+_PATH_WORDS = [
+    (re.compile(r"\$\.elements\[(\d+)\]\.price_components\[(\d+)\]"), "element {0}, component {1}"),
+    (re.compile(r"\$\.elements\[(\d+)\]\.restrictions"), "element {0}, restrictions"),
+    (re.compile(r"\$\.elements\[(\d+)\]"), "element {0}"),
+]
+
+
+def in_words(path: str) -> str:
+    """`$.elements[0].price_components[1].price` -> `element 1, component 2: price`."""
+    for pattern, words in _PATH_WORDS:
+        m = pattern.match(path)
+        if m:
+            rest = path[m.end() :].lstrip(".")
+            head = words.format(*(int(g) + 1 for g in m.groups()))
+            return f"{head}: {rest.replace('_', ' ')}" if rest else head
+    return path.removeprefix("$.").replace("_", " ") or "the form"
+
+
+def problem_messages(exc: DomainError) -> list[str]:
+    if not exc.problems:
+        return [exc.message]
+    return [f"{in_words(p.path)} — {p.message}" for p in exc.problems]
+
+
+def problems_by_field(problems: tuple[Problem, ...], mapping: dict[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for p in problems:
+        key = mapping.get(p.path, p.path)
+        out.setdefault(key, p.message)
+    return out
+
+
+def audit(
+    request: HttpRequest,
+    *,
+    action: str,
+    object_type: str,
+    object_id: str | int,
+    before: Any = None,
+    after: Any = None,
+) -> None:
+    portal: Portal = request.portal  # type: ignore[attr-defined]
+    parties.audit_record(
+        tenant_id=portal.tenant_id,
+        actor_id=portal.user_id,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        before=before,
+        after=after,
+    )

@@ -1,0 +1,170 @@
+"""Tokens and customers: search, detail, block / unblock, a customer's tokens and sessions."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+
+from apps.charging import api as charging
+from apps.common.errors import DomainError, NotFound
+from apps.customers import api as customers
+from apps.parties import api as parties
+from apps.parties.contracts import Capability
+from apps.tokens import api as tokens
+from portal.access import portal_view
+from portal.views.common import PAGE_SIZE, audit, int_or_none, notify, page, problem_messages, q
+
+
+@portal_view()
+def token_list(request: HttpRequest) -> HttpResponse:
+    portal = request.portal  # type: ignore[attr-defined]
+    valid = {"valid": True, "blocked": False}.get(q(request, "state"))
+    rows = tokens.token_search(
+        tenant_id=portal.tenant_id,
+        limit=PAGE_SIZE + 1,
+        after_id=int_or_none(q(request, "after")),
+        search=q(request, "q") or None,
+        valid=valid,
+    )
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    return page(
+        request,
+        "portal/tokens/list.html",
+        {
+            "rows": rows,
+            "search": q(request, "q"),
+            "state": q(request, "state"),
+            "next_after": rows[-1].id if more else None,
+        },
+        section="tokens",
+    )
+
+
+@portal_view()
+def token_detail(request: HttpRequest, token_id: int) -> HttpResponse:
+    portal = request.portal  # type: ignore[attr-defined]
+    try:
+        token = tokens.token_get(tenant_id=portal.tenant_id, token_id=token_id)
+    except NotFound:
+        return page(
+            request,
+            "portal/not_found.html",
+            {"what": f"token {token_id}"},
+            section="tokens",
+            status=404,
+        )
+    contracts = customers.contract_list(
+        tenant_id=portal.tenant_id, after_id=None, limit=20, token_id=token_id
+    )
+    sessions = charging.session_rows(tenant_id=portal.tenant_id, limit=20, token_ids=[token_id])
+    return page(
+        request,
+        "portal/tokens/detail.html",
+        {
+            "k": token,
+            "contracts": contracts,
+            "sessions": sessions,
+            "may_edit": portal.may(Capability.TOKENS_EDIT),
+            "history": parties.audit_list(
+                tenant_id=portal.tenant_id,
+                before_id=None,
+                limit=10,
+                object_type="token",
+                object_id=str(token_id),
+            ),
+        },
+        section="tokens",
+    )
+
+
+@portal_view(Capability.TOKENS_EDIT)
+def token_block(request: HttpRequest, token_id: int) -> HttpResponse:
+    portal = request.portal  # type: ignore[attr-defined]
+    valid = request.POST.get("valid") == "1"
+    try:
+        with transaction.atomic():
+            before = tokens.token_get(tenant_id=portal.tenant_id, token_id=token_id)
+            tokens.token_set_valid(tenant_id=portal.tenant_id, token_id=token_id, valid=valid)
+            audit(
+                request,
+                action="token.unblock" if valid else "token.block",
+                object_type="token",
+                object_id=token_id,
+                before={"valid": before.valid},
+                after={"valid": valid},
+            )
+        notify(
+            request,
+            f"Token {before.uid} {'unblocked' if valid else 'blocked'}: stations "
+            f"{'accept' if valid else 'refuse'} it from the next authorisation on.",
+        )
+    except DomainError as exc:
+        notify(request, "; ".join(problem_messages(exc)))
+    return redirect("portal:token", portal.tenant.slug, token_id)
+
+
+@portal_view()
+def customer_list(request: HttpRequest) -> HttpResponse:
+    portal = request.portal  # type: ignore[attr-defined]
+    rows = customers.customer_search(
+        tenant_id=portal.tenant_id,
+        limit=PAGE_SIZE + 1,
+        after_id=int_or_none(q(request, "after")),
+        search=q(request, "q") or None,
+    )
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    return page(
+        request,
+        "portal/tokens/customers.html",
+        {"rows": rows, "search": q(request, "q"), "next_after": rows[-1].id if more else None},
+        section="customers",
+    )
+
+
+@portal_view()
+def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
+    portal = request.portal  # type: ignore[attr-defined]
+    try:
+        c = customers.customer_get(tenant_id=portal.tenant_id, customer_id=customer_id)
+    except NotFound:
+        return page(
+            request,
+            "portal/not_found.html",
+            {"what": f"customer {customer_id}"},
+            section="customers",
+            status=404,
+        )
+    contracts = customers.contract_list(
+        tenant_id=portal.tenant_id, after_id=None, limit=100, customer_id=customer_id
+    )
+    token_ids = [k.token_id for k in contracts]
+    token_rows = tokens.token_search(tenant_id=portal.tenant_id, limit=100, ids=token_ids)
+    sessions = charging.session_rows(tenant_id=portal.tenant_id, limit=30, token_ids=token_ids)
+    return page(
+        request,
+        "portal/tokens/customer.html",
+        {"c": c, "contracts": contracts, "tokens": token_rows, "sessions": sessions},
+        section="customers",
+    )
+
+
+@portal_view(Capability.AUDIT_VIEW, methods=("GET",))
+def audit_list(request: HttpRequest) -> HttpResponse:
+    portal = request.portal  # type: ignore[attr-defined]
+    rows = parties.audit_list(
+        tenant_id=portal.tenant_id,
+        before_id=int_or_none(q(request, "before")),
+        limit=PAGE_SIZE + 1,
+        object_type=q(request, "type") or None,
+    )
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    return page(
+        request,
+        "portal/audit.html",
+        {"rows": rows, "type": q(request, "type"), "next_before": rows[-1].id if more else None},
+        section="audit",
+    )
