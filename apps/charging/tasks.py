@@ -38,10 +38,11 @@ def transaction_process(station_id: int, ocpp_transaction_id: str) -> int | None
 
 @shared_task(name="apps.charging.transactions_process", ignore_result=True)
 def transactions_process(keys: list[Any]) -> int:
-    """Bring many transactions up to date (one group commit's worth). Each transaction is
-    processed in its own database transaction; one that fails (a concurrent worker created
-    the same session, the database went away) is queued again on its own as
-    `transaction_process`, which retries with back-off. Returns how many were processed."""
+    """Bring many transactions up to date in one database transaction, set-based
+    (`rebuild.transactions_process`). When the batch fails with a database error (a
+    concurrent worker wrote the same CDR, the database went away), each of its transactions
+    is queued again on its own as `transaction_process`, which retries with back-off.
+    Returns how many were processed."""
     pairs = [(int(station), str(txid)) for station, txid in keys]
     failed = rebuild.transactions_process(pairs)
     for station_id, txid in failed:

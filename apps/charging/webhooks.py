@@ -1,13 +1,12 @@
 """Webhook events of the charging worker: `session.started`, `session.ended`, `cdr.created`.
 
-The worker processes transactions in batches, one database transaction per batch with a
-savepoint per transaction (`rebuild.transactions_process`). Events are collected here while
-the batch runs and written once at its end, inside the batch's transaction, through the
+The worker processes transactions in batches, one database transaction per batch, set-based
+(`rebuild.transactions_process`). Events are collected here while the batch runs and written once at its end, inside the batch's transaction, through the
 integrations app's outbox (`webhook_events_emit`: one INSERT, dispatch queued on commit):
 
 * nothing is collected for a tenant that has no subscription for the event type (one
   look-up per tenant per batch, cached here);
-* a transaction whose savepoint rolls back drops the events it collected (`unit`);
+* a transaction whose processing fails drops the events it collected (`unit`);
 * a batch that rolls back writes nothing and queues nothing;
 * payloads are rendered at the end, for all events of the batch at once (one query for the
   sessions, one for the CDRs), in the shape the REST API returns (`apps.charging.ocpi`);
@@ -64,7 +63,7 @@ class WebhookOutbox:
 
     @contextmanager
     def unit(self) -> Iterator[None]:
-        """Around one savepoint: if it rolls back (an exception leaves the block), the
+        """Around one transaction's processing: if an exception leaves the block, the
         events it collected are dropped with it."""
         mark = len(self._events)
         try:
