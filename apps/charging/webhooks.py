@@ -1,8 +1,9 @@
 """Webhook events of the charging worker: `session.started`, `session.ended`, `cdr.created`.
 
 The worker processes transactions in batches, one database transaction per batch, set-based
-(`rebuild.transactions_process`). Events are collected here while the batch runs and written once at its end, inside the batch's transaction, through the
-integrations app's outbox (`webhook_events_emit`: one INSERT, dispatch queued on commit):
+(`rebuild.transactions_process`). Events are collected here while the batch runs and
+written once at its end, inside the batch's transaction, through the integrations app's
+outbox (`webhook_events_emit`: one INSERT, dispatch queued on commit):
 
 * nothing is collected for a tenant that has no subscription for the event type (one
   look-up per tenant per batch, cached here);
