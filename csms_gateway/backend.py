@@ -19,7 +19,7 @@ from django.db import close_old_connections, transaction
 from apps.charging import api as charging_api
 from apps.charging.contracts import StatusEventIn, TransactionEventIn, TransactionEventResult
 from apps.locations import api as locations_api
-from apps.locations.contracts import ChargeStationAuth
+from apps.locations.contracts import ChargeStationAuth, ConnectionEventIn, ConnectionEventKind
 from apps.tokens import api as tokens_api
 from apps.tokens.contracts import AuthorizationStatus
 
@@ -55,11 +55,16 @@ class GroupCommitWriter(Generic[In, Out]):
         self._queue: asyncio.Queue[tuple[In, asyncio.Future[Out]]] = asyncio.Queue()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="group-commit")
         self._task: asyncio.Task[None] | None = None
+        self._busy = False
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
-    async def stop(self) -> None:
+    async def stop(self, drain: float = 5.0) -> None:
+        """Write what is queued (for up to `drain` seconds), then stop."""
+        deadline = time.monotonic() + drain
+        while (not self._queue.empty() or self._busy) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
         if self._task is not None:
             self._task.cancel()
         self._executor.shutdown(wait=True)
@@ -69,10 +74,18 @@ class GroupCommitWriter(Generic[In, Out]):
         await self._queue.put((item, future))
         return await future
 
+    def post(self, item: In) -> None:
+        """Queue `item` without waiting for its commit (a failure is logged)."""
+        future: asyncio.Future[Out] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_log_failure)
+        self._queue.put_nowait((item, future))
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
+            self._busy = False
             batch = [await self._queue.get()]
+            self._busy = True
             deadline = time.monotonic() + self._max_delay
             while len(batch) < self._max_batch:
                 timeout = deadline - time.monotonic()
@@ -102,6 +115,11 @@ class GroupCommitWriter(Generic[In, Out]):
             for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(result)
+
+
+def _log_failure(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("could not record %s", future.exception())
 
 
 class TaskPublisher:
@@ -167,9 +185,10 @@ class DjangoBackend:
         self.statuses: GroupCommitWriter[StatusEventIn, None] = GroupCommitWriter(
             self._record_statuses, max_batch=max_batch, max_delay=max_delay
         )
-        # Many stations drop at once (a network blip, a restart): one UPDATE per batch.
-        self.disconnects: GroupCommitWriter[int, None] = GroupCommitWriter(
-            self._record_disconnects, max_batch=max_batch, max_delay=max_delay
+        # Connects and disconnects (a reconnect storm, a network blip): one transaction per
+        # batch, history rows in one INSERT.
+        self.connections: GroupCommitWriter[ConnectionEventIn, None] = GroupCommitWriter(
+            self._record_connections, max_batch=max_batch, max_delay=max_delay
         )
         self._seen_task: asyncio.Task[None] | None = None
 
@@ -185,17 +204,15 @@ class DjangoBackend:
         return [None] * len(events)
 
     @staticmethod
-    def _record_disconnects(station_ids: Sequence[int]) -> list[None]:
-        locations_api.charge_stations_disconnected(
-            station_ids=sorted(set(station_ids)), at=datetime.now(UTC)
-        )
-        return [None] * len(station_ids)
+    def _record_connections(events: Sequence[ConnectionEventIn]) -> list[None]:
+        locations_api.charge_station_connections_record(events=events)
+        return [None] * len(events)
 
     def start(self) -> None:
         self.publisher.start()
         self.transactions.start()
         self.statuses.start()
-        self.disconnects.start()
+        self.connections.start()
         self._seen_task = asyncio.get_running_loop().create_task(self._flush_seen_forever())
 
     async def stop(self) -> None:
@@ -204,7 +221,7 @@ class DjangoBackend:
         await self._flush_seen()
         await self.transactions.stop()
         await self.statuses.stop()
-        await self.disconnects.stop()
+        await self.connections.stop()
         self.publisher.stop()
         self._pool.shutdown(wait=True)
 
@@ -237,9 +254,15 @@ class DjangoBackend:
     def seen(self, station_id: int) -> None:
         self._seen.add(station_id)
 
-    async def disconnected(self, station_id: int) -> None:
-        self._seen.discard(station_id)
-        await self.disconnects.submit(station_id)
+    async def command_progress(self, **fields: Any) -> None:
+        """A status notification that follows a remote command (firmware, logs)."""
+        await self._call(locations_api.charge_station_command_progress, **fields)
+
+    def connection_event(self, event: ConnectionEventIn) -> None:
+        """Record a connect / disconnect (history, connectivity) without waiting for it."""
+        if event.kind is ConnectionEventKind.DISCONNECTED:
+            self._seen.discard(event.station_id)
+        self.connections.post(event)
 
     async def _flush_seen(self) -> None:
         ids, self._seen = sorted(self._seen), set()

@@ -20,9 +20,12 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from apps.locations.contracts import ConnectionEventIn, ConnectionEventKind
 from csms_gateway import ocppj, schemas, security
 from csms_gateway.backend import DjangoBackend
-from csms_gateway.handlers import StationContext, v16, v201
+from csms_gateway.commands import Outbound
+from csms_gateway.handlers import StationContext, fallback, now_utc, v16, v201
+from csms_gateway.relay import Relay
 from csms_gateway.settings import GatewaySettings
 
 log = logging.getLogger("csms_gateway")
@@ -40,6 +43,20 @@ class Gateway:
             max_delay=settings.group_commit_delay_ms / 1000,
         )
         self.connections: dict[str, ServerConnection] = {}
+        # The outbound side (CSMS -> station CALLs) of each live connection.
+        self.links: dict[str, Outbound] = {}
+        self.node = settings.node
+        self.relay: Relay | None = None
+        if settings.relay_url:
+            self.relay = Relay(
+                url=settings.relay_url,
+                prefix=settings.relay_prefix,
+                node=self.node,
+                links=self.links.get,
+                on_lost=self._taken_elsewhere,
+                node_ttl=settings.node_ttl,
+                registry_ttl=settings.registry_ttl,
+            )
         self._servers: list[Server] = []
 
     # --- handshake --------------------------------------------------------------------------
@@ -110,6 +127,11 @@ class Gateway:
         version, module = _VERSIONS[connection.subprotocol]
         previous = self.connections.get(auth.identity)
         self.connections[auth.identity] = connection
+        link = Outbound(connection.send, version, auth.identity)
+        self.links[auth.identity] = link
+        self._connection_event(auth, ConnectionEventKind.CONNECTED, link, version)
+        if self.relay is not None:
+            self.relay.attach(auth.identity, link.token)
         if previous is not None:
             log.info("%s reconnected: closing its previous connection", auth.identity)
             await previous.close(1000, "replaced by a new connection")
@@ -134,18 +156,64 @@ class Gateway:
                     continue
                 if isinstance(frame, ocppj.Call):
                     inbound.put_nowait(frame)
-                # CALLRESULT / CALLERROR answer our own calls (remote commands, next issue).
+                elif not link.resolve(frame):
+                    # CALLRESULT / CALLERROR answer our own CALLs (remote commands); this one
+                    # came after its command timed out, or names no CALL of ours.
+                    log.info("%s answered %s, which nothing waits for", auth.identity, frame)
         except ConnectionClosed:
             pass
         finally:
+            link.close()
             inbound.put_nowait(None)
             await worker
+            if self.links.get(auth.identity) is link:
+                del self.links[auth.identity]
+            if self.relay is not None:
+                self.relay.detach(auth.identity, link.token)
             if self.connections.get(auth.identity) is connection:
                 del self.connections[auth.identity]
-                try:
-                    await self.backend.disconnected(auth.id)
-                except Exception:  # noqa: BLE001
-                    log.exception("could not record disconnect of %s", auth.identity)
+            self._connection_event(
+                auth,
+                ConnectionEventKind.DISCONNECTED,
+                link,
+                version,
+                close_code=connection.close_code,
+                reason=connection.close_reason or "",
+            )
+
+    def _connection_event(
+        self,
+        auth: Any,
+        kind: ConnectionEventKind,
+        link: Outbound,
+        version: str,
+        close_code: int | None = None,
+        reason: str = "",
+    ) -> None:
+        self.backend.connection_event(
+            ConnectionEventIn(
+                station_id=auth.id,
+                tenant_id=auth.tenant_id,
+                kind=kind,
+                at=now_utc(),
+                node=self.node,
+                connection_id=link.token,
+                protocol=version,
+                close_code=close_code,
+                reason=reason,
+            )
+        )
+
+    def _taken_elsewhere(self, identity: str, token: str) -> None:
+        """The registry names another connection of this station (on another node): ours is
+        stale (the station moved), so close it, as a new connection on this node would."""
+        link, connection = self.links.get(identity), self.connections.get(identity)
+        if link is None or link.token != token or connection is None:
+            return
+        log.info("%s connected to another node: closing its connection here", identity)
+        asyncio.get_running_loop().create_task(
+            connection.close(1000, "replaced by a connection on another node")
+        )
 
     async def _process_calls(
         self,
@@ -165,7 +233,9 @@ class Gateway:
                 continue
 
     async def _answer(self, ctx: StationContext, module: Any, call: ocppj.Call) -> str:
-        handler = module.HANDLERS.get(call.action)
+        handler = module.HANDLERS.get(call.action) or fallback.HANDLERS[ctx.version].get(
+            call.action
+        )
         if handler is None:
             known = schemas.validator(ctx.version, call.action, False) is not None
             code = ocppj.ErrorCode.NOT_SUPPORTED if known else ocppj.ErrorCode.NOT_IMPLEMENTED
@@ -216,6 +286,8 @@ class Gateway:
 
     async def start(self) -> None:
         self.backend.start()
+        if self.relay is not None:
+            await self.relay.start()
         common: dict[str, Any] = {
             "process_request": self.process_request,
             "select_subprotocol": self.select_subprotocol,
@@ -247,4 +319,6 @@ class Gateway:
             server.close()
         for server in self._servers:
             await server.wait_closed()
+        if self.relay is not None:
+            await self.relay.stop()
         await self.backend.stop()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 from dataclasses import dataclass, field
 
 from config.env import ConfigurationError, env_bool, env_int, env_list, env_str
@@ -29,6 +31,16 @@ class GatewaySettings:
     group_commit_max: int = 200
     group_commit_delay_ms: int = 5
     lenient: dict[str, frozenset[str]] = field(default_factory=dict)
+    # Remote commands (docs/gateway.md "Remote commands"): off without a Redis URL.
+    node_id: str = ""  # unique per node; default host:port
+    relay_url: str = ""
+    relay_prefix: str = "ocpp"
+    node_ttl: int = 15  # seconds a node counts as alive after its last refresh
+    registry_ttl: int = 90  # seconds a station -> node entry lives after its last refresh
+
+    @property
+    def node(self) -> str:
+        return self.node_id or f"{socket.gethostname()}:{self.port or os.getpid()}"
 
     @classmethod
     def from_env(cls) -> GatewaySettings:
@@ -63,4 +75,9 @@ class GatewaySettings:
             ping_interval=ping or None,
             auth_cache_seconds=env_int("GATEWAY_AUTH_CACHE_SECONDS", 60),
             lenient=lenient,
+            node_id=env_str("GATEWAY_NODE_ID", ""),
+            relay_url=env_str("RELAY_REDIS_URL", env_str("REDIS_URL", "")),
+            relay_prefix=env_str("RELAY_KEY_PREFIX", "ocpp"),
+            node_ttl=env_int("GATEWAY_NODE_TTL", 15),
+            registry_ttl=env_int("GATEWAY_REGISTRY_TTL", 90),
         )

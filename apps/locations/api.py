@@ -16,8 +16,6 @@ connector_resolve = selectors.connector_resolve
 connectors_resolve = selectors.connectors_resolve
 charge_station_record_boot = services.charge_station_record_boot
 charge_stations_seen = services.charge_stations_seen
-charge_station_disconnected = services.charge_station_disconnected
-charge_stations_disconnected = services.charge_stations_disconnected
 evse_status_record = services.evse_status_record
 evse_statuses_record = services.evse_statuses_record
 station_context = selectors.station_context
@@ -57,3 +55,12 @@ charge_station_get = selectors.charge_station_get
 charge_station_list = selectors.charge_station_list
 charge_station_command_submit = services.charge_station_command_submit
 connector_pk = selectors.connector_pk
+
+# Remote commands (docs/gateway.md "Remote commands") and connectivity.
+charge_station_command = services.charge_station_command
+charge_station_command_progress = services.charge_station_command_progress
+charge_station_commands = selectors.charge_station_commands
+charge_station_command_get = selectors.charge_station_command_get
+charge_station_connections_record = services.charge_station_connections_record
+charge_station_connectivity = selectors.charge_station_connectivity
+unstable_station_ids = selectors.unstable_station_ids

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db.models import Prefetch
+from django.conf import settings
+from django.db.models import Count, Prefetch
+from django.utils import timezone
 
 from apps.common.errors import NotFound
 from apps.common.services import version_tag
 from apps.locations.contracts import (
     ChargeStationRecord,
+    CommandKind,
+    CommandOutcome,
+    CommandStatus,
+    ConnectionEventKind,
+    ConnectionEventRecord,
     Connectivity,
+    ConnectivityReport,
     ConnectorRecord,
     ConnectorRef,
     ConnectorStandard,
@@ -21,8 +29,16 @@ from apps.locations.contracts import (
     PowerType,
     SecurityProfile,
     StationContext,
+    answer_from_json,
 )
-from apps.locations.models import ChargeStation, Connector, Evse, Location
+from apps.locations.models import (
+    ChargeStation,
+    Connector,
+    Evse,
+    Location,
+    RemoteCommand,
+    StationConnectionEvent,
+)
 
 
 def _connector(c: Connector) -> ConnectorRecord:
@@ -119,7 +135,7 @@ def location_list(
     return [_location(loc) for loc in qs.order_by("id")[:limit]]
 
 
-def _station(s: ChargeStation) -> ChargeStationRecord:
+def _station(s: ChargeStation, unstable: bool = False) -> ChargeStationRecord:
     return ChargeStationRecord(
         id=s.pk,
         identity=s.identity,
@@ -140,6 +156,7 @@ def _station(s: ChargeStation) -> ChargeStationRecord:
         ),
         last_updated=s.updated_at,
         etag=version_tag(s),
+        unstable=unstable,
     )
 
 
@@ -153,7 +170,7 @@ def charge_station_get(*, tenant_id: int, station_id: int) -> ChargeStationRecor
     s = _stations().filter(tenant_id=tenant_id, pk=station_id).first()
     if s is None:
         raise NotFound(f"no charge station {station_id} in this tenant")
-    return _station(s)
+    return _station(s, unstable=s.pk in unstable_station_ids(station_ids=[s.pk]))
 
 
 def charge_station_list(
@@ -171,7 +188,9 @@ def charge_station_list(
         qs = qs.filter(location_id=location_id)
     if identity:
         qs = qs.filter(identity=identity)
-    return [_station(s) for s in qs.order_by("id")[:limit]]
+    stations = list(qs.order_by("id")[:limit])
+    unstable = unstable_station_ids(station_ids=[s.pk for s in stations])
+    return [_station(s, unstable=s.pk in unstable) for s in stations]
 
 
 def connector_pk(*, tenant_id: int, station_id: int, evse_uid: str, connector_id: str) -> int:
@@ -298,3 +317,133 @@ def _context(station: ChargeStation) -> StationContext:
         party_code=party.party_id if party else "",
         cdr_location=cdr_location,
     )
+
+
+# --- Connectivity ----------------------------------------------------------------------------
+
+
+def connects_in_window(
+    *, station_ids: Iterable[int], now: datetime | None = None
+) -> dict[int, int]:
+    """Connections opened per station within the last STATION_UNSTABLE_WINDOW_SECONDS (one
+    query for all; stations without any are left out)."""
+    ids = list(station_ids)
+    if not ids:
+        return {}
+    since = (now or timezone.now()) - timedelta(seconds=settings.STATION_UNSTABLE_WINDOW_SECONDS)
+    rows = (
+        StationConnectionEvent.objects.filter(
+            charge_station_id__in=ids, kind=ConnectionEventKind.CONNECTED.value, at__gte=since
+        )
+        .values("charge_station_id")
+        .annotate(n=Count("id"))
+    )
+    return {r["charge_station_id"]: r["n"] for r in rows}
+
+
+def unstable_station_ids(*, station_ids: Iterable[int], now: datetime | None = None) -> set[int]:
+    """The stations whose websocket opened more than STATION_UNSTABLE_CONNECTS times within
+    the last STATION_UNSTABLE_WINDOW_SECONDS (connections counted, as the setting says)."""
+    limit = settings.STATION_UNSTABLE_CONNECTS
+    return {
+        sid for sid, n in connects_in_window(station_ids=station_ids, now=now).items() if n > limit
+    }
+
+
+def charge_station_connectivity(
+    *, tenant_id: int, station_id: int, history: int = 50, now: datetime | None = None
+) -> ConnectivityReport:
+    """Online / offline, last seen, the node holding it, the unstable badge and the newest
+    `history` connect / disconnect events."""
+    s = (
+        ChargeStation.objects.for_tenant(tenant_id)
+        .filter(pk=station_id)
+        .values("pk", "identity", "connectivity", "last_seen_at", "connected_at", "gateway_node")
+        .first()
+    )
+    if s is None:
+        raise NotFound(f"no charge station {station_id} in this tenant")
+    connects = connects_in_window(station_ids=[station_id], now=now).get(station_id, 0)
+    events = StationConnectionEvent.objects.filter(charge_station_id=station_id).order_by(
+        "-at", "-id"
+    )[:history]
+    return ConnectivityReport(
+        station_id=s["pk"],
+        identity=s["identity"],
+        connectivity=Connectivity(s["connectivity"]),
+        last_seen_at=s["last_seen_at"],
+        connected_at=s["connected_at"],
+        gateway_node=s["gateway_node"],
+        unstable=connects > settings.STATION_UNSTABLE_CONNECTS,
+        connects_in_window=connects,
+        window_seconds=settings.STATION_UNSTABLE_WINDOW_SECONDS,
+        unstable_threshold=settings.STATION_UNSTABLE_CONNECTS,
+        history=tuple(
+            ConnectionEventRecord(
+                kind=ConnectionEventKind(e.kind),
+                at=e.at,
+                node=e.node,
+                protocol=e.protocol,
+                close_code=e.close_code,
+                reason=e.reason,
+            )
+            for e in events
+        ),
+    )
+
+
+# --- Remote commands -------------------------------------------------------------------------
+
+
+def command_outcome(row: RemoteCommand) -> CommandOutcome:
+    return CommandOutcome(
+        id=row.pk,
+        station_id=row.charge_station_id,
+        kind=CommandKind(row.kind),
+        status=CommandStatus(row.status),
+        station_status=row.station_status,
+        message=row.message,
+        data=answer_from_json(row.data),
+        request=row.request,
+        ocpp_action=row.ocpp_action,
+        ocpp_request=row.ocpp_request,
+        response=row.response,
+        protocol=row.protocol,
+        gateway_node=row.gateway_node,
+        requested_by=row.requested_by,
+        requested_at=row.requested_at,
+        answered_at=row.answered_at,
+        progress=tuple(row.progress or ()),
+    )
+
+
+def charge_station_commands(
+    *,
+    tenant_id: int,
+    station_id: int,
+    limit: int = 50,
+    after_id: int | None = None,
+    newest_first: bool = False,
+    before_id: int | None = None,
+) -> list[CommandOutcome]:
+    """The station's command log: oldest first after `after_id` (the API's keyset pages), or
+    newest first before `before_id` (the portal)."""
+    if not charge_station_exists(tenant_id=tenant_id, station_id=station_id):
+        raise NotFound(f"no charge station {station_id} in this tenant")
+    qs = RemoteCommand.objects.filter(tenant_id=tenant_id, charge_station_id=station_id)
+    if newest_first:
+        if before_id is not None:
+            qs = qs.filter(pk__lt=before_id)
+        qs = qs.order_by("-id")
+    else:
+        if after_id is not None:
+            qs = qs.filter(pk__gt=after_id)
+        qs = qs.order_by("id")
+    return [command_outcome(r) for r in qs[:limit]]
+
+
+def charge_station_command_get(*, tenant_id: int, command_id: int) -> CommandOutcome:
+    row = RemoteCommand.objects.filter(tenant_id=tenant_id, pk=command_id).first()
+    if row is None:
+        raise NotFound(f"no command {command_id} in this tenant")
+    return command_outcome(row)

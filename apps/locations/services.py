@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import dataclasses
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -13,22 +16,43 @@ from apps.common.errors import (
     Conflict,
     NotFound,
     Problem,
-    ServiceUnavailable,
     ValidationFailed,
     problems_from_django,
 )
 from apps.common.secrets import generate_secret, hash_secret
 from apps.common.services import check_version, upsert, validated_save
-from apps.locations import selectors
+from apps.locations import relay, selectors
 from apps.locations.contracts import (
+    ChangeAvailability,
     ChargeStationRecord,
+    CommandKind,
+    CommandOutcome,
     CommandRequest,
     CommandResult,
+    CommandStatus,
+    CommandType,
+    ConnectionEventIn,
+    ConnectionEventKind,
     Connectivity,
+    GetDiagnostics,
     LocationRecord,
+    RemoteStart,
+    RemoteStop,
+    Reset,
     SecurityProfile,
+    StationCommand,
+    UnlockConnector,
+    UpdateFirmware,
+    to_json,
 )
-from apps.locations.models import ChargeStation, Connector, Evse, Location
+from apps.locations.models import (
+    ChargeStation,
+    Connector,
+    Evse,
+    Location,
+    RemoteCommand,
+    StationConnectionEvent,
+)
 from apps.parties import api as parties_api
 from apps.parties.contracts import PartyRole
 
@@ -390,22 +414,6 @@ def charge_station_new_password(*, tenant_id: int, station_id: int) -> str:
     return charge_station_reset_password(station_id=station_id)
 
 
-def charge_station_command_submit(
-    *, tenant_id: int, station_id: int, command: CommandRequest
-) -> CommandResult:
-    """Send a remote command to a station through the gateway node that holds its socket.
-
-    NOT AVAILABLE YET: the command relay (Redis -> the gateway node holding the websocket)
-    arrives with the gateway issue. Until then every command for an existing station is
-    refused with `ServiceUnavailable`; nothing pretends the station accepted it."""
-    if not selectors.charge_station_exists(tenant_id=tenant_id, station_id=station_id):
-        raise NotFound(f"no charge station {station_id} in this tenant")
-    raise ServiceUnavailable(
-        "station command relay not available: commands need the OCPP gateway's relay, which "
-        "is not deployed yet; nothing was sent to the station"
-    )
-
-
 _OCPP_TO_OCPI_STATUS = {
     "Available": "AVAILABLE",
     "Preparing": "CHARGING",
@@ -450,20 +458,6 @@ def charge_stations_seen(*, station_ids: list[int], at: datetime) -> None:
         )
 
 
-def charge_stations_disconnected(*, station_ids: list[int], at: datetime) -> None:
-    """Mark stations offline, last seen at `at` (one statement for a whole batch)."""
-    if station_ids:
-        ChargeStation.objects.filter(pk__in=station_ids).update(
-            connectivity=Connectivity.OFFLINE.value, last_seen_at=at
-        )
-
-
-def charge_station_disconnected(*, station_id: int, at: datetime) -> None:
-    ChargeStation.objects.filter(pk=station_id).update(
-        connectivity=Connectivity.OFFLINE.value, last_seen_at=at
-    )
-
-
 def evse_statuses_record(*, updates: Sequence[tuple[int, int, str]]) -> None:
     """`evse_status_record` for many (station, OCPP EVSE id, OCPP status) in order: the last
     status of each EVSE wins; one UPDATE per distinct OCPI status."""
@@ -485,4 +479,261 @@ def evse_status_record(*, station_id: int, evse_ocpp_id: int, ocpp_status: str) 
     status = _OCPP_TO_OCPI_STATUS.get(ocpp_status, "UNKNOWN")
     Evse.objects.filter(charge_station_id=station_id, ocpp_evse_id=evse_ocpp_id).update(
         status=status
+    )
+
+
+# --- Connectivity ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def charge_station_connections_record(*, events: Sequence[ConnectionEventIn]) -> None:
+    """Record websocket connects and disconnects (in order) and the station's connectivity.
+
+    A connect makes its connection the one the station is known by (node, connection id,
+    online). A disconnect marks the station offline only if it closes that connection: when a
+    station moved to another node, the old node's close may be recorded after the new
+    connect, and must not undo it."""
+    if not events:
+        return
+    StationConnectionEvent.objects.bulk_create(
+        [
+            StationConnectionEvent(
+                tenant_id=e.tenant_id,
+                charge_station_id=e.station_id,
+                kind=e.kind.value,
+                at=e.at,
+                node=e.node[:64],
+                connection_id=e.connection_id[:32],
+                protocol=e.protocol[:8],
+                close_code=e.close_code,
+                reason=e.reason[:123],
+            )
+            for e in events
+        ]
+    )
+    # Per station, what precedes its last connect in this batch is history only: a reconnect
+    # storm costs one UPDATE per station, not one per event.
+    by_station: dict[int, list[ConnectionEventIn]] = {}
+    for e in events:
+        if e.kind is ConnectionEventKind.CONNECTED:
+            by_station[e.station_id] = [e]
+        else:
+            by_station.setdefault(e.station_id, []).append(e)
+    for station_events in by_station.values():
+        for e in station_events:
+            if e.kind is ConnectionEventKind.CONNECTED:
+                ChargeStation.objects.filter(pk=e.station_id).update(
+                    connectivity=Connectivity.ONLINE.value,
+                    gateway_node=e.node[:64],
+                    connection_id=e.connection_id[:32],
+                    connected_at=e.at,
+                    last_seen_at=e.at,
+                )
+            else:
+                ChargeStation.objects.filter(
+                    pk=e.station_id, connection_id=e.connection_id[:32]
+                ).update(
+                    connectivity=Connectivity.OFFLINE.value,
+                    gateway_node="",
+                    connection_id="",
+                    last_seen_at=e.at,
+                )
+
+
+# --- Remote commands -------------------------------------------------------------------------
+
+
+def _with_request_id(command: StationCommand, request_id: int) -> StationCommand:
+    """2.0.1 needs an integer id on RequestStartTransaction, UpdateFirmware and GetLog that
+    later notifications refer to: unless the caller chose one, it is the audit row's id."""
+    if isinstance(command, RemoteStart) and command.remote_start_id is None:
+        return dataclasses.replace(command, remote_start_id=request_id)
+    if isinstance(command, UpdateFirmware | GetDiagnostics) and command.request_id is None:
+        return dataclasses.replace(command, request_id=request_id)
+    return command
+
+
+def _request_id(command: StationCommand) -> int | None:
+    if isinstance(command, RemoteStart):
+        return command.remote_start_id
+    if isinstance(command, UpdateFirmware | GetDiagnostics):
+        return command.request_id
+    return None
+
+
+def charge_station_command(
+    *,
+    tenant_id: int,
+    station_id: int,
+    command: StationCommand,
+    requested_by: str = "",
+    timeout: float | None = None,
+    now: datetime | None = None,
+) -> CommandOutcome:
+    """Send a remote command to a station and return what became of it.
+
+    The command is recorded first (an audit row, PENDING), then handed through Redis to the
+    gateway node that holds the station's socket, which maps it to the station's OCPP
+    version, validates it against the OCPP schema, sends it (one outstanding CALL per station:
+    it may queue behind another command) and waits for the answer. The row is completed with
+    the outcome: ACCEPTED / REJECTED / NOT_SUPPORTED / FAILED from the station, OFFLINE when
+    no live node holds it, TIMEOUT when no answer came within `timeout` seconds
+    (STATION_COMMAND_TIMEOUT). Call it outside a database transaction: it waits.
+
+    Raises NotFound (no such station in the tenant), ServiceUnavailable (no Redis configured
+    or reachable; nothing recorded or sent), ValidationFailed (the request breaks the OCPP
+    schema of the station's version; recorded as FAILED, nothing sent)."""
+    station = (
+        ChargeStation.objects.for_tenant(tenant_id)
+        .filter(pk=station_id)
+        .values("pk", "identity")
+        .first()
+    )
+    if station is None:
+        raise NotFound(f"no charge station {station_id} in this tenant")
+    relay.client()  # ServiceUnavailable before anything is recorded
+    timeout = float(timeout if timeout is not None else settings.STATION_COMMAND_TIMEOUT)
+    row = RemoteCommand.objects.create(
+        tenant_id=tenant_id,
+        charge_station_id=station_id,
+        relay_id=uuid.uuid4().hex,
+        kind=command.kind.value,
+        request=to_json(command),
+        requested_by=requested_by[:150],
+        requested_at=now or timezone.now(),
+    )
+    command = _with_request_id(command, row.pk)
+    row.request = to_json(command)
+    row.request_id = _request_id(command)
+    reply = relay.send(station["identity"], command, timeout=timeout)
+    row.status = reply.status.value
+    row.station_status = reply.station_status[:50]
+    row.message = reply.message
+    row.data = reply.data
+    row.protocol = reply.protocol[:8]
+    row.gateway_node = reply.node[:64]
+    row.ocpp_action = reply.ocpp_action[:50]
+    row.ocpp_request = reply.ocpp_request
+    row.response = reply.response
+    if reply.status not in (CommandStatus.OFFLINE, CommandStatus.TIMEOUT):
+        row.answered_at = timezone.now()
+    if reply.invalid:
+        row.status = CommandStatus.FAILED.value
+        row.message = "not sent: the request breaks the OCPP schema: " + "; ".join(reply.invalid)
+    row.save()
+    if reply.invalid:
+        raise ValidationFailed(
+            f"the {command.kind} command breaks the OCPP {reply.protocol} schema",
+            problems=tuple(_problem(text) for text in reply.invalid),
+        )
+    return selectors.command_outcome(row)
+
+
+def _problem(text: str) -> Problem:
+    path, _, message = text.partition(": ")
+    return Problem(path, message) if message else Problem("$", text)
+
+
+def charge_station_command_progress(
+    *,
+    station_id: int,
+    kind: CommandKind,
+    status: str,
+    at: datetime,
+    request_id: int | None = None,
+) -> int | None:
+    """Append a later status notification (FirmwareStatusNotification, Diagnostics- /
+    LogStatusNotification) to the command it reports on: the one with its requestId (2.0.1),
+    else the station's newest accepted command of that kind. Returns the row's id, or None
+    when no command matches (a station reporting an update nobody sent through here)."""
+    rows = RemoteCommand.objects.filter(charge_station_id=station_id, kind=kind.value)
+    row = None
+    if request_id is not None:
+        row = rows.filter(request_id=request_id).first()
+    if row is None:
+        row = rows.filter(status=CommandStatus.ACCEPTED.value).order_by("-requested_at").first()
+    if row is None:
+        return None
+    with transaction.atomic():
+        row = RemoteCommand.objects.select_for_update().get(pk=row.pk)
+        row.progress = [*row.progress, {"status": status[:50], "at": at.isoformat()}]
+        row.save(update_fields=["progress", "updated_at"])
+    return row.pk
+
+
+_REST_RESULTS = {
+    CommandStatus.ACCEPTED: "ACCEPTED",
+    CommandStatus.REJECTED: "REJECTED",
+    CommandStatus.NOT_SUPPORTED: "NOT_SUPPORTED",
+    CommandStatus.FAILED: "FAILED",
+    CommandStatus.OFFLINE: "OFFLINE",
+    CommandStatus.TIMEOUT: "TIMEOUT",
+    CommandStatus.PENDING: "TIMEOUT",
+}
+
+
+def _evse_ocpp_id(tenant_id: int, station_id: int, evse_uid: str, path: str) -> int:
+    evse = (
+        Evse.objects.filter(tenant_id=tenant_id, charge_station_id=station_id, uid=evse_uid)
+        .values_list("ocpp_evse_id", flat=True)
+        .first()
+    )
+    if evse is None:
+        raise ValidationFailed(
+            "invalid command",
+            problems=(Problem(path, f"no EVSE {evse_uid} mapped to this charge station"),),
+        )
+    return evse
+
+
+def _required(params: dict[str, Any], name: str, command_type: CommandType) -> Any:
+    if params.get(name) in (None, ""):
+        raise ValidationFailed(
+            "invalid command", problems=(Problem(f"$.{name}", f"required for {command_type}"),)
+        )
+    return params[name]
+
+
+def _rest_command(tenant_id: int, station_id: int, request: CommandRequest) -> StationCommand:
+    p, t = request.params, request.type
+    evse_uid = p.get("evse_uid")
+    evse = _evse_ocpp_id(tenant_id, station_id, evse_uid, "$.evse_uid") if evse_uid else None
+    if t is CommandType.START_SESSION:
+        return RemoteStart(id_tag=str(_required(p, "token_uid", t)), evse_id=evse)
+    if t is CommandType.STOP_SESSION:
+        return RemoteStop(transaction_id=str(_required(p, "ocpp_transaction_id", t)))
+    if t is CommandType.RESET:
+        return Reset(hard=p.get("reset_type") == "HARD")
+    if t is CommandType.UNLOCK_CONNECTOR:
+        _required(p, "evse_uid", t)
+        connector = str(p.get("connector_id") or "1")
+        assert evse is not None
+        return UnlockConnector(
+            evse_id=evse, connector_id=int(connector) if connector.isdigit() else 1
+        )
+    if t is CommandType.CHANGE_AVAILABILITY:
+        return ChangeAvailability(
+            operative=_required(p, "availability", t) == "OPERATIVE", evse_id=evse
+        )
+    raise ValidationFailed("invalid command", problems=(Problem("$.type", f"unknown {t}"),))
+
+
+def charge_station_command_submit(
+    *, tenant_id: int, station_id: int, command: CommandRequest, requested_by: str = ""
+) -> CommandResult:
+    """The REST API's commands (OCPI CommandType names and parameters) through
+    `charge_station_command`; the result in OCPI CommandResultType words plus OFFLINE."""
+    if not selectors.charge_station_exists(tenant_id=tenant_id, station_id=station_id):
+        raise NotFound(f"no charge station {station_id} in this tenant")
+    outcome = charge_station_command(
+        tenant_id=tenant_id,
+        station_id=station_id,
+        command=_rest_command(tenant_id, station_id, command),
+        requested_by=requested_by,
+    )
+    return CommandResult(
+        id=str(outcome.id),
+        type=command.type,
+        result=_REST_RESULTS[outcome.status],
+        message=outcome.message or outcome.station_status,
     )

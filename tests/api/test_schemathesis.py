@@ -34,7 +34,7 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
-# The one documented 5xx: remote commands answer 503 until the gateway's relay exists.
+# The one documented 5xx: remote commands answer 503 without Redis (the embedded default).
 DOCUMENTED_503 = {"POST /api/v1/charge-stations/{station_id}/commands"}
 
 
