@@ -19,7 +19,12 @@ from django.db import close_old_connections, transaction
 from apps.charging import api as charging_api
 from apps.charging.contracts import StatusEventIn, TransactionEventIn, TransactionEventResult
 from apps.locations import api as locations_api
-from apps.locations.contracts import ChargeStationAuth, ConnectionEventIn, ConnectionEventKind
+from apps.locations.contracts import (
+    BootIn,
+    ChargeStationAuth,
+    ConnectionEventIn,
+    ConnectionEventKind,
+)
 from apps.tokens import api as tokens_api
 from apps.tokens.contracts import AuthorizationStatus
 
@@ -48,12 +53,18 @@ class GroupCommitWriter(Generic[In, Out]):
         *,
         max_batch: int = 200,
         max_delay: float = 0.005,
+        executor: ThreadPoolExecutor | None = None,
     ) -> None:
         self._flush = flush
         self._max_batch = max_batch
         self._max_delay = max_delay
         self._queue: asyncio.Queue[tuple[In, asyncio.Future[Out]]] = asyncio.Queue()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="group-commit")
+        # A writer thread of its own, or one shared with writers of the same rows (their
+        # transactions then never interleave, so they cannot deadlock each other).
+        self._own_executor = executor is None
+        self._executor = executor or ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="group-commit"
+        )
         self._task: asyncio.Task[None] | None = None
         self._busy = False
 
@@ -67,7 +78,8 @@ class GroupCommitWriter(Generic[In, Out]):
             await asyncio.sleep(0.01)
         if self._task is not None:
             self._task.cancel()
-        self._executor.shutdown(wait=True)
+        if self._own_executor:
+            self._executor.shutdown(wait=True)
 
     async def submit(self, item: In) -> Out:
         future: asyncio.Future[Out] = asyncio.get_running_loop().create_future()
@@ -185,10 +197,31 @@ class DjangoBackend:
         self.statuses: GroupCommitWriter[StatusEventIn, None] = GroupCommitWriter(
             self._record_statuses, max_batch=max_batch, max_delay=max_delay
         )
+        # Everything that updates charge-station rows (connects and disconnects, boots, last
+        # seen) is written by one thread: multi-row UPDATEs of overlapping stations in
+        # concurrent transactions would deadlock each other in a reconnect storm.
+        self._station_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stations")
         # Connects and disconnects (a reconnect storm, a network blip): one transaction per
         # batch, history rows in one INSERT.
         self.connections: GroupCommitWriter[ConnectionEventIn, None] = GroupCommitWriter(
-            self._record_connections, max_batch=max_batch, max_delay=max_delay
+            self._record_connections,
+            max_batch=max_batch,
+            max_delay=max_delay,
+            executor=self._station_writer,
+        )
+        # A reconnect storm: thousands of handshakes and boots within seconds. Their reads and
+        # writes are batched too (one SELECT for up to 200 identities, one UPDATE per batch of
+        # boots), or the handshakes queue behind one query each and time out.
+        self.auths: GroupCommitWriter[str, ChargeStationAuth | None] = GroupCommitWriter(
+            lambda identities: locations_api.charge_station_auths(identities=identities),
+            max_batch=max_batch,
+            max_delay=max_delay,
+        )
+        self.boots: GroupCommitWriter[BootIn, None] = GroupCommitWriter(
+            self._record_boots,
+            max_batch=max_batch,
+            max_delay=max_delay,
+            executor=self._station_writer,
         )
         self._seen_task: asyncio.Task[None] | None = None
 
@@ -204,6 +237,11 @@ class DjangoBackend:
         return [None] * len(events)
 
     @staticmethod
+    def _record_boots(boots: Sequence[BootIn]) -> list[None]:
+        locations_api.charge_station_boots_record(boots=boots)
+        return [None] * len(boots)
+
+    @staticmethod
     def _record_connections(events: Sequence[ConnectionEventIn]) -> list[None]:
         locations_api.charge_station_connections_record(events=events)
         return [None] * len(events)
@@ -213,6 +251,8 @@ class DjangoBackend:
         self.transactions.start()
         self.statuses.start()
         self.connections.start()
+        self.auths.start()
+        self.boots.start()
         self._seen_task = asyncio.get_running_loop().create_task(self._flush_seen_forever())
 
     async def stop(self) -> None:
@@ -222,7 +262,10 @@ class DjangoBackend:
         await self.transactions.stop()
         await self.statuses.stop()
         await self.connections.stop()
+        await self.auths.stop()
+        await self.boots.stop()
         self.publisher.stop()
+        self._station_writer.shutdown(wait=True)
         self._pool.shutdown(wait=True)
 
     async def _call(self, fn: Callable[..., Out], **kwargs: Any) -> Out:
@@ -230,7 +273,7 @@ class DjangoBackend:
         return await loop.run_in_executor(self._pool, lambda: _in_thread(fn, **kwargs))
 
     async def station_auth(self, identity: str) -> ChargeStationAuth | None:
-        return await self._call(locations_api.charge_station_auth, identity=identity)
+        return await self.auths.submit(identity)
 
     async def authorize(self, uid: str) -> AuthorizationStatus:
         now = time.monotonic()
@@ -244,12 +287,7 @@ class DjangoBackend:
         return status
 
     async def boot(self, station_id: int, **fields: str) -> None:
-        await self._call(
-            locations_api.charge_station_record_boot,
-            station_id=station_id,
-            at=datetime.now(UTC),
-            **fields,
-        )
+        await self.boots.submit(BootIn(station_id=station_id, at=datetime.now(UTC), **fields))
 
     def seen(self, station_id: int) -> None:
         self._seen.add(station_id)
@@ -267,8 +305,10 @@ class DjangoBackend:
     async def _flush_seen(self) -> None:
         ids, self._seen = sorted(self._seen), set()
         if ids:
-            await self._call(
-                locations_api.charge_stations_seen, station_ids=ids, at=datetime.now(UTC)
+            at = datetime.now(UTC)
+            await asyncio.get_running_loop().run_in_executor(
+                self._station_writer,
+                lambda: _in_thread(locations_api.charge_stations_seen, station_ids=ids, at=at),
             )
 
     async def _flush_seen_forever(self) -> None:

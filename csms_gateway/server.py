@@ -25,6 +25,7 @@ from csms_gateway import ocppj, schemas, security
 from csms_gateway.backend import DjangoBackend
 from csms_gateway.commands import Outbound
 from csms_gateway.handlers import StationContext, fallback, now_utc, v16, v201
+from csms_gateway.metrics import GcPolicy, Meter
 from csms_gateway.relay import Relay
 from csms_gateway.settings import GatewaySettings
 
@@ -58,6 +59,12 @@ class Gateway:
                 registry_ttl=settings.registry_ttl,
             )
         self._servers: list[Server] = []
+        self.meter = Meter(settings.measure_file) if settings.measure_file else None
+        self.gc = GcPolicy(
+            freeze_seconds=settings.gc_freeze_seconds,
+            full_after_closes=settings.gc_full_after_closes,
+            full_seconds=settings.gc_full_seconds,
+        )
 
     # --- handshake --------------------------------------------------------------------------
 
@@ -139,7 +146,8 @@ class Gateway:
             auth=auth, version=version, backend=self.backend, settings=self.settings
         )
         self.backend.seen(auth.id)
-        inbound: asyncio.Queue[ocppj.Call | None] = asyncio.Queue()
+        inbound: asyncio.Queue[tuple[ocppj.Call, float] | None] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
         worker = asyncio.create_task(self._process_calls(connection, ctx, module, inbound))
         try:
             async for message in connection:
@@ -155,7 +163,7 @@ class Gateway:
                     log.warning("%s sent an unanswerable frame: %s", auth.identity, exc)
                     continue
                 if isinstance(frame, ocppj.Call):
-                    inbound.put_nowait(frame)
+                    inbound.put_nowait((frame, loop.time()))
                 elif not link.resolve(frame):
                     # CALLRESULT / CALLERROR answer our own CALLs (remote commands); this one
                     # came after its command timed out, or names no CALL of ours.
@@ -164,6 +172,7 @@ class Gateway:
             pass
         finally:
             link.close()
+            self.gc.closed()
             inbound.put_nowait(None)
             await worker
             if self.links.get(auth.identity) is link:
@@ -220,10 +229,12 @@ class Gateway:
         connection: ServerConnection,
         ctx: StationContext,
         module: Any,
-        inbound: asyncio.Queue[ocppj.Call | None],
+        inbound: asyncio.Queue[tuple[ocppj.Call, float] | None],
     ) -> None:
         """Inbound CALLs of one station, in arrival order, one at a time."""
-        while (call := await inbound.get()) is not None:
+        loop = asyncio.get_running_loop()
+        while (item := await inbound.get()) is not None:
+            call, received = item
             reply = await self._answer(ctx, module, call)
             try:
                 await connection.send(reply)
@@ -231,6 +242,8 @@ class Gateway:
                 # The message was handled (stored if it was a transaction message); the
                 # station will resend it and get the same answer (idempotent keys).
                 continue
+            if self.meter is not None:
+                self.meter.handled.append(loop.time() - received)
 
     async def _answer(self, ctx: StationContext, module: Any, call: ocppj.Call) -> str:
         handler = module.HANDLERS.get(call.action) or fallback.HANDLERS[ctx.version].get(
@@ -286,6 +299,9 @@ class Gateway:
 
     async def start(self) -> None:
         self.backend.start()
+        if self.meter is not None:
+            self.meter.start()
+        self.gc.start()
         if self.relay is not None:
             await self.relay.start()
         common: dict[str, Any] = {
@@ -295,6 +311,8 @@ class Gateway:
             "ping_interval": self.settings.ping_interval,
             "compression": None,
             "server_header": None,
+            "backlog": self.settings.listen_backlog,
+            "open_timeout": self.settings.open_timeout,
         }
         self._servers.append(
             await serve(self.handle, self.settings.host, self.settings.port, **common)
@@ -315,6 +333,9 @@ class Gateway:
         return [s.sockets[0].getsockname()[1] for s in self._servers if s.sockets]
 
     async def stop(self) -> None:
+        if self.meter is not None:
+            self.meter.stop()
+        self.gc.stop()
         for server in self._servers:
             server.close()
         for server in self._servers:

@@ -25,6 +25,8 @@ class GatewaySettings:
     proxy_proto_header: str = "X-Forwarded-Proto"
     subprotocols: tuple[str, ...] = SUPPORTED_SUBPROTOCOLS
     max_frame_bytes: int = 256 * 1024
+    listen_backlog: int = 4096  # pending handshakes the kernel queues (a reconnect storm)
+    open_timeout: int = 30  # seconds for a handshake (a storm queues them: not websockets' 10)
     heartbeat_interval: int = 300
     ping_interval: int | None = None  # stations ping; server pings off by default
     auth_cache_seconds: int = 60
@@ -37,6 +39,12 @@ class GatewaySettings:
     relay_prefix: str = "ocpp"
     node_ttl: int = 15  # seconds a node counts as alive after its last refresh
     registry_ttl: int = 90  # seconds a station -> node entry lives after its last refresh
+    measure_file: str = ""  # benchmarks: latency / loop lag written here on SIGUSR1
+    # Garbage collection (csms_gateway.metrics.GcPolicy): freeze surviving objects every
+    # N seconds (0: off); a full collection after this many closed connections, or hourly.
+    gc_freeze_seconds: float = 0  # from_env: 1 (the process `python -m csms_gateway`)
+    gc_full_after_closes: int = 1000
+    gc_full_seconds: float = 3600
 
     @property
     def node(self) -> str:
@@ -71,6 +79,8 @@ class GatewaySettings:
             proxy_cert_header=env_str("GATEWAY_PROXY_CERT_HEADER", "X-Client-Cert"),
             subprotocols=subprotocols,
             max_frame_bytes=env_int("GATEWAY_MAX_FRAME_BYTES", 256 * 1024),
+            listen_backlog=env_int("GATEWAY_LISTEN_BACKLOG", 4096),
+            open_timeout=env_int("GATEWAY_OPEN_TIMEOUT", 30),
             heartbeat_interval=env_int("GATEWAY_HEARTBEAT_INTERVAL", 300),
             ping_interval=ping or None,
             auth_cache_seconds=env_int("GATEWAY_AUTH_CACHE_SECONDS", 60),
@@ -80,4 +90,8 @@ class GatewaySettings:
             relay_prefix=env_str("RELAY_KEY_PREFIX", "ocpp"),
             node_ttl=env_int("GATEWAY_NODE_TTL", 15),
             registry_ttl=env_int("GATEWAY_REGISTRY_TTL", 90),
+            measure_file=env_str("GATEWAY_MEASURE_FILE", ""),
+            gc_freeze_seconds=env_int("GATEWAY_GC_FREEZE_SECONDS", 1),
+            gc_full_after_closes=env_int("GATEWAY_GC_FULL_AFTER_CLOSES", 1000),
+            gc_full_seconds=env_int("GATEWAY_GC_FULL_SECONDS", 3600),
         )

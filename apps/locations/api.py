@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from apps.locations import selectors, services
 from apps.locations.contracts import ChargeStationAuth, SecurityProfile
 from apps.locations.models import ChargeStation
@@ -15,6 +17,7 @@ connector_upsert = services.connector_upsert
 connector_resolve = selectors.connector_resolve
 connectors_resolve = selectors.connectors_resolve
 charge_station_record_boot = services.charge_station_record_boot
+charge_station_boots_record = services.charge_station_boots_record
 charge_stations_seen = services.charge_stations_seen
 evse_status_record = services.evse_status_record
 evse_statuses_record = services.evse_statuses_record
@@ -22,25 +25,33 @@ station_context = selectors.station_context
 station_contexts = selectors.station_contexts
 
 
+_AUTH_FIELDS = (
+    "id",
+    "tenant_id",
+    "identity",
+    "security_profile",
+    "password_hash",
+    "client_cert_fingerprint",
+    "enabled",
+)
+
+
+def _auth(row: dict[str, object]) -> ChargeStationAuth:
+    row["security_profile"] = SecurityProfile(row["security_profile"])
+    return ChargeStationAuth(**row)  # type: ignore[arg-type]
+
+
 def charge_station_auth(*, identity: str) -> ChargeStationAuth | None:
     """What the OCPP gateway checks at the handshake; None for an unknown identity."""
-    row = (
-        ChargeStation.objects.filter(identity=identity)
-        .values(
-            "id",
-            "tenant_id",
-            "identity",
-            "security_profile",
-            "password_hash",
-            "client_cert_fingerprint",
-            "enabled",
-        )
-        .first()
-    )
-    if row is None:
-        return None
-    row["security_profile"] = SecurityProfile(row["security_profile"])
-    return ChargeStationAuth(**row)
+    row = ChargeStation.objects.filter(identity=identity).values(*_AUTH_FIELDS).first()
+    return None if row is None else _auth(row)
+
+
+def charge_station_auths(*, identities: Sequence[str]) -> list[ChargeStationAuth | None]:
+    """`charge_station_auth` of many identities in one query (a reconnect storm), in order."""
+    rows = ChargeStation.objects.filter(identity__in=set(identities)).values(*_AUTH_FIELDS)
+    found = {row["identity"]: _auth(row) for row in rows}
+    return [found.get(identity) for identity in identities]
 
 
 location_create = services.location_create

@@ -268,6 +268,19 @@ class StationContext:
 # --- Connectivity ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class BootIn:
+    """A BootNotification's facts about the station."""
+
+    station_id: int
+    vendor: str
+    model: str
+    serial_number: str
+    firmware_version: str
+    ocpp_version: str
+    at: datetime
+
+
 class ConnectionEventKind(enum.StrEnum):
     CONNECTED = "CONNECTED"
     DISCONNECTED = "DISCONNECTED"
