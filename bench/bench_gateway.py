@@ -3,7 +3,7 @@
 Run from the repository root::
 
     python bench/bench_gateway.py --pg postgres://postgres@127.0.0.1:5432 \\
-        --redis redis://127.0.0.1:6379 [--stations 10000] [--drivers 4]
+        --redis redis://127.0.0.1:6379 [--stations 10000] [--drivers 2]
 
 Own database ``simbench_gw`` and Redis dbs 14 / 15 (flushed, dropped at the end), ports
 9400-9499. The soft open-files limit is raised to the hard one (10,000 sockets per process).
@@ -473,7 +473,7 @@ def main() -> None:
     p.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     p.add_argument("--redis", default="redis://127.0.0.1:6379")
     p.add_argument("--stations", type=int, default=10_000)
-    p.add_argument("--drivers", type=int, default=4)
+    p.add_argument("--drivers", type=int, default=2)
     p.add_argument("--rates", default="2000,3500", help="offered CALLs per second, comma-separated")
     p.add_argument("--load-seconds", type=float, default=20)
     p.add_argument("--idle-seconds", type=float, default=10)
