@@ -20,10 +20,15 @@ offline once: the station sends a meter value and drops the connection before th
 arrives, queues the rest of the session (meter values, status changes, the stop) with their
 original timestamps, then reconnects and replays the queue in order.
 
-A station answers every CALL from the CSMS it does not understand (all of them, for now) with
-a CALLERROR `NotImplemented`, and a frame of an unknown message type with the error the
-version defines. At the end the simulator prints a JSON summary; `--record FILE` also writes
-one JSON line per session and per answered transaction message (what benchmarks verify).
+A station answers the CSMS's commands from state it keeps (`simulator_commands.py`:
+configuration, charging profiles and the composite schedule, reservations, local list,
+availability, remote start / stop of a session, firmware and log uploads with their status
+notifications, a reboot after Reset); any other CALL with a CALLERROR `NotImplemented`, and a
+frame of an unknown message type with the error the version defines. With `--stay` a station
+stays connected after its sessions, reconnecting (and failing over to the next of several
+URLs) when its connection drops. At the end the simulator prints a JSON summary; `--record
+FILE` also writes one JSON line per session and per answered transaction message (what
+benchmarks verify).
 """
 
 from __future__ import annotations
