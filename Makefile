@@ -11,7 +11,7 @@ GATEWAY_PORT ?= 9000
 export WEB_HOST WEB_PORT GATEWAY_HOST GATEWAY_PORT
 
 .PHONY: install run test lint check pytest migrate demo worker bench-pricing bench-cdr-pipeline \
-	bench-kill bench-api bench-worker-cost bench-portal callgrind-pricing clean
+	bench-kill bench-api bench-worker-cost bench-portal bench-gateway callgrind-pricing clean
 
 # The virtual environment is rebuilt from the lock file whenever the lock file changes.
 $(VENV)/.installed: requirements/dev.lock
@@ -98,6 +98,11 @@ bench-worker-cost: install
 
 bench-kill: install
 	$(BIN)/python bench/kill_test.py --pg $(BENCH_PG) --redis $(BENCH_REDIS)
+
+## make bench-gateway: one gateway process holding 10,000 stations (database simbench_gw,
+## Redis dbs 14/15, ports 9400-9401), against a baseline on the ocpp library; docs/benchmarks.md
+bench-gateway: install
+	$(BIN)/python bench/bench_gateway.py --pg $(BENCH_PG) --redis $(BENCH_REDIS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

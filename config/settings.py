@@ -268,6 +268,17 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+
+# --- Remote commands and connectivity (apps.locations, csms_gateway; docs/gateway.md) --------
+# Commands travel through Redis to the gateway node that holds the station's websocket. Without
+# a Redis URL (the embedded default) commands answer ServiceUnavailable ("needs Redis").
+RELAY_REDIS_URL = env_str("RELAY_REDIS_URL", REDIS_URL)
+RELAY_KEY_PREFIX = env_str("RELAY_KEY_PREFIX", "ocpp")
+STATION_COMMAND_TIMEOUT = env_int("STATION_COMMAND_TIMEOUT", 30)  # seconds, per command
+# A station is "unstable" when it connected more than this many times within the window.
+STATION_UNSTABLE_CONNECTS = env_int("STATION_UNSTABLE_CONNECTS", 5)
+STATION_UNSTABLE_WINDOW_SECONDS = env_int("STATION_UNSTABLE_WINDOW_SECONDS", 3600)
+
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "apps.charging.*": {"queue": "charging"},

@@ -34,6 +34,8 @@ def main() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        if gateway.meter is not None:
+            loop.add_signal_handler(signal.SIGUSR1, gateway.meter.dump)
         await stop.wait()
         await gateway.stop()
 

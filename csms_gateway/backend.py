@@ -19,7 +19,13 @@ from django.db import close_old_connections, transaction
 from apps.charging import api as charging_api
 from apps.charging.contracts import StatusEventIn, TransactionEventIn, TransactionEventResult
 from apps.locations import api as locations_api
-from apps.locations.contracts import ChargeStationAuth, EvseStatusReport
+from apps.locations.contracts import (
+    BootIn,
+    ChargeStationAuth,
+    ConnectionEventIn,
+    ConnectionEventKind,
+    EvseStatusReport,
+)
 from apps.tokens import api as tokens_api
 from apps.tokens.contracts import AuthorizationReport, AuthorizationStatus
 
@@ -48,38 +54,52 @@ class GroupCommitWriter(Generic[In, Out]):
         *,
         max_batch: int = 200,
         max_delay: float = 0.005,
+        executor: ThreadPoolExecutor | None = None,
     ) -> None:
         self._flush = flush
         self._max_batch = max_batch
         self._max_delay = max_delay
         self._queue: asyncio.Queue[tuple[In, asyncio.Future[Out]]] = asyncio.Queue()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="group-commit")
+        # A writer thread of its own, or one shared with writers of the same rows (their
+        # transactions then never interleave, so they cannot deadlock each other).
+        self._own_executor = executor is None
+        self._executor = executor or ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="group-commit"
+        )
         self._task: asyncio.Task[None] | None = None
+        self._busy = False
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
-    async def stop(self) -> None:
+    async def stop(self, drain: float = 5.0) -> None:
+        """Write what is queued (for up to `drain` seconds), then stop."""
+        deadline = time.monotonic() + drain
+        while (not self._queue.empty() or self._busy) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
         if self._task is not None:
             self._task.cancel()
-        self._executor.shutdown(wait=True)
+        if self._own_executor:
+            self._executor.shutdown(wait=True)
 
     async def submit(self, item: In) -> Out:
         future: asyncio.Future[Out] = asyncio.get_running_loop().create_future()
         await self._queue.put((item, future))
         return await future
 
-    def offer(self, item: In) -> None:
-        """Queue an item without waiting for its write (fire and forget: a failure is
-        logged by the writer, never raised to the caller)."""
+    def post(self, item: In) -> None:
+        """Queue `item` without waiting for its commit (fire and forget: a failure is logged
+        by the writer, never raised to the caller)."""
         future: asyncio.Future[Out] = asyncio.get_running_loop().create_future()
-        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        future.add_done_callback(_log_failure)
         self._queue.put_nowait((item, future))
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
+            self._busy = False
             batch = [await self._queue.get()]
+            self._busy = True
             deadline = time.monotonic() + self._max_delay
             while len(batch) < self._max_batch:
                 timeout = deadline - time.monotonic()
@@ -109,6 +129,11 @@ class GroupCommitWriter(Generic[In, Out]):
             for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(result)
+
+
+def _log_failure(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("could not record %s", future.exception())
 
 
 class TaskPublisher:
@@ -194,9 +219,31 @@ class DjangoBackend:
         self.statuses: GroupCommitWriter[StatusEventIn, None] = GroupCommitWriter(
             self._record_statuses, max_batch=max_batch, max_delay=max_delay
         )
-        # Many stations drop at once (a network blip, a restart): one UPDATE per batch.
-        self.disconnects: GroupCommitWriter[int, None] = GroupCommitWriter(
-            self._record_disconnects, max_batch=max_batch, max_delay=max_delay
+        # Everything that updates charge-station rows (connects and disconnects, boots, last
+        # seen) is written by one thread: multi-row UPDATEs of overlapping stations in
+        # concurrent transactions would deadlock each other in a reconnect storm.
+        self._station_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stations")
+        # Connects and disconnects (a reconnect storm, a network blip): one transaction per
+        # batch, history rows in one INSERT.
+        self.connections: GroupCommitWriter[ConnectionEventIn, None] = GroupCommitWriter(
+            self._record_connections,
+            max_batch=max_batch,
+            max_delay=max_delay,
+            executor=self._station_writer,
+        )
+        # A reconnect storm: thousands of handshakes and boots within seconds. Their reads and
+        # writes are batched too (one SELECT for up to 200 identities, one UPDATE per batch of
+        # boots), or the handshakes queue behind one query each and time out.
+        self.auths: GroupCommitWriter[str, ChargeStationAuth | None] = GroupCommitWriter(
+            lambda identities: locations_api.charge_station_auths(identities=identities),
+            max_batch=max_batch,
+            max_delay=max_delay,
+        )
+        self.boots: GroupCommitWriter[BootIn, None] = GroupCommitWriter(
+            self._record_boots,
+            max_batch=max_batch,
+            max_delay=max_delay,
+            executor=self._station_writer,
         )
         # Authorize answers, reported to the tokens app for the `token.authorized` webhook
         # event after the station has its answer (never in the answer's path).
@@ -234,17 +281,22 @@ class DjangoBackend:
         return [None] * len(events)
 
     @staticmethod
-    def _record_disconnects(station_ids: Sequence[int]) -> list[None]:
-        locations_api.charge_stations_disconnected(
-            station_ids=sorted(set(station_ids)), at=datetime.now(UTC)
-        )
-        return [None] * len(station_ids)
+    def _record_boots(boots: Sequence[BootIn]) -> list[None]:
+        locations_api.charge_station_boots_record(boots=boots)
+        return [None] * len(boots)
+
+    @staticmethod
+    def _record_connections(events: Sequence[ConnectionEventIn]) -> list[None]:
+        locations_api.charge_station_connections_record(events=events)
+        return [None] * len(events)
 
     def start(self) -> None:
         self.publisher.start()
         self.transactions.start()
         self.statuses.start()
-        self.disconnects.start()
+        self.connections.start()
+        self.auths.start()
+        self.boots.start()
         self.authorizations.start()
         self._seen_task = asyncio.get_running_loop().create_task(self._flush_seen_forever())
 
@@ -254,9 +306,12 @@ class DjangoBackend:
         await self._flush_seen()
         await self.transactions.stop()
         await self.statuses.stop()
-        await self.disconnects.stop()
+        await self.connections.stop()
+        await self.auths.stop()
+        await self.boots.stop()
         await self.authorizations.stop()
         self.publisher.stop()
+        self._station_writer.shutdown(wait=True)
         self._pool.shutdown(wait=True)
 
     async def _call(self, fn: Callable[..., Out], **kwargs: Any) -> Out:
@@ -268,7 +323,7 @@ class DjangoBackend:
         return await self._call(fn, **kwargs)
 
     async def station_auth(self, identity: str) -> ChargeStationAuth | None:
-        return await self._call(locations_api.charge_station_auth, identity=identity)
+        return await self.auths.submit(identity)
 
     async def authorize(self, uid: str) -> AuthorizationStatus:
         now = time.monotonic()
@@ -285,7 +340,7 @@ class DjangoBackend:
         self, *, tenant_id: int, station_id: int, identity: str, uid: str, status: str
     ) -> None:
         """Report an answered Authorize (cached or not) for the `token.authorized` event."""
-        self.authorizations.offer(
+        self.authorizations.post(
             AuthorizationReport(
                 tenant_id=tenant_id,
                 station_id=station_id,
@@ -297,25 +352,28 @@ class DjangoBackend:
         )
 
     async def boot(self, station_id: int, **fields: str) -> None:
-        await self._call(
-            locations_api.charge_station_record_boot,
-            station_id=station_id,
-            at=datetime.now(UTC),
-            **fields,
-        )
+        await self.boots.submit(BootIn(station_id=station_id, at=datetime.now(UTC), **fields))
 
     def seen(self, station_id: int) -> None:
         self._seen.add(station_id)
 
-    async def disconnected(self, station_id: int) -> None:
-        self._seen.discard(station_id)
-        await self.disconnects.submit(station_id)
+    async def command_progress(self, **fields: Any) -> None:
+        """A status notification that follows a remote command (firmware, logs)."""
+        await self._call(locations_api.charge_station_command_progress, **fields)
+
+    def connection_event(self, event: ConnectionEventIn) -> None:
+        """Record a connect / disconnect (history, connectivity) without waiting for it."""
+        if event.kind is ConnectionEventKind.DISCONNECTED:
+            self._seen.discard(event.station_id)
+        self.connections.post(event)
 
     async def _flush_seen(self) -> None:
         ids, self._seen = sorted(self._seen), set()
         if ids:
-            await self._call(
-                locations_api.charge_stations_seen, station_ids=ids, at=datetime.now(UTC)
+            at = datetime.now(UTC)
+            await asyncio.get_running_loop().run_in_executor(
+                self._station_writer,
+                lambda: _in_thread(locations_api.charge_stations_seen, station_ids=ids, at=at),
             )
 
     async def _flush_seen_forever(self) -> None:

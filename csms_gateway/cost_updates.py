@@ -7,18 +7,20 @@ the node holding the station's websocket sends `CostUpdated {totalCost, transact
 station speaks 2.0.1. Stations on 1.x get nothing: 1.5 / 1.6 have no cost message (vendor
 DataTransfer conventions are not implemented).
 
-This is a small publish/subscribe of its own, not the command relay: no answer is awaited
-(the station's CALLRESULT is read and dropped by the server like any answer to a call it
-did not wait for), and a missed message is superseded by the next pricing seconds later.
+This is a small publish/subscribe of its own, not the command relay (a missed message is
+superseded by the next pricing seconds later, so nothing is stored or retried). The CALL goes
+through the station's outbound line (`csms_gateway.commands.Outbound`) like a remote command:
+OCPP-J allows one outstanding CSMS → station CALL, so a CostUpdated waits behind a running
+command and the station's answer is matched and consumed. Each delivery runs as a task of its
+own: the subscription never waits on a station.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -26,27 +28,47 @@ import simplejson
 
 from apps.charging import api as charging_api
 from csms_gateway import ocppj, schemas
+from csms_gateway.commands import Outbound
 
 log = logging.getLogger(__name__)
 
 
+def _dump_exact(message_id: str, action: str, payload: dict[str, Any]) -> str:
+    return simplejson.dumps(
+        [ocppj.CALL, message_id, action, payload],
+        use_decimal=True,  # the exact amount, never through float
+        separators=(",", ":"),
+    )
+
+
 class CostUpdates:
-    def __init__(self, redis_url: str, connections: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        connections: Mapping[str, Any],
+        links: Callable[[str], Outbound | None],
+        *,
+        answer_timeout: float = 30.0,
+    ) -> None:
         self.redis_url = redis_url
         self.channel = charging_api.live_cost_channel(redis_url)
         self._connections = connections  # identity -> ServerConnection (the server's map)
+        self._links = links  # identity -> the connection's outbound line
+        self._answer_timeout = answer_timeout
         self._task: asyncio.Task[None] | None = None
-        self._ids = itertools.count(1)
+        self._sending: set[asyncio.Task[None]] = set()
         self.subscribed = asyncio.Event()
-        self.sent = 0
+        self.sent = 0  # CostUpdated frames handed to a station's line
+        self.answered = 0  # ... and answered by the station
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        tasks = [t for t in (self._task, *self._sending) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _run(self) -> None:
         import redis.asyncio
@@ -88,16 +110,25 @@ class CostUpdates:
         auth = getattr(connection, "station_auth", None)
         if auth is None or auth.id != message.get("station_id"):
             return False
+        link = self._links(identity)
+        if link is None:
+            return False
         payload = {"totalCost": total, "transactionId": transaction_id}
         schemas.validate("2.0.1", "CostUpdated", payload, response=False)
-        frame = simplejson.dumps(
-            [ocppj.CALL, f"cost-{next(self._ids)}", "CostUpdated", payload],
-            use_decimal=True,  # the exact amount, never through float
-            separators=(",", ":"),
-        )
-        try:
-            await connection.send(frame)
-        except Exception:  # noqa: BLE001 - the connection closed meanwhile
-            return False
-        self.sent += 1
+        task = asyncio.get_running_loop().create_task(self._send(link, payload))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
         return True
+
+    async def _send(self, link: Outbound, payload: dict[str, Any]) -> None:
+        self.sent += 1
+        try:
+            answer = await link.call(
+                "CostUpdated", payload, self._answer_timeout, encode=_dump_exact
+            )
+        except (TimeoutError, ConnectionError):
+            return  # the station went away or did not answer: the next pricing supersedes it
+        if isinstance(answer, ocppj.CallError):
+            log.info("%s answered CostUpdated with %s", link.identity, answer)
+            return
+        self.answered += 1

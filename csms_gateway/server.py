@@ -20,10 +20,14 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from apps.locations.contracts import ConnectionEventIn, ConnectionEventKind
 from csms_gateway import ocppj, schemas, security
 from csms_gateway.backend import DjangoBackend
+from csms_gateway.commands import Outbound
 from csms_gateway.cost_updates import CostUpdates
-from csms_gateway.handlers import StationContext, v15, v16, v201
+from csms_gateway.handlers import StationContext, now_utc, v15, v16, v201
+from csms_gateway.metrics import GcPolicy, Meter
+from csms_gateway.relay import Relay
 from csms_gateway.settings import GatewaySettings
 
 log = logging.getLogger("csms_gateway")
@@ -41,10 +45,33 @@ class Gateway:
             max_delay=settings.group_commit_delay_ms / 1000,
         )
         self.connections: dict[str, ServerConnection] = {}
+        # The outbound side (CSMS -> station CALLs) of each live connection.
+        self.links: dict[str, Outbound] = {}
+        self.node = settings.node
+        self.relay: Relay | None = None
+        if settings.relay_url:
+            self.relay = Relay(
+                url=settings.relay_url,
+                prefix=settings.relay_prefix,
+                node=self.node,
+                links=self.links.get,
+                on_lost=self._taken_elsewhere,
+                node_ttl=settings.node_ttl,
+                registry_ttl=settings.registry_ttl,
+            )
         self._servers: list[Server] = []
-        # Live cost -> CostUpdated to the 2.0.1 stations this node holds (needs Redis).
+        # Live cost -> CostUpdated to the 2.0.1 stations this node holds (needs Redis); sent
+        # through each station's outbound line like any CSMS -> station CALL.
         self.cost_updates = (
-            CostUpdates(settings.redis_url, self.connections) if settings.redis_url else None
+            CostUpdates(settings.redis_url, self.connections, self.links.get)
+            if settings.redis_url
+            else None
+        )
+        self.meter = Meter(settings.measure_file) if settings.measure_file else None
+        self.gc = GcPolicy(
+            freeze_seconds=settings.gc_freeze_seconds,
+            full_after_closes=settings.gc_full_after_closes,
+            full_seconds=settings.gc_full_seconds,
         )
 
     # --- handshake --------------------------------------------------------------------------
@@ -120,6 +147,11 @@ class Gateway:
         version, module = _VERSIONS[connection.subprotocol]
         previous = self.connections.get(auth.identity)
         self.connections[auth.identity] = connection
+        link = Outbound(connection.send, version, auth.identity)
+        self.links[auth.identity] = link
+        self._connection_event(auth, ConnectionEventKind.CONNECTED, link, version)
+        if self.relay is not None:
+            self.relay.attach(auth.identity, link.token)
         if previous is not None:
             log.info("%s reconnected: closing its previous connection", auth.identity)
             await previous.close(1000, "replaced by a new connection")
@@ -127,7 +159,8 @@ class Gateway:
             auth=auth, version=version, backend=self.backend, settings=self.settings
         )
         self.backend.seen(auth.id)
-        inbound: asyncio.Queue[ocppj.Call | None] = asyncio.Queue()
+        inbound: asyncio.Queue[tuple[ocppj.Call, float] | None] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
         worker = asyncio.create_task(self._process_calls(connection, ctx, module, inbound))
         try:
             async for message in connection:
@@ -143,29 +176,78 @@ class Gateway:
                     log.warning("%s sent an unanswerable frame: %s", auth.identity, exc)
                     continue
                 if isinstance(frame, ocppj.Call):
-                    inbound.put_nowait(frame)
-                # CALLRESULT / CALLERROR answer our own calls (remote commands, next issue).
+                    inbound.put_nowait((frame, loop.time()))
+                elif not link.resolve(frame):
+                    # CALLRESULT / CALLERROR answer our own CALLs (remote commands); this one
+                    # came after its command timed out, or names no CALL of ours.
+                    log.info("%s answered %s, which nothing waits for", auth.identity, frame)
         except ConnectionClosed:
             pass
         finally:
+            link.close()
+            self.gc.closed()
             inbound.put_nowait(None)
             await worker
+            if self.links.get(auth.identity) is link:
+                del self.links[auth.identity]
+            if self.relay is not None:
+                self.relay.detach(auth.identity, link.token)
             if self.connections.get(auth.identity) is connection:
                 del self.connections[auth.identity]
-                try:
-                    await self.backend.disconnected(auth.id)
-                except Exception:  # noqa: BLE001
-                    log.exception("could not record disconnect of %s", auth.identity)
+            self._connection_event(
+                auth,
+                ConnectionEventKind.DISCONNECTED,
+                link,
+                version,
+                close_code=connection.close_code,
+                reason=connection.close_reason or "",
+            )
+
+    def _connection_event(
+        self,
+        auth: Any,
+        kind: ConnectionEventKind,
+        link: Outbound,
+        version: str,
+        close_code: int | None = None,
+        reason: str = "",
+    ) -> None:
+        self.backend.connection_event(
+            ConnectionEventIn(
+                station_id=auth.id,
+                tenant_id=auth.tenant_id,
+                kind=kind,
+                at=now_utc(),
+                node=self.node,
+                connection_id=link.token,
+                protocol=version,
+                close_code=close_code,
+                reason=reason,
+            )
+        )
+
+    def _taken_elsewhere(self, identity: str, token: str) -> None:
+        """The registry names another connection of this station (on another node): ours is
+        stale (the station moved), so close it, as a new connection on this node would."""
+        link, connection = self.links.get(identity), self.connections.get(identity)
+        if link is None or link.token != token or connection is None:
+            return
+        log.info("%s connected to another node: closing its connection here", identity)
+        asyncio.get_running_loop().create_task(
+            connection.close(1000, "replaced by a connection on another node")
+        )
 
     async def _process_calls(
         self,
         connection: ServerConnection,
         ctx: StationContext,
         module: Any,
-        inbound: asyncio.Queue[ocppj.Call | None],
+        inbound: asyncio.Queue[tuple[ocppj.Call, float] | None],
     ) -> None:
         """Inbound CALLs of one station, in arrival order, one at a time."""
-        while (call := await inbound.get()) is not None:
+        loop = asyncio.get_running_loop()
+        while (item := await inbound.get()) is not None:
+            call, received = item
             reply = await self._answer(ctx, module, call)
             try:
                 await connection.send(reply)
@@ -173,6 +255,8 @@ class Gateway:
                 # The message was handled (stored if it was a transaction message); the
                 # station will resend it and get the same answer (idempotent keys).
                 continue
+            if self.meter is not None:
+                self.meter.handled.append(loop.time() - received)
 
     async def _answer(self, ctx: StationContext, module: Any, call: ocppj.Call) -> str:
         handler = module.HANDLERS.get(call.action)
@@ -228,6 +312,11 @@ class Gateway:
         self.backend.start()
         if self.cost_updates is not None:
             self.cost_updates.start()
+        if self.meter is not None:
+            self.meter.start()
+        self.gc.start()
+        if self.relay is not None:
+            await self.relay.start()
         common: dict[str, Any] = {
             "process_request": self.process_request,
             "select_subprotocol": self.select_subprotocol,
@@ -235,6 +324,8 @@ class Gateway:
             "ping_interval": self.settings.ping_interval,
             "compression": None,
             "server_header": None,
+            "backlog": self.settings.listen_backlog,
+            "open_timeout": self.settings.open_timeout,
         }
         self._servers.append(
             await serve(self.handle, self.settings.host, self.settings.port, **common)
@@ -255,10 +346,15 @@ class Gateway:
         return [s.sockets[0].getsockname()[1] for s in self._servers if s.sockets]
 
     async def stop(self) -> None:
+        if self.meter is not None:
+            self.meter.stop()
+        self.gc.stop()
         for server in self._servers:
             server.close()
         for server in self._servers:
             await server.wait_closed()
         if self.cost_updates is not None:
             await self.cost_updates.stop()
+        if self.relay is not None:
+            await self.relay.stop()
         await self.backend.stop()

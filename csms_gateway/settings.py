@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 from dataclasses import dataclass, field
 
 from config.env import ConfigurationError, env_bool, env_int, env_list, env_str
@@ -23,6 +25,8 @@ class GatewaySettings:
     proxy_proto_header: str = "X-Forwarded-Proto"
     subprotocols: tuple[str, ...] = SUPPORTED_SUBPROTOCOLS
     max_frame_bytes: int = 256 * 1024
+    listen_backlog: int = 4096  # pending handshakes the kernel queues (a reconnect storm)
+    open_timeout: int = 30  # seconds for a handshake (a storm queues them: not websockets' 10)
     heartbeat_interval: int = 300
     ping_interval: int | None = None  # stations ping; server pings off by default
     auth_cache_seconds: int = 60
@@ -33,6 +37,22 @@ class GatewaySettings:
     data_transfer_accept: dict[str, frozenset[str]] = field(default_factory=dict)
     # Redis: the live cost of 2.0.1 sessions is sent as CostUpdated (empty: no CostUpdated).
     redis_url: str = ""
+    # Remote commands (docs/gateway.md "Remote commands"): off without a Redis URL.
+    node_id: str = ""  # unique per node; default host:port
+    relay_url: str = ""
+    relay_prefix: str = "ocpp"
+    node_ttl: int = 15  # seconds a node counts as alive after its last refresh
+    registry_ttl: int = 90  # seconds a station -> node entry lives after its last refresh
+    measure_file: str = ""  # benchmarks: latency / loop lag written here on SIGUSR1
+    # Garbage collection (csms_gateway.metrics.GcPolicy): freeze surviving objects every
+    # N seconds (0: off); a full collection after this many closed connections, or hourly.
+    gc_freeze_seconds: float = 0  # from_env: 1 (the process `python -m csms_gateway`)
+    gc_full_after_closes: int = 1000
+    gc_full_seconds: float = 3600
+
+    @property
+    def node(self) -> str:
+        return self.node_id or f"{socket.gethostname()}:{self.port or os.getpid()}"
 
     @classmethod
     def from_env(cls) -> GatewaySettings:
@@ -71,10 +91,21 @@ class GatewaySettings:
             proxy_cert_header=env_str("GATEWAY_PROXY_CERT_HEADER", "X-Client-Cert"),
             subprotocols=subprotocols,
             max_frame_bytes=env_int("GATEWAY_MAX_FRAME_BYTES", 256 * 1024),
+            listen_backlog=env_int("GATEWAY_LISTEN_BACKLOG", 4096),
+            open_timeout=env_int("GATEWAY_OPEN_TIMEOUT", 30),
             heartbeat_interval=env_int("GATEWAY_HEARTBEAT_INTERVAL", 300),
             ping_interval=ping or None,
             auth_cache_seconds=env_int("GATEWAY_AUTH_CACHE_SECONDS", 60),
             lenient=lenient,
             data_transfer_accept=data_transfer_accept,
             redis_url=env_str("REDIS_URL", ""),
+            node_id=env_str("GATEWAY_NODE_ID", ""),
+            relay_url=env_str("RELAY_REDIS_URL", env_str("REDIS_URL", "")),
+            relay_prefix=env_str("RELAY_KEY_PREFIX", "ocpp"),
+            node_ttl=env_int("GATEWAY_NODE_TTL", 15),
+            registry_ttl=env_int("GATEWAY_REGISTRY_TTL", 90),
+            measure_file=env_str("GATEWAY_MEASURE_FILE", ""),
+            gc_freeze_seconds=env_int("GATEWAY_GC_FREEZE_SECONDS", 1),
+            gc_full_after_closes=env_int("GATEWAY_GC_FULL_AFTER_CLOSES", 1000),
+            gc_full_seconds=env_int("GATEWAY_GC_FULL_SECONDS", 3600),
         )

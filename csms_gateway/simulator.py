@@ -21,10 +21,15 @@ offline once: the station sends a meter value and drops the connection before th
 arrives, queues the rest of the session (meter values, status changes, the stop) with their
 original timestamps, then reconnects and replays the queue in order.
 
-A station answers every CALL from the CSMS it does not understand (all of them, for now) with
-a CALLERROR `NotImplemented`, and a frame of an unknown message type with the error the
-version defines. At the end the simulator prints a JSON summary; `--record FILE` also writes
-one JSON line per session and per answered transaction message (what benchmarks verify).
+A station answers the CSMS's commands from state it keeps (`simulator_commands.py`:
+configuration, charging profiles and the composite schedule, reservations, local list,
+availability, remote start / stop of a session, firmware and log uploads with their status
+notifications, a reboot after Reset); any other CALL with a CALLERROR `NotImplemented`, and a
+frame of an unknown message type with the error the version defines. With `--stay` a station
+stays connected after its sessions, reconnecting (and failing over to the next of several
+URLs) when its connection drops. At the end the simulator prints a JSON summary; `--record
+FILE` also writes one JSON line per session and per answered transaction message (what
+benchmarks verify).
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from csms_gateway import ocppj
+from csms_gateway.simulator_commands import CommandResponder
 
 DEMO_ID_TAGS = ("PPY00000001", "PPY00000002", "PPY00000003", "DRV00000001", "DRV00000002")
 TRANSACTION_ACTIONS = frozenset(
@@ -91,6 +97,14 @@ class SimConfig:
     # Every station waits before the stop of its first session until all stations are there
     # and `simulate`'s `release` returns (benchmarks: all sessions metered, then all stops).
     hold_stops: bool = False
+    # After its sessions, stay connected until `duration` (heartbeats; reconnects and boots
+    # again after a dropped connection, trying the URLs of `url` in turn) and answer the
+    # CSMS's commands (`simulator_commands`).
+    stay: bool = False
+    answer_delay: float = 0.0  # wall seconds before answering a CSMS CALL
+    silent: frozenset[str] = frozenset()  # CSMS actions this station never answers
+    firmware_step: float = 0.2  # wall seconds between firmware / log status notifications
+    reboot_delay: float = 0.3  # wall seconds a reboot (Reset, firmware) stays offline
 
 
 @dataclass
@@ -138,7 +152,7 @@ class Offline(Exception):
     """Raised inside `call` when a message was queued instead of sent (station offline)."""
 
 
-class Station:
+class Station(CommandResponder):
     def __init__(
         self,
         identity: str,
@@ -175,19 +189,37 @@ class Station:
         self.last_sent = time.monotonic()
         self.register_wh = self.rng.randrange(0, 5_000_000)
         self.power_w = self.rng.choice([7400, 11000, 22000])
+        self.urls = [u if u.endswith("/") else u + "/" for u in cfg.url.split(",") if u]
+        self.url_index = index % len(self.urls)
+        self._connect_lock = asyncio.Lock()
+        self.active_txid: str | None = None
+        self.remote_stop: str | None = None
+        self.reboot_reason: str | None = None
+        self.boots = 0
+        self.init_responder()
 
     # --- connection ---------------------------------------------------------------------
 
     def fast(self) -> bool:
         return self.cfg.speed <= 0 or time.monotonic() >= self.deadline
 
+    @property
+    def url(self) -> str:
+        return self.urls[self.url_index]
+
     async def _connect(self) -> None:
+        async with self._connect_lock:
+            if self.ws is not None and self.reader is not None and not self.reader.done():
+                return  # another task of this station connected meanwhile
+            await self._connect_unlocked()
+
+    async def _connect_unlocked(self) -> None:
         token = base64.b64encode(f"{self.identity}:{self.password}".encode()).decode()
         delay = 0.2
         while True:
             try:
                 self.ws = await connect(
-                    self.cfg.url + self.identity,
+                    self.url + self.identity,
                     subprotocols=[self.subprotocol],  # type: ignore[list-item]
                     additional_headers={"Authorization": f"Basic {token}"},
                     open_timeout=20,
@@ -204,6 +236,7 @@ class Station:
                 continue
             except (OSError, InvalidHandshake, TimeoutError) as exc:
                 self.stats.connect_retries += 1
+                self.url_index = (self.url_index + 1) % len(self.urls)  # fail over
                 if time.monotonic() > self.deadline + self.cfg.grace:
                     self.stats.error(f"{self.identity}: connect: {exc!r}")
                     raise
@@ -237,12 +270,11 @@ class Station:
                 except ocppj.UnanswerableFrame:
                     continue
                 if isinstance(frame, ocppj.Call):
-                    # Nothing the CSMS can ask is implemented yet: say so, properly.
-                    self.stats.calls_answered_by_station += 1
-                    error = ocppj.OcppError(
-                        ocppj.ErrorCode.NOT_IMPLEMENTED, f"{frame.action} is not implemented"
-                    )
-                    await ws.send(ocppj.dump_error(frame.message_id, error, self.version))
+                    # A command from the CSMS: answered by its own task, so that the reader
+                    # goes on delivering the answers to this station's own CALLs.
+                    task = asyncio.get_running_loop().create_task(self.on_csms_call(ws, frame))
+                    self._followups.add(task)
+                    task.add_done_callback(self._followups.discard)
                     continue
                 future = self.waiting.pop(frame.message_id, None)
                 if future is not None and not future.done():
@@ -395,30 +427,80 @@ class Station:
                 if n:
                     await self.advance(self.cfg.gap_minutes * 60)
                 await self.session(n)
+            if self.cfg.stay:
+                await self.idle()
         except Exception as exc:  # noqa: BLE001 - one broken station must not stop the others
             self.stats.error(f"{self.identity}: {exc!r}")
         finally:
+            for task in list(self._followups):
+                task.cancel()
+            await asyncio.gather(*self._followups, return_exceptions=True)
             await self._disconnect()
 
-    async def boot(self) -> None:
+    async def idle(self) -> None:
+        """Stay connected until the deadline: heartbeats when due; after a dropped
+        connection (a reboot, a gateway node gone) connect again, failing over to the next
+        URL, and boot."""
+        while (now := time.monotonic()) < self.deadline:
+            if self.ws is None or self.reader is None or self.reader.done():
+                if self.reboot_reason is not None:
+                    await asyncio.sleep(self.cfg.reboot_delay)
+                else:
+                    self.stats.reconnects += 1
+                await self._disconnect()
+                await self._connect()
+                await self.boot()
+                await self.status(0, "Available")
+                await self.status(1, "Available" if self.active_txid is None else "Charging")
+                continue
+            due = self.last_sent + self.heartbeat_interval
+            await asyncio.wait([self.reader], timeout=max(0.0, min(due, self.deadline) - now))
+            if self.reader is not None and not self.reader.done() and time.monotonic() >= due:
+                try:
+                    await self.call("Heartbeat", {})
+                except (ConnectionError, RuntimeError):
+                    continue
+
+    async def reboot(self, reason: str) -> None:
+        """Go offline for `reboot_delay` and boot again with `reason` (a staying station's
+        idle loop reconnects)."""
+        await asyncio.sleep(0.05)  # the answer that triggered the reboot goes out first
+        self.reboot_reason = reason
+        ws = self.ws
+        if ws is not None:
+            await ws.close()
+
+    async def start_remote_session(self, id_tag: str, remote_start_id: int | None) -> None:
+        try:
+            await self.session(-1, id_tag=id_tag, remote_start_id=remote_start_id)
+        except Exception as exc:  # noqa: BLE001
+            self.stats.error(f"{self.identity}: remote session: {exc!r}")
+
+    def request_remote_stop(self, txid: str) -> None:
+        self.remote_stop = txid
+
+    def boot_payload(self) -> dict[str, Any]:
         if self.v1:
-            payload: dict[str, Any] = {
+            return {
                 "chargePointVendor": "SimVendor",
                 "chargePointModel": "SimAC22",
                 "chargePointSerialNumber": f"SIM-{self.identity}"[:25],
-                "firmwareVersion": "sim-1.0",
+                "firmwareVersion": self.state.firmware_version,
             }
-        else:
-            payload = {
-                "reason": "PowerUp",
-                "chargingStation": {
-                    "vendorName": "SimVendor",
-                    "model": "SimAC22",
-                    "serialNumber": f"SIM-{self.identity}"[:25],
-                    "firmwareVersion": "sim-1.0",
-                },
-            }
-        answer = await self.call("BootNotification", payload)
+        return {
+            "reason": self.reboot_reason or "PowerUp",
+            "chargingStation": {
+                "vendorName": "SimVendor",
+                "model": "SimAC22",
+                "serialNumber": f"SIM-{self.identity}"[:25],
+                "firmwareVersion": self.state.firmware_version,
+            },
+        }
+
+    async def boot(self) -> None:
+        answer = await self.call("BootNotification", self.boot_payload())
+        self.reboot_reason = None
+        self.boots += 1
         if answer.get("status") != "Accepted":
             raise RuntimeError(f"{self.identity}: boot {answer.get('status')}")
         interval = answer.get("heartbeatInterval" if self.version == "1.5" else "interval")
@@ -531,7 +613,9 @@ class Station:
         ]
         return {"timestamp": self.stamp(), "value" if n % 2 else "values": readings}
 
-    async def session(self, n: int) -> None:
+    async def session(
+        self, n: int, id_tag: str | None = None, remote_start_id: int | None = None
+    ) -> None:
         cfg = self.cfg
         length = cfg.session_minutes * 60
         charge_end = max(60, int(length * cfg.charge_fraction) // 60 * 60)
@@ -541,7 +625,8 @@ class Station:
             {t for t in range(cfg.meter_interval, length, cfg.meter_interval)} | {charge_end}
         )
         offline_at = ticks[0] if cfg.offline_replay and len(ticks) > 1 else None
-        id_tag = cfg.id_tags[(self.rng.randrange(len(cfg.id_tags)))]
+        if id_tag is None:
+            id_tag = cfg.id_tags[(self.rng.randrange(len(cfg.id_tags)))]
         start_wh = self.register_wh
         power = self.power_w
 
@@ -566,6 +651,7 @@ class Station:
                 },
             )
             txid = str(started["transactionId"])
+            self.active_txid = txid
             self.stats.sessions_started += 1
             await self.status(evse, "Charging")
         else:
@@ -593,17 +679,28 @@ class Station:
                 }
                 if kind == "Started":
                     payload["idToken"] = {"idToken": id_tag, "type": "ISO14443"}
+                    if remote_start_id is not None:
+                        payload["transactionInfo"]["remoteStartId"] = remote_start_id
                 return payload
 
+            self.active_txid = txid
             await self.call(
                 "TransactionEvent",
-                event("Started", "Authorized", "Charging", "Transaction.Begin", 0),
+                event(
+                    "Started",
+                    "RemoteStart" if remote_start_id is not None else "Authorized",
+                    "Charging",
+                    "Transaction.Begin",
+                    0,
+                ),
             )
             self.stats.sessions_started += 1
 
         t = 0
         for tick in ticks:
             await self.advance(tick - t)
+            if self.remote_stop == txid:
+                break  # the CSMS asked to stop: the session ends now
             t = tick
             if self.v1:
                 if tick == charge_end:
@@ -630,7 +727,12 @@ class Station:
                 await self.go_offline(action, payload)
             else:
                 await self.send_maybe(action, payload)
-        await self.advance(length - t)
+        remote = self.remote_stop == txid
+        if remote:
+            length = t  # stopped at the last tick sent
+            charge_end = min(charge_end, length)
+        else:
+            await self.advance(length - t)
         if self.barrier is not None and n == 0:
             await self.barrier.wait()
         stop_wh = energy_at(length)
@@ -640,14 +742,20 @@ class Station:
                 "idTag": id_tag,
                 "meterStop": stop_wh,
                 "timestamp": self.stamp(),
-                "reason": "EVDisconnected",
+                "reason": "Remote" if remote else "EVDisconnected",
             }
             if self.version == "1.5":
                 del stop["reason"]  # 1.5 has no stop reason
             action = "StopTransaction"
         else:
-            stop = event("Ended", "EVDeparted", "Idle", "Transaction.End", length)
-            stop["transactionInfo"]["stoppedReason"] = "EVDisconnected"
+            stop = event(
+                "Ended",
+                "RemoteStop" if remote else "EVDeparted",
+                "Idle",
+                "Transaction.End",
+                length,
+            )
+            stop["transactionInfo"]["stoppedReason"] = "Remote" if remote else "EVDisconnected"
             action = "TransactionEvent"
         stopped_at = self.vt
         stop_pending = Pending(f"{next(self.ids)}", action, json.dumps(stop, separators=(",", ":")))
@@ -658,6 +766,8 @@ class Station:
         else:
             await self._flush(until=stop_pending)
         self.stats.sessions_stopped += 1
+        self.active_txid = None
+        self.remote_stop = None
         self.register_wh = stop_wh
         if self.v1:
             await self.status(evse, "Finishing")
@@ -842,6 +952,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="hold every first stop until all stations are there, print a JSON line "
         '{"holding": ...}, send all stops once a line is read from stdin',
     )
+    p.add_argument(
+        "--stay",
+        action="store_true",
+        help="after the sessions stay connected until --duration, answering CSMS commands "
+        "(reconnect and fail over to the next of several comma-separated --url)",
+    )
+    p.add_argument("--answer-delay", type=float, default=0.0, help="wall s before answering")
+    p.add_argument("--silent", default="", help="comma-separated CSMS actions never answered")
     args = p.parse_args(argv)
     if args.stations < 1 or args.sessions_per_station < 0 or args.duration <= 0:
         p.error("--stations >= 1, --sessions-per-station >= 0, --duration > 0")
@@ -853,7 +971,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cfg = SimConfig(
-        url=args.url if args.url.endswith("/") else args.url + "/",
+        url=args.url,
         credentials=load_credentials(
             args.credentials or default_credentials_path(),
             stations=args.stations,
@@ -871,6 +989,9 @@ def main(argv: list[str] | None = None) -> int:
         heartbeat=args.heartbeat,
         seed=args.seed,
         hold_stops=args.hold_stops,
+        stay=args.stay,
+        answer_delay=args.answer_delay,
+        silent=frozenset(a for a in args.silent.split(",") if a),
     )
     out = open(args.record, "w") if args.record else None  # noqa: SIM115
 

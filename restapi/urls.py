@@ -69,6 +69,11 @@ urlpatterns = [
         locations.ChargeStationCommandView.as_view(),
         name="charge-station-commands",
     ),
+    path(
+        "charge-stations/<id:station_id>/connectivity",
+        locations.ChargeStationConnectivityView.as_view(),
+        name="charge-station-connectivity",
+    ),
     # tariffs
     path("tariffs", tariffs.TariffCollection.as_view(), name="tariffs"),
     path("tariffs/<id:tariff_id>", tariffs.TariffGetView.as_view(), name="tariff"),

@@ -140,6 +140,7 @@ def wait_for(predicate: Callable[[], Any], *, timeout: float = 60, what: str = "
 
 
 from tests.journey_fixtures import station  # noqa: E402, F401  (a fixture shared by suites)
+from tests.relay_fixtures import node_a, node_b, relay, relay_server, sim_station  # noqa: E402, F401
 from tests.webhook_receiver import receiver  # noqa: E402, F401  (a fixture shared by suites)
 
 

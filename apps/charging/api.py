@@ -8,6 +8,7 @@ cdr_credit = services.cdr_credit
 transaction_events_record = ingest.transaction_events_record
 status_events_record = ingest.status_events_record
 session_get = selectors.session_get
+session_ocpp_transaction = selectors.session_ocpp_transaction
 session_list = selectors.session_list
 cdr_get = selectors.cdr_get
 cdr_list = selectors.cdr_list

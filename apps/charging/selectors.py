@@ -156,6 +156,19 @@ def sessions_by_ids(*, ids: Iterable[int]) -> list[SessionRecord]:
     ]
 
 
+def session_ocpp_transaction(*, tenant_id: int, session_id: int) -> tuple[int, str]:
+    """(charge station id, OCPP transaction id) of a session: what a remote stop names."""
+    row = (
+        ChargingSession.objects.for_tenant(tenant_id)
+        .filter(pk=session_id)
+        .values_list("charge_station_id", "ocpp_transaction_id")
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"no session {session_id} in this tenant")
+    return row[0], row[1]
+
+
 def session_list(
     *,
     tenant_id: int,

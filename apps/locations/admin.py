@@ -1,6 +1,13 @@
 from django.contrib import admin
 
-from apps.locations.models import ChargeStation, Connector, Evse, Location
+from apps.locations.models import (
+    ChargeStation,
+    Connector,
+    Evse,
+    Location,
+    RemoteCommand,
+    StationConnectionEvent,
+)
 
 
 class EvseInline(admin.TabularInline):
@@ -53,3 +60,35 @@ class ChargeStationAdmin(admin.ModelAdmin):
 class ConnectorAdmin(admin.ModelAdmin):
     list_display = ["__str__", "standard", "format", "power_type", "max_electric_power"]
     list_select_related = ["evse"]
+
+
+@admin.register(RemoteCommand)
+class RemoteCommandAdmin(admin.ModelAdmin):
+    """The command log, read-only (commands are sent from the portal or the API)."""
+
+    list_display = ["requested_at", "charge_station", "kind", "status", "station_status"]
+    list_filter = ["status", "kind", "tenant"]
+    search_fields = ["charge_station__identity", "requested_by"]
+    list_select_related = ["charge_station"]
+    raw_id_fields = ["charge_station"]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(StationConnectionEvent)
+class StationConnectionEventAdmin(admin.ModelAdmin):
+    list_display = ["at", "charge_station", "kind", "node", "protocol", "close_code"]
+    list_filter = ["kind", "tenant"]
+    search_fields = ["charge_station__identity", "node"]
+    list_select_related = ["charge_station"]
+    raw_id_fields = ["charge_station"]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False

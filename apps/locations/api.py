@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from apps.locations import selectors, services
 from apps.locations.contracts import ChargeStationAuth, SecurityProfile
 from apps.locations.models import ChargeStation
@@ -15,10 +17,8 @@ evse_upsert = services.evse_upsert
 connector_upsert = services.connector_upsert
 connector_resolve = selectors.connector_resolve
 connectors_resolve = selectors.connectors_resolve
-charge_station_record_boot = services.charge_station_record_boot
+charge_station_boots_record = services.charge_station_boots_record
 charge_stations_seen = services.charge_stations_seen
-charge_station_disconnected = services.charge_station_disconnected
-charge_stations_disconnected = services.charge_stations_disconnected
 evse_status_record = services.evse_status_record
 evse_statuses_record = services.evse_statuses_record
 evse_status_reports_record = services.evse_status_reports_record
@@ -26,27 +26,35 @@ station_context = selectors.station_context
 station_contexts = selectors.station_contexts
 
 
+_AUTH_FIELDS = (
+    "id",
+    "tenant_id",
+    "identity",
+    "security_profile",
+    "password_hash",
+    "client_cert_fingerprint",
+    "enabled",
+    "ocpp_versions",
+)
+
+
+def _auth(row: dict[str, object]) -> ChargeStationAuth:
+    row["security_profile"] = SecurityProfile(row["security_profile"])
+    row["ocpp_versions"] = tuple(v for v in str(row["ocpp_versions"]).split(",") if v)
+    return ChargeStationAuth(**row)  # type: ignore[arg-type]
+
+
 def charge_station_auth(*, identity: str) -> ChargeStationAuth | None:
     """What the OCPP gateway checks at the handshake; None for an unknown identity."""
-    row = (
-        ChargeStation.objects.filter(identity=identity)
-        .values(
-            "id",
-            "tenant_id",
-            "identity",
-            "security_profile",
-            "password_hash",
-            "client_cert_fingerprint",
-            "enabled",
-            "ocpp_versions",
-        )
-        .first()
-    )
-    if row is None:
-        return None
-    row["security_profile"] = SecurityProfile(row["security_profile"])
-    row["ocpp_versions"] = tuple(v for v in row["ocpp_versions"].split(",") if v)
-    return ChargeStationAuth(**row)
+    row = ChargeStation.objects.filter(identity=identity).values(*_AUTH_FIELDS).first()
+    return None if row is None else _auth(row)
+
+
+def charge_station_auths(*, identities: Sequence[str]) -> list[ChargeStationAuth | None]:
+    """`charge_station_auth` of many identities in one query (a reconnect storm), in order."""
+    rows = ChargeStation.objects.filter(identity__in=set(identities)).values(*_AUTH_FIELDS)
+    found = {row["identity"]: _auth(row) for row in rows}
+    return [found.get(identity) for identity in identities]
 
 
 location_create = services.location_create
@@ -68,3 +76,13 @@ station_status_summary = selectors.station_status_summary
 station_detail = selectors.station_detail
 station_ids_by_identity = selectors.station_ids_by_identity
 location_rows = selectors.location_rows
+
+# Remote commands (docs/gateway.md "Remote commands") and connectivity.
+charge_station_command = services.charge_station_command
+charge_station_command_build = services.charge_station_command_build
+charge_station_command_progress = services.charge_station_command_progress
+charge_station_commands = selectors.charge_station_commands
+charge_station_command_get = selectors.charge_station_command_get
+charge_station_connections_record = services.charge_station_connections_record
+charge_station_connectivity = selectors.charge_station_connectivity
+unstable_station_ids = selectors.unstable_station_ids

@@ -10,6 +10,9 @@ from django.db import models
 
 from apps.common.models import TenantOwnedModel, choices, in_enum
 from apps.locations.contracts import (
+    CommandKind,
+    CommandStatus,
+    ConnectionEventKind,
     Connectivity,
     ConnectorFormat,
     ConnectorStandard,
@@ -112,6 +115,11 @@ class ChargeStation(TenantOwnedModel):
         max_length=8, choices=choices(Connectivity), default=Connectivity.UNKNOWN.value
     )
     last_boot_at = models.DateTimeField(null=True, blank=True)
+    # The connection the station is known by: which gateway node holds it, since when. A
+    # close of another (older) connection does not mark the station offline.
+    gateway_node = models.CharField(max_length=64, blank=True)
+    connection_id = models.CharField(max_length=32, blank=True)
+    connected_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["identity"]
@@ -195,24 +203,75 @@ class Connector(TenantOwnedModel):
         return f"{self.evse} #{self.connector_id}"
 
 
-class ConnectivityEvent(TenantOwnedModel):
-    """A station's connection history: connected (again), booted, disconnected. The portal
-    shows it and calls a station "unstable" when it dropped its connection often lately."""
-
-    CONNECTED = "CONNECTED"
-    DISCONNECTED = "DISCONNECTED"
-    BOOTED = "BOOTED"
-    KINDS = [(CONNECTED, "Connected"), (DISCONNECTED, "Disconnected"), (BOOTED, "Booted")]
+class StationConnectionEvent(TenantOwnedModel):
+    """Connect / disconnect history of a station's websocket (what the "unstable" badge and
+    the portal's connectivity view read). Written in batches by the gateway nodes."""
 
     charge_station = models.ForeignKey(
-        ChargeStation, on_delete=models.CASCADE, related_name="connectivity_events"
+        ChargeStation, on_delete=models.PROTECT, related_name="connection_events"
     )
-    kind = models.CharField(max_length=12, choices=KINDS)
+    kind = models.CharField(max_length=12, choices=choices(ConnectionEventKind))
     at = models.DateTimeField()
+    node = models.CharField(max_length=64, blank=True)
+    connection_id = models.CharField(max_length=32, blank=True)
+    protocol = models.CharField(max_length=8, blank=True)
+    close_code = models.PositiveIntegerField(null=True, blank=True)
+    reason = models.CharField(max_length=123, blank=True)  # a websocket close reason's limit
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [
-            models.Index(fields=["charge_station", "-at"], name="connectivity_station_at"),
-            models.Index(fields=["tenant", "kind", "-at"], name="connectivity_tenant_kind_at"),
+        indexes = [models.Index(fields=["charge_station", "at"], name="station_conn_event_at")]
+        constraints = [
+            models.CheckConstraint(
+                condition=in_enum("kind", ConnectionEventKind), name="station_conn_event_kind"
+            )
         ]
+
+
+class RemoteCommand(TenantOwnedModel):
+    """One remote command sent (or attempted) to a station, and what became of it: the audit
+    trail the portal shows. Written before the command leaves, completed with the answer."""
+
+    charge_station = models.ForeignKey(
+        ChargeStation, on_delete=models.PROTECT, related_name="commands"
+    )
+    relay_id = models.CharField(max_length=32, unique=True)
+    kind = models.CharField(max_length=32, choices=choices(CommandKind))
+    request = models.JSONField()  # the protocol-neutral command (contracts.to_json)
+    requested_by = models.CharField(max_length=150, blank=True)  # "api-key:<id>", "user:<id>"
+    requested_at = models.DateTimeField()
+    status = models.CharField(
+        max_length=16, choices=choices(CommandStatus), default=CommandStatus.PENDING.value
+    )
+    station_status = models.CharField(max_length=50, blank=True)
+    message = models.TextField(blank=True)
+    data = models.JSONField(null=True, blank=True)  # the parsed answer (contracts.to_json)
+    protocol = models.CharField(max_length=8, blank=True)
+    gateway_node = models.CharField(max_length=64, blank=True)
+    ocpp_action = models.CharField(max_length=50, blank=True)
+    ocpp_request = models.JSONField(null=True, blank=True)  # the payload as sent
+    response = models.JSONField(null=True, blank=True)  # the station's payload as received
+    answered_at = models.DateTimeField(null=True, blank=True)
+    # 2.0.1 requestId of UpdateFirmware / GetLog: what later status notifications name.
+    request_id = models.IntegerField(null=True, blank=True)
+    progress = models.JSONField(default=list, blank=True)  # [{"status": .., "at": ..}, ...]
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [
+            models.Index(fields=["charge_station", "requested_at"], name="remote_command_at"),
+            models.Index(
+                fields=["charge_station", "kind", "request_id"], name="remote_command_req"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=in_enum("status", CommandStatus), name="remote_command_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=in_enum("kind", CommandKind), name="remote_command_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.status}"

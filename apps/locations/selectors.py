@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import (
     Case,
     CharField,
@@ -18,15 +19,19 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from apps.common.errors import NotFound
 from apps.common.services import version_tag
 from apps.locations.contracts import (
-    UNSTABLE_DISCONNECTS,
-    UNSTABLE_WINDOW_HOURS,
     ChargeStationRecord,
+    CommandKind,
+    CommandOutcome,
+    CommandStatus,
+    ConnectionEventKind,
+    ConnectionEventRecord,
     Connectivity,
-    ConnectivityRecord,
+    ConnectivityReport,
     ConnectorRecord,
     ConnectorRef,
     ConnectorStandard,
@@ -41,8 +46,16 @@ from apps.locations.contracts import (
     StationDetail,
     StationRow,
     StationState,
+    answer_from_json,
 )
-from apps.locations.models import ChargeStation, ConnectivityEvent, Connector, Evse, Location
+from apps.locations.models import (
+    ChargeStation,
+    Connector,
+    Evse,
+    Location,
+    RemoteCommand,
+    StationConnectionEvent,
+)
 
 
 def _connector(c: Connector) -> ConnectorRecord:
@@ -139,7 +152,7 @@ def location_list(
     return [_location(loc) for loc in qs.order_by("id")[:limit]]
 
 
-def _station(s: ChargeStation) -> ChargeStationRecord:
+def _station(s: ChargeStation, unstable: bool = False) -> ChargeStationRecord:
     return ChargeStationRecord(
         id=s.pk,
         identity=s.identity,
@@ -160,6 +173,7 @@ def _station(s: ChargeStation) -> ChargeStationRecord:
         ),
         last_updated=s.updated_at,
         etag=version_tag(s),
+        unstable=unstable,
     )
 
 
@@ -173,7 +187,7 @@ def charge_station_get(*, tenant_id: int, station_id: int) -> ChargeStationRecor
     s = _stations().filter(tenant_id=tenant_id, pk=station_id).first()
     if s is None:
         raise NotFound(f"no charge station {station_id} in this tenant")
-    return _station(s)
+    return _station(s, unstable=s.pk in unstable_station_ids(station_ids=[s.pk]))
 
 
 def charge_station_list(
@@ -191,7 +205,9 @@ def charge_station_list(
         qs = qs.filter(location_id=location_id)
     if identity:
         qs = qs.filter(identity=identity)
-    return [_station(s) for s in qs.order_by("id")[:limit]]
+    stations = list(qs.order_by("id")[:limit])
+    unstable = unstable_station_ids(station_ids=[s.pk for s in stations])
+    return [_station(s, unstable=s.pk in unstable) for s in stations]
 
 
 def connector_pk(*, tenant_id: int, station_id: int, evse_uid: str, connector_id: str) -> int:
@@ -324,10 +340,12 @@ def _context(station: ChargeStation) -> StationContext:
 
 
 def _station_rows_qs(tenant_id: int, now: datetime):  # type: ignore[no-untyped-def]
-    since = now - timedelta(hours=UNSTABLE_WINDOW_HOURS)
-    disconnects = (
-        ConnectivityEvent.objects.filter(
-            charge_station_id=OuterRef("pk"), kind=ConnectivityEvent.DISCONNECTED, at__gte=since
+    since = now - timedelta(seconds=settings.STATION_UNSTABLE_WINDOW_SECONDS)
+    connects = (
+        StationConnectionEvent.objects.filter(
+            charge_station_id=OuterRef("pk"),
+            kind=ConnectionEventKind.CONNECTED.value,
+            at__gte=since,
         )
         .order_by()
         .values("charge_station_id")
@@ -354,7 +372,7 @@ def _station_rows_qs(tenant_id: int, now: datetime):  # type: ignore[no-untyped-
                 default=Value("available"),
                 output_field=CharField(),
             ),
-            disconnects_24h=Coalesce(Subquery(disconnects), 0),
+            connects_in_window=Coalesce(Subquery(connects), 0),
         )
     )
 
@@ -372,7 +390,7 @@ _ROW_FIELDS = (
     "connectivity",
     "last_seen_at",
     "state",
-    "disconnects_24h",
+    "connects_in_window",
     "evses_total",
     "evses_charging",
     "evses_faulted",
@@ -393,8 +411,8 @@ def _row(r: dict[str, Any]) -> StationRow:
         connectivity=r["connectivity"],
         last_seen_at=r["last_seen_at"],
         state=StationState(r["state"]),
-        unstable=r["disconnects_24h"] >= UNSTABLE_DISCONNECTS,
-        disconnects_24h=r["disconnects_24h"],
+        unstable=r["connects_in_window"] > settings.STATION_UNSTABLE_CONNECTS,
+        connects_in_window=r["connects_in_window"],
         evses_total=r["evses_total"],
         evses_charging=r["evses_charging"],
         evses_faulted=r["evses_faulted"],
@@ -427,7 +445,7 @@ def station_rows(
     if state:
         qs = qs.filter(state=state)
     if unstable:
-        qs = qs.filter(disconnects_24h__gte=UNSTABLE_DISCONNECTS)
+        qs = qs.filter(connects_in_window__gt=settings.STATION_UNSTABLE_CONNECTS)
     if location_id is not None:
         qs = qs.filter(location_id=location_id)
     if station_ids is not None:
@@ -439,9 +457,9 @@ def station_status_summary(*, tenant_id: int, now: datetime) -> dict[str, int]:
     """Stations per state, plus `unstable` and `total`."""
     counts = {s.value: 0 for s in StationState}
     qs = _station_rows_qs(tenant_id, now)
-    for r in qs.order_by().values("state", "disconnects_24h"):
+    for r in qs.order_by().values("state", "connects_in_window"):
         counts[r["state"]] += 1
-        if r["disconnects_24h"] >= UNSTABLE_DISCONNECTS:
+        if r["connects_in_window"] > settings.STATION_UNSTABLE_CONNECTS:
             counts["unstable"] = counts.get("unstable", 0) + 1
     counts.setdefault("unstable", 0)
     counts["total"] = sum(counts[s.value] for s in StationState)
@@ -460,9 +478,9 @@ def station_detail(*, tenant_id: int, station_id: int, now: datetime) -> Station
             Prefetch("connectors", queryset=Connector.objects.order_by("connector_id"))
         )
     )
-    history = ConnectivityEvent.objects.filter(charge_station_id=station_id).order_by("-at", "-id")[
-        :50
-    ]
+    history = StationConnectionEvent.objects.filter(charge_station_id=station_id).order_by(
+        "-at", "-id"
+    )[:50]
     loc = s.location
     return StationDetail(
         row=rows[0],
@@ -472,7 +490,7 @@ def station_detail(*, tenant_id: int, station_id: int, now: datetime) -> Station
         time_zone=loc.time_zone if loc else None,
         address=f"{loc.address}, {loc.postal_code} {loc.city}" if loc else "",
         evses=tuple(_evse(e) for e in evses),
-        history=tuple(ConnectivityRecord(kind=h.kind, at=h.at) for h in history),
+        history=tuple(_connection_event(e) for e in history),
     )
 
 
@@ -531,3 +549,134 @@ def location_rows(
         )
         for r in rows
     ]
+
+
+# --- Connectivity ----------------------------------------------------------------------------
+
+
+def _connection_event(e: StationConnectionEvent) -> ConnectionEventRecord:
+    return ConnectionEventRecord(
+        kind=ConnectionEventKind(e.kind),
+        at=e.at,
+        node=e.node,
+        protocol=e.protocol,
+        close_code=e.close_code,
+        reason=e.reason,
+    )
+
+
+def connects_in_window(
+    *, station_ids: Iterable[int], now: datetime | None = None
+) -> dict[int, int]:
+    """Connections opened per station within the last STATION_UNSTABLE_WINDOW_SECONDS (one
+    query for all; stations without any are left out)."""
+    ids = list(station_ids)
+    if not ids:
+        return {}
+    since = (now or timezone.now()) - timedelta(seconds=settings.STATION_UNSTABLE_WINDOW_SECONDS)
+    rows = (
+        StationConnectionEvent.objects.filter(
+            charge_station_id__in=ids, kind=ConnectionEventKind.CONNECTED.value, at__gte=since
+        )
+        .values("charge_station_id")
+        .annotate(n=Count("id"))
+    )
+    return {r["charge_station_id"]: r["n"] for r in rows}
+
+
+def unstable_station_ids(*, station_ids: Iterable[int], now: datetime | None = None) -> set[int]:
+    """The stations whose websocket opened more than STATION_UNSTABLE_CONNECTS times within
+    the last STATION_UNSTABLE_WINDOW_SECONDS (connections counted, as the setting says)."""
+    limit = settings.STATION_UNSTABLE_CONNECTS
+    return {
+        sid for sid, n in connects_in_window(station_ids=station_ids, now=now).items() if n > limit
+    }
+
+
+def charge_station_connectivity(
+    *, tenant_id: int, station_id: int, history: int = 50, now: datetime | None = None
+) -> ConnectivityReport:
+    """Online / offline, last seen, the node holding it, the unstable badge and the newest
+    `history` connect / disconnect events."""
+    s = (
+        ChargeStation.objects.for_tenant(tenant_id)
+        .filter(pk=station_id)
+        .values("pk", "identity", "connectivity", "last_seen_at", "connected_at", "gateway_node")
+        .first()
+    )
+    if s is None:
+        raise NotFound(f"no charge station {station_id} in this tenant")
+    connects = connects_in_window(station_ids=[station_id], now=now).get(station_id, 0)
+    events = StationConnectionEvent.objects.filter(charge_station_id=station_id).order_by(
+        "-at", "-id"
+    )[:history]
+    return ConnectivityReport(
+        station_id=s["pk"],
+        identity=s["identity"],
+        connectivity=Connectivity(s["connectivity"]),
+        last_seen_at=s["last_seen_at"],
+        connected_at=s["connected_at"],
+        gateway_node=s["gateway_node"],
+        unstable=connects > settings.STATION_UNSTABLE_CONNECTS,
+        connects_in_window=connects,
+        window_seconds=settings.STATION_UNSTABLE_WINDOW_SECONDS,
+        unstable_threshold=settings.STATION_UNSTABLE_CONNECTS,
+        history=tuple(_connection_event(e) for e in events),
+    )
+
+
+# --- Remote commands -------------------------------------------------------------------------
+
+
+def command_outcome(row: RemoteCommand) -> CommandOutcome:
+    return CommandOutcome(
+        id=row.pk,
+        station_id=row.charge_station_id,
+        kind=CommandKind(row.kind),
+        status=CommandStatus(row.status),
+        station_status=row.station_status,
+        message=row.message,
+        data=answer_from_json(row.data),
+        request=row.request,
+        ocpp_action=row.ocpp_action,
+        ocpp_request=row.ocpp_request,
+        response=row.response,
+        protocol=row.protocol,
+        gateway_node=row.gateway_node,
+        requested_by=row.requested_by,
+        requested_at=row.requested_at,
+        answered_at=row.answered_at,
+        progress=tuple(row.progress or ()),
+    )
+
+
+def charge_station_commands(
+    *,
+    tenant_id: int,
+    station_id: int,
+    limit: int = 50,
+    after_id: int | None = None,
+    newest_first: bool = False,
+    before_id: int | None = None,
+) -> list[CommandOutcome]:
+    """The station's command log: oldest first after `after_id` (the API's keyset pages), or
+    newest first before `before_id` (the portal)."""
+    if not charge_station_exists(tenant_id=tenant_id, station_id=station_id):
+        raise NotFound(f"no charge station {station_id} in this tenant")
+    qs = RemoteCommand.objects.filter(tenant_id=tenant_id, charge_station_id=station_id)
+    if newest_first:
+        if before_id is not None:
+            qs = qs.filter(pk__lt=before_id)
+        qs = qs.order_by("-id")
+    else:
+        if after_id is not None:
+            qs = qs.filter(pk__gt=after_id)
+        qs = qs.order_by("id")
+    return [command_outcome(r) for r in qs[:limit]]
+
+
+def charge_station_command_get(*, tenant_id: int, command_id: int) -> CommandOutcome:
+    row = RemoteCommand.objects.filter(tenant_id=tenant_id, pk=command_id).first()
+    if row is None:
+        raise NotFound(f"no command {command_id} in this tenant")
+    return command_outcome(row)

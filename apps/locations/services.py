@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import dataclasses
+import itertools
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.common.bulk import update_where
@@ -13,7 +17,6 @@ from apps.common.errors import (
     Conflict,
     NotFound,
     Problem,
-    ServiceUnavailable,
     ValidationFailed,
     problems_from_django,
 )
@@ -21,23 +24,40 @@ from apps.common.secrets import generate_secret, hash_secret
 from apps.common.services import check_version, upsert, validated_save
 from apps.integrations import api as integrations_api
 from apps.integrations.contracts import WebhookEventIn, WebhookEventType
-from apps.locations import selectors
+from apps.locations import relay, selectors
 from apps.locations.contracts import (
+    BootIn,
+    ChangeAvailability,
     ChargeStationRecord,
+    CommandKind,
+    CommandOutcome,
     CommandRequest,
     CommandResult,
+    CommandStatus,
+    CommandType,
+    ConnectionEventIn,
+    ConnectionEventKind,
     Connectivity,
     EvseStatusReport,
+    GetDiagnostics,
     LocationRecord,
     OcppVersion,
+    RemoteStart,
+    RemoteStop,
+    Reset,
     SecurityProfile,
+    StationCommand,
+    UnlockConnector,
+    UpdateFirmware,
+    to_json,
 )
 from apps.locations.models import (
     ChargeStation,
-    ConnectivityEvent,
     Connector,
     Evse,
     Location,
+    RemoteCommand,
+    StationConnectionEvent,
 )
 from apps.parties import api as parties_api
 from apps.parties.contracts import PartyRole
@@ -418,22 +438,6 @@ def charge_station_new_password(*, tenant_id: int, station_id: int) -> str:
     return charge_station_reset_password(station_id=station_id)
 
 
-def charge_station_command_submit(
-    *, tenant_id: int, station_id: int, command: CommandRequest
-) -> CommandResult:
-    """Send a remote command to a station through the gateway node that holds its socket.
-
-    NOT AVAILABLE YET: the command relay (Redis -> the gateway node holding the websocket)
-    arrives with the gateway issue. Until then every command for an existing station is
-    refused with `ServiceUnavailable`; nothing pretends the station accepted it."""
-    if not selectors.charge_station_exists(tenant_id=tenant_id, station_id=station_id):
-        raise NotFound(f"no charge station {station_id} in this tenant")
-    raise ServiceUnavailable(
-        "station command relay not available: commands need the OCPP gateway's relay, which "
-        "is not deployed yet; nothing was sent to the station"
-    )
-
-
 _OCPP_TO_OCPI_STATUS = {
     "Available": "AVAILABLE",
     "Preparing": "CHARGING",
@@ -448,68 +452,85 @@ _OCPP_TO_OCPI_STATUS = {
 }
 
 
-def charge_station_record_boot(
-    *,
-    station_id: int,
-    vendor: str,
-    model: str,
-    serial_number: str,
-    firmware_version: str,
-    ocpp_version: str,
-    at: datetime,
+def _update_rows(
+    columns: Sequence[str], rows: Sequence[Sequence[Any]], *, also_match: str = ""
 ) -> None:
-    station = list(ChargeStation.objects.filter(pk=station_id).values_list("pk", "tenant_id"))
-    _connectivity_events(station, ConnectivityEvent.BOOTED, at)
-    ChargeStation.objects.filter(pk=station_id).update(
-        vendor=vendor[:50],
-        model=model[:50],
-        serial_number=serial_number[:50],
-        firmware_version=firmware_version[:50],
-        ocpp_version=ocpp_version,
-        last_boot_at=at,
-        last_seen_at=at,
-        connectivity=Connectivity.ONLINE.value,
+    """UPDATE stations from per-row values in one statement. Each row: the pk, then the values
+    of `columns` in order, then (with `also_match`) the value that column must still have.
+    `UPDATE ... FROM (VALUES ...)` works on PostgreSQL and SQLite (3.33+); Django's
+    bulk_update builds a CASE per row and column and costs ~1 ms of CPU per row, which a
+    reconnect storm of 10,000 stations cannot afford."""
+    if not rows:
+        return
+    q = connection.ops.quote_name
+    table = q(ChargeStation._meta.db_table)
+    width = len(columns) + 1 + bool(also_match)
+    values = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * len(rows))
+    assignments = ", ".join(f"{q(c)} = v.column{i + 2}" for i, c in enumerate(columns))
+    where = f"{table}.id = v.column1"
+    if also_match:
+        where += f" AND {table}.{q(also_match)} = v.column{width}"
+    sql = f"UPDATE {table} SET {assignments} FROM (VALUES {values}) AS v WHERE {where}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for row in rows for value in row])
+
+
+_BOOT_COLUMNS = (
+    "vendor",
+    "model",
+    "serial_number",
+    "firmware_version",
+    "ocpp_version",
+    "last_boot_at",
+    "last_seen_at",
+    "connectivity",
+)
+
+
+@transaction.atomic
+def charge_station_boots_record(*, boots: Sequence[BootIn]) -> None:
+    """Record BootNotifications: the station's facts (one statement per batch; the last boot
+    of a station in the batch wins) and a BOOTED entry in its connection history each."""
+    last = {b.station_id: b for b in boots}
+    tenants = dict(ChargeStation.objects.filter(pk__in=last).values_list("pk", "tenant_id"))
+    StationConnectionEvent.objects.bulk_create(
+        [
+            StationConnectionEvent(
+                tenant_id=tenants[b.station_id],
+                charge_station_id=b.station_id,
+                kind=ConnectionEventKind.BOOTED.value,
+                at=b.at,
+                protocol=b.ocpp_version[:8],
+            )
+            for b in boots
+            if b.station_id in tenants
+        ]
+    )
+    _update_rows(
+        _BOOT_COLUMNS,
+        [
+            (
+                b.station_id,
+                b.vendor[:50],
+                b.model[:50],
+                b.serial_number[:50],
+                b.firmware_version[:50],
+                b.ocpp_version,
+                b.at,
+                b.at,
+                Connectivity.ONLINE.value,
+            )
+            for b in last.values()
+        ],
     )
 
 
 def charge_stations_seen(*, station_ids: list[int], at: datetime) -> None:
-    """Mark stations online and seen at `at` (one statement for a whole batch)."""
+    """Mark stations online and seen at `at` (one statement for a whole batch). Connects and
+    disconnects are recorded by `charge_station_connections_record`."""
     if station_ids:
-        # Those not online until now (re)connected: one history row each.
-        back = list(
-            ChargeStation.objects.filter(pk__in=station_ids)
-            .exclude(connectivity=Connectivity.ONLINE.value)
-            .values_list("pk", "tenant_id")
-        )
-        _connectivity_events(back, ConnectivityEvent.CONNECTED, at)
         ChargeStation.objects.filter(pk__in=station_ids).update(
             last_seen_at=at, connectivity=Connectivity.ONLINE.value
-        )
-
-
-def charge_stations_disconnected(*, station_ids: list[int], at: datetime) -> None:
-    """Mark stations offline, last seen at `at` (one statement for a whole batch)."""
-    if station_ids:
-        gone = list(
-            ChargeStation.objects.filter(pk__in=station_ids)
-            .exclude(connectivity=Connectivity.OFFLINE.value)
-            .values_list("pk", "tenant_id")
-        )
-        _connectivity_events(gone, ConnectivityEvent.DISCONNECTED, at)
-        ChargeStation.objects.filter(pk__in=station_ids).update(
-            connectivity=Connectivity.OFFLINE.value, last_seen_at=at
-        )
-
-
-def charge_station_disconnected(*, station_id: int, at: datetime) -> None:
-    charge_stations_disconnected(station_ids=[station_id], at=at)
-
-
-def _connectivity_events(stations: list[tuple[int, int]], kind: str, at: datetime) -> None:
-    if stations:
-        ConnectivityEvent.objects.bulk_create(
-            ConnectivityEvent(charge_station_id=pk, tenant_id=tenant_id, kind=kind, at=at)
-            for pk, tenant_id in stations
         )
 
 
@@ -613,4 +634,283 @@ def evse_status_record(*, station_id: int, evse_ocpp_id: int, ocpp_status: str) 
     status = _OCPP_TO_OCPI_STATUS.get(ocpp_status, "UNKNOWN")
     Evse.objects.filter(charge_station_id=station_id, ocpp_evse_id=evse_ocpp_id).update(
         status=status
+    )
+
+
+# --- Connectivity ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def charge_station_connections_record(*, events: Sequence[ConnectionEventIn]) -> None:
+    """Record websocket connects and disconnects (in order) and the station's connectivity.
+
+    A connect makes its connection the one the station is known by (node, connection id,
+    online). A disconnect marks the station offline only if it closes that connection: when a
+    station moved to another node, the old node's close may be recorded after the new
+    connect, and must not undo it."""
+    if not events:
+        return
+    StationConnectionEvent.objects.bulk_create(
+        [
+            StationConnectionEvent(
+                tenant_id=e.tenant_id,
+                charge_station_id=e.station_id,
+                kind=e.kind.value,
+                at=e.at,
+                node=e.node[:64],
+                connection_id=e.connection_id[:32],
+                protocol=e.protocol[:8],
+                close_code=e.close_code,
+                reason=e.reason[:123],
+            )
+            for e in events
+        ]
+    )
+    # Per station, what precedes its last connect in this batch is history only. What is left
+    # is set-based: the connects in one UPDATE, then each station's later
+    # closes in one conditional UPDATE per round (usually one): a reconnect storm costs a
+    # few statements per batch, not one per station.
+    by_station: dict[int, list[ConnectionEventIn]] = {}
+    for e in events:
+        if e.kind is ConnectionEventKind.CONNECTED:
+            by_station[e.station_id] = [e]
+        else:
+            by_station.setdefault(e.station_id, []).append(e)
+    connects = [es[0] for es in by_station.values() if es[0].kind is ConnectionEventKind.CONNECTED]
+    _update_rows(
+        ("connectivity", "gateway_node", "connection_id", "connected_at", "last_seen_at"),
+        [
+            (
+                e.station_id,
+                Connectivity.ONLINE.value,
+                e.node[:64],
+                e.connection_id[:32],
+                e.at,
+                e.at,
+            )
+            for e in connects
+        ],
+    )
+    closes = [
+        [e for e in es if e.kind is ConnectionEventKind.DISCONNECTED] for es in by_station.values()
+    ]
+    for round_ in itertools.zip_longest(*closes):
+        _update_rows(
+            ("connectivity", "gateway_node", "connection_id", "last_seen_at"),
+            [
+                (e.station_id, Connectivity.OFFLINE.value, "", "", e.at, e.connection_id[:32])
+                for e in round_
+                if e is not None
+            ],
+            also_match="connection_id",
+        )
+
+
+# --- Remote commands -------------------------------------------------------------------------
+
+
+def _with_request_id(command: StationCommand, request_id: int) -> StationCommand:
+    """2.0.1 needs an integer id on RequestStartTransaction, UpdateFirmware and GetLog that
+    later notifications refer to: unless the caller chose one, it is the audit row's id."""
+    if isinstance(command, RemoteStart) and command.remote_start_id is None:
+        return dataclasses.replace(command, remote_start_id=request_id)
+    if isinstance(command, UpdateFirmware | GetDiagnostics) and command.request_id is None:
+        return dataclasses.replace(command, request_id=request_id)
+    return command
+
+
+def _request_id(command: StationCommand) -> int | None:
+    if isinstance(command, RemoteStart):
+        return command.remote_start_id
+    if isinstance(command, UpdateFirmware | GetDiagnostics):
+        return command.request_id
+    return None
+
+
+def charge_station_command(
+    *,
+    tenant_id: int,
+    station_id: int,
+    command: StationCommand,
+    requested_by: str = "",
+    timeout: float | None = None,
+    now: datetime | None = None,
+) -> CommandOutcome:
+    """Send a remote command to a station and return what became of it.
+
+    The command is recorded first (an audit row, PENDING), then handed through Redis to the
+    gateway node that holds the station's socket, which maps it to the station's OCPP
+    version, validates it against the OCPP schema, sends it (one outstanding CALL per station:
+    it may queue behind another command) and waits for the answer. The row is completed with
+    the outcome: ACCEPTED / REJECTED / NOT_SUPPORTED / FAILED from the station, OFFLINE when
+    no live node holds it, TIMEOUT when no answer came within `timeout` seconds
+    (STATION_COMMAND_TIMEOUT). Call it outside a database transaction: it waits.
+
+    Raises NotFound (no such station in the tenant), ServiceUnavailable (no Redis configured
+    or reachable; nothing recorded or sent), ValidationFailed (the request breaks the OCPP
+    schema of the station's version; recorded as FAILED, nothing sent)."""
+    station = (
+        ChargeStation.objects.for_tenant(tenant_id)
+        .filter(pk=station_id)
+        .values("pk", "identity")
+        .first()
+    )
+    if station is None:
+        raise NotFound(f"no charge station {station_id} in this tenant")
+    relay.client()  # ServiceUnavailable before anything is recorded
+    timeout = float(timeout if timeout is not None else settings.STATION_COMMAND_TIMEOUT)
+    row = RemoteCommand.objects.create(
+        tenant_id=tenant_id,
+        charge_station_id=station_id,
+        relay_id=uuid.uuid4().hex,
+        kind=command.kind.value,
+        request=to_json(command),
+        requested_by=requested_by[:150],
+        requested_at=now or timezone.now(),
+    )
+    command = _with_request_id(command, row.pk)
+    row.request = to_json(command)
+    row.request_id = _request_id(command)
+    reply = relay.send(station["identity"], command, timeout=timeout)
+    row.status = reply.status.value
+    row.station_status = reply.station_status[:50]
+    row.message = reply.message
+    row.data = reply.data
+    row.protocol = reply.protocol[:8]
+    row.gateway_node = reply.node[:64]
+    row.ocpp_action = reply.ocpp_action[:50]
+    row.ocpp_request = reply.ocpp_request
+    row.response = reply.response
+    if reply.status not in (CommandStatus.OFFLINE, CommandStatus.TIMEOUT):
+        row.answered_at = timezone.now()
+    if reply.invalid:
+        row.status = CommandStatus.FAILED.value
+        row.message = "not sent: the request breaks the OCPP schema: " + "; ".join(reply.invalid)
+    row.save()
+    if reply.invalid:
+        raise ValidationFailed(
+            f"the {command.kind} command breaks the OCPP {reply.protocol} schema",
+            problems=tuple(_problem(text) for text in reply.invalid),
+        )
+    return selectors.command_outcome(row)
+
+
+def _problem(text: str) -> Problem:
+    path, _, message = text.partition(": ")
+    return Problem(path, message) if message else Problem("$", text)
+
+
+def charge_station_command_progress(
+    *,
+    station_id: int,
+    kind: CommandKind,
+    status: str,
+    at: datetime,
+    request_id: int | None = None,
+) -> int | None:
+    """Append a later status notification (FirmwareStatusNotification, Diagnostics- /
+    LogStatusNotification) to the command it reports on: the one with its requestId (2.0.1),
+    else the station's newest accepted command of that kind. Returns the row's id, or None
+    when no command matches (a station reporting an update nobody sent through here)."""
+    rows = RemoteCommand.objects.filter(charge_station_id=station_id, kind=kind.value)
+    row = None
+    if request_id is not None:
+        row = rows.filter(request_id=request_id).first()
+    if row is None:
+        row = rows.filter(status=CommandStatus.ACCEPTED.value).order_by("-requested_at").first()
+    if row is None:
+        return None
+    with transaction.atomic():
+        row = RemoteCommand.objects.select_for_update().get(pk=row.pk)
+        row.progress = [*row.progress, {"status": status[:50], "at": at.isoformat()}]
+        row.save(update_fields=["progress", "updated_at"])
+    return row.pk
+
+
+_REST_RESULTS = {
+    CommandStatus.ACCEPTED: "ACCEPTED",
+    CommandStatus.REJECTED: "REJECTED",
+    CommandStatus.NOT_SUPPORTED: "NOT_SUPPORTED",
+    CommandStatus.FAILED: "FAILED",
+    CommandStatus.OFFLINE: "OFFLINE",
+    CommandStatus.TIMEOUT: "TIMEOUT",
+    CommandStatus.PENDING: "TIMEOUT",
+}
+
+
+def _evse_ocpp_id(tenant_id: int, station_id: int, evse_uid: str, path: str) -> int:
+    evse = (
+        Evse.objects.filter(tenant_id=tenant_id, charge_station_id=station_id, uid=evse_uid)
+        .values_list("ocpp_evse_id", flat=True)
+        .first()
+    )
+    if evse is None:
+        raise ValidationFailed(
+            "invalid command",
+            problems=(Problem(path, f"no EVSE {evse_uid} mapped to this charge station"),),
+        )
+    return evse
+
+
+def _required(params: dict[str, Any], name: str, command_type: CommandType) -> Any:
+    if params.get(name) in (None, ""):
+        raise ValidationFailed(
+            "invalid command", problems=(Problem(f"$.{name}", f"required for {command_type}"),)
+        )
+    return params[name]
+
+
+def _rest_command(tenant_id: int, station_id: int, request: CommandRequest) -> StationCommand:
+    p, t = request.params, request.type
+    evse_uid = p.get("evse_uid")
+    evse = _evse_ocpp_id(tenant_id, station_id, evse_uid, "$.evse_uid") if evse_uid else None
+    if t is CommandType.START_SESSION:
+        return RemoteStart(id_tag=str(_required(p, "token_uid", t)), evse_id=evse)
+    if t is CommandType.STOP_SESSION:
+        return RemoteStop(transaction_id=str(_required(p, "ocpp_transaction_id", t)))
+    if t is CommandType.RESET:
+        return Reset(hard=p.get("reset_type") == "HARD")
+    if t is CommandType.UNLOCK_CONNECTOR:
+        _required(p, "evse_uid", t)
+        connector = str(p.get("connector_id") or "1")
+        assert evse is not None
+        return UnlockConnector(
+            evse_id=evse, connector_id=int(connector) if connector.isdigit() else 1
+        )
+    if t is CommandType.CHANGE_AVAILABILITY:
+        return ChangeAvailability(
+            operative=_required(p, "availability", t) == "OPERATIVE", evse_id=evse
+        )
+    raise ValidationFailed("invalid command", problems=(Problem("$.type", f"unknown {t}"),))
+
+
+def charge_station_command_build(
+    *, tenant_id: int, station_id: int, command: CommandRequest
+) -> StationCommand:
+    """The protocol-neutral command of a REST-style request (OCPI CommandType names and
+    parameters), checked against the tenant's station and its EVSEs."""
+    if not selectors.charge_station_exists(tenant_id=tenant_id, station_id=station_id):
+        raise NotFound(f"no charge station {station_id} in this tenant")
+    return _rest_command(tenant_id, station_id, command)
+
+
+def charge_station_command_submit(
+    *, tenant_id: int, station_id: int, command: CommandRequest, requested_by: str = ""
+) -> CommandResult:
+    """The REST API's commands (OCPI CommandType names and parameters) through
+    `charge_station_command`; the result in OCPI CommandResultType words plus OFFLINE."""
+    built = charge_station_command_build(
+        tenant_id=tenant_id, station_id=station_id, command=command
+    )
+    outcome = charge_station_command(
+        tenant_id=tenant_id,
+        station_id=station_id,
+        command=built,
+        requested_by=requested_by,
+    )
+    return CommandResult(
+        id=str(outcome.id),
+        type=command.type,
+        result=_REST_RESULTS[outcome.status],
+        message=outcome.message or outcome.station_status,
     )

@@ -16,6 +16,7 @@ from typing import Any
 
 from apps.devices import api as devices_api
 from apps.devices.contracts import DeviceVariableIn, StationEventIn, StationEventKind
+from apps.locations.contracts import CommandKind
 from csms_gateway.handlers import Handler, StationContext, now_utc
 from csms_gateway.metering import parse_timestamp
 
@@ -68,14 +69,33 @@ async def _record(ctx: StationContext, event: StationEventIn) -> None:
     await ctx.backend.call_api(devices_api.station_event_record, event=event)
 
 
+async def _progress(ctx: StationContext, kind: CommandKind, event: StationEventIn) -> None:
+    """A status notification that follows a remote command (UpdateFirmware, GetDiagnostics /
+    GetLog) is also appended to that command's progress in the command log (2.0.1: matched
+    by requestId; 1.x: the station's newest accepted command of the kind)."""
+    await ctx.backend.command_progress(
+        station_id=ctx.station_id,
+        kind=kind,
+        status=event.status,
+        at=event.received_at,
+        request_id=event.request_id,
+    )
+
+
+async def _record_progress(ctx: StationContext, kind: CommandKind, event: StationEventIn) -> None:
+    await _record(ctx, event)
+    await _progress(ctx, kind, event)
+
+
 # --- all versions ------------------------------------------------------------------------
 
 
 async def firmware_status_notification(ctx: StationContext, p: dict[str, Any]) -> dict[str, Any]:
     """1.5 / 1.6 / 2.0.1 (2.0.1 and the signed 1.6 variant carry the UpdateFirmware's
     requestId). The station's firmware status with its history."""
-    await _record(
+    await _record_progress(
         ctx,
+        CommandKind.UPDATE_FIRMWARE,
         _event(
             ctx,
             StationEventKind.FIRMWARE,
@@ -88,8 +108,9 @@ async def firmware_status_notification(ctx: StationContext, p: dict[str, Any]) -
 
 
 async def diagnostics_status_notification(ctx: StationContext, p: dict[str, Any]) -> dict[str, Any]:
-    await _record(
+    await _record_progress(
         ctx,
+        CommandKind.GET_DIAGNOSTICS,
         _event(
             ctx, StationEventKind.DIAGNOSTICS, "DiagnosticsStatusNotification", status=p["status"]
         ),
@@ -135,8 +156,9 @@ async def data_transfer(ctx: StationContext, p: dict[str, Any]) -> dict[str, Any
 async def signed_firmware_status_notification(
     ctx: StationContext, p: dict[str, Any]
 ) -> dict[str, Any]:
-    await _record(
+    await _record_progress(
         ctx,
+        CommandKind.UPDATE_FIRMWARE,
         _event(
             ctx,
             StationEventKind.FIRMWARE,
@@ -149,8 +171,9 @@ async def signed_firmware_status_notification(
 
 
 async def log_status_notification(ctx: StationContext, p: dict[str, Any]) -> dict[str, Any]:
-    await _record(
+    await _record_progress(
         ctx,
+        CommandKind.GET_DIAGNOSTICS,
         _event(
             ctx,
             StationEventKind.LOG,

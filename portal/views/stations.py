@@ -1,13 +1,31 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from apps.charging import api as charging
-from apps.common.errors import DomainError, NotFound, ServiceUnavailable
+from apps.common.errors import DomainError, NotFound, Problem, ServiceUnavailable, ValidationFailed
 from apps.locations import api as locations
-from apps.locations.contracts import CommandRequest, CommandType, StationState
+from apps.locations.contracts import (
+    ChangeConfiguration,
+    ClearCache,
+    CommandOutcome,
+    CommandRequest,
+    CommandStatus,
+    CommandType,
+    ConfigurationChanged,
+    ConfigurationKey,
+    ConfigurationReport,
+    GetConfiguration,
+    RemoteStarted,
+    StationCommand,
+    StationDetail,
+    StationState,
+    TriggerMessage,
+)
 from apps.parties.contracts import Capability
 from apps.tariffs import api as tariffs
 from portal.access import portal_view
@@ -55,6 +73,8 @@ def station_list(request: HttpRequest) -> HttpResponse:
     return page(request, "portal/stations/list.html", context, section="stations")
 
 
+# (kind, label, the form fields it reads). The first five are the REST API's commands (OCPI
+# CommandType); the others are built here from the protocol-neutral command classes.
 COMMANDS = [
     ("RESET", "Reset", ["type"]),
     ("UNLOCK_CONNECTOR", "Unlock connector", ["evse_uid"]),
@@ -63,8 +83,94 @@ COMMANDS = [
     ("STOP_SESSION", "Stop session", ["session_id"]),
     ("GET_CONFIGURATION", "Get configuration", ["key"]),
     ("CHANGE_CONFIGURATION", "Change configuration", ["key", "value"]),
-    ("TRIGGER_MESSAGE", "Trigger message", ["key"]),
+    ("TRIGGER_MESSAGE", "Trigger message", ["key", "evse_uid"]),
+    ("CLEAR_CACHE", "Clear authorization cache", []),
 ]
+
+
+def _config_key(text: str) -> ConfigurationKey:
+    """`HeartbeatInterval` (1.x) or `OCPPCommCtrlr/HeartbeatInterval` (2.0.1 component and
+    variable)."""
+    component, _, name = text.strip().rpartition("/")
+    return ConfigurationKey(name=name, component=component)
+
+
+def _field_problem(path: str, text: str) -> ValidationFailed:
+    return ValidationFailed("invalid command", problems=(Problem(path, text),))
+
+
+def _evse_ocpp_id(detail: StationDetail, uid: str) -> int | None:
+    for e in detail.evses:
+        if e.uid == uid:
+            return e.ocpp_evse_id
+    return None
+
+
+def _portal_command(
+    tenant_id: int, station_id: int, kind: str, p: dict[str, str]
+) -> StationCommand:
+    """The command a portal form asks for (ValidationFailed naming the field if unusable)."""
+    if kind in {t.value for t in CommandType}:
+        params: dict[str, str] = {}
+        if p.get("evse_uid"):
+            params["evse_uid"] = p["evse_uid"]
+        if kind == "RESET":
+            params["reset_type"] = "HARD" if p.get("type", "").lower() == "hard" else "SOFT"
+        elif kind == "CHANGE_AVAILABILITY":
+            params["availability"] = "OPERATIVE" if p.get("operative") != "false" else "INOPERATIVE"
+        elif kind == "START_SESSION":
+            params["token_uid"] = p.get("token_uid", "")
+        elif kind == "STOP_SESSION":
+            if not p.get("session_id", "").isdigit():
+                raise _field_problem("session_id", "the id of one of this station's sessions")
+            owner, txid = charging.session_ocpp_transaction(
+                tenant_id=tenant_id, session_id=int(p["session_id"])
+            )
+            if owner != station_id:
+                raise _field_problem("session_id", "that session is not at this station")
+            params["ocpp_transaction_id"] = txid
+        return locations.charge_station_command_build(
+            tenant_id=tenant_id,
+            station_id=station_id,
+            command=CommandRequest(type=CommandType(kind), params=params),
+        )
+    key = p.get("key", "").strip()
+    if kind == "GET_CONFIGURATION":
+        return GetConfiguration(keys=tuple(_config_key(k) for k in key.split(",") if k.strip()))
+    if kind == "CHANGE_CONFIGURATION":
+        if not key:
+            raise _field_problem("key", "the configuration key to change")
+        return ChangeConfiguration(key=_config_key(key), value=p.get("value", ""))
+    if kind == "TRIGGER_MESSAGE":
+        if not key:
+            raise _field_problem("key", "the message to trigger, e.g. StatusNotification")
+        detail = locations.station_detail(tenant_id=tenant_id, station_id=station_id, now=now())
+        evse = _evse_ocpp_id(detail, p.get("evse_uid", "")) if p.get("evse_uid") else None
+        return TriggerMessage(message=key, evse_id=evse)
+    if kind == "CLEAR_CACHE":
+        return ClearCache()
+    raise _field_problem("command", f"unknown command {kind!r}")
+
+
+def _key_name(key: ConfigurationKey) -> str:
+    return f"{key.component}/{key.name}" if key.component else key.name
+
+
+def _answer_lines(outcome: CommandOutcome) -> list[str]:
+    """What the station's parsed answer says, line by line (configuration values, ...)."""
+    data = outcome.data
+    if isinstance(data, ConfigurationReport):
+        lines = [
+            f"{_key_name(v.key)} = {v.value if v.value is not None else '(no value)'}"
+            + (" (read-only)" if v.readonly else "")
+            for v in data.values
+        ]
+        return lines + [f"{_key_name(k)}: unknown to the station" for k in data.unknown]
+    if isinstance(data, ConfigurationChanged) and data.reboot_required:
+        return ["the station needs a reboot for the change to take effect"]
+    if isinstance(data, RemoteStarted) and data.transaction_id:
+        return [f"transaction {data.transaction_id}"]
+    return []
 
 
 @portal_view()
@@ -109,6 +215,9 @@ def station_detail(request: HttpRequest, station_id: int) -> HttpResponse:
             "connectors": connectors,
             "commands": COMMANDS,
             "command_result": request.session.pop("portal_command_result", None),
+            "command_log": locations.charge_station_commands(
+                tenant_id=portal.tenant_id, station_id=station_id, limit=20, newest_first=True
+            ),
         },
         section="stations",
     )
@@ -116,42 +225,49 @@ def station_detail(request: HttpRequest, station_id: int) -> HttpResponse:
 
 @portal_view(Capability.STATIONS_COMMAND)
 def station_command(request: HttpRequest, station_id: int) -> HttpResponse:
-    """Send a remote command and show the station's answer (or why nothing was sent)."""
+    """Send a remote command and show the station's answer (or why nothing was sent). The
+    command waits for the station (up to STATION_COMMAND_TIMEOUT), so it runs outside any
+    database transaction; the command log keeps it whatever the outcome, the audit log
+    records who sent it."""
     portal = request.portal  # type: ignore[attr-defined]
     kind = request.POST.get("command", "")
     names = {c[0]: c[2] for c in COMMANDS}
-    params = {k: request.POST.get(k, "").strip() for k in names.get(kind, [])}
-    result: dict[str, str]
+    form = {k: request.POST.get(k, "").strip() for k in names.get(kind, [])}
+    result: dict[str, Any]
     try:
-        command = CommandRequest(type=CommandType(kind), params=params)
-    except ValueError:
-        result = {
-            "status": "error",
-            "text": f"{kind or 'This command'} cannot be sent from the portal yet: this "
-            "platform relays " + ", ".join(c.value for c in CommandType) + ".",
-        }
+        command = _portal_command(portal.tenant_id, station_id, kind, form)
+        outcome = locations.charge_station_command(
+            tenant_id=portal.tenant_id,
+            station_id=station_id,
+            command=command,
+            requested_by=f"user:{request.user.pk}",
+        )
+    except ServiceUnavailable as exc:
+        result = {"status": "error", "text": f"Not sent. {exc.message}"}
+    except DomainError as exc:
+        result = {"status": "error", "text": "Not sent. " + "; ".join(problem_messages(exc))}
     else:
-        try:
-            with transaction.atomic():
-                answer = locations.charge_station_command_submit(
-                    tenant_id=portal.tenant_id, station_id=station_id, command=command
-                )
-                audit(
-                    request,
-                    action="station.command",
-                    object_type="charge_station",
-                    object_id=station_id,
-                    after={"command": kind, "params": params, "result": answer.result},
-                )
-            result = {
-                "status": answer.result,
-                "text": f"The station answered {answer.result}"
-                + (f": {answer.message}" if answer.message else "."),
-            }
-        except ServiceUnavailable as exc:
-            result = {"status": "error", "text": f"Not sent. {exc.message}"}
-        except DomainError as exc:
-            result = {"status": "error", "text": "Not sent. " + "; ".join(problem_messages(exc))}
+        audit(
+            request,
+            action="station.command",
+            object_type="charge_station",
+            object_id=station_id,
+            after={
+                "command": kind,
+                "params": form,
+                "command_id": outcome.id,
+                "status": outcome.status.value,
+                "station_status": outcome.station_status,
+            },
+        )
+        said = f" ({outcome.station_status})" if outcome.station_status else ""
+        result = {
+            "status": outcome.status.value,
+            "text": _OUTCOME_TEXT[outcome.status]
+            + said
+            + (f": {outcome.message}" if outcome.message else "."),
+            "lines": _answer_lines(outcome),
+        }
     result["command"] = kind
     if getattr(request, "htmx", False):
         return page(
@@ -159,6 +275,17 @@ def station_command(request: HttpRequest, station_id: int) -> HttpResponse:
         )
     request.session["portal_command_result"] = result
     return redirect("portal:station", portal.tenant.slug, station_id)
+
+
+_OUTCOME_TEXT = {
+    CommandStatus.ACCEPTED: "The station accepted it",
+    CommandStatus.REJECTED: "The station rejected it",
+    CommandStatus.NOT_SUPPORTED: "The station (or its OCPP version) does not support it",
+    CommandStatus.FAILED: "The station could not do it",
+    CommandStatus.OFFLINE: "Not sent: the station is not connected to any gateway node",
+    CommandStatus.TIMEOUT: "The station did not answer in time",
+    CommandStatus.PENDING: "No outcome yet",
+}
 
 
 @portal_view(Capability.TARIFFS_EDIT)

@@ -210,6 +210,10 @@ class ChargeStationOut(serializers.Serializer):  # type: ignore[type-arg]
     security_profile = serializers.IntegerField()
     enabled = serializers.BooleanField()
     connectivity = serializers.ChoiceField(choices=[c.value for c in Connectivity])
+    unstable = serializers.BooleanField(
+        help_text="connected more than STATION_UNSTABLE_CONNECTS times within the last "
+        "STATION_UNSTABLE_WINDOW_SECONDS (default: 5 in an hour)"
+    )
     last_seen_at = serializers.DateTimeField(allow_null=True)
     evses = EvseMappingIO(many=True)
     last_updated = serializers.DateTimeField()
@@ -275,7 +279,7 @@ class CommandIn(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class CommandOut(serializers.Serializer):  # type: ignore[type-arg]
-    id = serializers.CharField()
+    id = serializers.CharField(help_text="the command's id in the station's command log")
     type = serializers.CharField()
     result = serializers.ChoiceField(
         choices=[
@@ -285,9 +289,65 @@ class CommandOut(serializers.Serializer):  # type: ignore[type-arg]
             "EVSE_INOPERATIVE",
             "FAILED",
             "NOT_SUPPORTED",
+            "OFFLINE",
             "REJECTED",
             "TIMEOUT",
             "UNKNOWN_RESERVATION",
-        ]
+        ],
+        help_text="OCPI CommandResultType, plus OFFLINE: the station is not connected to any "
+        "gateway node, nothing was sent",
     )
-    message = serializers.CharField()
+    message = serializers.CharField(allow_blank=True)
+
+
+class CommandLogOut(serializers.Serializer):  # type: ignore[type-arg]
+    """One command of a station's command log (what was sent, by whom, what came back)."""
+
+    id = serializers.IntegerField()
+    kind = serializers.CharField(help_text="REMOTE_START, RESET, SET_CHARGING_PROFILE, ...")
+    status = serializers.CharField(
+        help_text="PENDING, ACCEPTED, REJECTED, NOT_SUPPORTED, FAILED, OFFLINE, TIMEOUT"
+    )
+    station_status = serializers.CharField(
+        allow_blank=True, help_text="the station's own word (Scheduled, Unlocked, ...)"
+    )
+    message = serializers.CharField(allow_blank=True)
+    request = serializers.JSONField(help_text="the command, protocol-neutral")
+    data = serializers.JSONField(allow_null=True, help_text="the parsed answer, if any")
+    ocpp_action = serializers.CharField(allow_blank=True)
+    ocpp_request = serializers.JSONField(allow_null=True, help_text="the payload as sent")
+    response = serializers.JSONField(allow_null=True, help_text="the station's payload")
+    protocol = serializers.CharField(allow_blank=True)
+    gateway_node = serializers.CharField(allow_blank=True)
+    requested_by = serializers.CharField(allow_blank=True)
+    requested_at = serializers.DateTimeField()
+    answered_at = serializers.DateTimeField(allow_null=True)
+    progress = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="later status notifications: firmware (Downloading, ..., Installed), logs",
+    )
+
+
+class ConnectionEventOut(serializers.Serializer):  # type: ignore[type-arg]
+    kind = serializers.ChoiceField(choices=["CONNECTED", "DISCONNECTED"])
+    at = serializers.DateTimeField()
+    node = serializers.CharField(allow_blank=True, help_text="the gateway node")
+    protocol = serializers.CharField(allow_blank=True)
+    close_code = serializers.IntegerField(allow_null=True, help_text="websocket close code")
+    reason = serializers.CharField(allow_blank=True)
+
+
+class ConnectivityOut(serializers.Serializer):  # type: ignore[type-arg]
+    station_id = serializers.IntegerField()
+    identity = serializers.CharField()
+    connectivity = serializers.ChoiceField(choices=[c.value for c in Connectivity])
+    last_seen_at = serializers.DateTimeField(allow_null=True)
+    connected_at = serializers.DateTimeField(allow_null=True)
+    gateway_node = serializers.CharField(allow_blank=True)
+    unstable = serializers.BooleanField()
+    connects_in_window = serializers.IntegerField()
+    window_seconds = serializers.IntegerField()
+    unstable_threshold = serializers.IntegerField(
+        help_text="unstable when connects_in_window is above this"
+    )
+    history = ConnectionEventOut(many=True, help_text="newest first, at most 50")

@@ -6,11 +6,13 @@ from typing import Any
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
+from apps.charging import api as charging_api
+from apps.common.errors import Problem, ValidationFailed
 from apps.locations import api as locations_api
-from apps.locations.contracts import CommandRequest, CommandType, SecurityProfile
+from apps.locations.contracts import CommandRequest, CommandType, SecurityProfile, to_json
 from restapi.base import ApiView, with_etag
 from restapi.idempotency import idempotent
-from restapi.pagination import page_of, paginate
+from restapi.pagination import PageQuery, page_of, paginate
 from restapi.serializers import locations as s
 
 _LOCATION_ID = OpenApiParameter("location_id", int, OpenApiParameter.PATH)
@@ -252,7 +254,8 @@ class ChargeStationPasswordView(ApiView):
 class ChargeStationCommandView(ApiView):
     scope_resource = "commands"
     extra_problem_responses = {
-        "503": "The station command relay (OCPP gateway) is not available: nothing was sent",
+        "503": "Remote commands need Redis (the command relay to the OCPP gateway), which is "
+        "not configured or not reachable: nothing was sent",
     }
 
     @extend_schema(
@@ -263,18 +266,98 @@ class ChargeStationCommandView(ApiView):
         responses={200: s.CommandOut},
         description=(
             "Send a remote command (start, stop, reset, unlock, availability) to a station and "
-            "get its answer. **Not available yet**: the relay to the OCPP gateway node that "
-            "holds the station's connection is not deployed; the call returns 503 "
-            "`service_unavailable` and sends nothing."
+            "wait for its answer (at most `STATION_COMMAND_TIMEOUT`, 30 s). The command goes "
+            "through Redis to the OCPP gateway node that holds the station's connection.\n\n"
+            "The answer is `200` with `result`: `ACCEPTED`, `REJECTED`, `NOT_SUPPORTED`, "
+            "`FAILED` (the station's answer), `OFFLINE` (not connected: nothing was sent) or "
+            "`TIMEOUT` (no answer in time; the station may still act on it). `id` names the "
+            "command in the station's command log. A parameter the command needs, or one the "
+            "station's OCPP version cannot express, is a `422` (nothing sent). `503`: the relay "
+            "(Redis) is not configured or not reachable."
         ),
     )
     @idempotent
     def post(self, request: Any, station_id: int) -> Response:
         data = self.body(s.CommandIn)
         command_type = CommandType(data.pop("type"))
+        if command_type is CommandType.STOP_SESSION and data.get("session_id") is not None:
+            session_station, transaction = charging_api.session_ocpp_transaction(
+                tenant_id=self.tenant_id, session_id=data.pop("session_id")
+            )
+            if session_station != station_id:
+                raise ValidationFailed(
+                    "invalid command",
+                    problems=(Problem("$.session_id", "the session is not on this station"),),
+                )
+            data["ocpp_transaction_id"] = transaction
         result = locations_api.charge_station_command_submit(
             tenant_id=self.tenant_id,
             station_id=station_id,
             command=CommandRequest(type=command_type, params=data),
+            requested_by=f"api-key:{self.principal.key_id} {self.principal.name}",
         )
         return Response(s.CommandOut(result).data)
+
+    @extend_schema(
+        tags=["commands"],
+        operation_id="charge_stations_command_log",
+        parameters=[_STATION_ID, PageQuery],
+        responses=page_of(s.CommandLogOut),
+        description="The station's command log, oldest first: every command sent (or tried), "
+        "by whom, the payload as sent, the station's answer and later status notifications.",
+    )
+    def get(self, request: Any, station_id: int) -> Response:
+        q = self.query(PageQuery)
+        body, headers = paginate(
+            request,
+            q,
+            lambda **page: [
+                _command_log(o)
+                for o in locations_api.charge_station_commands(
+                    tenant_id=self.tenant_id, station_id=station_id, **page
+                )
+            ],
+            key=lambda r: r["id"],
+            item=s.CommandLogOut,
+        )
+        return Response(body, headers=headers)
+
+
+def _command_log(o: Any) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "kind": o.kind.value,
+        "status": o.status.value,
+        "station_status": o.station_status,
+        "message": o.message,
+        "request": o.request,
+        "data": to_json(o.data) if o.data is not None else None,
+        "ocpp_action": o.ocpp_action,
+        "ocpp_request": o.ocpp_request,
+        "response": o.response,
+        "protocol": o.protocol,
+        "gateway_node": o.gateway_node,
+        "requested_by": o.requested_by,
+        "requested_at": o.requested_at,
+        "answered_at": o.answered_at,
+        "progress": list(o.progress),
+    }
+
+
+class ChargeStationConnectivityView(ApiView):
+    scope_resource = "locations"
+
+    @extend_schema(
+        tags=["charge-stations"],
+        operation_id="charge_stations_connectivity",
+        parameters=[_STATION_ID],
+        responses=s.ConnectivityOut,
+        description="Online / offline, last seen, the gateway node holding the connection, the "
+        "unstable badge (more than STATION_UNSTABLE_CONNECTS connections within "
+        "STATION_UNSTABLE_WINDOW_SECONDS) and the newest 50 connect / disconnect events.",
+    )
+    def get(self, request: Any, station_id: int) -> Response:
+        report = locations_api.charge_station_connectivity(
+            tenant_id=self.tenant_id, station_id=station_id
+        )
+        return Response(s.ConnectivityOut(report).data)

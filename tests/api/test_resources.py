@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from apps.common.secrets import verify_secret
-from apps.locations.models import ChargeStation
+from apps.locations.models import ChargeStation, RemoteCommand
 from tests.api.conftest import World
-from tests.factories import CdrFactory
+from tests.factories import CdrFactory, ChargingSessionFactory
+from tests.relay_fixtures import Relay
 
 pytestmark = pytest.mark.django_db
 
@@ -256,12 +258,53 @@ def test_sessions_have_the_ocpi_session_shape(world_a: World) -> None:
     assert client.get("/api/v1/sessions?expand=meter_values").status_code == 400
 
 
-def test_commands_are_refused_with_503_until_the_relay_exists(world_a: World) -> None:
+def test_commands_need_redis_and_say_so(world_a: World, settings: Any) -> None:
+    settings.RELAY_REDIS_URL = ""  # the embedded default: no Redis
     client = world_a.client()
     url = f"/api/v1/charge-stations/{world_a.ids['station_id']}/commands"
     response = client.post(url, {"type": "RESET", "reset_type": "SOFT"}, format="json")
     assert response.status_code == 503
-    assert "command relay not available" in response.json()["detail"]
+    assert "remote commands need Redis" in response.json()["detail"]
+    assert not RemoteCommand.objects.exists()  # nothing recorded, nothing sent
+
+
+def test_a_command_to_an_offline_station_is_200_offline_and_logged(
+    world_a: World, relay: Relay
+) -> None:
+    client = world_a.client()
+    station_id = world_a.ids["station_id"]
+    url = f"/api/v1/charge-stations/{station_id}/commands"
+    response = client.post(url, {"type": "RESET", "reset_type": "HARD"}, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["type"], body["result"]) == ("RESET", "OFFLINE")
+    assert "not connected" in body["message"]
+    row = RemoteCommand.objects.get(pk=int(body["id"]))
+    assert (row.charge_station_id, row.kind, row.status) == (station_id, "RESET", "OFFLINE")
+    assert row.request == {"hard": True, "evse_id": None}
+    assert row.requested_by.startswith("api-key:")
+    assert row.tenant_id == world_a.tenant.pk
+
+
+def test_command_parameters_are_checked(world_a: World, world_b: World, relay: Relay) -> None:
+    client = world_a.client()
+    url = f"/api/v1/charge-stations/{world_a.ids['station_id']}/commands"
+    response = client.post(url, {"type": "UNLOCK_CONNECTOR"}, format="json")
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["path"] == "$.evse_uid"
+    response = client.post(url, {"type": "UNLOCK_CONNECTOR", "evse_uid": "NOT-HERE"}, format="json")
+    assert response.status_code == 422
+    response = client.post(url, {"type": "START_SESSION"}, format="json")
+    assert response.status_code == 422
+    # A session of tenant B is not found; one of this tenant on another station is refused.
+    response = client.post(
+        url, {"type": "STOP_SESSION", "session_id": world_b.ids["session_id"]}, format="json"
+    )
+    assert response.status_code == 404
+    other = ChargingSessionFactory(tenant=world_a.tenant)  # another station's session
+    response = client.post(url, {"type": "STOP_SESSION", "session_id": other.pk}, format="json")
+    assert response.status_code == 422
+    assert not RemoteCommand.objects.exists()
 
 
 def test_schema_and_docs_are_served_without_a_key(client: object, settings: object) -> None:

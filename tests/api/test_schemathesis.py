@@ -34,7 +34,7 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
-# The one documented 5xx: remote commands answer 503 until the gateway's relay exists.
+# The one documented 5xx: remote commands answer 503 without Redis (the embedded default).
 DOCUMENTED_503 = {"POST /api/v1/charge-stations/{station_id}/commands"}
 
 
@@ -68,5 +68,7 @@ def test_api_conforms_to_its_schema(case: schemathesis.Case, world_a: World) -> 
     if label not in DOCUMENTED_503:
         checks.append(not_a_server_error)
     else:
-        assert response.status_code in (503, 400, 401, 403, 404, 409, 422, 429), response.text
+        # 200 with the command's result (OFFLINE here: no station is connected) when Redis
+        # is configured; 503 without it (the embedded default).
+        assert response.status_code in (200, 503, 400, 401, 403, 404, 409, 422, 429), response.text
     case.validate_response(response, checks=checks, headers=headers)

@@ -14,9 +14,11 @@ import pyotp
 import pytest
 from playwright.sync_api import expect
 
+from apps.locations import api as locations_api
 from apps.locations.models import Evse
 from apps.tariffs.models import TariffAssignment, TariffCodeImport
 from tests.browser.conftest import sign_in_as
+from tests.conftest import wait_for
 from tests.factories import ChargeStationFactory, MembershipFactory, TariffAssignmentFactory
 from tests.portal.world import PASSWORD, make_tenant, now
 
@@ -117,19 +119,34 @@ def test_create_a_tariff_see_the_preview_and_assign_it(
     ).exists()
 
 
-def test_send_a_remote_command_and_see_the_answer(page, live_server, bworld, artefacts) -> None:
-    """The command relay is another issue: until it is deployed the station's page says
-    clearly that nothing was sent (and why); with the relay it shows the station's answer."""
+def test_send_a_remote_command_and_see_the_answer(
+    page, live_server, bworld, artefacts, relay, node_a, sim_station
+) -> None:
+    """A simulated station connected to a gateway node (the relay through Redis): the
+    operator reads a configuration key and resets the station from its page, and sees the
+    station's answers and the command log."""
     a, _ = bworld
+    password = locations_api.charge_station_reset_password(station_id=a.station.pk)
+    sim = sim_station([node_a.ws_url], a.station.identity, password, "1.6")
+    wait_for(lambda: relay.owner(a.station.identity) == "node-a", timeout=30, what="connected")
+    wait_for(lambda: sim.station.boots >= 1, timeout=30, what="booted")
     sign_in_as(page, live_server, a.users["cpo_admin"])
     page.goto(f"/portal/alpha/stations/{a.station.pk}/")
-    page.get_by_test_id("command").select_option("RESET")
+    page.get_by_test_id("command").select_option("GET_CONFIGURATION")
+    page.get_by_test_id("command-key").fill("HeartbeatInterval")
     page.get_by_role("button", name="Send").click()
     result = page.get_by_test_id("command-result")
-    expect(result).to_contain_text(re.compile(r"(The station answered|Not sent\.)"))
-    text = result.inner_text()
-    if "Not sent." in text:
-        assert "relay not available" in text and "nothing was sent" in text
+    expect(result).to_contain_text("ACCEPTED")
+    expect(page.get_by_test_id("command-answer")).to_have_text("HeartbeatInterval = 300")
+    page.get_by_test_id("command").select_option("RESET")
+    page.get_by_role("button", name="Send").click()
+    expect(result).to_contain_text("RESET")
+    expect(result).to_contain_text("The station accepted it (Accepted)")
+    assert [c.action for c in sim.calls()] == ["GetConfiguration", "Reset"]
+    page.reload()
+    log = page.get_by_test_id("command-log")
+    expect(log.locator("tbody tr")).to_have_count(2)
+    expect(log.locator("tbody tr").first).to_contain_text("RESET")
     shot(page, artefacts, "05-station-detail-command")
 
 

@@ -23,7 +23,8 @@ from apps.charging import live_cost_feed, rebuild
 from apps.charging.api import live_cost_channel
 from apps.charging.contracts import EventKind, MeterSampleIn
 from apps.charging.models import ChargingSession
-from csms_gateway import schemas
+from csms_gateway import ocppj, schemas
+from csms_gateway.commands import Outbound
 from csms_gateway.cost_updates import CostUpdates
 from tests.conftest import start_gateway
 from tests.integration.test_pipeline_batches import T0, event, record, start
@@ -67,24 +68,45 @@ def message(**overrides: Any) -> str:
 def test_cost_updated_goes_only_to_the_201_station_this_node_holds() -> None:
     held = FakeConnection("ocpp2.0.1", FakeAuth(7))
     on16 = FakeConnection("ocpp1.6", FakeAuth(8))
-    updates = CostUpdates("redis://127.0.0.1:6379/15", {"CS-7": held, "CS-8": on16})
+    connections = {"CS-7": held, "CS-8": on16}
 
-    async def run() -> list[bool]:
-        return [
+    async def run() -> tuple[list[bool], Outbound]:
+        links = {k: Outbound(c.send, "2.0.1", k) for k, c in connections.items()}
+        updates = CostUpdates("redis://127.0.0.1:6379/15", connections, links.get)
+        delivered = [
             await updates.deliver(message()),
             await updates.deliver(message(identity="CS-9")),  # another node's station
             await updates.deliver(message(station_id=99)),  # same name, another station
             await updates.deliver(message(identity="CS-8", station_id=8)),  # 1.6: no such message
             await updates.deliver(b"not json"),
         ]
+        for _ in range(5):
+            await asyncio.sleep(0)
+        # A second price waits in the station's line behind the first (one outstanding CALL).
+        assert await updates.deliver(message(total_cost_incl_vat="3.2000"))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert len(held.sent) == 1 and updates.sent == 2
+        first = json.loads(held.sent[0])
+        assert links["CS-7"].resolve(ocppj.CallResult(first[1], {}))  # the station answers
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert len(held.sent) == 2 and updates.answered == 1
+        await updates.stop()
+        return delivered, links["CS-7"]
 
-    assert asyncio.run(run()) == [True, False, False, False, False]
+    delivered, _ = asyncio.run(run())
+    assert delivered == [True, False, False, False, False]
     assert on16.sent == []
-    (frame,) = held.sent
     # The exact amount as a JSON number, never through float.
-    assert frame == '[2,"cost-1","CostUpdated",{"totalCost":3.1500,"transactionId":"tx-1"}]'
-    payload = json.loads(frame, parse_float=Decimal)[3]
-    schemas.validate("2.0.1", "CostUpdated", payload, response=False)
+    first, second = (json.loads(f, parse_float=Decimal) for f in held.sent)
+    assert (
+        held.sent[0]
+        == f'[2,"{first[1]}","CostUpdated",{{"totalCost":3.1500,"transactionId":"tx-1"}}]'
+    )
+    assert second[3] == {"totalCost": Decimal("3.2000"), "transactionId": "tx-1"}
+    assert first[1] != second[1]
+    schemas.validate("2.0.1", "CostUpdated", first[3], response=False)
 
 
 @pytest.mark.django_db

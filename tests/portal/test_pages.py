@@ -263,7 +263,8 @@ def test_block_and_unblock_a_token_with_before_and_after(world) -> None:
     ]
 
 
-def test_a_remote_command_without_relay_says_nothing_was_sent(world) -> None:
+def test_a_remote_command_without_relay_says_nothing_was_sent(world, settings) -> None:
+    settings.RELAY_REDIS_URL = ""  # the embedded default: no Redis, no command relay
     a, _ = world
     client = signed_in_client(a.users["cpo_admin"])
     r = client.post(
@@ -356,3 +357,29 @@ def test_list_pages_do_not_query_per_row(world) -> None:
     add_rows(a, 3)
     after = {n: _queries(client, reverse(f"portal:{n}", args=["alpha"])) for n in names}
     assert after == before
+
+
+def test_a_command_to_a_station_no_node_holds_is_logged_offline(world, relay) -> None:
+    """With the relay (Redis) but the station not connected anywhere: OFFLINE, in the
+    station's command log and in the audit log."""
+    from apps.locations.models import RemoteCommand
+
+    a, _ = world
+    client = signed_in_client(a.users["cpo_admin"])
+    url = reverse("portal:station_command", args=["alpha", a.station.pk])
+    r = client.post(url, {"command": "CLEAR_CACHE"}, HTTP_HX_REQUEST="true")
+    body = r.content.decode()
+    assert "OFFLINE" in body and "not connected to any gateway node" in body
+    (row,) = RemoteCommand.objects.all()
+    assert (row.kind, row.status, row.charge_station_id) == ("CLEAR_CACHE", "OFFLINE", a.station.pk)
+    assert row.requested_by == f"user:{a.users['cpo_admin'].pk}"
+    (entry,) = AuditEntry.objects.filter(action="station.command")
+    assert entry.after["command_id"] == row.pk and entry.after["status"] == "OFFLINE"
+    # A field the command needs is named when missing; nothing is sent or logged.
+    r = client.post(url, {"command": "CHANGE_CONFIGURATION"}, HTTP_HX_REQUEST="true")
+    assert "Not sent." in r.content.decode() and "key" in r.content.decode()
+    r = client.post(url, {"command": "STOP_SESSION", "session_id": "x"}, HTTP_HX_REQUEST="true")
+    assert "session id — the id of one of this station" in r.content.decode()
+    assert RemoteCommand.objects.count() == 1
+    page = client.get(reverse("portal:station", args=["alpha", a.station.pk])).content.decode()
+    assert "CLEAR_CACHE" in page and "OFFLINE" in page

@@ -1,0 +1,251 @@
+"""The protocol-neutral commands mapped to OCPP 1.6 and 2.0.1 payloads: every command of both
+versions builds a payload that passes the version's schema, exact payloads for the ones
+whose shape differs most, the station's words mapped to statuses, and the JSON round trip
+of every command (the relay's wire format)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from apps.locations.contracts import (
+    COMMAND_CLASSES,
+    CancelReservation,
+    ChangeAvailability,
+    ChangeConfiguration,
+    ChargingProfile,
+    ChargingSchedule,
+    ClearCache,
+    ClearChargingProfile,
+    CommandKind,
+    CommandStatus,
+    CompositeSchedule,
+    ConfigurationKey,
+    GetCompositeSchedule,
+    GetConfiguration,
+    GetDiagnostics,
+    LocalListEntry,
+    ProfileKind,
+    ProfilePurpose,
+    RateUnit,
+    RemoteStart,
+    RemoteStop,
+    ReserveNow,
+    Reset,
+    SchedulePeriod,
+    SendLocalList,
+    SetChargingProfile,
+    StationCommand,
+    TriggerMessage,
+    UnlockConnector,
+    UpdateFirmware,
+    command_from_json,
+    to_json,
+)
+from csms_gateway import commands
+
+T = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+PERIODS = (SchedulePeriod(0, Decimal("16")), SchedulePeriod(900, Decimal("6.5"), 1))
+PROFILE = ChargingProfile(
+    id=5, stack_level=1, purpose=ProfilePurpose.TX_DEFAULT, kind=ProfileKind.ABSOLUTE,
+    schedule=ChargingSchedule(unit=RateUnit.A, periods=PERIODS),
+)  # fmt: skip
+
+
+def examples(v16: bool) -> list[StationCommand]:
+    key = ConfigurationKey("HeartbeatInterval", component="" if v16 else "OCPPCommCtrlr")
+    return [
+        RemoteStart(id_tag="TAG1", evse_id=1, remote_start_id=9, charging_profile=PROFILE),
+        RemoteStop(transaction_id="42"),
+        Reset(hard=True),
+        UnlockConnector(evse_id=1),
+        ChangeAvailability(operative=False, evse_id=1),
+        GetConfiguration(keys=(key,)),
+        ChangeConfiguration(key=key, value="60"),
+        TriggerMessage(message="StatusNotification", evse_id=1),
+        ClearCache(),
+        SendLocalList(
+            version=2,
+            full=False,
+            entries=(LocalListEntry("A", expiry=T), LocalListEntry("B", None)),
+        ),
+        SetChargingProfile(evse_id=1, profile=PROFILE),
+        ClearChargingProfile(evse_id=1, purpose=ProfilePurpose.TX_DEFAULT),
+        GetCompositeSchedule(evse_id=1, duration=3600, unit=RateUnit.W),
+        UpdateFirmware(location="https://fw.example/a.bin", retrieve_at=T, request_id=3, retries=2),
+        GetDiagnostics(location="ftp://logs.example/", request_id=4, start=T),
+        ReserveNow(reservation_id=1, expiry=T, id_tag="TAG1", evse_id=1),
+        CancelReservation(reservation_id=1),
+    ]
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_every_command_builds_a_schema_valid_payload(version: str) -> None:
+    cases = examples(version == "1.6")
+    assert {c.kind for c in cases} == set(CommandKind)
+    for command in cases:
+        action, payload = commands.build(version, command)  # validates, or raises
+        assert action == commands.MAPPINGS[version][command.kind].action
+        assert command_from_json(command.kind, to_json(command)) == command
+
+
+def test_payloads_per_version() -> None:
+    assert commands.build("1.6", SetChargingProfile(evse_id=1, profile=PROFILE))[1] == {
+        "connectorId": 1,
+        "csChargingProfiles": {
+            "chargingProfileId": 5,
+            "stackLevel": 1,
+            "chargingProfilePurpose": "TxDefaultProfile",
+            "chargingProfileKind": "Absolute",
+            "chargingSchedule": {
+                "chargingRateUnit": "A",
+                "chargingSchedulePeriod": [
+                    {"startPeriod": 0, "limit": 16},
+                    {"startPeriod": 900, "limit": 6.5, "numberPhases": 1},
+                ],
+            },
+        },
+    }
+    assert commands.build("2.0.1", SetChargingProfile(evse_id=1, profile=PROFILE))[1] == {
+        "evseId": 1,
+        "chargingProfile": {
+            "id": 5,
+            "stackLevel": 1,
+            "chargingProfilePurpose": "TxDefaultProfile",
+            "chargingProfileKind": "Absolute",
+            "chargingSchedule": [
+                {
+                    "id": 1,
+                    "chargingRateUnit": "A",
+                    "chargingSchedulePeriod": [
+                        {"startPeriod": 0, "limit": 16},
+                        {"startPeriod": 900, "limit": 6.5, "numberPhases": 1},
+                    ],
+                }
+            ],
+        },
+    }
+    assert commands.build("1.6", ChangeAvailability(operative=True)) == (
+        "ChangeAvailability",
+        {"connectorId": 0, "type": "Operative"},
+    )
+    assert commands.build("2.0.1", ChangeAvailability(operative=True)) == (
+        "ChangeAvailability",
+        {"operationalStatus": "Operative"},
+    )
+    assert commands.build("2.0.1", GetDiagnostics(location="ftp://x/", request_id=4))[1] == {
+        "log": {"remoteLocation": "ftp://x/"},
+        "logType": "DiagnosticsLog",
+        "requestId": 4,
+    }
+    assert commands.build("1.6", SendLocalList(version=2, full=True))[1] == {
+        "listVersion": 2,
+        "updateType": "Full",
+        "localAuthorizationList": [],
+    }
+    # minItems 1 in 2.0.1: an empty list is left out.
+    assert commands.build("2.0.1", SendLocalList(version=2, full=True))[1] == {
+        "versionNumber": 2,
+        "updateType": "Full",
+    }
+
+
+@pytest.mark.parametrize(
+    ("version", "command", "problem"),
+    [
+        ("1.6", RemoteStop(transaction_id="abc"), "$.transactionId"),
+        ("1.6", RemoteStart(id_tag="X" * 21), "$.idTag"),
+        ("2.0.1", RemoteStart(id_tag="X"), "$.remoteStartId"),
+        ("2.0.1", GetConfiguration(), "$.keys"),
+        ("2.0.1", GetConfiguration(keys=(ConfigurationKey("HeartbeatInterval"),)), "$.key"),
+        ("1.6", GetConfiguration(keys=(ConfigurationKey("A", component="B"),)), "$.key"),
+        (
+            "1.6",
+            SetChargingProfile(
+                evse_id=1,
+                profile=PROFILE.__class__(
+                    id=1,
+                    stack_level=0,
+                    purpose=ProfilePurpose.TX,
+                    kind=ProfileKind.ABSOLUTE,
+                    schedule=ChargingSchedule(
+                        unit=RateUnit.W, periods=(SchedulePeriod(0, Decimal("7.45")),)
+                    ),
+                ),
+            ),
+            "limit",
+        ),  # fmt: skip
+        ("1.5", RemoteStart(id_tag="X" * 21), "$.idTag"),  # the project's 1.5 schemas
+    ],
+)
+def test_what_a_version_cannot_express_is_refused(
+    version: str, command: StationCommand, problem: str
+) -> None:
+    with pytest.raises(commands.Invalid) as info:
+        commands.build(version, command)
+    assert problem in str(info.value)
+
+
+def test_ocpp_15_commands_are_built_from_the_16_rows_and_checked_against_15() -> None:
+    assert commands.build("1.5", ClearCache()) == ("ClearCache", {})
+    assert commands.build("1.5", RemoteStart(id_tag="ABC", evse_id=1)) == (
+        "RemoteStartTransaction",
+        {"connectorId": 1, "idTag": "ABC"},
+    )
+
+
+def test_a_version_without_the_command_is_not_supported() -> None:
+    with pytest.raises(LookupError):
+        commands.build("1.5", GetCompositeSchedule(evse_id=1, duration=60))
+    assert CommandKind.TRIGGER_MESSAGE not in commands.MAPPINGS["1.5"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "status"),
+    [
+        ({"status": "Accepted"}, CommandStatus.ACCEPTED),
+        ({"status": "Scheduled"}, CommandStatus.ACCEPTED),
+        ({"status": "RebootRequired"}, CommandStatus.ACCEPTED),
+        ({"status": "Unlocked"}, CommandStatus.ACCEPTED),
+        ({"status": "Rejected"}, CommandStatus.REJECTED),
+        ({"status": "Occupied"}, CommandStatus.REJECTED),
+        ({"status": "NotSupported"}, CommandStatus.NOT_SUPPORTED),
+        ({"status": "NotImplemented"}, CommandStatus.NOT_SUPPORTED),
+        ({"status": "UnlockFailed"}, CommandStatus.FAILED),
+        ({"status": "SomethingNew"}, CommandStatus.REJECTED),
+    ],
+)
+def test_station_words(answer: dict[str, Any], status: CommandStatus) -> None:
+    parsed = commands.by_status(answer)
+    assert (parsed.status, parsed.station_status) == (status, answer["status"])
+
+
+def test_composite_schedule_answers_are_parsed_exactly() -> None:
+    parse = commands.MAPPINGS["1.6"][CommandKind.GET_COMPOSITE_SCHEDULE].parse
+    parsed = parse(
+        {
+            "status": "Accepted",
+            "connectorId": 1,
+            "scheduleStart": "2026-03-01T12:00:00Z",
+            "chargingSchedule": {
+                "duration": 600,
+                "chargingRateUnit": "W",
+                "chargingSchedulePeriod": [
+                    {"startPeriod": 0, "limit": Decimal("7400.0")},
+                    {"startPeriod": 300, "limit": Decimal("3680.5")},
+                ],
+            },
+        }
+    )
+    assert parsed.status is CommandStatus.ACCEPTED
+    assert isinstance(parsed.data, CompositeSchedule)
+    assert parsed.data.start == T
+    assert parsed.data.schedule is not None
+    assert [(p.start_period, p.limit) for p in parsed.data.schedule.periods] == [
+        (0, Decimal("7400.0")),
+        (300, Decimal("3680.5")),
+    ]
+    assert set(COMMAND_CLASSES) == set(CommandKind)
