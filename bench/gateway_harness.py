@@ -89,6 +89,12 @@ def _admin_sql(env: Env, sql: str) -> None:
         conn.execute(sql)
 
 
+def redis_dbs(text: str) -> tuple[int, int]:
+    """`--redis-dbs 10,11`: the broker's and the results' Redis dbs of a bench."""
+    broker, results = (int(x) for x in text.split(","))
+    return broker, results
+
+
 def _flush_redis(env: Env) -> None:
     import redis
 

@@ -176,6 +176,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     p.add_argument("--redis", default="redis://127.0.0.1:6379")
+    p.add_argument("--redis-dbs", default="10,11", help="broker and result Redis dbs (flushed)")
     p.add_argument("--stations", type=int, default=500, help="per protocol")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--port", type=int, default=9320)
@@ -190,7 +191,7 @@ def main() -> int:
         "measured loop (instruction counts: repeatable whatever the machine's load)",
     )
     args = p.parse_args()
-    env = h.Env("simbench_worker", args.pg, args.redis, (10, 11))
+    env = h.Env("simbench_worker", args.pg, args.redis, h.redis_dbs(args.redis_dbs))
     h.configure(env)
     # Tasks the measured code publishes (retries, live-cost come-backs) go to the broker and
     # are never consumed here.

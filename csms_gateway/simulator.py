@@ -130,14 +130,22 @@ class Stats:
 
 @dataclass
 class Barrier:
-    """Where stations wait before their first stop (`--hold-stops`)."""
+    """Where stations wait before their first stop (`--hold-stops`), and, after their
+    sessions, before they disconnect (real stations stay connected after a session: the
+    benchmark's timed phase must not include a wave of closes)."""
 
     held: int = 0
     go: asyncio.Event = field(default_factory=asyncio.Event)
+    done: int = 0
+    close: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def wait(self) -> None:
         self.held += 1
         await self.go.wait()
+
+    async def finished(self) -> None:
+        self.done += 1
+        await self.close.wait()
 
 
 @dataclass
@@ -429,6 +437,8 @@ class Station(CommandResponder):
                 await self.session(n)
             if self.cfg.stay:
                 await self.idle()
+            if self.barrier is not None:
+                await self.barrier.finished()
         except Exception as exc:  # noqa: BLE001 - one broken station must not stop the others
             self.stats.error(f"{self.identity}: {exc!r}")
         finally:
@@ -803,10 +813,13 @@ async def simulate(
     cfg: SimConfig,
     record: Callable[[dict[str, Any]], None] | None = None,
     release: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+    release_close: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
 ) -> dict[str, Any]:
     """Run every station to the end; returns the summary. With `cfg.hold_stops`, once every
     running station waits before its first stop, `release` is awaited with what was sent so
-    far (messages, seconds), then all stops go out at once."""
+    far (messages, seconds), then all stops go out at once; once every station is done with
+    its sessions, `release_close` is awaited with the stop phase's figures before the
+    stations disconnect."""
     stats = Stats()
     barrier = Barrier() if cfg.hold_stops else None
     identities = sorted(cfg.credentials)
@@ -849,6 +862,17 @@ async def simulate(
             held["released_after_s"] = round(time.monotonic() - begin, 3)
             held["messages_before_release"] = stats.messages_sent
             barrier.go.set()
+            while barrier.done < barrier.held and any(not t.done() for t in tasks):
+                await asyncio.sleep(0.02)
+            # The stop phase alone: from the release to the last station done.
+            after = time.monotonic() - begin - held["released_after_s"]
+            sent = stats.messages_sent - held["messages_before_release"]
+            held["stop_phase_messages"] = sent
+            held["stop_phase_seconds"] = round(after, 3)
+            held["stop_phase_messages_per_second"] = round(sent / after, 1) if after > 0 else None
+            if release_close is not None:
+                await release_close(held)
+            barrier.close.set()
 
         opener = asyncio.create_task(open_barrier())
     _, late = await asyncio.wait(tasks, timeout=cfg.duration + cfg.grace)
@@ -861,13 +885,6 @@ async def simulate(
         stats.error(f"{len(late)} stations cancelled after duration + grace")
         await asyncio.gather(*late, return_exceptions=True)
     wall = time.monotonic() - begin
-    if "released_after_s" in held:
-        # The stop phase alone: from the release to the last station done.
-        after = wall - held["released_after_s"]
-        sent = stats.messages_sent - held["messages_before_release"]
-        held["stop_phase_messages"] = sent
-        held["stop_phase_seconds"] = round(after, 3)
-        held["stop_phase_messages_per_second"] = round(sent / after, 1) if after > 0 else None
     if held:
         held["before_release_messages_per_second"] = (
             round(held["messages"] / held["seconds"], 1) if held["seconds"] else None
@@ -950,7 +967,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--hold-stops",
         action="store_true",
         help="hold every first stop until all stations are there, print a JSON line "
-        '{"holding": ...}, send all stops once a line is read from stdin',
+        '{"holding": ...}, send all stops once a line is read from stdin; after the sessions '
+        'print {"sessions_done": ...} and disconnect once another line is read',
     )
     p.add_argument(
         "--stay",
@@ -1003,8 +1021,21 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"holding": held}), flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
 
+    async def release_close(held: dict[str, Any]) -> None:
+        if out is not None:
+            out.flush()
+        print(json.dumps({"sessions_done": held}), flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+
     try:
-        summary = asyncio.run(simulate(cfg, record, release if args.hold_stops else None))
+        summary = asyncio.run(
+            simulate(
+                cfg,
+                record,
+                release if args.hold_stops else None,
+                release_close if args.hold_stops else None,
+            )
+        )
     finally:
         if out is not None:
             out.close()

@@ -147,6 +147,11 @@ def test_hold_stops_meters_every_session_first_then_sends_all_stops(
             lambda: OcppEvent.objects.filter(kind="STARTED").count()
         )
 
+    async def release_close(held: dict[str, Any]) -> None:
+        # Every session ended, and every station is still connected (they hang up after).
+        seen["connected_after_sessions"] = len(gateway.gateway.connections)
+        seen["stop_phase_messages"] = held["stop_phase_messages"]
+
     lines: list[dict[str, Any]] = []
     cfg = SimConfig(
         url=gateway.ws_url,
@@ -156,8 +161,9 @@ def test_hold_stops_meters_every_session_first_then_sends_all_stops(
         protocol="1.6",
         hold_stops=True,
     )
-    summary = asyncio.run(simulate(cfg, lines.append, release))
+    summary = asyncio.run(simulate(cfg, lines.append, release, release_close))
     assert summary["errors"] == 0, summary
+    assert (seen["connected_after_sessions"], seen["stop_phase_messages"]) == (3, 9)
     assert seen["held"] == 3
     assert (seen["started_before_release"], seen["ended_before_release"]) == (3, 0)
     assert summary["hold_stops"]["stop_phase_messages"] == 3 * 3  # stop, Finishing, Available
