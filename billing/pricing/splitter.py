@@ -45,25 +45,27 @@ class _Timeline:
         self.has_current = all(v is not None for v in self.cur)
         self.has_power = all(v is not None for v in self.pw)
 
-    def _interp(self, values: Sequence[Fraction | None], t: Fraction) -> Fraction:
+    def _interp(self, values: Sequence[Fraction | None], t: int) -> Fraction:
+        # Instants are whole epoch seconds: the search and the offsets are integer
+        # arithmetic (C bisect, no Fraction per comparison); only the value is a Fraction.
         ts = self.ts
         if t <= ts[0]:
             v = values[0]
         elif t >= ts[-1]:
             v = values[-1]
         else:
-            i = _bisect_right(ts, t) - 1
+            i = bisect_right(ts, t) - 1
             a, b = values[i], values[i + 1]
             assert a is not None and b is not None
-            v = a + (b - a) * (t - ts[i]) / (ts[i + 1] - ts[i])
+            v = a if t == ts[i] else a + (b - a) * (t - ts[i]) / (ts[i + 1] - ts[i])
         assert v is not None
         return v
 
     def energy(self, t: int) -> Fraction:
-        return self._interp(self.wh, Fraction(t))
+        return self._interp(self.wh, t)
 
     def parking_at(self, t: int) -> bool:
-        i = max(0, _bisect_right(self.ts, Fraction(t)) - 1)
+        i = max(0, bisect_right(self.ts, t) - 1)
         return self.parking[i]
 
     def crossings(self, values: Sequence[Fraction | None], level: Fraction) -> list[int]:
@@ -84,24 +86,13 @@ class _Timeline:
         crossing belongs to neither side)."""
         a = t0 + 1 if t1 - t0 > 2 else t0
         b = t1 - 1 if t1 - t0 > 2 else t1
-        points = [self._interp(values, Fraction(a)), self._interp(values, Fraction(b))]
+        points = [self._interp(values, a), self._interp(values, b)]
         for i, t in enumerate(self.ts):
             if a < t < b:
                 v = values[i]
                 assert v is not None
                 points.append(v)
         return min(points), max(points)
-
-
-def _bisect_right(ts: Sequence[int], t: Fraction) -> int:
-    lo, hi = 0, len(ts)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if t < ts[mid]:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
 
 
 def _dec(value: Fraction, places: int = 6) -> Decimal:
