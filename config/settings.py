@@ -207,6 +207,8 @@ REST_FRAMEWORK = {
     "COERCE_DECIMAL_TO_STRING": False,
     "DATETIME_FORMAT": "iso-8601",
 }
+# The ASGI fast path of PUT /api/v1/tokens/{cc}/{party}/{uid} (restapi.fast, ADR 0016).
+API_FAST_PATHS = env_bool("API_FAST_PATHS", True)
 SPECTACULAR_SETTINGS = {
     "TITLE": "EV charging back office: provisioning API",
     "DESCRIPTION": (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.utils import timezone
@@ -16,6 +17,8 @@ from apps.integrations import api as integrations_api
 from apps.integrations.contracts import ApiPrincipal
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# ASGI scope key: the rate-limit decision of a request the fast path counted (restapi.fast).
+FAST_PATH_DECISION = "evcharge.rate_limit_decision"
 
 
 class ApiClient:
@@ -72,15 +75,18 @@ class HasScope(BasePermission):
         return True
 
 
-_REDIS_CLIENTS: dict[int, Any] = {}
+_REDIS_CLIENTS: dict[str, Any] = {}
 
 
-def _redis_client(cache: RedisCache, key: str) -> Any:
-    """The redis-py client of the cache, made once per process: Django's RedisCache builds a
-    new client object (and its ~300 response callbacks) on every call, ~1 ms of CPU."""
-    client = _REDIS_CLIENTS.get(id(cache))
+def _redis_client(cache: RedisCache) -> Any:
+    """One redis-py client (and connection pool) per process and Redis URL. Django's cache
+    handler is context-local: under ASGI every request gets a new `RedisCache` object with
+    pools of its own, so going through it opened a new TCP connection (and sent CLIENT
+    SETINFO) on every request; and its client object costs ~1 ms of CPU to build."""
+    url = cache._servers[0]
+    client = _REDIS_CLIENTS.get(url)
     if client is None:
-        client = _REDIS_CLIENTS[id(cache)] = cache._cache.get_client(key, write=True)
+        client = _REDIS_CLIENTS[url] = redis.Redis.from_url(url)
     return client
 
 
@@ -108,23 +114,31 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         client = request.user
         if not isinstance(client, ApiClient):
             return True
-        principal = client.principal
+        # A request the ASGI fast path (restapi.fast) counted already and handed on: its
+        # decision stands (never counted twice).
+        decided = getattr(request._request, "scope", {}).get(FAST_PATH_DECISION)
+        allowed, wait, revoked = decided or self.count(client.principal)
+        if revoked:
+            # Revoked in another process since this one cached the key (ADR 0008).
+            integrations_api.api_key_forget(key_id=client.principal.key_id)
+            raise AuthenticationFailed("unknown or revoked API key")
+        self._wait = wait
+        return allowed
+
+    def count(self, principal: ApiPrincipal) -> tuple[bool, float, bool]:
+        """Count one request of the key in its window: (allowed, seconds to wait if not,
+        whether the key was revoked elsewhere)."""
         limit = principal.rate_limit_per_minute
         num, duration = (limit, 60) if limit else (self.num_requests, self.duration)
         now = int(self.timer())
         window = now // duration if duration else 0
-        key = f"{self.get_cache_key(request, view)}:{window}"
+        key = f"throttle:{principal.key_id}:{window}"
         count, revoked = self._count(key, duration or 60, principal.key_id)
-        if revoked:
-            # Revoked in another process since this one cached the key (ADR 0008).
-            integrations_api.api_key_forget(key_id=principal.key_id)
-            raise AuthenticationFailed("unknown or revoked API key")
-        if not num or not duration:
-            return True
+        if revoked or not num or not duration:
+            return True, 0.0, revoked
         if count > num:
-            self._wait = float(duration - (now % duration))
-            return False
-        return True
+            return False, float(duration - (now % duration)), False
+        return True, 0.0, False
 
     def _count(self, key: str, duration: int, key_id: str) -> tuple[int, bool]:
         """Count this request in the window and read the key's revocation mark: one round
@@ -134,7 +148,7 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         if isinstance(cache, RedisCache):
             counter = cache.make_and_validate_key(key)
             mark = cache.make_and_validate_key(marker)
-            pipe = _redis_client(cache, counter).pipeline(transaction=False)
+            pipe = _redis_client(cache).pipeline(transaction=False)
             pipe.incr(counter)
             pipe.expire(counter, duration + 5)
             pipe.exists(mark)

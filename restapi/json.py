@@ -47,6 +47,11 @@ def dumps(data: Any) -> bytes:
     return _ENCODER.encode(data)
 
 
+def loads(raw: bytes) -> Any:
+    """UTF-8 JSON with Decimal numbers; raises msgspec.DecodeError (a ValueError)."""
+    return _DECODER.decode(raw)
+
+
 class DecimalJSONRenderer(BaseRenderer):
     media_type = "application/json"
     format = "json"

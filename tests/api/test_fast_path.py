@@ -1,0 +1,163 @@
+"""The ASGI fast path of the token upsert (restapi.fast, ADR 0016), driven through the ASGI
+application itself (config.asgi) as uvicorn calls it: a successful PUT is answered without
+Django's view and gives what the view gives (status, headers, body); everything else is the
+view's own answer, and a request is counted once toward the key's rate limit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+
+from config.asgi import application
+from restapi.views.tokens import TokenPutView
+from tests.api.conftest import World, build_world, key_with
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def call(
+    path: str, body: bytes, key: str | None, extra: list[tuple[bytes, bytes]] = ()
+) -> tuple[int, dict[str, str], bytes]:
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"host", b"testserver"),
+        *extra,
+    ]
+    if key:
+        headers.append((b"authorization", f"Bearer {key}".encode()))
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "PUT",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+    }
+    sent: list[dict[str, Any]] = []
+    chunks = [body[:7], body[7:]]  # the body in two messages, as a client may send it
+
+    async def receive() -> dict[str, Any]:
+        if chunks:
+            chunk = chunks.pop(0)
+            return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(application(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return (
+        start["status"],
+        {k.decode().lower(): v.decode() for k, v in start["headers"]},
+        content,
+    )
+
+
+@pytest.fixture
+def world(transactional_db: None) -> World:
+    cache.clear()
+    return build_world("tenant-f", "FFF")
+
+
+def _path(w: World, uid: str) -> str:
+    return f"/api/v1/tokens/{w.emsp.country_code}/{w.emsp.party_id}/{uid}"
+
+
+BODY = {"contract_id": "NL-FFF-C1", "issuer": "Fast", "visual_number": "7"}
+
+
+def _without_version(headers: dict[str, str], body: bytes) -> tuple[set[str], dict[str, Any]]:
+    data = json.loads(body)
+    data.pop("last_updated")
+    return set(headers) - {"etag"}, data
+
+
+def test_a_successful_upsert_never_reaches_the_view_and_answers_as_the_view_does(
+    world: World, settings: Any, monkeypatch: Any
+) -> None:
+    settings.API_FAST_PATHS = False
+    slow = [call(_path(world, f"S{i}"), json.dumps(BODY).encode(), world.key) for i in (1, 1)]
+
+    settings.API_FAST_PATHS = True
+    monkeypatch.setattr(TokenPutView, "put", lambda *a, **k: pytest.fail("reached the view"))
+    fast = [call(_path(world, f"F{i}"), json.dumps(BODY).encode(), world.key) for i in (1, 1)]
+
+    assert [r[0] for r in slow] == [r[0] for r in fast] == [201, 200]
+    for (s_status, s_headers, s_body), (f_status, f_headers, f_body) in zip(slow, fast):
+        s_names, s_data = _without_version(s_headers, s_body)
+        f_names, f_data = _without_version(f_headers, f_body)
+        assert f_names == s_names
+        assert {k: f_headers[k] for k in f_names - {"content-length"}} == {
+            k: s_headers[k] for k in s_names - {"content-length"}
+        }
+        assert f_headers["etag"].startswith('"') and f_headers["content-length"] == str(len(f_body))
+        s_data.pop("platform_id"), f_data.pop("platform_id")
+        assert {**s_data, "uid": "X"} == {**f_data, "uid": "X"}
+    created = json.loads(fast[0][2])
+    assert (created["uid"], created["contract_id"], created["type"]) == ("F1", "NL-FFF-C1", "RFID")
+
+
+def test_everything_but_success_is_the_views_answer(world: World, settings: Any) -> None:
+    bad = {**BODY, "type": "NOT_A_TYPE"}
+    answers = {}
+    for fast in (False, True):
+        settings.API_FAST_PATHS = fast
+        answers[fast] = [
+            call(_path(world, "E1"), json.dumps(bad).encode(), world.key),  # invalid field
+            call(_path(world, "E2"), b"[1, 2]", world.key),  # not an object
+            call(_path(world, "E3"), b"{nope", world.key),  # not JSON
+            call(_path(world, "E4"), json.dumps(BODY).encode(), None),  # no key
+            call(_path(world, "E5"), json.dumps(BODY).encode(), "ek_nope_nope"),  # unknown key
+            call(
+                _path(world, "E6"),
+                json.dumps(BODY).encode(),
+                key_with(world.tenant.pk, "tokens:read"),  # no write scope
+            ),
+            call(
+                _path(world, "E7"),
+                json.dumps(BODY).encode(),
+                world.key,
+                [(b"if-match", b'"1-abc"')],  # If-Match: the view's precondition rules
+            ),
+        ]
+    statuses = [a[0] for a in answers[True]]
+    assert statuses == [a[0] for a in answers[False]]
+    assert statuses[:6] == [422, 422, 400, 401, 401, 403]
+    assert statuses[6] in (404, 412, 428)
+    for (_, _, slow_body), (_, _, fast_body) in zip(answers[False], answers[True]):
+        assert json.loads(fast_body) == json.loads(slow_body)
+    problem = json.loads(answers[True][0][2])
+    assert any("type" in json.dumps(e) for e in problem.get("errors", [problem]))
+
+
+def test_a_request_is_counted_once_toward_the_rate_limit(world: World, settings: Any) -> None:
+    settings.API_FAST_PATHS = True
+    key = key_with(world.tenant.pk, rate=3)
+    bad = json.dumps({**BODY, "type": "NOT_A_TYPE"}).encode()
+    # An invalid body (counted here, answered by the view) and two good ones: three requests.
+    assert call(_path(world, "R1"), bad, key)[0] == 422
+    assert call(_path(world, "R2"), json.dumps(BODY).encode(), key)[0] == 201
+    assert call(_path(world, "R3"), json.dumps(BODY).encode(), key)[0] == 201
+    status, headers, body = call(_path(world, "R4"), json.dumps(BODY).encode(), key)
+    assert status == 429 and int(headers["retry-after"]) > 0
+    assert json.loads(body)["status"] == 429
+    from apps.tokens.models import Token
+
+    assert sorted(Token.objects.filter(uid__startswith="R").values_list("uid", flat=True)) == [
+        "R2",
+        "R3",
+    ]
