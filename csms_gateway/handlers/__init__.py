@@ -25,6 +25,9 @@ class StationContext:
     vendor: str = ""
     frame: str = ""  # the frame being handled, verbatim
     warnings: list[str] = field(default_factory=list)
+    # Work that must follow the answer to the message being handled (the server starts each
+    # as a task once the answer is sent): e.g. signing a CSR and sending CertificateSigned.
+    after_answer: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @property
     def station_id(self) -> int:
