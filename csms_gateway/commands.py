@@ -493,6 +493,14 @@ V16: dict[CommandKind, Mapping] = {
 }
 
 
+def _local_list_15(c: SendLocalList) -> dict[str, Any]:
+    """1.6's payload with 1.5's spelling of the list (localAuthorisationList); the
+    optional hash of the list is not sent."""
+    payload = _local_list_16(c)
+    payload["localAuthorisationList"] = payload.pop("localAuthorizationList")
+    return payload
+
+
 def _no_profile_15(c: RemoteStart) -> dict[str, Any]:
     if c.charging_profile is not None:
         raise Invalid("$.chargingProfile: OCPP 1.5 has no smart charging")
@@ -514,7 +522,6 @@ V15: dict[CommandKind, Mapping] = {
             CommandKind.GET_CONFIGURATION,
             CommandKind.CHANGE_CONFIGURATION,
             CommandKind.CLEAR_CACHE,
-            CommandKind.SEND_LOCAL_LIST,
             CommandKind.UPDATE_FIRMWARE,
             CommandKind.GET_DIAGNOSTICS,
             CommandKind.RESERVE_NOW,
@@ -522,6 +529,7 @@ V15: dict[CommandKind, Mapping] = {
         )
     },
     CommandKind.REMOTE_START: Mapping("RemoteStartTransaction", _no_profile_15),
+    CommandKind.SEND_LOCAL_LIST: Mapping("SendLocalList", _local_list_15),
 }
 
 

@@ -354,7 +354,11 @@ class CommandResponder:
         if not full and version <= self.state.local_list_version:
             return {"status": "VersionMismatch"}
         entries = {}
-        for e in p.get("localAuthorizationList") or []:
+        # 1.5 spells it localAuthorisationList.
+        listed = p.get(
+            "localAuthorisationList" if self.version == "1.5" else "localAuthorizationList"
+        )
+        for e in listed or []:
             tag = e["idTag"] if self._v16() else e["idToken"]["idToken"]
             info = e.get("idTagInfo") if self._v16() else e.get("idTokenInfo")
             entries[tag] = info["status"] if info else None
@@ -570,7 +574,10 @@ class CommandResponder:
     async def _firmware_flow(self, version: str, request_id: int | None) -> None:
         step = self.cfg.firmware_step
         extra = {} if request_id is None else {"requestId": request_id}
-        for status in ("Downloading", "Downloaded", "Installing", "Installed"):
+        steps = ("Downloading", "Downloaded", "Installing", "Installed")
+        if self.version == "1.5":  # 1.5 reports only the outcomes
+            steps = ("Downloaded", "Installed")
+        for status in steps:
             await asyncio.sleep(step)
             try:
                 await self.call("FirmwareStatusNotification", {"status": status, **extra})
@@ -591,7 +598,8 @@ class CommandResponder:
 
     async def _log_flow(self, action: str, request_id: int | None) -> None:
         extra = {} if request_id is None else {"requestId": request_id}
-        for status in ("Uploading", "Uploaded"):
+        steps = ("Uploaded",) if self.version == "1.5" else ("Uploading", "Uploaded")
+        for status in steps:
             await asyncio.sleep(self.cfg.firmware_step)
             try:
                 await self.call(action, {"status": status, **extra})

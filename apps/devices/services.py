@@ -284,9 +284,12 @@ def certificate_request_sign(
     this outside a transaction: it waits for the station). Without a CA the request stays
     PENDING; a request already decided is returned as it is (idempotent). `tenant_id`
     limits the request to one tenant (NotFound otherwise)."""
+    row = _request(request_id, tenant_id)
+    if row.status != CertificateRequestStatus.PENDING.value:
+        return _record_of(row)  # decided already (a resent CSR): no lock taken
     authority = authority or configured_ca()
     if authority is None:
-        return _record_of(_request(request_id, tenant_id))
+        return _record_of(row)
     now = now or timezone.now()
     with transaction.atomic():
         row = _request(request_id, tenant_id, lock=True)

@@ -218,6 +218,24 @@ def test_ocpp_15_commands_are_built_from_the_16_rows_and_checked_against_15() ->
     )
 
 
+def test_ocpp_15_local_list_has_its_own_spelling() -> None:
+    entries = (LocalListEntry("A", expiry=T), LocalListEntry("B", None))
+    assert commands.build("1.5", SendLocalList(version=2, full=False, entries=entries)) == (
+        "SendLocalList",
+        {
+            "listVersion": 2,
+            "updateType": "Differential",
+            "localAuthorisationList": [
+                {
+                    "idTag": "A",
+                    "idTagInfo": {"status": "Accepted", "expiryDate": "2026-03-01T12:00:00.000Z"},
+                },
+                {"idTag": "B"},
+            ],
+        },
+    )
+
+
 def test_a_version_without_the_command_is_not_supported() -> None:
     with pytest.raises(LookupError):
         commands.build("1.5", GetCompositeSchedule(evse_id=1, duration=60))
