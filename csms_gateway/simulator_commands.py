@@ -574,7 +574,7 @@ class CommandResponder:
     async def _firmware_flow(self, version: str, request_id: int | None) -> None:
         step = self.cfg.firmware_step
         extra = {} if request_id is None else {"requestId": request_id}
-        steps = ("Downloading", "Downloaded", "Installing", "Installed")
+        steps: tuple[str, ...] = ("Downloading", "Downloaded", "Installing", "Installed")
         if self.version == "1.5":  # 1.5 reports only the outcomes
             steps = ("Downloaded", "Installed")
         for status in steps:

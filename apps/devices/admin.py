@@ -87,7 +87,7 @@ class CertificateRequestAdmin(admin.ModelAdmin):
         "csr",
         "certificate",
     ]
-    fields = readonly_fields
+    fields = list(readonly_fields)  # type: ignore[has-type]
     list_select_related = ["charge_station"]
     actions = ["sign", "send_again", "reject"]
 
