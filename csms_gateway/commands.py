@@ -138,6 +138,8 @@ class Mapping:
     action: str
     build: Callable[[Any], dict[str, Any]]
     parse: Callable[[dict[str, Any]], Parsed] = by_status
+    # When some commands of the kind go out as another action (1.6 ExtendedTriggerMessage).
+    route: Callable[[Any], str] | None = None
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -264,7 +266,21 @@ def _parse_change_configuration(p: dict[str, Any]) -> Parsed:
     return parsed
 
 
-_TRIGGER_16 = {"LogStatusNotification": "DiagnosticsStatusNotification"}
+_TRIGGER_16 = {
+    "LogStatusNotification": "DiagnosticsStatusNotification",
+    "SignChargingStationCertificate": "SignChargePointCertificate",
+}
+# What only the 1.6 security extension's ExtendedTriggerMessage can ask for.
+_EXTENDED_TRIGGER_16 = frozenset({"SignChargePointCertificate"})
+
+
+def _trigger_16(c: TriggerMessage) -> dict[str, Any]:
+    return _opt(requestedMessage=_TRIGGER_16.get(c.message, c.message), connectorId=c.evse_id)
+
+
+def _trigger_action_16(c: TriggerMessage) -> str:
+    extended = _TRIGGER_16.get(c.message, c.message) in _EXTENDED_TRIGGER_16
+    return "ExtendedTriggerMessage" if extended else "TriggerMessage"
 
 
 def _composite_16(p: dict[str, Any]) -> Parsed:
@@ -405,12 +421,7 @@ V16: dict[CommandKind, Mapping] = {
         lambda c: {"key": _key_16(c.key), "value": c.value},
         _parse_change_configuration,
     ),
-    CommandKind.TRIGGER_MESSAGE: Mapping(
-        "TriggerMessage",
-        lambda c: _opt(
-            requestedMessage=_TRIGGER_16.get(c.message, c.message), connectorId=c.evse_id
-        ),
-    ),
+    CommandKind.TRIGGER_MESSAGE: Mapping("TriggerMessage", _trigger_16, route=_trigger_action_16),
     CommandKind.CLEAR_CACHE: Mapping("ClearCache", lambda c: {}),
     CommandKind.SEND_LOCAL_LIST: Mapping("SendLocalList", _local_list_16),
     CommandKind.SET_CHARGING_PROFILE: Mapping(
@@ -540,7 +551,10 @@ PURPOSE_201 = {
     ProfilePurpose.TX_DEFAULT: "TxDefaultProfile",
     ProfilePurpose.TX: "TxProfile",
 }
-_TRIGGER_201 = {"DiagnosticsStatusNotification": "LogStatusNotification"}
+_TRIGGER_201 = {
+    "DiagnosticsStatusNotification": "LogStatusNotification",
+    "SignChargePointCertificate": "SignChargingStationCertificate",
+}
 
 
 def _id_token(value: str, token_type: str) -> dict[str, Any]:
@@ -874,11 +888,12 @@ def build(version: str, command: StationCommand) -> tuple[str, dict[str, Any]]:
     if mapping is None:
         raise LookupError(f"OCPP {version} has no {command.kind} command")
     payload = mapping.build(command)
+    action = mapping.route(command) if mapping.route else mapping.action
     try:
-        schemas.validate(version, mapping.action, payload, response=False)
+        schemas.validate(version, action, payload, response=False)
     except ocppj.OcppError as exc:
         raise Invalid(exc.description) from None
-    return mapping.action, payload
+    return action, payload
 
 
 # --- the outbound side of one connection -------------------------------------------------------

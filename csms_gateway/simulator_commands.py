@@ -50,6 +50,7 @@ class StationState:
     # The station's own certificate: the key of its newest CSR, the chain it was sent back.
     csr_key: Any = None
     certificate_chain: str = ""
+    organization: str = "Simulated CSO"  # the O of a CSR made on a trigger
 
 
 def default_config() -> dict[str, tuple[str, bool]]:
@@ -323,6 +324,13 @@ class CommandResponder:
                 "DiagnosticsStatusNotification", {"status": "Idle"}
             ),
             "LogStatusNotification": lambda: self.call("LogStatusNotification", {"status": "Idle"}),
+            # A certificate renewal: a new key and CSR (1.6 ExtendedTriggerMessage's name, 2.0.1's).
+            "SignChargePointCertificate": lambda: self.call(
+                "SignCertificate", self.certificate_request(self.state.organization)
+            ),
+            "SignChargingStationCertificate": lambda: self.call(
+                "SignCertificate", self.certificate_request(self.state.organization)
+            ),
         }
         if message not in sends:
             return {"status": "NotImplemented"}
@@ -335,6 +343,11 @@ class CommandResponder:
                 self.stats.error(f"{self.identity}: triggered {message}: {exc!r}")
 
         return {"status": "Accepted"}, send()
+
+    def _on_ExtendedTriggerMessage(self, p: dict[str, Any]) -> Any:
+        """1.6 security extension: TriggerMessage plus LogStatusNotification and
+        SignChargePointCertificate."""
+        return self._on_TriggerMessage(p)
 
     def meter_values_payload(self) -> dict[str, Any]:
         wh = self.register_wh

@@ -571,8 +571,10 @@ class ChangeConfiguration:
 @dataclass(frozen=True, slots=True)
 class TriggerMessage:
     kind: ClassVar[CommandKind] = CommandKind.TRIGGER_MESSAGE
-    # An OCPP message name; DiagnosticsStatusNotification and LogStatusNotification are
-    # mapped onto each other between 1.x and 2.0.1.
+    # An OCPP message name; DiagnosticsStatusNotification and LogStatusNotification, and
+    # SignChargePointCertificate and SignChargingStationCertificate (a certificate renewal;
+    # 1.6: ExtendedTriggerMessage of the security extension) are mapped onto each other
+    # between 1.6 and 2.0.1.
     message: str
     evse_id: int | None = None
     connector_id: int | None = None  # 2.0.1 only

@@ -17,6 +17,7 @@ import pytest
 
 from apps.charging.models import OcppEvent
 from apps.common.errors import ValidationFailed
+from apps.devices.models import CertificateRequest
 from apps.locations import api as locations_api
 from apps.locations.contracts import (
     CancelReservation,
@@ -104,11 +105,22 @@ def trigger(st: ChargeStation, sim: Any, v16: bool) -> None:
         "requestedMessage": "DiagnosticsStatusNotification" if v16 else "LogStatusNotification"
     }
     assert out.status is CommandStatus.ACCEPTED
-    if v16:  # not a 1.6 message: refused before sending
+    # A certificate renewal: 1.6 ExtendedTriggerMessage (security extension), 2.0.1
+    # TriggerMessage; the station sends a new CSR (kept PENDING: node-b has no CA).
+    out = send(st, TriggerMessage(message="SignChargingStationCertificate"))
+    assert (out.status, out.ocpp_action) == (
+        CommandStatus.ACCEPTED,
+        "ExtendedTriggerMessage" if v16 else "TriggerMessage",
+    )
+    request = wait_for(
+        lambda: CertificateRequest.objects.filter(charge_station=st).first(), what="the CSR"
+    )
+    assert request.status == "PENDING" and "BEGIN CERTIFICATE REQUEST" in request.csr
+    if v16:  # not a message TriggerMessage or ExtendedTriggerMessage of 1.6 knows
         with pytest.raises(ValidationFailed):
-            send(st, TriggerMessage(message="SignChargingStationCertificate"))
+            send(st, TriggerMessage(message="SignV2GCertificate"))
     else:  # a 2.0.1 message this station does not implement
-        out = send(st, TriggerMessage(message="SignChargingStationCertificate"))
+        out = send(st, TriggerMessage(message="SignV2GCertificate"))
         assert (out.status, out.station_status) == (CommandStatus.NOT_SUPPORTED, "NotImplemented")
 
 

@@ -29,6 +29,7 @@ from apps.locations.contracts import (
     InstallCertificate,
     InstalledCertificates,
     StationCommand,
+    TriggerMessage,
 )
 from apps.locations.models import ChargeStation, RemoteCommand
 from tests.conftest import wait_for
@@ -173,6 +174,29 @@ def test_a_csr_is_signed_by_the_ca_and_the_chain_reaches_the_station(
     assert sim.run(sim.station.call("SignCertificate", payload)) == {"status": "Accepted"}
     assert CertificateRequest.objects.filter(charge_station=st).count() == 1
     assert RemoteCommand.objects.filter(charge_station=st).count() == 1
+
+    # A renewal triggered by the CSMS: a new key and CSR, signed and delivered in turn.
+    sim.station.state.organization = CSO
+    out = send(st, TriggerMessage(message="SignChargingStationCertificate"))
+    assert out.status is CommandStatus.ACCEPTED
+    renewed = wait_for(
+        lambda: (
+            CertificateRequest.objects.filter(charge_station=st, delivery_status="ACCEPTED")
+            .exclude(pk=request.pk)
+            .first()
+        ),
+        timeout=30,
+        what="the renewed certificate delivered",
+    )
+    assert sim.station.state.certificate_chain == renewed.certificate != request.certificate
+    x509.load_pem_x509_certificates(renewed.certificate.encode())[0].verify_directly_issued_by(
+        ca_cert
+    )
+    assert [c.action for c in sim.calls()] == [
+        "CertificateSigned",
+        "ExtendedTriggerMessage" if protocol == "1.6" else "TriggerMessage",
+        "CertificateSigned",
+    ]
 
 
 @pytest.mark.parametrize(

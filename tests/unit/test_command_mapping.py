@@ -343,6 +343,23 @@ def test_certificate_commands_a_version_cannot_express(
     assert problem in str(info.value)
 
 
+def test_a_certificate_renewal_is_triggered_in_each_version() -> None:
+    for message in ("SignChargingStationCertificate", "SignChargePointCertificate"):
+        assert commands.build("1.6", TriggerMessage(message=message)) == (
+            "ExtendedTriggerMessage",  # the 1.6 security extension's own message
+            {"requestedMessage": "SignChargePointCertificate"},
+        )
+        assert commands.build("2.0.1", TriggerMessage(message=message)) == (
+            "TriggerMessage",
+            {"requestedMessage": "SignChargingStationCertificate"},
+        )
+    # The plain 1.6 messages stay TriggerMessage.
+    assert commands.build("1.6", TriggerMessage(message="LogStatusNotification")) == (
+        "TriggerMessage",
+        {"requestedMessage": "DiagnosticsStatusNotification"},
+    )
+
+
 def test_ocpp_15_has_no_certificate_commands() -> None:
     for command in (
         CertificateSigned(certificate_chain=PEM),
