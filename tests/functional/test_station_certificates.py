@@ -7,6 +7,8 @@ and 2.0.1."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,9 +34,12 @@ from apps.locations.contracts import (
     TriggerMessage,
 )
 from apps.locations.models import ChargeStation, RemoteCommand
-from tests.conftest import wait_for
+from tests.conftest import RunningGateway, wait_for
 from tests.factories import ConnectorFactory
+from tests.ocpp_client import basic, open_station
 from tests.relay_fixtures import NodeProcess, Relay
+
+BOOT = {"chargePointVendor": "Test", "chargePointModel": "CSR"}
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
 CSO = "Test CSO"
@@ -264,3 +269,56 @@ def test_root_certificates_are_installed_listed_and_deleted(
     assert sim.station.state.certificates == []
     out = send(st, DeleteCertificate(certificate=installed))
     assert (out.status, out.station_status) == (CommandStatus.REJECTED, "NotFound")
+
+
+def test_the_answer_to_sign_certificate_comes_before_certificate_signed(
+    relay: Relay, node_a: RunningGateway, settings: Any
+) -> None:
+    """A raw OCPP client on a node in this process (the CA in this process's settings): the
+    frame after our SignCertificate is its CALLRESULT, only then the CertificateSigned CALL."""
+    cert, key = make_ca()
+    settings.CSMS_CA_CERT_PEM = pem(cert)
+    settings.CSMS_CA_KEY_PEM = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    settings.CSMS_CA_CERT_FILE = settings.CSMS_CA_KEY_FILE = ""
+    settings.CSMS_CERTIFICATE_ORGANIZATION = ""
+    st, password = new_station()
+    station_key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, st.identity),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Any CSO"),
+        ]
+    )
+    csr = x509.CertificateSigningRequestBuilder(subject).sign(station_key, hashes.SHA256())
+
+    async def scenario() -> tuple[list[Any], list[Any]]:
+        url = node_a.ws_url + st.identity
+        async with open_station(
+            url, protocol="ocpp1.6", headers=basic(st.identity, password)
+        ) as ws:
+            await ws.send(json.dumps([2, "b1", "BootNotification", BOOT]))
+            assert json.loads(await ws.recv())[:2] == [3, "b1"]
+            wait = 30
+            await asyncio.to_thread(
+                wait_for, lambda: relay.owner(st.identity) == "node-a", timeout=wait
+            )
+            csr_pem = csr.public_bytes(serialization.Encoding.PEM).decode()
+            await ws.send(json.dumps([2, "s1", "SignCertificate", {"csr": csr_pem}]))
+            first = json.loads(await asyncio.wait_for(ws.recv(), wait))
+            second = json.loads(await asyncio.wait_for(ws.recv(), wait))
+            await ws.send(json.dumps([3, second[1], {"status": "Accepted"}]))
+            await asyncio.to_thread(
+                wait_for,
+                lambda: CertificateRequest.objects.filter(delivery_status="ACCEPTED").exists(),
+                timeout=wait,
+            )
+            return first, second
+
+    first, second = asyncio.run(scenario())
+    assert first == [3, "s1", {"status": "Accepted"}]
+    assert (second[0], second[2]) == (2, "CertificateSigned")
+    leaf = x509.load_pem_x509_certificates(second[3]["certificateChain"].encode())[0]
+    leaf.verify_directly_issued_by(cert)
+    assert set(second[3]) == {"certificateChain"}  # 1.6: no certificateType
