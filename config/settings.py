@@ -281,6 +281,19 @@ STATION_COMMAND_TIMEOUT = env_int("STATION_COMMAND_TIMEOUT", 30)  # seconds, per
 STATION_UNSTABLE_CONNECTS = env_int("STATION_UNSTABLE_CONNECTS", 5)
 STATION_UNSTABLE_WINDOW_SECONDS = env_int("STATION_UNSTABLE_WINDOW_SECONDS", 3600)
 
+# --- Station certificates (apps.devices.ca; docs/gateway.md "Certificates", ADR 0014) --------
+# A CA configured here signs the stations' CSRs (SignCertificate) and the certificate goes
+# back as CertificateSigned; without one the requests stay PENDING for an operator. The CA
+# certificate (first PEM block; intermediates may follow) and its key, as files or as PEM.
+CSMS_CA_CERT_FILE = env_str("CSMS_CA_CERT_FILE", "")
+CSMS_CA_KEY_FILE = env_str("CSMS_CA_KEY_FILE", "")
+CSMS_CA_CERT_PEM = env_str("CSMS_CA_CERT_PEM", "")
+CSMS_CA_KEY_PEM = env_str("CSMS_CA_KEY_PEM", "")
+CSMS_CA_KEY_PASSWORD = env_str("CSMS_CA_KEY_PASSWORD", "")
+CSMS_CERTIFICATE_VALIDITY_DAYS = env_int("CSMS_CERTIFICATE_VALIDITY_DAYS", 365)
+# The organizationName a station's CSR must carry (the CSO); empty: any non-empty one.
+CSMS_CERTIFICATE_ORGANIZATION = env_str("CSMS_CERTIFICATE_ORGANIZATION", "")
+
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "apps.charging.*": {"queue": "charging"},

@@ -29,6 +29,9 @@ from typing import Any
 
 from apps.locations.contracts import (
     CancelReservation,
+    CertificateHashData,
+    CertificateSigned,
+    CertificateUse,
     ChangeAvailability,
     ChangeConfiguration,
     ChargingProfile,
@@ -43,9 +46,13 @@ from apps.locations.contracts import (
     ConfigurationKey,
     ConfigurationReport,
     ConfigurationValue,
+    DeleteCertificate,
     GetCompositeSchedule,
     GetConfiguration,
     GetDiagnostics,
+    GetInstalledCertificateIds,
+    InstallCertificate,
+    InstalledCertificates,
     LogUpload,
     ProfilePurpose,
     RateUnit,
@@ -131,6 +138,8 @@ class Mapping:
     action: str
     build: Callable[[Any], dict[str, Any]]
     parse: Callable[[dict[str, Any]], Parsed] = by_status
+    # When some commands of the kind go out as another action (1.6 ExtendedTriggerMessage).
+    route: Callable[[Any], str] | None = None
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -257,7 +266,21 @@ def _parse_change_configuration(p: dict[str, Any]) -> Parsed:
     return parsed
 
 
-_TRIGGER_16 = {"LogStatusNotification": "DiagnosticsStatusNotification"}
+_TRIGGER_16 = {
+    "LogStatusNotification": "DiagnosticsStatusNotification",
+    "SignChargingStationCertificate": "SignChargePointCertificate",
+}
+# What only the 1.6 security extension's ExtendedTriggerMessage can ask for.
+_EXTENDED_TRIGGER_16 = frozenset({"SignChargePointCertificate"})
+
+
+def _trigger_16(c: TriggerMessage) -> dict[str, Any]:
+    return _opt(requestedMessage=_TRIGGER_16.get(c.message, c.message), connectorId=c.evse_id)
+
+
+def _trigger_action_16(c: TriggerMessage) -> str:
+    extended = _TRIGGER_16.get(c.message, c.message) in _EXTENDED_TRIGGER_16
+    return "ExtendedTriggerMessage" if extended else "TriggerMessage"
 
 
 def _composite_16(p: dict[str, Any]) -> Parsed:
@@ -294,6 +317,81 @@ def _local_list_16(c: SendLocalList) -> dict[str, Any]:
     }
 
 
+# --- certificates (1.6 security extension, 2.0.1) --------------------------------------------
+
+_USE_16 = {
+    CertificateUse.CSMS_ROOT: "CentralSystemRootCertificate",
+    CertificateUse.MANUFACTURER_ROOT: "ManufacturerRootCertificate",
+}
+_USE_201 = {
+    CertificateUse.CSMS_ROOT: "CSMSRootCertificate",
+    CertificateUse.MANUFACTURER_ROOT: "ManufacturerRootCertificate",
+    CertificateUse.V2G_ROOT: "V2GRootCertificate",
+    CertificateUse.MO_ROOT: "MORootCertificate",
+    CertificateUse.V2G_CHAIN: "V2GCertificateChain",
+}
+_USE_FROM_WORD = {word: use for table in (_USE_16, _USE_201) for use, word in table.items()}
+
+
+def _use(table: dict[CertificateUse, str], use: CertificateUse, version: str) -> str:
+    word = table.get(use)
+    if word is None:
+        raise Invalid(f"$.certificateType: OCPP {version} has no {use} certificates")
+    return word
+
+
+def _hash_json(h: CertificateHashData) -> dict[str, Any]:
+    return {
+        "hashAlgorithm": h.hash_algorithm,
+        "issuerNameHash": h.issuer_name_hash,
+        "issuerKeyHash": h.issuer_key_hash,
+        "serialNumber": h.serial_number,
+    }
+
+
+def _hash_of(raw: dict[str, Any], use: str | None = None) -> CertificateHashData:
+    return CertificateHashData(
+        hash_algorithm=str(raw["hashAlgorithm"]),
+        issuer_name_hash=str(raw["issuerNameHash"]),
+        issuer_key_hash=str(raw["issuerKeyHash"]),
+        serial_number=str(raw["serialNumber"]),
+        use=_USE_FROM_WORD.get(use) if use else None,
+    )
+
+
+def _installed(p: dict[str, Any], hashes: list[CertificateHashData]) -> Parsed:
+    """NotFound (no certificate of the type) is an answer, not a refusal: an empty list."""
+    word = str(p.get("status", ""))
+    status = CommandStatus.ACCEPTED if word in ("Accepted", "NotFound") else by_status(p).status
+    return Parsed(status, word, InstalledCertificates(tuple(hashes)), _status_info(p))
+
+
+def _parse_installed_16(p: dict[str, Any]) -> Parsed:
+    return _installed(p, [_hash_of(h) for h in p.get("certificateHashData") or []])
+
+
+def _parse_installed_201(p: dict[str, Any]) -> Parsed:
+    hashes = []
+    for chain in p.get("certificateHashDataChain") or []:
+        use = str(chain.get("certificateType", ""))
+        hashes.append(_hash_of(chain["certificateHashData"], use))
+        hashes.extend(_hash_of(c, use) for c in chain.get("childCertificateHashData") or [])
+    return _installed(p, hashes)
+
+
+def _get_installed_16(c: GetInstalledCertificateIds) -> dict[str, Any]:
+    if len(c.uses) != 1:
+        raise Invalid("$.certificateType: OCPP 1.6 asks for exactly one certificate type")
+    return {"certificateType": _use(_USE_16, c.uses[0], "1.6")}
+
+
+def _parse_delete(p: dict[str, Any]) -> Parsed:
+    parsed = by_status(p)
+    if parsed.station_status == "NotFound":  # no such certificate on the station
+        return Parsed(CommandStatus.REJECTED, "NotFound", None, parsed.message)
+    return parsed
+
+
 V16: dict[CommandKind, Mapping] = {
     CommandKind.REMOTE_START: Mapping(
         "RemoteStartTransaction",
@@ -323,12 +421,7 @@ V16: dict[CommandKind, Mapping] = {
         lambda c: {"key": _key_16(c.key), "value": c.value},
         _parse_change_configuration,
     ),
-    CommandKind.TRIGGER_MESSAGE: Mapping(
-        "TriggerMessage",
-        lambda c: _opt(
-            requestedMessage=_TRIGGER_16.get(c.message, c.message), connectorId=c.evse_id
-        ),
-    ),
+    CommandKind.TRIGGER_MESSAGE: Mapping("TriggerMessage", _trigger_16, route=_trigger_action_16),
     CommandKind.CLEAR_CACHE: Mapping("ClearCache", lambda c: {}),
     CommandKind.SEND_LOCAL_LIST: Mapping("SendLocalList", _local_list_16),
     CommandKind.SET_CHARGING_PROFILE: Mapping(
@@ -392,7 +485,31 @@ V16: dict[CommandKind, Mapping] = {
     CommandKind.CANCEL_RESERVATION: Mapping(
         "CancelReservation", lambda c: {"reservationId": c.reservation_id}
     ),
+    # The security extension's own messages (not DataTransfer-wrapped).
+    CommandKind.CERTIFICATE_SIGNED: Mapping(
+        "CertificateSigned", lambda c: {"certificateChain": c.certificate_chain}
+    ),
+    CommandKind.INSTALL_CERTIFICATE: Mapping(
+        "InstallCertificate",
+        lambda c: {"certificateType": _use(_USE_16, c.use, "1.6"), "certificate": c.certificate},
+    ),
+    CommandKind.GET_INSTALLED_CERTIFICATE_IDS: Mapping(
+        "GetInstalledCertificateIds", _get_installed_16, _parse_installed_16
+    ),
+    CommandKind.DELETE_CERTIFICATE: Mapping(
+        "DeleteCertificate",
+        lambda c: {"certificateHashData": _hash_json(c.certificate)},
+        _parse_delete,
+    ),
 }
+
+
+def _local_list_15(c: SendLocalList) -> dict[str, Any]:
+    """1.6's payload with 1.5's spelling of the list (localAuthorisationList); the
+    optional hash of the list is not sent."""
+    payload = _local_list_16(c)
+    payload["localAuthorisationList"] = payload.pop("localAuthorizationList")
+    return payload
 
 
 def _no_profile_15(c: RemoteStart) -> dict[str, Any]:
@@ -402,8 +519,9 @@ def _no_profile_15(c: RemoteStart) -> dict[str, Any]:
 
 
 # OCPP 1.5 has the 1.6 Core / firmware / local list / reservation commands with the same
-# payloads, and no smart charging or TriggerMessage (those stay NOT_SUPPORTED). Its payloads are
-# validated against the project's 1.5 schemas (`csms_gateway/schemas_v15`, ADR 0012) like any.
+# payloads, and no smart charging, TriggerMessage or certificates (those stay NOT_SUPPORTED).
+# Its payloads are validated against the project's 1.5 schemas (`csms_gateway/schemas_v15`,
+# ADR 0012) like any.
 V15: dict[CommandKind, Mapping] = {
     **{
         kind: V16[kind]
@@ -415,7 +533,6 @@ V15: dict[CommandKind, Mapping] = {
             CommandKind.GET_CONFIGURATION,
             CommandKind.CHANGE_CONFIGURATION,
             CommandKind.CLEAR_CACHE,
-            CommandKind.SEND_LOCAL_LIST,
             CommandKind.UPDATE_FIRMWARE,
             CommandKind.GET_DIAGNOSTICS,
             CommandKind.RESERVE_NOW,
@@ -423,6 +540,7 @@ V15: dict[CommandKind, Mapping] = {
         )
     },
     CommandKind.REMOTE_START: Mapping("RemoteStartTransaction", _no_profile_15),
+    CommandKind.SEND_LOCAL_LIST: Mapping("SendLocalList", _local_list_15),
 }
 
 
@@ -433,7 +551,10 @@ PURPOSE_201 = {
     ProfilePurpose.TX_DEFAULT: "TxDefaultProfile",
     ProfilePurpose.TX: "TxProfile",
 }
-_TRIGGER_201 = {"DiagnosticsStatusNotification": "LogStatusNotification"}
+_TRIGGER_201 = {
+    "DiagnosticsStatusNotification": "LogStatusNotification",
+    "SignChargePointCertificate": "SignChargingStationCertificate",
+}
 
 
 def _id_token(value: str, token_type: str) -> dict[str, Any]:
@@ -704,6 +825,29 @@ V201: dict[CommandKind, Mapping] = {
     CommandKind.CANCEL_RESERVATION: Mapping(
         "CancelReservation", lambda c: {"reservationId": c.reservation_id}
     ),
+    CommandKind.CERTIFICATE_SIGNED: Mapping(
+        "CertificateSigned",
+        lambda c: _opt(
+            certificateChain=c.certificate_chain, certificateType=c.certificate_type or None
+        ),
+    ),
+    CommandKind.INSTALL_CERTIFICATE: Mapping(
+        "InstallCertificate",
+        lambda c: {
+            "certificateType": _use(_USE_201, c.use, "2.0.1"),
+            "certificate": c.certificate,
+        },
+    ),
+    CommandKind.GET_INSTALLED_CERTIFICATE_IDS: Mapping(
+        "GetInstalledCertificateIds",
+        lambda c: _opt(certificateType=[_use(_USE_201, u, "2.0.1") for u in c.uses] or None),
+        _parse_installed_201,
+    ),
+    CommandKind.DELETE_CERTIFICATE: Mapping(
+        "DeleteCertificate",
+        lambda c: {"certificateHashData": _hash_json(c.certificate)},
+        _parse_delete,
+    ),
 }
 
 # The per-version tables. A version without a row for a command answers NOT_SUPPORTED.
@@ -728,6 +872,10 @@ _ALL = (
     GetDiagnostics,
     ReserveNow,
     CancelReservation,
+    CertificateSigned,
+    InstallCertificate,
+    GetInstalledCertificateIds,
+    DeleteCertificate,
 )
 assert {c.kind for c in _ALL} == set(V16) == set(V201)
 
@@ -740,11 +888,12 @@ def build(version: str, command: StationCommand) -> tuple[str, dict[str, Any]]:
     if mapping is None:
         raise LookupError(f"OCPP {version} has no {command.kind} command")
     payload = mapping.build(command)
+    action = mapping.route(command) if mapping.route else mapping.action
     try:
-        schemas.validate(version, mapping.action, payload, response=False)
+        schemas.validate(version, action, payload, response=False)
     except ocppj.OcppError as exc:
         raise Invalid(exc.description) from None
-    return mapping.action, payload
+    return action, payload
 
 
 # --- the outbound side of one connection -------------------------------------------------------

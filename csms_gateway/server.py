@@ -60,6 +60,8 @@ class Gateway:
                 registry_ttl=settings.registry_ttl,
             )
         self._servers: list[Server] = []
+        # Work started after an answer was sent (StationContext.after_answer), kept referenced.
+        self._followups: set[asyncio.Task[None]] = set()
         # Live cost -> CostUpdated to the 2.0.1 stations this node holds (needs Redis); sent
         # through each station's outbound line like any CSMS -> station CALL.
         self.cost_updates = (
@@ -249,12 +251,17 @@ class Gateway:
         while (item := await inbound.get()) is not None:
             call, received = item
             reply = await self._answer(ctx, module, call)
+            followups, ctx.after_answer = ctx.after_answer, []
             try:
                 await connection.send(reply)
             except ConnectionClosed:
                 # The message was handled (stored if it was a transaction message); the
                 # station will resend it and get the same answer (idempotent keys).
                 continue
+            for followup in followups:  # after the answer is on its way, never before
+                task = loop.create_task(followup())
+                self._followups.add(task)
+                task.add_done_callback(self._followups.discard)
             if self.meter is not None:
                 self.meter.handled.append(loop.time() - received)
 
@@ -355,6 +362,8 @@ class Gateway:
             await server.wait_closed()
         if self.cost_updates is not None:
             await self.cost_updates.stop()
+        for task in list(self._followups):
+            task.cancel()
         if self.relay is not None:
             await self.relay.stop()
         await self.backend.stop()

@@ -45,6 +45,12 @@ class StationState:
     operative: dict[int, bool] = field(default_factory=dict)
     firmware_version: str = "sim-1.0"
     boot_reason: str = "PowerUp"
+    # Installed root certificates: (OCPP certificate type word, PEM), in installation order.
+    certificates: list[tuple[str, str]] = field(default_factory=list)
+    # The station's own certificate: the key of its newest CSR, the chain it was sent back.
+    csr_key: Any = None
+    certificate_chain: str = ""
+    organization: str = "Simulated CSO"  # the O of a CSR made on a trigger
 
 
 def default_config() -> dict[str, tuple[str, bool]]:
@@ -236,6 +242,8 @@ class CommandResponder:
 
     def _on_UnlockConnector(self, p: dict[str, Any]) -> Any:
         evse = int(p["connectorId"] if self._v16() else p["evseId"])
+        if self.version == "1.5":  # 1.5 answers Accepted / Rejected
+            return {"status": "Accepted" if evse == 1 else "Rejected"}
         if evse != 1:
             return {"status": "NotSupported" if self._v16() else "UnknownConnector"}
         if self.active_txid is not None and not self._v16():
@@ -316,6 +324,13 @@ class CommandResponder:
                 "DiagnosticsStatusNotification", {"status": "Idle"}
             ),
             "LogStatusNotification": lambda: self.call("LogStatusNotification", {"status": "Idle"}),
+            # A certificate renewal: a new key and CSR (1.6 ExtendedTriggerMessage's name, 2.0.1's).
+            "SignChargePointCertificate": lambda: self.call(
+                "SignCertificate", self.certificate_request(self.state.organization)
+            ),
+            "SignChargingStationCertificate": lambda: self.call(
+                "SignCertificate", self.certificate_request(self.state.organization)
+            ),
         }
         if message not in sends:
             return {"status": "NotImplemented"}
@@ -328,6 +343,11 @@ class CommandResponder:
                 self.stats.error(f"{self.identity}: triggered {message}: {exc!r}")
 
         return {"status": "Accepted"}, send()
+
+    def _on_ExtendedTriggerMessage(self, p: dict[str, Any]) -> Any:
+        """1.6 security extension: TriggerMessage plus LogStatusNotification and
+        SignChargePointCertificate."""
+        return self._on_TriggerMessage(p)
 
     def meter_values_payload(self) -> dict[str, Any]:
         wh = self.register_wh
@@ -347,7 +367,11 @@ class CommandResponder:
         if not full and version <= self.state.local_list_version:
             return {"status": "VersionMismatch"}
         entries = {}
-        for e in p.get("localAuthorizationList") or []:
+        # 1.5 spells it localAuthorisationList.
+        listed = p.get(
+            "localAuthorisationList" if self.version == "1.5" else "localAuthorizationList"
+        )
+        for e in listed or []:
             tag = e["idTag"] if self._v16() else e["idToken"]["idToken"]
             info = e.get("idTagInfo") if self._v16() else e.get("idTokenInfo")
             entries[tag] = info["status"] if info else None
@@ -563,7 +587,10 @@ class CommandResponder:
     async def _firmware_flow(self, version: str, request_id: int | None) -> None:
         step = self.cfg.firmware_step
         extra = {} if request_id is None else {"requestId": request_id}
-        for status in ("Downloading", "Downloaded", "Installing", "Installed"):
+        steps: tuple[str, ...] = ("Downloading", "Downloaded", "Installing", "Installed")
+        if self.version == "1.5":  # 1.5 reports only the outcomes
+            steps = ("Downloaded", "Installed")
+        for status in steps:
             await asyncio.sleep(step)
             try:
                 await self.call("FirmwareStatusNotification", {"status": status, **extra})
@@ -584,10 +611,109 @@ class CommandResponder:
 
     async def _log_flow(self, action: str, request_id: int | None) -> None:
         extra = {} if request_id is None else {"requestId": request_id}
-        for status in ("Uploading", "Uploaded"):
+        steps = ("Uploaded",) if self.version == "1.5" else ("Uploading", "Uploaded")
+        for status in steps:
             await asyncio.sleep(self.cfg.firmware_step)
             try:
                 await self.call(action, {"status": status, **extra})
             except Exception as exc:  # noqa: BLE001
                 self.stats.error(f"{self.identity}: {action}: {exc!r}")
                 return
+
+    # --- certificates (1.6 security extension, 2.0.1) ------------------------------------------
+
+    def certificate_request(
+        self, organization: str, key_type: str = "", common_name: str = ""
+    ) -> dict[str, Any]:
+        """A SignCertificate payload: a new EC P-256 key and a CSR for it, CN the station's
+        identity and O `organization` (what the OCPP security whitepaper asks); the key is
+        kept for the certificate that comes back (CertificateSigned)."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = [x509.NameAttribute(NameOID.COMMON_NAME, common_name or self.identity)]
+        if organization:
+            name.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+        csr = x509.CertificateSigningRequestBuilder(x509.Name(name)).sign(key, hashes.SHA256())
+        self.state.csr_key = key
+        payload = {"csr": csr.public_bytes(serialization.Encoding.PEM).decode()}
+        if not self._v16():
+            payload["certificateType"] = key_type or "ChargingStationCertificate"
+        return payload
+
+    def _on_CertificateSigned(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Accepted when the first certificate of the chain is for the key of our CSR."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+
+        pem = serialization.PublicFormat.SubjectPublicKeyInfo
+        try:
+            leaf = x509.load_pem_x509_certificates(p["certificateChain"].encode())[0]
+        except ValueError:
+            return {"status": "Rejected"}
+        key = self.state.csr_key
+        if key is None or leaf.public_key().public_bytes(
+            serialization.Encoding.DER, pem
+        ) != key.public_key().public_bytes(serialization.Encoding.DER, pem):
+            return {"status": "Rejected"}
+        self.state.certificate_chain = p["certificateChain"]
+        return {"status": "Accepted"}
+
+    def _on_InstallCertificate(self, p: dict[str, Any]) -> dict[str, Any]:
+        from cryptography import x509
+
+        try:
+            x509.load_pem_x509_certificate(p["certificate"].encode())
+        except ValueError:
+            return {"status": "Rejected" if self._v16() else "Failed"}
+        self.state.certificates.append((p["certificateType"], p["certificate"]))
+        return {"status": "Accepted"}
+
+    def _hash_data(self, pem: str) -> dict[str, Any]:
+        """CertificateHashDataType of a (self-signed root) certificate: SHA-256 of the
+        issuer's DER name and of the issuer's public key bits, the serial in hex."""
+        import hashlib
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+
+        cert = x509.load_pem_x509_certificate(pem.encode())
+        key = cert.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return {
+            "hashAlgorithm": "SHA256",
+            "issuerNameHash": hashlib.sha256(cert.issuer.public_bytes()).hexdigest(),
+            "issuerKeyHash": hashlib.sha256(key).hexdigest(),
+            "serialNumber": format(cert.serial_number, "x"),
+        }
+
+    def _on_GetInstalledCertificateIds(self, p: dict[str, Any]) -> dict[str, Any]:
+        wanted = p.get("certificateType")
+        if isinstance(wanted, str):  # 1.6: one type
+            wanted = [wanted]
+        found = [(t, pem) for t, pem in self.state.certificates if not wanted or t in wanted]
+        if not found:
+            return {"status": "NotFound"}
+        if self._v16():
+            return {
+                "status": "Accepted",
+                "certificateHashData": [self._hash_data(c) for _, c in found],
+            }
+        return {
+            "status": "Accepted",
+            "certificateHashDataChain": [
+                {"certificateType": t, "certificateHashData": self._hash_data(c)} for t, c in found
+            ],
+        }
+
+    def _on_DeleteCertificate(self, p: dict[str, Any]) -> dict[str, Any]:
+        wanted = p["certificateHashData"]
+        for i, (_, pem) in enumerate(self.state.certificates):
+            if self._hash_data(pem) == wanted:
+                del self.state.certificates[i]
+                return {"status": "Accepted"}
+        return {"status": "NotFound"}

@@ -87,7 +87,7 @@ def free_port() -> int:
 class NodeProcess:
     """A gateway node as a real process: `python -m csms_gateway`."""
 
-    def __init__(self, relay: Relay, node_id: str) -> None:
+    def __init__(self, relay: Relay, node_id: str, env: dict[str, str] | None = None) -> None:
         from django.conf import settings
 
         self.node_id = node_id
@@ -103,6 +103,7 @@ class NodeProcess:
             "GATEWAY_NODE_TTL": str(NODE_TTL),
             "GATEWAY_REGISTRY_TTL": str(REGISTRY_TTL),
             "PYTHONUNBUFFERED": "1",
+            **(env or {}),
         }
         from config.env import BASE_DIR
 

@@ -1,5 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ImproperlyConfigured
 
+from apps.common.errors import DomainError
+from apps.devices import api as devices_api
 from apps.devices.models import CertificateRequest, DeviceState, DeviceVariable, StationEvent
 
 
@@ -58,13 +61,87 @@ class DeviceVariableAdmin(_ReadOnly):
 
 @admin.register(CertificateRequest)
 class CertificateRequestAdmin(admin.ModelAdmin):
-    """An operator marks a request signed or rejected after the CA handled it."""
+    """Requests are decided by the configured CA as they arrive (ADR 0014). An operator signs
+    the ones that waited for a CA (or were not delivered), rejects one, or sends a signed
+    chain again; every decision goes through `apps.devices.api`."""
 
-    list_display = ["received_at", "charge_station", "certificate_type", "status", "protocol"]
-    list_filter = ["status", "certificate_type", "tenant"]
-    readonly_fields = ["charge_station", "protocol", "certificate_type", "csr", "received_at"]
-    fields = ["charge_station", "protocol", "certificate_type", "status", "received_at", "csr"]
+    list_display = [
+        "received_at",
+        "charge_station",
+        "certificate_type",
+        "status",
+        "delivery_status",
+        "protocol",
+    ]
+    list_filter = ["status", "delivery_status", "certificate_type", "tenant"]
+    readonly_fields = [
+        "charge_station",
+        "protocol",
+        "certificate_type",
+        "status",
+        "reason",
+        "received_at",
+        "decided_at",
+        "delivery_status",
+        "command_id",
+        "csr",
+        "certificate",
+    ]
+    fields = list(readonly_fields)  # type: ignore[has-type]
     list_select_related = ["charge_station"]
+    actions = ["sign", "send_again", "reject"]
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def _each(self, request, queryset, fn, **kwargs):  # type: ignore[no-untyped-def]
+        done = 0
+        for pk in queryset.values_list("pk", flat=True):
+            try:
+                record = fn(request_id=pk, **kwargs)
+            except (DomainError, ImproperlyConfigured) as exc:
+                self.message_user(request, f"request {pk}: {exc}", messages.ERROR)
+                continue
+            done += 1
+            self.message_user(
+                request,
+                f"request {pk}: {record.status} {record.reason} {record.delivery_status}".strip(),
+            )
+        return done
+
+    @admin.action(description="Sign with the configured CA and send to the station")
+    def sign(self, request, queryset):  # type: ignore[no-untyped-def]
+        if not devices_api.certificate_authority_configured():
+            self.message_user(
+                request,
+                "no certificate authority is configured (CSMS_CA_CERT_FILE / CSMS_CA_KEY_FILE)",
+                messages.ERROR,
+            )
+            return
+        self._each(
+            request,
+            queryset,
+            devices_api.certificate_request_sign,
+            requested_by=f"admin:{request.user.get_username()}",
+        )
+
+    @admin.action(description="Send the signed certificate again")
+    def send_again(self, request, queryset):  # type: ignore[no-untyped-def]
+        self._each(
+            request,
+            queryset,
+            devices_api.certificate_request_send,
+            requested_by=f"admin:{request.user.get_username()}",
+        )
+
+    @admin.action(description="Reject")
+    def reject(self, request, queryset):  # type: ignore[no-untyped-def]
+        self._each(
+            request,
+            queryset,
+            devices_api.certificate_request_reject,
+            reason=f"rejected by {request.user.get_username()}",
+        )

@@ -12,3 +12,8 @@ station_events = selectors.station_events
 device_state = selectors.device_state
 device_variables = selectors.device_variables
 certificate_requests = selectors.certificate_requests
+# Station certificates (ADR 0014): sign with the configured CA and send, reject, resend.
+certificate_request_sign = services.certificate_request_sign
+certificate_request_reject = services.certificate_request_reject
+certificate_request_send = services.certificate_request_send
+certificate_authority_configured = services.certificate_authority_configured

@@ -30,7 +30,7 @@ class StationEventKind(enum.StrEnum):
 
 
 class CertificateRequestStatus(enum.StrEnum):
-    PENDING = "PENDING"  # stored; waits for a CA to sign it (signing is not automated)
+    PENDING = "PENDING"  # stored; waits for a CA (none configured) or an operator
     SIGNED = "SIGNED"
     REJECTED = "REJECTED"
 
@@ -134,3 +134,8 @@ class CertificateRequestRecord:
     csr: str
     status: CertificateRequestStatus
     received_at: datetime
+    certificate: str = ""  # SIGNED: the chain sent to the station (PEM)
+    reason: str = ""  # REJECTED: why
+    decided_at: datetime | None = None
+    command_id: int | None = None  # the CertificateSigned command (command log)
+    delivery_status: str = ""  # its outcome (CommandStatus), empty until sent

@@ -131,6 +131,14 @@ class CertificateRequest(TenantOwnedModel):
         default=CertificateRequestStatus.PENDING.value,
     )
     received_at = models.DateTimeField()
+    # SIGNED: the chain issued (PEM); REJECTED: why. `decided_at`: when either happened.
+    certificate = models.TextField(blank=True)
+    reason = models.TextField(blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    # The CertificateSigned command that carried the chain (locations.RemoteCommand id) and
+    # its outcome (a CommandStatus); empty until sent.
+    command_id = models.BigIntegerField(null=True, blank=True)
+    delivery_status = models.CharField(max_length=16, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]

@@ -83,21 +83,27 @@ def device_variables(*, tenant_id: int, station_id: int) -> list[DeviceVariableR
     ]
 
 
+def certificate_request_record(r: CertificateRequest) -> CertificateRequestRecord:
+    return CertificateRequestRecord(
+        id=r.pk,
+        station_id=r.charge_station_id,
+        protocol=r.protocol,
+        certificate_type=r.certificate_type,
+        csr=r.csr,
+        status=CertificateRequestStatus(r.status),
+        received_at=r.received_at,
+        certificate=r.certificate,
+        reason=r.reason,
+        decided_at=r.decided_at,
+        command_id=r.command_id,
+        delivery_status=r.delivery_status,
+    )
+
+
 def certificate_requests(
     *, tenant_id: int, station_id: int | None = None
 ) -> list[CertificateRequestRecord]:
     rows = CertificateRequest.objects.for_tenant(tenant_id)
     if station_id is not None:
         rows = rows.filter(charge_station_id=station_id)
-    return [
-        CertificateRequestRecord(
-            id=r.pk,
-            station_id=r.charge_station_id,
-            protocol=r.protocol,
-            certificate_type=r.certificate_type,
-            csr=r.csr,
-            status=CertificateRequestStatus(r.status),
-            received_at=r.received_at,
-        )
-        for r in rows
-    ]
+    return [certificate_request_record(r) for r in rows]

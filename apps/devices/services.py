@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import logging
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
+from apps.common.errors import Conflict, DomainError, NotFound
+from apps.devices import ca
 from apps.devices.contracts import (
+    CertificateRequestRecord,
     CertificateRequestStatus,
     DeviceVariableIn,
     StationEventIn,
     StationEventKind,
 )
 from apps.devices.models import CertificateRequest, DeviceState, DeviceVariable, StationEvent
+from apps.devices.selectors import certificate_request_record as _record_of
+from apps.locations import api as locations_api
+from apps.locations.contracts import CertificateSigned
+
+log = logging.getLogger(__name__)
 
 # Which fields of DeviceState an event of a kind sets: (status, request id, time).
 _STATE_FIELDS: dict[StationEventKind, tuple[str, str | None, str]] = {
@@ -200,3 +214,166 @@ def certificate_request_record(
             ]
         )
     return request.pk
+
+
+# --- Signing station certificates (apps.devices.ca; ADR 0014) --------------------------------
+
+
+def _pem(value: str, path: str, name: str) -> bytes:
+    if value:
+        return value.encode()
+    if not path:
+        return b""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{name}: cannot read {path}: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=4)
+def _load_ca(
+    cert: bytes, key: bytes, password: str, days: int, organization: str
+) -> ca.CertificateAuthority:
+    try:
+        return ca.load(
+            certificate_pem=cert,
+            key_pem=key,
+            validity_days=days,
+            organization=organization,
+            key_password=password.encode() or None,
+        )
+    except (ValueError, TypeError) as exc:
+        raise ImproperlyConfigured(
+            f"CSMS_CA_*: the certificate authority is unusable: {exc}"
+        ) from None
+
+
+def configured_ca() -> ca.CertificateAuthority | None:
+    """The CA of the settings (CSMS_CA_CERT_FILE / _PEM and CSMS_CA_KEY_FILE / _PEM), or
+    None when none is configured. Raises ImproperlyConfigured for half a CA or a bad one."""
+    cert = _pem(settings.CSMS_CA_CERT_PEM, settings.CSMS_CA_CERT_FILE, "CSMS_CA_CERT_FILE")
+    key = _pem(settings.CSMS_CA_KEY_PEM, settings.CSMS_CA_KEY_FILE, "CSMS_CA_KEY_FILE")
+    if not cert and not key:
+        return None
+    if not cert or not key:
+        raise ImproperlyConfigured(
+            "CSMS_CA_*: a certificate authority needs both its certificate "
+            "(CSMS_CA_CERT_FILE or CSMS_CA_CERT_PEM) and its key (CSMS_CA_KEY_FILE or _PEM)"
+        )
+    return _load_ca(
+        cert,
+        key,
+        settings.CSMS_CA_KEY_PASSWORD,
+        settings.CSMS_CERTIFICATE_VALIDITY_DAYS,
+        settings.CSMS_CERTIFICATE_ORGANIZATION,
+    )
+
+
+def certificate_request_sign(
+    *,
+    request_id: int,
+    tenant_id: int | None = None,
+    authority: ca.CertificateAuthority | None = None,
+    requested_by: str = "certificate authority",
+    now: datetime | None = None,
+    send: bool = True,
+) -> CertificateRequestRecord:
+    """Decide a PENDING request with the CA (`authority`, else the configured one): SIGNED
+    with the issued chain, or REJECTED with the reason (ca.check). A signed chain is then
+    sent to the station as a CertificateSigned command (`certificate_request_send`; call
+    this outside a transaction: it waits for the station). Without a CA the request stays
+    PENDING; a request already decided is returned as it is (idempotent). `tenant_id`
+    limits the request to one tenant (NotFound otherwise)."""
+    row = _request(request_id, tenant_id)
+    if row.status != CertificateRequestStatus.PENDING.value:
+        return _record_of(row)  # decided already (a resent CSR): no lock taken
+    authority = authority or configured_ca()
+    if authority is None:
+        return _record_of(row)
+    now = now or timezone.now()
+    with transaction.atomic():
+        row = _request(request_id, tenant_id, lock=True)
+        if row.status != CertificateRequestStatus.PENDING.value:
+            return _record_of(row)
+        station = locations_api.charge_station_get(
+            tenant_id=row.tenant_id, station_id=row.charge_station_id
+        )
+        try:
+            csr = ca.check(
+                authority,
+                csr_pem=row.csr,
+                identity=station.identity,
+                certificate_type=row.certificate_type,
+            )
+            row.certificate = ca.issue(authority, csr, now=now)
+            row.status = CertificateRequestStatus.SIGNED.value
+        except ca.Refused as exc:
+            row.status, row.reason = CertificateRequestStatus.REJECTED.value, str(exc)
+        row.decided_at = now
+        row.save()
+    if row.status == CertificateRequestStatus.SIGNED.value and send:
+        return certificate_request_send(request_id=row.pk, requested_by=requested_by)
+    return _record_of(row)
+
+
+def certificate_request_reject(
+    *, request_id: int, reason: str, tenant_id: int | None = None, now: datetime | None = None
+) -> CertificateRequestRecord:
+    """An operator refuses a PENDING request (Conflict when it was decided already)."""
+    with transaction.atomic():
+        row = _request(request_id, tenant_id, lock=True)
+        if row.status != CertificateRequestStatus.PENDING.value:
+            raise Conflict(f"certificate request {request_id} is {row.status}, not PENDING")
+        row.status, row.reason = CertificateRequestStatus.REJECTED.value, reason
+        row.decided_at = now or timezone.now()
+        row.save()
+    return _record_of(row)
+
+
+def certificate_request_send(
+    *, request_id: int, tenant_id: int | None = None, requested_by: str = ""
+) -> CertificateRequestRecord:
+    """Send a SIGNED request's chain to its station (CertificateSigned, through the command
+    relay: it is in the command log) and record the command and its outcome. Sending again
+    (the station was offline) is allowed; each attempt is its own command."""
+    row = _request(request_id, tenant_id)
+    if row.status != CertificateRequestStatus.SIGNED.value:
+        raise Conflict(f"certificate request {request_id} is {row.status}, not SIGNED")
+    two = row.protocol.startswith("2.")
+    command = CertificateSigned(
+        certificate_chain=row.certificate,
+        certificate_type="ChargingStationCertificate" if two else "",
+    )
+    try:
+        outcome = locations_api.charge_station_command(
+            tenant_id=row.tenant_id,
+            station_id=row.charge_station_id,
+            command=command,
+            requested_by=requested_by,
+        )
+    except DomainError as exc:  # no relay (ServiceUnavailable), a chain over the OCPP limit
+        log.warning("certificate request %s: CertificateSigned not sent: %s", request_id, exc)
+        CertificateRequest.objects.filter(pk=row.pk).update(
+            delivery_status="NOT_SENT", updated_at=timezone.now()
+        )
+    else:
+        CertificateRequest.objects.filter(pk=row.pk).update(
+            command_id=outcome.id, delivery_status=outcome.status.value, updated_at=timezone.now()
+        )
+    return _record_of(CertificateRequest.objects.get(pk=row.pk))
+
+
+def _request(request_id: int, tenant_id: int | None, *, lock: bool = False) -> CertificateRequest:
+    rows = CertificateRequest.objects.all()
+    if tenant_id is not None:
+        rows = rows.filter(tenant_id=tenant_id)
+    if lock:
+        rows = rows.select_for_update()
+    row = rows.filter(pk=request_id).first()
+    if row is None:
+        raise NotFound(f"no certificate request {request_id}")
+    return row
+
+
+def certificate_authority_configured() -> bool:
+    return configured_ca() is not None

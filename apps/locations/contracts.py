@@ -431,6 +431,11 @@ class CommandKind(enum.StrEnum):
     GET_DIAGNOSTICS = "GET_DIAGNOSTICS"  # 2.0.1 GetLog
     RESERVE_NOW = "RESERVE_NOW"
     CANCEL_RESERVATION = "CANCEL_RESERVATION"
+    # Certificates: 1.6 security extension and 2.0.1 (docs/gateway.md "Certificates").
+    CERTIFICATE_SIGNED = "CERTIFICATE_SIGNED"
+    INSTALL_CERTIFICATE = "INSTALL_CERTIFICATE"
+    GET_INSTALLED_CERTIFICATE_IDS = "GET_INSTALLED_CERTIFICATE_IDS"
+    DELETE_CERTIFICATE = "DELETE_CERTIFICATE"
 
 
 class CommandStatus(enum.StrEnum):
@@ -566,8 +571,10 @@ class ChangeConfiguration:
 @dataclass(frozen=True, slots=True)
 class TriggerMessage:
     kind: ClassVar[CommandKind] = CommandKind.TRIGGER_MESSAGE
-    # An OCPP message name; DiagnosticsStatusNotification and LogStatusNotification are
-    # mapped onto each other between 1.x and 2.0.1.
+    # An OCPP message name; DiagnosticsStatusNotification and LogStatusNotification, and
+    # SignChargePointCertificate and SignChargingStationCertificate (a certificate renewal;
+    # 1.6: ExtendedTriggerMessage of the security extension) are mapped onto each other
+    # between 1.6 and 2.0.1.
     message: str
     evse_id: int | None = None
     connector_id: int | None = None  # 2.0.1 only
@@ -652,6 +659,53 @@ class CancelReservation:
     reservation_id: int
 
 
+class CertificateUse(enum.StrEnum):
+    """What an installed (root) certificate is for."""
+
+    CSMS_ROOT = "CSMS_ROOT"  # 1.6 CentralSystemRootCertificate, 2.0.1 CSMSRootCertificate
+    MANUFACTURER_ROOT = "MANUFACTURER_ROOT"
+    V2G_ROOT = "V2G_ROOT"  # 2.0.1 only
+    MO_ROOT = "MO_ROOT"  # 2.0.1 only
+    V2G_CHAIN = "V2G_CHAIN"  # 2.0.1 GetInstalledCertificateIds only (V2GCertificateChain)
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateHashData:
+    """Names one certificate (OCPP CertificateHashDataType): hashes are hex strings."""
+
+    hash_algorithm: str  # SHA256 | SHA384 | SHA512
+    issuer_name_hash: str
+    issuer_key_hash: str
+    serial_number: str  # hex, without leading zeroes
+    use: CertificateUse | None = None  # in answers: what the station said it is for
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateSigned:
+    kind: ClassVar[CommandKind] = CommandKind.CERTIFICATE_SIGNED
+    certificate_chain: str  # PEM: the station's certificate first, then intermediates
+    certificate_type: str = "ChargingStationCertificate"  # 2.0.1 only (or V2GCertificate)
+
+
+@dataclass(frozen=True, slots=True)
+class InstallCertificate:
+    kind: ClassVar[CommandKind] = CommandKind.INSTALL_CERTIFICATE
+    use: CertificateUse
+    certificate: str  # PEM
+
+
+@dataclass(frozen=True, slots=True)
+class GetInstalledCertificateIds:
+    kind: ClassVar[CommandKind] = CommandKind.GET_INSTALLED_CERTIFICATE_IDS
+    uses: tuple[CertificateUse, ...] = ()  # 1.6: exactly one; 2.0.1: empty means all
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteCertificate:
+    kind: ClassVar[CommandKind] = CommandKind.DELETE_CERTIFICATE
+    certificate: CertificateHashData
+
+
 StationCommand = (
     RemoteStart
     | RemoteStop
@@ -670,6 +724,10 @@ StationCommand = (
     | GetDiagnostics
     | ReserveNow
     | CancelReservation
+    | CertificateSigned
+    | InstallCertificate
+    | GetInstalledCertificateIds
+    | DeleteCertificate
 )
 COMMAND_CLASSES: dict[CommandKind, type[StationCommand]] = {
     cls.kind: cls  # type: ignore[misc]
@@ -691,6 +749,10 @@ COMMAND_CLASSES: dict[CommandKind, type[StationCommand]] = {
         GetDiagnostics,
         ReserveNow,
         CancelReservation,
+        CertificateSigned,
+        InstallCertificate,
+        GetInstalledCertificateIds,
+        DeleteCertificate,
     )
 }
 
@@ -734,8 +796,18 @@ class ConfigurationChanged:
     reboot_required: bool
 
 
+@dataclass(frozen=True, slots=True)
+class InstalledCertificates:
+    certificates: tuple[CertificateHashData, ...]  # empty: none (the station's NotFound)
+
+
 CommandAnswer = (
-    ConfigurationReport | CompositeSchedule | LogUpload | RemoteStarted | ConfigurationChanged
+    ConfigurationReport
+    | CompositeSchedule
+    | LogUpload
+    | RemoteStarted
+    | ConfigurationChanged
+    | InstalledCertificates
 )
 ANSWER_CLASSES: dict[str, type[CommandAnswer]] = {
     cls.__name__: cls  # type: ignore[misc]
@@ -745,6 +817,7 @@ ANSWER_CLASSES: dict[str, type[CommandAnswer]] = {
         LogUpload,
         RemoteStarted,
         ConfigurationChanged,
+        InstalledCertificates,
     )
 }
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +25,9 @@ class StationContext:
     vendor: str = ""
     frame: str = ""  # the frame being handled, verbatim
     warnings: list[str] = field(default_factory=list)
+    # Work that must follow the answer to the message being handled (the server starts each
+    # as a task once the answer is sent): e.g. signing a CSR and sending CertificateSigned.
+    after_answer: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
 
     @property
     def station_id(self) -> int:

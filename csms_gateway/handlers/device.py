@@ -9,8 +9,10 @@ None of them is a transaction message: each is stored in the station's event log
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import weakref
 from decimal import Decimal
 from typing import Any
 
@@ -204,10 +206,26 @@ _CSMS_CERTIFICATE_16 = "ChargePointCertificate"
 _CSMS_CERTIFICATE_201 = "ChargingStationCertificate"
 
 
+# One CSR at a time is signed and its CertificateSigned awaited per node: the wait holds one of
+# the backend's threads (ADR 0014), a renewal wave must not hold them all.
+_SIGNING: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _signing() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    if loop not in _SIGNING:
+        _SIGNING[loop] = asyncio.Semaphore(1)
+    return _SIGNING[loop]
+
+
 async def sign_certificate(ctx: StationContext, p: dict[str, Any]) -> dict[str, Any]:
-    """The CSR is kept for a CA (`apps.devices` CertificateRequest); signing it and sending
-    CertificateSigned is an operator's (or a later integration's) step. Accepted means:
-    received and queued for signing, as the specification intends."""
+    """The CSR is kept (`apps.devices` CertificateRequest) and answered Accepted: received,
+    to be signed, as the specification intends. Once the answer is sent, the configured CA
+    (if any) checks and signs it and CertificateSigned goes to the station through the
+    command relay (`devices_api.certificate_request_sign`); without a CA it stays PENDING
+    for an operator."""
     # 1.6 signs one kind (the charge point's); 2.0.1 names it, ChargingStationCertificate
     # when omitted.
     default = _CSMS_CERTIFICATE_201 if ctx.version.startswith("2.") else _CSMS_CERTIFICATE_16
@@ -219,7 +237,7 @@ async def sign_certificate(ctx: StationContext, p: dict[str, Any]) -> dict[str, 
         status=certificate_type,
         details={"certificate_type": certificate_type, "csr_length": len(str(p.get("csr", "")))},
     )
-    await ctx.backend.call_api(
+    request_id = await ctx.backend.call_api(
         devices_api.certificate_request_record,
         tenant_id=ctx.tenant_id,
         station_id=ctx.station_id,
@@ -228,6 +246,20 @@ async def sign_certificate(ctx: StationContext, p: dict[str, Any]) -> dict[str, 
         csr=str(p.get("csr", "")),
         event=event,
     )
+    identity = ctx.auth.identity
+
+    async def sign() -> None:
+        try:
+            async with _signing():
+                await ctx.backend.call_api(
+                    devices_api.certificate_request_sign,
+                    request_id=request_id,
+                    requested_by="certificate authority",
+                )
+        except Exception:  # noqa: BLE001 - left PENDING (or SIGNED, unsent) for an operator
+            log.exception("%s: certificate request %s not signed", identity, request_id)
+
+    ctx.after_answer.append(sign)
     return {"status": "Accepted"}
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from apps.charging.models import OcppEvent
 from apps.common.errors import ValidationFailed
+from apps.devices.models import CertificateRequest
 from apps.locations import api as locations_api
 from apps.locations.contracts import (
     CancelReservation,
@@ -78,13 +79,52 @@ def connected(relay: Relay, st: ChargeStation, node: str, sim: SimStation) -> No
 
 
 def key(name: str, protocol: str) -> ConfigurationKey:
-    if protocol == "1.6":
+    if protocol != "2.0.1":
         return ConfigurationKey(name)
     component = {"HeartbeatInterval": "OCPPCommCtrlr", "Model": "ChargingStation"}
     return ConfigurationKey(name, component=component.get(name, "OCPPCommCtrlr"))
 
 
-@pytest.mark.parametrize("protocol", ["1.6", "2.0.1"])
+PROFILE = ChargingProfile(
+    id=1,
+    stack_level=0,
+    purpose=ProfilePurpose.TX_DEFAULT,
+    kind=ProfileKind.ABSOLUTE,
+    schedule=ChargingSchedule(unit=RateUnit.A, periods=(SchedulePeriod(0, Decimal("16")),)),
+)
+
+
+def trigger(st: ChargeStation, sim: Any, v16: bool) -> None:
+    """TriggerMessage (1.6, 2.0.1): the station sends what was asked for."""
+    heartbeats = sim.stats.messages_sent
+    out = send(st, TriggerMessage(message="Heartbeat"))
+    assert out.status is CommandStatus.ACCEPTED
+    wait_for(lambda: sim.stats.messages_sent > heartbeats, what="the triggered heartbeat")
+    out = send(st, TriggerMessage(message="DiagnosticsStatusNotification"))
+    assert out.ocpp_request == {
+        "requestedMessage": "DiagnosticsStatusNotification" if v16 else "LogStatusNotification"
+    }
+    assert out.status is CommandStatus.ACCEPTED
+    # A certificate renewal: 1.6 ExtendedTriggerMessage (security extension), 2.0.1
+    # TriggerMessage; the station sends a new CSR (kept PENDING: node-b has no CA).
+    out = send(st, TriggerMessage(message="SignChargingStationCertificate"))
+    assert (out.status, out.ocpp_action) == (
+        CommandStatus.ACCEPTED,
+        "ExtendedTriggerMessage" if v16 else "TriggerMessage",
+    )
+    request = wait_for(
+        lambda: CertificateRequest.objects.filter(charge_station=st).first(), what="the CSR"
+    )
+    assert request.status == "PENDING" and "BEGIN CERTIFICATE REQUEST" in request.csr
+    if v16:  # not a message TriggerMessage or ExtendedTriggerMessage of 1.6 knows
+        with pytest.raises(ValidationFailed):
+            send(st, TriggerMessage(message="SignV2GCertificate"))
+    else:  # a 2.0.1 message this station does not implement
+        out = send(st, TriggerMessage(message="SignV2GCertificate"))
+        assert (out.status, out.station_status) == (CommandStatus.NOT_SUPPORTED, "NotImplemented")
+
+
+@pytest.mark.parametrize("protocol", ["1.5", "1.6", "2.0.1"])
 def test_each_command_reaches_the_station_through_a_second_gateway_process(
     relay: Relay, node_b: NodeProcess, sim_station: Any, protocol: str
 ) -> None:
@@ -92,7 +132,8 @@ def test_each_command_reaches_the_station_through_a_second_gateway_process(
     st, password = new_station()
     sim = sim_station([node_b.ws_url], st.identity, password, protocol, speed=60, meter_interval=60)
     connected(relay, st, "node-b", sim)
-    v16 = protocol == "1.6"
+    v16 = protocol != "2.0.1"  # 1.5 and 1.6 share the payloads
+    v15 = protocol == "1.5"
 
     # Remote start: the station starts a session; remote stop ends it.
     out = send(st, RemoteStart(id_tag=ID_TAG, evse_id=1))
@@ -114,13 +155,19 @@ def test_each_command_reaches_the_station_through_a_second_gateway_process(
         ).first(),
         what="the stop stored",
     )
-    assert stop.reason == "Remote"
+    assert stop.reason == ("" if v15 else "Remote")  # 1.5 has no stop reason
 
     out = send(st, UnlockConnector(evse_id=1))
-    assert (out.status, out.station_status) == (CommandStatus.ACCEPTED, "Unlocked")
+    assert (out.status, out.station_status) == (
+        CommandStatus.ACCEPTED,
+        "Accepted" if v15 else "Unlocked",
+    )
     out = send(st, UnlockConnector(evse_id=2))
-    assert out.status is (CommandStatus.NOT_SUPPORTED if v16 else CommandStatus.REJECTED)
-    assert out.station_status == ("NotSupported" if v16 else "UnknownConnector")
+    if v15:  # 1.5 answers Accepted / Rejected
+        assert (out.status, out.station_status) == (CommandStatus.REJECTED, "Rejected")
+    else:
+        assert out.status is (CommandStatus.NOT_SUPPORTED if v16 else CommandStatus.REJECTED)
+        assert out.station_status == ("NotSupported" if v16 else "UnknownConnector")
 
     out = send(st, ChangeAvailability(operative=False, evse_id=1))
     assert out.status is CommandStatus.ACCEPTED
@@ -154,21 +201,21 @@ def test_each_command_reaches_the_station_through_a_second_gateway_process(
     out = send(st, ChangeConfiguration(key=key("NoSuchKey", protocol), value="1"))
     assert out.status is (CommandStatus.NOT_SUPPORTED if v16 else CommandStatus.REJECTED)
 
-    heartbeats = sim.stats.messages_sent
-    out = send(st, TriggerMessage(message="Heartbeat"))
-    assert out.status is CommandStatus.ACCEPTED
-    wait_for(lambda: sim.stats.messages_sent > heartbeats, what="the triggered heartbeat")
-    out = send(st, TriggerMessage(message="DiagnosticsStatusNotification"))
-    assert out.ocpp_request == {
-        "requestedMessage": "DiagnosticsStatusNotification" if v16 else "LogStatusNotification"
-    }
-    assert out.status is CommandStatus.ACCEPTED
-    if v16:  # not a 1.6 message: refused before sending
-        with pytest.raises(ValidationFailed):
-            send(st, TriggerMessage(message="SignChargingStationCertificate"))
-    else:  # a 2.0.1 message this station does not implement
-        out = send(st, TriggerMessage(message="SignChargingStationCertificate"))
-        assert (out.status, out.station_status) == (CommandStatus.NOT_SUPPORTED, "NotImplemented")
+    if v15:  # no TriggerMessage, no smart charging in 1.5: refused, nothing sent
+        sent_before = len(sim.calls())
+        for command in (
+            TriggerMessage(message="Heartbeat"),
+            SetChargingProfile(evse_id=1, profile=PROFILE),
+            ClearChargingProfile(profile_id=1),
+            GetCompositeSchedule(evse_id=1, duration=60),
+        ):
+            out = send(st, command)
+            assert (out.status, out.ocpp_action) == (CommandStatus.NOT_SUPPORTED, ""), out
+            assert out.message == f"OCPP 1.5 has no {command.kind} command"
+            assert out.protocol == "1.5" and out.gateway_node == "node-b"
+        assert len(sim.calls()) == sent_before
+    else:
+        trigger(st, sim, v16)
 
     assert send(st, ClearCache()).status is CommandStatus.ACCEPTED
 
@@ -186,10 +233,11 @@ def test_each_command_reaches_the_station_through_a_second_gateway_process(
     name = ("diagnostics-" if v16 else "log-") + st.identity + ".zip"
     assert out.data == LogUpload(file_name=name)
     row = wait_for(
-        lambda: (r := RemoteCommand.objects.get(pk=out.id)) and len(r.progress) == 2 and r,
+        lambda: (r := RemoteCommand.objects.get(pk=out.id)) and len(r.progress) == 2 - v15 and r,
         what="the log upload's status notifications",
     )
-    assert [p["status"] for p in row.progress] == ["Uploading", "Uploaded"]
+    progress = ["Uploaded"] if v15 else ["Uploading", "Uploaded"]  # 1.5: outcomes only
+    assert [p["status"] for p in row.progress] == progress
 
     expiry = datetime.now(UTC) + timedelta(minutes=30)
     out = send(st, ReserveNow(reservation_id=7, expiry=expiry, id_tag=ID_TAG, evse_id=1))

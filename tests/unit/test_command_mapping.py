@@ -14,6 +14,9 @@ import pytest
 from apps.locations.contracts import (
     COMMAND_CLASSES,
     CancelReservation,
+    CertificateHashData,
+    CertificateSigned,
+    CertificateUse,
     ChangeAvailability,
     ChangeConfiguration,
     ChargingProfile,
@@ -24,9 +27,13 @@ from apps.locations.contracts import (
     CommandStatus,
     CompositeSchedule,
     ConfigurationKey,
+    DeleteCertificate,
     GetCompositeSchedule,
     GetConfiguration,
     GetDiagnostics,
+    GetInstalledCertificateIds,
+    InstallCertificate,
+    InstalledCertificates,
     LocalListEntry,
     ProfileKind,
     ProfilePurpose,
@@ -55,6 +62,16 @@ PROFILE = ChargingProfile(
 )  # fmt: skip
 
 
+PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+HASH = CertificateHashData("SHA256", "a1" * 32, "b2" * 32, "1f")
+HASH_JSON = {
+    "hashAlgorithm": "SHA256",
+    "issuerNameHash": "a1" * 32,
+    "issuerKeyHash": "b2" * 32,
+    "serialNumber": "1f",
+}
+
+
 def examples(v16: bool) -> list[StationCommand]:
     key = ConfigurationKey("HeartbeatInterval", component="" if v16 else "OCPPCommCtrlr")
     return [
@@ -79,6 +96,10 @@ def examples(v16: bool) -> list[StationCommand]:
         GetDiagnostics(location="ftp://logs.example/", request_id=4, start=T),
         ReserveNow(reservation_id=1, expiry=T, id_tag="TAG1", evse_id=1),
         CancelReservation(reservation_id=1),
+        CertificateSigned(certificate_chain=PEM),
+        InstallCertificate(use=CertificateUse.CSMS_ROOT, certificate=PEM),
+        GetInstalledCertificateIds(uses=(CertificateUse.MANUFACTURER_ROOT,)),
+        DeleteCertificate(certificate=HASH),
     ]
 
 
@@ -197,6 +218,24 @@ def test_ocpp_15_commands_are_built_from_the_16_rows_and_checked_against_15() ->
     )
 
 
+def test_ocpp_15_local_list_has_its_own_spelling() -> None:
+    entries = (LocalListEntry("A", expiry=T), LocalListEntry("B", None))
+    assert commands.build("1.5", SendLocalList(version=2, full=False, entries=entries)) == (
+        "SendLocalList",
+        {
+            "listVersion": 2,
+            "updateType": "Differential",
+            "localAuthorisationList": [
+                {
+                    "idTag": "A",
+                    "idTagInfo": {"status": "Accepted", "expiryDate": "2026-03-01T12:00:00.000Z"},
+                },
+                {"idTag": "B"},
+            ],
+        },
+    )
+
+
 def test_a_version_without_the_command_is_not_supported() -> None:
     with pytest.raises(LookupError):
         commands.build("1.5", GetCompositeSchedule(evse_id=1, duration=60))
@@ -249,3 +288,118 @@ def test_composite_schedule_answers_are_parsed_exactly() -> None:
         (300, Decimal("3680.5")),
     ]
     assert set(COMMAND_CLASSES) == set(CommandKind)
+
+
+def test_certificate_commands_per_version() -> None:
+    assert commands.build("1.6", CertificateSigned(certificate_chain=PEM)) == (
+        "CertificateSigned",
+        {"certificateChain": PEM},
+    )
+    assert commands.build("2.0.1", CertificateSigned(certificate_chain=PEM)) == (
+        "CertificateSigned",
+        {"certificateChain": PEM, "certificateType": "ChargingStationCertificate"},
+    )
+    install = InstallCertificate(use=CertificateUse.CSMS_ROOT, certificate=PEM)
+    assert commands.build("1.6", install)[1] == {
+        "certificateType": "CentralSystemRootCertificate",
+        "certificate": PEM,
+    }
+    assert commands.build("2.0.1", install)[1] == {
+        "certificateType": "CSMSRootCertificate",
+        "certificate": PEM,
+    }
+    # 2.0.1: no type asks for all of them; 1.6 names exactly one.
+    assert commands.build("2.0.1", GetInstalledCertificateIds())[1] == {}
+    assert commands.build(
+        "2.0.1", GetInstalledCertificateIds(uses=(CertificateUse.V2G_ROOT, CertificateUse.MO_ROOT))
+    )[1] == {"certificateType": ["V2GRootCertificate", "MORootCertificate"]}
+    assert commands.build("1.6", DeleteCertificate(certificate=HASH)) == (
+        "DeleteCertificate",
+        {"certificateHashData": HASH_JSON},
+    )
+    assert commands.build("2.0.1", DeleteCertificate(certificate=HASH))[1] == {
+        "certificateHashData": HASH_JSON
+    }
+
+
+@pytest.mark.parametrize(
+    ("version", "command", "problem"),
+    [
+        ("1.6", GetInstalledCertificateIds(), "exactly one"),
+        ("1.6", InstallCertificate(use=CertificateUse.V2G_ROOT, certificate=PEM), "V2G_ROOT"),
+        ("1.6", CertificateSigned(certificate_chain="x" * 10001), "$.certificateChain"),
+        (  # a chain is reported, never installed: the schema refuses it
+            "2.0.1",
+            InstallCertificate(use=CertificateUse.V2G_CHAIN, certificate=PEM),
+            "$.certificateType",
+        ),
+    ],
+)
+def test_certificate_commands_a_version_cannot_express(
+    version: str, command: StationCommand, problem: str
+) -> None:
+    with pytest.raises(commands.Invalid) as info:
+        commands.build(version, command)
+    assert problem in str(info.value)
+
+
+def test_a_certificate_renewal_is_triggered_in_each_version() -> None:
+    for message in ("SignChargingStationCertificate", "SignChargePointCertificate"):
+        assert commands.build("1.6", TriggerMessage(message=message)) == (
+            "ExtendedTriggerMessage",  # the 1.6 security extension's own message
+            {"requestedMessage": "SignChargePointCertificate"},
+        )
+        assert commands.build("2.0.1", TriggerMessage(message=message)) == (
+            "TriggerMessage",
+            {"requestedMessage": "SignChargingStationCertificate"},
+        )
+    # The plain 1.6 messages stay TriggerMessage.
+    assert commands.build("1.6", TriggerMessage(message="LogStatusNotification")) == (
+        "TriggerMessage",
+        {"requestedMessage": "DiagnosticsStatusNotification"},
+    )
+
+
+def test_ocpp_15_has_no_certificate_commands() -> None:
+    for command in (
+        CertificateSigned(certificate_chain=PEM),
+        GetInstalledCertificateIds(uses=(CertificateUse.CSMS_ROOT,)),
+        DeleteCertificate(certificate=HASH),
+    ):
+        with pytest.raises(LookupError):
+            commands.build("1.5", command)
+
+
+def test_installed_certificate_answers_are_parsed() -> None:
+    parse16 = commands.MAPPINGS["1.6"][CommandKind.GET_INSTALLED_CERTIFICATE_IDS].parse
+    parsed = parse16({"status": "Accepted", "certificateHashData": [HASH_JSON]})
+    assert (parsed.status, parsed.station_status) == (CommandStatus.ACCEPTED, "Accepted")
+    assert parsed.data == InstalledCertificates((HASH,))
+    # NotFound: none of that type installed, an empty list (not a refusal).
+    parsed = parse16({"status": "NotFound"})
+    assert (parsed.status, parsed.data) == (CommandStatus.ACCEPTED, InstalledCertificates(()))
+    child = {**HASH_JSON, "serialNumber": "20"}
+    parsed = commands.MAPPINGS["2.0.1"][CommandKind.GET_INSTALLED_CERTIFICATE_IDS].parse(
+        {
+            "status": "Accepted",
+            "certificateHashDataChain": [
+                {
+                    "certificateType": "V2GCertificateChain",
+                    "certificateHashData": HASH_JSON,
+                    "childCertificateHashData": [child],
+                },
+                {"certificateType": "CSMSRootCertificate", "certificateHashData": HASH_JSON},
+            ],
+        }
+    )
+    assert parsed.data == InstalledCertificates(
+        (
+            CertificateHashData("SHA256", "a1" * 32, "b2" * 32, "1f", CertificateUse.V2G_CHAIN),
+            CertificateHashData("SHA256", "a1" * 32, "b2" * 32, "20", CertificateUse.V2G_CHAIN),
+            CertificateHashData("SHA256", "a1" * 32, "b2" * 32, "1f", CertificateUse.CSMS_ROOT),
+        )
+    )
+    delete = commands.MAPPINGS["2.0.1"][CommandKind.DELETE_CERTIFICATE].parse
+    assert delete({"status": "NotFound"}).status is CommandStatus.REJECTED
+    assert delete({"status": "Failed"}).status is CommandStatus.FAILED
+    assert delete({"status": "Accepted"}).status is CommandStatus.ACCEPTED
