@@ -663,7 +663,23 @@ def _process(
                     tenant_id=s.tenant_id, session_id=s.pk, at=s.started_at
                 )
     if orphans:
-        matched = _match_unknown_stops(orphans, events, sessions, writes)
+        try:
+            matched = _match_unknown_stops(orphans, sessions, writes)
+        except (OperationalError, IntegrityError):
+            raise  # the database transaction is broken: the whole batch is retried
+        except Exception:  # noqa: BLE001 - a bug here must not stop the batch: flag them all
+            log.exception("matching %d unknown stops failed", len(orphans))
+            matched = {}
+            for (station_id, txid), evs in orphans.items():
+                _flag(
+                    writes,
+                    tenant_id=evs[-1].tenant_id,
+                    station_id=station_id,
+                    txid=txid,
+                    reason=FlagReason.UNKNOWN_TRANSACTION,
+                    event=evs[-1],
+                    details={"kinds": [e.kind for e in evs], "unmatched": "matching failed"},
+                )
         keys += [k for k in matched if k not in keys]
         for key, session in matched.items():
             out[key] = session.pk
@@ -738,7 +754,6 @@ def _process(
 
 def _match_unknown_stops(
     orphans: dict[tuple[int, str], list[OcppEvent]],
-    events: dict[tuple[int, str], list[OcppEvent]],
     sessions: dict[tuple[int, str], ChargingSession],
     writes: Writes,
 ) -> dict[tuple[int, str], ChargingSession]:
@@ -746,14 +761,16 @@ def _match_unknown_stops(
     StartTransaction answer, or sends -1 / 0), matched where that is unambiguous
     (docs/gateway.md "Unknown stops"): of the sessions in progress at the station at the
     stop's time, exactly one fits it (started at or before it, meter start not above its
-    meter stop, same idTag when it carries one), and that one is still active, not ending by
-    a stop of its own in this batch, not matched to another stop. The session gets the stop
-    (`matched_stop_event`, its lock taken here) and ends with it; what is not matched is
-    flagged UNKNOWN_TRANSACTION as before. Judging by the sessions in progress at the stop's
-    time, not by those active now, keeps the verdict on a stop the same when it is processed
-    again later. Set-based: two queries for the batch (stops matched before, the stations'
-    sessions around the stops) and one to lock the matched sessions. Returns the matched
-    sessions by transaction key, to be processed with the batch."""
+    meter stop, same idTag when it carries one), and that one is still active, has no stop
+    of its own in the log (processed or not) and is not matched to another stop. The
+    session gets the stop (`matched_stop_event`, its lock taken here) and ends with it; what
+    is not matched is flagged UNKNOWN_TRANSACTION as before. Judging by the sessions in
+    progress at the stop's time, not by those active now, keeps the verdict on a stop the
+    same when it is processed again later.
+
+    Set-based: three queries for the batch (stops matched before, the stations' sessions
+    around the stops, those sessions' own stops) and one to lock the matched sessions.
+    Returns the matched sessions by transaction key, to be processed with the batch."""
     stops = sorted(
         (e for evs in orphans.values() for e in evs if e.kind == EventKind.ENDED),
         key=lambda e: (e.station_timestamp, e.id),
@@ -768,8 +785,6 @@ def _match_unknown_stops(
         else set()
     )
     stops = [e for e in stops if e.id not in done]
-    # Sessions of the batch ending by their own stop may fit a stop but never take it.
-    ending = {k for k, evs in events.items() if any(e.kind == EventKind.ENDED for e in evs)}
     around: dict[int, list[tuple[Any, ...]]] = {}
     if stops:
         for row in (
@@ -793,6 +808,22 @@ def _match_unknown_stops(
             )
         ):
             around.setdefault(row[1], []).append(row)
+    # Active sessions with a stop of their own in the log (processed in this batch or queued)
+    # may fit a stop but never take it.
+    active = {
+        (r[1], r[2]) for rows in around.values() for r in rows if r[7] == SessionStatus.ACTIVE
+    }
+    ending = (
+        set(
+            OcppEvent.objects.filter(
+                charge_station_id__in={station for station, _ in active},
+                ocpp_transaction_id__in={txid for _, txid in active},
+                kind=EventKind.ENDED.value,
+            ).values_list("charge_station_id", "ocpp_transaction_id")
+        )
+        if active
+        else set()
+    )
     chosen: dict[tuple[int, str], OcppEvent] = {}
     verdicts: dict[int, dict[str, object]] = {}  # why a stop was not matched
     taken: set[int] = set()

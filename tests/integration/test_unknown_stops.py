@@ -149,6 +149,25 @@ def test_an_unknown_stop_with_another_id_tag_is_flagged(
     assert not Cdr.objects.exists()
 
 
+def test_an_unknown_stop_never_takes_a_session_whose_own_stop_is_queued(
+    station: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    st = station["station"]
+    txid = begin(st, django_capture_on_commit_callbacks, "s")
+    # The session's own stop is stored (its processing still queued), then an unknown one.
+    record(
+        [event(st, EventKind.ENDED, "own", 50, ocpp_transaction_id=txid, meter_wh=Decimal(8000))],
+        django_capture_on_commit_callbacks,
+    )
+    unknown_stop(st, django_capture_on_commit_callbacks, "stop")
+    assert rebuild.transactions_process([(st.pk, "-1")]) == []
+    assert flag_of(st) is not None
+    assert rebuild.transactions_process([(st.pk, txid)]) == []
+    session = ChargingSession.objects.get()
+    assert (session.meter_stop_wh, session.matched_stop_event_id) == (Decimal(8000), None)
+    assert Cdr.objects.count() == 1
+
+
 @pytest.mark.parametrize(
     ("why", "stop"),
     [
