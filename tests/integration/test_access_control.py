@@ -202,3 +202,38 @@ def test_one_query_for_an_unknown_uid_and_five_for_a_restricted_station(
         tokens_api.token_authorize(tenant_id=world["a"], station_id=world["depot"], uid="NOBODY")
     with django_assert_num_queries(5):
         tokens_api.token_authorize(tenant_id=world["a"], station_id=world["depot"], uid="STAFF")
+
+
+def test_the_admin_inline_refuses_a_station_of_another_tenant_and_stamps_the_tenant(
+    world: dict[str, Any],
+) -> None:
+    from django.forms.models import inlineformset_factory
+
+    from apps.tokens.admin import ChargePortGroupStationInline
+    from apps.tokens.models import ChargePortGroup
+
+    group = ChargePortGroup.objects.get(pk=world["cpg"])
+    FormSet = inlineformset_factory(
+        ChargePortGroup,
+        ChargePortGroupStation,
+        formset=ChargePortGroupStationInline.formset,
+        fields=["charge_station"],
+        extra=1,
+    )
+    foreign = ChargeStationFactory()
+    data = {
+        "members-TOTAL_FORMS": "1",
+        "members-INITIAL_FORMS": "0",
+        "members-0-charge_station": str(foreign.pk),
+    }
+    refused = FormSet(data, instance=group)
+    assert not refused.is_valid()
+    assert refused.forms[0].errors == {
+        "charge_station": ["belongs to another tenant than the group"]
+    }
+    data["members-0-charge_station"] = str(world["public"])
+    accepted = FormSet(data, instance=group)
+    assert accepted.is_valid(), accepted.errors
+    accepted.save()
+    row = ChargePortGroupStation.objects.get(group=group, charge_station_id=world["public"])
+    assert row.tenant_id == world["a"]
