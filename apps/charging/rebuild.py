@@ -681,8 +681,8 @@ def _process(
                     details={"kinds": [e.kind for e in evs], "unmatched": "matching failed"},
                 )
         keys += [k for k in matched if k not in keys]
-        for key, session in matched.items():
-            out[key] = session.pk
+        for key, found in matched.items():
+            out[key] = found.pk
         if missing := [k for k in matched if k not in events]:
             events = {**events, **_load_events(missing)}
             # The matched sessions' status events, from their starts on (one query).
@@ -706,7 +706,7 @@ def _process(
     }
     if attach:
         for row in OcppEvent.objects.filter(pk__in=attach).values_list(*_EVENT_FIELDS):
-            stop = EventRow._make(row)
+            stop: Any = EventRow._make(row)
             events[attach[stop.id]] = [*events[attach[stop.id]], stop]
     done_before = [s.pk for s in sessions.values() if s.status == SessionStatus.COMPLETED]
     with_cdr = (
