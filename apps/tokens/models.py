@@ -83,8 +83,10 @@ class EmaidGroup(TenantOwnedModel):
     groups where its tokens may charge (ADR 0015)."""
 
     name = models.CharField(max_length=100)
-    charge_port_groups = models.ManyToManyField(
-        ChargePortGroup, through="EmaidGroupAccess", related_name="emaid_groups"
+    charge_port_groups: models.ManyToManyField[ChargePortGroup, EmaidGroupAccess] = (
+        models.ManyToManyField(
+            ChargePortGroup, through="EmaidGroupAccess", related_name="emaid_groups"
+        )
     )
 
     class Meta:
