@@ -153,13 +153,13 @@ def create_stations(count: int, *, prefix: str = "BENCH") -> dict[str, str]:
         code = tariffs.tariff_code_upsert(
             tenant_id=op, code="DEFAULT", tariff_id=tariff_id, description="bench"
         )
-        emsp = parties.operator_ensure(slug="bench-emsp", name="Bench eMSP")
+        # The stations' tenant issues the bench card: Authorize looks only there (ADR 0015).
         emsp_party = parties.party_ensure(
-            tenant_id=emsp, role=PartyRole.EMSP, country_code="NL", party_id="BEM", name="BEM"
+            tenant_id=op, role=PartyRole.EMSP, country_code="NL", party_id="BEN", name="Bench"
         )
         tokens.token_upsert(
-            tenant_id=emsp, party_id=emsp_party, uid=ID_TAG, type="RFID",
-            contract_id="NL-BEM-C00000001-X", issuer="Bench eMSP", visual_number="B-1",
+            tenant_id=op, party_id=emsp_party, uid=ID_TAG, type="RFID",
+            contract_id="NL-BEN-C00000001-X", issuer="Bench", visual_number="B-1",
             whitelist="ALLOWED",
         )  # fmt: skip
         loc = locations.location_upsert(

@@ -204,7 +204,9 @@ class DjangoBackend:
     def __init__(self, *, auth_cache_seconds: int, max_batch: int, max_delay: float) -> None:
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="backend")
         self._auth_ttl = auth_cache_seconds
-        self._token_cache: dict[str, tuple[float, AuthorizationStatus]] = {}
+        # (station, uid) -> (expires at, answer): a decision depends on the station (its
+        # tenant, roaming, charge-port groups), so it never answers another station.
+        self._token_cache: dict[tuple[int, str], tuple[float, AuthorizationStatus]] = {}
         self._seen: set[int] = set()
         self.publisher = TaskPublisher(lambda keys: charging_api.transactions_enqueue(keys))
         self.transactions: GroupCommitWriter[TransactionEventIn, TransactionEventResult] = (
@@ -325,15 +327,20 @@ class DjangoBackend:
     async def station_auth(self, identity: str) -> ChargeStationAuth | None:
         return await self.auths.submit(identity)
 
-    async def authorize(self, uid: str) -> AuthorizationStatus:
+    async def authorize(self, *, tenant_id: int, station_id: int, uid: str) -> AuthorizationStatus:
+        """The access decision for `uid` at this station (ADR 0015), from the cache while it
+        is fresh (GATEWAY_AUTH_CACHE_SECONDS): a changed group or token may take that long."""
         now = time.monotonic()
-        cached = self._token_cache.get(uid)
+        key = (station_id, uid)
+        cached = self._token_cache.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
-        status = await self._call(tokens_api.token_authorize, uid=uid)
+        status = await self._call(
+            tokens_api.token_authorize, tenant_id=tenant_id, station_id=station_id, uid=uid
+        )
         if len(self._token_cache) > 100_000:
             self._token_cache.clear()
-        self._token_cache[uid] = (now + self._auth_ttl, status)
+        self._token_cache[key] = (now + self._auth_ttl, status)
         return status
 
     def authorized(

@@ -105,6 +105,9 @@ CPOS = [
         "13.4049540",
     ),
 ]
+# The id tags `csms_gateway.simulator` presents by default (its DEMO_ID_TAGS).
+SIMULATOR_ID_TAGS = ("PPY00000001", "PPY00000002", "PPY00000003", "DRV00000001", "DRV00000002")
+
 EMSPS = [
     ("plugpay-demo", "PlugPay (eMSP)", "NL", "PPY"),
     ("driveon-demo", "DriveOn (eMSP)", "BE", "DRV"),
@@ -167,6 +170,28 @@ def load(*, password: str) -> dict[str, int]:
             role=TenantRole.PLATFORM_ADMIN,
             is_staff=True,
         )
+        # Authorize looks only at the station's tenant's tokens (ADR 0015). Until the eMSPs'
+        # tokens reach a CPO over OCPI (not built; a token's identity is platform-wide
+        # today), the CPO's own eMSP role issues the cards the simulator presents.
+        own_emsp = parties.party_ensure(
+            tenant_id=op,
+            role=PartyRole.EMSP,
+            country_code=cpo.country,
+            party_id=cpo.party_id,
+            name=cpo.name,
+        )
+        for uid in SIMULATOR_ID_TAGS:
+            tokens.token_upsert(
+                tenant_id=op,
+                party_id=own_emsp,
+                uid=uid,
+                type="RFID",
+                contract_id=f"{cpo.country}-{cpo.party_id}-C{uid[3:]}-X",
+                issuer=cpo.name,
+                visual_number=f"{cpo.party_id}-{uid}",
+                whitelist="ALLOWED",
+            )
+            counts["tokens"] += 1
         tariff_id = tariffs.tariff_upsert(
             tenant_id=op,
             party_id=party,

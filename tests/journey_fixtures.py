@@ -21,6 +21,7 @@ from apps.locations import api as locations_api
 from tests.conftest import RunningGateway, wait_for
 from tests.factories import (
     ConnectorFactory,
+    EmspFactory,
     PartyFactory,
     TariffAssignmentFactory,
     TariffCodeFactory,
@@ -66,7 +67,8 @@ def station() -> dict[str, Any]:
         tariff_code=TariffCodeFactory(tariff=version.tariff, tenant=st.tenant),
         effective_from=datetime(2020, 1, 1, tzinfo=UTC),
     )
-    token = TokenFactory(uid="04AA11BB22CC33")
+    # A token of the station's tenant: Authorize looks only there (ADR 0015).
+    token = TokenFactory(uid="04AA11BB22CC33", party=EmspFactory(tenant=st.tenant))
     password = locations_api.charge_station_reset_password(station_id=st.pk)
     return {"station": st, "password": password, "token": token}
 

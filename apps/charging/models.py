@@ -70,6 +70,12 @@ class ChargingSession(TenantOwnedModel):
     # The OCPI charging periods of the last live pricing (the pricing core's split of the
     # meter timeline, as priced for the live cost); the CDR's once the session has one.
     live_charging_periods = models.JSONField(null=True, blank=True)
+    # An OCPP 1.x stop sent under a transaction id we never issued (-1, 0, a lost Start
+    # answer) that unambiguously ended this session (docs/gateway.md "Unknown stops"); the
+    # event stays in the log under the id it was sent with. One stop ends one session.
+    matched_stop_event = models.OneToOneField(
+        "OcppEvent", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-started_at"]

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from apps.charging.contracts import (
@@ -78,6 +78,12 @@ class Lookups:
             return
         since = min(stamps) - timedelta(minutes=5)
         stations = {station for station, _ in events}
+        if self._status_since is not None:
+            if since >= self._status_since and stations <= self._status_stations:
+                return  # already covered
+            self._statuses = {}  # fetched again, wider
+            stations |= self._status_stations
+            since = min(since, self._status_since)
         for station, evse, ts, status, state in (
             StatusEvent.objects.filter(charge_station_id__in=stations, station_timestamp__gte=since)
             .order_by("charge_station_id", "evse_ocpp_id", "station_timestamp", "id")
@@ -235,6 +241,7 @@ SESSION_DERIVED_FIELDS = [
     "live_cost_at",
     "live_cost_event_id",
     "live_charging_periods",
+    "matched_stop_event",
     "updated_at",
 ]
 
@@ -613,6 +620,7 @@ def _process(
     # New sessions: inserted together; a concurrent worker may have inserted one of them
     # first (ON CONFLICT DO NOTHING), so all are read back locked, whoever wrote them.
     created: dict[tuple[int, str], list[tuple[FlagReason, dict[str, object]]]] = {}
+    orphans: dict[tuple[int, str], list[OcppEvent]] = {}
     new_rows = []
     for key in keys:
         if key in sessions:
@@ -623,20 +631,9 @@ def _process(
         try:
             if start is None:
                 if not evs[0].protocol.startswith("2."):
-                    _flag(
-                        writes,
-                        tenant_id=evs[0].tenant_id,
-                        station_id=station_id,
-                        txid=txid,
-                        reason=FlagReason.UNKNOWN_TRANSACTION,
-                        event=evs[-1],
-                        details={
-                            "kinds": [e.kind for e in evs],
-                            "id_tag": next((e.id_tag for e in evs if e.id_tag), ""),
-                            "station_timestamp": evs[-1].station_timestamp.isoformat(),
-                        },
-                    )
-                    _flag_clock_skew(evs, station_id, txid, writes)
+                    # A stop or update under an id we never issued: matched to a session
+                    # or flagged once the new sessions of the batch exist (below).
+                    orphans[key] = evs
                     out[key] = None
                     continue
                 start = evs[0]
@@ -665,6 +662,31 @@ def _process(
                 lookups.webhooks.session_started(
                     tenant_id=s.tenant_id, session_id=s.pk, at=s.started_at
                 )
+    if orphans:
+        try:
+            matched = _match_unknown_stops(orphans, sessions, writes)
+        except (OperationalError, IntegrityError):
+            raise  # the database transaction is broken: the whole batch is retried
+        except Exception:  # noqa: BLE001 - a bug here must not stop the batch: flag them all
+            log.exception("matching %d unknown stops failed", len(orphans))
+            matched = {}
+            for (station_id, txid), evs in orphans.items():
+                _flag(
+                    writes,
+                    tenant_id=evs[-1].tenant_id,
+                    station_id=station_id,
+                    txid=txid,
+                    reason=FlagReason.UNKNOWN_TRANSACTION,
+                    event=evs[-1],
+                    details={"kinds": [e.kind for e in evs], "unmatched": "matching failed"},
+                )
+        keys += [k for k in matched if k not in keys]
+        for key, found in matched.items():
+            out[key] = found.pk
+        if missing := [k for k in matched if k not in events]:
+            events = {**events, **_load_events(missing)}
+            # The matched sessions' status events, from their starts on (one query).
+            lookups.prefetch_statuses({k: events[k] for k in matched})
     # A concurrent run processed newer events than these: derive from all of them.
     stale = [
         key
@@ -673,6 +695,19 @@ def _process(
     ]
     if stale:
         events = {**events, **_load_events(stale)}
+    # A stop matched to a session (now or earlier) is one of its events, though it is logged
+    # under the transaction id the station sent: one query for the batch.
+    attach = {
+        s.matched_stop_event_id: key
+        for key, s in sessions.items()
+        if key in events
+        and s.matched_stop_event_id is not None
+        and all(e.id != s.matched_stop_event_id for e in events[key])
+    }
+    if attach:
+        for row in OcppEvent.objects.filter(pk__in=attach).values_list(*_EVENT_FIELDS):
+            stop: Any = EventRow._make(row)
+            events[attach[stop.id]] = [*events[attach[stop.id]], stop]
     done_before = [s.pk for s in sessions.values() if s.status == SessionStatus.COMPLETED]
     with_cdr = (
         set(
@@ -715,6 +750,148 @@ def _process(
     writes.write()
     lookups.webhooks.emit()  # in the caller's transaction: a rollback emits nothing
     return out
+
+
+def _match_unknown_stops(
+    orphans: dict[tuple[int, str], list[OcppEvent]],
+    sessions: dict[tuple[int, str], ChargingSession],
+    writes: Writes,
+) -> dict[tuple[int, str], ChargingSession]:
+    """OCPP 1.x stops sent under a transaction id we never issued (the station lost our
+    StartTransaction answer, or sends -1 / 0), matched where that is unambiguous
+    (docs/gateway.md "Unknown stops"): of the sessions in progress at the station at the
+    stop's time, exactly one fits it (started at or before it, meter start not above its
+    meter stop, same idTag when it carries one), and that one is still active, has no stop
+    of its own in the log (processed or not) and is not matched to another stop. The
+    session gets the stop (`matched_stop_event`, its lock taken here) and ends with it; what
+    is not matched is flagged UNKNOWN_TRANSACTION as before. Judging by the sessions in
+    progress at the stop's time, not by those active now, keeps the verdict on a stop the
+    same when it is processed again later.
+
+    Set-based: three queries for the batch (stops matched before, the stations' sessions
+    around the stops, those sessions' own stops) and one to lock the matched sessions.
+    Returns the matched sessions by transaction key, to be processed with the batch."""
+    stops = sorted(
+        (e for evs in orphans.values() for e in evs if e.kind == EventKind.ENDED),
+        key=lambda e: (e.station_timestamp, e.id),
+    )
+    done = (
+        set(
+            ChargingSession.objects.filter(
+                matched_stop_event_id__in=[e.id for e in stops]
+            ).values_list("matched_stop_event_id", flat=True)
+        )
+        if stops
+        else set()
+    )
+    stops = [e for e in stops if e.id not in done]
+    around: dict[int, list[tuple[Any, ...]]] = {}
+    if stops:
+        for row in (
+            ChargingSession.objects.filter(
+                charge_station_id__in={e.charge_station_id for e in stops},
+                started_at__lte=max(e.station_timestamp for e in stops),
+            )
+            .filter(
+                Q(ended_at__isnull=True) | Q(ended_at__gt=min(e.station_timestamp for e in stops))
+            )
+            .values_list(
+                "pk",
+                "charge_station_id",
+                "ocpp_transaction_id",
+                "started_at",
+                "ended_at",
+                "meter_start_wh",
+                "id_tag",
+                "status",
+                "matched_stop_event_id",
+            )
+        ):
+            around.setdefault(row[1], []).append(row)
+    # Active sessions with a stop of their own in the log (processed in this batch or queued)
+    # may fit a stop but never take it.
+    active = {
+        (r[1], r[2]) for rows in around.values() for r in rows if r[7] == SessionStatus.ACTIVE
+    }
+    ending = (
+        set(
+            OcppEvent.objects.filter(
+                charge_station_id__in={station for station, _ in active},
+                ocpp_transaction_id__in={txid for _, txid in active},
+                kind=EventKind.ENDED.value,
+            ).values_list("charge_station_id", "ocpp_transaction_id")
+        )
+        if active
+        else set()
+    )
+    chosen: dict[tuple[int, str], OcppEvent] = {}
+    verdicts: dict[int, dict[str, object]] = {}  # why a stop was not matched
+    taken: set[int] = set()
+    for stop in stops:
+        at = stop.station_timestamp
+        fitting = [
+            r
+            for r in around.get(stop.charge_station_id, [])
+            if r[3] <= at
+            and (r[4] is None or r[4] > at)
+            and (stop.meter_wh is None or r[5] <= stop.meter_wh)
+            and (not stop.id_tag or r[6] == stop.id_tag)
+        ]
+        free = (
+            len(fitting) == 1
+            and fitting[0][7] == SessionStatus.ACTIVE
+            and fitting[0][8] is None
+            and fitting[0][0] not in taken
+            and (stop.charge_station_id, fitting[0][2]) not in ending
+        )
+        if free:
+            taken.add(fitting[0][0])
+            chosen[(stop.charge_station_id, fitting[0][2])] = stop
+        else:
+            verdicts[stop.id] = {
+                "fitting_sessions": [r[2] for r in fitting],
+                "unmatched": "ambiguous" if len(fitting) > 1 else "no active session fits",
+            }
+    sessions |= _lock_sessions([k for k in chosen if k not in sessions])
+    matched: dict[tuple[int, str], ChargingSession] = {}
+    for key, stop in chosen.items():
+        session = sessions.get(key)
+        if session is not None and session.matched_stop_event_id == stop.id:
+            done.add(stop.id)  # a concurrent worker matched it while this one waited
+            continue
+        if (
+            session is None
+            or session.status != SessionStatus.ACTIVE
+            or session.matched_stop_event_id is not None
+        ):  # a concurrent worker got there first
+            verdicts[stop.id] = {"fitting_sessions": [key[1]], "unmatched": "ended meanwhile"}
+            continue
+        session.matched_stop_event_id = stop.id
+        matched[key] = session
+    matched_ids = {s.matched_stop_event_id for s in matched.values()} | done
+    for (station_id, txid), evs in orphans.items():
+        left = [e for e in evs if e.id not in matched_ids]
+        if not left or (len(left) < len(evs) and all(e.kind != EventKind.ENDED for e in left)):
+            # Every stop of this id was matched: updates sent under it are not billing
+            # data of their own.
+            continue
+        last = left[-1]
+        _flag(
+            writes,
+            tenant_id=last.tenant_id,
+            station_id=station_id,
+            txid=txid,
+            reason=FlagReason.UNKNOWN_TRANSACTION,
+            event=last,
+            details={
+                "kinds": [e.kind for e in left],
+                "id_tag": next((e.id_tag for e in left if e.id_tag), ""),
+                "station_timestamp": last.station_timestamp.isoformat(),
+                **verdicts.get(last.id, {}),
+            },
+        )
+        _flag_clock_skew(left, station_id, txid, writes)
+    return matched
 
 
 def _apply(

@@ -25,7 +25,8 @@ def unprocessed_transactions(
     *, older_than: datetime, newer_than: datetime
 ) -> list[tuple[int, str]]:
     """(station, transaction) pairs with an event newer than what their session reflects,
-    or with no session and no UNKNOWN_TRANSACTION flag yet."""
+    or with no session, no UNKNOWN_TRANSACTION flag yet and a newest event that is not a
+    stop matched to another transaction's session."""
     newest = (
         OcppEvent.objects.filter(received_at__lt=older_than, received_at__gt=newer_than)
         .values("charge_station_id", "ocpp_transaction_id")
@@ -46,11 +47,22 @@ def unprocessed_transactions(
             charge_station_id__in=stations, reason=FlagReason.UNKNOWN_TRANSACTION.value
         ).values_list("charge_station_id", "ocpp_transaction_id")
     )
+    unseen = {newest_id for key, newest_id in pending.items() if key not in seen}
+    # A 1.x stop under an unknown id that ended a session (rebuild._match_unknown_stops).
+    matched = (
+        set(
+            ChargingSession.objects.filter(matched_stop_event_id__in=unseen).values_list(
+                "matched_stop_event_id", flat=True
+            )
+        )
+        if unseen
+        else set()
+    )
     out = []
     for key, newest_id in pending.items():
         if key in seen:
             if seen[key] < newest_id:
                 out.append(key)
-        elif key not in flagged:
+        elif key not in flagged and newest_id not in matched:
             out.append(key)
     return sorted(out)

@@ -51,7 +51,7 @@ class ChargeStationAdmin(admin.ModelAdmin):
         "last_seen_at",
         "tenant",
     ]
-    list_filter = ["ocpp_version", "security_profile", "connectivity", "tenant"]
+    list_filter = ["ocpp_version", "security_profile", "connectivity", "roaming", "tenant"]
     search_fields = ["identity", "serial_number", "vendor", "model"]
     readonly_fields = ["password_hash", "last_seen_at", "last_boot_at"]
 

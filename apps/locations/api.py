@@ -57,6 +57,25 @@ def charge_station_auths(*, identities: Sequence[str]) -> list[ChargeStationAuth
     return [found.get(identity) for identity in identities]
 
 
+def charge_station_roaming(*, tenant_id: int, station_id: int) -> bool | None:
+    """Whether roaming is active at this station of this tenant (None: no such station)."""
+    return (
+        ChargeStation.objects.for_tenant(tenant_id)
+        .filter(pk=station_id)
+        .values_list("roaming", flat=True)
+        .first()
+    )
+
+
+def charge_station_ids_of_tenant(*, tenant_id: int, station_ids: Sequence[int]) -> set[int]:
+    """Those of `station_ids` that are charge stations of this tenant."""
+    return set(
+        ChargeStation.objects.for_tenant(tenant_id)
+        .filter(pk__in=set(station_ids))
+        .values_list("pk", flat=True)
+    )
+
+
 location_create = services.location_create
 location_update = services.location_update
 location_get = selectors.location_get

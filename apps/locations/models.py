@@ -110,6 +110,9 @@ class ChargeStation(TenantOwnedModel):
     # SHA-256 fingerprint of the client certificate bound to this station (profile 3).
     client_cert_fingerprint = models.CharField(max_length=95, blank=True)
     enabled = models.BooleanField(default=True)
+    # Roaming active: tokens the tenant received from other eMSPs may charge here
+    # (docs/glossary.md "Access control", ADR 0015).
+    roaming = models.BooleanField(default=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     connectivity = models.CharField(
         max_length=8, choices=choices(Connectivity), default=Connectivity.UNKNOWN.value

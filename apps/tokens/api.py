@@ -8,10 +8,9 @@ from django.utils import timezone
 
 from apps.integrations import api as integrations_api
 from apps.integrations.contracts import WebhookEventIn, WebhookEventType
-from apps.tokens import selectors, services
+from apps.tokens import access, selectors, services
 from apps.tokens.contracts import (
     AuthorizationReport,
-    AuthorizationStatus,
     TokenRef,
     TokenType,
     WhitelistType,
@@ -48,13 +47,16 @@ def tokens_by_uid(*, uid: str) -> list[TokenRef]:
     return [_ref(t) for t in Token.objects.filter(uid=uid).order_by("id")]
 
 
-def token_authorize(*, uid: str) -> AuthorizationStatus:
-    """Whether a station may start charging for this uid: Accepted when some token with
-    this uid is valid, Blocked when all are blocked, Invalid when none exists."""
-    valid = list(Token.objects.filter(uid=uid).values_list("valid", flat=True)[:10])
-    if not valid:
-        return AuthorizationStatus.INVALID
-    return AuthorizationStatus.ACCEPTED if any(valid) else AuthorizationStatus.BLOCKED
+# Access control (ADR 0015): the Authorize decision and the groups it rests on.
+token_authorize = access.token_authorize
+charge_port_group_create = access.charge_port_group_create
+charge_port_group_stations_add = access.charge_port_group_stations_add
+charge_port_group_stations_remove = access.charge_port_group_stations_remove
+emaid_group_create = access.emaid_group_create
+emaid_group_tokens_add = access.emaid_group_tokens_add
+emaid_group_tokens_remove = access.emaid_group_tokens_remove
+emaid_group_charge_port_groups_assign = access.emaid_group_charge_port_groups_assign
+emaid_group_charge_port_groups_unassign = access.emaid_group_charge_port_groups_unassign
 
 
 _AUTHORIZED = WebhookEventType.TOKEN_AUTHORIZED

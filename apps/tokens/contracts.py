@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -103,12 +104,63 @@ class BulkReport:
 
 
 class AuthorizationStatus(enum.StrEnum):
-    """OCPP 1.6 AuthorizationStatus / 2.0.1 AuthorizationStatusEnum (common subset)."""
+    """OCPP 2.0.1 AuthorizationStatusEnum (the subset the platform answers); `for_ocpp1x`
+    is the OCPP 1.5 / 1.6 word for it."""
 
     ACCEPTED = "Accepted"
     BLOCKED = "Blocked"
     EXPIRED = "Expired"
     INVALID = "Invalid"
+    UNKNOWN = "Unknown"  # no token with this uid in the station's tenant
+    NOT_AT_THIS_LOCATION = "NotAtThisLocation"  # valid, but not allowed at this station
+
+    def for_ocpp1x(self) -> AuthorizationStatus:
+        """OCPP 1.x has neither Unknown nor NotAtThisLocation: both are Invalid there."""
+        if self in (AuthorizationStatus.UNKNOWN, AuthorizationStatus.NOT_AT_THIS_LOCATION):
+            return AuthorizationStatus.INVALID
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class TokenAccessFacts:
+    """What access control needs to know of one token with the presented uid."""
+
+    valid: bool
+    own: bool  # issued by the tenant itself, not a roaming token received from another eMSP
+    # Those charge-port groups of the station that an EMAID group of the token is assigned.
+    charge_port_group_ids: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class StationAccessFacts:
+    roaming: bool  # roaming active: foreign eMSPs' tokens may charge here
+    charge_port_group_ids: frozenset[int] = frozenset()  # empty: unrestricted
+
+
+def access_decision(
+    tokens: Sequence[TokenAccessFacts], station: StationAccessFacts
+) -> AuthorizationStatus:
+    """The access rule (ADR 0015, docs/glossary.md "Access control"), for the tokens of the
+    station's tenant with the presented uid: Unknown when there is none, Blocked when none is
+    valid, Accepted when some valid one is allowed at the station, else NotAtThisLocation.
+
+    A valid token is allowed when (a) it is the tenant's own, or roaming is active at the
+    station, and (b) the station is in no charge-port group, or an EMAID group of the token
+    is assigned one of the station's charge-port groups."""
+    if not tokens:
+        return AuthorizationStatus.UNKNOWN
+    valid = [t for t in tokens if t.valid]
+    if not valid:
+        return AuthorizationStatus.BLOCKED
+    for t in valid:
+        if not t.own and not station.roaming:
+            continue
+        if station.charge_port_group_ids and not (
+            t.charge_port_group_ids & station.charge_port_group_ids
+        ):
+            continue
+        return AuthorizationStatus.ACCEPTED
+    return AuthorizationStatus.NOT_AT_THIS_LOCATION
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apps.locations.contracts import ChargeStationAuth
+from apps.tokens.contracts import AuthorizationStatus
 from csms_gateway.backend import DjangoBackend
 from csms_gateway.settings import GatewaySettings
 
@@ -36,6 +37,16 @@ class StationContext:
     @property
     def tenant_id(self) -> int:
         return self.auth.tenant_id
+
+    async def authorize(self, uid: str) -> str:
+        """The answer for `uid` at this station (access control, ADR 0015), in the words of
+        this station's OCPP version: 1.x says Invalid for Unknown and NotAtThisLocation."""
+        if not uid:
+            return str(AuthorizationStatus.INVALID)
+        status = await self.backend.authorize(
+            tenant_id=self.tenant_id, station_id=self.station_id, uid=uid
+        )
+        return str(status if self.version == "2.0.1" else status.for_ocpp1x())
 
     def authorized(self, uid: str, status: str) -> None:
         """Report the answer of an Authorize (for the `token.authorized` webhook event)."""

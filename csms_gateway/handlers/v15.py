@@ -156,7 +156,7 @@ async def stop_transaction(ctx: StationContext, p: dict[str, Any]) -> dict[str, 
         )
     )
     if id_tag:
-        return {"idTagInfo": {"status": str(await ctx.backend.authorize(id_tag))}}
+        return {"idTagInfo": {"status": await ctx.authorize(id_tag)}}
     return {}
 
 

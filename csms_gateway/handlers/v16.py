@@ -77,9 +77,9 @@ async def status_notification(ctx: StationContext, p: dict[str, Any]) -> dict[st
 
 async def authorize(ctx: StationContext, p: dict[str, Any]) -> dict[str, Any]:
     uid = str(p.get("idTag", ""))
-    status = await ctx.backend.authorize(uid)
+    status = await ctx.authorize(uid)
     ctx.authorized(uid, status)
-    return {"idTagInfo": {"status": str(status)}}
+    return {"idTagInfo": {"status": status}}
 
 
 async def start_transaction(ctx: StationContext, p: dict[str, Any]) -> dict[str, Any]:
@@ -101,8 +101,9 @@ async def start_transaction(ctx: StationContext, p: dict[str, Any]) -> dict[str,
             frame=ctx.frame,
         )
     )
-    status = await ctx.backend.authorize(id_tag) if id_tag else "Invalid"
-    return {"transactionId": int(result.ocpp_transaction_id), "idTagInfo": {"status": str(status)}}
+    # The transaction is stored whatever the answer (a fact); the answer is Authorize's.
+    status = await ctx.authorize(id_tag)
+    return {"transactionId": int(result.ocpp_transaction_id), "idTagInfo": {"status": status}}
 
 
 async def meter_values(ctx: StationContext, p: dict[str, Any]) -> dict[str, Any]:
@@ -157,7 +158,7 @@ async def stop_transaction(ctx: StationContext, p: dict[str, Any]) -> dict[str, 
         )
     )
     if id_tag:
-        return {"idTagInfo": {"status": str(await ctx.backend.authorize(id_tag))}}
+        return {"idTagInfo": {"status": await ctx.authorize(id_tag)}}
     return {}
 
 

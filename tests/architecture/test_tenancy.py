@@ -29,6 +29,8 @@ NOT_TENANT_OWNED = {
 ALLOWED_CROSS_APP_FKS = {
     "locations.Location.party -> parties.Party",  # the CPO that runs the location
     "tokens.Token.party -> parties.Party",  # the issuing eMSP
+    # Access control (ADR 0015): a charge station in a charge-port group.
+    "tokens.ChargePortGroupStation.charge_station -> locations.ChargeStation",
     "customers.Customer.party -> parties.Party",  # the eMSP serving the customer
     "customers.Contract.token -> tokens.Token",  # a contract covers a token
     "tariffs.Tariff.party -> parties.Party",  # the CPO that owns the tariff

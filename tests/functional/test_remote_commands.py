@@ -55,7 +55,7 @@ from apps.locations.contracts import (
 )
 from apps.locations.models import ChargeStation, RemoteCommand
 from tests.conftest import RunningGateway, wait_for
-from tests.factories import ConnectorFactory, TokenFactory
+from tests.factories import ConnectorFactory, EmspFactory, TokenFactory
 from tests.relay_fixtures import NodeProcess, Relay, SimStation
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
@@ -128,8 +128,8 @@ def trigger(st: ChargeStation, sim: Any, v16: bool) -> None:
 def test_each_command_reaches_the_station_through_a_second_gateway_process(
     relay: Relay, node_b: NodeProcess, sim_station: Any, protocol: str
 ) -> None:
-    TokenFactory(uid=ID_TAG)
     st, password = new_station()
+    TokenFactory(uid=ID_TAG, party=EmspFactory(tenant=st.tenant))  # the station's tenant
     sim = sim_station([node_b.ws_url], st.identity, password, protocol, speed=60, meter_interval=60)
     connected(relay, st, "node-b", sim)
     v16 = protocol != "2.0.1"  # 1.5 and 1.6 share the payloads

@@ -23,6 +23,7 @@ from csms_gateway.simulator import SimConfig, simulate
 from tests.conftest import RunningGateway, wait_for
 from tests.factories import (
     ConnectorFactory,
+    EmspFactory,
     PartyFactory,
     TariffAssignmentFactory,
     TariffCodeFactory,
@@ -50,10 +51,10 @@ def expected_totals(session: dict[str, Any]) -> tuple[Decimal, Decimal]:
 
 
 def stations(n: int) -> dict[str, str]:
-    TokenFactory(uid=ID_TAG)
     credentials = {}
     for _ in range(n):
         st = ConnectorFactory().evse.charge_station
+        TokenFactory(uid=ID_TAG, party=EmspFactory(tenant=st.tenant))  # the station's tenant
         version = TariffVersionFactory(
             tariff__party=PartyFactory(tenant=st.tenant),
             tenant=st.tenant,

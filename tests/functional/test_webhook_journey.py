@@ -118,8 +118,12 @@ def test_an_ocpp_journey_reaches_the_subscriber_once_signed_and_only_its_tenant(
         assert events["session.ended"]["data"]["kwh"] == 9.0
         authorized = events["token.authorized"]["data"]
         assert (authorized["uid"], authorized["status"]) == ("04AA11BB22CC33", "Accepted")
-        # The fixture's token is issued in another tenant: named by its uid only.
-        assert station["token"].tenant_id != st.tenant_id and authorized["token"] is None
+        # The fixture's token is the station tenant's (Authorize looks only there): described.
+        assert station["token"].tenant_id == st.tenant_id
+        assert (authorized["token"]["platform_id"], authorized["token"]["uid"]) == (
+            station["token"].pk,
+            "04AA11BB22CC33",
+        )
         assert len({r["headers"]["Webhook-Id"] for r in receiver.requests}) == 6
 
         # Replays: the station resends its start and stop; the worker gets the transaction

@@ -21,16 +21,20 @@ def _counts() -> dict[str, int]:
 
 
 def test_demo_data_has_two_cpos_two_emsps_and_loads_idempotently() -> None:
+    from csms_gateway.simulator import DEMO_ID_TAGS
+    from demo.data import SIMULATOR_ID_TAGS
+
+    assert SIMULATOR_ID_TAGS == DEMO_ID_TAGS
     first = load(password="demo-password-for-tests")
     after_first = _counts()
     second = load(password="demo-password-for-tests")
     assert first == second
     assert _counts() == after_first
     assert after_first["parties.Operator"] == 4
-    assert after_first["parties.Party"] == 4
+    assert after_first["parties.Party"] == 6  # 2 CPOs (each also its own eMSP), 2 eMSPs
     assert after_first["locations.ChargeStation"] == 8
     assert after_first["locations.Evse"] == 16
-    assert after_first["tokens.Token"] == 10
+    assert after_first["tokens.Token"] == 20  # 5 per eMSP, the simulator's 5 per CPO
     assert after_first["tariffs.TariffVersion"] == 2
     assert after_first["parties.Membership"] == 4
 

@@ -1,0 +1,215 @@
+"""Access control (ADR 0015): EMAID groups (sets of the tenant's tokens) and charge-port
+groups (sets of the tenant's charge stations), and the Authorize decision built on them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import IntegrityError, transaction
+
+from apps.common.errors import Conflict, NotFound, ValidationFailed
+from apps.locations import api as locations_api
+from apps.parties import api as parties_api
+from apps.parties.contracts import PartyRole
+from apps.tokens.contracts import (
+    AuthorizationStatus,
+    StationAccessFacts,
+    TokenAccessFacts,
+    access_decision,
+)
+from apps.tokens.models import (
+    ChargePortGroup,
+    ChargePortGroupStation,
+    EmaidGroup,
+    EmaidGroupAccess,
+    EmaidGroupToken,
+    Token,
+)
+
+# -- the decision --------------------------------------------------------------------------
+
+
+def token_authorize(*, tenant_id: int, station_id: int, uid: str) -> AuthorizationStatus:
+    """May a station of `tenant_id` start charging for `uid`? Only the tokens of the
+    station's tenant count (another tenant's token with this uid is Unknown here). At most
+    five queries; one when the uid is unknown or blocked."""
+    rows = list(
+        Token.objects.for_tenant(tenant_id)
+        .filter(uid=uid)
+        .order_by("id")
+        .values_list("id", "valid", "party__country_code", "party__party_id")[:10]
+    )
+    if not any(valid for _, valid, _, _ in rows):
+        return access_decision([TokenAccessFacts(valid=False, own=False)] * len(rows), _NOWHERE)
+    roaming = locations_api.charge_station_roaming(tenant_id=tenant_id, station_id=station_id)
+    if roaming is None:  # not a station of this tenant: never answer for another tenant
+        return AuthorizationStatus.NOT_AT_THIS_LOCATION
+    station_groups = frozenset(
+        ChargePortGroupStation.objects.for_tenant(tenant_id)
+        .filter(charge_station_id=station_id)
+        .values_list("group_id", flat=True)
+    )
+    own = {
+        (p.country_code, p.party_id)
+        for p in parties_api.parties_of_tenant(tenant_id=tenant_id, role=PartyRole.CPO)
+    }
+    granted: dict[int, set[int]] = {}
+    if station_groups:
+        for token_id, group_id in (
+            EmaidGroupToken.objects.for_tenant(tenant_id)
+            .filter(
+                token_id__in=[r[0] for r in rows if r[1]],
+                group__accesses__charge_port_group_id__in=station_groups,
+            )
+            .values_list("token_id", "group__accesses__charge_port_group_id")
+        ):
+            granted.setdefault(token_id, set()).add(group_id)
+    return access_decision(
+        [
+            TokenAccessFacts(
+                valid=valid,
+                own=(cc, pid) in own,
+                charge_port_group_ids=frozenset(granted.get(token_id, ())),
+            )
+            for token_id, valid, cc, pid in rows
+        ],
+        StationAccessFacts(roaming=roaming, charge_port_group_ids=station_groups),
+    )
+
+
+_NOWHERE = StationAccessFacts(roaming=False)
+
+
+# -- managing the groups -------------------------------------------------------------------
+
+
+def _create(model: type[ChargePortGroup] | type[EmaidGroup], tenant_id: int, name: str) -> int:
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise ValidationFailed(f"a {model._meta.verbose_name} name is 1 to 100 characters")
+    try:
+        with transaction.atomic():
+            return model.objects.create(tenant_id=tenant_id, name=name).pk
+    except IntegrityError as exc:
+        raise Conflict(
+            f"this tenant already has a {model._meta.verbose_name} named {name!r}"
+        ) from exc
+
+
+def charge_port_group_create(*, tenant_id: int, name: str) -> int:
+    return _create(ChargePortGroup, tenant_id, name)
+
+
+def emaid_group_create(*, tenant_id: int, name: str) -> int:
+    return _create(EmaidGroup, tenant_id, name)
+
+
+def _group(model: type[ChargePortGroup] | type[EmaidGroup], tenant_id: int, group_id: int) -> None:
+    if not model.objects.for_tenant(tenant_id).filter(pk=group_id).exists():
+        raise NotFound(f"no {model._meta.verbose_name} {group_id} in this tenant")
+
+
+def _not_of_tenant(what: str, wanted: Sequence[int], found: set[int]) -> None:
+    missing = sorted(set(wanted) - found)
+    if missing:
+        raise ValidationFailed(f"no {what} {', '.join(map(str, missing))} in this tenant")
+
+
+@transaction.atomic
+def charge_port_group_stations_add(
+    *, tenant_id: int, group_id: int, station_ids: Sequence[int]
+) -> int:
+    """Add charge stations of the tenant to the group; returns how many were not in it."""
+    _group(ChargePortGroup, tenant_id, group_id)
+    found = locations_api.charge_station_ids_of_tenant(tenant_id=tenant_id, station_ids=station_ids)
+    _not_of_tenant("charge station", station_ids, found)
+    before = ChargePortGroupStation.objects.filter(group_id=group_id).count()
+    ChargePortGroupStation.objects.bulk_create(
+        [
+            ChargePortGroupStation(tenant_id=tenant_id, group_id=group_id, charge_station_id=s)
+            for s in sorted(found)
+        ],
+        ignore_conflicts=True,
+    )
+    return ChargePortGroupStation.objects.filter(group_id=group_id).count() - before
+
+
+@transaction.atomic
+def charge_port_group_stations_remove(
+    *, tenant_id: int, group_id: int, station_ids: Sequence[int]
+) -> int:
+    _group(ChargePortGroup, tenant_id, group_id)
+    deleted, _ = (
+        ChargePortGroupStation.objects.for_tenant(tenant_id)
+        .filter(group_id=group_id, charge_station_id__in=set(station_ids))
+        .delete()
+    )
+    return deleted
+
+
+@transaction.atomic
+def emaid_group_tokens_add(*, tenant_id: int, group_id: int, token_ids: Sequence[int]) -> int:
+    """Add tokens of the tenant to the EMAID group; returns how many were not in it."""
+    _group(EmaidGroup, tenant_id, group_id)
+    found = set(
+        Token.objects.for_tenant(tenant_id)
+        .filter(pk__in=set(token_ids))
+        .values_list("pk", flat=True)
+    )
+    _not_of_tenant("token", token_ids, found)
+    before = EmaidGroupToken.objects.filter(group_id=group_id).count()
+    EmaidGroupToken.objects.bulk_create(
+        [
+            EmaidGroupToken(tenant_id=tenant_id, group_id=group_id, token_id=t)
+            for t in sorted(found)
+        ],
+        ignore_conflicts=True,
+    )
+    return EmaidGroupToken.objects.filter(group_id=group_id).count() - before
+
+
+@transaction.atomic
+def emaid_group_tokens_remove(*, tenant_id: int, group_id: int, token_ids: Sequence[int]) -> int:
+    _group(EmaidGroup, tenant_id, group_id)
+    deleted, _ = (
+        EmaidGroupToken.objects.for_tenant(tenant_id)
+        .filter(group_id=group_id, token_id__in=set(token_ids))
+        .delete()
+    )
+    return deleted
+
+
+@transaction.atomic
+def emaid_group_charge_port_groups_assign(
+    *, tenant_id: int, group_id: int, charge_port_group_ids: Sequence[int]
+) -> int:
+    """Let the EMAID group's tokens charge at the stations of these charge-port groups."""
+    _group(EmaidGroup, tenant_id, group_id)
+    found = set(
+        ChargePortGroup.objects.for_tenant(tenant_id)
+        .filter(pk__in=set(charge_port_group_ids))
+        .values_list("pk", flat=True)
+    )
+    _not_of_tenant("charge-port group", charge_port_group_ids, found)
+    before = EmaidGroupAccess.objects.filter(emaid_group_id=group_id).count()
+    EmaidGroupAccess.objects.bulk_create(
+        [
+            EmaidGroupAccess(tenant_id=tenant_id, emaid_group_id=group_id, charge_port_group_id=c)
+            for c in sorted(found)
+        ],
+        ignore_conflicts=True,
+    )
+    return EmaidGroupAccess.objects.filter(emaid_group_id=group_id).count() - before
+
+
+@transaction.atomic
+def emaid_group_charge_port_groups_unassign(
+    *, tenant_id: int, group_id: int, charge_port_group_ids: Sequence[int]
+) -> int:
+    _group(EmaidGroup, tenant_id, group_id)
+    deleted, _ = (
+        EmaidGroupAccess.objects.for_tenant(tenant_id)
+        .filter(emaid_group_id=group_id, charge_port_group_id__in=set(charge_port_group_ids))
+        .delete()
+    )
+    return deleted
