@@ -97,7 +97,7 @@ def test_a_successful_upsert_never_reaches_the_view_and_answers_as_the_view_does
     fast = [call(_path(world, f"F{i}"), json.dumps(BODY).encode(), world.key) for i in (1, 1)]
 
     assert [r[0] for r in slow] == [r[0] for r in fast] == [201, 200]
-    for (s_status, s_headers, s_body), (f_status, f_headers, f_body) in zip(slow, fast):
+    for (_, s_headers, s_body), (_, f_headers, f_body) in zip(slow, fast, strict=True):
         s_names, s_data = _without_version(s_headers, s_body)
         f_names, f_data = _without_version(f_headers, f_body)
         assert f_names == s_names
@@ -138,7 +138,7 @@ def test_everything_but_success_is_the_views_answer(world: World, settings: Any)
     assert statuses == [a[0] for a in answers[False]]
     assert statuses[:6] == [422, 422, 400, 401, 401, 403]
     assert statuses[6] in (404, 412, 428)
-    for (_, _, slow_body), (_, _, fast_body) in zip(answers[False], answers[True]):
+    for (_, _, slow_body), (_, _, fast_body) in zip(answers[False], answers[True], strict=True):
         assert json.loads(fast_body) == json.loads(slow_body)
     problem = json.loads(answers[True][0][2])
     assert any("type" in json.dumps(e) for e in problem.get("errors", [problem]))

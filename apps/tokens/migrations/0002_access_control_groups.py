@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('locations', '0006_chargestation_roaming'),
+        ('locations', '0007_chargestation_roaming'),
         ('parties', '0002_audit_signin_lock'),
         ('tokens', '0001_initial'),
     ]

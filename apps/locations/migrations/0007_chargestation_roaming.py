@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('locations', '0005_connection_events_and_commands'),
+        ('locations', '0006_command_kind_certificates'),
     ]
 
     operations = [
