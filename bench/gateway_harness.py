@@ -89,6 +89,20 @@ def _admin_sql(env: Env, sql: str) -> None:
         conn.execute(sql)
 
 
+def machine_cpu_seconds() -> dict[str, float]:
+    """This VM's CPU seconds so far from /proc/stat: busy, idle, and stolen (time the
+    hypervisor gave our virtual CPUs' turn to other guests: when it is high, every figure of
+    a run is lower for reasons outside it)."""
+    fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    user, nice, system, idle, iowait, irq, softirq, steal = fields[:8]
+    return {
+        "busy": (user + nice + system + irq + softirq) / tick,
+        "idle": (idle + iowait) / tick,
+        "steal": steal / tick,
+    }
+
+
 def redis_dbs(text: str) -> tuple[int, int]:
     """`--redis-dbs 10,11`: the broker's and the results' Redis dbs of a bench."""
     broker, results = (int(x) for x in text.split(","))
