@@ -62,6 +62,12 @@ def normalise_fingerprint(value: str) -> str:
     return value.replace(":", "").strip().lower()
 
 
+def certificate_is_next(auth: ChargeStationAuth, client_fingerprint: str | None) -> bool:
+    """The station presents the client certificate issued to it and not yet pinned."""
+    nxt = normalise_fingerprint(auth.client_cert_fingerprint_next)
+    return bool(nxt and client_fingerprint and normalise_fingerprint(client_fingerprint) == nxt)
+
+
 def check(
     auth: ChargeStationAuth,
     *,
@@ -78,9 +84,11 @@ def check(
             HTTPStatus.FORBIDDEN, f"security profile {int(profile)} requires TLS (wss://)"
         )
     if profile == SecurityProfile.TLS_CLIENT_CERT:
-        expected = normalise_fingerprint(auth.client_cert_fingerprint)
         if not client_fingerprint:
             return Refusal(HTTPStatus.FORBIDDEN, "security profile 3 requires a client certificate")
+        if certificate_is_next(auth, client_fingerprint):
+            return None  # the certificate this CSMS issued to it (ADR 0014)
+        expected = normalise_fingerprint(auth.client_cert_fingerprint)
         if not expected or normalise_fingerprint(client_fingerprint) != expected:
             return Refusal(HTTPStatus.FORBIDDEN, "client certificate is not the station's")
         return None

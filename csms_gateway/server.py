@@ -20,7 +20,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from apps.locations.contracts import ConnectionEventIn, ConnectionEventKind
+from apps.locations import api as locations_api
+from apps.locations.contracts import ConnectionEventIn, ConnectionEventKind, SecurityProfile
 from csms_gateway import ocppj, schemas, security
 from csms_gateway.backend import DjangoBackend
 from csms_gateway.commands import Outbound
@@ -60,6 +61,7 @@ class Gateway:
                 registry_ttl=settings.registry_ttl,
             )
         self._servers: list[Server] = []
+        self._background: set[asyncio.Task[Any]] = set()
         # Work started after an answer was sent (StationContext.after_answer), kept referenced.
         self._followups: set[asyncio.Task[None]] = set()
         # Live cost -> CostUpdated to the 2.0.1 stations this node holds (needs Redis); sent
@@ -122,6 +124,19 @@ class Gateway:
                 response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
             return response
         connection.station_auth = auth  # type: ignore[attr-defined]
+        if auth.security_profile == SecurityProfile.TLS_CLIENT_CERT and (
+            security.certificate_is_next(auth, fingerprint)
+        ):
+            # The station switched to the certificate this CSMS issued: pin it (ADR 0014).
+            task = asyncio.get_running_loop().create_task(
+                self.backend.call_api(
+                    locations_api.charge_station_certificate_in_use,
+                    station_id=auth.id,
+                    fingerprint=auth.client_cert_fingerprint_next,
+                )
+            )
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         return None
 
     def select_subprotocol(

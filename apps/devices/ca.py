@@ -138,3 +138,10 @@ def issue(ca: CertificateAuthority, csr: x509.CertificateSigningRequest, *, now:
     return "".join(
         c.public_bytes(serialization.Encoding.PEM).decode() for c in (certificate, *ca.chain)
     )
+
+
+def leaf_fingerprint(chain_pem: str) -> str:
+    """SHA-256 of the first certificate of a PEM chain (the station's own), lowercase hex:
+    what the gateway compares with the client certificate a station presents."""
+    first = x509.load_pem_x509_certificates(chain_pem.encode())[0]
+    return first.fingerprint(hashes.SHA256()).hex()

@@ -27,7 +27,7 @@ from apps.devices.contracts import (
 from apps.devices.models import CertificateRequest, DeviceState, DeviceVariable, StationEvent
 from apps.devices.selectors import certificate_request_record as _record_of
 from apps.locations import api as locations_api
-from apps.locations.contracts import CertificateSigned
+from apps.locations.contracts import CertificateSigned, CommandStatus
 
 log = logging.getLogger(__name__)
 
@@ -360,6 +360,12 @@ def certificate_request_send(
         CertificateRequest.objects.filter(pk=row.pk).update(
             command_id=outcome.id, delivery_status=outcome.status.value, updated_at=timezone.now()
         )
+        if outcome.status is CommandStatus.ACCEPTED:
+            # Security profile 3: the station may reconnect with its new certificate (the
+            # chain's first, the station's own); the first such connection pins it.
+            locations_api.charge_station_certificate_issued(
+                station_id=row.charge_station_id, fingerprint=ca.leaf_fingerprint(row.certificate)
+            )
     return _record_of(CertificateRequest.objects.get(pk=row.pk))
 
 

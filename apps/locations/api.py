@@ -11,6 +11,8 @@ from apps.locations.models import ChargeStation
 charge_station_reset_password = services.charge_station_reset_password
 charge_station_set_security_profile = services.charge_station_set_security_profile
 charge_station_set_ocpp_versions = services.charge_station_set_ocpp_versions
+charge_station_certificate_issued = services.charge_station_certificate_issued
+charge_station_certificate_in_use = services.charge_station_certificate_in_use
 charge_station_upsert = services.charge_station_upsert
 location_upsert = services.location_upsert
 evse_upsert = services.evse_upsert
@@ -35,6 +37,7 @@ _AUTH_FIELDS = (
     "client_cert_fingerprint",
     "enabled",
     "ocpp_versions",
+    "client_cert_fingerprint_next",
 )
 
 

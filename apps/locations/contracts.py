@@ -141,6 +141,8 @@ class ChargeStationAuth:
     enabled: bool
     # OCPP versions ("1.5", "1.6", "2.0.1") the station may use; empty: any enabled one.
     ocpp_versions: tuple[str, ...] = ()
+    # A newly issued client certificate, admitted too until it replaces the pinned one.
+    client_cert_fingerprint_next: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -109,6 +109,10 @@ class ChargeStation(TenantOwnedModel):
     password_hash = models.CharField(max_length=128, blank=True)
     # SHA-256 fingerprint of the client certificate bound to this station (profile 3).
     client_cert_fingerprint = models.CharField(max_length=95, blank=True)
+    # A certificate this CSMS issued to the station (SignCertificate -> CertificateSigned,
+    # accepted): profile 3 also admits it, and the first connection that presents it makes it
+    # the pinned one (ADR 0014). Empty: none pending.
+    client_cert_fingerprint_next = models.CharField(max_length=95, blank=True)
     enabled = models.BooleanField(default=True)
     # Roaming active: tokens the tenant received from other eMSPs may charge here
     # (docs/glossary.md "Access control", ADR 0015).

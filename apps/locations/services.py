@@ -101,6 +101,28 @@ def charge_station_set_security_profile(
     station.save(update_fields=["security_profile", "client_cert_fingerprint", "updated_at"])
 
 
+def charge_station_certificate_issued(*, station_id: int, fingerprint: str) -> None:
+    """The station accepted a client certificate this CSMS issued (CertificateSigned): under
+    security profile 3 it may connect with it from now on, next to the pinned one."""
+    ChargeStation.objects.filter(pk=station_id).update(
+        client_cert_fingerprint_next=fingerprint, updated_at=timezone.now()
+    )
+
+
+def charge_station_certificate_in_use(*, station_id: int, fingerprint: str) -> bool:
+    """The station connected with its newly issued certificate: that one becomes the pinned
+    fingerprint and the old one is no longer admitted. True if this changed the pin."""
+    return bool(
+        ChargeStation.objects.filter(pk=station_id, client_cert_fingerprint_next=fingerprint)
+        .exclude(client_cert_fingerprint_next="")
+        .update(
+            client_cert_fingerprint=fingerprint,
+            client_cert_fingerprint_next="",
+            updated_at=timezone.now(),
+        )
+    )
+
+
 def charge_station_set_ocpp_versions(*, station_id: int, versions: Sequence[str]) -> None:
     """Limit the OCPP versions a station may connect with (empty: any the gateway enables).
     The gateway offers the station its first preference among them at the handshake."""

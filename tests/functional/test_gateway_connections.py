@@ -131,6 +131,31 @@ def test_profile_3_needs_the_stations_own_client_certificate(
     assert refused(tls_gateway.ws_url + station.identity).response.status_code == 403
 
 
+def test_profile_3_a_certificate_issued_by_the_csms_replaces_the_pinned_one(
+    tls_gateway: RunningGateway, pki: dict[str, Any]
+) -> None:
+    """After the station accepted CertificateSigned, both its old and its new certificate
+    are admitted; its first connection with the new one pins it, and the old one is refused
+    from then on (ADR 0014). Another certificate never is."""
+    station, _ = station_with(SecurityProfile.TLS_CLIENT_CERT, der_fingerprint(pki["station"]))
+    secure = tls_gateway.wss_url + station.identity
+    locations_api.charge_station_certificate_issued(
+        station_id=station.pk, fingerprint=der_fingerprint(pki["other"])
+    )
+    assert asyncio.run(_boot(secure, ssl_context=client_tls(pki, pki["station"]))) == "Accepted"
+    station.refresh_from_db()
+    assert station.client_cert_fingerprint == der_fingerprint(pki["station"])  # not yet
+    assert asyncio.run(_boot(secure, ssl_context=client_tls(pki, pki["other"]))) == "Accepted"
+    wait_for(
+        lambda: ChargeStation.objects.get(pk=station.pk).client_cert_fingerprint_next == "",
+        what="the new certificate pinned",
+    )
+    station.refresh_from_db()
+    assert station.client_cert_fingerprint == der_fingerprint(pki["other"])
+    old = refused(secure, ssl_context=client_tls(pki, pki["station"]))
+    assert old.response.status_code == 403 and b"not the station's" in old.response.body
+
+
 def test_tls_terminated_at_a_trusted_proxy(pki: dict[str, Any]) -> None:
     station, _ = station_with(SecurityProfile.TLS_CLIENT_CERT, der_fingerprint(pki["station"]))
     pem = pki["station"].cert_chain_pems[0].bytes().decode()

@@ -159,6 +159,9 @@ def test_a_csr_is_signed_by_the_ca_and_the_chain_reaches_the_station(
         sim.station.state.csr_key.public_key().public_bytes(der, spki)
     )
     assert leaf.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is False
+    # Accepted: under profile 3 the station may now connect with it (pinned on first use).
+    st.refresh_from_db()
+    assert st.client_cert_fingerprint_next == leaf.fingerprint(hashes.SHA256()).hex()
 
     # Sent as a command: in the command log, after the SignCertificate was answered.
     command = RemoteCommand.objects.get(charge_station=st)
