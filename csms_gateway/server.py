@@ -61,9 +61,8 @@ class Gateway:
                 registry_ttl=settings.registry_ttl,
             )
         self._servers: list[Server] = []
-        self._background: set[asyncio.Task[Any]] = set()
         # Work started after an answer was sent (StationContext.after_answer), kept referenced.
-        self._followups: set[asyncio.Task[None]] = set()
+        self._followups: set[asyncio.Task[Any]] = set()
         # Live cost -> CostUpdated to the 2.0.1 stations this node holds (needs Redis); sent
         # through each station's outbound line like any CSMS -> station CALL.
         self.cost_updates = (
@@ -135,8 +134,8 @@ class Gateway:
                     fingerprint=auth.client_cert_fingerprint_next,
                 )
             )
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._followups.add(task)
+            task.add_done_callback(self._followups.discard)
         return None
 
     def select_subprotocol(
