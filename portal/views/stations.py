@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.db import transaction
@@ -7,7 +8,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from apps.charging import api as charging
+from apps.charging.contracts import OcppMessage
 from apps.common.errors import DomainError, NotFound, Problem, ServiceUnavailable, ValidationFailed
+from apps.devices import api as devices
 from apps.locations import api as locations
 from apps.locations.contracts import (
     ChangeConfiguration,
@@ -173,6 +176,50 @@ def _answer_lines(outcome: CommandOutcome) -> list[str]:
     return []
 
 
+def _message_log(tenant_id: int, station_id: int, *, limit: int) -> list[OcppMessage]:
+    """The station's messages, newest first: transaction messages (verbatim) and status
+    notifications (charging), everything else it reported (devices: firmware, diagnostics,
+    logs, security events, DataTransfer, 2.0.1 notifications) and the commands sent to it
+    with its answers (locations' command log)."""
+    out = charging.station_messages(tenant_id=tenant_id, charge_station_id=station_id, limit=limit)
+    for e in devices.station_events(tenant_id=tenant_id, station_id=station_id, limit=limit):
+        out.append(
+            OcppMessage(
+                at=e.received_at,
+                direction="station → CSMS",
+                action=e.action,
+                summary=" ".join(
+                    x for x in (str(e.kind).lower(), e.status, _request_id(e.request_id)) if x
+                ),
+                frame=json.dumps(e.details, indent=1, sort_keys=True) if e.details else "",
+            )
+        )
+    for c in locations.charge_station_commands(
+        tenant_id=tenant_id, station_id=station_id, limit=limit, newest_first=True
+    ):
+        said = f" ({c.station_status})" if c.station_status else ""
+        out.append(
+            OcppMessage(
+                at=c.requested_at,
+                direction="CSMS → station",
+                action=c.ocpp_action or str(c.kind),
+                summary=f"{c.status}{said}"
+                + (f", then {c.progress[-1].get('status')}" if c.progress else ""),
+                frame=json.dumps(
+                    {"sent": c.ocpp_request, "answer": c.response}, indent=1, sort_keys=True
+                )
+                if c.ocpp_request is not None
+                else "",
+            )
+        )
+    out.sort(key=lambda m: m.at, reverse=True)
+    return out[:limit]
+
+
+def _request_id(value: int | None) -> str:
+    return f"request {value}" if value is not None else ""
+
+
 @portal_view()
 def station_detail(request: HttpRequest, station_id: int) -> HttpResponse:
     portal = request.portal  # type: ignore[attr-defined]
@@ -190,9 +237,7 @@ def station_detail(request: HttpRequest, station_id: int) -> HttpResponse:
     sessions = charging.session_rows(
         tenant_id=portal.tenant_id, limit=10, charge_station_id=station_id
     )
-    messages = charging.station_messages(
-        tenant_id=portal.tenant_id, charge_station_id=station_id, limit=30
-    )
+    messages = _message_log(portal.tenant_id, station_id, limit=30)
     assignments = tariffs.assignments_of_station(
         tenant_id=portal.tenant_id, charge_station_id=station_id, now=at
     )

@@ -383,3 +383,61 @@ def test_a_command_to_a_station_no_node_holds_is_logged_offline(world, relay) ->
     assert RemoteCommand.objects.count() == 1
     page = client.get(reverse("portal:station", args=["alpha", a.station.pk])).content.decode()
     assert "CLEAR_CACHE" in page and "OFFLINE" in page
+
+
+def test_the_message_log_has_both_directions_and_every_kind_of_message(world) -> None:
+    """Transaction messages and status notifications (charging), the station's other reports
+    (devices) and the commands sent to it with its answer (command log), newest first."""
+    from apps.devices import api as devices_api
+    from apps.devices.contracts import StationEventIn, StationEventKind
+    from apps.locations.models import RemoteCommand
+
+    a, b = world
+    at = now()
+    devices_api.station_event_record(
+        event=StationEventIn(
+            tenant_id=a.operator.pk,
+            station_id=a.station.pk,
+            kind=StationEventKind.FIRMWARE,
+            action="FirmwareStatusNotification",
+            protocol="1.6",
+            received_at=at - timedelta(minutes=2),
+            status="Downloading",
+            request_id=None,
+            evse_ocpp_id=None,
+            station_timestamp=None,
+            details={"status": "Downloading"},
+            frame='[2,"m1","FirmwareStatusNotification",{"status":"Downloading"}]',
+        )
+    )
+    RemoteCommand.objects.create(
+        tenant_id=a.operator.pk,
+        charge_station=a.station,
+        relay_id="r-log-1",
+        kind="UPDATE_FIRMWARE",
+        request={},
+        requested_at=at - timedelta(minutes=3),
+        status="ACCEPTED",
+        station_status="Accepted",
+        ocpp_action="UpdateFirmware",
+        ocpp_request={
+            "location": "https://fw.example/1.bin",
+            "retrieveDate": "2026-01-01T00:00:00Z",
+        },
+        response={},
+        progress=[{"status": "Downloading", "at": (at - timedelta(minutes=2)).isoformat()}],
+    )
+    client = signed_in_client(a.users["support"])
+    body = client.get(reverse("portal:station", args=["alpha", a.station.pk])).content.decode()
+    log = body[body.index('data-testid="message-log"') :]
+    firmware = log.index("FirmwareStatusNotification")
+    command = log.index("UpdateFirmware")
+    assert firmware < command  # newest first
+    assert "station → CSMS" in log and "CSMS → station" in log
+    assert "ACCEPTED (Accepted), then Downloading" in log
+    assert "firmware Downloading" in log
+    assert "https://fw.example/1.bin" in log  # the payload as sent, in its frame
+    # The other tenant's station page does not show it.
+    other = signed_in_client(b.users["support"])
+    body_b = other.get(reverse("portal:station", args=["beta", b.station.pk])).content.decode()
+    assert "UpdateFirmware" not in body_b and "FirmwareStatusNotification" not in body_b
