@@ -100,13 +100,19 @@ def test_an_ocpp_journey_reaches_the_subscriber_once_signed_and_only_its_tenant(
         counts = wait_for(arrived, what="one delivery of each of the five events")
         time.sleep(2)  # anything doubled would arrive meanwhile
         counts = Counter(e["type"] for e in receiver.events())
+        # On failure: every delivery with its event id, attempt and session, to tell a
+        # redelivery (same id) from a second event (another id).
+        seen = [
+            (e["type"], e["id"], r["headers"].get("Webhook-Attempt"), e["data"].get("id"))
+            for r, e in zip(receiver.requests, receiver.events(), strict=False)
+        ]
         assert counts == {
             "token.authorized": 1,
             "session.started": 1,
             "station.status_changed": 2,  # AVAILABLE -> CHARGING, CHARGING -> AVAILABLE
             "session.ended": 1,
             "cdr.created": 1,
-        }
+        }, seen
         now = int(time.time())
         for request in receiver.requests:
             headers = request["headers"]
