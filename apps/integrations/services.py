@@ -270,6 +270,8 @@ MAX_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_MAX_SECONDS = 3600
 HTTP_TIMEOUT_SECONDS = 10
+# How long a claimed attempt counts as in flight (the HTTP timeout and a margin).
+ATTEMPT_LEASE = timedelta(seconds=HTTP_TIMEOUT_SECONDS + 5)
 SIGNATURE_HEADER = "Webhook-Signature"
 
 
@@ -576,6 +578,17 @@ def webhook_delivery_attempt(
     if delivery is None or delivery.status != DeliveryStatus.PENDING:
         done = delivery is not None and delivery.status == DeliveryStatus.SUCCEEDED
         return AttemptOutcome(delivered=done, retry_in=None, status_code=None, error="")
+    # A delivery can be queued twice (its event emitted again, the relay). While another
+    # worker's attempt is in flight (claimed, not yet logged, claimed less than
+    # ATTEMPT_LEASE ago: a worker that died mid-attempt does not block it for good), a
+    # second task does not send it again.
+    if (
+        delivery.attempts
+        and delivery.last_attempt_at is not None
+        and delivery.last_attempt_at > now - ATTEMPT_LEASE
+        and WebhookAttempt.objects.filter(delivery_id=delivery.pk).count() < delivery.attempts
+    ):
+        return AttemptOutcome(delivered=False, retry_in=None, status_code=None, error="in flight")
     claimed = WebhookDelivery.objects.filter(
         pk=delivery_id, status=DeliveryStatus.PENDING.value, attempts=delivery.attempts
     ).update(attempts=F("attempts") + 1, last_attempt_at=now)

@@ -221,3 +221,37 @@ def test_unknown_events_are_refused(world_a: World) -> None:
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["path"] == "$.events[0]"
+
+
+def test_a_delivery_queued_twice_is_not_sent_again_while_an_attempt_is_in_flight(
+    world_a: World,
+) -> None:
+    """Its event emitted twice, a delivery's task runs twice; the second one, starting while
+    the first is still waiting for the subscriber, sends nothing."""
+    _subscribe(world_a, "http://127.0.0.1:9/slow", ["session.started"])
+    (delivery_id,) = integrations_api.webhook_event_emit(
+        tenant_id=world_a.tenant.pk, type="session.started", payload={}, now=timezone.now()
+    )
+    sent: list[str] = []
+    inner: list[Any] = []
+
+    def slow_subscriber(url: str, body: bytes, headers: dict[str, str]) -> int:
+        sent.append(headers["Webhook-Attempt"])
+        # Meanwhile the duplicate task runs (another worker).
+        inner.append(
+            services.webhook_delivery_attempt(
+                delivery_id=delivery_id, now=timezone.now(), send=slow_subscriber
+            )
+        )
+        return 200
+
+    outcome = services.webhook_delivery_attempt(
+        delivery_id=delivery_id, now=timezone.now(), send=slow_subscriber
+    )
+    assert outcome.delivered and sent == ["1"]
+    assert (inner[0].delivered, inner[0].error) == (False, "in flight")
+    delivery = WebhookDelivery.objects.get(pk=delivery_id)
+    assert (delivery.status, delivery.attempts) == ("succeeded", 1)
+    # After it was delivered, a late duplicate sends nothing either.
+    late = services.webhook_delivery_attempt(delivery_id=delivery_id, now=timezone.now())
+    assert late.delivered and sent == ["1"]
