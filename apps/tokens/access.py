@@ -4,6 +4,7 @@ groups (sets of the tenant's charge stations), and the Authorize decision built 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import IntegrityError, transaction
 
@@ -115,6 +116,32 @@ def _not_of_tenant(what: str, wanted: Sequence[int], found: set[int]) -> None:
         raise ValidationFailed(f"no {what} {', '.join(map(str, missing))} in this tenant")
 
 
+def _members_add(
+    model: Any, tenant_id: int, group: tuple[str, int], member: str, ids: set[int]
+) -> int:
+    """Link `ids` (already checked to be the tenant's) to the group; how many were new."""
+    group_field, group_id = group
+    rows = model.objects.filter(**{group_field: group_id})
+    before = rows.count()
+    model.objects.bulk_create(
+        [model(tenant_id=tenant_id, **{group_field: group_id, member: i}) for i in sorted(ids)],
+        ignore_conflicts=True,
+    )
+    return int(rows.count() - before)
+
+
+def _members_remove(
+    model: Any, tenant_id: int, group: tuple[str, int], member: str, ids: Sequence[int]
+) -> int:
+    group_field, group_id = group
+    deleted, _ = (
+        model.objects.for_tenant(tenant_id)
+        .filter(**{group_field: group_id, f"{member}__in": set(ids)})
+        .delete()
+    )
+    return int(deleted)
+
+
 @transaction.atomic
 def charge_port_group_stations_add(
     *, tenant_id: int, group_id: int, station_ids: Sequence[int]
@@ -123,15 +150,9 @@ def charge_port_group_stations_add(
     _group(ChargePortGroup, tenant_id, group_id)
     found = locations_api.charge_station_ids_of_tenant(tenant_id=tenant_id, station_ids=station_ids)
     _not_of_tenant("charge station", station_ids, found)
-    before = ChargePortGroupStation.objects.filter(group_id=group_id).count()
-    ChargePortGroupStation.objects.bulk_create(
-        [
-            ChargePortGroupStation(tenant_id=tenant_id, group_id=group_id, charge_station_id=s)
-            for s in sorted(found)
-        ],
-        ignore_conflicts=True,
+    return _members_add(
+        ChargePortGroupStation, tenant_id, ("group_id", group_id), "charge_station_id", found
     )
-    return ChargePortGroupStation.objects.filter(group_id=group_id).count() - before
 
 
 @transaction.atomic
@@ -139,12 +160,9 @@ def charge_port_group_stations_remove(
     *, tenant_id: int, group_id: int, station_ids: Sequence[int]
 ) -> int:
     _group(ChargePortGroup, tenant_id, group_id)
-    deleted, _ = (
-        ChargePortGroupStation.objects.for_tenant(tenant_id)
-        .filter(group_id=group_id, charge_station_id__in=set(station_ids))
-        .delete()
+    return _members_remove(
+        ChargePortGroupStation, tenant_id, ("group_id", group_id), "charge_station_id", station_ids
     )
-    return deleted
 
 
 @transaction.atomic
@@ -157,26 +175,15 @@ def emaid_group_tokens_add(*, tenant_id: int, group_id: int, token_ids: Sequence
         .values_list("pk", flat=True)
     )
     _not_of_tenant("token", token_ids, found)
-    before = EmaidGroupToken.objects.filter(group_id=group_id).count()
-    EmaidGroupToken.objects.bulk_create(
-        [
-            EmaidGroupToken(tenant_id=tenant_id, group_id=group_id, token_id=t)
-            for t in sorted(found)
-        ],
-        ignore_conflicts=True,
-    )
-    return EmaidGroupToken.objects.filter(group_id=group_id).count() - before
+    return _members_add(EmaidGroupToken, tenant_id, ("group_id", group_id), "token_id", found)
 
 
 @transaction.atomic
 def emaid_group_tokens_remove(*, tenant_id: int, group_id: int, token_ids: Sequence[int]) -> int:
     _group(EmaidGroup, tenant_id, group_id)
-    deleted, _ = (
-        EmaidGroupToken.objects.for_tenant(tenant_id)
-        .filter(group_id=group_id, token_id__in=set(token_ids))
-        .delete()
+    return _members_remove(
+        EmaidGroupToken, tenant_id, ("group_id", group_id), "token_id", token_ids
     )
-    return deleted
 
 
 @transaction.atomic
@@ -191,15 +198,9 @@ def emaid_group_charge_port_groups_assign(
         .values_list("pk", flat=True)
     )
     _not_of_tenant("charge-port group", charge_port_group_ids, found)
-    before = EmaidGroupAccess.objects.filter(emaid_group_id=group_id).count()
-    EmaidGroupAccess.objects.bulk_create(
-        [
-            EmaidGroupAccess(tenant_id=tenant_id, emaid_group_id=group_id, charge_port_group_id=c)
-            for c in sorted(found)
-        ],
-        ignore_conflicts=True,
+    return _members_add(
+        EmaidGroupAccess, tenant_id, ("emaid_group_id", group_id), "charge_port_group_id", found
     )
-    return EmaidGroupAccess.objects.filter(emaid_group_id=group_id).count() - before
 
 
 @transaction.atomic
@@ -207,9 +208,10 @@ def emaid_group_charge_port_groups_unassign(
     *, tenant_id: int, group_id: int, charge_port_group_ids: Sequence[int]
 ) -> int:
     _group(EmaidGroup, tenant_id, group_id)
-    deleted, _ = (
-        EmaidGroupAccess.objects.for_tenant(tenant_id)
-        .filter(emaid_group_id=group_id, charge_port_group_id__in=set(charge_port_group_ids))
-        .delete()
+    return _members_remove(
+        EmaidGroupAccess,
+        tenant_id,
+        ("emaid_group_id", group_id),
+        "charge_port_group_id",
+        charge_port_group_ids,
     )
-    return deleted

@@ -22,6 +22,7 @@ from portal.views.common import (
     cursor,
     day_start,
     int_or_none,
+    not_found,
     notify,
     now,
     page,
@@ -88,13 +89,7 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
     try:
         d = charging.session_detail(tenant_id=portal.tenant_id, session_id=session_id)
     except NotFound:
-        return page(
-            request,
-            "portal/not_found.html",
-            {"what": f"session {session_id}"},
-            section="sessions",
-            status=404,
-        )
+        return not_found(request, f"session {session_id}", section="sessions")
     points = d.meter_values
     chart = {
         "type": "line",
@@ -246,9 +241,7 @@ def cdr_detail(request: HttpRequest, cdr_id: int) -> HttpResponse:
     try:
         cdr = charging.cdr_get(tenant_id=portal.tenant_id, cdr_id=cdr_id)
     except NotFound:
-        return page(
-            request, "portal/not_found.html", {"what": f"CDR {cdr_id}"}, section="cdrs", status=404
-        )
+        return not_found(request, f"CDR {cdr_id}", section="cdrs")
     breakdown = [
         (label, cdr.amounts.get(f"total_{key}_excl_vat"), cdr.amounts.get(f"total_{key}_incl_vat"))
         for label, key in DIMENSIONS

@@ -165,6 +165,11 @@ def parse_cursor(value: str) -> tuple[datetime, int] | None:
         return None
 
 
+def not_found(request: HttpRequest, what: str, *, section: str) -> HttpResponse:
+    """The portal's 404 page for an object that is not in this tenant (or does not exist)."""
+    return page(request, "portal/not_found.html", {"what": what}, section=section, status=404)
+
+
 def querystring(request: HttpRequest, **changes: Any) -> str:
     params = request.GET.copy()
     for k, v in changes.items():

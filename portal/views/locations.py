@@ -22,7 +22,16 @@ from apps.locations.contracts import (
 from apps.parties import api as parties
 from apps.parties.contracts import Capability, PartyRole
 from portal.access import portal_view
-from portal.views.common import PAGE_SIZE, audit, int_or_none, notify, page, problem_messages, q
+from portal.views.common import (
+    PAGE_SIZE,
+    audit,
+    int_or_none,
+    not_found,
+    notify,
+    page,
+    problem_messages,
+    q,
+)
 
 DAY_NUMBERS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
 _HOURS_LINE = re.compile(
@@ -109,13 +118,7 @@ def location_detail(request: HttpRequest, location_id: int) -> HttpResponse:
     try:
         loc = locations.location_get(tenant_id=portal.tenant_id, location_id=location_id)
     except NotFound:
-        return page(
-            request,
-            "portal/not_found.html",
-            {"what": f"location {location_id}"},
-            section="locations",
-            status=404,
-        )
+        return not_found(request, f"location {location_id}", section="locations")
     stations = locations.charge_station_list(
         tenant_id=portal.tenant_id, after_id=None, limit=200, location_id=location_id
     )
@@ -236,13 +239,7 @@ def location_edit(request: HttpRequest, location_id: int) -> HttpResponse:
     try:
         loc = locations.location_get(tenant_id=portal.tenant_id, location_id=location_id)
     except NotFound:
-        return page(
-            request,
-            "portal/not_found.html",
-            {"what": f"location {location_id}"},
-            section="locations",
-            status=404,
-        )
+        return not_found(request, f"location {location_id}", section="locations")
     if request.method == "GET":
         return _form(request, loc=loc, errors=[])
     try:

@@ -35,6 +35,7 @@ from portal.access import portal_view
 from portal.views.common import (
     PAGE_SIZE,
     audit,
+    not_found,
     notify,
     now,
     page,
@@ -227,13 +228,7 @@ def station_detail(request: HttpRequest, station_id: int) -> HttpResponse:
     try:
         detail = locations.station_detail(tenant_id=portal.tenant_id, station_id=station_id, now=at)
     except NotFound:
-        return page(
-            request,
-            "portal/not_found.html",
-            {"what": f"charge station {station_id}"},
-            section="stations",
-            status=404,
-        )
+        return not_found(request, f"charge station {station_id}", section="stations")
     sessions = charging.session_rows(
         tenant_id=portal.tenant_id, limit=10, charge_station_id=station_id
     )

@@ -19,6 +19,7 @@ from apps.tariffs import api as tariffs
 from portal.access import portal_view
 from portal.views.common import (
     audit,
+    not_found,
     notify,
     now,
     page,
@@ -235,13 +236,7 @@ def tariff_detail(request: HttpRequest, tariff_id: int) -> HttpResponse:
     try:
         record = tariffs.tariff_get(tenant_id=portal.tenant_id, tariff_id=tariff_id, at=at)
     except NotFound:
-        return page(
-            request,
-            "portal/not_found.html",
-            {"what": f"tariff {tariff_id}"},
-            section="tariffs",
-            status=404,
-        )
+        return not_found(request, f"tariff {tariff_id}", section="tariffs")
     return page(
         request,
         "portal/tariffs/detail.html",
@@ -373,13 +368,7 @@ def tariff_version_new(request: HttpRequest, tariff_id: int) -> HttpResponse:
     try:
         record = tariffs.tariff_get(tenant_id=portal.tenant_id, tariff_id=tariff_id, at=at)
     except NotFound:
-        return page(
-            request,
-            "portal/not_found.html",
-            {"what": f"tariff {tariff_id}"},
-            section="tariffs",
-            status=404,
-        )
+        return not_found(request, f"tariff {tariff_id}", section="tariffs")
     if request.method == "GET":
         return _form_page(
             request, state=ocpi_to_form(record.ocpi), errors=[], field_errors={}, record=record
@@ -586,13 +575,7 @@ def tariff_import_status(request: HttpRequest, import_id: int) -> HttpResponse:
     try:
         job = tariffs.tariff_code_import_get(tenant_id=portal.tenant_id, import_id=import_id)
     except NotFound:
-        return page(
-            request,
-            "portal/not_found.html",
-            {"what": f"import {import_id}"},
-            section="tariffs",
-            status=404,
-        )
+        return not_found(request, f"import {import_id}", section="tariffs")
     template = (
         "portal/tariffs/_import_progress.html"
         if getattr(request, "htmx", False)

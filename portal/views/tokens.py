@@ -13,7 +13,16 @@ from apps.parties import api as parties
 from apps.parties.contracts import Capability
 from apps.tokens import api as tokens
 from portal.access import portal_view
-from portal.views.common import PAGE_SIZE, audit, int_or_none, notify, page, problem_messages, q
+from portal.views.common import (
+    PAGE_SIZE,
+    audit,
+    int_or_none,
+    not_found,
+    notify,
+    page,
+    problem_messages,
+    q,
+)
 
 
 @portal_view()
@@ -48,13 +57,7 @@ def token_detail(request: HttpRequest, token_id: int) -> HttpResponse:
     try:
         token = tokens.token_get(tenant_id=portal.tenant_id, token_id=token_id)
     except NotFound:
-        return page(
-            request,
-            "portal/not_found.html",
-            {"what": f"token {token_id}"},
-            section="tokens",
-            status=404,
-        )
+        return not_found(request, f"token {token_id}", section="tokens")
     contracts = customers.contract_list(
         tenant_id=portal.tenant_id, after_id=None, limit=20, token_id=token_id
     )
@@ -130,13 +133,7 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
     try:
         c = customers.customer_get(tenant_id=portal.tenant_id, customer_id=customer_id)
     except NotFound:
-        return page(
-            request,
-            "portal/not_found.html",
-            {"what": f"customer {customer_id}"},
-            section="customers",
-            status=404,
-        )
+        return not_found(request, f"customer {customer_id}", section="customers")
     contracts = customers.contract_list(
         tenant_id=portal.tenant_id, after_id=None, limit=100, customer_id=customer_id
     )
