@@ -24,10 +24,7 @@ class ApiView(APIView):
         return self.principal.tenant_id
 
     def query(self, serializer_cls: type[serializers.Serializer]) -> dict[str, Any]:  # type: ignore[type-arg]
-        s = serializer_cls(data=self.request.query_params)
-        if not s.is_valid():
-            raise QueryInvalid(s.errors)
-        return dict(s.validated_data)
+        return query_of(self.request, serializer_cls)
 
     def body(self, serializer_cls: type[serializers.Serializer], **kwargs: Any) -> dict[str, Any]:  # type: ignore[type-arg]
         data = self.request.data
@@ -45,6 +42,14 @@ class ApiView(APIView):
         if value.startswith("W/"):
             value = value[2:]
         return value.strip('"')
+
+
+def query_of(request: Any, serializer_cls: type[serializers.Serializer]) -> dict[str, Any]:  # type: ignore[type-arg]
+    """The request's query parameters validated by `serializer_cls` (QueryInvalid if not)."""
+    s = serializer_cls(data=request.query_params)
+    if not s.is_valid():
+        raise QueryInvalid(s.errors)
+    return dict(s.validated_data)
 
 
 def with_etag(response: Response, etag: str | None) -> Response:
