@@ -386,7 +386,8 @@ def webhook_events_emit(*, events: Iterable[WebhookEventIn], now: datetime) -> i
     dispatch. A rolled-back caller leaves nothing; an event emitted again (same tenant, type
     and key) inserts nothing (ON CONFLICT DO NOTHING on (subscription, event_id)); the relay
     (`webhook_relay`, every minute) queues deliveries whose dispatch message was lost.
-    Returns the number of delivery rows written (0 when nobody subscribed)."""
+    Returns the number of new delivery rows (0 when nobody subscribed or all were recorded
+    before; then nothing is queued)."""
     events = list(events)
     if not events:
         return 0
@@ -395,14 +396,29 @@ def webhook_events_emit(*, events: Iterable[WebhookEventIn], now: datetime) -> i
         tenant_id__in={e.tenant_id for e in events}, is_active=True
     ).values_list("pk", "tenant_id", "events"):
         subs.setdefault(tenant_id, []).append((pk, frozenset(wanted)))
-    rows = []
-    event_ids = []
+    wanted_by: list[tuple[WebhookEventIn, str, uuid.UUID, list[int]]] = []
     for e in events:
         type = WebhookEventType(e.type).value
         targets = [pk for pk, wanted in subs.get(e.tenant_id, ()) if type in wanted]
-        if not targets:
+        if targets:
+            event_id = webhook_event_id(tenant_id=e.tenant_id, type=type, key=e.key)
+            wanted_by.append((e, type, event_id, targets))
+    if not wanted_by:
+        return 0
+    # An event emitted again must not queue its delivery again: a second task for a delivery
+    # whose first attempt is under way would send it twice (the attempt lease stops that, but
+    # only once the first attempt is claimed). One look-up for what is already recorded.
+    recorded = set(
+        WebhookDelivery.objects.filter(
+            event_id__in=[event_id for _, _, event_id, _ in wanted_by]
+        ).values_list("subscription_id", "event_id")
+    )
+    rows = []
+    event_ids = []
+    for e, type, event_id, targets in wanted_by:
+        new = [pk for pk in targets if (pk, event_id) not in recorded]
+        if not new:
             continue
-        event_id = webhook_event_id(tenant_id=e.tenant_id, type=type, key=e.key)
         body = _event_body(event_id, type, e.occurred_at, e.data)
         event_ids.append(str(event_id))
         rows += [
@@ -414,10 +430,13 @@ def webhook_events_emit(*, events: Iterable[WebhookEventIn], now: datetime) -> i
                 body=body,
                 next_attempt_at=now,
             )
-            for pk in targets
+            for pk in new
         ]
     if not rows:
         return 0
+    # A concurrent emit of the same event between the look-up and here still inserts one row
+    # (ON CONFLICT DO NOTHING on (subscription, event_id)); its extra dispatch finds the
+    # delivery attempted or in flight and sends nothing.
     WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
 
     def dispatch() -> None:
