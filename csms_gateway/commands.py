@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import time
 import uuid
@@ -42,9 +43,12 @@ from apps.locations.contracts import (
     ConfigurationKey,
     ConfigurationReport,
     ConfigurationValue,
+    DataTransfer,
+    GetChargingProfiles,
     GetConfiguration,
     GetInstalledCertificateIds,
     InstalledCertificates,
+    LocalListVersion,
     LogUpload,
     ProfilePurpose,
     RateUnit,
@@ -56,6 +60,7 @@ from apps.locations.contracts import (
     SendLocalList,
     StationCommand,
     TriggerMessage,
+    VendorData,
     command_from_json,
     to_json,
 )
@@ -91,6 +96,10 @@ STATUS_WORDS: dict[str, CommandStatus] = {
     "NotSupported": CommandStatus.NOT_SUPPORTED,
     "NotImplemented": CommandStatus.NOT_SUPPORTED,
     "NotSupportedAttributeType": CommandStatus.NOT_SUPPORTED,
+    "UnknownVendorId": CommandStatus.NOT_SUPPORTED,  # DataTransfer: no such vendor extension
+    "UnknownMessageId": CommandStatus.NOT_SUPPORTED,  # DataTransfer: the vendor's, not this one
+    "EmptyResultSet": CommandStatus.ACCEPTED,  # 2.0.1 GetBaseReport: accepted, nothing to report
+    "NoProfiles": CommandStatus.ACCEPTED,  # 2.0.1 GetChargingProfiles: accepted, none match
     "UnlockFailed": CommandStatus.FAILED,
     "Failed": CommandStatus.FAILED,
 }
@@ -371,6 +380,35 @@ def _get_installed_16(c: GetInstalledCertificateIds) -> dict[str, Any]:
     return {"certificateType": _use(_USE_16, c.uses[0], "1.6")}
 
 
+def _list_version(field: str) -> Callable[[dict[str, Any]], Parsed]:
+    """GetLocalListVersion's answer has no status: the version (1.x `listVersion`, 2.0.1
+    `versionNumber`; 0 means no list). 1.x reserves -1 for "no local list support"."""
+
+    def parse(p: dict[str, Any]) -> Parsed:
+        version = int(p[field])
+        if version < 0:
+            return Parsed(
+                CommandStatus.NOT_SUPPORTED, "", None, "the station has no local authorization list"
+            )
+        return Parsed(CommandStatus.ACCEPTED, "", LocalListVersion(version))
+
+    return parse
+
+
+def _data_transfer(c: DataTransfer) -> dict[str, Any]:
+    return _opt(vendorId=c.vendor_id, messageId=c.message_id or None, data=c.data)
+
+
+def _parse_data_transfer(p: dict[str, Any]) -> Parsed:
+    """The status, and the data the station sent back (2.0.1 may send any JSON: kept as JSON
+    text, numbers as parsed)."""
+    parsed = by_status(p)
+    data = p.get("data")
+    if data is not None and not isinstance(data, str):
+        data = json.dumps(_plain(data), separators=(",", ":"), sort_keys=True)
+    return Parsed(parsed.status, parsed.station_status, VendorData(data), parsed.message)
+
+
 def _parse_delete(p: dict[str, Any]) -> Parsed:
     parsed = by_status(p)
     if parsed.station_status == "NotFound":  # no such certificate on the station
@@ -487,6 +525,10 @@ V16: dict[CommandKind, Mapping] = {
         lambda c: {"certificateHashData": _hash_json(c.certificate)},
         _parse_delete,
     ),
+    CommandKind.GET_LOCAL_LIST_VERSION: Mapping(
+        "GetLocalListVersion", lambda c: {}, _list_version("listVersion")
+    ),
+    CommandKind.DATA_TRANSFER: Mapping("DataTransfer", _data_transfer, _parse_data_transfer),
 }
 
 
@@ -523,6 +565,8 @@ V15: dict[CommandKind, Mapping] = {
             CommandKind.GET_DIAGNOSTICS,
             CommandKind.RESERVE_NOW,
             CommandKind.CANCEL_RESERVATION,
+            CommandKind.GET_LOCAL_LIST_VERSION,
+            CommandKind.DATA_TRANSFER,
         )
     },
     CommandKind.REMOTE_START: Mapping("RemoteStartTransaction", _no_profile_15),
@@ -707,6 +751,20 @@ def _request_id(value: int | None, what: str) -> int:
     return value
 
 
+def _get_charging_profiles(c: GetChargingProfiles) -> dict[str, Any]:
+    """Every criterion left empty matches all (an empty `chargingProfile` object)."""
+    return _opt(
+        requestId=_request_id(c.request_id, "GetChargingProfiles"),
+        evseId=c.evse_id,
+        chargingProfile=_opt(
+            chargingProfilePurpose=PURPOSE_201[c.purpose] if c.purpose else None,
+            stackLevel=c.stack_level,
+            chargingProfileId=list(c.profile_ids) or None,
+            chargingLimitSource=list(c.sources) or None,
+        ),
+    )
+
+
 V201: dict[CommandKind, Mapping] = {
     CommandKind.REMOTE_START: Mapping(
         "RequestStartTransaction", _remote_start_201, _parse_remote_start_201
@@ -834,13 +892,29 @@ V201: dict[CommandKind, Mapping] = {
         lambda c: {"certificateHashData": _hash_json(c.certificate)},
         _parse_delete,
     ),
+    CommandKind.GET_LOCAL_LIST_VERSION: Mapping(
+        "GetLocalListVersion", lambda c: {}, _list_version("versionNumber")
+    ),
+    CommandKind.DATA_TRANSFER: Mapping("DataTransfer", _data_transfer, _parse_data_transfer),
+    CommandKind.GET_BASE_REPORT: Mapping(
+        "GetBaseReport",
+        lambda c: {
+            "requestId": _request_id(c.request_id, "GetBaseReport"),
+            "reportBase": c.report_base.value,
+        },
+    ),
+    CommandKind.GET_CHARGING_PROFILES: Mapping("GetChargingProfiles", _get_charging_profiles),
 }
 
 # The per-version tables. A version without a row for a command answers NOT_SUPPORTED.
 MAPPINGS: dict[str, dict[CommandKind, Mapping]] = {"1.5": V15, "1.6": V16, "2.0.1": V201}
 
+# Commands only OCPP 2.0.1 has: a 1.x station answers NOT_SUPPORTED and nothing is sent.
+ONLY_201 = frozenset({CommandKind.GET_BASE_REPORT, CommandKind.GET_CHARGING_PROFILES})
+
 # Every command class is used by some row (a cheap guard against a typo in a table).
-assert set(COMMAND_CLASSES) == set(V16) == set(V201)
+assert set(COMMAND_CLASSES) == set(V201) == set(V16) | ONLY_201
+assert not ONLY_201 & set(V16) and set(V15) <= set(V16)
 
 
 def build(version: str, command: StationCommand) -> tuple[str, dict[str, Any]]:

@@ -1,8 +1,9 @@
-"""How a simulated station answers the CSMS's commands (the calls CSMS → station), OCPP 1.6 and
-2.0.1, with station state behind the answers: configuration keys / variables, charging
-profiles and the composite schedule they give, reservations, the local list version,
-availability, remote start / stop of a session, firmware updates and log uploads with their
-status notifications, and a reboot after Reset or a firmware install.
+"""How a simulated station answers the CSMS's commands (the calls CSMS → station), OCPP 1.5, 1.6
+and 2.0.1, with station state behind the answers: configuration keys / variables (and the
+2.0.1 base report in NotifyReport parts), charging profiles, the composite schedule they give
+and the 2.0.1 profile report, reservations, the local list and its version, a DataTransfer
+vendor extension, availability, remote start / stop of a session, firmware updates and log
+uploads with their status notifications, and a reboot after Reset or a firmware install.
 
 A mixin of `simulator.Station` (it uses the station's connection, clock and session); like
 the simulator it speaks only OCPP over the network (import-linter `simulator-network-only`).
@@ -20,6 +21,8 @@ from typing import Any
 from csms_gateway import ocppj
 
 VOLTAGE = 230
+SIM_VENDOR = "org.example.sim"  # the vendor id of the simulator's DataTransfer extension
+REPORT_PART = 4  # variables per NotifyReport part (a full report comes in several parts)
 
 
 @dataclass
@@ -82,6 +85,15 @@ def default_variables() -> dict[tuple[str, str], tuple[str, bool]]:
 
 def _num(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _plain(value: Any) -> Any:
+    """A payload as received (numbers parsed as Decimal) made ready to send again."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return _num(value) if isinstance(value, Decimal) else value
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -386,6 +398,75 @@ class CommandResponder:
         self.state.local_list_version = version
         return {"status": "Accepted"}
 
+    def _on_GetLocalListVersion(self, p: dict[str, Any]) -> dict[str, Any]:
+        field = "listVersion" if self._v16() else "versionNumber"
+        return {field: self.state.local_list_version}
+
+    # --- vendor extension: DataTransfer from the CSMS ----------------------------------------
+
+    def _on_DataTransfer(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Vendor `org.example.sim`: `Echo` sends the data back (a 2.0.1 station as a JSON
+        object, which 2.0.1 allows), `Register` the meter register in Wh; any other message
+        id UnknownMessageId; any other vendor UnknownVendorId."""
+        if p["vendorId"] != SIM_VENDOR:
+            return {"status": "UnknownVendorId"}
+        message, data = p.get("messageId"), p.get("data")
+        if message == "Echo":
+            return {"status": "Accepted", "data": data if self._v16() else {"echo": data}}
+        if message == "Register":
+            return {"status": "Accepted", "data": str(self.register_wh)}
+        return {"status": "UnknownMessageId"}
+
+    # --- device model report (2.0.1) -----------------------------------------------------------
+
+    def _on_GetBaseReport(self, p: dict[str, Any]) -> Any:
+        """FullInventory: every variable; ConfigurationInventory: the writable ones; both in
+        NotifyReport parts of at most REPORT_PART variables. SummaryInventory is not
+        implemented by this station (NotSupported)."""
+        base = p["reportBase"]
+        if base == "SummaryInventory":
+            return {"status": "NotSupported"}
+        items = sorted(self.state.variables.items())
+        if base == "ConfigurationInventory":
+            items = [(k, v) for k, v in items if not v[1]]
+        if not items:
+            return {"status": "EmptyResultSet"}
+        return {"status": "Accepted"}, self._report_flow(p["requestId"], items)
+
+    async def _report_flow(
+        self, request_id: int, items: list[tuple[tuple[str, str], tuple[str, bool]]]
+    ) -> None:
+        parts = [items[i : i + REPORT_PART] for i in range(0, len(items), REPORT_PART)]
+        generated = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        for seq, part in enumerate(parts):
+            data = [
+                {
+                    "component": {"name": component},
+                    "variable": {"name": variable},
+                    "variableAttribute": [
+                        {
+                            "type": "Actual",
+                            "value": value,
+                            "mutability": "ReadOnly" if readonly else "ReadWrite",
+                        }
+                    ],
+                    "variableCharacteristics": {"dataType": "string", "supportsMonitoring": False},
+                }
+                for (component, variable), (value, readonly) in part
+            ]
+            payload = {
+                "requestId": request_id,
+                "generatedAt": generated,
+                "seqNo": seq,
+                "tbc": seq < len(parts) - 1,
+                "reportData": data,
+            }
+            try:
+                await self.call("NotifyReport", payload)
+            except Exception as exc:  # noqa: BLE001
+                self.stats.error(f"{self.identity}: NotifyReport: {exc!r}")
+                return
+
     # --- smart charging --------------------------------------------------------------------
 
     def _profile_fields(self, profile: dict[str, Any]) -> tuple[int, str, int, dict[str, Any]]:
@@ -443,6 +524,45 @@ class CommandResponder:
             del self.state.profiles[other]
             removed += 1
         return {"status": "Accepted" if removed else "Unknown"}
+
+    def _on_GetChargingProfiles(self, p: dict[str, Any]) -> Any:
+        """2.0.1: the installed profiles that match every given criterion, reported in one
+        ReportChargingProfiles per EVSE (source CSO: all were set by the CSMS); NoProfiles
+        when none match."""
+        criterion = p.get("chargingProfile") or {}
+        evse, ids = p.get("evseId"), criterion.get("chargingProfileId")
+        sources = criterion.get("chargingLimitSource")
+        found: dict[int, list[dict[str, Any]]] = {}
+        for pid, (profile_evse, profile) in sorted(self.state.profiles.items()):
+            _, purpose, level, _ = self._profile_fields(profile)
+            if (
+                (evse is not None and profile_evse != evse)
+                or (ids and pid not in ids)
+                or (sources and "CSO" not in sources)
+                or criterion.get("chargingProfilePurpose", purpose) != purpose
+                or criterion.get("stackLevel", level) != level
+            ):
+                continue
+            found.setdefault(profile_evse, []).append(profile)
+        if not found:
+            return {"status": "NoProfiles"}
+        return {"status": "Accepted"}, self._profiles_flow(p["requestId"], found)
+
+    async def _profiles_flow(self, request_id: int, found: dict[int, list[dict[str, Any]]]) -> None:
+        evses = sorted(found)
+        for i, evse in enumerate(evses):
+            payload = {
+                "requestId": request_id,
+                "chargingLimitSource": "CSO",
+                "tbc": i < len(evses) - 1,
+                "evseId": evse,
+                "chargingProfile": _plain(found[evse]),
+            }
+            try:
+                await self.call("ReportChargingProfiles", payload)
+            except Exception as exc:  # noqa: BLE001
+                self.stats.error(f"{self.identity}: ReportChargingProfiles: {exc!r}")
+                return
 
     def composite_schedule(
         self, evse: int, duration: int, unit: str | None, now: datetime

@@ -438,6 +438,10 @@ class CommandKind(enum.StrEnum):
     INSTALL_CERTIFICATE = "INSTALL_CERTIFICATE"
     GET_INSTALLED_CERTIFICATE_IDS = "GET_INSTALLED_CERTIFICATE_IDS"
     DELETE_CERTIFICATE = "DELETE_CERTIFICATE"
+    GET_LOCAL_LIST_VERSION = "GET_LOCAL_LIST_VERSION"
+    DATA_TRANSFER = "DATA_TRANSFER"  # CSMS → station (a vendor extension)
+    GET_BASE_REPORT = "GET_BASE_REPORT"  # 2.0.1 only: the station answers with NotifyReport
+    GET_CHARGING_PROFILES = "GET_CHARGING_PROFILES"  # 2.0.1 only: ReportChargingProfiles
 
 
 class CommandStatus(enum.StrEnum):
@@ -708,6 +712,55 @@ class DeleteCertificate:
     certificate: CertificateHashData
 
 
+@dataclass(frozen=True, slots=True)
+class GetLocalListVersion:
+    kind: ClassVar[CommandKind] = CommandKind.GET_LOCAL_LIST_VERSION
+
+
+@dataclass(frozen=True, slots=True)
+class DataTransfer:
+    """A vendor-specific message to the station (1.x `data` is a string; 2.0.1 allows any
+    JSON, we send the string)."""
+
+    kind: ClassVar[CommandKind] = CommandKind.DATA_TRANSFER
+    vendor_id: str
+    message_id: str = ""
+    data: str | None = None
+
+
+class ReportBase(enum.StrEnum):
+    """What a 2.0.1 GetBaseReport asks for (the OCPP words)."""
+
+    CONFIGURATION_INVENTORY = "ConfigurationInventory"
+    FULL_INVENTORY = "FullInventory"
+    SUMMARY_INVENTORY = "SummaryInventory"
+
+
+@dataclass(frozen=True, slots=True)
+class GetBaseReport:
+    """2.0.1: the station reports its device model in NotifyReport messages (stored by
+    `apps.devices`, appended to this command's progress)."""
+
+    kind: ClassVar[CommandKind] = CommandKind.GET_BASE_REPORT
+    report_base: ReportBase = ReportBase.FULL_INVENTORY
+    request_id: int | None = None  # required by 2.0.1: the audit row's id when None
+
+
+@dataclass(frozen=True, slots=True)
+class GetChargingProfiles:
+    """2.0.1: the station reports the profiles that match in ReportChargingProfiles
+    messages (stored by `apps.devices`, appended to this command's progress). Every
+    criterion left empty matches all."""
+
+    kind: ClassVar[CommandKind] = CommandKind.GET_CHARGING_PROFILES
+    request_id: int | None = None  # required by 2.0.1: the audit row's id when None
+    evse_id: int | None = None  # 0: the station's own profiles; None: every EVSE
+    purpose: ProfilePurpose | None = None
+    stack_level: int | None = None
+    profile_ids: tuple[int, ...] = ()
+    sources: tuple[str, ...] = ()  # chargingLimitSource: EMS, Other, SO, CSO
+
+
 StationCommand = (
     RemoteStart
     | RemoteStop
@@ -730,6 +783,10 @@ StationCommand = (
     | InstallCertificate
     | GetInstalledCertificateIds
     | DeleteCertificate
+    | GetLocalListVersion
+    | DataTransfer
+    | GetBaseReport
+    | GetChargingProfiles
 )
 COMMAND_CLASSES: dict[CommandKind, type[StationCommand]] = {
     cls.kind: cls  # type: ignore[misc]
@@ -755,6 +812,10 @@ COMMAND_CLASSES: dict[CommandKind, type[StationCommand]] = {
         InstallCertificate,
         GetInstalledCertificateIds,
         DeleteCertificate,
+        GetLocalListVersion,
+        DataTransfer,
+        GetBaseReport,
+        GetChargingProfiles,
     )
 }
 
@@ -803,6 +864,16 @@ class InstalledCertificates:
     certificates: tuple[CertificateHashData, ...]  # empty: none (the station's NotFound)
 
 
+@dataclass(frozen=True, slots=True)
+class LocalListVersion:
+    version: int  # 0: no list (or an empty one)
+
+
+@dataclass(frozen=True, slots=True)
+class VendorData:
+    data: str | None  # what a DataTransfer's answer carried (2.0.1 JSON as JSON text)
+
+
 CommandAnswer = (
     ConfigurationReport
     | CompositeSchedule
@@ -810,6 +881,8 @@ CommandAnswer = (
     | RemoteStarted
     | ConfigurationChanged
     | InstalledCertificates
+    | LocalListVersion
+    | VendorData
 )
 ANSWER_CLASSES: dict[str, type[CommandAnswer]] = {
     cls.__name__: cls  # type: ignore[misc]
@@ -820,6 +893,8 @@ ANSWER_CLASSES: dict[str, type[CommandAnswer]] = {
         RemoteStarted,
         ConfigurationChanged,
         InstalledCertificates,
+        LocalListVersion,
+        VendorData,
     )
 }
 

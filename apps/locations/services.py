@@ -39,6 +39,8 @@ from apps.locations.contracts import (
     ConnectionEventKind,
     Connectivity,
     EvseStatusReport,
+    GetBaseReport,
+    GetChargingProfiles,
     GetDiagnostics,
     LocationRecord,
     OcppVersion,
@@ -731,12 +733,17 @@ def charge_station_connections_record(*, events: Sequence[ConnectionEventIn]) ->
 # --- Remote commands -------------------------------------------------------------------------
 
 
+# Commands whose later notifications name them by an integer requestId (2.0.1).
+_WITH_REQUEST_ID = UpdateFirmware | GetDiagnostics | GetBaseReport | GetChargingProfiles
+
+
 def _with_request_id(command: StationCommand, request_id: int) -> StationCommand:
-    """2.0.1 needs an integer id on RequestStartTransaction, UpdateFirmware and GetLog that
-    later notifications refer to: unless the caller chose one, it is the audit row's id."""
+    """2.0.1 needs an integer id on RequestStartTransaction, UpdateFirmware, GetLog,
+    GetBaseReport and GetChargingProfiles that later notifications refer to: unless the
+    caller chose one, it is the audit row's id."""
     if isinstance(command, RemoteStart) and command.remote_start_id is None:
         return dataclasses.replace(command, remote_start_id=request_id)
-    if isinstance(command, UpdateFirmware | GetDiagnostics) and command.request_id is None:
+    if isinstance(command, _WITH_REQUEST_ID) and command.request_id is None:
         return dataclasses.replace(command, request_id=request_id)
     return command
 
@@ -744,7 +751,7 @@ def _with_request_id(command: StationCommand, request_id: int) -> StationCommand
 def _request_id(command: StationCommand) -> int | None:
     if isinstance(command, RemoteStart):
         return command.remote_start_id
-    if isinstance(command, UpdateFirmware | GetDiagnostics):
+    if isinstance(command, _WITH_REQUEST_ID):
         return command.request_id
     return None
 
@@ -793,6 +800,11 @@ def charge_station_command(
     command = _with_request_id(command, row.pk)
     row.request = to_json(command)
     row.request_id = _request_id(command)
+    if row.request_id is not None:
+        # Stored before the command goes out: the station's notifications that follow its
+        # answer (NotifyReport, ReportChargingProfiles, ...) are matched by this id, and may
+        # arrive before the answer has been written below.
+        row.save(update_fields=["request", "request_id"])
     reply = relay.send(station["identity"], command, timeout=timeout)
     row.status = reply.status.value
     row.station_status = reply.station_status[:50]
@@ -829,15 +841,19 @@ def charge_station_command_progress(
     status: str,
     at: datetime,
     request_id: int | None = None,
+    by_request_id_only: bool = False,
 ) -> int | None:
     """Append a later status notification (FirmwareStatusNotification, Diagnostics- /
-    LogStatusNotification) to the command it reports on: the one with its requestId (2.0.1),
-    else the station's newest accepted command of that kind. Returns the row's id, or None
-    when no command matches (a station reporting an update nobody sent through here)."""
+    LogStatusNotification, a NotifyReport or ReportChargingProfiles part) to the command it
+    reports on: the one with its requestId (2.0.1), else, unless `by_request_id_only`, the
+    station's newest accepted command of that kind. Returns the row's id, or None when no
+    command matches (a station reporting an update nobody sent through here)."""
     rows = RemoteCommand.objects.filter(charge_station_id=station_id, kind=kind.value)
     row = None
     if request_id is not None:
         row = rows.filter(request_id=request_id).first()
+    if row is None and by_request_id_only:
+        return None
     if row is None:
         row = rows.filter(status=CommandStatus.ACCEPTED.value).order_by("-requested_at").first()
     if row is None:

@@ -71,16 +71,21 @@ async def _record(ctx: StationContext, event: StationEventIn) -> None:
     await ctx.backend.call_api(devices_api.station_event_record, event=event)
 
 
-async def _progress(ctx: StationContext, kind: CommandKind, event: StationEventIn) -> None:
+async def _progress(
+    ctx: StationContext, kind: CommandKind, event: StationEventIn, status: str | None = None
+) -> None:
     """A status notification that follows a remote command (UpdateFirmware, GetDiagnostics /
     GetLog) is also appended to that command's progress in the command log (2.0.1: matched
-    by requestId; 1.x: the station's newest accepted command of the kind)."""
+    by requestId; 1.x: the station's newest accepted command of the kind). A report part
+    (NotifyReport, ReportChargingProfiles) only to the command with its requestId: another
+    request (GetReport sent elsewhere) is not ours."""
     await ctx.backend.command_progress(
         station_id=ctx.station_id,
         kind=kind,
-        status=event.status,
+        status=event.status if status is None else status,
         at=event.received_at,
         request_id=event.request_id,
+        by_request_id_only=status is not None,
     )
 
 
@@ -327,6 +332,37 @@ async def notify_report(ctx: StationContext, p: dict[str, Any]) -> dict[str, Any
         request_id=_int(p.get("requestId")),
         events=[event],
     )
+    await _progress(
+        ctx, CommandKind.GET_BASE_REPORT, event, _part(p, f"{len(variables)} attributes")
+    )
+    return {}
+
+
+def _part(p: dict[str, Any], what: str) -> str:
+    """A report part as a command's progress: "part 0: 12 attributes, more to come",
+    "EVSE 1 profiles 2, 5, last part" (ReportChargingProfiles has no sequence number)."""
+    last = "more to come" if p.get("tbc") else "last part"
+    seq = f"part {p['seqNo']}: " if "seqNo" in p else ""
+    return f"{seq}{what}, {last}"
+
+
+async def report_charging_profiles(ctx: StationContext, p: dict[str, Any]) -> dict[str, Any]:
+    """One part of the answer to GetChargingProfiles (the profiles of one EVSE from one
+    source): logged whole, and appended to that command's progress."""
+    profiles = p.get("chargingProfile") or []
+    event = _event(
+        ctx,
+        StationEventKind.CHARGING_PROFILES,
+        "ReportChargingProfiles",
+        status=p.get("chargingLimitSource"),
+        request_id=p.get("requestId"),
+        evse=p.get("evseId"),
+        details=p,
+    )
+    await _record(ctx, event)
+    ids = ", ".join(str(x.get("id")) for x in profiles if isinstance(x, dict))
+    what = f"EVSE {p.get('evseId')} profiles {ids or 'none'}"
+    await _progress(ctx, CommandKind.GET_CHARGING_PROFILES, event, _part(p, what))
     return {}
 
 
@@ -434,11 +470,7 @@ V201_HANDLERS: dict[str, Handler] = {
         "ClearedChargingLimit",
         status_of=lambda p: p.get("chargingLimitSource"),
     ),
-    "ReportChargingProfiles": _logged(
-        StationEventKind.CHARGING_PROFILES,
-        "ReportChargingProfiles",
-        status_of=lambda p: p.get("chargingLimitSource"),
-    ),
+    "ReportChargingProfiles": report_charging_profiles,
     # We compute no ISO 15118 schedules: the needs are stored and the station is told no
     # schedule will come ("Rejected": it goes on with its own limits), not a false Accepted.
     "NotifyEVChargingNeeds": _logged(

@@ -23,11 +23,13 @@ from apps.locations.contracts import (
     ConfigurationKey,
     ConfigurationReport,
     GetConfiguration,
+    LocalListVersion,
     RemoteStarted,
     StationCommand,
     StationDetail,
     StationState,
     TriggerMessage,
+    VendorData,
 )
 from apps.parties.contracts import Capability
 from apps.tariffs import api as tariffs
@@ -174,6 +176,10 @@ def _answer_lines(outcome: CommandOutcome) -> list[str]:
         return ["the station needs a reboot for the change to take effect"]
     if isinstance(data, RemoteStarted) and data.transaction_id:
         return [f"transaction {data.transaction_id}"]
+    if isinstance(data, LocalListVersion):
+        return [f"local list version {data.version}" + (" (no list)" if not data.version else "")]
+    if isinstance(data, VendorData) and data.data is not None:
+        return [f"data: {data.data}"]
     return []
 
 

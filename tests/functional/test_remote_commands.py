@@ -17,7 +17,7 @@ import pytest
 
 from apps.charging.models import OcppEvent
 from apps.common.errors import ValidationFailed
-from apps.devices.models import CertificateRequest
+from apps.devices.models import CertificateRequest, DeviceVariable, StationEvent
 from apps.locations import api as locations_api
 from apps.locations.contracts import (
     CancelReservation,
@@ -33,16 +33,22 @@ from apps.locations.contracts import (
     ConfigurationChanged,
     ConfigurationKey,
     ConfigurationReport,
+    DataTransfer,
+    GetBaseReport,
+    GetChargingProfiles,
     GetCompositeSchedule,
     GetConfiguration,
     GetDiagnostics,
+    GetLocalListVersion,
     LocalListEntry,
+    LocalListVersion,
     LogUpload,
     ProfileKind,
     ProfilePurpose,
     RateUnit,
     RemoteStart,
     RemoteStop,
+    ReportBase,
     ReserveNow,
     Reset,
     SchedulePeriod,
@@ -52,6 +58,7 @@ from apps.locations.contracts import (
     TriggerMessage,
     UnlockConnector,
     UpdateFirmware,
+    VendorData,
 )
 from apps.locations.models import ChargeStation, RemoteCommand
 from tests.conftest import RunningGateway, wait_for
@@ -92,6 +99,42 @@ PROFILE = ChargingProfile(
     kind=ProfileKind.ABSOLUTE,
     schedule=ChargingSchedule(unit=RateUnit.A, periods=(SchedulePeriod(0, Decimal("16")),)),
 )
+
+
+def base_report(st: ChargeStation, sim: Any, protocol: str) -> None:
+    """GetBaseReport (2.0.1): accepted, then the device model in NotifyReport parts, stored
+    and recorded on the command's progress; 1.x: not supported, nothing sent."""
+    if protocol != "2.0.1":
+        sent_before = len(sim.calls())
+        for command in (GetBaseReport(), GetChargingProfiles()):
+            out = send(st, command)
+            assert (out.status, out.ocpp_action) == (CommandStatus.NOT_SUPPORTED, ""), out
+            assert out.message == f"OCPP {protocol} has no {command.kind} command"
+        assert len(sim.calls()) == sent_before
+        return
+    out = send(st, GetBaseReport())
+    assert (out.status, out.station_status) == (CommandStatus.ACCEPTED, "Accepted"), out
+    assert out.ocpp_request == {"requestId": out.id, "reportBase": "FullInventory"}
+    row = wait_for(
+        lambda: (r := RemoteCommand.objects.get(pk=out.id)) and len(r.progress) == 2 and r,
+        what="two NotifyReport parts on the command",
+    )
+    # The simulator's six variables in parts of four.
+    assert [p["status"] for p in row.progress] == [
+        "part 0: 4 attributes, more to come",
+        "part 1: 2 attributes, last part",
+    ]
+    stored = DeviceVariable.objects.filter(charge_station=st, report_request_id=out.id)
+    assert sorted(stored.values_list("component", "variable", "value", "mutability")) == [
+        ("ChargingStation", "Model", "SimAC22", "ReadOnly"),
+        ("LocalAuthListCtrlr", "Enabled", "true", "ReadWrite"),
+        ("OCPPCommCtrlr", "HeartbeatInterval", "120", "ReadWrite"),  # changed above
+        ("SampledDataCtrlr", "TxUpdatedInterval", "900", "ReadWrite"),
+        ("SecurityCtrlr", "SecurityProfile", "1", "ReadOnly"),
+        ("SmartChargingCtrlr", "Enabled", "true", "ReadOnly"),
+    ]
+    out = send(st, GetBaseReport(report_base=ReportBase.SUMMARY_INVENTORY))
+    assert (out.status, out.station_status) == (CommandStatus.NOT_SUPPORTED, "NotSupported")
 
 
 def trigger(st: ChargeStation, sim: Any, v16: bool) -> None:
@@ -227,6 +270,26 @@ def test_each_command_reaches_the_station_through_a_second_gateway_process(
     out = send(st, SendLocalList(version=2, full=False, entries=(LocalListEntry("X1"),)))
     assert (out.status, out.station_status) == (CommandStatus.REJECTED, "VersionMismatch")
     assert sim.station.state.local_list_version == 3
+    out = send(st, GetLocalListVersion())
+    assert (out.status, out.data, out.ocpp_action) == (
+        CommandStatus.ACCEPTED,
+        LocalListVersion(3),
+        "GetLocalListVersion",
+    )
+    assert out.response == ({"listVersion": 3} if v16 else {"versionNumber": 3})
+
+    # DataTransfer to the station (the simulator's vendor extension); a 2.0.1 station may
+    # answer with JSON, kept as JSON text.
+    out = send(st, DataTransfer(vendor_id="org.example.sim", message_id="Echo", data="hello"))
+    assert (out.status, out.station_status) == (CommandStatus.ACCEPTED, "Accepted"), out
+    assert out.data == VendorData("hello" if v16 else '{"echo":"hello"}')
+    assert out.ocpp_request == {"vendorId": "org.example.sim", "messageId": "Echo", "data": "hello"}
+    out = send(st, DataTransfer(vendor_id="org.example.sim", message_id="Nope"))
+    assert (out.status, out.station_status) == (CommandStatus.NOT_SUPPORTED, "UnknownMessageId")
+    out = send(st, DataTransfer(vendor_id="com.other"))
+    assert (out.status, out.station_status) == (CommandStatus.NOT_SUPPORTED, "UnknownVendorId")
+
+    base_report(st, sim, protocol)
 
     out = send(st, GetDiagnostics(location="ftp://logs.example/upload/"))
     assert out.status is CommandStatus.ACCEPTED
@@ -432,11 +495,49 @@ def test_smart_charging_round_trip(
         (3600, Decimal("10000")),  # 22 kW capped by the station maximum
     ]
     # Cleared: the default profile goes, the cap alone remains.
+    charging_profiles_report(st, sim, protocol)
+
     assert send(st, ClearChargingProfile(profile_id=2)).status is CommandStatus.ACCEPTED
     assert send(st, ClearChargingProfile(profile_id=2)).status is CommandStatus.REJECTED
     out = send(st, GetCompositeSchedule(evse_id=1, duration=600))
     assert isinstance(out.data, CompositeSchedule) and out.data.schedule is not None
     assert [(p.start_period, p.limit) for p in out.data.schedule.periods] == [(0, Decimal("10000"))]
+
+
+def charging_profiles_report(st: ChargeStation, sim: Any, protocol: str) -> None:
+    """GetChargingProfiles (2.0.1): one ReportChargingProfiles per EVSE with the profiles
+    that match, stored and recorded on the command's progress; 1.6: not supported."""
+    if protocol != "2.0.1":
+        sent_before = len(sim.calls())
+        out = send(st, GetChargingProfiles())
+        assert (out.status, out.ocpp_action) == (CommandStatus.NOT_SUPPORTED, "")
+        assert len(sim.calls()) == sent_before
+        return
+
+    def progress(out: CommandOutcome, parts: int) -> list[str]:
+        row = wait_for(
+            lambda: (r := RemoteCommand.objects.get(pk=out.id)) and len(r.progress) == parts and r,
+            what=f"{parts} ReportChargingProfiles on the command",
+        )
+        return [p["status"] for p in row.progress]
+
+    out = send(st, GetChargingProfiles())
+    assert (out.status, out.station_status) == (CommandStatus.ACCEPTED, "Accepted")
+    assert out.ocpp_request == {"requestId": out.id, "chargingProfile": {}}
+    assert progress(out, 2) == ["EVSE 0 profiles 1, more to come", "EVSE 1 profiles 2, last part"]
+    reports = StationEvent.objects.filter(
+        charge_station=st, action="ReportChargingProfiles", request_id=out.id
+    ).order_by("id")
+    assert [(e.evse_ocpp_id, e.status) for e in reports] == [(0, "CSO"), (1, "CSO")]
+    assert [p["id"] for p in reports[1].details["chargingProfile"]] == [2]
+
+    out = send(st, GetChargingProfiles(purpose=ProfilePurpose.TX_DEFAULT))
+    assert out.status is CommandStatus.ACCEPTED
+    assert progress(out, 1) == ["EVSE 1 profiles 2, last part"]
+    out = send(st, GetChargingProfiles(profile_ids=(99,)))
+    assert (out.status, out.station_status) == (CommandStatus.ACCEPTED, "NoProfiles")
+    time.sleep(0.5)
+    assert RemoteCommand.objects.get(pk=out.id).progress == []  # nothing follows
 
 
 @pytest.mark.parametrize("protocol", ["1.6", "2.0.1"])

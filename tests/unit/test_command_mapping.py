@@ -27,19 +27,25 @@ from apps.locations.contracts import (
     CommandStatus,
     CompositeSchedule,
     ConfigurationKey,
+    DataTransfer,
     DeleteCertificate,
+    GetBaseReport,
+    GetChargingProfiles,
     GetCompositeSchedule,
     GetConfiguration,
     GetDiagnostics,
     GetInstalledCertificateIds,
+    GetLocalListVersion,
     InstallCertificate,
     InstalledCertificates,
     LocalListEntry,
+    LocalListVersion,
     ProfileKind,
     ProfilePurpose,
     RateUnit,
     RemoteStart,
     RemoteStop,
+    ReportBase,
     ReserveNow,
     Reset,
     SchedulePeriod,
@@ -49,6 +55,7 @@ from apps.locations.contracts import (
     TriggerMessage,
     UnlockConnector,
     UpdateFirmware,
+    VendorData,
     command_from_json,
     to_json,
 )
@@ -100,13 +107,30 @@ def examples(v16: bool) -> list[StationCommand]:
         InstallCertificate(use=CertificateUse.CSMS_ROOT, certificate=PEM),
         GetInstalledCertificateIds(uses=(CertificateUse.MANUFACTURER_ROOT,)),
         DeleteCertificate(certificate=HASH),
+        GetLocalListVersion(),
+        DataTransfer(vendor_id="org.example", message_id="Ping", data='{"a":1}'),
+        *(
+            []
+            if v16
+            else [
+                GetBaseReport(report_base=ReportBase.CONFIGURATION_INVENTORY, request_id=5),
+                GetChargingProfiles(
+                    request_id=6,
+                    evse_id=1,
+                    purpose=ProfilePurpose.TX_DEFAULT,
+                    profile_ids=(1, 2),
+                    sources=("CSO",),
+                ),
+            ]
+        ),
     ]
 
 
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
 def test_every_command_builds_a_schema_valid_payload(version: str) -> None:
     cases = examples(version == "1.6")
-    assert {c.kind for c in cases} == set(CommandKind)
+    only_201 = commands.ONLY_201 if version == "1.6" else frozenset()
+    assert {c.kind for c in cases} == set(CommandKind) - only_201
     for command in cases:
         action, payload = commands.build(version, command)  # validates, or raises
         assert action == commands.MAPPINGS[version][command.kind].action
@@ -403,3 +427,103 @@ def test_installed_certificate_answers_are_parsed() -> None:
     assert delete({"status": "NotFound"}).status is CommandStatus.REJECTED
     assert delete({"status": "Failed"}).status is CommandStatus.FAILED
     assert delete({"status": "Accepted"}).status is CommandStatus.ACCEPTED
+
+
+def test_local_list_version_and_data_transfer_in_every_version() -> None:
+    for version in ("1.5", "1.6", "2.0.1"):
+        assert commands.build(version, GetLocalListVersion()) == ("GetLocalListVersion", {})
+        assert commands.build(version, DataTransfer(vendor_id="org.example")) == (
+            "DataTransfer",
+            {"vendorId": "org.example"},
+        )
+        assert commands.build(
+            version, DataTransfer(vendor_id="org.example", message_id="Ping", data="x")
+        ) == ("DataTransfer", {"vendorId": "org.example", "messageId": "Ping", "data": "x"})
+    # 1.x: listVersion, -1 reserved for "no local list support"; 2.0.1: versionNumber.
+    parse16 = commands.MAPPINGS["1.6"][CommandKind.GET_LOCAL_LIST_VERSION].parse
+    assert parse16({"listVersion": 3}) == commands.Parsed(
+        CommandStatus.ACCEPTED, "", LocalListVersion(3)
+    )
+    unsupported = parse16({"listVersion": -1})
+    assert (unsupported.status, unsupported.data) == (CommandStatus.NOT_SUPPORTED, None)
+    assert commands.MAPPINGS["1.5"][CommandKind.GET_LOCAL_LIST_VERSION].parse is not None
+    parse201 = commands.MAPPINGS["2.0.1"][CommandKind.GET_LOCAL_LIST_VERSION].parse
+    assert parse201({"versionNumber": 0}).data == LocalListVersion(0)
+
+
+@pytest.mark.parametrize(
+    ("version", "answer", "status", "data"),
+    [
+        ("1.6", {"status": "Accepted", "data": "1234"}, CommandStatus.ACCEPTED, "1234"),
+        ("1.6", {"status": "Accepted"}, CommandStatus.ACCEPTED, None),
+        ("1.6", {"status": "Rejected"}, CommandStatus.REJECTED, None),
+        ("1.6", {"status": "UnknownVendorId"}, CommandStatus.NOT_SUPPORTED, None),
+        ("1.5", {"status": "UnknownMessageId"}, CommandStatus.NOT_SUPPORTED, None),
+        # 2.0.1 data may be any JSON: kept as compact JSON text, keys sorted, numbers exact.
+        (
+            "2.0.1",
+            {"status": "Accepted", "data": {"b": Decimal("1.5"), "a": [1, "x"]}},
+            CommandStatus.ACCEPTED,
+            '{"a":[1,"x"],"b":1.5}',
+        ),
+        ("2.0.1", {"status": "Accepted", "data": "plain"}, CommandStatus.ACCEPTED, "plain"),
+    ],
+)
+def test_data_transfer_answers(
+    version: str, answer: dict[str, Any], status: CommandStatus, data: str | None
+) -> None:
+    parsed = commands.MAPPINGS[version][CommandKind.DATA_TRANSFER].parse(answer)
+    assert (parsed.status, parsed.station_status, parsed.data) == (
+        status,
+        answer["status"],
+        VendorData(data),
+    )
+
+
+def test_base_report_and_charging_profiles_are_201_only() -> None:
+    assert commands.build(
+        "2.0.1", GetBaseReport(report_base=ReportBase.SUMMARY_INVENTORY, request_id=5)
+    ) == ("GetBaseReport", {"requestId": 5, "reportBase": "SummaryInventory"})
+    # No criteria: an empty criterion object (matches every profile).
+    assert commands.build("2.0.1", GetChargingProfiles(request_id=6)) == (
+        "GetChargingProfiles",
+        {"requestId": 6, "chargingProfile": {}},
+    )
+    assert commands.build(
+        "2.0.1",
+        GetChargingProfiles(
+            request_id=6, evse_id=0, purpose=ProfilePurpose.STATION_MAX, stack_level=2
+        ),
+    ) == (
+        "GetChargingProfiles",
+        {
+            "requestId": 6,
+            "evseId": 0,
+            "chargingProfile": {
+                "chargingProfilePurpose": "ChargingStationMaxProfile",
+                "stackLevel": 2,
+            },
+        },
+    )
+    for what, command in (
+        ("GetBaseReport", GetBaseReport()),
+        ("GetChargingProfiles", GetChargingProfiles()),
+    ):
+        with pytest.raises(
+            commands.Invalid, match=rf"\$\.requestId: required by OCPP 2\.0\.1 {what}"
+        ):
+            commands.build("2.0.1", command)
+        for version in ("1.5", "1.6"):
+            with pytest.raises(LookupError, match=f"OCPP {version} has no"):
+                commands.build(version, command)
+    parse = commands.MAPPINGS["2.0.1"][CommandKind.GET_BASE_REPORT].parse
+    assert parse({"status": "EmptyResultSet"}).status is CommandStatus.ACCEPTED
+    assert parse({"status": "NotSupported"}).status is CommandStatus.NOT_SUPPORTED
+    parse = commands.MAPPINGS["2.0.1"][CommandKind.GET_CHARGING_PROFILES].parse
+    assert (
+        parse({"status": "NoProfiles"}).status,
+        parse({"status": "NoProfiles"}).station_status,
+    ) == (
+        CommandStatus.ACCEPTED,
+        "NoProfiles",
+    )
