@@ -346,6 +346,8 @@ def pages(tenant: int) -> list[tuple[str, str, bool]]:
         station, identity = cur.fetchone()
         cur.execute("SELECT min(id) FROM customers_customer WHERE tenant_id = %s", [tenant])
         customer = cur.fetchone()[0]
+        cur.execute("SELECT max(id) FROM tokens_token WHERE tenant_id = %s", [tenant])
+        last_token = cur.fetchone()[0]
     from urllib.parse import quote
 
     b = "/portal/bench/"
@@ -363,6 +365,11 @@ def pages(tenant: int) -> list[tuple[str, str, bool]]:
             b + "sessions/?before=" + quote(f"{s_at.isoformat()}|{s_id}"),
             True,
         ),
+        (
+            f"sessions: newer than row {SESSIONS // 2:,} (keyset, back)",
+            b + "sessions/?after=" + quote(f"{s_at.isoformat()}|{s_id}"),
+            True,
+        ),
         ("sessions: live (ACTIVE)", b + "sessions/?status=ACTIVE", True),
         ("sessions: one station", b + f"sessions/?station={identity}", True),
         ("session detail", f"{b}sessions/{session}/", False),
@@ -372,6 +379,11 @@ def pages(tenant: int) -> list[tuple[str, str, bool]]:
             b + "cdrs/?before=" + quote(f"{c_at.isoformat()}|{c_id}"),
             True,
         ),
+        (
+            f"cdrs: newer than row {CDRS // 2:,} (keyset, back)",
+            b + "cdrs/?after=" + quote(f"{c_at.isoformat()}|{c_id}"),
+            True,
+        ),
         ("cdrs: one month", b + "cdrs/?from=2026-06-01&to=2026-07-01", True),
         ("cdrs: one station", b + f"cdrs/?station={identity}", True),
         ("cdrs: by id", b + "cdrs/?q=CDR0000500000", True),
@@ -379,6 +391,7 @@ def pages(tenant: int) -> list[tuple[str, str, bool]]:
         ("flags", b + "flags/", True),
         ("tariffs", b + "tariffs/", True),
         ("tokens", b + "tokens/", True),
+        ("tokens: before the last (keyset, back)", b + f"tokens/?before={last_token}", True),
         ("tokens: search", b + "tokens/?q=C00004", True),
         ("customers", b + "customers/", True),
         ("customers: search", b + "customers/?q=driver4711", True),

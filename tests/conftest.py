@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import pytest
 from django.db import connection
 
@@ -7,6 +10,34 @@ from django.db import connection
 @pytest.fixture
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_again_after_a_deadlock() -> None:
+    """A transactional test ends with a flush (TRUNCATE of every table, one transaction).
+    A gateway node process shared by a module's tests may still be writing then (a station's
+    disconnect, its last-seen time), and PostgreSQL may pick the flush as the victim of the
+    deadlock between them. The flush rolled back as a whole: run it again (the node's
+    write goes through first)."""
+    from django.core.management.base import CommandError
+    from django.core.management.commands import flush
+
+    handle = flush.Command.handle
+    if getattr(handle, "retries_deadlocks", False):
+        return
+
+    def handle_with_retry(self: Any, *args: Any, **options: Any) -> Any:
+        for attempt in range(5):
+            try:
+                return handle(self, *args, **options)
+            except CommandError as exc:
+                if "deadlock detected" not in str(exc.__cause__) or attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+        return None
+
+    handle_with_retry.retries_deadlocks = True  # type: ignore[attr-defined]
+    flush.Command.handle = handle_with_retry  # type: ignore[method-assign]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -28,10 +59,8 @@ import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
-import time  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
-from typing import Any  # noqa: E402
 
 
 def _test_database_url() -> str:

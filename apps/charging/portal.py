@@ -170,6 +170,7 @@ def session_rows(
     tenant_id: int,
     limit: int,
     before: tuple[datetime, int] | None = None,
+    after: tuple[datetime, int] | None = None,
     status: str | None = None,
     charge_station_id: int | None = None,
     token_ids: list[int] | None = None,
@@ -177,12 +178,17 @@ def session_rows(
     started_from: datetime | None = None,
     started_before: datetime | None = None,
 ) -> list[SessionRow]:
-    """Newest first; keyset on (started_at, id): `before` is the last row of the page."""
+    """Newest first; keyset on (started_at, id): the `limit` next older than `before` (the
+    last row of a page), or the `limit` next newer than `after` (the first row of a page: the
+    page before it), always newest first."""
     qs = ChargingSession.objects.filter(tenant_id=tenant_id)
     if before is not None:
         # (started_at, id) < (at, pk) as a range the index scan can use, not an OR.
         at, pk = before
         qs = qs.filter(started_at__lte=at).exclude(started_at=at, id__gte=pk)
+    if after is not None:
+        at, pk = after
+        qs = qs.filter(started_at__gte=at).exclude(started_at=at, id__lte=pk)
     if status:
         qs = qs.filter(status=status)
     if charge_station_id is not None:
@@ -199,7 +205,10 @@ def session_rows(
         qs = qs.filter(started_at__gte=started_from)
     if started_before is not None:
         qs = qs.filter(started_at__lt=started_before)
-    rows = list(qs.order_by("-started_at", "-id").values(*_SESSION_ROW)[:limit])
+    if after is not None:
+        rows = list(qs.order_by("started_at", "id").values(*_SESSION_ROW)[:limit])[::-1]
+    else:
+        rows = list(qs.order_by("-started_at", "-id").values(*_SESSION_ROW)[:limit])
     done = [r["id"] for r in rows if r["status"] == SessionStatus.COMPLETED.value]
     totals = (
         {
@@ -346,6 +355,7 @@ def cdr_rows(
     tenant_id: int,
     limit: int,
     before: tuple[datetime, int] | None = None,
+    after: tuple[datetime, int] | None = None,
     date_from: datetime | None = None,
     date_to: datetime | None = None,
     party: str | None = None,
@@ -353,7 +363,9 @@ def cdr_rows(
     kind: str | None = None,
     search: str | None = None,
 ) -> list[CdrRow]:
-    """Newest end first; keyset on (end_date_time, id), the index `cdr_tenant_end`."""
+    """Newest end first; keyset on (end_date_time, id), the index `cdr_tenant_end`: the
+    `limit` next older than `before`, or the `limit` next newer than `after` (the page before
+    a page), always newest first."""
     qs = _cdr_filter(
         tenant_id,
         date_from=date_from,
@@ -367,6 +379,11 @@ def cdr_rows(
         # (end_date_time, id) < (at, pk) as a range the index scan can use, not an OR.
         at, pk = before
         qs = qs.filter(end_date_time__lte=at).exclude(end_date_time=at, id__gte=pk)
+    if after is not None:
+        at, pk = after
+        qs = qs.filter(end_date_time__gte=at).exclude(end_date_time=at, id__lte=pk)
+        rows = list(qs.order_by("end_date_time", "id").values(*_CDR_ROW)[:limit])[::-1]
+        return [_cdr_row(r) for r in rows]
     return [_cdr_row(r) for r in qs.order_by("-end_date_time", "-id").values(*_CDR_ROW)[:limit]]
 
 
@@ -407,9 +424,12 @@ def flag_rows(
     tenant_id: int,
     limit: int,
     before_id: int | None = None,
+    after_id: int | None = None,
     status: str | None = FlagStatus.OPEN.value,
     reason: str | None = None,
 ) -> list[FlagRow]:
+    """Newest first: the `limit` next older than `before_id`, or the `limit` next newer
+    than `after_id` (the page before a page), always newest first."""
     qs = ReviewFlag.objects.filter(tenant_id=tenant_id)
     if status:
         qs = qs.filter(status=status)
@@ -417,8 +437,10 @@ def flag_rows(
         qs = qs.filter(reason=reason)
     if before_id is not None:
         qs = qs.filter(id__lt=before_id)
+    if after_id is not None:
+        qs = qs.filter(id__gt=after_id)
     rows = list(
-        qs.order_by("-id").values(
+        qs.order_by("id" if after_id is not None else "-id").values(
             "id",
             "reason",
             "status",
@@ -430,6 +452,8 @@ def flag_rows(
             "created_at",
         )[:limit]
     )
+    if after_id is not None:
+        rows.reverse()
     sessions = [r["session_id"] for r in rows if r["session_id"]]
     cdrs = (
         dict(

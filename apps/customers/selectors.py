@@ -108,18 +108,29 @@ def contract_list(
 
 
 def customer_search(
-    *, tenant_id: int, limit: int, after_id: int | None = None, search: str | None = None
+    *,
+    tenant_id: int,
+    limit: int,
+    after_id: int | None = None,
+    before_id: int | None = None,
+    search: str | None = None,
 ) -> list[CustomerRecord]:
-    """The portal's customer list: name, e-mail or CRM reference contain `search`."""
+    """The portal's customer list: name, e-mail or CRM reference contain `search`. By id:
+    the first `limit` after `after_id`, or the last `limit` before `before_id` (a previous
+    page), always in id order."""
     from django.db.models import Q
 
     qs = Customer.objects.for_tenant(tenant_id).select_related("party")
     if after_id is not None:
         qs = qs.filter(id__gt=after_id)
+    if before_id is not None:
+        qs = qs.filter(id__lt=before_id)
     if search:
         qs = qs.filter(
             Q(name__icontains=search)
             | Q(email__icontains=search)
             | Q(external_ref__icontains=search)
         )
+    if before_id is not None:
+        return [_customer(c) for c in list(qs.order_by("-id")[:limit])[::-1]]
     return [_customer(c) for c in qs.order_by("id")[:limit]]

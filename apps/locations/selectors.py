@@ -425,16 +425,21 @@ def station_rows(
     now: datetime,
     limit: int,
     after_identity: str | None = None,
+    before_identity: str | None = None,
     search: str | None = None,
     state: str | None = None,
     unstable: bool = False,
     location_id: int | None = None,
     station_ids: Iterable[int] | None = None,
 ) -> list[StationRow]:
-    """Stations by identity (keyset: `after_identity`), with their derived state."""
+    """Stations by identity, with their derived state. Keyset: the first `limit` after
+    `after_identity`, or the last `limit` before `before_identity` (a previous page), always
+    in identity order."""
     qs = _station_rows_qs(tenant_id, now)
     if after_identity:
         qs = qs.filter(identity__gt=after_identity)
+    if before_identity:
+        qs = qs.filter(identity__lt=before_identity)
     if search:
         qs = qs.filter(
             Q(identity__icontains=search)
@@ -450,7 +455,11 @@ def station_rows(
         qs = qs.filter(location_id=location_id)
     if station_ids is not None:
         qs = qs.filter(pk__in=list(station_ids))
-    return [_row(r) for r in qs.order_by("identity").values(*_ROW_FIELDS)[:limit]]
+    if before_identity:
+        rows = list(qs.order_by("-identity").values(*_ROW_FIELDS)[:limit])[::-1]
+    else:
+        rows = list(qs.order_by("identity").values(*_ROW_FIELDS)[:limit])
+    return [_row(r) for r in rows]
 
 
 def station_status_summary(*, tenant_id: int, now: datetime) -> dict[str, int]:
@@ -503,11 +512,20 @@ def station_ids_by_identity(*, tenant_id: int, identities: Iterable[str]) -> dic
 
 
 def location_rows(
-    *, tenant_id: int, limit: int, after_id: int | None = None, search: str | None = None
+    *,
+    tenant_id: int,
+    limit: int,
+    after_id: int | None = None,
+    before_id: int | None = None,
+    search: str | None = None,
 ) -> list[LocationRow]:
+    """Locations by id: the first `limit` after `after_id`, or the last `limit` before
+    `before_id` (a previous page), always in id order."""
     qs = Location.objects.filter(tenant_id=tenant_id)
     if after_id is not None:
         qs = qs.filter(id__gt=after_id)
+    if before_id is not None:
+        qs = qs.filter(id__lt=before_id)
     if search:
         qs = qs.filter(
             Q(name__icontains=search)
@@ -519,7 +537,7 @@ def location_rows(
     qs = qs.annotate(
         n_evses=Count("evses", distinct=True), n_stations=Count("stations", distinct=True)
     )
-    rows = qs.order_by("id").values(
+    rows = qs.order_by("-id" if before_id is not None else "id").values(
         "id",
         "ocpi_id",
         "name",
@@ -533,6 +551,8 @@ def location_rows(
         "n_evses",
         "n_stations",
     )[:limit]
+    if before_id is not None:
+        rows = list(rows)[::-1]
     return [
         LocationRow(
             id=r["id"],

@@ -224,15 +224,22 @@ def audit_list(
     limit: int,
     object_type: str | None = None,
     object_id: str | None = None,
+    after_id: int | None = None,
 ) -> list[AuditRecord]:
-    """Newest first, keyset on id."""
+    """Newest first, keyset on id: the `limit` next older than `before_id`, or the `limit`
+    next newer than `after_id` (the page before a page), always newest first."""
     qs = AuditEntry.objects.for_tenant(tenant_id)
     if before_id is not None:
         qs = qs.filter(id__lt=before_id)
+    if after_id is not None:
+        qs = qs.filter(id__gt=after_id)
     if object_type:
         qs = qs.filter(object_type=object_type)
     if object_id:
         qs = qs.filter(object_id=object_id)
+    entries = list(qs.order_by("id" if after_id is not None else "-id")[:limit])
+    if after_id is not None:
+        entries.reverse()
     return [
         AuditRecord(
             id=e.id,
@@ -246,5 +253,5 @@ def audit_list(
             after=e.after,
             at=e.created_at,
         )
-        for e in qs.order_by("-id")[:limit]
+        for e in entries
     ]

@@ -95,16 +95,21 @@ def token_search(
     tenant_id: int,
     limit: int,
     after_id: int | None = None,
+    before_id: int | None = None,
     search: str | None = None,
     valid: bool | None = None,
     ids: list[int] | None = None,
 ) -> list[TokenRecord]:
-    """The portal's token list: uid, contract id or visual number contain `search`."""
+    """The portal's token list: uid, contract id or visual number contain `search`. By id:
+    the first `limit` after `after_id`, or the last `limit` before `before_id` (a previous
+    page), always in id order."""
     from django.db.models import Q
 
     qs = Token.objects.for_tenant(tenant_id)
     if after_id is not None:
         qs = qs.filter(id__gt=after_id)
+    if before_id is not None:
+        qs = qs.filter(id__lt=before_id)
     if search:
         qs = qs.filter(
             Q(uid__icontains=search)
@@ -115,4 +120,6 @@ def token_search(
         qs = qs.filter(valid=valid)
     if ids is not None:
         qs = qs.filter(pk__in=ids)
+    if before_id is not None:
+        return [_record(r) for r in list(qs.order_by("-id").values(*_FIELDS)[:limit])[::-1]]
     return [_record(r) for r in qs.order_by("id").values(*_FIELDS)[:limit]]

@@ -17,11 +17,11 @@ from apps.locations import api as locations
 from apps.parties.contracts import Capability
 from portal.access import portal_view
 from portal.views.common import (
-    PAGE_SIZE,
     audit,
     cursor,
     day_start,
     int_or_none,
+    keyset_page,
     not_found,
     notify,
     now,
@@ -49,32 +49,34 @@ def session_list(request: HttpRequest) -> HttpResponse:
     station_id, identity = _station_id(request, portal.tenant_id)
     date_from = parse_date(q(request, "from"))
     date_to = parse_date(q(request, "to"))
-    before = parse_cursor(q(request, "before"))
-    rows = charging.session_rows(
-        tenant_id=portal.tenant_id,
-        limit=PAGE_SIZE + 1,
-        before=before,
-        status=status or None,
-        charge_station_id=station_id,
-        search=q(request, "q") or None,
-        started_from=day_start(date_from),
-        started_before=day_start(date_to),
+    pager = keyset_page(
+        request,
+        lambda before, after, limit: charging.session_rows(
+            tenant_id=portal.tenant_id,
+            limit=limit,
+            before=before,
+            after=after,
+            status=status or None,
+            charge_station_id=station_id,
+            search=q(request, "q") or None,
+            started_from=day_start(date_from),
+            started_before=day_start(date_to),
+        ),
+        key=lambda r: cursor(r.started_at, r.id),
+        forward="before",
+        back="after",
+        parse=parse_cursor,
     )
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
     live = status == "ACTIVE"
     context = {
-        "rows": rows,
+        "rows": pager.rows,
+        "pager": pager,
         "status": status,
         "station": identity,
         "search": q(request, "q"),
         "from": q(request, "from"),
         "to": q(request, "to"),
         "live": live,
-        "next_qs": querystring(request, before=cursor(rows[-1].started_at, rows[-1].id))
-        if more
-        else "",
-        "paged": bool(before),
         "filtered": any(q(request, k) for k in ("status", "station", "q", "from", "to")),
         "poll_qs": request.GET.urlencode(),
     }
@@ -142,26 +144,27 @@ def _cdr_filters(request: HttpRequest, tenant_id: int) -> dict[str, object]:
 def cdr_list(request: HttpRequest) -> HttpResponse:
     portal = request.portal  # type: ignore[attr-defined]
     filters = _cdr_filters(request, portal.tenant_id)
-    before = parse_cursor(q(request, "before"))
-    rows = charging.cdr_rows(
-        tenant_id=portal.tenant_id, limit=PAGE_SIZE + 1, before=before, **filters
+    pager = keyset_page(
+        request,
+        lambda before, after, limit: charging.cdr_rows(
+            tenant_id=portal.tenant_id, limit=limit, before=before, after=after, **filters
+        ),
+        key=lambda r: cursor(r.end_date_time, r.id),
+        forward="before",
+        back="after",
+        parse=parse_cursor,
     )
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
     return page(
         request,
         "portal/cdrs/list.html",
         {
-            "rows": rows,
+            "rows": pager.rows,
+            "pager": pager,
             "parties": charging.cdr_parties(tenant_id=portal.tenant_id),
             "f": {k: q(request, k) for k in ("from", "to", "party", "station", "kind", "q")},
             "kinds": [k.value for k in CdrKind],
-            "next_qs": querystring(request, before=cursor(rows[-1].end_date_time, rows[-1].id))
-            if more
-            else "",
-            "paged": bool(before),
             "filtered": any(q(request, k) for k in ("from", "to", "party", "station", "kind", "q")),
-            "export_qs": querystring(request, before=None),
+            "export_qs": querystring(request, before=None, after=None),
             "may_export": portal.may(Capability.CDRS_EXPORT),
         },
         section="cdrs",
@@ -267,27 +270,32 @@ def flag_list(request: HttpRequest) -> HttpResponse:
     portal = request.portal  # type: ignore[attr-defined]
     status = request.GET.get("status", FlagStatus.OPEN.value)
     reason = q(request, "reason")
-    before = int_or_none(q(request, "before"))
-    rows = charging.flag_rows(
-        tenant_id=portal.tenant_id,
-        limit=PAGE_SIZE + 1,
-        before_id=before,
-        status=status or None,
-        reason=reason or None,
+    pager = keyset_page(
+        request,
+        lambda before, after, limit: charging.flag_rows(
+            tenant_id=portal.tenant_id,
+            limit=limit,
+            before_id=before,
+            after_id=after,
+            status=status or None,
+            reason=reason or None,
+        ),
+        key=lambda r: r.id,
+        forward="before",
+        back="after",
+        parse=int_or_none,
     )
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
     return page(
         request,
         "portal/cdrs/flags.html",
         {
-            "rows": rows,
+            "rows": pager.rows,
+            "pager": pager,
             "status": status,
             "reason": reason,
             "reasons": [r.value for r in FlagReason],
             "words": {k.value: v for k, v in charging.FLAG_REASON_WORDS.items()},
             "statuses": [s.value for s in FlagStatus],
-            "next_qs": querystring(request, before=rows[-1].id) if more else "",
             "may_review": portal.may(Capability.CDRS_REVIEW),
         },
         section="flags",

@@ -180,6 +180,63 @@ def querystring(request: HttpRequest, **changes: Any) -> str:
     return params.urlencode()
 
 
+@dataclass(frozen=True)
+class Pager:
+    """One page of a keyset-paged list and the links around it (query strings that keep
+    every filter; "" when there is no such page)."""
+
+    rows: list[Any]
+    next_qs: str  # the page after this one ("Next »" / "Older »")
+    prev_qs: str  # the page before it ("‹ Previous" / "‹ Newer")
+    first_qs: str  # the first page with the same filters
+    paged: bool  # this is not the first page's URL (show "« First" / "« Newest")
+
+
+def keyset_page(
+    request: HttpRequest,
+    fetch: Any,
+    *,
+    key: Any,
+    forward: str,
+    back: str,
+    parse: Any = None,
+    size: int | None = None,
+) -> Pager:
+    """A page of a list in keyset order, in both directions, without OFFSET.
+
+    `fetch(forward_cursor, back_cursor, limit)` returns rows in display order: the first
+    `limit` after `forward_cursor`, or the last `limit` before `back_cursor`. The URL names the
+    cursor `forward` (the key of the last row of the page before) or `back` (the key of the
+    first row of the page after); `key(row)` makes a row's cursor, `parse(text)` reads one
+    (None: not a cursor, ignored). One extra row tells whether there is a further page that
+    way; a page reached going back from the second page is exactly the first (no "Previous").
+    """
+    size = size or PAGE_SIZE
+    read = parse or (lambda text: text or None)
+    after = read(q(request, forward)) if q(request, forward) else None
+    before = read(q(request, back)) if q(request, back) and after is None else None
+    if before is not None:
+        rows = list(fetch(None, before, size + 1))
+        has_prev, has_next = len(rows) > size, True
+        rows = rows[-size:]
+    else:
+        rows = list(fetch(after, None, size + 1))
+        has_prev, has_next = after is not None, len(rows) > size
+        rows = rows[:size]
+    paged = bool(q(request, forward) or q(request, back))
+    return Pager(
+        rows=rows,
+        next_qs=querystring(request, **{forward: key(rows[-1]), back: None})
+        if has_next and rows
+        else "",
+        prev_qs=querystring(request, **{back: key(rows[0]), forward: None})
+        if has_prev and rows
+        else "",
+        first_qs=querystring(request, **{forward: None, back: None}),
+        paged=paged,
+    )
+
+
 _PATH_WORDS = [
     (re.compile(r"\$\.elements\[(\d+)\]\.price_components\[(\d+)\]"), "element {0}, component {1}"),
     (re.compile(r"\$\.elements\[(\d+)\]\.restrictions"), "element {0}, restrictions"),

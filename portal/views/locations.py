@@ -23,9 +23,9 @@ from apps.parties import api as parties
 from apps.parties.contracts import Capability, PartyRole
 from portal.access import portal_view
 from portal.views.common import (
-    PAGE_SIZE,
     audit,
     int_or_none,
+    keyset_page,
     not_found,
     notify,
     page,
@@ -84,15 +84,21 @@ def opening_times_text(value: dict[str, Any] | None) -> tuple[str, bool]:
 @portal_view()
 def location_list(request: HttpRequest) -> HttpResponse:
     portal = request.portal  # type: ignore[attr-defined]
-    after = int_or_none(q(request, "after"))
-    rows = locations.location_rows(
-        tenant_id=portal.tenant_id,
-        limit=PAGE_SIZE + 1,
-        after_id=after,
-        search=q(request, "q") or None,
+    pager = keyset_page(
+        request,
+        lambda after, before, limit: locations.location_rows(
+            tenant_id=portal.tenant_id,
+            limit=limit,
+            after_id=after,
+            before_id=before,
+            search=q(request, "q") or None,
+        ),
+        key=lambda r: r.id,
+        forward="after",
+        back="before",
+        parse=int_or_none,
     )
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
+    rows = pager.rows
     # Several locations may share one address: show how many share each.
     shared: dict[str, int] = {}
     for r in rows:
@@ -105,7 +111,7 @@ def location_list(request: HttpRequest) -> HttpResponse:
         {
             "rows": [(r, shared[f"{r.address}|{r.postal_code}|{r.city}"]) for r in rows],
             "search": q(request, "q"),
-            "next_after": rows[-1].id if more else None,
+            "pager": pager,
             "may_edit": portal.may(Capability.LOCATIONS_EDIT),
         },
         section="locations",

@@ -35,8 +35,8 @@ from apps.parties.contracts import Capability
 from apps.tariffs import api as tariffs
 from portal.access import portal_view
 from portal.views.common import (
-    PAGE_SIZE,
     audit,
+    keyset_page,
     not_found,
     notify,
     now,
@@ -44,7 +44,6 @@ from portal.views.common import (
     parse_datetime_local,
     problem_messages,
     q,
-    querystring,
 )
 
 
@@ -52,25 +51,30 @@ from portal.views.common import (
 def station_list(request: HttpRequest) -> HttpResponse:
     portal = request.portal  # type: ignore[attr-defined]
     state = q(request, "state")
-    rows = locations.station_rows(
-        tenant_id=portal.tenant_id,
-        now=now(),
-        limit=PAGE_SIZE + 1,
-        after_identity=q(request, "after") or None,
-        search=q(request, "q") or None,
-        state=state if state in {s.value for s in StationState} else None,
-        unstable=q(request, "unstable") == "1",
+    at = now()
+    pager = keyset_page(
+        request,
+        lambda after, before, limit: locations.station_rows(
+            tenant_id=portal.tenant_id,
+            now=at,
+            limit=limit,
+            after_identity=after,
+            before_identity=before,
+            search=q(request, "q") or None,
+            state=state if state in {s.value for s in StationState} else None,
+            unstable=q(request, "unstable") == "1",
+        ),
+        key=lambda r: r.identity,
+        forward="after",
+        back="before",
     )
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
     context = {
-        "rows": rows,
+        "rows": pager.rows,
+        "pager": pager,
         "states": [s.value for s in StationState],
         "state": state,
         "search": q(request, "q"),
         "unstable": q(request, "unstable") == "1",
-        "next_qs": querystring(request, after=rows[-1].identity) if more and rows else "",
-        "first_qs": querystring(request, after=None) if q(request, "after") else "",
         "poll_qs": request.GET.urlencode(),
         "filtered": bool(state or q(request, "q") or q(request, "unstable")),
     }

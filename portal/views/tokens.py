@@ -14,9 +14,9 @@ from apps.parties.contracts import Capability
 from apps.tokens import api as tokens
 from portal.access import portal_view
 from portal.views.common import (
-    PAGE_SIZE,
     audit,
     int_or_none,
+    keyset_page,
     not_found,
     notify,
     page,
@@ -29,23 +29,29 @@ from portal.views.common import (
 def token_list(request: HttpRequest) -> HttpResponse:
     portal = request.portal  # type: ignore[attr-defined]
     valid = {"valid": True, "blocked": False}.get(q(request, "state"))
-    rows = tokens.token_search(
-        tenant_id=portal.tenant_id,
-        limit=PAGE_SIZE + 1,
-        after_id=int_or_none(q(request, "after")),
-        search=q(request, "q") or None,
-        valid=valid,
+    pager = keyset_page(
+        request,
+        lambda after, before, limit: tokens.token_search(
+            tenant_id=portal.tenant_id,
+            limit=limit,
+            after_id=after,
+            before_id=before,
+            search=q(request, "q") or None,
+            valid=valid,
+        ),
+        key=lambda r: r.id,
+        forward="after",
+        back="before",
+        parse=int_or_none,
     )
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
     return page(
         request,
         "portal/tokens/list.html",
         {
-            "rows": rows,
+            "rows": pager.rows,
+            "pager": pager,
             "search": q(request, "q"),
             "state": q(request, "state"),
-            "next_after": rows[-1].id if more else None,
         },
         section="tokens",
     )
@@ -111,18 +117,24 @@ def token_block(request: HttpRequest, token_id: int) -> HttpResponse:
 @portal_view()
 def customer_list(request: HttpRequest) -> HttpResponse:
     portal = request.portal  # type: ignore[attr-defined]
-    rows = customers.customer_search(
-        tenant_id=portal.tenant_id,
-        limit=PAGE_SIZE + 1,
-        after_id=int_or_none(q(request, "after")),
-        search=q(request, "q") or None,
+    pager = keyset_page(
+        request,
+        lambda after, before, limit: customers.customer_search(
+            tenant_id=portal.tenant_id,
+            limit=limit,
+            after_id=after,
+            before_id=before,
+            search=q(request, "q") or None,
+        ),
+        key=lambda r: r.id,
+        forward="after",
+        back="before",
+        parse=int_or_none,
     )
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
     return page(
         request,
         "portal/tokens/customers.html",
-        {"rows": rows, "search": q(request, "q"), "next_after": rows[-1].id if more else None},
+        {"rows": pager.rows, "pager": pager, "search": q(request, "q")},
         section="customers",
     )
 
@@ -151,17 +163,23 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
 @portal_view(Capability.AUDIT_VIEW, methods=("GET",))
 def audit_list(request: HttpRequest) -> HttpResponse:
     portal = request.portal  # type: ignore[attr-defined]
-    rows = parties.audit_list(
-        tenant_id=portal.tenant_id,
-        before_id=int_or_none(q(request, "before")),
-        limit=PAGE_SIZE + 1,
-        object_type=q(request, "type") or None,
+    pager = keyset_page(
+        request,
+        lambda before, after, limit: parties.audit_list(
+            tenant_id=portal.tenant_id,
+            before_id=before,
+            after_id=after,
+            limit=limit,
+            object_type=q(request, "type") or None,
+        ),
+        key=lambda r: r.id,
+        forward="before",
+        back="after",
+        parse=int_or_none,
     )
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
     return page(
         request,
         "portal/audit.html",
-        {"rows": rows, "type": q(request, "type"), "next_before": rows[-1].id if more else None},
+        {"rows": pager.rows, "pager": pager, "type": q(request, "type")},
         section="audit",
     )
