@@ -83,12 +83,14 @@ SETUP_SQL = [
     """INSERT INTO locations_chargestation (tenant_id, created_at, updated_at, identity,
         location_id, vendor, model, serial_number, firmware_version, ocpp_version,
         security_profile, password_hash, client_cert_fingerprint, enabled, last_seen_at,
-        connectivity, last_boot_at)
+        connectivity, last_boot_at, ocpp_versions, connection_id, gateway_node, roaming,
+        client_cert_fingerprint_next)
        SELECT %(t)s, now(), now(), 'BENCH-' || lpad(g::text, 5, '0'),
               (SELECT min(id) FROM locations_location WHERE tenant_id = %(t)s) + (g %% 300),
               'Alfen', 'Eve Double', 'SN' || g, '6.1.' || (g %% 7), '1.6', 1, '', '', true,
               now() - (g %% 50) * interval '1 minute',
-              CASE WHEN g %% 40 = 0 THEN 'offline' ELSE 'online' END, now() - interval '3 days'
+              CASE WHEN g %% 40 = 0 THEN 'offline' ELSE 'online' END, now() - interval '3 days',
+              '', '', '', true, ''
        FROM generate_series(1, 1000) g""",
     """INSERT INTO locations_evse (tenant_id, created_at, updated_at, location_id,
         charge_station_id, ocpp_evse_id, uid, evse_id, status, capabilities, floor_level,
@@ -104,9 +106,10 @@ SETUP_SQL = [
        SELECT %(t)s, now(), now(), e.id, '1', 'IEC_62196_T2', 'SOCKET', 'AC_3_PHASE', 230, 32,
               22080
        FROM locations_evse e WHERE e.tenant_id = %(t)s""",
-    """INSERT INTO locations_connectivityevent (tenant_id, created_at, updated_at,
-        charge_station_id, kind, at)
-       SELECT %(t)s, now(), now(), s.id, k, now() - (g * 20) * interval '1 minute'
+    """INSERT INTO locations_stationconnectionevent (tenant_id, created_at, updated_at,
+        charge_station_id, kind, at, node, connection_id, protocol, close_code, reason)
+       SELECT %(t)s, now(), now(), s.id, k, now() - (g * 20) * interval '1 minute', 'bench-1',
+              '', '1.6', NULL, ''
        FROM locations_chargestation s, generate_series(1, 4) g,
             unnest(ARRAY['DISCONNECTED', 'CONNECTED']) k
        WHERE s.tenant_id = %(t)s AND s.id %% 17 = 0""",
