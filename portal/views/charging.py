@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from decimal import Decimal
+from functools import partial
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -20,7 +21,7 @@ from portal.views.common import (
     audit,
     cursor,
     day_start,
-    int_or_none,
+    id_page,
     keyset_page,
     not_found,
     notify,
@@ -270,20 +271,15 @@ def flag_list(request: HttpRequest) -> HttpResponse:
     portal = request.portal  # type: ignore[attr-defined]
     status = request.GET.get("status", FlagStatus.OPEN.value)
     reason = q(request, "reason")
-    pager = keyset_page(
+    pager = id_page(
         request,
-        lambda before, after, limit: charging.flag_rows(
+        partial(
+            charging.flag_rows,
             tenant_id=portal.tenant_id,
-            limit=limit,
-            before_id=before,
-            after_id=after,
             status=status or None,
             reason=reason or None,
         ),
-        key=lambda r: r.id,
-        forward="before",
-        back="after",
-        parse=int_or_none,
+        newest_first=True,
     )
     return page(
         request,

@@ -237,6 +237,21 @@ def keyset_page(
     )
 
 
+def id_page(request: HttpRequest, fetch: Any, *, newest_first: bool = False) -> Pager:
+    """`keyset_page` for a list ordered by id: `fetch(after_id=, before_id=, limit=)`
+    (ascending: Next `after=`, Previous `before=`; newest first: Older `before=`, Newer
+    `after=`)."""
+
+    def rows(forward: int | None, back: int | None, limit: int) -> Any:
+        after, before = (back, forward) if newest_first else (forward, back)
+        return fetch(after_id=after, before_id=before, limit=limit)
+
+    forward, back = ("before", "after") if newest_first else ("after", "before")
+    return keyset_page(
+        request, rows, key=lambda r: r.id, forward=forward, back=back, parse=int_or_none
+    )
+
+
 _PATH_WORDS = [
     (re.compile(r"\$\.elements\[(\d+)\]\.price_components\[(\d+)\]"), "element {0}, component {1}"),
     (re.compile(r"\$\.elements\[(\d+)\]\.restrictions"), "element {0}, restrictions"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -24,8 +25,8 @@ from apps.parties.contracts import Capability, PartyRole
 from portal.access import portal_view
 from portal.views.common import (
     audit,
+    id_page,
     int_or_none,
-    keyset_page,
     not_found,
     notify,
     page,
@@ -84,19 +85,11 @@ def opening_times_text(value: dict[str, Any] | None) -> tuple[str, bool]:
 @portal_view()
 def location_list(request: HttpRequest) -> HttpResponse:
     portal = request.portal  # type: ignore[attr-defined]
-    pager = keyset_page(
+    pager = id_page(
         request,
-        lambda after, before, limit: locations.location_rows(
-            tenant_id=portal.tenant_id,
-            limit=limit,
-            after_id=after,
-            before_id=before,
-            search=q(request, "q") or None,
+        partial(
+            locations.location_rows, tenant_id=portal.tenant_id, search=q(request, "q") or None
         ),
-        key=lambda r: r.id,
-        forward="after",
-        back="before",
-        parse=int_or_none,
     )
     rows = pager.rows
     # Several locations may share one address: show how many share each.

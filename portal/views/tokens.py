@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -15,8 +17,7 @@ from apps.tokens import api as tokens
 from portal.access import portal_view
 from portal.views.common import (
     audit,
-    int_or_none,
-    keyset_page,
+    id_page,
     not_found,
     notify,
     page,
@@ -29,20 +30,14 @@ from portal.views.common import (
 def token_list(request: HttpRequest) -> HttpResponse:
     portal = request.portal  # type: ignore[attr-defined]
     valid = {"valid": True, "blocked": False}.get(q(request, "state"))
-    pager = keyset_page(
+    pager = id_page(
         request,
-        lambda after, before, limit: tokens.token_search(
+        partial(
+            tokens.token_search,
             tenant_id=portal.tenant_id,
-            limit=limit,
-            after_id=after,
-            before_id=before,
             search=q(request, "q") or None,
             valid=valid,
         ),
-        key=lambda r: r.id,
-        forward="after",
-        back="before",
-        parse=int_or_none,
     )
     return page(
         request,
@@ -117,19 +112,11 @@ def token_block(request: HttpRequest, token_id: int) -> HttpResponse:
 @portal_view()
 def customer_list(request: HttpRequest) -> HttpResponse:
     portal = request.portal  # type: ignore[attr-defined]
-    pager = keyset_page(
+    pager = id_page(
         request,
-        lambda after, before, limit: customers.customer_search(
-            tenant_id=portal.tenant_id,
-            limit=limit,
-            after_id=after,
-            before_id=before,
-            search=q(request, "q") or None,
+        partial(
+            customers.customer_search, tenant_id=portal.tenant_id, search=q(request, "q") or None
         ),
-        key=lambda r: r.id,
-        forward="after",
-        back="before",
-        parse=int_or_none,
     )
     return page(
         request,
@@ -163,19 +150,12 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
 @portal_view(Capability.AUDIT_VIEW, methods=("GET",))
 def audit_list(request: HttpRequest) -> HttpResponse:
     portal = request.portal  # type: ignore[attr-defined]
-    pager = keyset_page(
+    pager = id_page(
         request,
-        lambda before, after, limit: parties.audit_list(
-            tenant_id=portal.tenant_id,
-            before_id=before,
-            after_id=after,
-            limit=limit,
-            object_type=q(request, "type") or None,
+        partial(
+            parties.audit_list, tenant_id=portal.tenant_id, object_type=q(request, "type") or None
         ),
-        key=lambda r: r.id,
-        forward="before",
-        back="after",
-        parse=int_or_none,
+        newest_first=True,
     )
     return page(
         request,

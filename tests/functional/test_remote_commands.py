@@ -101,26 +101,37 @@ PROFILE = ChargingProfile(
 )
 
 
+def progress(out: CommandOutcome, entries: int, what: str) -> list[str]:
+    """The statuses on the command's progress, once it has `entries` of them."""
+    row = wait_for(
+        lambda: (r := RemoteCommand.objects.get(pk=out.id)) and len(r.progress) == entries and r,
+        what=what,
+    )
+    return [p["status"] for p in row.progress]
+
+
+def refused_unsent(st: ChargeStation, sim: Any, protocol: str, *commands: StationCommand) -> None:
+    """Commands the station's OCPP version does not have: NOT_SUPPORTED, nothing sent."""
+    sent_before = len(sim.calls())
+    for command in commands:
+        out = send(st, command)
+        assert (out.status, out.ocpp_action) == (CommandStatus.NOT_SUPPORTED, ""), out
+        assert out.message == f"OCPP {protocol} has no {command.kind} command"
+        assert out.protocol == protocol and out.gateway_node == "node-b"
+    assert len(sim.calls()) == sent_before
+
+
 def base_report(st: ChargeStation, sim: Any, protocol: str) -> None:
     """GetBaseReport (2.0.1): accepted, then the device model in NotifyReport parts, stored
     and recorded on the command's progress; 1.x: not supported, nothing sent."""
     if protocol != "2.0.1":
-        sent_before = len(sim.calls())
-        for command in (GetBaseReport(), GetChargingProfiles()):
-            out = send(st, command)
-            assert (out.status, out.ocpp_action) == (CommandStatus.NOT_SUPPORTED, ""), out
-            assert out.message == f"OCPP {protocol} has no {command.kind} command"
-        assert len(sim.calls()) == sent_before
+        refused_unsent(st, sim, protocol, GetBaseReport(), GetChargingProfiles())
         return
     out = send(st, GetBaseReport())
     assert (out.status, out.station_status) == (CommandStatus.ACCEPTED, "Accepted"), out
     assert out.ocpp_request == {"requestId": out.id, "reportBase": "FullInventory"}
-    row = wait_for(
-        lambda: (r := RemoteCommand.objects.get(pk=out.id)) and len(r.progress) == 2 and r,
-        what="two NotifyReport parts on the command",
-    )
     # The simulator's six variables in parts of four.
-    assert [p["status"] for p in row.progress] == [
+    assert progress(out, 2, "two NotifyReport parts on the command") == [
         "part 0: 4 attributes, more to come",
         "part 1: 2 attributes, last part",
     ]
@@ -245,18 +256,15 @@ def test_each_command_reaches_the_station_through_a_second_gateway_process(
     assert out.status is (CommandStatus.NOT_SUPPORTED if v16 else CommandStatus.REJECTED)
 
     if v15:  # no TriggerMessage, no smart charging in 1.5: refused, nothing sent
-        sent_before = len(sim.calls())
-        for command in (
+        refused_unsent(
+            st,
+            sim,
+            protocol,
             TriggerMessage(message="Heartbeat"),
             SetChargingProfile(evse_id=1, profile=PROFILE),
             ClearChargingProfile(profile_id=1),
             GetCompositeSchedule(evse_id=1, duration=60),
-        ):
-            out = send(st, command)
-            assert (out.status, out.ocpp_action) == (CommandStatus.NOT_SUPPORTED, ""), out
-            assert out.message == f"OCPP 1.5 has no {command.kind} command"
-            assert out.protocol == "1.5" and out.gateway_node == "node-b"
-        assert len(sim.calls()) == sent_before
+        )
     else:
         trigger(st, sim, v16)
 
@@ -295,12 +303,8 @@ def test_each_command_reaches_the_station_through_a_second_gateway_process(
     assert out.status is CommandStatus.ACCEPTED
     name = ("diagnostics-" if v16 else "log-") + st.identity + ".zip"
     assert out.data == LogUpload(file_name=name)
-    row = wait_for(
-        lambda: (r := RemoteCommand.objects.get(pk=out.id)) and len(r.progress) == 2 - v15 and r,
-        what="the log upload's status notifications",
-    )
-    progress = ["Uploaded"] if v15 else ["Uploading", "Uploaded"]  # 1.5: outcomes only
-    assert [p["status"] for p in row.progress] == progress
+    uploads = ["Uploaded"] if v15 else ["Uploading", "Uploaded"]  # 1.5: outcomes only
+    assert progress(out, len(uploads), "the log upload's status notifications") == uploads
 
     expiry = datetime.now(UTC) + timedelta(minutes=30)
     out = send(st, ReserveNow(reservation_id=7, expiry=expiry, id_tag=ID_TAG, evse_id=1))
@@ -508,23 +512,16 @@ def charging_profiles_report(st: ChargeStation, sim: Any, protocol: str) -> None
     """GetChargingProfiles (2.0.1): one ReportChargingProfiles per EVSE with the profiles
     that match, stored and recorded on the command's progress; 1.6: not supported."""
     if protocol != "2.0.1":
-        sent_before = len(sim.calls())
-        out = send(st, GetChargingProfiles())
-        assert (out.status, out.ocpp_action) == (CommandStatus.NOT_SUPPORTED, "")
-        assert len(sim.calls()) == sent_before
+        refused_unsent(st, sim, protocol, GetChargingProfiles())
         return
-
-    def progress(out: CommandOutcome, parts: int) -> list[str]:
-        row = wait_for(
-            lambda: (r := RemoteCommand.objects.get(pk=out.id)) and len(r.progress) == parts and r,
-            what=f"{parts} ReportChargingProfiles on the command",
-        )
-        return [p["status"] for p in row.progress]
-
+    reported = "ReportChargingProfiles on the command"
     out = send(st, GetChargingProfiles())
     assert (out.status, out.station_status) == (CommandStatus.ACCEPTED, "Accepted")
     assert out.ocpp_request == {"requestId": out.id, "chargingProfile": {}}
-    assert progress(out, 2) == ["EVSE 0 profiles 1, more to come", "EVSE 1 profiles 2, last part"]
+    assert progress(out, 2, reported) == [
+        "EVSE 0 profiles 1, more to come",
+        "EVSE 1 profiles 2, last part",
+    ]
     reports = StationEvent.objects.filter(
         charge_station=st, action="ReportChargingProfiles", request_id=out.id
     ).order_by("id")
@@ -533,7 +530,7 @@ def charging_profiles_report(st: ChargeStation, sim: Any, protocol: str) -> None
 
     out = send(st, GetChargingProfiles(purpose=ProfilePurpose.TX_DEFAULT))
     assert out.status is CommandStatus.ACCEPTED
-    assert progress(out, 1) == ["EVSE 1 profiles 2, last part"]
+    assert progress(out, 1, reported) == ["EVSE 1 profiles 2, last part"]
     out = send(st, GetChargingProfiles(profile_ids=(99,)))
     assert (out.status, out.station_status) == (CommandStatus.ACCEPTED, "NoProfiles")
     time.sleep(0.5)
@@ -564,11 +561,7 @@ def test_firmware_update_status_flow(
     assert out.station_status == ("" if protocol == "1.6" else "Accepted")
     if protocol == "2.0.1":
         assert out.ocpp_request is not None and out.ocpp_request["requestId"] == out.id
-    row = wait_for(
-        lambda: (r := RemoteCommand.objects.get(pk=out.id)) and len(r.progress) == 4 and r,
-        what="four firmware status notifications",
-    )
-    assert [p["status"] for p in row.progress] == [
+    assert progress(out, 4, "four firmware status notifications") == [
         "Downloading",
         "Downloaded",
         "Installing",
