@@ -440,13 +440,19 @@ def test_local_list_version_and_data_transfer_in_every_version() -> None:
             version, DataTransfer(vendor_id="org.example", message_id="Ping", data="x")
         ) == ("DataTransfer", {"vendorId": "org.example", "messageId": "Ping", "data": "x"})
     # 1.x: listVersion, -1 reserved for "no local list support"; 2.0.1: versionNumber.
-    parse16 = commands.MAPPINGS["1.6"][CommandKind.GET_LOCAL_LIST_VERSION].parse
-    assert parse16({"listVersion": 3}) == commands.Parsed(
-        CommandStatus.ACCEPTED, "", LocalListVersion(3)
-    )
-    unsupported = parse16({"listVersion": -1})
-    assert (unsupported.status, unsupported.data) == (CommandStatus.NOT_SUPPORTED, None)
-    assert commands.MAPPINGS["1.5"][CommandKind.GET_LOCAL_LIST_VERSION].parse is not None
+    for version in ("1.5", "1.6"):
+        parse1x = commands.MAPPINGS[version][CommandKind.GET_LOCAL_LIST_VERSION].parse
+        assert parse1x({"listVersion": 3}) == commands.Parsed(
+            CommandStatus.ACCEPTED, "", LocalListVersion(3)
+        )
+        assert parse1x({"listVersion": 0}).data == LocalListVersion(0)  # no list
+        unsupported = parse1x({"listVersion": -1})
+        assert (unsupported.status, unsupported.station_status, unsupported.data) == (
+            CommandStatus.NOT_SUPPORTED,
+            "",
+            None,
+        )
+        assert unsupported.message == "the station has no local authorization list"
     parse201 = commands.MAPPINGS["2.0.1"][CommandKind.GET_LOCAL_LIST_VERSION].parse
     assert parse201({"versionNumber": 0}).data == LocalListVersion(0)
 
