@@ -820,13 +820,34 @@ def charge_station_command(
     if reply.invalid:
         row.status = CommandStatus.FAILED.value
         row.message = "not sent: the request breaks the OCPP schema: " + "; ".join(reply.invalid)
-    row.save()
+    # Every field but `progress`: the station's follow-up reports may already have been
+    # appended to it (by the gateway node, under a row lock) while this waited.
+    row.save(update_fields=_ANSWER_FIELDS)
+    if row.request_id is not None:
+        row.refresh_from_db(fields=["progress"])
     if reply.invalid:
         raise ValidationFailed(
             f"the {command.kind} command breaks the OCPP {reply.protocol} schema",
             problems=tuple(_problem(text) for text in reply.invalid),
         )
     return selectors.command_outcome(row)
+
+
+_ANSWER_FIELDS = [
+    "request",
+    "request_id",
+    "status",
+    "station_status",
+    "message",
+    "data",
+    "protocol",
+    "gateway_node",
+    "ocpp_action",
+    "ocpp_request",
+    "response",
+    "answered_at",
+    "updated_at",
+]
 
 
 def _problem(text: str) -> Problem:

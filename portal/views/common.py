@@ -213,15 +213,15 @@ def keyset_page(
     """
     size = size or PAGE_SIZE
     read = parse or (lambda text: text or None)
-    after = read(q(request, forward)) if q(request, forward) else None
-    before = read(q(request, back)) if q(request, back) and after is None else None
-    if before is not None:
-        rows = list(fetch(None, before, size + 1))
+    onward = read(q(request, forward)) if q(request, forward) else None
+    backward = read(q(request, back)) if q(request, back) and onward is None else None
+    if backward is not None:
+        rows = list(fetch(None, backward, size + 1))
         has_prev, has_next = len(rows) > size, True
         rows = rows[-size:]
     else:
-        rows = list(fetch(after, None, size + 1))
-        has_prev, has_next = after is not None, len(rows) > size
+        rows = list(fetch(onward, None, size + 1))
+        has_prev, has_next = onward is not None, len(rows) > size
         rows = rows[:size]
     paged = bool(q(request, forward) or q(request, back))
     return Pager(
