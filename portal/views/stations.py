@@ -22,7 +22,9 @@ from apps.locations.contracts import (
     ConfigurationChanged,
     ConfigurationKey,
     ConfigurationReport,
+    DataTransfer,
     GetConfiguration,
+    GetLocalListVersion,
     LocalListVersion,
     RemoteStarted,
     StationCommand,
@@ -95,6 +97,8 @@ COMMANDS = [
     ("CHANGE_CONFIGURATION", "Change configuration", ["key", "value"]),
     ("TRIGGER_MESSAGE", "Trigger message", ["key", "evse_uid"]),
     ("CLEAR_CACHE", "Clear authorization cache", []),
+    ("GET_LOCAL_LIST_VERSION", "Get local list version", []),
+    ("DATA_TRANSFER", "Data transfer (vendor message)", ["key", "value"]),
 ]
 
 
@@ -159,6 +163,15 @@ def _portal_command(
         return TriggerMessage(message=key, evse_id=evse)
     if kind == "CLEAR_CACHE":
         return ClearCache()
+    if kind == "GET_LOCAL_LIST_VERSION":
+        return GetLocalListVersion()
+    if kind == "DATA_TRANSFER":
+        vendor, _, message = key.partition("/")
+        if not vendor.strip():
+            raise _field_problem("key", "the vendor id, e.g. com.vendor or com.vendor/MessageId")
+        return DataTransfer(
+            vendor_id=vendor.strip(), message_id=message.strip(), data=p.get("value") or None
+        )
     raise _field_problem("command", f"unknown command {kind!r}")
 
 

@@ -123,8 +123,9 @@ def test_send_a_remote_command_and_see_the_answer(
     page, live_server, bworld, artefacts, relay, node_a, sim_station
 ) -> None:
     """A simulated station connected to a gateway node (the relay through Redis): the
-    operator reads a configuration key and resets the station from its page, and sees the
-    station's answers and the command log."""
+    operator reads a configuration key, asks for the local list version, sends a vendor
+    message and resets the station from its page, and sees the station's answers and the
+    command log."""
     a, _ = bworld
     password = locations_api.charge_station_reset_password(station_id=a.station.pk)
     sim = sim_station([node_a.ws_url], a.station.identity, password, "1.6")
@@ -138,14 +139,27 @@ def test_send_a_remote_command_and_see_the_answer(
     result = page.get_by_test_id("command-result")
     expect(result).to_contain_text("ACCEPTED")
     expect(page.get_by_test_id("command-answer")).to_have_text("HeartbeatInterval = 300")
+    page.get_by_test_id("command").select_option("GET_LOCAL_LIST_VERSION")
+    page.get_by_role("button", name="Send").click()
+    expect(result).to_contain_text("GET_LOCAL_LIST_VERSION")
+    expect(page.get_by_test_id("command-answer")).to_have_text("local list version 0 (no list)")
+    page.get_by_test_id("command").select_option("DATA_TRANSFER")
+    page.get_by_test_id("command-key").fill("org.example.sim/Echo")
+    page.locator("input[name=value]").fill("hello")
+    page.get_by_role("button", name="Send").click()
+    expect(result).to_contain_text("DATA_TRANSFER")
+    expect(page.get_by_test_id("command-answer")).to_have_text("data: hello")
+    # Last: the reset reboots the station (it drops its connection).
     page.get_by_test_id("command").select_option("RESET")
     page.get_by_role("button", name="Send").click()
     expect(result).to_contain_text("RESET")
     expect(result).to_contain_text("The station accepted it (Accepted)")
-    assert [c.action for c in sim.calls()] == ["GetConfiguration", "Reset"]
+    assert [c.action for c in sim.calls()] == [
+        "GetConfiguration", "GetLocalListVersion", "DataTransfer", "Reset"
+    ]  # fmt: skip
     page.reload()
     log = page.get_by_test_id("command-log")
-    expect(log.locator("tbody tr")).to_have_count(2)
+    expect(log.locator("tbody tr")).to_have_count(4)
     expect(log.locator("tbody tr").first).to_contain_text("RESET")
     shot(page, artefacts, "05-station-detail-command")
 

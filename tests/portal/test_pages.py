@@ -385,6 +385,31 @@ def test_a_command_to_a_station_no_node_holds_is_logged_offline(world, relay) ->
     assert "CLEAR_CACHE" in page and "OFFLINE" in page
 
 
+def test_the_vendor_message_and_local_list_version_forms(world, relay) -> None:
+    """Data transfer reads `vendor/message` from Key and the data from Value (a missing vendor
+    is named, nothing sent); both new commands are logged with what was asked."""
+    from apps.locations.models import RemoteCommand
+
+    a, _ = world
+    client = signed_in_client(a.users["cpo_admin"])
+    url = reverse("portal:station_command", args=["alpha", a.station.pk])
+    r = client.post(url, {"command": "DATA_TRANSFER", "key": " /Echo"}, HTTP_HX_REQUEST="true")
+    body = r.content.decode()
+    assert "Not sent." in body and "key — the vendor id, e.g. com.vendor" in body
+    assert not RemoteCommand.objects.exists()
+    form = {"command": "DATA_TRANSFER", "key": "com.vendor/Ping", "value": "42"}
+    client.post(url, form, HTTP_HX_REQUEST="true")
+    client.post(url, {"command": "DATA_TRANSFER", "key": "com.vendor"}, HTTP_HX_REQUEST="true")
+    client.post(url, {"command": "GET_LOCAL_LIST_VERSION"}, HTTP_HX_REQUEST="true")
+    rows = RemoteCommand.objects.order_by("pk")
+    vendor = {"vendor_id": "com.vendor"}
+    assert [(c.kind, c.status, c.request) for c in rows] == [
+        ("DATA_TRANSFER", "OFFLINE", vendor | {"message_id": "Ping", "data": "42"}),
+        ("DATA_TRANSFER", "OFFLINE", vendor | {"message_id": "", "data": None}),
+        ("GET_LOCAL_LIST_VERSION", "OFFLINE", {}),
+    ]
+
+
 def test_the_message_log_has_both_directions_and_every_kind_of_message(world) -> None:
     """Transaction messages and status notifications (charging), the station's other reports
     (devices) and the commands sent to it with its answer (command log), newest first."""
