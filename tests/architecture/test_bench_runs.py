@@ -1,6 +1,8 @@
-"""The portal benchmark runs end to end on a small data set (it builds its data with raw SQL,
-so a model change that adds a NOT NULL column breaks it silently otherwise: it did once).
-Its own throw-away PostgreSQL database, not the test database."""
+"""Every `make bench-*` that measures a target of an issue runs end to end here on a small
+scale, so a change elsewhere cannot break a benchmark unseen (the portal's raw-SQL data build
+broke once on a new NOT NULL column). Each uses its own throw-away PostgreSQL database and its
+reserved Redis dbs (docs/benchmarks.md), never the test database; the figures are not checked
+here, only that the run completes and its correctness counts are clean."""
 
 from __future__ import annotations
 
@@ -9,12 +11,47 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse, urlunparse
 
 import pytest
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _server() -> tuple[str, str]:
+    """PostgreSQL and Redis of this test run, as the benches take them (no database name)."""
+    db = settings.DATABASES["default"]
+    redis_url = urlparse(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
+    return (
+        f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}",
+        urlunparse(redis_url._replace(path="")),
+    )
+
+
+def _drop_database(name: str) -> None:
+    db = settings.DATABASES["default"]
+    subprocess.run(
+        ["psql", "-h", str(db["HOST"]), "-p", str(db["PORT"]), "-U", str(db["USER"]),
+         "-d", "postgres", "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
+        capture_output=True,
+        check=False,
+    )  # fmt: skip
+
+
+def _run(args: list[str], *, timeout: float, env: dict[str, str] | None = None) -> list[Any]:
+    """Run a bench script; its JSON lines (the run must end with exit status 0)."""
+    done = subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-3000:])
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
 @pytest.mark.postgres
@@ -34,12 +71,7 @@ def test_bench_portal_builds_its_data_and_measures_every_page() -> None:
             timeout=240,
         )
     finally:
-        subprocess.run(
-            ["psql", "-h", str(db["HOST"]), "-p", str(db["PORT"]), "-U", str(db["USER"]),
-             "-d", "postgres", "-c", "DROP DATABASE IF EXISTS bench_portal_smoke"],
-            capture_output=True,
-            check=False,
-        )  # fmt: skip
+        _drop_database("bench_portal_smoke")
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     pages = [x for x in lines if x["bench"] == "portal_page"]
@@ -48,3 +80,85 @@ def test_bench_portal_builds_its_data_and_measures_every_page() -> None:
     assert {"sessions: newer than row 1,000 (keyset, back)", "audit log"} <= {
         p["page"] for p in pages
     }
+
+
+@pytest.mark.postgres
+def test_bench_gateway_holds_loads_commands_and_storms() -> None:
+    """`make bench-gateway` with 40 stations on one driver, no baseline: every station held,
+    every CALL answered, every command accepted, every station back after the storm."""
+    pg, redis_url = _server()
+    lines = _run(
+        ["bench/bench_gateway.py", "--pg", pg, "--redis", redis_url, "--stations", "40",
+         "--drivers", "1", "--rates", "100", "--load-seconds", "2", "--idle-seconds", "1",
+         "--commands", "10", "--no-baseline"],
+        timeout=180,
+    )  # fmt: skip
+    phases = {x["phase"]: x for x in lines}
+    assert (phases["held"]["held"], phases["held"]["connect_errors"]) == (40, 0)
+    assert phases["load"]["errors"] == 0 and phases["load"]["answered"] >= 150
+    assert phases["load"]["commands"]["outcomes"] == {"ACCEPTED": 10}
+    assert (phases["storm"]["held_after"], phases["storm"]["errors"]) == (40, 0)
+    assert lines[-1]["phase"] == "summary" and lines[-1]["stations_held"] == 40
+
+
+@pytest.mark.postgres
+def test_bench_cdr_pipeline_one_cdr_per_session_with_exact_totals() -> None:
+    pg, redis_url = _server()
+    lines = _run(
+        ["bench/bench_cdr_pipeline.py", "--pg", pg, "--redis", redis_url, "--stations", "15",
+         "--workers", "1", "--timeout", "120"],
+        timeout=240,
+    )  # fmt: skip
+    runs = [x for x in lines if "protocol" in x and "cdrs" in x]
+    assert [(r["protocol"], r["sessions"], r["cdrs"]) for r in runs] == [
+        ("1.6", 15, 15),
+        ("2.0.1", 15, 15),
+    ]
+    for r in runs:
+        bad = ("sessions_without_cdr", "sessions_with_two_cdrs", "cdrs_with_wrong_totals")
+        assert [r[k] for k in bad] == [0, 0, 0], r
+
+
+@pytest.mark.postgres
+def test_kill_test_loses_and_doubles_nothing() -> None:
+    """`make bench-kill` on 40 stations: the gateway and a worker are killed mid-run."""
+    pg, redis_url = _server()
+    lines = _run(
+        ["bench/kill_test.py", "--pg", pg, "--redis", redis_url, "--stations", "40",
+         "--kill-gateway-after", "3", "--kill-worker-after", "6", "--timeout", "150"],
+        timeout=240,
+    )  # fmt: skip
+    (result,) = [x for x in lines if x.get("bench") == "kill_test"]
+    assert (result["stopped_sessions"], result["cdrs"]) == (40, 40), result
+    clean = (
+        "sessions_without_cdr", "sessions_with_two_cdrs", "cdrs_with_wrong_totals",
+        "answered_messages_missing_from_event_log", "duplicate_event_keys",
+        "transactions_with_two_starts_or_ends", "db_sessions_without_cdr",
+    )  # fmt: skip
+    assert {k: result[k] for k in clean} == dict.fromkeys(clean, 0)
+
+
+@pytest.mark.postgres
+def test_bench_api_pages_bulk_and_single_upserts() -> None:
+    """`make bench-api` on 3,000 CDRs, a few requests of each kind (wrk when installed, the
+    Python client otherwise)."""
+    db = settings.DATABASES["default"]
+    server = urlparse(f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/")
+    url = urlunparse(server._replace(path="/bench_api_smoke"))
+    try:
+        lines = _run(
+            ["bench/bench_api.py", "--rebuild", "--page-requests", "5", "--upsert-seconds", "1",
+             "--threads", "2", "--connections", "2"],
+            env={"BENCH_DATABASE_URL": url, "BENCH_CDRS": "3000"},
+            timeout=180,
+        )  # fmt: skip
+    finally:
+        _drop_database("bench_api_smoke")
+    kinds = [x["bench"] for x in lines]
+    assert kinds[0] == "setup" and kinds[-1] == "done"
+    pages = [x for x in lines if x["bench"] == "cdr_page"]
+    assert [p["rows"] for p in pages[:4]] == [100, 100, 100, 100] and len(pages) == 5
+    bulk = [x for x in lines if x["bench"] == "token_bulk_upsert"]
+    assert [(b["created"], b["updated"]) for b in bulk] == [(10000, 0), (0, 10000), (0, 10000)]
+    (single,) = [x for x in lines if x["bench"] == "token_single_upsert"]
+    assert single["errors"] == 0 and single["requests"] > 0
