@@ -162,3 +162,16 @@ def test_bench_api_pages_bulk_and_single_upserts() -> None:
     assert [(b["created"], b["updated"]) for b in bulk] == [(10000, 0), (0, 10000), (0, 10000)]
     (single,) = [x for x in lines if x["bench"] == "token_single_upsert"]
     assert single["errors"] == 0 and single["requests"] > 0
+
+
+def test_bench_pricing_quick_run_reprices_without_mismatch() -> None:
+    """`make bench-pricing` on a few thousand sessions (no database): every case measured, the
+    end-to-end re-pricing of JSON lines agrees with the sample it re-checks."""
+    lines = _run(
+        ["bench/bench_pricing.py", "--quick", "--jsonl", "2000", "--processes", "1"], timeout=120
+    )
+    cases = {x["case"]: x for x in lines if x.get("bench") == "pricing" and "case" in x}
+    assert {"mix", "floor_decimal_loop", "jsonl_end_to_end"} <= cases.keys()
+    end_to_end = cases["jsonl_end_to_end"]
+    assert end_to_end["cdrs"] == 2000 and end_to_end["sample_mismatches"] == 0
+    assert end_to_end["verified_sample"] >= 1
