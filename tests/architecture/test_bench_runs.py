@@ -56,10 +56,8 @@ def _run(args: list[str], *, timeout: float, env: dict[str, str] | None = None) 
 
 @pytest.mark.postgres
 def test_bench_portal_builds_its_data_and_measures_every_page() -> None:
-    db = settings.DATABASES["default"]
-    server = urlparse(f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/")
-    url = urlunparse(server._replace(path="/bench_portal_smoke"))
-    env = {**os.environ, "BENCH_PORTAL_DATABASE_URL": url}
+    pg, _ = _server()
+    env = {**os.environ, "BENCH_PORTAL_DATABASE_URL": f"{pg}/bench_portal_smoke"}
     env.update(BENCH_SESSIONS="2000", BENCH_CDRS="5000")
     try:
         done = subprocess.run(
@@ -142,14 +140,12 @@ def test_kill_test_loses_and_doubles_nothing() -> None:
 def test_bench_api_pages_bulk_and_single_upserts() -> None:
     """`make bench-api` on 3,000 CDRs, a few requests of each kind (wrk when installed, the
     Python client otherwise)."""
-    db = settings.DATABASES["default"]
-    server = urlparse(f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/")
-    url = urlunparse(server._replace(path="/bench_api_smoke"))
+    pg, _ = _server()
     try:
         lines = _run(
             ["bench/bench_api.py", "--rebuild", "--page-requests", "5", "--upsert-seconds", "1",
              "--threads", "2", "--connections", "2"],
-            env={"BENCH_DATABASE_URL": url, "BENCH_CDRS": "3000"},
+            env={"BENCH_DATABASE_URL": f"{pg}/bench_api_smoke", "BENCH_CDRS": "3000"},
             timeout=180,
         )  # fmt: skip
     finally:
@@ -165,8 +161,9 @@ def test_bench_api_pages_bulk_and_single_upserts() -> None:
 
 
 def test_bench_pricing_quick_run_reprices_without_mismatch() -> None:
-    """`make bench-pricing` on a few thousand sessions (no database): every case measured, the
-    end-to-end re-pricing of JSON lines agrees with the sample it re-checks."""
+    """`make bench-pricing` on a few thousand sessions (no database): the mixed case, the
+    rounding comparison and the end-to-end re-pricing of JSON lines are measured, and the
+    latter agrees with the sample it re-checks."""
     lines = _run(
         ["bench/bench_pricing.py", "--quick", "--jsonl", "2000", "--processes", "1"], timeout=120
     )
