@@ -9,8 +9,10 @@ nothing of Django or the apps (import-linter contract `simulator-network-only`).
 
 Time is virtual. Each station stamps its messages with its own clock, which advances
 `--speed` station seconds per wall second (`--speed 60`: a 60-minute session in 60 s;
-`--speed max`: no waiting at all). So that no stamp is ever ahead of the CSMS's clock, the
-station clock starts in the past by the station time the run can cover. A 2.0.1 station
+`--speed max`: no waiting at all). In live time (`--speed 1`, or slower) the station clock
+starts now, so the CSMS sees sessions as they happen. Faster than that, so that no stamp is
+ever ahead of the CSMS's clock, it starts in the past by the station time the run can
+cover. A 2.0.1 station
 marks an event `offline: true` when it sends it more than a minute after it happened (always
 the case in compressed time: the CSMS gets history, as from a station that was offline).
 
@@ -809,6 +811,21 @@ def _percentile(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
+def station_clock_start(cfg: SimConfig, now: datetime) -> datetime:
+    """Where the stations' clocks start. Live time (speed up to 1: a station second takes at
+    least a wall second) starts at `now`, so what the stations report is happening now. A
+    faster replay starts in the past by the station time it can cover, so that its
+    timestamps never run into the future."""
+    now = now.replace(microsecond=0)
+    if 0 < cfg.speed <= 1:
+        return now
+    length = cfg.session_minutes * 60 + cfg.gap_minutes * 60
+    span = cfg.sessions_per_station * length + 600
+    if cfg.speed > 0:
+        span = min(span, int(cfg.speed * cfg.duration) + length + 600)
+    return now - timedelta(seconds=span)
+
+
 async def simulate(
     cfg: SimConfig,
     record: Callable[[dict[str, Any]], None] | None = None,
@@ -823,12 +840,7 @@ async def simulate(
     stats = Stats()
     barrier = Barrier() if cfg.hold_stops else None
     identities = sorted(cfg.credentials)
-    length = cfg.session_minutes * 60 + cfg.gap_minutes * 60
-    span = cfg.sessions_per_station * length + 600
-    if cfg.speed > 0:
-        span = min(span, int(cfg.speed * cfg.duration) + length + 600)
-    # The station clocks start in the past by the station time this run can cover.
-    clock_start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=span)
+    start = station_clock_start(cfg, datetime.now(UTC))
     begin = time.monotonic()
     deadline = begin + cfg.duration
     stations = [
@@ -840,7 +852,7 @@ async def simulate(
             stats,
             record or (lambda _: None),
             deadline,
-            clock_start,
+            start,
             barrier,
         )
         for i, identity in enumerate(identities)
