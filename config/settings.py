@@ -272,10 +272,12 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 
 # --- Remote commands and connectivity (apps.locations, csms_gateway; docs/gateway.md) --------
-# Commands travel through Redis to the gateway node that holds the station's websocket. Without
-# a Redis URL (the embedded default) commands answer ServiceUnavailable ("needs Redis").
+# Commands travel through Redis to the gateway node that holds the station's websocket (ADR
+# 0011). Without a Redis URL (the embedded default) they go to the one gateway node through a
+# local unix socket (ADR 0018). Both empty: no relay, commands answer ServiceUnavailable.
 RELAY_REDIS_URL = env_str("RELAY_REDIS_URL", REDIS_URL)
 RELAY_KEY_PREFIX = env_str("RELAY_KEY_PREFIX", "ocpp")
+RELAY_SOCKET = env_str("RELAY_SOCKET", str(DATA_DIR / "relay.sock"))
 STATION_COMMAND_TIMEOUT = env_int("STATION_COMMAND_TIMEOUT", 30)  # seconds, per command
 # A station is "unstable" when it connected more than this many times within the window.
 STATION_UNSTABLE_CONNECTS = env_int("STATION_UNSTABLE_CONNECTS", 5)

@@ -259,25 +259,8 @@ class Relay:
             # The caller has given up (e.g. this node was restarted with a backlog).
             log.info("command relay: %s for %s expired unsent", request.kind, request.identity)
             return
-        link = self._links(request.identity)
-        if link is None:
-            reply = RelayReply(
-                id=request.id,
-                status=CommandStatus.OFFLINE,
-                node=self.node,
-                message=f"{request.identity} is not connected to gateway node {self.node}",
-            )
-        else:
-            reply = await execute(link, request, self.node)
+        reply = await handle_request(request, self._links, self.node)
         self.commands_handled += 1
-        log.info(
-            "command %s %s → %s: %s %s",
-            request.kind,
-            request.identity,
-            reply.ocpp_action or "-",
-            reply.status,
-            reply.station_status,
-        )
         await self._reply(request, reply)
 
     async def _reply(self, request: RelayRequest, reply: RelayReply) -> None:
@@ -292,3 +275,29 @@ class Relay:
             except RedisError as exc:
                 log.warning("command relay: reply failed (%s), attempt %d", exc, attempt + 1)
                 await asyncio.sleep(0.5)
+
+
+async def handle_request(
+    request: RelayRequest, links: Callable[[str], Outbound | None], node: str
+) -> RelayReply:
+    """Carry out one relayed command on this node (whichever transport brought it): OFFLINE
+    when the station is not connected here, else the station's answer (`execute`)."""
+    link = links(request.identity)
+    if link is None:
+        reply = RelayReply(
+            id=request.id,
+            status=CommandStatus.OFFLINE,
+            node=node,
+            message=f"{request.identity} is not connected to gateway node {node}",
+        )
+    else:
+        reply = await execute(link, request, node)
+    log.info(
+        "command %s %s → %s: %s %s",
+        request.kind,
+        request.identity,
+        reply.ocpp_action or "-",
+        reply.status,
+        reply.station_status,
+    )
+    return reply

@@ -29,6 +29,7 @@ from csms_gateway.cost_updates import CostUpdates
 from csms_gateway.handlers import StationContext, now_utc, v15, v16, v201
 from csms_gateway.metrics import GcPolicy, Meter
 from csms_gateway.relay import Relay
+from csms_gateway.relay_local import LocalRelay
 from csms_gateway.settings import GatewaySettings
 
 log = logging.getLogger("csms_gateway")
@@ -49,7 +50,7 @@ class Gateway:
         # The outbound side (CSMS -> station CALLs) of each live connection.
         self.links: dict[str, Outbound] = {}
         self.node = settings.node
-        self.relay: Relay | None = None
+        self.relay: Relay | LocalRelay | None = None
         if settings.relay_url:
             self.relay = Relay(
                 url=settings.relay_url,
@@ -59,6 +60,11 @@ class Gateway:
                 on_lost=self._taken_elsewhere,
                 node_ttl=settings.node_ttl,
                 registry_ttl=settings.registry_ttl,
+            )
+        elif settings.relay_socket:
+            # The embedded default: no Redis, one node, a local unix socket (ADR 0018).
+            self.relay = LocalRelay(
+                path=settings.relay_socket, node=self.node, links=self.links.get
             )
         self._servers: list[Server] = []
         # Work started after an answer was sent (StationContext.after_answer), kept referenced.

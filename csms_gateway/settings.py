@@ -7,7 +7,7 @@ import os
 import socket
 from dataclasses import dataclass, field
 
-from config.env import ConfigurationError, env_bool, env_int, env_list, env_str
+from config.env import ConfigurationError, data_dir, env_bool, env_int, env_list, env_str
 
 SUPPORTED_SUBPROTOCOLS = ("ocpp2.0.1", "ocpp1.6", "ocpp1.5")
 
@@ -37,9 +37,11 @@ class GatewaySettings:
     data_transfer_accept: dict[str, frozenset[str]] = field(default_factory=dict)
     # Redis: the live cost of 2.0.1 sessions is sent as CostUpdated (empty: no CostUpdated).
     redis_url: str = ""
-    # Remote commands (docs/gateway.md "Remote commands"): off without a Redis URL.
+    # Remote commands (docs/gateway.md "Remote commands"): through Redis when `relay_url` is
+    # set; else, with `relay_socket`, through that local unix socket (one node; ADR 0018).
     node_id: str = ""  # unique per node; default host:port
     relay_url: str = ""
+    relay_socket: str = ""  # from_env: RELAY_SOCKET, default DATA_DIR/relay.sock
     relay_prefix: str = "ocpp"
     node_ttl: int = 15  # seconds a node counts as alive after its last refresh
     registry_ttl: int = 90  # seconds a station -> node entry lives after its last refresh
@@ -102,6 +104,7 @@ class GatewaySettings:
             node_id=env_str("GATEWAY_NODE_ID", ""),
             relay_url=env_str("RELAY_REDIS_URL", env_str("REDIS_URL", "")),
             relay_prefix=env_str("RELAY_KEY_PREFIX", "ocpp"),
+            relay_socket=env_str("RELAY_SOCKET", str(data_dir() / "relay.sock")),
             node_ttl=env_int("GATEWAY_NODE_TTL", 15),
             registry_ttl=env_int("GATEWAY_REGISTRY_TTL", 90),
             measure_file=env_str("GATEWAY_MEASURE_FILE", ""),

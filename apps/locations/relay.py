@@ -1,14 +1,22 @@
 """The Django side of the command relay: find the gateway node that holds a station's socket,
-hand it the command through Redis, wait for the answer.
+hand it the command, wait for the answer.
 
-The registry (`RelayKeys.station`) is written by the gateway nodes only; this side reads it.
+Two transports, one interface (`check`, `send`):
+
+- Redis (`RELAY_REDIS_URL`, production, any number of nodes): the registry
+  (`RelayKeys.station`) is written by the gateway nodes only; this side reads it and pushes
+  the request on the node's inbox (ADR 0011).
+- A local unix socket (`RELAY_SOCKET`, the embedded default when no Redis URL is set): the one
+  gateway node on this machine listens on it; a request and its reply are one JSON line each
+  over one connection (ADR 0018).
+
 Wire format: `contracts.RelayRequest` / `contracts.RelayReply` as JSON. Design and failure
-modes: docs/gateway.md ("Remote commands"), docs/adr/0011-command-relay.md.
+modes: docs/gateway.md ("Remote commands").
 """
 
 from __future__ import annotations
 
-import dataclasses
+import socket
 import threading
 import time
 import uuid
@@ -37,7 +45,19 @@ _lock = threading.Lock()
 
 
 def configured() -> bool:
-    return bool(settings.RELAY_REDIS_URL)
+    return bool(settings.RELAY_REDIS_URL or settings.RELAY_SOCKET)
+
+
+def check() -> None:
+    """Raise ServiceUnavailable when no transport is configured (neither Redis nor the local
+    socket): callers check before they record anything."""
+    if settings.RELAY_REDIS_URL:
+        client()
+    elif not settings.RELAY_SOCKET:
+        raise ServiceUnavailable(
+            "no command relay is configured (RELAY_REDIS_URL and RELAY_SOCKET are both empty): "
+            "nothing was sent to the station"
+        )
 
 
 def keys() -> RelayKeys:
@@ -76,10 +96,72 @@ def locate(identity: str) -> str | None:
         raise ServiceUnavailable(f"command relay (Redis) unreachable: {exc}") from exc
 
 
+def _request(identity: str, command: StationCommand, timeout: float) -> RelayRequest:
+    request_id = uuid.uuid4().hex
+    return RelayRequest(
+        id=request_id,
+        identity=identity,
+        kind=command.kind,
+        command=to_json(command),
+        deadline=time.time() + timeout,
+        reply_to=keys().reply(request_id),
+    )
+
+
 def send(identity: str, command: StationCommand, *, timeout: float) -> RelayReply:
     """Hand `command` to the node holding `identity` and wait for its reply (at most
     `timeout` + a grace for the hop back). Never raises for the station's behaviour: an
-    unreachable station is an OFFLINE reply, a silent one TIMEOUT."""
+    unreachable station is an OFFLINE reply, a silent one TIMEOUT. Raises
+    ServiceUnavailable when no relay is configured or Redis is unreachable."""
+    check()
+    if settings.RELAY_REDIS_URL:
+        return _send_redis(identity, command, timeout=timeout)
+    return _send_local(settings.RELAY_SOCKET, identity, command, timeout=timeout)
+
+
+def _send_local(path: str, identity: str, command: StationCommand, *, timeout: float) -> RelayReply:
+    """One request line to the gateway node's local socket, one reply line back."""
+    request = _request(identity, command, timeout)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        try:
+            sock.connect(path)
+        except (FileNotFoundError, ConnectionRefusedError):
+            return RelayReply(
+                id=request.id,
+                status=CommandStatus.OFFLINE,
+                message=f"the OCPP gateway is not running (nothing listens on {path}), "
+                f"so {identity} is not connected",
+            )
+        except OSError as exc:
+            raise ServiceUnavailable(f"command relay (local socket {path}): {exc}") from exc
+        sock.settimeout(timeout + REPLY_GRACE_SECONDS)
+        try:
+            sock.sendall(relay_encode(request).encode() + b"\n")
+            with sock.makefile("rb") as stream:
+                line = stream.readline()
+        except TimeoutError:
+            line = None
+        except OSError:
+            line = b""
+    if line is None:
+        return RelayReply(
+            id=request.id,
+            status=CommandStatus.TIMEOUT,
+            message=f"no reply from the OCPP gateway within {timeout:g} s",
+        )
+    if not line.endswith(b"\n"):
+        # The node stopped (or was killed) with the command in hand: it may have been sent.
+        return RelayReply(
+            id=request.id,
+            status=CommandStatus.TIMEOUT,
+            message="the OCPP gateway closed the connection before it replied "
+            "(it stopped; the station may have received the command)",
+        )
+    return relay_decode_reply(line)
+
+
+def _send_redis(identity: str, command: StationCommand, *, timeout: float) -> RelayReply:
     r = client()
     k = keys()
     try:
@@ -98,15 +180,7 @@ def send(identity: str, command: StationCommand, *, timeout: float) -> RelayRepl
                 node=node,
                 message=f"the gateway node {node} that held {identity} is gone",
             )
-        request = RelayRequest(
-            id=uuid.uuid4().hex,
-            identity=identity,
-            kind=command.kind,
-            command=to_json(command),
-            deadline=time.time() + timeout,
-            reply_to="",
-        )
-        request = dataclasses.replace(request, reply_to=k.reply(request.id))
+        request = _request(identity, command, timeout)
         pipe = r.pipeline(transaction=False)
         pipe.rpush(k.inbox(node), relay_encode(request))
         # A dead node's inbox does not grow forever: it lapses after the newest deadline.

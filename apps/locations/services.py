@@ -767,17 +767,19 @@ def charge_station_command(
 ) -> CommandOutcome:
     """Send a remote command to a station and return what became of it.
 
-    The command is recorded first (an audit row, PENDING), then handed through Redis to the
-    gateway node that holds the station's socket, which maps it to the station's OCPP
+    The command is recorded first (an audit row, PENDING), then handed through the command
+    relay (Redis, or the local socket of the one gateway node: `relay.py`) to the gateway node
+    that holds the station's socket, which maps it to the station's OCPP
     version, validates it against the OCPP schema, sends it (one outstanding CALL per station:
     it may queue behind another command) and waits for the answer. The row is completed with
     the outcome: ACCEPTED / REJECTED / NOT_SUPPORTED / FAILED from the station, OFFLINE when
     no live node holds it, TIMEOUT when no answer came within `timeout` seconds
     (STATION_COMMAND_TIMEOUT). Call it outside a database transaction: it waits.
 
-    Raises NotFound (no such station in the tenant), ServiceUnavailable (no Redis configured
-    or reachable; nothing recorded or sent), ValidationFailed (the request breaks the OCPP
-    schema of the station's version; recorded as FAILED, nothing sent)."""
+    Raises NotFound (no such station in the tenant), ServiceUnavailable (no relay
+    configured, or its Redis unreachable; nothing recorded or sent), ValidationFailed (the
+    request breaks the OCPP schema of the station's version; recorded as FAILED, nothing
+    sent)."""
     station = (
         ChargeStation.objects.for_tenant(tenant_id)
         .filter(pk=station_id)
@@ -786,7 +788,7 @@ def charge_station_command(
     )
     if station is None:
         raise NotFound(f"no charge station {station_id} in this tenant")
-    relay.client()  # ServiceUnavailable before anything is recorded
+    relay.check()  # ServiceUnavailable before anything is recorded
     timeout = float(timeout if timeout is not None else settings.STATION_COMMAND_TIMEOUT)
     row = RemoteCommand.objects.create(
         tenant_id=tenant_id,

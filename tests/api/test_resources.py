@@ -258,13 +258,13 @@ def test_sessions_have_the_ocpi_session_shape(world_a: World) -> None:
     assert client.get("/api/v1/sessions?expand=meter_values").status_code == 400
 
 
-def test_commands_need_redis_and_say_so(world_a: World, settings: Any) -> None:
-    settings.RELAY_REDIS_URL = ""  # the embedded default: no Redis
+def test_commands_without_any_relay_say_so(world_a: World, settings: Any) -> None:
+    settings.RELAY_REDIS_URL = settings.RELAY_SOCKET = ""  # neither Redis nor the local socket
     client = world_a.client()
     url = f"/api/v1/charge-stations/{world_a.ids['station_id']}/commands"
     response = client.post(url, {"type": "RESET", "reset_type": "SOFT"}, format="json")
     assert response.status_code == 503
-    assert "remote commands need Redis" in response.json()["detail"]
+    assert "no command relay is configured" in response.json()["detail"]
     assert not RemoteCommand.objects.exists()  # nothing recorded, nothing sent
 
 

@@ -97,7 +97,7 @@ def ca(settings: Any) -> x509.Certificate:
     settings.CSMS_CA_CERT_FILE = settings.CSMS_CA_KEY_FILE = ""
     settings.CSMS_CERTIFICATE_VALIDITY_DAYS = 10
     settings.CSMS_CERTIFICATE_ORGANIZATION = "CSO"
-    settings.RELAY_REDIS_URL = ""  # no command relay: the chain cannot be sent
+    settings.RELAY_REDIS_URL = settings.RELAY_SOCKET = ""  # no relay: the chain cannot be sent
     return cert
 
 

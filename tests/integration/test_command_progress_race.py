@@ -28,7 +28,7 @@ pytestmark = pytest.mark.django_db
 def test_a_report_part_recorded_before_the_answer_is_kept(monkeypatch: Any) -> None:
     st = ChargeStationFactory()
     at = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-    monkeypatch.setattr(relay, "client", lambda: None)
+    monkeypatch.setattr(relay, "check", lambda: None)
 
     def send(identity: str, command: StationCommand, timeout: float) -> RelayReply:
         # What the gateway node does while the web process waits: the station answered and

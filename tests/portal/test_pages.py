@@ -264,7 +264,7 @@ def test_block_and_unblock_a_token_with_before_and_after(world) -> None:
 
 
 def test_a_remote_command_without_relay_says_nothing_was_sent(world, settings) -> None:
-    settings.RELAY_REDIS_URL = ""  # the embedded default: no Redis, no command relay
+    settings.RELAY_REDIS_URL = settings.RELAY_SOCKET = ""  # no command relay at all
     a, _ = world
     client = signed_in_client(a.users["cpo_admin"])
     r = client.post(
