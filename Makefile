@@ -34,7 +34,7 @@ demo: migrate
 	$(BIN)/python manage.py load_demo_data
 
 ## make run: install, migrate, load demo data, start web + worker + scheduler + OCPP gateway +
-## a gentle station simulator (2 stations on OCPP 1.6, 2 on 2.0.1, live time) (Ctrl-C stops all)
+## a gentle station simulator (4 stations on OCPP 1.6, 4 on 2.0.1, live time) (Ctrl-C stops all)
 run: demo
 	@$(BIN)/python manage.py collectstatic --noinput -v0
 	@echo ""

@@ -105,6 +105,9 @@ class SimConfig:
     stay: bool = False
     answer_delay: float = 0.0  # wall seconds before answering a CSMS CALL
     silent: frozenset[str] = frozenset()  # CSMS actions this station never answers
+    # EVSEs (one connector each) the station has: each reports its status after a boot;
+    # sessions run on EVSE 1.
+    evses: int = 1
     firmware_step: float = 0.2  # wall seconds between firmware / log status notifications
     reboot_delay: float = 0.3  # wall seconds a reboot (Reset, firmware) stays offline
 
@@ -430,7 +433,8 @@ class Station(CommandResponder):
             await self.boot()
             await self.call("Heartbeat", {})
             await self.status(0, "Available")
-            await self.status(1, "Available")
+            for evse in range(1, self.cfg.evses + 1):
+                await self.status(evse, "Available")
             for n in range(self.cfg.sessions_per_station):
                 if time.monotonic() >= self.deadline:
                     break
@@ -464,6 +468,8 @@ class Station(CommandResponder):
                 await self.boot()
                 await self.status(0, "Available")
                 await self.status(1, "Available" if self.active_txid is None else "Charging")
+                for evse in range(2, self.cfg.evses + 1):
+                    await self.status(evse, "Available")
                 continue
             due = self.last_sent + self.heartbeat_interval
             await asyncio.wait([self.reader], timeout=max(0.0, min(due, self.deadline) - now))
@@ -990,9 +996,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--answer-delay", type=float, default=0.0, help="wall s before answering")
     p.add_argument("--silent", default="", help="comma-separated CSMS actions never answered")
+    p.add_argument("--evses", type=int, default=1, help="EVSEs per station (status at boot)")
     args = p.parse_args(argv)
     if args.stations < 1 or args.sessions_per_station < 0 or args.duration <= 0:
         p.error("--stations >= 1, --sessions-per-station >= 0, --duration > 0")
+    if args.evses < 1:
+        p.error("--evses >= 1")
     if args.session_minutes < 2 or args.meter_interval < 1:
         p.error("--session-minutes >= 2, --meter-interval >= 1")
     return args
@@ -1022,6 +1031,7 @@ def main(argv: list[str] | None = None) -> int:
         stay=args.stay,
         answer_delay=args.answer_delay,
         silent=frozenset(a for a in args.silent.split(",") if a),
+        evses=args.evses,
     )
     out = open(args.record, "w") if args.record else None  # noqa: SIM115
 

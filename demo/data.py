@@ -66,6 +66,15 @@ PEAK_TARIFF = {
 
 
 @dataclass(frozen=True)
+class DemoLocation:
+    name: str
+    address: str
+    postal_code: str
+    lat: str
+    lon: str
+
+
+@dataclass(frozen=True)
 class DemoCpo:
     slug: str
     name: str
@@ -75,8 +84,9 @@ class DemoCpo:
     city: str
     country3: str
     time_zone: str
-    lat: str
+    lat: str  # the city centre
     lon: str
+    locations: tuple[DemoLocation, DemoLocation]  # LOC1, LOC2: two stations each
 
 
 CPOS = [
@@ -91,6 +101,10 @@ CPOS = [
         "Europe/Amsterdam",
         "52.3702157",
         "4.8951679",
+        (
+            DemoLocation("Parking Europaplein", "Europaplein 22", "1078 GZ", "52.3408", "4.8887"),
+            DemoLocation("Parking Museumplein", "Museumplein 10", "1071 DJ", "52.3577", "4.8818"),
+        ),
     ),
     DemoCpo(
         "vaylens-demo",
@@ -103,6 +117,12 @@ CPOS = [
         "Europe/Berlin",
         "52.5200066",
         "13.4049540",
+        (
+            DemoLocation(
+                "Parkhaus Alexanderplatz", "Alexanderstraße 9", "10178", "52.5219", "13.4132"
+            ),
+            DemoLocation("Parkhaus Potsdamer Platz", "Linkstraße 2", "10785", "52.5086", "13.3737"),
+        ),
     ),
 ]
 # The id tags `csms_gateway.simulator` presents by default (its DEMO_ID_TAGS).
@@ -121,6 +141,13 @@ def demo_password(data_dir: Path) -> str:
         path.write_text(secrets.token_urlsafe(12))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def token_contract_id(cpo: DemoCpo, uid: str) -> str:
+    """The eMA id (contract id) of a card the CPO's own eMSP role issues: country, provider,
+    a 9-character instance made of the card's issuer prefix and number (PPY00000001 ->
+    CPPY00001: unique per card, where the number alone is shared by PPY... and DRV...)."""
+    return f"{cpo.country}-{cpo.party_id}-C{uid[:3]}{uid[-5:]}-X"
 
 
 def station_identities() -> list[str]:
@@ -186,7 +213,7 @@ def load(*, password: str) -> dict[str, int]:
                 party_id=own_emsp,
                 uid=uid,
                 type="RFID",
-                contract_id=f"{cpo.country}-{cpo.party_id}-C{uid[3:]}-X",
+                contract_id=token_contract_id(cpo, uid),
                 issuer=cpo.name,
                 visual_number=f"{cpo.party_id}-{uid}",
                 whitelist="ALLOWED",
@@ -208,18 +235,18 @@ def load(*, password: str) -> dict[str, int]:
         code_id = tariffs.tariff_code_upsert(
             tenant_id=op, code="DEFAULT", tariff_id=tariff_id, description="Default tariff"
         )
-        for n in range(1, 3):
+        for n, place in enumerate(cpo.locations, start=1):
             loc_id = locations.location_upsert(
                 tenant_id=op,
                 party_id=party,
                 ocpi_id=f"LOC{n}",
-                name=f"{cpo.city} car park {n}",
-                address=f"Stationsplein {n}",
+                name=place.name,
+                address=place.address,
                 city=cpo.city,
-                postal_code="1012AB",
+                postal_code=place.postal_code,
                 country=cpo.country3,
-                latitude=Decimal(cpo.lat),
-                longitude=Decimal(cpo.lon),
+                latitude=Decimal(place.lat),
+                longitude=Decimal(place.lon),
                 time_zone=cpo.time_zone,
             )
             for s in range(1, 3):
