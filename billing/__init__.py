@@ -1,1 +1,2 @@
-"""Billing: the pricing core and the retail / wholesale / reimbursement engines."""
+"""Billing: the pricing core (`billing.pricing`), which prices a session with its station's
+tariff. The retail / wholesale / reimbursement engines are not built yet."""
