@@ -231,6 +231,9 @@ SPECTACULAR_SETTINGS = {
         "EvseStatusEnum": "apps.locations.contracts.EvseStatus",
         "DeliveryStatusEnum": "apps.integrations.contracts.DeliveryStatus",
         "CommandTypeEnum": "apps.locations.contracts.CommandType",
+        # Two different `kind` choice sets: named here, not "Kind503Enum" with a warning.
+        "CustomerKindEnum": "restapi.serializers.customers.KINDS",
+        "ConnectionEventKindEnum": ["CONNECTED", "DISCONNECTED"],
     },
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "DISABLE_ERRORS_AND_WARNINGS": False,
@@ -257,7 +260,9 @@ SPECTACULAR_SETTINGS = {
 REDIS_URL = env_str("REDIS_URL", "")
 _broker_dir = DATA_DIR / "broker"
 _results_dir = DATA_DIR / "celery-results"
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
+# `localhost` names the (only) host of the filesystem transport: without it kombu warns at
+# every start that it assumes one.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://localhost//")
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL or f"file://{_results_dir}")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for folder in ("queue", "processed", "control"):
