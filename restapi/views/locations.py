@@ -254,8 +254,8 @@ class ChargeStationPasswordView(ApiView):
 class ChargeStationCommandView(ApiView):
     scope_resource = "commands"
     extra_problem_responses = {
-        "503": "Remote commands need Redis (the command relay to the OCPP gateway), which is "
-        "not configured or not reachable: nothing was sent",
+        "503": "No command relay to the OCPP gateway is configured (neither Redis nor the "
+        "local socket), or its Redis is not reachable: nothing was sent",
     }
 
     @extend_schema(

@@ -34,7 +34,7 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
-# The one documented 5xx: remote commands answer 503 without Redis (the embedded default).
+# The one documented 5xx: remote commands answer 503 when no command relay is available.
 DOCUMENTED_503 = {"POST /api/v1/charge-stations/{station_id}/commands"}
 
 
