@@ -132,6 +132,11 @@ EMSPS = [
     ("plugpay-demo", "PlugPay (eMSP)", "NL", "PPY"),
     ("driveon-demo", "DriveOn (eMSP)", "BE", "DRV"),
 ]
+# Each eMSP's five drivers (one card and contract each).
+DRIVERS = {
+    "PPY": ("Anna de Vries", "Jeroen Bakker", "Sanne Visser", "Pieter Smit", "Lotte Mulder"),
+    "DRV": ("Lucas Peeters", "Emma Janssens", "Noah Maes", "Louise Jacobs", "Arthur Willems"),
+}
 
 
 def demo_password(data_dir: Path) -> str:
@@ -148,6 +153,12 @@ def token_contract_id(cpo: DemoCpo, uid: str) -> str:
     a 9-character instance made of the card's issuer prefix and number (PPY00000001 ->
     CPPY00001: unique per card, where the number alone is shared by PPY... and DRV...)."""
     return f"{cpo.country}-{cpo.party_id}-C{uid[:3]}{uid[-5:]}-X"
+
+
+def driver_email(name: str, slug: str) -> str:
+    """`anna.devries@plugpay-demo.example` (the reserved .example domain: nobody gets mail)."""
+    first, *rest = name.lower().split()
+    return f"{first}.{''.join(rest)}@{slug}.example"
 
 
 def station_identities() -> list[str]:
@@ -317,8 +328,8 @@ def load(*, password: str) -> dict[str, int]:
                 external_ref=f"CRM-{party_code}-{i}",
                 party_id=party,
                 kind="person",
-                name=f"Demo Driver {i}",
-                email=f"driver{i}@{slug}.example",
+                name=DRIVERS[party_code][i - 1],
+                email=driver_email(DRIVERS[party_code][i - 1], slug),
             )
             customers.contract_upsert(
                 tenant_id=op,

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from apps.customers.models import Customer
 from apps.locations.models import ChargeStation, Evse, Location
 from apps.tokens.models import Token
 from config.env import BASE_DIR
@@ -48,6 +49,15 @@ def test_every_token_has_its_own_contract_id() -> None:
         ("PPY00000002", "NL-GFX-CPPY00002-X"),
         ("PPY00000003", "NL-GFX-CPPY00003-X"),
     ]
+
+
+def test_customers_are_people_with_their_own_names_and_addresses() -> None:
+    load(password="demo-password-for-tests")
+    customers = list(Customer.objects.order_by("external_ref").values_list("name", "email"))
+    assert len(customers) == 10
+    assert len({name for name, _ in customers}) == 10
+    assert ("Anna de Vries", "anna.devries@plugpay-demo.example") in customers
+    assert not [name for name, _ in customers if "demo" in name.lower()]
 
 
 def test_addresses_belong_to_their_city_and_country() -> None:
