@@ -189,7 +189,10 @@ class Gateway:
                         await connection.send(ocppj.dump_error(message_id, exc, version))
                     continue
                 except ocppj.UnanswerableFrame as exc:
-                    log.warning("%s sent an unanswerable frame: %s", auth.identity, exc)
+                    log.warning("%s sent a frame without a readable id: %s", auth.identity, exc)
+                    answer = ocppj.dump_unreadable(exc, version)
+                    if answer is not None:
+                        await connection.send(answer)
                     continue
                 if isinstance(frame, ocppj.Call):
                     inbound.put_nowait((frame, loop.time()))
