@@ -14,7 +14,14 @@ from typing import Any
 from apps.charging import live_cost_feed
 from apps.charging.contracts import CdrKind, ChargingState, FlagReason
 from apps.charging.models import Cdr, ChargingSession, OcppEvent
-from apps.charging.rebuild import Lookups, TimelinePoint, Writes, _flag, build_timeline
+from apps.charging.rebuild import (
+    Lookups,
+    TimelinePoint,
+    Writes,
+    _flag,
+    build_timeline,
+    first_stop_wins,
+)
 from billing import pricing
 
 log = logging.getLogger(__name__)
@@ -235,6 +242,7 @@ def session_finalise(
     `cdr.created` event are written as the batch path writes them."""
     lookups = lookups or Lookups()
     writes = Writes(lookups.webhooks)
+    events, _ = first_stop_wins(events)  # as the batch path: a later stop is not applied
     cdr = cdr_build(session, events, lookups, writes)
     if cdr is not None:
         writes.cdrs.append(cdr)

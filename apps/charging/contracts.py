@@ -122,6 +122,7 @@ class FlagReason(enum.StrEnum):
     UNKNOWN_TOKEN = "UNKNOWN_TOKEN"  # the id tag matches no token
     PRICING_FAILED = "PRICING_FAILED"  # the tariff or the meter data could not be priced
     MISSING_START = "MISSING_START"  # 2.0.1 transaction seen without its Started event
+    CONFLICTING_STOP = "CONFLICTING_STOP"  # a later, different stop: kept, not applied
 
 
 class FlagStatus(enum.StrEnum):

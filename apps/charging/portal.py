@@ -416,6 +416,11 @@ REASON_WORDS = {
     FlagReason.UNKNOWN_TOKEN: "The id tag matches no token.",
     FlagReason.PRICING_FAILED: "The tariff or the meter data could not be priced.",
     FlagReason.MISSING_START: "An OCPP 2.0.1 transaction arrived without its Started event.",
+    FlagReason.CONFLICTING_STOP: (
+        "The station sent a second, different stop for a transaction that had already ended "
+        "(another time or meter reading). The first stop received was applied; the later one "
+        "is kept in the message log and changed nothing."
+    ),
 }
 
 

@@ -894,6 +894,52 @@ def _match_unknown_stops(
     return matched
 
 
+def first_stop_wins(events: list[OcppEvent]) -> tuple[list[OcppEvent], list[OcppEvent]]:
+    """(the events that count, the later stops). The first stop the gateway received (the
+    event log order: `OcppEvent.id`) ends the transaction, whatever the timestamps say; a
+    later stop (a 1.x StopTransaction sent again with another meter reading, a 2.0.1
+    `Ended` resent under the same `seqNo` with a later timestamp) is a different message
+    (another idempotency key), kept in the log and flagged `CONFLICTING_STOP`, never
+    applied: it adds no meter values and moves no end. So the same messages give the same
+    session and CDR however the worker's runs split them. Order is kept."""
+    stops = sorted((e for e in events if e.kind == EventKind.ENDED), key=lambda e: e.id)
+    if len(stops) < 2:
+        return events, []
+    later = {e.id for e in stops[1:]}
+    return [e for e in events if e.id not in later], stops[1:]
+
+
+def _flag_later_stops(
+    session: ChargingSession, first: OcppEvent, later: list[OcppEvent], writes: Writes
+) -> None:
+    def described(e: OcppEvent) -> dict[str, object]:
+        return {
+            "event_id": e.id,
+            "action": e.action,
+            "received_at": e.received_at.isoformat(),
+            "station_timestamp": e.station_timestamp.isoformat(),
+            "meter_wh": None if e.meter_wh is None else str(e.meter_wh),
+            "seq_no": e.seq_no,
+            "reason": e.reason,
+        }
+
+    for stop in later:  # one flag per transaction: the first one written stays
+        _flag(
+            writes,
+            tenant_id=session.tenant_id,
+            station_id=session.charge_station_id,
+            txid=session.ocpp_transaction_id,
+            reason=FlagReason.CONFLICTING_STOP,
+            session=session,
+            event=stop,
+            details={
+                "applied": described(first),
+                "ignored": described(stop),
+                "same_seq_no": stop.seq_no is not None and stop.seq_no == first.seq_no,
+            },
+        )
+
+
 def _apply(
     session: ChargingSession,
     events: list[OcppEvent],
@@ -905,11 +951,14 @@ def _apply(
 ) -> None:
     """One transaction's events applied to its (locked) session: meter values, the end and
     its CDR, or the live cost. Only collects what to write."""
+    newest = max(e.id for e in events)  # a later stop counts as seen, not as applied
+    events, later_stops = first_stop_wins(events)
     # The meter values of events up to `last_event_id` were stored with it (same database
     # transaction): only newer events add rows.
     _store_meter_values(session, [e for e in events if e.id > session.last_event_id], writes)
     end = next((e for e in reversed(events) if e.kind == EventKind.ENDED), None)
-    newest = max(e.id for e in events)
+    if end is not None and later_stops:
+        _flag_later_stops(session, end, later_stops, writes)
     if end is not None:
         completed_here = session.status != SessionStatus.COMPLETED
         if completed_here:
