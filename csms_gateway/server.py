@@ -172,7 +172,11 @@ class Gateway:
             log.info("%s reconnected: closing its previous connection", auth.identity)
             await previous.close(1000, "replaced by a new connection")
         ctx = StationContext(
-            auth=auth, version=version, backend=self.backend, settings=self.settings
+            auth=auth,
+            version=version,
+            backend=self.backend,
+            settings=self.settings,
+            auth_memory=link.auth_memory,
         )
         self.backend.seen(auth.id)
         inbound: asyncio.Queue[tuple[ocppj.Call, float] | None] = asyncio.Queue()

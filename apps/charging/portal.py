@@ -241,15 +241,22 @@ def session_detail(*, tenant_id: int, session_id: int) -> SessionDetail:
         raise NotFound(f"no session {session_id} in this tenant")
     cdr = (
         Cdr.objects.filter(session_id=session_id, kind=CdrKind.ORIGINAL.value)
-        .annotate(data_text=Cast("data", output_field=TextField()))
-        .values("id", "data_text", "total_cost_excl_vat", "total_cost_incl_vat")
+        .annotate(
+            data_text=Cast("data", output_field=TextField()),
+            notes_text=Cast("annotations", output_field=TextField()),
+        )
+        .values("id", "data_text", "notes_text", "total_cost_excl_vat", "total_cost_incl_vat")
         .first()
     )
     totals = {}
     periods: tuple[dict[str, Any], ...] = ()
     if cdr is not None:
         totals[session_id] = (cdr["total_cost_excl_vat"], cdr["total_cost_incl_vat"])
-        data = simplejson.loads(cdr["data_text"], use_decimal=True)
+        # The pricing result: in `annotations`; inside `data` on CDRs written before that.
+        notes = cdr["notes_text"]
+        data = simplejson.loads(
+            cdr["data_text"] if notes is None or notes == "null" else notes, use_decimal=True
+        )
         periods = tuple((data.get("pricing") or {}).get("charging_periods") or ())
     points = tuple(
         MeterPoint(

@@ -229,6 +229,8 @@ class Writes:
 
 # What processing changes on an existing session row (`Writes.write` updates these only).
 SESSION_DERIVED_FIELDS = [
+    "auth_method",
+    "authorization_reference",
     "ended_at",
     "meter_stop_wh",
     "stop_reason",
@@ -956,6 +958,13 @@ def _apply(
     # The meter values of events up to `last_event_id` were stored with it (same database
     # transaction): only newer events add rows.
     _store_meter_values(session, [e for e in events if e.id > session.last_event_id], writes)
+    if not session.auth_method:
+        # The first event that says how it was authorised (a 1.x start; the 2.0.1 event that
+        # first names the token or the remote start), whichever run sees it.
+        said = next((e for e in events if e.auth_method), None)
+        if said is not None:
+            session.auth_method = said.auth_method
+            session.authorization_reference = said.authorization_reference
     end = next((e for e in reversed(events) if e.kind == EventKind.ENDED), None)
     if end is not None and later_stops:
         _flag_later_stops(session, end, later_stops, writes)
