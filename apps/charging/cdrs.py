@@ -112,7 +112,15 @@ def session_update_live_cost(
 
 
 def _cdr_token(session: ChargingSession, lookups: Lookups) -> dict[str, Any]:
-    token: dict[str, Any] = {"uid": session.id_tag, "type": "RFID", "contract_id": ""}
+    # A uid no token matches (flagged UNKNOWN_TOKEN): what the station sent, the issuer
+    # empty (as the Session object shows it; OCPI requires the fields).
+    token: dict[str, Any] = {
+        "country_code": "",
+        "party_id": "",
+        "uid": session.id_tag,
+        "type": "RFID",
+        "contract_id": "",
+    }
     if session.token_id is not None:
         ref = next((t for t in lookups.tokens(session.id_tag) if t.id == session.token_id), None)
         if ref is not None:

@@ -229,6 +229,8 @@ class Writes:
 
 # What processing changes on an existing session row (`Writes.write` updates these only).
 SESSION_DERIVED_FIELDS = [
+    "id_tag",
+    "token",
     "auth_method",
     "authorization_reference",
     "ended_at",
@@ -958,6 +960,21 @@ def _apply(
     # The meter values of events up to `last_event_id` were stored with it (same database
     # transaction): only newer events add rows.
     _store_meter_values(session, [e for e in events if e.id > session.last_event_id], writes)
+    if not session.id_tag and (id_tag := next((e.id_tag for e in events if e.id_tag), "")):
+        # A 2.0.1 transaction that began on the cable names its token in a later event: the
+        # session takes it whichever run sees that event (as when one run sees them all).
+        session.id_tag = id_tag
+        session.token_id = _token_id(id_tag, lookups)
+        if session.token_id is None:
+            _flag(
+                writes,
+                tenant_id=session.tenant_id,
+                station_id=session.charge_station_id,
+                txid=session.ocpp_transaction_id,
+                reason=FlagReason.UNKNOWN_TOKEN,
+                session=session,
+                details={"id_tag": id_tag},
+            )
     if not session.auth_method:
         # The first event that says how it was authorised (a 1.x start; the 2.0.1 event that
         # first names the token or the remote start), whichever run sees it.
