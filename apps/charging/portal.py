@@ -223,6 +223,32 @@ def session_rows(
     return [_session_row(r, totals) for r in rows]
 
 
+def _pricing_of(data_text: str, notes_text: str | None) -> dict[str, Any]:
+    """The pricing core's result of a CDR: in `annotations`; inside `data` on CDRs written
+    before that (numbers as Decimal)."""
+    notes = notes_text if notes_text not in (None, "null") else data_text
+    return simplejson.loads(notes, use_decimal=True).get("pricing") or {}
+
+
+def _with_notes_text(qs: Any) -> Any:
+    return qs.annotate(
+        data_text=Cast("data", output_field=TextField()),
+        notes_text=Cast("annotations", output_field=TextField()),
+    )
+
+
+def cdr_pricing(*, tenant_id: int, cdr_id: int) -> dict[str, Any]:
+    """The pricing result of one CDR of this tenant ({} when it has none)."""
+    row = (
+        _with_notes_text(Cdr.objects.filter(tenant_id=tenant_id, pk=cdr_id))
+        .values("data_text", "notes_text")
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"no CDR {cdr_id} in this tenant")
+    return _pricing_of(row["data_text"], row["notes_text"])
+
+
 def session_detail(*, tenant_id: int, session_id: int) -> SessionDetail:
     s = (
         ChargingSession.objects.filter(tenant_id=tenant_id, pk=session_id)
@@ -240,11 +266,7 @@ def session_detail(*, tenant_id: int, session_id: int) -> SessionDetail:
     if s is None:
         raise NotFound(f"no session {session_id} in this tenant")
     cdr = (
-        Cdr.objects.filter(session_id=session_id, kind=CdrKind.ORIGINAL.value)
-        .annotate(
-            data_text=Cast("data", output_field=TextField()),
-            notes_text=Cast("annotations", output_field=TextField()),
-        )
+        _with_notes_text(Cdr.objects.filter(session_id=session_id, kind=CdrKind.ORIGINAL.value))
         .values("id", "data_text", "notes_text", "total_cost_excl_vat", "total_cost_incl_vat")
         .first()
     )
@@ -252,12 +274,8 @@ def session_detail(*, tenant_id: int, session_id: int) -> SessionDetail:
     periods: tuple[dict[str, Any], ...] = ()
     if cdr is not None:
         totals[session_id] = (cdr["total_cost_excl_vat"], cdr["total_cost_incl_vat"])
-        # The pricing result: in `annotations`; inside `data` on CDRs written before that.
-        notes = cdr["notes_text"]
-        data = simplejson.loads(
-            cdr["data_text"] if notes is None or notes == "null" else notes, use_decimal=True
-        )
-        periods = tuple((data.get("pricing") or {}).get("charging_periods") or ())
+        pricing = _pricing_of(cdr["data_text"], cdr["notes_text"])
+        periods = tuple(pricing.get("charging_periods") or ())
     points = tuple(
         MeterPoint(
             timestamp=m["timestamp"],

@@ -201,3 +201,46 @@ def simplejson_roundtrip(value: Any) -> Any:
     import json
 
     return json.loads(json.dumps(value))
+
+
+def test_the_portal_shows_the_priced_periods_of_new_and_old_cdrs(
+    station: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.urls import reverse
+
+    from tests.factories import MembershipFactory, UserFactory
+    from tests.portal.world import signed_in_client
+
+    st = station["station"]
+    record(
+        [
+            ev(st, EventKind.STARTED, 0, 0, id_tag="04AA11BB22CC33", meter_wh=Decimal(0)),
+            ev(st, EventKind.ENDED, 1, 30, meter_wh=Decimal(9000)),
+        ],
+        django_capture_on_commit_callbacks,
+    )
+    rebuild.transaction_process(station_id=st.pk, ocpp_transaction_id=TXID)
+    new = Cdr.objects.get()
+    old = Cdr.objects.create(  # the old shape: the pricing result inside the OCPI object
+        tenant_id=new.tenant_id,
+        party_id=new.party_id,
+        ocpi_id="CDR-OLD",
+        kind="CREDIT",
+        credits=new,
+        session=new.session,
+        start_date_time=new.start_date_time,
+        end_date_time=new.end_date_time,
+        currency="EUR",
+        total_cost_excl_vat=Decimal("0"),
+        total_energy_kwh=Decimal("0"),
+        total_time_hours=Decimal("0"),
+        data={**new.data, "pricing": new.annotations["pricing"]},
+    )
+    user = UserFactory(username="finance@shape.test", email="finance@shape.test")
+    MembershipFactory(user=user, tenant=st.tenant, role="finance")
+    client = signed_in_client(user)
+    # 9 kWh at 0.30 = 2.70 excl (the ENERGY row of the one period, 09:00-09:30).
+    row = '<td>ENERGY</td><td class="num">9</td>'
+    for cdr in (new, old):
+        page = client.get(reverse("portal:cdr", args=[st.tenant.slug, cdr.pk])).content.decode()
+        assert "09:00:00–09:30:00" in page and row in page, cdr.ocpi_id
