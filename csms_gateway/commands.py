@@ -65,6 +65,7 @@ from apps.locations.contracts import (
     to_json,
 )
 from csms_gateway import ocppj, schemas
+from csms_gateway.authorizations import AuthMemory
 from csms_gateway.handlers import ocpp_time
 
 
@@ -946,13 +947,24 @@ class Outbound:
     """CSMS → station CALLs of one connection: one outstanding at a time (OCPP-J), the next
     ones wait in line (FIFO); answers are matched by message id."""
 
-    __slots__ = ("send", "version", "identity", "token", "_pending", "_lock", "_closed")
+    __slots__ = (
+        "send",
+        "version",
+        "identity",
+        "token",
+        "auth_memory",
+        "_pending",
+        "_lock",
+        "_closed",
+    )
 
     def __init__(self, send: Callable[[str], Awaitable[None]], version: str, identity: str):
         self.send = send
         self.version = version
         self.identity = identity
         self.token = f"{_TOKEN_PREFIX}{next(_TOKENS):x}"  # names this connection (registry)
+        # Remote starts sent on this connection: a start that follows is COMMAND (OCPI).
+        self.auth_memory = AuthMemory()
         self._pending: dict[str, asyncio.Future[ocppj.CallResult | ocppj.CallError]] = {}
         self._lock: asyncio.Lock | None = None  # created on first use (10,000 idle links)
         self._closed = False
@@ -1003,13 +1015,44 @@ class Outbound:
                     self._pending.pop(message_id, None)
 
 
+# A remote start that ended so is forgotten: no start can follow it.
+_REMOTE_START_REFUSED = frozenset(
+    {
+        CommandStatus.REJECTED,
+        CommandStatus.FAILED,
+        CommandStatus.NOT_SUPPORTED,
+        CommandStatus.OFFLINE,
+    }
+)
+
+
 async def execute(link: Outbound, request: RelayRequest, node: str) -> RelayReply:
-    """Run one relayed command on `link` and say what became of it (never raises)."""
+    """Run one relayed command on `link` and say what became of it (never raises).
+
+    A remote start is remembered on the link before it leaves (the station may start before
+    its answer reaches us), so that the start which follows is reported as COMMAND with the
+    command's id as its reference (csms_gateway/authorizations.py); forgotten again
+    when the station refuses it."""
     base: dict[str, Any] = {"id": request.id, "protocol": link.version, "node": node}
     try:
         command = command_from_json(request.kind, request.command)
     except (TypeError, ValueError, KeyError) as exc:
         return RelayReply(status=CommandStatus.FAILED, invalid=(f"$: {exc}",), **base)
+    if not isinstance(command, RemoteStart):
+        return await _execute(link, request, command, base)
+    # The reference: the command's own id (the platform sets it to the audit row's id, which
+    # 2.0.1 sends as remoteStartId), the relay id when there is none.
+    reference = request.id if command.remote_start_id is None else str(command.remote_start_id)
+    link.auth_memory.remote_start_sent(command.id_tag, reference, time.monotonic())
+    reply = await _execute(link, request, command, base)
+    if reply.status in _REMOTE_START_REFUSED:
+        link.auth_memory.remote_start_refused(command.id_tag, reference)
+    return reply
+
+
+async def _execute(
+    link: Outbound, request: RelayRequest, command: Any, base: dict[str, Any]
+) -> RelayReply:
     try:
         action, payload = build(link.version, command)
     except LookupError as exc:

@@ -88,8 +88,26 @@ Frame = Call | CallResult | CallError
 
 
 class UnanswerableFrame(Exception):
-    """A frame so broken that it has no usable message id: it can only be logged (OCPP-J:
-    a CALLERROR needs the id of the message it answers)."""
+    """A frame so broken that it has no usable message id (not JSON, not an array, no string
+    id). What it gets depends on the version: see `dump_unreadable`."""
+
+
+UNREADABLE_MESSAGE_ID = "-1"
+
+
+def dump_unreadable(problem: UnanswerableFrame, version: str) -> str | None:
+    """The answer to a frame whose message id cannot be read, or None for no answer.
+
+    OCPP 2.0.1 Part 4 (4.2.3): when the message id cannot be read, the CALLERROR carries the
+    message id "-1"; `RpcFrameworkError` is the code its table gives for "MessageId could not
+    be read". OCPP-J 1.6 (and the 1.5 JSON binding) has no such id: a CALLERROR must carry the
+    exact id of the CALL it answers, so there is nothing to answer and the frame is only
+    logged.
+    """
+    if not version.startswith("2."):
+        return None
+    error = OcppError(ErrorCode.RPC_FRAMEWORK_ERROR, str(problem))
+    return dump_error(UNREADABLE_MESSAGE_ID, error, version)
 
 
 def parse_frame(text: str | bytes) -> Frame:

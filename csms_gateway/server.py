@@ -178,7 +178,11 @@ class Gateway:
             log.info("%s reconnected: closing its previous connection", auth.identity)
             await previous.close(1000, "replaced by a new connection")
         ctx = StationContext(
-            auth=auth, version=version, backend=self.backend, settings=self.settings
+            auth=auth,
+            version=version,
+            backend=self.backend,
+            settings=self.settings,
+            auth_memory=link.auth_memory,
         )
         self.backend.seen(auth.id)
         inbound: asyncio.Queue[tuple[ocppj.Call, float] | None] = asyncio.Queue()
@@ -195,7 +199,10 @@ class Gateway:
                         await connection.send(ocppj.dump_error(message_id, exc, version))
                     continue
                 except ocppj.UnanswerableFrame as exc:
-                    log.warning("%s sent an unanswerable frame: %s", auth.identity, exc)
+                    log.warning("%s sent a frame without a readable id: %s", auth.identity, exc)
+                    answer = ocppj.dump_unreadable(exc, version)
+                    if answer is not None:
+                        await connection.send(answer)
                     continue
                 if isinstance(frame, ocppj.Call):
                     inbound.put_nowait((frame, loop.time()))

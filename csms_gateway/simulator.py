@@ -280,7 +280,10 @@ class Station(CommandResponder):
                     if mid:
                         await ws.send(ocppj.dump_error(mid, exc, self.version))
                     continue
-                except ocppj.UnanswerableFrame:
+                except ocppj.UnanswerableFrame as exc:
+                    answer = ocppj.dump_unreadable(exc, self.version)
+                    if answer is not None:
+                        await ws.send(answer)
                     continue
                 if isinstance(frame, ocppj.Call):
                     # A command from the CSMS: answered by its own task, so that the reader

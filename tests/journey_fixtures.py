@@ -15,9 +15,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import simplejson
 
 from apps.charging.models import Cdr
 from apps.locations import api as locations_api
+from billing import pricing
 from tests.conftest import RunningGateway, wait_for
 from tests.factories import (
     ConnectorFactory,
@@ -81,12 +83,64 @@ def connect(gw: RunningGateway, station: dict[str, Any], protocol: str) -> Any:
 
 
 def cdr_for(station_id: int, txid: str) -> Cdr:
-    return wait_for(
+    cdr: Cdr = wait_for(
         lambda: Cdr.objects.filter(
             session__charge_station_id=station_id, session__ocpp_transaction_id=txid
         ).first(),
         what=f"the CDR of transaction {txid}",
     )
+    assert_valid_ocpi_cdr(cdr)  # every CDR a journey produces
+    return cdr
+
+
+# What the REST API and the webhooks add to the OCPI CDR (docs/api.md), and the fields OCPI
+# 2.2.1 requires of a CDR (mod_cdrs, CDR object).
+PLATFORM_FIELDS = ("platform_id", "session_platform_id", "charge_station_id")
+OCPI_CDR_REQUIRED = (
+    "country_code",
+    "party_id",
+    "id",
+    "start_date_time",
+    "end_date_time",
+    "cdr_token",
+    "auth_method",
+    "cdr_location",
+    "currency",
+    "charging_periods",
+    "total_cost",
+    "total_energy",
+    "total_time",
+    "last_updated",
+)
+
+
+def assert_valid_ocpi_cdr(cdr: Cdr) -> dict[str, Any]:
+    """The CDR as partners receive it (the API / webhook object as JSON, without the
+    platform's own fields) and the stored OCPI object both pass the pricing core's strict
+    CDR parser (unknown keys, every nested object whole, CdrLocation's required fields);
+    the partner's copy has every field OCPI requires. Returns the partner's copy."""
+    from apps.charging import api as charging_api
+
+    record = charging_api.cdr_get(tenant_id=cdr.tenant_id, cdr_id=cdr.pk)
+    wire = simplejson.loads(
+        simplejson.dumps(
+            charging_api.cdr_object(record),
+            use_decimal=True,
+            default=lambda v: v.isoformat().replace("+00:00", "Z"),
+        ),
+        use_decimal=True,
+    )
+    assert [wire.pop(k) for k in PLATFORM_FIELDS] == [
+        cdr.pk,
+        cdr.session_id,
+        cdr.session.charge_station_id if cdr.session_id else None,
+    ]
+    assert [k for k in OCPI_CDR_REQUIRED if wire.get(k) is None] == []
+    assert cdr.annotations is not None  # the platform's notes, outside the OCPI object
+    time_zone = cdr.annotations["time_zone"]
+    pricing.parse_cdr_session(wire, time_zone=time_zone)  # raises, naming every issue
+    pricing.parse_cdr_session(cdr.data, time_zone=time_zone)
+    return dict(wire)
 
 
 def assert_journey_cdr(cdr: Cdr) -> None:

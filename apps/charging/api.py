@@ -31,6 +31,7 @@ session_detail = portal.session_detail
 cdr_rows = portal.cdr_rows
 cdr_rows_iter = portal.cdr_rows_iter
 cdr_parties = portal.cdr_parties
+cdr_pricing = portal.cdr_pricing
 flag_rows = portal.flag_rows
 flag_dismiss = portal.flag_dismiss
 flag_reprice = portal.flag_reprice

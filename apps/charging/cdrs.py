@@ -12,9 +12,16 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from apps.charging import live_cost_feed
-from apps.charging.contracts import CdrKind, ChargingState, FlagReason
+from apps.charging.contracts import AUTH_METHOD_WHITELIST, CdrKind, ChargingState, FlagReason
 from apps.charging.models import Cdr, ChargingSession, OcppEvent
-from apps.charging.rebuild import Lookups, TimelinePoint, Writes, _flag, build_timeline
+from apps.charging.rebuild import (
+    Lookups,
+    TimelinePoint,
+    Writes,
+    _flag,
+    build_timeline,
+    first_stop_wins,
+)
 from billing import pricing
 
 log = logging.getLogger(__name__)
@@ -105,7 +112,15 @@ def session_update_live_cost(
 
 
 def _cdr_token(session: ChargingSession, lookups: Lookups) -> dict[str, Any]:
-    token: dict[str, Any] = {"uid": session.id_tag, "type": "RFID", "contract_id": ""}
+    # A uid no token matches (flagged UNKNOWN_TOKEN): what the station sent, the issuer
+    # empty (as the Session object shows it; OCPI requires the fields).
+    token: dict[str, Any] = {
+        "country_code": "",
+        "party_id": "",
+        "uid": session.id_tag,
+        "type": "RFID",
+        "contract_id": "",
+    }
     if session.token_id is not None:
         ref = next((t for t in lookups.tokens(session.id_tag) if t.id == session.token_id), None)
         if ref is not None:
@@ -164,13 +179,15 @@ def cdr_build(
         location.update(
             {
                 "evse_uid": connector.evse_uid,
+                "evse_id": connector.evse_ocpi_evse_id,
                 "connector_id": connector.connector_id,
                 "connector_standard": str(connector.standard),
+                "connector_format": str(connector.format),
                 "connector_power_type": str(connector.power_type),
             }
         )
     signed = [
-        {"timestamp": s["timestamp"], "signed_data": s["signed_data"]}
+        (s["signed_data"], s.get("context", ""))
         for e in events
         for s in e.samples
         if s.get("signed_data")
@@ -184,18 +201,23 @@ def cdr_build(
         "end_date_time": _iso(session.ended_at),
         "session_id": str(session.pk),
         "cdr_token": _cdr_token(session, lookups),
-        "auth_method": "WHITELIST",
+        "auth_method": session.auth_method or AUTH_METHOD_WHITELIST,
         "cdr_location": location,
         "currency": result.currency,
         "tariffs": [session.tariff_snapshot],
         "charging_periods": pricing.periods_to_ocpi(periods),
-        "signed_data": {"signed_values": signed} if signed else None,
+        "signed_data": _signed_data(signed) if signed else None,
+        "last_updated": _iso(session.ended_at),
+    }
+    if session.authorization_reference:
+        data["authorization_reference"] = session.authorization_reference
+    # Not OCPI: the platform's notes, beside the object (Cdr.annotations).
+    annotations: dict[str, Any] = {
         "time_zone": session.time_zone,
         "meter_start_wh": str(session.meter_start_wh),
         "meter_stop_wh": str(session.meter_stop_wh),
         "ocpp_transaction_id": session.ocpp_transaction_id,
         "pricing": priced,
-        "last_updated": _iso(session.ended_at),
     }
     cdr = Cdr(
         tenant_id=session.tenant_id,
@@ -211,6 +233,7 @@ def cdr_build(
         total_time_hours=_hours(result.total_time_seconds),
         total_parking_time_hours=_hours(result.total_parking_seconds),
         data=data,
+        annotations=annotations,
     )
     for name in (
         "cost",
@@ -235,6 +258,7 @@ def session_finalise(
     `cdr.created` event are written as the batch path writes them."""
     lookups = lookups or Lookups()
     writes = Writes(lookups.webhooks)
+    events, _ = first_stop_wins(events)  # as the batch path: a later stop is not applied
     cdr = cdr_build(session, events, lookups, writes)
     if cdr is not None:
         writes.cdrs.append(cdr)
@@ -249,8 +273,39 @@ def session_finalise(
     )
 
 
+def _signed_data(values: list[tuple[str, str]]) -> dict[str, Any]:
+    """OCPI 2.2.1 SignedData of the signed meter values the station sent (value, OCPP
+    reading context), verbatim and in order. `nature` from the context (Transaction.Begin:
+    Start, Transaction.End: End, else Intermediate); without one, by position (first Start,
+    last End). OCMF (`OCMF|{payload}|{signature}`) is recognised: `encoding_method` "OCMF"
+    and `plain_data` its payload; for any other format the method is "UNKNOWN" and
+    `plain_data` empty (the verbatim value is in `signed_data`)."""
+    ocmf = all(v.startswith("OCMF|") for v, _ in values)
+    last = len(values) - 1
+
+    def nature(i: int, context: str) -> str:
+        if context:
+            return _NATURE.get(context, "Intermediate")
+        return "Start" if i == 0 and last > 0 else "End" if i == last else "Intermediate"
+
+    return {
+        "encoding_method": "OCMF" if ocmf else "UNKNOWN",
+        "signed_values": [
+            {
+                "nature": nature(i, context),
+                "plain_data": v.split("|")[1] if ocmf and v.count("|") >= 2 else "",
+                "signed_data": v,
+            }
+            for i, (v, context) in enumerate(values)
+        ],
+    }
+
+
+_NATURE = {"Transaction.Begin": "Start", "Transaction.End": "End"}
+
+
 def _hours(seconds: int) -> Decimal:
-    # Stored to the microhour (0.0036 s); the exact seconds are in data["pricing"].
+    # Stored to the microhour (0.0036 s); the exact seconds are in annotations["pricing"].
     return (Decimal(seconds) / 3600).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
 
 

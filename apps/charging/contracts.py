@@ -50,9 +50,16 @@ class CdrKind(enum.StrEnum):
     CREDIT = "CREDIT"
 
 
-# How the platform authorised a session (OCPI AuthMethod): against its own token list. A
-# remote start (OCPI COMMAND) will set its own once the command relay exists.
-AUTH_METHOD_WHITELIST = "WHITELIST"
+class AuthMethod(enum.StrEnum):
+    """How a session was authorised (OCPI 2.2.1 AuthMethod), as the gateway saw it."""
+
+    AUTH_REQUEST = "AUTH_REQUEST"  # the station asked us (Authorize) and we accepted
+    COMMAND = "COMMAND"  # a remote start (RemoteStartTransaction / RequestStartTransaction)
+    WHITELIST = "WHITELIST"  # the station decided itself: its local list or cache
+
+
+# Sessions started before the gateway reported the method (their start events carry none).
+AUTH_METHOD_WHITELIST = AuthMethod.WHITELIST.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +129,7 @@ class FlagReason(enum.StrEnum):
     UNKNOWN_TOKEN = "UNKNOWN_TOKEN"  # the id tag matches no token
     PRICING_FAILED = "PRICING_FAILED"  # the tariff or the meter data could not be priced
     MISSING_START = "MISSING_START"  # 2.0.1 transaction seen without its Started event
+    CONFLICTING_STOP = "CONFLICTING_STOP"  # a later, different stop: kept, not applied
 
 
 class FlagStatus(enum.StrEnum):
@@ -171,6 +179,10 @@ class TransactionEventIn:
     offline: bool = False
     samples: tuple[MeterSampleIn, ...] = ()
     frame: str = ""  # the OCPP-J frame as received, verbatim (audit)
+    # On a start: how it was authorised, and the reference that names it (the 2.0.1
+    # remoteStartId or the relay id of the 1.x remote start command); "" when unknown.
+    auth_method: str = ""
+    authorization_reference: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,6 +90,8 @@ def _event_row(event: TransactionEventIn, txid: str) -> OcppEvent:
         charging_state=event.charging_state.value if event.charging_state else "",
         samples=_samples_json(event),
         frame=event.frame,
+        auth_method=event.auth_method,
+        authorization_reference=event.authorization_reference,
     )
 
 

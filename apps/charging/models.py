@@ -48,6 +48,10 @@ class ChargingSession(TenantOwnedModel):
     meter_start_wh = models.DecimalField(max_digits=18, decimal_places=3)
     meter_stop_wh = models.DecimalField(max_digits=18, decimal_places=3, null=True, blank=True)
     stop_reason = models.CharField(max_length=32, blank=True)
+    # OCPI AuthMethod and authorization_reference, from the start event; "" on sessions
+    # started before they were recorded (shown as WHITELIST, as they always were).
+    auth_method = models.CharField(max_length=12, blank=True, default="", db_default="")
+    authorization_reference = models.CharField(max_length=36, blank=True, default="", db_default="")
     time_zone = models.CharField(max_length=64)
     tariff_version = models.ForeignKey(
         "tariffs.TariffVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -140,9 +144,10 @@ class Cdr(AppendOnlyModel):
     """A charge detail record: immutable once written (model and PostgreSQL trigger).
 
     `data` is the whole OCPI 2.2.1 CDR object (charging periods, token, location, tariffs,
-    signed data): the single source of truth that finance exports. The typed columns repeat
-    what lists, filters and reports query. A correction is a new CREDIT CDR that points at
-    the original (`credits`), then a new ORIGINAL when re-billed.
+    signed data), nothing else (the platform's notes are in `annotations`): the single
+    source of truth that finance exports. The typed columns repeat what lists, filters and
+    reports query. A correction is a new CREDIT CDR that points at the original (`credits`),
+    then a new ORIGINAL when re-billed.
     """
 
     party = models.ForeignKey("parties.Party", on_delete=models.PROTECT, related_name="+")
@@ -177,6 +182,11 @@ class Cdr(AppendOnlyModel):
     total_time_hours = models.DecimalField(**HOURS)
     total_parking_time_hours = models.DecimalField(**HOURS, default=0)
     data = models.JSONField()
+    # The platform's own notes on the CDR, kept out of the OCPI object in `data` (which holds
+    # OCPI 2.2.1 fields only): `time_zone` (the session's, to re-price it), `meter_start_wh`,
+    # `meter_stop_wh`, `ocpp_transaction_id`, `pricing` (the pricing core's full result).
+    # NULL on CDRs written before it existed: those carry the same keys inside `data`.
+    annotations = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-end_date_time", "-id"]
@@ -233,6 +243,10 @@ class OcppEvent(AppendOnlyModel):
     charging_state = models.CharField(max_length=16, choices=choices(ChargingState), blank=True)
     samples = models.JSONField(default=list)
     frame = models.TextField(blank=True)  # the OCPP-J frame as received, verbatim
+    # A start's OCPI AuthMethod and its reference, as the gateway saw them ("" on other
+    # events and on starts stored before the gateway reported them).
+    auth_method = models.CharField(max_length=12, blank=True, default="", db_default="")
+    authorization_reference = models.CharField(max_length=36, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["charge_station_id", "station_timestamp", "id"]

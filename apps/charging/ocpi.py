@@ -59,10 +59,17 @@ def session_object(r: SessionRecord) -> dict[str, Any]:
     return out
 
 
+# The platform's notes that CDRs written before `Cdr.annotations` existed carry inside their
+# stored OCPI object: left out of what the API and the webhooks show (the rows stay as stored).
+LEGACY_NOTES = ("time_zone", "meter_start_wh", "meter_stop_wh", "ocpp_transaction_id", "pricing")
+
+
 def cdr_object(r: CdrRecord) -> dict[str, Any]:
     """The stored OCPI CDR with the authoritative typed columns laid over it."""
     a = r.amounts
     out = r.data  # parsed for this call only: updated in place
+    for key in LEGACY_NOTES:
+        out.pop(key, None)
     out.update(
         platform_id=r.platform_id,
         session_platform_id=r.session_platform_id,

@@ -223,6 +223,32 @@ def session_rows(
     return [_session_row(r, totals) for r in rows]
 
 
+def _pricing_of(data_text: str, notes_text: str | None) -> dict[str, Any]:
+    """The pricing core's result of a CDR: in `annotations`; inside `data` on CDRs written
+    before that (numbers as Decimal)."""
+    notes = notes_text if notes_text not in (None, "null") else data_text
+    return simplejson.loads(notes, use_decimal=True).get("pricing") or {}
+
+
+def _with_notes_text(qs: Any) -> Any:
+    return qs.annotate(
+        data_text=Cast("data", output_field=TextField()),
+        notes_text=Cast("annotations", output_field=TextField()),
+    )
+
+
+def cdr_pricing(*, tenant_id: int, cdr_id: int) -> dict[str, Any]:
+    """The pricing result of one CDR of this tenant ({} when it has none)."""
+    row = (
+        _with_notes_text(Cdr.objects.filter(tenant_id=tenant_id, pk=cdr_id))
+        .values("data_text", "notes_text")
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"no CDR {cdr_id} in this tenant")
+    return _pricing_of(row["data_text"], row["notes_text"])
+
+
 def session_detail(*, tenant_id: int, session_id: int) -> SessionDetail:
     s = (
         ChargingSession.objects.filter(tenant_id=tenant_id, pk=session_id)
@@ -240,17 +266,16 @@ def session_detail(*, tenant_id: int, session_id: int) -> SessionDetail:
     if s is None:
         raise NotFound(f"no session {session_id} in this tenant")
     cdr = (
-        Cdr.objects.filter(session_id=session_id, kind=CdrKind.ORIGINAL.value)
-        .annotate(data_text=Cast("data", output_field=TextField()))
-        .values("id", "data_text", "total_cost_excl_vat", "total_cost_incl_vat")
+        _with_notes_text(Cdr.objects.filter(session_id=session_id, kind=CdrKind.ORIGINAL.value))
+        .values("id", "data_text", "notes_text", "total_cost_excl_vat", "total_cost_incl_vat")
         .first()
     )
     totals = {}
     periods: tuple[dict[str, Any], ...] = ()
     if cdr is not None:
         totals[session_id] = (cdr["total_cost_excl_vat"], cdr["total_cost_incl_vat"])
-        data = simplejson.loads(cdr["data_text"], use_decimal=True)
-        periods = tuple((data.get("pricing") or {}).get("charging_periods") or ())
+        pricing = _pricing_of(cdr["data_text"], cdr["notes_text"])
+        periods = tuple(pricing.get("charging_periods") or ())
     points = tuple(
         MeterPoint(
             timestamp=m["timestamp"],
@@ -416,6 +441,11 @@ REASON_WORDS = {
     FlagReason.UNKNOWN_TOKEN: "The id tag matches no token.",
     FlagReason.PRICING_FAILED: "The tariff or the meter data could not be priced.",
     FlagReason.MISSING_START: "An OCPP 2.0.1 transaction arrived without its Started event.",
+    FlagReason.CONFLICTING_STOP: (
+        "The station sent a second, different stop for a transaction that had already ended "
+        "(another time or meter reading). The first stop received was applied; the later one "
+        "is kept in the message log and changed nothing."
+    ),
 }
 
 

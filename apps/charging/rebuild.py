@@ -229,6 +229,10 @@ class Writes:
 
 # What processing changes on an existing session row (`Writes.write` updates these only).
 SESSION_DERIVED_FIELDS = [
+    "id_tag",
+    "token",
+    "auth_method",
+    "authorization_reference",
     "ended_at",
     "meter_stop_wh",
     "stop_reason",
@@ -894,6 +898,52 @@ def _match_unknown_stops(
     return matched
 
 
+def first_stop_wins(events: list[OcppEvent]) -> tuple[list[OcppEvent], list[OcppEvent]]:
+    """(the events that count, the later stops). The first stop the gateway received (the
+    event log order: `OcppEvent.id`) ends the transaction, whatever the timestamps say; a
+    later stop (a 1.x StopTransaction sent again with another meter reading, a 2.0.1
+    `Ended` resent under the same `seqNo` with a later timestamp) is a different message
+    (another idempotency key), kept in the log and flagged `CONFLICTING_STOP`, never
+    applied: it adds no meter values and moves no end. So the same messages give the same
+    session and CDR however the worker's runs split them. Order is kept."""
+    stops = sorted((e for e in events if e.kind == EventKind.ENDED), key=lambda e: e.id)
+    if len(stops) < 2:
+        return events, []
+    later = {e.id for e in stops[1:]}
+    return [e for e in events if e.id not in later], stops[1:]
+
+
+def _flag_later_stops(
+    session: ChargingSession, first: OcppEvent, later: list[OcppEvent], writes: Writes
+) -> None:
+    def described(e: OcppEvent) -> dict[str, object]:
+        return {
+            "event_id": e.id,
+            "action": e.action,
+            "received_at": e.received_at.isoformat(),
+            "station_timestamp": e.station_timestamp.isoformat(),
+            "meter_wh": None if e.meter_wh is None else str(e.meter_wh),
+            "seq_no": e.seq_no,
+            "reason": e.reason,
+        }
+
+    for stop in later:  # one flag per transaction: the first one written stays
+        _flag(
+            writes,
+            tenant_id=session.tenant_id,
+            station_id=session.charge_station_id,
+            txid=session.ocpp_transaction_id,
+            reason=FlagReason.CONFLICTING_STOP,
+            session=session,
+            event=stop,
+            details={
+                "applied": described(first),
+                "ignored": described(stop),
+                "same_seq_no": stop.seq_no is not None and stop.seq_no == first.seq_no,
+            },
+        )
+
+
 def _apply(
     session: ChargingSession,
     events: list[OcppEvent],
@@ -905,11 +955,36 @@ def _apply(
 ) -> None:
     """One transaction's events applied to its (locked) session: meter values, the end and
     its CDR, or the live cost. Only collects what to write."""
+    newest = max(e.id for e in events)  # a later stop counts as seen, not as applied
+    events, later_stops = first_stop_wins(events)
     # The meter values of events up to `last_event_id` were stored with it (same database
     # transaction): only newer events add rows.
     _store_meter_values(session, [e for e in events if e.id > session.last_event_id], writes)
+    if not session.id_tag and (id_tag := next((e.id_tag for e in events if e.id_tag), "")):
+        # A 2.0.1 transaction that began on the cable names its token in a later event: the
+        # session takes it whichever run sees that event (as when one run sees them all).
+        session.id_tag = id_tag
+        session.token_id = _token_id(id_tag, lookups)
+        if session.token_id is None:
+            _flag(
+                writes,
+                tenant_id=session.tenant_id,
+                station_id=session.charge_station_id,
+                txid=session.ocpp_transaction_id,
+                reason=FlagReason.UNKNOWN_TOKEN,
+                session=session,
+                details={"id_tag": id_tag},
+            )
+    if not session.auth_method:
+        # The first event that says how it was authorised (a 1.x start; the 2.0.1 event that
+        # first names the token or the remote start), whichever run sees it.
+        said = next((e for e in events if e.auth_method), None)
+        if said is not None:
+            session.auth_method = said.auth_method
+            session.authorization_reference = said.authorization_reference
     end = next((e for e in reversed(events) if e.kind == EventKind.ENDED), None)
-    newest = max(e.id for e in events)
+    if end is not None and later_stops:
+        _flag_later_stops(session, end, later_stops, writes)
     if end is not None:
         completed_here = session.status != SessionStatus.COMPLETED
         if completed_here:

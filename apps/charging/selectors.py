@@ -39,6 +39,7 @@ _SESSION_FIELDS = (
     "evse__uid",
     "connector__connector_id",
     "id_tag",
+    "auth_method",
     "token__uid",
     "token__type",
     "token__contract_id",
@@ -125,7 +126,7 @@ def _session(r: dict[str, Any]) -> SessionRecord:
         evse_uid=r["evse__uid"],
         connector_id=r["connector__connector_id"],
         cdr_token=token,
-        auth_method=AUTH_METHOD_WHITELIST,
+        auth_method=r["auth_method"] or AUTH_METHOD_WHITELIST,
         last_updated=r["updated_at"],
         charging_periods=periods,
     )

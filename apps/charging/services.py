@@ -57,6 +57,7 @@ def cdr_credit(*, tenant_id: int, cdr_id: int, ocpi_id: str) -> int:
             "credit": True,
             "credit_reference_id": original.ocpi_id,
         },
+        annotations=original.annotations,
     )
     for field in _AMOUNT_FIELDS + _VOLUME_FIELDS:
         setattr(credit, field, _negate(getattr(original, field)))

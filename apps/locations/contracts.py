@@ -126,6 +126,10 @@ class ConnectorRef:
     standard: ConnectorStandard
     power_type: PowerType
     max_electric_power: int | None
+    # OCPI CdrLocation needs both: the EVSE's `evse_id` (eMI3, printed on it; its `uid` when
+    # none is set) and the connector's format.
+    evse_ocpi_evse_id: str
+    format: ConnectorFormat
 
 
 @dataclass(frozen=True, slots=True)

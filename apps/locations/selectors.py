@@ -32,6 +32,7 @@ from apps.locations.contracts import (
     ConnectionEventRecord,
     Connectivity,
     ConnectivityReport,
+    ConnectorFormat,
     ConnectorRecord,
     ConnectorRef,
     ConnectorStandard,
@@ -289,6 +290,8 @@ def _pick(connectors: list[Connector], connector_ocpp_id: int | None) -> Connect
         standard=ConnectorStandard(c.standard),
         power_type=PowerType(c.power_type),
         max_electric_power=c.max_electric_power,
+        evse_ocpi_evse_id=c.evse.evse_id or c.evse.uid,
+        format=ConnectorFormat(c.format),
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from typing import Any
 
 from apps.locations.contracts import ChargeStationAuth
 from apps.tokens.contracts import AuthorizationStatus
+from csms_gateway.authorizations import AuthMemory
 from csms_gateway.backend import DjangoBackend
 from csms_gateway.settings import GatewaySettings
 
@@ -29,6 +31,9 @@ class StationContext:
     # Work that must follow the answer to the message being handled (the server starts each
     # as a task once the answer is sent): e.g. signing a CSR and sending CertificateSigned.
     after_answer: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    # What this connection saw that says how a transaction is authorised (OCPI AuthMethod):
+    # our Accepted Authorize answers, and (shared with its Outbound link) remote starts.
+    auth_memory: AuthMemory = field(default_factory=AuthMemory)
 
     @property
     def station_id(self) -> int:
@@ -49,7 +54,10 @@ class StationContext:
         return str(status if self.version == "2.0.1" else status.for_ocpp1x())
 
     def authorized(self, uid: str, status: str) -> None:
-        """Report the answer of an Authorize (for the `token.authorized` webhook event)."""
+        """Report the answer of an Authorize (for the `token.authorized` webhook event), and
+        remember an Accepted one: a start with this uid that follows is AUTH_REQUEST."""
+        if status == AuthorizationStatus.ACCEPTED.value:
+            self.auth_memory.authorize_accepted(uid, time.monotonic())
         self.backend.authorized(
             tenant_id=self.tenant_id,
             station_id=self.station_id,

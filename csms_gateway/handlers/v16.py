@@ -4,6 +4,7 @@ security extensions and DataTransfer in `device`."""
 from __future__ import annotations
 
 import logging
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -85,6 +86,7 @@ async def authorize(ctx: StationContext, p: dict[str, Any]) -> dict[str, Any]:
 async def start_transaction(ctx: StationContext, p: dict[str, Any]) -> dict[str, Any]:
     received = now_utc()
     id_tag = str(p.get("idTag", ""))
+    method, reference = ctx.auth_memory.start(id_tag, time.monotonic())
     result = await ctx.backend.transactions.submit(
         TransactionEventIn(
             tenant_id=ctx.tenant_id,
@@ -99,6 +101,8 @@ async def start_transaction(ctx: StationContext, p: dict[str, Any]) -> dict[str,
             id_tag=id_tag,
             meter_wh=_number(p.get("meterStart")),
             frame=ctx.frame,
+            auth_method=method.value,
+            authorization_reference=reference,
         )
     )
     # The transaction is stored whatever the answer (a fact); the answer is Authorize's.

@@ -4,9 +4,11 @@ through (device model, events, firmware, logs, security, smart charging) in `dev
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from apps.charging.contracts import (
+    AuthMethod,
     ChargingState,
     EventKind,
     StatusEventIn,
@@ -89,6 +91,16 @@ async def transaction_event(ctx: StationContext, p: dict[str, Any]) -> dict[str,
     meter_wh = None
     if energy:
         meter_wh = energy[0] if kind is EventKind.STARTED else energy[-1]
+    # How the transaction was authorised: said by the first event that names a token or a
+    # remote start (a transaction may start on the cable, its idToken following later).
+    method, reference = "", ""
+    remote_start_id = info.get("remoteStartId")
+    if isinstance(remote_start_id, int) and not isinstance(remote_start_id, bool):
+        ctx.auth_memory.start(id_token, time.monotonic())  # used up
+        method, reference = AuthMethod.COMMAND.value, str(remote_start_id)
+    elif id_token:
+        found, reference = ctx.auth_memory.start(id_token, time.monotonic())
+        method = found.value
     state_word = info.get("chargingState")
     try:
         state = ChargingState(state_word) if state_word else None
@@ -117,6 +129,8 @@ async def transaction_event(ctx: StationContext, p: dict[str, Any]) -> dict[str,
             offline=bool(p.get("offline", False)),
             samples=tuple(normalised.samples),
             frame=ctx.frame,
+            auth_method=method,
+            authorization_reference=reference,
         )
     )
     if id_token:

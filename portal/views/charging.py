@@ -250,7 +250,7 @@ def cdr_detail(request: HttpRequest, cdr_id: int) -> HttpResponse:
         (label, cdr.amounts.get(f"total_{key}_excl_vat"), cdr.amounts.get(f"total_{key}_incl_vat"))
         for label, key in DIMENSIONS
     ]
-    pricing = cdr.data.get("pricing") or {}
+    pricing = charging.cdr_pricing(tenant_id=portal.tenant_id, cdr_id=cdr_id)
     return page(
         request,
         "portal/cdrs/detail.html",

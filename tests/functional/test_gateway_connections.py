@@ -7,6 +7,7 @@ Certificates are generated per test run with trustme (a throwaway CA, a server c
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 import urllib.parse
 from collections.abc import Iterator
@@ -273,5 +274,45 @@ def test_an_oversized_frame_closes_only_that_connection() -> None:
 
         assert asyncio.run(run()) == 1009  # message too big
         assert asyncio.run(_boot(url, headers=creds)) == "Accepted"
+    finally:
+        stop()
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "not json at all",
+        '{"an": "object"}',
+        "[2]",
+        '[2, null, "Heartbeat", {}]',
+        '[2, "' + "x" * 37 + '", "Heartbeat", {}]',
+    ],
+)
+def test_a_frame_without_a_readable_id_is_answered_as_each_version_says(frame: str) -> None:
+    """2.0.1 Part 4 (4.2.3): a CALLERROR with message id "-1". OCPP-J 1.6 has no such id (a
+    CALLERROR carries the id of the CALL it answers): nothing is sent back. Either way the
+    connection stays open and the next CALL is answered."""
+    station, password = station_with(SecurityProfile.BASIC)
+    gateway, stop = start_gateway()
+    try:
+        url = gateway.ws_url + station.identity
+        creds = basic(station.identity, password)
+
+        async def run(protocol: str) -> list[Any]:
+            async with open_station(url, protocol=protocol, headers=creds) as ws:
+                await ws.send(frame)
+                await ws.send('[2,"hb","Heartbeat",{}]')
+                # Arrival order: an answer to the broken frame comes before the Heartbeat's.
+                # (The timeout only turns a missing answer into a failure, not a hang.)
+                count = 2 if "2.0" in protocol else 1
+                return [json.loads(await asyncio.wait_for(ws.recv(), 10)) for _ in range(count)]
+
+        v201 = asyncio.run(run("ocpp2.0.1"))
+        assert v201[0][:3] == [4, "-1", "RpcFrameworkError"]
+        assert v201[0][3]  # says what was wrong
+        assert v201[0][4] == {}
+        assert v201[1][:2] == [3, "hb"] and "currentTime" in v201[1][2]
+        v16 = asyncio.run(run("ocpp1.6"))
+        assert v16[0][:2] == [3, "hb"]  # no CALLERROR came first
     finally:
         stop()

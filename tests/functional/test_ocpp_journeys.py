@@ -11,11 +11,20 @@ from typing import Any
 import pytest
 
 from apps.charging.models import Cdr, ChargingSession, OcppEvent, ReviewFlag
+from apps.locations.models import Evse
 from tests.conftest import RunningGateway, wait_for
 from tests.journey_fixtures import assert_journey_cdr, cdr_for, connect, z
 from tests.ocpp_client import CallErrorReceived, OcppClient
 
 pytestmark = pytest.mark.usefixtures("worker_process")
+LOCATION_KEYS = (
+    "evse_uid",
+    "evse_id",
+    "connector_id",
+    "connector_standard",
+    "connector_format",
+    "connector_power_type",
+)
 
 
 def test_ocpp16_session_becomes_a_cdr_priced_to_the_cent(
@@ -23,6 +32,7 @@ def test_ocpp16_session_becomes_a_cdr_priced_to_the_cent(
 ) -> None:
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     st = station["station"]
+    Evse.objects.filter(charge_station=st).update(evse_id="NL*CPO*E1234*1")  # eMI3, printed
 
     async def run() -> str:
         async with connect(gateway, station, "ocpp1.6") as ws:
@@ -102,10 +112,26 @@ def test_ocpp16_session_becomes_a_cdr_priced_to_the_cent(
             return str(txid)
 
     txid = asyncio.run(run())
-    cdr = cdr_for(st.pk, txid)
+    cdr = cdr_for(st.pk, txid)  # also: a valid OCPI 2.2.1 CDR (strict parser)
     assert_journey_cdr(cdr)
     assert cdr.start_date_time == t0
     assert cdr.end_date_time == t0 + timedelta(hours=1)
+    # The station asked us (Authorize) before it started: AUTH_REQUEST, no reference.
+    assert cdr.data["auth_method"] == "AUTH_REQUEST"
+    assert "authorization_reference" not in cdr.data
+    evse = Evse.objects.get(charge_station=st)
+    assert {k: cdr.data["cdr_location"][k] for k in LOCATION_KEYS} == {
+        "evse_uid": evse.uid,
+        "evse_id": "NL*CPO*E1234*1",
+        "connector_id": "1",
+        "connector_standard": "IEC_62196_T2",
+        "connector_format": "SOCKET",
+        "connector_power_type": "AC_3_PHASE",
+    }
+    # The platform's notes are beside the OCPI object, not in it.
+    assert not set(cdr.data) & {"time_zone", "meter_start_wh", "pricing", "ocpp_transaction_id"}
+    assert cdr.annotations["meter_start_wh"] == "1000.000"
+    assert cdr.annotations["ocpp_transaction_id"] == txid
     assert OcppEvent.objects.filter(charge_station=st, ocpp_transaction_id=txid).count() == 4
     session = ChargingSession.objects.get(charge_station=st, ocpp_transaction_id=txid)
     assert session.status == "COMPLETED" and session.energy_wh == Decimal("9000.000")
@@ -176,8 +202,13 @@ def test_ocpp201_session_becomes_a_cdr_priced_to_the_cent(
             await c.call("TransactionEvent", ended)  # replayed: nothing doubles
 
     asyncio.run(run())
-    cdr = cdr_for(st.pk, txid)
+    cdr = cdr_for(st.pk, txid)  # also: a valid OCPI 2.2.1 CDR (strict parser)
     assert_journey_cdr(cdr)
+    # Started with a token it never asked us about: the station's own list or cache.
+    assert cdr.data["auth_method"] == "WHITELIST"
+    evse = Evse.objects.get(charge_station=st)
+    assert cdr.data["cdr_location"]["evse_id"] == evse.uid  # no eMI3 id set: the uid
+    assert cdr.data["cdr_location"]["connector_format"] == "SOCKET"
     assert OcppEvent.objects.filter(charge_station=st, ocpp_transaction_id=txid).count() == 4
     assert Cdr.objects.filter(session__ocpp_transaction_id=txid).count() == 1
     assert not ReviewFlag.objects.filter(ocpp_transaction_id=txid, reason="CLOCK_SKEW").exists()
@@ -339,7 +370,17 @@ def test_live_cost_follows_meter_values_and_signed_values_reach_the_cdr(
 
     asyncio.run(stop())
     cdr = cdr_for(st.pk, str(txid))
-    assert cdr.data["signed_data"]["signed_values"][0]["signed_data"] == ocmf
+    # OCPI SignedData: the OCMF value verbatim, its payload as plain data (strict-parsed).
+    assert cdr.data["signed_data"] == {
+        "encoding_method": "OCMF",
+        "signed_values": [
+            {
+                "nature": "End",
+                "plain_data": '{"FV":"1.0","GI":"DEMO","RD":[{"TM":"x","RV":10.0,"RU":"kWh"}]}',
+                "signed_data": ocmf,
+            }
+        ],
+    }
     assert cdr.total_energy_kwh == Decimal("9.0000")
     # No parking status was sent: the whole hour is charging time, priced at 0 (no TIME).
     assert cdr.total_cost_excl_vat == Decimal("3.20")

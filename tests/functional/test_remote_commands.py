@@ -198,6 +198,15 @@ def test_each_command_reaches_the_station_through_a_second_gateway_process(
     if not v16:
         assert out.ocpp_request is not None
         assert out.ocpp_request["remoteStartId"] == out.id  # the audit row names the start
+    # The start is stored as started by a command (OCPI COMMAND), naming the command: the
+    # 2.0.1 remoteStartId; for 1.x the gateway remembered the remote start it sent.
+    start = wait_for(
+        lambda: OcppEvent.objects.filter(
+            charge_station=st, ocpp_transaction_id=str(txid), kind="STARTED"
+        ).first(),
+        what="the start stored",
+    )
+    assert (start.auth_method, start.authorization_reference) == ("COMMAND", str(out.id))
     out = send(st, RemoteStop(transaction_id="999999" if v16 else "not-this-one"))
     assert out.status is CommandStatus.REJECTED
     out = send(st, RemoteStop(transaction_id=txid))

@@ -107,8 +107,8 @@ def price_cdr(session: ChargingSession, party: Any, tariff_ocpi: dict[str, Any])
             "id": f"CDR{session.pk:010d}",
             "cdr_location": {"name": "Car park", "evse_uid": "E1", "connector_id": "1"},
             "cdr_token": {"uid": "TOKEN"},
-            "pricing": pricing.result_to_ocpi(result),
         },
+        annotations={"time_zone": "Europe/Amsterdam", "pricing": pricing.result_to_ocpi(result)},
     )
     t = result.totals
     for name in (

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -31,8 +32,14 @@ def test_frames_parse_with_decimals_kept_exact() -> None:
     ],
 )
 def test_frames_without_a_usable_id_cannot_be_answered(text: str) -> None:
-    with pytest.raises(ocppj.UnanswerableFrame):
+    with pytest.raises(ocppj.UnanswerableFrame) as info:
         ocppj.parse_frame(text)
+    # 2.0.1 answers with message id "-1" (Part 4, 4.2.3); 1.x has no such id: no answer.
+    answer = ocppj.dump_unreadable(info.value, "2.0.1")
+    assert answer is not None
+    assert json.loads(answer) == [4, "-1", "RpcFrameworkError", str(info.value), {}]
+    assert ocppj.dump_unreadable(info.value, "1.6") is None
+    assert ocppj.dump_unreadable(info.value, "1.5") is None
 
 
 @pytest.mark.parametrize(
