@@ -47,7 +47,8 @@ run: demo
 	@echo "  Demo login and password: see the line 'demo login' above."
 	@echo "  Ctrl-C stops every process."
 	@echo ""
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile start
+	OUTBOUND_HTTP_ALLOW_LOOPBACK=$${OUTBOUND_HTTP_ALLOW_LOOPBACK:-1} \
+		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile start
 
 ## make test: lint, boundaries, strict types of the pricing core, migrations check, all tests
 test: lint pytest

@@ -251,6 +251,13 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# --- Outbound HTTP (apps.common.outbound, ADR 0017) --------------------------------------------
+# Webhook deliveries (and later OCPI calls) go only to public addresses. Loopback may be let
+# through for tests and `make run` (both set it); never in production.
+OUTBOUND_HTTP_ALLOW_LOOPBACK = env_bool("OUTBOUND_HTTP_ALLOW_LOOPBACK", False)
+if PRODUCTION and OUTBOUND_HTTP_ALLOW_LOOPBACK:
+    raise ConfigurationError("OUTBOUND_HTTP_ALLOW_LOOPBACK must not be set when PRODUCTION=1")
+
 # --- Redis and Celery ---------------------------------------------------------------------
 # REDIS_URL is the production default for the broker and the result backend. Without it the
 # broker is kombu's filesystem transport in DATA_DIR: real worker processes, no server.

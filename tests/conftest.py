@@ -1,10 +1,22 @@
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 import pytest
 from django.db import connection
+
+# Webhook receivers in the tests listen on 127.0.0.1: let the outbound client call loopback
+# (and nothing else it refuses; ADR 0017), here and in the worker processes tests start.
+os.environ.setdefault("OUTBOUND_HTTP_ALLOW_LOOPBACK", "1")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _outbound_loopback_allowed() -> None:
+    from django.conf import settings
+
+    settings.OUTBOUND_HTTP_ALLOW_LOOPBACK = True
 
 
 @pytest.fixture
@@ -55,7 +67,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # --- end-to-end fixtures: a gateway on a real port, a real worker process -------------------
 
 import asyncio  # noqa: E402
-import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402

@@ -43,8 +43,15 @@ class ApiKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(WebhookSubscription)
 class WebhookSubscriptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Read and switch on/off only: subscriptions are made and re-targeted through the REST
+    API (the service checks the URL, ADR 0017, and creates the signing secret)."""
+
     list_display = ["url", "tenant", "is_active", "created_at"]
-    exclude = ["secret"]
+    exclude = ["secret_encrypted"]
+    readonly_fields = ["tenant", "url", "events", "description"]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
 
 
 @admin.register(WebhookDelivery)

@@ -6,8 +6,6 @@ import hashlib
 import hmac
 import secrets
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
@@ -17,7 +15,7 @@ import simplejson
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 
-from apps.common import crypto
+from apps.common import crypto, outbound
 from apps.common.errors import NotFound, Problem, ValidationFailed
 from apps.common.secrets import generate_secret, hash_secret, verify_secret
 from apps.common.services import check_version, validated_save
@@ -269,7 +267,7 @@ def idempotency_records_purge(*, now: datetime) -> int:
 MAX_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_MAX_SECONDS = 3600
-HTTP_TIMEOUT_SECONDS = 10
+HTTP_TIMEOUT_SECONDS = outbound.CONNECT_TIMEOUT_SECONDS + outbound.READ_TIMEOUT_SECONDS
 # How long a claimed attempt counts as in flight (the HTTP timeout and a margin).
 ATTEMPT_LEASE = timedelta(seconds=HTTP_TIMEOUT_SECONDS + 5)
 SIGNATURE_HEADER = "Webhook-Signature"
@@ -288,11 +286,24 @@ def _validate_events(events: Iterable[str]) -> list[str]:
     return sorted(set(events))
 
 
+def _check_url(url: str) -> None:
+    """Refuse a target the platform may not call (loopback, private, link-local, ... hosts,
+    by their literal address or every address the name resolves to; ADR 0017)."""
+    try:
+        outbound.check_target(url)
+    except outbound.BlockedDestination as exc:
+        raise ValidationFailed(
+            "invalid webhook subscription", problems=(Problem("url", str(exc)),)
+        ) from None
+
+
 @transaction.atomic
 def webhook_subscription_create(
     *, tenant_id: int, url: str, events: Iterable[str], description: str = ""
 ) -> tuple[int, str]:
-    """A new subscription; returns its id and its signing secret (shown once)."""
+    """A new subscription; returns its id and its signing secret (shown once). A URL whose
+    host is or resolves to a non-public address is refused (ValidationFailed on `url`)."""
+    _check_url(url)
     secret = "whsec_" + generate_secret()
     sub = WebhookSubscription(
         tenant_id=tenant_id,
@@ -318,6 +329,8 @@ def webhook_subscription_update(
     if sub is None:
         raise NotFound(f"no webhook subscription {subscription_id} in this tenant")
     check_version(sub, if_match)
+    if "url" in values:
+        _check_url(values["url"])
     if "events" in values:
         values["events"] = _validate_events(values["events"])
     for field, value in values.items():
@@ -579,12 +592,9 @@ Sender = Callable[[str, bytes, dict[str, str]], int]
 
 
 def _http_post(url: str, body: bytes, headers: dict[str, str]) -> int:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:  # noqa: S310
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
+    """POST through the shared outbound client: the target is checked (every address) before
+    connecting, redirects are not followed (a 3xx is a failed attempt), timeouts bound it."""
+    return outbound.client().post(url, body=body, headers=headers).status
 
 
 def webhook_delivery_attempt(
