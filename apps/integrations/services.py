@@ -39,6 +39,7 @@ from apps.integrations.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from apps.parties import api as parties_api
 
 # --- API keys -------------------------------------------------------------------------------
 
@@ -74,11 +75,41 @@ def _key_ref(key: ApiKey) -> ApiKeyRef:
     )
 
 
+def _audit(
+    *, tenant_id: int, actor_id: int | None, action: str, key: ApiKeyRef, before: Any, after: Any
+) -> None:
+    parties_api.audit_record(
+        tenant_id=tenant_id,
+        actor_id=actor_id,
+        action=action,
+        object_type="api_key",
+        object_id=key.id,
+        before=before,
+        after=after,
+    )
+
+
+def _key_summary(key: ApiKeyRef) -> dict[str, Any]:
+    """What the audit log keeps of a key: never its secret."""
+    return {
+        "key_id": key.key_id,
+        "name": key.name,
+        "scopes": list(key.scopes),
+        "revoked_at": key.revoked_at,
+    }
+
+
 @transaction.atomic
 def api_key_create(
-    *, tenant_id: int, name: str, scopes: Iterable[str], rate_limit_per_minute: int | None = None
+    *,
+    tenant_id: int,
+    name: str,
+    scopes: Iterable[str],
+    rate_limit_per_minute: int | None = None,
+    actor_id: int | None = None,
 ) -> tuple[ApiKeyRef, str]:
-    """A new API key. Returns it with the full key, which is shown once and never stored."""
+    """A new API key. Returns it with the full key, which is shown once and never stored.
+    Audited in the tenant with the actor (None: a command line or the admin without one)."""
     secret = generate_secret()
     key = ApiKey(
         tenant_id=tenant_id,
@@ -89,22 +120,44 @@ def api_key_create(
         rate_limit_per_minute=rate_limit_per_minute,
     )
     validated_save(key)
-    return _key_ref(key), f"{KEY_PREFIX}_{key.key_id}_{secret}"
+    ref = _key_ref(key)
+    _audit(
+        tenant_id=tenant_id,
+        actor_id=actor_id,
+        action="api_key.create",
+        key=ref,
+        before=None,
+        after=_key_summary(ref),
+    )
+    return ref, f"{KEY_PREFIX}_{key.key_id}_{secret}"
 
 
 @transaction.atomic
-def api_key_revoke(*, tenant_id: int, api_key_id: int, now: datetime) -> None:
-    updated = (
-        ApiKey.objects.for_tenant(tenant_id)
-        .filter(pk=api_key_id, revoked_at__isnull=True)
-        .update(revoked_at=now)
-    )
-    if updated != 1 and not ApiKey.objects.for_tenant(tenant_id).filter(pk=api_key_id).exists():
+def api_key_revoke(
+    *, tenant_id: int, api_key_id: int, now: datetime, actor_id: int | None = None
+) -> None:
+    """Revoke a key of this tenant (NotFound for any other key: another tenant's key is
+    never touched). Immediate, also for cached authentications; revoking a revoked key
+    changes and audits nothing."""
+    key = ApiKey.objects.for_tenant(tenant_id).select_for_update().filter(pk=api_key_id).first()
+    if key is None:
         raise NotFound(f"no API key {api_key_id} in this tenant")
-    key_id = ApiKey.objects.filter(pk=api_key_id).values_list("key_id", flat=True).first()
-    if key_id:
-        _AUTH_CACHE.pop(key_id, None)
-        transaction.on_commit(lambda: _mark_revoked(key_id))
+    if key.revoked_at is not None:
+        return
+    before = _key_ref(key)
+    ApiKey.objects.filter(pk=key.pk).update(revoked_at=now)
+    key.revoked_at = now
+    _audit(
+        tenant_id=tenant_id,
+        actor_id=actor_id,
+        action="api_key.revoke",
+        key=before,
+        before=_key_summary(before),
+        after=_key_summary(_key_ref(key)),
+    )
+    key_id = key.key_id
+    _AUTH_CACHE.pop(key_id, None)
+    transaction.on_commit(lambda: _mark_revoked(key_id))
 
 
 # Authentication cache (per process): key id -> (fetched at, secret hash, principal, last
