@@ -245,8 +245,15 @@ class Client:
                 preload_content=False,
             )
             try:
-                data = raw.read(MAX_RESPONSE_BYTES)
-            finally:
+                data = raw.read(MAX_RESPONSE_BYTES + 1)
+            except BaseException:
+                raw.close()
+                raise
+            if len(data) > MAX_RESPONSE_BYTES:
+                # The rest is not read: the connection is closed, not reused half-read.
+                raw.close()
+                data = data[:MAX_RESPONSE_BYTES]
+            else:
                 raw.release_conn()
             response = Response(
                 status=int(raw.status),

@@ -285,3 +285,33 @@ def test_a_silent_server_is_cut_off_by_the_read_timeout() -> None:
         release.set()
         server.shutdown()
         server.server_close()
+
+
+def test_a_long_answer_is_cut_and_its_connection_not_reused(monkeypatch) -> None:
+    monkeypatch.setattr(outbound, "MAX_RESPONSE_BYTES", 10)
+
+    class Long(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = b"x" * 1000 if self.path == "/long" else b"short"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Long)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = outbound.Client(allow_loopback=True)
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        assert client.post(base + "/long", body=b"{}").body == b"x" * 10
+        # The next request on the same pool reads its own answer, not the rest of the last.
+        assert client.post(base + "/short", body=b"{}").body == b"short"
+    finally:
+        server.shutdown()
+        server.server_close()
