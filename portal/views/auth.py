@@ -219,7 +219,10 @@ def mfa_enrol(request: HttpRequest) -> HttpResponse:
     if parties.mfa_state(user_id=user.pk).enrolled:
         return redirect("portal:mfa")
     error = ""
-    if request.method == "POST":
+    gate = parties.sign_in_check(username=user.email, client=_client(request), now=_now())
+    if request.method == "POST" and gate.wait_until is not None:
+        error = _wait_message(gate)  # not checked, not counted
+    elif request.method == "POST":
         try:
             codes = parties.mfa_totp_confirm(user_id=user.pk, token=request.POST.get("code", ""))
         except ValidationFailed as exc:

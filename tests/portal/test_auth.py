@@ -237,6 +237,29 @@ def test_a_code_within_the_delay_is_not_checked(
     assert client.get(reverse("portal:dashboard", args=["alpha"])).status_code == 200
 
 
+def test_an_enrolment_code_within_the_delay_is_not_checked(
+    world, totp_clock: TotpClock, clock: SignInClock, settings
+) -> None:
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0  # django-otp's own (wall-clock) throttle: off here
+    a, _ = world
+    email = a.users["finance"].email
+    client = Client(REMOTE_ADDR=OWNER)
+    _password(client, email)
+    page = client.get(reverse("portal:mfa_enrol")).content.decode()
+    secret = re.search(r'data-testid="totp-secret">([A-Z2-7]+)<', page).group(1)
+    r = client.post(reverse("portal:mfa_enrol"), {"code": "000000"})
+    assert r.status_code == 400
+    assert _lock_of(email, OWNER) == (1, clock.now + timedelta(seconds=1))
+    r = client.post(reverse("portal:mfa_enrol"), {"code": totp_clock.code(secret)})
+    assert r.status_code == 400 and b"wait 1 second(s)" in r.content
+    assert not TOTPDevice.objects.filter(user=a.users["finance"], confirmed=True).exists()
+    assert _lock_of(email, OWNER)[0] == 1  # not counted
+    clock.advance(1)
+    r = client.post(reverse("portal:mfa_enrol"), {"code": totp_clock.code(secret)})
+    assert r.status_code == 200 and b"recovery" in r.content.lower()
+    assert TOTPDevice.objects.filter(user=a.users["finance"], confirmed=True).exists()
+
+
 def test_an_idle_session_expires(world, settings) -> None:
     from tests.portal.world import signed_in_client
 
