@@ -50,9 +50,9 @@ run: demo
 	@# Ctrl-C: honcho stops every process (SIGTERM; config/processes.py gives them 20 s, not
 	@# 5) and exits 130; the recipe's shell waits for that instead of dying with the SIGINT,
 	@# so the stop ends with one line, not "Error 130". Another exit (a process failed) stays
-	@# an error.
-	@trap 'true' INT; PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m config.processes \
-		-f Procfile start; \
+	@# an error. Webhooks to loopback receivers are allowed on this development start (ADR 0017).
+	@trap 'true' INT; OUTBOUND_HTTP_ALLOW_LOOPBACK=$${OUTBOUND_HTTP_ALLOW_LOOPBACK:-1} \
+		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m config.processes -f Procfile start; \
 		rc=$$?; if [ $$rc -eq 130 ]; then echo "  Stopped."; else exit $$rc; fi
 
 ## make test: lint, boundaries, strict types of the pricing core, migrations check, all tests

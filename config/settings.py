@@ -171,10 +171,12 @@ PORTAL_SESSION_IDLE_SECONDS = env_int("PORTAL_SESSION_IDLE_SECONDS", 1800)
 PORTAL_SESSION_MAX_SECONDS = env_int("PORTAL_SESSION_MAX_SECONDS", 12 * 3600)
 SESSION_COOKIE_AGE = PORTAL_SESSION_MAX_SECONDS
 SESSION_COOKIE_SAMESITE = "Lax"
-# Lockout: this many failed attempts (password or second factor) within the window lock the
-# user name for the window.
+# Throttling per (user name, client address): each failed attempt (password or second factor)
+# doubles the wait before the next one, starting at PORTAL_LOCKOUT_DELAY_SECONDS; this many
+# failures, each within the window of the previous one, lock the pair for the window.
 PORTAL_LOCKOUT_FAILURES = env_int("PORTAL_LOCKOUT_FAILURES", 5)
 PORTAL_LOCKOUT_SECONDS = env_int("PORTAL_LOCKOUT_SECONDS", 900)
+PORTAL_LOCKOUT_DELAY_SECONDS = env_int("PORTAL_LOCKOUT_DELAY_SECONDS", 1)
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "EV back office")
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", PRODUCTION)
 CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", PRODUCTION)
@@ -253,6 +255,13 @@ SPECTACULAR_SETTINGS = {
         "restapi.webhook_schema.webhooks_as_extension",
     ],
 }
+
+# --- Outbound HTTP (apps.common.outbound, ADR 0017) --------------------------------------------
+# Webhook deliveries (and later OCPI calls) go only to public addresses. Loopback may be let
+# through for tests and `make run` (both set it); never in production.
+OUTBOUND_HTTP_ALLOW_LOOPBACK = env_bool("OUTBOUND_HTTP_ALLOW_LOOPBACK", False)
+if PRODUCTION and OUTBOUND_HTTP_ALLOW_LOOPBACK:
+    raise ConfigurationError("OUTBOUND_HTTP_ALLOW_LOOPBACK must not be set when PRODUCTION=1")
 
 # --- Redis and Celery ---------------------------------------------------------------------
 # REDIS_URL is the production default for the broker and the result backend. Without it the

@@ -3,7 +3,17 @@
 
 from django.urls import path
 
-from portal.views import auth, charging, dashboard, locations, stations, tariffs, tokens
+from portal.views import (
+    api_keys,
+    auth,
+    charging,
+    dashboard,
+    locations,
+    sign_in_locks,
+    stations,
+    tariffs,
+    tokens,
+)
 
 app_name = "portal"
 
@@ -62,4 +72,8 @@ urlpatterns = [
     path(T + "customers/", tokens.customer_list, name="customers"),
     path(T + "customers/<int:customer_id>/", tokens.customer_detail, name="customer"),
     path(T + "audit/", tokens.audit_list, name="audit"),
+    path(T + "api-keys/", api_keys.api_key_list, name="api_keys"),
+    path(T + "api-keys/<int:api_key_id>/revoke/", api_keys.api_key_revoke, name="api_key_revoke"),
+    path(T + "sign-in-locks/", sign_in_locks.sign_in_lock_list, name="sign_in_locks"),
+    path(T + "sign-in-locks/unlock/", sign_in_locks.sign_in_unlock, name="sign_in_unlock"),
 ]

@@ -1,10 +1,22 @@
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 import pytest
 from django.db import connection
+
+# Webhook receivers in the tests listen on 127.0.0.1: let the outbound client call loopback
+# (and nothing else it refuses; ADR 0017), here and in the worker processes tests start.
+os.environ.setdefault("OUTBOUND_HTTP_ALLOW_LOOPBACK", "1")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _outbound_loopback_allowed() -> None:
+    from django.conf import settings
+
+    settings.OUTBOUND_HTTP_ALLOW_LOOPBACK = True
 
 
 @pytest.fixture
@@ -40,6 +52,40 @@ def _flush_again_after_a_deadlock() -> None:
     flush.Command.handle = handle_with_retry  # type: ignore[method-assign]
 
 
+class TotpClock:
+    """The clock django-otp checks TOTP codes against, held still by the test: a code made
+    with `code()` is the one the server expects, however slow the run (a code made from the
+    wall clock while the server reads it a step later is refused, or sets a drift that
+    refuses the next one). `next_step()` moves to the next 30-second step (a code is
+    accepted once per step)."""
+
+    START = 1_767_225_600 + 7  # a fixed instant, 7 s into a step
+
+    def __init__(self) -> None:
+        self.now = float(self.START)
+
+    def time(self) -> float:  # stands in for the `time` module in django-otp's TOTP device
+        return self.now
+
+    def code(self, secret: str) -> str:
+        import pyotp
+
+        return str(pyotp.TOTP(secret).at(self.now))
+
+    def next_step(self) -> None:
+        self.now += 30
+
+
+@pytest.fixture
+def totp_clock(monkeypatch: pytest.MonkeyPatch) -> TotpClock:
+    """Hold django-otp's TOTP clock still (also for a live server: it runs in this process)."""
+    from django_otp.plugins.otp_totp import models as totp_models
+
+    clock = TotpClock()
+    monkeypatch.setattr(totp_models, "time", clock)
+    return clock
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     from django.conf import settings
 
@@ -55,7 +101,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # --- end-to-end fixtures: a gateway on a real port, a real worker process -------------------
 
 import asyncio  # noqa: E402
-import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402

@@ -17,18 +17,26 @@ import pytest
 class Receiver:
     """A real HTTP server on 127.0.0.1 that answers with the given status codes in turn."""
 
-    def __init__(self, statuses: list[int]) -> None:
+    def __init__(self, statuses: list[int], headers: dict[str, str] | None = None) -> None:
         self.statuses = list(statuses)
+        self.headers = dict(headers or {})
         self.requests: list[dict[str, Any]] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append({"headers": dict(self.headers), "body": body})
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.requests.append(
+                    {"method": self.command, "headers": dict(self.headers), "body": body}
+                )
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
+                for name, value in receiver.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "0")
                 self.end_headers()
+
+            do_GET = do_POST  # noqa: N815
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -1,4 +1,4 @@
-"""Admin (the portal for now): API keys are created here and shown once."""
+"""Admin. API keys are managed in the portal (API keys page); here too, shown once."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ class ApiKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             name=obj.name,
             scopes=obj.scopes,
             rate_limit_per_minute=obj.rate_limit_per_minute,
+            actor_id=request.user.pk,
         )
         obj.pk = ref.id
         self.message_user(
@@ -38,13 +39,25 @@ class ApiKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.action(description="Revoke the selected API keys")
     def revoke(self, request: Any, queryset: Any) -> None:
         for key in queryset:
-            services.api_key_revoke(tenant_id=key.tenant_id, api_key_id=key.pk, now=timezone.now())
+            services.api_key_revoke(
+                tenant_id=key.tenant_id,
+                api_key_id=key.pk,
+                now=timezone.now(),
+                actor_id=request.user.pk,
+            )
 
 
 @admin.register(WebhookSubscription)
 class WebhookSubscriptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Read and switch on/off only: subscriptions are made and re-targeted through the REST
+    API (the service checks the URL, ADR 0017, and creates the signing secret)."""
+
     list_display = ["url", "tenant", "is_active", "created_at"]
-    exclude = ["secret"]
+    exclude = ["secret_encrypted"]
+    readonly_fields = ["tenant", "url", "events", "description"]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
 
 
 @admin.register(WebhookDelivery)

@@ -12,6 +12,7 @@ from apps.integrations import selectors, services
 
 api_key_create = services.api_key_create
 api_key_revoke = services.api_key_revoke
+api_key_list = selectors.api_key_list
 api_key_authenticate = services.api_key_authenticate
 api_key_forget = services.api_key_forget
 api_key_revoked_marker = services.revoked_marker

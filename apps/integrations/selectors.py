@@ -5,11 +5,31 @@ from __future__ import annotations
 from apps.common.errors import NotFound
 from apps.common.services import version_tag
 from apps.integrations.contracts import (
+    ApiKeyRef,
     DeliveryStatus,
     WebhookDeliveryRecord,
     WebhookSubscriptionRecord,
 )
-from apps.integrations.models import WebhookDelivery, WebhookSubscription
+from apps.integrations.models import ApiKey, WebhookDelivery, WebhookSubscription
+
+
+def api_key_list(*, tenant_id: int) -> list[ApiKeyRef]:
+    """The tenant's API keys, active first, newest first (never a secret: only hashes are
+    stored, and not returned)."""
+    keys = ApiKey.objects.for_tenant(tenant_id).order_by("revoked_at", "-created_at", "-id")
+    return [
+        ApiKeyRef(
+            id=k.pk,
+            tenant_id=k.tenant_id,
+            key_id=k.key_id,
+            name=k.name,
+            scopes=tuple(k.scopes),
+            created_at=k.created_at,
+            last_used_at=k.last_used_at,
+            revoked_at=k.revoked_at,
+        )
+        for k in keys
+    ]
 
 
 def _sub(s: WebhookSubscription) -> WebhookSubscriptionRecord:

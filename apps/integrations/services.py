@@ -6,8 +6,6 @@ import hashlib
 import hmac
 import secrets
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
@@ -17,7 +15,7 @@ import simplejson
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 
-from apps.common import crypto
+from apps.common import crypto, outbound
 from apps.common.errors import NotFound, Problem, ValidationFailed
 from apps.common.secrets import generate_secret, hash_secret, verify_secret
 from apps.common.services import check_version, validated_save
@@ -41,6 +39,7 @@ from apps.integrations.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from apps.parties import api as parties_api
 
 # --- API keys -------------------------------------------------------------------------------
 
@@ -76,11 +75,41 @@ def _key_ref(key: ApiKey) -> ApiKeyRef:
     )
 
 
+def _audit(
+    *, tenant_id: int, actor_id: int | None, action: str, key: ApiKeyRef, before: Any, after: Any
+) -> None:
+    parties_api.audit_record(
+        tenant_id=tenant_id,
+        actor_id=actor_id,
+        action=action,
+        object_type="api_key",
+        object_id=key.id,
+        before=before,
+        after=after,
+    )
+
+
+def _key_summary(key: ApiKeyRef) -> dict[str, Any]:
+    """What the audit log keeps of a key: never its secret."""
+    return {
+        "key_id": key.key_id,
+        "name": key.name,
+        "scopes": list(key.scopes),
+        "revoked_at": key.revoked_at,
+    }
+
+
 @transaction.atomic
 def api_key_create(
-    *, tenant_id: int, name: str, scopes: Iterable[str], rate_limit_per_minute: int | None = None
+    *,
+    tenant_id: int,
+    name: str,
+    scopes: Iterable[str],
+    rate_limit_per_minute: int | None = None,
+    actor_id: int | None = None,
 ) -> tuple[ApiKeyRef, str]:
-    """A new API key. Returns it with the full key, which is shown once and never stored."""
+    """A new API key. Returns it with the full key, which is shown once and never stored.
+    Audited in the tenant with the actor (None: a command line or the admin without one)."""
     secret = generate_secret()
     key = ApiKey(
         tenant_id=tenant_id,
@@ -91,22 +120,44 @@ def api_key_create(
         rate_limit_per_minute=rate_limit_per_minute,
     )
     validated_save(key)
-    return _key_ref(key), f"{KEY_PREFIX}_{key.key_id}_{secret}"
+    ref = _key_ref(key)
+    _audit(
+        tenant_id=tenant_id,
+        actor_id=actor_id,
+        action="api_key.create",
+        key=ref,
+        before=None,
+        after=_key_summary(ref),
+    )
+    return ref, f"{KEY_PREFIX}_{key.key_id}_{secret}"
 
 
 @transaction.atomic
-def api_key_revoke(*, tenant_id: int, api_key_id: int, now: datetime) -> None:
-    updated = (
-        ApiKey.objects.for_tenant(tenant_id)
-        .filter(pk=api_key_id, revoked_at__isnull=True)
-        .update(revoked_at=now)
-    )
-    if updated != 1 and not ApiKey.objects.for_tenant(tenant_id).filter(pk=api_key_id).exists():
+def api_key_revoke(
+    *, tenant_id: int, api_key_id: int, now: datetime, actor_id: int | None = None
+) -> None:
+    """Revoke a key of this tenant (NotFound for any other key: another tenant's key is
+    never touched). Immediate, also for cached authentications; revoking a revoked key
+    changes and audits nothing."""
+    key = ApiKey.objects.for_tenant(tenant_id).select_for_update().filter(pk=api_key_id).first()
+    if key is None:
         raise NotFound(f"no API key {api_key_id} in this tenant")
-    key_id = ApiKey.objects.filter(pk=api_key_id).values_list("key_id", flat=True).first()
-    if key_id:
-        _AUTH_CACHE.pop(key_id, None)
-        transaction.on_commit(lambda: _mark_revoked(key_id))
+    if key.revoked_at is not None:
+        return
+    before = _key_ref(key)
+    ApiKey.objects.filter(pk=key.pk).update(revoked_at=now)
+    key.revoked_at = now
+    _audit(
+        tenant_id=tenant_id,
+        actor_id=actor_id,
+        action="api_key.revoke",
+        key=before,
+        before=_key_summary(before),
+        after=_key_summary(_key_ref(key)),
+    )
+    key_id = key.key_id
+    _AUTH_CACHE.pop(key_id, None)
+    transaction.on_commit(lambda: _mark_revoked(key_id))
 
 
 # Authentication cache (per process): key id -> (fetched at, secret hash, principal, last
@@ -269,7 +320,7 @@ def idempotency_records_purge(*, now: datetime) -> int:
 MAX_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_MAX_SECONDS = 3600
-HTTP_TIMEOUT_SECONDS = 10
+HTTP_TIMEOUT_SECONDS = outbound.CONNECT_TIMEOUT_SECONDS + outbound.READ_TIMEOUT_SECONDS
 # How long a claimed attempt counts as in flight (the HTTP timeout and a margin).
 ATTEMPT_LEASE = timedelta(seconds=HTTP_TIMEOUT_SECONDS + 5)
 SIGNATURE_HEADER = "Webhook-Signature"
@@ -288,11 +339,24 @@ def _validate_events(events: Iterable[str]) -> list[str]:
     return sorted(set(events))
 
 
+def _check_url(url: str) -> None:
+    """Refuse a target the platform may not call (loopback, private, link-local, ... hosts,
+    by their literal address or every address the name resolves to; ADR 0017)."""
+    try:
+        outbound.check_target(url)
+    except outbound.BlockedDestination as exc:
+        raise ValidationFailed(
+            "invalid webhook subscription", problems=(Problem("url", str(exc)),)
+        ) from None
+
+
 @transaction.atomic
 def webhook_subscription_create(
     *, tenant_id: int, url: str, events: Iterable[str], description: str = ""
 ) -> tuple[int, str]:
-    """A new subscription; returns its id and its signing secret (shown once)."""
+    """A new subscription; returns its id and its signing secret (shown once). A URL whose
+    host is or resolves to a non-public address is refused (ValidationFailed on `url`)."""
+    _check_url(url)
     secret = "whsec_" + generate_secret()
     sub = WebhookSubscription(
         tenant_id=tenant_id,
@@ -318,6 +382,8 @@ def webhook_subscription_update(
     if sub is None:
         raise NotFound(f"no webhook subscription {subscription_id} in this tenant")
     check_version(sub, if_match)
+    if "url" in values:
+        _check_url(values["url"])
     if "events" in values:
         values["events"] = _validate_events(values["events"])
     for field, value in values.items():
@@ -579,12 +645,9 @@ Sender = Callable[[str, bytes, dict[str, str]], int]
 
 
 def _http_post(url: str, body: bytes, headers: dict[str, str]) -> int:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:  # noqa: S310
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
+    """POST through the shared outbound client: the target is checked (every address) before
+    connecting, redirects are not followed (a 3xx is a failed attempt), timeouts bound it."""
+    return outbound.client().post(url, body=body, headers=headers).status
 
 
 def webhook_delivery_attempt(

@@ -3,6 +3,7 @@ enrolment and recovery codes (django-otp devices), and the audit log."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import secrets
 from datetime import datetime, timedelta
@@ -19,6 +20,8 @@ from apps.parties.contracts import (
     AuditRecord,
     MembershipRef,
     MfaState,
+    SignInGate,
+    SignInThrottle,
     TenantRole,
     TotpEnrolment,
 )
@@ -56,46 +59,161 @@ def membership_set(*, user_id: int, tenant_id: int, role: TenantRole) -> None:
     )
 
 
-# --- lockout ---------------------------------------------------------------------------------
+# --- sign-in throttling -----------------------------------------------------------------------
+# Per (user name, client address): someone guessing from one address slows down and locks only
+# themselves, never the user signing in from elsewhere. Each failure doubles the wait before
+# the next attempt (PORTAL_LOCKOUT_DELAY_SECONDS, x2, x4, ...); the page warns when one attempt
+# is left; the PORTAL_LOCKOUT_FAILURES-th failure locks the pair for PORTAL_LOCKOUT_SECONDS.
+# Failures older than PORTAL_LOCKOUT_SECONDS (since the last one) are forgotten. The clock is
+# the caller's `now`.
 
 
-def _limits() -> tuple[int, timedelta]:
+def _limits() -> tuple[int, timedelta, float]:
     return (
-        int(getattr(settings, "PORTAL_LOCKOUT_FAILURES", 5)),
+        max(1, int(getattr(settings, "PORTAL_LOCKOUT_FAILURES", 5))),
         timedelta(seconds=int(getattr(settings, "PORTAL_LOCKOUT_SECONDS", 900))),
+        float(getattr(settings, "PORTAL_LOCKOUT_DELAY_SECONDS", 1)),
     )
 
 
-def sign_in_locked_until(*, username: str, now: datetime) -> datetime | None:
-    """When the lock on this user name ends, or None when it may try to sign in."""
-    until = (
-        SignInLock.objects.filter(username=username.lower())
-        .values_list("locked_until", flat=True)
-        .first()
-    )
-    return until if until is not None and until > now else None
+def client_key(address: str) -> str:
+    """The throttled unit of a client address: an IPv4 address, an IPv6 /64 (one host owns a
+    whole /64), or the text itself when it is not an address."""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return address.strip()[:64]
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip.ipv4_mapped or ip) if isinstance(ip, ipaddress.IPv6Address) else str(ip)
+
+
+def _gate(lock: SignInLock | None, now: datetime) -> SignInGate:
+    allowed, window, _ = _limits()
+    fresh = SignInGate(wait_until=None, locked=False, attempts_left=allowed)
+    if lock is None or lock.last_failure_at is None or now - lock.last_failure_at > window:
+        return fresh
+    waiting = lock.next_attempt_at if lock.next_attempt_at and lock.next_attempt_at > now else None
+    if lock.failures >= allowed:  # locked, until the lock runs out: then a fresh start
+        return SignInGate(wait_until=waiting, locked=True, attempts_left=0) if waiting else fresh
+    return SignInGate(wait_until=waiting, locked=False, attempts_left=allowed - lock.failures)
+
+
+def sign_in_check(*, username: str, client: str, now: datetime) -> SignInGate:
+    """Whether an attempt may be made now: when `wait_until` is set, refuse it without checking
+    the password or the code (and without counting it)."""
+    lock = SignInLock.objects.filter(username=username.lower(), client=client_key(client)).first()
+    return _gate(lock, now)
 
 
 @transaction.atomic
-def sign_in_failure_record(*, username: str, now: datetime) -> datetime | None:
-    """Count one failed attempt (wrong password or wrong code); returns the lock's end when
-    this failure locks the name."""
-    failures, window = _limits()
-    lock, _ = SignInLock.objects.select_for_update().get_or_create(username=username.lower())
-    if lock.first_failure_at is None or now - lock.first_failure_at > window:
+def sign_in_failure_record(*, username: str, client: str, now: datetime) -> SignInGate:
+    """Count one failed attempt (wrong password or wrong code) of this name from this client;
+    returns the gate for the next attempt (its delay, or the lock)."""
+    failures_allowed, window, delay = _limits()
+    lock, _ = SignInLock.objects.select_for_update().get_or_create(
+        username=username.lower(), client=client_key(client)
+    )
+    expired = lock.last_failure_at is None or now - lock.last_failure_at > window
+    lock_over = lock.failures >= failures_allowed and (
+        lock.next_attempt_at is None or lock.next_attempt_at <= now
+    )
+    if expired or lock_over:
         lock.failures = 0
-        lock.first_failure_at = now
     lock.failures += 1
-    if lock.failures >= failures:
-        lock.locked_until = now + window
-        lock.failures = 0
-        lock.first_failure_at = None
+    lock.last_failure_at = now
+    if lock.failures >= failures_allowed:
+        lock.next_attempt_at = now + window
+    else:
+        lock.next_attempt_at = now + timedelta(seconds=delay * 2 ** (lock.failures - 1))
     lock.save()
-    return lock.locked_until if lock.locked_until and lock.locked_until > now else None
+    return _gate(lock, now)
 
 
-def sign_in_success_record(*, username: str) -> None:
-    SignInLock.objects.filter(username=username.lower()).delete()
+def sign_in_success_record(*, username: str, client: str) -> None:
+    """A successful sign-in forgets this client's failures for the name (not the others')."""
+    SignInLock.objects.filter(username=username.lower(), client=client_key(client)).delete()
+
+
+def _member_emails(tenant_id: int) -> dict[str, int]:
+    return {
+        email.lower(): pk
+        for pk, email in Membership.objects.filter(tenant_id=tenant_id).values_list(
+            "user_id", "user__email"
+        )
+    }
+
+
+def sign_in_throttles(*, tenant_id: int, now: datetime) -> list[SignInThrottle]:
+    """The current delays and locks of this tenant's members (expired ones left out), by
+    user name and client address. Nobody else's: names that are no member are not shown."""
+    window = _limits()[1]
+    out = []
+    for lock in SignInLock.objects.filter(
+        username__in=set(_member_emails(tenant_id)), last_failure_at__gt=now - window
+    ).order_by("username", "client"):
+        gate = _gate(lock, now)
+        out.append(
+            SignInThrottle(
+                username=lock.username,
+                client=lock.client,
+                failures=lock.failures,
+                last_failure_at=lock.last_failure_at,
+                wait_until=gate.wait_until,
+                locked=gate.locked,
+            )
+        )
+    return out
+
+
+@transaction.atomic
+def sign_in_unlock(
+    *, username: str, actor_id: int | None, tenant_id: int | None, via: str
+) -> tuple[int, tuple[int, ...]]:
+    """An administrator lifts every delay and lock on a user name (from every address).
+
+    `tenant_id`: the administrator's tenant (the portal); the name must be a member's, else
+    NotFound; audited there. None (`manage.py unlock_sign_in`): any name; audited in every
+    tenant the user belongs to. Returns the number of (name, address) rows cleared and the
+    tenants audited; an unlock with nothing locked is audited too."""
+    name = username.strip().lower()
+    if tenant_id is not None:
+        member = _member_emails(tenant_id).get(name)
+        if member is None:
+            raise NotFound(f"no member {name!r} in this tenant")
+        tenants: tuple[int, ...] = (tenant_id,)
+    else:
+        tenants = tuple(
+            sorted(
+                Membership.objects.filter(user__email__iexact=name).values_list(
+                    "tenant_id", flat=True
+                )
+            )
+        )
+    rows = [
+        {
+            "client": r["client"],
+            "failures": r["failures"],
+            "next_attempt_at": r["next_attempt_at"],
+        }
+        for r in SignInLock.objects.select_for_update()
+        .filter(username=name)
+        .order_by("client")
+        .values("client", "failures", "next_attempt_at")
+    ]
+    SignInLock.objects.filter(username=name).delete()
+    user_id = User.objects.filter(email__iexact=name).values_list("pk", flat=True).first()
+    for audited in tenants:
+        audit_record(
+            tenant_id=audited,
+            actor_id=actor_id,
+            action="sign_in.unlock",
+            object_type="user",
+            object_id=user_id if user_id is not None else name,
+            before={"username": name, "throttles": rows},
+            after={"username": name, "throttles": [], "via": via},
+        )
+    return len(rows), tenants
 
 
 # --- TOTP and recovery codes -----------------------------------------------------------------

@@ -21,6 +21,11 @@ def operator_get(*, slug: str) -> OperatorRef:
     return OperatorRef(id=op.pk, slug=op.slug, name=op.name)
 
 
+def operator_slugs() -> list[str]:
+    """Every operator's slug, sorted (to tell a caller which ones exist)."""
+    return sorted(Operator.objects.values_list("slug", flat=True))
+
+
 def party_get(*, country_code: str, party_id: str, role: PartyRole) -> PartyRef:
     try:
         p = Party.objects.get(
@@ -111,9 +116,12 @@ def party_by_pk(*, pk: int) -> PartyRef:
 # Sign-in, roles and the audit log (apps.parties.access).
 memberships_of_user = access.memberships_of_user
 membership_set = access.membership_set
-sign_in_locked_until = access.sign_in_locked_until
+sign_in_check = access.sign_in_check
 sign_in_failure_record = access.sign_in_failure_record
 sign_in_success_record = access.sign_in_success_record
+sign_in_throttles = access.sign_in_throttles
+sign_in_unlock = access.sign_in_unlock
+sign_in_client_key = access.client_key
 mfa_state = access.mfa_state
 mfa_totp_begin = access.mfa_totp_begin
 mfa_totp_pending = access.mfa_totp_pending

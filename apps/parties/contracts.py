@@ -57,6 +57,8 @@ class Capability(enum.StrEnum):
     CDRS_EXPORT = "cdrs.export"  # CSV export of CDRs
     TOKENS_EDIT = "tokens.edit"  # block / unblock tokens
     AUDIT_VIEW = "audit.view"  # the audit log
+    SIGN_IN_UNLOCK = "sign_in.unlock"  # unlock members' sign-in after failed attempts
+    API_KEYS_MANAGE = "api_keys.manage"  # REST API keys: create, revoke
 
 
 _ALL = frozenset(Capability)
@@ -73,10 +75,19 @@ ROLE_CAPABILITIES: dict[TenantRole, frozenset[Capability]] = {
             Capability.CDRS_REVIEW,
             Capability.CDRS_EXPORT,
             Capability.AUDIT_VIEW,
+            Capability.SIGN_IN_UNLOCK,
+            Capability.API_KEYS_MANAGE,
         }
     ),
     TenantRole.EMSP_ADMIN: frozenset(
-        {Capability.VIEW, Capability.TOKENS_EDIT, Capability.CDRS_EXPORT, Capability.AUDIT_VIEW}
+        {
+            Capability.VIEW,
+            Capability.TOKENS_EDIT,
+            Capability.CDRS_EXPORT,
+            Capability.AUDIT_VIEW,
+            Capability.SIGN_IN_UNLOCK,
+            Capability.API_KEYS_MANAGE,
+        }
     ),
     TenantRole.FINANCE: frozenset(
         {Capability.VIEW, Capability.CDRS_REVIEW, Capability.CDRS_EXPORT, Capability.AUDIT_VIEW}
@@ -138,3 +149,24 @@ class TotpEnrolment:
 class MfaState:
     enrolled: bool
     recovery_codes_left: int
+
+
+@dataclass(frozen=True, slots=True)
+class SignInGate:
+    """May this user name try to sign in from this client address now?"""
+
+    wait_until: datetime | None  # no attempt before this: a growing delay, or the lock
+    locked: bool  # the wait is the lock (PORTAL_LOCKOUT_FAILURES failed attempts)
+    attempts_left: int  # failed attempts left before the lock
+
+
+@dataclass(frozen=True, slots=True)
+class SignInThrottle:
+    """Failed sign-ins of one user name from one client address (the portal's unlock page)."""
+
+    username: str
+    client: str
+    failures: int
+    last_failure_at: datetime | None
+    wait_until: datetime | None
+    locked: bool

@@ -124,15 +124,25 @@ class AuditEntry(TenantOwnedModel):
 
 
 class SignInLock(models.Model):
-    """Failed sign-in attempts of one user name (password or second factor), platform-wide.
+    """Failed sign-in attempts (password or second factor) of one user name from one client
+    address (an IPv6 client by its /64), platform-wide: one address guessing cannot lock the
+    name for the others (apps.parties.access, docs/portal.md "Sign-in").
 
-    After `PORTAL_LOCKOUT_FAILURES` failures within `PORTAL_LOCKOUT_SECONDS` the name is
-    locked for `PORTAL_LOCKOUT_SECONDS`; a successful sign-in clears the count."""
+    Each failure makes the next attempt wait longer (`next_attempt_at`); the
+    `PORTAL_LOCKOUT_FAILURES`-th within `PORTAL_LOCKOUT_SECONDS` of the previous one locks the
+    pair for `PORTAL_LOCKOUT_SECONDS`. A successful sign-in from that address, or an
+    administrator's unlock (all addresses), deletes the rows."""
 
-    username = models.CharField(max_length=254, unique=True)
+    username = models.CharField(max_length=254)
+    client = models.CharField(max_length=64, default="")
     failures = models.PositiveIntegerField(default=0)
-    first_failure_at = models.DateTimeField(null=True, blank=True)
-    locked_until = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["username", "client"], name="sign_in_lock_unique")
+        ]
 
     def __str__(self) -> str:
-        return f"{self.username}: {self.failures}"
+        return f"{self.username} from {self.client}: {self.failures}"

@@ -7,11 +7,13 @@ pending user id for a few minutes; `login()` (a new session key) happens after t
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 import segno
+from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model, login, logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -23,6 +25,7 @@ from django_otp import match_token
 
 from apps.common.errors import ValidationFailed
 from apps.parties import api as parties
+from apps.parties.contracts import SignInGate
 from portal.access import SESSION_AUTH_AT, SESSION_SEEN_AT, signed_in
 
 PENDING_USER = "portal_pending_user"
@@ -48,12 +51,40 @@ def _safe_next(request: HttpRequest, value: str | None) -> str:
     return reverse("portal:home")
 
 
-def _locked_message(until: datetime) -> str:
-    minutes = max(1, int((until - _now()).total_seconds() + 59) // 60)
+def _client(request: HttpRequest) -> str:
+    """The client address sign-in attempts are throttled by (the peer address of the web
+    process; behind a proxy, the proxy's configuration must pass the client's on)."""
+    return str(request.META.get("REMOTE_ADDR", ""))
+
+
+def _wait_message(gate: SignInGate) -> str:
+    """Why this attempt is refused without being checked: the lock, or a delay."""
+    assert gate.wait_until is not None
+    seconds = max(1, math.ceil((gate.wait_until - _now()).total_seconds()))
+    if gate.locked:
+        minutes = max(1, math.ceil(seconds / 60))
+        return (
+            f"Too many failed attempts: sign-in for this account from your network is locked "
+            f"for {minutes} more minute(s). Wait, then try again; an administrator of your "
+            "tenant can also unlock it."
+        )
     return (
-        f"Too many failed attempts: sign-in for this account is locked for {minutes} more "
-        "minute(s). Wait, then try again; an administrator can also unlock it."
+        f"Too many attempts in a row: wait {seconds} second(s) before you try again. Nothing "
+        "was checked."
     )
+
+
+def _failed_message(gate: SignInGate, wrong: str) -> str:
+    """After a failed attempt: what was wrong, and the lock or the last-attempt warning."""
+    if gate.locked:
+        return _wait_message(gate)
+    if gate.attempts_left == 1:
+        minutes = max(1, math.ceil(int(settings.PORTAL_LOCKOUT_SECONDS) / 60))
+        return (
+            f"{wrong} Careful: one more failed attempt locks sign-in for this account from "
+            f"your network for {minutes} minutes."
+        )
+    return wrong
 
 
 def _pending_user(request: HttpRequest) -> Any:
@@ -73,23 +104,23 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         email = request.POST.get("email", "").strip()
         password = request.POST.get("password", "")
-        locked = parties.sign_in_locked_until(username=email, now=_now())
+        gate = parties.sign_in_check(username=email, client=_client(request), now=_now())
         if not email or not password:
             error = "Enter your e-mail address and your password."
-        elif locked:
-            error = _locked_message(locked)
+        elif gate.wait_until is not None:
+            error = _wait_message(gate)
         else:
             found = get_user_model().objects.filter(email__iexact=email).first()
             user = authenticate(
                 request, username=found.get_username() if found else email, password=password
             )
             if user is None:
-                until = parties.sign_in_failure_record(username=email, now=_now())
-                error = (
-                    _locked_message(until)
-                    if until
-                    else "The e-mail address or the password is not right. Check both and try "
-                    "again."
+                gate = parties.sign_in_failure_record(
+                    username=email, client=_client(request), now=_now()
+                )
+                error = _failed_message(
+                    gate,
+                    "The e-mail address or the password is not right. Check both and try again.",
                 )
             else:
                 request.session.cycle_key()
@@ -114,7 +145,7 @@ def _complete(request: HttpRequest, user: Any, device: Any) -> str:
     now = time.time()
     request.session[SESSION_AUTH_AT] = now
     request.session[SESSION_SEEN_AT] = now
-    parties.sign_in_success_record(username=user.email)
+    parties.sign_in_success_record(username=user.email, client=_client(request))
     return str(next_url)
 
 
@@ -126,31 +157,38 @@ def mfa(request: HttpRequest) -> HttpResponse:
     error = ""
     if request.method == "POST":
         code = request.POST.get("code", "").strip().replace(" ", "")
-        locked = parties.sign_in_locked_until(username=user.email, now=_now())
-        if locked:
+        gate = parties.sign_in_check(username=user.email, client=_client(request), now=_now())
+        if gate.locked:
             request.session.flush()
             return render(
                 request,
                 "portal/auth/sign_in.html",
-                {"error": _locked_message(locked), "email": user.email},
+                {"error": _wait_message(gate), "email": user.email},
                 status=400,
             )
-        device = match_token(user, code) if code else None
-        if device is None:
-            until = parties.sign_in_failure_record(username=user.email, now=_now())
-            if until:
-                request.session.flush()
-                return render(
-                    request,
-                    "portal/auth/sign_in.html",
-                    {"error": _locked_message(until), "email": user.email},
-                    status=400,
-                )
-            error = (
-                "That code is not valid. Enter the 6-digit code your authenticator app shows "
-                "now, or one of your recovery codes."
-            )
+        if gate.wait_until is not None:
+            device = None
+            error = _wait_message(gate)
         else:
+            device = match_token(user, code) if code else None
+            if device is None:
+                gate = parties.sign_in_failure_record(
+                    username=user.email, client=_client(request), now=_now()
+                )
+                if gate.locked:
+                    request.session.flush()
+                    return render(
+                        request,
+                        "portal/auth/sign_in.html",
+                        {"error": _wait_message(gate), "email": user.email},
+                        status=400,
+                    )
+                error = _failed_message(
+                    gate,
+                    "That code is not valid. Enter the 6-digit code your authenticator app "
+                    "shows now, or one of your recovery codes.",
+                )
+        if device is not None:
             next_url = _complete(request, user, device)
             if device.__class__.__name__ == "StaticDevice":
                 left = parties.mfa_state(user_id=user.pk).recovery_codes_left
@@ -181,12 +219,15 @@ def mfa_enrol(request: HttpRequest) -> HttpResponse:
     if parties.mfa_state(user_id=user.pk).enrolled:
         return redirect("portal:mfa")
     error = ""
-    if request.method == "POST":
+    gate = parties.sign_in_check(username=user.email, client=_client(request), now=_now())
+    if request.method == "POST" and gate.wait_until is not None:
+        error = _wait_message(gate)  # not checked, not counted
+    elif request.method == "POST":
         try:
             codes = parties.mfa_totp_confirm(user_id=user.pk, token=request.POST.get("code", ""))
         except ValidationFailed as exc:
             error = exc.message
-            parties.sign_in_failure_record(username=user.email, now=_now())
+            parties.sign_in_failure_record(username=user.email, client=_client(request), now=_now())
         else:
             from django_otp.plugins.otp_totp.models import TOTPDevice
 

@@ -69,7 +69,15 @@ _SECTIONS: list[tuple[str, str, str, set[TenantRole] | None]] = [
         {TenantRole.PLATFORM_ADMIN, TenantRole.EMSP_ADMIN, TenantRole.SUPPORT},
     ),
     ("audit", "Audit log", "portal:audit", None),
+    ("api_keys", "API keys", "portal:api_keys", None),
+    ("sign_in_locks", "Sign-in locks", "portal:sign_in_locks", None),
 ]
+# Sections shown only to roles with the capability they need.
+_SECTION_CAPABILITY = {
+    "audit": Capability.AUDIT_VIEW,
+    "api_keys": Capability.API_KEYS_MANAGE,
+    "sign_in_locks": Capability.SIGN_IN_UNLOCK,
+}
 
 
 def nav_for(portal: Portal) -> list[NavItem]:
@@ -77,7 +85,8 @@ def nav_for(portal: Portal) -> list[NavItem]:
     for key, label, url, roles in _SECTIONS:
         if roles is not None and portal.tenant.role not in roles:
             continue
-        if key == "audit" and not portal.may(Capability.AUDIT_VIEW):
+        needed = _SECTION_CAPABILITY.get(key)
+        if needed is not None and not portal.may(needed):
             continue
         items.append(NavItem(key, label, reverse(url, args=[portal.tenant.slug])))
     return items

@@ -4,13 +4,16 @@ exponential back-off to a real local HTTP receiver, the delivery log and the tes
 from __future__ import annotations
 
 import json
+import socket
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import urllib3
 from django.utils import timezone
 
+from apps.common import outbound
 from apps.integrations import api as integrations_api
 from apps.integrations import services
 from apps.integrations.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
@@ -255,3 +258,106 @@ def test_a_delivery_queued_twice_is_not_sent_again_while_an_attempt_is_in_flight
     # After it was delivered, a late duplicate sends nothing either.
     late = services.webhook_delivery_attempt(delivery_id=delivery_id, now=timezone.now())
     assert late.delivered and sent == ["1"]
+
+
+# --- Targets the platform may not call (SSRF, ADR 0017) --------------------------------------
+
+
+def _resolving(monkeypatch: Any, table: dict[str, list[str]]) -> None:
+    """Replace DNS for the outbound client: host name -> addresses."""
+
+    def resolve(host: str, port: int, family: int, type: int) -> list[Any]:
+        if host not in table:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [(0, 0, 0, "", (a, port)) for a in table[host]]
+
+    monkeypatch.setattr(outbound, "resolve_host", resolve)
+
+
+@pytest.mark.parametrize(
+    ("url", "refusal"),
+    [
+        ("http://127.0.0.1:8000/hooks", "127.0.0.1 is a loopback address"),
+        ("http://[::1]/hooks", "::1 is a loopback address"),
+        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is a link-local address"),
+        ("https://10.20.30.40/hooks", "10.20.30.40 is a private address"),
+        ("https://[fd00::5]/hooks", "fd00::5 is a unique-local address"),
+        ("https://[::ffff:192.168.0.1]/h", "a private address (192.168.0.1 inside"),
+        ("https://intranet.example/hooks", "intranet.example resolves to 172.16.4.4, a private"),
+        ("https://localhost/hooks", "localhost resolves to 127.0.0.1, a loopback address"),
+    ],
+)
+def test_a_subscription_to_a_non_public_target_is_refused(
+    world_a: World, settings: Any, monkeypatch: Any, url: str, refusal: str
+) -> None:
+    settings.OUTBOUND_HTTP_ALLOW_LOOPBACK = False
+    _resolving(monkeypatch, {"intranet.example": ["172.16.4.4"], "localhost": ["127.0.0.1"]})
+    before = set(WebhookSubscription.objects.values_list("pk", flat=True))
+    response = world_a.client().post(
+        "/api/v1/webhooks", {"url": url, "events": ["cdr.created"]}, format="json"
+    )
+    assert response.status_code == 422
+    (error,) = response.json()["errors"]
+    assert error["path"] == "$.url"
+    assert refusal in error["message"]
+    assert set(WebhookSubscription.objects.values_list("pk", flat=True)) == before
+
+
+def test_a_subscription_cannot_be_moved_to_a_non_public_target(
+    world_a: World, settings: Any, monkeypatch: Any
+) -> None:
+    settings.OUTBOUND_HTTP_ALLOW_LOOPBACK = False
+    _resolving(monkeypatch, {"hooks.example": ["93.184.216.34"]})
+    sub_id, _ = _subscribe(world_a, "https://hooks.example/h", ["cdr.created"])
+    response = world_a.client().patch(
+        f"/api/v1/webhooks/{sub_id}", {"url": "http://192.168.1.10/h"}, format="json"
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["path"] == "$.url"
+    assert WebhookSubscription.objects.get(pk=sub_id).url == "https://hooks.example/h"
+
+
+def test_a_delivery_is_not_sent_when_the_name_now_resolves_to_a_private_address(
+    world_a: World, settings: Any, monkeypatch: Any
+) -> None:
+    """Checked at subscription against a public address, the name is re-resolved at every
+    attempt (DNS may change): the attempt fails, and nothing is connected to."""
+    settings.OUTBOUND_HTTP_ALLOW_LOOPBACK = False
+    _resolving(monkeypatch, {"hooks.example": ["93.184.216.34"]})
+    _subscribe(world_a, "https://hooks.example/h", ["session.started"])
+    _resolving(monkeypatch, {"hooks.example": ["93.184.216.34", "10.0.0.7"]})
+    opened: list[str] = []
+    monkeypatch.setattr(
+        urllib3.HTTPConnectionPool, "urlopen", lambda self, *a, **k: opened.append(self.host)
+    )
+    (delivery_id,) = integrations_api.webhook_event_emit(
+        tenant_id=world_a.tenant.pk, type="session.started", payload={}, now=timezone.now()
+    )
+    outcome = services.webhook_delivery_attempt(delivery_id=delivery_id, now=timezone.now())
+    assert (outcome.delivered, outcome.status_code, outcome.retry_in) == (False, None, 30)
+    assert outcome.error == (
+        "BlockedDestination: 'https://hooks.example/h' is refused: "
+        "hooks.example resolves to 10.0.0.7, a private address"
+    )
+    assert opened == []
+    (attempt,) = WebhookAttempt.objects.filter(delivery_id=delivery_id)
+    assert attempt.error == outcome.error
+
+
+def test_a_delivery_does_not_follow_a_redirect(world_a: World) -> None:
+    """A subscriber answering 302 elsewhere (here: to another local receiver standing in for
+    an internal address) gets a failed attempt; the redirect's target receives nothing."""
+    inside = Receiver([])
+    redirecting = Receiver([302], headers={"Location": inside.url})
+    try:
+        _subscribe(world_a, redirecting.url, ["session.started"])
+        (delivery_id,) = integrations_api.webhook_event_emit(
+            tenant_id=world_a.tenant.pk, type="session.started", payload={}, now=timezone.now()
+        )
+        outcome = services.webhook_delivery_attempt(delivery_id=delivery_id, now=timezone.now())
+        assert (outcome.delivered, outcome.status_code, outcome.error) == (False, 302, "HTTP 302")
+        assert len(redirecting.requests) == 1
+        assert inside.requests == []
+    finally:
+        redirecting.close()
+        inside.close()

@@ -5,7 +5,6 @@ gateway's publisher thread."""
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -236,8 +235,10 @@ def test_live_cost_is_priced_at_most_once_per_window_and_still_follows(
 def test_the_publisher_merges_what_waits_and_survives_a_broker_error() -> None:
     published: list[list[tuple[int, str]]] = []
     gate = threading.Event()
+    publishing = threading.Event()
 
     def publish(keys: list[tuple[int, str]]) -> None:
+        publishing.set()
         gate.wait(5)
         if keys == [(0, "boom")]:
             raise ConnectionError("broker down")
@@ -246,7 +247,9 @@ def test_the_publisher_merges_what_waits_and_survives_a_broker_error() -> None:
     p = TaskPublisher(publish)
     p.start()
     p.put([(0, "boom")])
-    time.sleep(0.1)  # the thread is now blocked publishing the first batch
+    # Wait until the thread is blocked publishing the first batch (not a fixed sleep: under
+    # load the thread may start later, and the next puts would join the first batch).
+    assert publishing.wait(10)
     p.put([(1, "a"), (2, "b")])
     p.put([(1, "a"), (3, "c")])
     gate.set()

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.common.errors import DomainError
+from apps.common.errors import DomainError, NotFound
 from apps.integrations import api as integrations_api
 from apps.parties import api as parties_api
 
@@ -27,6 +27,13 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             tenant = parties_api.operator_get(slug=options["tenant"])
+        except NotFound:
+            slugs = parties_api.operator_slugs()
+            raise CommandError(
+                f"no tenant with slug {options['tenant']!r}; "
+                + (f"the tenants are: {', '.join(slugs)}" if slugs else "there is no tenant yet")
+            ) from None
+        try:
             _, key = integrations_api.api_key_create(
                 tenant_id=tenant.id,
                 name=options["name"] or f"cli key for {tenant.slug}",

@@ -1,0 +1,42 @@
+"""`python manage.py unlock_sign_in <e-mail> [--actor <admin e-mail>]`.
+
+Lifts every delay and lock on a user name's portal sign-in (from every client address),
+audited in each tenant the user belongs to, with the actor when given."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from apps.parties import api as parties_api
+
+
+class Command(BaseCommand):
+    help = "Unlock a user's portal sign-in after failed attempts (audited)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("email", help="the user name (e-mail) to unlock")
+        parser.add_argument(
+            "--actor", default="", help="your own e-mail address, recorded in the audit log"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        actor_id = None
+        if options["actor"]:
+            actor = get_user_model().objects.filter(email__iexact=options["actor"]).first()
+            if actor is None:
+                raise CommandError(f"--actor {options['actor']!r}: no such user")
+            actor_id = actor.pk
+        cleared, tenants = parties_api.sign_in_unlock(
+            username=options["email"],
+            actor_id=actor_id,
+            tenant_id=None,
+            via=f"manage.py unlock_sign_in (system user {getpass.getuser()})",
+        )
+        audited = f"audited in {len(tenants)} tenant(s)" if tenants else "no tenant to audit in"
+        self.stdout.write(
+            f"{options['email']}: {cleared} locked or delayed address(es) cleared; {audited}."
+        )
