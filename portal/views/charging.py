@@ -34,6 +34,7 @@ from portal.views.common import (
     q,
     querystring,
 )
+from portal.views.money import cost_breakdown
 from portal.views.streaming import streaming_response
 
 
@@ -247,7 +248,6 @@ DIMENSIONS = [
     ("Charging time", "time_cost"),
     ("Parking time", "parking_cost"),
     ("Reservation", "reservation_cost"),
-    ("Total", "cost"),
 ]
 
 
@@ -258,11 +258,20 @@ def cdr_detail(request: HttpRequest, cdr_id: int) -> HttpResponse:
         cdr = charging.cdr_get(tenant_id=portal.tenant_id, cdr_id=cdr_id)
     except NotFound:
         return not_found(request, f"CDR {cdr_id}", section="cdrs")
-    breakdown = [
-        (label, cdr.amounts.get(f"total_{key}_excl_vat"), cdr.amounts.get(f"total_{key}_incl_vat"))
-        for label, key in DIMENSIONS
-    ]
     pricing = cdr.data.get("pricing") or {}
+    breakdown = cost_breakdown(
+        [
+            (
+                label,
+                cdr.amounts.get(f"total_{key}_excl_vat"),
+                cdr.amounts.get(f"total_{key}_incl_vat"),
+            )
+            for label, key in DIMENSIONS
+        ],
+        ("Total", cdr.amounts.get("total_cost_excl_vat"), cdr.amounts.get("total_cost_incl_vat")),
+        currency=cdr.currency,
+        adjusted=bool(pricing.get("price_adjustments")),
+    )
     return page(
         request,
         "portal/cdrs/detail.html",

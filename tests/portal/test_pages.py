@@ -9,6 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db import connection
+from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -223,9 +224,25 @@ def test_cdr_detail_shows_the_breakdown_per_dimension(world) -> None:
     a, _ = world
     client = signed_in_client(a.users["finance"])
     body = client.get(reverse("portal:cdr", args=["alpha", a.cdr.pk])).content.decode()
-    assert '<td>Start fee (flat)</td><td class="num">0.5000</td><td class="num">0.6100</td>' in body
-    assert '<td>Energy</td><td class="num">2.5000</td><td class="num">3.0300</td>' in body
-    assert '<td>Total</td><td class="num">3.0000</td><td class="num">3.6300</td>' in body
+    # Each line in cents; incl. VAT 0.61 + 3.03 = 3.64 against the exact total's 3.63
+    # (0.605 + 3.025): the rounding difference is a line of its own, so the page adds up.
+    assert (
+        '<tr class="part"><td>Start fee (flat)</td><td class="num">0.50</td>'
+        '<td class="num">0.61</td></tr>'
+        '<tr class="part"><td>Energy</td><td class="num">2.50</td><td class="num">3.03</td></tr>'
+        '<tr class="part"><td>Charging time</td><td class="num">0.00</td>'
+        '<td class="num">0.00</td></tr>'
+        '<tr class="part"><td>Parking time</td><td class="num">0.00</td>'
+        '<td class="num">0.00</td></tr>'
+        '<tr class="part"><td>Reservation</td><td class="num">0.00</td>'
+        '<td class="num">0.00</td></tr>'
+        '<tr class="difference"><td>Rounding difference</td><td class="num">0.00</td>'
+        '<td class="num">-0.01</td></tr>'
+        '<tr class="total"><td>Total</td><td class="num">3.00</td><td class="num">3.63</td></tr>'
+    ) in body
+    # The periods in cents too, the exact amount on hover.
+    assert '<td class="num" title="3.0250">3.03</td>' in body
+    assert "3.0250</td>" not in body and "0.6100" not in body
 
 
 def test_dismiss_a_flag_is_audited_and_reprice_says_why_not(world) -> None:
@@ -466,3 +483,30 @@ def test_the_message_log_has_both_directions_and_every_kind_of_message(world) ->
     other = signed_in_client(b.users["support"])
     body_b = other.get(reverse("portal:station", args=["beta", b.station.pk])).content.decode()
     assert "UpdateFirmware" not in body_b and "FirmwareStatusNotification" not in body_b
+
+
+def test_session_and_periods_show_amounts_in_cents_not_20_decimals(world) -> None:
+    a, _ = world
+    client = signed_in_client(a.users["support"])
+    body = client.get(reverse("portal:session", args=["alpha", a.session.pk])).content.decode()
+    assert "EUR 3.00 excl. VAT · 3.63 incl. VAT" in body
+    # A parking period as the pricing core writes it (exact to 20 decimals).
+    period = {
+        "start_date_time": "2026-12-06T10:47:21Z",
+        "end_date_time": "2026-12-06T11:10:25Z",
+        "dimensions": [
+            {
+                "type": "PARKING_TIME",
+                "volume": "0.384444",
+                "billed_volume": "0.416667",
+                "unit_price": "6.0",
+                "vat": "19.0",
+                "excl_vat": "2.50000000000000000000",
+                "incl_vat": "2.97500000000000000000",
+            }
+        ],
+    }
+    html = render_to_string("portal/cdrs/_periods.html", {"periods": [period], "currency": "EUR"})
+    assert '<td class="num" title="2.50000000000000000000">2.50</td>' in html
+    assert '<td class="num" title="2.97500000000000000000">2.98</td>' in html
+    assert ">2.50000000000000000000<" not in html
