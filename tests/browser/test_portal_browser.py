@@ -19,7 +19,12 @@ from apps.locations.models import Evse
 from apps.tariffs.models import TariffAssignment, TariffCodeImport
 from tests.browser.conftest import sign_in_as
 from tests.conftest import wait_for
-from tests.factories import ChargeStationFactory, MembershipFactory, TariffAssignmentFactory
+from tests.factories import (
+    ChargeStationFactory,
+    MembershipFactory,
+    OperatorFactory,
+    TariffAssignmentFactory,
+)
 from tests.portal.world import PASSWORD, make_tenant, now
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -241,3 +246,33 @@ def test_station_status_updates_without_reload(page, live_server, bworld, artefa
         page.goto(url)
         expect(page.locator("main h2")).to_be_visible()
         shot(page, artefacts, name)
+
+
+def test_tenant_switcher_lists_every_tenant_and_filters_keep_their_size(
+    page, live_server, bworld, artefacts
+) -> None:
+    a, b = bworld
+    user = a.users["platform_admin"]
+    for slug in ("gamma", "delta"):
+        MembershipFactory(
+            user=user, tenant=OperatorFactory(slug=slug, name=f"Tenant {slug.upper()}")
+        )
+    MembershipFactory(user=user, tenant=b.operator, role="support")
+    sign_in_as(page, live_server, user)
+    page.goto("/portal/alpha/stations/")
+    page.get_by_test_id("tenant-switcher").locator("summary").click()
+    links = page.get_by_test_id("tenant-switcher").get_by_role("link")
+    expect(links).to_have_count(4)
+    boxes = [links.nth(i).bounding_box() for i in range(4)]
+    # One under the other, each as wide as the menu (not 1,078 px side by side), all on
+    # the screen.
+    assert {round(box["x"]) for box in boxes} == {round(boxes[0]["x"])}
+    assert [box["y"] for box in boxes] == sorted(box["y"] for box in boxes)
+    assert all(box["y"] + box["height"] <= 900 and box["width"] < 500 for box in boxes)
+    for i in range(4):
+        expect(links.nth(i)).to_be_in_viewport()
+    shot(page, artefacts, "18-tenant-switcher")
+    page.keyboard.press("Escape")
+    # "Unstable only" is a checkbox of its own size, not an empty 9 rem pill.
+    box = page.locator("input[name=unstable]").bounding_box()
+    assert box["width"] < 40 and box["height"] < 40
