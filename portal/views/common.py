@@ -18,6 +18,9 @@ from apps.parties.contracts import Capability, TenantRole
 from portal.access import Portal
 
 PAGE_SIZE = 50
+# The tenant of the last tenant page this browser showed: where the next sign-in lands.
+LAST_TENANT_COOKIE = "portal_tenant"
+LAST_TENANT_MAX_AGE = 365 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ def page(
 ) -> HttpResponse:
     portal: Portal = request.portal  # type: ignore[attr-defined]
     notice = request.session.pop("portal_notice", "")
-    return render(
+    response = render(
         request,
         template,
         {
@@ -106,6 +109,16 @@ def page(
         },
         status=status,
     )
+    if request.COOKIES.get(LAST_TENANT_COOKIE) != portal.tenant.slug:
+        response.set_cookie(
+            LAST_TENANT_COOKIE,
+            portal.tenant.slug,
+            max_age=LAST_TENANT_MAX_AGE,
+            secure=settings.SESSION_COOKIE_SECURE,
+            httponly=True,
+            samesite="Lax",
+        )
+    return response
 
 
 def notify(request: HttpRequest, message: str) -> None:
