@@ -276,3 +276,41 @@ def test_tenant_switcher_lists_every_tenant_and_filters_keep_their_size(
     # "Unstable only" is a checkbox of its own size, not an empty 9 rem pill.
     box = page.locator("input[name=unstable]").bounding_box()
     assert box["width"] < 40 and box["height"] < 40
+
+
+def test_the_remote_command_form_shows_the_commands_own_fields(
+    page, live_server, bworld, artefacts
+) -> None:
+    a, _ = bworld
+    sign_in_as(page, live_server, a.users["cpo_admin"])
+    page.goto(f"/portal/alpha/stations/{a.station.pk}/")
+    form = page.locator("form", has=page.get_by_test_id("command"))
+
+    def shown() -> list[str]:
+        """The names of the visible fields (a label's own text, not its options')."""
+        return form.locator("label:visible").evaluate_all(
+            "labels => labels.map(l => ((l.querySelector('[data-field-name]') || l.firstChild)"
+            ".textContent.trim()))"
+        )
+
+    expected = {
+        "RESET": ["Command", "Reset type"],
+        "UNLOCK_CONNECTOR": ["Command", "EVSE"],
+        "CHANGE_AVAILABILITY": ["Command", "EVSE", "Operative"],
+        "START_SESSION": ["Command", "EVSE", "Token uid"],
+        "STOP_SESSION": ["Command", "Session id"],
+        "GET_CONFIGURATION": ["Command", "Configuration keys"],
+        "CHANGE_CONFIGURATION": ["Command", "Configuration key", "New value"],
+        "TRIGGER_MESSAGE": ["Command", "EVSE", "Message"],
+        "CLEAR_CACHE": ["Command"],
+        "GET_LOCAL_LIST_VERSION": ["Command"],
+        "DATA_TRANSFER": ["Command", "Vendor id / message id", "Data"],
+    }
+    for kind, labels in expected.items():
+        page.get_by_test_id("command").select_option(kind)
+        assert shown() == labels, kind
+        # The fields of other commands are not sent either.
+        enabled = form.locator("[data-command-field] :is(input, select):enabled")
+        assert enabled.count() == len(labels) - 1, kind
+    page.get_by_test_id("command").select_option("DATA_TRANSFER")
+    shot(page, artefacts, "19-station-command-form")

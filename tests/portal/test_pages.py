@@ -17,7 +17,12 @@ from apps.locations.models import Location
 from apps.parties.models import AuditEntry
 from apps.tariffs.models import Tariff, TariffAssignment, TariffCodeImport, TariffVersion
 from apps.tariffs.portal import tariff_code_import_run
-from tests.factories import ChargeStationFactory, TariffAssignmentFactory, TariffCodeFactory
+from tests.factories import (
+    ChargeStationFactory,
+    EvseFactory,
+    TariffAssignmentFactory,
+    TariffCodeFactory,
+)
 from tests.portal.world import add_rows, now, signed_in_client
 
 FORM = {
@@ -510,3 +515,19 @@ def test_session_and_periods_show_amounts_in_cents_not_20_decimals(world) -> Non
     assert '<td class="num" title="2.50000000000000000000">2.50</td>' in html
     assert '<td class="num" title="2.97500000000000000000">2.98</td>' in html
     assert ">2.50000000000000000000<" not in html
+
+
+def test_location_evses_name_their_station_by_identity(world) -> None:
+    a, _ = world
+    # An EVSE here of a station placed at another location (found by one more read).
+    elsewhere = ChargeStationFactory(
+        location__party=a.party, location__tenant=a.operator, identity="ALPHA-FAR-AWAY"
+    )
+    EvseFactory(charge_station=elsewhere, location=a.location, uid="FAR-1", ocpp_evse_id=2)
+    client = signed_in_client(a.users["support"])
+    body = client.get(reverse("portal:location", args=["alpha", a.location.pk])).content.decode()
+    station = reverse("portal:station", args=["alpha", a.station.pk])
+    far = reverse("portal:station", args=["alpha", elsewhere.pk])
+    assert f'<a href="{station}">ALPHA-STATION-1</a> <small class="muted">EVSE 1</small>' in body
+    assert f'<a href="{far}">ALPHA-FAR-AWAY</a> <small class="muted">EVSE 2</small>' in body
+    assert ">station</a>" not in body
