@@ -531,3 +531,77 @@ def test_location_evses_name_their_station_by_identity(world) -> None:
     assert f'<a href="{station}">ALPHA-STATION-1</a> <small class="muted">EVSE 1</small>' in body
     assert f'<a href="{far}">ALPHA-FAR-AWAY</a> <small class="muted">EVSE 2</small>' in body
     assert ">station</a>" not in body
+
+
+def _save_new_tariff(client, a, **fields):  # type: ignore[no-untyped-def]
+    return client.post(
+        reverse("portal:tariff_new", args=["alpha"]),
+        {**FORM, "party": a.party.pk, "op": "save", **fields},
+    )
+
+
+def test_a_negative_vat_marks_the_vat_input_not_the_price(world) -> None:
+    a, _ = world
+    client = signed_in_client(a.users["cpo_admin"])
+    r = _save_new_tariff(client, a, **{"el-0-pc-1-vat": "-5"})
+    assert r.status_code == 400
+    body = r.content.decode()
+    assert "<li>element 1, component 2: VAT % — must be &gt;= 0, got -5</li>" in body
+    assert 'data-testid="vat-0-1" aria-invalid="true">' in body
+    assert 'data-testid="price-0-1">' in body  # the price input is not marked
+    assert body.count('aria-invalid="true"') == 1
+    assert '<p class="field-error">VAT %: must be &gt;= 0, got -5</p>' in body
+    assert not Tariff.objects.filter(ocpi_id="AC-NEW").exists()
+
+
+def test_a_step_size_of_zero_is_refused_in_words_with_every_other_problem(world) -> None:
+    a, _ = world
+    client = signed_in_client(a.users["cpo_admin"])
+    r = _save_new_tariff(client, a, **{"el-0-pc-1-step_size": "0", "el-0-pc-0-vat": "-1"})
+    assert r.status_code == 400
+    body = r.content.decode()
+    assert (
+        "<li>element 1, component 2: step size — must be 1 or more: the dimension is billed in "
+        "blocks of this many Wh (ENERGY) or seconds (TIME, PARKING_TIME); 1 bills the exact "
+        "amount</li><li>element 1, component 1: VAT % — must be &gt;= 0, got -1</li>"
+    ) in body
+    assert 'data-testid="step-0-1" aria-invalid="true">' in body
+    assert not Tariff.objects.filter(ocpi_id="AC-NEW").exists()
+    assert not AuditEntry.objects.exists()
+    # The preview says so too; a new version is refused the same way; FLAT ignores steps.
+    preview = client.post(
+        reverse("portal:tariff_preview", args=["alpha"]), {**FORM, "el-0-pc-1-step_size": "0"}
+    )
+    assert "element 1, component 2: step size — must be 1 or more" in preview.content.decode()
+    version = client.post(
+        reverse("portal:tariff_version_new", args=["alpha", a.tariff.pk]),
+        {**FORM, "op": "save", "effective_from": "2099-01-01T00:00", "el-0-pc-1-step_size": "0"},
+    )
+    assert version.status_code == 400
+    assert TariffVersion.objects.filter(tariff=a.tariff).count() == 1
+    assert _save_new_tariff(client, a, **{"el-0-pc-0-step_size": "0"}).status_code == 302
+
+
+def test_price_limit_problems_use_the_forms_words_and_mark_their_input(world) -> None:
+    a, _ = world
+    client = signed_in_client(a.users["cpo_admin"])
+    body = _save_new_tariff(client, a, min_price="abc").content.decode()
+    assert (
+        "<li>minimum price excl. VAT — expected a number, got string &#x27;abc&#x27;</li>" in body
+    )
+    assert "min price" not in body and "excl vat" not in body
+    assert '<input name="min_price" value="abc" inputmode="decimal" aria-invalid="true">' in body
+
+
+def test_price_components_have_column_labels(world) -> None:
+    a, _ = world
+    body = (
+        signed_in_client(a.users["cpo_admin"])
+        .get(reverse("portal:tariff_new", args=["alpha"]))
+        .content.decode()
+    )
+    assert (
+        '<div class="row head" aria-hidden="true" data-testid="component-columns-0">'
+        "<span>Dimension</span><span>Price excl. VAT</span><span>VAT %</span>"
+        "<span>Step size</span><span></span></div>"
+    ) in body
