@@ -12,6 +12,7 @@ session_ocpp_transaction = selectors.session_ocpp_transaction
 session_list = selectors.session_list
 cdr_get = selectors.cdr_get
 cdr_list = selectors.cdr_list
+last_session_start_by_tenant = selectors.last_session_start_by_tenant
 # The OCPI 2.2.1 objects the REST API returns and the webhooks send.
 session_object = ocpi.session_object
 cdr_object = ocpi.cdr_object

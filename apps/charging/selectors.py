@@ -300,3 +300,19 @@ def cdr_list(
         return []
     rows = _cdrs().filter(id__in=ids).order_by("id").values(*_CDR_FIELDS)
     return [_cdr(r) for r in rows]
+
+
+def last_session_start_by_tenant(*, tenant_ids: Iterable[int]) -> dict[int, datetime]:
+    """When each tenant's newest charging session started (tenants without one: absent).
+    One index seek per tenant (`session_tenant_started`), not a scan of the sessions."""
+    out: dict[int, datetime] = {}
+    for tenant_id in tenant_ids:
+        newest = (
+            ChargingSession.objects.filter(tenant_id=tenant_id)
+            .order_by("-started_at")
+            .values_list("started_at", flat=True)
+            .first()
+        )
+        if newest is not None:
+            out[tenant_id] = newest
+    return out

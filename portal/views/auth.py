@@ -23,10 +23,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 from django_otp import match_token
 
+from apps.charging import api as charging
 from apps.common.errors import ValidationFailed
+from apps.locations import api as locations
 from apps.parties import api as parties
-from apps.parties.contracts import SignInGate
+from apps.parties.contracts import MembershipRef, SignInGate
 from portal.access import SESSION_AUTH_AT, SESSION_SEEN_AT, signed_in
+from portal.views.common import LAST_TENANT_COOKIE
 
 PENDING_USER = "portal_pending_user"
 PENDING_AT = "portal_pending_at"
@@ -276,7 +279,8 @@ def account(request: HttpRequest) -> HttpResponse:
 
 @signed_in
 def home(request: HttpRequest) -> HttpResponse:
-    """The first tenant's dashboard, or a page saying the user belongs to no tenant."""
+    """The dashboard of the tenant to start in (`landing_tenant`), or a page saying the user
+    belongs to no tenant."""
     memberships = parties.memberships_of_user(user_id=request.user.pk)
     if not memberships:
         return render(
@@ -289,4 +293,22 @@ def home(request: HttpRequest) -> HttpResponse:
             },
             status=403,
         )
-    return redirect("portal:dashboard", tenant=memberships[0].slug)
+    return redirect("portal:dashboard", tenant=landing_tenant(request, memberships))
+
+
+def landing_tenant(request: HttpRequest, memberships: list[MembershipRef]) -> str:
+    """The tenant this browser used last (while the user still belongs to it); else the
+    tenant whose newest charging session is the most recent; else the first (by name) with
+    a charge station; else the first by name."""
+    last = request.COOKIES.get(LAST_TENANT_COOKIE)
+    if any(m.slug == last for m in memberships):
+        return str(last)
+    started = charging.last_session_start_by_tenant(tenant_ids=[m.tenant_id for m in memberships])
+    active = [m for m in memberships if m.tenant_id in started]
+    if active:
+        return max(active, key=lambda m: started[m.tenant_id]).slug
+    at = _now()
+    for m in memberships:
+        if locations.station_rows(tenant_id=m.tenant_id, now=at, limit=1):
+            return m.slug
+    return memberships[0].slug

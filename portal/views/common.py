@@ -18,6 +18,9 @@ from apps.parties.contracts import Capability, TenantRole
 from portal.access import Portal
 
 PAGE_SIZE = 50
+# The tenant of the last tenant page this browser showed: where the next sign-in lands.
+LAST_TENANT_COOKIE = "portal_tenant"
+LAST_TENANT_MAX_AGE = 365 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,7 @@ def page(
 ) -> HttpResponse:
     portal: Portal = request.portal  # type: ignore[attr-defined]
     notice = request.session.pop("portal_notice", "")
-    return render(
+    response = render(
         request,
         template,
         {
@@ -115,6 +118,16 @@ def page(
         },
         status=status,
     )
+    if request.COOKIES.get(LAST_TENANT_COOKIE) != portal.tenant.slug:
+        response.set_cookie(
+            LAST_TENANT_COOKIE,
+            portal.tenant.slug,
+            max_age=LAST_TENANT_MAX_AGE,
+            secure=settings.SESSION_COOKIE_SECURE,
+            httponly=True,
+            samesite="Lax",
+        )
+    return response
 
 
 def notify(request: HttpRequest, message: str) -> None:
@@ -268,15 +281,47 @@ _PATH_WORDS = [
 ]
 
 
+# What the tariff form calls the fields the pricing core's paths name.
+FIELD_WORDS = {
+    "price": "price",
+    "vat": "VAT %",
+    "step_size": "step size",
+    "type": "dimension",
+    "min_price": "minimum price",
+    "max_price": "maximum price",
+    "excl_vat": "excl. VAT",
+    "incl_vat": "incl. VAT",
+    "start_time": "from (hh:mm)",
+    "end_time": "until (hh:mm)",
+    "min_kwh": "min kWh",
+    "max_kwh": "max kWh",
+    "min_power": "min kW",
+    "max_power": "max kW",
+    "min_duration": "min seconds",
+    "max_duration": "max seconds",
+    "day_of_week": "days",
+    "currency": "currency",
+    "elements": "elements",
+}
+
+
+def field_words(name: str) -> str:
+    """`min_price.excl_vat` -> `minimum price excl. VAT`; unknown names without underscores."""
+    return " ".join(
+        FIELD_WORDS.get(part, part.replace("_", " ")) for part in name.split(".") if part
+    )
+
+
 def in_words(path: str) -> str:
-    """`$.elements[0].price_components[1].price` -> `element 1, component 2: price`."""
+    """`$.elements[0].price_components[1].vat` -> `element 1, component 2: VAT %`;
+    `$.min_price.excl_vat` -> `minimum price excl. VAT`."""
     for pattern, words in _PATH_WORDS:
         m = pattern.match(path)
         if m:
             rest = path[m.end() :].lstrip(".")
             head = words.format(*(int(g) + 1 for g in m.groups()))
-            return f"{head}: {rest.replace('_', ' ')}" if rest else head
-    return path.removeprefix("$.").replace("_", " ") or "the form"
+            return f"{head}: {field_words(rest)}" if rest else head
+    return field_words(path.removeprefix("$").lstrip(".")) or "the form"
 
 
 def problem_messages(exc: DomainError) -> list[str]:

@@ -29,6 +29,7 @@ from portal.views.common import (
     int_or_none,
     not_found,
     notify,
+    now,
     page,
     problem_messages,
     q,
@@ -122,11 +123,21 @@ def location_detail(request: HttpRequest, location_id: int) -> HttpResponse:
         tenant_id=portal.tenant_id, after_id=None, limit=200, location_id=location_id
     )
     hours, always = opening_times_text(loc.opening_times)
+    identities = {st.id: st.identity for st in stations}
+    elsewhere = {e.charge_station_id for e in loc.evses} - set(identities) - {None}
+    if elsewhere:  # an EVSE of a station placed at another location
+        identities |= {
+            r.id: r.identity
+            for r in locations.station_rows(
+                tenant_id=portal.tenant_id, now=now(), limit=len(elsewhere), station_ids=elsewhere
+            )
+        }
     return page(
         request,
         "portal/locations/detail.html",
         {
             "loc": loc,
+            "evses": [(e, identities.get(e.charge_station_id)) for e in loc.evses],
             "stations": stations,
             "hours": hours,
             "always": always,

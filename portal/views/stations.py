@@ -85,20 +85,31 @@ def station_list(request: HttpRequest) -> HttpResponse:
     return page(request, "portal/stations/list.html", context, section="stations")
 
 
-# (kind, label, the form fields it reads). The first five are the REST API's commands (OCPI
-# CommandType); the others are built here from the protocol-neutral command classes.
-COMMANDS = [
-    ("RESET", "Reset", ["type"]),
-    ("UNLOCK_CONNECTOR", "Unlock connector", ["evse_uid"]),
-    ("CHANGE_AVAILABILITY", "Change availability", ["evse_uid", "operative"]),
-    ("START_SESSION", "Start session", ["evse_uid", "token_uid"]),
-    ("STOP_SESSION", "Stop session", ["session_id"]),
-    ("GET_CONFIGURATION", "Get configuration", ["key"]),
-    ("CHANGE_CONFIGURATION", "Change configuration", ["key", "value"]),
-    ("TRIGGER_MESSAGE", "Trigger message", ["key", "evse_uid"]),
-    ("CLEAR_CACHE", "Clear authorization cache", []),
-    ("GET_LOCAL_LIST_VERSION", "Get local list version", []),
-    ("DATA_TRANSFER", "Data transfer (vendor message)", ["key", "value"]),
+# (kind, label, the form fields it reads, what the form calls a field for this command).
+# The first five are the REST API's commands (OCPI CommandType); the others are built here
+# from the protocol-neutral command classes. The form shows a command's own fields only.
+COMMANDS: list[tuple[str, str, list[str], dict[str, str]]] = [
+    ("RESET", "Reset", ["type"], {}),
+    ("UNLOCK_CONNECTOR", "Unlock connector", ["evse_uid"], {}),
+    ("CHANGE_AVAILABILITY", "Change availability", ["evse_uid", "operative"], {}),
+    ("START_SESSION", "Start session", ["evse_uid", "token_uid"], {}),
+    ("STOP_SESSION", "Stop session", ["session_id"], {}),
+    ("GET_CONFIGURATION", "Get configuration", ["key"], {"key": "Configuration keys"}),
+    (
+        "CHANGE_CONFIGURATION",
+        "Change configuration",
+        ["key", "value"],
+        {"key": "Configuration key", "value": "New value"},
+    ),
+    ("TRIGGER_MESSAGE", "Trigger message", ["key", "evse_uid"], {"key": "Message"}),
+    ("CLEAR_CACHE", "Clear authorization cache", [], {}),
+    ("GET_LOCAL_LIST_VERSION", "Get local list version", [], {}),
+    (
+        "DATA_TRANSFER",
+        "Data transfer (vendor message)",
+        ["key", "value"],
+        {"key": "Vendor id / message id", "value": "Data"},
+    ),
 ]
 
 
@@ -276,7 +287,15 @@ def station_detail(request: HttpRequest, station_id: int) -> HttpResponse:
             "assignments": assignments,
             "codes": codes,
             "connectors": connectors,
-            "commands": COMMANDS,
+            "commands": [
+                {
+                    "kind": kind,
+                    "label": label,
+                    "fields": " ".join(fields),
+                    "names": json.dumps(names),
+                }
+                for kind, label, fields, names in COMMANDS
+            ],
             "command_result": request.session.pop("portal_command_result", None),
             "command_log": locations.charge_station_commands(
                 tenant_id=portal.tenant_id, station_id=station_id, limit=20, newest_first=True

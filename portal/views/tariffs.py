@@ -12,13 +12,16 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
-from apps.common.errors import DomainError, NotFound, Problem
+from apps.common.errors import DomainError, NotFound, Problem, ValidationFailed
 from apps.parties import api as parties
 from apps.parties.contracts import Capability, PartyRole
 from apps.tariffs import api as tariffs
+from billing import pricing
+from billing.pricing import PricingInputError
 from portal.access import portal_view
 from portal.views.common import (
     audit,
+    field_words,
     not_found,
     notify,
     now,
@@ -189,6 +192,38 @@ def _form_state(post: Any) -> dict[str, Any]:
     return state
 
 
+STEP_SIZE_WORDS = (
+    "must be 1 or more: the dimension is billed in blocks of this many Wh (ENERGY) or "
+    "seconds (TIME, PARKING_TIME); 1 bills the exact amount"
+)
+
+
+def editor_problems(ocpi: dict[str, Any]) -> tuple[Problem, ...]:
+    """What the tariff editor refuses although OCPI and the pricing core take it: a step size
+    of 0 (no block size: "bill in blocks of nothing") on a component that uses one. Tariffs
+    from roaming partners are not checked here; the pricing core reads 0 as "no rounding"."""
+    return tuple(
+        Problem(f"$.elements[{i}].price_components[{j}].step_size", STEP_SIZE_WORDS)
+        for i, el in enumerate(ocpi.get("elements") or [])
+        for j, c in enumerate(el.get("price_components") or [])
+        if c.get("type") != "FLAT" and c.get("step_size") == 0
+    )
+
+
+def _check_editor_rules(ocpi: dict[str, Any]) -> None:
+    """Raise the editor's own problems together with the pricing core's, if any."""
+    own = editor_problems(ocpi)
+    if not own:
+        return
+    try:
+        pricing.parse_tariff(ocpi)
+    except PricingInputError as exc:
+        core = tuple(Problem(i.path, i.message) for i in exc.issues)
+    else:
+        core = ()
+    raise ValidationFailed("the tariff is not valid", problems=own + core)
+
+
 def _field_errors(problems: tuple[Problem, ...], elements: list[dict[str, Any]]) -> dict[str, str]:
     """Put each parser problem next to its field: `$.elements[0].price_components[1].price`
     -> el-0-pc-1-price. Paths refer to the posted (non-empty) components."""
@@ -283,11 +318,16 @@ def _form_page(
         ]
         for j, comp in enumerate(el["components"]):
             prefix = f"el-{i}-pc-{j}-"
-            comp["err"] = " ".join(
-                f"{k.removeprefix(prefix).replace('_', ' ')}: {v}"
-                for k, v in field_errors.items()
-                if k.startswith(prefix)
-            )
+            # Each input is marked by its own problem (`invalid`); the line under the
+            # component names the fields in words.
+            comp["invalid"] = {
+                k.removeprefix(prefix): v for k, v in field_errors.items() if k.startswith(prefix)
+            }
+            comp["err"] = "; ".join(f"{field_words(k)}: {v}" for k, v in comp["invalid"].items())
+    state["limit_errors"] = {
+        limit: " ".join(v for k, v in field_errors.items() if k.split(".")[0] == limit)
+        for limit in ("min_price", "max_price")
+    }
     return page(
         request,
         "portal/tariffs/form.html",
@@ -337,6 +377,7 @@ def tariff_new(request: HttpRequest) -> HttpResponse:
         identity={"country_code": party.country_code, "party_id": party.party_id, "id": ocpi_id},
     )
     try:
+        _check_editor_rules(ocpi)
         with transaction.atomic():
             record = tariffs.tariff_create(
                 tenant_id=portal.tenant_id, ocpi=ocpi, effective_from=effective, now=now()
@@ -395,6 +436,7 @@ def tariff_version_new(request: HttpRequest, tariff_id: int) -> HttpResponse:
         },
     )
     try:
+        _check_editor_rules(ocpi)
         with transaction.atomic():
             after = tariffs.tariff_version_create(
                 tenant_id=portal.tenant_id,
@@ -442,6 +484,7 @@ def tariff_preview(request: HttpRequest) -> HttpResponse:
 
         start_local = datetime.fromisoformat(request.POST.get("sample_start") or "2026-03-02T18:00")
         start = start_local.replace(tzinfo=zoneinfo.ZoneInfo(tz))
+        _check_editor_rules(ocpi)
         context["preview"] = tariffs.tariff_preview(
             ocpi=ocpi,
             start=start,

@@ -17,7 +17,12 @@ from apps.locations.models import Evse
 from apps.tariffs.models import TariffAssignment, TariffCodeImport
 from tests.browser.conftest import sign_in_as
 from tests.conftest import TotpClock, wait_for
-from tests.factories import ChargeStationFactory, MembershipFactory, TariffAssignmentFactory
+from tests.factories import (
+    ChargeStationFactory,
+    MembershipFactory,
+    OperatorFactory,
+    TariffAssignmentFactory,
+)
 from tests.portal.world import PASSWORD, make_tenant, now
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -172,10 +177,13 @@ def test_open_a_cdr_and_check_its_breakdown(page, live_server, bworld, artefacts
     shot(page, artefacts, "06-cdrs")
     page.get_by_role("link", name=a.cdr.ocpi_id).click()
     table = page.get_by_test_id("breakdown")
-    expect(table.locator("tr", has_text="Start fee")).to_contain_text("0.5000")
-    expect(table.locator("tr", has_text="Energy")).to_contain_text("2.5000")
-    expect(table.locator("tr", has_text="Total")).to_contain_text("3.0000")
-    expect(table.locator("tr", has_text="Total")).to_contain_text("3.6300")
+    expect(table.locator("tr", has_text="Start fee")).to_have_text(re.compile(r"0\.50\s*0\.61"))
+    expect(table.locator("tr", has_text="Energy")).to_have_text(re.compile(r"2\.50\s*3\.03"))
+    # 0.61 + 3.03 shown against 3.63: the difference is a line of its own.
+    expect(table.locator("tr", has_text="Rounding difference")).to_have_text(
+        re.compile(r"0\.00\s*-0\.01")
+    )
+    expect(table.locator("tr", has_text="Total")).to_have_text(re.compile(r"3\.00\s*3\.63"))
     expect(page.get_by_test_id("periods")).to_contain_text("ENERGY")
     shot(page, artefacts, "07-cdr-detail")
     page.get_by_role("link", name=re.compile(r"session \d+")).click()
@@ -239,3 +247,71 @@ def test_station_status_updates_without_reload(page, live_server, bworld, artefa
         page.goto(url)
         expect(page.locator("main h2")).to_be_visible()
         shot(page, artefacts, name)
+
+
+def test_tenant_switcher_lists_every_tenant_and_filters_keep_their_size(
+    page, live_server, bworld, artefacts
+) -> None:
+    a, b = bworld
+    user = a.users["platform_admin"]
+    for slug in ("gamma", "delta"):
+        MembershipFactory(
+            user=user, tenant=OperatorFactory(slug=slug, name=f"Tenant {slug.upper()}")
+        )
+    MembershipFactory(user=user, tenant=b.operator, role="support")
+    sign_in_as(page, live_server, user)
+    page.goto("/portal/alpha/stations/")
+    page.get_by_test_id("tenant-switcher").locator("summary").click()
+    links = page.get_by_test_id("tenant-switcher").get_by_role("link")
+    expect(links).to_have_count(4)
+    boxes = [links.nth(i).bounding_box() for i in range(4)]
+    # One under the other, each as wide as the menu (not 1,078 px side by side), all on
+    # the screen.
+    assert {round(box["x"]) for box in boxes} == {round(boxes[0]["x"])}
+    assert [box["y"] for box in boxes] == sorted(box["y"] for box in boxes)
+    assert all(box["y"] + box["height"] <= 900 and box["width"] < 500 for box in boxes)
+    for i in range(4):
+        expect(links.nth(i)).to_be_in_viewport()
+    shot(page, artefacts, "18-tenant-switcher")
+    page.keyboard.press("Escape")
+    # "Unstable only" is a checkbox of its own size, not an empty 9 rem pill.
+    box = page.locator("input[name=unstable]").bounding_box()
+    assert box["width"] < 40 and box["height"] < 40
+
+
+def test_the_remote_command_form_shows_the_commands_own_fields(
+    page, live_server, bworld, artefacts
+) -> None:
+    a, _ = bworld
+    sign_in_as(page, live_server, a.users["cpo_admin"])
+    page.goto(f"/portal/alpha/stations/{a.station.pk}/")
+    form = page.locator("form", has=page.get_by_test_id("command"))
+
+    def shown() -> list[str]:
+        """The names of the visible fields (a label's own text, not its options')."""
+        return form.locator("label:visible").evaluate_all(
+            "labels => labels.map(l => ((l.querySelector('[data-field-name]') || l.firstChild)"
+            ".textContent.trim()))"
+        )
+
+    expected = {
+        "RESET": ["Command", "Reset type"],
+        "UNLOCK_CONNECTOR": ["Command", "EVSE"],
+        "CHANGE_AVAILABILITY": ["Command", "EVSE", "Operative"],
+        "START_SESSION": ["Command", "EVSE", "Token uid"],
+        "STOP_SESSION": ["Command", "Session id"],
+        "GET_CONFIGURATION": ["Command", "Configuration keys"],
+        "CHANGE_CONFIGURATION": ["Command", "Configuration key", "New value"],
+        "TRIGGER_MESSAGE": ["Command", "EVSE", "Message"],
+        "CLEAR_CACHE": ["Command"],
+        "GET_LOCAL_LIST_VERSION": ["Command"],
+        "DATA_TRANSFER": ["Command", "Vendor id / message id", "Data"],
+    }
+    for kind, labels in expected.items():
+        page.get_by_test_id("command").select_option(kind)
+        assert shown() == labels, kind
+        # The fields of other commands are not sent either.
+        enabled = form.locator("[data-command-field] :is(input, select):enabled")
+        assert enabled.count() == len(labels) - 1, kind
+    page.get_by_test_id("command").select_option("DATA_TRANSFER")
+    shot(page, artefacts, "19-station-command-form")

@@ -83,11 +83,3 @@ def test_demo_station_passwords_are_reset_and_written_for_the_simulator(tmp_path
     second = json.loads(station_credentials_reset(tmp_path).read_text())
     assert all(second[i] != first[i] for i in first)  # reset, not reused
 
-
-def test_favicon_is_the_portal_icon_not_a_logged_404(client: Client, settings) -> None:
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    response = client.get("/favicon.ico")
-    assert (response.status_code, response["Location"]) == (301, "/static/portal/favicon.svg")

@@ -9,6 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db import connection
+from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -16,7 +17,12 @@ from apps.locations.models import Location
 from apps.parties.models import AuditEntry
 from apps.tariffs.models import Tariff, TariffAssignment, TariffCodeImport, TariffVersion
 from apps.tariffs.portal import tariff_code_import_run
-from tests.factories import ChargeStationFactory, TariffAssignmentFactory, TariffCodeFactory
+from tests.factories import (
+    ChargeStationFactory,
+    EvseFactory,
+    TariffAssignmentFactory,
+    TariffCodeFactory,
+)
 from tests.portal.world import add_rows, now, signed_in_client
 
 FORM = {
@@ -223,9 +229,25 @@ def test_cdr_detail_shows_the_breakdown_per_dimension(world) -> None:
     a, _ = world
     client = signed_in_client(a.users["finance"])
     body = client.get(reverse("portal:cdr", args=["alpha", a.cdr.pk])).content.decode()
-    assert '<td>Start fee (flat)</td><td class="num">0.5000</td><td class="num">0.6100</td>' in body
-    assert '<td>Energy</td><td class="num">2.5000</td><td class="num">3.0300</td>' in body
-    assert '<td>Total</td><td class="num">3.0000</td><td class="num">3.6300</td>' in body
+    # Each line in cents; incl. VAT 0.61 + 3.03 = 3.64 against the exact total's 3.63
+    # (0.605 + 3.025): the rounding difference is a line of its own, so the page adds up.
+    assert (
+        '<tr class="part"><td>Start fee (flat)</td><td class="num">0.50</td>'
+        '<td class="num">0.61</td></tr>'
+        '<tr class="part"><td>Energy</td><td class="num">2.50</td><td class="num">3.03</td></tr>'
+        '<tr class="part"><td>Charging time</td><td class="num">0.00</td>'
+        '<td class="num">0.00</td></tr>'
+        '<tr class="part"><td>Parking time</td><td class="num">0.00</td>'
+        '<td class="num">0.00</td></tr>'
+        '<tr class="part"><td>Reservation</td><td class="num">0.00</td>'
+        '<td class="num">0.00</td></tr>'
+        '<tr class="difference"><td>Rounding difference</td><td class="num">0.00</td>'
+        '<td class="num">-0.01</td></tr>'
+        '<tr class="total"><td>Total</td><td class="num">3.00</td><td class="num">3.63</td></tr>'
+    ) in body
+    # The periods in cents too, the exact amount on hover.
+    assert '<td class="num" title="3.0250">3.03</td>' in body
+    assert "3.0250</td>" not in body and "0.6100" not in body
 
 
 def test_dismiss_a_flag_is_audited_and_reprice_says_why_not(world) -> None:
@@ -466,3 +488,120 @@ def test_the_message_log_has_both_directions_and_every_kind_of_message(world) ->
     other = signed_in_client(b.users["support"])
     body_b = other.get(reverse("portal:station", args=["beta", b.station.pk])).content.decode()
     assert "UpdateFirmware" not in body_b and "FirmwareStatusNotification" not in body_b
+
+
+def test_session_and_periods_show_amounts_in_cents_not_20_decimals(world) -> None:
+    a, _ = world
+    client = signed_in_client(a.users["support"])
+    body = client.get(reverse("portal:session", args=["alpha", a.session.pk])).content.decode()
+    assert "EUR 3.00 excl. VAT · 3.63 incl. VAT" in body
+    # A parking period as the pricing core writes it (exact to 20 decimals).
+    period = {
+        "start_date_time": "2026-12-06T10:47:21Z",
+        "end_date_time": "2026-12-06T11:10:25Z",
+        "dimensions": [
+            {
+                "type": "PARKING_TIME",
+                "volume": "0.384444",
+                "billed_volume": "0.416667",
+                "unit_price": "6.0",
+                "vat": "19.0",
+                "excl_vat": "2.50000000000000000000",
+                "incl_vat": "2.97500000000000000000",
+            }
+        ],
+    }
+    html = render_to_string("portal/cdrs/_periods.html", {"periods": [period], "currency": "EUR"})
+    assert '<td class="num" title="2.50000000000000000000">2.50</td>' in html
+    assert '<td class="num" title="2.97500000000000000000">2.98</td>' in html
+    assert ">2.50000000000000000000<" not in html
+
+
+def test_location_evses_name_their_station_by_identity(world) -> None:
+    a, _ = world
+    # An EVSE here of a station placed at another location (found by one more read).
+    elsewhere = ChargeStationFactory(
+        location__party=a.party, location__tenant=a.operator, identity="ALPHA-FAR-AWAY"
+    )
+    EvseFactory(charge_station=elsewhere, location=a.location, uid="FAR-1", ocpp_evse_id=2)
+    client = signed_in_client(a.users["support"])
+    body = client.get(reverse("portal:location", args=["alpha", a.location.pk])).content.decode()
+    station = reverse("portal:station", args=["alpha", a.station.pk])
+    far = reverse("portal:station", args=["alpha", elsewhere.pk])
+    assert f'<a href="{station}">ALPHA-STATION-1</a> <small class="muted">EVSE 1</small>' in body
+    assert f'<a href="{far}">ALPHA-FAR-AWAY</a> <small class="muted">EVSE 2</small>' in body
+    assert ">station</a>" not in body
+
+
+def _save_new_tariff(client, a, **fields):  # type: ignore[no-untyped-def]
+    return client.post(
+        reverse("portal:tariff_new", args=["alpha"]),
+        {**FORM, "party": a.party.pk, "op": "save", **fields},
+    )
+
+
+def test_a_negative_vat_marks_the_vat_input_not_the_price(world) -> None:
+    a, _ = world
+    client = signed_in_client(a.users["cpo_admin"])
+    r = _save_new_tariff(client, a, **{"el-0-pc-1-vat": "-5"})
+    assert r.status_code == 400
+    body = r.content.decode()
+    assert "<li>element 1, component 2: VAT % — must be &gt;= 0, got -5</li>" in body
+    assert 'data-testid="vat-0-1" aria-invalid="true">' in body
+    assert 'data-testid="price-0-1">' in body  # the price input is not marked
+    assert body.count('aria-invalid="true"') == 1
+    assert '<p class="field-error">VAT %: must be &gt;= 0, got -5</p>' in body
+    assert not Tariff.objects.filter(ocpi_id="AC-NEW").exists()
+
+
+def test_a_step_size_of_zero_is_refused_in_words_with_every_other_problem(world) -> None:
+    a, _ = world
+    client = signed_in_client(a.users["cpo_admin"])
+    r = _save_new_tariff(client, a, **{"el-0-pc-1-step_size": "0", "el-0-pc-0-vat": "-1"})
+    assert r.status_code == 400
+    body = r.content.decode()
+    assert (
+        "<li>element 1, component 2: step size — must be 1 or more: the dimension is billed in "
+        "blocks of this many Wh (ENERGY) or seconds (TIME, PARKING_TIME); 1 bills the exact "
+        "amount</li><li>element 1, component 1: VAT % — must be &gt;= 0, got -1</li>"
+    ) in body
+    assert 'data-testid="step-0-1" aria-invalid="true">' in body
+    assert not Tariff.objects.filter(ocpi_id="AC-NEW").exists()
+    assert not AuditEntry.objects.exists()
+    # The preview says so too; a new version is refused the same way; FLAT ignores steps.
+    preview = client.post(
+        reverse("portal:tariff_preview", args=["alpha"]), {**FORM, "el-0-pc-1-step_size": "0"}
+    )
+    assert "element 1, component 2: step size — must be 1 or more" in preview.content.decode()
+    version = client.post(
+        reverse("portal:tariff_version_new", args=["alpha", a.tariff.pk]),
+        {**FORM, "op": "save", "effective_from": "2099-01-01T00:00", "el-0-pc-1-step_size": "0"},
+    )
+    assert version.status_code == 400
+    assert TariffVersion.objects.filter(tariff=a.tariff).count() == 1
+    assert _save_new_tariff(client, a, **{"el-0-pc-0-step_size": "0"}).status_code == 302
+
+
+def test_price_limit_problems_use_the_forms_words_and_mark_their_input(world) -> None:
+    a, _ = world
+    client = signed_in_client(a.users["cpo_admin"])
+    body = _save_new_tariff(client, a, min_price="abc").content.decode()
+    assert (
+        "<li>minimum price excl. VAT — expected a number, got string &#x27;abc&#x27;</li>" in body
+    )
+    assert "min price" not in body and "excl vat" not in body
+    assert '<input name="min_price" value="abc" inputmode="decimal" aria-invalid="true">' in body
+
+
+def test_price_components_have_column_labels(world) -> None:
+    a, _ = world
+    body = (
+        signed_in_client(a.users["cpo_admin"])
+        .get(reverse("portal:tariff_new", args=["alpha"]))
+        .content.decode()
+    )
+    assert (
+        '<div class="row head" aria-hidden="true" data-testid="component-columns-0">'
+        "<span>Dimension</span><span>Price excl. VAT</span><span>VAT %</span>"
+        "<span>Step size</span><span></span></div>"
+    ) in body

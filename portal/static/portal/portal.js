@@ -1,4 +1,5 @@
-// Small behaviours of the portal: list filter (tenant switcher) and charts (Chart.js).
+// Small behaviours of the portal: list filter (tenant switcher), charts (Chart.js) and the
+// remote-command form's fields.
 (function () {
   "use strict";
 
@@ -41,7 +42,37 @@
     });
   }
 
-  function init(root) { filterLists(root); charts(root); }
+  // <select data-command-fields> whose options carry data-fields="a b" (the fields the
+  // option uses) and data-names='{"a": "what the field is called for it"}': the form shows
+  // the chosen option's fields only ([data-command-field] labels) and disables the others,
+  // so they are not sent. Without JavaScript every field shows; the server reads only the
+  // command's own fields either way.
+  function commandForms(root) {
+    root.querySelectorAll("select[data-command-fields]").forEach(function (select) {
+      if (select.dataset.bound) return;
+      select.dataset.bound = "1";
+      function show() {
+        var option = select.options[select.selectedIndex];
+        var fields = (option.dataset.fields || "").split(" ");
+        var names = JSON.parse(option.dataset.names || "{}");
+        select.form.querySelectorAll("[data-command-field]").forEach(function (label) {
+          var field = label.dataset.commandField;
+          var shown = fields.indexOf(field) !== -1;
+          label.hidden = !shown;
+          label.querySelectorAll("input, select").forEach(function (el) { el.disabled = !shown; });
+          var name = label.querySelector("[data-field-name]");
+          if (name) {
+            if (!name.dataset.default) name.dataset.default = name.textContent;
+            name.textContent = names[field] || name.dataset.default;
+          }
+        });
+      }
+      select.addEventListener("change", show);
+      show();
+    });
+  }
+
+  function init(root) { filterLists(root); charts(root); commandForms(root); }
   document.addEventListener("DOMContentLoaded", function () { init(document); });
   document.addEventListener("htmx:afterSwap", function (e) { init(e.target); });
 })();
