@@ -82,4 +82,3 @@ def test_demo_station_passwords_are_reset_and_written_for_the_simulator(tmp_path
         assert auth is not None and verify_secret(password, auth.password_hash)
     second = json.loads(station_credentials_reset(tmp_path).read_text())
     assert all(second[i] != first[i] for i in first)  # reset, not reused
-
