@@ -321,15 +321,22 @@ def location_update(
 
 @transaction.atomic
 def evse_put(
-    *, tenant_id: int, location_id: int, uid: str, values: dict[str, Any]
+    *,
+    tenant_id: int,
+    location_id: int,
+    uid: str,
+    values: dict[str, Any],
+    if_match: str | None = None,
 ) -> tuple[LocationRecord, bool]:
     """Create or replace one EVSE of a location with its connectors (connectors not named
-    stay as they are: OCPI removes equipment by status REMOVED, not by deletion)."""
+    stay as they are: OCPI removes equipment by status REMOVED, not by deletion). The EVSE
+    is part of its location: `if_match` is the location's version."""
     location = (
         Location.objects.for_tenant(tenant_id).select_for_update().filter(pk=location_id).first()
     )
     if location is None:
         raise NotFound(f"no location {location_id} in this tenant")
+    check_version(location, if_match)
     created = not Evse.objects.filter(tenant_id=tenant_id, uid=uid).exists()
     evse, connectors, problems = _evse_tree(tenant_id, location, {**values, "uid": uid}, "$")
     if problems:

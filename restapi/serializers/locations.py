@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from apps.locations.contracts import (
     CommandType,
+    ConnectionEventKind,
     Connectivity,
     ConnectorFormat,
     ConnectorStandard,
@@ -329,7 +330,11 @@ class CommandLogOut(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class ConnectionEventOut(serializers.Serializer):  # type: ignore[type-arg]
-    kind = serializers.ChoiceField(choices=["CONNECTED", "DISCONNECTED"])
+    kind = serializers.ChoiceField(
+        choices=[k.value for k in ConnectionEventKind],
+        help_text="CONNECTED / DISCONNECTED: the websocket opened / closed; BOOTED: a "
+        "BootNotification on the open connection",
+    )
     at = serializers.DateTimeField()
     node = serializers.CharField(allow_blank=True, help_text="the gateway node")
     protocol = serializers.CharField(allow_blank=True)

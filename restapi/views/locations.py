@@ -127,13 +127,18 @@ class EvsePutView(ApiView):
         parameters=[_LOCATION_ID, OpenApiParameter("evse_uid", str, OpenApiParameter.PATH)],
         request=s.EvsePutIn,
         responses={200: s.LocationOut, 201: s.LocationOut},
-        description="Create or replace one EVSE (and its connectors) of a location.",
+        description="Create or replace one EVSE (and its connectors) of a location. The ETag "
+        "(and `If-Match`) is the location's: the EVSE is part of it.",
     )
     def put(self, request: Any, location_id: int, evse_uid: str) -> Response:
         data = self.body(s.EvsePutIn)
         data["connectors"] = [dict(c) for c in data["connectors"]]
         record, created = locations_api.evse_put(
-            tenant_id=self.tenant_id, location_id=location_id, uid=evse_uid, values=data
+            tenant_id=self.tenant_id,
+            location_id=location_id,
+            uid=evse_uid,
+            values=data,
+            if_match=self.if_match(),
         )
         return with_etag(
             Response(s.LocationOut(record).data, status=201 if created else 200), record.etag
@@ -280,7 +285,12 @@ class ChargeStationCommandView(ApiView):
     def post(self, request: Any, station_id: int) -> Response:
         data = self.body(s.CommandIn)
         command_type = CommandType(data.pop("type"))
-        if command_type is CommandType.STOP_SESSION and data.get("session_id") is not None:
+        if command_type is CommandType.STOP_SESSION:
+            if data.get("session_id") is None:
+                raise ValidationFailed(
+                    "invalid command",
+                    problems=(Problem("$.session_id", "required for STOP_SESSION"),),
+                )
             session_station, transaction = charging_api.session_ocpp_transaction(
                 tenant_id=self.tenant_id, session_id=data.pop("session_id")
             )
