@@ -233,9 +233,10 @@ SPECTACULAR_SETTINGS = {
         "EvseStatusEnum": "apps.locations.contracts.EvseStatus",
         "DeliveryStatusEnum": "apps.integrations.contracts.DeliveryStatus",
         "CommandTypeEnum": "apps.locations.contracts.CommandType",
-        # Two different `kind` choice sets: named here, not "Kind503Enum" with a warning.
-        "CustomerKindEnum": "restapi.serializers.customers.KINDS",
-        "ConnectionEventKindEnum": ["CONNECTED", "DISCONNECTED"],
+        # apps.customers.contracts.CustomerKind (by value: the dotted path does not resolve the
+        # collision with ConnectionEventKind on fields named "kind")
+        "CustomerKindEnum": ["person", "company"],
+        "ConnectionEventKindEnum": "apps.locations.contracts.ConnectionEventKind",
     },
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "DISABLE_ERRORS_AND_WARNINGS": False,
@@ -253,6 +254,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "restapi.webhook_schema.webhooks_as_extension",
+        "restapi.schema.strict_request_bodies",
     ],
 }
 

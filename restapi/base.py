@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import QueryDict
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.common.contracts import Actor
 from apps.integrations.contracts import ApiPrincipal
-from restapi.problems import BodyInvalid, QueryInvalid
+from restapi.problems import BodyInvalid, QueryInvalid, flatten
+from restapi.strict import body_problems
 
 
 class ApiView(APIView):
@@ -23,14 +26,29 @@ class ApiView(APIView):
     def tenant_id(self) -> int:
         return self.principal.tenant_id
 
+    @property
+    def actor(self) -> Actor:
+        """The API key, as the audit log names who made a change."""
+        p = self.principal
+        return Actor.api_key(key_pk=p.key_pk, key_id=p.key_id, name=p.name)
+
     def query(self, serializer_cls: type[serializers.Serializer]) -> dict[str, Any]:  # type: ignore[type-arg]
         return query_of(self.request, serializer_cls)
 
     def body(self, serializer_cls: type[serializers.Serializer], **kwargs: Any) -> dict[str, Any]:  # type: ignore[type-arg]
+        """The JSON body validated by `serializer_cls`, strictly: a value of the wrong JSON
+        type or an unknown key is refused (restapi.strict), never converted or dropped. On
+        any problem, BodyInvalid listing every path."""
         data = self.request.data
+        if self.request.stream is None or isinstance(data, QueryDict):  # no JSON body
+            raise BodyInvalid({"non_field_errors": ["a JSON object is required"]})
         s = serializer_cls(data=data, **kwargs)
-        if not s.is_valid():
-            raise BodyInvalid(s.errors)
+        strict = body_problems(s, data)
+        valid = s.is_valid()
+        if strict or not valid:
+            paths = {e["path"] for e in strict}
+            others = [] if valid else [e for e in flatten(s.errors) if e["path"] not in paths]
+            raise BodyInvalid(s.errors if not strict else {}, errors=[*strict, *others])
         return dict(s.validated_data)
 
     def if_match(self) -> str | None:

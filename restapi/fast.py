@@ -33,6 +33,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.db import close_old_connections
 from django.utils import timezone
 
+from apps.common.contracts import Actor
 from apps.common.errors import DomainError
 from apps.integrations import api as integrations_api
 from apps.integrations.contracts import ApiPrincipal
@@ -186,6 +187,9 @@ def _token_put(scope: Scope, body: bytes, identity: tuple[str, str, str]) -> Out
                     uid=uid,
                 ),
                 if_match=None,
+                actor=Actor.api_key(
+                    key_pk=principal.key_pk, key_id=principal.key_id, name=principal.name
+                ),
             )
         except DomainError:
             return handed_on  # nothing written: the view says what is wrong, and where

@@ -44,7 +44,14 @@ class QueryInvalid(exceptions.ValidationError):
 
 
 class BodyInvalid(exceptions.ValidationError):
+    """The request body is invalid: 422. `errors`, when given, is the flat list of
+    {path, message} to answer with (else DRF's detail, flattened)."""
+
     status_code = 422
+
+    def __init__(self, detail: Any = None, *, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(detail)
+        self.errors = errors
 
 
 def _path(prefix: str, key: Any) -> str:
@@ -159,7 +166,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             f"the {what} did not validate; see errors",
             code="invalid_query" if code == 400 else "validation_failed",
             instance=instance,
-            errors=flatten(exc.detail),
+            errors=getattr(exc, "errors", None) or flatten(exc.detail),
             headers=headers,
         )
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)

@@ -1,5 +1,9 @@
 """OpenAPI 3 by drf-spectacular, with what every operation shares: the Bearer scheme, the
-problem+json error responses, `Idempotency-Key` on POST and `If-Match` on PATCH/PUT."""
+problem+json error responses, `Idempotency-Key` on POST and `If-Match` on every write of an
+object with an ETag. The schema says what the server enforces: request bodies are required,
+and refuse unknown keys (`additionalProperties: false`) except the OCPI Token objects of the
+upsert and bulk upsert, whose fields the API does not keep (e.g. `last_updated`) are ignored;
+arrays of objects carry their `minItems` / `maxItems`."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
+from rest_framework.request import Request
 
 from restapi.problems import PROBLEM_CONTENT_TYPE
 
@@ -50,7 +55,7 @@ class ApiAutoSchema(AutoSchema):
             params.append(
                 OpenApiParameter(
                     "Idempotency-Key",
-                    OpenApiTypes.STR,
+                    {"type": "string", "minLength": 1, "maxLength": 255},
                     OpenApiParameter.HEADER,
                     required=False,
                     description=(
@@ -60,7 +65,9 @@ class ApiAutoSchema(AutoSchema):
                     ),
                 )
             )
-        if self.method in ("PATCH", "PUT"):
+        if self.method in ("PATCH", "PUT", "DELETE") or getattr(
+            self.view, "accepts_if_match", False
+        ):
             params.append(
                 OpenApiParameter(
                     "If-Match",
@@ -71,6 +78,19 @@ class ApiAutoSchema(AutoSchema):
                 )
             )
         return params
+
+    def _map_serializer_field(
+        self, field: Any, direction: Any, bypass_extensions: bool = False
+    ) -> Any:
+        """An array of objects (`many=True`) with its `min_length` / `max_length`, which
+        drf-spectacular leaves out (it does write them for a ListField)."""
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if isinstance(field, serializers.ListSerializer) and schema.get("type") == "array":
+            if field.min_length is not None:
+                schema["minItems"] = field.min_length
+            if field.max_length is not None:
+                schema["maxItems"] = field.max_length
+        return schema
 
     def _get_response_bodies(self, direction: Any = "response") -> Any:
         responses = super()._get_response_bodies(direction)
@@ -100,3 +120,25 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             "description": "An API key of your tenant, created in the portal or with "
             "`manage.py create_api_key`. Scopes: <resource>:read / <resource>:write.",
         }
+
+
+# Request objects whose unknown keys are ignored, not refused: OCPI Token objects sent as they
+# are (the tokens service validates each field it keeps; see restapi.views.tokens).
+LENIENT_REQUEST_COMPONENTS = frozenset({"TokenPutInRequest", "TokenBulkItemRequest"})
+
+
+def strict_request_bodies(
+    result: dict[str, Any], generator: Any, request: Request | None, public: bool
+) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: every request body is required (the server
+    answers 422 without one), and the request objects validated by `ApiView.body` refuse
+    unknown keys (restapi.strict)."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and "requestBody" in operation:
+                operation["requestBody"]["required"] = True
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") and name not in LENIENT_REQUEST_COMPONENTS:
+            if component.get("type") == "object" and "properties" in component:
+                component["additionalProperties"] = False
+    return result

@@ -37,6 +37,7 @@ from apps.charging.models import (
     ReviewFlag,
     StatusEvent,
 )
+from apps.common.contracts import Actor
 from apps.common.errors import Conflict, NotFound
 from apps.parties import api as parties_api
 from apps.parties.contracts import PartyRole
@@ -521,16 +522,33 @@ def _flag_for_update(tenant_id: int, flag_id: int) -> ReviewFlag:
 
 
 @transaction.atomic
-def flag_dismiss(*, tenant_id: int, flag_id: int, note: str = "") -> FlagRow:
+def flag_dismiss(*, tenant_id: int, flag_id: int, actor: Actor, note: str = "") -> FlagRow:
     flag = _flag_for_update(tenant_id, flag_id)
     flag.status = FlagStatus.DISMISSED.value
     flag.details = {**(flag.details or {}), "dismissed_note": note[:500]}
     flag.save(update_fields=["status", "details", "updated_at"])
+    _audit_flag(tenant_id, actor, "flag.dismiss", flag.pk, flag.status, "dismissed")
     return flag_rows(tenant_id=tenant_id, limit=1, before_id=flag.pk + 1, status=None)[0]
 
 
+def _audit_flag(
+    tenant_id: int, actor: Actor, action: str, flag_id: int, status: str, message: str
+) -> None:
+    parties_api.audit_record(
+        tenant_id=tenant_id,
+        actor=actor,
+        action=action,
+        object_type="review_flag",
+        object_id=flag_id,
+        before={"status": FlagStatus.OPEN.value},
+        after={"status": status, "message": message},
+    )
+
+
 @transaction.atomic
-def flag_reprice(*, tenant_id: int, flag_id: int, now: datetime) -> tuple[FlagRow, str]:
+def flag_reprice(
+    *, tenant_id: int, flag_id: int, now: datetime, actor: Actor
+) -> tuple[FlagRow, str]:
     """Process the flagged transaction again and write its CDR if it can now be priced.
 
     A session without a tariff takes the tariff in force at its start if one has been
@@ -590,6 +608,7 @@ def flag_reprice(*, tenant_id: int, flag_id: int, now: datetime) -> tuple[FlagRo
     else:
         message = f"the session already has its CDR {existing.ocpi_id}: nothing priced twice"
     ReviewFlag.objects.filter(pk=flag.pk).update(status=FlagStatus.RESOLVED.value, updated_at=now)
+    _audit_flag(tenant_id, actor, "flag.reprice", flag.pk, FlagStatus.RESOLVED.value, message)
     row = flag_rows(tenant_id=tenant_id, limit=1, before_id=flag.pk + 1, status=None)[0]
     return row, message
 

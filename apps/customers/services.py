@@ -4,6 +4,7 @@ from typing import Any
 
 from django.db import transaction
 
+from apps.common.contracts import Actor
 from apps.common.errors import Conflict, NotFound, Problem, ValidationFailed
 from apps.common.services import check_version, upsert, validated_save
 from apps.customers import selectors
@@ -42,9 +43,30 @@ def contract_upsert(*, tenant_id: int, reference: str, **values: object) -> int:
     ).pk
 
 
+def _audit(
+    tenant_id: int,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: int,
+    *,
+    before: Any = None,
+    after: Any = None,
+) -> None:
+    parties_api.audit_record(
+        tenant_id=tenant_id,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        before=before,
+        after=after,
+    )
+
+
 @transaction.atomic
 def customer_create(
-    *, tenant_id: int, country_code: str, party_id: str, values: dict[str, Any]
+    *, tenant_id: int, country_code: str, party_id: str, values: dict[str, Any], actor: Actor
 ) -> CustomerRecord:
     party_pk = parties_api.party_pk_for_tenant(
         tenant_id=tenant_id,
@@ -61,12 +83,19 @@ def customer_create(
         if field in values:
             setattr(customer, field, values[field])
     validated_save(customer)
-    return selectors.customer_get(tenant_id=tenant_id, customer_id=customer.pk)
+    record = selectors.customer_get(tenant_id=tenant_id, customer_id=customer.pk)
+    _audit(tenant_id, actor, "customer.create", "customer", customer.pk, after=record)
+    return record
 
 
 @transaction.atomic
 def customer_update(
-    *, tenant_id: int, customer_id: int, if_match: str | None, values: dict[str, Any]
+    *,
+    tenant_id: int,
+    customer_id: int,
+    if_match: str | None,
+    values: dict[str, Any],
+    actor: Actor,
 ) -> CustomerRecord:
     customer = (
         Customer.objects.for_tenant(tenant_id).select_for_update().filter(pk=customer_id).first()
@@ -83,10 +112,20 @@ def customer_update(
         .exists()
     ):
         raise Conflict(f"a customer with external_ref {ref!r} exists")
-    for field in CUSTOMER_FIELDS:
-        if field in values:
-            setattr(customer, field, values[field])
+    changed = [f for f in CUSTOMER_FIELDS if f in values]
+    before = {f: getattr(customer, f) for f in changed}
+    for field in changed:
+        setattr(customer, field, values[field])
     validated_save(customer)
+    _audit(
+        tenant_id,
+        actor,
+        "customer.update",
+        "customer",
+        customer.pk,
+        before=before,
+        after={f: getattr(customer, f) for f in changed},
+    )
     return selectors.customer_get(tenant_id=tenant_id, customer_id=customer.pk)
 
 
@@ -116,7 +155,7 @@ def _check_validity(contract: Contract) -> None:
 
 @transaction.atomic
 def contract_create(
-    *, tenant_id: int, customer_id: int, token_id: int, values: dict[str, Any]
+    *, tenant_id: int, customer_id: int, token_id: int, values: dict[str, Any], actor: Actor
 ) -> ContractRecord:
     _check_links(tenant_id, customer_id, token_id)
     ref = values.get("reference")
@@ -128,12 +167,19 @@ def contract_create(
             setattr(contract, field, values[field])
     _check_validity(contract)
     validated_save(contract)
-    return selectors.contract_get(tenant_id=tenant_id, contract_id=contract.pk)
+    record = selectors.contract_get(tenant_id=tenant_id, contract_id=contract.pk)
+    _audit(tenant_id, actor, "contract.create", "contract", contract.pk, after=record)
+    return record
 
 
 @transaction.atomic
 def contract_update(
-    *, tenant_id: int, contract_id: int, if_match: str | None, values: dict[str, Any]
+    *,
+    tenant_id: int,
+    contract_id: int,
+    if_match: str | None,
+    values: dict[str, Any],
+    actor: Actor,
 ) -> ContractRecord:
     contract = (
         Contract.objects.for_tenant(tenant_id).select_for_update().filter(pk=contract_id).first()
@@ -151,9 +197,19 @@ def contract_update(
         .exists()
     ):
         raise Conflict(f"a contract with reference {ref!r} exists")
-    for field in (*CONTRACT_FIELDS, "token_id"):
-        if field in values:
-            setattr(contract, field, values[field])
+    changed = [f for f in (*CONTRACT_FIELDS, "token_id") if f in values]
+    before = {f: getattr(contract, f) for f in changed}
+    for field in changed:
+        setattr(contract, field, values[field])
     _check_validity(contract)
     validated_save(contract)
+    _audit(
+        tenant_id,
+        actor,
+        "contract.update",
+        "contract",
+        contract.pk,
+        before=before,
+        after={f: getattr(contract, f) for f in changed},
+    )
     return selectors.contract_get(tenant_id=tenant_id, contract_id=contract.pk)

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 
 from apps.common import crypto, outbound
+from apps.common.contracts import Actor
 from apps.common.errors import NotFound, Problem, ValidationFailed
 from apps.common.secrets import generate_secret, hash_secret, verify_secret
 from apps.common.services import check_version, validated_save
@@ -350,9 +351,28 @@ def _check_url(url: str) -> None:
         ) from None
 
 
+def _audit_webhook(
+    tenant_id: int, actor: Actor, action: str, sub_id: int, *, before: Any, after: Any
+) -> None:
+    parties_api.audit_record(
+        tenant_id=tenant_id,
+        actor=actor,
+        action=action,
+        object_type="webhook",
+        object_id=sub_id,
+        before=before,
+        after=after,
+    )
+
+
+def _audited(sub: WebhookSubscription) -> dict[str, Any]:
+    """What the audit log keeps of a subscription (never its secret)."""
+    return {"url": sub.url, "events": sub.events, "description": sub.description}
+
+
 @transaction.atomic
 def webhook_subscription_create(
-    *, tenant_id: int, url: str, events: Iterable[str], description: str = ""
+    *, tenant_id: int, url: str, events: Iterable[str], actor: Actor, description: str = ""
 ) -> tuple[int, str]:
     """A new subscription; returns its id and its signing secret (shown once). A URL whose
     host is or resolves to a non-public address is refused (ValidationFailed on `url`)."""
@@ -366,12 +386,13 @@ def webhook_subscription_create(
         secret_encrypted=crypto.encrypt(secret),
     )
     validated_save(sub)
+    _audit_webhook(tenant_id, actor, "webhook.create", sub.pk, before=None, after=_audited(sub))
     return sub.pk, secret
 
 
 @transaction.atomic
 def webhook_subscription_update(
-    *, tenant_id: int, subscription_id: int, if_match: str | None, **values: Any
+    *, tenant_id: int, subscription_id: int, if_match: str | None, actor: Actor, **values: Any
 ) -> None:
     sub = (
         WebhookSubscription.objects.for_tenant(tenant_id)
@@ -386,18 +407,29 @@ def webhook_subscription_update(
         _check_url(values["url"])
     if "events" in values:
         values["events"] = _validate_events(values["events"])
+    before = _audited(sub)
     for field, value in values.items():
         setattr(sub, field, value)
     validated_save(sub)
+    _audit_webhook(tenant_id, actor, "webhook.update", sub.pk, before=before, after=_audited(sub))
 
 
 @transaction.atomic
-def webhook_subscription_delete(*, tenant_id: int, subscription_id: int) -> None:
-    deleted, _ = (
-        WebhookSubscription.objects.for_tenant(tenant_id).filter(pk=subscription_id).delete()
+def webhook_subscription_delete(
+    *, tenant_id: int, subscription_id: int, actor: Actor, if_match: str | None = None
+) -> None:
+    sub = (
+        WebhookSubscription.objects.for_tenant(tenant_id)
+        .select_for_update()
+        .filter(pk=subscription_id)
+        .first()
     )
-    if not deleted:
+    if sub is None:
         raise NotFound(f"no webhook subscription {subscription_id} in this tenant")
+    check_version(sub, if_match)
+    before = _audited(sub)
+    sub.delete()
+    _audit_webhook(tenant_id, actor, "webhook.delete", subscription_id, before=before, after=None)
 
 
 def _iso(dt: datetime) -> str:
@@ -615,7 +647,8 @@ def webhook_event_emit(
 
 
 @transaction.atomic
-def webhook_test_send(*, tenant_id: int, subscription_id: int, now: datetime) -> int:
+@transaction.atomic
+def webhook_test_send(*, tenant_id: int, subscription_id: int, now: datetime, actor: Actor) -> int:
     """Queue a `ping` event to one subscription (whatever events it subscribed to)."""
     sub = WebhookSubscription.objects.for_tenant(tenant_id).filter(pk=subscription_id).first()
     if sub is None:
@@ -626,6 +659,9 @@ def webhook_test_send(*, tenant_id: int, subscription_id: int, now: datetime) ->
         type=WebhookEventType.PING.value,
         payload={"subscription_id": sub.pk},
         now=now,
+    )
+    _audit_webhook(
+        tenant_id, actor, "webhook.test", sub.pk, before=None, after={"delivery_id": delivery_id}
     )
     return delivery_id
 

@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.common.bulk import update_where
+from apps.common.contracts import Actor
 from apps.common.errors import (
     Conflict,
     NotFound,
@@ -221,6 +222,27 @@ def _problems(obj: Any, prefix: str, exclude: list[str]) -> list[Problem]:
     return []
 
 
+def _audit(
+    tenant_id: int,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: int | str,
+    *,
+    before: Any = None,
+    after: Any = None,
+) -> None:
+    parties_api.audit_record(
+        tenant_id=tenant_id,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        before=before,
+        after=after,
+    )
+
+
 def _set(obj: Any, values: dict[str, Any], fields: tuple[str, ...]) -> None:
     for field in fields:
         if field in values:
@@ -268,7 +290,13 @@ def _save_tree(evse: Evse, connectors: list[Connector], location: Location) -> N
 
 @transaction.atomic
 def location_create(
-    *, tenant_id: int, country_code: str, party_id: str, ocpi_id: str, values: dict[str, Any]
+    *,
+    tenant_id: int,
+    country_code: str,
+    party_id: str,
+    ocpi_id: str,
+    values: dict[str, Any],
+    actor: Actor,
 ) -> LocationRecord:
     """Create a location with its EVSEs and connectors (OCPI Location), all or nothing."""
     party_pk = parties_api.party_pk_for_tenant(
@@ -301,12 +329,18 @@ def location_create(
     location.save()
     for evse, connectors in trees:
         _save_tree(evse, connectors, location)
+    _audit(tenant_id, actor, "location.create", "location", location.pk, after=values)
     return selectors.location_get(tenant_id=tenant_id, location_id=location.pk)
 
 
 @transaction.atomic
 def location_update(
-    *, tenant_id: int, location_id: int, if_match: str | None, values: dict[str, Any]
+    *,
+    tenant_id: int,
+    location_id: int,
+    if_match: str | None,
+    values: dict[str, Any],
+    actor: Actor,
 ) -> LocationRecord:
     location = (
         Location.objects.for_tenant(tenant_id).select_for_update().filter(pk=location_id).first()
@@ -314,28 +348,55 @@ def location_update(
     if location is None:
         raise NotFound(f"no location {location_id} in this tenant")
     check_version(location, if_match)
+    changed = [f for f in LOCATION_FIELDS if f in values]
+    before = {f: getattr(location, f) for f in changed}
     _set(location, values, LOCATION_FIELDS)
     validated_save(location)
+    _audit(
+        tenant_id,
+        actor,
+        "location.update",
+        "location",
+        location.pk,
+        before=before,
+        after={f: getattr(location, f) for f in changed},
+    )
     return selectors.location_get(tenant_id=tenant_id, location_id=location.pk)
 
 
 @transaction.atomic
 def evse_put(
-    *, tenant_id: int, location_id: int, uid: str, values: dict[str, Any]
+    *,
+    tenant_id: int,
+    location_id: int,
+    uid: str,
+    values: dict[str, Any],
+    actor: Actor,
+    if_match: str | None = None,
 ) -> tuple[LocationRecord, bool]:
     """Create or replace one EVSE of a location with its connectors (connectors not named
-    stay as they are: OCPI removes equipment by status REMOVED, not by deletion)."""
+    stay as they are: OCPI removes equipment by status REMOVED, not by deletion). The EVSE
+    is part of its location: `if_match` is the location's version."""
     location = (
         Location.objects.for_tenant(tenant_id).select_for_update().filter(pk=location_id).first()
     )
     if location is None:
         raise NotFound(f"no location {location_id} in this tenant")
+    check_version(location, if_match)
     created = not Evse.objects.filter(tenant_id=tenant_id, uid=uid).exists()
     evse, connectors, problems = _evse_tree(tenant_id, location, {**values, "uid": uid}, "$")
     if problems:
         raise ValidationFailed("invalid EVSE", problems=tuple(problems))
     _save_tree(evse, connectors, location)
     Location.objects.filter(pk=location.pk).update(updated_at=timezone.now())
+    _audit(
+        tenant_id,
+        actor,
+        "evse.create" if created else "evse.update",
+        "evse",
+        uid,
+        after={"location_id": location.pk, **values},
+    )
     return selectors.location_get(tenant_id=tenant_id, location_id=location.pk), created
 
 
@@ -390,6 +451,7 @@ def charge_station_create(
     security_profile: SecurityProfile,
     values: dict[str, Any],
     evses: list[dict[str, Any]],
+    actor: Actor,
     client_cert_fingerprint: str = "",
 ) -> tuple[ChargeStationRecord, str | None]:
     """Register a station by its OCPP identity. For security profiles 1 and 2 a Basic-auth
@@ -417,7 +479,9 @@ def charge_station_create(
     problems = _map_evses(tenant_id, station, evses)
     if problems:
         raise ValidationFailed("invalid charge station", problems=tuple(problems))
-    return selectors.charge_station_get(tenant_id=tenant_id, station_id=station.pk), password
+    record = selectors.charge_station_get(tenant_id=tenant_id, station_id=station.pk)
+    _audit(tenant_id, actor, "station.create", "charge_station", station.pk, after=record)
+    return record, password
 
 
 @transaction.atomic
@@ -427,6 +491,7 @@ def charge_station_update(
     station_id: int,
     if_match: str | None,
     values: dict[str, Any],
+    actor: Actor,
     evses: list[dict[str, Any]] | None = None,
 ) -> ChargeStationRecord:
     station = (
@@ -438,6 +503,7 @@ def charge_station_update(
     if station is None:
         raise NotFound(f"no charge station {station_id} in this tenant")
     check_version(station, if_match)
+    before = selectors.charge_station_get(tenant_id=tenant_id, station_id=station.pk)
     if "location_id" in values:
         station.location_id = _location_pk(tenant_id, values["location_id"])
     if "security_profile" in values:
@@ -453,13 +519,28 @@ def charge_station_update(
         problems = _map_evses(tenant_id, station, evses)
         if problems:
             raise ValidationFailed("invalid charge station", problems=tuple(problems))
-    return selectors.charge_station_get(tenant_id=tenant_id, station_id=station.pk)
+    record = selectors.charge_station_get(tenant_id=tenant_id, station_id=station.pk)
+    _audit(
+        tenant_id,
+        actor,
+        "station.update",
+        "charge_station",
+        station.pk,
+        before=before,
+        after=record,
+    )
+    return record
 
 
-def charge_station_new_password(*, tenant_id: int, station_id: int) -> str:
+@transaction.atomic
+def charge_station_new_password(*, tenant_id: int, station_id: int, actor: Actor) -> str:
+    """A new OCPP Basic-auth password (returned once; the audit entry says only that one
+    was set)."""
     if not selectors.charge_station_exists(tenant_id=tenant_id, station_id=station_id):
         raise NotFound(f"no charge station {station_id} in this tenant")
-    return charge_station_reset_password(station_id=station_id)
+    password = charge_station_reset_password(station_id=station_id)
+    _audit(tenant_id, actor, "station.password_reset", "charge_station", station_id)
+    return password
 
 
 _OCPP_TO_OCPI_STATUS = {
@@ -764,6 +845,7 @@ def charge_station_command(
     requested_by: str = "",
     timeout: float | None = None,
     now: datetime | None = None,
+    actor: Actor | None = None,
 ) -> CommandOutcome:
     """Send a remote command to a station and return what became of it.
 
@@ -779,7 +861,11 @@ def charge_station_command(
     Raises NotFound (no such station in the tenant), ServiceUnavailable (no relay
     configured, or its Redis unreachable; nothing recorded or sent), ValidationFailed (the
     request breaks the OCPP schema of the station's version; recorded as FAILED, nothing
-    sent)."""
+    sent).
+
+    With an `actor` (a user or an API key asked for it) the audit log gets one entry
+    (station.command) once the command is recorded, whatever its outcome; the platform's
+    own commands (certificates, tasks) are in the command log only."""
     station = (
         ChargeStation.objects.for_tenant(tenant_id)
         .filter(pk=station_id)
@@ -825,6 +911,21 @@ def charge_station_command(
     # Every field but `progress`: the station's follow-up reports may already have been
     # appended to it (by the gateway node, under a row lock) while this waited.
     row.save(update_fields=_ANSWER_FIELDS)
+    if actor is not None:
+        _audit(
+            tenant_id,
+            actor,
+            "station.command",
+            "charge_station",
+            station_id,
+            after={
+                "command": command.kind.value,
+                "request": row.request,
+                "command_id": row.pk,
+                "status": row.status,
+                "station_status": row.station_status,
+            },
+        )
     if row.request_id is not None:
         row.refresh_from_db(fields=["progress"])
     if reply.invalid:
@@ -956,7 +1057,12 @@ def charge_station_command_build(
 
 
 def charge_station_command_submit(
-    *, tenant_id: int, station_id: int, command: CommandRequest, requested_by: str = ""
+    *,
+    tenant_id: int,
+    station_id: int,
+    command: CommandRequest,
+    actor: Actor,
+    requested_by: str = "",
 ) -> CommandResult:
     """The REST API's commands (OCPI CommandType names and parameters) through
     `charge_station_command`; the result in OCPI CommandResultType words plus OFFLINE."""
@@ -968,6 +1074,7 @@ def charge_station_command_submit(
         station_id=station_id,
         command=built,
         requested_by=requested_by,
+        actor=actor,
     )
     return CommandResult(
         id=str(outcome.id),

@@ -15,6 +15,7 @@ from django.db import transaction
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from apps.common.contracts import Actor
 from apps.common.errors import NotFound, ValidationFailed
 from apps.parties.contracts import (
     AuditRecord,
@@ -310,22 +311,25 @@ def _default(value: Any) -> Any:
 def audit_record(
     *,
     tenant_id: int,
-    actor_id: int | None,
+    actor: Actor,
     action: str,
     object_type: str,
     object_id: str | int,
     before: Any = None,
     after: Any = None,
 ) -> int:
-    """Write one audit entry. Call it inside the transaction of the change it describes.
-    `before` / `after` may be dataclasses (contracts records), dicts or None."""
+    """Write one audit entry. The service that makes a change calls it inside the change's
+    transaction, with the caller's `actor`. `before` / `after` may be dataclasses (contracts
+    records), dicts or None."""
     email = ""
-    if actor_id is not None:
-        email = User.objects.filter(pk=actor_id).values_list("email", flat=True).first() or ""
+    if actor.user_id is not None:
+        email = User.objects.filter(pk=actor.user_id).values_list("email", flat=True).first() or ""
     entry = AuditEntry.objects.create(
         tenant_id=tenant_id,
-        actor_id=actor_id,
+        actor_id=actor.user_id,
         actor_email=email,
+        actor_api_key_id=actor.api_key_id,
+        actor_name=actor.name,
         action=action,
         object_type=object_type,
         object_id=str(object_id),
@@ -333,6 +337,56 @@ def audit_record(
         after=_jsonable(after),
     )
     return entry.pk
+
+
+def audit_record_with(
+    *,
+    cursor: Any,
+    statement: str,
+    params: dict[str, Any],
+    tenant_id: int,
+    actor: Actor,
+    object_type: str,
+    actions: tuple[str, str],
+    after: Any,
+    now: datetime,
+) -> tuple[int, bool]:
+    """Run one data-modifying SQL `statement` that returns `(id, created)` of one row, and
+    write its audit entry (action `actions[0]` if created, else `actions[1]`) in the same
+    statement, as a PostgreSQL data-modifying CTE: the change and its entry commit together
+    in one round trip (the token upsert's fast path, ADR 0016). Returns (id, created)."""
+    email = ""
+    if actor.user_id is not None:
+        email = User.objects.filter(pk=actor.user_id).values_list("email", flat=True).first() or ""
+    table = AuditEntry._meta.db_table
+    sql = (
+        f"WITH changed AS ({statement}) "
+        f"INSERT INTO {table} (tenant_id, created_at, updated_at, actor_id, actor_email, "
+        "actor_api_key_id, actor_name, action, object_type, object_id, after) "
+        "SELECT %(audit_tenant)s, %(audit_now)s, %(audit_now)s, %(audit_user)s, "
+        "%(audit_email)s, %(audit_key)s, %(audit_name)s, "
+        "CASE WHEN changed.created THEN %(audit_created)s ELSE %(audit_updated)s END, "
+        "%(audit_type)s, changed.id::text, %(audit_after)s::jsonb FROM changed "
+        "RETURNING object_id, action = %(audit_created)s"
+    )
+    cursor.execute(
+        sql,
+        {
+            **params,
+            "audit_tenant": tenant_id,
+            "audit_now": now,
+            "audit_user": actor.user_id,
+            "audit_email": email,
+            "audit_key": actor.api_key_id,
+            "audit_name": actor.name,
+            "audit_created": actions[0],
+            "audit_updated": actions[1],
+            "audit_type": object_type,
+            "audit_after": json.dumps(_jsonable(after)),
+        },
+    )
+    object_id, created = cursor.fetchone()
+    return int(object_id), bool(created)
 
 
 def audit_list(
@@ -364,6 +418,8 @@ def audit_list(
             tenant_id=e.tenant_id,
             actor_id=e.actor_id,
             actor_email=e.actor_email,
+            actor_api_key_id=e.actor_api_key_id,
+            actor_name=e.actor_email or e.actor_name,
             action=e.action,
             object_type=e.object_type,
             object_id=e.object_id,

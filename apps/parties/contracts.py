@@ -127,8 +127,10 @@ ROLE_LABELS = {
 class AuditRecord:
     id: int
     tenant_id: int
-    actor_id: int | None
+    actor_id: int | None  # the portal user, if a user made the change
     actor_email: str
+    actor_api_key_id: int | None  # the API key, if one made the change
+    actor_name: str  # who, in words: the user's e-mail, the API key or the task
     action: str
     object_type: str
     object_id: str

@@ -100,15 +100,21 @@ class Membership(models.Model):
 
 
 class AuditEntry(TenantOwnedModel):
-    """One change an operator made: who, what, the object before and after (JSON).
+    """One change: who (a portal user, an API key or a task), what, the object before and
+    after (JSON).
 
-    Written in the same transaction as the change (`apps.parties.api.audit_record`), so a
-    change without its entry cannot commit. Never updated or deleted by the application."""
+    Written by the service that makes the change, in the same transaction
+    (`apps.parties.api.audit_record`), so a change without its entry cannot commit, whichever
+    interface asked for it. Never updated or deleted by the application."""
 
     actor = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     actor_email = models.CharField(max_length=254, blank=True)  # kept if the user goes
+    # An API key (apps.integrations, a higher layer: its id, no foreign key) and, for actors
+    # that are not users, their name: "API key ek_... (name)", a task's name.
+    actor_api_key_id = models.BigIntegerField(null=True, blank=True)
+    actor_name = models.CharField(max_length=254, blank=True)
     action = models.CharField(max_length=64)  # e.g. tariff.version_add, token.block
     object_type = models.CharField(max_length=64)
     object_id = models.CharField(max_length=64)

@@ -12,8 +12,10 @@ from typing import Any
 
 from django.db import transaction
 
+from apps.common.contracts import Actor
 from apps.common.errors import Conflict, NotFound, Problem, ValidationFailed
 from apps.locations import api as locations_api
+from apps.parties import api as parties_api
 from apps.tariffs import selectors
 from apps.tariffs.contracts import (
     ImportPreview,
@@ -123,7 +125,13 @@ def tariff_preview(
 
 @transaction.atomic
 def tariff_copy(
-    *, tenant_id: int, tariff_id: int, new_ocpi_id: str, effective_from: datetime, now: datetime
+    *,
+    tenant_id: int,
+    tariff_id: int,
+    new_ocpi_id: str,
+    effective_from: datetime,
+    now: datetime,
+    actor: Actor,
 ) -> TariffRecord:
     """A new tariff with the prices of this one's version in force now."""
     source = selectors.tariff_get(tenant_id=tenant_id, tariff_id=tariff_id, at=now)
@@ -133,7 +141,12 @@ def tariff_copy(
     ocpi["id"] = new_ocpi_id
     ocpi["last_updated"] = now.isoformat().replace("+00:00", "Z")
     return tariff_create(
-        tenant_id=tenant_id, ocpi=_plain(ocpi), effective_from=effective_from, now=now
+        tenant_id=tenant_id,
+        ocpi=_plain(ocpi),
+        effective_from=effective_from,
+        now=now,
+        actor=actor,
+        copied_from=tariff_id,
     )
 
 
@@ -264,6 +277,7 @@ def tariff_code_import_start(
     effective_from: datetime,
     now: datetime,
     created_by_id: int | None,
+    actor: Actor,
 ) -> int:
     """Validate again and queue the import (a worker applies it); nothing is applied when
     a line is wrong."""
@@ -291,6 +305,14 @@ def tariff_code_import_start(
         rows=[list(p) for p in plan],
         total=len(plan),
         report={"unchanged": sum(r.change == "same" for r in rows)},
+    )
+    parties_api.audit_record(
+        tenant_id=tenant_id,
+        actor=actor,
+        action="tariff_code.import",
+        object_type="tariff_import",
+        object_id=job.pk,
+        after={"effective_from": job.effective_from, "lines": csv_text.count("\n") + 1},
     )
     from apps.tariffs.tasks import tariff_code_import_run
 

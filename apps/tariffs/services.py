@@ -6,6 +6,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Max
 
+from apps.common.contracts import Actor
 from apps.common.errors import Conflict, NotFound, Problem, ValidationFailed
 from apps.common.services import upsert, validated_save
 from apps.locations import api as locations_api
@@ -122,11 +123,39 @@ def tariff_code_assign(
 # --- Provisioning (REST API) ----------------------------------------------------------------
 
 
+def _audit(
+    tenant_id: int,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: int | str,
+    *,
+    before: Any = None,
+    after: Any = None,
+) -> None:
+    parties_api.audit_record(
+        tenant_id=tenant_id,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        before=before,
+        after=after,
+    )
+
+
 @transaction.atomic
 def tariff_create(
-    *, tenant_id: int, ocpi: dict[str, Any], effective_from: datetime, now: datetime
+    *,
+    tenant_id: int,
+    ocpi: dict[str, Any],
+    effective_from: datetime,
+    now: datetime,
+    actor: Actor,
+    copied_from: int | None = None,
 ) -> TariffRecord:
-    """Create a tariff from an OCPI Tariff object, with its first version."""
+    """Create a tariff from an OCPI Tariff object, with its first version (audited as
+    tariff.create, or tariff.copy when `copied_from` names the tariff it copies)."""
     tariff_validate(ocpi=ocpi)
     party_pk = parties_api.party_pk_for_tenant(
         tenant_id=tenant_id,
@@ -150,7 +179,17 @@ def tariff_create(
     )
     validated_save(tariff)
     tariff_version_add(tariff_id=tariff.pk, ocpi=ocpi, effective_from=effective_from, now=now)
-    return selectors.tariff_get(tenant_id=tenant_id, tariff_id=tariff.pk, at=now)
+    record = selectors.tariff_get(tenant_id=tenant_id, tariff_id=tariff.pk, at=now)
+    _audit(
+        tenant_id,
+        actor,
+        "tariff.create" if copied_from is None else "tariff.copy",
+        "tariff",
+        tariff.pk,
+        before=None if copied_from is None else {"copied_from": copied_from},
+        after=record.ocpi,
+    )
+    return record
 
 
 @transaction.atomic
@@ -161,6 +200,7 @@ def tariff_version_create(
     ocpi: dict[str, Any],
     effective_from: datetime,
     now: datetime,
+    actor: Actor,
 ) -> TariffRecord:
     """A new version of a tenant's tariff. Its identity fields are the tariff's own."""
     tariff = Tariff.objects.for_tenant(tenant_id).select_related("party").filter(pk=tariff_id)
@@ -173,13 +213,23 @@ def tariff_version_create(
         "party_id": t.party.party_id,
         "id": t.ocpi_id,
     }
+    before = selectors.tariff_get(tenant_id=tenant_id, tariff_id=t.pk, at=now).ocpi
     tariff_version_add(tariff_id=t.pk, ocpi=ocpi, effective_from=effective_from, now=now)
+    _audit(
+        tenant_id,
+        actor,
+        "tariff.version_add",
+        "tariff",
+        t.pk,
+        before=before,
+        after={"effective_from": effective_from, "ocpi": ocpi},
+    )
     return selectors.tariff_get(tenant_id=tenant_id, tariff_id=t.pk, at=now)
 
 
 @transaction.atomic
 def tariff_code_create(
-    *, tenant_id: int, code: str, tariff_id: int, description: str = ""
+    *, tenant_id: int, code: str, tariff_id: int, actor: Actor, description: str = ""
 ) -> TariffCodeRecord:
     if not Tariff.objects.for_tenant(tenant_id).filter(pk=tariff_id).exists():
         raise ValidationFailed(
@@ -190,7 +240,9 @@ def tariff_code_create(
         raise Conflict(f"tariff code {code!r} exists")
     tc = TariffCode(tenant_id=tenant_id, code=code, tariff_id=tariff_id, description=description)
     validated_save(tc)
-    return selectors.tariff_code_get(tenant_id=tenant_id, code_id=tc.pk)
+    record = selectors.tariff_code_get(tenant_id=tenant_id, code_id=tc.pk)
+    _audit(tenant_id, actor, "tariff_code.create", "tariff_code", tc.pk, after=record)
+    return record
 
 
 @transaction.atomic
@@ -201,6 +253,7 @@ def tariff_assignment_create(
     tariff_code: str,
     effective_from: datetime,
     now: datetime,
+    actor: Actor,
     evse_uid: str | None = None,
     connector_id: str | None = None,
 ) -> TariffAssignmentRecord:
@@ -242,4 +295,6 @@ def tariff_assignment_create(
         effective_from=effective_from,
         connector_id=connector_pk,
     )
-    return selectors.tariff_assignment_get(tenant_id=tenant_id, assignment_id=pk)
+    record = selectors.tariff_assignment_get(tenant_id=tenant_id, assignment_id=pk)
+    _audit(tenant_id, actor, "tariff.assign", "charge_station", charge_station_id, after=record)
+    return record

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Sequence
 from contextlib import nullcontext
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from apps.common.contracts import Actor
 from apps.common.errors import Conflict, NotFound, Problem, ValidationFailed
 from apps.common.services import check_version, upsert, validated_save, version_tag
 from apps.parties import api as parties_api
@@ -49,13 +51,39 @@ def token_upsert(*, tenant_id: int, party_id: int, uid: str, type: str, **values
 
 
 @transaction.atomic
-def token_set_valid(*, tenant_id: int, token_id: int, valid: bool) -> None:
+def token_set_valid(
+    *, tenant_id: int, token_id: int, valid: bool, actor: Actor, if_match: str | None = None
+) -> None:
     """Block (valid=False) or unblock a token of this tenant."""
     token = Token.objects.for_tenant(tenant_id).select_for_update().filter(pk=token_id).first()
     if token is None:
         raise NotFound(f"no token {token_id} in this tenant")
+    check_version(token, if_match)
+    before = token.valid
     token.valid = valid
     token.save(update_fields=["valid", "updated_at"])
+    _audit(
+        tenant_id,
+        actor,
+        "token.unblock" if valid else "token.block",
+        token.pk,
+        before={"valid": before},
+        after={"valid": valid},
+    )
+
+
+def _audit(
+    tenant_id: int, actor: Actor, action: str, token_id: int | str, *, before: Any, after: Any
+) -> None:
+    parties_api.audit_record(
+        tenant_id=tenant_id,
+        actor=actor,
+        action=action,
+        object_type="token",
+        object_id=token_id,
+        before=before,
+        after=after,
+    )
 
 
 def _text(value: Any, path: str, *, max_length: int, required: bool) -> list[Problem]:
@@ -89,7 +117,7 @@ def token_input_problems(item: TokenInput, *, path: str = "$") -> list[Problem]:
             Problem(p + "default_profile_type", f"must be one of {', '.join(ProfileType)}")
         )
     if item.language and (
-        not isinstance(item.language, str) or len(item.language) != 2 or not item.language.isalpha()
+        not isinstance(item.language, str) or re.fullmatch("[A-Za-z]{2}", item.language) is None
     ):
         problems.append(Problem(p + "language", "an ISO 639-1 code of two letters"))
     if not isinstance(item.valid, bool):
@@ -101,6 +129,11 @@ def token_input_problems(item: TokenInput, *, path: str = "$") -> list[Problem]:
                 Problem(p + "energy_contract", "must be an object (OCPI EnergyContract)")
             )
         else:
+            problems += [
+                Problem(f"{p}energy_contract.{k}", "unknown field")
+                for k in ec
+                if k not in _ENERGY_CONTRACT_FIELDS
+            ]
             problems += _text(
                 ec.get("supplier_name"),
                 p + "energy_contract.supplier_name",
@@ -141,7 +174,7 @@ def _party_pk(tenant_id: int, item: TokenInput, path: str) -> int:
 
 
 @transaction.atomic
-def token_create(*, tenant_id: int, data: TokenInput) -> TokenRecord:
+def token_create(*, tenant_id: int, data: TokenInput, actor: Actor) -> TokenRecord:
     problems = token_input_problems(data)
     if problems:
         raise ValidationFailed("invalid token", problems=tuple(problems))
@@ -155,7 +188,9 @@ def token_create(*, tenant_id: int, data: TokenInput) -> TokenRecord:
     for field, value in _values(data).items():
         setattr(token, field, value)
     validated_save(token)
-    return selectors.token_get(tenant_id=tenant_id, token_id=token.pk)
+    record = selectors.token_get(tenant_id=tenant_id, token_id=token.pk)
+    _audit(tenant_id, actor, "token.create", token.pk, before=None, after=record)
+    return record
 
 
 _PG_PUT = """
@@ -176,7 +211,7 @@ RETURNING id, (xmax = 0) AS created
 
 
 def token_put(
-    *, tenant_id: int, data: TokenInput, if_match: str | None = None
+    *, tenant_id: int, data: TokenInput, actor: Actor, if_match: str | None = None
 ) -> tuple[TokenRecord, bool]:
     """Create or replace the token identified by (issuing party, uid, type).
     Returns the token and whether it was created.
@@ -184,7 +219,9 @@ def token_put(
     Without If-Match on PostgreSQL this is one statement (INSERT ... ON CONFLICT DO UPDATE
     ... RETURNING) in autocommit, with the party's pk from a per-process cache: one round
     trip instead of six (BEGIN, party, SELECT FOR UPDATE, UPDATE, COMMIT). With If-Match
-    (or on SQLite) the row is locked and its version compared first."""
+    (or on SQLite) the row is locked and its version compared first. Either way the audit
+    entry (token.create or token.update, with `actor`) commits with the change: on the fast
+    path in the same statement."""
     problems = token_input_problems(data)
     if problems:
         raise ValidationFailed("invalid token", problems=tuple(problems))
@@ -202,18 +239,18 @@ def token_put(
         raise NotFound(exc.message) from None
     if fast:
         try:
-            return _token_put_one_statement(tenant_id, party_pk, data)
+            return _token_put_one_statement(tenant_id, party_pk, data, actor)
         except IntegrityError:  # the cached party is gone: look it up again, the slow way
             parties_api.party_pk_cache_clear()
             try:
                 party_pk = _party_pk(tenant_id, data, "$.party_id")
             except ValidationFailed as exc:
                 raise NotFound(exc.message) from None
-    return _token_put_locked(tenant_id, party_pk, data, if_match)
+    return _token_put_locked(tenant_id, party_pk, data, if_match, actor)
 
 
 def _token_put_one_statement(
-    tenant_id: int, party_pk: int, data: TokenInput
+    tenant_id: int, party_pk: int, data: TokenInput, actor: Actor
 ) -> tuple[TokenRecord, bool]:
     now = timezone.now()
     params: dict[str, Any] = {"tenant": tenant_id, "now": now, "party": party_pk}
@@ -221,12 +258,21 @@ def _token_put_one_statement(
     params.update(_values(data))
     ec = params["energy_contract"]
     params["energy_contract"] = json.dumps(ec) if ec is not None else None
-    # One statement commits on its own (autocommit); inside a caller's transaction it runs
-    # in a savepoint, so a failure leaves that transaction usable.
+    # One statement, the audit entry included, commits on its own (autocommit); inside a
+    # caller's transaction it runs in a savepoint, so a failure leaves that transaction usable.
     with transaction.atomic() if connection.in_atomic_block else nullcontext():
         with connection.cursor() as cursor:
-            cursor.execute(_PG_PUT, params)
-            pk, created = cursor.fetchone()
+            pk, created = parties_api.audit_record_with(
+                cursor=cursor,
+                statement=_PG_PUT,
+                params=params,
+                tenant_id=tenant_id,
+                actor=actor,
+                object_type="token",
+                actions=("token.create", "token.update"),
+                after={"uid": data.uid, "type": data.type, **_values(data)},
+                now=now,
+            )
     token = Token(
         pk=pk, tenant_id=tenant_id, party_id=party_pk, uid=data.uid, type=data.type, updated_at=now
     )
@@ -237,7 +283,7 @@ def _token_put_one_statement(
 
 @transaction.atomic
 def _token_put_locked(
-    tenant_id: int, party_pk: int, data: TokenInput, if_match: str | None
+    tenant_id: int, party_pk: int, data: TokenInput, if_match: str | None, actor: Actor
 ) -> tuple[TokenRecord, bool]:
     token = (
         Token.objects.select_for_update()
@@ -245,6 +291,7 @@ def _token_put_locked(
         .first()
     )
     created = token is None
+    before = None if token is None else _current(token)
     if token is None:
         if if_match is not None:
             raise NotFound(f"no token {data.uid} ({data.type}) to match If-Match against")
@@ -256,6 +303,14 @@ def _token_put_locked(
     # `token_input_problems` checked every field rule above and the row is locked: a second
     # full_clean() would only repeat them with two more queries on this hot path.
     token.save()
+    _audit(
+        tenant_id,
+        actor,
+        "token.create" if created else "token.update",
+        token.pk,
+        before=before,
+        after={"uid": data.uid, "type": data.type, **_values(data)},
+    )
     return _record(token, data.country_code.upper(), data.party_id.upper()), created
 
 
@@ -282,7 +337,7 @@ def _record(token: Token, country_code: str, party_id: str) -> TokenRecord:
 
 @transaction.atomic
 def token_update(
-    *, tenant_id: int, token_id: int, if_match: str | None, values: dict[str, Any]
+    *, tenant_id: int, token_id: int, if_match: str | None, values: dict[str, Any], actor: Actor
 ) -> TokenRecord:
     """Change some fields of a token (a PATCH). Identity fields (party, uid, type) stay."""
     token = Token.objects.for_tenant(tenant_id).select_for_update().filter(pk=token_id).first()
@@ -302,9 +357,11 @@ def token_update(
     problems = token_input_problems(merged)
     if problems:
         raise ValidationFailed("invalid token", problems=tuple(problems))
+    before = {f: getattr(token, f) for f in values}
     for field, value in values.items():
         setattr(token, field, value)
     validated_save(token)
+    _audit(tenant_id, actor, "token.update", token.pk, before=before, after=values)
     return selectors.token_get(tenant_id=tenant_id, token_id=token.pk)
 
 
@@ -316,8 +373,9 @@ BULK_MAX_ITEMS = 10_000
 
 
 @transaction.atomic
-def token_bulk_upsert(*, tenant_id: int, items: Sequence[TokenInput]) -> BulkReport:
-    """Create or update many tokens at once, all or nothing.
+def token_bulk_upsert(*, tenant_id: int, items: Sequence[TokenInput], actor: Actor) -> BulkReport:
+    """Create or update many tokens at once, all or nothing, as one audit entry
+    (token.bulk_upsert: the counts and every token's id).
 
     Every item is validated first; when any is invalid, nothing is written and the report
     names each invalid item with its problems (`rejected=True`). Otherwise one
@@ -390,6 +448,18 @@ def token_bulk_upsert(*, tenant_id: int, items: Sequence[TokenInput]) -> BulkRep
                 id=pk,
             )
         )
+    _audit(
+        tenant_id,
+        actor,
+        "token.bulk_upsert",
+        f"bulk:{len(items)}",
+        before=None,
+        after={
+            "created": created,
+            "updated": len(items) - created,
+            "token_ids": [pk for pk, _ in written],
+        },
+    )
     return BulkReport(
         rejected=False, created=created, updated=len(items) - created, items=tuple(results)
     )

@@ -19,7 +19,7 @@ from apps.locations import api as locations
 from apps.parties.contracts import Capability
 from portal.access import portal_view
 from portal.views.common import (
-    audit,
+    actor,
     cursor,
     day_start,
     id_page,
@@ -326,21 +326,16 @@ def flag_action(request: HttpRequest, flag_id: int, action: str) -> HttpResponse
         with transaction.atomic():
             if action == "dismiss":
                 row = charging.flag_dismiss(
-                    tenant_id=portal.tenant_id, flag_id=flag_id, note=request.POST.get("note", "")
+                    tenant_id=portal.tenant_id,
+                    flag_id=flag_id,
+                    note=request.POST.get("note", ""),
+                    actor=actor(request),
                 )
                 message = "dismissed"
             else:
                 row, message = charging.flag_reprice(
-                    tenant_id=portal.tenant_id, flag_id=flag_id, now=now()
+                    tenant_id=portal.tenant_id, flag_id=flag_id, now=now(), actor=actor(request)
                 )
-            audit(
-                request,
-                action=f"flag.{action}",
-                object_type="review_flag",
-                object_id=flag_id,
-                before={"status": "OPEN"},
-                after={"status": row.status, "message": message},
-            )
         notify(request, f"Flag {flag_id} ({row.reason}): {message}.")
     except DomainError as exc:
         notify(request, f"Flag {flag_id}: " + "; ".join(problem_messages(exc)))

@@ -12,8 +12,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
+from apps.common.contracts import Actor
 from apps.common.errors import DomainError, Problem
-from apps.parties import api as parties
 from apps.parties.contracts import Capability, TenantRole
 from portal.access import Portal
 
@@ -338,22 +338,7 @@ def problems_by_field(problems: tuple[Problem, ...], mapping: dict[str, str]) ->
     return out
 
 
-def audit(
-    request: HttpRequest,
-    *,
-    action: str,
-    object_type: str,
-    object_id: str | int,
-    before: Any = None,
-    after: Any = None,
-) -> None:
+def actor(request: HttpRequest) -> Actor:
+    """The signed-in user, as the services' audit entries name who made a change."""
     portal: Portal = request.portal  # type: ignore[attr-defined]
-    parties.audit_record(
-        tenant_id=portal.tenant_id,
-        actor_id=portal.user_id,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        before=before,
-        after=after,
-    )
+    return Actor.user(portal.user_id)

@@ -24,7 +24,7 @@ from apps.parties import api as parties
 from apps.parties.contracts import Capability, PartyRole
 from portal.access import portal_view
 from portal.views.common import (
-    audit,
+    actor,
     id_page,
     int_or_none,
     not_found,
@@ -229,13 +229,7 @@ def location_new(request: HttpRequest) -> HttpResponse:
                 party_id=party.party_id,
                 ocpi_id=request.POST.get("ocpi_id", "").strip(),
                 values=values,
-            )
-            audit(
-                request,
-                action="location.create",
-                object_type="location",
-                object_id=record.platform_id,
-                after=values,
+                actor=actor(request),
             )
     except DomainError as exc:
         return _form(request, loc=None, errors=problem_messages(exc), status=400)
@@ -255,19 +249,12 @@ def location_edit(request: HttpRequest, location_id: int) -> HttpResponse:
     try:
         values = _location_values(request.POST)
         with transaction.atomic():
-            after = locations.location_update(
+            locations.location_update(
                 tenant_id=portal.tenant_id,
                 location_id=location_id,
                 if_match=request.POST.get("etag") or None,
                 values=values,
-            )
-            audit(
-                request,
-                action="location.update",
-                object_type="location",
-                object_id=location_id,
-                before={f: getattr(loc, f) for f in (*_FIELDS, "opening_times")},
-                after={f: getattr(after, f) for f in (*_FIELDS, "opening_times")},
+                actor=actor(request),
             )
     except DomainError as exc:
         return _form(request, loc=loc, errors=problem_messages(exc), status=400)
@@ -308,14 +295,11 @@ def evse_save(request: HttpRequest, location_id: int) -> HttpResponse:
             raise ValidationFailed("give the EVSE a uid (unique in this tenant)")
         with transaction.atomic():
             _, created = locations.evse_put(
-                tenant_id=portal.tenant_id, location_id=location_id, uid=uid, values=values
-            )
-            audit(
-                request,
-                action="evse.create" if created else "evse.update",
-                object_type="evse",
-                object_id=uid,
-                after=values,
+                tenant_id=portal.tenant_id,
+                location_id=location_id,
+                uid=uid,
+                values=values,
+                actor=actor(request),
             )
         notify(request, f"EVSE {uid} {'created' if created else 'saved'}.")
     except DomainError as exc:

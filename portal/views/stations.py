@@ -37,7 +37,7 @@ from apps.parties.contracts import Capability
 from apps.tariffs import api as tariffs
 from portal.access import portal_view
 from portal.views.common import (
-    audit,
+    actor,
     keyset_page,
     not_found,
     notify,
@@ -323,25 +323,13 @@ def station_command(request: HttpRequest, station_id: int) -> HttpResponse:
             station_id=station_id,
             command=command,
             requested_by=f"user:{request.user.pk}",
+            actor=actor(request),
         )
     except ServiceUnavailable as exc:
         result = {"status": "error", "text": f"Not sent. {exc.message}"}
     except DomainError as exc:
         result = {"status": "error", "text": "Not sent. " + "; ".join(problem_messages(exc))}
     else:
-        audit(
-            request,
-            action="station.command",
-            object_type="charge_station",
-            object_id=station_id,
-            after={
-                "command": kind,
-                "params": form,
-                "command_id": outcome.id,
-                "status": outcome.status.value,
-                "station_status": outcome.station_status,
-            },
-        )
         said = f" ({outcome.station_status})" if outcome.station_status else ""
         result = {
             "status": outcome.status.value,
@@ -386,15 +374,9 @@ def station_assign_tariff(request: HttpRequest, station_id: int) -> HttpResponse
                 tariff_code=code,
                 effective_from=max(effective, at),
                 now=at,
+                actor=actor(request),
                 evse_uid=evse_uid or None,
                 connector_id=connector_id or None,
-            )
-            audit(
-                request,
-                action="tariff.assign",
-                object_type="charge_station",
-                object_id=station_id,
-                after=record,
             )
         target = f"connector {connector}" if connector else "the station (default)"
         notify(

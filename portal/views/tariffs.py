@@ -20,7 +20,7 @@ from billing import pricing
 from billing.pricing import PricingInputError
 from portal.access import portal_view
 from portal.views.common import (
-    audit,
+    actor,
     field_words,
     not_found,
     notify,
@@ -380,14 +380,11 @@ def tariff_new(request: HttpRequest) -> HttpResponse:
         _check_editor_rules(ocpi)
         with transaction.atomic():
             record = tariffs.tariff_create(
-                tenant_id=portal.tenant_id, ocpi=ocpi, effective_from=effective, now=now()
-            )
-            audit(
-                request,
-                action="tariff.create",
-                object_type="tariff",
-                object_id=record.platform_id,
-                after=record.ocpi,
+                tenant_id=portal.tenant_id,
+                ocpi=ocpi,
+                effective_from=effective,
+                now=now(),
+                actor=actor(request),
             )
     except DomainError as exc:
         return _form_page(
@@ -444,14 +441,7 @@ def tariff_version_new(request: HttpRequest, tariff_id: int) -> HttpResponse:
                 ocpi=ocpi,
                 effective_from=effective,
                 now=at,
-            )
-            audit(
-                request,
-                action="tariff.version_add",
-                object_type="tariff",
-                object_id=tariff_id,
-                before=record.ocpi,
-                after={"effective_from": effective, "ocpi": ocpi},
+                actor=actor(request),
             )
     except DomainError as exc:
         return _form_page(
@@ -512,14 +502,7 @@ def tariff_copy(request: HttpRequest, tariff_id: int) -> HttpResponse:
                 new_ocpi_id=new_id,
                 effective_from=now(),
                 now=now(),
-            )
-            audit(
-                request,
-                action="tariff.copy",
-                object_type="tariff",
-                object_id=record.platform_id,
-                before={"copied_from": tariff_id},
-                after=record.ocpi,
+                actor=actor(request),
             )
     except DomainError as exc:
         notify(request, "Not copied: " + "; ".join(problem_messages(exc)))
@@ -538,13 +521,7 @@ def tariff_code_new(request: HttpRequest) -> HttpResponse:
                 code=request.POST.get("code", "").strip(),
                 tariff_id=int(request.POST.get("tariff_id") or 0),
                 description=request.POST.get("description", "").strip(),
-            )
-            audit(
-                request,
-                action="tariff_code.create",
-                object_type="tariff_code",
-                object_id=record.id,
-                after=record,
+                actor=actor(request),
             )
         notify(request, f"Tariff code {record.code} created.")
     except DomainError as exc:
@@ -587,13 +564,7 @@ def tariff_import(request: HttpRequest) -> HttpResponse:
                             effective_from=effective,
                             now=now(),
                             created_by_id=portal.user_id,
-                        )
-                        audit(
-                            request,
-                            action="tariff_code.import",
-                            object_type="tariff_import",
-                            object_id=job,
-                            after={"effective_from": effective, "lines": text.count("\n") + 1},
+                            actor=actor(request),
                         )
                     return redirect("portal:tariff_import_status", portal.tenant.slug, job)
                 context["preview"] = tariffs.tariff_code_import_preview(

@@ -16,7 +16,7 @@ from apps.parties.contracts import Capability
 from apps.tokens import api as tokens
 from portal.access import portal_view
 from portal.views.common import (
-    audit,
+    actor,
     id_page,
     not_found,
     notify,
@@ -90,14 +90,8 @@ def token_block(request: HttpRequest, token_id: int) -> HttpResponse:
     try:
         with transaction.atomic():
             before = tokens.token_get(tenant_id=portal.tenant_id, token_id=token_id)
-            tokens.token_set_valid(tenant_id=portal.tenant_id, token_id=token_id, valid=valid)
-            audit(
-                request,
-                action="token.unblock" if valid else "token.block",
-                object_type="token",
-                object_id=token_id,
-                before={"valid": before.valid},
-                after={"valid": valid},
+            tokens.token_set_valid(
+                tenant_id=portal.tenant_id, token_id=token_id, valid=valid, actor=actor(request)
             )
         notify(
             request,

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from apps.locations.contracts import (
     CommandType,
+    ConnectionEventKind,
     Connectivity,
     ConnectorFormat,
     ConnectorStandard,
@@ -21,7 +22,8 @@ from restapi.serializers.common import MAX_ID, UpdatedSinceQuery
 
 _LAT = r"^-?[0-9]{1,2}\.[0-9]{5,7}$"
 _LON = r"^-?[0-9]{1,3}\.[0-9]{5,7}$"
-_OCPI_ID = r"^[\x21-\x7e]{1,36}$"
+OCPI_ID = r"^[\x21-\x7e]{1,36}$"  # printable ASCII without space, as the models check
+_OCPI_ID = OCPI_ID
 
 
 class GeoLocation(serializers.Serializer):  # type: ignore[type-arg]
@@ -177,11 +179,19 @@ class LocationOut(serializers.Serializer):  # type: ignore[type-arg]
     country = serializers.CharField()
     coordinates = serializers.SerializerMethodField()
     time_zone = serializers.CharField()
-    parking_type = serializers.CharField()
+    parking_type = serializers.ChoiceField(
+        choices=[p.value for p in ParkingType], required=False, help_text="absent when not set"
+    )
     opening_times = serializers.JSONField(allow_null=True, help_text="OCPI Hours")
     charging_when_closed = serializers.BooleanField()
     evses = EvseOut(many=True)
     last_updated = serializers.DateTimeField()
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if data.get("parking_type") == "":
+            del data["parking_type"]  # optional in OCPI, and "" is not a ParkingType
+        return data  # type: ignore[no-any-return]
 
     @extend_schema_field(GeoLocation)
     def get_coordinates(self, obj: Any) -> dict[str, str]:
@@ -329,7 +339,11 @@ class CommandLogOut(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class ConnectionEventOut(serializers.Serializer):  # type: ignore[type-arg]
-    kind = serializers.ChoiceField(choices=["CONNECTED", "DISCONNECTED"])
+    kind = serializers.ChoiceField(
+        choices=[k.value for k in ConnectionEventKind],
+        help_text="CONNECTED / DISCONNECTED: the websocket opened / closed; BOOTED: a "
+        "BootNotification on the open connection",
+    )
     at = serializers.DateTimeField()
     node = serializers.CharField(allow_blank=True, help_text="the gateway node")
     protocol = serializers.CharField(allow_blank=True)

@@ -8,14 +8,21 @@ from apps.tokens.contracts import ProfileType, TokenType, WhitelistType
 from restapi.pagination import PageQuery
 from restapi.serializers.common import ErrorItem, UpdatedSinceQuery
 
+LANGUAGE = r"^[A-Za-z]{2}$"  # ISO 639-1 (or "": none), as the tokens service checks
+
 
 class EnergyContract(serializers.Serializer):  # type: ignore[type-arg]
     supplier_name = serializers.CharField(max_length=64)
     contract_id = serializers.CharField(max_length=64, required=False)
 
 
+# Optional OCPI fields left out of a token when not set ("" is not a value of theirs).
+UNSET_OMITTED = ("language", "default_profile_type")
+
+
 class TokenOut(serializers.Serializer):  # type: ignore[type-arg]
-    """OCPI 2.2.1 Token, plus `platform_id` (the number in this API's URLs)."""
+    """OCPI 2.2.1 Token, plus `platform_id` (the number in this API's URLs). `language` and
+    `default_profile_type` are left out when not set."""
 
     platform_id = serializers.IntegerField(source="id")
     country_code = serializers.CharField()
@@ -28,16 +35,25 @@ class TokenOut(serializers.Serializer):  # type: ignore[type-arg]
     group_id = serializers.CharField()
     valid = serializers.BooleanField()
     whitelist = serializers.ChoiceField(choices=[w.value for w in WhitelistType])
-    language = serializers.CharField()
-    default_profile_type = serializers.CharField()
+    language = serializers.CharField(required=False, help_text="ISO 639-1; absent when not set")
+    default_profile_type = serializers.ChoiceField(
+        choices=[p.value for p in ProfileType], required=False, help_text="absent when not set"
+    )
     energy_contract = EnergyContract(allow_null=True)
     last_updated = serializers.DateTimeField()
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        for name in UNSET_OMITTED:
+            if data.get(name) == "":
+                del data[name]
+        return data  # type: ignore[no-any-return]
 
 
 def token_object(r: Any) -> dict[str, Any]:
     """A TokenRecord as `TokenOut` documents it, built directly (DRF's field machinery costs
     more than the rest of a single upsert)."""
-    return {
+    out = {
         "platform_id": r.id,
         "country_code": r.country_code,
         "party_id": r.party_id,
@@ -54,6 +70,10 @@ def token_object(r: Any) -> dict[str, Any]:
         "energy_contract": r.energy_contract,
         "last_updated": r.last_updated,
     }
+    for name in UNSET_OMITTED:
+        if out[name] == "":
+            del out[name]
+    return out
 
 
 class _TokenFields(serializers.Serializer):  # type: ignore[type-arg]
@@ -63,7 +83,9 @@ class _TokenFields(serializers.Serializer):  # type: ignore[type-arg]
     group_id = serializers.CharField(max_length=36, required=False, allow_blank=True)
     valid = serializers.BooleanField(required=False)
     whitelist = serializers.ChoiceField(choices=[w.value for w in WhitelistType], required=False)
-    language = serializers.CharField(max_length=2, required=False, allow_blank=True)
+    language = serializers.RegexField(
+        LANGUAGE, required=False, allow_blank=True, help_text="ISO 639-1: two letters"
+    )
     default_profile_type = serializers.ChoiceField(
         choices=[p.value for p in ProfileType], required=False, allow_blank=True
     )
@@ -93,7 +115,9 @@ class TokenPatchIn(serializers.Serializer):  # type: ignore[type-arg]
     group_id = serializers.CharField(max_length=36, required=False, allow_blank=True)
     valid = serializers.BooleanField(required=False)
     whitelist = serializers.ChoiceField(choices=[w.value for w in WhitelistType], required=False)
-    language = serializers.CharField(max_length=2, required=False, allow_blank=True)
+    language = serializers.RegexField(
+        LANGUAGE, required=False, allow_blank=True, help_text="ISO 639-1: two letters"
+    )
     default_profile_type = serializers.ChoiceField(
         choices=[p.value for p in ProfileType], required=False, allow_blank=True
     )
@@ -119,7 +143,18 @@ class TokenBulkIn(serializers.Serializer):  # type: ignore[type-arg]
     )
 
 
-class TokenBulkItem(serializers.Serializer):  # type: ignore[type-arg]
+class TokenBulkItem(TokenIn):
+    """One OCPI Token of a bulk upsert: the fields of POST /tokens; fields this API does not
+    keep (e.g. `last_updated`) are ignored."""
+
+
+class TokenBulkInSchema(serializers.Serializer):  # type: ignore[type-arg]
+    """The bulk request as the schema describes it (the view passes the items on as sent)."""
+
+    items = TokenBulkItem(many=True, min_length=1, max_length=10_000)
+
+
+class TokenBulkItemOut(serializers.Serializer):  # type: ignore[type-arg]
     index = serializers.IntegerField()
     uid = serializers.CharField()
     type = serializers.CharField()
@@ -131,7 +166,7 @@ class TokenBulkItem(serializers.Serializer):  # type: ignore[type-arg]
 class TokenBulkOut(serializers.Serializer):  # type: ignore[type-arg]
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
-    items = TokenBulkItem(many=True)
+    items = TokenBulkItemOut(many=True)
 
 
 class TokenListQuery(PageQuery, UpdatedSinceQuery):

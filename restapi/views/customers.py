@@ -50,7 +50,11 @@ class CustomerCreateView(ApiView):
         data = self.body(s.CustomerIn)
         country_code, party_id = data.pop("country_code"), data.pop("party_id")
         record = customers_api.customer_create(
-            tenant_id=self.tenant_id, country_code=country_code, party_id=party_id, values=data
+            tenant_id=self.tenant_id,
+            country_code=country_code,
+            party_id=party_id,
+            values=data,
+            actor=self.actor,
         )
         return with_etag(Response(s.CustomerOut(record).data, status=201), record.etag)
 
@@ -90,6 +94,7 @@ class CustomerPatchView(ApiView):
             customer_id=customer_id,
             if_match=self.if_match(),
             values=values,
+            actor=self.actor,
         )
         return with_etag(Response(s.CustomerOut(record).data), record.etag)
 
@@ -133,7 +138,11 @@ class ContractCreateView(ApiView):
         data = self.body(s.ContractIn)
         customer_id, token_id = data.pop("customer_id"), data.pop("token_id")
         record = customers_api.contract_create(
-            tenant_id=self.tenant_id, customer_id=customer_id, token_id=token_id, values=data
+            tenant_id=self.tenant_id,
+            customer_id=customer_id,
+            token_id=token_id,
+            values=data,
+            actor=self.actor,
         )
         return with_etag(Response(s.ContractOut(record).data, status=201), record.etag)
 
@@ -173,6 +182,7 @@ class ContractPatchView(ApiView):
             contract_id=contract_id,
             if_match=self.if_match(),
             values=values,
+            actor=self.actor,
         )
         return with_etag(Response(s.ContractOut(record).data), record.etag)
 

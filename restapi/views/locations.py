@@ -71,6 +71,7 @@ class LocationCreateView(ApiView):
             party_id=data.pop("party_id"),
             ocpi_id=data.pop("id"),
             values=data,
+            actor=self.actor,
         )
         return with_etag(Response(s.LocationOut(record).data, status=201), record.etag)
 
@@ -110,6 +111,7 @@ class LocationPatchView(ApiView):
             location_id=location_id,
             if_match=self.if_match(),
             values=values,
+            actor=self.actor,
         )
         return with_etag(Response(s.LocationOut(record).data), record.etag)
 
@@ -124,16 +126,27 @@ class EvsePutView(ApiView):
     @extend_schema(
         tags=["locations"],
         operation_id="locations_evse_upsert",
-        parameters=[_LOCATION_ID, OpenApiParameter("evse_uid", str, OpenApiParameter.PATH)],
+        parameters=[
+            _LOCATION_ID,
+            OpenApiParameter(
+                "evse_uid", str, OpenApiParameter.PATH, pattern=s.OCPI_ID, description="OCPI uid"
+            ),
+        ],
         request=s.EvsePutIn,
         responses={200: s.LocationOut, 201: s.LocationOut},
-        description="Create or replace one EVSE (and its connectors) of a location.",
+        description="Create or replace one EVSE (and its connectors) of a location. The ETag "
+        "(and `If-Match`) is the location's: the EVSE is part of it.",
     )
     def put(self, request: Any, location_id: int, evse_uid: str) -> Response:
         data = self.body(s.EvsePutIn)
         data["connectors"] = [dict(c) for c in data["connectors"]]
         record, created = locations_api.evse_put(
-            tenant_id=self.tenant_id, location_id=location_id, uid=evse_uid, values=data
+            tenant_id=self.tenant_id,
+            location_id=location_id,
+            uid=evse_uid,
+            values=data,
+            if_match=self.if_match(),
+            actor=self.actor,
         )
         return with_etag(
             Response(s.LocationOut(record).data, status=201 if created else 200), record.etag
@@ -182,6 +195,7 @@ class ChargeStationCreateView(ApiView):
             client_cert_fingerprint=data.pop("client_cert_fingerprint", ""),
             values=data,
             evses=evses,
+            actor=self.actor,
         )
         out = {**s.ChargeStationOut(record).data, "password": password}
         return with_etag(Response(out, status=201), record.etag)
@@ -224,6 +238,7 @@ class ChargeStationPatchView(ApiView):
             if_match=self.if_match(),
             values=values,
             evses=[dict(e) for e in evses] if evses is not None else None,
+            actor=self.actor,
         )
         return with_etag(Response(s.ChargeStationOut(record).data), record.etag)
 
@@ -246,7 +261,7 @@ class ChargeStationPasswordView(ApiView):
     @idempotent
     def post(self, request: Any, station_id: int) -> Response:
         password = locations_api.charge_station_new_password(
-            tenant_id=self.tenant_id, station_id=station_id
+            tenant_id=self.tenant_id, station_id=station_id, actor=self.actor
         )
         return Response({"password": password}, status=201)
 
@@ -280,7 +295,12 @@ class ChargeStationCommandView(ApiView):
     def post(self, request: Any, station_id: int) -> Response:
         data = self.body(s.CommandIn)
         command_type = CommandType(data.pop("type"))
-        if command_type is CommandType.STOP_SESSION and data.get("session_id") is not None:
+        if command_type is CommandType.STOP_SESSION:
+            if data.get("session_id") is None:
+                raise ValidationFailed(
+                    "invalid command",
+                    problems=(Problem("$.session_id", "required for STOP_SESSION"),),
+                )
             session_station, transaction = charging_api.session_ocpp_transaction(
                 tenant_id=self.tenant_id, session_id=data.pop("session_id")
             )
@@ -295,6 +315,7 @@ class ChargeStationCommandView(ApiView):
             station_id=station_id,
             command=CommandRequest(type=command_type, params=data),
             requested_by=f"api-key:{self.principal.key_id} {self.principal.name}",
+            actor=self.actor,
         )
         return Response(s.CommandOut(result).data)
 

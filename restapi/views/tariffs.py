@@ -76,6 +76,7 @@ class TariffCreateView(ApiView):
             ocpi=_ocpi_body(request.data),
             effective_from=q.get("effective_from") or now,
             now=now,
+            actor=self.actor,
         )
         return Response(s.tariff_out(record), status=201)
 
@@ -125,6 +126,7 @@ class TariffVersionCreateView(ApiView):
             ocpi=_ocpi_body(request.data),
             effective_from=q.get("effective_from") or now,
             now=now,
+            actor=self.actor,
         )
         return Response(s.tariff_out(record), status=201)
 
@@ -162,7 +164,7 @@ class TariffCodeCreateView(ApiView):
     @idempotent
     def post(self, request: Any) -> Response:
         data = self.body(s.TariffCodeIn)
-        record = tariffs_api.tariff_code_create(tenant_id=self.tenant_id, **data)
+        record = tariffs_api.tariff_code_create(tenant_id=self.tenant_id, actor=self.actor, **data)
         return Response(s.TariffCodeOut(record).data, status=201)
 
 
@@ -211,7 +213,9 @@ class TariffAssignmentCreateView(ApiView):
         data = self.body(s.TariffAssignmentIn)
         now = timezone.now()
         data["effective_from"] = data.get("effective_from") or now
-        record = tariffs_api.tariff_assignment_create(tenant_id=self.tenant_id, now=now, **data)
+        record = tariffs_api.tariff_assignment_create(
+            tenant_id=self.tenant_id, now=now, actor=self.actor, **data
+        )
         return Response(s.TariffAssignmentOut(record).data, status=201)
 
 

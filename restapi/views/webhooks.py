@@ -52,7 +52,7 @@ class WebhookCreateView(ApiView):
     def post(self, request: Any) -> Response:
         data = self.body(s.WebhookIn)
         sub_id, secret = integrations_api.webhook_subscription_create(
-            tenant_id=self.tenant_id, **data
+            tenant_id=self.tenant_id, actor=self.actor, **data
         )
         record = integrations_api.webhook_subscription_get(
             tenant_id=self.tenant_id, subscription_id=sub_id
@@ -94,6 +94,7 @@ class WebhookPatchView(ApiView):
             tenant_id=self.tenant_id,
             subscription_id=webhook_id,
             if_match=self.if_match(),
+            actor=self.actor,
             **values,
         )
         record = integrations_api.webhook_subscription_get(
@@ -113,7 +114,10 @@ class WebhookDeleteView(ApiView):
     )
     def delete(self, request: Any, webhook_id: int) -> Response:
         integrations_api.webhook_subscription_delete(
-            tenant_id=self.tenant_id, subscription_id=webhook_id
+            tenant_id=self.tenant_id,
+            subscription_id=webhook_id,
+            actor=self.actor,
+            if_match=self.if_match(),
         )
         return Response(status=204)
 
@@ -136,7 +140,10 @@ class WebhookTestView(ApiView):
     @idempotent
     def post(self, request: Any, webhook_id: int) -> Response:
         delivery_id = integrations_api.webhook_test_send(
-            tenant_id=self.tenant_id, subscription_id=webhook_id, now=timezone.now()
+            tenant_id=self.tenant_id,
+            subscription_id=webhook_id,
+            now=timezone.now(),
+            actor=self.actor,
         )
         record = integrations_api.webhook_delivery_get(
             tenant_id=self.tenant_id, delivery_id=delivery_id

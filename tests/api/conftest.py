@@ -9,6 +9,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from apps.common.contracts import Actor
 from apps.integrations import api as integrations_api
 from apps.integrations.contracts import ALL_SCOPES
 from apps.parties.models import Operator, Party
@@ -28,6 +29,8 @@ from tests.factories import (
     TariffVersionFactory,
     TokenFactory,
 )
+
+SETUP = Actor.system("test setup")
 
 
 @dataclass
@@ -76,7 +79,7 @@ def build_world(slug: str, party_code: str) -> World:
     cdr = CdrFactory(session=session, tenant=tenant, party=cpo)
     CustomerFactory(party=emsp, tenant=tenant)
     sub_id, _ = integrations_api.webhook_subscription_create(
-        tenant_id=tenant.pk, url="http://127.0.0.1:9/hook", events=["cdr.created"]
+        tenant_id=tenant.pk, url="http://127.0.0.1:9/hook", events=["cdr.created"], actor=SETUP
     )
     _, key = integrations_api.api_key_create(
         tenant_id=tenant.pk, name=f"{slug} key", scopes=["*:read", "*:write"]

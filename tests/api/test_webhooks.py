@@ -14,6 +14,7 @@ import urllib3
 from django.utils import timezone
 
 from apps.common import outbound
+from apps.common.contracts import Actor
 from apps.integrations import api as integrations_api
 from apps.integrations import services
 from apps.integrations.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
@@ -21,12 +22,14 @@ from apps.integrations.tasks import webhook_deliver
 from tests.api.conftest import World
 from tests.webhook_receiver import Receiver, verify
 
+SETUP = Actor.system("test setup")
+
 pytestmark = pytest.mark.django_db
 
 
 def _subscribe(world: World, url: str, events: list[str]) -> tuple[int, str]:
     return integrations_api.webhook_subscription_create(
-        tenant_id=world.tenant.pk, url=url, events=events
+        tenant_id=world.tenant.pk, url=url, events=events, actor=SETUP
     )
 
 

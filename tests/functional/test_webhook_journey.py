@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from apps.charging import api as charging_api
+from apps.common.contracts import Actor
 from apps.integrations import api as integrations_api
 from apps.integrations.contracts import SUBSCRIBABLE_EVENTS
 from apps.integrations.models import WebhookDelivery
@@ -21,6 +22,8 @@ from tests.factories import OperatorFactory
 from tests.journey_fixtures import cdr_for, connect, z
 from tests.ocpp_client import OcppClient
 from tests.webhook_receiver import Receiver, verify
+
+SETUP = Actor.system("test setup")
 
 pytestmark = pytest.mark.usefixtures("worker_process")
 
@@ -32,12 +35,12 @@ def test_an_ocpp_journey_reaches_the_subscriber_once_signed_and_only_its_tenant(
 ) -> None:
     st = station["station"]
     _, secret = integrations_api.webhook_subscription_create(
-        tenant_id=st.tenant_id, url=receiver.url, events=SUBSCRIBABLE_EVENTS
+        tenant_id=st.tenant_id, url=receiver.url, events=SUBSCRIBABLE_EVENTS, actor=SETUP
     )
     stranger = Receiver([])
     other = OperatorFactory()
     integrations_api.webhook_subscription_create(
-        tenant_id=other.pk, url=stranger.url, events=SUBSCRIBABLE_EVENTS
+        tenant_id=other.pk, url=stranger.url, events=SUBSCRIBABLE_EVENTS, actor=SETUP
     )
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     start = {"connectorId": 1, "idTag": "04AA11BB22CC33", "meterStart": 1000, "timestamp": z(t0)}

@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, transaction
 
+from apps.common.contracts import Actor
 from apps.common.errors import Conflict, ValidationFailed
 from apps.common.secrets import verify_secret
 from apps.locations import api as locations_api
@@ -111,7 +112,9 @@ def test_token_upsert_is_keyed_by_party_uid_and_type() -> None:
     )
     assert same == existing.pk
     assert Token.objects.get(pk=same).issuer == "Updated issuer"
-    tokens_api.token_set_valid(tenant_id=existing.tenant_id, token_id=same, valid=False)
+    tokens_api.token_set_valid(
+        tenant_id=existing.tenant_id, token_id=same, valid=False, actor=Actor.system("test")
+    )
     refs = tokens_api.tokens_by_uid(uid="04AABBCCDD")
     assert [(r.id, r.valid) for r in refs] == [(existing.pk, False)]
 

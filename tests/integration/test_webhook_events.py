@@ -18,6 +18,7 @@ from apps.charging import api as charging_api
 from apps.charging import rebuild
 from apps.charging.contracts import EventKind
 from apps.charging.models import Cdr, ChargingSession
+from apps.common.contracts import Actor
 from apps.integrations import api as integrations_api
 from apps.integrations.contracts import SUBSCRIBABLE_EVENTS
 from apps.integrations.models import WebhookDelivery
@@ -28,12 +29,14 @@ from apps.tokens.contracts import AuthorizationReport, AuthorizationStatus
 from tests.factories import OperatorFactory, TokenFactory
 from tests.integration.test_pipeline_batches import T0, event, start
 
+SETUP = Actor.system("test setup")
+
 pytestmark = pytest.mark.django_db
 
 
 def subscribe(tenant_id: int, events: tuple[str, ...] = SUBSCRIBABLE_EVENTS) -> int:
     sub_id, _ = integrations_api.webhook_subscription_create(
-        tenant_id=tenant_id, url="http://127.0.0.1:9/hook", events=events
+        tenant_id=tenant_id, url="http://127.0.0.1:9/hook", events=events, actor=SETUP
     )
     return sub_id
 
