@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('parties', '0002_audit_signin_lock'),
+        ('parties', '0003_sign_in_lock_per_client_with_delays'),
     ]
 
     operations = [
