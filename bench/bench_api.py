@@ -139,6 +139,7 @@ def prepare(rebuild: bool) -> dict[str, Any]:
     django.setup()
     from django.db import connection
 
+    from apps.common.contracts import Actor
     from apps.integrations import api as integrations_api
     from apps.parties import api as parties_api
     from apps.parties.contracts import PartyRole
@@ -155,7 +156,10 @@ def prepare(rebuild: bool) -> dict[str, Any]:
         name="Bench eMSP",
     )
     _, key = integrations_api.api_key_create(
-        tenant_id=tenant, name="bench", scopes=["*:read", "*:write"]
+        tenant_id=tenant,
+        name="bench",
+        scopes=["*:read", "*:write"],
+        actor=Actor.system("bench"),
     )
     with connection.cursor() as cur:
         cur.execute("SELECT count(*) FROM charging_cdr WHERE tenant_id = %s", [tenant])

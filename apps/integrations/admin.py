@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from apps.common.contracts import Actor
 from apps.integrations import services
 from apps.integrations.models import ApiKey, WebhookAttempt, WebhookDelivery, WebhookSubscription
 
@@ -27,7 +28,7 @@ class ApiKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             name=obj.name,
             scopes=obj.scopes,
             rate_limit_per_minute=obj.rate_limit_per_minute,
-            actor_id=request.user.pk,
+            actor=Actor.user(request.user.pk),
         )
         obj.pk = ref.id
         self.message_user(
@@ -43,7 +44,7 @@ class ApiKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 tenant_id=key.tenant_id,
                 api_key_id=key.pk,
                 now=timezone.now(),
-                actor_id=request.user.pk,
+                actor=Actor.user(request.user.pk),
             )
 
 

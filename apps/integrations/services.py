@@ -77,11 +77,11 @@ def _key_ref(key: ApiKey) -> ApiKeyRef:
 
 
 def _audit(
-    *, tenant_id: int, actor_id: int | None, action: str, key: ApiKeyRef, before: Any, after: Any
+    *, tenant_id: int, actor: Actor, action: str, key: ApiKeyRef, before: Any, after: Any
 ) -> None:
     parties_api.audit_record(
         tenant_id=tenant_id,
-        actor_id=actor_id,
+        actor=actor,
         action=action,
         object_type="api_key",
         object_id=key.id,
@@ -106,11 +106,11 @@ def api_key_create(
     tenant_id: int,
     name: str,
     scopes: Iterable[str],
+    actor: Actor,
     rate_limit_per_minute: int | None = None,
-    actor_id: int | None = None,
 ) -> tuple[ApiKeyRef, str]:
     """A new API key. Returns it with the full key, which is shown once and never stored.
-    Audited in the tenant with the actor (None: a command line or the admin without one)."""
+    Audited in the tenant with the actor."""
     secret = generate_secret()
     key = ApiKey(
         tenant_id=tenant_id,
@@ -124,7 +124,7 @@ def api_key_create(
     ref = _key_ref(key)
     _audit(
         tenant_id=tenant_id,
-        actor_id=actor_id,
+        actor=actor,
         action="api_key.create",
         key=ref,
         before=None,
@@ -134,9 +134,7 @@ def api_key_create(
 
 
 @transaction.atomic
-def api_key_revoke(
-    *, tenant_id: int, api_key_id: int, now: datetime, actor_id: int | None = None
-) -> None:
+def api_key_revoke(*, tenant_id: int, api_key_id: int, now: datetime, actor: Actor) -> None:
     """Revoke a key of this tenant (NotFound for any other key: another tenant's key is
     never touched). Immediate, also for cached authentications; revoking a revoked key
     changes and audits nothing."""
@@ -150,7 +148,7 @@ def api_key_revoke(
     key.revoked_at = now
     _audit(
         tenant_id=tenant_id,
-        actor_id=actor_id,
+        actor=actor,
         action="api_key.revoke",
         key=before,
         before=_key_summary(before),

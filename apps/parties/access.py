@@ -169,7 +169,7 @@ def sign_in_throttles(*, tenant_id: int, now: datetime) -> list[SignInThrottle]:
 
 @transaction.atomic
 def sign_in_unlock(
-    *, username: str, actor_id: int | None, tenant_id: int | None, via: str
+    *, username: str, actor: Actor, tenant_id: int | None
 ) -> tuple[int, tuple[int, ...]]:
     """An administrator lifts every delay and lock on a user name (from every address).
 
@@ -207,12 +207,12 @@ def sign_in_unlock(
     for audited in tenants:
         audit_record(
             tenant_id=audited,
-            actor_id=actor_id,
+            actor=actor,
             action="sign_in.unlock",
             object_type="user",
             object_id=user_id if user_id is not None else name,
             before={"username": name, "throttles": rows},
-            after={"username": name, "throttles": [], "via": via},
+            after={"username": name, "throttles": []},
         )
     return len(rows), tenants
 

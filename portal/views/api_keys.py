@@ -11,7 +11,7 @@ from apps.integrations import api as integrations
 from apps.integrations.contracts import SCOPE_ACTIONS, SCOPE_RESOURCES
 from apps.parties.contracts import Capability
 from portal.access import portal_view
-from portal.views.common import notify, now, page, problem_messages
+from portal.views.common import actor, notify, now, page, problem_messages
 
 SCOPE_CHOICES = [
     *[(f"*:{a}", f"everything: {a}") for a in SCOPE_ACTIONS],
@@ -57,7 +57,7 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
             name=form.cleaned_data["name"],
             scopes=form.cleaned_data["scopes"],
             rate_limit_per_minute=form.cleaned_data["rate_limit_per_minute"],
-            actor_id=portal.user_id,
+            actor=actor(request),
         )
     except ValidationFailed as exc:
         for message in problem_messages(exc):
@@ -74,7 +74,7 @@ def api_key_revoke(request: HttpRequest, api_key_id: int) -> HttpResponse:
     portal = request.portal  # type: ignore[attr-defined]
     try:
         integrations.api_key_revoke(
-            tenant_id=portal.tenant_id, api_key_id=api_key_id, now=now(), actor_id=portal.user_id
+            tenant_id=portal.tenant_id, api_key_id=api_key_id, now=now(), actor=actor(request)
         )
     except NotFound:
         notify(request, f"There is no API key {api_key_id} in this tenant: nothing changed.")

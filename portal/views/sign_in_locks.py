@@ -9,7 +9,7 @@ from apps.common.errors import NotFound
 from apps.parties import api as parties
 from apps.parties.contracts import Capability
 from portal.access import portal_view
-from portal.views.common import notify, now, page
+from portal.views.common import actor, notify, now, page
 
 
 @portal_view(Capability.SIGN_IN_UNLOCK, methods=("GET",))
@@ -25,7 +25,7 @@ def sign_in_unlock(request: HttpRequest) -> HttpResponse:
     username = request.POST.get("username", "").strip()
     try:
         cleared, _ = parties.sign_in_unlock(
-            username=username, actor_id=portal.user_id, tenant_id=portal.tenant_id, via="portal"
+            username=username, actor=actor(request), tenant_id=portal.tenant_id
         )
     except NotFound:
         notify(request, f"{username or 'That user'} is no member of this tenant: nothing changed.")

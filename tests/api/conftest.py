@@ -82,7 +82,10 @@ def build_world(slug: str, party_code: str) -> World:
         tenant_id=tenant.pk, url="http://127.0.0.1:9/hook", events=["cdr.created"], actor=SETUP
     )
     _, key = integrations_api.api_key_create(
-        tenant_id=tenant.pk, name=f"{slug} key", scopes=["*:read", "*:write"]
+        tenant_id=tenant.pk,
+        name=f"{slug} key",
+        scopes=["*:read", "*:write"],
+        actor=Actor.system("tests"),
     )
     return World(
         tenant=tenant,
@@ -129,6 +132,10 @@ def client_a(world_a: World) -> APIClient:
 
 def key_with(tenant_id: int, *scopes: str, rate: int | None = None) -> str:
     _, key = integrations_api.api_key_create(
-        tenant_id=tenant_id, name="test", scopes=scopes or ALL_SCOPES, rate_limit_per_minute=rate
+        tenant_id=tenant_id,
+        name="test",
+        scopes=scopes or ALL_SCOPES,
+        rate_limit_per_minute=rate,
+        actor=Actor.system("tests"),
     )
     return key

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from apps.common.contracts import Actor
 from apps.integrations import api as integrations_api
 from apps.integrations.models import ApiKey
 from tests.api.conftest import World, key_with
@@ -91,7 +92,10 @@ def test_last_used_is_recorded_at_most_once_a_minute(world_a: World) -> None:
 def test_a_revoked_key_is_refused(world_a: World) -> None:
     key = ApiKey.objects.get(key_id=world_a.key.split("_")[1])
     integrations_api.api_key_revoke(
-        tenant_id=world_a.tenant.pk, api_key_id=key.pk, now=timezone.now()
+        tenant_id=world_a.tenant.pk,
+        api_key_id=key.pk,
+        now=timezone.now(),
+        actor=Actor.system("tests"),
     )
     assert _get(world_a.key).status_code == 401
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from apps.common.contracts import Actor
 from apps.integrations import api as integrations_api
 from apps.locations import api as locations_api
 from apps.locations.contracts import ConnectionEventIn, ConnectionEventKind, Connectivity
@@ -68,7 +69,10 @@ def test_reconnects_make_a_station_unstable(
 
     # The REST resource shows the badge; the connectivity endpoint the history.
     _, key = integrations_api.api_key_create(
-        tenant_id=st.tenant_id, name="k", scopes=["locations:read"]
+        tenant_id=st.tenant_id,
+        name="k",
+        scopes=["locations:read"],
+        actor=Actor.system("tests"),
     )
     auth = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
     body = client.get(f"/api/v1/charge-stations/{st.pk}", **auth).json()

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
+from apps.common.contracts import Actor
 from apps.integrations import api as integrations_api
 from apps.parties.models import AuditEntry
 from tests.portal.world import signed_in_client
@@ -108,7 +109,10 @@ def test_a_portal_write_leaves_exactly_one_audit_entry_naming_the_user(
 def test_the_audit_page_names_an_api_key_that_made_a_change(world: Any) -> None:
     a, _ = world
     ref, key = integrations_api.api_key_create(
-        tenant_id=a.operator.pk, name="CRM sync", scopes=["*:write", "*:read"]
+        tenant_id=a.operator.pk,
+        name="CRM sync",
+        scopes=["*:write", "*:read"],
+        actor=Actor.system("tests"),
     )
     from rest_framework.test import APIClient
 

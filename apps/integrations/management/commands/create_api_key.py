@@ -4,10 +4,12 @@ Prints the key once; only its hash is stored."""
 
 from __future__ import annotations
 
+import getpass
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.common.contracts import Actor
 from apps.common.errors import DomainError, NotFound
 from apps.integrations import api as integrations_api
 from apps.parties import api as parties_api
@@ -39,6 +41,7 @@ class Command(BaseCommand):
                 name=options["name"] or f"cli key for {tenant.slug}",
                 scopes=options["scopes"].split(","),
                 rate_limit_per_minute=options["rate_limit"],
+                actor=Actor.system(f"manage.py create_api_key (system user {getpass.getuser()})"),
             )
         except DomainError as exc:
             raise CommandError(str(exc)) from exc

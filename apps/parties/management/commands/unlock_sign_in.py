@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.common.contracts import Actor
 from apps.parties import api as parties_api
 
 
@@ -24,17 +25,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        actor_id = None
+        via = f"manage.py unlock_sign_in (system user {getpass.getuser()})"
+        actor = Actor.system(via)
         if options["actor"]:
-            actor = get_user_model().objects.filter(email__iexact=options["actor"]).first()
-            if actor is None:
+            user = get_user_model().objects.filter(email__iexact=options["actor"]).first()
+            if user is None:
                 raise CommandError(f"--actor {options['actor']!r}: no such user")
-            actor_id = actor.pk
+            actor = Actor(user_id=user.pk, name=via)
         cleared, tenants = parties_api.sign_in_unlock(
-            username=options["email"],
-            actor_id=actor_id,
-            tenant_id=None,
-            via=f"manage.py unlock_sign_in (system user {getpass.getuser()})",
+            username=options["email"], actor=actor, tenant_id=None
         )
         audited = f"audited in {len(tenants)} tenant(s)" if tenants else "no tenant to audit in"
         self.stdout.write(
