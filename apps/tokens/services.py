@@ -112,12 +112,13 @@ def token_input_problems(item: TokenInput, *, path: str = "$") -> list[Problem]:
         problems.append(Problem(p + "type", f"must be one of {', '.join(TokenType)}"))
     if item.whitelist not in WhitelistType.__members__.values():
         problems.append(Problem(p + "whitelist", f"must be one of {', '.join(WhitelistType)}"))
-    if item.default_profile_type and item.default_profile_type not in list(ProfileType):
+    profile = item.default_profile_type
+    if not isinstance(profile, str) or (profile and profile not in list(ProfileType)):
         problems.append(
             Problem(p + "default_profile_type", f"must be one of {', '.join(ProfileType)}")
         )
-    if item.language and (
-        not isinstance(item.language, str) or re.fullmatch("[A-Za-z]{2}", item.language) is None
+    if not isinstance(item.language, str) or (
+        item.language and re.fullmatch("[A-Za-z]{2}", item.language) is None
     ):
         problems.append(Problem(p + "language", "an ISO 639-1 code of two letters"))
     if not isinstance(item.valid, bool):

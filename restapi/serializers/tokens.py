@@ -13,7 +13,9 @@ LANGUAGE = r"^[A-Za-z]{2}$"  # ISO 639-1 (or "": none), as the tokens service ch
 
 class EnergyContract(serializers.Serializer):  # type: ignore[type-arg]
     supplier_name = serializers.CharField(max_length=64)
-    contract_id = serializers.CharField(max_length=64, required=False)
+    contract_id = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, allow_null=True
+    )
 
 
 # Optional OCPI fields left out of a token when not set ("" is not a value of theirs).

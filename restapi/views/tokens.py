@@ -34,7 +34,7 @@ def _input(data: dict[str, Any], **identity: Any) -> TokenInput:
         language=values.get("language", ""),
         default_profile_type=values.get("default_profile_type", ""),
         # Passed as sent: the domain validates its shape (bulk items are raw JSON objects).
-        energy_contract=values.get("energy_contract") or None,
+        energy_contract=values.get("energy_contract"),
     )
 
 

@@ -314,3 +314,27 @@ def test_schema_limits_are_the_servers(world_a: World) -> None:
         ):
             assert response.status_code == 422, (language, response.content)
             assert response.json()["errors"][0]["path"] == "$.language"
+
+
+def test_token_put_and_bulk_refuse_values_of_the_wrong_type(world_a: World) -> None:
+    """Found by schemathesis' negative bodies: falsy values of the wrong type were taken as
+    "not set" (`{}` stored as "{}", `""` as no energy contract)."""
+    client = world_a.client()
+    body = {
+        "contract_id": "C",
+        "issuer": "I",
+        "default_profile_type": {},
+        "language": {},
+        "energy_contract": "",
+    }
+    response = client.put("/api/v1/tokens/NL/AAA/TYPES-1", body, format="json")
+    assert _errors(response) == [
+        {"path": "$.default_profile_type", "message": "must be one of CHEAP, FAST, GREEN, REGULAR"},
+        {"path": "$.energy_contract", "message": "must be an object (OCPI EnergyContract)"},
+        {"path": "$.language", "message": "an ISO 639-1 code of two letters"},
+    ]
+    item = {**NEW_TOKEN, "language": {}}
+    response = client.post("/api/v1/tokens/bulk", {"items": [item]}, format="json")
+    assert response.status_code == 422
+    assert [e["path"] for e in response.json()["errors"]] == ["$.items[0].language"]
+    assert not Token.objects.filter(uid__in=["TYPES-1", NEW_TOKEN["uid"]]).exists()

@@ -1,12 +1,15 @@
 """Schemathesis against the live OpenAPI schema (positive and negative generated inputs):
-no 5xx on any input, and every response conforms to the schema (status code, content type,
-headers, body). Path parameters point at real objects of the caller's tenant, so the
-operations do real work instead of answering 404."""
+no 5xx on any input, every response conforms to the schema (status code, content type,
+headers, body), and every input the schema forbids is refused with a 4xx (the schema says
+what the server enforces: types, patterns, lengths, unknown keys, required bodies). Path
+parameters point at real objects of the caller's tenant, so the operations do real work
+instead of answering 404."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import schemathesis
@@ -14,8 +17,10 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -34,6 +39,21 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
+
+
+@schemathesis.check
+def body_negative_data_rejection(ctx: Any, response: Any, case: schemathesis.Case) -> bool | None:
+    """A request body the schema forbids (a wrong type, an unknown key, a missing required
+    field, a too short array) is refused with a 4xx: the schema says what the server
+    enforces (issue 15). Bodies only: this test puts real ids into path parameters and its
+    own key into the headers, which would undo those negations."""
+    data = case.meta.phase.data if case.meta is not None else None
+    if getattr(data, "parameter_location", None) != ParameterLocation.BODY:
+        return None
+    return negative_data_rejection(ctx, response, case)  # type: ignore[no-any-return]
+
+
+CHECKS.append(body_negative_data_rejection)
 # The one documented 5xx: remote commands answer 503 when no command relay is available.
 DOCUMENTED_503 = {"POST /api/v1/charge-stations/{station_id}/commands"}
 
