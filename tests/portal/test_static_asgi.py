@@ -149,3 +149,12 @@ def test_an_unhashed_name_is_served_with_a_short_cache_and_a_missing_file_is_a_4
     assert headers["cache-control"] == "max-age=60, public"
     status, _, _, caught = _get("/static/portal/no-such-file.css", [])
     assert (status, caught) == (404, [])
+
+
+def test_with_debug_files_come_from_the_app_folders_uncached_with_no_warning(settings) -> None:
+    settings.DEBUG = True  # no collectstatic: the conftest's plain storage, the finders
+    status, headers, body, caught = _get("/static/portal/portal.css", [])
+    assert caught == []
+    assert status == 200
+    assert body == (BASE_DIR / "portal" / "static" / "portal" / "portal.css").read_bytes()
+    assert headers["cache-control"] == "max-age=0, public"
