@@ -4,5 +4,8 @@ WORKDIR /app
 COPY requirements/base.lock requirements/base.lock
 RUN pip install --no-cache-dir --require-hashes -r requirements/base.lock
 COPY . .
+# Static files are collected (hashed, compressed) into the image, where the web process
+# serves them from: not under DATA_DIR, which is a volume at run time.
+ENV STATIC_ROOT=/app/static
 RUN DATA_DIR=/tmp/build python manage.py collectstatic --noinput -v0
 USER nobody

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 
 import pytest
+import yaml
 
 from config.env import BASE_DIR
 
@@ -52,3 +53,31 @@ def test_compose_file_is_valid_and_has_every_process() -> None:
         "worker-roaming",
         "beat",
     }
+
+
+def _dockerfile_env_and_collectstatic() -> tuple[dict[str, str], dict[str, str]]:
+    """The image's `ENV` before `collectstatic`, and the variables set on that `RUN` line."""
+    image_env: dict[str, str] = {}
+    for line in (BASE_DIR / "Dockerfile").read_text().splitlines():
+        words = line.split()
+        if words[:1] == ["ENV"]:
+            image_env.update(word.partition("=")[::2] for word in words[1:])
+        if words[:1] == ["RUN"] and "collectstatic" in words:
+            inline = dict(word.partition("=")[::2] for word in words[1 : words.index("python")])
+            return image_env, inline
+    raise AssertionError("the Dockerfile runs no collectstatic")
+
+
+def test_the_web_service_serves_the_static_files_the_image_collected() -> None:
+    """STATIC_ROOT defaults to DATA_DIR/static; the image collects at build time, and at run
+    time DATA_DIR is another folder (a volume): the web process must read where the build
+    wrote, or every portal page is a 500 (no manifest entry for its stylesheet)."""
+    image_env, inline = _dockerfile_env_and_collectstatic()
+    build = {**image_env, **inline}
+    built_root = build.get("STATIC_ROOT", f"{build.get('DATA_DIR', '/app/var')}/static")
+    web = yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())["services"]["web"]
+    run = {**image_env, **web["environment"]}
+    served_root = run.get("STATIC_ROOT", f"{run.get('DATA_DIR', '/app/var')}/static")
+    assert served_root == built_root == "/app/static"
+    mounts = [volume.split(":")[1] for volume in web["volumes"]]
+    assert not any(served_root.startswith(mount.rstrip("/") + "/") for mount in mounts)
