@@ -339,6 +339,28 @@ def audit_record(
     return entry.pk
 
 
+def audit(
+    tenant_id: int,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: int | str,
+    *,
+    before: Any = None,
+    after: Any = None,
+) -> int:
+    """`audit_record` in the short form the apps' services call it with."""
+    return audit_record(
+        tenant_id=tenant_id,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        before=before,
+        after=after,
+    )
+
+
 def audit_record_with(
     *,
     cursor: Any,

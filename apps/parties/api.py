@@ -129,6 +129,7 @@ mfa_totp_confirm = access.mfa_totp_confirm
 mfa_recovery_codes_new = access.mfa_recovery_codes_new
 mfa_reset = access.mfa_reset
 audit_record = access.audit_record
+audit = access.audit
 audit_record_with = access.audit_record_with
 audit_list = access.audit_list
 

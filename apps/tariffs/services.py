@@ -123,25 +123,7 @@ def tariff_code_assign(
 # --- Provisioning (REST API) ----------------------------------------------------------------
 
 
-def _audit(
-    tenant_id: int,
-    actor: Actor,
-    action: str,
-    object_type: str,
-    object_id: int | str,
-    *,
-    before: Any = None,
-    after: Any = None,
-) -> None:
-    parties_api.audit_record(
-        tenant_id=tenant_id,
-        actor=actor,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        before=before,
-        after=after,
-    )
+_audit = parties_api.audit
 
 
 @transaction.atomic
