@@ -271,9 +271,9 @@ def prepare(rebuild: bool) -> dict[str, Any]:
             )
             cur.execute(
                 """INSERT INTO parties_auditentry (tenant_id, created_at, updated_at, actor_id,
-                   actor_email, action, object_type, object_id, before, after)
-                   SELECT %(t)s, now(), now(), %(u)s, 'bench@bench.local', 'token.block', 'token',
-                          g::text, '{"valid": true}'::jsonb, '{"valid": false}'::jsonb
+                   actor_email, actor_name, action, object_type, object_id, before, after)
+                   SELECT %(t)s, now(), now(), %(u)s, 'bench@bench.local', '', 'token.block',
+                          'token', g::text, '{"valid": true}'::jsonb, '{"valid": false}'::jsonb
                    FROM generate_series(1, 10000) g""",
                 {**p, "u": user_id},
             )
