@@ -158,6 +158,10 @@ def check_target(
         _split(url)
 
 
+# Headers that only the origin they were sent to may see: dropped on a redirect elsewhere.
+ORIGIN_BOUND_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+
 class Client:
     """A small HTTP client over urllib3 that only calls allowed addresses (see the module).
     Thread-safe; one connection pool per (scheme, address, port, host name)."""
@@ -266,6 +270,12 @@ class Client:
                 return response
             hops -= 1
             url = urljoin(url, location)
+            if _split(url) != (scheme, host, port):
+                # Another origin: credentials meant for this one do not follow (as urllib3's
+                # own redirect handling does).
+                sent_headers = {
+                    k: v for k, v in sent_headers.items() if k.lower() not in ORIGIN_BOUND_HEADERS
+                }
             if response.status == 303 or (response.status in (301, 302) and method == "POST"):
                 method, body = "GET", None
                 sent_headers = {

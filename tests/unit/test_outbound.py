@@ -257,6 +257,31 @@ def test_redirects_are_not_followed_by_default_and_followed_to_allowed_targets()
         target.close()
 
 
+def test_credentials_do_not_follow_a_redirect_to_another_origin() -> None:
+    """Authorization and cookies go to the origin they were meant for only; other headers and
+    a same-origin redirect keep them."""
+    other = Receiver([200])
+    source = Receiver([307, 200, 307], headers={"Location": "/same"})
+    sensitive = {"Authorization": "Token secret-a", "Cookie": "s=1", "X-Trace": "t-1"}
+    try:
+        client = outbound.Client(allow_loopback=True, max_redirects=2)
+        client.post(source.url, body=b"{}", headers=sensitive)
+        first, same = source.requests[0], source.requests[1]
+        for request in (first, same):
+            assert (request["headers"]["Authorization"], request["headers"]["Cookie"]) == (
+                "Token secret-a",
+                "s=1",
+            )
+        source.headers = {"Location": other.url + "/elsewhere"}
+        client.post(source.url, body=b"{}", headers=sensitive)
+        (moved,) = other.requests
+        assert "Authorization" not in moved["headers"] and "Cookie" not in moved["headers"]
+        assert moved["headers"]["X-Trace"] == "t-1"
+    finally:
+        source.close()
+        other.close()
+
+
 def test_the_shared_client_has_timeouts() -> None:
     shared = outbound.client()
     assert shared is outbound.client()
