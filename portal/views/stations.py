@@ -297,9 +297,7 @@ def station_detail(request: HttpRequest, station_id: int) -> HttpResponse:
                 for kind, label, fields, names in COMMANDS
             ],
             "command_result": request.session.pop("portal_command_result", None),
-            "command_log": locations.charge_station_commands(
-                tenant_id=portal.tenant_id, station_id=station_id, limit=20, newest_first=True
-            ),
+            "command_log": _command_log(portal.tenant_id, station_id),
         },
         section="stations",
     )
@@ -341,10 +339,20 @@ def station_command(request: HttpRequest, station_id: int) -> HttpResponse:
     result["command"] = kind
     if getattr(request, "htmx", False):
         return page(
-            request, "portal/stations/_command_result.html", {"r": result}, section="stations"
+            request,
+            "portal/stations/_command_answer.html",
+            {"r": result, "command_log": _command_log(portal.tenant_id, station_id)},
+            section="stations",
         )
     request.session["portal_command_result"] = result
     return redirect("portal:station", portal.tenant.slug, station_id)
+
+
+def _command_log(tenant_id: int, station_id: int) -> Any:
+    """The station page's command log: its newest 20 commands."""
+    return locations.charge_station_commands(
+        tenant_id=tenant_id, station_id=station_id, limit=20, newest_first=True
+    )
 
 
 _OUTCOME_TEXT = {

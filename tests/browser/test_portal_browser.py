@@ -145,6 +145,10 @@ def test_send_a_remote_command_and_see_the_answer(
     result = page.get_by_test_id("command-result")
     expect(result).to_contain_text("ACCEPTED")
     expect(page.get_by_test_id("command-answer")).to_have_text("HeartbeatInterval = 300")
+    # The command log lists it at once, without a reload.
+    log = page.get_by_test_id("command-log")
+    expect(log.locator("tbody tr")).to_have_count(1)
+    expect(log.locator("tbody tr").first).to_contain_text("GET_CONFIGURATION")
     page.get_by_test_id("command").select_option("GET_LOCAL_LIST_VERSION")
     page.get_by_role("button", name="Send").click()
     expect(result).to_contain_text("GET_LOCAL_LIST_VERSION")

@@ -392,6 +392,9 @@ def test_a_command_to_a_station_no_node_holds_is_logged_offline(world, relay) ->
     r = client.post(url, {"command": "CLEAR_CACHE"}, HTTP_HX_REQUEST="true")
     body = r.content.decode()
     assert "OFFLINE" in body and "not connected to any gateway node" in body
+    # The answer carries the command log too (swapped out of band): the command is listed.
+    log = body[body.index('<table id="command-log"') :]
+    assert 'hx-swap-oob="true"' in log and "CLEAR_CACHE" in log and "OFFLINE" in log
     (row,) = RemoteCommand.objects.all()
     assert (row.kind, row.status, row.charge_station_id) == ("CLEAR_CACHE", "OFFLINE", a.station.pk)
     assert row.requested_by == f"user:{a.users['cpo_admin'].pk}"
