@@ -84,39 +84,34 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class NodeProcess:
-    """A gateway node as a real process: `python -m csms_gateway`."""
+class GatewayProcess:
+    """`python -m csms_gateway` as a real process on a free port, its output in a log file;
+    started with `env` over the test's environment, up once `ready()` says so."""
 
-    def __init__(self, relay: Relay, node_id: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, node_id: str, env: dict[str, str], ready: Any, what: str) -> None:
         from django.conf import settings
+
+        from config.env import BASE_DIR
 
         self.node_id = node_id
         self.port = free_port()
         self.log_path = settings.DATA_DIR / f"gateway-{node_id}-{uuid.uuid4().hex[:6]}.log"
-        env = {
-            **os.environ,
-            "DATABASE_URL": _test_database_url(),
-            "GATEWAY_PORT": str(self.port),
-            "GATEWAY_NODE_ID": node_id,
-            "RELAY_REDIS_URL": relay.url,
-            "RELAY_KEY_PREFIX": relay.prefix,
-            "GATEWAY_NODE_TTL": str(NODE_TTL),
-            "GATEWAY_REGISTRY_TTL": str(REGISTRY_TTL),
-            "PYTHONUNBUFFERED": "1",
-            **(env or {}),
-        }
-        from config.env import BASE_DIR
-
         self._log = open(self.log_path, "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "csms_gateway"],
             cwd=BASE_DIR,
-            env=env,
+            env={
+                **os.environ,
+                "DATABASE_URL": _test_database_url(),
+                "GATEWAY_PORT": str(self.port),
+                "GATEWAY_NODE_ID": node_id,
+                "PYTHONUNBUFFERED": "1",
+                **env,
+            },
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        wait_for(lambda: relay.redis.exists(f"{relay.prefix}:node:{node_id}"), timeout=60,
-                 what=f"gateway node {node_id} up")  # fmt: skip
+        wait_for(ready, timeout=60, what=what)
 
     @property
     def ws_url(self) -> str:
@@ -126,6 +121,7 @@ class NodeProcess:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
+        self._log.close()
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -139,6 +135,24 @@ class NodeProcess:
 
     def log(self) -> str:
         return self.log_path.read_text()
+
+
+class NodeProcess(GatewayProcess):
+    """A gateway node on the Redis relay of `relay`."""
+
+    def __init__(self, relay: Relay, node_id: str, env: dict[str, str] | None = None) -> None:
+        super().__init__(
+            node_id,
+            {
+                "RELAY_REDIS_URL": relay.url,
+                "RELAY_KEY_PREFIX": relay.prefix,
+                "GATEWAY_NODE_TTL": str(NODE_TTL),
+                "GATEWAY_REGISTRY_TTL": str(REGISTRY_TTL),
+                **(env or {}),
+            },
+            lambda: relay.redis.exists(f"{relay.prefix}:node:{node_id}"),
+            f"gateway node {node_id} up",
+        )
 
 
 @pytest.fixture(scope="module")

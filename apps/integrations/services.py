@@ -79,15 +79,7 @@ def _key_ref(key: ApiKey) -> ApiKeyRef:
 def _audit(
     *, tenant_id: int, actor: Actor, action: str, key: ApiKeyRef, before: Any, after: Any
 ) -> None:
-    parties_api.audit_record(
-        tenant_id=tenant_id,
-        actor=actor,
-        action=action,
-        object_type="api_key",
-        object_id=key.id,
-        before=before,
-        after=after,
-    )
+    parties_api.audit(tenant_id, actor, action, "api_key", key.id, before=before, after=after)
 
 
 def _key_summary(key: ApiKeyRef) -> dict[str, Any]:
@@ -352,15 +344,7 @@ def _check_url(url: str) -> None:
 def _audit_webhook(
     tenant_id: int, actor: Actor, action: str, sub_id: int, *, before: Any, after: Any
 ) -> None:
-    parties_api.audit_record(
-        tenant_id=tenant_id,
-        actor=actor,
-        action=action,
-        object_type="webhook",
-        object_id=sub_id,
-        before=before,
-        after=after,
-    )
+    parties_api.audit(tenant_id, actor, action, "webhook", sub_id, before=before, after=after)
 
 
 def _audited(sub: WebhookSubscription) -> dict[str, Any]:

@@ -75,15 +75,7 @@ def token_set_valid(
 def _audit(
     tenant_id: int, actor: Actor, action: str, token_id: int | str, *, before: Any, after: Any
 ) -> None:
-    parties_api.audit_record(
-        tenant_id=tenant_id,
-        actor=actor,
-        action=action,
-        object_type="token",
-        object_id=token_id,
-        before=before,
-        after=after,
-    )
+    parties_api.audit(tenant_id, actor, action, "token", token_id, before=before, after=after)
 
 
 def _text(value: Any, path: str, *, max_length: int, required: bool) -> list[Problem]:

@@ -58,10 +58,12 @@ def test_create_an_api_key_see_it_once_and_revoke_it(page, live_server, bworld, 
     ]
 
 
-def test_unlock_a_locked_member(page, live_server, bworld, artefacts):
+def test_unlock_a_locked_member(page, live_server, bworld, artefacts, monkeypatch):
     a, _ = bworld
     email = a.users["finance"].email
-    at = datetime.now(UTC) - timedelta(minutes=1)
+    # The page's clock is held (the live server runs in this process): no wall clock.
+    at = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    monkeypatch.setattr("portal.views.sign_in_locks.now", lambda: at + timedelta(minutes=1))
     for i in range(5):
         parties_api.sign_in_failure_record(
             username=email, client="203.0.113.66", now=at + timedelta(seconds=i)

@@ -8,15 +8,10 @@ written, the socket file not reachable by other users, not left behind by a stop
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import stat
-import subprocess
-import sys
 import tempfile
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,65 +32,27 @@ from apps.locations.contracts import (
     StationCommand,
 )
 from apps.locations.models import ChargeStation, RemoteCommand
-from config.env import BASE_DIR
-from tests.conftest import _test_database_url, wait_for
+from tests.conftest import wait_for
 from tests.factories import ConnectorFactory
-from tests.relay_fixtures import SimStation, free_port
+from tests.relay_fixtures import GatewayProcess, SimStation
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
 
 
-class LocalNode:
+class LocalNode(GatewayProcess):
     """`python -m csms_gateway` as `make run` starts it: no Redis URL, so the command relay is
     the local socket at `socket_path`."""
 
     def __init__(self, socket_path: Path, node_id: str = "node-local") -> None:
-        from django.conf import settings
-
-        self.node_id = node_id
         self.socket_path = socket_path
-        self.port = free_port()
-        self.log_path = settings.DATA_DIR / f"gateway-{node_id}-{uuid.uuid4().hex[:6]}.log"
-        env = {
-            **os.environ,
-            "DATABASE_URL": _test_database_url(),
-            "GATEWAY_PORT": str(self.port),
-            "GATEWAY_NODE_ID": node_id,
-            "REDIS_URL": "",
-            "RELAY_REDIS_URL": "",
-            "RELAY_SOCKET": str(socket_path),
-            "PYTHONUNBUFFERED": "1",
-        }
-        self._log = open(self.log_path, "w")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "csms_gateway"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
         # Logged once the socket file is in place (renamed there after listen()).
         ready = f"command relay: node {node_id} on the local socket {socket_path}"
-        wait_for(lambda: ready in self.log(), timeout=60, what=f"gateway node {node_id} listening")
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ocpp/"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(20)
-        self._log.close()
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-        self._log.close()
-
-    def log(self) -> str:
-        return self.log_path.read_text()
+        super().__init__(
+            node_id,
+            {"REDIS_URL": "", "RELAY_REDIS_URL": "", "RELAY_SOCKET": str(socket_path)},
+            lambda: ready in self.log(),
+            f"gateway node {node_id} listening",
+        )
 
 
 @pytest.fixture

@@ -146,32 +146,24 @@ def test_a_remote_start_names_its_command(
     assert_valid_ocpi_cdr(cdr)
 
 
-def test_cdrs_written_before_stay_as_written_and_the_api_leaves_their_notes_out(
-    station: dict[str, Any], django_capture_on_commit_callbacks: Any
-) -> None:
-    """A CDR of the old shape (notes inside the OCPI object, no annotations) as a row."""
-    st = station["station"]
+def _one_session_cdr(st: Any, capture: Any) -> Cdr:
+    """One 1.x session (9 kWh, 30 minutes) processed to its CDR."""
     record(
         [
             ev(st, EventKind.STARTED, 0, 0, id_tag="04AA11BB22CC33", meter_wh=Decimal(0)),
             ev(st, EventKind.ENDED, 1, 30, meter_wh=Decimal(9000)),
         ],
-        django_capture_on_commit_callbacks,
+        capture,
     )
     rebuild.transaction_process(station_id=st.pk, ocpp_transaction_id=TXID)
-    new = Cdr.objects.get()
-    assert new.data["auth_method"] == "WHITELIST"  # the start said nothing (old events)
-    notes = {**new.annotations, "meter_start_wh": "0.000"}
-    old_data = {**new.data, **notes}
-    old_data["cdr_location"] = {
-        k: v
-        for k, v in old_data["cdr_location"].items()
-        if k not in ("evse_id", "connector_format")
-    }
-    # The old row: a credit-and-rebill would not be allowed to change it; here it is written
-    # as the old code wrote it, next to the new one (another session id is not needed: the
-    # OCPI id differs and a credit CDR may share the session).
-    old = Cdr.objects.create(
+    return Cdr.objects.get()
+
+
+def _old_row(new: Cdr, data: dict[str, Any]) -> Cdr:
+    """A CDR row as the code before annotations wrote it, next to `new` (a credit-and-rebill
+    would not be allowed to change it; the OCPI id differs and a credit CDR may share the
+    session)."""
+    return Cdr.objects.create(
         tenant_id=new.tenant_id,
         party_id=new.party_id,
         ocpi_id="CDR-OLD",
@@ -184,8 +176,25 @@ def test_cdrs_written_before_stay_as_written_and_the_api_leaves_their_notes_out(
         total_cost_excl_vat=Decimal("0"),
         total_energy_kwh=Decimal("0"),
         total_time_hours=Decimal("0"),
-        data=old_data,
+        data=data,
     )
+
+
+def test_cdrs_written_before_stay_as_written_and_the_api_leaves_their_notes_out(
+    station: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    """A CDR of the old shape (notes inside the OCPI object, no annotations) as a row."""
+    st = station["station"]
+    new = _one_session_cdr(st, django_capture_on_commit_callbacks)
+    assert new.data["auth_method"] == "WHITELIST"  # the start said nothing (old events)
+    notes = {**new.annotations, "meter_start_wh": "0.000"}
+    old_data = {**new.data, **notes}
+    old_data["cdr_location"] = {
+        k: v
+        for k, v in old_data["cdr_location"].items()
+        if k not in ("evse_id", "connector_format")
+    }
+    old = _old_row(new, old_data)
     shown = charging_api.cdr_object(charging_api.cdr_get(tenant_id=st.tenant_id, cdr_id=old.pk))
     assert not set(shown) & {"time_zone", "meter_start_wh", "meter_stop_wh", "pricing"}
     assert "ocpp_transaction_id" not in shown
@@ -212,30 +221,9 @@ def test_the_portal_shows_the_priced_periods_of_new_and_old_cdrs(
     from tests.portal.world import signed_in_client
 
     st = station["station"]
-    record(
-        [
-            ev(st, EventKind.STARTED, 0, 0, id_tag="04AA11BB22CC33", meter_wh=Decimal(0)),
-            ev(st, EventKind.ENDED, 1, 30, meter_wh=Decimal(9000)),
-        ],
-        django_capture_on_commit_callbacks,
-    )
-    rebuild.transaction_process(station_id=st.pk, ocpp_transaction_id=TXID)
-    new = Cdr.objects.get()
-    old = Cdr.objects.create(  # the old shape: the pricing result inside the OCPI object
-        tenant_id=new.tenant_id,
-        party_id=new.party_id,
-        ocpi_id="CDR-OLD",
-        kind="CREDIT",
-        credits=new,
-        session=new.session,
-        start_date_time=new.start_date_time,
-        end_date_time=new.end_date_time,
-        currency="EUR",
-        total_cost_excl_vat=Decimal("0"),
-        total_energy_kwh=Decimal("0"),
-        total_time_hours=Decimal("0"),
-        data={**new.data, "pricing": new.annotations["pricing"]},
-    )
+    new = _one_session_cdr(st, django_capture_on_commit_callbacks)
+    # The old shape: the pricing result inside the OCPI object.
+    old = _old_row(new, {**new.data, "pricing": new.annotations["pricing"]})
     user = UserFactory(username="finance@shape.test", email="finance@shape.test")
     MembershipFactory(user=user, tenant=st.tenant, role="finance")
     client = signed_in_client(user)

@@ -7,7 +7,6 @@ runs more than one chunk ahead of the socket. No clock is involved."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import warnings
@@ -15,15 +14,12 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from django.core import signals
-from django.core.handlers.asgi import ASGIHandler
-from django.db import close_old_connections
 from django.urls import reverse
 
 from apps.charging import api as charging_api
 from apps.charging.models import Cdr
 from portal.views import charging as charging_views
+from tests.asgi import asgi_get
 from tests.portal.world import signed_in_client
 
 N = 6_000  # CDRs exported (plus the world's own one)
@@ -53,47 +49,8 @@ def _bulk_cdrs(t: Any) -> None:
     )
 
 
-def _asgi_get(path: str, cookie: str, on_send: Any) -> list[dict[str, Any]]:
-    """One GET through Django's ASGIHandler. `async_to_sync` from the test's thread: the
-    handler's thread-sensitive ORM calls run in this thread, on the test's transaction."""
-    sent: list[dict[str, Any]] = []
-    requested = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal requested
-        if not requested:
-            requested = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await asyncio.Event().wait()  # the client never disconnects
-        raise AssertionError("unreachable")
-
-    async def send(message: dict[str, Any]) -> None:
-        on_send(message)
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver"), (b"cookie", f"sessionid={cookie}".encode())],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
-    # As Django's test clients do: the handler must not close the test's connection.
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    try:
-        async_to_sync(ASGIHandler())(scope, receive, send)
-    finally:
-        signals.request_started.connect(close_old_connections)
-        signals.request_finished.connect(close_old_connections)
-    return sent
+def _cookie(session: str) -> list[tuple[bytes, bytes]]:
+    return [(b"cookie", f"sessionid={session}".encode())]
 
 
 def test_cdr_export_is_streamed_under_asgi_one_chunk_at_a_time(world, monkeypatch) -> None:
@@ -123,7 +80,7 @@ def test_cdr_export_is_streamed_under_asgi_one_chunk_at_a_time(world, monkeypatc
     cookie = signed_in_client(a.users["finance"]).cookies["sessionid"].value
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        sent = _asgi_get(reverse("portal:cdr_export", args=["alpha"]), cookie, on_send)
+        sent = asgi_get(reverse("portal:cdr_export", args=["alpha"]), _cookie(cookie), on_send)
 
     start = sent[0]
     assert start["type"] == "http.response.start" and start["status"] == 200
@@ -160,7 +117,7 @@ def test_cdr_export_is_streamed_under_asgi_one_chunk_at_a_time(world, monkeypatc
 def test_cdr_export_under_asgi_still_needs_the_export_capability(world) -> None:
     a, _ = world
     cookie = signed_in_client(a.users["support"]).cookies["sessionid"].value
-    sent = _asgi_get(reverse("portal:cdr_export", args=["alpha"]), cookie, lambda m: None)
+    sent = asgi_get(reverse("portal:cdr_export", args=["alpha"]), _cookie(cookie))
     assert sent[0]["status"] == 403
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     assert a.cdr.ocpi_id.encode() not in body

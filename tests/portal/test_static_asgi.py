@@ -5,7 +5,6 @@ served files that way: the first stylesheet of `make run` printed that warning).
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import gzip
 import json
@@ -16,12 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
-from django.core import signals
-from django.core.handlers.asgi import ASGIHandler
-from django.db import close_old_connections
 
 from config.env import BASE_DIR
+from tests.asgi import asgi_get
 
 IMMUTABLE = "max-age=315360000, public, immutable"
 
@@ -55,47 +51,6 @@ def production_static(collected: Path, settings: Any) -> dict[str, str]:
     return dict(manifest["paths"])
 
 
-def _asgi_get(path: str, headers: list[tuple[bytes, bytes]]) -> list[dict[str, Any]]:
-    sent: list[dict[str, Any]] = []
-    requested = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal requested
-        if not requested:
-            requested = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await asyncio.Event().wait()  # the client never disconnects
-        raise AssertionError("unreachable")
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver"), *headers],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
-    # As Django's test clients do: no database connection is touched by a static file.
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    try:
-        # A new handler per request: it builds the middleware (which lists STATIC_ROOT) now.
-        async_to_sync(ASGIHandler())(scope, receive, send)
-    finally:
-        signals.request_started.connect(close_old_connections)
-        signals.request_finished.connect(close_old_connections)
-    return sent
-
-
 Served = tuple[int, dict[str, str], bytes, list[str]]  # status, headers, body, warnings
 
 
@@ -108,7 +63,7 @@ def _get(path: str, headers: list[tuple[bytes, bytes]]) -> Served:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         warnings.filterwarnings("ignore", message="unclosed event loop", category=ResourceWarning)
-        sent = _asgi_get(path, headers)
+        sent = asgi_get(path, headers)
     start = sent[0]
     assert start["type"] == "http.response.start"
     response_headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
