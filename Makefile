@@ -55,13 +55,15 @@ run: demo
 		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m config.processes -f Procfile start; \
 		rc=$$?; if [ $$rc -eq 130 ]; then echo "  Stopped."; else exit $$rc; fi
 
-## make test: lint, boundaries, strict types of the pricing core, migrations check, all tests
+## make test: lint, boundaries, types (whole project; the pricing core strict), migrations check,
+## all tests
 test: lint pytest
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/mypy --strict billing/pricing
 	$(BIN)/python manage.py makemigrations --check --dry-run -v1
 

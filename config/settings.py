@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "django_htmx",
     "servestatic",
+    "djmoney",
     "apps.common",
     "apps.parties",
     "apps.locations",

@@ -53,6 +53,11 @@ CASES = [
     ("apps-inward", "apps/integrations/_bad.py", "import restapi\n"),
     ("outer-api-only", "portal/_bad.py", "from apps.tariffs import selectors\n"),
     ("apps-inward", "apps/tariffs/_bad.py", "import portal.views\n"),
+    ("apps-layers", "apps/parties/_bad.py", "from apps.charging import api\n"),
+    ("apps-layers", "apps/tokens/_bad.py", "from apps.tariffs import contracts\n"),
+    ("outer-layers", "restapi/_bad.py", "import portal.views\n"),
+    ("app-internal-layers", "apps/tokens/selectors.py", "from apps.tokens import services\n"),
+    ("app-internal-layers", "apps/tariffs/models.py", "from apps.tariffs import selectors\n"),
 ]
 
 
@@ -62,14 +67,19 @@ def test_contract_breaks_on_a_forbidden_import(
 ) -> None:
     assert _lint(project_copy, contract).returncode == 0
     bad = project_copy / path
-    bad.write_text(source)
+    # A new module `_bad`, or one forbidden line appended to an existing module.
+    original = bad.read_text() if bad.exists() else None
+    bad.write_text((original or "") + source)
     try:
         result = _lint(project_copy, contract)
     finally:
-        bad.unlink()
+        if original is None:
+            bad.unlink()
+        else:
+            bad.write_text(original)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "BROKEN" in result.stdout
-    assert "_bad" in result.stdout
+    assert path.removesuffix(".py").replace("/", ".") in result.stdout
 
 
 @pytest.mark.parametrize(
