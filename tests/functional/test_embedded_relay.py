@@ -104,6 +104,9 @@ def test_commands_reach_the_station_through_the_local_socket(
     assert [(v.key.name, v.value) for v in out.data.values] == [("HeartbeatInterval", "120")]
     out = send(st, Reset())
     assert (out.status, out.ocpp_action) == (CommandStatus.ACCEPTED, "Reset")
+    # The station reboots after Reset; the next command waits until it is back (a command to
+    # a station that is offline fails before the node sees it).
+    wait_for(lambda: sim.station.boots >= 2, timeout=30, what="rebooted")
     # An invalid request: refused by the node, nothing sent to the station.
     sent_before = len(sim.calls())
     with pytest.raises(ValidationFailed):
