@@ -11,21 +11,20 @@ from __future__ import annotations
 import datetime as dt
 from bisect import bisect_right
 from decimal import Decimal
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from billing.pricing.model import (
     WEEKDAY_INDEX,
     ChargingPeriod,
     Dimension,
+    Price,
     PriceComponent,
     PriceWarning,
     ReservationRestriction,
+    TariffElement,
     TariffRestrictions,
 )
-
-if TYPE_CHECKING:
-    from billing.pricing.model import Tariff
 
 DAY = 86400
 _EPOCH_DATE = dt.date(1970, 1, 1)
@@ -365,11 +364,16 @@ class TimeTable:
 
 
 class CompiledTariff:
-    """Per-dimension candidate lists, cut instants and tariff-level facts, built once."""
+    """Per-dimension candidate lists, cut instants and tariff-level facts, built once (by
+    ``Tariff`` on construction, from its fields: this module does not know ``Tariff``)."""
 
     __slots__ = (
-        "tariff",
+        "tariff_id",
         "currency",
+        "min_price",
+        "max_price",
+        "start_date_time",
+        "end_date_time",
         "minor_unit",
         "candidates",
         "static",
@@ -389,12 +393,27 @@ class CompiledTariff:
         "tables",
         "vat_factors",
         "table_path",
+        "lookups",
     )
 
-    def __init__(self, tariff: Tariff) -> None:
-        self.tariff = tariff
-        self.currency = tariff.currency
-        self.minor_unit = minor_unit(tariff.currency)
+    def __init__(
+        self,
+        *,
+        tariff_id: str,
+        currency: str,
+        elements: tuple[TariffElement, ...],
+        min_price: Price | None = None,
+        max_price: Price | None = None,
+        start_date_time: dt.datetime | None = None,
+        end_date_time: dt.datetime | None = None,
+    ) -> None:
+        self.tariff_id = tariff_id
+        self.currency = currency
+        self.min_price = min_price
+        self.max_price = max_price
+        self.start_date_time = start_date_time
+        self.end_date_time = end_date_time
+        self.minor_unit = minor_unit(currency)
         charging: dict[Dimension, list[Candidate]] = {d: [] for d in DIMS}
         res: dict[Dimension, list[Candidate]] = {d: [] for d in DIMS}
         res_exp_first: dict[Dimension, list[Candidate]] = {d: [] for d in DIMS}
@@ -405,7 +424,7 @@ class CompiledTariff:
         current_edges: set[Decimal] = set()
         power_edges: set[Decimal] = set()
         celements: list[CElement] = []
-        for i, el in enumerate(tariff.elements):
+        for i, el in enumerate(elements):
             comps: dict[Dimension, PriceComponent] = {}
             for pc in el.price_components:
                 comps.setdefault(pc.type, pc)  # one component per dimension per element
@@ -485,10 +504,10 @@ class CompiledTariff:
             and not any(
                 self.candidates[d] for d in (Dimension.TIME, Dimension.PARKING_TIME, Dimension.FLAT)
             )
-            and tariff.min_price is None
-            and tariff.max_price is None
-            and tariff.start_date_time is None
-            and tariff.end_date_time is None
+            and min_price is None
+            and max_price is None
+            and start_date_time is None
+            and end_date_time is None
         )
         # Dimensions whose candidates only look at the local time of day and weekday: a
         # precomputed table (weekday x time segment) replaces the linear scan.
@@ -512,11 +531,13 @@ class CompiledTariff:
             )
         )
         self.vat_factors: dict[int, Decimal] = {}
-        for el in tariff.elements:
+        for el in elements:
             for pc in el.price_components:
                 self.vat_factors[id(pc)] = (
                     Decimal(1) if pc.vat is None else Decimal(1) + pc.vat / Decimal(100)
                 )
+
+        self.lookups = PeriodLookups(self)
 
     def next_time_edge(self, t: int, session_start: int, clock: LocalClock | None) -> int | None:
         """The first instant after ``t`` where a time-based restriction can change its value:
@@ -543,5 +564,55 @@ class CompiledTariff:
         return best
 
 
-def compile_tariff(tariff: Tariff) -> CompiledTariff:
-    return CompiledTariff(tariff)
+class PeriodLookups:
+    """What the general path looks up for each charging period, per dimension (FLAT, ENERGY,
+    TIME, PARKING_TIME): the static candidate, the candidates, the time-of-day table; and
+    the tariff's restriction edges. Flat attributes of one object: the per-period loop reads
+    them without dict lookups and rebinds one name at a tariff switch."""
+
+    __slots__ = (
+        "s_flat",
+        "s_energy",
+        "s_time",
+        "s_park",
+        "c_flat",
+        "c_energy",
+        "c_time",
+        "c_park",
+        "tb_energy",
+        "tb_time",
+        "tb_park",
+        "has_edges",
+        "use_day",
+        "sods",
+        "n_sods",
+        "simple_edges",
+    )
+
+    def __init__(self, ct: CompiledTariff) -> None:
+        F, E, T, P = DIMS
+        static, cands, tables = ct.static, ct.candidates, ct.tables
+        self.s_flat = static[F]
+        self.s_energy = static[E]
+        self.s_time = static[T]
+        self.s_park = static[P]
+        self.c_flat = cands[F]
+        self.c_energy = cands[E]
+        self.c_time = cands[T]
+        self.c_park = cands[P]
+        self.tb_energy = tables[E]
+        self.tb_time = tables[T]
+        self.tb_park = tables[P]
+        self.has_edges = ct.has_edges
+        self.sods = ct.local_sods
+        self.n_sods = len(self.sods)
+        # the local day of each period is needed (for a table, or to see that no
+        # time-of-day edge lies inside it); only with a clock, i.e. a zone
+        self.use_day = (
+            self.tb_energy is not None
+            or self.tb_time is not None
+            or self.tb_park is not None
+            or bool(ct.has_edges and self.sods)
+        )
+        # only local time-of-day edges: the common case of the edge check, inlined
+        self.simple_edges = bool(self.sods) and not ct.duration_edges and not ct.kwh_edges
