@@ -414,15 +414,23 @@ class CompiledTariff:
         self.start_date_time = start_date_time
         self.end_date_time = end_date_time
         self.minor_unit = minor_unit(currency)
+        celements = self._candidates(elements)
+        self._edges(celements)
+        self._paths()
+        self.vat_factors: dict[int, Decimal] = {}
+        for el in elements:
+            for pc in el.price_components:
+                self.vat_factors[id(pc)] = (
+                    Decimal(1) if pc.vat is None else Decimal(1) + pc.vat / Decimal(100)
+                )
+        self.lookups = PeriodLookups(self)
+
+    def _candidates(self, elements: tuple[TariffElement, ...]) -> list[CElement]:
+        """Per dimension, the elements that can price it, in tariff order (point 1): of the
+        charging part, of reservations, of expired reservations; the static ones."""
         charging: dict[Dimension, list[Candidate]] = {d: [] for d in DIMS}
         res: dict[Dimension, list[Candidate]] = {d: [] for d in DIMS}
         res_exp_first: dict[Dimension, list[Candidate]] = {d: [] for d in DIMS}
-        sods: set[int] = set()
-        midnight = False
-        duration_edges: set[int] = set()
-        kwh_edges: set[Decimal] = set()
-        current_edges: set[Decimal] = set()
-        power_edges: set[Decimal] = set()
         celements: list[CElement] = []
         for i, el in enumerate(elements):
             comps: dict[Dimension, PriceComponent] = {}
@@ -439,6 +447,25 @@ class CompiledTariff:
                     res[dim].append(cand)
                 else:
                     res_exp_first[dim].append(cand)
+        self.candidates = {d: tuple(v) for d, v in charging.items()}
+        self.static: dict[Dimension, Candidate | None] = {}
+        for d, cands in self.candidates.items():
+            self.static[d] = cands[0] if cands and cands[0][0].unrestricted else None
+        self.res_candidates = {d: tuple(v) for d, v in res.items()}
+        # PRICING.md point 6 / spec note: an expired reservation is priced by
+        # RESERVATION_EXPIRES elements first, then by RESERVATION elements.
+        self.res_expired_candidates = {d: tuple(res_exp_first[d] + res[d]) for d in DIMS}
+        return celements
+
+    def _edges(self, celements: list[CElement]) -> None:
+        """The instants and volumes where a restriction can change its value."""
+        sods: set[int] = set()
+        midnight = False
+        duration_edges: set[int] = set()
+        kwh_edges: set[Decimal] = set()
+        current_edges: set[Decimal] = set()
+        power_edges: set[Decimal] = set()
+        for ce in celements:
             if ce.win is not None:
                 sods.add(ce.win[0] % DAY)
                 sods.add(ce.win[1] % DAY)
@@ -458,14 +485,6 @@ class CompiledTariff:
                     power_edges.add(w)
         if midnight:
             sods.add(0)
-        self.candidates = {d: tuple(v) for d, v in charging.items()}
-        self.static: dict[Dimension, Candidate | None] = {}
-        for d, cands in self.candidates.items():
-            self.static[d] = cands[0] if cands and cands[0][0].unrestricted else None
-        self.res_candidates = {d: tuple(v) for d, v in res.items()}
-        # PRICING.md point 6 / spec note: an expired reservation is priced by
-        # RESERVATION_EXPIRES elements first, then by RESERVATION elements.
-        self.res_expired_candidates = {d: tuple(res_exp_first[d] + res[d]) for d in DIMS}
         self.needs_local = any(ce.needs_local for ce in celements)
         self.local_sods = tuple(sorted(sods))
         self.duration_edges = tuple(sorted(duration_edges))
@@ -473,6 +492,10 @@ class CompiledTariff:
         self.current_edges = tuple(sorted(current_edges))
         self.power_edges = tuple(sorted(power_edges))
         self.has_edges = bool(self.local_sods or self.duration_edges or self.kwh_edges)
+
+    def _paths(self) -> None:
+        """Which pricing path the tariff takes (engine.price_session), and the warning of
+        dimensions without a default element."""
         self.no_default = tuple(
             d
             for d, cands in self.candidates.items()
@@ -504,10 +527,10 @@ class CompiledTariff:
             and not any(
                 self.candidates[d] for d in (Dimension.TIME, Dimension.PARKING_TIME, Dimension.FLAT)
             )
-            and min_price is None
-            and max_price is None
-            and start_date_time is None
-            and end_date_time is None
+            and self.min_price is None
+            and self.max_price is None
+            and self.start_date_time is None
+            and self.end_date_time is None
         )
         # Dimensions whose candidates only look at the local time of day and weekday: a
         # precomputed table (weekday x time segment) replaces the linear scan.
@@ -518,7 +541,7 @@ class CompiledTariff:
                 table = TimeTable(cands)
             self.tables[d] = table
         # Every charging dimension static, absent, or a time-of-day table (FLAT: static or
-        # absent), and only local time-of-day edges: engine._price_table prices it with a
+        # absent), and only local time-of-day edges: fast_paths.price_table prices it with a
         # table lookup per period and no restriction evaluation.
         self.table_path = (
             not self.all_static
@@ -530,14 +553,6 @@ class CompiledTariff:
                 for d in (Dimension.ENERGY, Dimension.TIME, Dimension.PARKING_TIME)
             )
         )
-        self.vat_factors: dict[int, Decimal] = {}
-        for el in elements:
-            for pc in el.price_components:
-                self.vat_factors[id(pc)] = (
-                    Decimal(1) if pc.vat is None else Decimal(1) + pc.vat / Decimal(100)
-                )
-
-        self.lookups = PeriodLookups(self)
 
     def next_time_edge(self, t: int, session_start: int, clock: LocalClock | None) -> int | None:
         """The first instant after ``t`` where a time-based restriction can change its value:
