@@ -20,6 +20,7 @@ from billing.pricing import (
     parse_tariff,
     price_session,
 )
+from billing.pricing.general import price_general
 
 D = Decimal
 START = dt.datetime(2026, 1, 15, 9, 0, tzinfo=dt.UTC)
@@ -261,8 +262,6 @@ def _check_sums(r: PriceResult) -> None:
 def test_static_fast_path_equals_the_general_path(
     tariff: Tariff, parts: list[tuple[int, int, bool]]
 ) -> None:
-    from billing.pricing.general import price_general
-
     session = _session(parts)
     fast = price_session(tariff=tariff, session=session)
     general = price_general(tariff.compiled, session, "ROUND_HALF_UP")
@@ -296,8 +295,6 @@ def test_static_fast_path_equals_the_general_path(
 def test_energy_only_path_equals_the_general_path(
     price: Decimal, step: int, vat: Decimal | None, parts: list[tuple[int, int, bool]]
 ) -> None:
-    from billing.pricing.general import price_general
-
     tariff = parse_tariff(
         {
             "country_code": "NL",
@@ -596,8 +593,6 @@ def test_table_path_equals_the_general_path(
     start_minute: int,
     parts: list[tuple[int, int, str]],
 ) -> None:
-    from billing.pricing.general import price_general
-
     elements: list[dict[str, Any]] = []
     for a, b, days, price, step, vat, kind in windows:
         restrictions: dict[str, Any] = {"start_time": a, "end_time": b}
