@@ -6,7 +6,10 @@ holds the instructions of one measured segment and nothing else. The workload is
 the bench's own session generator (seed 42, 100 sessions per case, each priced 3 times with
 ``.totals``) and the first 400 lines of a JSON-lines file written by ``write_jsonl``
 (decoded with ``loads_exact``, parsed with ``parse_cdr_session``, priced), with
-``PYTHONHASHSEED=0`` and the garbage collector off.
+``PYTHONHASHSEED=0`` and the garbage collector off. Then the general path: 100 sessions
+of the kWh/time/parking shape priced 3 times with a restricted tariff (``RESTRICTED``), and
+the per-period breakdown (``.periods``, built by the general path) of 100 sessions of each
+of the four cases.
 
 ``--root`` selects the source tree to measure (e.g. ``/work/main`` for a before/after pair
 with the same script). ``--report DIR`` reads the dump files of a finished run and prints
@@ -22,6 +25,7 @@ import os
 import random
 import sys
 import tempfile
+from decimal import Decimal
 from pathlib import Path
 
 SEGMENTS = (
@@ -32,7 +36,50 @@ SEGMENTS = (
     ("json_decode", 400),
     ("parse_cdr_session", 400),
     ("price_jsonl", 400),
+    ("price_restricted", 300),
+    ("breakdown_general", 400),
 )
+
+# A tariff the fast paths do not take (kWh and duration restrictions): the general path,
+# element selection per period.
+RESTRICTED = {
+    "country_code": "NL",
+    "party_id": "BEN",
+    "id": "restricted",
+    "currency": "EUR",
+    "last_updated": "2026-01-01T00:00:00Z",
+    "elements": [
+        {
+            "price_components": [
+                {"type": "ENERGY", "price": Decimal("0.35"), "vat": Decimal("21"), "step_size": 1}
+            ],
+            "restrictions": {"max_kwh": Decimal("20")},
+        },
+        {
+            "price_components": [
+                {"type": "TIME", "price": Decimal("2.40"), "vat": Decimal("21"), "step_size": 60}
+            ],
+            "restrictions": {"min_duration": 3600},
+        },
+        {
+            "price_components": [
+                {"type": "FLAT", "price": Decimal("0.50"), "vat": Decimal("21"), "step_size": 0},
+                {
+                    "type": "ENERGY",
+                    "price": Decimal("0.25"),
+                    "vat": Decimal("21"),
+                    "step_size": 100,
+                },
+                {
+                    "type": "PARKING_TIME",
+                    "price": Decimal("6.00"),
+                    "vat": Decimal("21"),
+                    "step_size": 300,
+                },
+            ]
+        },
+    ],
+}
 
 
 def run(root: str) -> None:
@@ -56,6 +103,12 @@ def run(root: str) -> None:
         cdr = loads_exact(line)
         tariff = tariffs[cdr["charging_periods"][0]["tariff_id"]]
         price_session(tariff=tariff, session=parse_cdr_session(cdr, time_zone=bp.TZ)).totals  # noqa: B018
+    restricted = parse_tariff(RESTRICTED)
+    for s in sessions["kwh_time_parking"]:
+        price_session(tariff=restricted, session=s).totals  # noqa: B018
+    for case, t in tariffs.items():
+        for s in sessions[case]:
+            price_session(tariff=t, session=s).periods  # noqa: B018
     gc.disable()
     mark = os.getppid
     mark()  # dump 1: the setup (ignored)
@@ -70,6 +123,14 @@ def run(root: str) -> None:
     mark()
     for c, s in zip(cdrs, parsed, strict=True):
         price_session(tariff=tariffs[c["charging_periods"][0]["tariff_id"]], session=s).totals  # noqa: B018
+    mark()
+    for _ in range(3):
+        for s in sessions["kwh_time_parking"]:
+            price_session(tariff=restricted, session=s).totals  # noqa: B018
+    mark()
+    for case, t in tariffs.items():
+        for s in sessions[case]:
+            price_session(tariff=t, session=s).periods  # noqa: B018
     mark()
 
 

@@ -31,17 +31,17 @@ from billing.pricing.model import (
     Reconciliation,
     ReservationRestriction,
     SessionInput,
-    Tariff,
     TariffElement,
     TariffRestrictions,
     TariffSwitch,
     TariffType,
 )
 from billing.pricing.parse import parse_cdr_session, parse_charging_periods, parse_meter_values
-from billing.pricing.parse import parse_tariff as parse_tariff
 from billing.pricing.reconcile import reconcile_cdr
 from billing.pricing.serialize import periods_to_ocpi, result_to_ocpi, tariff_to_ocpi
 from billing.pricing.splitter import split_session
+from billing.pricing.tariff import Tariff
+from billing.pricing.tariff_parser import parse_tariff
 
 __all__ = [
     "ROUND_HALF_UP",

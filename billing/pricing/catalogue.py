@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from billing.pricing.model import ChargingPeriod, InputIssue, PricingInputError, Tariff
+from billing.pricing.model import ChargingPeriod, InputIssue, PricingInputError
+from billing.pricing.tariff import Tariff
 
 # What callers may pass as the other tariffs: a mapping tariff_id -> Tariff (the keys are
 # the ids the periods use) or tariffs keyed by their own ``id``.

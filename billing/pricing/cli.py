@@ -14,13 +14,15 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from billing.pricing.collect import _Collector
+from billing.pricing.collect import Collector
 from billing.pricing.engine import price_session, rounding_mode
-from billing.pricing.model import PricingInputError, Tariff, TariffSwitch
-from billing.pricing.parse import parse_cdr_session, parse_meter_values, parse_tariff
+from billing.pricing.model import PricingInputError, TariffSwitch
+from billing.pricing.parse import parse_cdr_session, parse_meter_values
 from billing.pricing.reconcile import compare_totals
 from billing.pricing.serialize import dumps, iso, periods_to_ocpi, result_to_ocpi
 from billing.pricing.splitter import split_session
+from billing.pricing.tariff import Tariff
+from billing.pricing.tariff_parser import parse_tariff
 
 
 class _InputError(Exception):
@@ -180,7 +182,7 @@ def _price(args: argparse.Namespace) -> int:
 
 def _switches(values: Sequence[str]) -> list[TariffSwitch]:
     """--switch INSTANT=TARIFF_ID, strictly: an OCPI DateTime in UTC and a CiString(36)."""
-    c = _Collector("2.2.1")
+    c = Collector("2.2.1")
     out: list[TariffSwitch] = []
     for value in values:
         when_text, sep, tid = value.partition("=")

@@ -1,7 +1,8 @@
 """Walking a JSON document and collecting every issue with its JSON path (PRICING.md 10).
 
-Shared by the tariff and CDR parsers (``parse.py``) and the OCPI object checks
-(``ocpi_objects.py``).
+The bottom of the parsers: shared by the tariff parser (``tariff_parser.py``), the CDR and
+meter-values parsers (``parse.py``), the declarative checks (``checks.py``) and the OCPI
+object checks (``ocpi_objects.py``), hence public names.
 """
 
 from __future__ import annotations
@@ -12,18 +13,36 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from billing.pricing.model import InputIssue, PricingInputError
 
-_TIME_RE = re.compile(r"([0-1][0-9]|2[0-3]):[0-5][0-9]\Z")
-_DATE_RE = re.compile(r"([12][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])\Z")
-_DATETIME_RE = re.compile(
+TIME_RE = re.compile(r"([0-1][0-9]|2[0-3]):[0-5][0-9]\Z")
+DATE_RE = re.compile(r"([12][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])\Z")
+DATETIME_RE = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|\+00:00)?\Z"
 )
-_CURRENCY_RE = re.compile(r"[A-Z]{3}\Z")
+CURRENCY_RE = re.compile(r"[A-Z]{3}\Z")
+
+VERSIONS = ("2.2.1", "2.1.1")
 
 
-class _Collector:
+def check_version(ocpi_version: str) -> None:
+    if ocpi_version not in VERSIONS:
+        raise PricingInputError([InputIssue("$", f"unsupported OCPI version {ocpi_version!r}")])
+
+
+def check_time_zone(name: Any, path: str = "$.time_zone") -> str:
+    if not isinstance(name, str) or not name:
+        raise PricingInputError([InputIssue(path, "an IANA time zone is required")])
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PricingInputError([InputIssue(path, f"unknown IANA time zone {name!r}")]) from None
+    return name
+
+
+class Collector:
     """Collects issues while walking a JSON document."""
 
     __slots__ = ("issues", "version")
@@ -109,7 +128,7 @@ class _Collector:
             if value.tzinfo is None:
                 return value.replace(tzinfo=dt.UTC)
             return value
-        if not isinstance(value, str) or not _DATETIME_RE.match(value):
+        if not isinstance(value, str) or not DATETIME_RE.match(value):
             self.add(
                 path, f"expected an OCPI DateTime in UTC (e.g. 2015-06-29T20:39:09Z), got {value!r}"
             )

@@ -11,21 +11,20 @@ from __future__ import annotations
 import datetime as dt
 from bisect import bisect_right
 from decimal import Decimal
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from billing.pricing.model import (
     WEEKDAY_INDEX,
     ChargingPeriod,
     Dimension,
+    Price,
     PriceComponent,
     PriceWarning,
     ReservationRestriction,
+    TariffElement,
     TariffRestrictions,
 )
-
-if TYPE_CHECKING:
-    from billing.pricing.model import Tariff
 
 DAY = 86400
 _EPOCH_DATE = dt.date(1970, 1, 1)
@@ -365,11 +364,16 @@ class TimeTable:
 
 
 class CompiledTariff:
-    """Per-dimension candidate lists, cut instants and tariff-level facts, built once."""
+    """Per-dimension candidate lists, cut instants and tariff-level facts, built once (by
+    ``Tariff`` on construction, from its fields: this module does not know ``Tariff``)."""
 
     __slots__ = (
-        "tariff",
+        "tariff_id",
         "currency",
+        "min_price",
+        "max_price",
+        "start_date_time",
+        "end_date_time",
         "minor_unit",
         "candidates",
         "static",
@@ -389,23 +393,46 @@ class CompiledTariff:
         "tables",
         "vat_factors",
         "table_path",
+        "lookups",
     )
 
-    def __init__(self, tariff: Tariff) -> None:
-        self.tariff = tariff
-        self.currency = tariff.currency
-        self.minor_unit = minor_unit(tariff.currency)
+    def __init__(
+        self,
+        *,
+        tariff_id: str,
+        currency: str,
+        elements: tuple[TariffElement, ...],
+        min_price: Price | None = None,
+        max_price: Price | None = None,
+        start_date_time: dt.datetime | None = None,
+        end_date_time: dt.datetime | None = None,
+    ) -> None:
+        self.tariff_id = tariff_id
+        self.currency = currency
+        self.min_price = min_price
+        self.max_price = max_price
+        self.start_date_time = start_date_time
+        self.end_date_time = end_date_time
+        self.minor_unit = minor_unit(currency)
+        celements = self._candidates(elements)
+        self._edges(celements)
+        self._paths()
+        self.vat_factors: dict[int, Decimal] = {}
+        for el in elements:
+            for pc in el.price_components:
+                self.vat_factors[id(pc)] = (
+                    Decimal(1) if pc.vat is None else Decimal(1) + pc.vat / Decimal(100)
+                )
+        self.lookups = PeriodLookups(self)
+
+    def _candidates(self, elements: tuple[TariffElement, ...]) -> list[CElement]:
+        """Per dimension, the elements that can price it, in tariff order (point 1): of the
+        charging part, of reservations, of expired reservations; the static ones."""
         charging: dict[Dimension, list[Candidate]] = {d: [] for d in DIMS}
         res: dict[Dimension, list[Candidate]] = {d: [] for d in DIMS}
         res_exp_first: dict[Dimension, list[Candidate]] = {d: [] for d in DIMS}
-        sods: set[int] = set()
-        midnight = False
-        duration_edges: set[int] = set()
-        kwh_edges: set[Decimal] = set()
-        current_edges: set[Decimal] = set()
-        power_edges: set[Decimal] = set()
         celements: list[CElement] = []
-        for i, el in enumerate(tariff.elements):
+        for i, el in enumerate(elements):
             comps: dict[Dimension, PriceComponent] = {}
             for pc in el.price_components:
                 comps.setdefault(pc.type, pc)  # one component per dimension per element
@@ -420,6 +447,25 @@ class CompiledTariff:
                     res[dim].append(cand)
                 else:
                     res_exp_first[dim].append(cand)
+        self.candidates = {d: tuple(v) for d, v in charging.items()}
+        self.static: dict[Dimension, Candidate | None] = {}
+        for d, cands in self.candidates.items():
+            self.static[d] = cands[0] if cands and cands[0][0].unrestricted else None
+        self.res_candidates = {d: tuple(v) for d, v in res.items()}
+        # PRICING.md point 6 / spec note: an expired reservation is priced by
+        # RESERVATION_EXPIRES elements first, then by RESERVATION elements.
+        self.res_expired_candidates = {d: tuple(res_exp_first[d] + res[d]) for d in DIMS}
+        return celements
+
+    def _edges(self, celements: list[CElement]) -> None:
+        """The instants and volumes where a restriction can change its value."""
+        sods: set[int] = set()
+        midnight = False
+        duration_edges: set[int] = set()
+        kwh_edges: set[Decimal] = set()
+        current_edges: set[Decimal] = set()
+        power_edges: set[Decimal] = set()
+        for ce in celements:
             if ce.win is not None:
                 sods.add(ce.win[0] % DAY)
                 sods.add(ce.win[1] % DAY)
@@ -439,14 +485,6 @@ class CompiledTariff:
                     power_edges.add(w)
         if midnight:
             sods.add(0)
-        self.candidates = {d: tuple(v) for d, v in charging.items()}
-        self.static: dict[Dimension, Candidate | None] = {}
-        for d, cands in self.candidates.items():
-            self.static[d] = cands[0] if cands and cands[0][0].unrestricted else None
-        self.res_candidates = {d: tuple(v) for d, v in res.items()}
-        # PRICING.md point 6 / spec note: an expired reservation is priced by
-        # RESERVATION_EXPIRES elements first, then by RESERVATION elements.
-        self.res_expired_candidates = {d: tuple(res_exp_first[d] + res[d]) for d in DIMS}
         self.needs_local = any(ce.needs_local for ce in celements)
         self.local_sods = tuple(sorted(sods))
         self.duration_edges = tuple(sorted(duration_edges))
@@ -454,6 +492,10 @@ class CompiledTariff:
         self.current_edges = tuple(sorted(current_edges))
         self.power_edges = tuple(sorted(power_edges))
         self.has_edges = bool(self.local_sods or self.duration_edges or self.kwh_edges)
+
+    def _paths(self) -> None:
+        """Which pricing path the tariff takes (engine.price_session), and the warning of
+        dimensions without a default element."""
         self.no_default = tuple(
             d
             for d, cands in self.candidates.items()
@@ -485,10 +527,10 @@ class CompiledTariff:
             and not any(
                 self.candidates[d] for d in (Dimension.TIME, Dimension.PARKING_TIME, Dimension.FLAT)
             )
-            and tariff.min_price is None
-            and tariff.max_price is None
-            and tariff.start_date_time is None
-            and tariff.end_date_time is None
+            and self.min_price is None
+            and self.max_price is None
+            and self.start_date_time is None
+            and self.end_date_time is None
         )
         # Dimensions whose candidates only look at the local time of day and weekday: a
         # precomputed table (weekday x time segment) replaces the linear scan.
@@ -499,7 +541,7 @@ class CompiledTariff:
                 table = TimeTable(cands)
             self.tables[d] = table
         # Every charging dimension static, absent, or a time-of-day table (FLAT: static or
-        # absent), and only local time-of-day edges: engine._price_table prices it with a
+        # absent), and only local time-of-day edges: fast_paths.price_table prices it with a
         # table lookup per period and no restriction evaluation.
         self.table_path = (
             not self.all_static
@@ -511,12 +553,6 @@ class CompiledTariff:
                 for d in (Dimension.ENERGY, Dimension.TIME, Dimension.PARKING_TIME)
             )
         )
-        self.vat_factors: dict[int, Decimal] = {}
-        for el in tariff.elements:
-            for pc in el.price_components:
-                self.vat_factors[id(pc)] = (
-                    Decimal(1) if pc.vat is None else Decimal(1) + pc.vat / Decimal(100)
-                )
 
     def next_time_edge(self, t: int, session_start: int, clock: LocalClock | None) -> int | None:
         """The first instant after ``t`` where a time-based restriction can change its value:
@@ -543,5 +579,55 @@ class CompiledTariff:
         return best
 
 
-def compile_tariff(tariff: Tariff) -> CompiledTariff:
-    return CompiledTariff(tariff)
+class PeriodLookups:
+    """What the general path looks up for each charging period, per dimension (FLAT, ENERGY,
+    TIME, PARKING_TIME): the static candidate, the candidates, the time-of-day table; and
+    the tariff's restriction edges. Flat attributes of one object: the per-period loop reads
+    them without dict lookups and rebinds one name at a tariff switch."""
+
+    __slots__ = (
+        "s_flat",
+        "s_energy",
+        "s_time",
+        "s_park",
+        "c_flat",
+        "c_energy",
+        "c_time",
+        "c_park",
+        "tb_energy",
+        "tb_time",
+        "tb_park",
+        "has_edges",
+        "use_day",
+        "sods",
+        "n_sods",
+        "simple_edges",
+    )
+
+    def __init__(self, ct: CompiledTariff) -> None:
+        F, E, T, P = DIMS
+        static, cands, tables = ct.static, ct.candidates, ct.tables
+        self.s_flat = static[F]
+        self.s_energy = static[E]
+        self.s_time = static[T]
+        self.s_park = static[P]
+        self.c_flat = cands[F]
+        self.c_energy = cands[E]
+        self.c_time = cands[T]
+        self.c_park = cands[P]
+        self.tb_energy = tables[E]
+        self.tb_time = tables[T]
+        self.tb_park = tables[P]
+        self.has_edges = ct.has_edges
+        self.sods = ct.local_sods
+        self.n_sods = len(self.sods)
+        # the local day of each period is needed (for a table, or to see that no
+        # time-of-day edge lies inside it); only with a clock, i.e. a zone
+        self.use_day = (
+            self.tb_energy is not None
+            or self.tb_time is not None
+            or self.tb_park is not None
+            or bool(ct.has_edges and self.sods)
+        )
+        # only local time-of-day edges: the common case of the edge check, inlined
+        self.simple_edges = bool(self.sods) and not ct.duration_edges and not ct.kwh_edges

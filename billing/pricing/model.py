@@ -1,7 +1,10 @@
-"""Data model of the pricing core: tariffs (OCPI 2.2.1 shape), sessions and results.
+"""Data model of the pricing core: the parts of a tariff (OCPI 2.2.1 shape), sessions and
+results. ``Tariff`` itself, which compiles itself on construction, is in ``tariff.py`` (it
+sits above ``compiled.py``, which reads these parts).
 
-Everything here is a frozen dataclass with slots. Money, energy and unit prices are ``Decimal``;
-durations are integer seconds. Nothing here imports Django or reads the clock.
+Everything here is a frozen dataclass with slots (or a NamedTuple). Money, energy and unit
+prices are ``Decimal``; durations are integer seconds. Nothing here imports Django or reads
+the clock.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 ZERO = Decimal(0)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -138,38 +141,6 @@ class TariffRestrictions:
 class TariffElement:
     price_components: tuple[PriceComponent, ...]
     restrictions: TariffRestrictions | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Tariff:
-    """A validated tariff in the OCPI 2.2.1 model (2.1.1 tariffs are converted to it).
-
-    ``compiled`` is the per-dimension lookup structure built once by the parser; the pricing
-    hot path uses it and never looks at the raw elements again.
-    """
-
-    id: str
-    currency: str
-    elements: tuple[TariffElement, ...]
-    country_code: str | None = None
-    party_id: str | None = None
-    type: TariffType | None = None
-    tariff_alt_text: tuple[DisplayText, ...] = ()
-    tariff_alt_url: str | None = None
-    min_price: Price | None = None
-    max_price: Price | None = None
-    start_date_time: dt.datetime | None = None
-    end_date_time: dt.datetime | None = None
-    energy_mix: Any = field(default=None, compare=False)
-    last_updated: dt.datetime | None = None
-    source_version: str = "2.2.1"
-    compiled: Any = field(default=None, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.compiled is None:
-            from billing.pricing.compiled import compile_tariff
-
-            object.__setattr__(self, "compiled", compile_tariff(self))
 
 
 # --------------------------------------------------------------------------------------------

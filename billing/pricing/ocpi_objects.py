@@ -7,201 +7,41 @@ keys, missing required fields and impossible values are issues naming their JSON
 collected like every other issue. Field lists, lengths, enumerations and patterns follow
 the OCPI 2.2.1 (mod_cdrs, mod_locations, mod_tokens, types) and 2.1.1 specifications.
 
-The checks are small declarative schemas: a field table per object, each field a check.
-Null is the same as absent (as in the tariff and CDR parsers).
+The checks are small declarative schemas (``checks.py``): a field table per object, each
+field a check. Null is the same as absent (as in the tariff and CDR parsers).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from billing.pricing.collect import _CURRENCY_RE, _TIME_RE, _Collector
-
-Check = Callable[[_Collector, Any, str], Any]
-Fields = dict[str, tuple[bool, Check]]  # name -> (required, check)
-Rule = Callable[[_Collector, Mapping[str, Any], str], None]
+from billing.pricing.checks import (
+    DISPLAY_TEXT,
+    ENERGY_MIX,
+    GEO_211,
+    GEO_221,
+    LAT_211,
+    LON_211,
+    Fields,
+    after,
+    boolean,
+    currency,
+    datetime,
+    enum,
+    integer,
+    items,
+    number,
+    obj,
+    text,
+    time_of_day,
+    time_zone,
+)
+from billing.pricing.collect import Collector
+from billing.pricing.tariff_parser import tariff_fields
 
 _ZERO = Decimal(0)
-
-
-def text(max_len: int, pattern: str | None = None, example: str = "") -> Check:
-    regex = re.compile(pattern + r"\Z") if pattern is not None else None
-
-    def check(c: _Collector, value: Any, path: str) -> str | None:
-        got = c.string(value, path, max_len)
-        if got is not None and regex is not None and not regex.match(got):
-            c.add(path, f"expected {example or pattern}, got {got!r}")
-            return None
-        return got
-
-    return check
-
-
-def enum(*values: str) -> Check:
-    choices = frozenset(values)
-
-    def check(c: _Collector, value: Any, path: str) -> str | None:
-        return c.enum(value, path, choices)
-
-    return check
-
-
-def number(minimum: Decimal | None = None, maximum: Decimal | None = None) -> Check:
-    def check(c: _Collector, value: Any, path: str) -> Decimal | None:
-        got = c.number(value, path, minimum=minimum)
-        if got is not None and maximum is not None and got > maximum:
-            c.add(path, f"must be <= {maximum}, got {got}")
-        return got
-
-    return check
-
-
-def integer(minimum: int | None = None, maximum: int | None = None) -> Check:
-    def check(c: _Collector, value: Any, path: str) -> int | None:
-        got = c.integer(value, path, minimum=minimum)
-        if got is not None and maximum is not None and got > maximum:
-            c.add(path, f"must be <= {maximum}, got {got}")
-        return got
-
-    return check
-
-
-def boolean(c: _Collector, value: Any, path: str) -> bool | None:
-    return c.boolean(value, path)
-
-
-def datetime(c: _Collector, value: Any, path: str) -> Any:
-    return c.datetime(value, path)
-
-
-def time_of_day(c: _Collector, value: Any, path: str) -> str | None:
-    if not isinstance(value, str) or not _TIME_RE.match(value):
-        c.add(path, f"expected HH:MM (00:00-23:59), got {value!r}")
-        return None
-    return value
-
-
-def currency(c: _Collector, value: Any, path: str) -> str | None:
-    got = c.string(value, path, 3)
-    if got is not None and not _CURRENCY_RE.match(got):
-        c.add(path, f"expected an ISO 4217 code such as EUR, got {got!r}")
-        return None
-    return got
-
-
-def time_zone(c: _Collector, value: Any, path: str) -> str | None:
-    from billing.pricing.model import PricingInputError
-    from billing.pricing.parse import check_time_zone
-
-    got = c.string(value, path, 255)
-    if got is None:
-        return None
-    try:
-        return check_time_zone(got, path)
-    except PricingInputError as exc:
-        c.issues.extend(exc.issues)
-        return None
-
-
-def obj(fields: Fields, rule: Rule | None = None) -> Check:
-    allowed = frozenset(fields)
-
-    def check(c: _Collector, value: Any, path: str) -> Mapping[str, Any] | None:
-        o = c.obj(value, path, allowed)
-        if o is None:
-            return None
-        for name, (required, field_check) in fields.items():
-            v = o.get(name)
-            if v is None:
-                if required:
-                    c.add(f"{path}.{name}", "required")
-                continue
-            field_check(c, v, f"{path}.{name}")
-        if rule is not None:
-            rule(c, o, path)
-        return o
-
-    return check
-
-
-def items(item: Check, *, non_empty: bool = False) -> Check:
-    def check(c: _Collector, value: Any, path: str) -> list[Any]:
-        values = c.list_(value, path, non_empty=non_empty)
-        for i, v in enumerate(values):
-            item(c, v, f"{path}[{i}]")
-        return values
-
-    return check
-
-
-def _instant(value: Any) -> dt.datetime | str | None:
-    """A comparable form of a valid HH:MM or DateTime string (None when it is neither)."""
-    if not isinstance(value, str):
-        return None
-    if _TIME_RE.match(value):
-        return value
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
-
-
-def _after(first: str, second: str) -> Rule:
-    """``second`` must be after ``first`` (both DateTime or both HH:MM)."""
-
-    def rule(c: _Collector, o: Mapping[str, Any], path: str) -> None:
-        a, b = _instant(o.get(first)), _instant(o.get(second))
-        if a is None or b is None or type(a) is not type(b):
-            return
-        if b <= a:  # type: ignore[operator]
-            c.add(f"{path}.{second}", f"must be after {first}")
-
-    return rule
-
-
-# --------------------------------------------------------------------------------------------
-# Shared classes
-# --------------------------------------------------------------------------------------------
-
-DISPLAY_TEXT = obj({"language": (True, text(2)), "text": (True, text(512))})
-_LAT_221 = text(10, r"-?[0-9]{1,2}\.[0-9]{5,7}", "a latitude like 50.770774")
-_LON_221 = text(11, r"-?[0-9]{1,3}\.[0-9]{5,7}", "a longitude like -126.104965")
-_LAT_211 = text(10, r"-?[0-9]{1,2}\.[0-9]{6}", "a latitude with 6 decimals like 50.770774")
-_LON_211 = text(11, r"-?[0-9]{1,3}\.[0-9]{6}", "a longitude with 6 decimals like -126.104965")
-GEO_221 = obj({"latitude": (True, _LAT_221), "longitude": (True, _LON_221)})
-GEO_211 = obj({"latitude": (True, _LAT_211), "longitude": (True, _LON_211)})
-
-_ENERGY_SOURCES = enum(
-    "NUCLEAR", "GENERAL_FOSSIL", "COAL", "GAS", "GENERAL_GREEN", "SOLAR", "WIND", "WATER"
-)
-_IMPACTS = enum("NUCLEAR_WASTE", "CARBON_DIOXIDE")
-_ENERGY_SOURCE = obj(
-    {"source": (True, _ENERGY_SOURCES), "percentage": (True, number(_ZERO, Decimal(100)))}
-)
-
-
-def _energy_mix(impact_key: str) -> Check:
-    return obj(
-        {
-            "is_green_energy": (True, boolean),
-            "energy_sources": (False, items(_ENERGY_SOURCE)),
-            "environ_impact": (
-                False,
-                items(obj({impact_key: (True, _IMPACTS), "amount": (True, number(_ZERO))})),
-            ),
-            "supplier_name": (False, text(64)),
-            "energy_product_name": (False, text(64)),
-        }
-    )
-
-
-# 2.2.1 EnvironmentalImpact has ``category``; 2.1.1 calls the same field ``source``
-ENERGY_MIX = {"2.2.1": _energy_mix("category"), "2.1.1": _energy_mix("source")}
 
 _CONNECTOR_TYPES_211 = (
     "CHADEMO",
@@ -326,7 +166,7 @@ _BUSINESS_211 = obj(
 )
 _PERIOD_211 = obj(
     {"period_begin": (True, datetime), "period_end": (True, datetime)},
-    _after("period_begin", "period_end"),
+    after("period_begin", "period_end"),
 )
 _STATUS_211 = enum(
     "AVAILABLE",
@@ -341,7 +181,7 @@ _STATUS_211 = enum(
 )
 
 
-def _one_of_hours(c: _Collector, o: Mapping[str, Any], path: str) -> None:
+def _one_of_hours(c: Collector, o: Mapping[str, Any], path: str) -> None:
     given = [k for k in ("regular_hours", "twentyfourseven") if o.get(k) is not None]
     if len(given) != 1:
         c.add(path, "exactly one of regular_hours and twentyfourseven is required")
@@ -358,7 +198,7 @@ _HOURS_211 = obj(
                         "period_begin": (True, time_of_day),
                         "period_end": (True, time_of_day),
                     },
-                    _after("period_begin", "period_end"),
+                    after("period_begin", "period_end"),
                 )
             ),
         ),
@@ -395,7 +235,7 @@ _EVSE_211 = obj(
                         "period_end": (False, datetime),
                         "status": (True, _STATUS_211),
                     },
-                    _after("period_begin", "period_end"),
+                    after("period_begin", "period_end"),
                 )
             ),
         ),
@@ -450,8 +290,8 @@ LOCATION_211 = obj(
             items(
                 obj(
                     {
-                        "latitude": (True, _LAT_211),
-                        "longitude": (True, _LON_211),
+                        "latitude": (True, LAT_211),
+                        "longitude": (True, LON_211),
                         "name": (False, DISPLAY_TEXT),
                     }
                 )
@@ -495,11 +335,9 @@ LOCATION_211 = obj(
 )
 
 
-def _tariffs(c: _Collector, value: Any, path: str) -> list[Any]:
+def _tariffs(c: Collector, value: Any, path: str) -> list[Any]:
     """A CDR's ``tariffs``: each a tariff of the collector's OCPI version, checked as
     ``parse_tariff`` checks it (without compiling it); ids unique."""
-    from billing.pricing.parse import tariff_fields
-
     values = c.list_(value, path, non_empty=False)
     seen: dict[str, int] = {}
     for i, raw in enumerate(values):
@@ -562,7 +400,7 @@ _TOP_211: Fields = {
 TOP_FIELDS = {"2.2.1": _TOP_221, "2.1.1": _TOP_211}
 
 
-def check_cdr_extras(c: _Collector, cdr: Mapping[str, Any]) -> None:
+def check_cdr_extras(c: Collector, cdr: Mapping[str, Any]) -> None:
     """Check every field of ``cdr`` except start, end and charging periods, and the rules
     that tie fields together. Unknown top-level keys are reported by the caller."""
     fields = TOP_FIELDS[c.version]
@@ -586,7 +424,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
 
-def _credit_rules(c: _Collector, cdr: Mapping[str, Any]) -> None:
+def _credit_rules(c: Collector, cdr: Mapping[str, Any]) -> None:
     """Signs, and what a Credit CDR (``credit: true``) needs: the id of the CDR it credits
     and a ``total_cost`` that is not positive (mod_cdrs, Credit CDRs). OCPI 2.2.1 negates
     only ``total_cost``; some implementations (this platform's ``cdr_credit`` among them)
@@ -616,7 +454,7 @@ def _credit_rules(c: _Collector, cdr: Mapping[str, Any]) -> None:
             c.add(path, f"must be >= 0, got {v}")
 
 
-def _tariff_references(c: _Collector, cdr: Mapping[str, Any]) -> None:
+def _tariff_references(c: Collector, cdr: Mapping[str, Any]) -> None:
     """A period's tariff_id names one of the CDR's own ``tariffs`` (when it lists any), and
     those tariffs are in the CDR's currency."""
     tariffs = cdr.get("tariffs")

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from billing.pricing.catalogue import Tariffs
-from billing.pricing.collect import _Collector
+from billing.pricing.collect import Collector
 from billing.pricing.engine import ROUND_HALF_UP, price_session
 from billing.pricing.model import (
     Amount,
@@ -16,10 +16,10 @@ from billing.pricing.model import (
     PriceResult,
     PricingInputError,
     Reconciliation,
-    Tariff,
 )
 from billing.pricing.parse import parse_cdr_session
 from billing.pricing.serialize import hours
+from billing.pricing.tariff import Tariff
 
 COST_FIELDS = (
     "total_cost",
@@ -32,7 +32,7 @@ COST_FIELDS = (
 _VOLUME_TOLERANCE = Decimal("0.001")
 
 
-def _theirs_amount(c: _Collector, value: Any, path: str) -> tuple[Decimal | None, Decimal | None]:
+def _theirs_amount(c: Collector, value: Any, path: str) -> tuple[Decimal | None, Decimal | None]:
     if value is None:
         return None, None
     if c.version == "2.1.1":  # total_cost is a plain number (excl. VAT)
@@ -59,7 +59,7 @@ def compare_totals(
     volumes (``total_energy`` kWh, ``total_time`` and ``total_parking_time`` h) are
     compared with a 0.001 tolerance.
     """
-    c = _Collector(ocpi_version)
+    c = Collector(ocpi_version)
     diffs: list[Difference] = []
     credit = cdr.get("credit") is True
     if isinstance(cdr.get("currency"), str) and cdr["currency"] != result.currency:

@@ -20,9 +20,9 @@ from billing.pricing.model import (
     Price,
     PriceResult,
     Reconciliation,
-    Tariff,
     TariffRestrictions,
 )
+from billing.pricing.tariff import Tariff
 
 _DIV = Context(prec=50)
 _3600 = Decimal(3600)

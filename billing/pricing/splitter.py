@@ -25,10 +25,10 @@ from billing.pricing.model import (
     InputIssue,
     MeterSample,
     PricingInputError,
-    Tariff,
     epoch,
 )
 from billing.pricing.serialize import hours
+from billing.pricing.tariff import Tariff
 
 _1000 = Decimal(1000)
 

@@ -43,6 +43,8 @@ def _lint(root: Path, contract: str) -> subprocess.CompletedProcess[str]:
 CASES = [
     ("pricing-pure", "billing/pricing/_bad.py", "import django.db\n"),
     ("pricing-pure", "billing/pricing/_bad.py", "from apps.tariffs import api\n"),
+    ("pricing-layers", "billing/pricing/model.py", "from billing.pricing import compiled\n"),
+    ("pricing-layers", "billing/pricing/ocpi_objects.py", "from billing.pricing import parse\n"),
     ("apps-inward", "apps/tokens/_bad.py", "import csms_gateway\n"),
     ("apps-inward", "apps/charging/_bad.py", "import billing\n"),
     ("apps-inward", "apps/charging/_bad.py", "import billing.engines\n"),

@@ -20,6 +20,7 @@ from billing.pricing import (
     price_session,
     tariff_to_ocpi,
 )
+from billing.pricing.collect import DATETIME_RE
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "pricing"
 
@@ -535,10 +536,8 @@ def test_fast_cdr_parser_equals_the_collecting_parser_on_generated_cdrs(
 
 
 def _reference_datetime(value: Any) -> dt.datetime | None:
-    """The strict reading: _DATETIME_RE, then fromisoformat, naive = UTC."""
-    import billing.pricing.parse as parse_module
-
-    if not isinstance(value, str) or not parse_module._DATETIME_RE.match(value):
+    """The strict reading: DATETIME_RE, then fromisoformat, naive = UTC."""
+    if not isinstance(value, str) or not DATETIME_RE.match(value):
         return None
     try:
         parsed = dt.datetime.fromisoformat(value)
