@@ -13,6 +13,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 from rest_framework.throttling import SimpleRateThrottle
 
+from apps.common.contracts import Actor
 from apps.integrations import api as integrations_api
 from apps.integrations.contracts import ApiPrincipal
 
@@ -33,6 +34,11 @@ class ApiClient:
 
     def __str__(self) -> str:
         return f"api key {self.principal.key_id}"
+
+
+def key_actor(principal: ApiPrincipal) -> Actor:
+    """The API key, as the audit log names who made a change."""
+    return Actor.api_key(key_pk=principal.key_pk, key_id=principal.key_id, name=principal.name)
 
 
 class ApiKeyAuthentication(BaseAuthentication):

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from apps.common.contracts import Actor
 from apps.integrations.contracts import ApiPrincipal
+from restapi.auth import key_actor
 from restapi.problems import BodyInvalid, QueryInvalid, flatten
 from restapi.strict import body_problems
 
@@ -29,8 +30,7 @@ class ApiView(APIView):
     @property
     def actor(self) -> Actor:
         """The API key, as the audit log names who made a change."""
-        p = self.principal
-        return Actor.api_key(key_pk=p.key_pk, key_id=p.key_id, name=p.name)
+        return key_actor(self.principal)
 
     def query(self, serializer_cls: type[serializers.Serializer]) -> dict[str, Any]:  # type: ignore[type-arg]
         return query_of(self.request, serializer_cls)

@@ -5,33 +5,26 @@ have higher ids and appear on later pages. The cursor is opaque to clients."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
 from rest_framework import serializers
 
+from apps.common import api as common_api
 from restapi.problems import QueryInvalid
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
 
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"v1:{last_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        version, _, value = raw.partition(":")
-        if version != "v1" or not value.isdigit():
-            raise ValueError(cursor)
-        return int(value)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
-        raise QueryInvalid({"cursor": ["not a cursor this API returned"]}) from None
+def after_id_of(cursor: str) -> int:
+    """The id a `next_cursor` of this API names (apps.common.cursors); QueryInvalid if the
+    text is not one."""
+    after_id = common_api.decode_id_cursor(cursor)
+    if after_id is None:
+        raise QueryInvalid({"cursor": ["not a cursor this API returned"]})
+    return after_id
 
 
 class PageQuery(serializers.Serializer):  # type: ignore[type-arg]
@@ -45,6 +38,17 @@ class PageQuery(serializers.Serializer):  # type: ignore[type-arg]
         default=DEFAULT_LIMIT,
         help_text=f"page size, 1 to {MAX_LIMIT}",
     )
+
+
+class Rendered:
+    """`paginate`'s item for rows rendered by a function, `render` in a subclass (e.g. the
+    domain's OCPI objects: the same dicts the webhooks send), without DRF's field machinery
+    per row."""
+
+    render: Callable[[Any], dict[str, Any]]
+
+    def __init__(self, rows: Sequence[Any], many: bool = True) -> None:
+        self.data = [type(self).render(r) for r in rows]
 
 
 _PAGE_SERIALIZERS: dict[type, type] = {}
@@ -78,11 +82,11 @@ def paginate(
     """Run `fetch(after_id=, limit=)` for one page; returns the body and a Link header."""
     limit = query.pop("limit", DEFAULT_LIMIT)
     cursor = query.pop("cursor", None)
-    after_id = decode_cursor(cursor) if cursor else None
+    after_id = after_id_of(cursor) if cursor else None
     rows = list(fetch(after_id=after_id, limit=limit + 1))
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = encode_cursor(key(rows[-1])) if more and rows else None
+    next_cursor = common_api.encode_id_cursor(key(rows[-1])) if more and rows else None
     headers = {}
     if next_cursor:
         params = {k: v for k, v in request.query_params.items() if k != "cursor"}

@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from apps.tokens.contracts import ProfileType, TokenType, WhitelistType
+from apps.tokens.contracts import ProfileType, TokenInput, TokenType, WhitelistType
 from restapi.pagination import PageQuery
 from restapi.serializers.common import ErrorItem, UpdatedSinceQuery
 
@@ -76,6 +76,28 @@ def token_object(r: Any) -> dict[str, Any]:
         if out[name] == "":
             del out[name]
     return out
+
+
+def token_input(data: dict[str, Any], **identity: str) -> TokenInput:
+    """An OCPI Token object as sent (and the identity from the URL, if any) as the tokens
+    service takes it: fields left out get their defaults, values are passed on as sent (the
+    service validates their shape; bulk items are raw JSON objects)."""
+    values = {**data, **identity}
+    return TokenInput(
+        country_code=values.get("country_code", ""),
+        party_id=values.get("party_id", ""),
+        uid=values.get("uid", ""),
+        type=values.get("type", ""),
+        contract_id=values.get("contract_id", ""),
+        issuer=values.get("issuer", ""),
+        valid=values.get("valid", True),
+        whitelist=values.get("whitelist", "ALLOWED"),
+        visual_number=values.get("visual_number", ""),
+        group_id=values.get("group_id", ""),
+        language=values.get("language", ""),
+        default_profile_type=values.get("default_profile_type", ""),
+        energy_contract=values.get("energy_contract"),
+    )
 
 
 class _TokenFields(serializers.Serializer):  # type: ignore[type-arg]

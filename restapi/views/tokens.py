@@ -3,39 +3,18 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
 from rest_framework.response import Response
 
 from apps.tokens import api as tokens_api
-from apps.tokens.contracts import TokenInput, TokenType
 from restapi.base import ApiView, with_etag
 from restapi.idempotency import idempotent
+from restapi.operations import token_upsert
 from restapi.pagination import page_of, paginate
 from restapi.problems import problem
 from restapi.serializers import tokens as s
 
 TAG = ["tokens"]
 _PATH_ID = OpenApiParameter("token_id", int, OpenApiParameter.PATH)
-
-
-def _input(data: dict[str, Any], **identity: Any) -> TokenInput:
-    values = {**data, **identity}
-    return TokenInput(
-        country_code=values.get("country_code", ""),
-        party_id=values.get("party_id", ""),
-        uid=values.get("uid", ""),
-        type=values.get("type", ""),
-        contract_id=values.get("contract_id", ""),
-        issuer=values.get("issuer", ""),
-        valid=values.get("valid", True),
-        whitelist=values.get("whitelist", "ALLOWED"),
-        visual_number=values.get("visual_number", ""),
-        group_id=values.get("group_id", ""),
-        language=values.get("language", ""),
-        default_profile_type=values.get("default_profile_type", ""),
-        # Passed as sent: the domain validates its shape (bulk items are raw JSON objects).
-        energy_contract=values.get("energy_contract"),
-    )
 
 
 class TokenListView(ApiView):
@@ -69,7 +48,7 @@ class TokenCreateView(ApiView):
     def post(self, request: Any) -> Response:
         data = self.body(s.TokenIn)
         record = tokens_api.token_create(
-            tenant_id=self.tenant_id, data=_input(data), actor=self.actor
+            tenant_id=self.tenant_id, data=s.token_input(data), actor=self.actor
         )
         return with_etag(Response(s.TokenOut(record).data, status=201), record.etag)
 
@@ -132,20 +111,19 @@ class TokenPutView(ApiView):
         responses={200: s.TokenOut, 201: s.TokenOut},
     )
     def put(self, request: Any, country_code: str, party_id: str, uid: str) -> Response:
-        if isinstance(request.data, dict):
-            # As sent: the tokens service validates every field with JSON paths (one rule
-            # set with POST and bulk), without DRF's field machinery on this hot path.
-            data = {"type": TokenType.RFID.value, **request.data}
-        else:
-            data = self.body(s.TokenPutIn)  # not an object: the serializer's problem details
-        record, created = tokens_api.token_put(
+        # An object goes as sent to the tokens service, which validates every field (one
+        # rule set with POST and bulk); anything else gets the serializer's problem details.
+        sent = request.data if isinstance(request.data, dict) else self.body(s.TokenPutIn)
+        code, body, etag = token_upsert(
             tenant_id=self.tenant_id,
-            data=_input(data, country_code=country_code, party_id=party_id, uid=uid),
+            sent=sent,
+            country_code=country_code,
+            party_id=party_id,
+            uid=uid,
             if_match=self.if_match(),
             actor=self.actor,
         )
-        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        return with_etag(Response(s.token_object(record), status=code), record.etag)
+        return with_etag(Response(body, status=code), etag)
 
 
 class _TokenValidity(ApiView):
@@ -213,7 +191,7 @@ class TokenBulkView(ApiView):
     @idempotent
     def post(self, request: Any) -> Response:
         data = self.body(s.TokenBulkIn)
-        items = [_input(item) for item in data["items"]]
+        items = [s.token_input(item) for item in data["items"]]
         report = tokens_api.token_bulk_upsert(
             tenant_id=self.tenant_id, items=items, actor=self.actor
         )
