@@ -76,8 +76,9 @@ class FastPaths:
             await self.django(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
+        serve: Callable[[Scope, bytes], Awaitable[Outcome]]
         if method == "PUT" and (match := _TOKEN_PUT.fullmatch(path)) is not None:
-            serve = partial(self._put, identity=match.groups())
+            serve = partial(self._put, identity=(match[1], match[2], match[3]))
         elif method == "GET" and path == _CDR_LIST:
             serve = self._cdrs
         else:

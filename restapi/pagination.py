@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from rest_framework import serializers
+from rest_framework.request import Request
 
 from apps.common import api as common_api
 from restapi.problems import QueryInvalid
@@ -27,7 +28,7 @@ def after_id_of(cursor: str) -> int:
     return after_id
 
 
-class PageQuery(serializers.Serializer):  # type: ignore[type-arg]
+class PageQuery(serializers.Serializer):
     cursor = serializers.CharField(
         required=False, max_length=64, help_text="`next_cursor` of the previous page"
     )
@@ -54,7 +55,7 @@ class Rendered:
 _PAGE_SERIALIZERS: dict[type, type] = {}
 
 
-def page_of(item: type[serializers.Serializer]) -> type[serializers.Serializer]:  # type: ignore[type-arg]
+def page_of(item: type[serializers.Serializer]) -> type[serializers.Serializer]:
     """The page serializer for items of `item` (one class per item type, for the schema)."""
     if item not in _PAGE_SERIALIZERS:
         name = item.__name__.removesuffix("Out") + "Page"
@@ -73,7 +74,7 @@ def page_of(item: type[serializers.Serializer]) -> type[serializers.Serializer]:
 
 
 def paginate(
-    request: Any,
+    request: Request,
     query: dict[str, Any],
     fetch: Callable[..., Sequence[Any]],
     key: Callable[[Any], int],
