@@ -6,11 +6,11 @@ poll the CDR list page by page. Through Django's middleware chain, URL resolver 
 dispatch each cost several ms of CPU more than the work itself (key check, rate limit, one
 statement, the rendering). This wrapper around the Django ASGI application serves the
 *successful* case of those requests directly, with the very functions the DRF views use
-(API-key authentication and scopes, the per-key rate limit, `restapi.operations`'
-`token_upsert` and `cdr_page`, the JSON renderer), and the same response
-bytes and headers. Anything else is handed to Django unchanged, body included: no
-Authorization header or an unknown key, a missing scope, `If-Match`, a body that is not a
-JSON object, a validation error, a bad query parameter or cursor, a refused rate limit. So
+(API-key authentication and scopes, the per-key rate limit, `token_upsert` and `cdr_page` of
+`restapi.operations`, the JSON renderer), and the same response bytes and headers.
+Anything else is handed to Django unchanged, body included: no Authorization header or an
+unknown key, a missing scope, `If-Match`, a body that is not a JSON object, a validation
+error, a bad query parameter or cursor, a refused rate limit. So
 every error response still comes from one place (the DRF view and its problem details); a
 request handed on after it was counted carries its rate-limit decision in the ASGI scope and
 is not counted twice.
