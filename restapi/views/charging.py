@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.charging import api as charging_api
@@ -25,7 +24,7 @@ class SessionListView(ApiView):
         parameters=[s.SessionListQuery],
         responses=page_of(s.SessionOut),
     )
-    def get(self, request: Any) -> Response:
+    def get(self, request: Request) -> Response:
         q = self.query(s.SessionListQuery)
         body, headers = paginate(
             request,
@@ -46,7 +45,7 @@ class SessionGetView(ApiView):
         parameters=[OpenApiParameter("session_id", int, OpenApiParameter.PATH)],
         responses=s.SessionOut,
     )
-    def get(self, request: Any, session_id: int) -> Response:
+    def get(self, request: Request, session_id: int) -> Response:
         record = charging_api.session_get(tenant_id=self.tenant_id, session_id=session_id)
         return Response(charging_api.session_object(record))
 
@@ -65,7 +64,7 @@ class CdrListView(ApiView):
             "Filter by end_date_time with date_from / date_to, by CPO party, by station."
         ),
     )
-    def get(self, request: Any) -> Response:
+    def get(self, request: Request) -> Response:
         body, headers = cdr_page(request, self.tenant_id)
         return Response(body, headers=headers)
 
@@ -79,6 +78,6 @@ class CdrGetView(ApiView):
         parameters=[OpenApiParameter("cdr_id", int, OpenApiParameter.PATH)],
         responses={200: s.CDR_OUT_SCHEMA},
     )
-    def get(self, request: Any, cdr_id: int) -> Response:
+    def get(self, request: Request, cdr_id: int) -> Response:
         record = charging_api.cdr_get(tenant_id=self.tenant_id, cdr_id=cdr_id)
         return Response(charging_api.cdr_object(record))

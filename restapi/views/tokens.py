@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.tokens import api as tokens_api
@@ -26,7 +25,7 @@ class TokenListView(ApiView):
         parameters=[s.TokenListQuery],
         responses=page_of(s.TokenOut),
     )
-    def get(self, request: Any) -> Response:
+    def get(self, request: Request) -> Response:
         q = self.query(s.TokenListQuery)
         body, headers = paginate(
             request,
@@ -45,7 +44,7 @@ class TokenCreateView(ApiView):
         tags=TAG, operation_id="tokens_create", request=s.TokenIn, responses={201: s.TokenOut}
     )
     @idempotent
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         data = self.body(s.TokenIn)
         record = tokens_api.token_create(
             tenant_id=self.tenant_id, data=s.token_input(data), actor=self.actor
@@ -61,7 +60,7 @@ class TokenGetView(ApiView):
     scope_resource = "tokens"
 
     @extend_schema(tags=TAG, operation_id="tokens_get", parameters=[_PATH_ID], responses=s.TokenOut)
-    def get(self, request: Any, token_id: int) -> Response:
+    def get(self, request: Request, token_id: int) -> Response:
         record = tokens_api.token_get(tenant_id=self.tenant_id, token_id=token_id)
         return with_etag(Response(s.TokenOut(record).data), record.etag)
 
@@ -76,7 +75,7 @@ class TokenPatchView(ApiView):
         request=s.TokenPatchIn,
         responses=s.TokenOut,
     )
-    def patch(self, request: Any, token_id: int) -> Response:
+    def patch(self, request: Request, token_id: int) -> Response:
         values = self.body(s.TokenPatchIn)
         if "energy_contract" in values and values["energy_contract"] is not None:
             values["energy_contract"] = dict(values["energy_contract"])
@@ -110,7 +109,7 @@ class TokenPutView(ApiView):
         request=s.TokenPutIn,
         responses={200: s.TokenOut, 201: s.TokenOut},
     )
-    def put(self, request: Any, country_code: str, party_id: str, uid: str) -> Response:
+    def put(self, request: Request, country_code: str, party_id: str, uid: str) -> Response:
         # An object goes as sent to the tokens service, which validates every field (one
         # rule set with POST and bulk); anything else gets the serializer's problem details.
         sent = request.data if isinstance(request.data, dict) else self.body(s.TokenPutIn)
@@ -155,7 +154,7 @@ class TokenBlockView(_TokenValidity):
         description="Block the token (OCPI valid=false): stations refuse it from now on.",
     )
     @idempotent
-    def post(self, request: Any, token_id: int) -> Response:
+    def post(self, request: Request, token_id: int) -> Response:
         return self._set(token_id)
 
 
@@ -170,7 +169,7 @@ class TokenUnblockView(_TokenValidity):
         responses={200: s.TokenOut},
     )
     @idempotent
-    def post(self, request: Any, token_id: int) -> Response:
+    def post(self, request: Request, token_id: int) -> Response:
         return self._set(token_id)
 
 
@@ -189,7 +188,7 @@ class TokenBulkView(ApiView):
         ),
     )
     @idempotent
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         data = self.body(s.TokenBulkIn)
         items = [s.token_input(item) for item in data["items"]]
         report = tokens_api.token_bulk_upsert(
