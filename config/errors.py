@@ -13,7 +13,7 @@ from restapi.problems import not_found_view as api_not_found
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """404: problem+json under /api/ (the REST API), the portal's branded page elsewhere."""
     if request.path_info.startswith("/api/"):
-        return api_not_found(request, exception)  # type: ignore[no-any-return]
+        return api_not_found(request, exception)
     return page_not_found(request, exception)
 
 

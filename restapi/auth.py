@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import redis
 from django.core.cache import caches
@@ -13,8 +13,15 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 from rest_framework.throttling import SimpleRateThrottle
 
+from apps.common.contracts import Actor
 from apps.integrations import api as integrations_api
 from apps.integrations.contracts import ApiPrincipal
+
+if TYPE_CHECKING:
+    # Annotations only: DRF's settings import this module while rest_framework.views is
+    # still loading (DEFAULT_AUTHENTICATION_CLASSES).
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 # ASGI scope key: the rate-limit decision of a request the fast path counted (restapi.fast).
@@ -35,11 +42,16 @@ class ApiClient:
         return f"api key {self.principal.key_id}"
 
 
+def key_actor(principal: ApiPrincipal) -> Actor:
+    """The API key, as the audit log names who made a change."""
+    return Actor.api_key(key_pk=principal.key_pk, key_id=principal.key_id, name=principal.name)
+
+
 class ApiKeyAuthentication(BaseAuthentication):
     """`Authorization: Bearer ek_<key id>_<secret>`: one indexed lookup by key id, then a
     constant-time comparison of the secret's salted hash."""
 
-    def authenticate(self, request: Any) -> tuple[ApiClient, ApiPrincipal] | None:
+    def authenticate(self, request: Request) -> tuple[ApiClient, ApiPrincipal] | None:
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if not header:
             return None
@@ -51,7 +63,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             raise AuthenticationFailed("unknown or revoked API key")
         return ApiClient(principal), principal
 
-    def authenticate_header(self, request: Any) -> str:
+    def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'
 
 
@@ -60,7 +72,7 @@ class HasScope(BasePermission):
 
     message = "this API key lacks the scope for this operation"
 
-    def has_permission(self, request: Any, view: Any) -> bool:
+    def has_permission(self, request: Request, view: APIView) -> bool:
         principal = request.auth
         if not isinstance(principal, ApiPrincipal):
             return False
@@ -75,15 +87,16 @@ class HasScope(BasePermission):
         return True
 
 
-_REDIS_CLIENTS: dict[str, Any] = {}
+_REDIS_CLIENTS: dict[str, redis.Redis] = {}
 
 
-def _redis_client(cache: RedisCache) -> Any:
+def _redis_client(cache: RedisCache) -> redis.Redis:
     """One redis-py client (and connection pool) per process and Redis URL. Django's cache
     handler is context-local: under ASGI every request gets a new `RedisCache` object with
     pools of its own, so going through it opened a new TCP connection (and sent CLIENT
     SETINFO) on every request; and its client object costs ~1 ms of CPU to build."""
-    url = cache._servers[0]
+    # Django's RedisCache keeps the URLs it was configured with here (no public accessor).
+    url: str = cache._servers[0]  # type: ignore[attr-defined]
     client = _REDIS_CLIENTS.get(url)
     if client is None:
         client = _REDIS_CLIENTS[url] = redis.Redis.from_url(url)
@@ -99,18 +112,22 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
     """
 
     scope = "api_key"
+    # Set by SimpleRateThrottle.__init__ from the configured rate (its stubs do not declare
+    # them): the default limit, for keys without one of their own.
+    num_requests: int | None
+    duration: int | None
 
     def __init__(self) -> None:
         super().__init__()
         self._wait = 0.0
 
-    def get_cache_key(self, request: Any, view: Any) -> str | None:
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
         client = request.user
         if not isinstance(client, ApiClient):
             return None
         return f"throttle:{client.principal.key_id}"
 
-    def allow_request(self, request: Any, view: Any) -> bool:
+    def allow_request(self, request: Request, view: APIView) -> bool:
         client = request.user
         if not isinstance(client, ApiClient):
             return True

@@ -6,11 +6,14 @@ from typing import Any
 
 from django.http import QueryDict
 from rest_framework import serializers
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.contracts import Actor
 from apps.integrations.contracts import ApiPrincipal
+from restapi.auth import key_actor
 from restapi.problems import BodyInvalid, QueryInvalid, flatten
 from restapi.strict import body_problems
 
@@ -20,7 +23,10 @@ class ApiView(APIView):
 
     @property
     def principal(self) -> ApiPrincipal:
-        return self.request.auth  # type: ignore[no-any-return]
+        auth = self.request.auth
+        if not isinstance(auth, ApiPrincipal):  # HasScope refuses such a request first
+            raise NotAuthenticated()
+        return auth
 
     @property
     def tenant_id(self) -> int:
@@ -29,13 +35,12 @@ class ApiView(APIView):
     @property
     def actor(self) -> Actor:
         """The API key, as the audit log names who made a change."""
-        p = self.principal
-        return Actor.api_key(key_pk=p.key_pk, key_id=p.key_id, name=p.name)
+        return key_actor(self.principal)
 
-    def query(self, serializer_cls: type[serializers.Serializer]) -> dict[str, Any]:  # type: ignore[type-arg]
+    def query(self, serializer_cls: type[serializers.Serializer]) -> dict[str, Any]:
         return query_of(self.request, serializer_cls)
 
-    def body(self, serializer_cls: type[serializers.Serializer], **kwargs: Any) -> dict[str, Any]:  # type: ignore[type-arg]
+    def body(self, serializer_cls: type[serializers.Serializer], **kwargs: Any) -> dict[str, Any]:
         """The JSON body validated by `serializer_cls`, strictly: a value of the wrong JSON
         type or an unknown key is refused (restapi.strict), never converted or dropped. On
         any problem, BodyInvalid listing every path."""
@@ -62,7 +67,7 @@ class ApiView(APIView):
         return value.strip('"')
 
 
-def query_of(request: Any, serializer_cls: type[serializers.Serializer]) -> dict[str, Any]:  # type: ignore[type-arg]
+def query_of(request: Request, serializer_cls: type[serializers.Serializer]) -> dict[str, Any]:
     """The request's query parameters validated by `serializer_cls` (QueryInvalid if not)."""
     s = serializer_cls(data=request.query_params)
     if not s.is_valid():

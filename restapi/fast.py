@@ -6,16 +6,17 @@ poll the CDR list page by page. Through Django's middleware chain, URL resolver 
 dispatch each cost several ms of CPU more than the work itself (key check, rate limit, one
 statement, the rendering). This wrapper around the Django ASGI application serves the
 *successful* case of those requests directly, with the very functions the DRF views use
-(API-key authentication and scopes, the per-key rate limit, `tokens_api.token_put` and the
-token's JSON object, `views.charging.cdr_page`, the JSON renderer), and the same response
-bytes and headers. Anything else is handed to Django unchanged, body included: no
-Authorization header or an unknown key, a missing scope, `If-Match`, a body that is not a
-JSON object, a validation error, a bad query parameter or cursor, a refused rate limit. So
+(API-key authentication and scopes, the per-key rate limit, `token_upsert` and `cdr_page` of
+`restapi.operations`, the JSON renderer), and the same response bytes and headers.
+Anything else is handed to Django unchanged, body included: no Authorization header or an
+unknown key, a missing scope, `If-Match`, a body that is not a JSON object, a validation
+error, a bad query parameter or cursor, a refused rate limit. So
 every error response still comes from one place (the DRF view and its problem details); a
 request handed on after it was counted carries its rate-limit decision in the ASGI scope and
 is not counted twice.
 
-`API_FAST_PATHS=0` turns the wrapper off (every request through Django).
+`API_FAST_PATHS=0` turns the wrapper off (every request through Django). Imported by
+config.asgi once Django is set up: it loads DRF and the API's modules when imported.
 """
 
 from __future__ import annotations
@@ -32,13 +33,15 @@ from django.core.exceptions import SuspiciousOperation
 from django.core.handlers.asgi import ASGIRequest
 from django.db import close_old_connections
 from django.utils import timezone
+from rest_framework.exceptions import APIException
+from rest_framework.request import Request
 
-from apps.common.contracts import Actor
 from apps.common.errors import DomainError
 from apps.integrations import api as integrations_api
 from apps.integrations.contracts import ApiPrincipal
-from apps.tokens import api as tokens_api
-from apps.tokens.contracts import TokenType
+from restapi.auth import FAST_PATH_DECISION, ApiKeyRateThrottle, key_actor
+from restapi.json import dumps, loads
+from restapi.operations import cdr_page, token_upsert
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -73,8 +76,9 @@ class FastPaths:
             await self.django(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
+        serve: Callable[[Scope, bytes], Awaitable[Outcome]]
         if method == "PUT" and (match := _TOKEN_PUT.fullmatch(path)) is not None:
-            serve = partial(self._put, identity=match.groups())
+            serve = partial(self._put, identity=(match[1], match[2], match[3]))
         elif method == "GET" and path == _CDR_LIST:
             serve = self._cdrs
         else:
@@ -135,8 +139,6 @@ def _admit(key: str, resource: str, action: str) -> tuple[ApiPrincipal, dict[str
     """The key's principal when it holds `resource:action`, and the request counted toward
     the key's rate limit (the decision, as ASGI scope additions for the view); None to hand
     the request to the view uncounted."""
-    from restapi.auth import FAST_PATH_DECISION, ApiKeyRateThrottle
-
     principal = integrations_api.api_key_authenticate(presented=key, now=timezone.now())
     if principal is None or not principal.allows(resource, action):
         return None
@@ -145,8 +147,6 @@ def _admit(key: str, resource: str, action: str) -> tuple[ApiPrincipal, dict[str
 
 def _refused(handed_on: dict[str, Any]) -> bool:
     """Refused by the rate limit, or the key revoked elsewhere: the view answers (429, 401)."""
-    from restapi.auth import FAST_PATH_DECISION
-
     allowed, _, revoked = handed_on[FAST_PATH_DECISION]
     return not allowed or revoked
 
@@ -154,10 +154,6 @@ def _refused(handed_on: dict[str, Any]) -> bool:
 def _token_put(scope: Scope, body: bytes, identity: tuple[str, str, str]) -> Outcome:
     """The upsert when it succeeds; anything else is handed to the view. Runs in a thread
     of the default executor, like a sync view."""
-    from restapi.json import dumps, loads
-    from restapi.serializers.tokens import token_object
-    from restapi.views.tokens import _input
-
     headers = dict(scope["headers"])
     if b"if-match" in headers:
         return None
@@ -178,24 +174,19 @@ def _token_put(scope: Scope, body: bytes, identity: tuple[str, str, str]) -> Out
             return handed_on
         country_code, party_id, uid = identity
         try:
-            record, created = tokens_api.token_put(
+            status, token, etag = token_upsert(
                 tenant_id=principal.tenant_id,
-                data=_input(
-                    {"type": TokenType.RFID.value, **data},
-                    country_code=country_code,
-                    party_id=party_id,
-                    uid=uid,
-                ),
+                sent=data,
+                country_code=country_code,
+                party_id=party_id,
+                uid=uid,
                 if_match=None,
-                actor=Actor.api_key(
-                    key_pk=principal.key_pk, key_id=principal.key_id, name=principal.name
-                ),
+                actor=key_actor(principal),
             )
         except DomainError:
             return handed_on  # nothing written: the view says what is wrong, and where
-        payload = dumps(token_object(record))
-        extra = ((b"allow", b"PUT, OPTIONS"), (b"etag", f'"{record.etag}"'.encode()))
-        return (201 if created else 200), payload, extra
+        extra = ((b"allow", b"PUT, OPTIONS"), (b"etag", f'"{etag}"'.encode()))
+        return status, dumps(token), extra
     finally:
         close_old_connections()  # request_finished: the connection back to the pool
 
@@ -203,12 +194,6 @@ def _token_put(scope: Scope, body: bytes, identity: tuple[str, str, str]) -> Out
 def _cdr_list(scope: Scope, body: bytes) -> Outcome:
     """A page of CDRs (`GET /api/v1/cdrs`, what a CRM or finance system polls) when the
     query is valid; anything else is handed to the view."""
-    from rest_framework.exceptions import APIException
-    from rest_framework.request import Request
-
-    from restapi.json import dumps
-    from restapi.views.charging import cdr_page
-
     if (key := _bearer(dict(scope["headers"]))) is None:
         return None
     close_old_connections()

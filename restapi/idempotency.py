@@ -12,6 +12,7 @@ import simplejson
 from django.db import transaction
 from django.http import HttpResponse
 from django.utils import timezone
+from rest_framework.request import Request
 
 from apps.integrations import api as integrations_api
 from restapi.problems import problem
@@ -20,7 +21,7 @@ HEADER = "Idempotency-Key"
 _REPLAYED_HEADERS = ("Location", "ETag")
 
 
-def fingerprint(request: Any) -> str:
+def fingerprint(request: Request) -> str:
     """SHA-256 of method, path, query and body; a JSON body is canonicalised first, so
     whitespace and key order do not count as a different request."""
     raw = request._request.body
@@ -31,7 +32,7 @@ def fingerprint(request: Any) -> str:
     except ValueError:
         body = raw
     h = hashlib.sha256()
-    for part in (request.method, request.get_full_path()):
+    for part in (request.method or "", request.get_full_path()):
         h.update(part.encode())
         h.update(b"\0")
     h.update(body)
@@ -87,5 +88,4 @@ def idempotent(handler: Callable[..., Any]) -> Callable[..., Any]:
             )
         return response
 
-    wrapper.idempotent = True  # type: ignore[attr-defined]
     return wrapper

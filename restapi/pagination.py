@@ -5,36 +5,30 @@ have higher ids and appear on later pages. The cursor is opaque to clients."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
 from rest_framework import serializers
+from rest_framework.request import Request
 
+from apps.common import api as common_api
 from restapi.problems import QueryInvalid
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
 
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"v1:{last_id}".encode()).decode().rstrip("=")
+def after_id_of(cursor: str) -> int:
+    """The id a `next_cursor` of this API names (apps.common.cursors); QueryInvalid if the
+    text is not one."""
+    after_id = common_api.decode_id_cursor(cursor)
+    if after_id is None:
+        raise QueryInvalid({"cursor": ["not a cursor this API returned"]})
+    return after_id
 
 
-def decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        version, _, value = raw.partition(":")
-        if version != "v1" or not value.isdigit():
-            raise ValueError(cursor)
-        return int(value)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
-        raise QueryInvalid({"cursor": ["not a cursor this API returned"]}) from None
-
-
-class PageQuery(serializers.Serializer):  # type: ignore[type-arg]
+class PageQuery(serializers.Serializer):
     cursor = serializers.CharField(
         required=False, max_length=64, help_text="`next_cursor` of the previous page"
     )
@@ -47,10 +41,21 @@ class PageQuery(serializers.Serializer):  # type: ignore[type-arg]
     )
 
 
+class Rendered:
+    """`paginate`'s item for rows rendered by a function, `render` in a subclass (e.g. the
+    domain's OCPI objects: the same dicts the webhooks send), without DRF's field machinery
+    per row."""
+
+    render: Callable[[Any], dict[str, Any]]
+
+    def __init__(self, rows: Sequence[Any], many: bool = True) -> None:
+        self.data = [type(self).render(r) for r in rows]
+
+
 _PAGE_SERIALIZERS: dict[type, type] = {}
 
 
-def page_of(item: type[serializers.Serializer]) -> type[serializers.Serializer]:  # type: ignore[type-arg]
+def page_of(item: type[serializers.Serializer]) -> type[serializers.Serializer]:
     """The page serializer for items of `item` (one class per item type, for the schema)."""
     if item not in _PAGE_SERIALIZERS:
         name = item.__name__.removesuffix("Out") + "Page"
@@ -69,7 +74,7 @@ def page_of(item: type[serializers.Serializer]) -> type[serializers.Serializer]:
 
 
 def paginate(
-    request: Any,
+    request: Request,
     query: dict[str, Any],
     fetch: Callable[..., Sequence[Any]],
     key: Callable[[Any], int],
@@ -78,11 +83,11 @@ def paginate(
     """Run `fetch(after_id=, limit=)` for one page; returns the body and a Link header."""
     limit = query.pop("limit", DEFAULT_LIMIT)
     cursor = query.pop("cursor", None)
-    after_id = decode_cursor(cursor) if cursor else None
+    after_id = after_id_of(cursor) if cursor else None
     rows = list(fetch(after_id=after_id, limit=limit + 1))
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = encode_cursor(key(rows[-1])) if more and rows else None
+    next_cursor = common_api.encode_id_cursor(key(rows[-1])) if more and rows else None
     headers = {}
     if next_cursor:
         params = {k: v for k, v in request.query_params.items() if k != "cursor"}

@@ -9,7 +9,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import DataError, IntegrityError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
+from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -24,6 +25,7 @@ from apps.common.errors import (
     ServiceUnavailable,
     ValidationFailed,
 )
+from restapi.json import dumps
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -185,15 +187,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     )
 
 
-def not_found_view(request: Any, exception: Exception | None = None) -> Any:
+def not_found_view(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """Django's 404 handler: problem+json under /api/, Django's default page elsewhere."""
-    from django.http import HttpResponse
-    from django.views.defaults import page_not_found
-
-    from restapi.json import dumps
-
     if not request.path.startswith("/api/"):
-        return page_not_found(request, exception)  # type: ignore[arg-type]
+        return page_not_found(request, exception)
     body = {
         "type": "urn:evcharge:problem:not_found",
         "title": "Not found",

@@ -19,12 +19,12 @@ from rest_framework.request import Request
 from restapi.problems import PROBLEM_CONTENT_TYPE
 
 
-class ProblemError(serializers.Serializer):  # type: ignore[type-arg]
+class ProblemError(serializers.Serializer):
     path = serializers.CharField(help_text="JSON path into the request, e.g. $.evses[0].uid")
     message = serializers.CharField()
 
 
-class Problem(serializers.Serializer):  # type: ignore[type-arg]
+class Problem(serializers.Serializer):
     """RFC 9457 problem details."""
 
     type = serializers.CharField(help_text="urn:evcharge:problem:<code>")
@@ -32,7 +32,9 @@ class Problem(serializers.Serializer):  # type: ignore[type-arg]
     status = serializers.IntegerField()
     detail = serializers.CharField()
     instance = serializers.CharField(required=False)
-    errors = ProblemError(many=True, required=False)
+    # A field named like the Serializer property: DRF's metaclass takes declared fields off
+    # the class, so the property stays (the stubs cannot know).
+    errors = ProblemError(many=True, required=False)  # type: ignore[assignment]
 
 
 _ERRORS = {
@@ -86,10 +88,11 @@ class ApiAutoSchema(AutoSchema):
         drf-spectacular leaves out (it does write them for a ListField)."""
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
         if isinstance(field, serializers.ListSerializer) and schema.get("type") == "array":
-            if field.min_length is not None:
-                schema["minItems"] = field.min_length
-            if field.max_length is not None:
-                schema["maxItems"] = field.max_length
+            # Set by DRF's ListSerializer (3.14+); its stubs do not declare them.
+            if (min_length := getattr(field, "min_length", None)) is not None:
+                schema["minItems"] = min_length
+            if (max_length := getattr(field, "max_length", None)) is not None:
+                schema["maxItems"] = max_length
         return schema
 
     def _get_response_bodies(self, direction: Any = "response") -> Any:

@@ -35,7 +35,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
 
-def _scalar(field: serializers.Field, value: Any, path: str) -> list[dict[str, str]]:  # type: ignore[type-arg]
+def _scalar(field: serializers.Field, value: Any, path: str) -> list[dict[str, str]]:
     if isinstance(field, serializers.BooleanField):
         return [] if isinstance(value, bool) else _wrong(path, "true or false", value)
     if isinstance(field, serializers.ChoiceField):
@@ -60,13 +60,15 @@ def _scalar(field: serializers.Field, value: Any, path: str) -> list[dict[str, s
     return []  # JSONField, DictField and pass-through fields: any JSON value
 
 
-def _value(field: serializers.Field, value: Any, path: str) -> list[dict[str, str]]:  # type: ignore[type-arg]
+def _value(field: serializers.Field, value: Any, path: str) -> list[dict[str, str]]:
     if value is None:
         return []  # null: the field's own allow_null rule answers
     if isinstance(field, serializers.ListSerializer):
         if not isinstance(value, list):
             return _wrong(path, "an array", value)
-        return [e for i, v in enumerate(value) for e in _value(field.child, v, f"{path}[{i}]")]
+        if (child := field.child) is None:  # `many=True` always makes one; the type allows None
+            return []
+        return [e for i, v in enumerate(value) for e in _value(child, v, f"{path}[{i}]")]
     if isinstance(field, serializers.Serializer):
         if not isinstance(value, dict):
             return _wrong(path, "an object", value)
@@ -79,7 +81,7 @@ def _value(field: serializers.Field, value: Any, path: str) -> list[dict[str, st
 
 
 def body_problems(
-    serializer: serializers.Serializer,  # type: ignore[type-arg]
+    serializer: serializers.Serializer,
     data: Any,
     path: str = "$",
 ) -> list[dict[str, str]]:

@@ -13,7 +13,7 @@ from rest_framework import serializers
 from restapi.serializers.charging import CDR_OUT_SCHEMA, SessionOut
 
 
-def _envelope(name: str, data: Any) -> type[serializers.Serializer]:  # type: ignore[type-arg]
+def _envelope(name: str, data: Any) -> type[serializers.Serializer]:
     return type(
         name,
         (serializers.Serializer,),
@@ -27,7 +27,7 @@ def _envelope(name: str, data: Any) -> type[serializers.Serializer]:  # type: ig
     )
 
 
-class StationStatusData(serializers.Serializer):  # type: ignore[type-arg]
+class StationStatusData(serializers.Serializer):
     charge_station_id = serializers.IntegerField()
     identity = serializers.CharField(help_text="OCPP identity of the station")
     location_id = serializers.CharField(allow_null=True)
@@ -40,7 +40,7 @@ class StationStatusData(serializers.Serializer):  # type: ignore[type-arg]
     timestamp = serializers.DateTimeField(help_text="station time of the notification")
 
 
-class AuthorizedToken(serializers.Serializer):  # type: ignore[type-arg]
+class AuthorizedToken(serializers.Serializer):
     platform_id = serializers.IntegerField()
     country_code = serializers.CharField()
     party_id = serializers.CharField()
@@ -50,7 +50,7 @@ class AuthorizedToken(serializers.Serializer):  # type: ignore[type-arg]
     valid = serializers.BooleanField()
 
 
-class TokenAuthorizedData(serializers.Serializer):  # type: ignore[type-arg]
+class TokenAuthorizedData(serializers.Serializer):
     uid = serializers.CharField()
     status = serializers.CharField(help_text="the answer: Accepted, Blocked, Invalid, ...")
     charge_station_id = serializers.IntegerField()

@@ -14,13 +14,13 @@ from django.shortcuts import redirect
 
 from apps.charging import api as charging
 from apps.charging.contracts import CdrKind, FlagReason, FlagStatus
+from apps.common import api as common_api
 from apps.common.errors import DomainError, NotFound
 from apps.locations import api as locations
 from apps.parties.contracts import Capability
 from portal.access import portal_view
 from portal.views.common import (
     actor,
-    cursor,
     day_start,
     id_page,
     keyset_page,
@@ -28,7 +28,6 @@ from portal.views.common import (
     notify,
     now,
     page,
-    parse_cursor,
     parse_date,
     problem_messages,
     q,
@@ -66,10 +65,10 @@ def session_list(request: HttpRequest) -> HttpResponse:
             started_from=day_start(date_from),
             started_before=day_start(date_to),
         ),
-        key=lambda r: cursor(r.started_at, r.id),
+        key=lambda r: common_api.encode_time_cursor(r.started_at, r.id),
         forward="before",
         back="after",
-        parse=parse_cursor,
+        parse=common_api.decode_time_cursor,
     )
     live = status == "ACTIVE"
     context = {
@@ -153,10 +152,10 @@ def cdr_list(request: HttpRequest) -> HttpResponse:
         lambda before, after, limit: charging.cdr_rows(
             tenant_id=portal.tenant_id, limit=limit, before=before, after=after, **filters
         ),
-        key=lambda r: cursor(r.end_date_time, r.id),
+        key=lambda r: common_api.encode_time_cursor(r.end_date_time, r.id),
         forward="before",
         back="after",
-        parse=parse_cursor,
+        parse=common_api.decode_time_cursor,
     )
     return page(
         request,

@@ -175,18 +175,6 @@ def parse_datetime_local(value: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def cursor(at: datetime, pk: int) -> str:
-    return f"{at.isoformat()}|{pk}"
-
-
-def parse_cursor(value: str) -> tuple[datetime, int] | None:
-    at, _, pk = value.partition("|")
-    try:
-        return datetime.fromisoformat(at), int(pk)
-    except ValueError:
-        return None
-
-
 def not_found(request: HttpRequest, what: str, *, section: str) -> HttpResponse:
     """The portal's 404 page for an object that is not in this tenant (or does not exist)."""
     return page(request, "portal/not_found.html", {"what": what}, section=section, status=404)

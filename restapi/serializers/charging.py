@@ -9,7 +9,7 @@ from restapi.pagination import PageQuery
 from restapi.serializers.common import MAX_ID, Price, volume
 
 
-class CdrToken(serializers.Serializer):  # type: ignore[type-arg]
+class CdrToken(serializers.Serializer):
     country_code = serializers.CharField(help_text="issuing eMSP; empty for an unknown token")
     party_id = serializers.CharField()
     uid = serializers.CharField()
@@ -17,18 +17,18 @@ class CdrToken(serializers.Serializer):  # type: ignore[type-arg]
     contract_id = serializers.CharField()
 
 
-class Dimension(serializers.Serializer):  # type: ignore[type-arg]
+class Dimension(serializers.Serializer):
     type = serializers.CharField(help_text="OCPI CdrDimensionType: ENERGY, TIME, PARKING_TIME, ...")
     volume = serializers.DecimalField(max_digits=20, decimal_places=6, coerce_to_string=False)
 
 
-class ChargingPeriod(serializers.Serializer):  # type: ignore[type-arg]
+class ChargingPeriod(serializers.Serializer):
     start_date_time = serializers.DateTimeField()
     dimensions = Dimension(many=True)
     tariff_id = serializers.CharField(required=False)
 
 
-class SessionOut(serializers.Serializer):  # type: ignore[type-arg]
+class SessionOut(serializers.Serializer):
     """OCPI 2.2.1 Session, with the live cost while active (the CDR's total once it exists),
     plus `platform_id` and `charge_station_id`. Rendered by `apps.charging.ocpi`; this class
     documents it."""

@@ -9,7 +9,7 @@ from restapi.serializers.common import MAX_ID, UpdatedSinceQuery
 KINDS = [k.value for k in CustomerKind]
 
 
-class CustomerOut(serializers.Serializer):  # type: ignore[type-arg]
+class CustomerOut(serializers.Serializer):
     id = serializers.IntegerField()
     country_code = serializers.CharField(help_text="the serving eMSP party")
     party_id = serializers.CharField()
@@ -26,7 +26,7 @@ class CustomerOut(serializers.Serializer):  # type: ignore[type-arg]
     last_updated = serializers.DateTimeField()
 
 
-class _CustomerFields(serializers.Serializer):  # type: ignore[type-arg]
+class _CustomerFields(serializers.Serializer):
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
     vat_number = serializers.CharField(max_length=32, required=False, allow_blank=True)
     address = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -54,7 +54,7 @@ class CustomerListQuery(PageQuery, UpdatedSinceQuery):
     external_ref = serializers.CharField(required=False, max_length=64)
 
 
-class ContractOut(serializers.Serializer):  # type: ignore[type-arg]
+class ContractOut(serializers.Serializer):
     id = serializers.IntegerField()
     customer_id = serializers.IntegerField()
     token_id = serializers.IntegerField(help_text="the token's platform_id")
@@ -65,7 +65,7 @@ class ContractOut(serializers.Serializer):  # type: ignore[type-arg]
     last_updated = serializers.DateTimeField()
 
 
-class ContractIn(serializers.Serializer):  # type: ignore[type-arg]
+class ContractIn(serializers.Serializer):
     customer_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     token_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     reference = serializers.CharField(max_length=64)
@@ -73,7 +73,7 @@ class ContractIn(serializers.Serializer):  # type: ignore[type-arg]
     valid_until = serializers.DateTimeField(required=False, allow_null=True)
 
 
-class ContractPatchIn(serializers.Serializer):  # type: ignore[type-arg]
+class ContractPatchIn(serializers.Serializer):
     token_id = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
     reference = serializers.CharField(max_length=64, required=False)
     valid_from = serializers.DateTimeField(required=False)

@@ -18,7 +18,7 @@ from apps.locations.contracts import (
     PowerType,
 )
 from restapi.pagination import PageQuery
-from restapi.serializers.common import MAX_ID, UpdatedSinceQuery
+from restapi.serializers.common import MAX_ID, UpdatedSinceQuery, array_of
 
 _LAT = r"^-?[0-9]{1,2}\.[0-9]{5,7}$"
 _LON = r"^-?[0-9]{1,3}\.[0-9]{5,7}$"
@@ -26,7 +26,7 @@ OCPI_ID = r"^[\x21-\x7e]{1,36}$"  # printable ASCII without space, as the models
 _OCPI_ID = OCPI_ID
 
 
-class GeoLocation(serializers.Serializer):  # type: ignore[type-arg]
+class GeoLocation(serializers.Serializer):
     """OCPI GeoLocation: decimal degrees as strings, 5 to 7 decimals."""
 
     latitude = serializers.RegexField(_LAT)
@@ -43,7 +43,7 @@ class GeoLocation(serializers.Serializer):  # type: ignore[type-arg]
         return attrs
 
 
-class ConnectorIO(serializers.Serializer):  # type: ignore[type-arg]
+class ConnectorIO(serializers.Serializer):
     """OCPI 2.2.1 Connector."""
 
     id = serializers.RegexField(_OCPI_ID)
@@ -58,11 +58,13 @@ class ConnectorIO(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class ConnectorOut(ConnectorIO):
+    # Any stored id as it is (no input pattern in the output's schema); a declared field
+    # replaces the parent's whatever its class, which the type checker cannot know.
     id = serializers.CharField()  # type: ignore[assignment]
     last_updated = serializers.DateTimeField()
 
 
-class _EvseFields(serializers.Serializer):  # type: ignore[type-arg]
+class _EvseFields(serializers.Serializer):
     evse_id = serializers.CharField(max_length=48, required=False, allow_blank=True)
     status = serializers.ChoiceField(
         choices=[s.value for s in EvseStatus], required=False, default=EvseStatus.UNKNOWN.value
@@ -72,7 +74,7 @@ class _EvseFields(serializers.Serializer):  # type: ignore[type-arg]
     )
     floor_level = serializers.CharField(max_length=4, required=False, allow_blank=True)
     physical_reference = serializers.CharField(max_length=16, required=False, allow_blank=True)
-    connectors = ConnectorIO(many=True, min_length=1, max_length=20)
+    connectors = array_of(ConnectorIO, min_length=1, max_length=20)
 
 
 class EvseIn(_EvseFields):
@@ -85,7 +87,7 @@ class EvsePutIn(_EvseFields):
     pass
 
 
-class EvseOut(serializers.Serializer):  # type: ignore[type-arg]
+class EvseOut(serializers.Serializer):
     uid = serializers.CharField()
     evse_id = serializers.CharField()
     status = serializers.CharField()
@@ -98,24 +100,24 @@ class EvseOut(serializers.Serializer):  # type: ignore[type-arg]
     last_updated = serializers.DateTimeField()
 
 
-class RegularHours(serializers.Serializer):  # type: ignore[type-arg]
+class RegularHours(serializers.Serializer):
     weekday = serializers.IntegerField(min_value=1, max_value=7)
     period_begin = serializers.RegexField(r"^([0-1][0-9]|2[0-3]):[0-5][0-9]$")
     period_end = serializers.RegexField(r"^([0-1][0-9]|2[0-4]):[0-5][0-9]$")
 
 
-class ExceptionalPeriod(serializers.Serializer):  # type: ignore[type-arg]
+class ExceptionalPeriod(serializers.Serializer):
     period_begin = serializers.DateTimeField()
     period_end = serializers.DateTimeField()
 
 
-class Hours(serializers.Serializer):  # type: ignore[type-arg]
+class Hours(serializers.Serializer):
     """OCPI 2.2.1 Hours."""
 
     twentyfourseven = serializers.BooleanField()
-    regular_hours = RegularHours(many=True, required=False, max_length=50)
-    exceptional_openings = ExceptionalPeriod(many=True, required=False, max_length=50)
-    exceptional_closings = ExceptionalPeriod(many=True, required=False, max_length=50)
+    regular_hours = array_of(RegularHours, required=False, max_length=50)
+    exceptional_openings = array_of(ExceptionalPeriod, required=False, max_length=50)
+    exceptional_closings = array_of(ExceptionalPeriod, required=False, max_length=50)
 
     def to_internal_value(self, data: Any) -> Any:
         value = super().to_internal_value(data)
@@ -131,7 +133,7 @@ class Hours(serializers.Serializer):  # type: ignore[type-arg]
         return dict(value)
 
 
-class _LocationFields(serializers.Serializer):  # type: ignore[type-arg]
+class _LocationFields(serializers.Serializer):
     publish = serializers.BooleanField(required=False)
     name = serializers.CharField(max_length=255, required=False, allow_blank=True)
     postal_code = serializers.CharField(max_length=10, required=False, allow_blank=True)
@@ -154,7 +156,7 @@ class LocationIn(_LocationFields):
     country = serializers.RegexField(r"^[A-Z]{3}$", help_text="ISO 3166-1 alpha-3")
     coordinates = GeoLocation()
     time_zone = serializers.CharField(max_length=64, help_text="IANA, e.g. Europe/Amsterdam")
-    evses = EvseIn(many=True, required=False, max_length=200)
+    evses = array_of(EvseIn, required=False, max_length=200)
 
 
 class LocationPatchIn(_LocationFields):
@@ -165,7 +167,7 @@ class LocationPatchIn(_LocationFields):
     time_zone = serializers.CharField(max_length=64, required=False)
 
 
-class LocationOut(serializers.Serializer):  # type: ignore[type-arg]
+class LocationOut(serializers.Serializer):
     platform_id = serializers.IntegerField()
     country_code = serializers.CharField()
     party_id = serializers.CharField()
@@ -191,7 +193,7 @@ class LocationOut(serializers.Serializer):  # type: ignore[type-arg]
         data = super().to_representation(instance)
         if data.get("parking_type") == "":
             del data["parking_type"]  # optional in OCPI, and "" is not a ParkingType
-        return data  # type: ignore[no-any-return]
+        return data
 
     @extend_schema_field(GeoLocation)
     def get_coordinates(self, obj: Any) -> dict[str, str]:
@@ -203,12 +205,12 @@ class LocationListQuery(PageQuery, UpdatedSinceQuery):
     party_id = serializers.CharField(required=False, max_length=3)
 
 
-class EvseMappingIO(serializers.Serializer):  # type: ignore[type-arg]
+class EvseMappingIO(serializers.Serializer):
     evse_uid = serializers.RegexField(_OCPI_ID)
     ocpp_evse_id = serializers.IntegerField(min_value=1, max_value=1000)
 
 
-class ChargeStationOut(serializers.Serializer):  # type: ignore[type-arg]
+class ChargeStationOut(serializers.Serializer):
     id = serializers.IntegerField()
     identity = serializers.CharField(help_text="OCPP identity (the websocket URL's last part)")
     location_id = serializers.IntegerField(allow_null=True, help_text="location platform_id")
@@ -236,7 +238,7 @@ class ChargeStationCreatedOut(ChargeStationOut):
     )
 
 
-class _StationFields(serializers.Serializer):  # type: ignore[type-arg]
+class _StationFields(serializers.Serializer):
     location_id = serializers.IntegerField(
         min_value=1, max_value=MAX_ID, required=False, allow_null=True
     )
@@ -251,7 +253,7 @@ class _StationFields(serializers.Serializer):  # type: ignore[type-arg]
         choices=[v.value for v in OcppVersion], required=False, allow_blank=True
     )
     enabled = serializers.BooleanField(required=False)
-    evses = EvseMappingIO(many=True, required=False, max_length=100)
+    evses = array_of(EvseMappingIO, required=False, max_length=100)
 
 
 class ChargeStationIn(_StationFields):
@@ -270,11 +272,11 @@ class ChargeStationListQuery(PageQuery):
     identity = serializers.CharField(required=False, max_length=48)
 
 
-class PasswordOut(serializers.Serializer):  # type: ignore[type-arg]
+class PasswordOut(serializers.Serializer):
     password = serializers.CharField(help_text="the new Basic-auth password, shown this once")
 
 
-class CommandIn(serializers.Serializer):  # type: ignore[type-arg]
+class CommandIn(serializers.Serializer):
     type = serializers.ChoiceField(choices=[c.value for c in CommandType])
     evse_uid = serializers.CharField(max_length=36, required=False)
     connector_id = serializers.CharField(max_length=36, required=False)
@@ -288,7 +290,7 @@ class CommandIn(serializers.Serializer):  # type: ignore[type-arg]
     )
 
 
-class CommandOut(serializers.Serializer):  # type: ignore[type-arg]
+class CommandOut(serializers.Serializer):
     id = serializers.CharField(help_text="the command's id in the station's command log")
     type = serializers.CharField()
     result = serializers.ChoiceField(
@@ -310,7 +312,7 @@ class CommandOut(serializers.Serializer):  # type: ignore[type-arg]
     message = serializers.CharField(allow_blank=True)
 
 
-class CommandLogOut(serializers.Serializer):  # type: ignore[type-arg]
+class CommandLogOut(serializers.Serializer):
     """One command of a station's command log (what was sent, by whom, what came back)."""
 
     id = serializers.IntegerField()
@@ -323,7 +325,11 @@ class CommandLogOut(serializers.Serializer):  # type: ignore[type-arg]
     )
     message = serializers.CharField(allow_blank=True)
     request = serializers.JSONField(help_text="the command, protocol-neutral")
-    data = serializers.JSONField(allow_null=True, help_text="the parsed answer, if any")
+    # A field named like the Serializer property: DRF's metaclass takes declared fields off
+    # the class, so the property stays (the stubs cannot know).
+    data = serializers.JSONField(  # type: ignore[assignment]
+        allow_null=True, help_text="the parsed answer, if any"
+    )
     ocpp_action = serializers.CharField(allow_blank=True)
     ocpp_request = serializers.JSONField(allow_null=True, help_text="the payload as sent")
     response = serializers.JSONField(allow_null=True, help_text="the station's payload")
@@ -338,7 +344,7 @@ class CommandLogOut(serializers.Serializer):  # type: ignore[type-arg]
     )
 
 
-class ConnectionEventOut(serializers.Serializer):  # type: ignore[type-arg]
+class ConnectionEventOut(serializers.Serializer):
     kind = serializers.ChoiceField(
         choices=[k.value for k in ConnectionEventKind],
         help_text="CONNECTED / DISCONNECTED: the websocket opened / closed; BOOTED: a "
@@ -351,7 +357,7 @@ class ConnectionEventOut(serializers.Serializer):  # type: ignore[type-arg]
     reason = serializers.CharField(allow_blank=True)
 
 
-class ConnectivityOut(serializers.Serializer):  # type: ignore[type-arg]
+class ConnectivityOut(serializers.Serializer):
     station_id = serializers.IntegerField()
     identity = serializers.CharField()
     connectivity = serializers.ChoiceField(choices=[c.value for c in Connectivity])

@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from apps.tariffs.contracts import TariffRecord
 from restapi.pagination import PageQuery
 from restapi.serializers.common import MAX_ID
 
@@ -105,7 +106,7 @@ TARIFF_PAGE_SCHEMA: dict[str, Any] = {
 }
 
 
-def tariff_out(record: Any) -> dict[str, Any]:
+def tariff_out(record: TariffRecord) -> dict[str, Any]:
     return {
         **(record.ocpi or {}),
         "platform_id": record.platform_id,
@@ -121,7 +122,7 @@ def tariff_out(record: Any) -> dict[str, Any]:
     }
 
 
-class TariffWriteQuery(serializers.Serializer):  # type: ignore[type-arg]
+class TariffWriteQuery(serializers.Serializer):
     effective_from = serializers.DateTimeField(
         required=False,
         help_text="when these prices take effect (default: now); never in the past for a "
@@ -134,7 +135,7 @@ class TariffListQuery(PageQuery):
     party_id = serializers.CharField(required=False, max_length=3)
 
 
-class TariffCodeIn(serializers.Serializer):  # type: ignore[type-arg]
+class TariffCodeIn(serializers.Serializer):
     code = serializers.RegexField(r"^[A-Za-z0-9_.\-]{1,64}$")
     tariff_id = serializers.IntegerField(
         min_value=1, max_value=MAX_ID, help_text="the tariff's platform_id"
@@ -142,14 +143,14 @@ class TariffCodeIn(serializers.Serializer):  # type: ignore[type-arg]
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
 
-class TariffCodeOut(serializers.Serializer):  # type: ignore[type-arg]
+class TariffCodeOut(serializers.Serializer):
     id = serializers.IntegerField()
     code = serializers.CharField()
     description = serializers.CharField()
     tariff_id = serializers.IntegerField()
 
 
-class TariffAssignmentIn(serializers.Serializer):  # type: ignore[type-arg]
+class TariffAssignmentIn(serializers.Serializer):
     charge_station_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     tariff_code = serializers.CharField(max_length=64)
     effective_from = serializers.DateTimeField(required=False, help_text="default: now")
@@ -159,7 +160,7 @@ class TariffAssignmentIn(serializers.Serializer):  # type: ignore[type-arg]
     )
 
 
-class TariffAssignmentOut(serializers.Serializer):  # type: ignore[type-arg]
+class TariffAssignmentOut(serializers.Serializer):
     id = serializers.IntegerField()
     charge_station_id = serializers.IntegerField()
     connector_pk = serializers.IntegerField(allow_null=True)

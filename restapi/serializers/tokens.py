@@ -4,14 +4,20 @@ from typing import Any
 
 from rest_framework import serializers
 
-from apps.tokens.contracts import ProfileType, TokenType, WhitelistType
+from apps.tokens.contracts import (
+    ProfileType,
+    TokenInput,
+    TokenRecord,
+    TokenType,
+    WhitelistType,
+)
 from restapi.pagination import PageQuery
-from restapi.serializers.common import ErrorItem, UpdatedSinceQuery
+from restapi.serializers.common import ErrorItem, UpdatedSinceQuery, array_of
 
 LANGUAGE = r"^[A-Za-z]{2}$"  # ISO 639-1 (or "": none), as the tokens service checks
 
 
-class EnergyContract(serializers.Serializer):  # type: ignore[type-arg]
+class EnergyContract(serializers.Serializer):
     supplier_name = serializers.CharField(max_length=64)
     contract_id = serializers.CharField(
         max_length=64, required=False, allow_blank=True, allow_null=True
@@ -22,7 +28,7 @@ class EnergyContract(serializers.Serializer):  # type: ignore[type-arg]
 UNSET_OMITTED = ("language", "default_profile_type")
 
 
-class TokenOut(serializers.Serializer):  # type: ignore[type-arg]
+class TokenOut(serializers.Serializer):
     """OCPI 2.2.1 Token, plus `platform_id` (the number in this API's URLs). `language` and
     `default_profile_type` are left out when not set."""
 
@@ -49,10 +55,10 @@ class TokenOut(serializers.Serializer):  # type: ignore[type-arg]
         for name in UNSET_OMITTED:
             if data.get(name) == "":
                 del data[name]
-        return data  # type: ignore[no-any-return]
+        return data
 
 
-def token_object(r: Any) -> dict[str, Any]:
+def token_object(r: TokenRecord) -> dict[str, Any]:
     """A TokenRecord as `TokenOut` documents it, built directly (DRF's field machinery costs
     more than the rest of a single upsert)."""
     out = {
@@ -78,7 +84,29 @@ def token_object(r: Any) -> dict[str, Any]:
     return out
 
 
-class _TokenFields(serializers.Serializer):  # type: ignore[type-arg]
+def token_input(data: dict[str, Any], **identity: str) -> TokenInput:
+    """An OCPI Token object as sent (and the identity from the URL, if any) as the tokens
+    service takes it: fields left out get their defaults, values are passed on as sent (the
+    service validates their shape; bulk items are raw JSON objects)."""
+    values = {**data, **identity}
+    return TokenInput(
+        country_code=values.get("country_code", ""),
+        party_id=values.get("party_id", ""),
+        uid=values.get("uid", ""),
+        type=values.get("type", ""),
+        contract_id=values.get("contract_id", ""),
+        issuer=values.get("issuer", ""),
+        valid=values.get("valid", True),
+        whitelist=values.get("whitelist", "ALLOWED"),
+        visual_number=values.get("visual_number", ""),
+        group_id=values.get("group_id", ""),
+        language=values.get("language", ""),
+        default_profile_type=values.get("default_profile_type", ""),
+        energy_contract=values.get("energy_contract"),
+    )
+
+
+class _TokenFields(serializers.Serializer):
     contract_id = serializers.CharField(max_length=36, help_text="EMAID or other contract id")
     issuer = serializers.CharField(max_length=64)
     visual_number = serializers.CharField(max_length=64, required=False, allow_blank=True)
@@ -110,7 +138,7 @@ class TokenPutIn(_TokenFields):
     )
 
 
-class TokenPatchIn(serializers.Serializer):  # type: ignore[type-arg]
+class TokenPatchIn(serializers.Serializer):
     contract_id = serializers.CharField(max_length=36, required=False)
     issuer = serializers.CharField(max_length=64, required=False)
     visual_number = serializers.CharField(max_length=64, required=False, allow_blank=True)
@@ -126,7 +154,7 @@ class TokenPatchIn(serializers.Serializer):  # type: ignore[type-arg]
     energy_contract = EnergyContract(required=False, allow_null=True)
 
 
-class _Object(serializers.Field):  # type: ignore[type-arg]
+class _Object(serializers.Field):
     """A JSON object passed on as it is; the tokens service validates every item (one rule
     set for single and bulk writes, paths like $.items[3].uid)."""
 
@@ -136,7 +164,7 @@ class _Object(serializers.Field):  # type: ignore[type-arg]
         return data
 
 
-class TokenBulkIn(serializers.Serializer):  # type: ignore[type-arg]
+class TokenBulkIn(serializers.Serializer):
     items = serializers.ListField(
         child=_Object(),
         min_length=1,
@@ -150,22 +178,24 @@ class TokenBulkItem(TokenIn):
     keep (e.g. `last_updated`) are ignored."""
 
 
-class TokenBulkInSchema(serializers.Serializer):  # type: ignore[type-arg]
+class TokenBulkInSchema(serializers.Serializer):
     """The bulk request as the schema describes it (the view passes the items on as sent)."""
 
-    items = TokenBulkItem(many=True, min_length=1, max_length=10_000)
+    items = array_of(TokenBulkItem, min_length=1, max_length=10_000)
 
 
-class TokenBulkItemOut(serializers.Serializer):  # type: ignore[type-arg]
+class TokenBulkItemOut(serializers.Serializer):
     index = serializers.IntegerField()
     uid = serializers.CharField()
     type = serializers.CharField()
     result = serializers.ChoiceField(choices=["created", "updated", "invalid", "valid"])
     platform_id = serializers.IntegerField(source="id", allow_null=True)
-    errors = ErrorItem(many=True, source="problems")
+    # A field named like the Serializer property: DRF's metaclass takes declared fields off
+    # the class, so the property stays (the stubs cannot know).
+    errors = ErrorItem(many=True, source="problems")  # type: ignore[assignment]
 
 
-class TokenBulkOut(serializers.Serializer):  # type: ignore[type-arg]
+class TokenBulkOut(serializers.Serializer):
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
     items = TokenBulkItemOut(many=True)
@@ -180,7 +210,7 @@ class TokenListQuery(PageQuery, UpdatedSinceQuery):
     contract_id = serializers.CharField(required=False, max_length=36)
 
 
-class TokenPutQuery(serializers.Serializer):  # type: ignore[type-arg]
+class TokenPutQuery(serializers.Serializer):
     type = serializers.ChoiceField(
         choices=[t.value for t in TokenType], required=False, help_text="default RFID"
     )

@@ -6,7 +6,7 @@ from apps.integrations.contracts import SUBSCRIBABLE_EVENTS, DeliveryStatus
 from restapi.pagination import PageQuery
 
 
-class WebhookOut(serializers.Serializer):  # type: ignore[type-arg]
+class WebhookOut(serializers.Serializer):
     id = serializers.IntegerField()
     url = serializers.CharField()
     events = serializers.ListField(child=serializers.CharField())
@@ -25,7 +25,7 @@ class WebhookCreatedOut(WebhookOut):
 _URL = serializers.URLField(max_length=500)
 
 
-class WebhookIn(serializers.Serializer):  # type: ignore[type-arg]
+class WebhookIn(serializers.Serializer):
     url = serializers.URLField(max_length=500, help_text="http(s) URL that receives POSTs")
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=list(SUBSCRIBABLE_EVENTS)),
@@ -35,7 +35,7 @@ class WebhookIn(serializers.Serializer):  # type: ignore[type-arg]
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
 
-class WebhookPatchIn(serializers.Serializer):  # type: ignore[type-arg]
+class WebhookPatchIn(serializers.Serializer):
     url = serializers.URLField(max_length=500, required=False)
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=list(SUBSCRIBABLE_EVENTS)),
@@ -47,7 +47,7 @@ class WebhookPatchIn(serializers.Serializer):  # type: ignore[type-arg]
     is_active = serializers.BooleanField(required=False)
 
 
-class DeliveryOut(serializers.Serializer):  # type: ignore[type-arg]
+class DeliveryOut(serializers.Serializer):
     id = serializers.IntegerField()
     subscription_id = serializers.IntegerField()
     event_id = serializers.CharField()

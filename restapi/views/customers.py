@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.customers import api as customers_api
@@ -24,7 +23,7 @@ class CustomerListView(ApiView):
         parameters=[s.CustomerListQuery],
         responses=page_of(s.CustomerOut),
     )
-    def get(self, request: Any) -> Response:
+    def get(self, request: Request) -> Response:
         q = self.query(s.CustomerListQuery)
         body, headers = paginate(
             request,
@@ -46,7 +45,7 @@ class CustomerCreateView(ApiView):
         responses={201: s.CustomerOut},
     )
     @idempotent
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         data = self.body(s.CustomerIn)
         country_code, party_id = data.pop("country_code"), data.pop("party_id")
         record = customers_api.customer_create(
@@ -72,7 +71,7 @@ class CustomerGetView(ApiView):
         parameters=[_CUSTOMER_ID],
         responses=s.CustomerOut,
     )
-    def get(self, request: Any, customer_id: int) -> Response:
+    def get(self, request: Request, customer_id: int) -> Response:
         record = customers_api.customer_get(tenant_id=self.tenant_id, customer_id=customer_id)
         return with_etag(Response(s.CustomerOut(record).data), record.etag)
 
@@ -87,7 +86,7 @@ class CustomerPatchView(ApiView):
         request=s.CustomerPatchIn,
         responses=s.CustomerOut,
     )
-    def patch(self, request: Any, customer_id: int) -> Response:
+    def patch(self, request: Request, customer_id: int) -> Response:
         values = self.body(s.CustomerPatchIn)
         record = customers_api.customer_update(
             tenant_id=self.tenant_id,
@@ -112,7 +111,7 @@ class ContractListView(ApiView):
         parameters=[s.ContractListQuery],
         responses=page_of(s.ContractOut),
     )
-    def get(self, request: Any) -> Response:
+    def get(self, request: Request) -> Response:
         q = self.query(s.ContractListQuery)
         body, headers = paginate(
             request,
@@ -134,7 +133,7 @@ class ContractCreateView(ApiView):
         responses={201: s.ContractOut},
     )
     @idempotent
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         data = self.body(s.ContractIn)
         customer_id, token_id = data.pop("customer_id"), data.pop("token_id")
         record = customers_api.contract_create(
@@ -160,7 +159,7 @@ class ContractGetView(ApiView):
         parameters=[_CONTRACT_ID],
         responses=s.ContractOut,
     )
-    def get(self, request: Any, contract_id: int) -> Response:
+    def get(self, request: Request, contract_id: int) -> Response:
         record = customers_api.contract_get(tenant_id=self.tenant_id, contract_id=contract_id)
         return with_etag(Response(s.ContractOut(record).data), record.etag)
 
@@ -175,7 +174,7 @@ class ContractPatchView(ApiView):
         request=s.ContractPatchIn,
         responses=s.ContractOut,
     )
-    def patch(self, request: Any, contract_id: int) -> Response:
+    def patch(self, request: Request, contract_id: int) -> Response:
         values = self.body(s.ContractPatchIn)
         record = customers_api.contract_update(
             tenant_id=self.tenant_id,

@@ -4,6 +4,7 @@ from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.charging import api as charging_api
@@ -41,7 +42,7 @@ class LocationListView(ApiView):
         parameters=[s.LocationListQuery],
         responses=page_of(s.LocationOut),
     )
-    def get(self, request: Any) -> Response:
+    def get(self, request: Request) -> Response:
         q = self.query(s.LocationListQuery)
         body, headers = paginate(
             request,
@@ -63,7 +64,7 @@ class LocationCreateView(ApiView):
         responses={201: s.LocationOut},
     )
     @idempotent
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         data = _location_values(self.body(s.LocationIn))
         record = locations_api.location_create(
             tenant_id=self.tenant_id,
@@ -89,7 +90,7 @@ class LocationGetView(ApiView):
         parameters=[_LOCATION_ID],
         responses=s.LocationOut,
     )
-    def get(self, request: Any, location_id: int) -> Response:
+    def get(self, request: Request, location_id: int) -> Response:
         record = locations_api.location_get(tenant_id=self.tenant_id, location_id=location_id)
         return with_etag(Response(s.LocationOut(record).data), record.etag)
 
@@ -104,7 +105,7 @@ class LocationPatchView(ApiView):
         request=s.LocationPatchIn,
         responses=s.LocationOut,
     )
-    def patch(self, request: Any, location_id: int) -> Response:
+    def patch(self, request: Request, location_id: int) -> Response:
         values = _location_values(self.body(s.LocationPatchIn))
         record = locations_api.location_update(
             tenant_id=self.tenant_id,
@@ -137,7 +138,7 @@ class EvsePutView(ApiView):
         description="Create or replace one EVSE (and its connectors) of a location. The ETag "
         "(and `If-Match`) is the location's: the EVSE is part of it.",
     )
-    def put(self, request: Any, location_id: int, evse_uid: str) -> Response:
+    def put(self, request: Request, location_id: int, evse_uid: str) -> Response:
         data = self.body(s.EvsePutIn)
         data["connectors"] = [dict(c) for c in data["connectors"]]
         record, created = locations_api.evse_put(
@@ -162,7 +163,7 @@ class ChargeStationListView(ApiView):
         parameters=[s.ChargeStationListQuery],
         responses=page_of(s.ChargeStationOut),
     )
-    def get(self, request: Any) -> Response:
+    def get(self, request: Request) -> Response:
         q = self.query(s.ChargeStationListQuery)
         body, headers = paginate(
             request,
@@ -184,7 +185,7 @@ class ChargeStationCreateView(ApiView):
         responses={201: s.ChargeStationCreatedOut},
     )
     @idempotent
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         data = self.body(s.ChargeStationIn)
         evses = [dict(e) for e in data.pop("evses", [])]
         record, password = locations_api.charge_station_create(
@@ -214,7 +215,7 @@ class ChargeStationGetView(ApiView):
         parameters=[_STATION_ID],
         responses=s.ChargeStationOut,
     )
-    def get(self, request: Any, station_id: int) -> Response:
+    def get(self, request: Request, station_id: int) -> Response:
         record = locations_api.charge_station_get(tenant_id=self.tenant_id, station_id=station_id)
         return with_etag(Response(s.ChargeStationOut(record).data), record.etag)
 
@@ -229,7 +230,7 @@ class ChargeStationPatchView(ApiView):
         request=s.ChargeStationPatchIn,
         responses=s.ChargeStationOut,
     )
-    def patch(self, request: Any, station_id: int) -> Response:
+    def patch(self, request: Request, station_id: int) -> Response:
         values = self.body(s.ChargeStationPatchIn)
         evses = values.pop("evses", None)
         record = locations_api.charge_station_update(
@@ -259,7 +260,7 @@ class ChargeStationPasswordView(ApiView):
         description="Generate a new OCPP Basic-auth password; it is shown this once.",
     )
     @idempotent
-    def post(self, request: Any, station_id: int) -> Response:
+    def post(self, request: Request, station_id: int) -> Response:
         password = locations_api.charge_station_new_password(
             tenant_id=self.tenant_id, station_id=station_id, actor=self.actor
         )
@@ -292,7 +293,7 @@ class ChargeStationCommandView(ApiView):
         ),
     )
     @idempotent
-    def post(self, request: Any, station_id: int) -> Response:
+    def post(self, request: Request, station_id: int) -> Response:
         data = self.body(s.CommandIn)
         command_type = CommandType(data.pop("type"))
         if command_type is CommandType.STOP_SESSION:
@@ -327,7 +328,7 @@ class ChargeStationCommandView(ApiView):
         description="The station's command log, oldest first: every command sent (or tried), "
         "by whom, the payload as sent, the station's answer and later status notifications.",
     )
-    def get(self, request: Any, station_id: int) -> Response:
+    def get(self, request: Request, station_id: int) -> Response:
         q = self.query(PageQuery)
         body, headers = paginate(
             request,
@@ -377,7 +378,7 @@ class ChargeStationConnectivityView(ApiView):
         "unstable badge (more than STATION_UNSTABLE_CONNECTS connections within "
         "STATION_UNSTABLE_WINDOW_SECONDS) and the newest 50 connect / disconnect events.",
     )
-    def get(self, request: Any, station_id: int) -> Response:
+    def get(self, request: Request, station_id: int) -> Response:
         report = locations_api.charge_station_connectivity(
             tenant_id=self.tenant_id, station_id=station_id
         )

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.tariffs import api as tariffs_api
@@ -32,7 +33,7 @@ class TariffListView(ApiView):
         parameters=[s.TariffListQuery],
         responses={200: s.TARIFF_PAGE_SCHEMA},
     )
-    def get(self, request: Any) -> Response:
+    def get(self, request: Request) -> Response:
         q = self.query(s.TariffListQuery)
         now = timezone.now()
         body, headers = paginate(
@@ -68,7 +69,7 @@ class TariffCreateView(ApiView):
         ),
     )
     @idempotent
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         q = self.query(s.TariffWriteQuery)
         now = timezone.now()
         record = tariffs_api.tariff_create(
@@ -94,7 +95,7 @@ class TariffGetView(ApiView):
         parameters=[_TARIFF_ID],
         responses={200: s.TARIFF_OUT_SCHEMA},
     )
-    def get(self, request: Any, tariff_id: int) -> Response:
+    def get(self, request: Request, tariff_id: int) -> Response:
         record = tariffs_api.tariff_get(
             tenant_id=self.tenant_id, tariff_id=tariff_id, at=timezone.now()
         )
@@ -117,7 +118,7 @@ class TariffVersionCreateView(ApiView):
         ),
     )
     @idempotent
-    def post(self, request: Any, tariff_id: int) -> Response:
+    def post(self, request: Request, tariff_id: int) -> Response:
         q = self.query(s.TariffWriteQuery)
         now = timezone.now()
         record = tariffs_api.tariff_version_create(
@@ -140,7 +141,7 @@ class TariffCodeListView(ApiView):
         parameters=[s.PageQuery],
         responses=page_of(s.TariffCodeOut),
     )
-    def get(self, request: Any) -> Response:
+    def get(self, request: Request) -> Response:
         q = self.query(s.PageQuery)
         body, headers = paginate(
             request,
@@ -162,7 +163,7 @@ class TariffCodeCreateView(ApiView):
         responses={201: s.TariffCodeOut},
     )
     @idempotent
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         data = self.body(s.TariffCodeIn)
         record = tariffs_api.tariff_code_create(tenant_id=self.tenant_id, actor=self.actor, **data)
         return Response(s.TariffCodeOut(record).data, status=201)
@@ -181,7 +182,7 @@ class TariffAssignmentListView(ApiView):
         parameters=[s.TariffAssignmentListQuery],
         responses=page_of(s.TariffAssignmentOut),
     )
-    def get(self, request: Any) -> Response:
+    def get(self, request: Request) -> Response:
         q = self.query(s.TariffAssignmentListQuery)
         body, headers = paginate(
             request,
@@ -209,7 +210,7 @@ class TariffAssignmentCreateView(ApiView):
         ),
     )
     @idempotent
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         data = self.body(s.TariffAssignmentIn)
         now = timezone.now()
         data["effective_from"] = data.get("effective_from") or now

@@ -1,41 +1,19 @@
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.tokens import api as tokens_api
-from apps.tokens.contracts import TokenInput, TokenType
 from restapi.base import ApiView, with_etag
 from restapi.idempotency import idempotent
+from restapi.operations import token_upsert
 from restapi.pagination import page_of, paginate
 from restapi.problems import problem
 from restapi.serializers import tokens as s
 
 TAG = ["tokens"]
 _PATH_ID = OpenApiParameter("token_id", int, OpenApiParameter.PATH)
-
-
-def _input(data: dict[str, Any], **identity: Any) -> TokenInput:
-    values = {**data, **identity}
-    return TokenInput(
-        country_code=values.get("country_code", ""),
-        party_id=values.get("party_id", ""),
-        uid=values.get("uid", ""),
-        type=values.get("type", ""),
-        contract_id=values.get("contract_id", ""),
-        issuer=values.get("issuer", ""),
-        valid=values.get("valid", True),
-        whitelist=values.get("whitelist", "ALLOWED"),
-        visual_number=values.get("visual_number", ""),
-        group_id=values.get("group_id", ""),
-        language=values.get("language", ""),
-        default_profile_type=values.get("default_profile_type", ""),
-        # Passed as sent: the domain validates its shape (bulk items are raw JSON objects).
-        energy_contract=values.get("energy_contract"),
-    )
 
 
 class TokenListView(ApiView):
@@ -47,7 +25,7 @@ class TokenListView(ApiView):
         parameters=[s.TokenListQuery],
         responses=page_of(s.TokenOut),
     )
-    def get(self, request: Any) -> Response:
+    def get(self, request: Request) -> Response:
         q = self.query(s.TokenListQuery)
         body, headers = paginate(
             request,
@@ -66,10 +44,10 @@ class TokenCreateView(ApiView):
         tags=TAG, operation_id="tokens_create", request=s.TokenIn, responses={201: s.TokenOut}
     )
     @idempotent
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         data = self.body(s.TokenIn)
         record = tokens_api.token_create(
-            tenant_id=self.tenant_id, data=_input(data), actor=self.actor
+            tenant_id=self.tenant_id, data=s.token_input(data), actor=self.actor
         )
         return with_etag(Response(s.TokenOut(record).data, status=201), record.etag)
 
@@ -82,7 +60,7 @@ class TokenGetView(ApiView):
     scope_resource = "tokens"
 
     @extend_schema(tags=TAG, operation_id="tokens_get", parameters=[_PATH_ID], responses=s.TokenOut)
-    def get(self, request: Any, token_id: int) -> Response:
+    def get(self, request: Request, token_id: int) -> Response:
         record = tokens_api.token_get(tenant_id=self.tenant_id, token_id=token_id)
         return with_etag(Response(s.TokenOut(record).data), record.etag)
 
@@ -97,7 +75,7 @@ class TokenPatchView(ApiView):
         request=s.TokenPatchIn,
         responses=s.TokenOut,
     )
-    def patch(self, request: Any, token_id: int) -> Response:
+    def patch(self, request: Request, token_id: int) -> Response:
         values = self.body(s.TokenPatchIn)
         if "energy_contract" in values and values["energy_contract"] is not None:
             values["energy_contract"] = dict(values["energy_contract"])
@@ -131,21 +109,20 @@ class TokenPutView(ApiView):
         request=s.TokenPutIn,
         responses={200: s.TokenOut, 201: s.TokenOut},
     )
-    def put(self, request: Any, country_code: str, party_id: str, uid: str) -> Response:
-        if isinstance(request.data, dict):
-            # As sent: the tokens service validates every field with JSON paths (one rule
-            # set with POST and bulk), without DRF's field machinery on this hot path.
-            data = {"type": TokenType.RFID.value, **request.data}
-        else:
-            data = self.body(s.TokenPutIn)  # not an object: the serializer's problem details
-        record, created = tokens_api.token_put(
+    def put(self, request: Request, country_code: str, party_id: str, uid: str) -> Response:
+        # An object goes as sent to the tokens service, which validates every field (one
+        # rule set with POST and bulk); anything else gets the serializer's problem details.
+        sent = request.data if isinstance(request.data, dict) else self.body(s.TokenPutIn)
+        code, body, etag = token_upsert(
             tenant_id=self.tenant_id,
-            data=_input(data, country_code=country_code, party_id=party_id, uid=uid),
+            sent=sent,
+            country_code=country_code,
+            party_id=party_id,
+            uid=uid,
             if_match=self.if_match(),
             actor=self.actor,
         )
-        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        return with_etag(Response(s.token_object(record), status=code), record.etag)
+        return with_etag(Response(body, status=code), etag)
 
 
 class _TokenValidity(ApiView):
@@ -177,7 +154,7 @@ class TokenBlockView(_TokenValidity):
         description="Block the token (OCPI valid=false): stations refuse it from now on.",
     )
     @idempotent
-    def post(self, request: Any, token_id: int) -> Response:
+    def post(self, request: Request, token_id: int) -> Response:
         return self._set(token_id)
 
 
@@ -192,7 +169,7 @@ class TokenUnblockView(_TokenValidity):
         responses={200: s.TokenOut},
     )
     @idempotent
-    def post(self, request: Any, token_id: int) -> Response:
+    def post(self, request: Request, token_id: int) -> Response:
         return self._set(token_id)
 
 
@@ -211,9 +188,9 @@ class TokenBulkView(ApiView):
         ),
     )
     @idempotent
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         data = self.body(s.TokenBulkIn)
-        items = [_input(item) for item in data["items"]]
+        items = [s.token_input(item) for item in data["items"]]
         report = tokens_api.token_bulk_upsert(
             tenant_id=self.tenant_id, items=items, actor=self.actor
         )

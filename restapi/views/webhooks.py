@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.integrations import api as integrations_api
@@ -25,7 +24,7 @@ class WebhookListView(ApiView):
         parameters=[PageQuery],
         responses=page_of(s.WebhookOut),
     )
-    def get(self, request: Any) -> Response:
+    def get(self, request: Request) -> Response:
         q = self.query(PageQuery)
         body, headers = paginate(
             request,
@@ -49,7 +48,7 @@ class WebhookCreateView(ApiView):
         responses={201: s.WebhookCreatedOut},
     )
     @idempotent
-    def post(self, request: Any) -> Response:
+    def post(self, request: Request) -> Response:
         data = self.body(s.WebhookIn)
         sub_id, secret = integrations_api.webhook_subscription_create(
             tenant_id=self.tenant_id, actor=self.actor, **data
@@ -71,7 +70,7 @@ class WebhookGetView(ApiView):
     @extend_schema(
         tags=_TAGS, operation_id="webhooks_get", parameters=[_SUB_ID], responses=s.WebhookOut
     )
-    def get(self, request: Any, webhook_id: int) -> Response:
+    def get(self, request: Request, webhook_id: int) -> Response:
         record = integrations_api.webhook_subscription_get(
             tenant_id=self.tenant_id, subscription_id=webhook_id
         )
@@ -88,7 +87,7 @@ class WebhookPatchView(ApiView):
         request=s.WebhookPatchIn,
         responses=s.WebhookOut,
     )
-    def patch(self, request: Any, webhook_id: int) -> Response:
+    def patch(self, request: Request, webhook_id: int) -> Response:
         values = self.body(s.WebhookPatchIn)
         integrations_api.webhook_subscription_update(
             tenant_id=self.tenant_id,
@@ -112,7 +111,7 @@ class WebhookDeleteView(ApiView):
         parameters=[_SUB_ID],
         responses={204: None},
     )
-    def delete(self, request: Any, webhook_id: int) -> Response:
+    def delete(self, request: Request, webhook_id: int) -> Response:
         integrations_api.webhook_subscription_delete(
             tenant_id=self.tenant_id,
             subscription_id=webhook_id,
@@ -138,7 +137,7 @@ class WebhookTestView(ApiView):
         description="Queue a signed `ping` event to this subscription; follow it in deliveries.",
     )
     @idempotent
-    def post(self, request: Any, webhook_id: int) -> Response:
+    def post(self, request: Request, webhook_id: int) -> Response:
         delivery_id = integrations_api.webhook_test_send(
             tenant_id=self.tenant_id,
             subscription_id=webhook_id,
@@ -161,7 +160,7 @@ class WebhookDeliveryListView(ApiView):
         responses=page_of(s.DeliveryOut),
         description="The delivery log of a subscription: attempts, status codes, errors.",
     )
-    def get(self, request: Any, webhook_id: int) -> Response:
+    def get(self, request: Request, webhook_id: int) -> Response:
         q = self.query(s.DeliveryListQuery)
         body, headers = paginate(
             request,

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 
+from apps.common import api as common_api
 from config.asgi import application
 from restapi.views.tokens import TokenPutView
 from tests.api.conftest import World, build_world, key_with
@@ -227,9 +228,7 @@ def test_a_cdr_page_never_reaches_the_view_and_answers_as_the_view_does(
 
 
 def _cursor(after_id: int) -> bytes:
-    from restapi.pagination import encode_cursor
-
-    return encode_cursor(after_id).encode()
+    return common_api.encode_id_cursor(after_id).encode()
 
 
 def test_a_cdr_page_shows_only_the_keys_tenant(world: World, settings: Any) -> None:

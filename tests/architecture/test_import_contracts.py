@@ -60,6 +60,9 @@ CASES = [
     ("outer-layers", "restapi/_bad.py", "import portal.views\n"),
     ("app-internal-layers", "apps/tokens/selectors.py", "from apps.tokens import services\n"),
     ("app-internal-layers", "apps/tariffs/models.py", "from apps.tariffs import selectors\n"),
+    ("restapi-layers", "restapi/operations.py", "from restapi.views import tokens\n"),
+    ("restapi-layers", "restapi/json.py", "import restapi.problems\n"),
+    ("restapi-layers", "restapi/_bad.py", "import json\n"),  # in no layer (exhaustive)
 ]
 
 

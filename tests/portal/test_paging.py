@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.http import QueryDict
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from apps.common import api as common_api
 from apps.tokens.models import Token
 from portal.views import common
 from tests.portal.world import add_rows, signed_in_client
@@ -117,3 +119,16 @@ def test_a_cursor_that_is_not_one_is_the_first_page(world) -> None:
                 continue
             rows, pager, _, _ = _get(client, url, qs)
             assert rows == first and pager.prev_qs == "", (name, qs)
+
+
+@pytest.mark.parametrize(("name", "at"), [("sessions", "started_at"), ("cdrs", "end_date_time")])
+def test_a_time_ordered_list_pages_with_the_one_cursor_codec(world, monkeypatch, name, at) -> None:
+    a, _ = world
+    add_rows(a, 5)
+    client = signed_in_client(a.users["platform_admin"])
+    monkeypatch.setattr(common, "PAGE_SIZE", 2)
+    _, pager, _, _ = _get(client, reverse(f"portal:{name}", args=["alpha"]), "")
+    last = pager.rows[-1]
+    forward = QueryDict(pager.next_qs)["before"]
+    assert forward == common_api.encode_time_cursor(getattr(last, at), last.id)
+    assert common_api.decode_time_cursor(forward) == (getattr(last, at), last.id)
