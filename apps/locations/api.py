@@ -94,7 +94,7 @@ charge_station_list = selectors.charge_station_list
 charge_station_command_submit = commands.charge_station_command_submit
 connector_pk = selectors.connector_pk
 
-# Portal reads.
+# Station and location lists with their derived state (the portal shows them).
 station_rows = selectors.station_rows
 station_status_summary = selectors.station_status_summary
 station_detail = selectors.station_detail

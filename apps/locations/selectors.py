@@ -342,7 +342,7 @@ def _context(station: ChargeStation) -> StationContext:
     )
 
 
-# --- Portal reads ------------------------------------------------------------------------------
+# --- Station and location lists, with derived state (operator views, any interface) ---------
 
 
 def _station_rows_qs(tenant_id: int, now: datetime) -> QuerySet[Any]:
