@@ -1,13 +1,16 @@
-"""Set-based writes for the hot batch paths (the charging workers), cheaper than the ORM's.
+"""Set-based writes for the hot batch paths (the charging workers, the gateway's station
+batches), cheaper than the ORM's.
 
-`insert_rows` and `update_rows` send one parameterised statement, executed for every row with
-the driver's `executemany` (psycopg 3 pipelines it: one round trip for the batch; SQLite runs
-it in-process). Values go through each field's own `pre_save` / `get_db_prep_save`, as
-`Model.save()` does. Why not `bulk_create` / `bulk_update`: on PostgreSQL, Django 5.2's
-`bulk_create` sends every column as an array (`UNNEST`), which psycopg's client-side binding
-escapes character by character in Python (a CDR's JSON document costs milliseconds), and
-`bulk_update` compiles a `CASE WHEN` expression per row and field. Measured with
-`bench/worker_cost.py` (docs/benchmarks.md, CDR pipeline).
+`insert_rows`, `update_rows` and `update_where` send one parameterised statement, executed for
+every row with the driver's `executemany` (psycopg 3 pipelines it: one round trip for the
+batch; SQLite runs it in-process); `update_where(one_statement=True)` sends every row in one
+`UPDATE ... FROM (VALUES ...)` instead. Values go through each field's own `pre_save` /
+`get_db_prep_save`, as `Model.save()` does. Why not `bulk_create` / `bulk_update`: on
+PostgreSQL, Django 5.2's `bulk_create` sends every column as an array (`UNNEST`), which
+psycopg's client-side binding escapes character by character in Python (a CDR's JSON
+document costs milliseconds), and `bulk_update` compiles a `CASE WHEN` expression per row and
+field. Measured with `bench/worker_cost.py` (docs/benchmarks.md, CDR pipeline) and
+`bench/bench_gateway.py` (the reconnect storm).
 
 No model `save()` runs: no signals, no per-instance checks. Use for rows whose checks the
 caller has made (new append-only rows, derived columns of locked rows).
@@ -51,23 +54,16 @@ def update_rows(
     model: type[models.Model], objs: Sequence[models.Model], fields: Sequence[str]
 ) -> None:
     """UPDATE `fields` of every object, by primary key, to the values on the object."""
-    if not objs:
-        return
-    columns = _columns(model, fields)
-    qn = connection.ops.quote_name
     pk = model._meta.pk
     assert pk is not None
-    sql = "UPDATE {} SET {} WHERE {} = %s".format(
-        qn(model._meta.db_table),
-        ", ".join(f"{qn(f.column)} = %s" for f in columns),
-        qn(pk.column),
+    attnames = [f.attname for f in _columns(model, fields)]
+    update_where(
+        model,
+        set_fields=fields,
+        where_fields=[pk.name],
+        rows=[[*(getattr(obj, a) for a in attnames), obj.pk] for obj in objs],
+        stamp=False,
     )
-    rows = [
-        [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in columns] + [obj.pk]
-        for obj in objs
-    ]
-    with connection.cursor() as cur:
-        cur.executemany(sql, rows)
 
 
 def update_where(
@@ -76,36 +72,101 @@ def update_where(
     set_fields: Sequence[str],
     where_fields: Sequence[str],
     rows: Sequence[Sequence[Any]],
+    stamp: bool = True,
+    one_statement: bool = False,
+    convert: bool = True,
 ) -> None:
     """UPDATE `set_fields` of the rows matching `where_fields` (equality), once per row of
     values (`set_fields` values then `where_fields` values, as the fields would store them).
-    A model with `updated_at` gets it set to now."""
+    With `stamp`, a model with `updated_at` gets it set to now. With `convert=False` the values
+    are sent as given, without the fields' `get_db_prep_save` (for values the driver takes as
+    they are, str, int, aware datetime, on a hot path: ~13 µs a row of 6 values).
+
+    Two ways to send it, measured per caller (docs/benchmarks.md):
+
+    - by default one short statement executed per row (`executemany`: psycopg 3 pipelines
+      it, one round trip; the statement is parsed once): the charging workers' batches;
+    - `one_statement`: `UPDATE ... FROM (VALUES (...), ...)` with every row in one statement
+      (PostgreSQL, SQLite 3.33+): the gateway's station batches (a reconnect storm of
+      10,000 stations, 200 rows a batch).
+    """
     if not rows:
         return
     sets = _columns(model, set_fields)
     wheres = _columns(model, where_fields)
-    qn = connection.ops.quote_name
-    stamp = []
+    stamped: list[models.Field[Any, Any]] = []
     names = {f.name for f in model._meta.concrete_fields}
-    if "updated_at" in names and "updated_at" not in set_fields:
-        stamp = [_columns(model, ["updated_at"])[0]]
-    now = [stamp[0].get_db_prep_save(timezone.now(), connection)] if stamp else []
+    if stamp and "updated_at" in names and "updated_at" not in set_fields:
+        stamped = _columns(model, ["updated_at"])
+    now = [f.get_db_prep_save(timezone.now(), connection) for f in stamped]
+    n = len(sets)
+    params: Sequence[Sequence[Any]]
+    if not convert:
+        params = rows if not now else [[*row[:n], *now, *row[n:]] for row in rows]
+    else:
+        params = [
+            [
+                *(f.get_db_prep_save(v, connection) for f, v in zip(sets, row[:n], strict=True)),
+                *now,
+                *(f.get_db_prep_save(v, connection) for f, v in zip(wheres, row[n:], strict=True)),
+            ]
+            for row in rows
+        ]
+    if one_statement:
+        _update_from_values(model, [*sets, *stamped, *wheres], len(wheres), params)
+        return
+    qn = connection.ops.quote_name
     sql = "UPDATE {} SET {} WHERE {}".format(
         qn(model._meta.db_table),
-        ", ".join(f"{qn(f.column)} = %s" for f in [*sets, *stamp]),
+        ", ".join(f"{qn(f.column)} = %s" for f in [*sets, *stamped]),
         " AND ".join(f"{qn(f.column)} = %s" for f in wheres),
     )
-    n = len(sets)
-    params = [
-        [
-            *(f.get_db_prep_save(v, connection) for f, v in zip(sets, row[:n], strict=True)),
-            *now,
-            *(f.get_db_prep_save(v, connection) for f, v in zip(wheres, row[n:], strict=True)),
-        ]
-        for row in rows
-    ]
     with connection.cursor() as cur:
         cur.executemany(sql, params)
+
+
+def _cast(field: models.Field[Any, Any]) -> str:
+    return str(field.db_type(connection)).split("(", 1)[0]
+
+
+# PostgreSQL takes at most 65,535 parameters in one statement.
+_MAX_PARAMS = 65_535
+
+
+def _update_from_values(
+    model: type[models.Model],
+    columns: Sequence[models.Field[Any, Any]],
+    n_where: int,
+    params: Sequence[Sequence[Any]],
+) -> None:
+    """`UPDATE t SET a = v.column1, ... FROM (VALUES ...) AS v WHERE t.k = v.columnN ...`:
+    the last `n_where` columns match, the others are set. Django's `bulk_update` builds a
+    CASE per row and column instead (~1 ms of CPU per row, measured on a reconnect storm)."""
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+    width = len(columns)
+    n_set = width - n_where
+    assignments = ", ".join(
+        f"{qn(f.column)} = v.column{i + 1}" for i, f in enumerate(columns[:n_set])
+    )
+    where = " AND ".join(
+        f"{table}.{qn(f.column)} = v.column{n_set + i + 1}" for i, f in enumerate(columns[n_set:])
+    )
+    size = max(1, min(connection.ops.bulk_batch_size(list(columns), params), _MAX_PARAMS // width))
+    row_sql = "(" + ", ".join(["%s"] * width) + ")"
+    first_sql = row_sql
+    if connection.vendor == "postgresql":
+        # The first row names each column's type: a column of NULLs (or of strings, sent
+        # untyped) would otherwise be `text`. Without a length: too long still fails.
+        first_sql = "(" + ", ".join(f"%s::{_cast(f)}" for f in columns) + ")"
+    with connection.cursor() as cur:
+        for i in range(0, len(params), size):
+            chunk = params[i : i + size]
+            values = ", ".join([first_sql] + [row_sql] * (len(chunk) - 1))
+            cur.execute(
+                f"UPDATE {table} SET {assignments} FROM (VALUES {values}) AS v WHERE {where}",
+                [value for row in chunk for value in row],
+            )
 
 
 def insert_rows_returning(model: type[models.Model], objs: Sequence[models.Model]) -> None:
@@ -120,7 +181,7 @@ def insert_rows_returning(model: type[models.Model], objs: Sequence[models.Model
     pk = model._meta.pk
     assert pk is not None
     if not connection.features.can_return_rows_from_bulk_insert:
-        model._default_manager.bulk_create(objs)  # type: ignore[attr-defined]
+        model._default_manager.bulk_create(objs)
         return
     fields = [f for f in model._meta.concrete_fields if f is not model._meta.auto_field]
     qn = connection.ops.quote_name

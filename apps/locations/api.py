@@ -3,27 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from apps.locations import selectors, services
+from apps.locations import selectors
 from apps.locations.contracts import ChargeStationAuth, SecurityProfile
 from apps.locations.models import ChargeStation
+from apps.locations.services import commands, connectivity, locations, stations, status
 
-charge_station_reset_password = services.charge_station_reset_password
-charge_station_set_security_profile = services.charge_station_set_security_profile
-charge_station_set_ocpp_versions = services.charge_station_set_ocpp_versions
-charge_station_certificate_issued = services.charge_station_certificate_issued
-charge_station_certificate_in_use = services.charge_station_certificate_in_use
-charge_station_upsert = services.charge_station_upsert
-location_upsert = services.location_upsert
-evse_upsert = services.evse_upsert
-connector_upsert = services.connector_upsert
+charge_station_reset_password = stations.charge_station_reset_password
+charge_station_set_security_profile = stations.charge_station_set_security_profile
+charge_station_set_ocpp_versions = stations.charge_station_set_ocpp_versions
+charge_station_certificate_issued = stations.charge_station_certificate_issued
+charge_station_certificate_in_use = stations.charge_station_certificate_in_use
+charge_station_upsert = locations.charge_station_upsert
+location_upsert = locations.location_upsert
+evse_upsert = locations.evse_upsert
+connector_upsert = locations.connector_upsert
 connector_resolve = selectors.connector_resolve
 connectors_resolve = selectors.connectors_resolve
-charge_station_boots_record = services.charge_station_boots_record
-charge_stations_seen = services.charge_stations_seen
-evse_status_record = services.evse_status_record
-evse_statuses_record = services.evse_statuses_record
-evse_status_reports_record = services.evse_status_reports_record
+charge_station_boots_record = connectivity.charge_station_boots_record
+charge_stations_seen = connectivity.charge_stations_seen
+evse_status_record = status.evse_status_record
+evse_statuses_record = status.evse_statuses_record
+evse_status_reports_record = status.evse_status_reports_record
 station_context = selectors.station_context
 station_contexts = selectors.station_contexts
 
@@ -41,10 +43,10 @@ _AUTH_FIELDS = (
 )
 
 
-def _auth(row: dict[str, object]) -> ChargeStationAuth:
+def _auth(row: dict[str, Any]) -> ChargeStationAuth:
     row["security_profile"] = SecurityProfile(row["security_profile"])
     row["ocpp_versions"] = tuple(v for v in str(row["ocpp_versions"]).split(",") if v)
-    return ChargeStationAuth(**row)  # type: ignore[arg-type]
+    return ChargeStationAuth(**row)
 
 
 def charge_station_auth(*, identity: str) -> ChargeStationAuth | None:
@@ -79,20 +81,20 @@ def charge_station_ids_of_tenant(*, tenant_id: int, station_ids: Sequence[int]) 
     )
 
 
-location_create = services.location_create
-location_update = services.location_update
+location_create = locations.location_create
+location_update = locations.location_update
 location_get = selectors.location_get
 location_list = selectors.location_list
-evse_put = services.evse_put
-charge_station_create = services.charge_station_create
-charge_station_update = services.charge_station_update
-charge_station_new_password = services.charge_station_new_password
+evse_put = locations.evse_put
+charge_station_create = stations.charge_station_create
+charge_station_update = stations.charge_station_update
+charge_station_new_password = stations.charge_station_new_password
 charge_station_get = selectors.charge_station_get
 charge_station_list = selectors.charge_station_list
-charge_station_command_submit = services.charge_station_command_submit
+charge_station_command_submit = commands.charge_station_command_submit
 connector_pk = selectors.connector_pk
 
-# Portal reads.
+# Station and location lists with their derived state (the portal shows them).
 station_rows = selectors.station_rows
 station_status_summary = selectors.station_status_summary
 station_detail = selectors.station_detail
@@ -100,11 +102,11 @@ station_ids_by_identity = selectors.station_ids_by_identity
 location_rows = selectors.location_rows
 
 # Remote commands (docs/gateway.md "Remote commands") and connectivity.
-charge_station_command = services.charge_station_command
-charge_station_command_build = services.charge_station_command_build
-charge_station_command_progress = services.charge_station_command_progress
+charge_station_command = commands.charge_station_command
+charge_station_command_build = commands.charge_station_command_build
+charge_station_command_progress = commands.charge_station_command_progress
 charge_station_commands = selectors.charge_station_commands
 charge_station_command_get = selectors.charge_station_command_get
-charge_station_connections_record = services.charge_station_connections_record
+charge_station_connections_record = connectivity.charge_station_connections_record
 charge_station_connectivity = selectors.charge_station_connectivity
 unstable_station_ids = selectors.unstable_station_ids

@@ -82,6 +82,10 @@ def client() -> redis.Redis:
         return _clients[url]
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def locate(identity: str) -> str | None:
     """The node holding the station's socket, or None (not connected to a live node)."""
     r = client()
@@ -90,7 +94,7 @@ def locate(identity: str) -> str | None:
         owner = r.get(k.station(identity))
         if owner is None:
             return None
-        node = owner.decode().split("|", 1)[0]
+        node = _text(owner).split("|", 1)[0]
         return node if r.exists(k.node(node)) else None
     except redis.RedisError as exc:
         raise ServiceUnavailable(f"command relay (Redis) unreachable: {exc}") from exc
@@ -172,7 +176,7 @@ def _send_redis(identity: str, command: StationCommand, *, timeout: float) -> Re
                 status=CommandStatus.OFFLINE,
                 message=f"{identity} is not connected to any gateway node",
             )
-        node = owner.decode().split("|", 1)[0]
+        node = _text(owner).split("|", 1)[0]
         if not r.exists(k.node(node)):
             return RelayReply(
                 id="",

@@ -14,6 +14,7 @@ from django.db.models import (
     OuterRef,
     Prefetch,
     Q,
+    QuerySet,
     Subquery,
     Value,
     When,
@@ -114,7 +115,7 @@ def _location(loc: Location) -> LocationRecord:
     )
 
 
-def _locations():  # type: ignore[no-untyped-def]
+def _locations() -> QuerySet[Location]:
     return Location.objects.select_related("party").prefetch_related(
         Prefetch(
             "evses",
@@ -178,10 +179,12 @@ def _station(s: ChargeStation, unstable: bool = False) -> ChargeStationRecord:
     )
 
 
-def _stations():  # type: ignore[no-untyped-def]
-    return ChargeStation.objects.prefetch_related(
-        Prefetch("evses", queryset=Evse.objects.order_by("ocpp_evse_id", "uid"))
-    )
+def _stations() -> QuerySet[ChargeStation]:
+    evses: QuerySet[Evse] = Evse.objects.order_by("ocpp_evse_id", "uid")
+    by_ocpp_id = Prefetch("evses", queryset=evses)
+    # django-stubs' plugin refuses this Prefetch of `evses` on ChargeStation (it accepts the
+    # same on Location, which has a reverse relation of that name too); the tests cover it.
+    return ChargeStation.objects.prefetch_related(by_ocpp_id)  # type: ignore[arg-type]
 
 
 def charge_station_get(*, tenant_id: int, station_id: int) -> ChargeStationRecord:
@@ -312,7 +315,7 @@ def station_contexts(*, station_ids: Iterable[int]) -> dict[int, StationContext]
 def _context(station: ChargeStation) -> StationContext:
     location = station.location
     party = location.party if location else None
-    cdr_location = None
+    cdr_location: dict[str, object] | None = None
     if location is not None:
         cdr_location = {
             "id": location.ocpi_id,
@@ -339,10 +342,12 @@ def _context(station: ChargeStation) -> StationContext:
     )
 
 
-# --- Portal reads ------------------------------------------------------------------------------
+# --- Station and location lists, with derived state (operator views, any interface) ---------
 
 
-def _station_rows_qs(tenant_id: int, now: datetime):  # type: ignore[no-untyped-def]
+def _station_rows_qs(tenant_id: int, now: datetime) -> QuerySet[Any]:
+    """Stations annotated with `state`, `connects_in_window` and their EVSE counts (the
+    annotations are filtered on: typed `Any`, django-stubs knows model fields only)."""
     since = now - timedelta(seconds=settings.STATION_UNSTABLE_WINDOW_SECONDS)
     connects = (
         StationConnectionEvent.objects.filter(

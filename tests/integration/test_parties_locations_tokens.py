@@ -122,3 +122,22 @@ def test_token_upsert_is_keyed_by_party_uid_and_type() -> None:
 def test_token_type_outside_ocpi_is_refused_by_the_database() -> None:
     with pytest.raises(IntegrityError), transaction.atomic():
         TokenFactory(type="MAGIC")
+
+
+def test_station_settings_changed_for_someone_are_audited() -> None:
+    station = ChargeStationFactory()
+    user = Actor.system("ops-script")
+    locations_api.charge_station_set_ocpp_versions(
+        station_id=station.pk, versions=["2.0.1"], actor=user
+    )
+    locations_api.charge_station_set_security_profile(
+        station_id=station.pk, profile=SecurityProfile.TLS_BASIC, actor=user
+    )
+    locations_api.charge_station_set_ocpp_versions(station_id=station.pk, versions=["1.6"])
+    entries = parties_api.audit_list(
+        tenant_id=station.tenant_id, before_id=None, limit=10, object_type="charge_station"
+    )
+    assert [(e.action, e.before, e.after) for e in reversed(entries)] == [
+        ("station.ocpp_versions", {"ocpp_versions": ""}, {"ocpp_versions": "2.0.1"}),
+        ("station.security_profile", {"security_profile": 1}, {"security_profile": 2}),
+    ]
