@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.templatetags.static import static
 from django.views.decorators.http import require_safe
 
@@ -10,7 +11,7 @@ from portal.views.errors import page_not_found
 from restapi.problems import not_found_view as api_not_found
 
 
-def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponseBase:
     """404: problem+json under /api/ (the REST API), the portal's branded page elsewhere."""
     if request.path_info.startswith("/api/"):
         return api_not_found(request, exception)

@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import logout
+from django.core.exceptions import PermissionDenied
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -26,6 +27,7 @@ from django.http import (
     HttpResponseNotAllowed,
     HttpResponseRedirect,
 )
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 
@@ -70,7 +72,9 @@ def _to_sign_in(request: HttpRequest, reason: str = "") -> HttpResponse:
 def session_problem(request: HttpRequest) -> str:
     """'' when the request belongs to a live two-factor session, else why not."""
     user = request.user
-    if not user.is_authenticated or not user.is_verified():  # type: ignore[union-attr]
+    # django-otp's middleware gives every request's user `is_verified()`.
+    is_verified = getattr(user, "is_verified", None)
+    if not user.is_authenticated or is_verified is None or not is_verified():
         return "signin"
     now = time.time()
     auth_at = request.session.get(SESSION_AUTH_AT, 0)
@@ -82,6 +86,15 @@ def session_problem(request: HttpRequest) -> str:
     if now - seen_at > 60:  # refresh the idle clock at most once a minute (one write)
         request.session[SESSION_SEEN_AT] = now
     return ""
+
+
+def user_id(request: HttpRequest) -> int:
+    """The signed-in user's id, in a view behind `signed_in` or `portal_view` (which let no
+    anonymous request through)."""
+    pk = request.user.pk
+    if pk is None:
+        raise PermissionDenied
+    return int(pk)
 
 
 def signed_in(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -102,7 +115,7 @@ def signed_in(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
 
 def portal_view(
     capability: Capability = Capability.VIEW, *, methods: tuple[str, ...] | None = None
-) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
     """Decorate a view `view(request, *args, **kwargs)` of the URL `/portal/<tenant>/...`.
 
     `methods`: by default GET/HEAD for VIEW, POST for a write capability; a write view may
@@ -112,29 +125,31 @@ def portal_view(
     if capability == Capability.VIEW and any(m not in READ_METHODS for m in allowed):
         raise ValueError("a read-only view cannot accept a write method")
 
-    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorate(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
         @wraps(view)
-        def wrapper(request: HttpRequest, tenant: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(
+            request: HttpRequest, tenant: str, *args: Any, **kwargs: Any
+        ) -> HttpResponseBase:
             problem = session_problem(request)
             if problem:
                 if problem != "signin":
                     logout(request)
                 return _to_sign_in(request, "" if problem == "signin" else problem)
-            memberships = tuple(parties.memberships_of_user(user_id=request.user.pk))
+            memberships = tuple(parties.memberships_of_user(user_id=user_id(request)))
             member = next((m for m in memberships if m.slug == tenant), None)
             if member is None:
                 # The same answer for "no such tenant" and "not yours": nothing leaks.
                 return render(
                     request,
-                    "portal/error.html",
+                    "errors/page.html",
                     {"title": "Not found", "message": "There is no such page in your tenants."},
                     status=404,
                 )
             if request.method not in (*allowed, "HEAD" if "GET" in allowed else ""):
                 return HttpResponseNotAllowed(allowed)
             portal = Portal(
-                user_id=request.user.pk,
-                email=request.user.email,  # type: ignore[union-attr]
+                user_id=user_id(request),
+                email=getattr(request.user, "email", ""),
                 tenant=member,
                 memberships=memberships,
             )

@@ -28,7 +28,7 @@ from apps.common.errors import ValidationFailed
 from apps.locations import api as locations
 from apps.parties import api as parties
 from apps.parties.contracts import MembershipRef, SignInGate
-from portal.access import SESSION_AUTH_AT, SESSION_SEEN_AT, signed_in
+from portal.access import SESSION_AUTH_AT, SESSION_SEEN_AT, signed_in, user_id
 from portal.views.common import LAST_TENANT_COOKIE
 
 PENDING_USER = "portal_pending_user"
@@ -264,14 +264,14 @@ def sign_out(request: HttpRequest) -> HttpResponse:
 def account(request: HttpRequest) -> HttpResponse:
     codes: tuple[str, ...] = ()
     if request.method == "POST":
-        codes = parties.mfa_recovery_codes_new(user_id=request.user.pk)
-    memberships = parties.memberships_of_user(user_id=request.user.pk)
+        codes = parties.mfa_recovery_codes_new(user_id=user_id(request))
+    memberships = parties.memberships_of_user(user_id=user_id(request))
     return render(
         request,
         "portal/account.html",
         {
             "memberships": memberships,
-            "mfa": parties.mfa_state(user_id=request.user.pk),
+            "mfa": parties.mfa_state(user_id=user_id(request)),
             "codes": codes,
         },
     )
@@ -281,11 +281,11 @@ def account(request: HttpRequest) -> HttpResponse:
 def home(request: HttpRequest) -> HttpResponse:
     """The dashboard of the tenant to start in (`landing_tenant`), or a page saying the user
     belongs to no tenant."""
-    memberships = parties.memberships_of_user(user_id=request.user.pk)
+    memberships = parties.memberships_of_user(user_id=user_id(request))
     if not memberships:
         return render(
             request,
-            "portal/error.html",
+            "errors/page.html",
             {
                 "title": "No tenant yet",
                 "message": "Your account belongs to no tenant. Ask a platform administrator to "

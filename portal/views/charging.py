@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from datetime import datetime
 from decimal import Decimal
 from functools import partial
 from itertools import islice
+from typing import TypedDict
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -19,6 +21,7 @@ from apps.common.errors import DomainError, NotFound
 from apps.locations import api as locations
 from apps.parties.contracts import Capability
 from portal.access import portal_view
+from portal.forms.actions import FlagNoteForm
 from portal.views.common import (
     actor,
     day_start,
@@ -129,7 +132,18 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
     )
 
 
-def _cdr_filters(request: HttpRequest, tenant_id: int) -> dict[str, object]:
+class CdrFilters(TypedDict):
+    """The CDR list's filters, as `charging.cdr_rows` takes them."""
+
+    date_from: datetime | None
+    date_to: datetime | None
+    party: str | None
+    charge_station_id: int | None
+    kind: str | None
+    search: str | None
+
+
+def _cdr_filters(request: HttpRequest, tenant_id: int) -> CdrFilters:
     station_id, _ = _station_id(request, tenant_id)
     date_to = parse_date(q(request, "to"))
     kind = q(request, "kind")
@@ -321,13 +335,15 @@ def flag_list(request: HttpRequest) -> HttpResponse:
 @portal_view(Capability.CDRS_REVIEW)
 def flag_action(request: HttpRequest, flag_id: int, action: str) -> HttpResponse:
     portal = request.portal  # type: ignore[attr-defined]
+    form = FlagNoteForm(request.POST)
+    form.is_valid()  # an optional free text: always valid
     try:
         with transaction.atomic():
             if action == "dismiss":
                 row = charging.flag_dismiss(
                     tenant_id=portal.tenant_id,
                     flag_id=flag_id,
-                    note=request.POST.get("note", ""),
+                    note=form.cleaned_data["note"],
                     actor=actor(request),
                 )
                 message = "dismissed"

@@ -13,7 +13,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from apps.common.contracts import Actor
-from apps.common.errors import DomainError, Problem
+from apps.common.errors import DomainError
 from apps.parties.contracts import Capability, TenantRole
 from portal.access import Portal
 
@@ -164,17 +164,6 @@ def day_start(d: date | None) -> datetime | None:
     return datetime.combine(d, time(0), tzinfo=UTC) if d else None
 
 
-def parse_datetime_local(value: str) -> datetime | None:
-    """An <input type=datetime-local> value, read as UTC."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def not_found(request: HttpRequest, what: str, *, section: str) -> HttpResponse:
     """The portal's 404 page for an object that is not in this tenant (or does not exist)."""
     return page(request, "portal/not_found.html", {"what": what}, section=section, status=404)
@@ -316,14 +305,6 @@ def problem_messages(exc: DomainError) -> list[str]:
     if not exc.problems:
         return [exc.message]
     return [f"{in_words(p.path)} — {p.message}" for p in exc.problems]
-
-
-def problems_by_field(problems: tuple[Problem, ...], mapping: dict[str, str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for p in problems:
-        key = mapping.get(p.path, p.path)
-        out.setdefault(key, p.message)
-    return out
 
 
 def actor(request: HttpRequest) -> Actor:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
 from portal.access import READ_METHODS, portal_view
@@ -26,7 +27,7 @@ def _tenant_page_not_found(request: HttpRequest) -> HttpResponse:
     )
 
 
-def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponseBase:
     """Django's 404 handler for the site's HTML pages. Under a tenant the page goes through
     `portal_view` like every tenant page: signed out -> the sign-in page; a tenant that is
     not the user's answers exactly like one that does not exist."""
@@ -35,7 +36,7 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
         return _tenant_page_not_found(request, match["tenant"])
     return render(
         request,
-        "portal/error.html",
+        "errors/page.html",
         {
             "title": "Page not found",
             "message": f"There is no page at {request.path}. Check the address, or start "

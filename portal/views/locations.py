@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any
 
@@ -11,7 +9,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
-from apps.common.errors import DomainError, NotFound, Problem, ValidationFailed
+from apps.common.errors import DomainError, NotFound, Problem
 from apps.locations import api as locations
 from apps.locations.contracts import (
     ConnectorFormat,
@@ -23,10 +21,19 @@ from apps.locations.contracts import (
 from apps.parties import api as parties
 from apps.parties.contracts import Capability, PartyRole
 from portal.access import portal_view
+from portal.forms.locations import (
+    CONNECTOR_ROWS,
+    LOCATION_FIELDS,
+    ConnectorForm,
+    EvseForm,
+    LocationForm,
+    form_errors_in_words,
+    opening_times_text,
+    place_problems,
+)
 from portal.views.common import (
     actor,
     id_page,
-    int_or_none,
     not_found,
     notify,
     now,
@@ -34,53 +41,6 @@ from portal.views.common import (
     problem_messages,
     q,
 )
-
-DAY_NUMBERS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
-_HOURS_LINE = re.compile(
-    r"^(?P<d1>mon|tue|wed|thu|fri|sat|sun)(?:\s*-\s*(?P<d2>mon|tue|wed|thu|fri|sat|sun))?\s+"
-    r"(?P<b>\d{2}:\d{2})\s*-\s*(?P<e>\d{2}:\d{2})$",
-    re.IGNORECASE,
-)
-
-
-def parse_opening_times(text: str, twentyfourseven: bool) -> dict[str, Any] | None:
-    """'Mon-Fri 07:00-22:00' lines -> OCPI Hours. Raises ValidationFailed naming the line."""
-    if twentyfourseven:
-        return {"twentyfourseven": True}
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if not lines:
-        return None
-    regular = []
-    problems = []
-    for n, line in enumerate(lines, 1):
-        m = _HOURS_LINE.match(line)
-        if not m:
-            problems.append(
-                Problem("opening_times", f"line {n} “{line}”: write e.g. “Mon-Fri 07:00-22:00”")
-            )
-            continue
-        d1 = DAY_NUMBERS[m["d1"].lower()]
-        d2 = DAY_NUMBERS[(m["d2"] or m["d1"]).lower()]
-        if d2 < d1:
-            problems.append(Problem("opening_times", f"line {n}: {m['d1']} comes after {m['d2']}"))
-            continue
-        for day in range(d1, d2 + 1):
-            regular.append({"weekday": day, "period_begin": m["b"], "period_end": m["e"]})
-    if problems:
-        raise ValidationFailed("invalid opening times", problems=tuple(problems))
-    return {"twentyfourseven": False, "regular_hours": regular}
-
-
-def opening_times_text(value: dict[str, Any] | None) -> tuple[str, bool]:
-    if not value:
-        return "", False
-    if value.get("twentyfourseven"):
-        return "", True
-    names = {v: k.title() for k, v in DAY_NUMBERS.items()}
-    return "\n".join(
-        f"{names.get(r['weekday'], r['weekday'])} {r['period_begin']}-{r['period_end']}"
-        for r in value.get("regular_hours") or []
-    ), False
 
 
 @portal_view()
@@ -124,7 +84,8 @@ def location_detail(request: HttpRequest, location_id: int) -> HttpResponse:
     )
     hours, always = opening_times_text(loc.opening_times)
     identities = {st.id: st.identity for st in stations}
-    elsewhere = {e.charge_station_id for e in loc.evses} - set(identities) - {None}
+    placed = {e.charge_station_id for e in loc.evses if e.charge_station_id is not None}
+    elsewhere = placed - set(identities)
     if elsewhere:  # an EVSE of a station placed at another location
         identities |= {
             r.id: r.identity
@@ -137,7 +98,10 @@ def location_detail(request: HttpRequest, location_id: int) -> HttpResponse:
         "portal/locations/detail.html",
         {
             "loc": loc,
-            "evses": [(e, identities.get(e.charge_station_id)) for e in loc.evses],
+            "evses": [
+                (e, None if e.charge_station_id is None else identities.get(e.charge_station_id))
+                for e in loc.evses
+            ],
             "stations": stations,
             "hours": hours,
             "always": always,
@@ -151,54 +115,44 @@ def location_detail(request: HttpRequest, location_id: int) -> HttpResponse:
     )
 
 
-_FIELDS = (
-    "name",
-    "address",
-    "city",
-    "postal_code",
-    "state",
-    "country",
-    "latitude",
-    "longitude",
-    "time_zone",
-    "parking_type",
-)
+def _party_choices(tenant_id: int) -> list[tuple[int, str]]:
+    return [
+        (p.id, f"{p.country_code}*{p.party_id} {p.name}")
+        for p in parties.parties_of_tenant(tenant_id=tenant_id, role=PartyRole.CPO)
+    ]
 
 
-def _location_values(post: Any) -> dict[str, Any]:
-    values: dict[str, Any] = {f: post.get(f, "").strip() for f in _FIELDS}
-    values["country"] = values["country"].upper()
-    for f in ("latitude", "longitude"):
-        try:
-            values[f] = Decimal(values[f].replace(",", "."))
-        except InvalidOperation:
-            pass  # the model's validation names the field
-    values["publish"] = bool(post.get("publish"))
-    values["charging_when_closed"] = bool(post.get("charging_when_closed"))
-    values["opening_times"] = parse_opening_times(
-        post.get("opening_times", ""), bool(post.get("twentyfourseven"))
-    )
-    return values
-
-
-def _form(request: HttpRequest, *, loc: Any, errors: list[str], status: int = 200) -> HttpResponse:
+def _location_form(request: HttpRequest, loc: Any) -> LocationForm:
+    """The form bound to the POST, or (GET) unbound with the location's values."""
     portal = request.portal  # type: ignore[attr-defined]
-    hours, always = opening_times_text(loc.opening_times) if loc else ("", False)
+    choices = _party_choices(portal.tenant_id) if loc is None else []
+    if request.method == "POST":
+        return LocationForm(request.POST, new=loc is None, party_choices=choices)
+    initial: dict[str, Any] = {"charging_when_closed": True, "publish": True}
+    if loc is not None:
+        hours, always = opening_times_text(loc.opening_times)
+        initial = {
+            **{f: getattr(loc, f, "") for f in LOCATION_FIELDS},
+            "opening_times": hours,
+            "twentyfourseven": always,
+            "charging_when_closed": loc.charging_when_closed,
+            "publish": loc.publish,
+            "etag": loc.etag,
+        }
+    return LocationForm(initial=initial, new=loc is None, party_choices=choices)
+
+
+def _form(request: HttpRequest, form: LocationForm, *, loc: Any, status: int = 200) -> HttpResponse:
     return page(
         request,
         "portal/locations/form.html",
         {
             "loc": loc,
-            "v": {
-                f: request.POST.get(f, getattr(loc, f, "") if loc else "")
-                for f in (*_FIELDS, "ocpi_id")
-            },
-            "errors": errors,
-            "post": request.POST,
-            "hours": hours,
-            "always": always,
+            "f": form,
+            "v": {name: form[name].value() for name in form.fields},
+            "errors": form_errors_in_words(form),
             "parking_types": [""] + [p.value for p in ParkingType],
-            "parties": parties.parties_of_tenant(tenant_id=portal.tenant_id, role=PartyRole.CPO),
+            "parties": form.fields["party"].choices if "party" in form.fields else [],  # type: ignore[attr-defined]
         },
         section="locations",
         status=status,
@@ -208,31 +162,29 @@ def _form(request: HttpRequest, *, loc: Any, errors: list[str], status: int = 20
 @portal_view(Capability.LOCATIONS_EDIT, methods=("GET", "POST"))
 def location_new(request: HttpRequest) -> HttpResponse:
     portal = request.portal  # type: ignore[attr-defined]
+    form = _location_form(request, None)
     if request.method == "GET":
-        return _form(request, loc=None, errors=[])
+        return _form(request, form, loc=None)
+    if not form.is_valid():
+        return _form(request, form, loc=None, status=400)
     party = next(
-        (
-            p
-            for p in parties.parties_of_tenant(tenant_id=portal.tenant_id)
-            if str(p.id) == request.POST.get("party")
-        ),
-        None,
+        p
+        for p in parties.parties_of_tenant(tenant_id=portal.tenant_id)
+        if p.id == form.cleaned_data["party"]
     )
     try:
-        if party is None:
-            raise ValidationFailed("choose the CPO party that runs this location")
-        values = _location_values(request.POST)
         with transaction.atomic():
             record = locations.location_create(
                 tenant_id=portal.tenant_id,
                 country_code=party.country_code,
                 party_id=party.party_id,
-                ocpi_id=request.POST.get("ocpi_id", "").strip(),
-                values=values,
+                ocpi_id=form.cleaned_data["ocpi_id"].strip(),
+                values=form.values(),
                 actor=actor(request),
             )
     except DomainError as exc:
-        return _form(request, loc=None, errors=problem_messages(exc), status=400)
+        place_problems(form, exc.problems or (Problem("", exc.message),))
+        return _form(request, form, loc=None, status=400)
     notify(request, f"Location {record.name or record.id} created. Add its EVSEs below.")
     return redirect("portal:location", portal.tenant.slug, record.platform_id)
 
@@ -244,20 +196,23 @@ def location_edit(request: HttpRequest, location_id: int) -> HttpResponse:
         loc = locations.location_get(tenant_id=portal.tenant_id, location_id=location_id)
     except NotFound:
         return not_found(request, f"location {location_id}", section="locations")
+    form = _location_form(request, loc)
     if request.method == "GET":
-        return _form(request, loc=loc, errors=[])
+        return _form(request, form, loc=loc)
+    if not form.is_valid():
+        return _form(request, form, loc=loc, status=400)
     try:
-        values = _location_values(request.POST)
         with transaction.atomic():
             locations.location_update(
                 tenant_id=portal.tenant_id,
                 location_id=location_id,
-                if_match=request.POST.get("etag") or None,
-                values=values,
+                if_match=form.cleaned_data["etag"] or None,
+                values=form.values(),
                 actor=actor(request),
             )
     except DomainError as exc:
-        return _form(request, loc=loc, errors=problem_messages(exc), status=400)
+        place_problems(form, exc.problems or (Problem("", exc.message),))
+        return _form(request, form, loc=loc, status=400)
     notify(request, "Location saved.")
     return redirect("portal:location", portal.tenant.slug, location_id)
 
@@ -266,42 +221,33 @@ def location_edit(request: HttpRequest, location_id: int) -> HttpResponse:
 def evse_save(request: HttpRequest, location_id: int) -> HttpResponse:
     """Create or update one EVSE with its connectors (the rows filled in)."""
     portal = request.portal  # type: ignore[attr-defined]
-    post = request.POST
-    uid = post.get("uid", "").strip()
-    connectors = []
-    for n in range(3):
-        cid = post.get(f"c{n}-id", "").strip()
-        if not cid:
-            continue
-        power = post.get(f"c{n}-max_electric_power", "").strip()
-        connectors.append(
-            {
-                "id": cid,
-                "standard": post.get(f"c{n}-standard", ""),
-                "format": post.get(f"c{n}-format", ""),
-                "power_type": post.get(f"c{n}-power_type", ""),
-                "max_voltage": int_or_none(post.get(f"c{n}-max_voltage")) or 0,
-                "max_amperage": int_or_none(post.get(f"c{n}-max_amperage")) or 0,
-                "max_electric_power": int_or_none(power),
-            }
-        )
+    form = EvseForm(request.POST)
+    rows = [ConnectorForm(request.POST, prefix=f"c{n}") for n in range(CONNECTOR_ROWS)]
+    uid = request.POST.get("uid", "").strip() or "(no uid)"
+    valid = all([form.is_valid(), *(row.is_valid() for row in rows)])
+    if not valid:
+        problems = form_errors_in_words(form) + [
+            e
+            for n, row in enumerate(rows, 1)
+            for e in form_errors_in_words(row, row=f"connector row {n}, ")
+        ]
+        notify(request, f"EVSE {uid} not saved: " + "; ".join(problems))
+        return redirect("portal:location", portal.tenant.slug, location_id)
     values = {
-        "evse_id": post.get("evse_id", "").strip(),
-        "status": post.get("status", "UNKNOWN"),
-        "connectors": connectors,
+        "evse_id": form.cleaned_data["evse_id"].strip(),
+        "status": form.cleaned_data["status"] or "UNKNOWN",
+        "connectors": [c for row in rows if (c := row.connector()) is not None],
     }
     try:
-        if not uid:
-            raise ValidationFailed("give the EVSE a uid (unique in this tenant)")
         with transaction.atomic():
             _, created = locations.evse_put(
                 tenant_id=portal.tenant_id,
                 location_id=location_id,
-                uid=uid,
+                uid=form.cleaned_data["uid"].strip(),
                 values=values,
                 actor=actor(request),
             )
         notify(request, f"EVSE {uid} {'created' if created else 'saved'}.")
     except DomainError as exc:
-        notify(request, f"EVSE {uid or '(no uid)'} not saved: " + "; ".join(problem_messages(exc)))
+        notify(request, f"EVSE {uid} not saved: " + "; ".join(problem_messages(exc)))
     return redirect("portal:location", portal.tenant.slug, location_id)

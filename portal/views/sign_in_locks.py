@@ -9,6 +9,7 @@ from apps.common.errors import NotFound
 from apps.parties import api as parties
 from apps.parties.contracts import Capability
 from portal.access import portal_view
+from portal.forms.actions import SignInUnlockForm, problems_in_words
 from portal.views.common import actor, notify, now, page
 
 
@@ -22,7 +23,11 @@ def sign_in_lock_list(request: HttpRequest) -> HttpResponse:
 @portal_view(Capability.SIGN_IN_UNLOCK)
 def sign_in_unlock(request: HttpRequest) -> HttpResponse:
     portal = request.portal  # type: ignore[attr-defined]
-    username = request.POST.get("username", "").strip()
+    form = SignInUnlockForm(request.POST)
+    if not form.is_valid():
+        notify(request, "Nothing unlocked: " + problems_in_words(form))
+        return redirect("portal:sign_in_locks", portal.tenant.slug)
+    username = form.cleaned_data["username"]
     try:
         cleared, _ = parties.sign_in_unlock(
             username=username, actor=actor(request), tenant_id=portal.tenant_id

@@ -36,6 +36,7 @@ from apps.locations.contracts import (
 from apps.parties.contracts import Capability
 from apps.tariffs import api as tariffs
 from portal.access import portal_view
+from portal.forms.actions import StationCommandForm, TariffAssignForm, problems_in_words
 from portal.views.common import (
     actor,
     keyset_page,
@@ -43,7 +44,6 @@ from portal.views.common import (
     notify,
     now,
     page,
-    parse_datetime_local,
     problem_messages,
     q,
 )
@@ -310,12 +310,16 @@ def station_command(request: HttpRequest, station_id: int) -> HttpResponse:
     database transaction; the command log keeps it whatever the outcome, the audit log
     records who sent it."""
     portal = request.portal  # type: ignore[attr-defined]
+    form = StationCommandForm(request.POST, commands={c[0]: c[2] for c in COMMANDS})
     kind = request.POST.get("command", "")
-    names = {c[0]: c[2] for c in COMMANDS}
-    form = {k: request.POST.get(k, "").strip() for k in names.get(kind, [])}
     result: dict[str, Any]
     try:
-        command = _portal_command(portal.tenant_id, station_id, kind, form)
+        if not form.is_valid():
+            raise ValidationFailed(
+                "invalid command",
+                problems=tuple(Problem(k, str(e)) for k, es in form.errors.items() for e in es),
+            )
+        command = _portal_command(portal.tenant_id, station_id, kind, form.params())
         outcome = locations.charge_station_command(
             tenant_id=portal.tenant_id,
             station_id=station_id,
@@ -369,10 +373,13 @@ _OUTCOME_TEXT = {
 @portal_view(Capability.TARIFFS_EDIT)
 def station_assign_tariff(request: HttpRequest, station_id: int) -> HttpResponse:
     portal = request.portal  # type: ignore[attr-defined]
-    code = request.POST.get("tariff_code", "")
-    connector = request.POST.get("connector", "")
+    form = TariffAssignForm(request.POST)
+    if not form.is_valid():
+        notify(request, "Not assigned: " + problems_in_words(form))
+        return redirect("portal:station", portal.tenant.slug, station_id)
+    code, connector = form.cleaned_data["tariff_code"], form.cleaned_data["connector"]
     at = now()
-    effective = parse_datetime_local(request.POST.get("effective_from", "")) or at
+    effective = form.cleaned_data["effective_from"] or at
     evse_uid, _, connector_id = connector.partition("/") if connector else (None, "", None)
     try:
         with transaction.atomic():

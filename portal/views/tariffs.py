@@ -3,9 +3,7 @@ preview, new versions (scheduled price changes), copy, tariff codes, CSV import.
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -19,6 +17,21 @@ from apps.tariffs import api as tariffs
 from billing import pricing
 from billing.pricing import PricingInputError
 from portal.access import portal_view
+from portal.forms.actions import (
+    TariffCodeForm,
+    TariffCopyForm,
+    TariffImportForm,
+    problems_in_words,
+)
+from portal.forms.tariffs import (
+    DAYS,
+    DIMENSIONS,
+    RESTRICTIONS,
+    TYPES,
+    SampleSessionForm,
+    TariffEditor,
+    ocpi_to_initial,
+)
 from portal.views.common import (
     actor,
     field_words,
@@ -26,171 +39,8 @@ from portal.views.common import (
     notify,
     now,
     page,
-    parse_datetime_local,
     problem_messages,
 )
-
-DIMENSIONS = ["ENERGY", "FLAT", "TIME", "PARKING_TIME"]
-TYPES = ["", "REGULAR", "AD_HOC_PAYMENT", "PROFILE_CHEAP", "PROFILE_FAST", "PROFILE_GREEN"]
-DAYS = ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"]
-RESTRICTIONS = [
-    ("start_time", "From (hh:mm)"),
-    ("end_time", "Until (hh:mm)"),
-    ("min_kwh", "Min kWh"),
-    ("max_kwh", "Max kWh"),
-    ("min_power", "Min kW"),
-    ("max_power", "Max kW"),
-    ("min_duration", "Min seconds"),
-    ("max_duration", "Max seconds"),
-]
-_NUMBER_RESTRICTIONS = {"min_kwh", "max_kwh", "min_power", "max_power"}
-_INT_RESTRICTIONS = {"min_duration", "max_duration"}
-
-
-# --- the form <-> OCPI -----------------------------------------------------------------------
-
-
-def _number(value: str) -> Any:
-    """A number as typed (comma or point), as Decimal; the text itself if it is not one
-    (the pricing core's parser then says what is wrong, at its path)."""
-    text = value.strip().replace(",", ".")
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        return text
-
-
-def form_to_ocpi(post: Any, *, identity: dict[str, str]) -> dict[str, Any]:
-    """The OCPI 2.2.1 tariff the form describes. Fields: el-<i>-pc-<j>-<type|price|vat|
-    step_size>, el-<i>-<restriction>, el-<i>-day-<DAY>; currency, type, name, min/max."""
-    elements: list[dict[str, Any]] = []
-    indexes = sorted({int(m.group(1)) for k in post for m in [re.match(r"el-(\d+)-", k)] if m})
-    for i in indexes:
-        if post.get(f"el-{i}-delete"):
-            continue
-        components = []
-        cidx = sorted(
-            {int(m.group(1)) for k in post for m in [re.match(rf"el-{i}-pc-(\d+)-", k)] if m}
-        )
-        for j in cidx:
-            price = post.get(f"el-{i}-pc-{j}-price", "").strip()
-            if post.get(f"el-{i}-pc-{j}-delete") or price == "":
-                continue
-            comp: dict[str, Any] = {
-                "type": post.get(f"el-{i}-pc-{j}-type", "ENERGY"),
-                "price": _number(price),
-                "step_size": _number(post.get(f"el-{i}-pc-{j}-step_size", "1") or "1"),
-            }
-            vat = post.get(f"el-{i}-pc-{j}-vat", "").strip()
-            if vat:
-                comp["vat"] = _number(vat)
-            if (
-                isinstance(comp["step_size"], Decimal)
-                and comp["step_size"] == comp["step_size"].to_integral_value()
-            ):
-                comp["step_size"] = int(comp["step_size"])
-            components.append(comp)
-        element: dict[str, Any] = {"price_components": components}
-        restrictions: dict[str, Any] = {}
-        for key, _ in RESTRICTIONS:
-            raw = post.get(f"el-{i}-{key}", "").strip()
-            if not raw:
-                continue
-            if key in _NUMBER_RESTRICTIONS:
-                restrictions[key] = _number(raw)
-            elif key in _INT_RESTRICTIONS:
-                n = _number(raw)
-                restrictions[key] = int(n) if isinstance(n, Decimal) and n == int(n) else raw
-            else:
-                restrictions[key] = raw
-        days = [d for d in DAYS if post.get(f"el-{i}-day-{d}")]
-        if days:
-            restrictions["day_of_week"] = days
-        if restrictions:
-            element["restrictions"] = restrictions
-        elements.append(element)
-    ocpi: dict[str, Any] = {
-        **identity,
-        "currency": post.get("currency", "").strip().upper(),
-        "elements": elements,
-        "last_updated": now().isoformat().replace("+00:00", "Z"),
-    }
-    if post.get("type"):
-        ocpi["type"] = post["type"]
-    if post.get("name", "").strip():
-        ocpi["tariff_alt_text"] = [{"language": "en", "text": post["name"].strip()}]
-    for limit in ("min_price", "max_price"):
-        raw = post.get(limit, "").strip()
-        if raw:
-            ocpi[limit] = {"excl_vat": _number(raw)}
-    return ocpi
-
-
-def ocpi_to_form(ocpi: dict[str, Any] | None) -> dict[str, Any]:
-    """The form's view of a tariff: elements with components and restrictions."""
-    if not ocpi:
-        return {
-            "currency": "EUR",
-            "type": "REGULAR",
-            "name": "",
-            "elements": [
-                {
-                    "components": [{"type": "ENERGY", "price": "", "vat": "", "step_size": "1"}],
-                    "r": {},
-                    "days": [],
-                }
-            ],
-        }
-    alt = ocpi.get("tariff_alt_text") or []
-    elements = []
-    for el in ocpi.get("elements") or []:
-        r = el.get("restrictions") or {}
-        elements.append(
-            {
-                "components": [
-                    {
-                        "type": c.get("type"),
-                        "price": c.get("price"),
-                        "vat": "" if c.get("vat") is None else c.get("vat"),
-                        "step_size": c.get("step_size", 1),
-                    }
-                    for c in el.get("price_components") or []
-                ],
-                "r": {k: r.get(k) for k, _ in RESTRICTIONS if r.get(k) is not None},
-                "days": list(r.get("day_of_week") or []),
-            }
-        )
-    return {
-        "currency": ocpi.get("currency", "EUR"),
-        "type": ocpi.get("type") or "",
-        "name": alt[0].get("text", "") if alt else "",
-        "min_price": (ocpi.get("min_price") or {}).get("excl_vat", ""),
-        "max_price": (ocpi.get("max_price") or {}).get("excl_vat", ""),
-        "elements": elements,
-    }
-
-
-def _form_state(post: Any) -> dict[str, Any]:
-    """Re-render what was posted (with an element or component added when asked)."""
-    ocpi = form_to_ocpi(post, identity={})
-    state = ocpi_to_form({**ocpi, "elements": ocpi["elements"]})
-    for i, el in enumerate(state["elements"]):
-        if post.get("op") == f"add-component-{i}":
-            el["components"].append({"type": "ENERGY", "price": "", "vat": "", "step_size": "1"})
-        if not el["components"]:
-            el["components"].append({"type": "ENERGY", "price": "", "vat": "", "step_size": "1"})
-    if post.get("op") == "add-element" or not state["elements"]:
-        state["elements"].append(
-            {
-                "components": [{"type": "ENERGY", "price": "", "vat": "", "step_size": "1"}],
-                "r": {},
-                "days": [],
-            }
-        )
-    state["min_price"] = post.get("min_price", "")
-    state["max_price"] = post.get("max_price", "")
-    return state
-
 
 STEP_SIZE_WORDS = (
     "must be 1 or more: the dimension is billed in blocks of this many Wh (ENERGY) or "
@@ -222,23 +72,6 @@ def _check_editor_rules(ocpi: dict[str, Any]) -> None:
     else:
         core = ()
     raise ValidationFailed("the tariff is not valid", problems=own + core)
-
-
-def _field_errors(problems: tuple[Problem, ...], elements: list[dict[str, Any]]) -> dict[str, str]:
-    """Put each parser problem next to its field: `$.elements[0].price_components[1].price`
-    -> el-0-pc-1-price. Paths refer to the posted (non-empty) components."""
-    out: dict[str, str] = {}
-    for p in problems:
-        m = re.match(r"\$\.elements\[(\d+)\]\.price_components\[(\d+)\]\.?(\w*)", p.path)
-        if m:
-            out[f"el-{m.group(1)}-pc-{m.group(2)}-{m.group(3) or 'price'}"] = p.message
-            continue
-        m = re.match(r"\$\.elements\[(\d+)\]\.restrictions\.?(\w*)", p.path)
-        if m:
-            out[f"el-{m.group(1)}-{m.group(2) or 'restrictions'}"] = p.message
-            continue
-        out[p.path.removeprefix("$.")] = p.message
-    return out
 
 
 # --- pages -----------------------------------------------------------------------------------
@@ -277,7 +110,7 @@ def tariff_detail(request: HttpRequest, tariff_id: int) -> HttpResponse:
         "portal/tariffs/detail.html",
         {
             "r": record,
-            "form": ocpi_to_form(record.ocpi),
+            "form": ocpi_to_initial(record.ocpi),
             "now": at,
             "codes": [
                 c
@@ -297,51 +130,75 @@ def tariff_detail(request: HttpRequest, tariff_id: int) -> HttpResponse:
     )
 
 
+def _party_choices(tenant_id: int) -> list[tuple[int, str]]:
+    return [
+        (p.id, f"{p.country_code}*{p.party_id} {p.name}")
+        for p in parties.parties_of_tenant(tenant_id=tenant_id, role=PartyRole.CPO)
+    ]
+
+
+def _words(errors: Any) -> str:
+    """A field's or form's messages as one line."""
+    return " ".join(str(e) for e in errors)
+
+
+def _component_line(form: Any) -> str:
+    """The line under a price component naming its problems in words."""
+    return "; ".join(f"{field_words(k)}: {v[0]}" for k, v in form.errors.items())
+
+
 def _form_page(
     request: HttpRequest,
+    editor: TariffEditor,
     *,
-    state: dict[str, Any],
-    errors: list[str],
-    field_errors: dict[str, str],
+    errors: list[str] | None = None,
     record: Any = None,
     status: int = 200,
 ) -> HttpResponse:
-    portal = request.portal  # type: ignore[attr-defined]
-    for i, el in enumerate(state["elements"]):
-        el["err"] = {
-            k.removeprefix(f"el-{i}-"): v
-            for k, v in field_errors.items()
-            if k.startswith(f"el-{i}-") and "-pc-" not in k
+    """The editor page; `errors` the list above the form (default: every field's problem)."""
+    tariff_form = editor.form
+    elements = [
+        {
+            "form": rows.form,
+            "prefix": rows.form.prefix,
+            "management": rows.components.management_form,
+            "restr": [
+                (key, label, rows.form[key].value(), _words(rows.form.errors.get(key, [])))
+                for key, label in RESTRICTIONS
+            ],
+            "days": rows.form["days"].value() or [],
+            "err": _words([*rows.form.non_field_errors(), *rows.form.errors.get("days", [])]),
+            "open": any(rows.form[key].value() for key, _ in RESTRICTIONS)
+            or bool(rows.form["days"].value())
+            or bool(rows.form.errors),
+            "components": [
+                {
+                    "form": c,
+                    "prefix": c.prefix,
+                    "value": {k: c[k].value() for k in ("type", "price", "vat", "step_size")},
+                    "invalid": set(c.errors),
+                    "err": _component_line(c),
+                }
+                for c in rows.components.forms
+            ],
         }
-        el["restr"] = [
-            (k, label, el["r"].get(k, ""), el["err"].get(k, "")) for k, label in RESTRICTIONS
-        ]
-        for j, comp in enumerate(el["components"]):
-            prefix = f"el-{i}-pc-{j}-"
-            # Each input is marked by its own problem (`invalid`); the line under the
-            # component names the fields in words.
-            comp["invalid"] = {
-                k.removeprefix(prefix): v for k, v in field_errors.items() if k.startswith(prefix)
-            }
-            comp["err"] = "; ".join(f"{field_words(k)}: {v}" for k, v in comp["invalid"].items())
-    state["limit_errors"] = {
-        limit: " ".join(v for k, v in field_errors.items() if k.split(".")[0] == limit)
-        for limit in ("min_price", "max_price")
-    }
+        for rows in editor.elements
+    ]
     return page(
         request,
         "portal/tariffs/form.html",
         {
-            "state": state,
-            "errors": errors,
-            "fe": field_errors,
+            "f": tariff_form,
+            "v": {name: tariff_form[name].value() for name in tariff_form.fields},
+            "management": editor.element_forms.management_form,
+            "elements": elements,
+            "errors": editor.errors() if errors is None else errors,
             "r": record,
             "dimensions": DIMENSIONS,
             "types": TYPES,
             "days": DAYS,
-            "restrictions": RESTRICTIONS,
-            "parties": parties.parties_of_tenant(tenant_id=portal.tenant_id, role=PartyRole.CPO),
-            "post": request.POST,
+            "parties": _party_choices(request.portal.tenant_id),  # type: ignore[attr-defined]
+            "sample": request.POST,
             "default_effective": (now() + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M"),
         },
         section="tariffs",
@@ -349,51 +206,77 @@ def _form_page(
     )
 
 
+def _save(
+    request: HttpRequest,
+    editor: TariffEditor,
+    *,
+    identity: dict[str, str],
+    record: Any,
+    write: Any,
+) -> HttpResponse | None:
+    """Validate the editor, then `write(ocpi)` in one transaction. The form page with its
+    problems (400), or None when it was written."""
+    ocpi = editor.to_ocpi(identity=identity, last_updated=now())
+    try:
+        _check_editor_rules(ocpi)
+        with transaction.atomic():
+            write(ocpi)
+    except DomainError as exc:
+        editor.add_problems(exc.problems)
+        return _form_page(request, editor, errors=problem_messages(exc), record=record, status=400)
+    return None
+
+
+def _bound_editor(request: HttpRequest, *, new: bool) -> TariffEditor:
+    portal = request.portal  # type: ignore[attr-defined]
+    return TariffEditor(request.POST, new=new, party_choices=_party_choices(portal.tenant_id))
+
+
 @portal_view(Capability.TARIFFS_EDIT, methods=("GET", "POST"))
 def tariff_new(request: HttpRequest) -> HttpResponse:
     portal = request.portal  # type: ignore[attr-defined]
     if request.method == "GET":
-        return _form_page(request, state=ocpi_to_form(None), errors=[], field_errors={})
-    state = _form_state(request.POST)
-    if request.POST.get("op", "save") != "save":
-        return _form_page(request, state=state, errors=[], field_errors={})
-    party_pk = int(request.POST.get("party") or 0)
+        return _form_page(
+            request, TariffEditor(new=True, party_choices=_party_choices(portal.tenant_id))
+        )
+    editor = _bound_editor(request, new=True)
+    valid = editor.is_valid()
+    op = request.POST.get("op", "save")
+    if op != "save":
+        return _form_page(request, editor.changed(op))
+    if not valid:
+        return _form_page(request, editor, status=400)
+    data = editor.form.cleaned_data
     party = next(
-        (p for p in parties.parties_of_tenant(tenant_id=portal.tenant_id) if p.id == party_pk),
-        None,
+        p for p in parties.parties_of_tenant(tenant_id=portal.tenant_id) if p.id == data["party"]
     )
-    ocpi_id = request.POST.get("ocpi_id", "").strip()
-    errors = []
-    if party is None:
-        errors.append("Choose the CPO party that owns this tariff.")
-    if not ocpi_id:
-        errors.append("Give the tariff an id (1 to 36 characters, e.g. AC-STANDARD).")
-    effective = parse_datetime_local(request.POST.get("effective_from", "")) or now()
-    if errors:
-        return _form_page(request, state=state, errors=errors, field_errors={}, status=400)
-    assert party is not None
-    ocpi = form_to_ocpi(
-        request.POST,
-        identity={"country_code": party.country_code, "party_id": party.party_id, "id": ocpi_id},
-    )
-    try:
-        _check_editor_rules(ocpi)
-        with transaction.atomic():
-            record = tariffs.tariff_create(
+    created: list[Any] = []
+
+    def write(ocpi: dict[str, Any]) -> None:
+        created.append(
+            tariffs.tariff_create(
                 tenant_id=portal.tenant_id,
                 ocpi=ocpi,
-                effective_from=effective,
+                effective_from=data["effective_from"] or now(),
                 now=now(),
                 actor=actor(request),
             )
-    except DomainError as exc:
-        return _form_page(
-            request,
-            state=state,
-            errors=problem_messages(exc),
-            field_errors=_field_errors(exc.problems, state["elements"]),
-            status=400,
         )
+
+    refused = _save(
+        request,
+        editor,
+        identity={
+            "country_code": party.country_code,
+            "party_id": party.party_id,
+            "id": data["ocpi_id"].strip(),
+        },
+        record=None,
+        write=write,
+    )
+    if refused is not None:
+        return refused
+    record = created[0]
     notify(request, f"Tariff {record.id} created (version 1).")
     return redirect("portal:tariff", portal.tenant.slug, record.platform_id)
 
@@ -408,51 +291,43 @@ def tariff_version_new(request: HttpRequest, tariff_id: int) -> HttpResponse:
     except NotFound:
         return not_found(request, f"tariff {tariff_id}", section="tariffs")
     if request.method == "GET":
-        return _form_page(
-            request, state=ocpi_to_form(record.ocpi), errors=[], field_errors={}, record=record
+        editor = TariffEditor(initial=ocpi_to_initial(record.ocpi), new=False, party_choices=[])
+        return _form_page(request, editor, record=record)
+    editor = _bound_editor(request, new=False)
+    valid = editor.is_valid()
+    op = request.POST.get("op", "save")
+    if op != "save":
+        return _form_page(request, editor.changed(op), record=record)
+    if not valid:
+        return _form_page(request, editor, record=record, status=400)
+    written: list[Any] = []
+
+    def write(ocpi: dict[str, Any]) -> None:
+        written.append(
+            tariffs.tariff_version_create(
+                tenant_id=portal.tenant_id,
+                tariff_id=tariff_id,
+                ocpi=ocpi,
+                effective_from=editor.form.cleaned_data["effective_from"],
+                now=at,
+                actor=actor(request),
+            )
         )
-    state = _form_state(request.POST)
-    if request.POST.get("op", "save") != "save":
-        return _form_page(request, state=state, errors=[], field_errors={}, record=record)
-    effective = parse_datetime_local(request.POST.get("effective_from", ""))
-    if effective is None:
-        return _form_page(
-            request,
-            state=state,
-            record=record,
-            field_errors={},
-            status=400,
-            errors=["Give the date and time from which the new prices apply."],
-        )
-    ocpi = form_to_ocpi(
-        request.POST,
+
+    refused = _save(
+        request,
+        editor,
         identity={
             "country_code": record.country_code,
             "party_id": record.party_id,
             "id": record.id,
         },
+        record=record,
+        write=write,
     )
-    try:
-        _check_editor_rules(ocpi)
-        with transaction.atomic():
-            after = tariffs.tariff_version_create(
-                tenant_id=portal.tenant_id,
-                tariff_id=tariff_id,
-                ocpi=ocpi,
-                effective_from=effective,
-                now=at,
-                actor=actor(request),
-            )
-    except DomainError as exc:
-        return _form_page(
-            request,
-            state=state,
-            record=record,
-            status=400,
-            errors=problem_messages(exc),
-            field_errors=_field_errors(exc.problems, state["elements"]),
-        )
-    newest = after.versions[-1]
+    if refused is not None:
+        return refused
+    newest = written[0].versions[-1]
     notify(
         request,
         f"Version {newest.version} saved: it applies to sessions starting from "
@@ -464,36 +339,37 @@ def tariff_version_new(request: HttpRequest, tariff_id: int) -> HttpResponse:
 @portal_view(Capability.TARIFFS_EDIT)
 def tariff_preview(request: HttpRequest) -> HttpResponse:
     """The price of a sample session with the tariff as currently typed (htmx fragment)."""
-    ocpi = form_to_ocpi(
-        request.POST, identity={"country_code": "XX", "party_id": "XXX", "id": "preview"}
-    )
-    tz = request.POST.get("sample_tz", "Europe/Amsterdam") or "Europe/Amsterdam"
+    editor = TariffEditor(request.POST, new=False, party_choices=[])
+    editor.form.fields["effective_from"].required = False  # not needed for a price
+    sample = SampleSessionForm(request.POST)
     context: dict[str, Any] = {}
+    editor_valid, sample_valid = editor.is_valid(), sample.is_valid()
+    if not (editor_valid and sample_valid):
+        context["errors"] = editor.errors() + [
+            f"The sample session is not complete: {sample.fields[k].label}: {e}"
+            for k, errors in sample.errors.items()
+            for e in errors
+        ]
+        return page(request, "portal/tariffs/_preview.html", context, section="tariffs")
+    ocpi = editor.to_ocpi(
+        identity={"country_code": "XX", "party_id": "XXX", "id": "preview"}, last_updated=now()
+    )
     try:
-        import zoneinfo
-
-        start_local = datetime.fromisoformat(request.POST.get("sample_start") or "2026-03-02T18:00")
-        start = start_local.replace(tzinfo=zoneinfo.ZoneInfo(tz))
         _check_editor_rules(ocpi)
-        context["preview"] = tariffs.tariff_preview(
-            ocpi=ocpi,
-            start=start,
-            charging_minutes=int(request.POST.get("sample_minutes") or 60),
-            parking_minutes=int(request.POST.get("sample_parking") or 0),
-            energy_kwh=Decimal((request.POST.get("sample_kwh") or "20").replace(",", ".")),
-            time_zone=tz,
-        )
+        context["preview"] = tariffs.tariff_preview(ocpi=ocpi, **sample.session())
     except DomainError as exc:
         context["errors"] = problem_messages(exc)
-    except (ValueError, InvalidOperation, KeyError) as exc:
-        context["errors"] = [f"The sample session is not complete: {exc}"]
     return page(request, "portal/tariffs/_preview.html", context, section="tariffs")
 
 
 @portal_view(Capability.TARIFFS_EDIT)
 def tariff_copy(request: HttpRequest, tariff_id: int) -> HttpResponse:
     portal = request.portal  # type: ignore[attr-defined]
-    new_id = request.POST.get("new_id", "").strip()
+    form = TariffCopyForm(request.POST)
+    if not form.is_valid():
+        notify(request, "Not copied: " + problems_in_words(form))
+        return redirect("portal:tariff", portal.tenant.slug, tariff_id)
+    new_id = form.cleaned_data["new_id"]
     try:
         with transaction.atomic():
             record = tariffs.tariff_copy(
@@ -514,13 +390,17 @@ def tariff_copy(request: HttpRequest, tariff_id: int) -> HttpResponse:
 @portal_view(Capability.TARIFFS_EDIT)
 def tariff_code_new(request: HttpRequest) -> HttpResponse:
     portal = request.portal  # type: ignore[attr-defined]
+    form = TariffCodeForm(request.POST)
+    if not form.is_valid():
+        notify(request, "Tariff code not created: " + problems_in_words(form))
+        return redirect("portal:tariffs", portal.tenant.slug)
     try:
         with transaction.atomic():
             record = tariffs.tariff_code_create(
                 tenant_id=portal.tenant_id,
-                code=request.POST.get("code", "").strip(),
-                tariff_id=int(request.POST.get("tariff_id") or 0),
-                description=request.POST.get("description", "").strip(),
+                code=form.cleaned_data["code"],
+                tariff_id=form.cleaned_data["tariff_id"],
+                description=form.cleaned_data["description"],
                 actor=actor(request),
             )
         notify(request, f"Tariff code {record.code} created.")
@@ -540,21 +420,15 @@ def tariff_import(request: HttpRequest) -> HttpResponse:
         "default_effective": (now() + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
     }
     if request.method == "POST":
-        upload = request.FILES.get("file")
-        text = request.POST.get("csv_text", "")
-        if upload is not None:
-            raw = upload.read(5_000_001)
-            if len(raw) > 5_000_000:
-                context["errors"] = ["The file is larger than 5 MB; split it."]
-            else:
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    context["errors"] = ["The file is not UTF-8 text: save it as CSV UTF-8."]
-        context["csv_text"] = text
-        if text and "errors" not in context:
-            effective = parse_datetime_local(request.POST.get("effective_from", "")) or now()
+        form = TariffImportForm(request.POST, request.FILES)
+        valid = form.is_valid()
+        context["csv_text"] = form.cleaned_data.get("text", "")
+        if not valid:
+            context["errors"] = [str(e) for errors in form.errors.values() for e in errors]
+        else:
+            effective = form.cleaned_data["effective_from"] or now()
             context["effective"] = effective.strftime("%Y-%m-%dT%H:%M")
+            text = form.cleaned_data["text"]
             try:
                 if request.POST.get("op") == "start":
                     with transaction.atomic():
@@ -572,8 +446,6 @@ def tariff_import(request: HttpRequest) -> HttpResponse:
                 )
             except DomainError as exc:
                 context["errors"] = problem_messages(exc)
-        elif not text and "errors" not in context:
-            context["errors"] = ["Choose a CSV file with lines 'station,tariff_code'."]
     return page(
         request,
         "portal/tariffs/import.html",

@@ -15,6 +15,7 @@ from apps.parties import api as parties
 from apps.parties.contracts import Capability
 from apps.tokens import api as tokens
 from portal.access import portal_view
+from portal.forms.actions import TokenValidForm, problems_in_words
 from portal.views.common import (
     actor,
     id_page,
@@ -86,7 +87,11 @@ def token_detail(request: HttpRequest, token_id: int) -> HttpResponse:
 @portal_view(Capability.TOKENS_EDIT)
 def token_block(request: HttpRequest, token_id: int) -> HttpResponse:
     portal = request.portal  # type: ignore[attr-defined]
-    valid = request.POST.get("valid") == "1"
+    form = TokenValidForm(request.POST)
+    if not form.is_valid():
+        notify(request, "Nothing changed: " + problems_in_words(form))
+        return redirect("portal:token", portal.tenant.slug, token_id)
+    valid = form.cleaned_data["valid"]
     try:
         with transaction.atomic():
             before = tokens.token_get(tenant_id=portal.tenant_id, token_id=token_id)

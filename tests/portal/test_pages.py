@@ -30,6 +30,11 @@ FORM = {
     "name": "AC new",
     "type": "REGULAR",
     "currency": "EUR",
+    # The editor's formsets: one element, two price components.
+    "el-TOTAL_FORMS": "1",
+    "el-INITIAL_FORMS": "0",
+    "el-0-pc-TOTAL_FORMS": "2",
+    "el-0-pc-INITIAL_FORMS": "0",
     "el-0-pc-0-type": "FLAT",
     "el-0-pc-0-price": "0.50",
     "el-0-pc-0-vat": "21",

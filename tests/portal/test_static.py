@@ -24,7 +24,9 @@ def test_vendored_files_match_the_recorded_hashes() -> None:
 
 
 def test_templates_use_only_vendored_assets_no_cdn() -> None:
-    for template in (BASE_DIR / "portal" / "templates").rglob("*.html"):
+    templates = [*(BASE_DIR / "templates").rglob("*.html")]
+    assert templates, "the project-level templates folder is empty"
+    for template in [*templates, *(BASE_DIR / "portal" / "templates").rglob("*.html")]:
         text = template.read_text()
         assert not re.search(r"(src|href)=\"https?://", text), template
 
