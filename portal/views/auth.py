@@ -29,6 +29,7 @@ from apps.locations import api as locations
 from apps.parties import api as parties
 from apps.parties.contracts import MembershipRef, SignInGate
 from portal.access import SESSION_AUTH_AT, SESSION_SEEN_AT, signed_in, user_id
+from portal.forms.auth import MISSING_CREDENTIALS, CodeForm, SignInForm
 from portal.views.common import LAST_TENANT_COOKIE
 
 PENDING_USER = "portal_pending_user"
@@ -103,13 +104,16 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     error = ""
     email = ""
     info = REASONS.get(request.GET.get("reason", ""), "")
-    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    next_url = request.GET.get("next") or ""
     if request.method == "POST":
-        email = request.POST.get("email", "").strip()
-        password = request.POST.get("password", "")
+        form = SignInForm(request.POST)
+        valid = form.is_valid()
+        email = str(form.cleaned_data.get("email") or "")
+        password = str(form.cleaned_data.get("password") or "")
+        next_url = str(form.cleaned_data.get("next") or "") or next_url
         gate = parties.sign_in_check(username=email, client=_client(request), now=_now())
-        if not email or not password:
-            error = "Enter your e-mail address and your password."
+        if not valid:
+            error = " ".join(form.non_field_errors()) or MISSING_CREDENTIALS
         elif gate.wait_until is not None:
             error = _wait_message(gate)
         else:
@@ -159,7 +163,8 @@ def mfa(request: HttpRequest) -> HttpResponse:
         return redirect(reverse("portal:sign_in") + "?reason=expired")
     error = ""
     if request.method == "POST":
-        code = request.POST.get("code", "").strip().replace(" ", "")
+        form = CodeForm(request.POST)
+        code = form.cleaned_data["code"] if form.is_valid() else ""
         gate = parties.sign_in_check(username=user.email, client=_client(request), now=_now())
         if gate.locked:
             request.session.flush()
@@ -226,8 +231,10 @@ def mfa_enrol(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and gate.wait_until is not None:
         error = _wait_message(gate)  # not checked, not counted
     elif request.method == "POST":
+        form = CodeForm(request.POST)
         try:
-            codes = parties.mfa_totp_confirm(user_id=user.pk, token=request.POST.get("code", ""))
+            code = form.cleaned_data["code"] if form.is_valid() else ""
+            codes = parties.mfa_totp_confirm(user_id=user.pk, token=code)
         except ValidationFailed as exc:
             error = exc.message
             parties.sign_in_failure_record(username=user.email, client=_client(request), now=_now())
