@@ -113,7 +113,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         next_url = str(form.cleaned_data.get("next") or "") or next_url
         gate = parties.sign_in_check(username=email, client=_client(request), now=_now())
         if not valid:
-            error = " ".join(form.non_field_errors()) or MISSING_CREDENTIALS
+            error = " ".join(str(e) for e in form.non_field_errors()) or MISSING_CREDENTIALS
         elif gate.wait_until is not None:
             error = _wait_message(gate)
         else:
