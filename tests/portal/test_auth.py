@@ -95,6 +95,33 @@ def test_a_recovery_code_signs_in_once(world, totp_clock: TotpClock) -> None:
     assert again.get(reverse("portal:dashboard", args=["alpha"])).status_code == 302
 
 
+def test_a_missing_field_is_refused_without_counting_and_keeps_the_address(world) -> None:
+    a, _ = world
+    email = a.users["support"].email
+    client = Client()
+    for data in ({"email": email}, {"email": email, "password": ""}, {"password": PASSWORD}):
+        r = client.post(SIGN_IN, data)
+        assert r.status_code == 400
+        assert b"Enter your e-mail address and your password." in r.content
+    assert f'value="{email}"'.encode() in r.content or b'value=""' in r.content
+    r = client.post(SIGN_IN, {"email": email})
+    assert f'value="{email}"'.encode() in r.content
+    assert not SignInLock.objects.exists()
+    # Nothing was counted: the right password still goes straight on.
+    assert _password(client, email).status_code == 302
+
+
+def test_a_code_typed_with_spaces_is_read_without_them(world, totp_clock: TotpClock) -> None:
+    a, _ = world
+    email = a.users["support"].email
+    secret, _ = _enrol(Client(), email, totp_clock)
+    client = Client()
+    _password(client, email)
+    code = _next_code(totp_clock, secret)
+    r = client.post(reverse("portal:mfa"), {"code": f" {code[:3]} {code[3:]} "})
+    assert r.status_code == 302
+
+
 class SignInClock:
     """The sign-in views' clock (`portal.views.auth._now`), moved by the test: delays and
     locks are checked without sleeping."""
