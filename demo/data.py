@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from django.db import transaction
 
@@ -26,7 +27,7 @@ from apps.tokens import api as tokens
 
 EPOCH = datetime.fromisoformat("2026-01-01T00:00:00+00:00")
 
-SIMPLE_TARIFF = {
+SIMPLE_TARIFF: dict[str, Any] = {
     "country_code": "NL",
     "party_id": "GFX",
     "id": "STANDARD-AC",
@@ -43,7 +44,7 @@ SIMPLE_TARIFF = {
     "last_updated": "2026-01-01T00:00:00Z",
 }
 
-PEAK_TARIFF = {
+PEAK_TARIFF: dict[str, Any] = {
     "country_code": "DE",
     "party_id": "VYL",
     "id": "PEAK-OFFPEAK",
@@ -80,7 +81,7 @@ class DemoCpo:
     name: str
     country: str
     party_id: str
-    tariff: dict[str, object]
+    tariff: dict[str, Any]
     city: str
     country3: str
     time_zone: str
