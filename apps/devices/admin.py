@@ -8,9 +8,16 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
+from apps.common.contracts import Actor
 from apps.common.errors import DomainError
 from apps.devices import api as devices_api
 from apps.devices.models import CertificateRequest, DeviceState, DeviceVariable, StationEvent
+
+
+def _actor(request: HttpRequest) -> Actor:
+    """The signed-in staff user who acts (the admin site lets no one else in)."""
+    assert request.user.pk is not None
+    return Actor.user(request.user.pk)
 
 
 class _ReadOnly(admin.ModelAdmin):
@@ -139,6 +146,7 @@ class CertificateRequestAdmin(admin.ModelAdmin):
             queryset,
             devices_api.certificate_request_sign,
             requested_by=f"admin:{request.user.get_username()}",
+            actor=_actor(request),
         )
 
     @admin.action(description="Send the signed certificate again")
@@ -148,6 +156,7 @@ class CertificateRequestAdmin(admin.ModelAdmin):
             queryset,
             devices_api.certificate_request_send,
             requested_by=f"admin:{request.user.get_username()}",
+            actor=_actor(request),
         )
 
     @admin.action(description="Reject")
@@ -157,4 +166,5 @@ class CertificateRequestAdmin(admin.ModelAdmin):
             queryset,
             devices_api.certificate_request_reject,
             reason=f"rejected by {request.user.get_username()}",
+            actor=_actor(request),
         )

@@ -506,7 +506,10 @@ def webhook_events_emit(*, events: Iterable[WebhookEventIn], now: datetime) -> i
     # delivery attempted or in flight and sends nothing.
     WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
 
-    transaction.on_commit(lambda: jobs.webhook_dispatch(event_ids))
+    def dispatch() -> None:
+        jobs.webhook_dispatch(event_ids)
+
+    transaction.on_commit(dispatch)
     return len(rows)
 
 
