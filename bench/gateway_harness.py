@@ -143,12 +143,14 @@ def create_stations(count: int, *, prefix: str = "BENCH") -> dict[str, str]:
     password. Plus the token the simulator authorises with."""
     from django.db import transaction
 
+    from apps.common.contracts import Actor
     from apps.locations import api as locations
     from apps.locations.contracts import SecurityProfile
     from apps.parties import api as parties
     from apps.parties.contracts import PartyRole
     from apps.tariffs import api as tariffs
     from apps.tokens import api as tokens
+    from apps.tokens.contracts import TokenInput
 
     epoch = datetime.fromisoformat("2026-01-01T00:00:00+00:00")
     credentials: dict[str, str] = {}
@@ -168,13 +170,14 @@ def create_stations(count: int, *, prefix: str = "BENCH") -> dict[str, str]:
             tenant_id=op, code="DEFAULT", tariff_id=tariff_id, description="bench"
         )
         # The stations' tenant issues the bench card: Authorize looks only there (ADR 0015).
-        emsp_party = parties.party_ensure(
+        parties.party_ensure(
             tenant_id=op, role=PartyRole.EMSP, country_code="NL", party_id="BEN", name="Bench"
         )
-        tokens.token_upsert(
-            tenant_id=op, party_id=emsp_party, uid=ID_TAG, type="RFID",
-            contract_id="NL-BEN-C00000001-X", issuer="Bench", visual_number="B-1",
-            whitelist="ALLOWED",
+        tokens.token_put(
+            tenant_id=op, actor=Actor.system("bench"), data=TokenInput(
+                country_code="NL", party_id="BEN", uid=ID_TAG, type="RFID",
+                contract_id="NL-BEN-C00000001-X", issuer="Bench", visual_number="B-1",
+            ),
         )  # fmt: skip
         loc = locations.location_upsert(
             tenant_id=op, party_id=party, ocpi_id="BENCHLOC", name="Bench car park",

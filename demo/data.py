@@ -1,7 +1,8 @@
 """Two CPOs, two eMSPs, locations with stations, tokens, customers and tariffs.
 
 Loading is idempotent: every row is upserted by its natural key, so running it again changes
-nothing (and never duplicates).
+nothing (and never duplicates). Writes go through each app's api like any other; those that
+are audited (the tokens) name the actor "demo data".
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from django.db import transaction
 
+from apps.common.contracts import Actor
 from apps.customers import api as customers
 from apps.locations import api as locations
 from apps.locations.contracts import SecurityProfile
@@ -23,10 +26,13 @@ from apps.parties import api as parties
 from apps.parties.contracts import PartyRole, TenantRole
 from apps.tariffs import api as tariffs
 from apps.tokens import api as tokens
+from apps.tokens.contracts import TokenInput
 
 EPOCH = datetime.fromisoformat("2026-01-01T00:00:00+00:00")
+# Who the audit log names for what loading the demo data writes.
+DEMO = Actor.system("demo data")
 
-SIMPLE_TARIFF = {
+SIMPLE_TARIFF: dict[str, Any] = {
     "country_code": "NL",
     "party_id": "GFX",
     "id": "STANDARD-AC",
@@ -43,7 +49,7 @@ SIMPLE_TARIFF = {
     "last_updated": "2026-01-01T00:00:00Z",
 }
 
-PEAK_TARIFF = {
+PEAK_TARIFF: dict[str, Any] = {
     "country_code": "DE",
     "party_id": "VYL",
     "id": "PEAK-OFFPEAK",
@@ -80,7 +86,7 @@ class DemoCpo:
     name: str
     country: str
     party_id: str
-    tariff: dict[str, object]
+    tariff: dict[str, Any]
     city: str
     country3: str
     time_zone: str
@@ -211,7 +217,7 @@ def load(*, password: str) -> dict[str, int]:
         # Authorize looks only at the station's tenant's tokens (ADR 0015). Until the eMSPs'
         # tokens reach a CPO over OCPI (not built; a token's identity is platform-wide
         # today), the CPO's own eMSP role issues the cards the simulator presents.
-        own_emsp = parties.party_ensure(
+        parties.party_ensure(
             tenant_id=op,
             role=PartyRole.EMSP,
             country_code=cpo.country,
@@ -219,15 +225,19 @@ def load(*, password: str) -> dict[str, int]:
             name=cpo.name,
         )
         for uid in SIMULATOR_ID_TAGS:
-            tokens.token_upsert(
+            tokens.token_put(
                 tenant_id=op,
-                party_id=own_emsp,
-                uid=uid,
-                type="RFID",
-                contract_id=token_contract_id(cpo, uid),
-                issuer=cpo.name,
-                visual_number=f"{cpo.party_id}-{uid}",
-                whitelist="ALLOWED",
+                data=TokenInput(
+                    country_code=cpo.country,
+                    party_id=cpo.party_id,
+                    uid=uid,
+                    type="RFID",
+                    contract_id=token_contract_id(cpo, uid),
+                    issuer=cpo.name,
+                    visual_number=f"{cpo.party_id}-{uid}",
+                    whitelist="ALLOWED",
+                ),
+                actor=DEMO,
             )
             counts["tokens"] += 1
         tariff_id = tariffs.tariff_upsert(
@@ -312,15 +322,19 @@ def load(*, password: str) -> dict[str, int]:
         )
         for i in range(1, 6):
             uid = f"{party_code}{i:08X}"
-            token_id = tokens.token_upsert(
+            token, _ = tokens.token_put(
                 tenant_id=op,
-                party_id=party,
-                uid=uid,
-                type="RFID",
-                contract_id=f"{country}-{party_code}-C{i:08d}-X",
-                issuer=name,
-                visual_number=f"{party_code}-{i:04d}",
-                whitelist="ALLOWED",
+                data=TokenInput(
+                    country_code=country,
+                    party_id=party_code,
+                    uid=uid,
+                    type="RFID",
+                    contract_id=f"{country}-{party_code}-C{i:08d}-X",
+                    issuer=name,
+                    visual_number=f"{party_code}-{i:04d}",
+                    whitelist="ALLOWED",
+                ),
+                actor=DEMO,
             )
             counts["tokens"] += 1
             customer_id = customers.customer_upsert(
@@ -335,7 +349,7 @@ def load(*, password: str) -> dict[str, int]:
                 tenant_id=op,
                 reference=f"{party_code}-CTR-{i}",
                 customer_id=customer_id,
-                token_id=token_id,
+                token_id=token.id,
                 valid_from=EPOCH,
             )
     return counts

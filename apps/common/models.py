@@ -8,14 +8,14 @@ model of the domain apps carries its tenant.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db import models
 
 from apps.common.errors import ImmutableRecordError
 
 
-class TenantQuerySet(models.QuerySet):  # type: ignore[type-arg]
+class TenantQuerySet(models.QuerySet):
     def for_tenant(self, tenant: Any) -> TenantQuerySet:
         tenant_id = getattr(tenant, "pk", tenant)
         return self.filter(tenant_id=tenant_id)
@@ -72,7 +72,7 @@ class AppendOnlyModel(TenantOwnedModel):
     (`apps.common.migration_ops.AppendOnlyTrigger`) refuses it for every client as well.
     """
 
-    objects = AppendOnlyQuerySet.as_manager()
+    objects: ClassVar = AppendOnlyQuerySet.as_manager()  # the plugin still types the manager
 
     class Meta:
         abstract = True

@@ -104,7 +104,7 @@ def issue(ca: CertificateAuthority, csr: x509.CertificateSigningRequest, *, now:
         x509.CertificateBuilder()
         .subject_name(csr.subject)
         .issuer_name(ca.certificate.subject)
-        .public_key(csr.public_key())  # type: ignore[arg-type]
+        .public_key(csr.public_key())
         .serial_number(secrets.randbits(63) + 1)  # positive, at most 8 bytes (RFC 5280)
         .not_valid_before(now)
         .not_valid_after(now + ca.validity)
@@ -125,7 +125,7 @@ def issue(ca: CertificateAuthority, csr: x509.CertificateSigningRequest, *, now:
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(csr.public_key()),  # type: ignore[arg-type]
+            x509.SubjectKeyIdentifier.from_public_key(csr.public_key()),
             critical=False,
         )
         .add_extension(

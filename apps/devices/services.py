@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.common.contracts import Actor
 from apps.common.errors import Conflict, DomainError, NotFound
 from apps.devices import ca
 from apps.devices.contracts import (
@@ -28,6 +29,7 @@ from apps.devices.models import CertificateRequest, DeviceState, DeviceVariable,
 from apps.devices.selectors import certificate_request_record as _record_of
 from apps.locations import api as locations_api
 from apps.locations.contracts import CertificateSigned, CommandStatus
+from apps.parties import api as parties_api
 
 log = logging.getLogger(__name__)
 
@@ -277,13 +279,15 @@ def certificate_request_sign(
     requested_by: str = "certificate authority",
     now: datetime | None = None,
     send: bool = True,
+    actor: Actor | None = None,
 ) -> CertificateRequestRecord:
     """Decide a PENDING request with the CA (`authority`, else the configured one): SIGNED
     with the issued chain, or REJECTED with the reason (ca.check). A signed chain is then
     sent to the station as a CertificateSigned command (`certificate_request_send`; call
     this outside a transaction: it waits for the station). Without a CA the request stays
     PENDING; a request already decided is returned as it is (idempotent). `tenant_id`
-    limits the request to one tenant (NotFound otherwise)."""
+    limits the request to one tenant (NotFound otherwise). `actor`: the operator who asked
+    (audited, with the sending); None when the CA decides as the station asks."""
     row = _request(request_id, tenant_id)
     if row.status != CertificateRequestStatus.PENDING.value:
         return _record_of(row)  # decided already (a resent CSR): no lock taken
@@ -311,15 +315,42 @@ def certificate_request_sign(
             row.status, row.reason = CertificateRequestStatus.REJECTED.value, str(exc)
         row.decided_at = now
         row.save()
+        _audit(actor, row, "certificate_request.sign")
     if row.status == CertificateRequestStatus.SIGNED.value and send:
-        return certificate_request_send(request_id=row.pk, requested_by=requested_by)
+        return certificate_request_send(request_id=row.pk, requested_by=requested_by, actor=actor)
     return _record_of(row)
 
 
+def _audit(actor: Actor | None, row: CertificateRequest, action: str) -> None:
+    """An operator's decision in the audit log (in the caller's transaction)."""
+    if actor is None:
+        return
+    parties_api.audit(
+        row.tenant_id,
+        actor,
+        action,
+        "certificate_request",
+        row.pk,
+        before=None,
+        after={
+            "status": row.status,
+            "reason": row.reason,
+            "delivery_status": row.delivery_status,
+            "command_id": row.command_id,
+        },
+    )
+
+
 def certificate_request_reject(
-    *, request_id: int, reason: str, tenant_id: int | None = None, now: datetime | None = None
+    *,
+    request_id: int,
+    reason: str,
+    actor: Actor,
+    tenant_id: int | None = None,
+    now: datetime | None = None,
 ) -> CertificateRequestRecord:
-    """An operator refuses a PENDING request (Conflict when it was decided already)."""
+    """An operator refuses a PENDING request (Conflict when it was decided already);
+    audited with `actor`."""
     with transaction.atomic():
         row = _request(request_id, tenant_id, lock=True)
         if row.status != CertificateRequestStatus.PENDING.value:
@@ -327,15 +358,21 @@ def certificate_request_reject(
         row.status, row.reason = CertificateRequestStatus.REJECTED.value, reason
         row.decided_at = now or timezone.now()
         row.save()
+        _audit(actor, row, "certificate_request.reject")
     return _record_of(row)
 
 
 def certificate_request_send(
-    *, request_id: int, tenant_id: int | None = None, requested_by: str = ""
+    *,
+    request_id: int,
+    tenant_id: int | None = None,
+    requested_by: str = "",
+    actor: Actor | None = None,
 ) -> CertificateRequestRecord:
     """Send a SIGNED request's chain to its station (CertificateSigned, through the command
     relay: it is in the command log) and record the command and its outcome. Sending again
-    (the station was offline) is allowed; each attempt is its own command."""
+    (the station was offline) is allowed; each attempt is its own command. `actor`: the
+    operator who asked (audited with the outcome); None when sent on the CA's decision."""
     row = _request(request_id, tenant_id)
     if row.status != CertificateRequestStatus.SIGNED.value:
         raise Conflict(f"certificate request {request_id} is {row.status}, not SIGNED")
@@ -366,7 +403,10 @@ def certificate_request_send(
             locations_api.charge_station_certificate_issued(
                 station_id=row.charge_station_id, fingerprint=ca.leaf_fingerprint(row.certificate)
             )
-    return _record_of(CertificateRequest.objects.get(pk=row.pk))
+    with transaction.atomic():
+        row = _request(row.pk, None)
+        _audit(actor, row, "certificate_request.send")
+    return _record_of(row)
 
 
 def _request(request_id: int, tenant_id: int | None, *, lock: bool = False) -> CertificateRequest:

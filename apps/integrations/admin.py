@@ -13,7 +13,7 @@ from apps.integrations.models import ApiKey, WebhookAttempt, WebhookDelivery, We
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ApiKeyAdmin(admin.ModelAdmin):
     list_display = ["name", "tenant", "key_id", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["tenant"]
     fields = ["tenant", "name", "scopes", "rate_limit_per_minute"]
@@ -49,7 +49,7 @@ class ApiKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(WebhookSubscription)
-class WebhookSubscriptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class WebhookSubscriptionAdmin(admin.ModelAdmin):
     """Read and switch on/off only: subscriptions are made and re-targeted through the REST
     API (the service checks the URL, ADR 0017, and creates the signing secret)."""
 
@@ -62,7 +62,7 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_display = ["event_type", "subscription", "status", "attempts", "last_status_code"]
     list_filter = ["status", "event_type"]
 

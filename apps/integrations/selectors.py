@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from apps.common.errors import NotFound
 from apps.common.services import version_tag
 from apps.integrations.contracts import (
@@ -100,3 +102,17 @@ def webhook_delivery_get(*, tenant_id: int, delivery_id: int) -> WebhookDelivery
     if d is None:
         raise NotFound(f"no webhook delivery {delivery_id} in this tenant")
     return _delivery(d)
+
+
+def webhook_interest(*, tenant_ids: Iterable[int]) -> dict[int, frozenset[str]]:
+    """The event types each of these tenants has an active subscription for (one query;
+    tenants without any are absent). Callers ask first and build no payload nobody wants."""
+    wanted: dict[int, set[str]] = {}
+    ids = set(tenant_ids)
+    if not ids:
+        return {}
+    for tenant_id, events in WebhookSubscription.objects.filter(
+        tenant_id__in=ids, is_active=True
+    ).values_list("tenant_id", "events"):
+        wanted.setdefault(tenant_id, set()).update(events)
+    return {t: frozenset(e) for t, e in wanted.items()}

@@ -20,6 +20,7 @@ from apps.common.contracts import Actor
 from apps.common.errors import NotFound, Problem, ValidationFailed
 from apps.common.secrets import generate_secret, hash_secret, verify_secret
 from apps.common.services import check_version, validated_save
+from apps.integrations import jobs
 from apps.integrations.contracts import (
     ALL_SCOPES,
     KEY_PREFIX,
@@ -445,20 +446,6 @@ def webhook_event_id(*, tenant_id: int, type: str, key: str) -> uuid.UUID:
     return uuid.uuid5(EVENT_NAMESPACE, f"{tenant_id}:{type}:{key}")
 
 
-def webhook_interest(*, tenant_ids: Iterable[int]) -> dict[int, frozenset[str]]:
-    """The event types each of these tenants has an active subscription for (one query;
-    tenants without any are absent). Callers ask first and build no payload nobody wants."""
-    wanted: dict[int, set[str]] = {}
-    ids = set(tenant_ids)
-    if not ids:
-        return {}
-    for tenant_id, events in WebhookSubscription.objects.filter(
-        tenant_id__in=ids, is_active=True
-    ).values_list("tenant_id", "events"):
-        wanted.setdefault(tenant_id, set()).update(events)
-    return {t: frozenset(e) for t, e in wanted.items()}
-
-
 def webhook_events_emit(*, events: Iterable[WebhookEventIn], now: datetime) -> int:
     """The transactional outbox: record many events for every active subscription that wants
     them, in the caller's transaction, with one query for the subscriptions and one INSERT
@@ -520,9 +507,7 @@ def webhook_events_emit(*, events: Iterable[WebhookEventIn], now: datetime) -> i
     WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
 
     def dispatch() -> None:
-        from apps.integrations.tasks import webhook_dispatch
-
-        webhook_dispatch.delay(event_ids)
+        jobs.webhook_dispatch(event_ids)
 
     transaction.on_commit(dispatch)
     return len(rows)
@@ -564,10 +549,8 @@ def webhook_relay(*, now: datetime, limit: int = 1000) -> list[int]:
 
 
 def _enqueue(delivery_ids: list[int]) -> None:
-    from apps.integrations.tasks import webhook_deliver
-
     for delivery_id in delivery_ids:
-        webhook_deliver.delay(delivery_id)
+        jobs.webhook_deliver(delivery_id)
 
 
 def _create_deliveries(
@@ -628,7 +611,6 @@ def webhook_event_emit(
     )
 
 
-@transaction.atomic
 @transaction.atomic
 def webhook_test_send(*, tenant_id: int, subscription_id: int, now: datetime, actor: Actor) -> int:
     """Queue a `ping` event to one subscription (whatever events it subscribed to)."""

@@ -1,4 +1,8 @@
+from __future__ import annotations
+
 from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest
 
 from apps.tariffs.models import Tariff, TariffAssignment, TariffCode, TariffVersion
 
@@ -6,11 +10,11 @@ from apps.tariffs.models import Tariff, TariffAssignment, TariffCode, TariffVers
 class TariffVersionInline(admin.TabularInline):
     model = TariffVersion
     extra = 0
-    fields = ["version", "effective_from", "ocpi", "created_by"]
+    fields = ("version", "effective_from", "ocpi", "created_by")
     readonly_fields = fields
     can_delete = False
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apps.tariffs import portal, selectors, services
+from apps.tariffs import selectors, services
 
 tariff_upsert = services.tariff_upsert
 tariff_version_add = services.tariff_version_add
@@ -20,13 +20,11 @@ tariff_code_list = selectors.tariff_code_list
 tariff_assignment_create = services.tariff_assignment_create
 tariff_assignment_get = selectors.tariff_assignment_get
 tariff_assignment_list = selectors.tariff_assignment_list
-
-# The operator portal (apps.tariffs.portal).
 tariff_validate = services.tariff_validate
-tariff_preview = portal.tariff_preview
-tariff_copy = portal.tariff_copy
-tariff_code_rows = portal.tariff_code_rows
-assignments_of_station = portal.assignments_of_station
-tariff_code_import_preview = portal.tariff_code_import_preview
-tariff_code_import_start = portal.tariff_code_import_start
-tariff_code_import_get = portal.tariff_code_import_get
+tariff_preview = services.tariff_preview
+tariff_copy = services.tariff_copy
+tariff_code_rows = selectors.tariff_code_rows
+assignments_of_station = selectors.assignments_of_station
+tariff_code_import_preview = services.tariff_code_import_preview
+tariff_code_import_start = services.tariff_code_import_start
+tariff_code_import_get = selectors.tariff_code_import_get

@@ -6,13 +6,20 @@ from typing import Any
 
 from apps.common.errors import NotFound
 from apps.tariffs.contracts import (
+    ImportStatus,
     TariffAssignmentRecord,
     TariffCodeRecord,
     TariffRecord,
     TariffSnapshot,
     TariffVersionInfo,
 )
-from apps.tariffs.models import Tariff, TariffAssignment, TariffCode, TariffVersion
+from apps.tariffs.models import (
+    Tariff,
+    TariffAssignment,
+    TariffCode,
+    TariffCodeImport,
+    TariffVersion,
+)
 
 
 def tariff_for_session(
@@ -184,6 +191,76 @@ def tariff_assignment_list(
     if charge_station_id is not None:
         qs = qs.filter(charge_station_id=charge_station_id)
     return [_assignment(a) for a in qs.order_by("id")[:limit]]
+
+
+def tariff_code_rows(*, tenant_id: int) -> list[dict[str, Any]]:
+    """Every tariff code with its tariff (a tenant has tens, not thousands)."""
+    return list(
+        TariffCode.objects.filter(tenant_id=tenant_id)
+        .order_by("code")
+        .values("id", "code", "description", "tariff_id", "tariff__ocpi_id", "tariff__name")
+    )
+
+
+def assignments_of_station(
+    *, tenant_id: int, charge_station_id: int, now: datetime
+) -> list[dict[str, Any]]:
+    """The station's assignments, newest first, with which are in force now."""
+    rows = list(
+        TariffAssignment.objects.filter(tenant_id=tenant_id, charge_station_id=charge_station_id)
+        .order_by("connector_id", "-effective_from")
+        .values(
+            "id",
+            "connector_id",
+            "connector__connector_id",
+            "connector__evse__uid",
+            "tariff_code__code",
+            "effective_from",
+        )
+    )
+    seen: set[Any] = set()
+    for r in rows:
+        r["in_force"] = False
+        r["scheduled"] = r["effective_from"] > now
+        if not r["scheduled"] and r["connector_id"] not in seen:
+            r["in_force"] = True
+            seen.add(r["connector_id"])
+    return rows
+
+
+def station_default_codes(
+    *, tenant_id: int, station_ids: list[int], now: datetime
+) -> dict[int, str]:
+    """The code of each station's default assignment in force at `now` (stations without one
+    are absent)."""
+    current: dict[int, str] = {}
+    for sid, code in (
+        TariffAssignment.objects.filter(
+            tenant_id=tenant_id,
+            charge_station_id__in=station_ids,
+            connector__isnull=True,
+            effective_from__lte=now,
+        )
+        .order_by("charge_station_id", "-effective_from")
+        .values_list("charge_station_id", "tariff_code__code")
+    ):
+        current.setdefault(sid, code)
+    return current
+
+
+def tariff_code_import_get(*, tenant_id: int, import_id: int) -> ImportStatus:
+    job = TariffCodeImport.objects.filter(tenant_id=tenant_id, pk=import_id).first()
+    if job is None:
+        raise NotFound(f"no import {import_id} in this tenant")
+    return ImportStatus(
+        id=job.pk,
+        status=job.status,
+        total=job.total,
+        done=job.done,
+        report=job.report,
+        effective_from=job.effective_from,
+        created_at=job.created_at,
+    )
 
 
 def _decimal(value: Any) -> Decimal | None:

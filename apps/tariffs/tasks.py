@@ -1,10 +1,12 @@
+"""Thin tasks: ids in, one service call."""
+
 from __future__ import annotations
 
 from celery import shared_task
 
+from apps.tariffs import jobs, services
 
-@shared_task(name="apps.tariffs.tariff_code_import_run", acks_late=True)
+
+@shared_task(name=jobs.TARIFF_CODE_IMPORT_RUN, acks_late=True)
 def tariff_code_import_run(import_id: int) -> None:
-    from apps.tariffs.portal import tariff_code_import_run as run
-
-    run(import_id=import_id)
+    services.tariff_code_import_run(import_id=import_id)

@@ -17,7 +17,6 @@ from apps.tokens.contracts import (
 )
 from apps.tokens.models import Token
 
-token_upsert = services.token_upsert
 token_set_valid = services.token_set_valid
 token_create = services.token_create
 token_put = services.token_put

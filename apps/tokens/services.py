@@ -5,14 +5,15 @@ import json
 import re
 from collections.abc import Sequence
 from contextlib import nullcontext
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.common.contracts import Actor
 from apps.common.errors import Conflict, NotFound, Problem, ValidationFailed
-from apps.common.services import check_version, upsert, validated_save, version_tag
+from apps.common.services import check_version, validated_save, version_tag
 from apps.parties import api as parties_api
 from apps.parties.contracts import PartyRole
 from apps.tokens import selectors
@@ -38,16 +39,6 @@ _UPDATABLE = (
     "default_profile_type",
     "energy_contract",
 )
-
-
-@transaction.atomic
-def token_upsert(*, tenant_id: int, party_id: int, uid: str, type: str, **values: object) -> int:
-    """Create or update the token identified by (issuing party, uid, type)."""
-    return upsert(
-        Token,
-        lookup={"party_id": party_id, "uid": uid, "type": type},
-        values={"tenant_id": tenant_id, **values},
-    ).pk
 
 
 @transaction.atomic
@@ -186,42 +177,34 @@ def token_create(*, tenant_id: int, data: TokenInput, actor: Actor) -> TokenReco
     return record
 
 
-_PG_PUT = """
-INSERT INTO tokens_token (
-    tenant_id, created_at, updated_at, party_id, uid, type, contract_id, visual_number,
-    issuer, group_id, valid, whitelist, language, default_profile_type, energy_contract)
-VALUES (%(tenant)s, %(now)s, %(now)s, %(party)s, %(uid)s, %(type)s, %(contract_id)s,
-        %(visual_number)s, %(issuer)s, %(group_id)s, %(valid)s, %(whitelist)s, %(language)s,
-        %(default_profile_type)s, %(energy_contract)s::jsonb)
-ON CONFLICT (party_id, uid, type) DO UPDATE SET
-    updated_at = EXCLUDED.updated_at, contract_id = EXCLUDED.contract_id,
-    visual_number = EXCLUDED.visual_number, issuer = EXCLUDED.issuer,
-    group_id = EXCLUDED.group_id, valid = EXCLUDED.valid, whitelist = EXCLUDED.whitelist,
-    language = EXCLUDED.language, default_profile_type = EXCLUDED.default_profile_type,
-    energy_contract = EXCLUDED.energy_contract
-RETURNING id, (xmax = 0) AS created
-"""
-
-
 def token_put(
     *, tenant_id: int, data: TokenInput, actor: Actor, if_match: str | None = None
 ) -> tuple[TokenRecord, bool]:
-    """Create or replace the token identified by (issuing party, uid, type).
-    Returns the token and whether it was created.
+    """Create or replace the token identified by (issuing party, uid, type), audited as
+    token.create or token.update with `actor`. Returns the token and whether it was created.
 
-    Without If-Match on PostgreSQL this is one statement (INSERT ... ON CONFLICT DO UPDATE
-    ... RETURNING) in autocommit, with the party's pk from a per-process cache: one round
-    trip instead of six (BEGIN, party, SELECT FOR UPDATE, UPDATE, COMMIT). With If-Match
-    (or on SQLite) the row is locked and its version compared first. Either way the audit
-    entry (token.create or token.update, with `actor`) commits with the change: on the fast
-    path in the same statement."""
+    Written by the one token upsert (`_tokens_write`). Without If-Match on PostgreSQL that
+    is one statement in autocommit, its audit entry included (a data-modifying CTE), with
+    the party's pk from a per-process cache: one round trip instead of six (BEGIN, party,
+    SELECT FOR UPDATE, UPDATE, COMMIT; ADR 0016). With If-Match (or on SQLite) the row is
+    locked and its version compared first, then written and audited in one transaction."""
     problems = token_input_problems(data)
     if problems:
         raise ValidationFailed("invalid token", problems=tuple(problems))
-    fast = if_match is None and connection.vendor == "postgresql"
-    lookup = parties_api.party_pk_for_tenant_cached if fast else parties_api.party_pk_for_tenant
+    if if_match is None and connection.vendor == "postgresql":
+        party_pk = _party_pk_or_not_found(tenant_id, data, cached=True)
+        try:
+            return _token_put_one_statement(tenant_id, party_pk, data, actor)
+        except IntegrityError:  # the cached party is gone: look it up again, the slow way
+            parties_api.party_pk_cache_clear()
+    party_pk = _party_pk_or_not_found(tenant_id, data, cached=False)
+    return _token_put_locked(tenant_id, party_pk, data, if_match, actor)
+
+
+def _party_pk_or_not_found(tenant_id: int, data: TokenInput, *, cached: bool) -> int:
+    lookup = parties_api.party_pk_for_tenant_cached if cached else parties_api.party_pk_for_tenant
     try:
-        party_pk = lookup(
+        return lookup(
             tenant_id=tenant_id,
             country_code=data.country_code,
             party_id=data.party_id,
@@ -230,34 +213,20 @@ def token_put(
         )
     except ValidationFailed as exc:  # the party is named in the URL: not found, not invalid
         raise NotFound(exc.message) from None
-    if fast:
-        try:
-            return _token_put_one_statement(tenant_id, party_pk, data, actor)
-        except IntegrityError:  # the cached party is gone: look it up again, the slow way
-            parties_api.party_pk_cache_clear()
-            try:
-                party_pk = _party_pk(tenant_id, data, "$.party_id")
-            except ValidationFailed as exc:
-                raise NotFound(exc.message) from None
-    return _token_put_locked(tenant_id, party_pk, data, if_match, actor)
 
 
 def _token_put_one_statement(
     tenant_id: int, party_pk: int, data: TokenInput, actor: Actor
 ) -> tuple[TokenRecord, bool]:
     now = timezone.now()
-    params: dict[str, Any] = {"tenant": tenant_id, "now": now, "party": party_pk}
-    params["uid"], params["type"] = data.uid, data.type
-    params.update(_values(data))
-    ec = params["energy_contract"]
-    params["energy_contract"] = json.dumps(ec) if ec is not None else None
+    statement, params = _upsert_statement(tenant_id, [party_pk], [data], now)
     # One statement, the audit entry included, commits on its own (autocommit); inside a
     # caller's transaction it runs in a savepoint, so a failure leaves that transaction usable.
     with transaction.atomic() if connection.in_atomic_block else nullcontext():
         with connection.cursor() as cursor:
             pk, created = parties_api.audit_record_with(
                 cursor=cursor,
-                statement=_PG_PUT,
+                statement=statement,
                 params=params,
                 tenant_id=tenant_id,
                 actor=actor,
@@ -266,12 +235,7 @@ def _token_put_one_statement(
                 after={"uid": data.uid, "type": data.type, **_values(data)},
                 now=now,
             )
-    token = Token(
-        pk=pk, tenant_id=tenant_id, party_id=party_pk, uid=data.uid, type=data.type, updated_at=now
-    )
-    for field, value in _values(data).items():
-        setattr(token, field, value)
-    return _record(token, data.country_code.upper(), data.party_id.upper()), bool(created)
+    return _record(Written(pk, created, now), tenant_id, party_pk, data), created
 
 
 @transaction.atomic
@@ -283,35 +247,39 @@ def _token_put_locked(
         .filter(party_id=party_pk, uid=data.uid, type=data.type)
         .first()
     )
-    created = token is None
-    before = None if token is None else _current(token)
-    if token is None:
-        if if_match is not None:
-            raise NotFound(f"no token {data.uid} ({data.type}) to match If-Match against")
-        token = Token(tenant_id=tenant_id, party_id=party_pk, uid=data.uid, type=data.type)
-    else:
+    if token is None and if_match is not None:
+        raise NotFound(f"no token {data.uid} ({data.type}) to match If-Match against")
+    if token is not None:
         check_version(token, if_match)
-    for field, value in _values(data).items():
-        setattr(token, field, value)
-    # `token_input_problems` checked every field rule above and the row is locked: a second
+    # `token_input_problems` checked every field rule above and the row is locked: a
     # full_clean() would only repeat them with two more queries on this hot path.
-    token.save()
+    (written,) = _tokens_write(tenant_id, [party_pk], [data], now=timezone.now())
     _audit(
         tenant_id,
         actor,
-        "token.create" if created else "token.update",
-        token.pk,
-        before=before,
+        "token.create" if written.created else "token.update",
+        written.id,
+        before=None if token is None else _current(token),
         after={"uid": data.uid, "type": data.type, **_values(data)},
     )
-    return _record(token, data.country_code.upper(), data.party_id.upper()), created
+    return _record(written, tenant_id, party_pk, data), written.created
 
 
-def _record(token: Token, country_code: str, party_id: str) -> TokenRecord:
+def _record(written: Written, tenant_id: int, party_pk: int, data: TokenInput) -> TokenRecord:
+    """The token as written from `data` (no read back: the statement returned its id)."""
+    token = Token(
+        pk=written.id,
+        tenant_id=tenant_id,
+        party_id=party_pk,
+        uid=data.uid,
+        type=data.type,
+        updated_at=written.updated_at,
+        **_values(data),
+    )
     return TokenRecord(
         id=token.pk,
-        country_code=country_code,
-        party_id=party_id,
+        country_code=data.country_code.upper(),
+        party_id=data.party_id.upper(),
         uid=token.uid,
         type=TokenType(token.type),
         contract_id=token.contract_id,
@@ -323,7 +291,7 @@ def _record(token: Token, country_code: str, party_id: str) -> TokenRecord:
         language=token.language,
         default_profile_type=token.default_profile_type,
         energy_contract=token.energy_contract,
-        last_updated=token.updated_at,
+        last_updated=written.updated_at,
         etag=version_tag(token),
     )
 
@@ -381,7 +349,7 @@ def token_bulk_upsert(*, tenant_id: int, items: Sequence[TokenInput], actor: Act
         )
     parties: dict[tuple[str, str], int | None] = {}
     problems_by_index: dict[int, list[Problem]] = {}
-    party_pks: list[int | None] = []
+    candidates: list[int | None] = []
     seen: dict[tuple[int, str, str], int] = {}
     for index, item in enumerate(items):
         path = f"$.items[{index}]"
@@ -404,7 +372,7 @@ def token_bulk_upsert(*, tenant_id: int, items: Sequence[TokenInput], actor: Act
                     Problem(f"{path}.uid", f"same token as items[{seen[identity]}] in this request")
                 )
             seen[identity] = index
-        party_pks.append(party_pk)
+        candidates.append(party_pk)
         if problems:
             problems_by_index[index] = problems
     if problems_by_index:
@@ -424,21 +392,19 @@ def token_bulk_upsert(*, tenant_id: int, items: Sequence[TokenInput], actor: Act
                 for i, item in enumerate(items)
             ),
         )
-    if connection.vendor == "postgresql":
-        written = _bulk_write_postgres(tenant_id, items, party_pks)
-    else:
-        written = _bulk_write_portable(tenant_id, items, party_pks)
+    party_pks = [pk for pk in candidates if pk is not None]  # every party was found
+    written = _tokens_write(tenant_id, party_pks, items, now=timezone.now())
     results = []
     created = 0
-    for index, (item, (pk, was_created)) in enumerate(zip(items, written, strict=True)):
-        created += was_created
+    for index, (item, w) in enumerate(zip(items, written, strict=True)):
+        created += w.created
         results.append(
             BulkItemResult(
                 index=index,
                 uid=item.uid,
                 type=item.type,
-                result="created" if was_created else "updated",
-                id=pk,
+                result="created" if w.created else "updated",
+                id=w.id,
             )
         )
     _audit(
@@ -450,7 +416,7 @@ def token_bulk_upsert(*, tenant_id: int, items: Sequence[TokenInput], actor: Act
         after={
             "created": created,
             "updated": len(items) - created,
-            "token_ids": [pk for pk, _ in written],
+            "token_ids": [w.id for w in written],
         },
     )
     return BulkReport(
@@ -458,17 +424,108 @@ def token_bulk_upsert(*, tenant_id: int, items: Sequence[TokenInput], actor: Act
     )
 
 
-def _bulk_write_portable(
-    tenant_id: int, items: Sequence[TokenInput], party_pks: list[int | None]
-) -> list[tuple[int, bool]]:
-    """INSERT ... ON CONFLICT DO UPDATE through the ORM (SQLite and others)."""
-    existing: set[tuple[int | None, str, str]] = set()
+# --- The one token upsert ---------------------------------------------------------------
+
+
+class Written(NamedTuple):
+    id: int
+    created: bool
+    updated_at: datetime
+
+
+def _tokens_write(
+    tenant_id: int, party_pks: Sequence[int], items: Sequence[TokenInput], *, now: datetime
+) -> list[Written]:
+    """Write token upserts: every item's updatable fields, by its identity (issuing party,
+    uid, type), in input order (the caller refused duplicates). Every path that upserts a
+    token comes here: the single PUT (whose PostgreSQL fast path runs the same statement
+    with its audit entry, `_token_put_one_statement`), the bulk upsert and the demo data.
+    The caller validates and audits.
+
+    PostgreSQL: `_upsert_statement` per 5,000 items (one INSERT ... ON CONFLICT DO UPDATE
+    ... RETURNING, the rows from unnest(arrays), no ORM SQL compilation per row: ten times
+    faster than the ORM's bulk_create for 10,000 tokens). Elsewhere (SQLite): the ORM's
+    bulk_create with update_conflicts, and one look-up of which identities exist."""
+    if connection.vendor != "postgresql":
+        return _tokens_write_portable(tenant_id, party_pks, items)
+    out: list[Written] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(items), PG_CHUNK):
+            statement, params = _upsert_statement(
+                tenant_id,
+                party_pks[start : start + PG_CHUNK],
+                items[start : start + PG_CHUNK],
+                now,
+            )
+            cursor.execute(statement, params)
+            out.extend(Written(row[0], bool(row[1]), now) for row in cursor.fetchall())
+    return out
+
+
+PG_CHUNK = 5000
+_PG_INSERT = """
+INSERT INTO tokens_token (
+    tenant_id, created_at, updated_at, party_id, uid, type, contract_id, visual_number,
+    issuer, group_id, valid, whitelist, language, default_profile_type, energy_contract)
+"""
+_PG_ROWS = """
+SELECT %(tenant)s, %(now)s, %(now)s, t.party_id, t.uid, t.type, t.contract_id,
+       t.visual_number, t.issuer, t.group_id, t.valid, t.whitelist, t.language,
+       t.default_profile_type, t.energy_contract::jsonb
+FROM unnest(%(party)s::bigint[], %(uid)s::text[], %(type)s::text[], %(contract_id)s::text[],
+            %(visual_number)s::text[], %(issuer)s::text[], %(group_id)s::text[],
+            %(valid)s::boolean[], %(whitelist)s::text[], %(language)s::text[],
+            %(default_profile_type)s::text[], %(energy_contract)s::text[])
+     AS t(party_id, uid, type, contract_id, visual_number, issuer, group_id, valid, whitelist,
+          language, default_profile_type, energy_contract)
+"""
+_PG_ROW = """
+VALUES (%(tenant)s, %(now)s, %(now)s, %(party)s, %(uid)s, %(type)s, %(contract_id)s,
+        %(visual_number)s, %(issuer)s, %(group_id)s, %(valid)s, %(whitelist)s, %(language)s,
+        %(default_profile_type)s, %(energy_contract)s::jsonb)
+"""
+_PG_ON_CONFLICT = """
+ON CONFLICT (party_id, uid, type) DO UPDATE SET
+    updated_at = EXCLUDED.updated_at, contract_id = EXCLUDED.contract_id,
+    visual_number = EXCLUDED.visual_number, issuer = EXCLUDED.issuer,
+    group_id = EXCLUDED.group_id, valid = EXCLUDED.valid, whitelist = EXCLUDED.whitelist,
+    language = EXCLUDED.language, default_profile_type = EXCLUDED.default_profile_type,
+    energy_contract = EXCLUDED.energy_contract
+RETURNING id, (xmax = 0) AS created
+"""
+_PG_UPSERT_MANY = _PG_INSERT + _PG_ROWS + _PG_ON_CONFLICT
+_PG_UPSERT_ONE = _PG_INSERT + _PG_ROW + _PG_ON_CONFLICT
+
+
+def _upsert_statement(
+    tenant_id: int, party_pks: Sequence[int], items: Sequence[TokenInput], now: datetime
+) -> tuple[str, dict[str, Any]]:
+    """The PostgreSQL statement that upserts these tokens and returns (id, created) per
+    item, in input order, and its parameters. Many items: one array per column (unnest);
+    one item (the single PUT, ADR 0016): the same INSERT with one VALUES row, which spares
+    the hot path building and sending twelve one-element arrays."""
+    params: dict[str, Any] = {"tenant": tenant_id, "now": now}
+    values = [{"uid": i.uid, "type": i.type, **_values(i)} for i in items]
+    for v in values:
+        ec = v["energy_contract"]
+        v["energy_contract"] = json.dumps(ec) if ec is not None else None
+    if len(values) == 1:
+        return _PG_UPSERT_ONE, {**params, "party": party_pks[0], **values[0]}
+    params["party"] = list(party_pks)
+    for field in ("uid", "type", *_UPDATABLE):
+        params[field] = [v[field] for v in values]
+    return _PG_UPSERT_MANY, params
+
+
+def _tokens_write_portable(
+    tenant_id: int, party_pks: Sequence[int], items: Sequence[TokenInput]
+) -> list[Written]:
+    existing: set[tuple[int, str, str]] = set()
     uids = [item.uid for item in items]
     for start in range(0, len(uids), 2000):
         existing.update(
             Token.objects.filter(
-                party_id__in={p for p in party_pks if p is not None},
-                uid__in=uids[start : start + 2000],
+                party_id__in=set(party_pks), uid__in=uids[start : start + 2000]
             ).values_list("party_id", "uid", "type")
         )
     rows = [
@@ -482,52 +539,8 @@ def _bulk_write_portable(
         unique_fields=["party", "uid", "type"],
         update_fields=[*_UPDATABLE, "updated_at"],
     )
-    return [(row.pk, (row.party_id, row.uid, row.type) not in existing) for row in rows]
-
-
-_PG_UPSERT = """
-INSERT INTO tokens_token (
-    tenant_id, created_at, updated_at, party_id, uid, type, contract_id, visual_number,
-    issuer, group_id, valid, whitelist, language, default_profile_type, energy_contract)
-SELECT %(tenant)s, %(now)s, %(now)s, t.party_id, t.uid, t.type, t.contract_id,
-       t.visual_number, t.issuer, t.group_id, t.valid, t.whitelist, t.language,
-       t.default_profile_type, t.energy_contract::jsonb
-FROM unnest(%(party)s::bigint[], %(uid)s::text[], %(type)s::text[], %(contract_id)s::text[],
-            %(visual_number)s::text[], %(issuer)s::text[], %(group_id)s::text[],
-            %(valid)s::boolean[], %(whitelist)s::text[], %(language)s::text[],
-            %(default_profile_type)s::text[], %(energy_contract)s::text[])
-     AS t(party_id, uid, type, contract_id, visual_number, issuer, group_id, valid, whitelist,
-          language, default_profile_type, energy_contract)
-ON CONFLICT (party_id, uid, type) DO UPDATE SET
-    updated_at = EXCLUDED.updated_at, contract_id = EXCLUDED.contract_id,
-    visual_number = EXCLUDED.visual_number, issuer = EXCLUDED.issuer,
-    group_id = EXCLUDED.group_id, valid = EXCLUDED.valid, whitelist = EXCLUDED.whitelist,
-    language = EXCLUDED.language, default_profile_type = EXCLUDED.default_profile_type,
-    energy_contract = EXCLUDED.energy_contract
-RETURNING id, (xmax = 0) AS created
-"""
-
-
-def _bulk_write_postgres(
-    tenant_id: int, items: Sequence[TokenInput], party_pks: list[int | None]
-) -> list[tuple[int, bool]]:
-    """One INSERT ... SELECT FROM unnest(arrays) ... ON CONFLICT DO UPDATE per 5,000 tokens,
-    RETURNING each row's id and whether it was inserted: no ORM SQL compilation per row
-    (ten times faster for 10,000 tokens). Rows come back in input order (the input has no
-    duplicates: they were refused above)."""
-    out: list[tuple[int, bool]] = []
-    now = timezone.now()
-    with connection.cursor() as cursor:
-        for start in range(0, len(items), 5000):
-            chunk = items[start : start + 5000]
-            params: dict[str, Any] = {"tenant": tenant_id, "now": now}
-            params["party"] = party_pks[start : start + 5000]
-            values = [{"uid": i.uid, "type": i.type, **_values(i)} for i in chunk]
-            for field in ("uid", "type", *_UPDATABLE):
-                params[field] = [v[field] for v in values]
-            params["energy_contract"] = [
-                json.dumps(ec) if ec is not None else None for ec in params["energy_contract"]
-            ]
-            cursor.execute(_PG_UPSERT, params)
-            out.extend((row[0], bool(row[1])) for row in cursor.fetchall())
-    return out
+    # bulk_create stamps each row's `updated_at` (auto_now) as it writes it.
+    return [
+        Written(row.pk, (row.party_id, row.uid, row.type) not in existing, row.updated_at)
+        for row in rows
+    ]

@@ -16,7 +16,7 @@ from django.utils import timezone
 from apps.common import outbound
 from apps.common.contracts import Actor
 from apps.integrations import api as integrations_api
-from apps.integrations import services
+from apps.integrations import jobs, services
 from apps.integrations.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from apps.integrations.tasks import webhook_deliver
 from tests.api.conftest import World
@@ -37,7 +37,7 @@ def test_emit_records_deliveries_and_queues_them_on_commit(
     world_a: World, world_b: World, django_capture_on_commit_callbacks: Any, monkeypatch: Any
 ) -> None:
     queued: list[int] = []
-    monkeypatch.setattr(webhook_deliver, "delay", lambda delivery_id: queued.append(delivery_id))
+    monkeypatch.setattr(jobs, "webhook_deliver", queued.append)
     wanted, _ = _subscribe(world_a, "http://127.0.0.1:9/a", ["session.ended", "cdr.created"])
     _subscribe(world_a, "http://127.0.0.1:9/b", ["session.started"])
     paused, _ = _subscribe(world_a, "http://127.0.0.1:9/c", ["session.ended"])

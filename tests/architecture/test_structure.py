@@ -30,9 +30,6 @@ LOCAL_IMPORTS_TODO = {
     "apps/charging/portal.py:apps.charging.rebuild",
     "apps/charging/rebuild.py:apps.charging.cdrs",
     "apps/charging/services.py:apps.charging.webhooks",
-    "apps/integrations/services.py:apps.integrations.tasks",
-    "apps/tariffs/portal.py:apps.tariffs.tasks",
-    "apps/tariffs/tasks.py:apps.tariffs.portal",
     "csms_gateway/__main__.py:csms_gateway.server",
     "csms_gateway/__main__.py:csms_gateway.settings",
 }

@@ -19,12 +19,14 @@ from django.contrib.messages.storage.fallback import FallbackStorage
 from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
 
+from apps.common.contracts import Actor
 from apps.common.errors import Conflict, NotFound
 from apps.devices import api as devices_api
 from apps.devices.admin import CertificateRequestAdmin
 from apps.devices.contracts import CertificateRequestStatus, StationEventIn, StationEventKind
 from apps.devices.models import CertificateRequest
 from apps.locations.models import ChargeStation, RemoteCommand
+from apps.parties.models import AuditEntry
 from tests.factories import ChargeStationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -159,12 +161,21 @@ def test_the_operator_rejects_and_tenants_are_kept_apart(ca: x509.Certificate) -
     with pytest.raises(NotFound):
         devices_api.certificate_request_sign(request_id=pk, tenant_id=other.tenant_id)
     assert CertificateRequest.objects.get(pk=pk).status == "PENDING"
+    operator = Actor.system("operator")
     record = devices_api.certificate_request_reject(
-        request_id=pk, tenant_id=st.tenant_id, reason="unknown hardware", now=NOW
+        request_id=pk, tenant_id=st.tenant_id, reason="unknown hardware", now=NOW, actor=operator
     )
     assert (record.status, record.reason) == (CertificateRequestStatus.REJECTED, "unknown hardware")
+    (entry,) = AuditEntry.objects.filter(object_type="certificate_request")
+    assert (entry.tenant_id, entry.action, entry.object_id, entry.actor_name) == (
+        st.tenant_id,
+        "certificate_request.reject",
+        str(pk),
+        "operator",
+    )
+    assert entry.after["reason"] == "unknown hardware"
     with pytest.raises(Conflict):
-        devices_api.certificate_request_reject(request_id=pk, reason="again")
+        devices_api.certificate_request_reject(request_id=pk, reason="again", actor=operator)
     with pytest.raises(Conflict):
         devices_api.certificate_request_send(request_id=pk)
 

@@ -5,6 +5,7 @@ from django.apps import apps
 from django.db import connection
 from django.test import Client
 
+from apps.parties.models import AuditEntry
 from config.celery import app as celery_app
 from demo.data import load
 
@@ -29,7 +30,14 @@ def test_demo_data_has_two_cpos_two_emsps_and_loads_idempotently() -> None:
     after_first = _counts()
     second = load(password="demo-password-for-tests")
     assert first == second
-    assert _counts() == after_first
+    # Nothing new but the audit log: each load's token writes, by "demo data".
+    again = _counts()
+    assert again.pop("parties.AuditEntry") == 2 * after_first.pop("parties.AuditEntry") == 40
+    assert again == after_first
+    assert set(AuditEntry.objects.values_list("actor_name", "action")) == {
+        ("demo data", "token.create"),
+        ("demo data", "token.update"),
+    }
     assert after_first["parties.Operator"] == 4
     assert after_first["parties.Party"] == 6  # 2 CPOs (each also its own eMSP), 2 eMSPs
     assert after_first["locations.ChargeStation"] == 8

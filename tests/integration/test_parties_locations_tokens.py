@@ -14,6 +14,7 @@ from apps.locations.models import ChargeStation, Location
 from apps.parties import api as parties_api
 from apps.parties.contracts import PartyRole
 from apps.tokens import api as tokens_api
+from apps.tokens.contracts import TokenInput
 from apps.tokens.models import Token
 from tests.factories import (
     ChargeStationFactory,
@@ -102,15 +103,20 @@ def test_security_profile_can_be_raised_but_never_lowered() -> None:
 
 def test_token_upsert_is_keyed_by_party_uid_and_type() -> None:
     existing = TokenFactory(uid="04AABBCCDD", type="RFID")
-    same = tokens_api.token_upsert(
+    record, created = tokens_api.token_put(
         tenant_id=existing.tenant_id,
-        party_id=existing.party_id,
-        uid="04AABBCCDD",
-        type="RFID",
-        contract_id="NL-EMS-C00000001-X",
-        issuer="Updated issuer",
+        data=TokenInput(
+            country_code=existing.party.country_code,
+            party_id=existing.party.party_id,
+            uid="04AABBCCDD",
+            type="RFID",
+            contract_id="NL-EMS-C00000001-X",
+            issuer="Updated issuer",
+        ),
+        actor=Actor.system("test"),
     )
-    assert same == existing.pk
+    same = record.id
+    assert (same, created) == (existing.pk, False)
     assert Token.objects.get(pk=same).issuer == "Updated issuer"
     tokens_api.token_set_valid(
         tenant_id=existing.tenant_id, token_id=same, valid=False, actor=Actor.system("test")

@@ -16,7 +16,7 @@ from django.urls import reverse
 from apps.locations.models import Location
 from apps.parties.models import AuditEntry
 from apps.tariffs.models import Tariff, TariffAssignment, TariffCodeImport, TariffVersion
-from apps.tariffs.portal import tariff_code_import_run
+from apps.tariffs.services import tariff_code_import_run
 from tests.factories import (
     ChargeStationFactory,
     EvseFactory,
