@@ -1,10 +1,11 @@
 from django.contrib import admin
 
 from apps.charging.models import Cdr, ChargingSession
+from apps.parties.api import AuditedAdmin
 
 
 @admin.register(ChargingSession)
-class ChargingSessionAdmin(admin.ModelAdmin):
+class ChargingSessionAdmin(AuditedAdmin):
     list_display = [
         "ocpp_transaction_id",
         "charge_station",
@@ -21,7 +22,7 @@ class ChargingSessionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Cdr)
-class CdrAdmin(admin.ModelAdmin):
+class CdrAdmin(AuditedAdmin):
     """Read-only: a CDR is immutable; corrections are credit CDRs."""
 
     list_display = [

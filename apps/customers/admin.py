@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from apps.customers.models import Contract, Customer
+from apps.parties.api import AuditedAdmin
 
 
 class ContractInline(admin.TabularInline):
@@ -10,7 +11,7 @@ class ContractInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(AuditedAdmin):
     list_display = ["name", "kind", "email", "external_ref", "tenant"]
     list_filter = ["kind", "tenant"]
     search_fields = ["name", "email", "external_ref"]

@@ -12,6 +12,7 @@ from apps.common.contracts import Actor
 from apps.common.errors import DomainError
 from apps.devices import api as devices_api
 from apps.devices.models import CertificateRequest, DeviceState, DeviceVariable, StationEvent
+from apps.parties.api import AuditedAdmin
 
 
 def _actor(request: HttpRequest) -> Actor:
@@ -20,7 +21,7 @@ def _actor(request: HttpRequest) -> Actor:
     return Actor.user(request.user.pk)
 
 
-class _ReadOnly(admin.ModelAdmin):
+class _ReadOnly(AuditedAdmin):
     """What stations reported: facts, not edited by hand."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -74,7 +75,7 @@ class DeviceVariableAdmin(_ReadOnly):
 
 
 @admin.register(CertificateRequest)
-class CertificateRequestAdmin(admin.ModelAdmin):
+class CertificateRequestAdmin(AuditedAdmin):
     """Requests are decided by the configured CA as they arrive (ADR 0014). An operator signs
     the ones that waited for a CA (or were not delivered), rejects one, or sends a signed
     chain again; every decision goes through `apps.devices.api`."""

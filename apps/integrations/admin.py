@@ -10,10 +10,11 @@ from django.utils import timezone
 from apps.common.contracts import Actor
 from apps.integrations import services
 from apps.integrations.models import ApiKey, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from apps.parties.api import AuditedAdmin
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(AuditedAdmin):
     list_display = ["name", "tenant", "key_id", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["tenant"]
     fields = ["tenant", "name", "scopes", "rate_limit_per_minute"]
@@ -49,7 +50,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookSubscription)
-class WebhookSubscriptionAdmin(admin.ModelAdmin):
+class WebhookSubscriptionAdmin(AuditedAdmin):
     """Read and switch on/off only: subscriptions are made and re-targeted through the REST
     API (the service checks the URL, ADR 0017, and creates the signing secret)."""
 
@@ -62,7 +63,7 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(AuditedAdmin):
     list_display = ["event_type", "subscription", "status", "attempts", "last_status_code"]
     list_filter = ["status", "event_type"]
 

@@ -8,6 +8,7 @@ from apps.locations.models import (
     RemoteCommand,
     StationConnectionEvent,
 )
+from apps.parties.api import AuditedAdmin
 
 
 class EvseInline(admin.TabularInline):
@@ -18,7 +19,7 @@ class EvseInline(admin.TabularInline):
 
 
 @admin.register(Location)
-class LocationAdmin(admin.ModelAdmin):
+class LocationAdmin(AuditedAdmin):
     list_display = ["name", "ocpi_id", "address", "city", "country", "time_zone", "tenant"]
     list_filter = ["country", "tenant"]
     search_fields = ["name", "ocpi_id", "address", "city"]
@@ -31,7 +32,7 @@ class ConnectorInline(admin.TabularInline):
 
 
 @admin.register(Evse)
-class EvseAdmin(admin.ModelAdmin):
+class EvseAdmin(AuditedAdmin):
     list_display = ["uid", "evse_id", "location", "charge_station", "status"]
     search_fields = ["uid", "evse_id"]
     list_select_related = ["location", "charge_station"]
@@ -39,7 +40,7 @@ class EvseAdmin(admin.ModelAdmin):
 
 
 @admin.register(ChargeStation)
-class ChargeStationAdmin(admin.ModelAdmin):
+class ChargeStationAdmin(AuditedAdmin):
     list_display = [
         "identity",
         "vendor",
@@ -57,13 +58,13 @@ class ChargeStationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Connector)
-class ConnectorAdmin(admin.ModelAdmin):
+class ConnectorAdmin(AuditedAdmin):
     list_display = ["__str__", "standard", "format", "power_type", "max_electric_power"]
     list_select_related = ["evse"]
 
 
 @admin.register(RemoteCommand)
-class RemoteCommandAdmin(admin.ModelAdmin):
+class RemoteCommandAdmin(AuditedAdmin):
     """The command log, read-only (commands are sent from the portal or the API)."""
 
     list_display = ["requested_at", "charge_station", "kind", "status", "station_status"]
@@ -80,7 +81,7 @@ class RemoteCommandAdmin(admin.ModelAdmin):
 
 
 @admin.register(StationConnectionEvent)
-class StationConnectionEventAdmin(admin.ModelAdmin):
+class StationConnectionEventAdmin(AuditedAdmin):
     list_display = ["at", "charge_station", "kind", "node", "protocol", "close_code"]
     list_filter = ["kind", "tenant"]
     search_fields = ["charge_station__identity", "node"]

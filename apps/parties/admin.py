@@ -1,18 +1,19 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
+from apps.parties.admin_audit import AuditedAdmin
 from apps.parties.models import Membership, Operator, Party, User
 
 
 @admin.register(Operator)
-class OperatorAdmin(admin.ModelAdmin):
+class OperatorAdmin(AuditedAdmin):
     list_display = ["name", "slug", "is_active", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
 
 
 @admin.register(Party)
-class PartyAdmin(admin.ModelAdmin):
+class PartyAdmin(AuditedAdmin):
     list_display = ["country_code", "party_id", "role", "name", "tenant"]
     list_filter = ["role", "country_code"]
     search_fields = ["name", "party_id"]
@@ -25,5 +26,5 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(User)
-class PlatformUserAdmin(UserAdmin):
+class PlatformUserAdmin(AuditedAdmin, UserAdmin):
     inlines = [MembershipInline]

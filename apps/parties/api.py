@@ -4,7 +4,7 @@ and `contracts`."""
 from __future__ import annotations
 
 from apps.common.errors import NotFound, Problem, ValidationFailed
-from apps.parties import access, services
+from apps.parties import access, admin_audit, services
 from apps.parties.contracts import OperatorRef, PartyRef, PartyRole
 from apps.parties.models import Operator, Party
 
@@ -130,6 +130,8 @@ mfa_recovery_codes_new = access.mfa_recovery_codes_new
 mfa_reset = access.mfa_reset
 audit_record = access.audit_record
 audit = access.audit
+# The Django admin's ModelAdmin for domain rows: staff edits are audited too.
+AuditedAdmin = admin_audit.AuditedAdmin
 audit_record_with = access.audit_record_with
 audit_list = access.audit_list
 

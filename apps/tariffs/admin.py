@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.db.models import Model
 from django.http import HttpRequest
 
+from apps.parties.api import AuditedAdmin
 from apps.tariffs.models import Tariff, TariffAssignment, TariffCode, TariffVersion
 
 
@@ -19,7 +20,7 @@ class TariffVersionInline(admin.TabularInline):
 
 
 @admin.register(Tariff)
-class TariffAdmin(admin.ModelAdmin):
+class TariffAdmin(AuditedAdmin):
     list_display = ["ocpi_id", "name", "currency", "type", "party", "tenant"]
     list_filter = ["currency", "tenant"]
     search_fields = ["ocpi_id", "name"]
@@ -27,12 +28,12 @@ class TariffAdmin(admin.ModelAdmin):
 
 
 @admin.register(TariffCode)
-class TariffCodeAdmin(admin.ModelAdmin):
+class TariffCodeAdmin(AuditedAdmin):
     list_display = ["code", "description", "tariff", "tenant"]
     search_fields = ["code"]
 
 
 @admin.register(TariffAssignment)
-class TariffAssignmentAdmin(admin.ModelAdmin):
+class TariffAssignmentAdmin(AuditedAdmin):
     list_display = ["charge_station", "connector", "tariff_code", "effective_from"]
     raw_id_fields = ["charge_station", "connector"]

@@ -3,6 +3,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 
+from apps.parties.api import AuditedAdmin
 from apps.tokens.models import (
     ChargePortGroup,
     ChargePortGroupStation,
@@ -14,7 +15,7 @@ from apps.tokens.models import (
 
 
 @admin.register(Token)
-class TokenAdmin(admin.ModelAdmin):
+class TokenAdmin(AuditedAdmin):
     list_display = ["uid", "type", "contract_id", "visual_number", "valid", "whitelist", "tenant"]
     list_filter = ["type", "valid", "whitelist", "tenant"]
     search_fields = ["uid", "contract_id", "visual_number"]
@@ -51,7 +52,7 @@ class ChargePortGroupStationInline(admin.TabularInline):
 
 
 @admin.register(ChargePortGroup)
-class ChargePortGroupAdmin(admin.ModelAdmin):
+class ChargePortGroupAdmin(AuditedAdmin):
     list_display = ["name", "tenant"]
     list_filter = ["tenant"]
     search_fields = ["name"]
@@ -75,7 +76,7 @@ class EmaidGroupAccessInline(admin.TabularInline):
 
 
 @admin.register(EmaidGroup)
-class EmaidGroupAdmin(admin.ModelAdmin):
+class EmaidGroupAdmin(AuditedAdmin):
     list_display = ["name", "tenant"]
     list_filter = ["tenant"]
     search_fields = ["name"]
