@@ -58,6 +58,21 @@ CASES = [
     ("outer-layers", "restapi/_bad.py", "import portal.views\n"),
     ("app-internal-layers", "apps/tokens/selectors.py", "from apps.tokens import services\n"),
     ("app-internal-layers", "apps/tariffs/models.py", "from apps.tariffs import selectors\n"),
+    (
+        "app-internal-layers",
+        "apps/charging/selectors/flags.py",
+        "from apps.charging.services import review\n",
+    ),
+    (
+        "app-internal-layers",
+        "apps/charging/services/intake.py",
+        "from apps.charging import tasks\n",
+    ),
+    (
+        "charging-services-order",
+        "apps/charging/services/batch.py",
+        "from apps.charging.services import processing\n",
+    ),
 ]
 
 
