@@ -350,7 +350,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.charging.sweep_unprocessed",
         "schedule": env_int("CHARGING_SWEEP_SECONDS", 60),
     },
-    # Live costs held back by their window (apps.charging.rebuild._live_cost), batched.
+    # Live costs held back by their window (apps.charging.services.processing), batched.
     "charging-sweep-live-costs": {
         "task": "apps.charging.sweep_live_costs",
         "schedule": CHARGING_LIVE_COST_SECONDS,

@@ -1,7 +1,7 @@
 """OCPP 2.0.1 CostUpdated from the live price.
 
 Workers price an active session's running cost as its meter values arrive and publish it on
-a Redis channel after commit (`apps.charging.live_cost_feed`). Each gateway node subscribes;
+a Redis channel after commit (`charging.services.live_cost_feed`). Each gateway node subscribes;
 the node holding the station's websocket sends `CostUpdated {totalCost, transactionId}`
 (the total including VAT, in the session's currency, as an exact JSON number) when the
 station speaks 2.0.1. Stations on 1.x get nothing: 1.5 / 1.6 have no cost message (vendor

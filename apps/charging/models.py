@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import TypedDict
+
 from django.db import models
 
 from apps.charging.contracts import (
@@ -12,9 +14,33 @@ from apps.charging.contracts import (
 )
 from apps.common.models import AppendOnlyModel, TenantOwnedModel, choices, in_enum
 
-MONEY = {"max_digits": 18, "decimal_places": 4}  # OCPI prices keep 4 decimals
-ENERGY_KWH = {"max_digits": 14, "decimal_places": 4}
-HOURS = {"max_digits": 12, "decimal_places": 6}
+
+class _Digits(TypedDict):
+    """A DecimalField's size, typed so that `DecimalField(**MONEY)` type-checks."""
+
+    max_digits: int
+    decimal_places: int
+
+
+MONEY: _Digits = {"max_digits": 18, "decimal_places": 4}  # OCPI prices keep 4 decimals
+ENERGY_KWH: _Digits = {"max_digits": 14, "decimal_places": 4}
+HOURS: _Digits = {"max_digits": 12, "decimal_places": 6}
+
+# The amount columns of a CDR (excl. and incl. VAT of each OCPI total) and its volumes: what a
+# credit CDR negates, what the REST API reads.
+CDR_AMOUNT_FIELDS = tuple(
+    f"total_{part}_{vat}"
+    for part in (
+        "cost",
+        "fixed_cost",
+        "energy_cost",
+        "time_cost",
+        "parking_cost",
+        "reservation_cost",
+    )
+    for vat in ("excl_vat", "incl_vat")
+)
+CDR_VOLUME_FIELDS = ("total_energy_kwh", "total_time_hours", "total_parking_time_hours")
 
 
 class ChargingSession(TenantOwnedModel):
@@ -67,7 +93,7 @@ class ChargingSession(TenantOwnedModel):
     # whose events are newer (a worker or gateway died between commit and enqueue).
     last_event_id = models.BigIntegerField(default=0)
     # When the live cost was last priced and the newest event it reflects: it is priced at
-    # most every CHARGING_LIVE_COST_SECONDS per session (apps.charging.rebuild._live_cost;
+    # most every CHARGING_LIVE_COST_SECONDS per session (apps.charging.services.processing;
     # the live-cost sweep prices what a window held back).
     live_cost_at = models.DateTimeField(null=True, blank=True)
     live_cost_event_id = models.BigIntegerField(default=0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -11,18 +10,15 @@ from celery import shared_task
 from django.db import IntegrityError, OperationalError
 from django.utils import timezone
 
-from apps.charging import rebuild, sweeper
+from apps.charging import taskqueue
+from apps.charging.selectors import backlog
+from apps.charging.services import processing
 
 log = logging.getLogger(__name__)
 
-# Keys per `transactions_process` message: large enough that a worker's fixed cost per task
-# (a dozen statements, the broker) is shared by many transactions, small enough that a big
-# batch still spreads over the workers (bench/worker_cost.py, docs/benchmarks.md).
-KEYS_PER_TASK = 50
-
 
 @shared_task(
-    name="apps.charging.transaction_process",
+    name=taskqueue.TRANSACTION_PROCESS,
     ignore_result=True,  # nobody waits for it: no result backend round trip per task
     autoretry_for=(OperationalError, IntegrityError),
     retry_backoff=1,
@@ -31,31 +27,23 @@ KEYS_PER_TASK = 50
 )
 def transaction_process(station_id: int, ocpp_transaction_id: str) -> int | None:
     # IntegrityError: two workers created the same session at once; the retry finds it.
-    return rebuild.transaction_process(
+    return processing.transaction_process(
         station_id=station_id, ocpp_transaction_id=ocpp_transaction_id
     )
 
 
-@shared_task(name="apps.charging.transactions_process", ignore_result=True)
+@shared_task(name=taskqueue.TRANSACTIONS_PROCESS, ignore_result=True)
 def transactions_process(keys: list[Any]) -> int:
     """Bring many transactions up to date in one database transaction, set-based
-    (`rebuild.transactions_process`). When the batch fails with a database error (a
+    (`processing.transactions_process`). When the batch fails with a database error (a
     concurrent worker wrote the same CDR, the database went away), each of its transactions
     is queued again on its own as `transaction_process`, which retries with back-off.
     Returns how many were processed."""
     pairs = [(int(station), str(txid)) for station, txid in keys]
-    failed = rebuild.transactions_process(pairs)
+    failed = processing.transactions_process(pairs)
     for station_id, txid in failed:
         transaction_process.apply_async(args=[station_id, txid], countdown=1)
     return len(pairs) - len(failed)
-
-
-def enqueue_transaction_processing(keys: Iterable[tuple[int, str]]) -> None:
-    """Publish the processing of (station, transaction) pairs, `KEYS_PER_TASK` per message."""
-    ordered = sorted(set(keys))
-    for i in range(0, len(ordered), KEYS_PER_TASK):
-        chunk = [[station, txid] for station, txid in ordered[i : i + KEYS_PER_TASK]]
-        transactions_process.apply_async(args=[chunk])
 
 
 @shared_task(name="apps.charging.sweep_unprocessed", ignore_result=True)
@@ -63,10 +51,10 @@ def sweep_unprocessed() -> int:
     """Re-queue transactions whose newest events were stored but never processed (a gateway
     or worker died between commit and enqueue)."""
     now = timezone.now()
-    keys = sweeper.unprocessed_transactions(
+    keys = backlog.unprocessed_transactions(
         older_than=now - timedelta(seconds=30), newer_than=now - timedelta(hours=1)
     )
-    enqueue_transaction_processing(keys)
+    taskqueue.transactions_enqueue(keys)
     return len(keys)
 
 
@@ -75,6 +63,6 @@ def sweep_live_costs() -> int:
     """Price the live cost of every active session whose newest meter values arrived inside
     its live-cost window, now that the window is over: one query, then tasks of
     `KEYS_PER_TASK` sessions (beat runs this every `CHARGING_LIVE_COST_SECONDS`)."""
-    keys = sweeper.stale_live_costs(older_than=timezone.now())
-    enqueue_transaction_processing(keys)
+    keys = backlog.stale_live_costs(older_than=timezone.now())
+    taskqueue.transactions_enqueue(keys)
     return len(keys)

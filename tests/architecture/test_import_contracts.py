@@ -63,6 +63,21 @@ CASES = [
     ("restapi-layers", "restapi/operations.py", "from restapi.views import tokens\n"),
     ("restapi-layers", "restapi/json.py", "import restapi.problems\n"),
     ("restapi-layers", "restapi/_bad.py", "import json\n"),  # in no layer (exhaustive)
+    (
+        "app-internal-layers",
+        "apps/charging/selectors/flags.py",
+        "from apps.charging.services import review\n",
+    ),
+    (
+        "app-internal-layers",
+        "apps/charging/services/intake.py",
+        "from apps.charging import tasks\n",
+    ),
+    (
+        "charging-services-order",
+        "apps/charging/services/batch.py",
+        "from apps.charging.services import processing\n",
+    ),
 ]
 
 

@@ -24,24 +24,13 @@ LOCAL_IMPORTS_ALLOWED: dict[str, str] = {}
 
 # Still to fix (issue 16): "path:imported module".
 LOCAL_IMPORTS_TODO = {
-    "apps/charging/ingest.py:apps.charging.tasks",
-    "apps/charging/live_cost_feed.py:apps.charging.rebuild",
-    "apps/charging/portal.py:apps.charging.cdrs",
-    "apps/charging/portal.py:apps.charging.rebuild",
-    "apps/charging/rebuild.py:apps.charging.cdrs",
-    "apps/charging/services.py:apps.charging.webhooks",
     "csms_gateway/__main__.py:csms_gateway.server",
     "csms_gateway/__main__.py:csms_gateway.settings",
 }
 
-PRIVATE_IMPORTS_TODO = {
-    "apps/charging/cdrs.py:apps.charging.rebuild._flag",
-    "apps/charging/selectors.py:apps.charging.services._AMOUNT_FIELDS",
-    "apps/charging/portal.py:apps.charging.rebuild._load_events",
-}
+PRIVATE_IMPORTS_TODO = {}
 
 LONG_FILES_TODO = {
-    "apps/charging/rebuild.py",
     "csms_gateway/commands.py",
     "csms_gateway/simulator.py",
     "csms_gateway/simulator_commands.py",

@@ -19,10 +19,10 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from apps.charging import live_cost_feed, rebuild
 from apps.charging.api import live_cost_channel
 from apps.charging.contracts import EventKind, MeterSampleIn
 from apps.charging.models import ChargingSession
+from apps.charging.services import live_cost_feed, processing
 from csms_gateway import ocppj, schemas
 from csms_gateway.commands import Outbound
 from csms_gateway.cost_updates import CostUpdates
@@ -124,7 +124,7 @@ def test_each_live_cost_pricing_is_published_once_after_commit(
         update = event(st, EventKind.UPDATED, "m1", 30, ocpp_transaction_id=txid, samples=(sample,))
         record([update], django_capture_on_commit_callbacks)
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            rebuild.transactions_process([(st.pk, txid)])
+            processing.transactions_process([(st.pk, txid)])
         assert published == []  # nothing before the commit
         for callback in callbacks:
             callback()
@@ -140,7 +140,7 @@ def test_each_live_cost_pricing_is_published_once_after_commit(
         update = event(st, EventKind.UPDATED, "m2", 45, ocpp_transaction_id=txid, samples=(sample,))
         record([update], django_capture_on_commit_callbacks)
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            rebuild.transactions_process([(st.pk, txid)])
+            processing.transactions_process([(st.pk, txid)])
     assert callbacks == []
     session = ChargingSession.objects.get(charge_station=st, ocpp_transaction_id=txid)
     assert session.live_cost_excl_vat == Decimal("3.50")  # priced: 10 kWh × 0.30 + 0.50

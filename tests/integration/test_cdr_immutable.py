@@ -10,10 +10,13 @@ from django.db import IntegrityError, connection, models, transaction
 
 from apps.charging import api as charging_api
 from apps.charging.models import Cdr
+from apps.common.contracts import Actor
 from apps.common.errors import Conflict, ImmutableRecordError
+from apps.parties.models import AuditEntry
 from tests.factories import CdrFactory
 
 pytestmark = pytest.mark.django_db
+BILLING = Actor.system("billing")
 
 
 def test_model_refuses_save_of_an_existing_cdr() -> None:
@@ -89,7 +92,7 @@ def test_a_session_has_at_most_one_original_cdr() -> None:
 def test_credit_cdr_negates_every_amount_and_leaves_the_original_alone() -> None:
     original = CdrFactory()
     credit_id = charging_api.cdr_credit(
-        tenant_id=original.tenant_id, cdr_id=original.pk, ocpi_id="CREDIT-1"
+        tenant_id=original.tenant_id, cdr_id=original.pk, ocpi_id="CREDIT-1", actor=BILLING
     )
     credit = Cdr.objects.get(pk=credit_id)
     assert credit.kind == "CREDIT"
@@ -101,20 +104,33 @@ def test_credit_cdr_negates_every_amount_and_leaves_the_original_alone() -> None
     assert credit.data["credit_reference_id"] == original.ocpi_id
     original.refresh_from_db()
     assert original.total_cost_excl_vat == Decimal("2.5000")
+    # Audited with the actor, in the credit's transaction.
+    (entry,) = AuditEntry.objects.all()
+    assert (entry.tenant_id, entry.actor_name, entry.action, entry.object_type) == (
+        original.tenant_id,
+        "billing",
+        "cdr.credit",
+        "cdr",
+    )
+    assert entry.object_id == str(credit_id)
+    assert entry.after == {"ocpi_id": "CREDIT-1", "credits": original.ocpi_id}
 
 
 def test_a_cdr_is_credited_once_and_a_credit_is_never_credited() -> None:
     original = CdrFactory()
     credit_id = charging_api.cdr_credit(
-        tenant_id=original.tenant_id, cdr_id=original.pk, ocpi_id="CREDIT-1"
+        tenant_id=original.tenant_id, cdr_id=original.pk, ocpi_id="CREDIT-1", actor=BILLING
     )
     with pytest.raises(Conflict, match="already been credited"):
         charging_api.cdr_credit(
-            tenant_id=original.tenant_id, cdr_id=original.pk, ocpi_id="CREDIT-2"
+            tenant_id=original.tenant_id, cdr_id=original.pk, ocpi_id="CREDIT-2", actor=BILLING
         )
     with pytest.raises(Conflict, match="is a credit CDR"):
-        charging_api.cdr_credit(tenant_id=original.tenant_id, cdr_id=credit_id, ocpi_id="C-3")
+        charging_api.cdr_credit(
+            tenant_id=original.tenant_id, cdr_id=credit_id, ocpi_id="C-3", actor=BILLING
+        )
     assert Cdr.objects.count() == 2
+    assert AuditEntry.objects.count() == 1  # refusals change nothing and audit nothing
 
 
 def test_credit_of_another_tenants_cdr_is_not_found() -> None:
@@ -124,5 +140,5 @@ def test_credit_of_another_tenants_cdr_is_not_found() -> None:
     cdr = CdrFactory()
     other = OperatorFactory()
     with pytest.raises(NotFound):
-        charging_api.cdr_credit(tenant_id=other.pk, cdr_id=cdr.pk, ocpi_id="X")
+        charging_api.cdr_credit(tenant_id=other.pk, cdr_id=cdr.pk, ocpi_id="X", actor=BILLING)
     assert Cdr.objects.count() == 1

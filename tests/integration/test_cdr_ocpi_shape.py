@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from apps.charging import api as charging_api
-from apps.charging import rebuild
 from apps.charging.contracts import EventKind, MeterSampleIn, TransactionEventIn
 from apps.charging.models import Cdr, ChargingSession
+from apps.charging.services import processing
 from tests.integration.test_transaction_processing import record
 from tests.journey_fixtures import assert_valid_ocpi_cdr
 
@@ -87,11 +87,11 @@ def test_the_method_comes_from_the_first_event_that_says_it_and_signed_values_ar
     ]
     if runs == "one run":
         record(events, django_capture_on_commit_callbacks)
-        rebuild.transaction_process(station_id=st.pk, ocpp_transaction_id=TXID)
+        processing.transaction_process(station_id=st.pk, ocpp_transaction_id=TXID)
     else:
         for e in events:
             record([e], django_capture_on_commit_callbacks)
-            rebuild.transaction_process(station_id=st.pk, ocpp_transaction_id=TXID)
+            processing.transaction_process(station_id=st.pk, ocpp_transaction_id=TXID)
     session = ChargingSession.objects.get(charge_station=st, ocpp_transaction_id=TXID)
     assert (session.auth_method, session.authorization_reference) == ("AUTH_REQUEST", "")
     assert charging_api.session_get(tenant_id=st.tenant_id, session_id=session.pk).auth_method == (
@@ -139,7 +139,7 @@ def test_a_remote_start_names_its_command(
         ],
         django_capture_on_commit_callbacks,
     )
-    rebuild.transaction_process(station_id=st.pk, ocpp_transaction_id=TXID)
+    processing.transaction_process(station_id=st.pk, ocpp_transaction_id=TXID)
     cdr = Cdr.objects.get()
     assert (cdr.data["auth_method"], cdr.data["authorization_reference"]) == ("COMMAND", "4711")
     assert "signed_data" not in cdr.data or cdr.data["signed_data"] is None
@@ -155,7 +155,7 @@ def _one_session_cdr(st: Any, capture: Any) -> Cdr:
         ],
         capture,
     )
-    rebuild.transaction_process(station_id=st.pk, ocpp_transaction_id=TXID)
+    processing.transaction_process(station_id=st.pk, ocpp_transaction_id=TXID)
     return Cdr.objects.get()
 
 

@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from apps.charging import rebuild
 from apps.charging.contracts import EventKind, FlagReason, MeterSampleIn, TransactionEventIn
 from apps.charging.models import Cdr, ChargingSession, MeterValue, OcppEvent, ReviewFlag
+from apps.charging.services import processing
 from tests.integration.test_transaction_processing import record
 
 pytestmark = pytest.mark.django_db
@@ -128,11 +128,11 @@ def messages_201(st: Any, capture: Any) -> tuple[str, TransactionEventIn, Transa
 
 
 def one(st: Any, txid: str) -> None:
-    rebuild.transaction_process(station_id=st.pk, ocpp_transaction_id=txid)
+    processing.transaction_process(station_id=st.pk, ocpp_transaction_id=txid)
 
 
 def batch(st: Any, txid: str) -> None:
-    assert rebuild.transactions_process([(st.pk, txid)]) == []
+    assert processing.transactions_process([(st.pk, txid)]) == []
 
 
 # Each ordering: which messages are in the log before each worker run.

@@ -14,7 +14,7 @@ from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from apps.charging import api as charging_api
-from apps.charging import ingest, rebuild, sweeper, tasks
+from apps.charging import taskqueue, tasks
 from apps.charging.contracts import EventKind, MeterSampleIn, TransactionEventIn
 from apps.charging.models import (
     Cdr,
@@ -23,6 +23,8 @@ from apps.charging.models import (
     OcppEvent,
     TransactionIdAllocation,
 )
+from apps.charging.selectors import backlog
+from apps.charging.services import intake, processing
 from csms_gateway.backend import TaskPublisher
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -92,7 +94,7 @@ def test_a_conflicting_batch_falls_back_to_one_savepoint_per_message(
     def conflict(events: Any) -> Any:
         raise IntegrityError("another node stored one of these meanwhile")
 
-    monkeypatch.setattr(ingest, "_store_batch", conflict)
+    monkeypatch.setattr(intake, "_store_batch", conflict)
     results, callbacks = record(
         [start(st, "a"), start(st, "b"), start(st, "b")], django_capture_on_commit_callbacks
     )
@@ -158,10 +160,10 @@ def test_one_task_processes_many_transactions_and_skips_what_is_done(
     ]
     record(stops, django_capture_on_commit_callbacks)
     pairs = [(st.pk, t) for t in txids]
-    assert rebuild.transactions_process(pairs) == []
+    assert processing.transactions_process(pairs) == []
     assert Cdr.objects.filter(session__charge_station=st).count() == 3
-    assert all(not todo for todo in rebuild._pending(pairs).values())
-    assert rebuild.transactions_process(pairs) == []  # a redelivery: nothing to do
+    assert all(not todo for todo in backlog.transactions_pending(pairs).values())
+    assert processing.transactions_process(pairs) == []  # a redelivery: nothing to do
     assert Cdr.objects.filter(session__charge_station=st).count() == 3
     totals = set(Cdr.objects.values_list("total_cost_excl_vat", flat=True))
     assert totals == {Decimal("3.20")}  # 9 kWh × 0.30 + 0.50
@@ -195,7 +197,7 @@ def test_live_cost_is_priced_at_most_once_per_window_and_still_follows(
 
     def process() -> list[Any]:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            rebuild.transactions_process([(st.pk, txid)])
+            processing.transactions_process([(st.pk, txid)])
         return callbacks
 
     meter("m1", 30, 7000)
@@ -208,27 +210,27 @@ def test_live_cost_is_priced_at_most_once_per_window_and_still_follows(
     assert session.energy_wh == Decimal("10000.000")
     assert session.live_cost_excl_vat == Decimal("2.60")
     # Behind, but nothing to do until the window is over: a redelivered task is cheap.
-    assert rebuild._pending([(st.pk, txid)]) == {(st.pk, txid): False}
+    assert backlog.transactions_pending([(st.pk, txid)]) == {(st.pk, txid): False}
     meter("m3", 50, 10000)
     assert process() == []
     # The live-cost sweep finds the session once its window is over, not before.
-    assert sweeper.stale_live_costs(older_than=timezone.now()) == []
+    assert backlog.stale_live_costs(older_than=timezone.now()) == []
     later = timezone.now() + timedelta(seconds=31)
-    assert sweeper.stale_live_costs(older_than=later) == [(st.pk, txid)]
+    assert backlog.stale_live_costs(older_than=later) == [(st.pk, txid)]
     ChargingSession.objects.filter(pk=session.pk).update(
         live_cost_at=session.live_cost_at - timedelta(seconds=31)
     )
-    assert sweeper.stale_live_costs(older_than=timezone.now()) == [(st.pk, txid)]
-    assert rebuild._pending([(st.pk, txid)]) == {(st.pk, txid): True}
+    assert backlog.stale_live_costs(older_than=timezone.now()) == [(st.pk, txid)]
+    assert backlog.transactions_pending([(st.pk, txid)]) == {(st.pk, txid): True}
     published: list[list[tuple[int, str]]] = []
-    monkeypatch.setattr(tasks, "enqueue_transaction_processing", published.append)
+    monkeypatch.setattr(taskqueue, "transactions_enqueue", published.append)
     assert tasks.sweep_live_costs() == 1
     assert published == [[(st.pk, txid)]]
     assert process() == []  # what the swept task does
     session.refresh_from_db()
     assert session.live_cost_excl_vat == Decimal("3.50")  # 10 kWh × 0.30 + 0.50
-    assert rebuild._pending([(st.pk, txid)]) == {(st.pk, txid): False}
-    assert sweeper.stale_live_costs(older_than=later) == []
+    assert backlog.transactions_pending([(st.pk, txid)]) == {(st.pk, txid): False}
+    assert backlog.stale_live_costs(older_than=later) == []
     assert MeterValue.objects.filter(session=session).count() == 3
 
 

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from apps.charging import api as charging_api
-from apps.charging import rebuild, sweeper
 from apps.charging.contracts import EventKind, MeterSampleIn, TransactionEventIn
 from apps.charging.models import Cdr, ChargingSession, MeterValue, OcppEvent, ReviewFlag
+from apps.charging.selectors import backlog
+from apps.charging.services import processing
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +62,7 @@ def test_events_are_stored_once_and_the_cdr_is_written_once(
     record([update, stop], django_capture_on_commit_callbacks)
 
     for _ in range(3):  # redelivered tasks
-        rebuild.transaction_process(station_id=st.pk, ocpp_transaction_id=txid)
+        processing.transaction_process(station_id=st.pk, ocpp_transaction_id=txid)
     session = ChargingSession.objects.get(charge_station=st, ocpp_transaction_id=txid)
     assert OcppEvent.objects.filter(charge_station=st).count() == 3
     assert MeterValue.objects.filter(session=session).count() == 1
@@ -82,16 +83,16 @@ def test_sweeper_finds_what_was_stored_but_never_processed(
     )
     txid = started.ocpp_transaction_id
     window = {"older_than": RECEIVED + timedelta(minutes=1), "newer_than": T0}
-    assert sweeper.unprocessed_transactions(**window) == [(st.pk, txid)]
-    rebuild.transaction_process(station_id=st.pk, ocpp_transaction_id=txid)
-    assert sweeper.unprocessed_transactions(**window) == []
+    assert backlog.unprocessed_transactions(**window) == [(st.pk, txid)]
+    processing.transaction_process(station_id=st.pk, ocpp_transaction_id=txid)
+    assert backlog.unprocessed_transactions(**window) == []
     record(
         [event(st, EventKind.ENDED, "e", 60, ocpp_transaction_id=txid, meter_wh=Decimal(10))],
         django_capture_on_commit_callbacks,
     )
-    assert sweeper.unprocessed_transactions(**window) == [(st.pk, txid)]
-    rebuild.transaction_process(station_id=st.pk, ocpp_transaction_id=txid)
-    assert sweeper.unprocessed_transactions(**window) == []
+    assert backlog.unprocessed_transactions(**window) == [(st.pk, txid)]
+    processing.transaction_process(station_id=st.pk, ocpp_transaction_id=txid)
+    assert backlog.unprocessed_transactions(**window) == []
 
 
 def test_an_unknown_stop_is_flagged_once_and_not_swept_again(
@@ -102,11 +103,11 @@ def test_an_unknown_stop_is_flagged_once_and_not_swept_again(
         [event(st, EventKind.ENDED, "x", 0, ocpp_transaction_id="0", meter_wh=Decimal(5))],
         django_capture_on_commit_callbacks,
     )
-    rebuild.transaction_process(station_id=st.pk, ocpp_transaction_id="0")
-    rebuild.transaction_process(station_id=st.pk, ocpp_transaction_id="0")
+    processing.transaction_process(station_id=st.pk, ocpp_transaction_id="0")
+    processing.transaction_process(station_id=st.pk, ocpp_transaction_id="0")
     assert ReviewFlag.objects.filter(reason="UNKNOWN_TRANSACTION").count() == 1
     window = {"older_than": RECEIVED + timedelta(minutes=1), "newer_than": T0}
-    assert sweeper.unprocessed_transactions(**window) == []
+    assert backlog.unprocessed_transactions(**window) == []
     assert not ChargingSession.objects.exists()
 
 
@@ -125,6 +126,6 @@ def test_a_session_without_tariff_is_flagged_and_gets_no_guessed_cdr(
         [event(st, EventKind.ENDED, "e", 30, ocpp_transaction_id=txid, meter_wh=Decimal(500))],
         django_capture_on_commit_callbacks,
     )
-    rebuild.transaction_process(station_id=st.pk, ocpp_transaction_id=txid)
+    processing.transaction_process(station_id=st.pk, ocpp_transaction_id=txid)
     assert list(ReviewFlag.objects.values_list("reason", flat=True)) == ["NO_TARIFF"]
     assert not Cdr.objects.exists()

@@ -12,9 +12,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from apps.charging import rebuild, sweeper
 from apps.charging.contracts import EventKind, MeterSampleIn, SessionStatus
 from apps.charging.models import Cdr, ChargingSession, OcppEvent, ReviewFlag
+from apps.charging.selectors import backlog
+from apps.charging.services import processing
 from tests.integration.test_pipeline_batches import RECEIVED, T0, event, record
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +39,7 @@ def begin(st: Any, capture: Any, key: str, *, tag: str = TAG, minutes: int = 0) 
         ],
         capture,
     )
-    assert rebuild.transactions_process([(st.pk, r.ocpp_transaction_id)]) == []
+    assert processing.transactions_process([(st.pk, r.ocpp_transaction_id)]) == []
     return str(r.ocpp_transaction_id)
 
 
@@ -62,7 +63,7 @@ def test_an_unknown_stop_ends_the_one_session_it_fits(
     st = station["station"]
     txid = begin(st, django_capture_on_commit_callbacks, "s")
     unknown_stop(st, django_capture_on_commit_callbacks, "stop", reason="Local")
-    assert rebuild.transactions_process([(st.pk, "-1")]) == []
+    assert processing.transactions_process([(st.pk, "-1")]) == []
 
     session = ChargingSession.objects.get(charge_station=st)
     stop = OcppEvent.objects.get(charge_station=st, ocpp_transaction_id="-1")
@@ -79,7 +80,7 @@ def test_an_unknown_stop_ends_the_one_session_it_fits(
     assert flag_of(st) is None
     assert not ChargingSession.objects.filter(ocpp_transaction_id="-1").exists()
     # Nothing is left for the sweeper: neither the session nor the stop's own id.
-    assert sweeper.unprocessed_transactions(**WINDOW) == []
+    assert backlog.unprocessed_transactions(**WINDOW) == []
 
 
 def test_a_start_and_an_unknown_stop_in_one_batch_are_matched(
@@ -91,7 +92,7 @@ def test_a_start_and_an_unknown_stop_in_one_batch_are_matched(
         django_capture_on_commit_callbacks,
     )
     unknown_stop(st, django_capture_on_commit_callbacks, "stop", txid="0")
-    assert rebuild.transactions_process([(st.pk, r.ocpp_transaction_id), (st.pk, "0")]) == []
+    assert processing.transactions_process([(st.pk, r.ocpp_transaction_id), (st.pk, "0")]) == []
     session = ChargingSession.objects.get(charge_station=st)
     assert (session.status, session.meter_stop_wh) == (SessionStatus.COMPLETED, Decimal(9000))
     assert Cdr.objects.filter(session=session).count() == 1
@@ -105,7 +106,7 @@ def test_two_active_sessions_make_an_unknown_stop_ambiguous_for_good(
     first = begin(st, django_capture_on_commit_callbacks, "a")
     second = begin(st, django_capture_on_commit_callbacks, "b", minutes=5)
     unknown_stop(st, django_capture_on_commit_callbacks, "stop")
-    assert rebuild.transactions_process([(st.pk, "-1")]) == []
+    assert processing.transactions_process([(st.pk, "-1")]) == []
 
     flag = flag_of(st)
     assert flag is not None
@@ -122,8 +123,8 @@ def test_two_active_sessions_make_an_unknown_stop_ambiguous_for_good(
         [event(st, EventKind.ENDED, "b-end", 70, ocpp_transaction_id=second, meter_wh=Decimal(10))],
         django_capture_on_commit_callbacks,
     )
-    assert rebuild.transactions_process([(st.pk, second)]) == []
-    assert rebuild.transactions_process([(st.pk, "-1")]) == []
+    assert processing.transactions_process([(st.pk, second)]) == []
+    assert processing.transactions_process([(st.pk, "-1")]) == []
     assert ChargingSession.objects.get(ocpp_transaction_id=first).status == SessionStatus.ACTIVE
     assert ChargingSession.objects.filter(matched_stop_event__isnull=False).count() == 0
     assert Cdr.objects.count() == 1  # the second session's own
@@ -135,7 +136,7 @@ def test_an_unknown_stop_with_another_id_tag_is_flagged(
     st = station["station"]
     txid = begin(st, django_capture_on_commit_callbacks, "s")
     unknown_stop(st, django_capture_on_commit_callbacks, "stop", id_tag="DEADBEEF")
-    assert rebuild.transactions_process([(st.pk, "-1")]) == []
+    assert processing.transactions_process([(st.pk, "-1")]) == []
 
     flag = flag_of(st)
     assert flag is not None
@@ -160,9 +161,9 @@ def test_an_unknown_stop_never_takes_a_session_whose_own_stop_is_queued(
         django_capture_on_commit_callbacks,
     )
     unknown_stop(st, django_capture_on_commit_callbacks, "stop")
-    assert rebuild.transactions_process([(st.pk, "-1")]) == []
+    assert processing.transactions_process([(st.pk, "-1")]) == []
     assert flag_of(st) is not None
-    assert rebuild.transactions_process([(st.pk, txid)]) == []
+    assert processing.transactions_process([(st.pk, txid)]) == []
     session = ChargingSession.objects.get()
     assert (session.meter_stop_wh, session.matched_stop_event_id) == (Decimal(8000), None)
     assert Cdr.objects.count() == 1
@@ -181,7 +182,7 @@ def test_an_unknown_stop_that_cannot_end_the_session_is_flagged(
     st = station["station"]
     begin(st, django_capture_on_commit_callbacks, "s")
     unknown_stop(st, django_capture_on_commit_callbacks, "stop", **stop)
-    assert rebuild.transactions_process([(st.pk, "-1")]) == []
+    assert processing.transactions_process([(st.pk, "-1")]) == []
     assert flag_of(st) is not None, why
     assert ChargingSession.objects.get().status == SessionStatus.ACTIVE
     assert not Cdr.objects.exists()
@@ -193,7 +194,7 @@ def test_a_replayed_unknown_stop_makes_no_second_cdr_and_a_late_update_changes_n
     st = station["station"]
     txid = begin(st, django_capture_on_commit_callbacks, "s")
     unknown_stop(st, django_capture_on_commit_callbacks, "stop")
-    assert rebuild.transactions_process([(st.pk, "-1")]) == []
+    assert processing.transactions_process([(st.pk, "-1")]) == []
     session = ChargingSession.objects.get()
     ended = (session.ended_at, session.meter_stop_wh, session.energy_wh, session.status)
 
@@ -213,8 +214,8 @@ def test_a_replayed_unknown_stop_makes_no_second_cdr_and_a_late_update_changes_n
         django_capture_on_commit_callbacks,
     )
     assert [r.duplicate for r in results] == [True]
-    assert rebuild.transactions_process([(st.pk, "-1"), (st.pk, txid)]) == []
-    rebuild.transaction_process(station_id=st.pk, ocpp_transaction_id="-1")
+    assert processing.transactions_process([(st.pk, "-1"), (st.pk, txid)]) == []
+    processing.transaction_process(station_id=st.pk, ocpp_transaction_id="-1")
     # A meter value of the session's own id arrives late: the session keeps its matched end.
     record(
         [
@@ -231,7 +232,7 @@ def test_a_replayed_unknown_stop_makes_no_second_cdr_and_a_late_update_changes_n
         ],
         django_capture_on_commit_callbacks,
     )
-    assert rebuild.transactions_process([(st.pk, txid)]) == []
+    assert processing.transactions_process([(st.pk, txid)]) == []
     session.refresh_from_db()
     assert (session.ended_at, session.meter_stop_wh, session.energy_wh, session.status) == ended
     assert Cdr.objects.filter(session=session).count() == 1
@@ -239,7 +240,7 @@ def test_a_replayed_unknown_stop_makes_no_second_cdr_and_a_late_update_changes_n
 
     # Another -1 stop later, with no session in progress: flagged, still one CDR.
     unknown_stop(st, django_capture_on_commit_callbacks, "stop-2", minutes=90)
-    assert rebuild.transactions_process([(st.pk, "-1")]) == []
+    assert processing.transactions_process([(st.pk, "-1")]) == []
     flag = flag_of(st)
     assert flag is not None and flag.details["unmatched"] == "no active session fits"
     assert Cdr.objects.count() == 1
@@ -261,7 +262,7 @@ def test_matching_unknown_stops_costs_the_same_queries_for_one_or_three(
         for tag, txid in zip(tags, txids, strict=True):
             unknown_stop(st, capture, f"stop-{tag}", txid=txid, id_tag=tag, minutes=minutes + 60)
         with CaptureQueriesContext(connection) as queries:
-            assert rebuild.transactions_process([(st.pk, t) for t in txids]) == []
+            assert processing.transactions_process([(st.pk, t) for t in txids]) == []
         return len(queries)
 
     one = batch(["A"], ["-1"], 0)

@@ -15,9 +15,11 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from apps.charging import api as charging_api
-from apps.charging import rebuild
 from apps.charging.contracts import EventKind
 from apps.charging.models import Cdr, ChargingSession
+from apps.charging.selectors.events import events_by_transaction
+from apps.charging.services import cdrs, processing
+from apps.charging.services.batch import Lookups
 from apps.common.contracts import Actor
 from apps.integrations import api as integrations_api
 from apps.integrations.contracts import SUBSCRIBABLE_EVENTS
@@ -81,7 +83,7 @@ def test_a_batch_emits_each_fact_once_in_one_insert_and_a_replay_emits_nothing(
         CaptureQueriesContext(connection) as queries,
         django_capture_on_commit_callbacks(execute=False) as callbacks,
     ):
-        assert rebuild.transactions_process([(st.pk, tx1), (st.pk, tx2)]) == []
+        assert processing.transactions_process([(st.pk, tx1), (st.pk, tx2)]) == []
     assert delivery_inserts(queries) == 1  # the whole batch's events in one INSERT
     dispatches = [c for c in callbacks if "dispatch" in c.__qualname__]
     assert len(dispatches) == 1  # one message queues the dispatch of the whole batch
@@ -109,11 +111,11 @@ def test_a_batch_emits_each_fact_once_in_one_insert_and_a_replay_emits_nothing(
     # Replays: the same transactions again (a redelivered task), with and without the
     # up-to-date check, and the stop message again: nothing new.
     record(st, stop(st, "e1", tx1), capture=django_capture_on_commit_callbacks)
-    rebuild.transactions_process([(st.pk, tx1), (st.pk, tx2)])
-    rebuild.transaction_process(station_id=st.pk, ocpp_transaction_id=tx1)
-    events = rebuild._load_events([(st.pk, tx1)])
+    processing.transactions_process([(st.pk, tx1), (st.pk, tx2)])
+    processing.transaction_process(station_id=st.pk, ocpp_transaction_id=tx1)
+    events = events_by_transaction([(st.pk, tx1)])
     with transaction.atomic():  # past the up-to-date check: processed again from all events
-        rebuild._process([(st.pk, tx1)], events, rebuild.Lookups())
+        processing.process([(st.pk, tx1)], events, Lookups())
     assert len(deliveries(sub)) == 4
     # The outbox itself refuses a second delivery of the same fact.
     (session_event,) = [b for t, b in got if t == "session.ended"]
@@ -153,7 +155,7 @@ def test_no_subscription_no_work(
     txid = started[0].ocpp_transaction_id
     record(st, stop(st, "e1", txid), capture=django_capture_on_commit_callbacks)
     with CaptureQueriesContext(connection) as queries:
-        rebuild.transactions_process([(st.pk, txid)])
+        processing.transactions_process([(st.pk, txid)])
     sql = [q["sql"] for q in queries.captured_queries]
     assert sum("integrations_webhooksubscription" in q for q in sql) == 1  # once per tenant
     assert not any("integrations_webhookdelivery" in q for q in sql)
@@ -170,8 +172,6 @@ def test_a_failed_transaction_or_batch_emits_nothing_of_what_failed(
     )
     tx1, tx2 = (r.ocpp_transaction_id for r in started)
     record(st, stop(st, "e2", tx2), capture=django_capture_on_commit_callbacks)
-    from apps.charging import cdrs
-
     real = cdrs.cdr_build
 
     def broken(session: Any, *args: Any, **kwargs: Any) -> Any:
@@ -181,7 +181,7 @@ def test_a_failed_transaction_or_batch_emits_nothing_of_what_failed(
     # One transaction fails (not the database): its end, CDR and events are left out, the
     # sessions the batch created are kept and announced.
     monkeypatch.setattr(cdrs, "cdr_build", broken)
-    assert rebuild.transactions_process([(st.pk, tx1), (st.pk, tx2)]) == []
+    assert processing.transactions_process([(st.pk, tx1), (st.pk, tx2)]) == []
     assert sorted(t for t, _ in deliveries(sub)) == ["session.started", "session.started"]
     assert not Cdr.objects.exists()
     assert ChargingSession.objects.get(ocpp_transaction_id=tx2).status == "ACTIVE"
@@ -194,19 +194,19 @@ def test_a_failed_transaction_or_batch_emits_nothing_of_what_failed(
         raise IntegrityError("a concurrent worker won")
 
     monkeypatch.setattr(cdrs, "cdr_build", db_error)
-    assert rebuild.transactions_process([(st.pk, tx1), (st.pk, tx2)]) == [(st.pk, tx2)]
+    assert processing.transactions_process([(st.pk, tx1), (st.pk, tx2)]) == [(st.pk, tx2)]
     assert deliveries(sub) == [] and not Cdr.objects.exists()
 
     # A batch that rolls back as a whole writes no delivery and queues nothing.
     monkeypatch.setattr(cdrs, "cdr_build", real)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         with transaction.atomic():
-            rebuild.transactions_process([(st.pk, tx2)])
+            processing.transactions_process([(st.pk, tx2)])
             assert sorted(t for t, _ in deliveries(sub)) == ["cdr.created", "session.ended"]
             transaction.set_rollback(True)
     assert deliveries(sub) == [] and callbacks == []
     # Processed for real: the end and the CDR, once.
-    rebuild.transactions_process([(st.pk, tx2)])
+    processing.transactions_process([(st.pk, tx2)])
     assert sorted(t for t, _ in deliveries(sub)) == ["cdr.created", "session.ended"]
     assert Cdr.objects.count() == 1
 

@@ -11,9 +11,9 @@ import pytest
 from django.urls import reverse
 
 from apps.charging import api as charging_api
-from apps.charging import rebuild
 from apps.charging.contracts import EventKind, TransactionEventIn
 from apps.charging.models import Cdr, ChargingSession, ReviewFlag
+from apps.charging.services import processing
 from apps.parties.models import AuditEntry
 from tests.factories import (
     ConnectorFactory,
@@ -59,7 +59,7 @@ def test_reprice_a_no_tariff_session(django_capture_on_commit_callbacks: Any) ->
                 )
             ]
         )
-    rebuild.transaction_process(station_id=st.pk, ocpp_transaction_id=txid)
+    processing.transaction_process(station_id=st.pk, ocpp_transaction_id=txid)
     session = ChargingSession.objects.get(charge_station=st, ocpp_transaction_id=txid)
     flag = ReviewFlag.objects.get(session=session, reason="NO_TARIFF")
     assert not Cdr.objects.filter(session=session).exists()

@@ -1,4 +1,5 @@
-"""Reads of the charging app: sessions and CDRs for the REST API."""
+"""Reads of charging sessions: one session or a page of them as OCPI-shaped records (the
+REST API, the webhooks), and as list rows with the session detail (the operator's lists)."""
 
 from __future__ import annotations
 
@@ -7,21 +8,24 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import msgspec
-from django.db.models import OuterRef, Subquery, TextField
+from django.db.models import OuterRef, Q, Subquery, TextField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
 from apps.charging.contracts import (
     AUTH_METHOD_WHITELIST,
     CdrKind,
-    CdrRecord,
+    MeterPoint,
+    SessionDetail,
     SessionRecord,
+    SessionRow,
     SessionStatus,
 )
-from apps.charging.models import Cdr, ChargingSession
-from apps.charging.services import _AMOUNT_FIELDS
+from apps.charging.models import Cdr, ChargingSession, MeterValue, ReviewFlag
+from apps.charging.selectors.cdrs import DECODER, cdr_pricing_of, with_json_text
 from apps.common.errors import NotFound
+
+KWH = Decimal(1000)
 
 _SESSION_FIELDS = (
     "id",
@@ -81,12 +85,9 @@ def _fields(periods: bool) -> tuple[str, ...]:
     )
 
 
-_DECODER = msgspec.json.Decoder(float_hook=Decimal)
-
-
 def _json(text: str | None) -> Any:
     # Parsed with Decimal for every JSON number with a fraction (never through float).
-    return _DECODER.decode(text) if text else None
+    return DECODER.decode(text) if text else None
 
 
 def _session(r: dict[str, Any]) -> SessionRecord:
@@ -198,110 +199,6 @@ def session_list(
     return [_session(r) for r in qs.order_by("id").values(*_fields(periods))[:limit]]
 
 
-_CDR_FIELDS = (
-    "id",
-    "party__country_code",
-    "party__party_id",
-    "ocpi_id",
-    "kind",
-    "credits__ocpi_id",
-    "session_id",
-    "session__charge_station_id",
-    "start_date_time",
-    "end_date_time",
-    "currency",
-    *_AMOUNT_FIELDS,
-    "total_energy_kwh",
-    "total_time_hours",
-    "total_parking_time_hours",
-    "data_text",
-    "created_at",
-)
-
-
-def _cdr(r: dict[str, Any]) -> CdrRecord:
-    return CdrRecord(
-        platform_id=r["id"],
-        country_code=r["party__country_code"],
-        party_id=r["party__party_id"],
-        id=r["ocpi_id"],
-        kind=CdrKind(r["kind"]),
-        credit_reference_id=r["credits__ocpi_id"],
-        session_platform_id=r["session_id"],
-        charge_station_id=r["session__charge_station_id"],
-        start_date_time=r["start_date_time"],
-        end_date_time=r["end_date_time"],
-        currency=r["currency"],
-        amounts={f: r[f] for f in _AMOUNT_FIELDS},
-        total_energy=r["total_energy_kwh"],
-        total_time=r["total_time_hours"],
-        total_parking_time=r["total_parking_time_hours"],
-        # Parsed with Decimal for every JSON number with a fraction: money never passes
-        # through float (msgspec, ten times faster than simplejson here).
-        data=_DECODER.decode(r["data_text"]) if r["data_text"] else {},
-        last_updated=r["created_at"],
-    )
-
-
-def _cdrs():  # type: ignore[no-untyped-def]
-    return Cdr.objects.annotate(data_text=Cast("data", output_field=TextField()))
-
-
-def cdr_get(*, tenant_id: int, cdr_id: int) -> CdrRecord:
-    row = _cdrs().filter(tenant_id=tenant_id, pk=cdr_id).values(*_CDR_FIELDS).first()
-    if row is None:
-        raise NotFound(f"no CDR {cdr_id} in this tenant")
-    return _cdr(row)
-
-
-def cdrs_by_ids(*, ids: Iterable[int]) -> list[CdrRecord]:
-    """CDRs (any tenant) in one query: what the webhook outbox renders `cdr.created` from."""
-    return [_cdr(r) for r in _cdrs().filter(pk__in=list(ids)).order_by("id").values(*_CDR_FIELDS)]
-
-
-def cdr_list(
-    *,
-    tenant_id: int,
-    after_id: int | None,
-    limit: int,
-    date_from: datetime | None = None,
-    date_to: datetime | None = None,
-    country_code: str | None = None,
-    party_id: str | None = None,
-    charge_station_id: int | None = None,
-) -> list[CdrRecord]:
-    """CDRs in insertion order (keyset on id): a page never shifts when CDRs are added, and
-    late CDRs (offline stations, roaming) appear at the end. `date_from` / `date_to` filter
-    on end_date_time, [from, to)."""
-    if not (date_from or date_to or country_code or party_id or charge_station_id):
-        # Keyset on the index (tenant_id, id), the joined columns in the same query.
-        page = _cdrs().filter(tenant_id=tenant_id)
-        if after_id is not None:
-            page = page.filter(id__gt=after_id)
-        return [_cdr(r) for r in page.order_by("id").values(*_CDR_FIELDS)[:limit]]
-    qs = Cdr.objects.filter(tenant_id=tenant_id)
-    if after_id is not None:
-        qs = qs.filter(id__gt=after_id)
-    if date_from is not None:
-        qs = qs.filter(end_date_time__gte=date_from)
-    if date_to is not None:
-        qs = qs.filter(end_date_time__lt=date_to)
-    if country_code:
-        qs = qs.filter(party__country_code=country_code.upper())
-    if party_id:
-        qs = qs.filter(party__party_id=party_id.upper())
-    if charge_station_id is not None:
-        qs = qs.filter(session__charge_station_id=charge_station_id)
-    # A date (or party / station) filter: first the page's ids alone, without the joins of the
-    # full row, so the planner can walk the (tenant_id, end_date_time) index for a narrow
-    # range instead of the id index (with the joins it walked a million ids for one day).
-    ids = list(qs.order_by("id").values_list("id", flat=True)[:limit])
-    if not ids:
-        return []
-    rows = _cdrs().filter(id__in=ids).order_by("id").values(*_CDR_FIELDS)
-    return [_cdr(r) for r in rows]
-
-
 def last_session_start_by_tenant(*, tenant_ids: Iterable[int]) -> dict[int, datetime]:
     """When each tenant's newest charging session started (tenants without one: absent).
     One index seek per tenant (`session_tenant_started`), not a scan of the sessions."""
@@ -316,3 +213,164 @@ def last_session_start_by_tenant(*, tenant_ids: Iterable[int]) -> dict[int, date
         if newest is not None:
             out[tenant_id] = newest
     return out
+
+
+# --- list rows and the session detail ----------------------------------------------------
+
+_SESSION_ROW = (
+    "id",
+    "status",
+    "started_at",
+    "ended_at",
+    "charge_station_id",
+    "charge_station__identity",
+    "evse__uid",
+    "connector__connector_id",
+    "id_tag",
+    "token_id",
+    "energy_wh",
+    "currency",
+    "live_cost_excl_vat",
+    "live_cost_incl_vat",
+    "last_meter_at",
+)
+
+
+def _session_row(
+    r: dict[str, Any], cdr_totals: dict[int, tuple[Decimal, Decimal | None]]
+) -> SessionRow:
+    excl, incl = r["live_cost_excl_vat"], r["live_cost_incl_vat"]
+    if r["id"] in cdr_totals:
+        excl, incl = cdr_totals[r["id"]]
+    return SessionRow(
+        id=r["id"],
+        status=r["status"],
+        started_at=r["started_at"],
+        ended_at=r["ended_at"],
+        charge_station_id=r["charge_station_id"],
+        station_identity=r["charge_station__identity"],
+        evse_uid=r["evse__uid"],
+        connector_id=r["connector__connector_id"],
+        id_tag=r["id_tag"],
+        token_id=r["token_id"],
+        kwh=(r["energy_wh"] / KWH).quantize(Decimal("0.001")),
+        currency=r["currency"],
+        cost_excl_vat=excl,
+        cost_incl_vat=incl,
+        last_meter_at=r["last_meter_at"],
+    )
+
+
+def session_rows(
+    *,
+    tenant_id: int,
+    limit: int,
+    before: tuple[datetime, int] | None = None,
+    after: tuple[datetime, int] | None = None,
+    status: str | None = None,
+    charge_station_id: int | None = None,
+    token_ids: list[int] | None = None,
+    search: str | None = None,
+    started_from: datetime | None = None,
+    started_before: datetime | None = None,
+) -> list[SessionRow]:
+    """Newest first; keyset on (started_at, id): the `limit` next older than `before` (the
+    last row of a page), or the `limit` next newer than `after` (the first row of a page: the
+    page before it), always newest first."""
+    qs = ChargingSession.objects.filter(tenant_id=tenant_id)
+    if before is not None:
+        # (started_at, id) < (at, pk) as a range the index scan can use, not an OR.
+        at, pk = before
+        qs = qs.filter(started_at__lte=at).exclude(started_at=at, id__gte=pk)
+    if after is not None:
+        at, pk = after
+        qs = qs.filter(started_at__gte=at).exclude(started_at=at, id__lte=pk)
+    if status:
+        qs = qs.filter(status=status)
+    if charge_station_id is not None:
+        qs = qs.filter(charge_station_id=charge_station_id)
+    if token_ids is not None:
+        qs = qs.filter(token_id__in=token_ids)
+    if search:
+        qs = qs.filter(
+            Q(id_tag__iexact=search)
+            | Q(charge_station__identity__iexact=search)
+            | Q(ocpp_transaction_id=search)
+        )
+    if started_from is not None:
+        qs = qs.filter(started_at__gte=started_from)
+    if started_before is not None:
+        qs = qs.filter(started_at__lt=started_before)
+    if after is not None:
+        rows = list(qs.order_by("started_at", "id").values(*_SESSION_ROW)[:limit])[::-1]
+    else:
+        rows = list(qs.order_by("-started_at", "-id").values(*_SESSION_ROW)[:limit])
+    done = [r["id"] for r in rows if r["status"] == SessionStatus.COMPLETED.value]
+    totals = (
+        {
+            c["session_id"]: (c["total_cost_excl_vat"], c["total_cost_incl_vat"])
+            for c in Cdr.objects.filter(session_id__in=done, kind=CdrKind.ORIGINAL.value).values(
+                "session_id", "total_cost_excl_vat", "total_cost_incl_vat"
+            )
+        }
+        if done
+        else {}
+    )
+    return [_session_row(r, totals) for r in rows]
+
+
+def session_detail(*, tenant_id: int, session_id: int) -> SessionDetail:
+    s = (
+        ChargingSession.objects.filter(tenant_id=tenant_id, pk=session_id)
+        .values(
+            *_SESSION_ROW,
+            "time_zone",
+            "meter_start_wh",
+            "meter_stop_wh",
+            "stop_reason",
+            "ocpp_transaction_id",
+            "tariff_snapshot",
+        )
+        .first()
+    )
+    if s is None:
+        raise NotFound(f"no session {session_id} in this tenant")
+    cdr = (
+        with_json_text(Cdr.objects.filter(session_id=session_id, kind=CdrKind.ORIGINAL.value))
+        .values("id", "data_text", "notes_text", "total_cost_excl_vat", "total_cost_incl_vat")
+        .first()
+    )
+    totals = {}
+    periods: tuple[dict[str, Any], ...] = ()
+    if cdr is not None:
+        totals[session_id] = (cdr["total_cost_excl_vat"], cdr["total_cost_incl_vat"])
+        pricing = cdr_pricing_of(cdr["data_text"], cdr["notes_text"])
+        periods = tuple(pricing.get("charging_periods") or ())
+    points = tuple(
+        MeterPoint(
+            timestamp=m["timestamp"],
+            energy_wh=m["energy_wh"],
+            power_w=m["power_w"],
+            current_a=m["current_a"],
+            soc_percent=m["soc_percent"],
+            state=m["state"],
+        )
+        for m in MeterValue.objects.filter(session_id=session_id)
+        .order_by("timestamp", "id")
+        .values("timestamp", "energy_wh", "power_w", "current_a", "soc_percent", "state")[:5000]
+    )
+    flags = tuple(ReviewFlag.objects.filter(session_id=session_id).values_list("reason", flat=True))
+    snapshot = s["tariff_snapshot"] or {}
+    return SessionDetail(
+        row=_session_row(s, totals),
+        time_zone=s["time_zone"],
+        meter_start_wh=s["meter_start_wh"],
+        meter_stop_wh=s["meter_stop_wh"],
+        stop_reason=s["stop_reason"],
+        ocpp_transaction_id=s["ocpp_transaction_id"],
+        tariff_ocpi_id=snapshot.get("id"),
+        meter_values=points,
+        cdr_id=cdr["id"] if cdr else None,
+        charging_periods=periods,
+        flags=flags,
+    )

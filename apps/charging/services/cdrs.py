@@ -1,4 +1,5 @@
-"""Pricing sessions with the pricing core: live cost while charging, the CDR at the end.
+"""Pricing sessions with the pricing core: live cost while charging, the CDR at the end;
+and the CDR's one correction, the credit CDR.
 
 The tariff is the OCPI snapshot frozen on the session at its start; the time zone is the
 location's, snapshotted likewise. One pricing function serves both (PRICING.md point 12).
@@ -11,17 +12,24 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from apps.charging import live_cost_feed
+from django.db import transaction
+
 from apps.charging.contracts import AUTH_METHOD_WHITELIST, CdrKind, ChargingState, FlagReason
-from apps.charging.models import Cdr, ChargingSession, OcppEvent
-from apps.charging.rebuild import (
-    Lookups,
-    TimelinePoint,
-    Writes,
-    _flag,
-    build_timeline,
-    first_stop_wins,
+from apps.charging.models import (
+    CDR_AMOUNT_FIELDS,
+    CDR_VOLUME_FIELDS,
+    Cdr,
+    ChargingSession,
+    OcppEvent,
 )
+from apps.charging.services import live_cost_feed
+from apps.charging.services.batch import Lookups, Writes
+from apps.charging.services.timeline import TimelinePoint, build_timeline, first_stop_wins
+from apps.charging.services.webhooks import WebhookOutbox
+from apps.common.contracts import Actor
+from apps.common.errors import Conflict, NotFound
+from apps.locations.contracts import StationContext
+from apps.parties import api as parties_api
 from billing import pricing
 
 log = logging.getLogger(__name__)
@@ -151,12 +159,9 @@ def cdr_build(
     if ctx.cpo_party_id is None:
         return None
     try:
-        tariff, periods, result = _price(
-            session, events, session.ended_at, final=True, lookups=lookups
-        )
+        _, periods, result = _price(session, events, session.ended_at, final=True, lookups=lookups)
     except pricing.PricingError as exc:
-        _flag(
-            writes,
+        writes.flag(
             tenant_id=session.tenant_id,
             station_id=session.charge_station_id,
             txid=session.ocpp_transaction_id,
@@ -165,60 +170,7 @@ def cdr_build(
             details={"error": str(exc)[:2000]},
         )
         return None
-    priced = pricing.result_to_ocpi(result)
-    totals = result.totals
-    connector = None
-    if session.connector_id is not None:
-        connector = lookups.connector(
-            session.charge_station_id,
-            next((e.evse_ocpp_id for e in events if e.evse_ocpp_id), None),
-            next((e.connector_ocpp_id for e in events if e.connector_ocpp_id), None),
-        )
-    location = dict(ctx.cdr_location or {})
-    if connector is not None:
-        location.update(
-            {
-                "evse_uid": connector.evse_uid,
-                "evse_id": connector.evse_ocpi_evse_id,
-                "connector_id": connector.connector_id,
-                "connector_standard": str(connector.standard),
-                "connector_format": str(connector.format),
-                "connector_power_type": str(connector.power_type),
-            }
-        )
-    signed = [
-        (s["signed_data"], s.get("context", ""))
-        for e in events
-        for s in e.samples
-        if s.get("signed_data")
-    ]
     ocpi_id = f"CDR{session.pk:010d}"
-    data: dict[str, Any] = {
-        "country_code": ctx.country_code,
-        "party_id": ctx.party_code,
-        "id": ocpi_id,
-        "start_date_time": _iso(session.started_at),
-        "end_date_time": _iso(session.ended_at),
-        "session_id": str(session.pk),
-        "cdr_token": _cdr_token(session, lookups),
-        "auth_method": session.auth_method or AUTH_METHOD_WHITELIST,
-        "cdr_location": location,
-        "currency": result.currency,
-        "tariffs": [session.tariff_snapshot],
-        "charging_periods": pricing.periods_to_ocpi(periods),
-        "signed_data": _signed_data(signed) if signed else None,
-        "last_updated": _iso(session.ended_at),
-    }
-    if session.authorization_reference:
-        data["authorization_reference"] = session.authorization_reference
-    # Not OCPI: the platform's notes, beside the object (Cdr.annotations).
-    annotations: dict[str, Any] = {
-        "time_zone": session.time_zone,
-        "meter_start_wh": str(session.meter_start_wh),
-        "meter_stop_wh": str(session.meter_stop_wh),
-        "ocpp_transaction_id": session.ocpp_transaction_id,
-        "pricing": priced,
-    }
     cdr = Cdr(
         tenant_id=session.tenant_id,
         party_id=ctx.cpo_party_id,
@@ -232,9 +184,17 @@ def cdr_build(
         total_energy_kwh=result.total_energy,
         total_time_hours=_hours(result.total_time_seconds),
         total_parking_time_hours=_hours(result.total_parking_seconds),
-        data=data,
-        annotations=annotations,
+        data=_cdr_object(session, events, ctx, lookups, ocpi_id, result, periods),
+        # Not OCPI: the platform's notes, beside the object (Cdr.annotations).
+        annotations={
+            "time_zone": session.time_zone,
+            "meter_start_wh": str(session.meter_start_wh),
+            "meter_stop_wh": str(session.meter_stop_wh),
+            "ocpp_transaction_id": session.ocpp_transaction_id,
+            "pricing": pricing.result_to_ocpi(result),
+        },
     )
+    totals = result.totals
     for name in (
         "cost",
         "fixed_cost",
@@ -247,6 +207,70 @@ def cdr_build(
         setattr(cdr, f"total_{name}_excl_vat", amount.excl_vat)
         setattr(cdr, f"total_{name}_incl_vat", amount.incl_vat)
     return cdr
+
+
+def _cdr_object(
+    session: ChargingSession,
+    events: list[OcppEvent],
+    ctx: StationContext,
+    lookups: Lookups,
+    ocpi_id: str,
+    result: pricing.PriceResult,
+    periods: tuple[pricing.ChargingPeriod, ...],
+) -> dict[str, Any]:
+    """The OCPI 2.2.1 CDR object of a completed, priced session (`Cdr.data`)."""
+    assert session.ended_at is not None
+    signed = [
+        (s["signed_data"], s.get("context", ""))
+        for e in events
+        for s in e.samples
+        if s.get("signed_data")
+    ]
+    data: dict[str, Any] = {
+        "country_code": ctx.country_code,
+        "party_id": ctx.party_code,
+        "id": ocpi_id,
+        "start_date_time": _iso(session.started_at),
+        "end_date_time": _iso(session.ended_at),
+        "session_id": str(session.pk),
+        "cdr_token": _cdr_token(session, lookups),
+        "auth_method": session.auth_method or AUTH_METHOD_WHITELIST,
+        "cdr_location": _cdr_location(session, events, ctx, lookups),
+        "currency": result.currency,
+        "tariffs": [session.tariff_snapshot],
+        "charging_periods": pricing.periods_to_ocpi(periods),
+        "signed_data": _signed_data(signed) if signed else None,
+        "last_updated": _iso(session.ended_at),
+    }
+    if session.authorization_reference:
+        data["authorization_reference"] = session.authorization_reference
+    return data
+
+
+def _cdr_location(
+    session: ChargingSession, events: list[OcppEvent], ctx: StationContext, lookups: Lookups
+) -> dict[str, Any]:
+    """The station's OCPI CdrLocation with the EVSE and connector the session used."""
+    location = dict(ctx.cdr_location or {})
+    if session.connector_id is None:
+        return location
+    connector = lookups.connector(
+        session.charge_station_id,
+        next((e.evse_ocpp_id for e in events if e.evse_ocpp_id), None),
+        next((e.connector_ocpp_id for e in events if e.connector_ocpp_id), None),
+    )
+    if connector is not None:
+        location.update(
+            {
+                "evse_uid": connector.evse_uid,
+                "evse_id": connector.evse_ocpi_evse_id,
+                "connector_id": connector.connector_id,
+                "connector_standard": str(connector.standard),
+                "connector_format": str(connector.format),
+                "connector_power_type": str(connector.power_type),
+            }
+        )
+    return location
 
 
 def session_finalise(
@@ -311,3 +335,57 @@ def _hours(seconds: int) -> Decimal:
 
 def _iso(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
+
+
+@transaction.atomic
+def cdr_credit(*, tenant_id: int, cdr_id: int, ocpi_id: str, actor: Actor) -> int:
+    """Cancel a CDR by a CREDIT CDR with every amount and volume negated (OCPI credit CDR),
+    audited with `actor`; its `cdr.created` event in the same transaction.
+
+    The original stays as it was; a CDR can be credited once.
+    """
+    original = Cdr.objects.for_tenant(tenant_id).select_for_update().filter(pk=cdr_id).first()
+    if original is None:
+        raise NotFound(f"no CDR {cdr_id} in this tenant")
+    if original.kind != CdrKind.ORIGINAL:
+        raise Conflict(f"CDR {original.ocpi_id} is a credit CDR; only originals can be credited")
+    if Cdr.objects.filter(credits=original).exists():
+        raise Conflict(f"CDR {original.ocpi_id} has already been credited")
+    credit = Cdr(
+        tenant_id=original.tenant_id,
+        party_id=original.party_id,
+        ocpi_id=ocpi_id,
+        kind=CdrKind.CREDIT.value,
+        credits=original,
+        session_id=original.session_id,
+        tariff_version_id=original.tariff_version_id,
+        start_date_time=original.start_date_time,
+        end_date_time=original.end_date_time,
+        currency=original.currency,
+        data={
+            **original.data,
+            "id": ocpi_id,
+            "credit": True,
+            "credit_reference_id": original.ocpi_id,
+        },
+        annotations=original.annotations,
+    )
+    for field in CDR_AMOUNT_FIELDS + CDR_VOLUME_FIELDS:
+        setattr(credit, field, _negate(getattr(original, field)))
+    credit.save()
+    parties_api.audit(
+        tenant_id,
+        actor,
+        "cdr.credit",
+        "cdr",
+        credit.pk,
+        after={"ocpi_id": ocpi_id, "credits": original.ocpi_id},
+    )
+    outbox = WebhookOutbox()
+    outbox.cdr_created(tenant_id=credit.tenant_id, cdr_id=credit.pk, at=credit.created_at)
+    outbox.emit()
+    return credit.pk
+
+
+def _negate(value: Decimal | None) -> Decimal | None:
+    return None if value is None else -value

@@ -1,6 +1,6 @@
 """The running cost of active sessions, published for the gateway nodes.
 
-When a worker has priced a session's live cost (`cdrs.session_update_live_cost`, at most
+When a worker has priced a session's live cost (`services.cdrs.session_update_live_cost`, at most
 once per `CHARGING_LIVE_COST_SECONDS` per session) and its database transaction commits, one
 JSON message goes to the Redis channel `live_cost_channel()`. Every gateway node subscribes;
 the node that holds the station's websocket sends it OCPP 2.0.1 CostUpdated
@@ -18,14 +18,13 @@ import json
 import logging
 import threading
 import urllib.parse
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 
-if TYPE_CHECKING:
-    from apps.charging.models import ChargingSession
-    from apps.charging.rebuild import Lookups
+from apps.charging.models import ChargingSession
+from apps.charging.services.batch import Lookups
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +65,6 @@ def publish_on_commit(session: ChargingSession, lookups: Lookups | None) -> None
     caller prefetched the station contexts (the batch path does)."""
     if not settings.REDIS_URL or session.live_cost_incl_vat is None:
         return
-    from apps.charging.rebuild import Lookups
-
     station = (lookups or Lookups()).station(session.charge_station_id)
     message = {
         "session_id": session.pk,

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
+from apps.charging import taskqueue
 from apps.charging.contracts import (
     EventKind,
     StatusEventIn,
@@ -170,11 +171,9 @@ def transaction_events_record(
     winner's row instead of failing the batch.
 
     On commit, the (station, transaction) pairs with a new event go to `enqueue` (default:
-    publish the Celery tasks at once, in the committing thread; the gateway passes a
-    non-blocking hand-off to its publisher thread).
+    publish the Celery tasks at once, in the committing thread, `taskqueue`; the gateway
+    passes a non-blocking hand-off to its publisher thread).
     """
-    from apps.charging.tasks import enqueue_transaction_processing
-
     results: list[TransactionEventResult] = []
     with transaction.atomic():
         try:
@@ -196,7 +195,7 @@ def transaction_events_record(
             }
         )
         if touched:
-            publish = enqueue or enqueue_transaction_processing
+            publish = enqueue or taskqueue.transactions_enqueue
             transaction.on_commit(lambda: publish(touched))
     return results
 

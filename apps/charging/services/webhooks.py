@@ -1,7 +1,7 @@
 """Webhook events of the charging worker: `session.started`, `session.ended`, `cdr.created`.
 
 The worker processes transactions in batches, one database transaction per batch, set-based
-(`rebuild.transactions_process`). Events are collected here while the batch runs and
+(`processing.transactions_process`). Events are collected here while the batch runs and
 written once at its end, inside the batch's transaction, through the integrations app's
 outbox (`webhook_events_emit`: one INSERT, dispatch queued on commit):
 
@@ -23,7 +23,9 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from apps.charging import ocpi, selectors
+from apps.charging import ocpi
+from apps.charging.selectors.cdrs import cdrs_by_ids
+from apps.charging.selectors.sessions import sessions_by_ids
 from apps.integrations import api as integrations_api
 from apps.integrations.contracts import WebhookEventIn, WebhookEventType
 
@@ -83,11 +85,10 @@ class WebhookOutbox:
         cdr_ids = {pk for type, _, pk, _ in events if type is CDR}
         sessions = {
             r.platform_id: ocpi.session_object(r)
-            for r in (selectors.sessions_by_ids(ids=session_ids) if session_ids else [])
+            for r in (sessions_by_ids(ids=session_ids) if session_ids else [])
         }
         cdrs = {
-            r.platform_id: ocpi.cdr_object(r)
-            for r in (selectors.cdrs_by_ids(ids=cdr_ids) if cdr_ids else [])
+            r.platform_id: ocpi.cdr_object(r) for r in (cdrs_by_ids(ids=cdr_ids) if cdr_ids else [])
         }
         out = []
         for type, tenant_id, pk, at in events:
