@@ -378,7 +378,7 @@ class Station(CommandResponder):
                         "payload": p.text,
                     }
                 )
-            return frame[2]  # type: ignore[no-any-return]
+            return frame[2]
 
     async def go_offline(self, action: str, payload: dict[str, Any]) -> None:
         """Send a transaction message and drop the connection before its answer arrives:

@@ -639,7 +639,7 @@ class CommandResponder:
 
     # --- reservations ------------------------------------------------------------------------
 
-    def _on_ReserveNow(self, p: dict[str, Any]) -> dict[str, Any]:
+    def _on_ReserveNow(self, p: dict[str, Any]) -> Any:
         if self._v16():
             rid, evse, tag = int(p["reservationId"]), int(p["connectorId"]), p["idTag"]
         else:

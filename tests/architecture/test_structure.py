@@ -37,8 +37,6 @@ LOCAL_IMPORTS_TODO = {
     "billing/pricing/ocpi_objects.py:billing.pricing.parse",
     "billing/pricing/ocpi_objects.py:billing.pricing.model",
     "billing/pricing/parse.py:billing.pricing.model",
-    "csms_gateway/__main__.py:csms_gateway.server",
-    "csms_gateway/__main__.py:csms_gateway.settings",
     "restapi/fast.py:restapi.auth",
     "restapi/fast.py:restapi.json",
     "restapi/fast.py:restapi.serializers.tokens",
@@ -70,7 +68,6 @@ LONG_FILES_TODO = {
     "apps/locations/services.py",
     "billing/pricing/engine.py",
     "billing/pricing/parse.py",
-    "csms_gateway/commands.py",
     "csms_gateway/simulator.py",
     "csms_gateway/simulator_commands.py",
 }
