@@ -68,8 +68,6 @@ LONG_FILES_TODO = {
     "apps/locations/services.py",
     "billing/pricing/engine.py",
     "billing/pricing/parse.py",
-    "csms_gateway/simulator.py",
-    "csms_gateway/simulator_commands.py",
 }
 
 
