@@ -199,7 +199,7 @@ def main() -> int:
     procs = h.Processes(env, args.port)
     ok = True
     try:
-        credentials = {}
+        credentials: dict[str, str] = {}
         for protocol in args.protocols.split(","):
             credentials |= h.create_stations(
                 args.stations, prefix="B16" if protocol == "1.6" else "B201"

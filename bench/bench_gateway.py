@@ -351,7 +351,7 @@ def read_measure(server: subprocess.Popen[bytes], path: Path) -> dict[str, list[
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            return json.loads(path.read_text())  # type: ignore[no-any-return]
+            return json.loads(path.read_text())
         except (FileNotFoundError, ValueError):
             time.sleep(0.1)
     raise RuntimeError("the gateway wrote no measurements")

@@ -172,7 +172,7 @@ def make_session(case: str, rng: random.Random) -> SessionInput:
 def floor_loop(sessions: Sequence[SessionInput]) -> None:
     price, vat, cent = D("0.25"), D("1.21"), D("0.01")
     for s in sessions:
-        excl = sum(p.energy for p in s.charging_periods if p.energy) * price  # type: ignore[misc]
+        excl = sum(p.energy for p in s.charging_periods if p.energy) * price
         (excl.quantize(cent, ROUND_HALF_UP), (excl * vat).quantize(cent, ROUND_HALF_UP))
 
 

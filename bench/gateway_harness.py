@@ -313,7 +313,8 @@ def simulator_args(
 
 
 def read_record(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    sessions, answered = [], []
+    sessions: list[dict[str, Any]] = []
+    answered: list[dict[str, Any]] = []
     for line in path.read_text().splitlines():
         item = json.loads(line)
         (sessions if item["type"] == "session" else answered).append(item)

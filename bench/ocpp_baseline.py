@@ -20,6 +20,7 @@ from ocpp.routing import on
 from ocpp.v16 import ChargePoint as BaseChargePoint
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action, RegistrationStatus
+from websockets.typing import Subprotocol
 
 
 class ChargePoint(BaseChargePoint):
@@ -41,6 +42,7 @@ class ChargePoint(BaseChargePoint):
 
 
 async def on_connect(websocket: websockets.ServerConnection) -> None:
+    assert websocket.request is not None  # set once the handshake is done
     identity = websocket.request.path.strip("/").rsplit("/", 1)[-1]
     cp = ChargePoint(identity, websocket)
     try:
@@ -52,7 +54,7 @@ async def on_connect(websocket: websockets.ServerConnection) -> None:
 async def main(port: int) -> None:
     logging.getLogger("ocpp").setLevel(logging.WARNING)
     server = await websockets.serve(
-        on_connect, "127.0.0.1", port, subprotocols=["ocpp1.6"], backlog=4096
+        on_connect, "127.0.0.1", port, subprotocols=[Subprotocol("ocpp1.6")], backlog=4096
     )
     print(f"ocpp baseline listening on {port}", flush=True)
     await server.serve_forever()

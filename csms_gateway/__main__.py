@@ -8,15 +8,18 @@ import logging
 import os
 import signal
 
+import django
+
+# Django is set up before the gateway's modules are imported: they import the apps' `api`,
+# whose models need the app registry (the same order as config/asgi.py).
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+django.setup()
+
+from csms_gateway.server import Gateway  # noqa: E402
+from csms_gateway.settings import GatewaySettings  # noqa: E402
+
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    from csms_gateway.server import Gateway
-    from csms_gateway.settings import GatewaySettings
-
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
     settings = GatewaySettings.from_env()
 

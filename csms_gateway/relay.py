@@ -204,10 +204,11 @@ class Relay:
             missing = []
             for index in lost:
                 identity, token = batch[int(index) - 1]
-                current = await self._redis.get(self.keys.station(identity))
+                value = await self._redis.get(self.keys.station(identity))
+                current = value.decode(errors="replace") if isinstance(value, bytes) else value
                 if current is None:
                     missing.append((identity, token))
-                elif current.decode(errors="replace") == self._value(token):
+                elif current == self._value(token):
                     continue  # written by the registry writer meanwhile: ours after all
                 elif self._owned.get(identity) == token:
                     # Another connection (here or on another node) holds the station now.
@@ -215,7 +216,7 @@ class Relay:
                         "command relay: %s is registered as %s, not as this node's %s: "
                         "closing this connection",
                         identity,
-                        current.decode(errors="replace"),
+                        current,
                         token,
                     )
                     del self._owned[identity]
@@ -249,7 +250,7 @@ class Relay:
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
 
-    async def _handle(self, raw: bytes) -> None:
+    async def _handle(self, raw: bytes | str) -> None:
         try:
             request = relay_decode_request(raw)
         except (ValueError, TypeError, KeyError) as exc:

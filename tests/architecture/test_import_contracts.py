@@ -58,6 +58,12 @@ CASES = [
     ("apps-layers", "apps/parties/_bad.py", "from apps.charging import api\n"),
     ("apps-layers", "apps/tokens/_bad.py", "from apps.tariffs import contracts\n"),
     ("outer-layers", "restapi/_bad.py", "import portal.views\n"),
+    ("simulator-network-only", "csms_gateway/simulator/_bad.py", "import django.db\n"),
+    (
+        "simulator-network-only",
+        "csms_gateway/simulator/station.py",
+        "from csms_gateway import server\n",
+    ),
     ("app-internal-layers", "apps/tokens/selectors.py", "from apps.tokens import services\n"),
     ("app-internal-layers", "apps/tariffs/models.py", "from apps.tariffs import selectors\n"),
     ("restapi-layers", "restapi/operations.py", "from restapi.views import tokens\n"),

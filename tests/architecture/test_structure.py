@@ -4,8 +4,7 @@
 - a module's private names (`_name`) stay in it: nobody imports them;
 - no source file over 800 lines outside migrations.
 
-The lists below name what is still to do; each entry is removed when its module is fixed, and
-a fixed module that regresses fails here.
+A function-local import is allowed only where an ADR names the reason (LOCAL_IMPORTS_ALLOWED).
 """
 
 from __future__ import annotations
@@ -21,20 +20,6 @@ MAX_LINES = 800
 
 # Function-local first-party imports that an ADR names the reason for (module: why).
 LOCAL_IMPORTS_ALLOWED: dict[str, str] = {}
-
-# Still to fix (issue 16): "path:imported module".
-LOCAL_IMPORTS_TODO = {
-    "csms_gateway/__main__.py:csms_gateway.server",
-    "csms_gateway/__main__.py:csms_gateway.settings",
-}
-
-PRIVATE_IMPORTS_TODO = {}
-
-LONG_FILES_TODO = {
-    "csms_gateway/commands.py",
-    "csms_gateway/simulator.py",
-    "csms_gateway/simulator_commands.py",
-}
 
 
 def _sources() -> list[Path]:
@@ -93,18 +78,16 @@ def test_no_function_local_first_party_imports() -> None:
     found: set[str] = set()
     for path in _sources():
         found |= _imports(path)[0]
-    unexpected = sorted(found - LOCAL_IMPORTS_TODO - set(LOCAL_IMPORTS_ALLOWED))
+    unexpected = sorted(found - set(LOCAL_IMPORTS_ALLOWED))
     assert unexpected == [], "import at module level (or name the reason in an ADR)"
-    fixed = sorted(LOCAL_IMPORTS_TODO - found)
-    assert fixed == [], "fixed: remove from LOCAL_IMPORTS_TODO"
+    assert sorted(set(LOCAL_IMPORTS_ALLOWED) - found) == [], "no longer needed: remove it"
 
 
 def test_no_module_imports_another_modules_private_name() -> None:
     found: set[str] = set()
     for path in _sources():
         found |= _imports(path)[1]
-    assert sorted(found - PRIVATE_IMPORTS_TODO) == []
-    assert sorted(PRIVATE_IMPORTS_TODO - found) == [], "fixed: remove from PRIVATE_IMPORTS_TODO"
+    assert sorted(found) == []
 
 
 def test_no_source_file_over_800_lines() -> None:
@@ -113,5 +96,4 @@ def test_no_source_file_over_800_lines() -> None:
         for path in _sources()
         if len(path.read_text().splitlines()) > MAX_LINES
     }
-    assert sorted(long - LONG_FILES_TODO) == []
-    assert sorted(LONG_FILES_TODO - long) == [], "fixed: remove from LONG_FILES_TODO"
+    assert sorted(long) == []

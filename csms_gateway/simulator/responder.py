@@ -5,7 +5,7 @@ and the 2.0.1 profile report, reservations, the local list and its version, a Da
 vendor extension, availability, remote start / stop of a session, firmware updates and log
 uploads with their status notifications, and a reboot after Reset or a firmware install.
 
-A mixin of `simulator.Station` (it uses the station's connection, clock and session); like
+A part of `Station` (it uses the station's connection, clock and session); like
 the simulator it speaks only OCPP over the network (import-linter `simulator-network-only`).
 """
 
@@ -13,171 +13,28 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from csms_gateway import ocppj
+from csms_gateway.simulator.base import (
+    CallLog,
+    StationBase,
+    StationState,
+    default_config,
+    default_variables,
+)
+from csms_gateway.simulator.certificates import Certificates
+from csms_gateway.simulator.smart_charging import SmartCharging
 
-VOLTAGE = 230
 SIM_VENDOR = "org.example.sim"  # the vendor id of the simulator's DataTransfer extension
 REPORT_PART = 4  # variables per NotifyReport part (a full report comes in several parts)
 
 
-@dataclass
-class CallLog:
-    """What the station received from the CSMS and when (tests read it)."""
-
-    action: str
-    message_id: str
-    payload: dict[str, Any]
-    received: float  # time.monotonic()
-    answered: float | None = None
-    answer: dict[str, Any] | None = None
-
-
-@dataclass
-class StationState:
-    config: dict[str, tuple[str, bool]] = field(default_factory=dict)  # key -> (value, readonly)
-    variables: dict[tuple[str, str], tuple[str, bool]] = field(default_factory=dict)
-    profiles: dict[int, tuple[int, dict[str, Any]]] = field(default_factory=dict)  # id -> evse
-    reservations: dict[int, tuple[int, str]] = field(default_factory=dict)  # id -> evse, tag
-    local_list_version: int = 0
-    local_list: dict[str, str] = field(default_factory=dict)
-    operative: dict[int, bool] = field(default_factory=dict)
-    firmware_version: str = "sim-1.0"
-    boot_reason: str = "PowerUp"
-    # Installed root certificates: (OCPP certificate type word, PEM), in installation order.
-    certificates: list[tuple[str, str]] = field(default_factory=list)
-    # The station's own certificate: the key of its newest CSR, the chain it was sent back.
-    csr_key: Any = None
-    certificate_chain: str = ""
-    organization: str = "Simulated CSO"  # the O of a CSR made on a trigger
-
-
-def default_config() -> dict[str, tuple[str, bool]]:
-    return {
-        "HeartbeatInterval": ("300", False),
-        "MeterValueSampleInterval": ("900", False),
-        "ConnectionTimeOut": ("60", False),
-        "LocalAuthListEnabled": ("true", False),
-        "NumberOfConnectors": ("1", True),
-        "SupportedFeatureProfiles": (
-            "Core,FirmwareManagement,LocalAuthListManagement,Reservation,SmartCharging,"
-            "RemoteTrigger",
-            True,
-        ),
-        "ChargeProfileMaxStackLevel": ("8", True),
-    }
-
-
-def default_variables() -> dict[tuple[str, str], tuple[str, bool]]:
-    return {
-        ("OCPPCommCtrlr", "HeartbeatInterval"): ("300", False),
-        ("SampledDataCtrlr", "TxUpdatedInterval"): ("900", False),
-        ("LocalAuthListCtrlr", "Enabled"): ("true", False),
-        ("SmartChargingCtrlr", "Enabled"): ("true", True),
-        ("ChargingStation", "Model"): ("SimAC22", True),
-        ("SecurityCtrlr", "SecurityProfile"): ("1", True),
-    }
-
-
-def _num(value: Decimal) -> int | float:
-    return int(value) if value == value.to_integral_value() else float(value)
-
-
-def _plain(value: Any) -> Any:
-    """A payload as received (numbers parsed as Decimal) made ready to send again."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return _num(value) if isinstance(value, Decimal) else value
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def _steps(schedule: dict[str, Any], offset: int, duration: int) -> list[tuple[int, Decimal]]:
-    """A schedule as (start, limit) steps over [0, duration), `offset` seconds into it."""
-    periods = sorted(schedule.get("chargingSchedulePeriod") or [], key=lambda p: p["startPeriod"])
-    end = schedule.get("duration")
-    steps: list[tuple[int, Decimal]] = []
-    for i, p in enumerate(periods):
-        start = int(p["startPeriod"]) - offset
-        nxt = int(periods[i + 1]["startPeriod"]) - offset if i + 1 < len(periods) else None
-        if nxt is not None and nxt <= 0:
-            continue
-        steps.append((max(0, start), Decimal(str(p["limit"]))))
-    if end is not None:
-        steps = [(s, v) for s, v in steps if s < end - offset]
-    return [(s, v) for s, v in steps if s < duration]
-
-
-def _limit_at(steps: list[tuple[int, Decimal]], t: int) -> Decimal | None:
-    value = None
-    for start, limit in steps:
-        if start <= t:
-            value = limit
-    return value
-
-
-def composite(layers: list[list[tuple[int, Decimal]]], duration: int) -> list[tuple[int, Decimal]]:
-    """The lowest limit of all layers at each moment, as steps (equal neighbours merged)."""
-    points = sorted({0, *(s for layer in layers for s, _ in layer if s < duration)})
-    out: list[tuple[int, Decimal]] = []
-    for t in points:
-        values = [v for layer in layers if (v := _limit_at(layer, t)) is not None]
-        if not values:
-            continue
-        value = min(values)
-        if not out or out[-1][1] != value:
-            out.append((t, value))
-    return out
-
-
-class CommandResponder:
-    """Station behaviour for CSMS → station CALLs; `simulator.Station` provides what is
-    declared (not defined) here."""
-
-    identity: str
-    version: str
-    cfg: Any  # SimConfig: answer_delay, silent, firmware_step
-    stats: Any
-    register_wh: int
-    heartbeat_interval: float
-    active_txid: str | None
-    state: StationState
-    call_log: list[CallLog]
-    _followups: set[asyncio.Task[None]]
-
-    async def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
-
-    async def status(self, connector: int, status: str) -> None:
-        raise NotImplementedError
-
-    def sample(self, energy_wh: int, power_w: int, context: str) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def boot_payload(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    async def reboot(self, reason: str) -> None:
-        raise NotImplementedError
-
-    async def start_remote_session(self, id_tag: str, remote_start_id: int | None) -> None:
-        raise NotImplementedError
-
-    def request_remote_stop(self, txid: str) -> None:
-        raise NotImplementedError
+class CommandResponder(SmartCharging, Certificates, StationBase):
+    """Station behaviour for CSMS → station CALLs, dispatched by action to `_on_<Action>`
+    (here, in `SmartCharging` and in `Certificates`); `Station` provides what `StationBase`
+    declares."""
 
     def init_responder(self) -> None:
         self.state = StationState(config=default_config(), variables=default_variables())
@@ -218,9 +75,6 @@ class CommandResponder:
             task = asyncio.get_running_loop().create_task(followup)
             self._followups.add(task)
             task.add_done_callback(self._followups.discard)
-
-    def _v16(self) -> bool:
-        return self.version != "2.0.1"
 
     # --- Core / provisioning -----------------------------------------------------------------
 
@@ -467,179 +321,9 @@ class CommandResponder:
                 self.stats.error(f"{self.identity}: NotifyReport: {exc!r}")
                 return
 
-    # --- smart charging --------------------------------------------------------------------
-
-    def _profile_fields(self, profile: dict[str, Any]) -> tuple[int, str, int, dict[str, Any]]:
-        if self._v16():
-            return (
-                profile["chargingProfileId"],
-                profile["chargingProfilePurpose"],
-                profile["stackLevel"],
-                profile["chargingSchedule"],
-            )
-        return (
-            profile["id"],
-            profile["chargingProfilePurpose"],
-            profile["stackLevel"],
-            profile["chargingSchedule"][0],
-        )
-
-    def _on_SetChargingProfile(self, p: dict[str, Any]) -> dict[str, Any]:
-        evse = int(p["connectorId"] if self._v16() else p["evseId"])
-        profile = p["csChargingProfiles"] if self._v16() else p["chargingProfile"]
-        pid, purpose, level, _ = self._profile_fields(profile)
-        if evse not in (0, 1):
-            return {"status": "Rejected"}
-        if purpose == "TxProfile" and (evse == 0 or self.active_txid is None):
-            return {"status": "Rejected"}
-        if purpose in ("ChargePointMaxProfile", "ChargingStationMaxProfile") and evse != 0:
-            return {"status": "Rejected"}
-        # A profile with the same purpose and stack level on the same EVSE is replaced.
-        for other, (other_evse, other_profile) in list(self.state.profiles.items()):
-            _, other_purpose, other_level, _ = self._profile_fields(other_profile)
-            if (other_evse, other_purpose, other_level) == (evse, purpose, level):
-                del self.state.profiles[other]
-        self.state.profiles[pid] = (evse, profile)
-        return {"status": "Accepted"}
-
-    def _on_ClearChargingProfile(self, p: dict[str, Any]) -> dict[str, Any]:
-        if self._v16():
-            pid, evse = p.get("id"), p.get("connectorId")
-            purpose, level = p.get("chargingProfilePurpose"), p.get("stackLevel")
-        else:
-            criteria = p.get("chargingProfileCriteria") or {}
-            pid, evse = p.get("chargingProfileId"), criteria.get("evseId")
-            purpose, level = criteria.get("chargingProfilePurpose"), criteria.get("stackLevel")
-        removed = 0
-        for other, (other_evse, profile) in list(self.state.profiles.items()):
-            other_id, other_purpose, other_level, _ = self._profile_fields(profile)
-            if pid is not None and other_id != pid:
-                continue
-            if evse is not None and other_evse != evse:
-                continue
-            if purpose is not None and other_purpose != purpose:
-                continue
-            if level is not None and other_level != level:
-                continue
-            del self.state.profiles[other]
-            removed += 1
-        return {"status": "Accepted" if removed else "Unknown"}
-
-    def _on_GetChargingProfiles(self, p: dict[str, Any]) -> Any:
-        """2.0.1: the installed profiles that match every given criterion, reported in one
-        ReportChargingProfiles per EVSE (source CSO: all were set by the CSMS); NoProfiles
-        when none match."""
-        criterion = p.get("chargingProfile") or {}
-        evse, ids = p.get("evseId"), criterion.get("chargingProfileId")
-        sources = criterion.get("chargingLimitSource")
-        found: dict[int, list[dict[str, Any]]] = {}
-        for pid, (profile_evse, profile) in sorted(self.state.profiles.items()):
-            _, purpose, level, _ = self._profile_fields(profile)
-            if (
-                (evse is not None and profile_evse != evse)
-                or (ids and pid not in ids)
-                or (sources and "CSO" not in sources)
-                or criterion.get("chargingProfilePurpose", purpose) != purpose
-                or criterion.get("stackLevel", level) != level
-            ):
-                continue
-            found.setdefault(profile_evse, []).append(profile)
-        if not found:
-            return {"status": "NoProfiles"}
-        return {"status": "Accepted"}, self._profiles_flow(p["requestId"], found)
-
-    async def _profiles_flow(self, request_id: int, found: dict[int, list[dict[str, Any]]]) -> None:
-        evses = sorted(found)
-        for i, evse in enumerate(evses):
-            payload = {
-                "requestId": request_id,
-                "chargingLimitSource": "CSO",
-                "tbc": i < len(evses) - 1,
-                "evseId": evse,
-                "chargingProfile": _plain(found[evse]),
-            }
-            try:
-                await self.call("ReportChargingProfiles", payload)
-            except Exception as exc:  # noqa: BLE001
-                self.stats.error(f"{self.identity}: ReportChargingProfiles: {exc!r}")
-                return
-
-    def composite_schedule(
-        self, evse: int, duration: int, unit: str | None, now: datetime
-    ) -> tuple[str, list[tuple[int, Decimal]]]:
-        """The station's limit over [now, now + duration): the TX profile (else the TX default
-        profile) of highest stack level for the EVSE (EVSE 0's apply to every EVSE), capped by
-        the station maximum profile; converted to `unit` at 230 V per phase."""
-
-        def layer(purposes: tuple[str, ...], evses: tuple[int, ...]) -> list[Any] | None:
-            best = None
-            for other_evse, profile in self.state.profiles.values():
-                _, purpose, level, schedule = self._profile_fields(profile)
-                if purpose in purposes and other_evse in evses:
-                    if best is None or level > best[0]:
-                        best = (level, schedule)
-            return None if best is None else [best[1]]
-
-        chosen = (
-            layer(("TxProfile",), (evse,))
-            or layer(("TxDefaultProfile",), (evse,))
-            or layer(("TxDefaultProfile",), (0,))
-        )
-        cap = layer(("ChargePointMaxProfile", "ChargingStationMaxProfile"), (0,))
-        schedules = [s for s in (chosen or []) + (cap or [])]
-        if not schedules:
-            return unit or "W", []
-        target = unit or schedules[0]["chargingRateUnit"]
-        layers = []
-        for s in schedules:
-            start = _parse_time(s.get("startSchedule"))
-            offset = max(0, int((now - start).total_seconds())) if start else 0
-            steps = _steps(s, offset, duration)
-            if s["chargingRateUnit"] != target:
-                factor = Decimal(VOLTAGE * 3)
-                steps = [
-                    (t, (v * factor) if target == "W" else (v / factor).quantize(Decimal("0.1")))
-                    for t, v in steps
-                ]
-            layers.append(steps)
-        return target, composite(layers, duration)
-
-    def _on_GetCompositeSchedule(self, p: dict[str, Any]) -> dict[str, Any]:
-        evse = int(p["connectorId"] if self._v16() else p["evseId"])
-        if evse not in (0, 1):
-            return {"status": "Rejected"}
-        now = datetime.now(UTC).replace(microsecond=0)
-        duration = int(p["duration"])
-        unit, steps = self.composite_schedule(evse, duration, p.get("chargingRateUnit"), now)
-        if not steps:
-            return {"status": "Rejected"}
-        periods = [{"startPeriod": t, "limit": _num(v)} for t, v in steps]
-        start = now.isoformat().replace("+00:00", "Z")
-        if self._v16():
-            return {
-                "status": "Accepted",
-                "connectorId": evse,
-                "scheduleStart": start,
-                "chargingSchedule": {
-                    "duration": duration,
-                    "chargingRateUnit": unit,
-                    "chargingSchedulePeriod": periods,
-                },
-            }
-        return {
-            "status": "Accepted",
-            "schedule": {
-                "evseId": evse,
-                "duration": duration,
-                "scheduleStart": start,
-                "chargingRateUnit": unit,
-                "chargingSchedulePeriod": periods,
-            },
-        }
-
     # --- reservations ------------------------------------------------------------------------
 
-    def _on_ReserveNow(self, p: dict[str, Any]) -> dict[str, Any]:
+    def _on_ReserveNow(self, p: dict[str, Any]) -> Any:
         if self._v16():
             rid, evse, tag = int(p["reservationId"]), int(p["connectorId"]), p["idTag"]
         else:
@@ -739,101 +423,3 @@ class CommandResponder:
             except Exception as exc:  # noqa: BLE001
                 self.stats.error(f"{self.identity}: {action}: {exc!r}")
                 return
-
-    # --- certificates (1.6 security extension, 2.0.1) ------------------------------------------
-
-    def certificate_request(
-        self, organization: str, key_type: str = "", common_name: str = ""
-    ) -> dict[str, Any]:
-        """A SignCertificate payload: a new EC P-256 key and a CSR for it, CN the station's
-        identity and O `organization` (what the OCPP security whitepaper asks); the key is
-        kept for the certificate that comes back (CertificateSigned)."""
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
-
-        key = ec.generate_private_key(ec.SECP256R1())
-        name = [x509.NameAttribute(NameOID.COMMON_NAME, common_name or self.identity)]
-        if organization:
-            name.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
-        csr = x509.CertificateSigningRequestBuilder(x509.Name(name)).sign(key, hashes.SHA256())
-        self.state.csr_key = key
-        payload = {"csr": csr.public_bytes(serialization.Encoding.PEM).decode()}
-        if not self._v16():
-            payload["certificateType"] = key_type or "ChargingStationCertificate"
-        return payload
-
-    def _on_CertificateSigned(self, p: dict[str, Any]) -> dict[str, Any]:
-        """Accepted when the first certificate of the chain is for the key of our CSR."""
-        from cryptography import x509
-        from cryptography.hazmat.primitives import serialization
-
-        pem = serialization.PublicFormat.SubjectPublicKeyInfo
-        try:
-            leaf = x509.load_pem_x509_certificates(p["certificateChain"].encode())[0]
-        except ValueError:
-            return {"status": "Rejected"}
-        key = self.state.csr_key
-        if key is None or leaf.public_key().public_bytes(
-            serialization.Encoding.DER, pem
-        ) != key.public_key().public_bytes(serialization.Encoding.DER, pem):
-            return {"status": "Rejected"}
-        self.state.certificate_chain = p["certificateChain"]
-        return {"status": "Accepted"}
-
-    def _on_InstallCertificate(self, p: dict[str, Any]) -> dict[str, Any]:
-        from cryptography import x509
-
-        try:
-            x509.load_pem_x509_certificate(p["certificate"].encode())
-        except ValueError:
-            return {"status": "Rejected" if self._v16() else "Failed"}
-        self.state.certificates.append((p["certificateType"], p["certificate"]))
-        return {"status": "Accepted"}
-
-    def _hash_data(self, pem: str) -> dict[str, Any]:
-        """CertificateHashDataType of a (self-signed root) certificate: SHA-256 of the
-        issuer's DER name and of the issuer's public key bits, the serial in hex."""
-        import hashlib
-
-        from cryptography import x509
-        from cryptography.hazmat.primitives import serialization
-
-        cert = x509.load_pem_x509_certificate(pem.encode())
-        key = cert.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        return {
-            "hashAlgorithm": "SHA256",
-            "issuerNameHash": hashlib.sha256(cert.issuer.public_bytes()).hexdigest(),
-            "issuerKeyHash": hashlib.sha256(key).hexdigest(),
-            "serialNumber": format(cert.serial_number, "x"),
-        }
-
-    def _on_GetInstalledCertificateIds(self, p: dict[str, Any]) -> dict[str, Any]:
-        wanted = p.get("certificateType")
-        if isinstance(wanted, str):  # 1.6: one type
-            wanted = [wanted]
-        found = [(t, pem) for t, pem in self.state.certificates if not wanted or t in wanted]
-        if not found:
-            return {"status": "NotFound"}
-        if self._v16():
-            return {
-                "status": "Accepted",
-                "certificateHashData": [self._hash_data(c) for _, c in found],
-            }
-        return {
-            "status": "Accepted",
-            "certificateHashDataChain": [
-                {"certificateType": t, "certificateHashData": self._hash_data(c)} for t, c in found
-            ],
-        }
-
-    def _on_DeleteCertificate(self, p: dict[str, Any]) -> dict[str, Any]:
-        wanted = p["certificateHashData"]
-        for i, (_, pem) in enumerate(self.state.certificates):
-            if self._hash_data(pem) == wanted:
-                del self.state.certificates[i]
-                return {"status": "Accepted"}
-        return {"status": "NotFound"}
