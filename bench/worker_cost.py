@@ -129,7 +129,7 @@ def measure(
 ) -> dict[str, object]:
     from django.db import connection
 
-    from apps.charging import taskqueue, tasks
+    from apps.charging import jobs, tasks
 
     pairs = ended_pairs(prefix)
     statements = 0
@@ -139,7 +139,7 @@ def measure(
         statements += 1
         return execute(sql, params, many, context)
 
-    size = keys_per_task or taskqueue.KEYS_PER_TASK
+    size = keys_per_task or jobs.KEYS_PER_TASK
     chunks = [pairs[i : i + size] for i in range(0, len(pairs), size)]
     connection.ensure_connection()
     with connection.execute_wrapper(count):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apps.charging import ocpi, taskqueue
+from apps.charging import jobs, ocpi
 from apps.charging.selectors import cdrs as cdr_selectors
 from apps.charging.selectors import dashboard, flags, messages
 from apps.charging.selectors import sessions as session_selectors
@@ -23,7 +23,7 @@ cdr_object = ocpi.cdr_object
 
 # Publish the processing of (station, transaction) pairs (what `transaction_events_record`
 # does on commit by default); the gateway calls it from its own publisher thread.
-transactions_enqueue = taskqueue.transactions_enqueue
+transactions_enqueue = jobs.transactions_enqueue
 
 # The Redis channel on which workers publish the running cost of active sessions (the gateway
 # subscribes and sends OCPP 2.0.1 CostUpdated).

@@ -10,7 +10,7 @@ from celery import shared_task
 from django.db import IntegrityError, OperationalError
 from django.utils import timezone
 
-from apps.charging import taskqueue
+from apps.charging import jobs
 from apps.charging.selectors import backlog
 from apps.charging.services import processing
 
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 
 @shared_task(
-    name=taskqueue.TRANSACTION_PROCESS,
+    name=jobs.TRANSACTION_PROCESS,
     ignore_result=True,  # nobody waits for it: no result backend round trip per task
     autoretry_for=(OperationalError, IntegrityError),
     retry_backoff=1,
@@ -32,7 +32,7 @@ def transaction_process(station_id: int, ocpp_transaction_id: str) -> int | None
     )
 
 
-@shared_task(name=taskqueue.TRANSACTIONS_PROCESS, ignore_result=True)
+@shared_task(name=jobs.TRANSACTIONS_PROCESS, ignore_result=True)
 def transactions_process(keys: list[Any]) -> int:
     """Bring many transactions up to date in one database transaction, set-based
     (`processing.transactions_process`). When the batch fails with a database error (a
@@ -54,7 +54,7 @@ def sweep_unprocessed() -> int:
     keys = backlog.unprocessed_transactions(
         older_than=now - timedelta(seconds=30), newer_than=now - timedelta(hours=1)
     )
-    taskqueue.transactions_enqueue(keys)
+    jobs.transactions_enqueue(keys)
     return len(keys)
 
 
@@ -64,5 +64,5 @@ def sweep_live_costs() -> int:
     its live-cost window, now that the window is over: one query, then tasks of
     `KEYS_PER_TASK` sessions (beat runs this every `CHARGING_LIVE_COST_SECONDS`)."""
     keys = backlog.stale_live_costs(older_than=timezone.now())
-    taskqueue.transactions_enqueue(keys)
+    jobs.transactions_enqueue(keys)
     return len(keys)

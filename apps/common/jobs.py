@@ -17,7 +17,11 @@ from typing import Any
 from celery import current_app
 
 
-def enqueue(name: str, *args: Any) -> None:
+def enqueue(name: str, *args: Any, ignore_result: bool = False) -> None:
     """Send the task registered as `name` with positional `args` (what `task.delay(*args)`
-    sends: the routes in settings apply by name)."""
-    current_app.send_task(name, args=args)
+    sends: the routes in settings apply by name). `ignore_result`: nobody waits for it, so
+    no result is stored (a task declared with `ignore_result=True`)."""
+    if ignore_result:
+        current_app.send_task(name, args=args, ignore_result=True)
+    else:
+        current_app.send_task(name, args=args)

@@ -14,7 +14,7 @@ from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from apps.charging import api as charging_api
-from apps.charging import taskqueue, tasks
+from apps.charging import jobs, tasks
 from apps.charging.contracts import EventKind, MeterSampleIn, TransactionEventIn
 from apps.charging.models import (
     Cdr,
@@ -223,7 +223,7 @@ def test_live_cost_is_priced_at_most_once_per_window_and_still_follows(
     assert backlog.stale_live_costs(older_than=timezone.now()) == [(st.pk, txid)]
     assert backlog.transactions_pending([(st.pk, txid)]) == {(st.pk, txid): True}
     published: list[list[tuple[int, str]]] = []
-    monkeypatch.setattr(taskqueue, "transactions_enqueue", published.append)
+    monkeypatch.setattr(jobs, "transactions_enqueue", published.append)
     assert tasks.sweep_live_costs() == 1
     assert published == [[(st.pk, txid)]]
     assert process() == []  # what the swept task does

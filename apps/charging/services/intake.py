@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
-from apps.charging import taskqueue
+from apps.charging import jobs
 from apps.charging.contracts import (
     EventKind,
     StatusEventIn,
@@ -171,7 +171,7 @@ def transaction_events_record(
     winner's row instead of failing the batch.
 
     On commit, the (station, transaction) pairs with a new event go to `enqueue` (default:
-    publish the Celery tasks at once, in the committing thread, `taskqueue`; the gateway
+    publish the Celery tasks at once, in the committing thread, `jobs`; the gateway
     passes a non-blocking hand-off to its publisher thread).
     """
     results: list[TransactionEventResult] = []
@@ -195,7 +195,7 @@ def transaction_events_record(
             }
         )
         if touched:
-            publish = enqueue or taskqueue.transactions_enqueue
+            publish = enqueue or jobs.transactions_enqueue
             transaction.on_commit(lambda: publish(touched))
     return results
 

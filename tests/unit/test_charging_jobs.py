@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from apps.charging import taskqueue, tasks
+from apps.charging import jobs, tasks
 from config.celery import app
 
 
@@ -18,15 +18,15 @@ def test_work_is_published_under_the_names_the_worker_registers(
     sent: list[tuple[str, dict[str, Any]]] = []
     monkeypatch.setattr(app, "send_task", lambda name, **options: sent.append((name, options)))
     keys = [(2, "b"), (1, "a"), (1, "a")] + [(3, f"t{i:02d}") for i in range(60)]
-    taskqueue.transactions_enqueue(keys)
-    assert [name for name, _ in sent] == [taskqueue.TRANSACTIONS_PROCESS] * 2
+    jobs.transactions_enqueue(keys)
+    assert [name for name, _ in sent] == [jobs.TRANSACTIONS_PROCESS] * 2
     first, second = (options["args"][0] for _, options in sent)
     assert first[:3] == [[1, "a"], [2, "b"], [3, "t00"]]  # sorted, each key once
-    assert len(first) == taskqueue.KEYS_PER_TASK and len(first) + len(second) == 62
+    assert len(first) == jobs.KEYS_PER_TASK and len(first) + len(second) == 62
     assert all(options["ignore_result"] for _, options in sent)
     for name, task in [
-        (taskqueue.TRANSACTIONS_PROCESS, tasks.transactions_process),
-        (taskqueue.TRANSACTION_PROCESS, tasks.transaction_process),
+        (jobs.TRANSACTIONS_PROCESS, tasks.transactions_process),
+        (jobs.TRANSACTION_PROCESS, tasks.transaction_process),
     ]:
         assert task.name == name and app.tasks[name].name == name
         assert app.amqp.router.route({}, name)["queue"].name == "charging"

@@ -1,4 +1,5 @@
-"""Queueing the charging worker's work by task name, from below the tasks layer.
+"""Queueing the charging worker's work by task name, from below the tasks layer (the app's
+`jobs` module, as every app's: `apps.common.jobs`, ADR 0026).
 
 Inside the app, tasks sit above services (pyproject `app-internal-layers`): a task calls a
 service, never the reverse. Yet the intake service must queue the processing of what it
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from celery import current_app
+from apps.common.jobs import enqueue
 
 TRANSACTION_PROCESS = "apps.charging.transaction_process"
 TRANSACTIONS_PROCESS = "apps.charging.transactions_process"
@@ -30,4 +31,4 @@ def transactions_enqueue(keys: Iterable[tuple[int, str]]) -> None:
     ordered = sorted(set(keys))
     for i in range(0, len(ordered), KEYS_PER_TASK):
         chunk = [[station, txid] for station, txid in ordered[i : i + KEYS_PER_TASK]]
-        current_app.send_task(TRANSACTIONS_PROCESS, args=[chunk], ignore_result=True)
+        enqueue(TRANSACTIONS_PROCESS, chunk, ignore_result=True)
