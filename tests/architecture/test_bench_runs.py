@@ -172,3 +172,20 @@ def test_bench_pricing_quick_run_reprices_without_mismatch() -> None:
     end_to_end = cases["jsonl_end_to_end"]
     assert end_to_end["cdrs"] == 2000 and end_to_end["sample_mismatches"] == 0
     assert end_to_end["verified_sample"] >= 1
+
+
+@pytest.mark.postgres
+def test_bench_bulk_update_measures_both_ways_of_both_shapes() -> None:
+    """`bench/bulk_update.py` (the evidence for `apps.common.bulk.update_where`'s two ways)
+    on 50 stations: every shape and way measured on all rows."""
+    pg, _ = _server()
+    lines = _run(["bench/bulk_update.py", "--pg", pg, "--stations", "50", "--rounds", "1"],
+                 timeout=180)  # fmt: skip
+    assert {(x["shape"], x["way"]) for x in lines} == {
+        ("storm", "values_raw"),
+        ("storm", "values"),
+        ("storm", "executemany"),
+        ("by_pk", "executemany"),
+        ("by_pk", "values"),
+    }
+    assert {x["rows"] for x in lines} == {50}
