@@ -51,3 +51,17 @@ def test_the_layout_and_the_error_pages_are_project_templates() -> None:
         origin = get_template(name).origin.name
         assert "/templates/" in origin and "/portal/templates/" not in origin, (name, origin)
     assert "/portal/templates/" in get_template("portal/base.html").origin.name
+
+
+@pytest.mark.django_db
+def test_an_error_page_is_the_same_for_every_request_and_sets_no_cookie() -> None:
+    # A bad Host header on an API path gets the 400 page: no CSRF token in it, no cookie set
+    # (the ASGI fast path answers such requests byte for byte as Django does).
+    answers = [
+        Client().get("/api/v1/cdrs", HTTP_HOST="evil.example", HTTP_AUTHORIZATION=f"Bearer {n}")
+        for n in ("a", "b")
+    ]
+    assert [a.status_code for a in answers] == [400, 400]
+    assert answers[0].content == answers[1].content
+    assert all("csrftoken" not in a.cookies for a in answers)
+    assert b"X-CSRFToken" not in answers[0].content
