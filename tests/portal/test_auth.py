@@ -103,7 +103,6 @@ def test_a_missing_field_is_refused_without_counting_and_keeps_the_address(world
         r = client.post(SIGN_IN, data)
         assert r.status_code == 400
         assert b"Enter your e-mail address and your password." in r.content
-    assert f'value="{email}"'.encode() in r.content or b'value=""' in r.content
     r = client.post(SIGN_IN, {"email": email})
     assert f'value="{email}"'.encode() in r.content
     assert not SignInLock.objects.exists()
