@@ -64,7 +64,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	$(BIN)/mypy --strict billing/pricing
+	$(BIN)/mypy --strict billing/pricing billing/rating
 	$(BIN)/python manage.py makemigrations --check --dry-run -v1
 
 # Tests keep their SQLite file and broker folders apart from `make run`'s.

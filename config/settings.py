@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "apps.tariffs",
     "apps.customers",
     "apps.charging",
+    "apps.rating",
     "apps.invoicing",
     "apps.integrations",
     "apps.devices",

@@ -50,6 +50,16 @@ class CdrKind(enum.StrEnum):
     CREDIT = "CREDIT"
 
 
+class TokenSource(enum.StrEnum):
+    """Where a session's token was found, in this order (ADR 0027): the station tenant's
+    own eMSP tokens, then the tokens it holds of partners (roaming) admitted at the
+    station, then the tokens of other marketplace tenants."""
+
+    OWN = "OWN"
+    PARTNER = "PARTNER"
+    MARKETPLACE = "MARKETPLACE"
+
+
 class AuthMethod(enum.StrEnum):
     """How a session was authorised (OCPI 2.2.1 AuthMethod), as the gateway saw it."""
 

@@ -11,6 +11,7 @@ from apps.charging.contracts import (
     FlagReason,
     FlagStatus,
     SessionStatus,
+    TokenSource,
 )
 from apps.common.models import AppendOnlyModel, TenantOwnedModel, choices, in_enum
 
@@ -64,6 +65,19 @@ class ChargingSession(TenantOwnedModel):
     )
     # What the station sent (idTag / idToken), kept even when no token matches.
     id_tag = models.CharField(max_length=36, blank=True)
+    # How the token was resolved (TokenSource; "" when none was) and whose driver it is
+    # (ADR 0027): the eMSP party as the station's tenant knows it (its own identity, or a
+    # partner row), and the eMSP tenant when that eMSP runs on this platform (the station's
+    # tenant for its own tokens, another tenant in the marketplace).
+    token_source = models.CharField(
+        max_length=12, choices=choices(TokenSource), blank=True, default="", db_default=""
+    )
+    emsp_party = models.ForeignKey(
+        "parties.Party", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    emsp_tenant = models.ForeignKey(
+        "parties.Operator", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     # OCPP 1.x: the integer transactionId we issued; OCPP 2.0.1: the station's string id.
     ocpp_transaction_id = models.CharField(max_length=36)
     status = models.CharField(
@@ -124,6 +138,12 @@ class ChargingSession(TenantOwnedModel):
         ]
         indexes = [
             models.Index(fields=["tenant", "-started_at"], name="session_tenant_started"),
+            # The eMSP tenant's view of its drivers' sessions (the marketplace).
+            models.Index(
+                fields=["emsp_tenant", "-started_at"],
+                condition=models.Q(emsp_tenant__isnull=False),
+                name="session_emsp_tenant_started",
+            ),
             # The live-cost sweep: active sessions only, whatever the table's size.
             models.Index(
                 fields=["live_cost_at"],
@@ -207,6 +227,30 @@ class Cdr(AppendOnlyModel):
     total_energy_kwh = models.DecimalField(**ENERGY_KWH)
     total_time_hours = models.DecimalField(**HOURS)
     total_parking_time_hours = models.DecimalField(**HOURS, default=0)
+    # Who the CDR is billed to, resolved when it is written (ADR 0027): the token and how
+    # it was found, the eMSP party as the CPO tenant knows it, the eMSP tenant when it runs
+    # on this platform (it then sees the CDR too), and that tenant's contract and customer
+    # in force at the session start. Empty when unknown (no token, a partner's token).
+    token = models.ForeignKey(
+        "tokens.Token", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    token_source = models.CharField(
+        max_length=12, choices=choices(TokenSource), blank=True, default="", db_default=""
+    )
+    emsp_party = models.ForeignKey(
+        "parties.Party", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    emsp_tenant = models.ForeignKey(
+        "parties.Operator", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    contract = models.ForeignKey(
+        "customers.Contract", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # The home-charger flag that applied (the station's, else the token's; HccFlag or "").
+    hcc = models.CharField(max_length=8, blank=True, default="", db_default="")
     data = models.JSONField()
     # The platform's own notes on the CDR, kept out of the OCPI object in `data` (which holds
     # OCPI 2.2.1 fields only): `time_zone` (the session's, to re-price it), `meter_start_wh`,
@@ -238,6 +282,12 @@ class Cdr(AppendOnlyModel):
             models.Index(fields=["tenant", "-end_date_time", "-id"], name="cdr_tenant_end"),
             # Keyset pagination of the REST API: WHERE tenant_id = ? AND id > ? ORDER BY id.
             models.Index(fields=["tenant", "id"], name="cdr_tenant_id"),
+            # The eMSP tenant's view of its drivers' CDRs (the marketplace).
+            models.Index(
+                fields=["emsp_tenant", "-end_date_time", "-id"],
+                condition=models.Q(emsp_tenant__isnull=False),
+                name="cdr_emsp_tenant_end",
+            ),
         ]
 
     def __str__(self) -> str:

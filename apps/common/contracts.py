@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from apps.common.errors import Problem
 
-__all__ = ["Actor", "Problem"]
+__all__ = ["Actor", "HccFlag", "Problem"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,3 +32,12 @@ class Actor:
     @classmethod
     def system(cls, name: str) -> Actor:
         return cls(name=name[:254])
+
+
+class HccFlag(enum.StrEnum):
+    """Home-charger flags (BILLING.md section 3): a charger at a driver's home whose
+    reimbursement excludes VAT (`HCC_E`: 0 % with an exemption reason) or includes it
+    (`HCC_V`). Set per charge station and per token; a CDR carries the one that applied."""
+
+    HCC_E = "HCC_E"
+    HCC_V = "HCC_V"

@@ -38,20 +38,66 @@ class Customer(TenantOwnedModel):
         return self.name
 
 
+class RetailPackage(TenantOwnedModel):
+    """An eMSP's retail offer a contract is on (BILLING.md section 1): what the retail
+    engine's billing rules scope on (a rule prices the package: cost-plus or a tariff)."""
+
+    name = models.CharField(max_length=100)
+    description = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="retail_package_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class UserGroup(TenantOwnedModel):
+    """A group of an eMSP's contracts (e.g. a company's drivers) that billing rules scope on."""
+
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="user_group_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Contract(TenantOwnedModel):
-    """A customer's contract for one token, valid over [valid_from, valid_until)."""
+    """One version of a customer's contract for one token, valid over
+    [valid_from, valid_until).
+
+    A contract is its `reference`; a change (another customer, package or group) is a new
+    version from a moment on, and the version before it ends there: the bill-to customer of
+    any session stays reproducible. One token's versions never overlap (the services check
+    it; on PostgreSQL an exclusion constraint as well)."""
 
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="contracts")
     token = models.ForeignKey("tokens.Token", on_delete=models.PROTECT, related_name="+")
     reference = models.CharField(max_length=64)
+    version = models.PositiveIntegerField(default=1, db_default=1)
+    retail_package = models.ForeignKey(
+        RetailPackage, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    user_group = models.ForeignKey(
+        UserGroup, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     valid_from = models.DateTimeField()
     valid_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-valid_from"]
+        indexes = [models.Index(fields=["token", "valid_from"], name="contract_token_from")]
         constraints = [
             models.UniqueConstraint(
-                fields=["tenant", "reference"], name="contract_reference_unique"
+                fields=["tenant", "reference", "version"], name="contract_reference_version"
             ),
             models.CheckConstraint(
                 condition=models.Q(valid_until__isnull=True)

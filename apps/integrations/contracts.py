@@ -19,6 +19,9 @@ SCOPE_RESOURCES = (
     "cdrs",
     "commands",
     "webhooks",
+    "partners",  # partner parties (ADR 0027)
+    "billing",  # billing rules, CPO contracts, payees, HCC flags, retail packages, groups
+    "rated_lines",  # rated lines per CDR and per period, settlement reports
 )
 SCOPE_ACTIONS = ("read", "write")
 ALL_SCOPES = tuple(f"{r}:{a}" for r in SCOPE_RESOURCES for a in SCOPE_ACTIONS)

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
+from apps.common.contracts import HccFlag
 from apps.common.models import TenantOwnedModel, choices, in_enum
 from apps.locations.contracts import (
     CommandKind,
@@ -117,6 +118,11 @@ class ChargeStation(TenantOwnedModel):
     # Roaming active: tokens the tenant received from other eMSPs may charge here
     # (docs/glossary.md "Access control", ADR 0015).
     roaming = models.BooleanField(default=True)
+    # A home charger (BILLING.md section 3): HCC_E excludes VAT from the owner's
+    # reimbursement, HCC_V includes it; empty: not a home charger. Stamped on its CDRs.
+    hcc = models.CharField(
+        max_length=8, choices=choices(HccFlag), blank=True, default="", db_default=""
+    )
     last_seen_at = models.DateTimeField(null=True, blank=True)
     connectivity = models.CharField(
         max_length=8, choices=choices(Connectivity), default=Connectivity.UNKNOWN.value

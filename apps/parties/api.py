@@ -5,12 +5,24 @@ from __future__ import annotations
 
 from apps.common.errors import NotFound, Problem, ValidationFailed
 from apps.parties import access, admin_audit, services
-from apps.parties.contracts import OperatorRef, PartyRef, PartyRole
+from apps.parties.contracts import OperatorRef, PartyKind, PartyRef, PartyRole
 from apps.parties.models import Operator, Party
 
 operator_ensure = services.operator_ensure
 party_ensure = services.party_ensure
 user_ensure_with_role = services.user_ensure_with_role
+
+
+def _party_ref(p: Party) -> PartyRef:
+    return PartyRef(
+        id=p.pk,
+        tenant_id=p.tenant_id,
+        role=PartyRole(p.role),
+        country_code=p.country_code,
+        party_id=p.party_id,
+        name=p.name,
+        kind=PartyKind(p.kind),
+    )
 
 
 def operator_get(*, slug: str) -> OperatorRef:
@@ -27,20 +39,18 @@ def operator_slugs() -> list[str]:
 
 
 def party_get(*, country_code: str, party_id: str, role: PartyRole) -> PartyRef:
+    """The tenant identity (kind OWN) with this OCPI identity and role, whichever tenant
+    holds it."""
     try:
         p = Party.objects.get(
-            country_code=country_code.upper(), party_id=party_id.upper(), role=role.value
+            country_code=country_code.upper(),
+            party_id=party_id.upper(),
+            role=role.value,
+            kind=PartyKind.OWN.value,
         )
     except Party.DoesNotExist:
         raise NotFound(f"no {role.value} party {country_code}*{party_id}") from None
-    return PartyRef(
-        id=p.pk,
-        tenant_id=p.tenant_id,
-        role=PartyRole(p.role),
-        country_code=p.country_code,
-        party_id=p.party_id,
-        name=p.name,
-    )
+    return _party_ref(p)
 
 
 # (tenant, country code, party id, role) -> (pk, cached at): a party's OCPI identity is
@@ -103,14 +113,7 @@ def party_pk_for_tenant(
 
 def party_by_pk(*, pk: int) -> PartyRef:
     p = Party.objects.get(pk=pk)
-    return PartyRef(
-        id=p.pk,
-        tenant_id=p.tenant_id,
-        role=PartyRole(p.role),
-        country_code=p.country_code,
-        party_id=p.party_id,
-        name=p.name,
-    )
+    return _party_ref(p)
 
 
 # Sign-in, roles and the audit log (apps.parties.access).
@@ -140,14 +143,4 @@ def parties_of_tenant(*, tenant_id: int, role: PartyRole | None = None) -> list[
     qs = Party.objects.filter(tenant_id=tenant_id)
     if role is not None:
         qs = qs.filter(role=role.value)
-    return [
-        PartyRef(
-            id=p.pk,
-            tenant_id=p.tenant_id,
-            role=PartyRole(p.role),
-            country_code=p.country_code,
-            party_id=p.party_id,
-            name=p.name,
-        )
-        for p in qs.order_by("country_code", "party_id")
-    ]
+    return [_party_ref(p) for p in qs.order_by("country_code", "party_id")]

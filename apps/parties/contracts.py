@@ -20,6 +20,15 @@ class PartyRole(enum.StrEnum):
     SCSP = "SCSP"
 
 
+class PartyKind(enum.StrEnum):
+    """A tenant's own identity (its CPO / eMSP party ids: unique on the platform) or a
+    partner it deals with (unique in the tenant; another tenant may know the same partner,
+    or hold that identity as its own: then it is a marketplace partner). ADR 0027."""
+
+    OWN = "OWN"
+    PARTNER = "PARTNER"
+
+
 class TenantRole(enum.StrEnum):
     PLATFORM_ADMIN = "platform_admin"
     CPO_ADMIN = "cpo_admin"
@@ -43,6 +52,7 @@ class PartyRef:
     country_code: str
     party_id: str
     name: str
+    kind: PartyKind = PartyKind.OWN
 
 
 class Capability(enum.StrEnum):
@@ -59,6 +69,9 @@ class Capability(enum.StrEnum):
     AUDIT_VIEW = "audit.view"  # the audit log
     SIGN_IN_UNLOCK = "sign_in.unlock"  # unlock members' sign-in after failed attempts
     API_KEYS_MANAGE = "api_keys.manage"  # REST API keys: create, revoke
+    PARTNERS_EDIT = "partners.edit"  # partner parties, the marketplace setting
+    # Billing rules, CPO contracts, payees, home-charger flags, retail packages, user groups.
+    BILLING_EDIT = "billing.edit"
 
 
 _ALL = frozenset(Capability)
@@ -77,12 +90,16 @@ ROLE_CAPABILITIES: dict[TenantRole, frozenset[Capability]] = {
             Capability.AUDIT_VIEW,
             Capability.SIGN_IN_UNLOCK,
             Capability.API_KEYS_MANAGE,
+            Capability.PARTNERS_EDIT,
+            Capability.BILLING_EDIT,
         }
     ),
     TenantRole.EMSP_ADMIN: frozenset(
         {
             Capability.VIEW,
             Capability.TOKENS_EDIT,
+            Capability.PARTNERS_EDIT,
+            Capability.BILLING_EDIT,
             Capability.CDRS_EXPORT,
             Capability.AUDIT_VIEW,
             Capability.SIGN_IN_UNLOCK,
@@ -90,7 +107,13 @@ ROLE_CAPABILITIES: dict[TenantRole, frozenset[Capability]] = {
         }
     ),
     TenantRole.FINANCE: frozenset(
-        {Capability.VIEW, Capability.CDRS_REVIEW, Capability.CDRS_EXPORT, Capability.AUDIT_VIEW}
+        {
+            Capability.VIEW,
+            Capability.CDRS_REVIEW,
+            Capability.CDRS_EXPORT,
+            Capability.AUDIT_VIEW,
+            Capability.BILLING_EDIT,
+        }
     ),
     TenantRole.SUPPORT: frozenset({Capability.VIEW}),
 }

@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models.functions import Upper
 
 from apps.common.models import TenantOwnedModel, choices, in_enum
-from apps.parties.contracts import PartyRole, TenantRole
+from apps.parties.contracts import PartyKind, PartyRole, TenantRole
 
 country_code_validator = RegexValidator(
     r"^[A-Z]{2}$", "An ISO 3166-1 alpha-2 country code in capitals, e.g. NL."
@@ -25,6 +25,10 @@ class Operator(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     is_active = models.BooleanField(default=True)
+    # Takes part in the platform marketplace (ADR 0027): its eMSP tokens may charge at the
+    # stations of other marketplace tenants, roamed inside the platform (no OCPI), and its
+    # stations accept theirs.
+    marketplace = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -35,24 +39,41 @@ class Operator(models.Model):
 
 
 class Party(TenantOwnedModel):
-    """An OCPI party (CPO, eMSP, ...) identified by country_code + party_id.
+    """An OCPI party (CPO, eMSP, ...) identified by country_code + party_id, as one tenant
+    knows it (ADR 0027).
 
-    The same company may act as CPO and eMSP under one country_code/party_id (OCPI 2.2
-    credentials roles), so the identity is unique per role, across all tenants.
+    `kind` OWN: one of the tenant's own identities, unique per role across the platform (the
+    same company may act as CPO and eMSP under one country_code/party_id, OCPI 2.2
+    credentials roles). `kind` PARTNER: a counterparty the tenant deals with, unique per role
+    within the tenant; two tenants may each know the same partner, and a partner may be
+    another tenant's own identity (a marketplace partner).
     """
 
+    kind = models.CharField(
+        max_length=8, choices=choices(PartyKind), default=PartyKind.OWN.value, db_default="OWN"
+    )
     role = models.CharField(max_length=8, choices=choices(PartyRole))
     country_code = models.CharField(max_length=2, validators=[country_code_validator])
     party_id = models.CharField(max_length=3, validators=[party_id_validator])
     name = models.CharField(max_length=200)
     website = models.URLField(blank=True)
+    # The party's default VAT rate in percent, the last level of VAT resolution
+    # (tariff > CPO contract > party; BILLING.md section 3). Empty: no default.
+    vat_rate = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
 
     class Meta:
         ordering = ["country_code", "party_id", "role"]
         constraints = [
             models.UniqueConstraint(
-                fields=["country_code", "party_id", "role"], name="party_identity_unique"
+                fields=["country_code", "party_id", "role"],
+                condition=models.Q(kind="OWN"),
+                name="party_own_identity_unique",
             ),
+            models.UniqueConstraint(
+                fields=["tenant", "country_code", "party_id", "role"],
+                name="party_identity_unique_in_tenant",
+            ),
+            models.CheckConstraint(condition=in_enum("kind", PartyKind), name="party_kind_valid"),
             models.CheckConstraint(
                 condition=models.Q(country_code=Upper("country_code"))
                 & models.Q(party_id=Upper("party_id")),
@@ -66,7 +87,7 @@ class Party(TenantOwnedModel):
         verbose_name_plural = "parties"
 
     def __str__(self) -> str:
-        return f"{self.country_code}*{self.party_id} ({self.role})"
+        return f"{self.country_code}*{self.party_id} ({self.role}, {self.kind.lower()})"
 
 
 class User(AbstractUser):

@@ -6,6 +6,17 @@ from datetime import datetime
 from typing import Any
 
 
+class BillingEngine(enum.StrEnum):
+    """The three money flows of a session (BILLING.md section 1), and the engine a tariff
+    serves: WHOLESALE is the CPO's price (the station price its CDRs show, and what it
+    charges an eMSP), RETAIL an eMSP's price to its drivers, REIMBURSEMENT a charger
+    owner's energy rate."""
+
+    WHOLESALE = "WHOLESALE"
+    RETAIL = "RETAIL"
+    REIMBURSEMENT = "REIMBURSEMENT"
+
+
 class TariffType(enum.StrEnum):
     """OCPI 2.2.1 TariffType."""
 

@@ -5,23 +5,36 @@ from django.db import models
 
 from apps.common.json import DecimalJSONEncoder
 from apps.common.models import AppendOnlyModel, TenantOwnedModel, choices, in_enum
-from apps.tariffs.contracts import TariffType
+from apps.tariffs.contracts import BillingEngine, TariffType
 
 currency_validator = RegexValidator(r"^[A-Z]{3}$", "An ISO 4217 currency code, e.g. EUR.")
 
 
 class Tariff(TenantOwnedModel):
-    """A CPO's tariff. Its prices live in append-only versions (`TariffVersion`)."""
+    """A tariff of one of the tenant's parties, for one billing engine (`engine`). Its
+    prices live in append-only versions (`TariffVersion`)."""
 
     party = models.ForeignKey("parties.Party", on_delete=models.PROTECT, related_name="+")
     ocpi_id = models.CharField(max_length=36)
     name = models.CharField(max_length=200, blank=True)
     currency = models.CharField(max_length=3, validators=[currency_validator])
     type = models.CharField(max_length=16, choices=choices(TariffType), blank=True)
+    # Which engine the tariff serves (ADR 0027): a CPO's station / wholesale price (the
+    # party is the tenant's CPO identity), an eMSP's retail price (its eMSP identity) or a
+    # charger owner's reimbursement rate. Tariff codes put only WHOLESALE tariffs on stations.
+    engine = models.CharField(
+        max_length=16,
+        choices=choices(BillingEngine),
+        default=BillingEngine.WHOLESALE.value,
+        db_default="WHOLESALE",
+    )
 
     class Meta:
         ordering = ["ocpi_id"]
         constraints = [
+            models.CheckConstraint(
+                condition=in_enum("engine", BillingEngine), name="tariff_engine_valid"
+            ),
             models.UniqueConstraint(fields=["party", "ocpi_id"], name="tariff_ocpi_id_unique"),
             models.CheckConstraint(
                 condition=in_enum("type", TariffType) | models.Q(type=""),

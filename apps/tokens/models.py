@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from apps.common.contracts import HccFlag
 from apps.common.models import TenantOwnedModel, choices, in_enum
 from apps.tokens.contracts import ProfileType, TokenType, WhitelistType
 
@@ -27,6 +28,11 @@ class Token(TenantOwnedModel):
     default_profile_type = models.CharField(max_length=8, choices=choices(ProfileType), blank=True)
     # OCPI EnergyContract: {"supplier_name": ..., "contract_id": ...}
     energy_contract = models.JSONField(null=True, blank=True)
+    # Home-charger flag for this token's sessions (BILLING.md section 3), when its station
+    # has none: HCC_E excludes VAT from the reimbursement, HCC_V includes it.
+    hcc = models.CharField(
+        max_length=8, choices=choices(HccFlag), blank=True, default="", db_default=""
+    )
 
     class Meta:
         ordering = ["uid"]

@@ -12,6 +12,7 @@ DOMAIN_APPS = {
     "tariffs",
     "customers",
     "charging",
+    "rating",
     "invoicing",
     "integrations",
     "devices",
@@ -45,6 +46,29 @@ ALLOWED_CROSS_APP_FKS = {
     "charging.ChargingSession.tariff_version -> tariffs.TariffVersion",  # frozen at start
     "charging.Cdr.party -> parties.Party",  # the CPO issuing the CDR
     "charging.Cdr.tariff_version -> tariffs.TariffVersion",
+    # Who a CDR / session is billed to (ADR 0027): the token, the eMSP as the CPO tenant knows
+    # it, the eMSP tenant (the marketplace), the contract and customer in force at the start.
+    "charging.ChargingSession.emsp_party -> parties.Party",
+    "charging.ChargingSession.emsp_tenant -> parties.Operator",
+    "charging.Cdr.token -> tokens.Token",
+    "charging.Cdr.emsp_party -> parties.Party",
+    "charging.Cdr.emsp_tenant -> parties.Operator",
+    "charging.Cdr.contract -> customers.Contract",
+    "charging.Cdr.customer -> customers.Customer",
+    # Rating (ADR 0027): contracts with CPO parties, payees on stations, rules' tariffs,
+    # rated lines of a CDR between parties, payees, customers and tenants.
+    "rating.CpoContract.party -> parties.Party",
+    "rating.CpoContractVersion.created_by -> parties.User",
+    "rating.PayeeAssignment.charge_station -> locations.ChargeStation",
+    "rating.BillingRuleVersion.tariff -> tariffs.Tariff",
+    "rating.BillingRuleVersion.created_by -> parties.User",
+    "rating.RatedLine.cdr -> charging.Cdr",
+    "rating.RatedLine.seller_party -> parties.Party",
+    "rating.RatedLine.buyer_party -> parties.Party",
+    "rating.RatedLine.buyer_customer -> customers.Customer",
+    "rating.RatedLine.buyer_tenant -> parties.Operator",
+    "rating.RatedLine.tariff_version -> tariffs.TariffVersion",
+    "rating.RatingFlag.cdr -> charging.Cdr",
     "charging.OcppEvent.charge_station -> locations.ChargeStation",  # who sent the message
     "charging.StatusEvent.charge_station -> locations.ChargeStation",
     "charging.TransactionIdAllocation.charge_station -> locations.ChargeStation",

@@ -1,0 +1,1 @@
+"""Invoices, credit notes, numbering series, documents, finance export (not built yet)."""
