@@ -63,6 +63,7 @@ class TariffRecord:
     ocpi: dict[str, Any] | None
     versions: tuple[TariffVersionInfo, ...]
     last_updated: datetime
+    engine: str = BillingEngine.WHOLESALE.value  # the billing engine it serves
 
 
 @dataclass(frozen=True, slots=True)

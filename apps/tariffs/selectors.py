@@ -93,6 +93,7 @@ def _tariff(t: Tariff, at: datetime) -> TariffRecord:
         currency=t.currency,
         type=t.type,
         name=t.name,
+        engine=t.engine,
         current_version=current.version if current else None,
         ocpi=ocpi,
         versions=tuple(
@@ -126,8 +127,11 @@ def tariff_list(
     at: datetime,
     country_code: str | None = None,
     party_id: str | None = None,
+    engine: str | None = None,
 ) -> list[TariffRecord]:
     qs = Tariff.objects.for_tenant(tenant_id).select_related("party").prefetch_related("versions")
+    if engine:
+        qs = qs.filter(engine=engine)
     if after_id is not None:
         qs = qs.filter(id__gt=after_id)
     if country_code:

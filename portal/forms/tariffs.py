@@ -18,6 +18,7 @@ from django import forms
 from django.forms import formset_factory
 
 from apps.common.errors import Problem
+from apps.tariffs.contracts import BillingEngine
 from portal.forms.fields import LocalDateTimeField, UtcDateTimeField
 
 DIMENSIONS = ["ENERGY", "FLAT", "TIME", "PARKING_TIME"]
@@ -115,6 +116,14 @@ EMPTY_COMPONENT = {"type": "ENERGY", "price": "", "vat": "", "step_size": "1"}
 EMPTY_ELEMENT: dict[str, Any] = {"components": [EMPTY_COMPONENT], "r": {}, "days": []}
 
 
+# What a tariff serves (ADR 0027), as the form offers it.
+ENGINE_CHOICES = [
+    (BillingEngine.WHOLESALE.value, "Wholesale: the station price, charged to eMSPs"),
+    (BillingEngine.RETAIL.value, "Retail: an eMSP's price to its drivers"),
+    (BillingEngine.REIMBURSEMENT.value, "Reimbursement: a charger owner's rate"),
+]
+
+
 class TariffForm(forms.Form):
     """The tariff's own fields. `ocpi_id` and `party` only for a new tariff; `effective_from`
     is required for a new version (a new tariff starts now when it is empty)."""
@@ -129,11 +138,17 @@ class TariffForm(forms.Form):
     )
     party = forms.TypedChoiceField(
         coerce=int,
-        label="CPO party",
+        label="Party",
         error_messages={
-            "required": "Choose the CPO party that owns this tariff.",
-            "invalid_choice": "Choose the CPO party that owns this tariff.",
+            "required": "Choose the party that owns this tariff.",
+            "invalid_choice": "Choose the party that owns this tariff.",
         },
+    )
+    engine = forms.ChoiceField(
+        choices=ENGINE_CHOICES,
+        required=False,
+        label="Serves",
+        error_messages={"invalid_choice": "Choose what the tariff serves."},
     )
     name = forms.CharField(required=False, label="Name")
     type = forms.ChoiceField(choices=[(t, t) for t in TYPES], required=False, label="Type")
@@ -156,7 +171,7 @@ class TariffForm(forms.Form):
         if new:
             self.fields["party"].choices = party_choices  # type: ignore[attr-defined]
         else:
-            del self.fields["ocpi_id"], self.fields["party"]
+            del self.fields["ocpi_id"], self.fields["party"], self.fields["engine"]
             self.fields["effective_from"].required = True
 
 

@@ -12,8 +12,9 @@ from django.shortcuts import redirect
 
 from apps.common.errors import DomainError, NotFound, Problem, ValidationFailed
 from apps.parties import api as parties
-from apps.parties.contracts import Capability, PartyRole
+from apps.parties.contracts import Capability, PartyKind, PartyRef, PartyRole
 from apps.tariffs import api as tariffs
+from apps.tariffs.contracts import BillingEngine
 from billing import pricing
 from billing.pricing import PricingInputError
 from portal.access import portal_view
@@ -26,6 +27,7 @@ from portal.forms.actions import (
 from portal.forms.tariffs import (
     DAYS,
     DIMENSIONS,
+    ENGINE_CHOICES,
     RESTRICTIONS,
     TYPES,
     SampleSessionForm,
@@ -130,10 +132,19 @@ def tariff_detail(request: HttpRequest, tariff_id: int) -> HttpResponse:
     )
 
 
+def _own_parties(tenant_id: int) -> list[PartyRef]:
+    """The tenant's own CPO and eMSP identities: the parties a tariff may belong to."""
+    return [
+        p
+        for p in parties.parties_of_tenant(tenant_id=tenant_id)
+        if p.kind is PartyKind.OWN and p.role in (PartyRole.CPO, PartyRole.EMSP)
+    ]
+
+
 def _party_choices(tenant_id: int) -> list[tuple[int, str]]:
     return [
-        (p.id, f"{p.country_code}*{p.party_id} {p.name}")
-        for p in parties.parties_of_tenant(tenant_id=tenant_id, role=PartyRole.CPO)
+        (p.id, f"{p.country_code}*{p.party_id} ({p.role.value}) {p.name}")
+        for p in _own_parties(tenant_id)
     ]
 
 
@@ -196,6 +207,7 @@ def _form_page(
             "r": record,
             "dimensions": DIMENSIONS,
             "types": TYPES,
+            "engines": ENGINE_CHOICES,
             "days": DAYS,
             "parties": _party_choices(request.portal.tenant_id),  # type: ignore[attr-defined]
             "sample": request.POST,
@@ -247,9 +259,16 @@ def tariff_new(request: HttpRequest) -> HttpResponse:
     if not valid:
         return _form_page(request, editor, status=400)
     data = editor.form.cleaned_data
-    party = next(
-        p for p in parties.parties_of_tenant(tenant_id=portal.tenant_id) if p.id == data["party"]
-    )
+    party = next(p for p in _own_parties(portal.tenant_id) if p.id == data["party"])
+    engine = BillingEngine(data.get("engine") or BillingEngine.WHOLESALE.value)
+    wanted = PartyRole.EMSP if engine is BillingEngine.RETAIL else PartyRole.CPO
+    if party.role is not wanted:
+        editor.form.add_error(
+            "party",
+            f"A {engine.value.lower()} tariff belongs to one of your {wanted.value} identities; "
+            f"{party.country_code}*{party.party_id} is your {party.role.value} identity.",
+        )
+        return _form_page(request, editor, status=400)
     created: list[Any] = []
 
     def write(ocpi: dict[str, Any]) -> None:
@@ -260,6 +279,7 @@ def tariff_new(request: HttpRequest) -> HttpResponse:
                 effective_from=data["effective_from"] or now(),
                 now=now(),
                 actor=actor(request),
+                engine=engine,
             )
         )
 

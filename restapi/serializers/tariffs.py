@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from apps.tariffs.contracts import TariffRecord
+from apps.tariffs.contracts import BillingEngine, TariffRecord
 from restapi.pagination import PageQuery
 from restapi.serializers.common import MAX_ID
 
@@ -87,9 +87,22 @@ TARIFF_OUT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "OCPI 2.2.1 Tariff of the version in force now, plus platform_id, "
     "current_version and the list of versions",
-    "required": ["platform_id", "country_code", "party_id", "id", "currency", "versions"],
+    "required": [
+        "platform_id",
+        "engine",
+        "country_code",
+        "party_id",
+        "id",
+        "currency",
+        "versions",
+    ],
     "properties": {
         "platform_id": {"type": "integer"},
+        "engine": {
+            "type": "string",
+            "enum": [e.value for e in BillingEngine],
+            "description": "the billing engine the tariff serves (platform field, not OCPI)",
+        },
         "current_version": {"type": "integer", "nullable": True},
         "versions": {"type": "array", "items": _VERSION},
         **OCPI_TARIFF_SCHEMA["properties"],
@@ -110,6 +123,7 @@ def tariff_out(record: TariffRecord) -> dict[str, Any]:
     return {
         **(record.ocpi or {}),
         "platform_id": record.platform_id,
+        "engine": record.engine,
         "country_code": record.country_code,
         "party_id": record.party_id,
         "id": record.id,
@@ -130,9 +144,20 @@ class TariffWriteQuery(serializers.Serializer):
     )
 
 
+class TariffCreateQuery(TariffWriteQuery):
+    engine = serializers.ChoiceField(
+        choices=[e.value for e in BillingEngine],
+        required=False,
+        help_text="the billing engine the new tariff serves (default WHOLESALE): WHOLESALE "
+        "and REIMBURSEMENT tariffs belong to a CPO identity of yours, RETAIL ones to an eMSP "
+        "identity; country_code and party_id in the body name it",
+    )
+
+
 class TariffListQuery(PageQuery):
     country_code = serializers.CharField(required=False, max_length=2)
     party_id = serializers.CharField(required=False, max_length=3)
+    engine = serializers.ChoiceField(choices=[e.value for e in BillingEngine], required=False)
 
 
 class TariffCodeIn(serializers.Serializer):

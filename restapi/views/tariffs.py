@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.tariffs import api as tariffs_api
+from apps.tariffs.contracts import BillingEngine
 from restapi.base import ApiView
 from restapi.idempotency import idempotent
 from restapi.pagination import page_of, paginate
@@ -59,7 +60,7 @@ class TariffCreateView(ApiView):
     @extend_schema(
         tags=_TAGS,
         operation_id="tariffs_create",
-        parameters=[s.TariffWriteQuery],
+        parameters=[s.TariffCreateQuery],
         request={"application/json": s.OCPI_TARIFF_SCHEMA},
         responses={201: s.TARIFF_OUT_SCHEMA},
         description=(
@@ -70,7 +71,7 @@ class TariffCreateView(ApiView):
     )
     @idempotent
     def post(self, request: Request) -> Response:
-        q = self.query(s.TariffWriteQuery)
+        q = self.query(s.TariffCreateQuery)
         now = timezone.now()
         record = tariffs_api.tariff_create(
             tenant_id=self.tenant_id,
@@ -78,6 +79,7 @@ class TariffCreateView(ApiView):
             effective_from=q.get("effective_from") or now,
             now=now,
             actor=self.actor,
+            engine=BillingEngine(q.get("engine") or BillingEngine.WHOLESALE.value),
         )
         return Response(s.tariff_out(record), status=201)
 

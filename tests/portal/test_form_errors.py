@@ -58,9 +58,7 @@ def test_a_party_of_another_tenant_is_refused_at_the_party(world) -> None:
         reverse("portal:tariff_new", args=["alpha"]), {**FORM, "party": b.party.pk, "op": "save"}
     )
     assert r.status_code == 400
-    assert (
-        _field_error(r.content.decode(), "party") == "Choose the CPO party that owns this tariff."
-    )
+    assert _field_error(r.content.decode(), "party") == "Choose the party that owns this tariff."
     assert not Tariff.objects.filter(ocpi_id="AC-NEW").exists()
 
 

@@ -613,3 +613,26 @@ def test_price_components_have_column_labels(world) -> None:
         "<span>Dimension</span><span>Price excl. VAT</span><span>VAT %</span>"
         "<span>Step size</span><span></span></div>"
     ) in body
+
+
+def test_a_tariff_serves_one_engine_and_its_party_must_have_the_matching_role(world) -> None:
+    a, _ = world
+    client = signed_in_client(a.users["cpo_admin"])
+    form = client.get(reverse("portal:tariff_new", args=["alpha"])).content.decode()
+    assert 'data-testid="engine"' in form and "(EMSP)" in form and "(CPO)" in form
+    wrong = client.post(
+        reverse("portal:tariff_new", args=["alpha"]),
+        {**FORM, "party": a.party.pk, "engine": "RETAIL", "op": "save"},
+    )
+    assert wrong.status_code == 400
+    assert "A retail tariff belongs to one of your EMSP identities" in wrong.content.decode()
+    assert not Tariff.objects.filter(ocpi_id="AC-NEW").exists()
+    ok = client.post(
+        reverse("portal:tariff_new", args=["alpha"]),
+        {**FORM, "party": a.emsp.pk, "engine": "RETAIL", "op": "save"},
+    )
+    assert ok.status_code == 302, ok.content.decode()[:2000]
+    tariff = Tariff.objects.get(ocpi_id="AC-NEW")
+    assert (tariff.engine, tariff.party_id) == ("RETAIL", a.emsp.pk)
+    listing = client.get(reverse("portal:tariffs", args=["alpha"])).content.decode()
+    assert "<td>Retail</td>" in listing

@@ -13,7 +13,7 @@ from apps.common.services import upsert, validated_save
 from apps.locations import api as locations_api
 from apps.parties import api as parties_api
 from apps.tariffs import selectors
-from apps.tariffs.contracts import TariffAssignmentRecord, TariffCodeRecord
+from apps.tariffs.contracts import BillingEngine, TariffAssignmentRecord, TariffCodeRecord
 from apps.tariffs.models import Tariff, TariffAssignment, TariffCode
 
 _audit = parties_api.audit
@@ -57,10 +57,27 @@ def tariff_code_assign(
 def tariff_code_create(
     *, tenant_id: int, code: str, tariff_id: int, actor: Actor, description: str = ""
 ) -> TariffCodeRecord:
-    if not Tariff.objects.for_tenant(tenant_id).filter(pk=tariff_id).exists():
+    engine = (
+        Tariff.objects.for_tenant(tenant_id)
+        .filter(pk=tariff_id)
+        .values_list("engine", flat=True)
+        .first()
+    )
+    if engine is None:
         raise ValidationFailed(
             "invalid tariff code",
             problems=(Problem("$.tariff_id", f"no tariff {tariff_id} in this tenant"),),
+        )
+    if engine != BillingEngine.WHOLESALE.value:
+        raise ValidationFailed(
+            "invalid tariff code",
+            problems=(
+                Problem(
+                    "$.tariff_id",
+                    f"tariff {tariff_id} serves the {engine} engine; a tariff code puts a "
+                    "station price on stations, so it names a WHOLESALE tariff",
+                ),
+            ),
         )
     if TariffCode.objects.for_tenant(tenant_id).filter(code=code).exists():
         raise Conflict(f"tariff code {code!r} exists")

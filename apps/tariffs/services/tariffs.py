@@ -15,7 +15,7 @@ from apps.common.services import upsert, validated_save
 from apps.parties import api as parties_api
 from apps.parties.contracts import PartyRole
 from apps.tariffs import selectors
-from apps.tariffs.contracts import TariffRecord
+from apps.tariffs.contracts import BillingEngine, TariffRecord
 from apps.tariffs.models import Tariff, TariffVersion
 from billing.pricing import PricingInputError, parse_tariff
 
@@ -99,15 +99,21 @@ def tariff_create(
     now: datetime,
     actor: Actor,
     copied_from: int | None = None,
+    engine: BillingEngine = BillingEngine.WHOLESALE,
 ) -> TariffRecord:
     """Create a tariff from an OCPI Tariff object, with its first version (audited as
-    tariff.create, or tariff.copy when `copied_from` names the tariff it copies)."""
+    tariff.create, or tariff.copy when `copied_from` names the tariff it copies).
+
+    `engine` says which billing engine it serves (ADR 0027): a WHOLESALE tariff (the
+    station price and what the CPO charges eMSPs) or a REIMBURSEMENT tariff (a charger
+    owner's rate) belongs to one of the tenant's CPO identities, a RETAIL tariff to one of
+    its eMSP identities; `country_code` and `party_id` name that identity."""
     tariff_validate(ocpi=ocpi)
     party_pk = parties_api.party_pk_for_tenant(
         tenant_id=tenant_id,
         country_code=ocpi["country_code"],
         party_id=ocpi["party_id"],
-        role=PartyRole.CPO,
+        role=PartyRole.EMSP if engine is BillingEngine.RETAIL else PartyRole.CPO,
         path="$.party_id",
     )
     if Tariff.objects.filter(party_id=party_pk, ocpi_id=ocpi["id"]).exists():
@@ -122,6 +128,7 @@ def tariff_create(
         currency=ocpi["currency"],
         type=ocpi.get("type") or "",
         name=str(name)[:200],
+        engine=engine.value,
     )
     validated_save(tariff)
     tariff_version_add(tariff_id=tariff.pk, ocpi=ocpi, effective_from=effective_from, now=now)
@@ -133,7 +140,7 @@ def tariff_create(
         "tariff",
         tariff.pk,
         before=None if copied_from is None else {"copied_from": copied_from},
-        after=record.ocpi,
+        after={"engine": engine.value, **(record.ocpi or {})},
     )
     return record
 
@@ -197,6 +204,7 @@ def tariff_copy(
         now=now,
         actor=actor,
         copied_from=tariff_id,
+        engine=BillingEngine(source.engine),
     )
 
 
