@@ -6,6 +6,7 @@ from django.urls import path
 from portal.views import (
     api_keys,
     auth,
+    billing,
     charging,
     dashboard,
     locations,
@@ -66,6 +67,19 @@ urlpatterns = [
         name="tariff_version_new",
     ),
     path(T + "tariffs/<int:tariff_id>/copy/", tariffs.tariff_copy, name="tariff_copy"),
+    path(T + "billing-rules/", billing.rule_list, name="billing_rules"),
+    path(T + "billing-rules/new/", billing.rule_new, name="billing_rule_new"),
+    path(T + "billing-rules/tester/", billing.rule_tester, name="billing_rule_tester"),
+    path(T + "billing-rules/<int:rule_id>/", billing.rule_detail, name="billing_rule"),
+    path(
+        T + "billing-rules/<int:rule_id>/versions/new/",
+        billing.rule_version_new,
+        name="billing_rule_version_new",
+    ),
+    path(T + "billing-rules/<int:rule_id>/copy/", billing.rule_copy, name="billing_rule_copy"),
+    path(
+        T + "billing-rules/<int:rule_id>/retire/", billing.rule_retire, name="billing_rule_retire"
+    ),
     path(T + "tokens/", tokens.token_list, name="tokens"),
     path(T + "tokens/<int:token_id>/", tokens.token_detail, name="token"),
     path(T + "tokens/<int:token_id>/block/", tokens.token_block, name="token_block"),

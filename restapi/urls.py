@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from restapi.views import charging, customers, locations, tariffs, tokens, webhooks
+from restapi.views import billing, charging, customers, locations, tariffs, tokens, webhooks
 
 app_name = "restapi"
 
@@ -73,6 +73,30 @@ urlpatterns = [
         "charge-stations/<id:station_id>/connectivity",
         locations.ChargeStationConnectivityView.as_view(),
         name="charge-station-connectivity",
+    ),
+    # billing rules
+    path("billing-rules", billing.BillingRuleCollection.as_view(), name="billing-rules"),
+    path(
+        "billing-rules/overlaps",
+        billing.BillingRuleOverlapsView.as_view(),
+        name="billing-rules-overlaps",
+    ),
+    path("billing-rules/test", billing.BillingRuleTestView.as_view(), name="billing-rules-test"),
+    path("billing-rules/<id:rule_id>", billing.BillingRuleItem.as_view(), name="billing-rule"),
+    path(
+        "billing-rules/<id:rule_id>/versions",
+        billing.BillingRuleVersionView.as_view(),
+        name="billing-rule-versions",
+    ),
+    path(
+        "billing-rules/<id:rule_id>/retire",
+        billing.BillingRuleRetireView.as_view(),
+        name="billing-rule-retire",
+    ),
+    path(
+        "billing-rules/<id:rule_id>/copy",
+        billing.BillingRuleCopyView.as_view(),
+        name="billing-rule-copy",
     ),
     # tariffs
     path("tariffs", tariffs.TariffCollection.as_view(), name="tariffs"),

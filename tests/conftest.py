@@ -213,6 +213,7 @@ def wait_for(predicate: Callable[[], Any], *, timeout: float = 60, what: str = "
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+from apps.rating import api as rating_api  # noqa: E402
 from tests.journey_fixtures import station  # noqa: E402, F401  (a fixture shared by suites)
 from tests.relay_fixtures import node_a, node_b, relay, relay_server, sim_station  # noqa: E402, F401
 from tests.webhook_receiver import receiver  # noqa: E402, F401  (a fixture shared by suites)
@@ -226,3 +227,11 @@ def _plain_static_storage(settings: Any) -> None:
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rule_indexes() -> None:
+    """The rating app caches each tenant's rule index per process, keyed by the highest
+    rule version id; SQLite reuses the ids of a rolled-back test's rows, so each test starts
+    with no cached index."""
+    rating_api.rule_index_cache_clear()

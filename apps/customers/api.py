@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db.models import Q
+
 from apps.customers import selectors, services
+from apps.customers.models import Contract, RetailPackage, UserGroup
 
 customer_upsert = services.customer_upsert
 contract_upsert = services.contract_upsert
@@ -15,3 +21,36 @@ contract_update = services.contract_update
 contract_get = selectors.contract_get
 contract_list = selectors.contract_list
 customer_search = selectors.customer_search
+
+
+# rules (issue 17): what a billing rule's eMSP scopes name, and (until
+# `contracts_in_force` is merged) the contract version of a token at a moment.
+_SCOPE_MODELS: dict[str, type[Contract | RetailPackage | UserGroup]] = {
+    "CONTRACT": Contract,
+    "RETAIL_PACKAGE": RetailPackage,
+    "USER_GROUP": UserGroup,
+}
+
+
+def customer_scope_ids(*, tenant_id: int, scope: str, ids: Iterable[int]) -> set[int]:
+    """Those of `ids` that are contracts (any version), retail packages or user groups
+    (`scope`: CONTRACT, RETAIL_PACKAGE, USER_GROUP) of this tenant."""
+    model = _SCOPE_MODELS[scope]
+    return set(
+        model.objects.filter(tenant_id=tenant_id, pk__in=set(ids)).values_list("pk", flat=True)
+    )
+
+
+def contract_scope_of_token(
+    *, tenant_id: int, token_id: int, at: datetime
+) -> tuple[int, int | None, int | None] | None:
+    """(contract version id, retail package id, user group id) of the token's contract
+    version valid at `at` in this tenant, or None."""
+    row = (
+        Contract.objects.filter(tenant_id=tenant_id, token_id=token_id, valid_from__lte=at)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=at))
+        .order_by("-valid_from")
+        .values_list("pk", "retail_package_id", "user_group_id")
+        .first()
+    )
+    return None if row is None else (row[0], row[1], row[2])

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from apps.locations import selectors
 from apps.locations.contracts import ChargeStationAuth, SecurityProfile
-from apps.locations.models import ChargeStation
+from apps.locations.models import ChargeStation, Location
 from apps.locations.services import commands, connectivity, locations, stations, status
 
 charge_station_reset_password = stations.charge_station_reset_password
@@ -110,3 +110,31 @@ charge_station_command_get = selectors.charge_station_command_get
 charge_station_connections_record = connectivity.charge_station_connections_record
 charge_station_connectivity = selectors.charge_station_connectivity
 unstable_station_ids = selectors.unstable_station_ids
+
+
+# rules (issue 17): what a billing rule's CPO scopes name, in one query each.
+def location_scope_facts(
+    *, tenant_id: int, location_ids: Iterable[int]
+) -> dict[int, tuple[str, int]]:
+    """Location id -> (its ISO 3166-1 alpha-3 country, its CPO party id), for those of
+    `location_ids` that are locations of this tenant."""
+    rows = Location.objects.for_tenant(tenant_id).filter(pk__in=set(location_ids))
+    return {
+        pk: (country, party) for pk, country, party in rows.values_list("pk", "country", "party_id")
+    }
+
+
+def station_scope_facts(
+    *, tenant_id: int, station_ids: Iterable[int]
+) -> dict[int, tuple[int | None, str, int | None, str]]:
+    """Station id -> (location id, the location's country, its CPO party id, its time zone)
+    for those of `station_ids` that are charge stations of this tenant (a station without a
+    location: None, "", None, "")."""
+    rows = (
+        ChargeStation.objects.for_tenant(tenant_id)
+        .filter(pk__in=set(station_ids))
+        .values_list(
+            "pk", "location_id", "location__country", "location__party_id", "location__time_zone"
+        )
+    )
+    return {pk: (loc, country or "", party, tz or "") for pk, loc, country, party, tz in rows}

@@ -4,6 +4,11 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
+from datetime import datetime, time
+from decimal import Decimal
+
+from apps.tariffs.contracts import BillingEngine
 
 
 class CpoScope(enum.StrEnum):
@@ -79,3 +84,93 @@ class RatingFlagStatus(enum.StrEnum):
     OPEN = "OPEN"  # retried on a schedule until the retry window ends
     RESOLVED = "RESOLVED"  # rated since
     DROPPED = "DROPPED"  # the retry window ended: never invoiced (shown, not hidden)
+
+
+# --- rules (billing rules, their versions, overlaps and the tester) ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RuleException:
+    """A scope a rule does not cover although its scopes do: `side` "cpo" or "emsp", the
+    scope (not ANY) and its value."""
+
+    side: str
+    scope: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class BillingRuleTerms:
+    """What one version of a billing rule says (the input of the editor and the REST API).
+    Money amounts are in `currency` (empty: the tariff's currency)."""
+
+    cpo_scope: CpoScope = CpoScope.ANY
+    cpo_scope_value: str = ""
+    emsp_scope: EmspScope = EmspScope.ANY
+    emsp_scope_value: str = ""
+    pricing: RulePricing = RulePricing.TARIFF
+    tariff_id: int | None = None
+    currency: str = ""
+    markup_percent: Decimal | None = None
+    markup_per_kwh: Decimal | None = None
+    margin_per_session: Decimal | None = None
+    margin_per_kwh: Decimal | None = None
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    weekdays: int = 127
+    time_from: time | None = None
+    time_until: time | None = None
+    exceptions: tuple[RuleException, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BillingRuleVersionRecord:
+    id: int
+    version: int
+    effective_from: datetime
+    effective_until: datetime | None  # the next version's effective_from
+    active: bool
+    terms: BillingRuleTerms
+    tariff_name: str
+    reason: str
+    created_by_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class BillingRuleRecord:
+    """A billing rule with every version (oldest first); `current` is the version in force
+    at the moment it was read (the first version while none is yet), `active` its flag."""
+
+    id: int
+    engine: BillingEngine
+    name: str
+    active: bool
+    current: BillingRuleVersionRecord
+    versions: tuple[BillingRuleVersionRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleOverlap:
+    """An existing rule version that may cover a session a draft version covers too."""
+
+    rule_id: int
+    rule_name: str
+    version_id: int
+    version: int
+    effective_from: datetime
+    effective_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleTestResult:
+    """What the tester found for one engine: the rule that would match (`rule_id`,
+    `version_id`), or why none would (`reason`: NO_RULE, AMBIGUOUS_RULES with the rules in
+    `candidates`); `facts` are the session facts it matched on, for display."""
+
+    engine: BillingEngine
+    rule_id: int | None
+    rule_name: str
+    version_id: int | None
+    reason: str | None
+    candidates: tuple[int, ...]
+    facts: tuple[tuple[str, str], ...]

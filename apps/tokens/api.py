@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from django.utils import timezone
 
@@ -127,3 +127,10 @@ def token_authorizations_record(*, reports: Sequence[AuthorizationReport]) -> in
 
 
 token_search = selectors.token_search
+
+
+# rules (issue 17): the eMSP party (as this tenant knows it) of its tokens.
+def token_party_pks(*, tenant_id: int, token_ids: Iterable[int]) -> dict[int, int]:
+    """Token id -> its issuing eMSP party's id, for those of `token_ids` in this tenant."""
+    rows = Token.objects.for_tenant(tenant_id).filter(pk__in=set(token_ids))
+    return dict(rows.values_list("pk", "party_id"))

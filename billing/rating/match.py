@@ -7,8 +7,10 @@ session must be covered by exactly one rule: none is `NO_RULE`, more than one is
 `AMBIGUOUS_RULES` naming them. Specificity never breaks a tie: an ambiguity is a defect of
 the rules, which the operator fixes (the editor shows overlaps before saving).
 
-`RuleIndex` holds one engine's rule versions keyed by their CPO scope, so a match looks at
-the rules of the session's six CPO keys only, not at every rule.
+`RuleIndex` holds one engine's rule versions keyed by their CPO scope and eMSP scope
+together, so a match looks only at the rules of the session's (at most six) CPO keys times
+(at most five) eMSP keys, not at every rule: a bucket holds the rules that name exactly that
+pair (`make bench-rule-match`: 10,000 rules per engine, docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -148,28 +150,32 @@ def covers(rule: RuleSpec, facts: SessionFacts, emsp_keys: set[tuple[str, str]])
 
 
 class RuleIndex:
-    """One engine's rule versions, keyed by CPO scope. Built once per batch (or cached until
-    the rules change) and matched against many sessions."""
+    """One engine's rule versions, keyed by (CPO scope, value, eMSP scope, value). Built once
+    per batch (or cached until the rules change) and matched against many sessions."""
 
-    __slots__ = ("_by_cpo", "size")
+    __slots__ = ("_by_key", "size")
 
     def __init__(self, rules: Iterable[RuleSpec]) -> None:
-        self._by_cpo: dict[tuple[str, str], list[RuleSpec]] = {}
+        self._by_key: dict[tuple[str, str, str, str], list[RuleSpec]] = {}
         self.size = 0
         for rule in rules:
-            self._by_cpo.setdefault((rule.cpo_scope, rule.cpo_value), []).append(rule)
+            key = (rule.cpo_scope, rule.cpo_value, rule.emsp_scope, rule.emsp_value)
+            self._by_key.setdefault(key, []).append(rule)
             self.size += 1
 
     def candidates(self, facts: SessionFacts) -> list[RuleSpec]:
         """Every rule version that covers the session (ordered by rule id)."""
         emsp_keys = facts.emsp_keys()
+        get = self._by_key.get
         found = [
             rule
-            for key in facts.cpo_keys()
-            for rule in self._by_cpo.get(key, ())
+            for cpo_scope, cpo_value in facts.cpo_keys()
+            for emsp_scope, emsp_value in emsp_keys
+            for rule in get((cpo_scope, cpo_value, emsp_scope, emsp_value), ())
             if covers(rule, facts, emsp_keys)
         ]
-        found.sort(key=lambda r: r.rule_id)
+        if len(found) > 1:
+            found.sort(key=lambda r: r.rule_id)
         return found
 
     def match(self, facts: SessionFacts) -> Match:

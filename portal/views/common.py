@@ -59,6 +59,7 @@ _SECTIONS: list[tuple[str, str, str, set[TenantRole] | None]] = [
         "portal:tariffs",
         {TenantRole.PLATFORM_ADMIN, TenantRole.CPO_ADMIN, TenantRole.FINANCE, TenantRole.SUPPORT},
     ),
+    ("billing_rules", "Billing rules", "portal:billing_rules", None),
     (
         "tokens",
         "Tokens",

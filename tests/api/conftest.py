@@ -13,8 +13,12 @@ from apps.common.contracts import Actor
 from apps.integrations import api as integrations_api
 from apps.integrations.contracts import ALL_SCOPES
 from apps.parties.models import Operator, Party
+from apps.rating import api as rating_api
+from apps.rating.contracts import BillingRuleTerms
+from apps.tariffs.contracts import BillingEngine
 from tests.factories import (
     SIMPLE_OCPI_TARIFF,
+    T0,
     CdrFactory,
     ChargingSessionFactory,
     ConnectorFactory,
@@ -78,6 +82,15 @@ def build_world(slug: str, party_code: str) -> World:
     session = ChargingSessionFactory(connector=connector, tenant=tenant, token=token)
     cdr = CdrFactory(session=session, tenant=tenant, party=cpo)
     CustomerFactory(party=emsp, tenant=tenant)
+    rule = rating_api.billing_rule_create(
+        tenant_id=tenant.pk,
+        engine=BillingEngine.WHOLESALE,
+        name="Every session",
+        terms=BillingRuleTerms(tariff_id=tariff.pk),
+        effective_from=T0,
+        actor=SETUP,
+        now=T0,
+    )
     sub_id, _ = integrations_api.webhook_subscription_create(
         tenant_id=tenant.pk, url="http://127.0.0.1:9/hook", events=["cdr.created"], actor=SETUP
     )
@@ -106,6 +119,7 @@ def build_world(slug: str, party_code: str) -> World:
             "country_code": emsp.country_code,
             "party_id": emsp.party_id,
             "uid": token.uid,
+            "rule_id": rule.id,
         },
     )
 

@@ -37,6 +37,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("put", "location-evse"): {"connectors": [CONNECTOR]},
     ("post", "charge-station-commands"): {"type": "RESET"},
     ("post", "tariff-versions"): TARIFF,
+    ("post", "billing-rule-copy"): {"name": "A copy"},
 }
 
 

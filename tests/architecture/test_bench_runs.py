@@ -174,6 +174,18 @@ def test_bench_pricing_quick_run_reprices_without_mismatch() -> None:
     assert end_to_end["verified_sample"] >= 1
 
 
+def test_bench_rule_match_quick_run_measures_every_engine() -> None:
+    """`make bench-rule-match` on 1,000 rules and 5,000 sessions (no database): every engine
+    measured on every session, and its index holds every rule version."""
+    lines = _run(["bench/bench_rule_match.py", "--quick"], timeout=120)
+    engines = {x["engine"]: x for x in lines if x.get("bench") == "rule_match"}
+    assert set(engines) == {"WHOLESALE", "RETAIL", "REIMBURSEMENT"}
+    for x in engines.values():
+        assert x["rules"] == 1000 and x["rule_versions"] >= 1000
+        assert x["matched"] + x["no_rule"] + x["ambiguous"] == x["facts"] == 5000
+        assert x["matched"] > 0
+
+
 @pytest.mark.postgres
 def test_bench_bulk_update_measures_both_ways_of_both_shapes() -> None:
     """`bench/bulk_update.py` (the evidence for `apps.common.bulk.update_where`'s two ways)

@@ -30,6 +30,7 @@ def _kwargs(name: str, pattern: str, a) -> dict:
         "tariff_id": a.tariff.pk,
         "token_id": a.token.pk,
         "customer_id": a.customer.pk,
+        "rule_id": a.rule.pk,
         "import_id": 1,
         "api_key_id": 1,
         "action": "dismiss",
@@ -187,6 +188,9 @@ def test_a_cpo_admin_of_tenant_a_sees_nothing_of_tenant_b(world) -> None:
         ("tariff", {"tariff_id": b.tariff.pk}),
         ("token", {"token_id": b.token.pk}),
         ("customer", {"customer_id": b.customer.pk}),
+        ("billing_rule", {"rule_id": b.rule.pk}),
+        ("billing_rule_version_new", {"rule_id": b.rule.pk}),
+        ("billing_rule_copy", {"rule_id": b.rule.pk}),
     ]:
         r = client.get(reverse(f"portal:{name}", kwargs={"tenant": a.operator.slug, **kwargs}))
         assert r.status_code == 404, name
@@ -201,6 +205,8 @@ def test_a_cpo_admin_of_tenant_a_sees_nothing_of_tenant_b(world) -> None:
         "tokens",
         "customers",
         "audit",
+        "billing_rules",
+        "billing_rule_tester",
     ]:
         body = client.get(reverse(f"portal:{name}", args=[a.operator.slug])).content.decode()
         for marker in (
@@ -210,6 +216,7 @@ def test_a_cpo_admin_of_tenant_a_sees_nothing_of_tenant_b(world) -> None:
             b.tariff.ocpi_id,
             b.token.uid,
             b.customer.name,
+            b.rule.name,
         ):
             assert marker not in body, (name, marker)
     # Writes aimed at B's objects through A's tenant change nothing.
@@ -220,6 +227,9 @@ def test_a_cpo_admin_of_tenant_a_sees_nothing_of_tenant_b(world) -> None:
     admin.post(reverse("portal:flag_action", args=[a.operator.slug, b.flag.pk, "dismiss"]))
     b.flag.refresh_from_db()
     assert b.flag.status == "OPEN"
+    retire = reverse("portal:billing_rule_retire", args=[a.operator.slug, b.rule.pk])
+    assert admin.post(retire, {}).status_code == 404
+    assert b.rule.versions.count() == 1
     assert not AuditEntry.objects.filter(tenant=b.operator).exists()
 
 

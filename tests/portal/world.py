@@ -14,6 +14,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.charging.models import Cdr, ChargingSession, MeterValue, ReviewFlag
 from apps.common.json import DecimalJSONEncoder
+from apps.rating.models import BillingRule, BillingRuleVersion
 from billing import pricing
 from tests.factories import (
     ChargeStationFactory,
@@ -71,6 +72,7 @@ class Tenant:
     cdr: Any
     flag: Any
     users: dict[str, Any] = field(default_factory=dict)
+    rule: Any = None  # a wholesale billing rule (apps.rating.models.BillingRule)
 
 
 def price_cdr(session: ChargingSession, party: Any, tariff_ocpi: dict[str, Any]) -> Cdr:
@@ -195,7 +197,7 @@ def make_tenant(slug: str, party_code: str, *, now: datetime) -> Tenant:
         user = UserFactory(username=f"{role}@{slug}.test", email=f"{role}@{slug}.test")
         MembershipFactory(user=user, tenant=op, role=role)
         users[role] = user
-    return Tenant(
+    tenant = Tenant(
         op,
         party,
         emsp,
@@ -212,6 +214,20 @@ def make_tenant(slug: str, party_code: str, *, now: datetime) -> Tenant:
         flag,
         users,
     )
+    # Written directly (as data, not through the service) so the world has no audit entry.
+    tenant.rule = BillingRule.objects.create(
+        tenant=op, engine="WHOLESALE", name=f"Every session of {slug}"
+    )
+    BillingRuleVersion.objects.create(
+        tenant=op,
+        rule=tenant.rule,
+        version=1,
+        effective_from=now - timedelta(days=60),
+        tariff=tariff,
+        cpo_scope="ANY",
+        emsp_scope="ANY",
+    )
+    return tenant
 
 
 def signed_in_client(user: Any, client: Client | None = None) -> Client:
