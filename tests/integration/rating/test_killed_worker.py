@@ -163,7 +163,8 @@ def _many_cdrs(w: b.World, n: int) -> list[int]:
 def _advisory_locks_held() -> int:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s",
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             [0x5241],
         )
         row = cursor.fetchone()
