@@ -54,3 +54,8 @@ def contract_scope_of_token(
         .first()
     )
     return None if row is None else (row[0], row[1], row[2])
+
+
+# The contract version in force per (token, moment) (issue 17; written by area "rate" as a
+# minimal version until area "attrib"'s is merged).
+contracts_in_force = selectors.contracts_in_force

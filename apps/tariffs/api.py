@@ -88,3 +88,8 @@ def tariff_choices(*, tenant_id: int, engine: BillingEngine) -> list[tuple[int, 
         (pk, name or ocpi_id, currency)
         for pk, name, ocpi_id, currency in rows.values_list("pk", "name", "ocpi_id", "currency")
     ]
+
+
+# The billing engines' read of rule tariffs (issue 17, area "rate").
+tariff_versions_of = selectors.tariff_versions_of
+tariff_codes_in_force = selectors.tariff_codes_in_force
