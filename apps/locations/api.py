@@ -8,7 +8,7 @@ from typing import Any
 from apps.locations import selectors
 from apps.locations.contracts import ChargeStationAuth, SecurityProfile
 from apps.locations.models import ChargeStation
-from apps.locations.services import commands, connectivity, locations, stations, status
+from apps.locations.services import commands, connectivity, hcc, locations, stations, status
 
 charge_station_reset_password = stations.charge_station_reset_password
 charge_station_set_security_profile = stations.charge_station_set_security_profile
@@ -110,3 +110,6 @@ charge_station_command_get = selectors.charge_station_command_get
 charge_station_connections_record = connectivity.charge_station_connections_record
 charge_station_connectivity = selectors.charge_station_connectivity
 unstable_station_ids = selectors.unstable_station_ids
+
+# Home-charger flags of charge stations (issue 17, area "cust").
+charge_stations_hcc_set = hcc.charge_stations_hcc_set

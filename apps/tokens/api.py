@@ -127,3 +127,8 @@ def token_authorizations_record(*, reports: Sequence[AuthorizationReport]) -> in
 
 
 token_search = selectors.token_search
+
+# Home-charger flags; the token row lock other apps' checks run under (issue 17, "cust").
+token_lock = services.token_lock
+tokens_hcc_set = services.tokens_hcc_set
+token_ids_by_uid = selectors.token_ids_by_uid
