@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from apps.common.contracts import HccFlag
-
 
 class CpoScope(enum.StrEnum):
     """Which sessions a billing rule covers on the CPO side; the scope value is the
@@ -164,11 +162,12 @@ class PayeeAssignmentRecord:
 @dataclass(frozen=True, slots=True)
 class HccFlagRow:
     """One row of a bulk home-charger flag change: a charge station (platform id) or a
-    token (uid) of the tenant, and its new flag (None clears it)."""
+    token (uid) of the tenant, and its new flag (an `HccFlag` value; None clears it). As
+    received: `hcc_rows_problems` checks it."""
 
     charge_station_id: int | None
     token_uid: str | None
-    hcc: HccFlag | None
+    hcc: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("put", "location-evse"): {"connectors": [CONNECTOR]},
     ("post", "charge-station-commands"): {"type": "RESET"},
     ("post", "tariff-versions"): TARIFF,
+    ("patch", "retail-package"): {"name": "X"},
+    ("patch", "user-group"): {"name": "X"},
+    ("post", "cpo-contract-versions"): {"vat_rate": 9},
+    ("put", "charge-station-payee"): {"payee_id": None},
 }
 
 
@@ -98,6 +102,10 @@ def _snapshot(world: World) -> list[bytes]:
             "charge-stations",
             "tariffs",
             "webhooks",
+            "retail-packages",
+            "user-groups",
+            "cpo-contracts",
+            "payees",
         )
     ]
 
@@ -114,6 +122,10 @@ LISTS = [
     "sessions",
     "cdrs",
     "webhooks",
+    "retail-packages",
+    "user-groups",
+    "cpo-contracts",
+    "payees",
 ]
 
 

@@ -1,6 +1,6 @@
 """Home-charger flags in bulk (BILLING.md section 3): rows naming a charge station (platform
 id) or a token (uid) of the tenant and the flag to give it. All or nothing: every row is
-checked first and any problem (each at `$[i].<field>`) refuses the whole batch; then the
+checked first and any problem (each at `$.items[i].<field>`) refuses the whole batch; then the
 locations and tokens services set the flags, each changed row audited there. Setting a flag
 a row already has changes nothing (idempotent)."""
 
@@ -19,11 +19,14 @@ from apps.tokens import api as tokens_api
 HCC_MAX_ROWS = 10_000
 
 
-def hcc_rows_problems(*, tenant_id: int, rows: Sequence[HccFlagRow]) -> list[Problem]:
-    """Every problem of the batch, each at `$[i].<field>` (an empty list: it can be applied)."""
+def hcc_rows_problems(
+    *, tenant_id: int, rows: Sequence[HccFlagRow], path: str = "$.items"
+) -> list[Problem]:
+    """Every problem of the batch, each at `<path>[i].<field>` (an empty list: it can be
+    applied)."""
     problems: list[Problem] = []
     if len(rows) > HCC_MAX_ROWS:
-        return [Problem("$", f"at most {HCC_MAX_ROWS} rows at once, not {len(rows)}")]
+        return [Problem(path, f"at most {HCC_MAX_ROWS} rows at once, not {len(rows)}")]
     stations = locations_api.charge_station_ids_of_tenant(
         tenant_id=tenant_id,
         station_ids=[r.charge_station_id for r in rows if r.charge_station_id is not None],
@@ -33,7 +36,7 @@ def hcc_rows_problems(*, tenant_id: int, rows: Sequence[HccFlagRow]) -> list[Pro
     )
     seen: dict[tuple[str, object], int] = {}
     for i, row in enumerate(rows):
-        at = f"$[{i}]"
+        at = f"{path}[{i}]"
         if row.hcc is not None and row.hcc not in {f.value for f in HccFlag}:
             problems.append(Problem(f"{at}.hcc", "must be HCC_E, HCC_V or null"))
         if (row.charge_station_id is None) == (not row.token_uid):
@@ -70,9 +73,15 @@ def hcc_rows_problems(*, tenant_id: int, rows: Sequence[HccFlagRow]) -> list[Pro
     return problems
 
 
+def _flag(value: str | None) -> HccFlag | None:
+    return None if value is None else HccFlag(value)
+
+
 @transaction.atomic
-def hcc_flags_set(*, tenant_id: int, rows: Sequence[HccFlagRow], actor: Actor) -> HccFlagOutcome:
-    problems = hcc_rows_problems(tenant_id=tenant_id, rows=rows)
+def hcc_flags_set(
+    *, tenant_id: int, rows: Sequence[HccFlagRow], actor: Actor, path: str = "$.items"
+) -> HccFlagOutcome:
+    problems = hcc_rows_problems(tenant_id=tenant_id, rows=rows, path=path)
     if problems:
         raise ValidationFailed(
             "invalid home-charger flags: nothing changed", problems=tuple(problems)
@@ -80,8 +89,10 @@ def hcc_flags_set(*, tenant_id: int, rows: Sequence[HccFlagRow], actor: Actor) -
     tokens = tokens_api.token_ids_by_uid(
         tenant_id=tenant_id, uids=[r.token_uid for r in rows if r.token_uid]
     )
-    station_flags = {r.charge_station_id: r.hcc for r in rows if r.charge_station_id is not None}
-    token_flags = {tokens[r.token_uid][0]: r.hcc for r in rows if r.token_uid}
+    station_flags = {
+        r.charge_station_id: _flag(r.hcc) for r in rows if r.charge_station_id is not None
+    }
+    token_flags = {tokens[r.token_uid][0]: _flag(r.hcc) for r in rows if r.token_uid}
     stations_changed = (
         locations_api.charge_stations_hcc_set(tenant_id=tenant_id, flags=station_flags, actor=actor)
         if station_flags
