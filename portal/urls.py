@@ -6,6 +6,7 @@ from django.urls import path
 from portal.views import (
     api_keys,
     auth,
+    billing_setup,
     charging,
     dashboard,
     locations,
@@ -72,6 +73,30 @@ urlpatterns = [
     path(T + "customers/", tokens.customer_list, name="customers"),
     path(T + "customers/<int:customer_id>/", tokens.customer_detail, name="customer"),
     path(T + "audit/", tokens.audit_list, name="audit"),
+    # Billing set-up (issue 17, area "cust")
+    path(T + "billing/", billing_setup.billing_home, name="billing"),
+    path(T + "billing/packages/", billing_setup.retail_package_new, name="retail_package_new"),
+    path(T + "billing/groups/", billing_setup.user_group_new, name="user_group_new"),
+    path(T + "billing/cpo-contracts/", billing_setup.cpo_contract_list, name="cpo_contracts"),
+    path(
+        T + "billing/cpo-contracts/new/",
+        billing_setup.cpo_contract_new,
+        name="cpo_contract_new",
+    ),
+    path(
+        T + "billing/cpo-contracts/<int:cpo_contract_id>/",
+        billing_setup.cpo_contract_detail,
+        name="cpo_contract",
+    ),
+    path(
+        T + "billing/cpo-contracts/<int:cpo_contract_id>/versions/",
+        billing_setup.cpo_contract_version_new,
+        name="cpo_contract_version_new",
+    ),
+    path(T + "billing/payees/", billing_setup.payee_list, name="payees"),
+    path(T + "billing/payees/new/", billing_setup.payee_new, name="payee_new"),
+    path(T + "billing/payees/assign/", billing_setup.payee_assign, name="payee_assign"),
+    path(T + "billing/hcc-flags/", billing_setup.hcc_import, name="hcc_import"),
     path(T + "api-keys/", api_keys.api_key_list, name="api_keys"),
     path(T + "api-keys/<int:api_key_id>/revoke/", api_keys.api_key_revoke, name="api_key_revoke"),
     path(T + "sign-in-locks/", sign_in_locks.sign_in_lock_list, name="sign_in_locks"),

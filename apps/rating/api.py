@@ -24,4 +24,5 @@ payee_stations = _payees_read.payee_stations
 payees_in_force = _payees_read.payees_in_force
 hcc_flags_set = _hcc.hcc_flags_set
 hcc_rows_problems = _hcc.hcc_rows_problems
+hcc_csv_rows = _hcc.hcc_csv_rows
 HCC_MAX_ROWS = _hcc.HCC_MAX_ROWS

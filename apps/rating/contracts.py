@@ -168,6 +168,7 @@ class HccFlagRow:
     charge_station_id: int | None
     token_uid: str | None
     hcc: str | None
+    charge_station_identity: str = ""  # as the CSV named it (for the messages)
 
 
 @dataclass(frozen=True, slots=True)

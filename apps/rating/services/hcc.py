@@ -6,6 +6,8 @@ a row already has changes nothing (idempotent)."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Sequence
 
 from django.db import transaction
@@ -20,10 +22,14 @@ HCC_MAX_ROWS = 10_000
 
 
 def hcc_rows_problems(
-    *, tenant_id: int, rows: Sequence[HccFlagRow], path: str = "$.items"
+    *,
+    tenant_id: int,
+    rows: Sequence[HccFlagRow],
+    path: str = "$.items",
+    labels: Sequence[str] | None = None,
 ) -> list[Problem]:
-    """Every problem of the batch, each at `<path>[i].<field>` (an empty list: it can be
-    applied)."""
+    """Every problem of the batch, each at `<path>[i].<field>` (or `<labels[i]>.<field>`,
+    e.g. a CSV line); an empty list: it can be applied."""
     problems: list[Problem] = []
     if len(rows) > HCC_MAX_ROWS:
         return [Problem(path, f"at most {HCC_MAX_ROWS} rows at once, not {len(rows)}")]
@@ -36,7 +42,7 @@ def hcc_rows_problems(
     )
     seen: dict[tuple[str, object], int] = {}
     for i, row in enumerate(rows):
-        at = f"{path}[{i}]"
+        at = labels[i] if labels is not None else f"{path}[{i}]"
         if row.hcc is not None and row.hcc not in {f.value for f in HccFlag}:
             problems.append(Problem(f"{at}.hcc", "must be HCC_E, HCC_V or null"))
         if (row.charge_station_id is None) == (not row.token_uid):
@@ -48,7 +54,8 @@ def hcc_rows_problems(
                 problems.append(
                     Problem(
                         f"{at}.charge_station",
-                        f"no charge station {row.charge_station_id} in this tenant",
+                        f"no charge station "
+                        f"{row.charge_station_identity or row.charge_station_id} in this tenant",
                     )
                 )
         else:
@@ -73,15 +80,49 @@ def hcc_rows_problems(
     return problems
 
 
+def hcc_csv_rows(*, tenant_id: int, csv_text: str) -> tuple[list[HccFlagRow], list[str]]:
+    """The rows of a CSV `target,id,hcc` (target `station` with the station's OCPP identity,
+    or `token` with the token's uid; hcc `HCC_E`, `HCC_V` or empty to clear; a header line
+    with these names is allowed) and a label per row (`line N`). Stations are looked up by
+    identity in this tenant; an unknown one keeps no id, so `hcc_rows_problems` names it."""
+    lines = [
+        (n, row)
+        for n, row in enumerate(csv.reader(io.StringIO(csv_text)), start=1)
+        if any(cell.strip() for cell in row)
+    ]
+    if lines and [c.strip().lower() for c in lines[0][1]][:3] == ["target", "id", "hcc"]:
+        lines = lines[1:]
+    identities = [r[1].strip() for _, r in lines if len(r) > 1 and r[0].strip() == "station"]
+    stations = locations_api.station_ids_by_identity(tenant_id=tenant_id, identities=identities)
+    rows: list[HccFlagRow] = []
+    labels: list[str] = []
+    for n, cells in lines:
+        target, ident, flag = ([c.strip() for c in cells] + ["", "", ""])[:3]
+        labels.append(f"line {n}")
+        if target == "station":
+            # An unknown identity becomes id 0, which no station has: named as unknown.
+            rows.append(HccFlagRow(stations.get(ident, 0), None, flag or None, ident))
+        elif target == "token":
+            rows.append(HccFlagRow(None, ident, flag or None))
+        else:
+            rows.append(HccFlagRow(None, None, flag or None))  # "name either ..." problem
+    return rows, labels
+
+
 def _flag(value: str | None) -> HccFlag | None:
     return None if value is None else HccFlag(value)
 
 
 @transaction.atomic
 def hcc_flags_set(
-    *, tenant_id: int, rows: Sequence[HccFlagRow], actor: Actor, path: str = "$.items"
+    *,
+    tenant_id: int,
+    rows: Sequence[HccFlagRow],
+    actor: Actor,
+    path: str = "$.items",
+    labels: Sequence[str] | None = None,
 ) -> HccFlagOutcome:
-    problems = hcc_rows_problems(tenant_id=tenant_id, rows=rows, path=path)
+    problems = hcc_rows_problems(tenant_id=tenant_id, rows=rows, path=path, labels=labels)
     if problems:
         raise ValidationFailed(
             "invalid home-charger flags: nothing changed", problems=tuple(problems)
