@@ -281,7 +281,7 @@ def hcc_import(request: HttpRequest) -> HttpResponse:
     """Upload a CSV `target,id,hcc` -> preview with each line's problem; apply -> all or
     nothing (the same check again, in the service)."""
     portal = request.portal  # type: ignore[attr-defined]
-    context: dict[str, Any] = {}
+    context: dict[str, Any] = {"may_edit": True}  # only editors reach this page
     if request.method == "POST":
         form = HccImportForm(request.POST, request.FILES)
         valid = form.is_valid()
