@@ -1,7 +1,6 @@
 """IBAN checks (ISO 13616): the format, the length the country registers and the mod-97
 check digits. Written here rather than taken from a library (schwifty is maintained, but it
-would add a dependency and its bank registry to the lock file for one check: ADR 0027's
-note on payee details)."""
+would add a dependency and its bank registry to the lock file for one check: ADR 0029)."""
 
 from __future__ import annotations
 
