@@ -70,7 +70,7 @@ def hcc_rows_problems(
                     Problem(
                         f"{at}.token",
                         f"uid {row.token_uid!r} names {len(found)} tokens of this tenant "
-                        "(one per issuer and type): set their flags by platform id",
+                        "(one per issuer and type): which one is meant is not clear",
                     )
                 )
         if key in seen:
