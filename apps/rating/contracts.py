@@ -93,7 +93,6 @@ class CpoContractTerms:
 
     contract_id: int
     version_id: int
-    version: int
     vat_country: str
     vat_rate: Decimal | None  # percent; None: this level has none (fall through to the party)
     rounding_mode: RoundingMode

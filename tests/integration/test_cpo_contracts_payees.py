@@ -54,14 +54,15 @@ def test_terms_in_force_by_moment_exactly() -> None:
     assert at(T0 - timedelta(microseconds=1)) is None
     first, edge, second = at(T0), at(T0 + 10 * H - timedelta(microseconds=1)), at(T0 + 10 * H)
     assert first == edge
-    assert (first.version, first.vat_rate, first.vat_country, first.rounding_mode) == (
-        1,
+    v1, v2 = CpoContractVersion.objects.order_by("version")
+    assert (first.version_id, first.vat_rate, first.vat_country, first.rounding_mode) == (
+        v1.pk,
         Decimal("21.00"),
         "NL",
         RoundingMode.HALF_UP,
     )
-    assert (second.version, second.vat_rate, second.vat_country, second.rounding_mode) == (
-        2,
+    assert (second.version_id, second.vat_rate, second.vat_country, second.rounding_mode) == (
+        v2.pk,
         Decimal("9.50"),
         "NL",  # carried over from version 1
         RoundingMode.HALF_EVEN,

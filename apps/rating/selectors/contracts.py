@@ -73,7 +73,6 @@ def _terms(v: CpoContractVersion) -> CpoContractTerms:
     return CpoContractTerms(
         contract_id=v.contract_id,
         version_id=v.pk,
-        version=v.version,
         vat_country=v.vat_country,
         vat_rate=v.vat_rate,
         rounding_mode=RoundingMode(v.rounding_mode),
