@@ -240,6 +240,8 @@ SPECTACULAR_SETTINGS = {
         # collision with ConnectionEventKind on fields named "kind")
         "CustomerKindEnum": ["person", "company"],
         "ConnectionEventKindEnum": "apps.locations.contracts.ConnectionEventKind",
+        # apps.rating.contracts.PayeeKind (by value, like CustomerKind)
+        "PayeeKindEnum": ["HOME", "WORKPLACE", "SITE_HOST"],
     },
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "DISABLE_ERRORS_AND_WARNINGS": False,

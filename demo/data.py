@@ -351,5 +351,6 @@ def load(*, password: str) -> dict[str, int]:
                 customer_id=customer_id,
                 token_id=token.id,
                 valid_from=EPOCH,
+                actor=DEMO,
             )
     return counts

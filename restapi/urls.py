@@ -5,7 +5,16 @@ from __future__ import annotations
 from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from restapi.views import billing, charging, customers, locations, tariffs, tokens, webhooks
+from restapi.views import (
+    billing,
+    charging,
+    commercial,
+    customers,
+    locations,
+    tariffs,
+    tokens,
+    webhooks,
+)
 
 app_name = "restapi"
 
@@ -117,6 +126,34 @@ urlpatterns = [
     path("sessions/<id:session_id>", charging.SessionGetView.as_view(), name="session"),
     path("cdrs", charging.CdrListView.as_view(), name="cdrs"),
     path("cdrs/<id:cdr_id>", charging.CdrGetView.as_view(), name="cdr"),
+    # retail packages, user groups, CPO contracts, payees, home-charger flags (issue 17, cust)
+    path("retail-packages", commercial.RetailPackageCollection.as_view(), name="retail-packages"),
+    path(
+        "retail-packages/<id:package_id>",
+        commercial.RetailPackageItem.as_view(),
+        name="retail-package",
+    ),
+    path("user-groups", commercial.UserGroupCollection.as_view(), name="user-groups"),
+    path("user-groups/<id:group_id>", commercial.UserGroupItem.as_view(), name="user-group"),
+    path("cpo-contracts", commercial.CpoContractCollection.as_view(), name="cpo-contracts"),
+    path(
+        "cpo-contracts/<id:cpo_contract_id>",
+        commercial.CpoContractItem.as_view(),
+        name="cpo-contract",
+    ),
+    path(
+        "cpo-contracts/<id:cpo_contract_id>/versions",
+        commercial.CpoContractVersionCreate.as_view(),
+        name="cpo-contract-versions",
+    ),
+    path("payees", commercial.PayeeCollection.as_view(), name="payees"),
+    path("payees/<id:payee_id>", commercial.PayeeItem.as_view(), name="payee"),
+    path(
+        "charge-stations/<id:station_id>/payee",
+        commercial.StationPayeeView.as_view(),
+        name="charge-station-payee",
+    ),
+    path("hcc-flags", commercial.HccFlagsView.as_view(), name="hcc-flags"),
     # webhooks
     path("webhooks", webhooks.WebhookCollection.as_view(), name="webhooks"),
     path("webhooks/<id:webhook_id>", webhooks.WebhookItem.as_view(), name="webhook"),

@@ -59,3 +59,15 @@ def contract_scope_of_token(
 # The contract version in force per (token, moment) (issue 17; written by area "rate" as a
 # minimal version until area "attrib"'s is merged).
 contracts_in_force = selectors.contracts_in_force
+
+# Contract versions, retail packages and user groups (issue 17, area "cust").
+contract_version_add = services.contract_version_add
+contract_version_at = selectors.contract_version_at
+retail_package_create = services.retail_package_create
+retail_package_rename = services.retail_package_rename
+retail_package_get = selectors.retail_package_get
+retail_package_list = selectors.retail_package_list
+user_group_create = services.user_group_create
+user_group_rename = services.user_group_rename
+user_group_get = selectors.user_group_get
+user_group_list = selectors.user_group_list

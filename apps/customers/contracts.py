@@ -30,7 +30,24 @@ class CustomerRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ContractVersionRecord:
+    """One version of a contract: who is billed for which token, on which package and in
+    which group, over [valid_from, valid_until)."""
+
+    id: int
+    version: int
+    customer_id: int
+    token_id: int
+    retail_package_id: int | None
+    user_group_id: int | None
+    valid_from: datetime
+    valid_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class ContractRecord:
+    """A contract version (`id` is the version's), with every version of its reference."""
+
     id: int
     customer_id: int
     token_id: int
@@ -40,6 +57,27 @@ class ContractRecord:
     valid_until: datetime | None
     last_updated: datetime
     etag: str
+    version: int = 1
+    retail_package_id: int | None = None
+    user_group_id: int | None = None
+    versions: tuple[ContractVersionRecord, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RetailPackageRecord:
+    id: int
+    name: str
+    description: str
+    created_at: datetime
+    last_updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UserGroupRecord:
+    id: int
+    name: str
+    created_at: datetime
+    last_updated: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,10 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.db.models import Q
+
 from apps.common.errors import NotFound
 from apps.common.services import version_tag
-from apps.customers.contracts import ContractRecord, ContractTerms, CustomerKind, CustomerRecord
-from apps.customers.models import Contract, Customer
+from apps.customers.contracts import (
+    ContractRecord,
+    ContractTerms,
+    ContractVersionRecord,
+    CustomerKind,
+    CustomerRecord,
+    RetailPackageRecord,
+    UserGroupRecord,
+)
+from apps.customers.models import Contract, Customer, RetailPackage, UserGroup
 
 
 def _customer(c: Customer) -> CustomerRecord:
@@ -61,7 +71,7 @@ def customer_list(
     return [_customer(c) for c in qs.order_by("id")[:limit]]
 
 
-def _contract(c: Contract) -> ContractRecord:
+def _contract(c: Contract, versions: tuple[ContractVersionRecord, ...] = ()) -> ContractRecord:
     return ContractRecord(
         id=c.pk,
         customer_id=c.customer_id,
@@ -72,10 +82,28 @@ def _contract(c: Contract) -> ContractRecord:
         valid_until=c.valid_until,
         last_updated=c.updated_at,
         etag=version_tag(c),
+        version=c.version,
+        retail_package_id=c.retail_package_id,
+        user_group_id=c.user_group_id,
+        versions=versions,
+    )
+
+
+def _version(c: Contract) -> ContractVersionRecord:
+    return ContractVersionRecord(
+        id=c.pk,
+        version=c.version,
+        customer_id=c.customer_id,
+        token_id=c.token_id,
+        retail_package_id=c.retail_package_id,
+        user_group_id=c.user_group_id,
+        valid_from=c.valid_from,
+        valid_until=c.valid_until,
     )
 
 
 def contract_get(*, tenant_id: int, contract_id: int) -> ContractRecord:
+    """One version of a contract, with every version of its reference (oldest first)."""
     c = (
         Contract.objects.for_tenant(tenant_id)
         .select_related("token")
@@ -84,7 +112,20 @@ def contract_get(*, tenant_id: int, contract_id: int) -> ContractRecord:
     )
     if c is None:
         raise NotFound(f"no contract {contract_id} in this tenant")
-    return _contract(c)
+    versions = Contract.objects.for_tenant(tenant_id).filter(reference=c.reference)
+    return _contract(c, tuple(_version(v) for v in versions.order_by("version")))
+
+
+def contract_version_at(*, tenant_id: int, reference: str, at: datetime) -> ContractRecord | None:
+    """The version of contract `reference` in force at `at` ([valid_from, valid_until))."""
+    c = (
+        Contract.objects.for_tenant(tenant_id)
+        .select_related("token")
+        .filter(reference=reference, valid_from__lte=at)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=at))
+        .first()
+    )
+    return None if c is None else _contract(c)
 
 
 def contract_list(
@@ -168,3 +209,49 @@ def contracts_in_force(
                 out[(token_id, at)] = terms
                 break
     return out
+
+
+def _package(p: RetailPackage) -> RetailPackageRecord:
+    return RetailPackageRecord(
+        id=p.pk,
+        name=p.name,
+        description=p.description,
+        created_at=p.created_at,
+        last_updated=p.updated_at,
+    )
+
+
+def retail_package_get(*, tenant_id: int, package_id: int) -> RetailPackageRecord:
+    p = RetailPackage.objects.for_tenant(tenant_id).filter(pk=package_id).first()
+    if p is None:
+        raise NotFound(f"no retail package {package_id} in this tenant")
+    return _package(p)
+
+
+def retail_package_list(
+    *, tenant_id: int, after_id: int | None = None, limit: int = 100
+) -> list[RetailPackageRecord]:
+    qs = RetailPackage.objects.for_tenant(tenant_id)
+    if after_id is not None:
+        qs = qs.filter(id__gt=after_id)
+    return [_package(p) for p in qs.order_by("id")[:limit]]
+
+
+def _group(g: UserGroup) -> UserGroupRecord:
+    return UserGroupRecord(id=g.pk, name=g.name, created_at=g.created_at, last_updated=g.updated_at)
+
+
+def user_group_get(*, tenant_id: int, group_id: int) -> UserGroupRecord:
+    g = UserGroup.objects.for_tenant(tenant_id).filter(pk=group_id).first()
+    if g is None:
+        raise NotFound(f"no user group {group_id} in this tenant")
+    return _group(g)
+
+
+def user_group_list(
+    *, tenant_id: int, after_id: int | None = None, limit: int = 100
+) -> list[UserGroupRecord]:
+    qs = UserGroup.objects.for_tenant(tenant_id)
+    if after_id is not None:
+        qs = qs.filter(id__gt=after_id)
+    return [_group(g) for g in qs.order_by("id")[:limit]]

@@ -8,7 +8,7 @@ from typing import Any
 from apps.locations import selectors
 from apps.locations.contracts import ChargeStationAuth, SecurityProfile
 from apps.locations.models import ChargeStation, Location
-from apps.locations.services import commands, connectivity, locations, stations, status
+from apps.locations.services import commands, connectivity, hcc, locations, stations, status
 
 charge_station_reset_password = stations.charge_station_reset_password
 charge_station_set_security_profile = stations.charge_station_set_security_profile
@@ -138,3 +138,7 @@ def station_scope_facts(
         )
     )
     return {pk: (loc, country or "", party, tz or "") for pk, loc, country, party, tz in rows}
+
+
+# Home-charger flags of charge stations (issue 17, area "cust").
+charge_stations_hcc_set = hcc.charge_stations_hcc_set

@@ -3,9 +3,13 @@ apps and outer layers import only this module and `contracts`."""
 
 from __future__ import annotations
 
+from apps.rating.selectors import contracts as contract_selectors
+from apps.rating.selectors import payees as payee_selectors
 from apps.rating.selectors import rules as rule_selectors
-from apps.rating.selectors import terms, tester
-from apps.rating.services import rating
+from apps.rating.selectors import tester
+from apps.rating.services import contracts as contract_services
+from apps.rating.services import hcc, rating
+from apps.rating.services import payees as payee_services
 from apps.rating.services import rules as rule_services
 
 # rules: billing rules, their versions, overlaps, the matcher's index and the tester.
@@ -26,7 +30,23 @@ cdrs_rate = rating.cdrs_rate
 cdr_rerate = rating.cdr_rerate
 flags_retry = rating.flags_retry
 cdrs_sweep_unrated = rating.cdrs_sweep_unrated
-# Minimal versions area "rate" needs before area "cust" is merged (the lead keeps one of
-# each): CPO contract terms and payees in force.
-cpo_contract_terms = terms.cpo_contract_terms
-payees_in_force = terms.payees_in_force
+
+# -- area "cust": CPO contracts, payees, home-charger flags in bulk ------------------------
+cpo_contract_create = contract_services.cpo_contract_create
+cpo_contract_version_add = contract_services.cpo_contract_version_add
+cpo_contract_get = contract_selectors.cpo_contract_get
+cpo_contract_list = contract_selectors.cpo_contract_list
+cpo_contract_terms = contract_selectors.cpo_contract_terms
+cpo_contracts_terms = contract_selectors.cpo_contracts_terms
+payee_create = payee_services.payee_create
+payee_update = payee_services.payee_update
+payee_assign = payee_services.payee_assign
+payee_get = payee_selectors.payee_get
+payee_list = payee_selectors.payee_list
+payee_assignments = payee_selectors.payee_assignments
+payee_stations = payee_selectors.payee_stations
+payees_in_force = payee_selectors.payees_in_force
+hcc_flags_set = hcc.hcc_flags_set
+hcc_rows_problems = hcc.hcc_rows_problems
+hcc_csv_rows = hcc.hcc_csv_rows
+HCC_MAX_ROWS = hcc.HCC_MAX_ROWS

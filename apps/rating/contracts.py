@@ -194,17 +194,6 @@ class RatingOutcome:
 
 
 @dataclass(frozen=True, slots=True)
-class CpoContractTerms:
-    """The CPO contract version in force for a tenant and a CPO party at a moment."""
-
-    contract_id: int
-    version_id: int
-    vat_country: str
-    vat_rate: Decimal | None
-    rounding_mode: RoundingMode
-
-
-@dataclass(frozen=True, slots=True)
 class RuleTerms:
     """How one billing rule version prices (the matcher's `RuleSpec` says whom it covers):
     its tariff, or cost-plus mark-ups, and reimbursement margins, each with its currency."""
@@ -220,3 +209,98 @@ class RuleTerms:
     margin_per_session_currency: str = ""
     margin_per_kwh: Decimal | None = None
     margin_per_kwh_currency: str = ""
+
+
+# -- CPO contracts, payees and home-charger flags (area "cust") ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CpoContractTerms:
+    """What rating reads of the CPO contract version in force at a session's start."""
+
+    contract_id: int
+    version_id: int
+    vat_country: str
+    vat_rate: Decimal | None  # percent; None: this level has none (fall through to the party)
+    rounding_mode: RoundingMode
+
+
+@dataclass(frozen=True, slots=True)
+class CpoContractVersionRecord:
+    id: int
+    version: int
+    effective_from: datetime
+    vat_country: str
+    vat_rate: Decimal | None
+    rounding_mode: RoundingMode
+    payee_name: str
+    payee_iban: str
+    payee_bic: str
+    payee_address: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CpoContractRecord:
+    id: int
+    reference: str
+    party_pk: int
+    country_code: str
+    party_id: str
+    party_name: str
+    versions: tuple[CpoContractVersionRecord, ...]
+    created_at: datetime
+    last_updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PayeeRecord:
+    id: int
+    kind: PayeeKind
+    name: str
+    email: str
+    vat_number: str
+    iban: str
+    bic: str
+    address: str
+    postal_code: str
+    city: str
+    country: str
+    external_ref: str
+    created_at: datetime
+    last_updated: datetime
+    etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class PayeeAssignmentRecord:
+    """From `effective_from` on, `payee_id` (None: no payee) owns charge station
+    `charge_station_id`."""
+
+    id: int
+    charge_station_id: int
+    payee_id: int | None
+    payee_name: str
+    effective_from: datetime
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HccFlagRow:
+    """One row of a bulk home-charger flag change: a charge station (platform id) or a
+    token (uid) of the tenant, and its new flag (an `HccFlag` value; None clears it). As
+    received: `hcc_rows_problems` checks it."""
+
+    charge_station_id: int | None
+    token_uid: str | None
+    hcc: str | None
+    charge_station_identity: str = ""  # as the CSV named it (for the messages)
+
+
+@dataclass(frozen=True, slots=True)
+class HccFlagOutcome:
+    """What a bulk change did: the ids whose flag changed (the rest already had it)."""
+
+    charge_stations_changed: tuple[int, ...]
+    tokens_changed: tuple[int, ...]
+    rows: int

@@ -134,3 +134,9 @@ def token_party_pks(*, tenant_id: int, token_ids: Iterable[int]) -> dict[int, in
     """Token id -> its issuing eMSP party's id, for those of `token_ids` in this tenant."""
     rows = Token.objects.for_tenant(tenant_id).filter(pk__in=set(token_ids))
     return dict(rows.values_list("pk", "party_id"))
+
+
+# Home-charger flags; the token row lock other apps' checks run under (issue 17, "cust").
+token_lock = services.token_lock
+tokens_hcc_set = services.tokens_hcc_set
+token_ids_by_uid = selectors.token_ids_by_uid

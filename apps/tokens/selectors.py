@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -123,3 +124,17 @@ def token_search(
     if before_id is not None:
         return [_record(r) for r in list(qs.order_by("-id").values(*_FIELDS)[:limit])[::-1]]
     return [_record(r) for r in qs.order_by("id").values(*_FIELDS)[:limit]]
+
+
+def token_ids_by_uid(*, tenant_id: int, uids: Sequence[str]) -> dict[str, list[int]]:
+    """This tenant's token ids per uid among `uids` (a uid may name more than one token:
+    one per issuing party and type); a uid with none is absent."""
+    found: dict[str, list[int]] = {}
+    for pk, uid in (
+        Token.objects.for_tenant(tenant_id)
+        .filter(uid__in=set(uids))
+        .order_by("pk")
+        .values_list("pk", "uid")
+    ):
+        found.setdefault(uid, []).append(pk)
+    return found

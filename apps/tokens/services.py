@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from apps.common.contracts import Actor
+from apps.common.contracts import Actor, HccFlag
 from apps.common.errors import Conflict, NotFound, Problem, ValidationFailed
 from apps.common.services import check_version, validated_save, version_tag
 from apps.parties import api as parties_api
@@ -544,3 +544,55 @@ def _tokens_write_portable(
         Written(row.pk, (row.party_id, row.uid, row.type) not in existing, row.updated_at)
         for row in rows
     ]
+
+
+# -- Home-charger flags and row locks for other apps' checks (issue 17, area "cust") -------
+
+
+def token_lock(*, tenant_id: int, token_ids: Sequence[int]) -> set[int]:
+    """Lock this tenant's tokens among `token_ids` (ordered by id, until the transaction
+    ends) and return the ids found: a service of another app that checks something per
+    token (e.g. contracts never overlapping) runs its check under this lock."""
+    return set(
+        Token.objects.for_tenant(tenant_id)
+        .select_for_update()
+        .filter(pk__in=set(token_ids))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+@transaction.atomic
+def tokens_hcc_set(*, tenant_id: int, flags: dict[int, HccFlag | None], actor: Actor) -> list[int]:
+    """Set the home-charger flag of many tokens of this tenant at once (None clears it).
+    All or nothing: an id that is not this tenant's token is refused (NotFound naming
+    them) and nothing changes. A token already so is left alone (idempotent); each changed
+    token gets one audit entry. Returns the ids changed, in id order."""
+    tokens = list(
+        Token.objects.for_tenant(tenant_id)
+        .select_for_update()
+        .filter(pk__in=set(flags))
+        .order_by("pk")
+    )
+    missing = set(flags) - {t.pk for t in tokens}
+    if missing:
+        raise NotFound(f"no token {', '.join(map(str, sorted(missing)))} in this tenant")
+    changed = []
+    for token in tokens:
+        flag = flags[token.pk]
+        new = "" if flag is None else HccFlag(flag).value
+        if token.hcc == new:
+            continue
+        before = token.hcc
+        token.hcc = new
+        token.save(update_fields=["hcc", "updated_at"])
+        _audit(
+            tenant_id,
+            actor,
+            "token.hcc_set",
+            token.pk,
+            before={"hcc": before or None},
+            after={"hcc": new or None},
+        )
+        changed.append(token.pk)
+    return changed

@@ -72,6 +72,7 @@ _SECTIONS: list[tuple[str, str, str, set[TenantRole] | None]] = [
         "portal:customers",
         {TenantRole.PLATFORM_ADMIN, TenantRole.EMSP_ADMIN, TenantRole.SUPPORT},
     ),
+    ("billing", "Billing", "portal:billing", None),
     ("audit", "Audit log", "portal:audit", None),
     ("api_keys", "API keys", "portal:api_keys", None),
     ("sign_in_locks", "Sign-in locks", "portal:sign_in_locks", None),

@@ -54,29 +54,71 @@ class CustomerListQuery(PageQuery, UpdatedSinceQuery):
     external_ref = serializers.CharField(required=False, max_length=64)
 
 
+class ContractVersionOut(serializers.Serializer):
+    id = serializers.IntegerField(help_text="this version's id (GET /contracts/{id})")
+    version = serializers.IntegerField()
+    customer_id = serializers.IntegerField()
+    token_id = serializers.IntegerField()
+    retail_package_id = serializers.IntegerField(allow_null=True)
+    user_group_id = serializers.IntegerField(allow_null=True)
+    valid_from = serializers.DateTimeField()
+    valid_until = serializers.DateTimeField(allow_null=True)
+
+
 class ContractOut(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.IntegerField(help_text="the id of this version of the contract")
+    version = serializers.IntegerField(help_text="1, 2, ... per reference")
     customer_id = serializers.IntegerField()
     token_id = serializers.IntegerField(help_text="the token's platform_id")
     token_uid = serializers.CharField()
     reference = serializers.CharField()
+    retail_package_id = serializers.IntegerField(allow_null=True)
+    user_group_id = serializers.IntegerField(allow_null=True)
     valid_from = serializers.DateTimeField()
     valid_until = serializers.DateTimeField(allow_null=True)
     last_updated = serializers.DateTimeField()
+
+
+class ContractDetailOut(ContractOut):
+    versions = ContractVersionOut(
+        many=True, help_text="every version of this reference, oldest first"
+    )
 
 
 class ContractIn(serializers.Serializer):
     customer_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     token_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     reference = serializers.CharField(max_length=64)
+    retail_package_id = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, required=False, allow_null=True
+    )
+    user_group_id = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, required=False, allow_null=True
+    )
     valid_from = serializers.DateTimeField()
     valid_until = serializers.DateTimeField(required=False, allow_null=True)
 
 
 class ContractPatchIn(serializers.Serializer):
+    """A change is a new version from `effective_from` (default: now; never earlier)."""
+
+    effective_from = serializers.DateTimeField(
+        required=False, help_text="when the new version starts (default: now)"
+    )
+    customer_id = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
     token_id = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
-    reference = serializers.CharField(max_length=64, required=False)
-    valid_from = serializers.DateTimeField(required=False)
+    retail_package_id = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, required=False, allow_null=True
+    )
+    user_group_id = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, required=False, allow_null=True
+    )
+    reference = serializers.CharField(
+        max_length=64, required=False, help_text="never changes: only the current one is accepted"
+    )
+    valid_from = serializers.DateTimeField(
+        required=False, help_text="never changes: only the current one is accepted"
+    )
     valid_until = serializers.DateTimeField(required=False, allow_null=True)
 
 

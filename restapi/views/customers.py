@@ -157,11 +157,11 @@ class ContractGetView(ApiView):
         tags=["contracts"],
         operation_id="contracts_get",
         parameters=[_CONTRACT_ID],
-        responses=s.ContractOut,
+        responses=s.ContractDetailOut,
     )
     def get(self, request: Request, contract_id: int) -> Response:
         record = customers_api.contract_get(tenant_id=self.tenant_id, contract_id=contract_id)
-        return with_etag(Response(s.ContractOut(record).data), record.etag)
+        return with_etag(Response(s.ContractDetailOut(record).data), record.etag)
 
 
 class ContractPatchView(ApiView):
@@ -172,7 +172,14 @@ class ContractPatchView(ApiView):
         operation_id="contracts_update",
         parameters=[_CONTRACT_ID],
         request=s.ContractPatchIn,
-        responses=s.ContractOut,
+        responses=s.ContractDetailOut,
+        description=(
+            "Change a contract: a NEW version from `effective_from` (default: now; an earlier "
+            "moment is refused) with the fields given, the rest as the latest version says; "
+            "the latest version ends there. Answers the new version (its own `id`). Nothing "
+            "to change: the latest version, unchanged. A version overlapping another "
+            "contract of the same token is refused (409) naming it."
+        ),
     )
     def patch(self, request: Request, contract_id: int) -> Response:
         values = self.body(s.ContractPatchIn)
@@ -183,7 +190,7 @@ class ContractPatchView(ApiView):
             values=values,
             actor=self.actor,
         )
-        return with_etag(Response(s.ContractOut(record).data), record.etag)
+        return with_etag(Response(s.ContractDetailOut(record).data), record.etag)
 
 
 class ContractItem(ContractGetView, ContractPatchView):

@@ -10,6 +10,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from apps.common.contracts import Actor
+from apps.customers import api as customers_api
 from apps.integrations import api as integrations_api
 from apps.integrations.contracts import ALL_SCOPES
 from apps.parties.models import Operator, Party
@@ -91,6 +92,21 @@ def build_world(slug: str, party_code: str) -> World:
         actor=SETUP,
         now=T0,
     )
+    # Billing (issue 17, area "cust"): a package, a group, a CPO contract, a payee.
+    package = customers_api.retail_package_create(tenant_id=tenant.pk, name="Flex", actor=SETUP)
+    group = customers_api.user_group_create(tenant_id=tenant.pk, name="Fleet", actor=SETUP)
+    cpo_contract = rating_api.cpo_contract_create(
+        tenant_id=tenant.pk,
+        country_code=cpo.country_code,
+        party_id=cpo.party_id,
+        reference=f"CPO-{party_code}",
+        effective_from=T0,
+        terms={"vat_rate": "21"},
+        actor=SETUP,
+    )
+    payee = rating_api.payee_create(
+        tenant_id=tenant.pk, values={"kind": "HOME", "name": "Owner"}, actor=SETUP
+    )
     sub_id, _ = integrations_api.webhook_subscription_create(
         tenant_id=tenant.pk, url="http://127.0.0.1:9/hook", events=["cdr.created"], actor=SETUP
     )
@@ -120,6 +136,10 @@ def build_world(slug: str, party_code: str) -> World:
             "party_id": emsp.party_id,
             "uid": token.uid,
             "rule_id": rule.id,
+            "package_id": package.id,
+            "group_id": group.id,
+            "cpo_contract_id": cpo_contract.id,
+            "payee_id": payee.id,
         },
     )
 

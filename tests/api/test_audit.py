@@ -14,7 +14,7 @@ from apps.integrations.models import ApiKey
 from apps.parties.models import AuditEntry
 from tests.api.conftest import World
 from tests.api.test_fast_path import call
-from tests.factories import SIMPLE_OCPI_TARIFF
+from tests.factories import SIMPLE_OCPI_TARIFF, PartyFactory
 from tests.relay_fixtures import Relay
 
 pytestmark = pytest.mark.django_db
@@ -122,6 +122,7 @@ WRITES: list[Write] = [
                 "token_id": w.ids["token_id"],
                 "reference": "C-AUDIT",
                 "valid_from": "2026-01-01T00:00:00Z",
+                "valid_until": "2026-02-01T00:00:00Z",  # before the token's contract
             },
         ),
         "contract.create",
@@ -129,9 +130,94 @@ WRITES: list[Write] = [
     ),
     (
         "PATCH /api/v1/contracts/{contract_id}",
-        lambda w: ("patch", f"/api/v1/contracts/{w.ids['contract_id']}", {"reference": "C-NEW"}),
-        "contract.update",
+        lambda w: (
+            "patch",
+            f"/api/v1/contracts/{w.ids['contract_id']}",
+            {"valid_until": "2100-01-01T00:00:00Z"},
+        ),
+        "contract.version_add",
         "contract",
+    ),
+    (
+        "POST /api/v1/retail-packages",
+        lambda w: ("post", "/api/v1/retail-packages", {"name": "Audit"}),
+        "retail_package.create",
+        "retail_package",
+    ),
+    (
+        "PATCH /api/v1/retail-packages/{package_id}",
+        lambda w: ("patch", f"/api/v1/retail-packages/{w.ids['package_id']}", {"name": "R"}),
+        "retail_package.rename",
+        "retail_package",
+    ),
+    (
+        "POST /api/v1/user-groups",
+        lambda w: ("post", "/api/v1/user-groups", {"name": "Audit"}),
+        "user_group.create",
+        "user_group",
+    ),
+    (
+        "PATCH /api/v1/user-groups/{group_id}",
+        lambda w: ("patch", f"/api/v1/user-groups/{w.ids['group_id']}", {"name": "R"}),
+        "user_group.rename",
+        "user_group",
+    ),
+    (
+        "POST /api/v1/cpo-contracts",
+        lambda w: (
+            "post",
+            "/api/v1/cpo-contracts",
+            {
+                "country_code": "NL",
+                "party_id": _other_cpo(w),
+                "reference": "AUDIT",
+                "effective_from": "2026-01-01T00:00:00Z",
+            },
+        ),
+        "cpo_contract.create",
+        "cpo_contract",
+    ),
+    (
+        "POST /api/v1/cpo-contracts/{cpo_contract_id}/versions",
+        lambda w: (
+            "post",
+            f"/api/v1/cpo-contracts/{w.ids['cpo_contract_id']}/versions",
+            {"vat_rate": 9},
+        ),
+        "cpo_contract.version_add",
+        "cpo_contract",
+    ),
+    (
+        "POST /api/v1/payees",
+        lambda w: ("post", "/api/v1/payees", {"kind": "WORKPLACE", "name": "Audit"}),
+        "payee.create",
+        "payee",
+    ),
+    (
+        "PATCH /api/v1/payees/{payee_id}",
+        lambda w: ("patch", f"/api/v1/payees/{w.ids['payee_id']}", {"name": "R"}),
+        "payee.update",
+        "payee",
+    ),
+    (
+        "PUT /api/v1/charge-stations/{station_id}/payee",
+        lambda w: (
+            "put",
+            f"/api/v1/charge-stations/{w.ids['station_id']}/payee",
+            {"payee_id": w.ids["payee_id"]},
+        ),
+        "payee.assign",
+        "charge_station",
+    ),
+    (
+        "POST /api/v1/hcc-flags",
+        lambda w: (
+            "post",
+            "/api/v1/hcc-flags",
+            {"items": [{"charge_station": w.ids["station_id"], "hcc": "HCC_E"}]},
+        ),
+        "charge_station.hcc_set",
+        "charge_station",
     ),
     (
         "POST /api/v1/locations",
@@ -294,6 +380,11 @@ NEEDS_RELAY = {"POST /api/v1/charge-stations/{station_id}/commands"}
 # POSTs that compute and store nothing (a body too rich for a query string): no audit entry;
 # tests/api/test_billing_rules.py checks they leave none.
 READS_BY_POST = {"POST /api/v1/billing-rules/overlaps", "POST /api/v1/billing-rules/test"}
+
+
+def _other_cpo(w: World) -> str:
+    """A second CPO party of the tenant (the first has its CPO contract already)."""
+    return PartyFactory(tenant=w.tenant, role="CPO", country_code="NL", party_id="ZZZ").party_id
 
 
 def _code(w: World) -> str:

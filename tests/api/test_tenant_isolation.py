@@ -38,6 +38,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "charge-station-commands"): {"type": "RESET"},
     ("post", "tariff-versions"): TARIFF,
     ("post", "billing-rule-copy"): {"name": "A copy"},
+    ("patch", "retail-package"): {"name": "X"},
+    ("patch", "user-group"): {"name": "X"},
+    ("post", "cpo-contract-versions"): {"vat_rate": 9},
+    ("put", "charge-station-payee"): {"payee_id": None},
 }
 
 
@@ -99,6 +103,10 @@ def _snapshot(world: World) -> list[bytes]:
             "charge-stations",
             "tariffs",
             "webhooks",
+            "retail-packages",
+            "user-groups",
+            "cpo-contracts",
+            "payees",
         )
     ]
 
@@ -115,6 +123,10 @@ LISTS = [
     "sessions",
     "cdrs",
     "webhooks",
+    "retail-packages",
+    "user-groups",
+    "cpo-contracts",
+    "payees",
 ]
 
 

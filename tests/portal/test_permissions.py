@@ -33,6 +33,7 @@ def _kwargs(name: str, pattern: str, a) -> dict:
         "rule_id": a.rule.pk,
         "import_id": 1,
         "api_key_id": 1,
+        "cpo_contract_id": 1,
         "action": "dismiss",
     }
     return {k: v for k, v in values.items() if f":{k}>" in pattern}

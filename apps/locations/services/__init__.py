@@ -6,5 +6,6 @@ change's transaction.
 - `stations`: charge station registration, credentials, security profile, certificates;
 - `connectivity`: websocket connects / disconnects, boots, "seen" marks (gateway batches);
 - `status`: EVSE statuses from StatusNotifications and their webhook events;
+- `hcc`: home-charger flags of charge stations, in bulk (issue 17);
 - `commands`: remote commands through the relay to the gateway node holding the station.
 """

@@ -25,7 +25,8 @@ from apps.locations import api as locations_api
 from apps.locations.contracts import StationContext
 from apps.parties import api as parties_api
 from apps.rating.contracts import CpoContractTerms
-from apps.rating.selectors.terms import cpo_contracts_in_force, payees_in_force
+from apps.rating.selectors.contracts import cpo_contracts_terms
+from apps.rating.selectors.payees import payees_in_force
 from apps.tariffs import api as tariffs_api
 from billing.rating.match import SessionFacts
 
@@ -110,7 +111,7 @@ def cdr_facts(*, cdr_ids: Iterable[int]) -> list[CdrFacts]:
     )
     contract_keys = [(c.tenant_id, c.party_id, c.start) for c in cdrs]
     contract_keys += [(c.emsp_tenant_id, c.party_id, c.start) for c in cdrs if c.emsp_tenant_id]
-    cpo_contracts = cpo_contracts_in_force(keys=contract_keys)
+    cpo_contracts = cpo_contracts_terms(keys=contract_keys)
     party_ids = {c.party_id for c in cdrs} | {t.emsp_party_id for t in contracts.values()}
     vats = parties_api.party_vat_rates(party_ids=party_ids)
     out = []
