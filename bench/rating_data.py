@@ -360,7 +360,7 @@ def cdrs_sql(n: int, lo: int, hi: int) -> list[str]:
                             WHEN g % 10 < 7 THEN {B_DRIVERS} + (g * 7919) % {A_DRIVERS} + 1
                             ELSE {B_DRIVERS + A_DRIVERS} + (g * 7919) % {PARTNER_TOKENS} + 1
                        END AS tok
-                FROM generate_series({lo}, {hi}) AS g
+                FROM generate_series({lo}::bigint, {hi}::bigint) AS g
             ) a
         ) b"""
     iso = '\'YYYY-MM-DD"T"HH24:MI:SS"Z"\''
