@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import rating_data as data  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA_VERSION = 1  # bump when rating_data changes: templates of another version are rebuilt
+DATA_VERSION = 3  # bump when rating_data changes: templates of another version are rebuilt
 
 
 def emit(**fields: Any) -> None:

@@ -346,7 +346,7 @@ def cdrs_sql(n: int, lo: int, hi: int) -> list[str]:
                             ELSE 5 + tok % {ROAMING} END AS emsp_party,
                    CASE src WHEN 'MARKETPLACE' THEN 2 WHEN 'OWN' THEN 1 END AS emsp_tenant,
                    CASE WHEN src <> 'PARTNER' THEN tok END AS con,
-                   timestamptz '{START}' + (g * {span}) * interval '1 second' AS ts,
+                   timestamptz '{START}' + round(g * {span}) * interval '1 second' AS ts,
                    1200 + (g * 7919) % 13200 AS charge,
                    CASE WHEN g % 10 < 3 THEN 300 + (g * 31) % 3300 ELSE 0 END AS park,
                    round((3 + (g * 104729) % 57000 / 1000.0)::numeric, 3) AS kwh,
@@ -404,7 +404,8 @@ def cdrs_sql(n: int, lo: int, hi: int) -> list[str]:
                      'evse_id', 'NL*BCP*E' || st, 'connector_id', '1',
                      'connector_standard', 'IEC_62196_T2', 'connector_format', 'SOCKET',
                      'connector_power_type', 'AC_3_PHASE',
-                     'coordinates', jsonb_build_object('latitude', '52.1', 'longitude', '5.1')),
+                     'coordinates', jsonb_build_object('latitude', '52.3791283',
+                                                       'longitude', '4.9003620')),
                  'tariffs', '[]'::jsonb,
                  'charging_periods', CASE WHEN park > 0 THEN jsonb_build_array(
                      jsonb_build_object('start_date_time', to_char(ts AT TIME ZONE 'UTC', {iso}),
