@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
+from decimal import Decimal
 
 
 class CpoScope(enum.StrEnum):
@@ -79,3 +81,49 @@ class RatingFlagStatus(enum.StrEnum):
     OPEN = "OPEN"  # retried on a schedule until the retry window ends
     RESOLVED = "RESOLVED"  # rated since
     DROPPED = "DROPPED"  # the retry window ended: never invoiced (shown, not hidden)
+
+
+@dataclass(frozen=True, slots=True)
+class RatingOutcome:
+    """What a rating run did: rated lines written (reversals included), flags opened, and
+    CDR x engine pairs it left alone (already rated or flagged, or rated the same again)."""
+
+    lines_written: int = 0
+    flags_opened: int = 0
+    skipped: int = 0
+
+    def __add__(self, other: RatingOutcome) -> RatingOutcome:
+        return RatingOutcome(
+            self.lines_written + other.lines_written,
+            self.flags_opened + other.flags_opened,
+            self.skipped + other.skipped,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CpoContractTerms:
+    """The CPO contract version in force for a tenant and a CPO party at a moment."""
+
+    contract_id: int
+    version_id: int
+    vat_country: str
+    vat_rate: Decimal | None
+    rounding_mode: RoundingMode
+
+
+@dataclass(frozen=True, slots=True)
+class RuleTerms:
+    """How one billing rule version prices (the matcher's `RuleSpec` says whom it covers):
+    its tariff, or cost-plus mark-ups, and reimbursement margins, each with its currency."""
+
+    version_id: int
+    rule_id: int
+    pricing: RulePricing
+    tariff_id: int | None
+    markup_percent: Decimal | None = None
+    markup_per_kwh: Decimal | None = None
+    markup_currency: str = ""
+    margin_per_session: Decimal | None = None
+    margin_per_session_currency: str = ""
+    margin_per_kwh: Decimal | None = None
+    margin_per_kwh_currency: str = ""
