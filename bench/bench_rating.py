@@ -244,48 +244,12 @@ def sample_facts(pg: str, db: str, ids: list[int]) -> dict[str, list[tuple[int, 
     return out
 
 
-RULES_SQL = """
-SELECT r.id, v.id, v.cpo_scope, v.cpo_scope_value, v.emsp_scope, v.emsp_scope_value,
-       v.effective_from, lead(v.effective_from) OVER (PARTITION BY r.id ORDER BY v.version),
-       v.valid_from, v.valid_until, v.weekdays, v.time_from, v.time_until, v.exceptions,
-       v.active
-FROM rating_billingrule r JOIN rating_billingruleversion v ON v.rule_id = r.id
-WHERE r.tenant_id = %s AND r.engine = %s
-"""
-
-
-def rule_index(pg: str, db: str, tenant: int, engine: str) -> Any:
-    """The engine's RuleIndex: the rules helper's cached `rule_index` when it exists, else
-    built here from the same rows (every active version, until the rule's next one)."""
+def rule_index(tenant: int, engine: str) -> Any:
+    """The engine's RuleIndex for the tenant, as the rating service gets it (cached)."""
     from apps.rating import api as rating_api
     from apps.tariffs.contracts import BillingEngine
-    from billing.rating.match import RuleIndex, RuleSpec
 
-    if hasattr(rating_api, "rule_index"):
-        return rating_api.rule_index(tenant_id=tenant, engine=BillingEngine(engine))
-    with psycopg.connect(f"{pg}/{db}") as conn:
-        rows = conn.execute(RULES_SQL, [tenant, engine]).fetchall()
-    specs = [
-        RuleSpec(
-            rule_id=r[0],
-            version_id=r[1],
-            cpo_scope=r[2],
-            cpo_value=r[3],
-            emsp_scope=r[4],
-            emsp_value=r[5],
-            effective_from=r[6],
-            effective_until=r[7],
-            valid_from=r[8],
-            valid_until=r[9],
-            weekdays=r[10],
-            time_from=r[11],
-            time_until=r[12],
-            exceptions=tuple((e["side"], e["scope"], e["value"]) for e in r[13]),
-        )  # fmt: skip
-        for r in rows
-        if r[14]
-    ]
-    return RuleIndex(specs)
+    return rating_api.rule_index(tenant_id=tenant, engine=BillingEngine(engine))
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -301,7 +265,7 @@ def bench_match(pg: str, db: str, n: int, sample: int) -> None:
         indexes: dict[int, Any] = {}
         built = time.perf_counter()
         for tenant in sorted({t for t, _ in items}):
-            indexes[tenant] = rule_index(pg, db, tenant, engine)
+            indexes[tenant] = rule_index(tenant, engine)
         built = time.perf_counter() - built
         times: list[float] = []
         outcomes: Counter[str] = Counter()
@@ -337,7 +301,7 @@ def worker(lo: int, hi: int, batch: int) -> None:
     cpu = time.process_time()
     for first in range(lo, hi + 1, batch):
         ids = list(range(first, min(hi, first + batch - 1) + 1))
-        outcome = vars(rating_api)["cdrs_rate"](cdr_ids=ids, actor=actor)
+        outcome = rating_api.cdrs_rate(cdr_ids=ids, actor=actor)
         for key, value in dataclasses.asdict(outcome).items():
             if isinstance(value, int):
                 totals[key] += value
@@ -456,15 +420,9 @@ def main() -> int:
     import django
 
     django.setup()
-    from apps.rating import api as rating_api
-
     try:
         bench_match(args.pg, args.db, args.cdrs, args.match_sample)
-        if args.no_rate:
-            pass
-        elif not hasattr(rating_api, "cdrs_rate"):
-            emit(bench="note", message="apps.rating.api.cdrs_rate does not exist yet: not rated")
-        else:
+        if not args.no_rate:
             bench_rate(args.pg, args.db, args.cdrs, args.processes, args.batch)
     finally:
         from django.db import connections

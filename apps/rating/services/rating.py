@@ -38,6 +38,7 @@ from apps.rating.contracts import LineKind, RatingFlagStatus, RatingOutcome
 from apps.rating.models import RatedLine, RatingFlag
 from apps.rating.selectors.facts import CdrFacts, cdr_facts
 from apps.rating.services import flags as flag_services
+from apps.rating.services.copy import rated_lines_insert
 from apps.rating.services.engines import Engines, Priced, Result
 from apps.tariffs.contracts import BillingEngine
 from billing.rating.amounts import Dimensions
@@ -317,7 +318,7 @@ def _rate_batch(
             else:
                 result = engines.reimbursement(f)
             _apply(f, result, state, writes, mode=mode, actor=actor, now=now, reason=reason)
-    RatedLine.objects.bulk_create(writes.lines, batch_size=1000)
+    rated_lines_insert(writes.lines)
     RatingFlag.objects.bulk_create(writes.new_flags, batch_size=1000)
     flag_services.flags_resolve(writes.resolved, now=now)
     for tenant_id, changed in writes.tenants.items():
