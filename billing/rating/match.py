@@ -7,8 +7,10 @@ session must be covered by exactly one rule: none is `NO_RULE`, more than one is
 `AMBIGUOUS_RULES` naming them. Specificity never breaks a tie: an ambiguity is a defect of
 the rules, which the operator fixes (the editor shows overlaps before saving).
 
-`RuleIndex` holds one engine's rule versions keyed by their CPO scope, so a match looks at
-the rules of the session's six CPO keys only, not at every rule.
+`RuleIndex` holds one engine's rule versions keyed by their CPO scope and eMSP scope, so a
+match looks only at the rules that name one of the session's (at most six) CPO keys and one
+of its (at most five) eMSP keys, not at every rule of a CPO key (a country's hundreds of
+retail-package rules, say).
 """
 
 from __future__ import annotations
@@ -148,27 +150,32 @@ def covers(rule: RuleSpec, facts: SessionFacts, emsp_keys: set[tuple[str, str]])
 
 
 class RuleIndex:
-    """One engine's rule versions, keyed by CPO scope. Built once per batch (or cached until
-    the rules change) and matched against many sessions."""
+    """One engine's rule versions, keyed by CPO scope and then eMSP scope. Built once per
+    batch (or cached until the rules change) and matched against many sessions."""
 
     __slots__ = ("_by_cpo", "size")
 
     def __init__(self, rules: Iterable[RuleSpec]) -> None:
-        self._by_cpo: dict[tuple[str, str], list[RuleSpec]] = {}
+        # (cpo scope, value) -> (emsp scope, value) -> the versions naming both
+        self._by_cpo: dict[tuple[str, str], dict[tuple[str, str], list[RuleSpec]]] = {}
         self.size = 0
         for rule in rules:
-            self._by_cpo.setdefault((rule.cpo_scope, rule.cpo_value), []).append(rule)
+            by_emsp = self._by_cpo.setdefault((rule.cpo_scope, rule.cpo_value), {})
+            by_emsp.setdefault((rule.emsp_scope, rule.emsp_value), []).append(rule)
             self.size += 1
 
     def candidates(self, facts: SessionFacts) -> list[RuleSpec]:
         """Every rule version that covers the session (ordered by rule id)."""
         emsp_keys = facts.emsp_keys()
-        found = [
-            rule
-            for key in facts.cpo_keys()
-            for rule in self._by_cpo.get(key, ())
-            if covers(rule, facts, emsp_keys)
-        ]
+        found = []
+        for key in facts.cpo_keys():
+            by_emsp = self._by_cpo.get(key)
+            if by_emsp is None:
+                continue
+            for emsp_key in emsp_keys:
+                for rule in by_emsp.get(emsp_key, ()):
+                    if covers(rule, facts, emsp_keys):
+                        found.append(rule)
         found.sort(key=lambda r: r.rule_id)
         return found
 
