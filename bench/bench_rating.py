@@ -263,6 +263,9 @@ def bench_match(pg: str, db: str, n: int, sample: int) -> None:
     ids = sorted(random.Random(17).sample(range(1, n + 1), min(n, sample)))
     facts = sample_facts(pg, db, ids)
     for engine, items in facts.items():
+        if not items:
+            emit(bench="rule_match", engine=engine, samples=0)
+            continue
         indexes: dict[int, Any] = {}
         built = time.perf_counter()
         for tenant in sorted({t for t, _ in items}):
