@@ -14,9 +14,12 @@ The data (bench/rating_data.py) is generated once into a template database
    each match timed on its own (p50 / p99 / max in microseconds).
 2. rating, end to end: --processes worker processes (default 2: a deployment with two
    Celery workers on two cores) each call `apps.rating.api.cdrs_rate` over a disjoint
-   range of CDR ids, --batch ids per call (what one `rating.rate_cdrs` task gets). Wall
-   time from starting the processes to the last one done, then the rated lines and flags
-   counted per engine in the database.
+   range of CDR ids, --batch ids per call (what one `rating.rate_cdrs` task gets). The
+   processes start, set Django up and connect, then all begin at once: `seconds` is from
+   there to the last one done (`process_start_seconds` before it, not counted), with each
+   process's CPU and its PostgreSQL backend's CPU (per CDR: what depends far less on the
+   machine's load); then the rated lines and flags counted per engine in the database.
+   --rate-cdrs N rates only the CDRs 1..N of the data (a shorter run on the same data).
 
 Prints one JSON line per measurement; the last is {"bench": "done"}. The run database is
 dropped at the end unless --keep.
@@ -294,13 +297,31 @@ def bench_match(pg: str, db: str, n: int, sample: int) -> None:
         )
 
 
+def _proc_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (from /proc; 0 when unreadable)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def worker(lo: int, hi: int, batch: int) -> None:
     """One rating process: cdrs_rate over CDR ids lo..hi, `batch` ids per call."""
+    from django.db import connection
+
     from apps.common.contracts import Actor
     from apps.rating import api as rating_api
 
     actor = Actor.system("bench-rating")
     totals: Counter[str] = Counter()
+    with connection.cursor() as cur:  # this process's PostgreSQL backend (same machine)
+        cur.execute("SELECT pg_backend_pid()")
+        backend = int(cur.fetchone()[0])
+    print(json.dumps({"ready": backend}), flush=True)  # the parent starts every clock at once
+    sys.stdin.readline()
+    backend_cpu = _proc_cpu_seconds(backend)
     started = time.monotonic()
     cpu = time.process_time()
     for first in range(lo, hi + 1, batch):
@@ -316,6 +337,7 @@ def worker(lo: int, hi: int, batch: int) -> None:
                 "hi": hi,
                 "seconds": round(time.monotonic() - started, 2),
                 "cpu_seconds": round(time.process_time() - cpu, 2),
+                "backend_cpu_seconds": round(_proc_cpu_seconds(backend) - backend_cpu, 2),
                 **totals,
             }
         ),
@@ -336,7 +358,7 @@ ORDER BY engine, reason
 def bench_rate(pg: str, db: str, n: int, processes: int, batch: int) -> None:
     env = _django_env(pg, db)
     per = -(-n // processes)
-    started = time.monotonic()
+    spawned = time.monotonic()
     procs = [
         subprocess.Popen(
             [
@@ -349,11 +371,20 @@ def bench_rate(pg: str, db: str, n: int, processes: int, batch: int) -> None:
             ],
             cwd=ROOT,
             env=env,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )  # fmt: skip
         for lo in range(1, n + 1, per)
     ]
+    for p in procs:  # Django set up and connected: then all start together
+        assert p.stdout is not None
+        json.loads(p.stdout.readline())
+    started = time.monotonic()
+    for p in procs:
+        assert p.stdin is not None
+        p.stdin.write("go\n")
+        p.stdin.flush()
     results = []
     for p in procs:
         out, _ = p.communicate()
@@ -369,12 +400,17 @@ def bench_rate(pg: str, db: str, n: int, processes: int, batch: int) -> None:
             " 'LINE' GROUP BY cdr_id, engine HAVING count(*) > 1) d"
         ).fetchone()[0]  # type: ignore[index]
     total_lines = sum(r[2] for r in lines)
+    cpu = sum(r["cpu_seconds"] for r in results)
+    backend_cpu = sum(r["backend_cpu_seconds"] for r in results)
     emit(
         bench="rating",
         cdrs=n,
+        worker_cpu_ms_per_cdr=round(cpu * 1000 / n, 3),
+        postgres_backend_cpu_ms_per_cdr=round(backend_cpu * 1000 / n, 3),
         processes=processes,
         batch=batch,
         seconds=round(seconds, 2),
+        process_start_seconds=round(started - spawned, 2),
         cdrs_per_second=round(n / seconds, 1),
         lines=total_lines,
         lines_per_second=round(total_lines / seconds, 1),
@@ -396,6 +432,12 @@ def main() -> int:
     p.add_argument("--rebuild", action="store_true", help="generate the template again")
     p.add_argument("--processes", type=int, default=2)
     p.add_argument("--batch", type=int, default=1000, help="CDR ids per cdrs_rate call")
+    p.add_argument(
+        "--rate-cdrs",
+        type=int,
+        default=0,
+        help="rate only the CDRs with ids 1..N of the data (default: all)",
+    )
     p.add_argument("--match-sample", type=int, default=20_000)
     p.add_argument("--no-rate", action="store_true", help="rule matching only")
     p.add_argument("--keep", action="store_true", help="keep the run database")
@@ -427,7 +469,8 @@ def main() -> int:
     try:
         bench_match(args.pg, args.db, args.cdrs, args.match_sample)
         if not args.no_rate:
-            bench_rate(args.pg, args.db, args.cdrs, args.processes, args.batch)
+            rate = min(args.rate_cdrs or args.cdrs, args.cdrs)
+            bench_rate(args.pg, args.db, rate, args.processes, args.batch)
     finally:
         from django.db import connections
 
