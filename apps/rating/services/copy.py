@@ -6,15 +6,16 @@ sends one INSERT with all values inlined; for the thousands of lines of a rating
 was the largest single cost of rating (docs/benchmarks.md, "Rating"). COPY streams the
 rows' values as they are: the same rows, the same constraints and triggers (the foreign
 keys, the append-only trigger, the unique (cdr, engine, seq) backstop) checked by
-PostgreSQL. Values are what the model holds, with the two things `bulk_create` would add:
-`updated_at` (auto_now) set to the batch's clock, and decimals rounded to their column's
-places (ROUND_HALF_EVEN, as Django's DecimalField does) when they have more.
+PostgreSQL. Values are what the model holds, as `bulk_create` sends them on PostgreSQL:
+`updated_at` (auto_now) set to the batch's clock; a decimal as it is (PostgreSQL fits it to
+its column, as it does for the INSERT), a float made a decimal as Django's DecimalField
+does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Context
 from typing import Any
 
 from django.db import connection, models
@@ -23,32 +24,28 @@ from django.utils import timezone
 from apps.rating.models import RatedLine
 
 
-def _columns() -> list[tuple[str, str, int | None, bool]]:
-    """(column, attname, decimal places of a DecimalField, auto_now) of every column but
-    the id."""
+def _columns() -> list[tuple[str, str, Context | None, bool]]:
+    """(column, attname, a DecimalField's context, auto_now) of every column but the id."""
     out = []
     for field in RatedLine._meta.concrete_fields:
         if field.primary_key:
             continue
-        places = None
-        if isinstance(field, models.DecimalField) and field.decimal_places is not None:
-            places = int(field.decimal_places)
+        context = None
+        if isinstance(field, models.DecimalField):
+            context = Context(prec=field.max_digits)  # DecimalField.to_python's for floats
         auto = isinstance(field, models.DateTimeField) and (field.auto_now or field.auto_now_add)
-        out.append((field.column, field.attname, places, auto))
+        out.append((field.column, field.attname, context, auto))
     return out
 
 
 _COLUMNS = _columns()
 
 
-def _value(line: RatedLine, attname: str, places: int | None, auto: Any) -> Any:
+def _value(line: RatedLine, attname: str, context: Context | None, auto: Any) -> Any:
     value = getattr(line, attname)
-    if places is not None and value is not None:
-        value = Decimal(value)
-        exponent = value.as_tuple().exponent
-        if isinstance(exponent, int) and exponent < -places:
-            value = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
-    elif auto is not None and (value is None or attname == "updated_at"):
+    if context is not None and isinstance(value, float):
+        value = context.create_decimal_from_float(value)
+    elif auto is not None:  # auto_now / auto_now_add: bulk_create's pre_save sets them
         value = auto
     return value
 
@@ -61,7 +58,7 @@ def rated_lines_insert(lines: Sequence[RatedLine]) -> None:
         RatedLine.objects.bulk_create(lines, batch_size=1000)
         return
     now = timezone.now()
-    cols = [(attname, places, now if auto else None) for _, attname, places, auto in _COLUMNS]
+    cols = [(attname, ctx, now if auto else None) for _, attname, ctx, auto in _COLUMNS]
     sql = "COPY {} ({}) FROM STDIN".format(
         RatedLine._meta.db_table, ", ".join(f'"{c}"' for c, _, _, _ in _COLUMNS)
     )
