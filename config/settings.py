@@ -315,6 +315,13 @@ CSMS_CERTIFICATE_VALIDITY_DAYS = env_int("CSMS_CERTIFICATE_VALIDITY_DAYS", 365)
 # The organizationName a station's CSR must carry (the CSO); empty: any non-empty one.
 CSMS_CERTIFICATE_ORGANIZATION = env_str("CSMS_CERTIFICATE_ORGANIZATION", "")
 
+# Redis: a message a worker took but never acknowledged (the worker was killed) goes back to
+# its queue after this many seconds (acks late: ADR 0031). Longer than any task may run.
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
+    }
+
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "apps.charging.*": {"queue": "charging"},

@@ -339,6 +339,7 @@ class CdrForRating:
     kind: str
     party_id: int  # the CPO party (as the CPO tenant knows it)
     charge_station_id: int | None  # None: a roaming partner's CDR (no local session)
+    connector_id: int | None
     start: datetime
     end: datetime
     currency: str

@@ -30,3 +30,4 @@ tariff_code_import_start = services.tariff_code_import_start
 tariff_code_import_get = selectors.tariff_code_import_get
 # The billing engines' read of rule tariffs (issue 17, area "rate").
 tariff_versions_of = selectors.tariff_versions_of
+tariff_codes_in_force = selectors.tariff_codes_in_force

@@ -321,3 +321,40 @@ def tariff_versions_of(*, tariff_ids: Iterable[int]) -> list[TariffVersionTerms]
         )
     )
     return [TariffVersionTerms(*row) for row in rows]
+
+
+def tariff_codes_in_force(
+    *, keys: Iterable[tuple[int, int | None, datetime]]
+) -> dict[tuple[int, int | None, datetime], int]:
+    """(charge station id, connector id or None, at) -> the tariff code assigned then: the
+    connector's override in force, else the station's default (as `tariff_for_session`
+    chooses); keys with none are left out. One query (the billing engines' TARIFF_CODE
+    scope)."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    history: dict[tuple[int, int | None], list[tuple[datetime, int]]] = {}
+    rows = (
+        TariffAssignment.objects.filter(charge_station_id__in={s for s, _, _ in wanted})
+        .order_by("effective_from")
+        .values_list("charge_station_id", "connector_id", "effective_from", "tariff_code_id")
+    )
+    for station_id, connector_id, start, code_id in rows:
+        history.setdefault((station_id, connector_id), []).append((start, code_id))
+
+    def latest(station_id: int, connector_id: int | None, at: datetime) -> int | None:
+        found = None
+        for start, code_id in history.get((station_id, connector_id), ()):
+            if start > at:
+                break
+            found = code_id
+        return found
+
+    out = {}
+    for station_id, connector_id, at in wanted:
+        code = latest(station_id, connector_id, at) if connector_id is not None else None
+        if code is None:
+            code = latest(station_id, None, at)
+        if code is not None:
+            out[(station_id, connector_id, at)] = code
+    return out

@@ -26,6 +26,7 @@ from apps.locations.contracts import StationContext
 from apps.parties import api as parties_api
 from apps.rating.contracts import CpoContractTerms
 from apps.rating.selectors.terms import cpo_contracts_in_force, payees_in_force
+from apps.tariffs import api as tariffs_api
 from billing.rating.match import SessionFacts
 
 
@@ -64,6 +65,7 @@ def _view(
     own_station: bool,
     emsp_party: int | None,
     contract: ContractTerms | None,
+    tariff_code: int | None,
 ) -> SessionFacts:
     """The session as one tenant's rules see it: the CPO side (the country always; the
     CPO party, location and station when the station is the tenant's own) and the eMSP
@@ -78,6 +80,7 @@ def _view(
         cpo_party=str(cdr.party_id) if own_station else None,
         location=_str(ctx.location_id if ctx is not None else None) if own_station else None,
         station=_str(cdr.charge_station_id) if own_station else None,
+        tariff_code=_str(tariff_code) if own_station else None,
         emsp_party=_str(emsp_party),
         contract=None if contract is None else str(contract.contract_id),
         retail_package=None if contract is None else _str(contract.retail_package_id),
@@ -96,6 +99,12 @@ def cdr_facts(*, cdr_ids: Iterable[int]) -> list[CdrFacts]:
     contracts = customers_api.contracts_in_force(
         keys=[(c.token_id, c.start) for c in cdrs if c.token_id is not None and c.emsp_tenant_id]
     )
+    code_keys = [
+        (c.charge_station_id, c.connector_id, c.start)
+        for c in cdrs
+        if c.charge_station_id is not None
+    ]
+    codes = tariffs_api.tariff_codes_in_force(keys=code_keys)
     payees = payees_in_force(
         keys=[(c.charge_station_id, c.start) for c in cdrs if c.charge_station_id is not None]
     )
@@ -114,6 +123,7 @@ def cdr_facts(*, cdr_ids: Iterable[int]) -> list[CdrFacts]:
             if found is not None and found.tenant_id == c.emsp_tenant_id:
                 contract = found
         own_emsp = c.emsp_tenant_id == c.tenant_id
+        code = codes.get((c.charge_station_id, c.connector_id, c.start))  # type: ignore[arg-type]
         cpo = _view(
             c,
             ctx,
@@ -121,6 +131,7 @@ def cdr_facts(*, cdr_ids: Iterable[int]) -> list[CdrFacts]:
             own_station=True,
             emsp_party=c.emsp_party_id,
             contract=contract if own_emsp else None,
+            tariff_code=code,
         )
         emsp = None
         if c.emsp_tenant_id is not None:
@@ -131,6 +142,7 @@ def cdr_facts(*, cdr_ids: Iterable[int]) -> list[CdrFacts]:
                 own_station=own_emsp,
                 emsp_party=None if contract is None else contract.emsp_party_id,
                 contract=contract,
+                tariff_code=code,
             )
         out.append(
             CdrFacts(

@@ -32,6 +32,7 @@ from billing.rating.amounts import Dimensions
 from billing.rating.match import Match, RuleIndex, SessionFacts
 
 EXACT_PLACES = Decimal("0.00000001")  # RatedLine.*_exact keep 8 decimals
+_PROVENANCE = frozenset({"rule_version_id", "tariff_version_id"})
 ENGINES = (BillingEngine.WHOLESALE, BillingEngine.RETAIL, BillingEngine.REIMBURSEMENT)
 
 
@@ -45,7 +46,9 @@ class Priced:
     exact: Dimensions  # full precision, for a cost-plus line built on it
 
     def same_as(self, line: dict[str, Any]) -> bool:
-        return all(line.get(k) == v for k, v in self.fields.items())
+        """The same money between the same parties (which rule or tariff version gave it
+        is provenance: a new version with the same price changes nothing)."""
+        return all(line.get(k) == v for k, v in self.fields.items() if k not in _PROVENANCE)
 
 
 @dataclass(frozen=True, slots=True)

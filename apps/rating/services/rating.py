@@ -38,7 +38,6 @@ from apps.rating.contracts import LineKind, RatingFlagStatus, RatingOutcome
 from apps.rating.models import RatedLine, RatingFlag
 from apps.rating.selectors.facts import CdrFacts, cdr_facts
 from apps.rating.services import flags as flag_services
-from apps.rating.services.copy import rated_lines_insert
 from apps.rating.services.engines import Engines, Priced, Result
 from apps.tariffs.contracts import BillingEngine
 from billing.rating.amounts import Dimensions
@@ -109,7 +108,7 @@ class _State:
 
 @dataclass
 class _Writes:
-    lines: list[RatedLine] = field(default_factory=list)
+    lines: list[dict[str, Any]] = field(default_factory=list)  # RatedLine columns
     new_flags: list[RatingFlag] = field(default_factory=list)
     resolved: list[int] = field(default_factory=list)
     skipped: int = 0
@@ -169,23 +168,56 @@ def _new_line(
     kind: LineKind = LineKind.LINE,
     reverses_id: int | None = None,
     reason: str = "",
-) -> RatedLine:
-    return RatedLine(
-        cdr_id=cdr_id,
-        engine=engine,
-        seq=seq,
-        kind=kind.value,
-        reverses_id=reverses_id,
-        reason=reason[:200],
-        rated_by=_actor_name(actor),
-        created_at=now,
+) -> dict[str, Any]:
+    return {
+        **_LINE_DEFAULTS,
         **values,
-    )
+        "cdr_id": cdr_id,
+        "engine": engine,
+        "seq": seq,
+        "kind": kind.value,
+        "reverses_id": reverses_id,
+        "reason": reason[:200],
+        "rated_by": _actor_name(actor),
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+# Every column of a rated line (attname, column), its primary key aside, and the defaults
+# of those a line may leave out.
+_LINE_FIELDS: Final = [
+    (f.attname, f.column)
+    for f in RatedLine._meta.concrete_fields
+    if f is not RatedLine._meta.auto_field
+]
+_LINE_DEFAULTS: Final = {
+    f.attname: f.get_default()
+    for f in RatedLine._meta.concrete_fields
+    if f is not RatedLine._meta.auto_field and f.has_default()
+}
+
+
+def _insert_lines(rows: list[dict[str, Any]]) -> None:
+    """Write the batch's lines in one statement: COPY on PostgreSQL (no per-row SQL, no
+    model instances), a multi-row INSERT elsewhere. The unique (cdr, engine, seq) fails
+    the whole batch if another writer got there first (its transaction rolls back)."""
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        columns = ", ".join(connection.ops.quote_name(c) for _, c in _LINE_FIELDS)
+        table = connection.ops.quote_name(RatedLine._meta.db_table)
+        with connection.cursor() as cursor:
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row([row[a] for a, _ in _LINE_FIELDS])
+        return
+    RatedLine.objects.bulk_create([RatedLine(**row) for row in rows], batch_size=500)
 
 
 def _reversal(
     line: dict[str, Any], seq: int, *, actor: Actor, now: datetime, reason: str
-) -> RatedLine:
+) -> dict[str, Any]:
     values = {k: line[k] for k in _COPIED}
     values.update({k: -line[k] for k in _AMOUNTS})
     return _new_line(
@@ -318,7 +350,7 @@ def _rate_batch(
             else:
                 result = engines.reimbursement(f)
             _apply(f, result, state, writes, mode=mode, actor=actor, now=now, reason=reason)
-    rated_lines_insert(writes.lines)
+    _insert_lines(writes.lines)
     RatingFlag.objects.bulk_create(writes.new_flags, batch_size=1000)
     flag_services.flags_resolve(writes.resolved, now=now)
     for tenant_id, changed in writes.tenants.items():

@@ -14,6 +14,7 @@ from apps.rating import api as rating_api
 from apps.rating.contracts import RatingOutcome
 from apps.rating.models import RatedLine, RatingFlag
 from billing.rating.amounts import HCC_EXEMPTION_REASON
+from tests.factories import TariffAssignmentFactory, TariffCodeFactory
 from tests.integration.rating import builders as b
 
 pytestmark = pytest.mark.django_db
@@ -354,3 +355,42 @@ def test_a_cdr_without_a_known_emsp_gets_no_wholesale_or_retail() -> None:
     assert rate(cdr) == RatingOutcome()
     assert not RatedLine.objects.exists()
     assert not RatingFlag.objects.exists()
+
+
+def test_cpo_scopes_match_the_station_location_country_and_tariff_code() -> None:
+    w = b.world(cpo_vat="21", package=False)
+    station_price = b.tariff(w.cpo_tenant, w.cpo_party, "WHOLESALE", [b.energy("0.25")])
+    code = TariffCodeFactory(tariff=station_price.tariff, tenant=w.cpo_tenant)
+    TariffAssignmentFactory(
+        charge_station=w.station, tenant=w.cpo_tenant, tariff_code=code, effective_from=b.EPOCH
+    )
+    other_code = TariffCodeFactory(tariff=station_price.tariff, tenant=w.cpo_tenant)
+    cheap = b.tariff(w.cpo_tenant, w.cpo_party, "WHOLESALE", [b.energy("0.10")])
+    b.rule(
+        w.cpo_tenant,
+        "WHOLESALE",
+        tariff_version=cheap,
+        cpo_scope="TARIFF_CODE",
+        cpo_scope_value=str(code.pk),
+        exceptions=[{"side": "cpo", "scope": "COUNTRY", "value": "BEL"}],
+    )
+    b.rule(
+        w.cpo_tenant,
+        "WHOLESALE",
+        tariff_version=station_price,
+        cpo_scope="TARIFF_CODE",
+        cpo_scope_value=str(other_code.pk),
+    )
+    b.rule(  # a location rule for another country's sessions only
+        w.cpo_tenant,
+        "WHOLESALE",
+        tariff_version=station_price,
+        cpo_scope="COUNTRY",
+        cpo_scope_value="BEL",
+    )
+    cdr = b.cdr(w, kwh="10")
+
+    rate(cdr)
+
+    assert line(cdr, "WHOLESALE").total_excl_vat == D("1.00")
+    assert not RatingFlag.objects.filter(cdr=cdr, engine="WHOLESALE").exists()
