@@ -5,7 +5,6 @@ handful of statements (`Writes`), under the sessions' row locks (`sessions_lock`
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -215,7 +214,11 @@ class Writes:
                     session_id__in=[c.session_id for c in self.cdrs], kind=CdrKind.ORIGINAL.value
                 ).values_list("id", flat=True)
             )
-            transaction.on_commit(partial(jobs.cdrs_rate_enqueue, rated))
+
+            def rating_enqueue() -> None:
+                jobs.cdrs_rate_enqueue(rated)
+
+            transaction.on_commit(rating_enqueue)
         # `cdr.created` names the CDR: its id is read back only when someone subscribed.
         wanted = [c.session_id for c in self.cdrs if self.webhooks.wants_cdr(c.tenant_id)]
         if wanted:
