@@ -11,7 +11,8 @@ GATEWAY_PORT ?= 9000
 export WEB_HOST WEB_PORT GATEWAY_HOST GATEWAY_PORT
 
 .PHONY: install run test lint check pytest migrate demo worker bench-pricing bench-cdr-pipeline \
-	bench-kill bench-api bench-worker-cost bench-portal bench-gateway callgrind-pricing bench-rule-match clean
+	bench-kill bench-api bench-rating bench-worker-cost bench-portal bench-gateway callgrind-pricing \
+	bench-rule-match clean
 
 # The virtual environment is rebuilt from the lock file whenever the lock file changes.
 $(VENV)/.installed: requirements/dev.lock
@@ -101,6 +102,11 @@ bench-portal: install
 # Gateway benchmarks: PostgreSQL + Redis, their own database and Redis dbs (docs/benchmarks.md).
 BENCH_PG ?= postgres://postgres@127.0.0.1:5432
 BENCH_REDIS ?= redis://127.0.0.1:6379
+
+## make bench-rating: 1,000,000 CDRs through the three billing engines with 10,000 rules on
+## PostgreSQL (template database hbench_rating_tpl, cloned per run), see docs/benchmarks.md
+bench-rating: install
+	$(BIN)/python bench/bench_rating.py --pg $(BENCH_PG)
 
 bench-cdr-pipeline: install
 	$(BIN)/python bench/bench_cdr_pipeline.py --pg $(BENCH_PG) --redis $(BENCH_REDIS)

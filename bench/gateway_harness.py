@@ -254,12 +254,24 @@ class Processes:
         self.gateway.send_signal(signal.SIGKILL)
         self.gateway.wait()
 
-    def start_worker(self, name: str) -> None:
+    def start_worker(self, name: str, extra: dict[str, str] | None = None) -> None:
         args = [PY, "-m", "celery", "-A", "config", "worker", "-Q",
                 "charging,billing,roaming,default", "--pool", "solo", "-n", f"{name}@%h",
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
                 "--loglevel", "WARNING"]  # fmt: skip
-        self.workers[name] = self._spawn(name, args, {})
+        self.workers[name] = self._spawn(name, args, extra or {})
+
+    def stop_workers(self) -> None:
+        """Stop every worker (SIGTERM: each finishes its task) and forget them."""
+        for p in self.workers.values():
+            p.terminate()
+        for p in self.workers.values():
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.workers.clear()
 
     def kill_worker(self, name: str) -> None:
         proc = self.workers[name]

@@ -108,13 +108,44 @@ def test_bench_cdr_pipeline_one_cdr_per_session_with_exact_totals() -> None:
         timeout=240,
     )  # fmt: skip
     runs = [x for x in lines if "protocol" in x and "cdrs" in x]
-    assert [(r["protocol"], r["sessions"], r["cdrs"]) for r in runs] == [
-        ("1.6", 15, 15),
-        ("2.0.1", 15, 15),
+    assert [(r["rating"], r["protocol"], r["sessions"], r["cdrs"]) for r in runs] == [
+        ("off", "1.6", 15, 15),
+        ("off", "2.0.1", 15, 15),
+        ("on", "1.6", 15, 15),
+        ("on", "2.0.1", 15, 15),
     ]
     for r in runs:
         bad = ("sessions_without_cdr", "sessions_with_two_cdrs", "cdrs_with_wrong_totals")
         assert [r[k] for k in bad] == [0, 0, 0], r
+    for r in runs[2:]:  # rating on: every CDR rated by the worker (lines or flags)
+        assert r["rated_cdrs"] == 15, r
+
+
+@pytest.mark.postgres
+def test_bench_rating_rates_a_small_run_and_doubles_nothing() -> None:
+    """`make bench-rating` on 2,000 CDRs (template and run database of its own, dropped):
+    the 10,000 rules, matching timed per engine, every CDR rated by two processes, no CDR
+    with two lines of one engine."""
+    pg, _ = _server()
+    name = os.environ.get("BENCH_RATING_SMOKE_DB", "bench_rating_smoke")
+    try:
+        lines = _run(
+            ["bench/bench_rating.py", "--pg", pg, "--cdrs", "2000", "--rebuild",
+             "--template", f"{name}_tpl", "--db", name, "--match-sample", "500"],
+            timeout=400,
+        )  # fmt: skip
+    finally:
+        _drop_database(name)
+        _drop_database(f"{name}_tpl")
+    (setup,) = [x for x in lines if x["bench"] == "setup"]
+    assert (setup["cdrs"], setup["rules"]) == (2000, 10000)
+    matches = {x["engine"]: x for x in lines if x["bench"] == "rule_match"}
+    assert sorted(matches) == ["REIMBURSEMENT", "RETAIL", "WHOLESALE"]
+    assert all(m["samples"] > 0 for m in matches.values())
+    (rating,) = [x for x in lines if x["bench"] == "rating"]
+    assert rating["cdrs"] == 2000 and rating["cdr_engines_with_two_lines"] == 0, rating
+    assert rating["lines"] > 2000, rating
+    assert lines[-1]["bench"] == "done"
 
 
 @pytest.mark.postgres
