@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from restapi.views import charging, customers, locations, tariffs, tokens, webhooks
+from restapi.views import charging, customers, locations, rating, tariffs, tokens, webhooks
 
 app_name = "restapi"
 
@@ -93,6 +93,12 @@ urlpatterns = [
     path("sessions/<id:session_id>", charging.SessionGetView.as_view(), name="session"),
     path("cdrs", charging.CdrListView.as_view(), name="cdrs"),
     path("cdrs/<id:cdr_id>", charging.CdrGetView.as_view(), name="cdr"),
+    # rated lines and the settlement report (read only)
+    path(
+        "cdrs/<id:cdr_id>/rated-lines", rating.CdrRatedLinesView.as_view(), name="cdr-rated-lines"
+    ),
+    path("rated-lines", rating.RatedLineListView.as_view(), name="rated-lines"),
+    path("settlement-report", rating.SettlementReportView.as_view(), name="settlement-report"),
     # webhooks
     path("webhooks", webhooks.WebhookCollection.as_view(), name="webhooks"),
     path("webhooks/<id:webhook_id>", webhooks.WebhookItem.as_view(), name="webhook"),

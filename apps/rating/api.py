@@ -12,18 +12,22 @@ from apps.rating.contracts import RatingOutcome
 from apps.rating.selectors.flags import REASON_WORDS as RATING_FLAG_REASON_WORDS
 from apps.rating.selectors.flags import rating_flag_rows
 from apps.rating.selectors.lines import (
+    SETTLEMENT_CSV_COLUMNS,
     cdr_rated_views,
     rated_line_rows,
+    settlement_csv_rows,
     settlement_parties,
     settlement_report,
 )
 
 __all__ = [
     "RATING_FLAG_REASON_WORDS",
+    "SETTLEMENT_CSV_COLUMNS",
     "cdr_rated_views",
     "cdr_rerate",
     "rated_line_rows",
     "rating_flag_rows",
+    "settlement_csv_rows",
     "settlement_parties",
     "settlement_report",
 ]

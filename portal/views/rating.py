@@ -297,50 +297,15 @@ def settlement(request: HttpRequest) -> HttpResponse:
     return page(request, "portal/settlement.html", context, section="settlement")
 
 
-SETTLEMENT_COLUMNS = [
-    "side",
-    "period_from",
-    "period_to",
-    "party",
-    "party_name",
-    "currency",
-    "own_charge",
-    "cdrs",
-    "energy_kwh",
-    "total_excl_vat",
-    "vat",
-    "total_incl_vat",
-]
-
-
 class _Echo:
     def write(self, value: str) -> str:
         return value
 
 
-def settlement_csv(report: SettlementReport) -> Iterator[str]:
-    """The report as CSV lines: the header, then one line per row (amounts in the
-    currency's minor unit, kWh to the Wh). Own-charge rows are marked, never in a total;
-    the CSV has no total lines (one currency per row: sum the ones you need)."""
+def _csv_lines(report: SettlementReport) -> Iterator[str]:
     writer = csv.writer(_Echo())
-    yield writer.writerow(SETTLEMENT_COLUMNS)
-    for r in report.rows:
-        yield writer.writerow(
-            [
-                report.side.value,
-                report.period_from.isoformat(),
-                report.period_to.isoformat(),
-                r.party,
-                r.party_name,
-                r.currency,
-                "yes" if r.own_charge else "no",
-                r.cdrs,
-                _kwh(r.energy_kwh),
-                money(r.total_excl_vat, r.currency),
-                money(r.vat, r.currency),
-                money(r.total_incl_vat, r.currency),
-            ]
-        )
+    for row in rating.settlement_csv_rows(report):
+        yield writer.writerow(row)
 
 
 @portal_view(Capability.CDRS_EXPORT, methods=("GET",))
@@ -352,7 +317,7 @@ def settlement_export(request: HttpRequest) -> HttpResponse | StreamingHttpRespo
         return redirect(reverse("portal:settlement", args=[portal.tenant.slug]))
     report = _report(portal, form)
     response = streaming_response(
-        request, settlement_csv(report), content_type="text/csv; charset=utf-8"
+        request, _csv_lines(report), content_type="text/csv; charset=utf-8"
     )
     d = form.cleaned_data
     response["Content-Disposition"] = (

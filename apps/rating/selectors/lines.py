@@ -14,8 +14,9 @@ counts in the period it was written, like a late CDR.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db.models import Case, Count, F, Q, QuerySet, Sum, When
@@ -34,6 +35,7 @@ from apps.rating.contracts import (
 from apps.rating.models import RatedLine
 from apps.rating.selectors.flags import rating_flag_rows
 from apps.tariffs.contracts import BillingEngine
+from billing.pricing.compiled import minor_unit
 
 DIMENSIONS = ("fixed", "energy", "time", "parking", "reservation", "adjustment")
 ENGINE_ORDER = (BillingEngine.RETAIL, BillingEngine.WHOLESALE, BillingEngine.REIMBURSEMENT)
@@ -338,3 +340,47 @@ def settlement_parties(*, tenant_id: int, side: SettlementSide) -> list[tuple[in
         .order_by(f"{party}__country_code", f"{party}__party_id")
     )
     return [(pid, f"{_party(cc, p)} {name}".strip()) for pid, cc, p, name in rows]
+
+
+SETTLEMENT_CSV_COLUMNS = (
+    "side",
+    "period_from",
+    "period_to",
+    "party",
+    "party_name",
+    "currency",
+    "own_charge",
+    "cdrs",
+    "energy_kwh",
+    "total_excl_vat",
+    "vat",
+    "total_incl_vat",
+)
+WH = Decimal("0.001")
+
+
+def _minor(amount: Decimal, currency: str) -> str:
+    """An amount in the currency's minor unit (the lines' amounts already are: exact)."""
+    return f"{amount.quantize(Decimal(1).scaleb(-minor_unit(currency)), ROUND_HALF_UP):f}"
+
+
+def settlement_csv_rows(report: SettlementReport) -> Iterator[list[str]]:
+    """The report's CSV (one format for the portal's export and the REST API): the header,
+    then one row per counterparty x currency x own-charge; amounts in the currency's minor
+    unit, kWh to the Wh; no total rows (never one across currencies)."""
+    yield list(SETTLEMENT_CSV_COLUMNS)
+    for r in report.rows:
+        yield [
+            report.side.value,
+            report.period_from.isoformat(),
+            report.period_to.isoformat(),
+            r.party,
+            r.party_name,
+            r.currency,
+            "yes" if r.own_charge else "no",
+            str(r.cdrs),
+            f"{r.energy_kwh.quantize(WH, ROUND_HALF_UP):f}",
+            _minor(r.total_excl_vat, r.currency),
+            _minor(r.vat, r.currency),
+            _minor(r.total_incl_vat, r.currency),
+        ]
