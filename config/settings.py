@@ -320,6 +320,9 @@ CELERY_TASK_ROUTES = {
     "apps.charging.*": {"queue": "charging"},
     "billing.*": {"queue": "billing"},
     "roaming.*": {"queue": "roaming"},
+    # The billing engines (apps.rating, ADR 0031): their own queue, so a rating backlog never
+    # holds up the charging worker.
+    "rating.*": {"queue": "billing"},
 }
 # A task is acknowledged after it ran, and redelivered when its worker dies: tasks are
 # idempotent (ARCHITECTURE, data rules), so redelivery is safe and nothing is lost.
@@ -361,6 +364,27 @@ CELERY_BEAT_SCHEDULE = {
     # The webhook outbox relay: deliveries committed but never queued (a process died between
     # commit and publish) or whose retry message was lost.
     "webhook-relay": {"task": "apps.integrations.webhook_relay", "schedule": 60},
+    # Rating (ADR 0031): flagged CDRs whose retry is due, and CDRs no engine has looked at
+    # (written while rating was off or its message was lost; late CDRs).
+    "rating-retry-flags": {"task": "rating.retry_flags", "schedule": 3600},
+    "rating-sweep-unrated": {
+        "task": "rating.sweep_unrated",
+        "schedule": env_int("RATING_SWEEP_SECONDS", 600),
+    },
 }
+# --- Rating (apps.rating; docs/billing.md "Engines, rated lines and VAT", ADR 0031) ----------
+# RATING_ENABLED false: CDRs are stored without queueing their rating (the sweep rates them
+# once it is back on); the CDR pipeline benchmark compares both.
+RATING_ENABLED = env_bool("RATING_ENABLED", True)
+# A flagged CDR is retried every RATING_RETRY_INTERVAL_HOURS until RATING_RETRY_DAYS after it
+# was first flagged; then it is DROPPED (listed, never invoiced).
+RATING_RETRY_INTERVAL_HOURS = env_int("RATING_RETRY_INTERVAL_HOURS", 24)
+RATING_RETRY_DAYS = env_int("RATING_RETRY_DAYS", 90)
+# CDRs per `rating.rate_cdrs` message and per transaction.
+RATING_BATCH_SIZE = env_int("RATING_BATCH_SIZE", 500)
+# The sweep looks at CDRs written in the last RATING_SWEEP_HOURS, older than a grace period
+# (RATING_SWEEP_GRACE_SECONDS: the queued rating of a fresh CDR has not run yet).
+RATING_SWEEP_HOURS = env_int("RATING_SWEEP_HOURS", 72)
+RATING_SWEEP_GRACE_SECONDS = env_int("RATING_SWEEP_GRACE_SECONDS", 300)
 PORTAL_TIME_ZONE = env_str("PORTAL_TIME_ZONE", "UTC")
 PORTAL_DASHBOARD_CACHE_SECONDS = env_int("PORTAL_DASHBOARD_CACHE_SECONDS", 60)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from apps.charging import jobs, ocpi
 from apps.charging.selectors import cdrs as cdr_selectors
 from apps.charging.selectors import dashboard, flags, messages
+from apps.charging.selectors import rating as rating_selectors
 from apps.charging.selectors import sessions as session_selectors
 from apps.charging.services import cdrs, intake, live_cost_feed, review
 
@@ -42,3 +43,7 @@ flag_dismiss = review.flag_dismiss
 flag_reprice = review.flag_reprice
 station_messages = messages.station_messages
 FLAG_REASON_WORDS = flags.REASON_WORDS
+
+# The billing engines' reads (apps.rating; area "rate" of issue 17).
+cdrs_for_rating = rating_selectors.cdrs_for_rating
+cdr_ids_original_since = rating_selectors.cdr_ids_original_since

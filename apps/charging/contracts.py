@@ -327,3 +327,32 @@ class OcppMessage:
     action: str
     summary: str
     frame: str
+
+
+@dataclass(frozen=True, slots=True)
+class CdrForRating:
+    """What the billing engines read of one CDR (apps.rating, issue 17): its billing
+    columns, the station and the charging periods with the time zone to price them."""
+
+    id: int
+    tenant_id: int
+    kind: str
+    party_id: int  # the CPO party (as the CPO tenant knows it)
+    charge_station_id: int | None  # None: a roaming partner's CDR (no local session)
+    start: datetime
+    end: datetime
+    currency: str
+    tariff_version_id: int | None
+    energy_kwh: Decimal
+    time_hours: Decimal
+    parking_hours: Decimal
+    token_id: int | None
+    token_source: str
+    emsp_party_id: int | None
+    emsp_tenant_id: int | None
+    contract_id: int | None
+    customer_id: int | None
+    hcc: str
+    time_zone: str | None
+    data: dict[str, Any]  # the OCPI CDR object (charging periods)
+    exact: dict[str, Any] | None  # annotations["pricing"]["exact"]: the pricing core's exact

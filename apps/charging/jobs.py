@@ -32,3 +32,16 @@ def transactions_enqueue(keys: Iterable[tuple[int, str]]) -> None:
     for i in range(0, len(ordered), KEYS_PER_TASK):
         chunk = [[station, txid] for station, txid in ordered[i : i + KEYS_PER_TASK]]
         enqueue(TRANSACTIONS_PROCESS, chunk, ignore_result=True)
+
+
+# The billing engines' task (apps.rating sits above charging, so its name is repeated here;
+# tests/architecture/test_jobs.py checks it is a registered task). ADR 0031.
+RATING_RATE_CDRS = "rating.rate_cdrs"
+RATING_CDRS_PER_TASK = 500
+
+
+def cdrs_rate_enqueue(cdr_ids: Iterable[int]) -> None:
+    """Publish the rating of freshly stored CDRs (the caller queues this on commit)."""
+    ordered = sorted(set(cdr_ids))
+    for i in range(0, len(ordered), RATING_CDRS_PER_TASK):
+        enqueue(RATING_RATE_CDRS, ordered[i : i + RATING_CDRS_PER_TASK], ignore_result=True)

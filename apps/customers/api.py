@@ -15,3 +15,6 @@ contract_update = services.contract_update
 contract_get = selectors.contract_get
 contract_list = selectors.contract_list
 customer_search = selectors.customer_search
+# The contract version in force per (token, moment) (issue 17; written by area "rate" as a
+# minimal version until area "attrib"'s is merged).
+contracts_in_force = selectors.contracts_in_force

@@ -40,3 +40,16 @@ class ContractRecord:
     valid_until: datetime | None
     last_updated: datetime
     etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContractTerms:
+    """The contract version in force for a token at a moment: who is billed (the customer,
+    and the eMSP party that customer belongs to) and the retail package and user group."""
+
+    contract_id: int
+    tenant_id: int
+    customer_id: int
+    emsp_party_id: int
+    retail_package_id: int | None
+    user_group_id: int | None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from apps.common.errors import NotFound
 from apps.common.services import version_tag
-from apps.customers.contracts import ContractRecord, CustomerKind, CustomerRecord
+from apps.customers.contracts import ContractRecord, ContractTerms, CustomerKind, CustomerRecord
 from apps.customers.models import Contract, Customer
 
 
@@ -134,3 +135,36 @@ def customer_search(
     if before_id is not None:
         return [_customer(c) for c in list(qs.order_by("-id")[:limit])[::-1]]
     return [_customer(c) for c in qs.order_by("id")[:limit]]
+
+
+def contracts_in_force(
+    *, keys: Iterable[tuple[int, datetime]]
+) -> dict[tuple[int, datetime], ContractTerms]:
+    """(token id, at) -> the contract version valid at that moment ([valid_from,
+    valid_until)); keys without one are left out. One query for the batch."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    by_token: dict[int, list[tuple[datetime, datetime | None, ContractTerms]]] = {}
+    rows = Contract.objects.filter(token_id__in={t for t, _ in wanted}).values_list(
+        "token_id",
+        "valid_from",
+        "valid_until",
+        "pk",
+        "tenant_id",
+        "customer_id",
+        "customer__party_id",
+        "retail_package_id",
+        "user_group_id",
+    )
+    for token_id, start, until, pk, tenant_id, customer_id, party_id, package, group in rows:
+        by_token.setdefault(token_id, []).append(
+            (start, until, ContractTerms(pk, tenant_id, customer_id, party_id, package, group))
+        )
+    out: dict[tuple[int, datetime], ContractTerms] = {}
+    for token_id, at in wanted:
+        for start, until, terms in by_token.get(token_id, ()):
+            if start <= at and (until is None or at < until):
+                out[(token_id, at)] = terms
+                break
+    return out

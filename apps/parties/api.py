@@ -3,6 +3,9 @@ and `contracts`."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from decimal import Decimal
+
 from apps.common.errors import NotFound, Problem, ValidationFailed
 from apps.parties import access, admin_audit, services
 from apps.parties.contracts import OperatorRef, PartyKind, PartyRef, PartyRole
@@ -144,3 +147,9 @@ def parties_of_tenant(*, tenant_id: int, role: PartyRole | None = None) -> list[
     if role is not None:
         qs = qs.filter(role=role.value)
     return [_party_ref(p) for p in qs.order_by("country_code", "party_id")]
+
+
+def party_vat_rates(*, party_ids: Iterable[int]) -> dict[int, Decimal | None]:
+    """Each party's own VAT rate (percent; None: not set), the last level of the rating
+    engines' VAT resolution (issue 17, area "rate"). One query."""
+    return dict(Party.objects.filter(pk__in=set(party_ids)).values_list("pk", "vat_rate"))

@@ -3,39 +3,30 @@ apps and outer layers import only this module and `contracts`."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from apps.rating.selectors import flags as flag_selectors
+from apps.rating.selectors import lines as line_selectors
+from apps.rating.selectors import rule_index as rule_index_selectors
+from apps.rating.selectors import terms
+from apps.rating.services import rating
 
-from apps.common.contracts import Actor
-from apps.rating.contracts import RatingOutcome
+# -- area "rate": the engines (rated lines, flags, retries) --------------------------------
+cdrs_rate = rating.cdrs_rate
+cdr_rerate = rating.cdr_rerate
+flags_retry = rating.flags_retry
+cdrs_sweep_unrated = rating.cdrs_sweep_unrated
+# Minimal versions area "rate" needs before areas "cust" and "rules" are merged (the lead
+# keeps one of each): CPO contract terms and payees in force, the cached rule index.
+cpo_contract_terms = terms.cpo_contract_terms
+payees_in_force = terms.payees_in_force
+rule_index = rule_index_selectors.rule_index
 
-# --- views: rated lines, settlement report, rating flags (read side) ---------------------
-from apps.rating.selectors.flags import REASON_WORDS as RATING_FLAG_REASON_WORDS
-from apps.rating.selectors.flags import rating_flag_rows
-from apps.rating.selectors.lines import (
-    SETTLEMENT_CSV_COLUMNS,
-    cdr_rated_views,
-    rated_line_rows,
-    settlement_csv_rows,
-    settlement_parties,
-    settlement_report,
-)
-
-__all__ = [
-    "RATING_FLAG_REASON_WORDS",
-    "SETTLEMENT_CSV_COLUMNS",
-    "cdr_rated_views",
-    "cdr_rerate",
-    "rated_line_rows",
-    "rating_flag_rows",
-    "settlement_csv_rows",
-    "settlement_parties",
-    "settlement_report",
-]
-
-
-# --- PLACEHOLDER (views): rate's cdr_rerate replaces this when h-rate merges -------------
-def cdr_rerate(
-    *, tenant_id: int, cdr_id: int, actor: Actor, reason: str, now: datetime | None = None
-) -> RatingOutcome:
-    """Re-rates a CDR now (design.md: rate's service). Not in this branch."""
-    raise NotImplementedError("cdr_rerate is rate's (h-rate); not merged in this branch")
+# -- area "views": the read side (rated views of a CDR, lines per period, settlement report,
+# the billing flags of the queue) -------------------------------------------------------------
+cdr_rated_views = line_selectors.cdr_rated_views
+rated_line_rows = line_selectors.rated_line_rows
+settlement_report = line_selectors.settlement_report
+settlement_parties = line_selectors.settlement_parties
+settlement_csv_rows = line_selectors.settlement_csv_rows
+SETTLEMENT_CSV_COLUMNS = line_selectors.SETTLEMENT_CSV_COLUMNS
+rating_flag_rows = flag_selectors.rating_flag_rows
+RATING_FLAG_REASON_WORDS = flag_selectors.REASON_WORDS

@@ -85,6 +85,52 @@ class RatingFlagStatus(enum.StrEnum):
     DROPPED = "DROPPED"  # the retry window ended: never invoiced (shown, not hidden)
 
 
+@dataclass(frozen=True, slots=True)
+class RatingOutcome:
+    """What a rating run did: rated lines written (reversals included), flags opened, and
+    CDR x engine pairs it left alone (already rated or flagged, or rated the same again)."""
+
+    lines_written: int = 0
+    flags_opened: int = 0
+    skipped: int = 0
+
+    def __add__(self, other: RatingOutcome) -> RatingOutcome:
+        return RatingOutcome(
+            self.lines_written + other.lines_written,
+            self.flags_opened + other.flags_opened,
+            self.skipped + other.skipped,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CpoContractTerms:
+    """The CPO contract version in force for a tenant and a CPO party at a moment."""
+
+    contract_id: int
+    version_id: int
+    vat_country: str
+    vat_rate: Decimal | None
+    rounding_mode: RoundingMode
+
+
+@dataclass(frozen=True, slots=True)
+class RuleTerms:
+    """How one billing rule version prices (the matcher's `RuleSpec` says whom it covers):
+    its tariff, or cost-plus mark-ups, and reimbursement margins, each with its currency."""
+
+    version_id: int
+    rule_id: int
+    pricing: RulePricing
+    tariff_id: int | None
+    markup_percent: Decimal | None = None
+    markup_per_kwh: Decimal | None = None
+    markup_currency: str = ""
+    margin_per_session: Decimal | None = None
+    margin_per_session_currency: str = ""
+    margin_per_kwh: Decimal | None = None
+    margin_per_kwh_currency: str = ""
+
+
 # --- views: the read side of rated lines, settlement reports and rating flags ---------------
 
 
@@ -218,13 +264,3 @@ class SettlementReport:
     period_to: datetime
     rows: tuple[SettlementRow, ...]
     totals: tuple[EngineTotal, ...]
-
-
-# --- PLACEHOLDER (views): rate defines RatingOutcome; drop this block when h-rate merges ----
-
-
-@dataclass(frozen=True)
-class RatingOutcome:
-    lines_written: int
-    flags_opened: int
-    skipped: int

@@ -28,3 +28,5 @@ assignments_of_station = selectors.assignments_of_station
 tariff_code_import_preview = services.tariff_code_import_preview
 tariff_code_import_start = services.tariff_code_import_start
 tariff_code_import_get = selectors.tariff_code_import_get
+# The billing engines' read of rule tariffs (issue 17, area "rate").
+tariff_versions_of = selectors.tariff_versions_of

@@ -130,3 +130,17 @@ class ImportStatus:
     report: dict[str, Any]
     effective_from: datetime
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TariffVersionTerms:
+    """One version of a tariff as the billing engines price with it (issue 17)."""
+
+    id: int
+    tenant_id: int
+    tariff_id: int
+    engine: str
+    currency: str
+    version: int
+    effective_from: datetime
+    ocpi: dict[str, Any]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -12,6 +13,7 @@ from apps.tariffs.contracts import (
     TariffRecord,
     TariffSnapshot,
     TariffVersionInfo,
+    TariffVersionTerms,
 )
 from apps.tariffs.models import (
     Tariff,
@@ -299,3 +301,23 @@ def from_stored(value: Any, key: str = "") -> Any:
         d = _decimal(value)
         return d if d is not None else value
     return value
+
+
+def tariff_versions_of(*, tariff_ids: Iterable[int]) -> list[TariffVersionTerms]:
+    """Every version of these tariffs, oldest first per tariff (the billing engines take the
+    one in force at a session's start). One query."""
+    rows = (
+        TariffVersion.objects.filter(tariff_id__in=set(tariff_ids))
+        .order_by("tariff_id", "effective_from")
+        .values_list(
+            "pk",
+            "tenant_id",
+            "tariff_id",
+            "tariff__engine",
+            "tariff__currency",
+            "version",
+            "effective_from",
+            "ocpi",
+        )
+    )
+    return [TariffVersionTerms(*row) for row in rows]

@@ -62,7 +62,7 @@ def rule_url(slug: str, rule_id: int | None) -> str:
         return ""
 
 
-def _line(line: RatedLineRow, slug: str) -> dict[str, Any]:
+def _line(line: RatedLineRow, slug: str, keys: list[str]) -> dict[str, Any]:
     c = line.currency
     return {
         "id": line.id,
@@ -80,6 +80,7 @@ def _line(line: RatedLineRow, slug: str) -> dict[str, Any]:
         "dimensions": [
             {"label": label, "amount": money(line.amounts[key], c), "exact": line.exact[key]}
             for key, label in DIMENSION_LABELS
+            if key in keys
         ],
         "excl": money(line.total_excl_vat, c),
         "vat_rate": f"{line.vat_rate.normalize():f}",
@@ -114,7 +115,10 @@ def _flag(flag: RatingFlagRow, slug: str) -> dict[str, Any]:
 
 def _view(view: EngineView, slug: str) -> dict[str, Any]:
     title, subtitle = ENGINE_TITLES[view.engine]
-    lines = [_line(line, slug) for line in view.lines]
+    # Only the dimensions some line of this engine has (energy at least): a narrow table.
+    keys = [k for k, _ in DIMENSION_LABELS if any(x.amounts[k] for x in view.lines)]
+    keys = keys or ["energy"]
+    lines = [_line(line, slug, keys) for line in view.lines]
     seqs = {line.id: line.seq for line in view.lines}
     for line in lines:
         line["reverses_seq"] = seqs.get(line["reverses_seq"]) if line["reverses_seq"] else None

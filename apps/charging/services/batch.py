@@ -5,9 +5,13 @@ handful of statements (`Writes`), under the sessions' row locks (`sessions_lock`
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 
+from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
+from apps.charging import jobs
 from apps.charging.contracts import CdrKind, FlagReason
 from apps.charging.models import (
     Cdr,
@@ -205,6 +209,13 @@ class Writes:
         # another worker have written one (the caller then retries each alone).
         insert_rows(Cdr, self.cdrs)
         insert_rows(ReviewFlag, self.flags, ignore_conflicts=True)
+        if self.cdrs and settings.RATING_ENABLED:  # the billing engines, once committed
+            rated = list(
+                Cdr.objects.filter(
+                    session_id__in=[c.session_id for c in self.cdrs], kind=CdrKind.ORIGINAL.value
+                ).values_list("id", flat=True)
+            )
+            transaction.on_commit(partial(jobs.cdrs_rate_enqueue, rated))
         # `cdr.created` names the CDR: its id is read back only when someone subscribed.
         wanted = [c.session_id for c in self.cdrs if self.webhooks.wants_cdr(c.tenant_id)]
         if wanted:

@@ -1,0 +1,109 @@
+"""What the billing engines read of a batch of CDRs (apps.rating, issue 17): one query."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from apps.charging.contracts import CdrForRating, CdrKind
+from apps.charging.models import Cdr
+
+_FIELDS = (
+    "id",
+    "tenant_id",
+    "kind",
+    "party_id",
+    "session__charge_station_id",
+    "session__time_zone",
+    "start_date_time",
+    "end_date_time",
+    "currency",
+    "tariff_version_id",
+    "total_energy_kwh",
+    "total_time_hours",
+    "total_parking_time_hours",
+    "token_id",
+    "token_source",
+    "emsp_party_id",
+    "emsp_tenant_id",
+    "contract_id",
+    "customer_id",
+    "hcc",
+    "data",
+    "annotations",
+)
+
+
+def cdrs_for_rating(*, cdr_ids: Iterable[int]) -> list[CdrForRating]:
+    """The CDRs of `cdr_ids` that exist, ordered by id (unknown ids are left out)."""
+    out = []
+    for row in Cdr.objects.filter(pk__in=set(cdr_ids)).order_by("pk").values_list(*_FIELDS):
+        (
+            pk,
+            tenant_id,
+            kind,
+            party_id,
+            station_id,
+            session_tz,
+            start,
+            end,
+            currency,
+            tariff_version_id,
+            kwh,
+            hours,
+            parking,
+            token_id,
+            token_source,
+            emsp_party_id,
+            emsp_tenant_id,
+            contract_id,
+            customer_id,
+            hcc,
+            data,
+            annotations,
+        ) = row
+        notes = annotations or {}
+        pricing = notes.get("pricing") or {}
+        out.append(
+            CdrForRating(
+                id=pk,
+                tenant_id=tenant_id,
+                kind=kind,
+                party_id=party_id,
+                charge_station_id=station_id,
+                start=start,
+                end=end,
+                currency=currency,
+                tariff_version_id=tariff_version_id,
+                energy_kwh=kwh,
+                time_hours=hours,
+                parking_hours=parking,
+                token_id=token_id,
+                token_source=token_source,
+                emsp_party_id=emsp_party_id,
+                emsp_tenant_id=emsp_tenant_id,
+                contract_id=contract_id,
+                customer_id=customer_id,
+                hcc=hcc,
+                time_zone=notes.get("time_zone") or session_tz,
+                data=data,
+                exact=pricing.get("exact"),
+            )
+        )
+    return out
+
+
+def cdr_ids_original_since(
+    *, since: datetime, until: datetime, after_id: int = 0, limit: int
+) -> list[int]:
+    """Original CDRs written in [since, until), by id from `after_id` (the rating sweep)."""
+    return list(
+        Cdr.objects.filter(
+            kind=CdrKind.ORIGINAL.value,
+            created_at__gte=since,
+            created_at__lt=until,
+            pk__gt=after_id,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
