@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from apps.rating import api as rating_api
 from apps.rating.contracts import RatingOutcome
+from apps.rating.models import RatedLine, RatingFlag
 from tests.factories import MembershipFactory, UserFactory
 from tests.portal.world import signed_in_client
 from tests.rating.views_world import T0, Market, cdr, flag, line, market, reversal
@@ -244,3 +245,29 @@ def test_settlement_csv_is_exact() -> None:
     # Support may read the report, not export it.
     support = signed_in_client(_user(m.cpo_tenant, "support"))
     assert support.get(url).status_code == 403
+
+
+def test_rerate_through_the_real_rating_service() -> None:
+    """The button and the service merged from h-rate: the CPO tenant's re-rate runs the
+    engines (this CDR's stored object cannot be priced: a flag, no line); another tenant's
+    re-rate of the same CDR is refused and writes nothing."""
+    m = market()
+    c = cdr(m, emsp=m.partner)
+    client = signed_in_client(_user(m.cpo_tenant, "cpo_admin"))
+    r = client.post(
+        reverse("portal:cdr_rerate", args=[m.cpo_tenant.slug, c.pk]), {"reason": "rules fixed"}
+    )
+    assert r["Location"] == reverse("portal:rating_flags", args=[m.cpo_tenant.slug])
+    body = client.get(r["Location"]).content.decode()
+    assert f"CDR {c.pk} re-rated: 0 line(s) written, 1 flag(s) opened" in body
+    assert "PRICING_FAILED" in body.split("<tbody>")[1]
+    assert list(RatingFlag.objects.values_list("tenant_id", "engine", "status")) == [
+        (m.cpo_tenant.pk, "WHOLESALE", "OPEN")
+    ]
+    other = signed_in_client(_user(m.other_tenant, "cpo_admin"))
+    r = other.post(reverse("portal:cdr_rerate", args=[m.other_tenant.slug, c.pk]), {"reason": "x"})
+    assert (
+        f"CDR {c.pk}: no CDR {c.pk} rated by this tenant"
+        in other.get(r["Location"]).content.decode()
+    )
+    assert RatingFlag.objects.count() == 1 and not RatedLine.objects.exists()
