@@ -8,6 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.rating import api as rating_api
@@ -271,3 +273,48 @@ def test_rerate_through_the_real_rating_service() -> None:
         in other.get(r["Location"]).content.decode()
     )
     assert RatingFlag.objects.count() == 1 and not RatedLine.objects.exists()
+
+
+def _queries(client: Any, url: str) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_rating_pages_read_a_fixed_number_of_queries() -> None:
+    """More lines, flags and counterparties cost no more queries (no query per row)."""
+    m = market()
+    c = cdr(m, emsp=m.partner)
+    client = signed_in_client(_user(m.cpo_tenant, "cpo_admin"))
+    urls = [
+        reverse("portal:cdr", args=[m.cpo_tenant.slug, c.pk]),
+        reverse("portal:rating_flags", args=[m.cpo_tenant.slug]) + "?status=",
+        reverse("portal:settlement", args=[m.cpo_tenant.slug])
+        + "?date_from=2026-03-01&date_to=2026-04-01",
+    ]
+    line(c, "WHOLESALE", 1, tenant=m.cpo_tenant, excl="1.00", buyer_party=m.partner)
+    flag(c, "REIMBURSEMENT", "NO_RULE", tenant=m.cpo_tenant)
+    before = [_queries(client, u) for u in urls]
+    for i in range(2, 7):
+        line(
+            c,
+            "WHOLESALE",
+            i,
+            tenant=m.cpo_tenant,
+            excl="1.00",
+            buyer_party=m.own_emsp,
+            rule_version=m.rule,
+            tariff_version=m.tariff_version,
+        )
+        other = cdr(m, emsp=m.partner)
+        flag(other, "WHOLESALE", "NO_RULE", tenant=m.cpo_tenant, detail={"rules": [1, 2]})
+        line(
+            other,
+            "WHOLESALE",
+            1,
+            tenant=m.cpo_tenant,
+            excl="2.00",
+            currency="CHF",
+            buyer_party=m.partner,
+        )
+    assert [_queries(client, u) for u in urls] == before
