@@ -11,6 +11,7 @@ from restapi.views import (
     commercial,
     customers,
     locations,
+    rating,
     tariffs,
     tokens,
     webhooks,
@@ -154,6 +155,12 @@ urlpatterns = [
         name="charge-station-payee",
     ),
     path("hcc-flags", commercial.HccFlagsView.as_view(), name="hcc-flags"),
+    # rated lines and the settlement report (read only)
+    path(
+        "cdrs/<id:cdr_id>/rated-lines", rating.CdrRatedLinesView.as_view(), name="cdr-rated-lines"
+    ),
+    path("rated-lines", rating.RatedLineListView.as_view(), name="rated-lines"),
+    path("settlement-report", rating.SettlementReportView.as_view(), name="settlement-report"),
     # webhooks
     path("webhooks", webhooks.WebhookCollection.as_view(), name="webhooks"),
     path("webhooks/<id:webhook_id>", webhooks.WebhookItem.as_view(), name="webhook"),

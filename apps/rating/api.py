@@ -4,6 +4,8 @@ apps and outer layers import only this module and `contracts`."""
 from __future__ import annotations
 
 from apps.rating.selectors import contracts as contract_selectors
+from apps.rating.selectors import flags as flag_selectors
+from apps.rating.selectors import lines as line_selectors
 from apps.rating.selectors import payees as payee_selectors
 from apps.rating.selectors import rules as rule_selectors
 from apps.rating.selectors import tester
@@ -50,3 +52,14 @@ hcc_flags_set = hcc.hcc_flags_set
 hcc_rows_problems = hcc.hcc_rows_problems
 hcc_csv_rows = hcc.hcc_csv_rows
 HCC_MAX_ROWS = hcc.HCC_MAX_ROWS
+
+# -- area "views": the read side (rated views of a CDR, lines per period, settlement report,
+# the billing flags of the queue) -------------------------------------------------------------
+cdr_rated_views = line_selectors.cdr_rated_views
+rated_line_rows = line_selectors.rated_line_rows
+settlement_report = line_selectors.settlement_report
+settlement_parties = line_selectors.settlement_parties
+settlement_csv_rows = line_selectors.settlement_csv_rows
+SETTLEMENT_CSV_COLUMNS = line_selectors.SETTLEMENT_CSV_COLUMNS
+rating_flag_rows = flag_selectors.rating_flag_rows
+RATING_FLAG_REASON_WORDS = flag_selectors.REASON_WORDS

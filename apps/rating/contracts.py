@@ -7,6 +7,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, time
 from decimal import Decimal
+from typing import Any
 
 from apps.tariffs.contracts import BillingEngine
 
@@ -304,3 +305,138 @@ class HccFlagOutcome:
     charge_stations_changed: tuple[int, ...]
     tokens_changed: tuple[int, ...]
     rows: int
+
+
+# --- views: the read side of rated lines, settlement reports and rating flags ---------------
+
+
+@dataclass(frozen=True)
+class RatedLineRow:
+    """One rated line as people and the REST API see it. `rule` and `rule_version` are None
+    when the viewer is the buyer tenant of another tenant's wholesale line (the seller's
+    rules are its internals); `viewer_side` says whether the viewer rated the line
+    (SELLER) or pays it as a marketplace buyer (BUYER)."""
+
+    id: int
+    cdr_id: int
+    engine: str
+    seq: int
+    kind: str
+    reverses_id: int | None
+    reason: str
+    viewer_side: str
+    seller: str  # "NL*AAA" (a party), or the payee's name
+    seller_party_id: int | None
+    seller_payee_id: int | None
+    buyer: str  # "NL*BBB" (a party), or the customer's name
+    buyer_party_id: int | None
+    buyer_customer_id: int | None
+    buyer_tenant_id: int | None
+    own_charge: bool
+    rule_id: int | None
+    rule: str | None
+    rule_version: int | None
+    tariff: str | None  # the tariff's OCPI id
+    tariff_version: int | None
+    currency: str
+    rounding_mode: str
+    energy_kwh: Decimal
+    time_hours: Decimal
+    parking_hours: Decimal
+    amounts: dict[str, Decimal]  # fixed, energy, time, parking, reservation, adjustment
+    exact: dict[str, Decimal]  # the same before rounding
+    total_excl_vat: Decimal
+    vat_rate: Decimal
+    vat_source: str
+    vat_exemption_reason: str
+    vat: Decimal
+    total_incl_vat: Decimal
+    hcc: str
+    rated_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class EngineTotal:
+    """The sum of one engine's lines of a CDR in one currency: what it is worth now."""
+
+    currency: str
+    total_excl_vat: Decimal
+    vat: Decimal
+    total_incl_vat: Decimal
+
+
+@dataclass(frozen=True)
+class RatingFlagRow:
+    id: int
+    cdr_id: int
+    cdr_ocpi_id: str
+    engine: str
+    reason: str
+    detail: dict[str, Any]
+    rule_ids: tuple[int, ...]  # the rules an AMBIGUOUS_RULES flag names
+    status: str
+    attempts: int
+    flagged_at: datetime
+    last_tried_at: datetime
+    next_retry_at: datetime | None
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class EngineView:
+    """One engine's rated view of a CDR: its lines (oldest first, reversals included), the
+    sum in force per currency, and its flags."""
+
+    engine: str
+    lines: tuple[RatedLineRow, ...]
+    totals: tuple[EngineTotal, ...]
+    flags: tuple[RatingFlagRow, ...]
+
+
+@dataclass(frozen=True)
+class CdrRatedViews:
+    """What the viewer tenant may see of a CDR's rating, engine by engine (only the engines
+    it may see are present: retail, wholesale, reimbursement in that order)."""
+
+    cdr_id: int
+    views: tuple[EngineView, ...]
+
+
+class SettlementSide(enum.StrEnum):
+    """RECEIVABLE: the wholesale lines the tenant rated as CPO, per eMSP (buyer).
+    PAYABLE: the marketplace wholesale lines other tenants rated with this tenant as the
+    buyer, per CPO (seller): its cost."""
+
+    RECEIVABLE = "RECEIVABLE"
+    PAYABLE = "PAYABLE"
+
+
+@dataclass(frozen=True)
+class SettlementRow:
+    """One counterparty x currency x own-charge group of a settlement report."""
+
+    party_id: int | None
+    party: str  # "NL*BBB"
+    party_name: str
+    currency: str
+    own_charge: bool
+    cdrs: int  # distinct CDRs with a line in the period
+    energy_kwh: Decimal  # reversals count negative
+    total_excl_vat: Decimal
+    vat: Decimal
+    total_incl_vat: Decimal
+
+
+@dataclass(frozen=True)
+class SettlementReport:
+    """Wholesale settlement for `[period_from, period_to)` by the lines' `created_at`.
+    `rows` per counterparty and currency (own-charge rows apart); `totals` per currency over
+    the rows that are not own-charge (never across currencies)."""
+
+    tenant_id: int
+    side: SettlementSide
+    period_from: datetime
+    period_to: datetime
+    rows: tuple[SettlementRow, ...]
+    totals: tuple[EngineTotal, ...]

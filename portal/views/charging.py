@@ -37,6 +37,7 @@ from portal.views.common import (
     querystring,
 )
 from portal.views.money import cost_breakdown
+from portal.views.rating import cdr_rated_context
 from portal.views.streaming import streaming_response
 
 
@@ -295,6 +296,7 @@ def cdr_detail(request: HttpRequest, cdr_id: int) -> HttpResponse:
             "warnings": pricing.get("warnings") or [],
             "location": cdr.data.get("cdr_location") or {},
             "token": cdr.data.get("cdr_token") or {},
+            **cdr_rated_context(portal, cdr_id),
         },
         section="cdrs",
     )

@@ -54,6 +54,12 @@ _SECTIONS: list[tuple[str, str, str, set[TenantRole] | None]] = [
         {TenantRole.PLATFORM_ADMIN, TenantRole.CPO_ADMIN, TenantRole.FINANCE, TenantRole.SUPPORT},
     ),
     (
+        "settlement",
+        "Settlement",
+        "portal:settlement",
+        None,
+    ),
+    (
         "tariffs",
         "Tariffs",
         "portal:tariffs",
