@@ -15,3 +15,5 @@ contract_update = services.contract_update
 contract_get = selectors.contract_get
 contract_list = selectors.contract_list
 customer_search = selectors.customer_search
+# The contract version in force for a token at a moment (ADR 0027; area attrib).
+contracts_in_force = selectors.contracts_in_force

@@ -40,3 +40,17 @@ class ContractRecord:
     valid_until: datetime | None
     last_updated: datetime
     etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContractTerms:
+    """The contract version in force for a token at a moment (ADR 0027): who is billed (the
+    customer) and what the retail engine scopes on (package, user group). Ids only."""
+
+    contract_id: int
+    tenant_id: int
+    reference: str
+    version: int
+    customer_id: int
+    retail_package_id: int | None
+    user_group_id: int | None
