@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from restapi.views import charging, customers, locations, tariffs, tokens, webhooks
+from restapi.views import charging, customers, locations, partners, tariffs, tokens, webhooks
 
 app_name = "restapi"
 
@@ -40,6 +40,9 @@ urlpatterns = [
         tokens.TokenPutView.as_view(),
         name="token-upsert",
     ),
+    # partners (ADR 0027)
+    path("partners", partners.PartnerCollection.as_view(), name="partners"),
+    path("partners/<id:partner_id>", partners.PartnerItem.as_view(), name="partner"),
     # customers and contracts
     path("customers", customers.CustomerCollection.as_view(), name="customers"),
     path("customers/<id:customer_id>", customers.CustomerItem.as_view(), name="customer"),

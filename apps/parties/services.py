@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 
 from apps.common.contracts import Actor
 from apps.common.errors import Conflict, NotFound, Problem, ValidationFailed
-from apps.common.services import validated_save
+from apps.common.services import check_version, validated_save
 from apps.parties import selectors
 from apps.parties.access import audit
 from apps.parties.contracts import PartnerInput, PartnerRecord, PartyKind, PartyRole, TenantRole
@@ -146,9 +146,11 @@ def partner_update(
     name: str | None = None,
     website: str | None = None,
     vat_rate: object = _UNSET,
+    if_match: str | None = None,
 ) -> PartnerRecord:
     """Change a partner's name, website or VAT rate (None / unset: unchanged; a VAT rate of
-    None clears it), audited with `actor`. Another tenant's partner is not found."""
+    None clears it), audited with `actor`; `if_match`: the version the caller last saw
+    (PreconditionFailed when it changed since). Another tenant's partner is not found."""
     party = (
         Party.objects.for_tenant(tenant_id)
         .select_for_update()
@@ -157,6 +159,7 @@ def partner_update(
     )
     if party is None:
         raise NotFound(f"no partner {partner_id} in this tenant")
+    check_version(party, if_match)
     before = selectors.partner_get(tenant_id=tenant_id, partner_id=partner_id)
     if name is not None:
         party.name = name.strip()

@@ -78,6 +78,10 @@ def build_world(slug: str, party_code: str) -> World:
     session = ChargingSessionFactory(connector=connector, tenant=tenant, token=token)
     cdr = CdrFactory(session=session, tenant=tenant, party=cpo)
     CustomerFactory(party=emsp, tenant=tenant)
+    # One roaming eMSP both tenants know as a partner (ADR 0027).
+    partner = EmspFactory(
+        tenant=tenant, country_code="DE", party_id="RMG", name="Roaming GmbH", kind="PARTNER"
+    )
     sub_id, _ = integrations_api.webhook_subscription_create(
         tenant_id=tenant.pk, url="http://127.0.0.1:9/hook", events=["cdr.created"], actor=SETUP
     )
@@ -103,6 +107,7 @@ def build_world(slug: str, party_code: str) -> World:
             "session_id": session.pk,
             "cdr_id": cdr.pk,
             "webhook_id": sub_id,
+            "partner_id": partner.pk,
             "country_code": emsp.country_code,
             "party_id": emsp.party_id,
             "uid": token.uid,

@@ -98,6 +98,7 @@ def _snapshot(world: World) -> list[bytes]:
             "charge-stations",
             "tariffs",
             "webhooks",
+            "partners",
         )
     ]
 
@@ -114,6 +115,7 @@ LISTS = [
     "sessions",
     "cdrs",
     "webhooks",
+    "partners",
 ]
 
 
