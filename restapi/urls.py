@@ -96,6 +96,15 @@ urlpatterns = [
     path("sessions/<id:session_id>", charging.SessionGetView.as_view(), name="session"),
     path("cdrs", charging.CdrListView.as_view(), name="cdrs"),
     path("cdrs/<id:cdr_id>", charging.CdrGetView.as_view(), name="cdr"),
+    # the eMSP view: the tenant's drivers at other marketplace tenants' stations (ADR 0027)
+    path("emsp/sessions", charging.EmspSessionListView.as_view(), name="emsp-sessions"),
+    path(
+        "emsp/sessions/<id:session_id>",
+        charging.EmspSessionGetView.as_view(),
+        name="emsp-session",
+    ),
+    path("emsp/cdrs", charging.EmspCdrListView.as_view(), name="emsp-cdrs"),
+    path("emsp/cdrs/<id:cdr_id>", charging.EmspCdrGetView.as_view(), name="emsp-cdr"),
     # webhooks
     path("webhooks", webhooks.WebhookCollection.as_view(), name="webhooks"),
     path("webhooks/<id:webhook_id>", webhooks.WebhookItem.as_view(), name="webhook"),

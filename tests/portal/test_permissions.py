@@ -32,6 +32,7 @@ def _kwargs(name: str, pattern: str, a) -> dict:
         "customer_id": a.customer.pk,
         "import_id": 1,
         "api_key_id": 1,
+        "partner_id": a.partner.pk,
         "action": "dismiss",
     }
     return {k: v for k, v in values.items() if f":{k}>" in pattern}

@@ -71,6 +71,7 @@ class Tenant:
     cdr: Any
     flag: Any
     users: dict[str, Any] = field(default_factory=dict)
+    partner: Any = None
 
 
 def price_cdr(session: ChargingSession, party: Any, tariff_ocpi: dict[str, Any]) -> Cdr:
@@ -195,6 +196,10 @@ def make_tenant(slug: str, party_code: str, *, now: datetime) -> Tenant:
         user = UserFactory(username=f"{role}@{slug}.test", email=f"{role}@{slug}.test")
         MembershipFactory(user=user, tenant=op, role=role)
         users[role] = user
+    # A roaming eMSP every tenant knows as a partner (ADR 0027).
+    partner = EmspFactory(
+        tenant=op, country_code="DE", party_id="RMG", name="Roaming GmbH", kind="PARTNER"
+    )
     return Tenant(
         op,
         party,
@@ -211,6 +216,7 @@ def make_tenant(slug: str, party_code: str, *, now: datetime) -> Tenant:
         cdr,
         flag,
         users,
+        partner,
     )
 
 
