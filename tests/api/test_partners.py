@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from apps.parties.models import AuditEntry, Operator, Party
+from apps.tokens.models import Token
 from tests.api.conftest import World, key_with
 
 pytestmark = pytest.mark.django_db
@@ -101,3 +102,29 @@ def test_the_partners_scope_is_required(world_a: World) -> None:
     key = key_with(world_a.tenant.pk, "partners:read")
     assert world_a.client(key).get("/api/v1/partners").status_code == 200
     assert world_a.client(key).post("/api/v1/partners", NEW, format="json").status_code == 403
+
+
+def test_a_cpo_tenant_stores_the_tokens_of_a_partner_emsp(world_a: World) -> None:
+    """`PUT /tokens/{country_code}/{party_id}/{uid}` accepts the tenant's partner eMSP as the
+    issuer (`party_pk_for_tenant` answers own identities and partners alike)."""
+    body = {"contract_id": "DE-RMG-C00000001-X", "issuer": "Roaming GmbH", "type": "RFID"}
+    response = world_a.client().put("/api/v1/tokens/DE/RMG/04RMG0001", body, format="json")
+    assert response.status_code == 201, response.content
+    token = Token.objects.get(uid="04RMG0001")
+    assert (token.tenant_id, token.party_id) == (world_a.tenant.pk, world_a.ids["partner_id"])
+    assert Party.objects.get(pk=token.party_id).kind == "PARTNER"
+
+
+def test_two_tenants_both_know_one_roaming_emsp_each_its_own_row(
+    world_a: World, world_b: World
+) -> None:
+    a = world_a.client().get("/api/v1/partners").json()["data"]
+    b = world_b.client().get("/api/v1/partners").json()["data"]
+    assert [(p["country_code"], p["party_id"], p["role"]) for p in a] == [("DE", "RMG", "EMSP")]
+    assert [(p["country_code"], p["party_id"], p["role"]) for p in b] == [("DE", "RMG", "EMSP")]
+    assert (a[0]["id"], b[0]["id"]) == (world_a.ids["partner_id"], world_b.ids["partner_id"])
+    assert a[0]["id"] != b[0]["id"]
+    # B renaming its row leaves A's as it was.
+    world_b.client().patch(f"/api/v1/partners/{b[0]['id']}", {"name": "B's name"}, format="json")
+    assert world_a.client().get(f"/api/v1/partners/{a[0]['id']}").json()["name"] == "Roaming GmbH"
+    assert world_a.client().get(f"/api/v1/partners/{b[0]['id']}").status_code == 404

@@ -46,9 +46,10 @@ def test_demo_data_has_two_cpos_two_emsps_and_loads_idempotently() -> None:
     assert set(Operator.objects.values_list("marketplace", flat=True)) == {True}
     # 2 CPOs (each also its own eMSP), 2 eMSPs; one roaming eMSP both CPOs know as a partner.
     assert after_first["parties.Party"] == 8
-    assert sorted(
-        Party.objects.filter(kind="PARTNER").values_list("country_code", "party_id", "role")
-    ) == [("DE", "RMG", "EMSP")] * 2
+    assert (
+        sorted(Party.objects.filter(kind="PARTNER").values_list("country_code", "party_id", "role"))
+        == [("DE", "RMG", "EMSP")] * 2
+    )
     assert after_first["locations.ChargeStation"] == 8
     assert after_first["locations.Evse"] == 16
     assert after_first["tokens.Token"] == 20  # 5 per eMSP, the simulator's 5 per CPO
