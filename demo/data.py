@@ -23,7 +23,7 @@ from apps.customers import api as customers
 from apps.locations import api as locations
 from apps.locations.contracts import SecurityProfile
 from apps.parties import api as parties
-from apps.parties.contracts import PartyRole, TenantRole
+from apps.parties.contracts import PartnerInput, PartyRole, TenantRole
 from apps.tariffs import api as tariffs
 from apps.tokens import api as tokens
 from apps.tokens.contracts import TokenInput
@@ -353,4 +353,33 @@ def load(*, password: str) -> dict[str, int]:
                 valid_from=EPOCH,
                 actor=DEMO,
             )
+    commercial_model_load()
     return counts
+
+
+# A roaming eMSP (not on the platform) that both CPO tenants deal with (ADR 0027).
+ROAMING_EMSP = PartnerInput(
+    role=PartyRole.EMSP.value,
+    country_code="DE",
+    party_id="RMG",
+    name="Roaming Mobility GmbH",
+    website="https://roaming-mobility.example",
+)
+
+
+def commercial_model_load() -> None:
+    """Every demo tenant takes part in the marketplace (the eMSP tenants' drivers charge at
+    the CPO tenants' stations, roamed inside the platform); both CPO tenants know one
+    roaming eMSP as a partner. Idempotent."""
+    slugs = [cpo.slug for cpo in CPOS] + [slug for slug, _, _, _ in EMSPS]
+    for slug in slugs:
+        tenant_id = parties.operator_get(slug=slug).id
+        parties.operator_marketplace_set(tenant_id=tenant_id, actor=DEMO, marketplace=True)
+    for cpo in CPOS:
+        tenant_id = parties.operator_get(slug=cpo.slug).id
+        known = {
+            (p.role, p.country_code, p.party_id) for p in parties.partner_list(tenant_id=tenant_id)
+        }
+        key = (PartyRole(ROAMING_EMSP.role), ROAMING_EMSP.country_code, ROAMING_EMSP.party_id)
+        if key not in known:
+            parties.partner_create(tenant_id=tenant_id, actor=DEMO, data=ROAMING_EMSP)

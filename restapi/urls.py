@@ -11,6 +11,7 @@ from restapi.views import (
     commercial,
     customers,
     locations,
+    partners,
     rating,
     tariffs,
     tokens,
@@ -50,6 +51,9 @@ urlpatterns = [
         tokens.TokenPutView.as_view(),
         name="token-upsert",
     ),
+    # partners (ADR 0027)
+    path("partners", partners.PartnerCollection.as_view(), name="partners"),
+    path("partners/<id:partner_id>", partners.PartnerItem.as_view(), name="partner"),
     # customers and contracts
     path("customers", customers.CustomerCollection.as_view(), name="customers"),
     path("customers/<id:customer_id>", customers.CustomerItem.as_view(), name="customer"),
@@ -161,6 +165,15 @@ urlpatterns = [
     ),
     path("rated-lines", rating.RatedLineListView.as_view(), name="rated-lines"),
     path("settlement-report", rating.SettlementReportView.as_view(), name="settlement-report"),
+    # the eMSP view: the tenant's drivers at other marketplace tenants' stations (ADR 0027)
+    path("emsp/sessions", charging.EmspSessionListView.as_view(), name="emsp-sessions"),
+    path(
+        "emsp/sessions/<id:session_id>",
+        charging.EmspSessionGetView.as_view(),
+        name="emsp-session",
+    ),
+    path("emsp/cdrs", charging.EmspCdrListView.as_view(), name="emsp-cdrs"),
+    path("emsp/cdrs/<id:cdr_id>", charging.EmspCdrGetView.as_view(), name="emsp-cdr"),
     # webhooks
     path("webhooks", webhooks.WebhookCollection.as_view(), name="webhooks"),
     path("webhooks/<id:webhook_id>", webhooks.WebhookItem.as_view(), name="webhook"),

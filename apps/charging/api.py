@@ -21,6 +21,13 @@ last_session_start_by_tenant = session_selectors.last_session_start_by_tenant
 # The OCPI 2.2.1 objects the REST API returns and the webhooks send.
 session_object = ocpi.session_object
 cdr_object = ocpi.cdr_object
+# The eMSP tenant's view of its drivers' marketplace sessions and CDRs (ADR 0027; attrib).
+emsp_session_list = session_selectors.emsp_session_list
+emsp_session_get = session_selectors.emsp_session_get
+emsp_cdr_list = cdr_selectors.emsp_cdr_list
+emsp_cdr_get = cdr_selectors.emsp_cdr_get
+emsp_session_object = ocpi.emsp_session_object
+emsp_cdr_object = ocpi.emsp_cdr_object
 
 # Publish the processing of (station, transaction) pairs (what `transaction_events_record`
 # does on commit by default); the gateway calls it from its own publisher thread.

@@ -91,3 +91,28 @@ def cdr_object(r: CdrRecord) -> dict[str, Any]:
     for c in _COSTS:
         out[f"total_{c}"] = price(a[f"total_{c}_excl_vat"], a[f"total_{c}_incl_vat"])
     return out
+
+
+# What the eMSP tenant of a marketplace session sees (ADR 0027, docs/api.md "The eMSP
+# view"): the OCPI object a roaming eMSP would receive over OCPI, with the platform id of
+# the record itself; never the ids of the CPO tenant's internal rows (its charge station,
+# its session row behind a CDR).
+_CPO_INTERNALS = ("charge_station_id", "session_platform_id")
+
+
+def emsp_session_object(r: SessionRecord) -> dict[str, Any]:
+    """The OCPI 2.2.1 Session as its eMSP tenant sees it (`session_object` without the
+    CPO's internals)."""
+    out = session_object(r)
+    for key in _CPO_INTERNALS:
+        out.pop(key, None)
+    return out
+
+
+def emsp_cdr_object(r: CdrRecord) -> dict[str, Any]:
+    """The OCPI 2.2.1 CDR as its eMSP tenant sees it (`cdr_object` without the CPO's
+    internals)."""
+    out = cdr_object(r)
+    for key in _CPO_INTERNALS:
+        out.pop(key, None)
+    return out

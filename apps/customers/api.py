@@ -56,10 +56,6 @@ def contract_scope_of_token(
     return None if row is None else (row[0], row[1], row[2])
 
 
-# The contract version in force per (token, moment) (issue 17; written by area "rate" as a
-# minimal version until area "attrib"'s is merged).
-contracts_in_force = selectors.contracts_in_force
-
 # Contract versions, retail packages and user groups (issue 17, area "cust").
 contract_version_add = services.contract_version_add
 contract_version_at = selectors.contract_version_at
@@ -71,3 +67,5 @@ user_group_create = services.user_group_create
 user_group_rename = services.user_group_rename
 user_group_get = selectors.user_group_get
 user_group_list = selectors.user_group_list
+# The contract version in force for a token at a moment (ADR 0027; area attrib).
+contracts_in_force = selectors.contracts_in_force

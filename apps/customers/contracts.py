@@ -82,12 +82,14 @@ class UserGroupRecord:
 
 @dataclass(frozen=True, slots=True)
 class ContractTerms:
-    """The contract version in force for a token at a moment: who is billed (the customer,
-    and the eMSP party that customer belongs to) and the retail package and user group."""
+    """The contract version in force for a token at a moment (ADR 0027): who is billed (the
+    customer) and what the retail engine scopes on (package, user group). Ids only."""
 
     contract_id: int
     tenant_id: int
+    reference: str
+    version: int
     customer_id: int
-    emsp_party_id: int
     retail_package_id: int | None
     user_group_id: int | None
+    emsp_party_id: int  # the eMSP party the customer belongs to

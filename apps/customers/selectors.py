@@ -160,8 +160,6 @@ def customer_search(
     """The portal's customer list: name, e-mail or CRM reference contain `search`. By id:
     the first `limit` after `after_id`, or the last `limit` before `before_id` (a previous
     page), always in id order."""
-    from django.db.models import Q
-
     qs = Customer.objects.for_tenant(tenant_id).select_related("party")
     if after_id is not None:
         qs = qs.filter(id__gt=after_id)
@@ -176,39 +174,6 @@ def customer_search(
     if before_id is not None:
         return [_customer(c) for c in list(qs.order_by("-id")[:limit])[::-1]]
     return [_customer(c) for c in qs.order_by("id")[:limit]]
-
-
-def contracts_in_force(
-    *, keys: Iterable[tuple[int, datetime]]
-) -> dict[tuple[int, datetime], ContractTerms]:
-    """(token id, at) -> the contract version valid at that moment ([valid_from,
-    valid_until)); keys without one are left out. One query for the batch."""
-    wanted = set(keys)
-    if not wanted:
-        return {}
-    by_token: dict[int, list[tuple[datetime, datetime | None, ContractTerms]]] = {}
-    rows = Contract.objects.filter(token_id__in={t for t, _ in wanted}).values_list(
-        "token_id",
-        "valid_from",
-        "valid_until",
-        "pk",
-        "tenant_id",
-        "customer_id",
-        "customer__party_id",
-        "retail_package_id",
-        "user_group_id",
-    )
-    for token_id, start, until, pk, tenant_id, customer_id, party_id, package, group in rows:
-        by_token.setdefault(token_id, []).append(
-            (start, until, ContractTerms(pk, tenant_id, customer_id, party_id, package, group))
-        )
-    out: dict[tuple[int, datetime], ContractTerms] = {}
-    for token_id, at in wanted:
-        for start, until, terms in by_token.get(token_id, ()):
-            if start <= at and (until is None or at < until):
-                out[(token_id, at)] = terms
-                break
-    return out
 
 
 def _package(p: RetailPackage) -> RetailPackageRecord:
@@ -255,3 +220,54 @@ def user_group_list(
     if after_id is not None:
         qs = qs.filter(id__gt=after_id)
     return [_group(g) for g in qs.order_by("id")[:limit]]
+
+
+def contracts_in_force(
+    *, keys: Iterable[tuple[int, datetime]]
+) -> dict[tuple[int, datetime], ContractTerms]:
+    """(token id, at) -> the contract version valid for that token then ([valid_from,
+    valid_until)), for every key that has one (others are left out). One query for all the
+    keys (a batch of CDRs, by session start). A token's versions never overlap (the
+    services refuse it); should two be found anyway, the latest start wins."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    latest = max(at for _, at in wanted)
+    earliest = min(at for _, at in wanted)
+    by_token: dict[int, list[Contract]] = {}
+    for c in (
+        Contract.objects.filter(token_id__in={t for t, _ in wanted}, valid_from__lte=latest)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=earliest))
+        .select_related("customer")
+        .only(
+            "customer__party_id",
+            "id",
+            "tenant_id",
+            "token_id",
+            "reference",
+            "version",
+            "customer_id",
+            "retail_package_id",
+            "user_group_id",
+            "valid_from",
+            "valid_until",
+        )
+        .order_by("-valid_from", "-id")
+    ):
+        by_token.setdefault(c.token_id, []).append(c)
+    out: dict[tuple[int, datetime], ContractTerms] = {}
+    for token_id, at in wanted:
+        for c in by_token.get(token_id, ()):
+            if c.valid_from <= at and (c.valid_until is None or at < c.valid_until):
+                out[(token_id, at)] = ContractTerms(
+                    contract_id=c.pk,
+                    tenant_id=c.tenant_id,
+                    reference=c.reference,
+                    version=c.version,
+                    customer_id=c.customer_id,
+                    retail_package_id=c.retail_package_id,
+                    user_group_id=c.user_group_id,
+                    emsp_party_id=c.customer.party_id,
+                )
+                break
+    return out

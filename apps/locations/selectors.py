@@ -339,6 +339,8 @@ def _context(station: ChargeStation) -> StationContext:
         country_code=party.country_code if party else "",
         party_code=party.party_id if party else "",
         cdr_location=cdr_location,
+        roaming=station.roaming,
+        hcc=station.hcc,
     )
 
 

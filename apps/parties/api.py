@@ -7,13 +7,22 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from apps.common.errors import NotFound, Problem, ValidationFailed
-from apps.parties import access, admin_audit, services
+from apps.parties import access, admin_audit, selectors, services
 from apps.parties.contracts import OperatorRef, PartyKind, PartyRef, PartyRole
 from apps.parties.models import Operator, Party
 
 operator_ensure = services.operator_ensure
 party_ensure = services.party_ensure
 user_ensure_with_role = services.user_ensure_with_role
+# Partners and the marketplace (ADR 0027; area attrib).
+partner_create = services.partner_create
+partner_update = services.partner_update
+partner_list = selectors.partner_list
+partner_get = selectors.partner_get
+operator_marketplace_set = services.operator_marketplace_set
+operator_marketplace = selectors.operator_marketplace
+marketplace_tenant_ids = selectors.marketplace_tenant_ids
+marketplace_partner_ensure = services.marketplace_partner_ensure
 
 
 def _party_ref(p: Party) -> PartyRef:
@@ -89,17 +98,27 @@ def party_pk_cache_clear() -> None:
 
 
 def party_pk_for_tenant(
-    *, tenant_id: int, country_code: str, party_id: str, role: PartyRole, path: str = "$"
+    *,
+    tenant_id: int,
+    country_code: str,
+    party_id: str,
+    role: PartyRole,
+    path: str = "$",
+    own_only: bool = False,
 ) -> int:
-    """The pk of this tenant's party with this OCPI identity and role. Another tenant's party
-    (or none) is a validation problem at `path`, worded the same in both cases so that one
-    tenant cannot learn which identities another tenant holds."""
+    """The pk of this tenant's party with this OCPI identity and role, whichever its kind:
+    one of its own identities or a partner (a CPO tenant stores the tokens of a partner
+    eMSP; ADR 0027), or only its own identities with `own_only` (a location belongs to one of
+    the tenant's own CPO identities). Another tenant's party (or none) is a validation
+    problem at `path`, worded the same in both cases so that one tenant cannot learn which
+    identities another tenant holds."""
     pk = (
         Party.objects.filter(
             tenant_id=tenant_id,
             country_code=str(country_code).upper(),
             party_id=str(party_id).upper(),
             role=role.value,
+            **({"kind": PartyKind.OWN.value} if own_only else {}),
         )
         .values_list("pk", flat=True)
         .first()

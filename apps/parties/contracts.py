@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 
@@ -53,6 +54,38 @@ class PartyRef:
     party_id: str
     name: str
     kind: PartyKind = PartyKind.OWN
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerRecord:
+    """A partner party (kind PARTNER) as its tenant knows it: a counterparty with its OCPI
+    identity and terms. `marketplace_tenant`: the identity is another marketplace tenant's
+    own (the platform roams its tokens inside the platform)."""
+
+    id: int
+    role: PartyRole
+    country_code: str
+    party_id: str
+    name: str
+    website: str
+    vat_rate: Decimal | None
+    marketplace_tenant: bool
+    created_at: datetime
+    last_updated: datetime
+    etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerInput:
+    """The fields of a partner a caller may set. The identity (role, country code, party
+    id) is fixed once created: tokens, tariffs and CDRs name the row."""
+
+    role: str
+    country_code: str
+    party_id: str
+    name: str
+    website: str = ""
+    vat_rate: Decimal | None = None
 
 
 class Capability(enum.StrEnum):

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from apps.common.errors import Conflict, NotFound, ValidationFailed
 from apps.locations import api as locations_api
 from apps.parties import api as parties_api
-from apps.parties.contracts import PartyRole
+from apps.parties.contracts import PartyKind
 from apps.tokens.contracts import (
     AuthorizationStatus,
     StationAccessFacts,
@@ -31,35 +31,35 @@ from apps.tokens.models import (
 
 
 def token_authorize(*, tenant_id: int, station_id: int, uid: str) -> AuthorizationStatus:
-    """May a station of `tenant_id` start charging for `uid`? Only the tokens of the
-    station's tenant count (another tenant's token with this uid is Unknown here). At most
-    five queries; one when the uid is unknown or blocked."""
+    """May a station of `tenant_id` start charging for `uid`? The tokens are looked for in
+    the attribution order (ADR 0027): the station tenant's own (kind OWN eMSP party) and its
+    partners' tokens decide as access control says (ADR 0015: a partner's token needs
+    roaming at the station); only when the tenant has none with this uid, the tokens of
+    other marketplace tenants (their own eMSP identities), when both tenants are in the
+    marketplace and the station admits roaming: exactly one valid such token is accepted
+    (charge-port groups apply: a marketplace token is in none of this tenant's EMAID
+    groups); two are Unknown (ambiguous, never a guess). A few queries; one when the uid is
+    unknown or blocked in the tenant."""
     rows = list(
-        Token.objects.for_tenant(tenant_id)
-        .filter(uid=uid)
+        Token.objects.filter(uid=uid)
         .order_by("id")
-        .values_list("id", "valid", "party__country_code", "party__party_id")[:10]
+        .values_list("id", "tenant_id", "valid", "party__kind", "tenant__marketplace")[:50]
     )
-    if not any(valid for _, valid, _, _ in rows):
-        return access_decision([TokenAccessFacts(valid=False, own=False)] * len(rows), _NOWHERE)
+    mine = [(tid, valid, kind) for tid, tenant, valid, kind, _ in rows if tenant == tenant_id]
+    if not mine:
+        return _authorize_marketplace(tenant_id, station_id, rows)
+    if not any(valid for _, valid, _ in mine):
+        return access_decision([TokenAccessFacts(valid=False, own=False)] * len(mine), _NOWHERE)
     roaming = locations_api.charge_station_roaming(tenant_id=tenant_id, station_id=station_id)
     if roaming is None:  # not a station of this tenant: never answer for another tenant
         return AuthorizationStatus.NOT_AT_THIS_LOCATION
-    station_groups = frozenset(
-        ChargePortGroupStation.objects.for_tenant(tenant_id)
-        .filter(charge_station_id=station_id)
-        .values_list("group_id", flat=True)
-    )
-    own = {
-        (p.country_code, p.party_id)
-        for p in parties_api.parties_of_tenant(tenant_id=tenant_id, role=PartyRole.CPO)
-    }
+    station_groups = _station_groups(tenant_id, station_id)
     granted: dict[int, set[int]] = {}
     if station_groups:
         for token_id, group_id in (
             EmaidGroupToken.objects.for_tenant(tenant_id)
             .filter(
-                token_id__in=[r[0] for r in rows if r[1]],
+                token_id__in=[r[0] for r in mine if r[1]],
                 group__accesses__charge_port_group_id__in=station_groups,
             )
             .values_list("token_id", "group__accesses__charge_port_group_id")
@@ -69,12 +69,47 @@ def token_authorize(*, tenant_id: int, station_id: int, uid: str) -> Authorizati
         [
             TokenAccessFacts(
                 valid=valid,
-                own=(cc, pid) in own,
+                own=kind == PartyKind.OWN,
                 charge_port_group_ids=frozenset(granted.get(token_id, ())),
             )
-            for token_id, valid, cc, pid in rows
+            for token_id, valid, kind in mine
         ],
         StationAccessFacts(roaming=roaming, charge_port_group_ids=station_groups),
+    )
+
+
+def _station_groups(tenant_id: int, station_id: int) -> frozenset[int]:
+    return frozenset(
+        ChargePortGroupStation.objects.for_tenant(tenant_id)
+        .filter(charge_station_id=station_id)
+        .values_list("group_id", flat=True)
+    )
+
+
+def _authorize_marketplace(
+    tenant_id: int, station_id: int, rows: list[tuple[int, int, bool, str, bool]]
+) -> AuthorizationStatus:
+    """The marketplace tier of `token_authorize` (the station's tenant has no such token)."""
+    theirs = [
+        valid for _, _, valid, kind, marketplace in rows if marketplace and kind == PartyKind.OWN
+    ]
+    if not theirs or not parties_api.operator_marketplace(tenant_id=tenant_id):
+        return AuthorizationStatus.UNKNOWN
+    valid = [v for v in theirs if v]
+    if not valid:
+        return AuthorizationStatus.BLOCKED
+    if len(valid) > 1:
+        return AuthorizationStatus.UNKNOWN  # two marketplace tenants hold it: ambiguous
+    roaming = locations_api.charge_station_roaming(tenant_id=tenant_id, station_id=station_id)
+    if roaming is None:
+        return AuthorizationStatus.NOT_AT_THIS_LOCATION
+    if not roaming:
+        return AuthorizationStatus.UNKNOWN  # no roaming here: another tenant's token is none
+    return access_decision(
+        [TokenAccessFacts(valid=True, own=False)],
+        StationAccessFacts(
+            roaming=True, charge_port_group_ids=_station_groups(tenant_id, station_id)
+        ),
     )
 
 

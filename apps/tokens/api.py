@@ -8,12 +8,17 @@ from django.utils import timezone
 
 from apps.integrations import api as integrations_api
 from apps.integrations.contracts import WebhookEventIn, WebhookEventType
+from apps.parties import api as parties_api
+from apps.parties.contracts import PartyKind
 from apps.tokens import access, selectors, services
 from apps.tokens.contracts import (
     AuthorizationReport,
+    TokenCandidate,
     TokenRef,
+    TokenResolution,
     TokenType,
     WhitelistType,
+    token_resolve_among,
 )
 from apps.tokens.models import Token
 
@@ -38,12 +43,65 @@ def _ref(t: Token) -> TokenRef:
         valid=t.valid,
         whitelist=WhitelistType(t.whitelist),
         group_id=t.group_id,
+        hcc=t.hcc,
     )
 
 
 def tokens_by_uid(*, uid: str) -> list[TokenRef]:
-    """Every token with this uid (an RFID uid may be issued by more than one eMSP)."""
+    """Every token with this uid, of every tenant (an RFID uid may be issued by more than
+    one eMSP). Not for attribution: a session's token is `token_resolve`'s."""
     return [_ref(t) for t in Token.objects.filter(uid=uid).order_by("id")]
+
+
+def token_candidates(*, uids: Iterable[str]) -> dict[str, list[TokenCandidate]]:
+    """Every token with one of these uids, of every tenant, with its party's kind and its
+    tenant's marketplace setting: what `token_resolve_among` decides from. One query for
+    all the uids (a batch of the CDR pipeline); uids without a token map to []."""
+    wanted = {u for u in uids if u}
+    out: dict[str, list[TokenCandidate]] = {u: [] for u in wanted}
+    if not wanted:
+        return out
+    for t in (
+        Token.objects.filter(uid__in=wanted)
+        .select_related("party", "tenant")
+        .only(*_CANDIDATE_FIELDS)
+        .order_by("id")
+    ):
+        out[t.uid].append(
+            TokenCandidate(
+                ref=_ref(t),
+                own_party=t.party.kind == PartyKind.OWN,
+                marketplace=t.tenant.marketplace,
+            )
+        )
+    return out
+
+
+_CANDIDATE_FIELDS = (
+    "id",
+    "tenant_id",
+    "party_id",
+    "uid",
+    "type",
+    "contract_id",
+    "valid",
+    "whitelist",
+    "group_id",
+    "hcc",
+    "party__kind",
+    "tenant__marketplace",
+)
+
+
+def token_resolve(*, tenant_id: int, roaming: bool, uid: str) -> TokenResolution:
+    """The token `uid` resolves to at a station of `tenant_id` that admits roaming or not
+    (ADR 0027: own, then partners', then marketplace tenants'; `token_resolve_among`)."""
+    return token_resolve_among(
+        token_candidates(uids=[uid]).get(uid, []),
+        tenant_id=tenant_id,
+        tenant_marketplace=parties_api.operator_marketplace(tenant_id=tenant_id),
+        roaming=roaming,
+    )
 
 
 # Access control (ADR 0015): the Authorize decision and the groups it rests on.

@@ -42,6 +42,86 @@ class TokenRef:
     valid: bool
     whitelist: WhitelistType
     group_id: str
+    hcc: str = ""  # the home-charger flag (apps.common.contracts.HccFlag) or ""
+
+
+class TokenTier(enum.StrEnum):
+    """Where a session's token was found (ADR 0027), in the order they are tried: the
+    station tenant's tokens of its own eMSP identities, the tokens it holds of partner eMSPs
+    (only where the station admits roaming), the tokens of other marketplace tenants (both
+    tenants in the marketplace, the station admits roaming). The values are
+    `apps.charging.contracts.TokenSource`'s."""
+
+    OWN = "OWN"
+    PARTNER = "PARTNER"
+    MARKETPLACE = "MARKETPLACE"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenCandidate:
+    """One token with a presented uid, with what resolution needs to know of it."""
+
+    ref: TokenRef
+    own_party: bool  # its eMSP party is one of its tenant's own identities (kind OWN)
+    marketplace: bool  # its tenant takes part in the platform marketplace
+
+
+@dataclass(frozen=True, slots=True)
+class TokenResolution:
+    """The token a uid resolves to at a station, and from which tier; no token when no tier
+    has one or when the first tier that has any has two (`ambiguous`: their ids)."""
+
+    token: TokenRef | None
+    tier: TokenTier | None
+    ambiguous: tuple[int, ...] = ()
+
+
+NO_TOKEN = TokenResolution(token=None, tier=None)
+
+
+def token_resolve_among(
+    candidates: Sequence[TokenCandidate],
+    *,
+    tenant_id: int,
+    tenant_marketplace: bool,
+    roaming: bool,
+) -> TokenResolution:
+    """The resolution rule (ADR 0027, docs/billing.md "Commercial model") for the tokens
+    with one uid, at a station of `tenant_id`: the first tier with any candidate decides;
+    within it a valid token is preferred over an invalid one; two left is no token, never a
+    guess."""
+    tiers: list[tuple[TokenTier, list[TokenRef]]] = [
+        (
+            TokenTier.OWN,
+            [c.ref for c in candidates if c.ref.tenant_id == tenant_id and c.own_party],
+        ),
+        (
+            TokenTier.PARTNER,
+            [c.ref for c in candidates if c.ref.tenant_id == tenant_id and not c.own_party]
+            if roaming
+            else [],
+        ),
+        (
+            TokenTier.MARKETPLACE,
+            [
+                c.ref
+                for c in candidates
+                if c.ref.tenant_id != tenant_id and c.own_party and c.marketplace
+            ]
+            if roaming and tenant_marketplace
+            else [],
+        ),
+    ]
+    for tier, refs in tiers:
+        if not refs:
+            continue
+        chosen = [r for r in refs if r.valid] or refs
+        if len(chosen) > 1:
+            return TokenResolution(
+                token=None, tier=None, ambiguous=tuple(sorted(r.id for r in chosen))
+            )
+        return TokenResolution(token=chosen[0], tier=tier)
+    return NO_TOKEN
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,12 @@ _SECTIONS: list[tuple[str, str, str, set[TenantRole] | None]] = [
     ("sessions", "Sessions", "portal:sessions", None),
     ("cdrs", "CDRs", "portal:cdrs", None),
     (
+        "emsp",
+        "Drivers elsewhere",
+        "portal:emsp",
+        {TenantRole.PLATFORM_ADMIN, TenantRole.EMSP_ADMIN, TenantRole.FINANCE, TenantRole.SUPPORT},
+    ),
+    (
         "flags",
         "Flagged CDRs",
         "portal:flags",
@@ -79,6 +85,7 @@ _SECTIONS: list[tuple[str, str, str, set[TenantRole] | None]] = [
         {TenantRole.PLATFORM_ADMIN, TenantRole.EMSP_ADMIN, TenantRole.SUPPORT},
     ),
     ("billing", "Billing", "portal:billing", None),
+    ("partners", "Partners", "portal:partners", None),
     ("audit", "Audit log", "portal:audit", None),
     ("api_keys", "API keys", "portal:api_keys", None),
     ("sign_in_locks", "Sign-in locks", "portal:sign_in_locks", None),

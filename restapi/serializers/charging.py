@@ -143,3 +143,18 @@ class CdrListQuery(PageQuery):
     country_code = serializers.CharField(required=False, max_length=2, help_text="CPO party")
     party_id = serializers.CharField(required=False, max_length=3)
     charge_station_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+
+
+class EmspSessionListQuery(PageQuery):
+    expand = serializers.MultipleChoiceField(
+        choices=["charging_periods"],
+        required=False,
+        help_text="expand=charging_periods: include each session's charging periods",
+    )
+
+
+class EmspCdrListQuery(PageQuery):
+    date_from = serializers.DateTimeField(
+        required=False, help_text="end_date_time at or after (UTC)"
+    )
+    date_to = serializers.DateTimeField(required=False, help_text="end_date_time before (UTC)")

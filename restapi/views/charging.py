@@ -81,3 +81,97 @@ class CdrGetView(ApiView):
     def get(self, request: Request, cdr_id: int) -> Response:
         record = charging_api.cdr_get(tenant_id=self.tenant_id, cdr_id=cdr_id)
         return Response(charging_api.cdr_object(record))
+
+
+# --- the eMSP view (ADR 0027): the tenant's drivers at other marketplace tenants' stations --
+
+_EMSP = (
+    "The tenant's drivers' sessions and CDRs at other marketplace tenants' stations: the "
+    "OCPI 2.2.1 objects a roaming eMSP would receive over OCPI (no ids of the CPO tenant's "
+    "charge stations or session rows). Its own stations' sessions are in /sessions, /cdrs."
+)
+
+
+class _EmspSessions(Rendered):
+    render = staticmethod(charging_api.emsp_session_object)
+
+
+class _EmspCdrs(Rendered):
+    render = staticmethod(charging_api.emsp_cdr_object)
+
+
+class EmspSessionListView(ApiView):
+    scope_resource = "sessions"
+
+    @extend_schema(
+        tags=["emsp view"],
+        operation_id="emsp_sessions_list",
+        parameters=[s.EmspSessionListQuery],
+        responses=page_of(s.SessionOut),
+        description=_EMSP,
+    )
+    def get(self, request: Request) -> Response:
+        q = self.query(s.EmspSessionListQuery)
+        expand = q.pop("expand", ())
+        body, headers = paginate(
+            request,
+            q,
+            lambda **page: charging_api.emsp_session_list(
+                tenant_id=self.tenant_id, expand=expand, **page
+            ),
+            key=lambda r: r.platform_id,
+            item=_EmspSessions,
+        )
+        return Response(body, headers=headers)
+
+
+class EmspSessionGetView(ApiView):
+    scope_resource = "sessions"
+
+    @extend_schema(
+        tags=["emsp view"],
+        operation_id="emsp_sessions_get",
+        parameters=[OpenApiParameter("session_id", int, OpenApiParameter.PATH)],
+        responses=s.SessionOut,
+        description=_EMSP,
+    )
+    def get(self, request: Request, session_id: int) -> Response:
+        record = charging_api.emsp_session_get(tenant_id=self.tenant_id, session_id=session_id)
+        return Response(charging_api.emsp_session_object(record))
+
+
+class EmspCdrListView(ApiView):
+    scope_resource = "cdrs"
+
+    @extend_schema(
+        tags=["emsp view"],
+        operation_id="emsp_cdrs_list",
+        parameters=[s.EmspCdrListQuery],
+        responses={200: s.CDR_PAGE_SCHEMA},
+        description=_EMSP,
+    )
+    def get(self, request: Request) -> Response:
+        q = self.query(s.EmspCdrListQuery)
+        body, headers = paginate(
+            request,
+            q,
+            lambda **page: charging_api.emsp_cdr_list(tenant_id=self.tenant_id, **page, **q),
+            key=lambda r: r.platform_id,
+            item=_EmspCdrs,
+        )
+        return Response(body, headers=headers)
+
+
+class EmspCdrGetView(ApiView):
+    scope_resource = "cdrs"
+
+    @extend_schema(
+        tags=["emsp view"],
+        operation_id="emsp_cdrs_get",
+        parameters=[OpenApiParameter("cdr_id", int, OpenApiParameter.PATH)],
+        responses={200: s.CDR_OUT_SCHEMA},
+        description=_EMSP,
+    )
+    def get(self, request: Request, cdr_id: int) -> Response:
+        record = charging_api.emsp_cdr_get(tenant_id=self.tenant_id, cdr_id=cdr_id)
+        return Response(charging_api.emsp_cdr_object(record))

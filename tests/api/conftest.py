@@ -107,6 +107,10 @@ def build_world(slug: str, party_code: str) -> World:
     payee = rating_api.payee_create(
         tenant_id=tenant.pk, values={"kind": "HOME", "name": "Owner"}, actor=SETUP
     )
+    # One roaming eMSP both tenants know as a partner (ADR 0027).
+    partner = EmspFactory(
+        tenant=tenant, country_code="DE", party_id="RMG", name="Roaming GmbH", kind="PARTNER"
+    )
     sub_id, _ = integrations_api.webhook_subscription_create(
         tenant_id=tenant.pk, url="http://127.0.0.1:9/hook", events=["cdr.created"], actor=SETUP
     )
@@ -132,6 +136,7 @@ def build_world(slug: str, party_code: str) -> World:
             "session_id": session.pk,
             "cdr_id": cdr.pk,
             "webhook_id": sub_id,
+            "partner_id": partner.pk,
             "country_code": emsp.country_code,
             "party_id": emsp.party_id,
             "uid": token.uid,

@@ -113,6 +113,22 @@ WRITES: list[Write] = [
         "customer",
     ),
     (
+        "POST /api/v1/partners",
+        lambda w: (
+            "post",
+            "/api/v1/partners",
+            {"role": "CPO", "country_code": "FR", "party_id": "PRT", "name": "Partner CPO"},
+        ),
+        "partner.create",
+        "party",
+    ),
+    (
+        "PATCH /api/v1/partners/{partner_id}",
+        lambda w: ("patch", f"/api/v1/partners/{w.ids['partner_id']}", {"name": "Renamed"}),
+        "partner.update",
+        "party",
+    ),
+    (
         "POST /api/v1/contracts",
         lambda w: (
             "post",

@@ -107,6 +107,7 @@ def _snapshot(world: World) -> list[bytes]:
             "user-groups",
             "cpo-contracts",
             "payees",
+            "partners",
         )
     ]
 
@@ -127,6 +128,7 @@ LISTS = [
     "user-groups",
     "cpo-contracts",
     "payees",
+    "partners",
 ]
 
 

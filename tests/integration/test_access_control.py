@@ -24,7 +24,8 @@ def world() -> dict[str, Any]:
     cpo = PartyFactory(country_code="NL", party_id="AAA")
     a = cpo.tenant
     own_emsp = EmspFactory(tenant=a, country_code="NL", party_id="AAA")
-    roaming_emsp = EmspFactory(tenant=a, country_code="DE", party_id="XYZ")
+    # A roaming eMSP the tenant knows as a partner (ADR 0027): its tokens need roaming.
+    roaming_emsp = EmspFactory(tenant=a, country_code="DE", party_id="XYZ", kind="PARTNER")
     depot = ChargeStationFactory(location__party=cpo)
     public = ChargeStationFactory(location__party=cpo)
     private = ChargeStationFactory(location__party=cpo, roaming=False)
@@ -195,12 +196,13 @@ def test_group_services_refuse_members_and_groups_of_another_tenant(
     )
 
 
-def test_one_query_for_an_unknown_uid_and_five_for_a_restricted_station(
+def test_one_query_for_an_unknown_uid_and_four_for_a_restricted_station(
     world: dict[str, Any], django_assert_num_queries: Any
 ) -> None:
     with django_assert_num_queries(1):
         tokens_api.token_authorize(tenant_id=world["a"], station_id=world["depot"], uid="NOBODY")
-    with django_assert_num_queries(5):
+    # The tokens (with their party's kind), the station's roaming, its groups, the grants.
+    with django_assert_num_queries(4):
         tokens_api.token_authorize(tenant_id=world["a"], station_id=world["depot"], uid="STAFF")
 
 

@@ -5,7 +5,7 @@ from django.apps import apps
 from django.db import connection
 from django.test import Client
 
-from apps.parties.models import AuditEntry
+from apps.parties.models import AuditEntry, Operator, Party
 from config.celery import app as celery_app
 from demo.data import load
 
@@ -30,18 +30,28 @@ def test_demo_data_has_two_cpos_two_emsps_and_loads_idempotently() -> None:
     after_first = _counts()
     second = load(password="demo-password-for-tests")
     assert first == second
-    # Nothing new but the audit log: each load's token writes, by "demo data"; the contracts
-    # are created by the first load (audited) and unchanged by the second (no new version).
+    # Nothing new but the audit log: each load's token writes, by "demo data"; the first load
+    # also creates the contracts (audited; unchanged by the second: no new version), takes the
+    # 4 tenants into the marketplace and adds 2 partner rows (once).
     again = _counts()
-    assert again.pop("parties.AuditEntry") == after_first.pop("parties.AuditEntry") + 20 == 50
+    assert after_first.pop("parties.AuditEntry") == 20 + 10 + 4 + 2
+    assert again.pop("parties.AuditEntry") == 36 + 20
     assert again == after_first
     assert set(AuditEntry.objects.values_list("actor_name", "action")) == {
         ("demo data", "token.create"),
         ("demo data", "token.update"),
         ("demo data", "contract.create"),
+        ("demo data", "operator.marketplace_set"),
+        ("demo data", "partner.create"),
     }
     assert after_first["parties.Operator"] == 4
-    assert after_first["parties.Party"] == 6  # 2 CPOs (each also its own eMSP), 2 eMSPs
+    assert set(Operator.objects.values_list("marketplace", flat=True)) == {True}
+    # 2 CPOs (each also its own eMSP), 2 eMSPs; one roaming eMSP both CPOs know as a partner.
+    assert after_first["parties.Party"] == 8
+    assert (
+        sorted(Party.objects.filter(kind="PARTNER").values_list("country_code", "party_id", "role"))
+        == [("DE", "RMG", "EMSP")] * 2
+    )
     assert after_first["locations.ChargeStation"] == 8
     assert after_first["locations.Evse"] == 16
     assert after_first["tokens.Token"] == 20  # 5 per eMSP, the simulator's 5 per CPO

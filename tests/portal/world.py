@@ -73,6 +73,7 @@ class Tenant:
     flag: Any
     users: dict[str, Any] = field(default_factory=dict)
     rule: Any = None  # a wholesale billing rule (apps.rating.models.BillingRule)
+    partner: Any = None
 
 
 def price_cdr(session: ChargingSession, party: Any, tariff_ocpi: dict[str, Any]) -> Cdr:
@@ -197,6 +198,10 @@ def make_tenant(slug: str, party_code: str, *, now: datetime) -> Tenant:
         user = UserFactory(username=f"{role}@{slug}.test", email=f"{role}@{slug}.test")
         MembershipFactory(user=user, tenant=op, role=role)
         users[role] = user
+    # A roaming eMSP every tenant knows as a partner (ADR 0027).
+    partner = EmspFactory(
+        tenant=op, country_code="DE", party_id="RMG", name="Roaming GmbH", kind="PARTNER"
+    )
     tenant = Tenant(
         op,
         party,
@@ -213,6 +218,7 @@ def make_tenant(slug: str, party_code: str, *, now: datetime) -> Tenant:
         cdr,
         flag,
         users,
+        partner,
     )
     # Written directly (as data, not through the service) so the world has no audit entry.
     tenant.rule = BillingRule.objects.create(

@@ -126,6 +126,41 @@ def cdr_list(
     return [_cdr(r) for r in rows]
 
 
+# --- the eMSP tenant's view (the marketplace, ADR 0027) ---------------------------------------
+
+
+def _emsp_cdrs(tenant_id: int) -> Any:
+    """The CDRs of the tenant's drivers at other tenants' stations."""
+    return _cdrs().filter(emsp_tenant_id=tenant_id).exclude(tenant_id=tenant_id)
+
+
+def emsp_cdr_list(
+    *,
+    tenant_id: int,
+    after_id: int | None,
+    limit: int,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+) -> list[CdrRecord]:
+    """A page of the tenant's drivers' CDRs at other marketplace tenants' stations, in id
+    order (keyset); render them with `ocpi.emsp_cdr_object`."""
+    qs = _emsp_cdrs(tenant_id)
+    if after_id is not None:
+        qs = qs.filter(id__gt=after_id)
+    if date_from is not None:
+        qs = qs.filter(end_date_time__gte=date_from)
+    if date_to is not None:
+        qs = qs.filter(end_date_time__lt=date_to)
+    return [_cdr(r) for r in qs.order_by("id").values(*_CDR_FIELDS)[:limit]]
+
+
+def emsp_cdr_get(*, tenant_id: int, cdr_id: int) -> CdrRecord:
+    row = _emsp_cdrs(tenant_id).filter(pk=cdr_id).values(*_CDR_FIELDS).first()
+    if row is None:
+        raise NotFound(f"no CDR {cdr_id} of this tenant's drivers")
+    return _cdr(row)
+
+
 # --- list rows and the pricing result -----------------------------------------------------
 
 

@@ -158,6 +158,34 @@ def sessions_by_ids(*, ids: Iterable[int]) -> list[SessionRecord]:
     ]
 
 
+# --- the eMSP tenant's view (the marketplace, ADR 0027) ---------------------------------------
+
+
+def _emsp_sessions(tenant_id: int, periods: bool) -> Any:
+    """The sessions of the tenant's drivers at other tenants' stations (`emsp_tenant` is the
+    tenant, the session another's: its own stations' sessions are in its CPO view)."""
+    return _sessions(periods=periods).filter(emsp_tenant_id=tenant_id).exclude(tenant_id=tenant_id)
+
+
+def emsp_session_list(
+    *, tenant_id: int, after_id: int | None, limit: int, expand: Iterable[str] = ()
+) -> list[SessionRecord]:
+    """A page of the tenant's drivers' sessions at other marketplace tenants' stations, in
+    id order (keyset); render them with `ocpi.emsp_session_object`."""
+    periods = "charging_periods" in expand
+    qs = _emsp_sessions(tenant_id, periods)
+    if after_id is not None:
+        qs = qs.filter(id__gt=after_id)
+    return [_session(r) for r in qs.order_by("id").values(*_fields(periods))[:limit]]
+
+
+def emsp_session_get(*, tenant_id: int, session_id: int) -> SessionRecord:
+    row = _emsp_sessions(tenant_id, True).filter(pk=session_id).values(*_fields(True)).first()
+    if row is None:
+        raise NotFound(f"no session {session_id} of this tenant's drivers")
+    return _session(row)
+
+
 def session_ocpp_transaction(*, tenant_id: int, session_id: int) -> tuple[int, str]:
     """(charge station id, OCPP transaction id) of a session: what a remote stop names."""
     row = (

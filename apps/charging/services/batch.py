@@ -22,12 +22,19 @@ from apps.charging.models import (
 )
 from apps.charging.services.webhooks import WebhookOutbox
 from apps.common.bulk import insert_rows, update_rows
+from apps.customers import api as customers_api
 from apps.locations import api as locations_api
 from apps.locations.contracts import ConnectorRef, StationContext
 from apps.parties import api as parties_api
-from apps.parties.contracts import PartyRef
+from apps.parties.contracts import PartyRef, PartyRole
 from apps.tokens import api as tokens_api
-from apps.tokens.contracts import TokenRef
+from apps.tokens.contracts import (
+    TokenCandidate,
+    TokenRef,
+    TokenResolution,
+    TokenTier,
+    token_resolve_among,
+)
 from billing import pricing
 
 
@@ -40,7 +47,10 @@ class Lookups:
     def __init__(self) -> None:
         self._stations: dict[int, StationContext] = {}
         self._connectors: dict[tuple[int, int | None, int | None], ConnectorRef | None] = {}
-        self._tokens: dict[str, list[TokenRef]] = {}
+        self._tokens: dict[str, list[TokenCandidate]] = {}
+        self._marketplace: dict[int, bool] = {}
+        # (tenant, party pk of another tenant's identity) -> the tenant's row for it.
+        self._partner_rows: dict[tuple[int, int], int] = {}
         self._parties: dict[int, PartyRef] = {}
         self._tariffs: dict[int, pricing.Tariff] = {}
         # (station, evse OCPP id) -> [(station time, status, charging state)] for the stations
@@ -131,10 +141,73 @@ class Lookups:
             )
         return self._connectors[key]
 
+    def prefetch_tokens(self, events: dict[tuple[int, str], list[OcppEvent]]) -> None:
+        """The tokens of every uid the transactions' events name, in one query for all."""
+        uids = {e.id_tag for evs in events.values() for e in evs if e.id_tag}
+        uids -= self._tokens.keys()
+        if uids:
+            self._tokens.update(tokens_api.token_candidates(uids=uids))
+
     def tokens(self, uid: str) -> list[TokenRef]:
+        """Every token with this uid, of every tenant (to describe the resolved one)."""
+        return [c.ref for c in self._candidates(uid)]
+
+    def _candidates(self, uid: str) -> list[TokenCandidate]:
         if uid not in self._tokens:
-            self._tokens[uid] = tokens_api.tokens_by_uid(uid=uid)
-        return self._tokens[uid]
+            self._tokens.update(tokens_api.token_candidates(uids=[uid]))
+        return self._tokens.get(uid, [])
+
+    def marketplace(self, tenant_id: int) -> bool:
+        if tenant_id not in self._marketplace:
+            self._marketplace[tenant_id] = parties_api.operator_marketplace(tenant_id=tenant_id)
+        return self._marketplace[tenant_id]
+
+    def resolve_token(self, station_id: int, uid: str) -> TokenResolution:
+        """The token `uid` resolves to at this station (ADR 0027: own, partners', then
+        marketplace tenants'; `apps.tokens.contracts.token_resolve_among`)."""
+        ctx = self.station(station_id)
+        candidates = self._candidates(uid)
+        others = any(c.ref.tenant_id != ctx.tenant_id for c in candidates)
+        return token_resolve_among(
+            candidates,
+            tenant_id=ctx.tenant_id,
+            # Only asked when another tenant holds the uid: no query for the usual case.
+            tenant_marketplace=others and self.marketplace(ctx.tenant_id),
+            roaming=ctx.roaming,
+        )
+
+    def emsp_of(self, station_id: int, resolution: TokenResolution) -> tuple[int, int | None]:
+        """(the eMSP party as the station's tenant knows it, the eMSP tenant or None) of a
+        resolved token. A marketplace token's eMSP becomes a partner row of the station's
+        tenant, and the station's CPO one of the eMSP tenant, created once by the platform
+        (`parties.api.marketplace_partner_ensure`)."""
+        token = resolution.token
+        assert token is not None and resolution.tier is not None
+        ctx = self.station(station_id)
+        if resolution.tier is TokenTier.OWN:
+            return token.party_id, ctx.tenant_id
+        if resolution.tier is TokenTier.PARTNER:
+            return token.party_id, None
+        emsp = self._partner_row(ctx.tenant_id, token.party_id, PartyRole.EMSP)
+        if ctx.cpo_party_id is not None:
+            self._partner_row(token.tenant_id, ctx.cpo_party_id, PartyRole.CPO)
+        return emsp, token.tenant_id
+
+    def _partner_row(self, tenant_id: int, party_pk: int, role: PartyRole) -> int:
+        key = (tenant_id, party_pk)
+        if key not in self._partner_rows:
+            party = self.party(party_pk)
+            self._partner_rows[key] = parties_api.marketplace_partner_ensure(
+                tenant_id=tenant_id,
+                role=role,
+                country_code=party.country_code,
+                party_id=party.party_id,
+                name=party.name,
+            )
+        return self._partner_rows[key]
+
+    def token_hcc(self, uid: str, token_id: int) -> str:
+        return next((t.hcc for t in self.tokens(uid) if t.id == token_id), "")
 
     def party(self, pk: int) -> PartyRef:
         if pk not in self._parties:
@@ -204,6 +277,7 @@ class Writes:
             for session in self.sessions.values():
                 session.updated_at = now
             update_rows(ChargingSession, list(self.sessions.values()), SESSION_DERIVED_FIELDS)
+        cdrs_attribute_contracts(self.cdrs)
         # One original per session: the partial unique index fails the whole batch should
         # another worker have written one (the caller then retries each alone).
         insert_rows(Cdr, self.cdrs)
@@ -228,10 +302,29 @@ class Writes:
                 self.webhooks.cdr_created(tenant_id=tenant_id, cdr_id=cdr_id, at=created_at)
 
 
+def cdrs_attribute_contracts(cdrs: list[Cdr]) -> None:
+    """Set each CDR's contract and customer: the contract version in force for its token at
+    the session start (`customers.api.contracts_in_force`, one query for the batch)."""
+    keys = {(c.token_id, c.start_date_time) for c in cdrs if c.token_id is not None}
+    if not keys:
+        return
+    terms = customers_api.contracts_in_force(keys=keys)
+    for cdr in cdrs:
+        if cdr.token_id is None:
+            continue
+        found = terms.get((cdr.token_id, cdr.start_date_time))
+        if found is not None:
+            cdr.contract_id = found.contract_id
+            cdr.customer_id = found.customer_id
+
+
 # What processing changes on an existing session row (`Writes.write` updates these only).
 SESSION_DERIVED_FIELDS = [
     "id_tag",
     "token",
+    "token_source",
+    "emsp_party",
+    "emsp_tenant",
     "auth_method",
     "authorization_reference",
     "ended_at",

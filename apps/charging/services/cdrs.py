@@ -184,6 +184,14 @@ def cdr_build(
         total_energy_kwh=result.total_energy,
         total_time_hours=_hours(result.total_time_seconds),
         total_parking_time_hours=_hours(result.total_parking_seconds),
+        # Billing columns (ADR 0027): the session's attribution; the contract and customer
+        # in force at the start are set for the whole batch (batch.cdrs_attribute_contracts).
+        token_id=session.token_id,
+        token_source=session.token_source,
+        emsp_party_id=session.emsp_party_id,
+        emsp_tenant_id=session.emsp_tenant_id,
+        hcc=ctx.hcc
+        or (lookups.token_hcc(session.id_tag, session.token_id) if session.token_id else ""),
         data=_cdr_object(session, events, ctx, lookups, ocpi_id, result, periods),
         # Not OCPI: the platform's notes, beside the object (Cdr.annotations).
         annotations={
@@ -362,6 +370,7 @@ def cdr_credit(*, tenant_id: int, cdr_id: int, ocpi_id: str, actor: Actor) -> in
         start_date_time=original.start_date_time,
         end_date_time=original.end_date_time,
         currency=original.currency,
+        **{field: getattr(original, field) for field in CDR_BILLING_FIELDS},
         data={
             **original.data,
             "id": ocpi_id,
@@ -385,6 +394,18 @@ def cdr_credit(*, tenant_id: int, cdr_id: int, ocpi_id: str, actor: Actor) -> in
     outbox.cdr_created(tenant_id=credit.tenant_id, cdr_id=credit.pk, at=credit.created_at)
     outbox.emit()
     return credit.pk
+
+
+# The billing columns a credit CDR copies from its original (ADR 0027).
+CDR_BILLING_FIELDS = (
+    "token_id",
+    "token_source",
+    "emsp_party_id",
+    "emsp_tenant_id",
+    "contract_id",
+    "customer_id",
+    "hcc",
+)
 
 
 def _negate(value: Decimal | None) -> Decimal | None:

@@ -18,7 +18,7 @@ from decimal import Decimal
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
-from apps.charging.contracts import CdrKind, EventKind, FlagReason, SessionStatus
+from apps.charging.contracts import CdrKind, EventKind, FlagReason, SessionStatus, TokenSource
 from apps.charging.models import Cdr, ChargingSession, MeterValue, OcppEvent
 from apps.charging.selectors.backlog import (
     live_cost_window_over,
@@ -64,6 +64,7 @@ def transactions_process(pairs: list[Key]) -> list[Key]:
     lookups.prefetch_stations({station for station, _ in pending})
     lookups.prefetch_connectors(events)
     lookups.prefetch_statuses(events)
+    lookups.prefetch_tokens(events)
     try:
         with transaction.atomic():
             process(pending, events, lookups)
@@ -312,15 +313,15 @@ def _take_token_and_auth(
         # A 2.0.1 transaction that began on the cable names its token in a later event: the
         # session takes it whichever run sees that event (as when one run sees them all).
         session.id_tag = id_tag
-        session.token_id = _token_id(id_tag, lookups)
-        if session.token_id is None:
+        unknown = _attribute(session, lookups)
+        if unknown is not None:
             writes.flag(
                 tenant_id=session.tenant_id,
                 station_id=session.charge_station_id,
                 txid=session.ocpp_transaction_id,
                 reason=FlagReason.UNKNOWN_TOKEN,
                 session=session,
-                details={"id_tag": id_tag},
+                details=unknown,
             )
     if not session.auth_method:
         # The first event that says how it was authorised (a 1.x start; the 2.0.1 event that
@@ -393,13 +394,30 @@ def _live_cost(
         session.live_cost_at = now
 
 
-def _token_id(id_tag: str, lookups: Lookups) -> int | None:
-    if not id_tag:
+def _attribute(session: ChargingSession, lookups: Lookups) -> dict[str, object] | None:
+    """Resolve the session's token from its id tag (ADR 0027: the station tenant's own
+    tokens, then its partners' where the station admits roaming, then marketplace tenants')
+    and set the token, how it was found and whose driver it is on the session. Returns the
+    UNKNOWN_TOKEN flag's details when no token resolves (None when one does, or no id tag):
+    with "ambiguous" and the candidates' ids when two tokens tie in one tier."""
+    session.token_id = None
+    session.token_source = ""
+    session.emsp_party_id = None
+    session.emsp_tenant_id = None
+    if not session.id_tag:
         return None
-    refs = lookups.tokens(id_tag)
-    valid = [r for r in refs if r.valid]
-    chosen = valid or refs
-    return chosen[0].id if chosen else None
+    found = lookups.resolve_token(session.charge_station_id, session.id_tag)
+    if found.token is None or found.tier is None:
+        details: dict[str, object] = {"id_tag": session.id_tag}
+        if found.ambiguous:
+            details |= {"ambiguous": True, "token_ids": list(found.ambiguous)}
+        return details
+    session.token_id = found.token.id
+    session.token_source = TokenSource(found.tier.value).value
+    session.emsp_party_id, session.emsp_tenant_id = lookups.emsp_of(
+        session.charge_station_id, found
+    )
+    return None
 
 
 def _new_session(
@@ -429,7 +447,6 @@ def _new_session(
         charge_station_id=station_id,
         evse_id=connector.evse_id if connector else None,
         connector_id=connector.id if connector else None,
-        token_id=_token_id(id_tag, lookups),
         id_tag=id_tag,
         ocpp_transaction_id=txid,
         status=SessionStatus.ACTIVE.value,
@@ -440,6 +457,7 @@ def _new_session(
         tariff_snapshot=snapshot.ocpi if snapshot else None,
         currency=snapshot.currency if snapshot else "",
     )
+    unknown = _attribute(session, lookups)
     flags: list[tuple[FlagReason, dict[str, object]]] = []
     if connector is None:
         flags.append(
@@ -450,8 +468,8 @@ def _new_session(
         )
     if snapshot is None:
         flags.append((FlagReason.NO_TARIFF, {"started_at": started_at.isoformat()}))
-    if id_tag and session.token_id is None:
-        flags.append((FlagReason.UNKNOWN_TOKEN, {"id_tag": id_tag}))
+    if unknown is not None:
+        flags.append((FlagReason.UNKNOWN_TOKEN, unknown))
     return session, flags
 
 

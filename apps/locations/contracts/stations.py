@@ -90,6 +90,10 @@ class StationContext:
     country_code: str
     party_code: str
     cdr_location: dict[str, object] | None
+    # Token attribution and the CDR's billing columns (ADR 0027): roaming admitted here,
+    # the home-charger flag (apps.common.contracts.HccFlag or "").
+    roaming: bool = True
+    hcc: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,6 +111,7 @@ def location_create(
         party_id=party_id,
         role=PartyRole.CPO,
         path="$.party_id",
+        own_only=True,
     )
     if Location.objects.filter(party_id=party_pk, ocpi_id=ocpi_id).exists():
         raise Conflict(f"location {ocpi_id} of {country_code}*{party_id} exists")
