@@ -10,6 +10,7 @@ from apps.common.errors import NotFound
 from apps.parties.contracts import Capability
 from portal.access import portal_view
 from portal.views.common import not_found, page
+from portal.views.rating import cdr_rated_context
 
 LIMIT = 100
 
@@ -47,6 +48,12 @@ def emsp_cdr(request: HttpRequest, cdr_id: int) -> HttpResponse:
     return page(
         request,
         "portal/emsp/cdr.html",
-        {"c": cdr, "location": cdr.get("cdr_location") or {}, "token": cdr.get("cdr_token") or {}},
+        {
+            "c": cdr,
+            "location": cdr.get("cdr_location") or {},
+            "token": cdr.get("cdr_token") or {},
+            # What the driver pays (retail) and what the tenant pays the CPO (wholesale).
+            **cdr_rated_context(portal, cdr_id),
+        },
         section="emsp",
     )

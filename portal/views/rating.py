@@ -146,6 +146,7 @@ def cdr_rated_context(portal: Portal, cdr_id: int) -> dict[str, Any]:
     return {
         "rated_views": [_view(v, portal.tenant.slug) for v in views.views],
         "may_rerate": portal.may(Capability.CDRS_REVIEW),
+        "rated_cdr_id": cdr_id,
     }
 
 

@@ -11,6 +11,7 @@ from apps.charging.models import ChargingSession
 from apps.parties.models import Operator
 from tests.factories import CdrFactory, TokenFactory
 from tests.portal.world import make_tenant, now, signed_in_client
+from tests.rating.views_world import line
 
 
 def _roamed(a, b):  # type: ignore[no-untyped-def]
@@ -86,3 +87,20 @@ def test_a_third_tenant_sees_nothing(world) -> None:  # type: ignore[no-untyped-
     body = client.get(reverse("portal:emsp", args=["gamma"])).content.decode()
     assert "CDR-ROAMED-7" not in body and "BETA-DRIVER-9" not in body
     assert client.get(reverse("portal:emsp_cdr", args=["gamma", cdr.pk])).status_code == 404
+
+
+def test_the_emsp_tenant_sees_what_its_driver_pays_and_what_it_pays_the_cpo(world) -> None:  # type: ignore[no-untyped-def]
+    a, b = world
+    _session, cdr = _roamed(a, b)
+    # The CPO rated wholesale (B pays A) and reimbursement (A pays the owner); B rated retail.
+    line(cdr, "WHOLESALE", 1, tenant=a.operator, excl="2.50", buyer_tenant=b.operator)
+    line(cdr, "REIMBURSEMENT", 1, tenant=a.operator, excl="1.10")
+    line(cdr, "RETAIL", 1, tenant=b.operator, excl="3.20")
+    page = (
+        signed_in_client(b.users["emsp_admin"])
+        .get(reverse("portal:emsp_cdr", args=["beta", cdr.pk]))
+        .content.decode()
+    )
+    assert "Driver pays" in page and "eMSP pays CPO" in page
+    assert "Owner receives" not in page and "1.10" not in page
+    assert "3.20" in page and "2.50" in page
