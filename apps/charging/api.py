@@ -54,3 +54,4 @@ FLAG_REASON_WORDS = flags.REASON_WORDS
 # The billing engines' reads (apps.rating; area "rate" of issue 17).
 cdrs_for_rating = rating_selectors.cdrs_for_rating
 cdr_ids_original_since = rating_selectors.cdr_ids_original_since
+cdrs_credited = rating_selectors.cdrs_credited

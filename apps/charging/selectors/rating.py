@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.db.models import Q
+
 from apps.charging.contracts import CdrForRating, CdrKind
 from apps.charging.models import Cdr
 
@@ -110,3 +112,16 @@ def cdr_ids_original_since(
         .order_by("pk")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+def cdrs_credited(*, cdr_ids: Iterable[int]) -> dict[int, tuple[int, str]]:
+    """Credited original -> (its credit CDR's id, OCPI id), for the CDRs of `cdr_ids` that are
+    credit CDRs or credited originals (one query; the credit's unique `credits` key)."""
+    ids = set(cdr_ids)
+    rows = Cdr.objects.filter(kind=CdrKind.CREDIT.value).filter(
+        Q(pk__in=ids) | Q(credits_id__in=ids)
+    )
+    return {
+        original: (pk, ocpi_id)
+        for pk, original, ocpi_id in rows.values_list("pk", "credits_id", "ocpi_id")
+    }

@@ -12,8 +12,10 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
+from apps.charging import jobs
 from apps.charging.contracts import AUTH_METHOD_WHITELIST, CdrKind, ChargingState, FlagReason
 from apps.charging.models import (
     CDR_AMOUNT_FIELDS,
@@ -393,6 +395,13 @@ def cdr_credit(*, tenant_id: int, cdr_id: int, ocpi_id: str, actor: Actor) -> in
     outbox = WebhookOutbox()
     outbox.cdr_created(tenant_id=credit.tenant_id, cdr_id=credit.pk, at=credit.created_at)
     outbox.emit()
+    if settings.RATING_ENABLED:  # the billing engines reverse the original's lines
+        credited = [credit.pk]
+
+        def rating_enqueue() -> None:
+            jobs.cdrs_rate_enqueue(credited)
+
+        transaction.on_commit(rating_enqueue)
     return credit.pk
 
 

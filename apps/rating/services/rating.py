@@ -305,10 +305,14 @@ def _rate_batch(
     reason: str = "",
 ) -> RatingOutcome:
     """Rate one batch in one transaction (the caller opens it)."""
-    _lock(cdr_ids)
-    facts = cdr_facts(cdr_ids=cdr_ids)
-    states = _state(cdr_ids)
+    # A credited original is never rated again: its lines in force are reversed (a credit
+    # CDR cancels it; the re-billed original, if any, is a CDR of its own).
+    credited = charging_api.cdrs_credited(cdr_ids=cdr_ids)
+    _lock(sorted({*cdr_ids, *credited}))
+    facts = [f for f in cdr_facts(cdr_ids=cdr_ids) if f.cdr.id not in credited]
+    states = _state(sorted({*cdr_ids, *credited}))
     writes = _Writes()
+    _reverse_credited(credited, states, writes, actor=actor, now=now)
     todo: list[tuple[CdrFacts, list[BillingEngine]]] = []
     for f in facts:
         wanted = []
@@ -367,6 +371,31 @@ def _rate_batch(
     return RatingOutcome(
         lines_written=len(writes.lines), flags_opened=len(writes.new_flags), skipped=writes.skipped
     )
+
+
+def _reverse_credited(
+    credited: dict[int, tuple[int, str]],
+    states: dict[tuple[int, str], _State],
+    writes: _Writes,
+    *,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    """Reverse every line in force of each credited original (reason: the credit CDR) and
+    resolve its flags: what a credit CDR cancels is never billed. Nothing when already
+    reversed, so a redelivery writes nothing twice."""
+    for (cdr_id, _engine), state in states.items():
+        if cdr_id not in credited:
+            continue
+        current = state.in_force
+        if current is not None:
+            reason = f"credited by CDR {credited[cdr_id][1]}"
+            writes.lines.append(
+                _reversal(current, state.next_seq, actor=actor, now=now, reason=reason)
+            )
+            writes.touched(current["tenant_id"], cdr_id)
+        if state.flag is not None and state.flag.status == RatingFlagStatus.OPEN:
+            writes.resolved.append(state.flag.pk)
 
 
 def _chunks(ids: Iterable[int], size: int) -> list[list[int]]:

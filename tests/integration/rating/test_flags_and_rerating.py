@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
+from apps.charging import api as charging_api
 from apps.common.contracts import Actor
 from apps.common.errors import NotFound, ValidationFailed
 from apps.parties.models import AuditEntry
@@ -291,3 +292,34 @@ def test_the_sweep_rates_cdrs_no_engine_looked_at_and_leaves_the_others() -> Non
     assert RatedLine.objects.filter(cdr=missed, engine="WHOLESALE").count() == 1
     assert RatedLine.objects.filter(cdr=rated).count() == 1
     assert out.lines_written == 1
+
+
+def test_a_credited_cdr_has_its_lines_reversed_and_is_never_rated_again() -> None:
+    """A credit CDR cancels its original: the original's lines in force are reversed (the
+    sum is zero), its open flags resolved, and nothing rates it again; all once."""
+    w, tv = _wholesale_world()
+    b.rule(w.cpo_tenant, "WHOLESALE", tariff_version=tv)
+    cdr = b.cdr(w, kwh="10")
+    rating_api.cdrs_rate(cdr_ids=[cdr.pk], actor=ACTOR, now=b.T0)
+    assert _flags(cdr) == {"RETAIL": ("NO_PACKAGE", "OPEN", 1)}
+    credit_id = charging_api.cdr_credit(
+        tenant_id=w.cpo_tenant.pk, cdr_id=cdr.pk, ocpi_id="CREDIT-1", actor=ACTOR
+    )
+
+    out = rating_api.cdrs_rate(cdr_ids=[credit_id], actor=ACTOR, now=b.T0 + DAY)
+
+    assert out.lines_written == 1
+    line, reversal = RatedLine.objects.filter(cdr=cdr, engine="WHOLESALE").order_by("seq")
+    assert (reversal.kind, reversal.reverses_id, reversal.seq) == ("REVERSAL", line.pk, 2)
+    assert reversal.reason == "credited by CDR CREDIT-1"
+    assert line.total_incl_vat == D("3.03") and reversal.total_incl_vat == D("-3.03")
+    assert _flags(cdr) == {"RETAIL": ("NO_PACKAGE", "RESOLVED", 1)}
+    assert not RatedLine.objects.filter(cdr_id=credit_id).exists()
+    # Redelivered, swept, re-rated: nothing more.
+    again = rating_api.cdrs_rate(cdr_ids=[credit_id, cdr.pk], actor=ACTOR, now=b.T0 + 2 * DAY)
+    rerated = rating_api.cdr_rerate(
+        tenant_id=w.cpo_tenant.pk, cdr_id=cdr.pk, actor=ACTOR, reason="x", now=b.T0 + 2 * DAY
+    )
+    assert again.lines_written == rerated.lines_written == 0
+    assert RatedLine.objects.filter(cdr=cdr).count() == 2
+    assert RatingFlag.objects.filter(cdr=cdr, status="OPEN").count() == 0
