@@ -27,6 +27,7 @@ from apps.parties.contracts import PartnerInput, PartyRole, TenantRole
 from apps.tariffs import api as tariffs
 from apps.tokens import api as tokens
 from apps.tokens.contracts import TokenInput
+from demo import billing
 
 EPOCH = datetime.fromisoformat("2026-01-01T00:00:00+00:00")
 # Who the audit log names for what loading the demo data writes.
@@ -214,9 +215,10 @@ def load(*, password: str) -> dict[str, int]:
             role=TenantRole.PLATFORM_ADMIN,
             is_staff=True,
         )
-        # Authorize looks only at the station's tenant's tokens (ADR 0015). Until the eMSPs'
-        # tokens reach a CPO over OCPI (not built; a token's identity is platform-wide
-        # today), the CPO's own eMSP role issues the cards the simulator presents.
+        # The cards the simulator presents are issued by the CPO's own eMSP role: a session
+        # resolves to the station tenant's own token first (ADR 0027), so the simulator's
+        # sessions are own-charge sessions (wholesale computed, never invoiced; retail rated
+        # on the CPO tenant's package, demo/billing.py).
         parties.party_ensure(
             tenant_id=op,
             role=PartyRole.EMSP,
@@ -313,6 +315,7 @@ def load(*, password: str) -> dict[str, int]:
         party = parties.party_ensure(
             tenant_id=op, role=PartyRole.EMSP, country_code=country, party_id=party_code, name=name
         )
+        package_id = billing.package_ensure(op)
         parties.user_ensure_with_role(
             email=admin_email,
             password=password,
@@ -351,8 +354,18 @@ def load(*, password: str) -> dict[str, int]:
                 customer_id=customer_id,
                 token_id=token.id,
                 valid_from=EPOCH,
+                retail_package_id=package_id,
                 actor=DEMO,
             )
+        billing.emsp_billing_load(tenant_id=op, package_id=package_id, since=EPOCH)
+    for cpo in CPOS:
+        billing.cpo_billing_load(
+            tenant_id=parties.operator_get(slug=cpo.slug).id,
+            country=cpo.country,
+            party_code=cpo.party_id,
+            sim_uids=SIMULATOR_ID_TAGS,
+            since=EPOCH,
+        )
     commercial_model_load()
     return counts
 

@@ -30,18 +30,23 @@ def test_demo_data_has_two_cpos_two_emsps_and_loads_idempotently() -> None:
     after_first = _counts()
     second = load(password="demo-password-for-tests")
     assert first == second
+    again = _counts()
     # Nothing new but the audit log: each load's token writes, by "demo data"; the first load
     # also creates the contracts (audited; unchanged by the second: no new version), takes the
-    # 4 tenants into the marketplace and adds 2 partner rows (once).
-    again = _counts()
-    assert after_first.pop("parties.AuditEntry") == 20 + 10 + 4 + 2
-    assert again.pop("parties.AuditEntry") == 36 + 20
+    # 4 tenants into the marketplace and adds 2 partner rows (once), and sets up billing once
+    # (demo/billing.py): 4 retail packages, 6 billing rules, 2 CPO contracts and the 10
+    # simulator cards' contracts.
+    assert after_first.pop("parties.AuditEntry") == 20 + 10 + 4 + 2 + (4 + 6 + 2 + 10)
+    assert again.pop("parties.AuditEntry") == 58 + 20
     assert again == after_first
     assert set(AuditEntry.objects.values_list("actor_name", "action")) == {
         ("demo data", "token.create"),
         ("demo data", "token.update"),
         ("demo data", "contract.create"),
         ("demo data", "operator.marketplace_set"),
+        ("demo data", "retail_package.create"),
+        ("demo data", "billing_rule.create"),
+        ("demo data", "cpo_contract.create"),
         ("demo data", "partner.create"),
     }
     assert after_first["parties.Operator"] == 4

@@ -53,11 +53,15 @@ def test_every_token_has_its_own_contract_id() -> None:
 
 def test_customers_are_people_with_their_own_names_and_addresses() -> None:
     load(password="demo-password-for-tests")
-    customers = list(Customer.objects.order_by("external_ref").values_list("name", "email"))
+    people = Customer.objects.filter(kind="person").order_by("external_ref")
+    customers = list(people.values_list("name", "email"))
     assert len(customers) == 10
     assert len({name for name, _ in customers}) == 10
     assert ("Anna de Vries", "anna.devries@plugpay-demo.example") in customers
     assert not [name for name, _ in customers if "demo" in name.lower()]
+    # Besides them, each CPO tenant's fleet holds the simulator's cards (demo/billing.py).
+    fleets = Customer.objects.filter(kind="company").order_by("name").values_list("name", flat=True)
+    assert list(fleets) == ["GFX test fleet", "VYL test fleet"]
 
 
 def test_addresses_belong_to_their_city_and_country() -> None:
