@@ -1,7 +1,8 @@
 """The demo tenants' billing set-up (issue 17, docs/billing.md), so the sessions of `make run`
 are rated by the three engines from the start:
 
-- each CPO tenant: a CPO contract with its own CPO identity (NL VAT 21 %, HALF_UP), a
+- each CPO tenant: a CPO contract with its own CPO identity (its country's standard VAT
+  rate: NL 21 %, DE 19 %; HALF_UP), a
   wholesale rule pricing every session with its station tariff, a "Standard" retail package
   with a cost-plus 5 % retail rule, and its simulator cards under contracts on that package
   (the cards its own eMSP role issues, `demo.data.SIMULATOR_ID_TAGS`);
@@ -31,7 +32,7 @@ from apps.tokens import api as tokens
 DEMO = Actor.system("demo data")
 PACKAGE = "Standard"
 MARKUP_PERCENT = Decimal("5")
-VAT_RATE = Decimal("21.00")
+VAT_RATES = {"NL": Decimal("21.00"), "DE": Decimal("19.00")}  # the standard rates
 
 
 def package_ensure(tenant_id: int) -> int:
@@ -100,7 +101,7 @@ def cpo_billing_load(
             effective_from=since,
             terms={
                 "vat_country": country,
-                "vat_rate": VAT_RATE,
+                "vat_rate": VAT_RATES[country],
                 "rounding_mode": RoundingMode.HALF_UP.value,
             },
             actor=DEMO,
