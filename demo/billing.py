@@ -1,9 +1,9 @@
 """The demo tenants' billing set-up (issue 17, docs/billing.md), so the sessions of `make run`
-are rated by the three engines from the start:
+are rated (wholesale and retail) from the start:
 
 - each CPO tenant: a CPO contract with its own CPO identity (its country's standard VAT
-  rate: NL 21 %, DE 19 %; HALF_UP), a
-  wholesale rule pricing every session with its station tariff, a "Standard" retail package
+  rate: NL 21 %, DE 19 %; HALF_UP), a wholesale rule pricing every session with its
+  station tariff, a "Standard" retail package
   with a cost-plus 5 % retail rule, and its simulator cards under contracts on that package
   (the cards its own eMSP role issues, `demo.data.SIMULATOR_ID_TAGS`);
 - each eMSP tenant: a "Standard" package (its drivers' contracts are on it) and the same
