@@ -187,7 +187,7 @@ def contracts_in_force(
     if not wanted:
         return {}
     by_token: dict[int, list[tuple[datetime, datetime | None, ContractTerms]]] = {}
-    rows = Contract.objects.filter(token_id__in={t for t, _ in wanted}).values_list(
+    rows = Contract.objects.filter(token_id__any=[t for t, _ in wanted]).values_list(
         "token_id",
         "valid_from",
         "valid_until",

@@ -326,7 +326,7 @@ def station_contexts(*, station_ids: Iterable[int]) -> dict[int, StationContext]
     """`station_context` of many stations in one query (unknown ids are left out): plain
     rows, no model instances (the rating engines read thousands per batch)."""
     out = {}
-    rows = ChargeStation.objects.filter(pk__in=set(station_ids)).values_list(*_CONTEXT_COLUMNS)
+    rows = ChargeStation.objects.filter(pk__any=station_ids).values_list(*_CONTEXT_COLUMNS)
     for (
         pk,
         tenant_id,

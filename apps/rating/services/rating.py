@@ -132,14 +132,14 @@ def _lock(cdr_ids: Sequence[int]) -> None:
 def _state(cdr_ids: Sequence[int]) -> dict[tuple[int, str], _State]:
     out: dict[tuple[int, str], _State] = {}
     lines = (
-        RatedLine.objects.filter(cdr_id__in=cdr_ids)
+        RatedLine.objects.filter(cdr_id__any=cdr_ids)
         .order_by("cdr_id", "engine", "seq")
         .values(*_LINE_ATTNAMES)  # plain rows: no model instances
     )
     for row in lines:
         out.setdefault((row["cdr_id"], row["engine"]), _State()).lines.append(row)
     flags = RatingFlag.objects.filter(
-        cdr_id__in=cdr_ids,
+        cdr_id__any=cdr_ids,
         status__in=[RatingFlagStatus.OPEN.value, RatingFlagStatus.DROPPED.value],
     ).order_by("closed_at")  # OPEN (no closed_at) last on PostgreSQL, first on SQLite
     for flag in flags:
