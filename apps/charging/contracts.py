@@ -355,5 +355,5 @@ class CdrForRating:
     customer_id: int | None
     hcc: str
     time_zone: str | None
-    data: dict[str, Any]  # the OCPI CDR object (charging periods)
+    data: dict[str, Any]  # of the OCPI CDR object, what prices: start, end, charging periods
     exact: dict[str, Any] | None  # annotations["pricing"]["exact"]: the pricing core's exact

@@ -339,7 +339,7 @@ def tariff_codes_in_force(
         return {}
     history: dict[tuple[int, int | None], list[tuple[datetime, int]]] = {}
     rows = (
-        TariffAssignment.objects.filter(charge_station_id__in={s for s, _, _ in wanted})
+        TariffAssignment.objects.filter(charge_station_id__any=[s for s, _, _ in wanted])
         .order_by("effective_from")
         .values_list("charge_station_id", "connector_id", "effective_from", "tariff_code_id")
     )

@@ -122,7 +122,13 @@ def round_amount(value: Decimal, currency: str, mode: str = ROUND_HALF_UP) -> De
     """`value` rounded to the currency's minor unit with the named `decimal` mode."""
     if mode not in ROUNDING_MODES:
         raise ValueError(f"unknown rounding mode {mode!r}")
-    return value.quantize(Decimal(1).scaleb(-minor_unit(currency)), rounding=mode)
+    return value.quantize(_quantum(currency), rounding=mode)
+
+
+@cache
+def _quantum(currency: str) -> Decimal:
+    """The currency's minor unit as a quantum (EUR: Decimal("0.01"))."""
+    return Decimal(1).scaleb(-minor_unit(currency))
 
 
 def tariff_vat_rate(rates: Iterable[Decimal | None]) -> Decimal | None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Q
+from django.db.models.fields.json import KeyTransform
 
 from apps.charging.contracts import CdrForRating, CdrKind
 from apps.charging.models import Cdr
 
-_FIELDS = (
+_FIELDS: tuple[Any, ...] = (
     "id",
     "tenant_id",
     "kind",
@@ -32,15 +34,20 @@ _FIELDS = (
     "contract_id",
     "customer_id",
     "hcc",
-    "data",
-    "annotations",
+    # Only what prices, not the whole OCPI object and notes (ADR 0034: decoding them was a
+    # tenth of the engines' time; the pricing result in the notes is larger still).
+    KeyTransform("start_date_time", "data"),
+    KeyTransform("end_date_time", "data"),
+    KeyTransform("charging_periods", "data"),
+    KeyTransform("time_zone", "annotations"),
+    KeyTransform("exact", KeyTransform("pricing", "annotations")),
 )
 
 
 def cdrs_for_rating(*, cdr_ids: Iterable[int]) -> list[CdrForRating]:
     """The CDRs of `cdr_ids` that exist, ordered by id (unknown ids are left out)."""
     out = []
-    for row in Cdr.objects.filter(pk__in=set(cdr_ids)).order_by("pk").values_list(*_FIELDS):
+    for row in Cdr.objects.filter(pk__any=cdr_ids).order_by("pk").values_list(*_FIELDS):
         (
             pk,
             tenant_id,
@@ -63,11 +70,21 @@ def cdrs_for_rating(*, cdr_ids: Iterable[int]) -> list[CdrForRating]:
             contract_id,
             customer_id,
             hcc,
-            data,
-            annotations,
+            start_raw,
+            end_raw,
+            periods,
+            notes_time_zone,
+            exact,
         ) = row
-        notes = annotations or {}
-        pricing = notes.get("pricing") or {}
+        data = {
+            k: v
+            for k, v in (
+                ("start_date_time", start_raw),
+                ("end_date_time", end_raw),
+                ("charging_periods", periods),
+            )
+            if v is not None
+        }
         out.append(
             CdrForRating(
                 id=pk,
@@ -90,9 +107,9 @@ def cdrs_for_rating(*, cdr_ids: Iterable[int]) -> list[CdrForRating]:
                 contract_id=contract_id,
                 customer_id=customer_id,
                 hcc=hcc,
-                time_zone=notes.get("time_zone") or session_tz,
+                time_zone=notes_time_zone or session_tz,
                 data=data,
-                exact=pricing.get("exact"),
+                exact=exact,
             )
         )
     return out

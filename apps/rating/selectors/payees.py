@@ -95,7 +95,7 @@ def payees_in_force(
     history: dict[int, tuple[list[datetime], list[int | None]]] = {}
     if keys:
         for station_id, effective_from, payee_id in (
-            PayeeAssignment.objects.filter(charge_station_id__in={k[0] for k in keys})
+            PayeeAssignment.objects.filter(charge_station_id__any=[k[0] for k in keys])
             .order_by("charge_station_id", "effective_from")
             .values_list("charge_station_id", "effective_from", "payee_id")
         ):

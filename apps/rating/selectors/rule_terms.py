@@ -7,9 +7,9 @@ from collections.abc import Iterable
 
 from apps.rating.contracts import RulePricing, RuleTerms
 from apps.rating.models import BillingRuleVersion
-from apps.rating.selectors.rules import rule_index, rule_index_cache_clear
+from apps.rating.selectors.rules import rule_index, rule_index_cache_clear, rule_indexes
 
-__all__ = ["rule_cache_clear", "rule_index", "rule_terms"]
+__all__ = ["rule_cache_clear", "rule_index", "rule_indexes", "rule_terms"]
 
 _TERMS: dict[int, RuleTerms] = {}  # versions are append-only: cached for good
 

@@ -250,20 +250,24 @@ _index_lock = threading.Lock()
 _index_cache: dict[tuple[int, str], tuple[tuple[int | None, int], RuleIndex]] = {}
 
 
-def _stamp(tenant_id: int, engine: BillingEngine) -> tuple[int | None, int]:
-    agg = BillingRuleVersion.objects.filter(
-        tenant_id=tenant_id, rule__engine=engine.value
-    ).aggregate(last=Max("pk"), n=Count("pk"))
-    return (agg["last"], agg["n"])
+def _stamps(tenant_ids: Iterable[int]) -> dict[int, tuple[int | None, int]]:
+    """Per tenant, the highest version id and the number of versions of all its rules (one
+    query for the tenants, no join: ADR 0034). Versions are append-only, so any change of
+    any rule of the tenant moves them; every engine's index of the tenant is then rebuilt."""
+    ids = set(tenant_ids)
+    found = {
+        tenant_id: (last, n)
+        for tenant_id, last, n in BillingRuleVersion.objects.filter(tenant_id__in=ids)
+        .order_by()
+        .values("tenant_id")
+        .annotate(last=Max("pk"), n=Count("pk"))
+        .values_list("tenant_id", "last", "n")
+    }
+    return {t: found.get(t, (None, 0)) for t in ids}
 
 
-def rule_index(*, tenant_id: int, engine: BillingEngine) -> RuleIndex:
-    """The tenant's rules of this engine, indexed for matching. Cached per process; one
-    cheap query (the highest version id and the number of versions: versions are
-    append-only, so any change moves them) tells whether the cached index is still the
-    rules' in any process."""
+def _index(tenant_id: int, engine: BillingEngine, stamp: tuple[int | None, int]) -> RuleIndex:
     key = (tenant_id, engine.value)
-    stamp = _stamp(tenant_id, engine)
     cached = _index_cache.get(key)
     if cached is not None and cached[0] == stamp:
         return cached[1]
@@ -271,6 +275,24 @@ def rule_index(*, tenant_id: int, engine: BillingEngine) -> RuleIndex:
     with _index_lock:
         _index_cache[key] = (stamp, index)
     return index
+
+
+def rule_index(*, tenant_id: int, engine: BillingEngine) -> RuleIndex:
+    """The tenant's rules of this engine, indexed for matching. Cached per process; one
+    cheap query (the highest version id and the number of versions of the tenant's rules:
+    versions are append-only, so any change moves them) tells whether the cached index is
+    still the rules' in any process."""
+    return _index(tenant_id, engine, _stamps([tenant_id])[tenant_id])
+
+
+def rule_indexes(
+    *, keys: Iterable[tuple[int, BillingEngine]]
+) -> dict[tuple[int, BillingEngine], RuleIndex]:
+    """`rule_index` of several (tenant, engine) pairs with one validity query for them all
+    (the rating engines' batch)."""
+    keys = set(keys)
+    stamps = _stamps(t for t, _ in keys)
+    return {(t, e): _index(t, e, stamps[t]) for t, e in keys}
 
 
 def rule_index_cache_clear(*, tenant_id: int | None = None) -> None:

@@ -23,16 +23,17 @@ from apps.rating.contracts import (
     VatSource,
 )
 from apps.rating.selectors.facts import CdrFacts
-from apps.rating.selectors.rule_terms import rule_index, rule_terms
+from apps.rating.selectors.rule_terms import rule_indexes, rule_terms
 from apps.tariffs import api as tariffs_api
 from apps.tariffs.contracts import BillingEngine, TariffVersionTerms
 from billing import pricing
 from billing.rating import amounts
 from billing.rating.amounts import Dimensions
-from billing.rating.match import Match, RuleIndex, SessionFacts
+from billing.rating.match import Match, SessionFacts
 
 EXACT_PLACES = Decimal("0.00000001")  # RatedLine.*_exact keep 8 decimals
 _PROVENANCE = frozenset({"rule_version_id", "tariff_version_id"})
+_SESSION_KEYS = ("start_date_time", "end_date_time", "charging_periods")
 ENGINES = (BillingEngine.WHOLESALE, BillingEngine.RETAIL, BillingEngine.REIMBURSEMENT)
 
 
@@ -98,26 +99,22 @@ class Engines:
     def __init__(self, facts: list[CdrFacts]) -> None:
         self.facts = facts
         self.matches: dict[tuple[int, BillingEngine], Match] = {}
-        self._indexes: dict[tuple[int, BillingEngine], RuleIndex] = {}
+        wanted: list[tuple[int, BillingEngine, int, SessionFacts]] = []
         for f in facts:
             c = f.cdr
             if c.emsp_party_id is not None:
-                self._match(f, BillingEngine.WHOLESALE, c.tenant_id, f.cpo)
+                wanted.append((c.id, BillingEngine.WHOLESALE, c.tenant_id, f.cpo))
             if c.emsp_tenant_id is not None and f.emsp is not None and _has_package(f):
-                self._match(f, BillingEngine.RETAIL, c.emsp_tenant_id, f.emsp)
+                wanted.append((c.id, BillingEngine.RETAIL, c.emsp_tenant_id, f.emsp))
             if f.payee_id is not None:
-                self._match(f, BillingEngine.REIMBURSEMENT, c.tenant_id, f.cpo)
+                wanted.append((c.id, BillingEngine.REIMBURSEMENT, c.tenant_id, f.cpo))
+        indexes = rule_indexes(keys={(t, e) for _, e, t, _ in wanted})
+        for cdr_id, engine, tenant_id, session in wanted:
+            self.matches[(cdr_id, engine)] = indexes[(tenant_id, engine)].match(session)
         version_ids = [m.rule.version_id for m in self.matches.values() if m.rule is not None]
         self.terms = rule_terms(version_ids=version_ids)
         self.tariffs = TariffBook(self.terms.values())
         self._sessions: dict[int, pricing.SessionInput] = {}
-
-    def _match(self, f: CdrFacts, engine: BillingEngine, tenant_id: int, s: SessionFacts) -> None:
-        key = (tenant_id, engine)
-        index = self._indexes.get(key)
-        if index is None:
-            index = self._indexes[key] = rule_index(tenant_id=tenant_id, engine=engine)
-        self.matches[(f.cdr.id, engine)] = index.match(s)
 
     @staticmethod
     def applies(f: CdrFacts) -> list[BillingEngine]:
@@ -281,8 +278,14 @@ class Engines:
     def _session(self, f: CdrFacts) -> pricing.SessionInput:
         s = self._sessions.get(f.cdr.id)
         if s is None:
+            data = f.cdr.data
+            if f.cdr.time_zone is not None and type(data) is dict:
+                # Only what prices (ADR 0034): the pricing core's fast path then skips the
+                # checks of the CDR's other fields (token, location, totals), which were
+                # checked when the CDR was stored and do not change a price.
+                data = {k: data[k] for k in _SESSION_KEYS if k in data}
             s = self._sessions[f.cdr.id] = pricing.parse_cdr_session(
-                f.cdr.data, time_zone=f.cdr.time_zone
+                data, time_zone=f.cdr.time_zone
             )
         return s
 

@@ -131,11 +131,15 @@ def _lock(cdr_ids: Sequence[int]) -> None:
 
 def _state(cdr_ids: Sequence[int]) -> dict[tuple[int, str], _State]:
     out: dict[tuple[int, str], _State] = {}
-    for line in RatedLine.objects.filter(cdr_id__in=cdr_ids).order_by("cdr_id", "engine", "seq"):
-        row = {f.attname: getattr(line, f.attname) for f in RatedLine._meta.concrete_fields}
-        out.setdefault((line.cdr_id, line.engine), _State()).lines.append(row)
+    lines = (
+        RatedLine.objects.filter(cdr_id__any=cdr_ids)
+        .order_by("cdr_id", "engine", "seq")
+        .values(*_LINE_ATTNAMES)  # plain rows: no model instances
+    )
+    for row in lines:
+        out.setdefault((row["cdr_id"], row["engine"]), _State()).lines.append(row)
     flags = RatingFlag.objects.filter(
-        cdr_id__in=cdr_ids,
+        cdr_id__any=cdr_ids,
         status__in=[RatingFlagStatus.OPEN.value, RatingFlagStatus.DROPPED.value],
     ).order_by("closed_at")  # OPEN (no closed_at) last on PostgreSQL, first on SQLite
     for flag in flags:
@@ -184,6 +188,7 @@ def _new_line(
     }
 
 
+_LINE_ATTNAMES: Final = tuple(f.attname for f in RatedLine._meta.concrete_fields)
 # Every column of a rated line (attname, column), its primary key aside, and the defaults
 # of those a line may leave out.
 _LINE_FIELDS: Final = [
