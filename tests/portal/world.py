@@ -218,7 +218,7 @@ def make_tenant(slug: str, party_code: str, *, now: datetime) -> Tenant:
         cdr,
         flag,
         users,
-        partner,
+        partner=partner,
     )
     # Written directly (as data, not through the service) so the world has no audit entry.
     tenant.rule = BillingRule.objects.create(
