@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Case, When
 
 from apps.common.errors import Conflict, NotFound, ValidationFailed
 from apps.locations import api as locations_api
@@ -40,9 +41,10 @@ def token_authorize(*, tenant_id: int, station_id: int, uid: str) -> Authorizati
     (charge-port groups apply: a marketplace token is in none of this tenant's EMAID
     groups); two are Unknown (ambiguous, never a guess). A few queries; one when the uid is
     unknown or blocked in the tenant."""
+    # The station tenant's own rows first, so the cap never cuts them off.
     rows = list(
         Token.objects.filter(uid=uid)
-        .order_by("id")
+        .order_by(Case(When(tenant_id=tenant_id, then=0), default=1), "id")
         .values_list("id", "tenant_id", "valid", "party__kind", "tenant__marketplace")[:50]
     )
     mine = [(tid, valid, kind) for tid, tenant, valid, kind, _ in rows if tenant == tenant_id]

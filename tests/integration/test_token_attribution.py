@@ -325,3 +325,18 @@ def test_a_party_of_another_tenant_is_still_refused_as_an_own_identity() -> None
         )
         == owner.pk
     )
+
+
+def test_authorize_finds_the_tenants_own_token_behind_fifty_older_ones_of_other_tenants(
+    world: dict[str, Any],
+) -> None:
+    """Authorize reads at most 50 rows of a uid: the station tenant's own come first, so
+    other tenants holding the uid (older rows, lower ids) never hide it."""
+    for n in range(55):
+        other = OperatorFactory(slug=f"other-{n}")
+        TokenFactory(party=EmspFactory(tenant=other, party_id=f"O{n:02d}"), uid=UID)
+    TokenFactory(party=world["a_emsp"], uid=UID)
+    status = tokens_api.token_authorize(
+        tenant_id=world["a"].pk, station_id=world["station"].pk, uid=UID
+    )
+    assert status is AuthorizationStatus.ACCEPTED
