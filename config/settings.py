@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "servestatic",
     "djmoney",
+    "sequences",  # django-sequences: gapless document numbers (ADR 0035)
     "apps.common",
     "apps.parties",
     "apps.locations",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from apps.charging import jobs, ocpi
+from apps.charging.models import Cdr as _Cdr
 from apps.charging.selectors import cdrs as cdr_selectors
 from apps.charging.selectors import dashboard, flags, messages
 from apps.charging.selectors import rating as rating_selectors
@@ -55,3 +56,6 @@ FLAG_REASON_WORDS = flags.REASON_WORDS
 cdrs_for_rating = rating_selectors.cdrs_for_rating
 cdr_ids_original_since = rating_selectors.cdr_ids_original_since
 cdrs_credited = rating_selectors.cdrs_credited
+
+# The CDRs' table, for invoicing's set-based SQL (ADR 0035).
+CDR_TABLE: str = _Cdr._meta.db_table

@@ -61,3 +61,33 @@ class AppendOnlyTrigger(Operation):
 
     def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
         return (self.__class__.__qualname__, [], {"table": self.table})
+
+
+class PostgresOnlySQL(Operation):
+    """Raw SQL (triggers, functions) run on PostgreSQL only; the SQLite quick start relies on
+    the models' own checks instead. `reverse_sql` undoes it."""
+
+    reduces_to_sql = True
+    reversible = True
+
+    def __init__(self, sql: str, reverse_sql: str) -> None:
+        self.sql = sql
+        self.reverse_sql = reverse_sql
+
+    def state_forwards(self, app_label: str, state: Any) -> None:
+        pass
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(self.sql, params=None)
+
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(self.reverse_sql, params=None)
+
+    def describe(self) -> str:
+        return "PostgreSQL-only SQL"

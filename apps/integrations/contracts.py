@@ -22,6 +22,8 @@ SCOPE_RESOURCES = (
     "partners",  # partner parties (ADR 0027)
     "billing",  # billing rules, CPO contracts, payees, HCC flags, retail packages, groups
     "rated_lines",  # rated lines per CDR and per period, settlement reports
+    "invoices",  # billing runs, invoices, statements, credit notes and their files (ADR 0035)
+    "finance",  # chart-of-accounts mapping, exclusions, adjustments, preview, export batches
 )
 SCOPE_ACTIONS = ("read", "write")
 ALL_SCOPES = tuple(f"{r}:{a}" for r in SCOPE_RESOURCES for a in SCOPE_ACTIONS)
@@ -35,6 +37,8 @@ class WebhookEventType(enum.StrEnum):
     CDR_CREATED = "cdr.created"
     STATION_STATUS_CHANGED = "station.status_changed"
     TOKEN_AUTHORIZED = "token.authorized"
+    INVOICE_FINALIZED = "invoice.finalized"  # an invoice or self-billing statement got its number
+    CREDIT_NOTE_FINALIZED = "credit_note.finalized"
     # Sent only by the test endpoint, never by the platform on its own.
     PING = "ping"
 

@@ -1,1 +1,18 @@
-"""Public functions of invoicing (none yet)."""
+"""Public functions of invoicing: billing runs, documents and their files, deliveries, the
+universal record and the finance export (BILLING.md sections 4 and 5, ADR 0035). Other apps
+and outer layers import only this module and `contracts`. Each area adds its names in its
+own section below."""
+
+from __future__ import annotations
+
+from apps.invoicing import arithmetic
+
+vat_number_problem = arithmetic.vat_number_problem
+
+# -- area "runs": invoicing settings, billing profiles, billing runs (drafts) ------------------
+
+# -- area "docs": finalize (gapless numbers), discard, credit notes, document reads ----------
+
+# -- area "files": PDF / Factur-X, UBL, CII; e-mail delivery and resend ---------------------
+
+# -- area "finance": universal records, GL mapping, exclusions, adjustments, preview, post ----

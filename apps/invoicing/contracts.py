@@ -1,1 +1,108 @@
-"""Public shapes of invoicing (none yet)."""
+"""Public shapes of invoicing: billing runs, documents (invoices, statements, credit notes),
+their files and deliveries, the universal CDR record and the finance export (BILLING.md
+sections 4 and 5, ADR 0035)."""
+
+from __future__ import annotations
+
+import enum
+
+
+class DocumentType(enum.StrEnum):
+    """Each type has its own gapless number series per tenant (and year, where configured)."""
+
+    CUSTOMER_INVOICE = "CUSTOMER_INVOICE"  # retail: the eMSP tenant to its customer
+    EMSP_INVOICE = "EMSP_INVOICE"  # wholesale: the CPO tenant to an eMSP party (not own-charge)
+    SELF_BILLING = "SELF_BILLING"  # reimbursement: issued by the tenant on the owner's behalf
+    CREDIT_NOTE = "CREDIT_NOTE"  # corrects a finalized document of any type above
+
+
+class DocumentStatus(enum.StrEnum):
+    DRAFT = "DRAFT"  # no number; its lines hold their rated lines (nobody else bills them)
+    FINALIZED = "FINALIZED"  # numbered and immutable (PostgreSQL trigger)
+    DISCARDED = "DISCARDED"  # a draft given up: its rated lines are free again; kept, never deleted
+
+
+class Frequency(enum.StrEnum):
+    MONTHLY = "MONTHLY"
+    WEEKLY = "WEEKLY"  # ISO weeks, Monday to Monday
+    DAILY = "DAILY"
+
+
+class RunTrigger(enum.StrEnum):
+    SCHEDULE = "SCHEDULE"  # Celery beat, once per tenant x frequency x period
+    MANUAL = "MANUAL"  # portal or REST
+
+
+class RunStatus(enum.StrEnum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    DONE = "DONE"
+    FAILED = "FAILED"
+
+
+class LineSection(enum.StrEnum):
+    PERIOD = "PERIOD"  # sessions that ended in the document's period
+    LATE = "LATE"  # sessions of a period whose run was already made ("late sessions")
+
+
+class LineKind(enum.StrEnum):
+    SESSION = "SESSION"  # one rated line of one session
+    CORRECTION = "CORRECTION"  # a reversal rated line (re-rating) billed after the original
+    CREDIT = "CREDIT"  # a credit note's line, crediting a finalized line
+
+
+class VatCategory(enum.StrEnum):
+    """UNTDID 5305 as EN 16931 uses it (BT-118 / BT-151)."""
+
+    STANDARD = "S"
+    ZERO = "Z"
+    EXEMPT = "E"  # e.g. HCC_E home charging: 0 % with an exemption reason
+    REVERSE_CHARGE = "AE"  # EU business buyer in another member state
+    OUTSIDE_SCOPE = "O"
+
+
+class FileKind(enum.StrEnum):
+    PDF = "PDF"  # for people; Factur-X (PDF/A-3 with the CII inside)
+    UBL = "UBL"  # UBL 2.1, EN 16931 / Peppol BIS Billing 3.0
+    CII = "CII"  # UN/CEFACT CII, EN 16931 (the XML inside the Factur-X PDF)
+
+
+class DeliveryStatus(enum.StrEnum):
+    SENT = "SENT"
+    FAILED = "FAILED"
+
+
+class CounterpartyKind(enum.StrEnum):
+    CUSTOMER = "CUSTOMER"  # customers.Customer (retail)
+    PARTY = "PARTY"  # parties.Party, an eMSP (wholesale)
+    PAYEE = "PAYEE"  # rating.Payee, a charger owner (reimbursement)
+
+
+class GlRole(enum.StrEnum):
+    """Which side of a rated line the tenant is on."""
+
+    REVENUE = "REVENUE"  # the tenant sells: retail, wholesale to an eMSP
+    COST = "COST"  # the tenant pays: reimbursement to an owner, wholesale bought (marketplace)
+
+
+class GlComponent(enum.StrEnum):
+    ENERGY = "ENERGY"
+    TIME = "TIME"
+    PARKING = "PARKING"
+    FIXED = "FIXED"
+    RESERVATION = "RESERVATION"
+    ADJUSTMENT = "ADJUSTMENT"  # mark-ups and margins of the rule
+    VAT = "VAT"
+
+
+class ExclusionKind(enum.StrEnum):
+    ACCOUNT = "ACCOUNT"
+    CUSTOMER = "CUSTOMER"
+    PARTY = "PARTY"
+    PAYEE = "PAYEE"
+
+
+class ExportFileKind(enum.StrEnum):
+    JOURNAL_CSV = "JOURNAL_CSV"
+    JOURNAL_JSON = "JOURNAL_JSON"
+    RECORDS_JSONL = "RECORDS_JSONL"  # the universal records of the batch's CDRs, one per line

@@ -105,6 +105,11 @@ class Capability(enum.StrEnum):
     PARTNERS_EDIT = "partners.edit"  # partner parties, the marketplace setting
     # Billing rules, CPO contracts, payees, home-charger flags, retail packages, user groups.
     BILLING_EDIT = "billing.edit"
+    # Billing runs, finalize / discard drafts, credit notes, resend, billing profiles and
+    # invoicing settings (ADR 0035).
+    INVOICING_EDIT = "invoicing.edit"
+    # Finance: chart-of-accounts mapping, exclusions, adjustments, posting export batches.
+    FINANCE_POST = "finance.post"
 
 
 _ALL = frozenset(Capability)
@@ -125,6 +130,7 @@ ROLE_CAPABILITIES: dict[TenantRole, frozenset[Capability]] = {
             Capability.API_KEYS_MANAGE,
             Capability.PARTNERS_EDIT,
             Capability.BILLING_EDIT,
+            Capability.INVOICING_EDIT,
         }
     ),
     TenantRole.EMSP_ADMIN: frozenset(
@@ -137,6 +143,7 @@ ROLE_CAPABILITIES: dict[TenantRole, frozenset[Capability]] = {
             Capability.AUDIT_VIEW,
             Capability.SIGN_IN_UNLOCK,
             Capability.API_KEYS_MANAGE,
+            Capability.INVOICING_EDIT,
         }
     ),
     TenantRole.FINANCE: frozenset(
@@ -146,6 +153,8 @@ ROLE_CAPABILITIES: dict[TenantRole, frozenset[Capability]] = {
             Capability.CDRS_EXPORT,
             Capability.AUDIT_VIEW,
             Capability.BILLING_EDIT,
+            Capability.INVOICING_EDIT,
+            Capability.FINANCE_POST,
         }
     ),
     TenantRole.SUPPORT: frozenset({Capability.VIEW}),

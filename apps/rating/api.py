@@ -3,6 +3,7 @@ apps and outer layers import only this module and `contracts`."""
 
 from __future__ import annotations
 
+from apps.rating.models import RatedLine
 from apps.rating.selectors import contracts as contract_selectors
 from apps.rating.selectors import flags as flag_selectors
 from apps.rating.selectors import lines as line_selectors
@@ -63,3 +64,7 @@ settlement_csv_rows = line_selectors.settlement_csv_rows
 SETTLEMENT_CSV_COLUMNS = line_selectors.SETTLEMENT_CSV_COLUMNS
 rating_flag_rows = flag_selectors.rating_flag_rows
 RATING_FLAG_REASON_WORDS = flag_selectors.REASON_WORDS
+
+# The rated lines' table, for invoicing's set-based SQL over unbilled and unexported lines
+# (ADR 0035): billing runs and the finance export read millions of rows in one statement.
+RATED_LINE_TABLE: str = RatedLine._meta.db_table

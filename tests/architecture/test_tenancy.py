@@ -69,6 +69,22 @@ ALLOWED_CROSS_APP_FKS = {
     "rating.RatedLine.buyer_tenant -> parties.Operator",
     "rating.RatedLine.tariff_version -> tariffs.TariffVersion",
     "rating.RatingFlag.cdr -> charging.Cdr",
+    # Invoicing (ADR 0035): documents bill rated lines of CDRs to customers, parties and
+    # payees; the finance export remembers which rated lines it exported.
+    "invoicing.BillingProfile.customer -> customers.Customer",
+    "invoicing.BillingProfile.party -> parties.Party",
+    "invoicing.BillingProfile.payee -> rating.Payee",
+    "invoicing.BillingRun.started_by -> parties.User",
+    "invoicing.Document.buyer_customer -> customers.Customer",
+    "invoicing.Document.buyer_party -> parties.Party",
+    "invoicing.Document.payee -> rating.Payee",
+    "invoicing.Document.buyer_tenant -> parties.Operator",
+    "invoicing.DocumentLine.rated_line -> rating.RatedLine",
+    "invoicing.DocumentLine.cdr -> charging.Cdr",
+    "invoicing.CdrRecord.cdr -> charging.Cdr",
+    "invoicing.FinanceAdjustment.author -> parties.User",
+    "invoicing.ExportedLine.rated_line -> rating.RatedLine",
+    "invoicing.ExportedLine.cdr -> charging.Cdr",
     "charging.OcppEvent.charge_station -> locations.ChargeStation",  # who sent the message
     "charging.StatusEvent.charge_station -> locations.ChargeStation",
     "charging.TransactionIdAllocation.charge_station -> locations.ChargeStation",
