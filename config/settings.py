@@ -333,6 +333,8 @@ CELERY_TASK_ROUTES = {
     # The billing engines (apps.rating, ADR 0031): their own queue, so a rating backlog never
     # holds up the charging worker.
     "rating.*": {"queue": "billing"},
+    # Billing runs, document files and deliveries (ADR 0035).
+    "invoicing.*": {"queue": "billing"},
 }
 # A task is acknowledged after it ran, and redelivered when its worker dies: tasks are
 # idempotent (ARCHITECTURE, data rules), so redelivery is safe and nothing is lost.
@@ -377,6 +379,9 @@ CELERY_BEAT_SCHEDULE = {
     # Rating (ADR 0031): flagged CDRs whose retry is due, and CDRs no engine has looked at
     # (written while rating was off or its message was lost; late CDRs).
     "rating-retry-flags": {"task": "rating.retry_flags", "schedule": 3600},
+    # Billing runs (ADR 0035): every hour, start the scheduled runs whose period and grace
+    # period have ended (one per tenant x frequency x period, however often it runs).
+    "invoicing-schedule-runs": {"task": "invoicing.schedule_runs", "schedule": 3600},
     "rating-sweep-unrated": {
         "task": "rating.sweep_unrated",
         "schedule": env_int("RATING_SWEEP_SECONDS", 600),
