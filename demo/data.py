@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from apps.common.contracts import Actor
 from apps.customers import api as customers
@@ -27,7 +28,7 @@ from apps.parties.contracts import PartnerInput, PartyRole, TenantRole
 from apps.tariffs import api as tariffs
 from apps.tokens import api as tokens
 from apps.tokens.contracts import TokenInput
-from demo import billing
+from demo import billing, history
 
 EPOCH = datetime.fromisoformat("2026-01-01T00:00:00+00:00")
 # Who the audit log names for what loading the demo data writes.
@@ -196,7 +197,8 @@ def station_credentials_reset(data_dir: Path) -> Path:
 
 @transaction.atomic
 def load(*, password: str) -> dict[str, int]:
-    counts = {"operators": 0, "stations": 0, "tokens": 0, "tariffs": 0}
+    counts = {"operators": 0, "stations": 0, "tokens": 0, "tariffs": 0, "past sessions": 0}
+    history_stations: dict[int, list[int]] = {}
     admin_email = "admin@demo.local"
     for cpo in CPOS:
         op = parties.operator_ensure(slug=cpo.slug, name=cpo.name)
@@ -283,6 +285,7 @@ def load(*, password: str) -> dict[str, int]:
                     security_profile=SecurityProfile.BASIC.value,
                 )
                 counts["stations"] += 1
+                history_stations.setdefault(op, []).append(station_id)
                 tariffs.tariff_code_assign(
                     tenant_id=op,
                     charge_station_id=station_id,
@@ -367,6 +370,12 @@ def load(*, password: str) -> dict[str, int]:
             since=EPOCH,
         )
     commercial_model_load()
+    # Last month's sessions (after the billing set-up, so the worker rates them as it stores
+    # their CDRs): a closed period for the first billing run.
+    for tenant_id, station_ids in history_stations.items():
+        counts["past sessions"] += history.sessions_load(
+            tenant_id=tenant_id, station_ids=station_ids, now=timezone.now()
+        )
     return counts
 
 
