@@ -145,3 +145,82 @@ def cpo_billing_load(
 def emsp_billing_load(*, tenant_id: int, package_id: int, since: datetime) -> None:
     """An eMSP tenant's cost-plus rule on its package (its contracts are on it)."""
     _retail_rule_ensure(tenant_id, package_id, since)
+
+
+# The first station of each CPO tenant is a host's charger (a site host the CPO reimburses):
+# the owner is paid 0.25 EUR per kWh minus the CPO's margin of 0.02 EUR per kWh, on a
+# self-billing statement (docs/billing.md).
+OWNER_RATE = "0.25"
+OWNER_MARGIN_PER_KWH = Decimal("0.02")
+OWNER_IBANS = {"NL": "NL91ABNA0417164300", "DE": "DE89370400440532013000"}
+
+
+def reimbursement_load(
+    *,
+    tenant_id: int,
+    cpo_party_id: int,
+    country: str,
+    party_code: str,
+    station_id: int,
+    since: datetime,
+) -> None:
+    """The owner's rate (a REIMBURSEMENT tariff), the rule that pays it minus the margin, and
+    the payee on the station, all in force since `since` (the demo's set-up date)."""
+    tariff_id = tariffs.tariff_upsert(
+        tenant_id=tenant_id,
+        party_id=cpo_party_id,
+        ocpi_id=f"{party_code}-OWNER-RATE",
+        name="Site host rate",
+        currency="EUR",
+        type="REGULAR",
+        engine=BillingEngine.REIMBURSEMENT.value,
+    )
+    if not tariffs.tariff_versions_count(tariff_id=tariff_id):
+        tariffs.tariff_version_add(
+            tariff_id=tariff_id,
+            ocpi={
+                "country_code": country,
+                "party_id": party_code,
+                "id": f"{party_code}-OWNER-RATE",
+                "currency": "EUR",
+                "elements": [
+                    {"price_components": [{"type": "ENERGY", "price": 0.25, "step_size": 1}]}
+                ],
+                "last_updated": "2026-01-01T00:00:00Z",
+            },
+            effective_from=since,
+            now=since,
+        )
+    _rule_ensure(
+        tenant_id,
+        BillingEngine.REIMBURSEMENT,
+        "Site hosts: their rate minus 2 ct/kWh",
+        BillingRuleTerms(
+            pricing=RulePricing.TARIFF,
+            tariff_id=tariff_id,
+            margin_per_kwh=OWNER_MARGIN_PER_KWH,
+        ),
+        since,
+    )
+    ref = f"{party_code}-HOST-1"
+    if not any(p.external_ref == ref for p in rating.payee_list(tenant_id=tenant_id)):
+        payee = rating.payee_create(
+            tenant_id=tenant_id,
+            values={
+                "kind": "SITE_HOST",
+                "name": "Café De Hoek" if country == "NL" else "Bäckerei am Platz",
+                "email": f"host1@{party_code.lower()}.example",
+                "iban": OWNER_IBANS[country],
+                "country": country,
+                "external_ref": ref,
+            },
+            actor=DEMO,
+        )
+        rating.payee_assign(
+            tenant_id=tenant_id,
+            station_id=station_id,
+            payee_id=payee.id,
+            effective_from=since,
+            actor=DEMO,
+            now=since,
+        )

@@ -199,6 +199,7 @@ def station_credentials_reset(data_dir: Path) -> Path:
 def load(*, password: str) -> dict[str, int]:
     counts = {"operators": 0, "stations": 0, "tokens": 0, "tariffs": 0, "past sessions": 0}
     history_stations: dict[int, list[int]] = {}
+    cpo_parties: dict[int, int] = {}
     admin_email = "admin@demo.local"
     for cpo in CPOS:
         op = parties.operator_ensure(slug=cpo.slug, name=cpo.name)
@@ -210,6 +211,7 @@ def load(*, password: str) -> dict[str, int]:
             party_id=cpo.party_id,
             name=cpo.name,
         )
+        cpo_parties[op] = party
         parties.user_ensure_with_role(
             email=admin_email,
             password=password,
@@ -362,11 +364,20 @@ def load(*, password: str) -> dict[str, int]:
             )
         billing.emsp_billing_load(tenant_id=op, package_id=package_id, since=EPOCH)
     for cpo in CPOS:
+        cpo_tenant = parties.operator_get(slug=cpo.slug).id
         billing.cpo_billing_load(
-            tenant_id=parties.operator_get(slug=cpo.slug).id,
+            tenant_id=cpo_tenant,
             country=cpo.country,
             party_code=cpo.party_id,
             sim_uids=SIMULATOR_ID_TAGS,
+            since=EPOCH,
+        )
+        billing.reimbursement_load(
+            tenant_id=cpo_tenant,
+            cpo_party_id=cpo_parties[cpo_tenant],
+            country=cpo.country,
+            party_code=cpo.party_id,
+            station_id=history_stations[cpo_tenant][0],
             since=EPOCH,
         )
     commercial_model_load()

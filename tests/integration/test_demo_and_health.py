@@ -36,10 +36,11 @@ def test_demo_data_has_two_cpos_two_emsps_and_loads_idempotently() -> None:
     # Nothing new but the audit log: each load's token writes, by "demo data"; the first load
     # also creates the contracts (audited; unchanged by the second: no new version), takes the
     # 4 tenants into the marketplace and adds 2 partner rows (once), and sets up billing once
-    # (demo/billing.py): 4 retail packages, 6 billing rules, 2 CPO contracts and the 10
-    # simulator cards' contracts.
-    assert after_first.pop("parties.AuditEntry") == 20 + 10 + 4 + 2 + (4 + 6 + 2 + 10)
-    assert again.pop("parties.AuditEntry") == 58 + 20
+    # (demo/billing.py): 4 retail packages, 8 billing rules, 2 CPO contracts, the 10
+    # simulator cards' contracts, and a site host payee on one station of each CPO (created,
+    # assigned).
+    assert after_first.pop("parties.AuditEntry") == 20 + 10 + 4 + 2 + (4 + 8 + 2 + 10 + 2 + 2)
+    assert again.pop("parties.AuditEntry") == 64 + 20
     assert again == after_first
     assert set(AuditEntry.objects.values_list("actor_name", "action")) == {
         ("demo data", "token.create"),
@@ -50,6 +51,8 @@ def test_demo_data_has_two_cpos_two_emsps_and_loads_idempotently() -> None:
         ("demo data", "billing_rule.create"),
         ("demo data", "cpo_contract.create"),
         ("demo data", "partner.create"),
+        ("demo data", "payee.create"),
+        ("demo data", "payee.assign"),
     }
     assert after_first["parties.Operator"] == 4
     assert set(Operator.objects.values_list("marketplace", flat=True)) == {True}
@@ -62,7 +65,7 @@ def test_demo_data_has_two_cpos_two_emsps_and_loads_idempotently() -> None:
     assert after_first["locations.ChargeStation"] == 8
     assert after_first["locations.Evse"] == 16
     assert after_first["tokens.Token"] == 20  # 5 per eMSP, the simulator's 5 per CPO
-    assert after_first["tariffs.TariffVersion"] == 2
+    assert after_first["tariffs.TariffVersion"] == 4  # station tariffs, site host rates
     assert after_first["parties.Membership"] == 4
 
 
