@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from apps.invoicing.arithmetic import TaxedLine, document_totals, line_vat_category
-from apps.invoicing.contracts import DocumentType, LineKind, VatCategory
+from apps.invoicing.contracts import DocumentType, LineKind
 from apps.invoicing.models import Document, DocumentLine, VatBreakdown
 
 # March 2026 in Amsterdam (UTC+1): its period in UTC, and a moment after its grace period.
@@ -104,7 +104,3 @@ def draft(
         ]
     )
     return doc
-
-
-def is_category(value: str) -> VatCategory:
-    return VatCategory(value)
