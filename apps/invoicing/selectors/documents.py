@@ -87,7 +87,7 @@ def document_list(
     status: str | None = None,
     counterparty: str | None = None,
     number: str | None = None,
-    period: tuple[datetime, datetime] | None = None,
+    period: tuple[datetime | None, datetime | None] | None = None,
     billing_run_id: int | None = None,
     incoming: bool = False,
     after_id: int | None = None,
@@ -100,7 +100,8 @@ def document_list(
     first (the REST API's cursor): the `limit` next after `after_id`.
 
     Filters: `counterparty` is part of the buyer's name (the seller's on a self-billing
-    statement), `number` part of the number; `period` = [from, to) keeps the documents whose
+    statement), `number` part of the number; `period` = [from, to) (either end None: open)
+    keeps the documents whose
     period starts in it (credit notes: their original's period); `incoming` lists the
     finalized documents addressed to this tenant by other tenants instead of its own."""
     qs = _visible(tenant_id, incoming)
@@ -116,8 +117,10 @@ def document_list(
             (Q(doc_type=SELF_BILLING) & Q(seller__name__icontains=c))
             | (~Q(doc_type=SELF_BILLING) & Q(buyer__name__icontains=c))
         )
-    if period is not None:
-        qs = qs.filter(period_start__gte=period[0], period_start__lt=period[1])
+    if period is not None and period[0] is not None:
+        qs = qs.filter(period_start__gte=period[0])
+    if period is not None and period[1] is not None:
+        qs = qs.filter(period_start__lt=period[1])
     if billing_run_id is not None:
         qs = qs.filter(billing_run_id=billing_run_id)
     if before_id is not None:
