@@ -23,6 +23,7 @@ document_list = document_selectors.document_list
 document_row = document_selectors.document_row
 document_get = document_selectors.document_get
 document_series_name = numbering.series_name
+document_timezone = document_services.tenant_timezone
 
 # -- area "files": PDF / Factur-X, UBL, CII; e-mail delivery and resend ---------------------
 

@@ -85,6 +85,11 @@ def tenant_settings(tenant_id: int) -> InvoicingSettings:
     return found if found is not None else InvoicingSettings(tenant_id=tenant_id)
 
 
+def tenant_timezone(*, tenant_id: int) -> str:
+    """The tenant's timezone (IANA name): its periods' days and its documents' dates."""
+    return tenant_settings(tenant_id).timezone
+
+
 def local_date(moment: datetime, settings: InvoicingSettings) -> date:
     return moment.astimezone(ZoneInfo(settings.timezone)).date()
 
