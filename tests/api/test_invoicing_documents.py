@@ -4,6 +4,7 @@ Idempotency-Key, the buying tenant's read-only view, scopes."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -122,8 +123,6 @@ def test_finalize_detail_discard_and_credit(tenant: Any) -> None:
 
 
 def test_grace_refusal_is_409_naming_the_date(tenant: Any) -> None:
-    from datetime import UTC, datetime, timedelta
-
     end = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
     doc = draft(tenant, period_end=end)
     response = _client(tenant).post(f"{URL}/{doc.pk}/finalize")

@@ -16,7 +16,13 @@ from apps.integrations.models import WebhookDelivery, WebhookSubscription
 from apps.invoicing import api as invoicing_api
 from apps.invoicing import jobs
 from apps.invoicing.contracts import DocumentType
-from apps.invoicing.models import Document, DocumentLine, InvoicingSettings, VatBreakdown
+from apps.invoicing.models import (
+    BillingRun,
+    Document,
+    DocumentLine,
+    InvoicingSettings,
+    VatBreakdown,
+)
 from apps.parties.models import AuditEntry
 from tests.factories import OperatorFactory
 from tests.invoicing.documents_world import AFTER_GRACE, PERIOD_END, draft
@@ -306,8 +312,6 @@ def test_bulk_finalize_numbers_in_id_order_and_reports_refusals(tenant: Any) -> 
 
 
 def test_bulk_finalize_by_run(tenant: Any) -> None:
-    from apps.invoicing.models import BillingRun
-
     run = BillingRun.objects.create(
         tenant=tenant,
         frequency="MONTHLY",

@@ -116,6 +116,10 @@ def _grace_problem(
     )
 
 
+def _name(snapshot: Any) -> str:
+    return str(snapshot.get("name") or "") if isinstance(snapshot, dict) else ""
+
+
 def _event_data(row: dict[str, Any], number: str, issue: date, due: date) -> dict[str, Any]:
     return {
         "id": row["id"],
@@ -137,8 +141,8 @@ def _event_data(row: dict[str, Any], number: str, issue: date, due: date) -> dic
         "period_end": row["period_end"],
         "credits": row["credits_id"],
         "credits_number": row["credits__number"] or None,
-        "seller": row["seller"],
-        "buyer": row["buyer"],
+        "buyer_name": _name(row["buyer"]),
+        "seller_name": _name(row["seller"]),
     }
 
 
