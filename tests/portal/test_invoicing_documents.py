@@ -83,6 +83,7 @@ def test_finalize_and_its_grace_error(tenant: Any) -> None:
     assert r.status_code == 302
     doc.refresh_from_db()
     assert doc.status == "FINALIZED" and doc.number.endswith("-000001")
+    assert doc.finalized_by_name == "finance@portal-docs.test"
     page = client.get(r["Location"]).content.decode()
     assert f"Finalized as {doc.number}." in page
     assert 'data-testid="credit"' in page
