@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.invoicing.models import Document, DocumentLine
@@ -160,3 +162,20 @@ def test_incoming_tab_of_a_marketplace_emsp(tenant: Any) -> None:
     assert "Addressed to you by another tenant" in html and 'data-testid="credit"' not in html
     r = client.post(_url("document_credit", buyer, doc.pk), {"mode": "full", "reason": "x"})
     assert r.status_code == 404
+
+
+def test_list_and_detail_queries_do_not_grow_with_rows(tenant: Any) -> None:
+    client = signed_in_client(_user(tenant, "finance"))
+    few = draft(tenant, [("1.00", "21")] * 2)
+    url = _url("documents", tenant)
+    client.get(url)
+    with CaptureQueriesContext(connection) as small:
+        client.get(url)
+        client.get(_url("document", tenant, few.pk))
+    many = draft(tenant, [("1.00", "21")] * 20)
+    for _ in range(10):
+        draft(tenant)
+    with CaptureQueriesContext(connection) as large:
+        client.get(url)
+        client.get(_url("document", tenant, many.pk))
+    assert len(large) == len(small)
