@@ -60,8 +60,8 @@ class CreditNoteIn(serializers.Serializer):
 
 class DocumentOut(serializers.Serializer):
     id = serializers.IntegerField()
-    type = serializers.ChoiceField(choices=_TYPES)
-    status = serializers.ChoiceField(choices=_STATUSES)
+    type = serializers.CharField(help_text=" | ".join(_TYPES))
+    status = serializers.CharField(help_text=" | ".join(_STATUSES))
     number = serializers.CharField(help_text="empty until finalized")
     currency = serializers.CharField()
     counterparty_kind = serializers.CharField()

@@ -13,7 +13,6 @@ from apps.common.contracts import Actor
 from apps.customers import api as customers_api
 from apps.integrations import api as integrations_api
 from apps.integrations.contracts import ALL_SCOPES
-from apps.invoicing.models import Document
 from apps.parties.models import Operator, Party
 from apps.rating import api as rating_api
 from apps.rating.contracts import BillingRuleTerms
@@ -35,6 +34,7 @@ from tests.factories import (
     TariffVersionFactory,
     TokenFactory,
 )
+from tests.invoicing.documents_world import draft
 
 SETUP = Actor.system("test setup")
 
@@ -109,9 +109,7 @@ def build_world(slug: str, party_code: str) -> World:
         tenant_id=tenant.pk, values={"kind": "HOME", "name": "Owner"}, actor=SETUP
     )
     # Invoicing (issue 18, area "docs"): a draft invoice, written with the ORM.
-    document = Document.objects.create(
-        tenant=tenant, doc_type="CUSTOMER_INVOICE", currency="EUR", counterparty_kind="CUSTOMER"
-    )
+    document = draft(tenant, period_end=None)
     # One roaming eMSP both tenants know as a partner (ADR 0027).
     partner = EmspFactory(
         tenant=tenant, country_code="DE", party_id="RMG", name="Roaming GmbH", kind="PARTNER"

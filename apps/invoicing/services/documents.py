@@ -332,11 +332,19 @@ def _event_row(tenant_id: int, document_id: int) -> dict[str, Any]:
 
 
 def _finalize_locked(
-    doc: Document, *, settings: InvoicingSettings, actor: Actor, now: datetime
+    doc: Document,
+    *,
+    settings: InvoicingSettings,
+    actor: Actor,
+    now: datetime,
+    audit: bool = True,
 ) -> str:
-    """Number and finalize a locked, checked draft; audit it. Returns its number."""
+    """Number and finalize a locked, checked draft; audit it (unless the caller's own
+    entry says it, as a credit note's does). Returns its number."""
     row = _event_row(doc.tenant_id, doc.pk)
     [numbered] = _number_and_write(doc.tenant_id, [row], settings=settings, actor=actor, now=now)
+    if not audit:
+        return numbered.number
     after = (
         Document.objects.filter(pk=doc.pk)
         .values("number", "issue_date", "due_date", "total", "currency")
@@ -685,7 +693,7 @@ def credit_note_create(
         ]
     )
     settings = tenant_settings(tenant_id)
-    number = _finalize_locked(note, settings=settings, actor=actor, now=now)
+    number = _finalize_locked(note, settings=settings, actor=actor, now=now, audit=False)
     parties_api.audit(
         tenant_id,
         actor,
@@ -694,7 +702,9 @@ def credit_note_create(
         note.pk,
         before=None,
         after={
+            "status": FINALIZED,
             "number": number,
+            "issue_date": local_date(now, settings),
             "credits": original.number,
             "credits_id": original.pk,
             "reason": reason[:REASON_MAX],
