@@ -101,14 +101,16 @@ def document_list(request: HttpRequest) -> HttpResponse:
             counterparty=f.get("counterparty") or None,
             period=period,
             incoming=incoming,
-        ),
+        )
+        if valid
+        else (lambda **page: []),
         newest_first=True,
     )
     return page(
         request,
         "portal/invoicing/documents.html",
         {
-            "rows": [_row(r) for r in pager.rows] if valid else [],
+            "rows": [_row(r) for r in pager.rows],
             "pager": pager,
             "f": {k: form.data.get(k, "") for k in form.fields},
             "types": list(TYPE_LABELS.items()),
