@@ -12,6 +12,7 @@ import pytest
 from django.db import connection, transaction
 
 from apps.common.contracts import Actor
+from apps.integrations import api as integrations_api
 from apps.invoicing import api as invoicing_api
 from apps.invoicing.models import Document, InvoicingSettings
 from apps.invoicing.services import numbering
@@ -151,3 +152,34 @@ def test_eight_concurrent_finalizers_take_every_number_once() -> None:
             Document.objects.filter(pk__in=ids).order_by("id").values_list("number", flat=True)
         )
         assert got == sorted(got)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_chunk_that_fails_gives_its_block_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunk 2 of 3 fails after taking its block of numbers: chunk 1 stays finalized, chunk
+    2 rolls back with its numbers, and the next finalize continues with no gap."""
+    tenant = OperatorFactory(slug="numbers-bulk-rollback")
+    ids = [draft(tenant).pk for _ in range(6)]
+    emit = integrations_api.webhook_events_emit
+    calls = {"n": 0}
+
+    def failing_second(**kw: Any) -> int:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise _RolledBack
+        return int(emit(**kw))
+
+    monkeypatch.setattr(integrations_api, "webhook_events_emit", failing_second)
+    with pytest.raises(_RolledBack):
+        invoicing_api.documents_finalize(
+            tenant_id=tenant.pk, document_ids=ids, actor=ACTOR, now=AFTER_GRACE, chunk_size=2
+        )
+    monkeypatch.undo()
+    assert list(
+        Document.objects.filter(pk__in=ids).order_by("id").values_list("number", flat=True)
+    ) == ["INV-2026-000001", "INV-2026-000002", "", "", "", ""]
+    result = invoicing_api.documents_finalize(
+        tenant_id=tenant.pk, document_ids=ids, actor=ACTOR, now=AFTER_GRACE, chunk_size=2
+    )
+    assert [n for _, n in result.finalized] == [f"INV-2026-{n:06d}" for n in range(3, 7)]
+    assert len(result.refused) == 2  # the two finalized before
