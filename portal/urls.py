@@ -11,6 +11,7 @@ from portal.views import (
     charging,
     dashboard,
     emsp,
+    invoicing_documents,
     locations,
     partners,
     rating,
@@ -129,4 +130,22 @@ urlpatterns = [
     path(T + "api-keys/<int:api_key_id>/revoke/", api_keys.api_key_revoke, name="api_key_revoke"),
     path(T + "sign-in-locks/", sign_in_locks.sign_in_lock_list, name="sign_in_locks"),
     path(T + "sign-in-locks/unlock/", sign_in_locks.sign_in_unlock, name="sign_in_unlock"),
+    # invoices, self-billing statements, credit notes (issue 18, area "docs")
+    path(T + "invoices/", invoicing_documents.document_list, name="documents"),
+    path(T + "invoices/<int:document_id>/", invoicing_documents.document_detail, name="document"),
+    path(
+        T + "invoices/<int:document_id>/finalize/",
+        invoicing_documents.document_finalize,
+        name="document_finalize",
+    ),
+    path(
+        T + "invoices/<int:document_id>/discard/",
+        invoicing_documents.document_discard,
+        name="document_discard",
+    ),
+    path(
+        T + "invoices/<int:document_id>/credit/",
+        invoicing_documents.document_credit,
+        name="document_credit",
+    ),
 ]

@@ -10,6 +10,7 @@ from restapi.views import (
     charging,
     commercial,
     customers,
+    invoicing_documents,
     locations,
     partners,
     rating,
@@ -182,5 +183,23 @@ urlpatterns = [
         "webhooks/<id:webhook_id>/deliveries",
         webhooks.WebhookDeliveryListView.as_view(),
         name="webhook-deliveries",
+    ),
+    # invoices, self-billing statements and credit notes (issue 18, area "docs")
+    path("documents", invoicing_documents.DocumentCollection.as_view(), name="documents"),
+    path("documents/<id:document_id>", invoicing_documents.DocumentItem.as_view(), name="document"),
+    path(
+        "documents/<id:document_id>/finalize",
+        invoicing_documents.DocumentFinalizeView.as_view(),
+        name="document-finalize",
+    ),
+    path(
+        "documents/<id:document_id>/discard",
+        invoicing_documents.DocumentDiscardView.as_view(),
+        name="document-discard",
+    ),
+    path(
+        "documents/<id:document_id>/credit-notes",
+        invoicing_documents.CreditNoteCreateView.as_view(),
+        name="document-credit-notes",
     ),
 ]

@@ -6,12 +6,24 @@ own section below."""
 from __future__ import annotations
 
 from apps.invoicing import arithmetic
+from apps.invoicing.selectors import documents as document_selectors
+from apps.invoicing.services import documents as document_services
+from apps.invoicing.services import numbering
 
 vat_number_problem = arithmetic.vat_number_problem
 
 # -- area "runs": invoicing settings, billing profiles, billing runs (drafts) ------------------
 
 # -- area "docs": finalize (gapless numbers), discard, credit notes, document reads ----------
+document_finalize = document_services.document_finalize
+documents_finalize = document_services.documents_finalize
+document_discard = document_services.document_discard
+credit_note_create = document_services.credit_note_create
+document_list = document_selectors.document_list
+document_row = document_selectors.document_row
+document_get = document_selectors.document_get
+document_series_name = numbering.series_name
+document_timezone = document_services.tenant_timezone
 
 # -- area "files": PDF / Factur-X, UBL, CII; e-mail delivery and resend ---------------------
 

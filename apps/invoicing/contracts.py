@@ -5,6 +5,10 @@ sections 4 and 5, ADR 0035)."""
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
 
 
 class DocumentType(enum.StrEnum):
@@ -106,3 +110,110 @@ class ExportFileKind(enum.StrEnum):
     JOURNAL_CSV = "JOURNAL_CSV"
     JOURNAL_JSON = "JOURNAL_JSON"
     RECORDS_JSONL = "RECORDS_JSONL"  # the universal records of the batch's CDRs, one per line
+
+
+# -- area "docs": finalize, credit notes, document reads -----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRow:
+    """One document in a list: enough for a row of the portal's table or the REST list."""
+
+    id: int
+    tenant_id: int
+    doc_type: str
+    status: str
+    number: str
+    currency: str
+    counterparty_kind: str
+    counterparty: str  # the buyer's name (the seller's on a self-billing statement)
+    buyer_customer_id: int | None
+    buyer_party_id: int | None
+    payee_id: int | None
+    buyer_tenant_id: int | None
+    billing_run_id: int | None
+    period_start: datetime | None
+    period_end: datetime | None
+    issue_date: date | None
+    due_date: date | None
+    net_total: Decimal
+    vat_total: Decimal
+    total: Decimal
+    line_count: int
+    energy_kwh: Decimal
+    has_late_section: bool
+    credits_id: int | None
+    created_at: datetime
+    finalized_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentLineRecord:
+    id: int
+    position: int
+    section: str
+    kind: str
+    active: bool
+    rated_line_id: int | None
+    cdr_id: int | None
+    credited_line_id: int | None
+    description: str
+    session_start: datetime | None
+    session_end: datetime | None
+    location: str
+    evse: str
+    energy_kwh: Decimal
+    duration_hours: Decimal
+    fixed: Decimal
+    energy: Decimal
+    time: Decimal
+    parking: Decimal
+    reservation: Decimal
+    adjustment: Decimal
+    net: Decimal
+    vat_category: str
+    vat_rate: Decimal
+    exemption_reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class VatBreakdownRecord:
+    category: str
+    rate: Decimal
+    taxable: Decimal
+    vat: Decimal
+    exemption_reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentDetail:
+    """A document with its lines (active ones; a discarded draft's, inactive), its VAT
+    breakdown, the credit notes that credit it and the original a credit note credits.
+    `incoming`: the viewer is the buying tenant (a marketplace eMSP), read only."""
+
+    document: DocumentRow
+    seller: dict[str, Any]
+    buyer: dict[str, Any]
+    email: str
+    language: str
+    reason: str
+    created_by_name: str
+    finalized_by_name: str
+    discarded_at: datetime | None
+    discarded_by_name: str
+    lines: tuple[DocumentLineRecord, ...]
+    vat_breakdown: tuple[VatBreakdownRecord, ...]
+    credit_notes: tuple[DocumentRow, ...]
+    original: DocumentRow | None
+    credited_line_ids: frozenset[int]  # lines of this document some credit note credits
+    incoming: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FinalizeResult:
+    """What a bulk finalize did: the documents it numbered (id, number, in id order) and the
+    ones it left as they were, with why (not a draft, in the grace period, no lines)."""
+
+    finalized: tuple[tuple[int, str], ...]
+    refused: tuple[tuple[int, str], ...]
+    chunks: int

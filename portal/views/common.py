@@ -65,6 +65,7 @@ _SECTIONS: list[tuple[str, str, str, set[TenantRole] | None]] = [
         "portal:settlement",
         None,
     ),
+    ("documents", "Invoices", "portal:documents", None),  # issue 18, area "docs"
     (
         "tariffs",
         "Tariffs",

@@ -34,6 +34,7 @@ from tests.factories import (
     TariffVersionFactory,
     TokenFactory,
 )
+from tests.invoicing.documents_world import draft
 
 SETUP = Actor.system("test setup")
 
@@ -107,6 +108,8 @@ def build_world(slug: str, party_code: str) -> World:
     payee = rating_api.payee_create(
         tenant_id=tenant.pk, values={"kind": "HOME", "name": "Owner"}, actor=SETUP
     )
+    # Invoicing (issue 18, area "docs"): a draft invoice, written with the ORM.
+    document = draft(tenant, period_end=None)
     # One roaming eMSP both tenants know as a partner (ADR 0027).
     partner = EmspFactory(
         tenant=tenant, country_code="DE", party_id="RMG", name="Roaming GmbH", kind="PARTNER"
@@ -145,6 +148,7 @@ def build_world(slug: str, party_code: str) -> World:
             "group_id": group.id,
             "cpo_contract_id": cpo_contract.id,
             "payee_id": payee.id,
+            "document_id": document.pk,
         },
     )
 

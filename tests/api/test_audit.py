@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from apps.common.contracts import Actor
 from apps.integrations.models import ApiKey
+from apps.invoicing import api as invoicing_api
 from apps.parties.models import AuditEntry
 from tests.api.conftest import World
 from tests.api.test_fast_path import call
@@ -390,6 +392,33 @@ WRITES: list[Write] = [
         "billing_rule.create",
         "billing_rule",
     ),
+    # invoicing (issue 18, area "docs"): the fixtures' draft invoice
+    (
+        "POST /api/v1/documents/{document_id}/finalize",
+        lambda w: ("post", f"/api/v1/documents/{w.ids['document_id']}/finalize", None),
+        "document.finalize",
+        "document",
+    ),
+    (
+        "POST /api/v1/documents/{document_id}/discard",
+        lambda w: (
+            "post",
+            f"/api/v1/documents/{w.ids['document_id']}/discard",
+            {"reason": "duplicate"},
+        ),
+        "document.discard",
+        "document",
+    ),
+    (
+        "POST /api/v1/documents/{document_id}/credit-notes",
+        lambda w: (
+            "post",
+            f"/api/v1/documents/{_finalized(w)}/credit-notes",
+            {"reason": "price error"},
+        ),
+        "credit_note.create",
+        "document",
+    ),
 ]
 # Remote commands are audited too; they need the relay (Redis): test_remote_command_is_audited.
 NEEDS_RELAY = {"POST /api/v1/charge-stations/{station_id}/commands"}
@@ -407,6 +436,14 @@ def _code(w: World) -> str:
     from apps.tariffs.models import TariffCode
 
     return TariffCode.objects.filter(tenant=w.tenant).values_list("code", flat=True).first() or ""
+
+
+def _finalized(w: World) -> int:
+    """The fixtures' draft, finalized (its own audit entry is cleared before the request)."""
+    invoicing_api.document_finalize(
+        tenant_id=w.tenant.pk, document_id=w.ids["document_id"], actor=Actor.system("setup")
+    )
+    return int(w.ids["document_id"])
 
 
 def _key_of(w: World) -> ApiKey:

@@ -42,6 +42,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("patch", "user-group"): {"name": "X"},
     ("post", "cpo-contract-versions"): {"vat_rate": 9},
     ("put", "charge-station-payee"): {"payee_id": None},
+    ("post", "document-discard"): {"reason": "x"},
+    ("post", "document-credit-notes"): {"reason": "x"},
 }
 
 

@@ -35,6 +35,7 @@ def _kwargs(name: str, pattern: str, a) -> dict:
         "api_key_id": 1,
         "cpo_contract_id": 1,
         "partner_id": a.partner.pk,
+        "document_id": 1,
         "action": "dismiss",
     }
     return {k: v for k, v in values.items() if f":{k}>" in pattern}
