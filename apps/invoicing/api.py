@@ -6,6 +6,8 @@ own section below."""
 from __future__ import annotations
 
 from apps.invoicing import arithmetic
+from apps.invoicing.selectors import files as files_selectors
+from apps.invoicing.services import delivery, files
 
 vat_number_problem = arithmetic.vat_number_problem
 
@@ -14,5 +16,15 @@ vat_number_problem = arithmetic.vat_number_problem
 # -- area "docs": finalize (gapless numbers), discard, credit notes, document reads ----------
 
 # -- area "files": PDF / Factur-X, UBL, CII; e-mail delivery and resend ---------------------
+FileContent = files.FileContent
+FileRow = files_selectors.FileRow
+DeliveryRow = files_selectors.DeliveryRow
+DocumentNotFinalized = files.DocumentNotFinalized
+document_files_render = files.document_files_render
+document_file_get = files.document_file_get
+document_files_list = files_selectors.document_files_list
+document_deliveries_list = files_selectors.document_deliveries_list
+document_deliver = delivery.document_deliver
+document_resend = delivery.document_resend
 
 # -- area "finance": universal records, GL mapping, exclusions, adjustments, preview, post ----
