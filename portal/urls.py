@@ -11,6 +11,7 @@ from portal.views import (
     charging,
     dashboard,
     emsp,
+    invoicing_files,
     locations,
     partners,
     rating,
@@ -129,4 +130,20 @@ urlpatterns = [
     path(T + "api-keys/<int:api_key_id>/revoke/", api_keys.api_key_revoke, name="api_key_revoke"),
     path(T + "sign-in-locks/", sign_in_locks.sign_in_lock_list, name="sign_in_locks"),
     path(T + "sign-in-locks/unlock/", sign_in_locks.sign_in_unlock, name="sign_in_unlock"),
+    # invoicing, area "files" (issue 18): a document's files, downloads, send again
+    path(
+        T + "invoicing/documents/<int:document_id>/files/",
+        invoicing_files.document_files,
+        name="invoicing_document_files",
+    ),
+    path(
+        T + "invoicing/documents/<int:document_id>/files/<str:kind>/",
+        invoicing_files.document_file_download,
+        name="invoicing_document_file",
+    ),
+    path(
+        T + "invoicing/documents/<int:document_id>/resend/",
+        invoicing_files.document_resend,
+        name="invoicing_document_resend",
+    ),
 ]

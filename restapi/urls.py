@@ -10,6 +10,7 @@ from restapi.views import (
     charging,
     commercial,
     customers,
+    invoicing_files,
     locations,
     partners,
     rating,
@@ -182,5 +183,26 @@ urlpatterns = [
         "webhooks/<id:webhook_id>/deliveries",
         webhooks.WebhookDeliveryListView.as_view(),
         name="webhook-deliveries",
+    ),
+    # invoicing, area "files" (issue 18): a document's files and deliveries
+    path(
+        "documents/<id:document_id>/pdf",
+        invoicing_files.DocumentPdfView.as_view(),
+        name="document-pdf",
+    ),
+    path(
+        "documents/<id:document_id>/ubl",
+        invoicing_files.DocumentUblView.as_view(),
+        name="document-ubl",
+    ),
+    path(
+        "documents/<id:document_id>/cii",
+        invoicing_files.DocumentCiiView.as_view(),
+        name="document-cii",
+    ),
+    path(
+        "documents/<id:document_id>/deliveries",
+        invoicing_files.DocumentDeliveryCollection.as_view(),
+        name="document-deliveries",
     ),
 ]

@@ -18,12 +18,14 @@ vat_number_problem = arithmetic.vat_number_problem
 # -- area "files": PDF / Factur-X, UBL, CII; e-mail delivery and resend ---------------------
 FileContent = files.FileContent
 FileRow = files_selectors.FileRow
+FilesPanel = files_selectors.FilesPanel
 DeliveryRow = files_selectors.DeliveryRow
 DocumentNotFinalized = files.DocumentNotFinalized
 document_files_render = files.document_files_render
 document_file_get = files.document_file_get
 document_files_list = files_selectors.document_files_list
 document_deliveries_list = files_selectors.document_deliveries_list
+document_files_panel = files_selectors.document_files_panel
 document_deliver = delivery.document_deliver
 document_resend = delivery.document_resend
 

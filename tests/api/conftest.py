@@ -34,6 +34,7 @@ from tests.factories import (
     TariffVersionFactory,
     TokenFactory,
 )
+from tests.invoicing.files_world import L, finalized
 
 SETUP = Actor.system("test setup")
 
@@ -111,6 +112,8 @@ def build_world(slug: str, party_code: str) -> World:
     partner = EmspFactory(
         tenant=tenant, country_code="DE", party_id="RMG", name="Roaming GmbH", kind="PARTNER"
     )
+    # Invoicing (issue 18, area "files"): a finalized invoice with one line.
+    document = finalized(tenant, [L("10.00")], number=f"INV-{party_code}-000001")
     sub_id, _ = integrations_api.webhook_subscription_create(
         tenant_id=tenant.pk, url="http://127.0.0.1:9/hook", events=["cdr.created"], actor=SETUP
     )
@@ -145,6 +148,7 @@ def build_world(slug: str, party_code: str) -> World:
             "group_id": group.id,
             "cpo_contract_id": cpo_contract.id,
             "payee_id": payee.id,
+            "document_id": document.pk,
         },
     )
 

@@ -36,6 +36,8 @@ def _kwargs(name: str, pattern: str, a) -> dict:
         "cpo_contract_id": 1,
         "partner_id": a.partner.pk,
         "action": "dismiss",
+        "document_id": 1,  # invoicing (issue 18): no such document in the world (404)
+        "kind": "pdf",
     }
     return {k: v for k, v in values.items() if f":{k}>" in pattern}
 

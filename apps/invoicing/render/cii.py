@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import facturx
 from django.utils import translation
 from django.utils.translation import gettext as _
 from drafthorse.models.accounting import ApplicableTradeTax
@@ -157,6 +156,8 @@ def _cii_xml(doc: DocumentData) -> bytes:
 
 def cii_check(xml: bytes) -> None:
     """Validate `xml` with factur-x against the Factur-X EN16931 XSD; InvalidXml if not."""
+    import facturx  # seconds to import: only where it is used (see render.pdf)
+
     try:
         facturx.xml_check_xsd(xml, flavor="factur-x", level="en16931")
     except Exception as exc:  # factur-x raises a bare Exception with the XSD error

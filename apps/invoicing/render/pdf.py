@@ -2,6 +2,9 @@
 `document.css`) in the document's language, rendered by WeasyPrint as PDF/A-3b, then made a
 Factur-X PDF by factur-x with the CII XML embedded (ADR 0038).
 
+WeasyPrint and factur-x are imported where they are used: importing them takes seconds, and
+every process that imports `apps.invoicing.api` (web, gateway, workers) would pay it.
+
 Labels go through Django's i18n (`locale/{nl,de,fr}`); amounts and dates are formatted per
 language from the exact Decimals (1.234,56 in nl / de), never through floats. The view
 context is strings only: the template does no arithmetic and no queries."""
@@ -13,11 +16,9 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-import facturx
 from django.template.loader import render_to_string
 from django.utils import formats, translation
 from django.utils.translation import gettext as _
-from weasyprint import CSS, HTML
 
 from apps.invoicing.arithmetic import quantum
 from apps.invoicing.contracts import DocumentType, LineKind, VatCategory
@@ -183,8 +184,10 @@ def context(doc: DocumentData) -> dict[str, Any]:
 
 
 @cache
-def _stylesheet() -> CSS:
+def _stylesheet() -> Any:
     """`templates/invoicing/document.css`, found by the template loaders, parsed once."""
+    from weasyprint import CSS
+
     return CSS(string=render_to_string(CSS_FILE))
 
 
@@ -195,6 +198,8 @@ def document_html(doc: DocumentData) -> str:
 
 def plain_pdf(doc: DocumentData) -> bytes:
     """The PDF/A-3b of `doc`, without the XML (WeasyPrint)."""
+    from weasyprint import HTML
+
     html = document_html(doc)
     pdf = HTML(string=html).write_pdf(stylesheets=[_stylesheet()], pdf_variant=PDF_VARIANT)
     assert pdf is not None
@@ -204,6 +209,8 @@ def plain_pdf(doc: DocumentData) -> bytes:
 def facturx_pdf(doc: DocumentData, cii: bytes) -> bytes:
     """The Factur-X PDF of `doc`: its PDF/A-3b with `cii` (already validated) embedded as
     factur-x.xml, level EN 16931."""
+    import facturx
+
     title = f"{doc.seller.name}: {doc.number}" if doc.seller.name else doc.number
     return bytes(
         facturx.generate_from_binary(

@@ -73,12 +73,48 @@ def document_files_list(*, tenant_id: int, document_id: int) -> list[FileRow]:
     ]
 
 
-def document_deliveries_list(*, tenant_id: int, document_id: int) -> list[DeliveryRow]:
-    """The deliveries of a document of tenant `tenant_id`, oldest first. Only the issuing
-    tenant sees them (they hold its customers' addresses): a buyer tenant gets none."""
+def document_deliveries_list(
+    *, tenant_id: int, document_id: int, after_id: int | None = None, limit: int | None = None
+) -> list[DeliveryRow]:
+    """The deliveries of a document of tenant `tenant_id`, oldest first (keyset paged by
+    id). Only the issuing tenant sees them (they hold its customers' addresses): a buyer
+    tenant gets none; NotFound when the document is not visible at all."""
     document = visible_document(tenant_id=tenant_id, document_id=document_id)
     if document.tenant_id != tenant_id:
         return []
-    return [
-        delivery_row(d) for d in Delivery.objects.filter(document_id=document_id).order_by("id")
-    ]
+    rows = Delivery.objects.filter(document_id=document_id).order_by("id")
+    if after_id is not None:
+        rows = rows.filter(id__gt=after_id)
+    if limit is not None:
+        rows = rows[:limit]
+    return [delivery_row(d) for d in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class FilesPanel:
+    """What the portal shows of one document's files and deliveries."""
+
+    document_id: int
+    number: str
+    status: str  # DocumentStatus
+    doc_type: str  # DocumentType
+    email: str
+    own: bool  # the tenant issued it (a buyer tenant only reads it)
+    files: tuple[FileRow, ...]
+    deliveries: tuple[DeliveryRow, ...]
+
+
+def document_files_panel(*, tenant_id: int, document_id: int) -> FilesPanel:
+    """A document's files and (for its issuer) deliveries; NotFound when not visible."""
+    document = visible_document(tenant_id=tenant_id, document_id=document_id)
+    own = document.tenant_id == tenant_id
+    return FilesPanel(
+        document_id=document.pk,
+        number=document.number,
+        status=document.status,
+        doc_type=document.doc_type,
+        email=document.email if own else "",
+        own=own,
+        files=tuple(document_files_list(tenant_id=tenant_id, document_id=document_id)),
+        deliveries=tuple(document_deliveries_list(tenant_id=tenant_id, document_id=document_id)),
+    )
