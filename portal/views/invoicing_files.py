@@ -4,6 +4,8 @@ panel, which the document page includes too), downloads of the stored PDF / UBL 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -82,7 +84,8 @@ def document_resend(request: HttpRequest, document_id: int) -> HttpResponse:
         row = invoicing.document_resend(
             tenant_id=portal.tenant_id,
             document_id=document_id,
-            actor=actor(request),
+            # named by e-mail in the deliveries log (the audit entry has the user id too)
+            actor=replace(actor(request), name=portal.email),
             to_email=form.cleaned_data["to_email"] or None,
         )
     except NotFound:

@@ -93,6 +93,7 @@ def test_send_again_sends_logs_and_audits() -> None:
         ("finance@dana.example", "SENT"),
     ]
     assert AuditEntry.objects.filter(tenant=tenant, action="document.resend").count() == 2
+    assert set(Delivery.objects.values_list("actor_name", flat=True)) == {"finance@alpha.test"}
     body = client.get(page).content.decode()
     assert "Sent to finance@dana.example." in body
     assert body.count('data-testid="delivery-') == 2
