@@ -80,6 +80,7 @@ def finalized(
     credits: Document | None = None,
     buyer_tenant: Any = None,
     status: DocumentStatus = DocumentStatus.FINALIZED,
+    due_days: int | None = 14,
 ) -> Document:
     totals = document_totals(
         [
@@ -155,7 +156,7 @@ def finalized(
             status=DocumentStatus.FINALIZED.value,
             number=number,
             issue_date=ISSUE,
-            due_date=ISSUE + timedelta(days=14),
+            due_date=ISSUE + timedelta(days=due_days) if due_days is not None else None,
             finalized_at=datetime(2026, 4, 6, 9, 0, tzinfo=UTC),
             finalized_by_name="test",
         )

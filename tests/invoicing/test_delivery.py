@@ -5,6 +5,7 @@ delivery never twice, resend to another address audited as `document.resend`."""
 
 from __future__ import annotations
 
+import io
 import smtplib
 from typing import Any
 
@@ -12,10 +13,12 @@ import pytest
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
 from django.test import override_settings
+from pypdf import PdfReader
 
 from apps.common.contracts import Actor
 from apps.common.errors import NotFound, ValidationFailed
 from apps.invoicing import api as invoicing
+from apps.invoicing import tasks
 from apps.invoicing.contracts import DocumentStatus
 from apps.invoicing.models import Delivery, DocumentFile
 from apps.parties.models import AuditEntry
@@ -145,3 +148,25 @@ def test_a_buyer_tenant_sees_no_deliveries() -> None:
     invoicing.document_deliver(document_id=doc.pk, actor=WORKER)
     assert invoicing.document_deliveries_list(tenant_id=buyer.pk, document_id=doc.pk) == []
     assert len(invoicing.document_deliveries_list(tenant_id=seller.pk, document_id=doc.pk)) == 1
+
+
+def test_the_tasks_render_then_deliver() -> None:
+    """The thin tasks (ids in, one service call) as the worker runs them."""
+    doc = finalized(OperatorFactory(), [L("12.34")])
+    tasks.render_files([doc.pk])
+    tasks.render_files([doc.pk])  # redelivered: nothing new
+    assert DocumentFile.objects.filter(document_id=doc.pk).count() == 3
+    tasks.deliver(doc.pk)
+    tasks.deliver(doc.pk)  # redelivered: not mailed twice
+    assert len(mail.outbox) == 1
+    assert list(Delivery.objects.values_list("status", "actor_name")) == [
+        ("SENT", "invoicing worker")
+    ]
+
+
+def test_a_document_without_due_date_asks_to_pay_without_a_date() -> None:
+    doc = finalized(OperatorFactory(), [L("12.34")], due_days=None)
+    invoicing.document_files_render(document_id=doc.pk)
+    pdf = DocumentFile.objects.get(document_id=doc.pk, kind="PDF")
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(bytes(pdf.content))).pages)
+    assert "Please pay EUR 14.93 to A charging B.V., stating INV-2026-000001." in text
