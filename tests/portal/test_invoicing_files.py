@@ -12,8 +12,9 @@ import pytest
 from django.test import override_settings
 from django.urls import reverse
 
+from apps.common.contracts import Actor
 from apps.invoicing import api as invoicing
-from apps.invoicing.contracts import DocumentStatus
+from apps.invoicing.contracts import DocumentStatus, DocumentType
 from apps.invoicing.models import Delivery, DocumentFile
 from apps.parties.models import AuditEntry
 from tests.factories import MembershipFactory, OperatorFactory, UserFactory
@@ -136,3 +137,25 @@ def test_a_draft_has_no_files_and_no_download() -> None:
     r = client.get(_url("invoicing_document_file", tenant, draft.pk, "pdf"))
     assert r.status_code == 409
     assert b"it has no files until it is finalized" in r.content
+
+
+def test_a_buyer_tenant_downloads_but_sees_no_deliveries_and_cannot_send() -> None:
+    seller, buyer = OperatorFactory(slug="alpha"), OperatorFactory(slug="beta")
+    doc = finalized(
+        seller,
+        [L("12.34")],
+        doc_type=DocumentType.EMSP_INVOICE,
+        number="EMSP-2026-000001",
+        buyer_tenant=buyer,
+    )
+    invoicing.document_deliver(document_id=doc.pk, actor=Actor.system("invoicing worker"))
+    client = _client(buyer, "platform_admin")
+    body = client.get(_url("invoicing_document_files", buyer, doc.pk)).content.decode()
+    assert "EMSP-2026-000001.pdf" in body
+    assert 'data-testid="deliveries"' not in body and "dana@example.com" not in body
+    assert 'data-testid="resend"' not in body
+    r = client.get(_url("invoicing_document_file", buyer, doc.pk, "ubl"))
+    assert r.status_code == 200 and b"EMSP-2026-000001" in r.content
+    r = client.post(_url("invoicing_document_resend", buyer, doc.pk), {"to_email": ""})
+    assert r.status_code == 404
+    assert Delivery.objects.count() == 1
