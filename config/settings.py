@@ -155,6 +155,22 @@ LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Invoicing documents are written in en / nl / de / fr (templates/invoicing): the project's
+# own catalogues, .po and compiled .mo committed (ADR 0038).
+LOCALE_PATHS = [BASE_DIR / "locale"]
+
+# --- E-mail (invoicing delivery, ADR 0038) -----------------------------------------------------
+# Default: the console backend (mails are printed by the worker). Production sets
+# EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend and the SMTP settings below.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "invoices@localhost")
 
 STATIC_URL = "static/"
 STATIC_ROOT = env_str("STATIC_ROOT", str(DATA_DIR / "static"))

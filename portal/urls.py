@@ -12,6 +12,7 @@ from portal.views import (
     dashboard,
     emsp,
     invoicing_documents,
+    invoicing_files,
     locations,
     partners,
     rating,
@@ -147,5 +148,21 @@ urlpatterns = [
         T + "invoices/<int:document_id>/credit/",
         invoicing_documents.document_credit,
         name="document_credit",
+    ),
+    # invoicing, area "files" (issue 18): a document's files, downloads, send again
+    path(
+        T + "invoicing/documents/<int:document_id>/files/",
+        invoicing_files.document_files,
+        name="invoicing_document_files",
+    ),
+    path(
+        T + "invoicing/documents/<int:document_id>/files/<str:kind>/",
+        invoicing_files.document_file_download,
+        name="invoicing_document_file",
+    ),
+    path(
+        T + "invoicing/documents/<int:document_id>/resend/",
+        invoicing_files.document_resend,
+        name="invoicing_document_resend",
     ),
 ]

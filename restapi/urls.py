@@ -11,6 +11,7 @@ from restapi.views import (
     commercial,
     customers,
     invoicing_documents,
+    invoicing_files,
     locations,
     partners,
     rating,
@@ -201,5 +202,26 @@ urlpatterns = [
         "documents/<id:document_id>/credit-notes",
         invoicing_documents.CreditNoteCreateView.as_view(),
         name="document-credit-notes",
+    ),
+    # invoicing, area "files" (issue 18): a document's files and deliveries
+    path(
+        "documents/<id:document_id>/pdf",
+        invoicing_files.DocumentPdfView.as_view(),
+        name="document-pdf",
+    ),
+    path(
+        "documents/<id:document_id>/ubl",
+        invoicing_files.DocumentUblView.as_view(),
+        name="document-ubl",
+    ),
+    path(
+        "documents/<id:document_id>/cii",
+        invoicing_files.DocumentCiiView.as_view(),
+        name="document-cii",
+    ),
+    path(
+        "documents/<id:document_id>/deliveries",
+        invoicing_files.DocumentDeliveryCollection.as_view(),
+        name="document-deliveries",
     ),
 ]

@@ -9,6 +9,8 @@ from apps.invoicing import arithmetic
 from apps.invoicing.selectors import documents as document_selectors
 from apps.invoicing.services import documents as document_services
 from apps.invoicing.services import numbering
+from apps.invoicing.selectors import files as files_selectors
+from apps.invoicing.services import delivery, files
 
 vat_number_problem = arithmetic.vat_number_problem
 
@@ -26,5 +28,17 @@ document_series_name = numbering.series_name
 document_timezone = document_services.tenant_timezone
 
 # -- area "files": PDF / Factur-X, UBL, CII; e-mail delivery and resend ---------------------
+FileContent = files.FileContent
+FileRow = files_selectors.FileRow
+FilesPanel = files_selectors.FilesPanel
+DeliveryRow = files_selectors.DeliveryRow
+DocumentNotFinalized = files.DocumentNotFinalized
+document_files_render = files.document_files_render
+document_file_get = files.document_file_get
+document_files_list = files_selectors.document_files_list
+document_deliveries_list = files_selectors.document_deliveries_list
+document_files_panel = files_selectors.document_files_panel
+document_deliver = delivery.document_deliver
+document_resend = delivery.document_resend
 
 # -- area "finance": universal records, GL mapping, exclusions, adjustments, preview, post ----

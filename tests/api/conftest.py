@@ -35,6 +35,7 @@ from tests.factories import (
     TokenFactory,
 )
 from tests.invoicing.documents_world import draft
+from tests.invoicing.files_world import L, finalized
 
 SETUP = Actor.system("test setup")
 
@@ -109,11 +110,13 @@ def build_world(slug: str, party_code: str) -> World:
         tenant_id=tenant.pk, values={"kind": "HOME", "name": "Owner"}, actor=SETUP
     )
     # Invoicing (issue 18, area "docs"): a draft invoice, written with the ORM.
-    document = draft(tenant, period_end=None)
+    draft(tenant, period_end=None)  # a draft as well (area "docs")
     # One roaming eMSP both tenants know as a partner (ADR 0027).
     partner = EmspFactory(
         tenant=tenant, country_code="DE", party_id="RMG", name="Roaming GmbH", kind="PARTNER"
     )
+    # Invoicing (issue 18, area "files"): a finalized invoice with one line.
+    document = finalized(tenant, [L("10.00")], number=f"INV-{party_code}-000001")
     sub_id, _ = integrations_api.webhook_subscription_create(
         tenant_id=tenant.pk, url="http://127.0.0.1:9/hook", events=["cdr.created"], actor=SETUP
     )

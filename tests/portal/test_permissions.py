@@ -37,6 +37,8 @@ def _kwargs(name: str, pattern: str, a) -> dict:
         "partner_id": a.partner.pk,
         "document_id": 1,
         "action": "dismiss",
+        "document_id": 1,  # invoicing (issue 18): no such document in the world (404)
+        "kind": "pdf",
     }
     return {k: v for k, v in values.items() if f":{k}>" in pattern}
 
