@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from moneyed import CurrencyDoesNotExist, get_currency
 from rest_framework import serializers
 
 from apps.invoicing import api as invoicing_api
@@ -44,7 +45,7 @@ class GlMappingOut(serializers.Serializer):
 
 
 class GlMappingListOut(serializers.Serializer):
-    data = GlMappingOut(many=True)
+    locals()["data"] = GlMappingOut(many=True)  # `data` is a Serializer property
 
 
 class ExclusionIn(serializers.Serializer):
@@ -67,7 +68,7 @@ class ExclusionOut(serializers.Serializer):
 
 
 class ExclusionListOut(serializers.Serializer):
-    data = ExclusionOut(many=True)
+    locals()["data"] = ExclusionOut(many=True)  # `data` is a Serializer property
 
 
 class AdjustmentIn(serializers.Serializer):
@@ -87,6 +88,13 @@ class AdjustmentIn(serializers.Serializer):
         max_length=100, required=False, default="", allow_blank=True
     )
     reason = serializers.CharField(max_length=300)
+
+    def validate_currency(self, value: str) -> str:
+        try:
+            get_currency(value)
+        except CurrencyDoesNotExist:
+            raise serializers.ValidationError("not an ISO 4217 currency code") from None
+        return value
 
 
 class AdjustmentOut(serializers.Serializer):

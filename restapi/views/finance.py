@@ -22,7 +22,7 @@ _TAGS = ["finance"]
 _BATCH_ID = OpenApiParameter("batch_id", int, OpenApiParameter.PATH)
 _EXCLUSION_ID = OpenApiParameter("exclusion_id", int, OpenApiParameter.PATH)
 _CONTENT_TYPES = {
-    ExportFileKind.JOURNAL_CSV.value: "text/csv; charset=utf-8",
+    ExportFileKind.JOURNAL_CSV.value: "text/csv",
     ExportFileKind.JOURNAL_JSON.value: "application/json",
     ExportFileKind.RECORDS_JSONL.value: "application/x-ndjson",
 }
@@ -242,9 +242,14 @@ class ExportFileView(ApiView):
                 "kind", str, OpenApiParameter.PATH, enum=[k.value for k in ExportFileKind]
             ),
         ],
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
-        description="The file's stored bytes (byte-identical on every download); ETag and "
-        "X-Content-SHA256: its SHA-256.",
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "application/x-ndjson"): OpenApiTypes.STR,
+        },
+        description="The file's stored bytes (byte-identical on every download; JOURNAL_CSV "
+        "text/csv, JOURNAL_JSON application/json, RECORDS_JSONL application/x-ndjson); ETag "
+        "and X-Content-SHA256: its SHA-256.",
     )
     def get(self, request: Request, batch_id: int, kind: str) -> HttpResponse:
         name, content, digest = invoicing_api.export_file_get(

@@ -36,6 +36,10 @@ def _kwargs(name: str, pattern: str, a) -> dict:
         "cpo_contract_id": 1,
         "partner_id": a.partner.pk,
         "action": "dismiss",
+        # finance (issue 18)
+        "exclusion_id": 1,
+        "batch_id": 1,
+        "kind": "JOURNAL_CSV",
     }
     return {k: v for k, v in values.items() if f":{k}>" in pattern}
 
