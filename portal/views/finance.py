@@ -406,7 +406,7 @@ def finance_batch_file(request: HttpRequest, batch_id: int, kind: str) -> HttpRe
     types = {
         "JOURNAL_CSV": "text/csv; charset=utf-8",
         "JOURNAL_JSON": "application/json",
-        "RECORDS_JSONL": "application/x-ndjson",
+        "RECORDS_JSONL": "application/gzip",
     }
     response = HttpResponse(content, content_type=types[kind])
     response["Content-Disposition"] = f'attachment; filename="{name}"'

@@ -24,7 +24,7 @@ _EXCLUSION_ID = OpenApiParameter("exclusion_id", int, OpenApiParameter.PATH)
 _CONTENT_TYPES = {
     ExportFileKind.JOURNAL_CSV.value: "text/csv",
     ExportFileKind.JOURNAL_JSON.value: "application/json",
-    ExportFileKind.RECORDS_JSONL.value: "application/x-ndjson",
+    ExportFileKind.RECORDS_JSONL.value: "application/gzip",
 }
 
 
@@ -245,11 +245,11 @@ class ExportFileView(ApiView):
         responses={
             (200, "text/csv"): OpenApiTypes.STR,
             (200, "application/json"): OpenApiTypes.OBJECT,
-            (200, "application/x-ndjson"): OpenApiTypes.STR,
+            (200, "application/gzip"): OpenApiTypes.BINARY,
         },
-        description="The file's stored bytes (byte-identical on every download; JOURNAL_CSV "
-        "text/csv, JOURNAL_JSON application/json, RECORDS_JSONL application/x-ndjson); ETag "
-        "and X-Content-SHA256: its SHA-256.",
+        description="The file's stored bytes (byte-identical on every download): JOURNAL_CSV "
+        "text/csv, JOURNAL_JSON application/json, RECORDS_JSONL gzip-compressed JSON lines. "
+        "ETag and X-Content-SHA256: their SHA-256.",
     )
     def get(self, request: Request, batch_id: int, kind: str) -> HttpResponse:
         name, content, digest = invoicing_api.export_file_get(

@@ -6,6 +6,7 @@ the audit of every change."""
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 from datetime import UTC, datetime, timedelta
@@ -331,7 +332,7 @@ def test_every_kwh_is_traceable_to_its_cdrs() -> None:
     energy = [r for r in rows if r["account"] == "8000"]
     assert sum(D(r["kwh"]) for r in energy) == D("34")
     assert {int(c) for r in energy for c in r["cdr_ids"].split()} == set(cdr_kwh)
-    records = [json.loads(x) for x in files["RECORDS_JSONL"].splitlines()]
+    records = [json.loads(x) for x in gzip.decompress(files["RECORDS_JSONL"]).splitlines()]
     assert [r["cdr_id"] for r in records] == sorted(cdr_kwh)
     assert res.batch is not None and res.batch.energy_kwh == D("38")  # 34 revenue + 4 cost
 

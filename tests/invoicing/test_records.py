@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -18,10 +19,12 @@ from tests.invoicing.finance_world import world
 pytestmark = pytest.mark.django_db
 
 
-def test_canonical_json_is_sorted_with_decimals_as_strings_and_refuses_floats() -> None:
-    assert canonical({"b": Decimal("1.50"), "a": [1, "x"]}) == b'{"a":[1,"x"],"b":"1.50"}'
-    with pytest.raises(TypeError):
-        canonical({"a": 1.5})
+def test_canonical_json_is_sorted_with_decimals_and_datetimes_as_strings() -> None:
+    at = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    value = {"b": Decimal("1.50"), "a": [1, "x", at], "c": {"z": None, "y": "é"}}
+    assert canonical(value) == (
+        '{"a":[1,"x","2026-03-01T12:00:00Z"],"b":"1.50","c":{"y":"é","z":null}}'.encode()
+    )
 
 
 def test_stored_record_hash_is_the_hash_of_its_canonical_bytes() -> None:

@@ -7,7 +7,7 @@ Posting `[period_start, period_end)` at `now` (the cutoff):
   (those no exclusion leaves out) are marked exported with one INSERT ... SELECT (unique per
   tenant and rated line: a line, and so a CDR's lines, is never in two batches); its pending
   adjustments are marked exported; the universal records of its CDRs are stored (a new
-  version where they changed) and written, sorted by CDR id, into RECORDS_JSONL.
+  version where they changed) and written, sorted by CDR id, into RECORDS_JSONL (gzip).
 - a dry run builds the same preview and the exact bytes it would write, and writes nothing.
 Files hold no timestamp but the batch's own fields (period, cutoff, number): the bytes are a
 function of the data.
@@ -16,6 +16,7 @@ function of the data.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 from dataclasses import dataclass
@@ -338,6 +339,12 @@ class ExportResult:
     files: tuple[ExportFileBytes, ...]
 
 
+def _gzip(data: bytes) -> bytes:
+    """Deterministic gzip (no name, mtime 0): a month's records are gigabytes as text, more
+    than a PostgreSQL bytea holds; compressed a tenth of that."""
+    return gzip.compress(data, compresslevel=1, mtime=0)
+
+
 def export_files(
     tenant_id: int,
     number: int,
@@ -392,7 +399,7 @@ def export_files(
     files = (
         (ExportFileKind.JOURNAL_CSV, f"{stem}-journal.csv", csv_bytes),
         (ExportFileKind.JOURNAL_JSON, f"{stem}-journal.json", json_bytes),
-        (ExportFileKind.RECORDS_JSONL, f"{stem}-records.jsonl", jsonl),
+        (ExportFileKind.RECORDS_JSONL, f"{stem}-records.jsonl.gz", _gzip(jsonl)),
     )
     return tuple(
         ExportFileBytes(kind.value, name, data, records.sha256(data)) for kind, name, data in files
