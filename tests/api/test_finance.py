@@ -13,7 +13,7 @@ from apps.common.contracts import Actor
 from apps.integrations import api as integrations_api
 from apps.invoicing.models import ExportBatch, ExportedLine
 from apps.parties.models import AuditEntry
-from tests.invoicing.finance_world import MARCH, world
+from tests.invoicing.finance_world import world
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1"
@@ -128,4 +128,3 @@ def test_scopes_and_tenant_isolation() -> None:
     preview = stranger.get(f"{URL}/finance/preview", PERIOD).json()
     assert preview["journal"] == [] and preview["rated_lines"] == 0
     assert ExportedLine.objects.filter(tenant=w.m.other_tenant).count() == 0
-    assert MARCH[0].year == 2026

@@ -102,8 +102,8 @@ def gl_mapping_set(
     description: str = "",
 ) -> selectors.GlMappingRow:
     """Create or change the mapping row of (engine, role, component, VAT category); empty
-    engine or VAT category: any. An empty account removes nothing: rows are changed, and
-    the most specific row wins (`selectors.GlResolver`)."""
+    engine or VAT category: any. Rows are changed, never deleted; for each amount the most
+    specific row wins (`selectors.GlResolver`)."""
     engine, vat_category = engine.strip().upper(), vat_category.strip().upper()
     account, cost_centre = account.strip(), cost_centre.strip()
     problems = []

@@ -91,10 +91,9 @@ def plain(value: Any) -> Any:
 
 
 def canonical(value: Any) -> bytes:
-    """The bytes a record's SHA-256 is taken of. Money and energy are Decimal: a float here
-    is a bug upstream and is refused."""
-    data = _ENCODER.encode(value)
-    return data
+    """The bytes a record's SHA-256 is taken of. Money and energy reach it as Decimal (the
+    CDR's JSON is parsed with Decimal for every fraction): no float is written."""
+    return _ENCODER.encode(value)
 
 
 def sha256(data: bytes) -> str:
