@@ -123,18 +123,23 @@ def _cdr_tenants(ids: Sequence[int]) -> dict[int, int]:
     return {r["id"]: r["tenant_id"] for r in rows}
 
 
+_SCALES = {
+    **dict.fromkeys(_AMOUNTS, Decimal("0.0001")),
+    **dict.fromkeys(_QUANTITIES, Decimal("0.000001")),
+    "vat_rate": Decimal("0.01"),
+}
+
+
 def _num(col: str) -> str:
-    return f"CAST(rl.{col} AS TEXT) AS {col}" if connection.vendor == "sqlite" else f"rl.{col}"
+    """A decimal column as text at its scale: PostgreSQL's numeric text is that already
+    (no Decimal made and formatted again per value); SQLite's REAL text is quantized."""
+    return f"CAST(rl.{col} AS TEXT) AS {col}"
 
 
 def _rated_lines(tenant_id: int, ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
     cond, params = _in(ids)
     table = connection.ops.quote_name(rating_api.RATED_LINE_TABLE)
-    cols = ", ".join(
-        [f"rl.{c}" for c in _PLAIN]
-        + [_num(c) for c in (*_AMOUNTS, *_QUANTITIES, "vat_rate")]
-        + ["rl.created_at"]
-    )
+    cols = ", ".join([f"rl.{c}" for c in _PLAIN] + [_num(c) for c in _SCALES] + ["rl.created_at"])
     sql = (
         f"SELECT {cols} FROM {table} rl WHERE rl.cdr_id {cond} "
         "AND (rl.tenant_id = %s OR (rl.engine = 'WHOLESALE' AND rl.buyer_tenant_id = %s)) "
@@ -142,35 +147,32 @@ def _rated_lines(tenant_id: int, ids: Sequence[int]) -> dict[int, list[dict[str,
     )
     out: dict[int, list[dict[str, Any]]] = defaultdict(list)
     sqlite = connection.vendor == "sqlite"
-    q4, q6, q2 = Decimal("0.0001"), Decimal("0.000001"), Decimal("0.01")
-
-    def d(v: Any, q: Decimal) -> Decimal:
-        return (Decimal(str(v)) if sqlite else v).quantize(q)
-
-    for r in _fetch(sql, [*params, tenant_id, tenant_id]):
-        seller_side = r["tenant_id"] == tenant_id
-        line: dict[str, Any] = {k: r[k] for k in _PLAIN}
-        line["own_charge"] = bool(r["own_charge"])
+    names = [*_PLAIN, *_SCALES, "created_at"]
+    with connection.cursor() as cur:
+        cur.execute(sql, [*params, tenant_id, tenant_id])
+        rows = cur.fetchall()
+    for row in rows:
+        line: dict[str, Any] = dict(zip(names, row, strict=True))
+        seller_side = line["tenant_id"] == tenant_id
+        line["own_charge"] = bool(line["own_charge"])
         line["viewer_side"] = "SELLER" if seller_side else "BUYER"
         if not seller_side:
             line["rule_version_id"] = None  # the seller's rule is not the buyer's business
-        for c in _AMOUNTS:
-            line[c] = d(r[c], q4)
-        for c in _QUANTITIES:
-            line[c] = d(r[c], q6)
-        line["vat_rate"] = d(r["vat_rate"], q2)
-        line["created_at"] = dt_value(r["created_at"]) if sqlite else r["created_at"]
-        line["flags"] = sorted(
-            f
-            for f, on in (
-                ("OWN_CHARGE", line["own_charge"]),
-                ("REVERSAL", r["kind"] == "REVERSAL"),
-                (f"HCC:{r['hcc']}", bool(r["hcc"])),
-                ("VAT_EXEMPT", r["vat_source"] == "HCC_EXEMPT" or bool(r["vat_exemption_reason"])),
-            )
-            if on
-        )
-        out[r["cdr_id"]].append(line)
+        if sqlite:
+            for c, q in _SCALES.items():
+                line[c] = str(Decimal(line[c]).quantize(q))
+            line["created_at"] = dt_value(line["created_at"])
+        flags = []
+        if line["hcc"]:
+            flags.append(f"HCC:{line['hcc']}")
+        if line["own_charge"]:
+            flags.append("OWN_CHARGE")
+        if line["kind"] == "REVERSAL":
+            flags.append("REVERSAL")
+        if line["vat_source"] == "HCC_EXEMPT" or line["vat_exemption_reason"]:
+            flags.append("VAT_EXEMPT")
+        line["flags"] = flags  # sorted: HCC, OWN_CHARGE, REVERSAL, VAT_EXEMPT
+        out[line["cdr_id"]].append(line)
     return out
 
 
@@ -229,9 +231,9 @@ def _payload(
             t = totals.setdefault(
                 x["currency"], {"total_excl_vat": Decimal(0), "vat": Decimal(0), "kwh": Decimal(0)}
             )
-            t["total_excl_vat"] += x["total_excl_vat"]
-            t["vat"] += x["vat"]
-            t["kwh"] += x["energy_kwh"]
+            t["total_excl_vat"] += Decimal(x["total_excl_vat"])
+            t["vat"] += Decimal(x["vat"])
+            t["kwh"] += Decimal(x["energy_kwh"])
         engines.append({"engine": engine, "lines": mine, "totals": totals})
     return {
         "schema": SCHEMA,
