@@ -259,6 +259,9 @@ SPECTACULAR_SETTINGS = {
         "ConnectionEventKindEnum": "apps.locations.contracts.ConnectionEventKind",
         # apps.rating.contracts.PayeeKind (by value, like CustomerKind)
         "PayeeKindEnum": ["HOME", "WORKPLACE", "SITE_HOST"],
+        # apps.invoicing.contracts.GlRole (issue 18, finance; by value, like CustomerKind)
+        "GlRoleEnum": ["REVENUE", "COST"],
+        "RoleEnum": "apps.parties.contracts.PartyRole",  # the partners' role, named as before
     },
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "DISABLE_ERRORS_AND_WARNINGS": False,

@@ -21,6 +21,7 @@ from portal.views import (
     tariffs,
     tokens,
 )
+from portal.views import finance as finance_views
 
 app_name = "portal"
 
@@ -164,5 +165,34 @@ urlpatterns = [
         T + "invoicing/documents/<int:document_id>/resend/",
         invoicing_files.document_resend,
         name="invoicing_document_resend",
+    ),
+    # finance (issue 18, area "finance"): preview, exclusions, adjustments, post, batches
+    path(T + "finance/", finance_views.finance, name="finance"),
+    path(T + "finance/post/", finance_views.finance_post, name="finance_post"),
+    path(
+        T + "finance/exclusions/",
+        finance_views.finance_exclusion_add,
+        name="finance_exclusion_add",
+    ),
+    path(
+        T + "finance/exclusions/<int:exclusion_id>/retire/",
+        finance_views.finance_exclusion_retire,
+        name="finance_exclusion_retire",
+    ),
+    path(
+        T + "finance/adjustments/",
+        finance_views.finance_adjustment_add,
+        name="finance_adjustment_add",
+    ),
+    path(
+        T + "finance/batches/<int:batch_id>/<str:kind>",
+        finance_views.finance_batch_file,
+        name="finance_batch_file",
+    ),
+    path(T + "finance/gl-mapping/", finance_views.finance_gl_mapping, name="finance_gl_mapping"),
+    path(
+        T + "finance/gl-mapping/set/",
+        finance_views.finance_gl_mapping_set,
+        name="finance_gl_mapping_set",
     ),
 ]

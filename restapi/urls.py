@@ -19,6 +19,7 @@ from restapi.views import (
     tokens,
     webhooks,
 )
+from restapi.views import finance as finance_views
 
 app_name = "restapi"
 
@@ -223,5 +224,24 @@ urlpatterns = [
         "documents/<id:document_id>/deliveries",
         invoicing_files.DocumentDeliveryCollection.as_view(),
         name="document-deliveries",
+    ),
+    # the finance export (issue 18, area "finance"; ADR 0039)
+    path("finance/gl-mappings", finance_views.GlMappingCollection.as_view(), name="gl-mappings"),
+    path("finance/exclusions", finance_views.ExclusionCollection.as_view(), name="exclusions"),
+    path(
+        "finance/exclusions/<id:exclusion_id>/retire",
+        finance_views.ExclusionRetireView.as_view(),
+        name="exclusion-retire",
+    ),
+    path("finance/adjustments", finance_views.AdjustmentCollection.as_view(), name="adjustments"),
+    path("finance/preview", finance_views.PreviewView.as_view(), name="finance-preview"),
+    path("export-batches", finance_views.ExportBatchCollection.as_view(), name="export-batches"),
+    path(
+        "export-batches/<id:batch_id>", finance_views.ExportBatchItem.as_view(), name="export-batch"
+    ),
+    path(
+        "export-batches/<id:batch_id>/files/<str:kind>",
+        finance_views.ExportFileView.as_view(),
+        name="export-batch-file",
     ),
 ]

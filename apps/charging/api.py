@@ -18,6 +18,8 @@ session_ocpp_transaction = session_selectors.session_ocpp_transaction
 session_list = session_selectors.session_list
 cdr_get = cdr_selectors.cdr_get
 cdr_list = cdr_selectors.cdr_list
+# CDRs of any tenant by id, in one query (the webhook outbox; invoicing's universal records).
+cdrs_by_ids = cdr_selectors.cdrs_by_ids
 last_session_start_by_tenant = session_selectors.last_session_start_by_tenant
 # The OCPI 2.2.1 objects the REST API returns and the webhooks send.
 session_object = ocpi.session_object

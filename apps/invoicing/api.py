@@ -11,6 +11,9 @@ from apps.invoicing.services import documents as document_services
 from apps.invoicing.services import numbering
 from apps.invoicing.selectors import files as files_selectors
 from apps.invoicing.services import delivery, files
+from apps.invoicing.selectors import finance as finance_selectors
+from apps.invoicing.services import finance as finance_services
+from apps.invoicing.services import records as record_services
 
 vat_number_problem = arithmetic.vat_number_problem
 
@@ -42,3 +45,21 @@ document_deliver = delivery.document_deliver
 document_resend = delivery.document_resend
 
 # -- area "finance": universal records, GL mapping, exclusions, adjustments, preview, post ----
+cdr_record_build = record_services.cdr_record_build
+cdr_records_store = record_services.cdr_records_store
+gl_mapping_set = finance_services.gl_mapping_set
+gl_mapping_list = finance_selectors.gl_mapping_list
+finance_exclusion_add = finance_services.finance_exclusion_add
+finance_exclusion_retire = finance_services.finance_exclusion_retire
+finance_exclusion_list = finance_selectors.finance_exclusion_list
+finance_adjustment_add = finance_services.finance_adjustment_add
+finance_adjustment_list = finance_selectors.finance_adjustment_list
+finance_preview = finance_selectors.finance_preview
+finance_journal_json = finance_services.journal_json
+export_batch_post = finance_services.export_batch_post
+export_batch_list = finance_selectors.export_batch_list
+export_batch_get = finance_selectors.export_batch_get
+export_file_get = finance_selectors.export_file_get
+FinancePreview = finance_selectors.FinancePreview
+ExportResult = finance_services.ExportResult
+GL_UNMAPPED = finance_selectors.UNMAPPED

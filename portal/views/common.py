@@ -87,6 +87,7 @@ _SECTIONS: list[tuple[str, str, str, set[TenantRole] | None]] = [
     ),
     ("billing", "Billing", "portal:billing", None),
     ("partners", "Partners", "portal:partners", None),
+    ("finance", "Finance", "portal:finance", None),  # issue 18, area "finance"
     ("audit", "Audit log", "portal:audit", None),
     ("api_keys", "API keys", "portal:api_keys", None),
     ("sign_in_locks", "Sign-in locks", "portal:sign_in_locks", None),

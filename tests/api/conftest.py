@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from apps.common.contracts import Actor
 from apps.customers import api as customers_api
 from apps.integrations import api as integrations_api
 from apps.integrations.contracts import ALL_SCOPES
+from apps.invoicing import api as invoicing_api
 from apps.parties.models import Operator, Party
 from apps.rating import api as rating_api
 from apps.rating.contracts import BillingRuleTerms
@@ -117,6 +119,17 @@ def build_world(slug: str, party_code: str) -> World:
     )
     # Invoicing (issue 18, area "files"): a finalized invoice with one line.
     document = finalized(tenant, [L("10.00")], number=f"INV-{party_code}-000001")
+    # Finance (issue 18, area "finance"): an exclusion and a posted (empty) export batch.
+    exclusion = invoicing_api.finance_exclusion_add(
+        tenant_id=tenant.pk, actor=SETUP, kind="ACCOUNT", value="9999", reason="suspense"
+    )
+    export = invoicing_api.export_batch_post(
+        tenant_id=tenant.pk,
+        period_start=datetime(2020, 1, 1, tzinfo=UTC),
+        period_end=datetime(2020, 2, 1, tzinfo=UTC),
+        actor=SETUP,
+    )
+    assert export.batch is not None
     sub_id, _ = integrations_api.webhook_subscription_create(
         tenant_id=tenant.pk, url="http://127.0.0.1:9/hook", events=["cdr.created"], actor=SETUP
     )
@@ -152,6 +165,9 @@ def build_world(slug: str, party_code: str) -> World:
             "cpo_contract_id": cpo_contract.id,
             "payee_id": payee.id,
             "document_id": document.pk,
+            "exclusion_id": exclusion.id,
+            "batch_id": export.batch.id,
+            "kind": "JOURNAL_CSV",
         },
     )
 

@@ -39,6 +39,10 @@ def _kwargs(name: str, pattern: str, a) -> dict:
         "action": "dismiss",
         "document_id": 1,  # invoicing (issue 18): no such document in the world (404)
         "kind": "pdf",
+        # finance (issue 18)
+        "exclusion_id": 1,
+        "batch_id": 1,
+        "kind": "JOURNAL_CSV",
     }
     return {k: v for k, v in values.items() if f":{k}>" in pattern}
 
