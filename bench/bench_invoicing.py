@@ -378,6 +378,11 @@ class Context:
             "period_end": self.period_end,
             "start": self.period_start,
             "end": self.period_end,
+            # Other names a period may go by (a date parameter gets the local date).
+            "period": self.period_start,
+            "month": self.period_start,
+            "day": self.period_start,
+            "on": self.period_start,
             "dry_run": False,
             **more,
         }
