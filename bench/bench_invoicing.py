@@ -16,10 +16,12 @@ Targets (issue 18), per phase (--phases, in this order):
   (PDF + UBL + CII, stored), for reference.
 
 The data is generated once into a template database (`hbench_invoicing_tpl`, or
-`hbench_invoicing_tpl_<customers>_<cdrs>` for other sizes) and kept between runs while its
-applied migrations are the code's and its data version and sizes match (--rebuild starts
-over); each run clones it (CREATE DATABASE ... TEMPLATE) into --db (`hbench_inv_run`), so
-every run starts from the same unbilled rated lines.
+`hbench_invoicing_tpl_<customers>_<cdrs>_<month>` for other sizes) and kept between runs
+while its applied migrations are the code's and its data version and sizes match (--rebuild
+starts over; when the code only has NEW migrations, e.g. after another area's merge, the
+template is migrated forward with its data instead of generated again). Each run clones it
+(CREATE DATABASE ... TEMPLATE) into --db (`hbench_inv_run`), so every run starts from the
+same unbilled rated lines.
 
 Each phase prints one JSON line (bench "invoicing", its phase) with `status`: "ok" with wall
 `seconds`, this process's `cpu_seconds`, its PostgreSQL backend's `backend_cpu_seconds`,
@@ -29,8 +31,8 @@ raising NotImplementedError: a stub of the groundwork); "skipped" when an earlie
 left nothing to work on; "error" with the exception (the run goes on). The entry points'
 keyword arguments are matched by name from what the bench knows (tenant_id, actor, now,
 period, ids), so a signature detail does not break the run; an argument the bench cannot
-give is an "error" naming it. The last line is {"bench": "done"}; the run database is
-dropped unless --keep.
+give is an "error" naming it. Then {"bench": "summary"} (each phase's status, figure and
+target) and {"bench": "done"}; the run database is dropped unless --keep.
 """
 
 from __future__ import annotations
@@ -205,6 +207,29 @@ def build_template(pg: str, tpl: str, customers: int, cdrs: int, month: str) -> 
         seconds=round(time.monotonic() - started, 1),
         size=size[0] if size else None,
     )
+
+
+def migrate_forward(pg: str, tpl: str) -> bool:
+    """`migrate` on the template (its data kept); False when that fails (then rebuild)."""
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=ROOT,
+        env=_django_env(pg, tpl),
+        capture_output=True,
+        text=True,
+    )
+    emit(
+        bench="setup_migrate_forward",
+        template=tpl,
+        ok=done.returncode == 0,
+        seconds=round(time.monotonic() - started, 1),
+        **({"error": done.stderr[-1500:]} if done.returncode else {}),
+    )
+    if done.returncode == 0:
+        with psycopg.connect(f"{pg}/{tpl}", autocommit=True) as conn:
+            conn.execute("ANALYZE")
+    return done.returncode == 0
 
 
 def clone(pg: str, tpl: str, db: str) -> float:
@@ -736,6 +761,13 @@ def main() -> int:
     want = {"customers": args.customers, "cdrs": args.cdrs, "month": args.month,
             "version": DATA_VERSION}  # fmt: skip
     migrations = code_migrations()
+    newer = sorted(set(migrations) - set(applied))
+    if not args.rebuild and meta == want and newer and set(applied) < set(migrations):
+        # Only new migrations since the build (another area merged): migrate the template
+        # forward, as a deployment would, rather than generate the data again.
+        if migrate_forward(args.pg, tpl):
+            emit(bench="setup", template=tpl, reused=True, migrated_forward=newer, **want)
+            meta, applied = template_state(args.pg, tpl)
     if args.rebuild or meta != want or applied != migrations:
         reason = (
             "--rebuild" if args.rebuild else "missing" if meta is None and not applied
@@ -743,7 +775,7 @@ def main() -> int:
         )  # fmt: skip
         emit(bench="setup_start", template=tpl, reason=reason, **want)
         build_template(args.pg, tpl, args.customers, args.cdrs, args.month)
-    else:
+    elif not newer:
         emit(bench="setup", template=tpl, reused=True, **want)
     if args.setup_only:
         emit(bench="done")
@@ -763,9 +795,15 @@ def main() -> int:
         args=args,
     )
     emit(bench="period", period_start=start, period_end=end, now=ctx.now)
+    results: dict[str, dict[str, Any]] = {}
     try:
         for phase in phases:
-            run_phase(ctx, phase)
+            out = run_phase(ctx, phase)
+            key = TARGETS.get(phase, ("seconds",))[0]
+            results[phase] = {
+                k: out[k] for k in ("status", key, "target", "meets_target") if k in out
+            }
+        emit(bench="summary", phases=results)
     finally:
         from django.db import connections
 
