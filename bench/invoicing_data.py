@@ -358,16 +358,16 @@ def cdrs_sql(n: int, lo: int, hi: int, customers: int, month: str = MONTH) -> li
         FROM (
             SELECT g, st, (st - 1) / {STATIONS_PER_LOCATION} + 1 AS loc,
                    (g * 7919) % {customers} + 1 AS cus,
-                   CASE WHEN g % 5 = 4 THEN {customers} + 1 + (g * 131) % {PARTNER_TOKENS}
+                   CASE WHEN g % 5 = 4 THEN {customers} + 1 + (g / 5 * 131) % {PARTNER_TOKENS}
                         ELSE (g * 7919) % {customers} + 1 END AS tok,
-                   CASE WHEN g % 5 = 4 THEN 3 + ((g * 131) % {PARTNER_TOKENS}) % {PARTNERS}
+                   CASE WHEN g % 5 = 4 THEN 3 + ((g / 5 * 131) % {PARTNER_TOKENS}) % {PARTNERS}
                         ELSE {OWN_EMSP} END AS emsp_party,
                    timestamptz '{t0}' + round(g * {span}) * interval '1 second' AS ts,
                    1200 + (g * 7919) % 13200 AS charge,
                    CASE WHEN g % 10 < 3 THEN 300 + (g * 31) % 3300 ELSE 0 END AS park,
                    round((3 + (g * 104729) % 57000 / 1000.0)::numeric, 3) AS kwh,
                    {_station_hcc("st")} AS hcc
-            FROM (SELECT g, (g * 37) % {STATIONS} + 1 AS st
+            FROM (SELECT g, (g * 37 + g / 100000 * 7) % {STATIONS} + 1 AS st
                   FROM generate_series({lo}::bigint, {hi}::bigint) AS g) a
         ) b"""
     iso = '\'YYYY-MM-DD"T"HH24:MI:SS"Z"\''
