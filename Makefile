@@ -12,7 +12,7 @@ export WEB_HOST WEB_PORT GATEWAY_HOST GATEWAY_PORT
 
 .PHONY: install run test lint check pytest migrate demo worker bench-pricing bench-cdr-pipeline \
 	bench-kill bench-api bench-rating bench-worker-cost bench-portal bench-gateway callgrind-pricing \
-	bench-rule-match clean
+	bench-rule-match bench-invoicing clean
 
 # The virtual environment is rebuilt from the lock file whenever the lock file changes.
 $(VENV)/.installed: requirements/dev.lock
@@ -107,6 +107,12 @@ BENCH_REDIS ?= redis://127.0.0.1:6379
 ## PostgreSQL (template database hbench_rating_tpl, cloned per run), see docs/benchmarks.md
 bench-rating: install
 	$(BIN)/python bench/bench_rating.py --pg $(BENCH_PG)
+
+## make bench-invoicing: issue 18's targets on 100,000 customers and 1,000,000 rated CDRs of one
+## month in PostgreSQL (template database hbench_invoicing_tpl, cloned per run): drafts, finalize,
+## UBL, PDF, ERP export; BENCH_INVOICING_ARGS adds flags (--phases, --sample, ...)
+bench-invoicing: install
+	$(BIN)/python bench/bench_invoicing.py --pg $(BENCH_PG) $(BENCH_INVOICING_ARGS)
 
 bench-cdr-pipeline: install
 	$(BIN)/python bench/bench_cdr_pipeline.py --pg $(BENCH_PG) --redis $(BENCH_REDIS)
