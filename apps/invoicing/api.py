@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from apps.invoicing import arithmetic
 from apps.invoicing.selectors import documents as document_selectors
-from apps.invoicing.services import documents as document_services
-from apps.invoicing.services import numbering
 from apps.invoicing.selectors import files as files_selectors
-from apps.invoicing.services import delivery, files
 from apps.invoicing.selectors import finance as finance_selectors
+from apps.invoicing.services import delivery, files, numbering
+from apps.invoicing.services import documents as document_services
 from apps.invoicing.services import finance as finance_services
 from apps.invoicing.services import records as record_services
 

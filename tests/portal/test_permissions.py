@@ -35,14 +35,12 @@ def _kwargs(name: str, pattern: str, a) -> dict:
         "api_key_id": 1,
         "cpo_contract_id": 1,
         "partner_id": a.partner.pk,
-        "document_id": 1,
         "action": "dismiss",
         "document_id": 1,  # invoicing (issue 18): no such document in the world (404)
-        "kind": "pdf",
+        "kind": "pdf",  # a document's file; for an export batch's file: no such batch (404)
         # finance (issue 18)
         "exclusion_id": 1,
         "batch_id": 1,
-        "kind": "JOURNAL_CSV",
     }
     return {k: v for k, v in values.items() if f":{k}>" in pattern}
 
