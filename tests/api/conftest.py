@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from apps.common.contracts import Actor
 from apps.customers import api as customers_api
 from apps.integrations import api as integrations_api
 from apps.integrations.contracts import ALL_SCOPES
+from apps.invoicing.models import BillingRun
 from apps.parties.models import Operator, Party
 from apps.rating import api as rating_api
 from apps.rating.contracts import BillingRuleTerms
@@ -111,6 +113,14 @@ def build_world(slug: str, party_code: str) -> World:
     partner = EmspFactory(
         tenant=tenant, country_code="DE", party_id="RMG", name="Roaming GmbH", kind="PARTNER"
     )
+    # Invoicing (issue 18, area "runs"): a billing run, written with the ORM (no task).
+    run = BillingRun.objects.create(
+        tenant=tenant,
+        frequency="MONTHLY",
+        period_start=datetime(2026, 1, 31, 23, 0, tzinfo=UTC),
+        period_end=datetime(2026, 2, 28, 23, 0, tzinfo=UTC),
+        trigger="MANUAL",
+    )
     sub_id, _ = integrations_api.webhook_subscription_create(
         tenant_id=tenant.pk, url="http://127.0.0.1:9/hook", events=["cdr.created"], actor=SETUP
     )
@@ -145,6 +155,7 @@ def build_world(slug: str, party_code: str) -> World:
             "group_id": group.id,
             "cpo_contract_id": cpo_contract.id,
             "payee_id": payee.id,
+            "run_id": run.pk,
         },
     )
 

@@ -128,6 +128,10 @@ def billing_run_start(
             "invalid billing run",
             problems=(Problem("$.frequency", "one of " + ", ".join(x.value for x in Frequency)),),
         ) from None
+    if not 2000 <= period_start.year <= 9000:
+        raise ValidationFailed(
+            "invalid billing run", problems=(Problem("$.period_start", "a day from 2000 on"),)
+        )
     settings = invoicing_settings_get(tenant_id=tenant_id)
     period = period_of_day(f, period_start, settings.timezone)
     if period.end > now:
