@@ -85,6 +85,7 @@ _SECTIONS: list[tuple[str, str, str, set[TenantRole] | None]] = [
         {TenantRole.PLATFORM_ADMIN, TenantRole.EMSP_ADMIN, TenantRole.SUPPORT},
     ),
     ("billing", "Billing", "portal:billing", None),
+    ("invoicing_runs", "Billing runs", "portal:billing_runs", None),
     ("partners", "Partners", "portal:partners", None),
     ("audit", "Audit log", "portal:audit", None),
     ("api_keys", "API keys", "portal:api_keys", None),
