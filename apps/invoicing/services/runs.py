@@ -15,6 +15,7 @@ and a group that still conflicts is left for the next run. Nothing is billed twi
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -478,7 +479,7 @@ def _write(ctx: _Ctx, spec: DocSpec, groups: Sequence[BillableGroup]) -> None:
         )
         all_lines.append(rows)
         all_groups.append(totals.groups)
-    insert_rows_returning(Document, docs)
+    _insert_documents(docs, ctx.now)
     line_rows: list[dict[str, Any]] = []
     vat_rows: list[dict[str, Any]] = []
     for doc, rows, vat_groups in zip(docs, all_lines, all_groups, strict=True):
@@ -522,6 +523,40 @@ def _fields(model: Any) -> list[tuple[str, str]]:
         for f in model._meta.concrete_fields
         if f is not model._meta.auto_field
     ]
+
+
+def _insert_documents(docs: list[Document], now: datetime) -> None:
+    """The documents with their ids: on PostgreSQL ids drawn from the table's sequence in
+    one statement and the rows written by COPY (the per-row INSERT ... RETURNING cost a
+    third of a run); elsewhere `insert_rows_returning`."""
+    if connection.vendor != "postgresql":
+        insert_rows_returning(Document, docs)
+        return
+    table = Document._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [table, len(docs)],
+        )
+        ids = [r[0] for r in cursor.fetchall()]
+    json_fields = {
+        f.attname for f in Document._meta.concrete_fields if f.get_internal_type() == "JSONField"
+    }
+    fields = [f.attname for f in Document._meta.concrete_fields]
+    rows = []
+    for doc, pk in zip(docs, ids, strict=True):
+        doc.pk = pk
+        doc.created_at = doc.updated_at = now
+        rows.append(
+            [json.dumps(getattr(doc, a)) if a in json_fields else getattr(doc, a) for a in fields]
+        )
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in Document._meta.concrete_fields)
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        with cursor.cursor.copy(
+            f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row(row)
 
 
 def _insert(model: Any, rows: list[dict[str, Any]]) -> None:
