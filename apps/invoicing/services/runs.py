@@ -147,7 +147,8 @@ def billing_run_start(
                 ),
             ),
         )
-    # Serialise starts of one tenant: two clicks make one run.
+    # Serialise starts of a tenant with saved settings (its settings row); without one two
+    # simultaneous starts may both pass: harmless, a rated line is billed once anyway.
     InvoicingSettings.objects.for_tenant(tenant_id).select_for_update().first()
     live = (
         BillingRun.objects.for_tenant(tenant_id)
