@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 
+from apps.common.contracts import Actor
 from apps.common.errors import DomainError, NotFound
 from apps.invoicing import api as invoicing
 from apps.invoicing.contracts import (
@@ -27,6 +28,12 @@ from portal.views.money import money
 
 SECTION = "invoicing_runs"
 DOCUMENT_URL = "portal:document"  # the documents area's page of a document
+DOC_TYPES = {
+    "CUSTOMER_INVOICE": "Customer invoice",
+    "EMSP_INVOICE": "eMSP invoice",
+    "SELF_BILLING": "Self-billing statement",
+    "CREDIT_NOTE": "Credit note",
+}
 FREQUENCIES = [(f.value, f.value.capitalize()) for f in Frequency]
 LANGUAGES = [("en", "English"), ("nl", "Nederlands"), ("de", "Deutsch"), ("fr", "Français")]
 
@@ -157,7 +164,8 @@ def run_start(request: HttpRequest) -> HttpResponse:
     try:
         run_id = invoicing.billing_run_start(
             tenant_id=portal.tenant_id,
-            actor=actor(request),
+            # Named by e-mail: the run shows who started it.
+            actor=Actor(user_id=portal.user_id, name=portal.email),
             frequency=form.cleaned_data["frequency"],
             period_start=form.cleaned_data["period_start"],
             now=now(),
@@ -181,6 +189,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     documents = [
         {
             "d": d,
+            "type": DOC_TYPES.get(d.doc_type, d.doc_type),
             "url": document_url(slug, d.id),
             "net": money(d.net_total, d.currency),
             "vat": money(d.vat_total, d.currency),

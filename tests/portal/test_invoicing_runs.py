@@ -54,6 +54,7 @@ def test_start_a_run_follow_it_and_see_its_draft(world) -> None:
     assert started.status_code == 302 and started["Location"] == _url(a, "billing_run", run.pk)
     entry = AuditEntry.objects.get(action="billing_run.start")
     assert entry.actor_id == a.users["finance"].pk
+    assert run.actor_name == a.users["finance"].email  # "started by" on the pages
 
     queued = client.get(_url(a, "billing_runs")).content.decode()
     assert 'hx-trigger="every 2s"' in queued and period.first_day.strftime("%B %Y") in queued
@@ -63,7 +64,7 @@ def test_start_a_run_follow_it_and_see_its_draft(world) -> None:
     invoicing.billing_run_execute(run_id=run.pk)
 
     detail = client.get(_url(a, "billing_run", run.pk)).content.decode()
-    assert "Done" in detail and "every 2s" not in detail
+    assert "Done" in detail and "every 2s" not in detail and "Customer invoice" in detail
     doc_id = run.documents.get().pk
     assert f'href="/portal/{a.operator.slug}/documents/{doc_id}/"' in detail
     assert "12.34 EUR" in detail and "14.93" in detail  # 12.34 + 21 % (2.59)
