@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from django.db import connection, connections
 
 from apps.invoicing import api
 from apps.invoicing.models import BillingRun, Document, DocumentLine
+from apps.invoicing.services import runs as run_services
 from tests.factories import CustomerFactory
 from tests.invoicing import runs_world as w
 
@@ -85,3 +87,36 @@ def test_two_workers_on_one_run_bill_every_line_once() -> None:
     assert Document.objects.filter(billing_run_id=run_id).count() == 40
     run = BillingRun.objects.get(pk=run_id)
     assert run.status == "DONE" and run.documents_created == 40
+
+
+def test_a_run_outside_a_transaction_streams_across_its_commits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As in a worker (autocommit): the server-side cursor outlives each batch's commit."""
+    m = w.market()
+    for i in range(7):
+        customer = CustomerFactory(party=m.emsp_party, tenant=m.emsp_tenant, name=f"S{i}")
+        w.retail(m, w.session(m, ended=w.IN_MARCH), "1.00", customer=customer)
+        w.retail(m, w.session(m, ended=w.IN_MARCH), "2.00", customer=customer)
+    monkeypatch.setattr(run_services, "BATCH_GROUPS", 2)
+    run_id = api.billing_run_start(
+        tenant_id=m.emsp_tenant.pk,
+        actor=w.ACTOR,
+        frequency="MONTHLY",
+        period_start=w.IN_MARCH.date(),
+        now=w.AFTER_MARCH,
+    )
+    assert connection.get_autocommit()
+
+    api.billing_run_execute(run_id=run_id, now=w.AFTER_MARCH)
+
+    run = BillingRun.objects.get(pk=run_id)
+    assert (run.status, run.groups_done, run.documents_created, run.lines_billed) == (
+        "DONE",
+        7,
+        7,
+        14,
+    )
+    assert {d.net_total for d in Document.objects.filter(billing_run_id=run_id)} == {
+        Decimal("3.00")
+    }
