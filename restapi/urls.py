@@ -12,6 +12,7 @@ from restapi.views import (
     customers,
     invoicing_documents,
     invoicing_files,
+    invoicing_runs,
     locations,
     partners,
     rating,
@@ -168,6 +169,19 @@ urlpatterns = [
     ),
     path("rated-lines", rating.RatedLineListView.as_view(), name="rated-lines"),
     path("settlement-report", rating.SettlementReportView.as_view(), name="settlement-report"),
+    # billing runs, invoicing settings, billing profiles (issue 18, area "runs")
+    path("billing-runs", invoicing_runs.BillingRunCollection.as_view(), name="billing-runs"),
+    path("billing-runs/<id:run_id>", invoicing_runs.BillingRunItem.as_view(), name="billing-run"),
+    path(
+        "invoicing-settings",
+        invoicing_runs.InvoicingSettingsView.as_view(),
+        name="invoicing-settings",
+    ),
+    path(
+        "billing-profiles",
+        invoicing_runs.BillingProfileCollection.as_view(),
+        name="billing-profiles",
+    ),
     # the eMSP view: the tenant's drivers at other marketplace tenants' stations (ADR 0027)
     path("emsp/sessions", charging.EmspSessionListView.as_view(), name="emsp-sessions"),
     path(

@@ -5,18 +5,35 @@ own section below."""
 
 from __future__ import annotations
 
-from apps.invoicing import arithmetic
+from apps.invoicing import arithmetic, periods
 from apps.invoicing.selectors import documents as document_selectors
 from apps.invoicing.selectors import files as files_selectors
 from apps.invoicing.selectors import finance as finance_selectors
+from apps.invoicing.selectors import runs as run_selectors
 from apps.invoicing.services import delivery, files, numbering
 from apps.invoicing.services import documents as document_services
 from apps.invoicing.services import finance as finance_services
 from apps.invoicing.services import records as record_services
+from apps.invoicing.services import runs as run_services
+from apps.invoicing.services import settings as settings_services
 
 vat_number_problem = arithmetic.vat_number_problem
 
 # -- area "runs": invoicing settings, billing profiles, billing runs (drafts) ------------------
+invoicing_settings_get = settings_services.invoicing_settings_get
+invoicing_settings_update = settings_services.invoicing_settings_update
+billing_profile_set = settings_services.billing_profile_set
+billing_profile_list = run_selectors.billing_profile_list
+billing_run_start = run_services.billing_run_start
+billing_run_execute = run_services.billing_run_execute
+billing_runs_schedule = run_services.billing_runs_schedule
+billing_run_get = run_selectors.billing_run_get
+billing_run_list = run_selectors.billing_run_list
+billing_run_documents = run_selectors.billing_run_documents
+period_of_day = periods.period_of_day
+period_containing = periods.period_containing
+previous_period = periods.previous_period
+timezone_problem = periods.timezone_problem
 
 # -- area "docs": finalize (gapless numbers), discard, credit notes, document reads ----------
 document_finalize = document_services.document_finalize

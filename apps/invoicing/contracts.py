@@ -217,3 +217,150 @@ class FinalizeResult:
     finalized: tuple[tuple[int, str], ...]
     refused: tuple[tuple[int, str], ...]
     chunks: int
+
+
+# -- area "runs": settings, billing profiles, billing runs -------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InvoicingSettingsRef:
+    """A tenant's invoicing settings (the defaults when it has saved none: `saved` False)."""
+
+    tenant_id: int
+    saved: bool
+    legal_name: str
+    address: str
+    postal_code: str
+    city: str
+    country: str
+    vat_number: str
+    company_id: str
+    email: str
+    iban: str
+    bic: str
+    timezone: str
+    default_language: str
+    grace_days: int
+    payment_terms_days: int
+    year_in_prefix: bool
+    prefix_customer_invoice: str
+    prefix_emsp_invoice: str
+    prefix_self_billing: str
+    prefix_credit_note: str
+
+    def prefix(self, doc_type: DocumentType | str) -> str:
+        return {
+            DocumentType.CUSTOMER_INVOICE: self.prefix_customer_invoice,
+            DocumentType.EMSP_INVOICE: self.prefix_emsp_invoice,
+            DocumentType.SELF_BILLING: self.prefix_self_billing,
+            DocumentType.CREDIT_NOTE: self.prefix_credit_note,
+        }[DocumentType(doc_type)]
+
+
+INVOICING_SETTINGS_FIELDS = (
+    "legal_name",
+    "address",
+    "postal_code",
+    "city",
+    "country",
+    "vat_number",
+    "company_id",
+    "email",
+    "iban",
+    "bic",
+    "timezone",
+    "default_language",
+    "grace_days",
+    "payment_terms_days",
+    "year_in_prefix",
+    "prefix_customer_invoice",
+    "prefix_emsp_invoice",
+    "prefix_self_billing",
+    "prefix_credit_note",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BillingProfileRef:
+    """How one counterparty is billed (a saved profile)."""
+
+    id: int
+    kind: str  # CounterpartyKind
+    counterparty_id: int
+    counterparty_name: str
+    frequency: str
+    language: str
+    email: str
+    legal_name: str
+    vat_number: str
+    address: str
+    postal_code: str
+    city: str
+    country: str
+    updated_at: datetime
+
+
+BILLING_PROFILE_FIELDS = (
+    "frequency",
+    "language",
+    "email",
+    "legal_name",
+    "vat_number",
+    "address",
+    "postal_code",
+    "city",
+    "country",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BillingRunRef:
+    """One billing run and its progress."""
+
+    id: int
+    tenant_id: int
+    frequency: str
+    period_start: datetime
+    period_end: datetime
+    trigger: str
+    status: str
+    groups_total: int
+    groups_done: int
+    documents_created: int
+    lines_billed: int
+    actor_name: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str
+    created_at: datetime
+
+    @property
+    def live(self) -> bool:
+        return self.status in (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
+
+    @property
+    def percent(self) -> int:
+        if self.status == RunStatus.DONE.value:
+            return 100
+        if not self.groups_total:
+            return 0
+        return min(100, self.groups_done * 100 // self.groups_total)
+
+
+@dataclass(frozen=True, slots=True)
+class RunDocumentRow:
+    """A document a billing run made (for the run's page)."""
+
+    id: int
+    doc_type: str
+    status: str
+    number: str
+    counterparty_kind: str
+    buyer_name: str
+    seller_name: str
+    currency: str
+    net_total: Decimal
+    vat_total: Decimal
+    total: Decimal
+    line_count: int
+    has_late_section: bool

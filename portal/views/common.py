@@ -86,6 +86,7 @@ _SECTIONS: list[tuple[str, str, str, set[TenantRole] | None]] = [
         {TenantRole.PLATFORM_ADMIN, TenantRole.EMSP_ADMIN, TenantRole.SUPPORT},
     ),
     ("billing", "Billing", "portal:billing", None),
+    ("invoicing_runs", "Billing runs", "portal:billing_runs", None),
     ("partners", "Partners", "portal:partners", None),
     ("finance", "Finance", "portal:finance", None),  # issue 18, area "finance"
     ("audit", "Audit log", "portal:audit", None),

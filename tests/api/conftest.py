@@ -15,6 +15,7 @@ from apps.customers import api as customers_api
 from apps.integrations import api as integrations_api
 from apps.integrations.contracts import ALL_SCOPES
 from apps.invoicing import api as invoicing_api
+from apps.invoicing.models import BillingRun
 from apps.parties.models import Operator, Party
 from apps.rating import api as rating_api
 from apps.rating.contracts import BillingRuleTerms
@@ -130,6 +131,14 @@ def build_world(slug: str, party_code: str) -> World:
         actor=SETUP,
     )
     assert export.batch is not None
+    # Invoicing (issue 18, area "runs"): a billing run, written with the ORM (no task).
+    run = BillingRun.objects.create(
+        tenant=tenant,
+        frequency="MONTHLY",
+        period_start=datetime(2026, 1, 31, 23, 0, tzinfo=UTC),
+        period_end=datetime(2026, 2, 28, 23, 0, tzinfo=UTC),
+        trigger="MANUAL",
+    )
     sub_id, _ = integrations_api.webhook_subscription_create(
         tenant_id=tenant.pk, url="http://127.0.0.1:9/hook", events=["cdr.created"], actor=SETUP
     )
@@ -168,6 +177,7 @@ def build_world(slug: str, party_code: str) -> World:
             "exclusion_id": exclusion.id,
             "batch_id": export.batch.id,
             "kind": "JOURNAL_CSV",
+            "run_id": run.pk,
         },
     )
 

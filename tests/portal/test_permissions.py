@@ -34,6 +34,7 @@ def _kwargs(name: str, pattern: str, a) -> dict:
         "import_id": 1,
         "api_key_id": 1,
         "cpo_contract_id": 1,
+        "run_id": 1,
         "partner_id": a.partner.pk,
         "action": "dismiss",
         "document_id": 1,  # invoicing (issue 18): no such document in the world (404)
