@@ -259,6 +259,8 @@ SPECTACULAR_SETTINGS = {
         "ConnectionEventKindEnum": "apps.locations.contracts.ConnectionEventKind",
         # apps.rating.contracts.PayeeKind (by value, like CustomerKind)
         "PayeeKindEnum": ["HOME", "WORKPLACE", "SITE_HOST"],
+        # The languages of invoicing documents (apps.invoicing.models.LANGUAGES).
+        "DocumentLanguageEnum": ["en", "nl", "de", "fr"],
         # apps.invoicing.contracts.GlRole (issue 18, finance; by value, like CustomerKind)
         "GlRoleEnum": ["REVENUE", "COST"],
         "RoleEnum": "apps.parties.contracts.PartyRole",  # the partners' role, named as before

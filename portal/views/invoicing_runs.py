@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from apps.common.contracts import Actor
 from apps.common.errors import DomainError, NotFound
@@ -90,12 +90,8 @@ class ProfileForm(forms.Form):
 
 
 def document_url(slug: str, document_id: int) -> str:
-    """The documents area's page of a document; before that page exists in this build, the
-    plain path it will have under the tenant's prefix."""
-    try:
-        return reverse(DOCUMENT_URL, args=[slug, document_id])
-    except NoReverseMatch:
-        return reverse("portal:dashboard", args=[slug]) + f"documents/{document_id}/"
+    """The page of a document (portal/views/invoicing_documents.py)."""
+    return reverse(DOCUMENT_URL, args=[slug, document_id])
 
 
 def period_words(run: BillingRunRef, tz: str) -> str:

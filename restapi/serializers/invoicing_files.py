@@ -36,7 +36,7 @@ class XmlRenderer(_FileRenderer):
     format = "xml"
 
 
-class DeliveryOut(serializers.Serializer):
+class DocumentDeliveryOut(serializers.Serializer):
     id = serializers.IntegerField()
     to_email = serializers.EmailField()
     status = serializers.ChoiceField(choices=["SENT", "FAILED"])

@@ -88,7 +88,7 @@ class DocumentDeliveryListView(ApiView):
         tags=_TAGS,
         operation_id="documents_deliveries_list",
         parameters=[_DOCUMENT_ID, s.DeliveryListQuery],
-        responses=page_of(s.DeliveryOut),
+        responses=page_of(s.DocumentDeliveryOut),
         description="Every e-mail of the document (first send and resends), oldest first. "
         "A buyer tenant sees none.",
     )
@@ -114,7 +114,7 @@ class DocumentResendView(ApiView):
         operation_id="documents_deliveries_create",
         parameters=[_DOCUMENT_ID],
         request=s.ResendIn,
-        responses={201: s.DeliveryOut, 409: _NOT_FINALIZED},
+        responses={201: s.DocumentDeliveryOut, 409: _NOT_FINALIZED},
         description="Send the finalized document (PDF and UBL attached) again, to to_email or "
         "its own address; audited as document.resend. 201 with the delivery, SENT or FAILED "
         "(then `error` is the mail server's answer).",

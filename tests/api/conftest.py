@@ -113,7 +113,7 @@ def build_world(slug: str, party_code: str) -> World:
         tenant_id=tenant.pk, values={"kind": "HOME", "name": "Owner"}, actor=SETUP
     )
     # Invoicing (issue 18, area "docs"): a draft invoice, written with the ORM.
-    draft(tenant, period_end=None)  # a draft as well (area "docs")
+    draft_document = draft(tenant, period_end=None)  # area "docs": finalize, discard
     # One roaming eMSP both tenants know as a partner (ADR 0027).
     partner = EmspFactory(
         tenant=tenant, country_code="DE", party_id="RMG", name="Roaming GmbH", kind="PARTNER"
@@ -173,7 +173,8 @@ def build_world(slug: str, party_code: str) -> World:
             "group_id": group.id,
             "cpo_contract_id": cpo_contract.id,
             "payee_id": payee.id,
-            "document_id": document.pk,
+            "document_id": draft_document.pk,
+            "finalized_document_id": document.pk,
             "exclusion_id": exclusion.id,
             "batch_id": export.batch.id,
             "kind": "JOURNAL_CSV",

@@ -419,6 +419,96 @@ WRITES: list[Write] = [
         "credit_note.create",
         "document",
     ),
+    # invoicing (issue 18, areas "files", "runs", "finance")
+    (
+        "POST /api/v1/documents/{document_id}/deliveries",
+        lambda w: (
+            "post",
+            f"/api/v1/documents/{w.ids['finalized_document_id']}/deliveries",
+            {"to_email": "finance@customer.example"},
+        ),
+        "document.resend",
+        "document",
+    ),
+    (
+        "POST /api/v1/billing-runs",
+        lambda w: (
+            "post",
+            "/api/v1/billing-runs",
+            {"frequency": "MONTHLY", "period_start": "2026-03-01"},
+        ),
+        "billing_run.start",
+        "billing_run",
+    ),
+    (
+        "PUT /api/v1/invoicing-settings",
+        lambda w: ("put", "/api/v1/invoicing-settings", {"legal_name": "A B.V.", "country": "NL"}),
+        "invoicing_settings.update",
+        "invoicing_settings",
+    ),
+    (
+        "POST /api/v1/billing-profiles",
+        lambda w: (
+            "post",
+            "/api/v1/billing-profiles",
+            {"kind": "PAYEE", "counterparty_id": w.ids["payee_id"], "frequency": "WEEKLY"},
+        ),
+        "billing_profile.set",
+        "billing_profile",
+    ),
+    (
+        "POST /api/v1/finance/gl-mappings",
+        lambda w: (
+            "post",
+            "/api/v1/finance/gl-mappings",
+            {"role": "REVENUE", "component": "ENERGY", "account": "8000"},
+        ),
+        "gl_mapping.set",
+        "gl_mapping",
+    ),
+    (
+        "POST /api/v1/finance/exclusions",
+        lambda w: (
+            "post",
+            "/api/v1/finance/exclusions",
+            {"kind": "ACCOUNT", "value": "8001", "reason": "suspense account"},
+        ),
+        "finance_exclusion.add",
+        "finance_exclusion",
+    ),
+    (
+        "POST /api/v1/finance/exclusions/{exclusion_id}/retire",
+        lambda w: ("post", f"/api/v1/finance/exclusions/{w.ids['exclusion_id']}/retire", None),
+        "finance_exclusion.retire",
+        "finance_exclusion",
+    ),
+    (
+        "POST /api/v1/finance/adjustments",
+        lambda w: (
+            "post",
+            "/api/v1/finance/adjustments",
+            {
+                "period_start": "2026-03-01T00:00:00Z",
+                "period_end": "2026-04-01T00:00:00Z",
+                "amount": -2.5,
+                "currency": "EUR",
+                "account": "8000",
+                "reason": "goodwill",
+            },
+        ),
+        "finance_adjustment.add",
+        "finance_adjustment",
+    ),
+    (
+        "POST /api/v1/export-batches",
+        lambda w: (
+            "post",
+            "/api/v1/export-batches",
+            {"period_start": "2021-01-01T00:00:00Z", "period_end": "2021-02-01T00:00:00Z"},
+        ),
+        "export_batch.post",
+        "export_batch",
+    ),
 ]
 # Remote commands are audited too; they need the relay (Redis): test_remote_command_is_audited.
 NEEDS_RELAY = {"POST /api/v1/charge-stations/{station_id}/commands"}

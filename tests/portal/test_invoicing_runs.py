@@ -66,7 +66,7 @@ def test_start_a_run_follow_it_and_see_its_draft(world) -> None:
     detail = client.get(_url(a, "billing_run", run.pk)).content.decode()
     assert "Done" in detail and "every 2s" not in detail and "Customer invoice" in detail
     doc_id = run.documents.get().pk
-    assert f'href="/portal/{a.operator.slug}/documents/{doc_id}/"' in detail
+    assert f'href="/portal/{a.operator.slug}/invoices/{doc_id}/"' in detail
     assert "12.34 EUR" in detail and "14.93" in detail  # 12.34 + 21 % (2.59)
     assert a.customer.name in detail
     # Tenant B sees none of it.

@@ -33,11 +33,13 @@ from apps.invoicing.contracts import (
     DocumentStatus,
     DocumentType,
     FinalizeResult,
+    InvoicingSettingsRef,
     LineKind,
     VatCategory,
 )
-from apps.invoicing.models import Document, DocumentLine, InvoicingSettings, VatBreakdown
+from apps.invoicing.models import Document, DocumentLine, VatBreakdown
 from apps.invoicing.services.numbering import next_numbers
+from apps.invoicing.services.settings import invoicing_settings_get
 from apps.parties import api as parties_api
 
 CHUNK = 500  # documents per transaction of a bulk finalize
@@ -79,10 +81,9 @@ def actor_name(actor: Actor) -> str:
     return f"user {actor.user_id}" if actor.user_id is not None else ""
 
 
-def tenant_settings(tenant_id: int) -> InvoicingSettings:
-    """The tenant's invoicing settings, or the defaults (unsaved) when it has none."""
-    found = InvoicingSettings.objects.for_tenant(tenant_id).first()
-    return found if found is not None else InvoicingSettings(tenant_id=tenant_id)
+def tenant_settings(tenant_id: int) -> InvoicingSettingsRef:
+    """The tenant's invoicing settings, or the defaults when it has none."""
+    return invoicing_settings_get(tenant_id=tenant_id)
 
 
 def tenant_timezone(*, tenant_id: int) -> str:
@@ -90,18 +91,18 @@ def tenant_timezone(*, tenant_id: int) -> str:
     return tenant_settings(tenant_id).timezone
 
 
-def local_date(moment: datetime, settings: InvoicingSettings) -> date:
+def local_date(moment: datetime, settings: InvoicingSettingsRef) -> date:
     return moment.astimezone(ZoneInfo(settings.timezone)).date()
 
 
-def grace_ends(period_end: datetime, settings: InvoicingSettings) -> datetime:
+def grace_ends(period_end: datetime, settings: InvoicingSettingsRef) -> datetime:
     """When a draft of a period that ended at `period_end` may be finalized: late CDRs of
     the period have had `grace_days` to arrive."""
     return period_end + timedelta(days=settings.grace_days)
 
 
 def _grace_problem(
-    period_end: datetime | None, doc_type: str, settings: InvoicingSettings, now: datetime
+    period_end: datetime | None, doc_type: str, settings: InvoicingSettingsRef, now: datetime
 ) -> str | None:
     if doc_type == CREDIT_NOTE or period_end is None:
         return None
@@ -219,7 +220,7 @@ def _number_and_write(
     tenant_id: int,
     rows: list[dict[str, Any]],
     *,
-    settings: InvoicingSettings,
+    settings: InvoicingSettingsRef,
     actor: Actor,
     now: datetime,
 ) -> list[_Numbered]:
@@ -334,7 +335,7 @@ def _event_row(tenant_id: int, document_id: int) -> dict[str, Any]:
 def _finalize_locked(
     doc: Document,
     *,
-    settings: InvoicingSettings,
+    settings: InvoicingSettingsRef,
     actor: Actor,
     now: datetime,
     audit: bool = True,
@@ -440,7 +441,7 @@ def _finalize_chunk(
     tenant_id: int,
     ids: list[int],
     *,
-    settings: InvoicingSettings,
+    settings: InvoicingSettingsRef,
     actor: Actor,
     now: datetime,
 ) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:

@@ -16,13 +16,12 @@ from datetime import date
 from django.db import transaction
 from sequences import get_next_values
 
-from apps.invoicing.contracts import DocumentType
-from apps.invoicing.models import InvoicingSettings
+from apps.invoicing.contracts import DocumentType, InvoicingSettingsRef
 
 SERIES_PREFIX = "invoicing"
 
 
-def prefix_of(settings: InvoicingSettings, doc_type: DocumentType | str) -> str:
+def prefix_of(settings: InvoicingSettingsRef, doc_type: DocumentType | str) -> str:
     return {
         DocumentType.CUSTOMER_INVOICE: settings.prefix_customer_invoice,
         DocumentType.EMSP_INVOICE: settings.prefix_emsp_invoice,
@@ -46,7 +45,7 @@ def next_numbers(
     tenant_id: int,
     doc_type: DocumentType | str,
     issue_date: date,
-    settings: InvoicingSettings,
+    settings: InvoicingSettingsRef,
     count: int,
 ) -> list[str]:
     """The next `count` numbers of the series, reserved as one block with one locked
@@ -68,7 +67,7 @@ def next_number(
     tenant_id: int,
     doc_type: DocumentType | str,
     issue_date: date,
-    settings: InvoicingSettings,
+    settings: InvoicingSettingsRef,
 ) -> str:
     """The next number of the series, inside the caller's transaction."""
     return next_numbers(
