@@ -73,6 +73,7 @@ TARGETS = {  # issue 18's Speed section
 # Where the files area's render functions may be (first found wins; --ubl-call / --pdf-call
 # name another as module:function). Each takes a document (model instance) or its id.
 UBL_CALLS = (
+    "bench.bench_invoicing:ubl_of_document",
     "apps.invoicing.render.ubl:render_ubl",
     "apps.invoicing.render.ubl:ubl_render",
     "apps.invoicing.render.ubl:document_ubl",
@@ -83,6 +84,7 @@ UBL_CALLS = (
     "apps.invoicing.render.ubl:build",
 )
 PDF_CALLS = (
+    "bench.bench_invoicing:pdf_of_document",
     "apps.invoicing.render.pdf:render_pdf",
     "apps.invoicing.render.pdf:pdf_render",
     "apps.invoicing.render.pdf:document_pdf",
@@ -92,6 +94,28 @@ PDF_CALLS = (
     "apps.invoicing.render.pdf:render",
     "apps.invoicing.render.pdf:build",
 )
+
+
+def ubl_of_document(document_id: int) -> bytes:
+    """What the files service renders as UBL: the document read once (its lines and VAT
+    breakdown), then the UBL 2.1 XML (without the XSD check the service adds)."""
+    from apps.invoicing.models import Document
+    from apps.invoicing.render.data import document_data
+    from apps.invoicing.render.ubl import ubl_xml
+
+    return ubl_xml(document_data(Document.objects.get(pk=document_id)))
+
+
+def pdf_of_document(document_id: int) -> bytes:
+    """What the files service renders as the PDF: the document read once, its CII, the
+    WeasyPrint PDF/A-3 with the CII embedded (Factur-X)."""
+    from apps.invoicing.models import Document
+    from apps.invoicing.render.cii import cii_xml
+    from apps.invoicing.render.data import document_data
+    from apps.invoicing.render.pdf import facturx_pdf
+
+    doc = document_data(Document.objects.get(pk=document_id))
+    return facturx_pdf(doc, cii_xml(doc))
 
 
 def emit(**fields: Any) -> None:
