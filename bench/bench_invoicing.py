@@ -535,7 +535,7 @@ def phase_finalize(ctx: Context) -> dict[str, Any]:
     clock = Clock().start()
     for i in range(0, len(ids), batch):
         chunk = ids[i : i + batch]
-        call(finalize, ctx.known(document_ids=chunk, ids=chunk, run_id=ctx.run_id))
+        call(finalize, ctx.known(document_ids=chunk, ids=chunk))
     clock.stop()
     done = ctx.sql(
         "SELECT doc_type, count(*), count(DISTINCT number) FROM invoicing_document"
