@@ -117,6 +117,7 @@ def document_list(request: HttpRequest) -> HttpResponse:
             "statuses": [s for s, _ in form.fields["status"].choices if s],  # type: ignore[attr-defined]
             "problems": "" if valid else problems_in_words(form),
             "incoming": incoming,
+            "tz": invoicing_api.document_timezone(tenant_id=portal.tenant_id),
             "show_incoming": incoming
             or parties_api.operator_marketplace(tenant_id=portal.tenant_id),
         },
@@ -169,6 +170,8 @@ def _detail_context(portal: Portal, d: DocumentDetail) -> dict[str, Any]:
     may_edit = portal.may(Capability.INVOICING_EDIT) and not d.incoming
     creditable = [ln.id for ln in d.lines if ln.id not in d.credited_line_ids]
     return {
+        # Dates and times in the tenant's timezone (its periods are its local days).
+        "tz": invoicing_api.document_timezone(tenant_id=portal.tenant_id),
         "document": _row(doc),
         "seller": _party(d.seller),
         "buyer": _party(d.buyer),
