@@ -435,25 +435,36 @@ def _existing(tenant_id: int, period_start: datetime, period_end: datetime) -> E
 
 
 def _mark_lines(tenant_id: int, batch_id: int, preview: FinancePreview, now: datetime) -> int:
-    """INSERT ... SELECT the batch's rated lines into ExportedLine, in one statement."""
+    """Record the batch's rated lines in ExportedLine, set-based, in two statements: first
+    the lines to mark into a temporary table, then one INSERT from it. One `INSERT ... SELECT`
+    whose NOT EXISTS reads the table it inserts into made PostgreSQL scan that growing table
+    once per line (a nested-loop anti join planned for an empty table): quadratic, more than
+    8 minutes for a month of 1,000,000 CDRs (docs/benchmarks.md, "Invoicing")."""
     exclusions = selectors.finance_exclusion_list(tenant_id=tenant_id, include_retired=False)
     where, xparams = selectors.exclusion_filter(exclusions)
     table = connection.ops.quote_name(ExportedLine._meta.db_table)
-    sql = (
-        f"INSERT INTO {table} (tenant_id, created_at, updated_at, batch_id, rated_line_id, cdr_id) "
-        f"SELECT %(t)s, %(now)s, %(now)s, %(batch)s, b.rated_line_id, b.cdr_id "
-        f"FROM ({selectors.base_sql()}) b WHERE b.own_charge = %(no)s{where}"
-    )
+    staged = connection.ops.quote_name("invoicing_export_staged")
     params = {
         **selectors.base_params(tenant_id, preview.period_end, preview.cutoff),
         **xparams,
-        "now": selectors.dt_param(now),
-        "batch": batch_id,
         "no": False,
     }
     with connection.cursor() as cur:
-        cur.execute(sql, params)
-        return int(cur.rowcount)
+        cur.execute(f"DROP TABLE IF EXISTS {staged}")
+        cur.execute(
+            f"CREATE TEMPORARY TABLE {staged} AS SELECT b.rated_line_id, b.cdr_id "
+            f"FROM ({selectors.base_sql()}) b WHERE b.own_charge = %(no)s{where}",
+            params,
+        )
+        cur.execute(
+            f"INSERT INTO {table} (tenant_id, created_at, updated_at, batch_id, rated_line_id, "
+            f"cdr_id) SELECT %(t)s, %(now)s, %(now)s, %(batch)s, rated_line_id, cdr_id "
+            f"FROM {staged}",
+            {"t": tenant_id, "now": selectors.dt_param(now), "batch": batch_id},
+        )
+        marked = int(cur.rowcount)
+        cur.execute(f"DROP TABLE {staged}")
+        return marked
 
 
 def export_batch_post(
