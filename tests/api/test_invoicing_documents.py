@@ -122,8 +122,11 @@ def test_finalize_detail_discard_and_credit(tenant: Any) -> None:
     assert [n["id"] for n in detail["credit_notes"]] == [note["id"], rest.json()["id"]]
 
 
-def test_grace_refusal_is_409_naming_the_date(tenant: Any) -> None:
-    end = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+def test_grace_refusal_is_409_naming_the_date(tenant: Any, monkeypatch: Any) -> None:
+    # The services' clock, fixed: the period ended one day before "now" (grace: 5 days).
+    now = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+    monkeypatch.setattr("django.utils.timezone.now", lambda: now)
+    end = now - timedelta(days=1)
     doc = draft(tenant, period_end=end)
     response = _client(tenant).post(f"{URL}/{doc.pk}/finalize")
     assert response.status_code == 409
