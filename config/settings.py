@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "apps.invoicing",
     "apps.integrations",
     "apps.devices",
+    "apps.roaming",
     "demo",
     "portal",
 ]
@@ -292,6 +293,15 @@ OUTBOUND_HTTP_ALLOW_LOOPBACK = env_bool("OUTBOUND_HTTP_ALLOW_LOOPBACK", False)
 if PRODUCTION and OUTBOUND_HTTP_ALLOW_LOOPBACK:
     raise ConfigurationError("OUTBOUND_HTTP_ALLOW_LOOPBACK must not be set when PRODUCTION=1")
 
+# --- OCPI roaming (apps.roaming, roaming.ocpi, ADR 0040) -------------------------------------
+# The public base URL partners reach this platform's OCPI endpoints at (versions URL:
+# <OCPI_BASE_URL>/ocpi/versions). Default: the web process's own address.
+OCPI_BASE_URL = env_str("OCPI_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Request and response bodies in the exchange log are kept this many days, then blanked.
+OCPI_EXCHANGE_BODY_DAYS = env_int("OCPI_EXCHANGE_BODY_DAYS", 14)
+# Page size we serve at most (X-Limit) and ask for.
+OCPI_PAGE_LIMIT = env_int("OCPI_PAGE_LIMIT", 100)
+
 # --- Redis and Celery ---------------------------------------------------------------------
 # REDIS_URL is the production default for the broker and the result backend. Without it the
 # broker is kombu's filesystem transport in DATA_DIR: real worker processes, no server.
@@ -403,6 +413,7 @@ CELERY_BEAT_SCHEDULE = {
     # Billing runs (ADR 0035): every hour, start the scheduled runs whose period and grace
     # period have ended (one per tenant x frequency x period, however often it runs).
     "invoicing-schedule-runs": {"task": "invoicing.schedule_runs", "schedule": 3600},
+    "roaming-purge-exchange-bodies": {"task": "roaming.purge_exchange_bodies", "schedule": 86400},
     "rating-sweep-unrated": {
         "task": "rating.sweep_unrated",
         "schedule": env_int("RATING_SWEEP_SECONDS", 600),

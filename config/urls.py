@@ -16,6 +16,7 @@ urlpatterns = [
     path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("restapi.urls")),
+    path("ocpi/", include("roaming.ocpi.urls")),
 ]
 
 handler404 = "config.errors.not_found"

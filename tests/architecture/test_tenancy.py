@@ -16,6 +16,7 @@ DOMAIN_APPS = {
     "invoicing",
     "integrations",
     "devices",
+    "roaming",
 }
 
 # Platform-wide tables: the tenant itself and the people who may belong to several tenants.
@@ -94,6 +95,10 @@ ALLOWED_CROSS_APP_FKS = {
     "devices.DeviceState.charge_station -> locations.ChargeStation",
     "devices.DeviceVariable.charge_station -> locations.ChargeStation",
     "devices.CertificateRequest.charge_station -> locations.ChargeStation",
+    # OCPI (ADR 0040): a partner platform's role is the tenant's PARTNER party; a connection
+    # that may not see every location lists the ones it may.
+    "roaming.OcpiPartyRole.partner -> parties.Party",
+    "roaming.OcpiPublishedLocation.location -> locations.Location",
 }
 
 

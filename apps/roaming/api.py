@@ -1,0 +1,22 @@
+"""Public functions of the roaming app (OCPI connections, ADR 0040). Outer layers (the
+`roaming.ocpi` views, the portal, the REST API, the gateway) import only this module and
+`contracts`. Each area adds its names in its own section below."""
+
+from __future__ import annotations
+
+from apps.roaming import selectors, transport
+from apps.roaming.services import exchanges
+
+# -- groundwork: inbound authentication and the exchange log --------------------------------
+inbound_auth = selectors.inbound_auth
+exchange_log = exchanges.exchange_log
+exchange_bodies_purge = exchanges.exchange_bodies_purge
+token_digest = transport.token_digest
+
+# -- area "connections" ------------------------------------------------------------------------
+
+# -- area "cpo" ----------------------------------------------------------------------------------
+
+# -- area "cpo-receiver" -------------------------------------------------------------------------
+
+# -- area "emsp" ---------------------------------------------------------------------------------

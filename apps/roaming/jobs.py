@@ -1,0 +1,6 @@
+"""The roaming app's task names (apps.common.jobs, ADR 0026). Names start with `roaming.`:
+the `roaming` queue takes them (CELERY_TASK_ROUTES)."""
+
+from __future__ import annotations
+
+PURGE_EXCHANGE_BODIES = "roaming.purge_exchange_bodies"  # beat: blank old log bodies

@@ -1,0 +1,15 @@
+"""Thin Celery tasks of the roaming app (queue `roaming`): ids in, one service call,
+idempotent, acknowledged late."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.utils import timezone
+
+from apps.roaming import jobs
+from apps.roaming.services import exchanges
+
+
+@shared_task(name=jobs.PURGE_EXCHANGE_BODIES, ignore_result=True, acks_late=True)
+def purge_exchange_bodies() -> int:
+    return exchanges.exchange_bodies_purge(now=timezone.now())

@@ -1,0 +1,7 @@
+"""OCPI views of area "cpo" (filled by that area)."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
