@@ -294,7 +294,7 @@ def endpoint_url(connection: OcpiConnection, module: str, role: str) -> str | No
     endpoint has no role and serves both. None when the partner did not list it."""
     rows = {
         (e.module, e.role): e.url
-        for e in connection.endpoints.all()  # type: ignore[attr-defined]
+        for e in connection.endpoints.all()
         if e.module == module
     }
     return rows.get((module, role)) or rows.get((module, ""))
