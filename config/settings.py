@@ -414,6 +414,7 @@ CELERY_BEAT_SCHEDULE = {
     # period have ended (one per tenant x frequency x period, however often it runs).
     "invoicing-schedule-runs": {"task": "invoicing.schedule_runs", "schedule": 3600},
     "roaming-purge-exchange-bodies": {"task": "roaming.purge_exchange_bodies", "schedule": 86400},
+    "roaming-pushes-due": {"task": "roaming.pushes_due", "schedule": 60},
     "rating-sweep-unrated": {
         "task": "rating.sweep_unrated",
         "schedule": env_int("RATING_SWEEP_SECONDS", 600),

@@ -17,11 +17,16 @@ from typing import Any
 from celery import current_app
 
 
-def enqueue(name: str, *args: Any, ignore_result: bool = False) -> None:
+def enqueue(
+    name: str, *args: Any, ignore_result: bool = False, countdown: float | None = None
+) -> None:
     """Send the task registered as `name` with positional `args` (what `task.delay(*args)`
     sends: the routes in settings apply by name). `ignore_result`: nobody waits for it, so
-    no result is stored (a task declared with `ignore_result=True`)."""
+    no result is stored (a task declared with `ignore_result=True`). `countdown`: run it no
+    sooner than this many seconds from now."""
+    options: dict[str, Any] = {}
     if ignore_result:
-        current_app.send_task(name, args=args, ignore_result=True)
-    else:
-        current_app.send_task(name, args=args)
+        options["ignore_result"] = True
+    if countdown is not None and countdown > 0:
+        options["countdown"] = countdown
+    current_app.send_task(name, args=args, **options)

@@ -5,13 +5,17 @@
 from __future__ import annotations
 
 from apps.roaming import selectors, transport
-from apps.roaming.services import exchanges
+from apps.roaming.services import exchanges, push
 
 # -- groundwork: inbound authentication and the exchange log --------------------------------
 inbound_auth = selectors.inbound_auth
 exchange_log = exchanges.exchange_log
 exchange_bodies_purge = exchanges.exchange_bodies_purge
 token_digest = transport.token_digest
+# the push outbox (services/push.py): every area owes partners its pushes through it
+push_enqueue = push.push_enqueue
+pushes_release = push.pushes_release
+own_party = push.own_party
 
 # -- area "connections" ------------------------------------------------------------------------
 

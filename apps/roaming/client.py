@@ -292,9 +292,5 @@ def pages(
 def endpoint_url(connection: OcpiConnection, module: str, role: str) -> str | None:
     """The partner's endpoint for `module` in interface `role` (SENDER / RECEIVER); a 2.1.1
     endpoint has no role and serves both. None when the partner did not list it."""
-    rows = {
-        (e.module, e.role): e.url
-        for e in connection.endpoints.all()
-        if e.module == module
-    }
+    rows = {(e.module, e.role): e.url for e in connection.endpoints.all() if e.module == module}
     return rows.get((module, role)) or rows.get((module, ""))

@@ -4,3 +4,5 @@ the `roaming` queue takes them (CELERY_TASK_ROUTES)."""
 from __future__ import annotations
 
 PURGE_EXCHANGE_BODIES = "roaming.purge_exchange_bodies"  # beat: blank old log bodies
+PUSH_DRAIN = "roaming.push_drain"  # send one connection's due pushes, in order
+PUSHES_DUE = "roaming.pushes_due"  # beat: queue the drains whose time came

@@ -7,9 +7,19 @@ from celery import shared_task
 from django.utils import timezone
 
 from apps.roaming import jobs
-from apps.roaming.services import exchanges
+from apps.roaming.services import exchanges, push
 
 
 @shared_task(name=jobs.PURGE_EXCHANGE_BODIES, ignore_result=True, acks_late=True)
 def purge_exchange_bodies() -> int:
     return exchanges.exchange_bodies_purge(now=timezone.now())
+
+
+@shared_task(name=jobs.PUSH_DRAIN, ignore_result=True, acks_late=True)
+def push_drain(connection_id: int) -> int:
+    return push.push_drain(connection_id=connection_id)
+
+
+@shared_task(name=jobs.PUSHES_DUE, ignore_result=True)
+def pushes_due() -> int:
+    return push.pushes_due(now=timezone.now())
