@@ -115,11 +115,14 @@ def call(
     base64_token: bool | None = None,
     correlation_id: str | None = None,
     params: Mapping[str, Any] | None = None,
+    log: list[ExchangeIn] | None = None,
 ) -> OcpiReply:
     """One request to a partner. `token`: what to send (default: the connection's token we
     send); routing headers only on functional modules of 2.2.1 and when both parties are
     given. Raises OcpiCallFailed unless HTTP 2xx with an envelope status 1xxx (a 2.1.1 /
-    lenient partner that answers 2xx without an envelope status is taken as OK)."""
+    lenient partner that answers 2xx without an envelope status is taken as OK). The
+    exchange is logged now, or appended to `log` for the caller to write with its own
+    batch (`exchanges.exchanges_log`: one transaction for many calls)."""
     if params:
         parts = urlsplit(url)
         query = [*parse_qsl(parts.query, keep_blank_values=True), *params.items()]
@@ -203,25 +206,28 @@ def call(
         failure = OcpiCallFailed(f"network: {type(exc).__name__}: {exc}", url=url)
     if failure is not None:
         error = str(failure)
-    exchange_id = exchange_log(
-        ExchangeIn(
-            tenant_id=connection.tenant_id,
-            connection_id=connection.pk,
-            direction=Direction.OUT,
-            method=method,
-            url=url,
-            module=module,
-            http_status=http_status,
-            ocpi_status=ocpi_status,
-            duration_ms=int((time.monotonic() - started) * 1000),
-            request_id=request_id,
-            correlation_id=headers[transport.CORRELATION_ID],
-            request_headers={k: v for k, v in headers.items() if k != "Authorization"},
-            request_body=payload.decode("utf-8"),
-            response_body=response_text,
-            error=error,
-        )
+    entry = ExchangeIn(
+        tenant_id=connection.tenant_id,
+        connection_id=connection.pk,
+        direction=Direction.OUT,
+        method=method,
+        url=url,
+        module=module,
+        http_status=http_status,
+        ocpi_status=ocpi_status,
+        duration_ms=int((time.monotonic() - started) * 1000),
+        request_id=request_id,
+        correlation_id=headers[transport.CORRELATION_ID],
+        request_headers={k: v for k, v in headers.items() if k != "Authorization"},
+        request_body=payload.decode("utf-8"),
+        response_body=response_text,
+        error=error,
     )
+    exchange_id = None
+    if log is None:
+        exchange_id = exchange_log(entry)
+    else:
+        log.append(entry)
     if failure is not None:
         raise failure
     assert reply is not None

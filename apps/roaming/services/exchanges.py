@@ -15,7 +15,19 @@ _REDACTED = frozenset({"authorization", "cookie"})
 
 def exchange_log(x: ExchangeIn) -> int:
     """Write one exchange; returns its id. Never stores an Authorization header."""
-    row = OcpiExchange.objects.create(
+    row = _row(x)
+    row.save()
+    return row.pk
+
+
+def exchanges_log(entries: list[ExchangeIn]) -> None:
+    """Write many exchanges in one statement."""
+    if entries:
+        OcpiExchange.objects.bulk_create([_row(x) for x in entries])
+
+
+def _row(x: ExchangeIn) -> OcpiExchange:
+    return OcpiExchange(
         tenant_id=x.tenant_id,
         connection_id=x.connection_id,
         direction=x.direction.value,
@@ -32,7 +44,6 @@ def exchange_log(x: ExchangeIn) -> int:
         response_body=x.response_body[:MAX_BODY_CHARS],
         error=x.error,
     )
-    return row.pk
 
 
 def exchange_bodies_purge(*, now: datetime) -> int:
