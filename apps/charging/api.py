@@ -8,9 +8,11 @@ from apps.charging.selectors import cdrs as cdr_selectors
 from apps.charging.selectors import dashboard, flags, messages
 from apps.charging.selectors import rating as rating_selectors
 from apps.charging.selectors import sessions as session_selectors
-from apps.charging.services import cdrs, intake, live_cost_feed, review
+from apps.charging.services import cdrs, intake, live_cost_feed, review, roaming
 
 cdr_credit = cdrs.cdr_credit
+# A roaming CPO partner's CDR, for the eMSP tenant's billing engines (ADR 0041).
+roaming_cdr_record = roaming.roaming_cdr_record
 transaction_events_record = intake.transaction_events_record
 status_events_record = intake.status_events_record
 session_get = session_selectors.session_get

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -357,3 +357,31 @@ class CdrForRating:
     time_zone: str | None
     data: dict[str, Any]  # of the OCPI CDR object, what prices: start, end, charging periods
     exact: dict[str, Any] | None  # annotations["pricing"]["exact"]: the pricing core's exact
+    # The CDR's location country (OCPI cdr_location.country): what a roaming partner's CDR,
+    # which has no local station, offers a rule's country scope.
+    country: str = ""
+
+
+@dataclass(frozen=True)
+class RoamingCdrIn:
+    """A CDR a roaming CPO partner sent the eMSP tenant (OCPI), as the billing engines need
+    it: written as a CDR with no local session (`Cdr.session` empty), `party` the tenant's
+    PARTNER CPO party. Amounts are the CPO's, excl. / incl. VAT (incl. may be unknown)."""
+
+    tenant_id: int
+    cpo_party_pk: int
+    ocpi_id: str
+    start: datetime
+    end: datetime
+    currency: str
+    energy_kwh: Decimal
+    time_hours: Decimal
+    parking_hours: Decimal
+    # "cost", "fixed_cost", "energy_cost", "time_cost", "parking_cost", "reservation_cost"
+    # -> (excl_vat, incl_vat or None); "cost" is required, the others may be missing.
+    totals: dict[str, tuple[Decimal, Decimal | None]]
+    token_uid: str
+    data: dict[str, Any]  # the OCPI 2.2.1 CDR object (as received, normalised to 2.2.1)
+    time_zone: str | None = None
+    credit_reference_id: str | None = None  # a credit CDR: the id of the CDR it credits
+    source: dict[str, Any] = field(default_factory=dict)  # e.g. {"ocpi_connection": 3}

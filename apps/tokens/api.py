@@ -53,6 +53,11 @@ def tokens_by_uid(*, uid: str) -> list[TokenRef]:
     return [_ref(t) for t in Token.objects.filter(uid=uid).order_by("id")]
 
 
+def tokens_by_uid_ci(*, uid: str) -> list[TokenRef]:
+    """Every token whose uid equals `uid` ignoring case (OCPI CiString), of every tenant."""
+    return [_ref(t) for t in Token.objects.filter(uid__iexact=uid).order_by("id")]
+
+
 def token_candidates(*, uids: Iterable[str]) -> dict[str, list[TokenCandidate]]:
     """Every token with one of these uids, of every tenant, with its party's kind and its
     tenant's marketplace setting: what `token_resolve_among` decides from. One query for

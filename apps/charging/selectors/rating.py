@@ -41,6 +41,7 @@ _FIELDS: tuple[Any, ...] = (
     KeyTransform("charging_periods", "data"),
     KeyTransform("time_zone", "annotations"),
     KeyTransform("exact", KeyTransform("pricing", "annotations")),
+    KeyTransform("country", KeyTransform("cdr_location", "data")),
 )
 
 
@@ -75,6 +76,7 @@ def cdrs_for_rating(*, cdr_ids: Iterable[int]) -> list[CdrForRating]:
             periods,
             notes_time_zone,
             exact,
+            country,
         ) = row
         data = {
             k: v
@@ -110,6 +112,7 @@ def cdrs_for_rating(*, cdr_ids: Iterable[int]) -> list[CdrForRating]:
                 time_zone=notes_time_zone or session_tz,
                 data=data,
                 exact=exact,
+                country=country or "",
             )
         )
     return out

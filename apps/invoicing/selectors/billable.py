@@ -55,8 +55,11 @@ SPECS: tuple[DocSpec, ...] = (
         CounterpartyKind.PARTY,
         "buyer_party_id",
         "party_id",
-        # The CPO tenant's own eMSP: one company, never invoiced to itself.
-        "AND NOT rl.own_charge",
+        # The CPO tenant's own eMSP: one company, never invoiced to itself. A line the
+        # tenant bought (a roaming partner's CDR, ADR 0041: buyer_tenant = itself) is a
+        # cost the partner invoices outside the platform.
+        "AND NOT rl.own_charge"
+        " AND (rl.buyer_tenant_id IS NULL OR rl.buyer_tenant_id <> rl.tenant_id)",
     ),
     DocSpec(
         DocumentType.SELF_BILLING,

@@ -275,13 +275,15 @@ def _q(name: str) -> str:
 _BASE = """
 SELECT rl.id AS rated_line_id, rl.cdr_id AS cdr_id, rl.engine AS engine,
     rl.currency AS currency, rl.own_charge AS own_charge,
-    CASE WHEN rl.tenant_id = %(t)s AND rl.engine <> 'REIMBURSEMENT' THEN 'REVENUE'
+    CASE WHEN rl.tenant_id = %(t)s AND rl.engine <> 'REIMBURSEMENT'
+              AND (rl.buyer_tenant_id IS NULL OR rl.buyer_tenant_id <> rl.tenant_id)
+              THEN 'REVENUE'
          ELSE 'COST' END AS role,
-    CASE WHEN rl.tenant_id <> %(t)s THEN 'PARTY'
+    CASE WHEN rl.tenant_id <> %(t)s OR rl.buyer_tenant_id = %(t)s THEN 'PARTY'
          WHEN rl.engine = 'RETAIL' THEN 'CUSTOMER'
          WHEN rl.engine = 'WHOLESALE' THEN 'PARTY'
          ELSE 'PAYEE' END AS cp_kind,
-    CASE WHEN rl.tenant_id <> %(t)s THEN rl.seller_party_id
+    CASE WHEN rl.tenant_id <> %(t)s OR rl.buyer_tenant_id = %(t)s THEN rl.seller_party_id
          WHEN rl.engine = 'RETAIL' THEN rl.buyer_customer_id
          WHEN rl.engine = 'WHOLESALE' THEN rl.buyer_party_id
          ELSE rl.seller_payee_id END AS cp_id,

@@ -74,6 +74,8 @@ def _view(
     country = ""
     if ctx is not None and ctx.cdr_location:
         country = str(ctx.cdr_location.get("country") or "")
+    elif ctx is None:
+        country = cdr.country  # a roaming partner's CDR: its own cdr_location
     return SessionFacts(
         start=cdr.start,
         local_start=local,

@@ -102,7 +102,7 @@ class Engines:
         wanted: list[tuple[int, BillingEngine, int, SessionFacts]] = []
         for f in facts:
             c = f.cdr
-            if c.emsp_party_id is not None:
+            if c.emsp_party_id is not None and not _roaming_in(f):
                 wanted.append((c.id, BillingEngine.WHOLESALE, c.tenant_id, f.cpo))
             if c.emsp_tenant_id is not None and f.emsp is not None and _has_package(f):
                 wanted.append((c.id, BillingEngine.RETAIL, c.emsp_tenant_id, f.emsp))
@@ -134,6 +134,8 @@ class Engines:
     def wholesale(self, f: CdrFacts) -> Result:
         c = f.cdr
         engine = BillingEngine.WHOLESALE
+        if _roaming_in(f):
+            return self._partner_price(f)
         terms = self._rule(f, engine, c.tenant_id)
         if isinstance(terms, Flagged):
             return terms
@@ -263,6 +265,48 @@ class Engines:
             parties={"seller_payee_id": f.payee_id, "buyer_party_id": c.party_id},
         )
 
+    def _partner_price(self, f: CdrFacts) -> Result:
+        """Wholesale of a roaming partner's CDR (ADR 0041): the CPO's own price, bought by
+        the eMSP tenant (`buyer_tenant` = itself: a cost, never invoiced by the platform).
+        No rule: the partner prices; re-pricing it with the partner's published tariff is
+        the roaming app's reconciliation. VAT: the tenant's contract with that CPO, else
+        the CPO party's rate."""
+        c = f.cdr
+        engine = BillingEngine.WHOLESALE
+        if c.exact is None:
+            return Flagged(
+                engine,
+                c.tenant_id,
+                RatingFlagReason.PRICING_FAILED,
+                {"error": "the partner's CDR carries no price"},
+            )
+        try:
+            dims, adjustment = _cdr_figures(c.exact)
+        except (KeyError, TypeError, ArithmeticError) as exc:
+            return Flagged(
+                engine,
+                c.tenant_id,
+                RatingFlagReason.PRICING_FAILED,
+                {"error": f"the partner's CDR price cannot be read: {exc}"},
+            )
+        return self._line(
+            f,
+            engine,
+            c.tenant_id,
+            None,
+            None,
+            dims,
+            adjustment,
+            vat=(None, _rate(f.cpo_contract), f.cpo_party_vat, False),
+            rounding=_mode(f.cpo_contract),
+            parties={
+                "seller_party_id": c.party_id,
+                "buyer_party_id": c.emsp_party_id,
+                "buyer_tenant_id": c.tenant_id,
+                "own_charge": False,
+            },
+        )
+
     # -- shared steps -------------------------------------------------------------------
 
     def _rule(self, f: CdrFacts, engine: BillingEngine, tenant_id: int) -> RuleTerms | Flagged:
@@ -323,7 +367,7 @@ class Engines:
         f: CdrFacts,
         engine: BillingEngine,
         tenant_id: int,
-        terms: RuleTerms,
+        terms: RuleTerms | None,
         version: TariffVersionTerms | None,
         dims: Dimensions,
         adjustment: Decimal,
@@ -341,7 +385,8 @@ class Engines:
             hcc_exempt=vat[3] and engine == BillingEngine.REIMBURSEMENT,
         )
         if chosen is None:
-            return Flagged(engine, tenant_id, RatingFlagReason.NO_VAT_RATE, {"rule": terms.rule_id})
+            detail = {"rule": terms.rule_id} if terms is not None else {"cpo_party": c.party_id}
+            return Flagged(engine, tenant_id, RatingFlagReason.NO_VAT_RATE, detail)
         a = amounts.line_amounts(
             exact=dims, adjustment=adjustment, vat=chosen, currency=c.currency, rounding=rounding
         )
@@ -353,7 +398,7 @@ class Engines:
             "buyer_tenant_id": None,
             "own_charge": False,
             **parties,
-            "rule_version_id": terms.version_id,
+            "rule_version_id": terms.version_id if terms is not None else None,
             "tariff_version_id": version.id if version is not None else tariff_version_id,
             "currency": c.currency,
             "rounding_mode": rounding.value,
@@ -379,6 +424,11 @@ class Engines:
             fields[f"{name}_exact"] = _exact(exact)
             fields[name] = rounded
         return Priced(engine, tenant_id, fields, dims)
+
+
+def _roaming_in(f: CdrFacts) -> bool:
+    """A roaming CPO partner's CDR received by the eMSP tenant: no local station."""
+    return f.cdr.charge_station_id is None
 
 
 def _has_package(f: CdrFacts) -> bool:
