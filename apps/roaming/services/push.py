@@ -137,22 +137,19 @@ def _drain(connection_id: int, now: datetime | None) -> int:
     sent = 0
     while True:
         at = now or timezone.now()
+        # Oldest first, due or not: a row waiting for its retry holds back every later one
+        # (a later version of an object must not overtake it in a later drain either).
         rows = list(
-            OcpiPush.objects.filter(
-                connection=conn, status=PushStatus.PENDING.value, next_attempt_at__lte=at
-            ).order_by("id")[:DRAIN_BATCH]
+            OcpiPush.objects.filter(connection=conn, status=PushStatus.PENDING.value).order_by(
+                "id"
+            )[:DRAIN_BATCH]
         )
         if not rows:
-            later = (
-                OcpiPush.objects.filter(connection=conn, status=PushStatus.PENDING.value)
-                .order_by("next_attempt_at")
-                .values_list("next_attempt_at", flat=True)
-                .first()
-            )
-            if later is not None:
-                drain_enqueue(connection_id, countdown=(later - at).total_seconds())
             return sent
         for row in rows:
+            if row.next_attempt_at is not None and row.next_attempt_at > at:
+                drain_enqueue(connection_id, countdown=(row.next_attempt_at - at).total_seconds())
+                return sent
             to = (row.to_country_code, row.to_party_id) if row.to_country_code else None
             if to is not None and (to[0].upper(), to[1].upper()) in offline:
                 row.status = PushStatus.HELD.value
