@@ -19,7 +19,8 @@ What it does (ROAMING.md "Routing headers", mod_hub_client_info):
 Fault modes (`fault(...)`, consumed in order, each for `times` matching requests): HTTP 429
 with Retry-After, HTTP 500, malformed JSON, a slow answer held until the test sets an Event
 (`slow` returns it; the handler signals `arrived` first), OCPI 4001 / 4003, a Link pointing
-elsewhere or malformed, a new object while the client crawls (`total_changes`); plus
+elsewhere or malformed, a new object while the client crawls (`total_changes`), an
+X-Total-Count larger than the list without a Link (`total_overstated`); plus
 `one_item_pages()` (the server's X-Limit becomes 1).
 
 Every request is recorded (`requests`) with its headers (lower-case names), query and body.
@@ -317,13 +318,16 @@ class HubDouble:
             self._arrival.notify_all()
         status, headers, payload = self._answer(rec)
         raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        h.send_response(status)
-        h.send_header("Content-Type", "application/json")
-        h.send_header("Content-Length", str(len(raw)))
-        for k, v in headers.items():
-            h.send_header(k, v)
-        h.end_headers()
-        h.wfile.write(raw)
+        try:
+            h.send_response(status)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(len(raw)))
+            for k, v in headers.items():
+                h.send_header(k, v)
+            h.end_headers()
+            h.wfile.write(raw)
+        except (BrokenPipeError, ConnectionResetError):
+            h.close_connection = True  # the client gave up waiting (a slow answer's timeout)
 
     def _answer(self, rec: Recorded) -> tuple[int, dict[str, str], Any]:
         path = rec.path.rstrip("/")
@@ -503,6 +507,10 @@ class HubDouble:
             newest["last_updated"] = _iso(last + timedelta(hours=1))
             self.add_object(module, newest["country_code"], newest["party_id"], newest)
         headers["X-Limit"] = str(limit)
+        if fault is not None and fault.kind == "total_overstated":
+            # The count promises more than the list holds, and no Link says so.
+            headers["X-Total-Count"] = str(len(items) + 5)
+            return 200, headers, _env(page)
         if offset + limit < len(items):
             params = {k: v for k, v in rec.query.items() if k not in ("offset", "limit")}
             params.update(offset=str(offset + limit), limit=str(limit))
