@@ -97,6 +97,25 @@ def test_token_a_is_refused_on_functional_modules_with_403(
     assert json.loads(row.response_body) == {"detail": "Your authorization token is invalid."}
 
 
+def test_a_token_that_is_not_base64_gets_a_server_error(
+    extrawest_peer: PeerProcess,  # noqa: F811
+) -> None:
+    """Quirk: on versions it Base64-decodes any token and does not catch the padding
+    error: an unknown token sent raw is answered HTTP 200 with OCPI 3000 (a server error,
+    so retryable for us), not 401."""
+    conn = _conn(extrawest_peer, "not base64!")
+    with pytest.raises(client.OcpiCallFailed) as failed:
+        client.call(
+            connection=conn,
+            method="GET",
+            url=extrawest_peer.versions_url,
+            module="versions",
+            base64_token=False,
+        )
+    assert (failed.value.http_status, failed.value.ocpi_status) == (200, 3000)
+    assert failed.value.retryable is True
+
+
 def test_pull_all_locations_through_its_malformed_link(
     extrawest_peer: PeerProcess,  # noqa: F811
 ) -> None:
