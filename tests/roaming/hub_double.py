@@ -13,6 +13,8 @@ What it does (ROAMING.md "Routing headers", mod_hub_client_info):
   party only), oldest first, paginated with a same-origin `Link`, `X-Total-Count` and
   `X-Limit` (`max_limit`);
 - pushes (PUT / PATCH / POST) to any module are accepted and kept in `pushes`;
+- `GET /ocpi/2.2.1/hubclientinfo` lists the parties behind it as ClientInfo objects
+  (`set_party_status` changes what it says);
 - `push_client_info(...)` PUTs a ClientInfo (a party OFFLINE / CONNECTED) to the client's
   hubclientinfo endpoint, with the token the client registered.
 
@@ -152,6 +154,7 @@ class HubDouble:
             for k, p in enumerate(parties)
         }
         self.requests: list[Recorded] = []
+        self.party_status: dict[tuple[str, str], str] = {}
         self.pushes: list[Recorded] = []
         self.violations: list[str] = []
         self.callbacks: list[tuple[str, int]] = []  # (url, HTTP status) of our callbacks
@@ -226,6 +229,24 @@ class HubDouble:
     def one_item_pages(self) -> None:
         """From now on the server's page size (X-Limit) is 1, whatever the client asks."""
         self.max_limit = 1
+
+    def set_party_status(self, country_code: str, party_id: str, status: str) -> None:
+        """What the hub's ClientInfo list says about a party (CONNECTED by default)."""
+        with self._lock:
+            self.party_status[(country_code, party_id)] = status
+
+    def client_infos(self) -> list[dict[str, Any]]:
+        """The hub's ClientInfo list (GET hubclientinfo): every party behind it."""
+        return [
+            {
+                "party_id": p.party_id,
+                "country_code": p.country_code,
+                "role": p.role,
+                "status": self.party_status.get((p.country_code, p.party_id), "CONNECTED"),
+                "last_updated": _iso(T0),
+            }
+            for p in self.parties
+        ]
 
     def accept_token(self, token: str) -> None:
         """A registration done beforehand: the hub accepts `token` as our credentials token."""
@@ -350,8 +371,10 @@ class HubDouble:
             return 200, headers, _env(self._versions() if module else self._details())
         if module == "credentials":
             return self._credentials(rec)
-        if module in ("hubclientinfo",):
-            return 200, headers, _env([])
+        if module == "hubclientinfo":
+            if rec.method != "GET":
+                return 405, headers, _env(None, 2000, "the hub's ClientInfo is read-only")
+            return 200, headers, _env(self.client_infos())
         routing = self._check_routing(rec, module)
         if routing is not None:
             return routing
@@ -397,7 +420,11 @@ class HubDouble:
                     {"identifier": module, "role": role, "url": self.module_url(module)}
                 )
         endpoints.append(
-            {"identifier": "hubclientinfo", "role": "SENDER", "url": self.module_url("hub")}
+            {
+                "identifier": "hubclientinfo",
+                "role": "SENDER",
+                "url": self.module_url("hubclientinfo"),
+            }
         )
         return {"version": "2.2.1", "endpoints": endpoints}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ from apps.roaming.models import OcpiExchange
 from tests.factories import OperatorFactory
 from tests.roaming.hub_double import HubDouble
 from tests.roaming.peers.fixtures import extrawest_peer, extrawest_python  # noqa: F401
-from tests.roaming.peers.runtime import PeerProcess
+from tests.roaming.peers.runtime import PeerProcess, start_peer
 from tests.roaming.peers.world import registered_connection
 from tests.roaming.schemas import errors, validate
 
@@ -267,6 +268,89 @@ def test_start_session_is_answered_then_a_command_result_is_posted(
         assert received["data"]["response_url"] == response_url
     finally:
         receiver.stop()
+
+
+def test_the_peer_registers_us_calling_back_a_versions_endpoint(
+    extrawest_python: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The handshake from the peer's side, with the groundwork only: we POST credentials
+    with its token A; it calls back "our" versions and details (served here by the hub
+    double, which accepts the token B we gave) and answers its token C. A fresh peer: the
+    module's peer keeps its token A for the other tests."""
+    peer = start_peer(extrawest_python, tmp_path / "peer")
+    ours = HubDouble().start()
+    try:
+        token_b = "our-token-b-for-the-peer"
+        ours.accept_token(token_b)
+        conn = _conn(peer, peer.token_a, version="2.2.1")
+        body = {
+            "token": token_b,
+            "url": ours.versions_url,
+            "roles": [
+                {
+                    "role": "EMSP",
+                    "party_id": "OUE",
+                    "country_code": "NL",
+                    "business_details": {"name": "Our eMSP"},
+                }
+            ],
+        }
+        validate(body, "2.2.1", "credentials")
+        reply = client.call(
+            connection=conn,
+            method="POST",
+            url=peer.module_url("credentials"),
+            module="credentials",
+            body=body,
+        )
+        assert errors(reply.data, "2.2.1", "credentials") == [
+            "$.roles[0].business_details.logo: None is not of type 'object'",
+            "$.roles[0].business_details.website: None is not of type 'string'",
+        ]  # quirk: nulls
+        validate(_without_nulls(reply.data), "2.2.1", "credentials")
+        token_c = reply.data["token"]
+        assert token_c not in (peer.token_a, peer.token_c)
+        assert reply.data["url"] == peer.versions_url
+        # Quirk: its own role comes back lower-cased.
+        assert [(r["role"], r["country_code"], r["party_id"]) for r in reply.data["roles"]] == [
+            ("CPO", "nl", "exw")
+        ]
+        # Its callback: versions, then the details they point to, each with our token B.
+        callbacks = [(r.method, r.path, r.token, r.token_base64) for r in ours.requests]
+        assert callbacks == [
+            ("GET", "/ocpi/versions", token_b, True),
+            ("GET", "/ocpi/2.2.1", token_b, True),
+        ]
+        state = peer.state()
+        assert state["token_a_valid"] is False
+        assert state["registrations"] == [
+            {"url": ours.versions_url, "roles": [_lower_ids(body["roles"][0])], "rotated": False}
+        ]
+        # Token A is used up (versions: 401 now), and C opens the modules.
+        with pytest.raises(client.OcpiCallFailed) as failed:
+            client.call(connection=conn, method="GET", url=peer.versions_url, module="versions")
+        assert failed.value.http_status == 401
+        pulled = client.call(
+            connection=conn,
+            method="GET",
+            url=peer.module_url("locations"),
+            module="locations",
+            token=token_c,
+        )
+        assert len(pulled.data) == 7
+    finally:
+        ours.stop()
+        peer.stop()
+
+
+def _lower_ids(role: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **role,
+        "country_code": role["country_code"].lower(),
+        "party_id": role["party_id"].lower(),
+        "business_details": {**role["business_details"], "website": None, "logo": None},
+    }
 
 
 @pytest.mark.django_db(transaction=True)
