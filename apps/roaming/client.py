@@ -25,7 +25,8 @@ MAX_PAGES = 10_000  # a pull stops here whatever the partner's Link says
 
 class OcpiCallFailed(Exception):
     """The partner could not be reached or did not answer OK. `retryable`: a network
-    failure, HTTP 429 / 5xx, or an OCPI 3xxx status; not a 2xxx (our request was refused)."""
+    failure, HTTP 429 / 5xx, an OCPI 3xxx status, or a hub's 4002 / 4003 (timeout, party not
+    connected); not a 2xxx (our request was refused) nor 4001 (unknown receiver)."""
 
     def __init__(
         self,
@@ -49,6 +50,8 @@ class OcpiCallFailed(Exception):
             return True
         if self.http_status == 429 or self.http_status >= 500:
             return True
+        if self.ocpi_status in (transport.HUB_TIMEOUT, transport.HUB_CONNECTION_PROBLEM):
+            return True  # the hub could not reach the party now: later may work
         return self.ocpi_status is not None and 3000 <= self.ocpi_status < 4000
 
     def __str__(self) -> str:

@@ -176,15 +176,16 @@ def test_unknown_receiver_4001_fails_the_push(conn: OcpiConnection, hub: HubDoub
     assert _row(other).status == "SENT"  # a refusal does not hold up the rest
 
 
-def test_not_connected_4003_fails_the_push_today(conn: OcpiConnection, hub: HubDouble) -> None:
-    """4003 (the receiving party is not connected to the hub) is transient by nature, but
-    the client retries only network errors, 429, 5xx and 3xxx: the push is FAILED. Pinned so
-    that a change of that rule is deliberate (reported to the integrator)."""
+def test_not_connected_4003_is_retried_with_back_off(conn: OcpiConnection, hub: HubDouble) -> None:
+    """4003 (the receiving party is not connected to the hub) and 4002 (the hub timed out)
+    are transient: the push waits for its retry, like a 5xx; 4001 (unknown receiver) is a
+    refusal (above)."""
     hub.fault("4003")
     pk = _evse_push(conn, 1)
     assert push.push_drain(connection_id=conn.pk, now=T0) == 0
     row = _row(pk)
-    assert (row.status, row.attempts) == ("FAILED", 1)
+    assert (row.status, row.attempts) == ("PENDING", 1)
+    assert row.next_attempt_at == T0 + timedelta(seconds=push.backoff(1))
     assert "OCPI 4003" in row.last_error
 
 
