@@ -26,6 +26,7 @@ from apps.locations.contracts import (
     ConnectionEventKind,
     EvseStatusReport,
 )
+from apps.roaming import api as roaming_api
 from apps.tokens import api as tokens_api
 from apps.tokens.contracts import AuthorizationReport, AuthorizationStatus
 
@@ -329,19 +330,24 @@ class DjangoBackend:
 
     async def authorize(self, *, tenant_id: int, station_id: int, uid: str) -> AuthorizationStatus:
         """The access decision for `uid` at this station (ADR 0015), from the cache while it
-        is fresh (GATEWAY_AUTH_CACHE_SECONDS): a changed group or token may take that long."""
+        is fresh (GATEWAY_AUTH_CACHE_SECONDS): a changed group or token may take that long.
+        Where OCPI wants it (an unknown uid, a roaming token whitelisted NEVER /
+        ALLOWED_OFFLINE) the eMSP is asked in real time (apps.roaming `station_authorize`,
+        in a thread, bounded by OCPI_AUTHORIZE_TIMEOUT_MS); a fallback answer given because
+        no eMSP answered is not cached."""
         now = time.monotonic()
         key = (station_id, uid)
         cached = self._token_cache.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
-        status = await self._call(
-            tokens_api.token_authorize, tenant_id=tenant_id, station_id=station_id, uid=uid
+        decision = await self._call(
+            roaming_api.station_authorize, tenant_id=tenant_id, station_id=station_id, uid=uid
         )
         if len(self._token_cache) > 100_000:
             self._token_cache.clear()
-        self._token_cache[key] = (now + self._auth_ttl, status)
-        return status
+        if decision.cacheable:
+            self._token_cache[key] = (now + self._auth_ttl, decision.status)
+        return decision.status
 
     def authorized(
         self, *, tenant_id: int, station_id: int, identity: str, uid: str, status: str

@@ -159,7 +159,9 @@ def _drain(connection_id: int, now: datetime | None) -> int:
                 row.last_error = "the receiving party is offline at its hub"
                 row.save(update_fields=["status", "last_error", "updated_at"])
                 continue
-            base = client.endpoint_url(conn, row.module, InterfaceRole.RECEIVER.value)
+            # A full URL (a command result's `response_url`) is the target itself.
+            full = row.path if row.path.lower().startswith(("http://", "https://")) else None
+            base = full or client.endpoint_url(conn, row.module, InterfaceRole.RECEIVER.value)
             if base is None:
                 row.status = PushStatus.FAILED.value
                 row.last_error = f"the partner lists no {row.module} receiver endpoint"
@@ -169,10 +171,15 @@ def _drain(connection_id: int, now: datetime | None) -> int:
                 reply = client.call(
                     connection=conn,
                     method=row.method,
-                    url=base.rstrip("/") + "/" + row.path.lstrip("/") if row.path else base,
+                    url=(
+                        base
+                        if full or not row.path
+                        else base.rstrip("/") + "/" + row.path.lstrip("/")
+                    ),
                     module=row.module,
                     body=transport.loads(row.body),
-                    from_party=own_party(conn.tenant_id, row.module),
+                    # A full-URL push is a CommandResult: the CPO answers the eMSP's command.
+                    from_party=own_party(conn.tenant_id, "locations" if full else row.module),
                     to_party=to,
                 )
             except client.OcpiCallFailed as exc:
