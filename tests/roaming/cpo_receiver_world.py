@@ -40,6 +40,7 @@ def connect(
     version: str = "2.2.1",
     tokens_url: str = "https://emsp.example/ocpi/2.2.1/tokens",
     name: str = "eMSP partner",
+    station: bool = True,
 ) -> World:
     tenant = tenant or OperatorFactory()
     cpo = PartyFactory(tenant=tenant, role="CPO", kind="OWN", country_code="NL")
@@ -78,6 +79,8 @@ def connect(
         role="SENDER" if version != "2.1.1" else "",
         url=tokens_url,
     )
+    if not station:
+        return World(tenant, cpo, emsp, conn, token, None, None, None)
     connector = ConnectorFactory(
         evse__charge_station__location__party=cpo,
         evse__charge_station__location__ocpi_id="LOC-Ams-1",
