@@ -311,6 +311,8 @@ def command_result_of(command: str, outcome: CommandOutcome) -> tuple[str, str]:
         elif command == "CANCEL_RESERVATION":
             result = "UNKNOWN_RESERVATION"
     message = outcome.message or (f"the station answered {said}" if said else "")
+    if result == "ACCEPTED":
+        message = ""
     if outcome.status is CommandStatus.OFFLINE:
         message = message or "the charge station is not connected"
     return result, message
