@@ -208,6 +208,8 @@ class DjangoBackend:
         # (station, uid) -> (expires at, answer): a decision depends on the station (its
         # tenant, roaming, charge-port groups), so it never answers another station.
         self._token_cache: dict[tuple[int, str], tuple[float, AuthorizationStatus]] = {}
+        # (station, uid) -> the eMSP's authorization_reference of its last real-time answer
+        self._auth_references: dict[tuple[int, str], str] = {}
         self._seen: set[int] = set()
         self.publisher = TaskPublisher(lambda keys: charging_api.transactions_enqueue(keys))
         self.transactions: GroupCommitWriter[TransactionEventIn, TransactionEventResult] = (
@@ -347,7 +349,18 @@ class DjangoBackend:
             self._token_cache.clear()
         if decision.cacheable:
             self._token_cache[key] = (now + self._auth_ttl, decision.status)
+        if len(self._auth_references) > 10_000:
+            self._auth_references.clear()
+        if decision.authorization_reference:
+            self._auth_references[key] = decision.authorization_reference
+        else:
+            self._auth_references.pop(key, None)
         return decision.status
+
+    def authorization_reference(self, *, station_id: int, uid: str) -> str:
+        """The eMSP's authorization_reference of the last real-time answer for `uid` at this
+        station ("" when the token cache decided): the session that follows carries it."""
+        return self._auth_references.get((station_id, uid), "")
 
     def authorized(
         self, *, tenant_id: int, station_id: int, identity: str, uid: str, status: str

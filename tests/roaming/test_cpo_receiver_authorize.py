@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from apps.charging.models import OcppEvent
 from apps.locations.models import ChargeStation
 from apps.roaming import api as roaming_api
 from apps.tokens.contracts import AuthorizationStatus
@@ -265,9 +266,11 @@ def test_several_emsps_are_asked_in_parallel_and_allowed_wins() -> None:
 # -- through the OCPP gateway ------------------------------------------------------------------
 
 
-def _authorize(
-    gw: RunningGateway, station: ChargeStation, password: str, uids: list[str]
+def _authorize_then_start(
+    gw: RunningGateway, station: ChargeStation, password: str, uids: list[str], start: str
 ) -> list[str]:
+    """Authorize each uid, then StartTransaction with `start`: the answers' statuses."""
+
     async def run() -> list[str]:
         async with open_station(
             gw.ws_url + station.identity,
@@ -275,10 +278,20 @@ def _authorize(
             headers=basic(station.identity, password),
         ) as ws:
             c = OcppClient(ws)
-            return [
+            got = [
                 str((await c.call("Authorize", {"idTag": uid}))["idTagInfo"]["status"])
                 for uid in uids
             ]
+            started = await c.call(
+                "StartTransaction",
+                {
+                    "connectorId": 1,
+                    "idTag": start,
+                    "meterStart": 0,
+                    "timestamp": "2026-12-07T12:00:00Z",
+                },
+            )
+            return [*got, str(started["idTagInfo"]["status"])]
 
     return asyncio.run(run())
 
@@ -296,6 +309,11 @@ def test_the_gateway_authorizes_a_pushed_token_and_asks_the_emsp_for_an_unknown_
     )
     assert (status, env["status_code"]) == (200, 1000)
     table["CAFE0001"] = {"allowed": "ALLOWED", "token": TOKEN, "authorization_reference": "R9"}
-    got = _authorize(gateway, world.station, password, ["PUSHED1", "CAFE0001", "NOBODY"])
-    assert got == ["Accepted", "Accepted", "Invalid"]
+    got = _authorize_then_start(
+        gateway, world.station, password, ["PUSHED1", "CAFE0001", "NOBODY"], start="CAFE0001"
+    )
+    assert got == ["Accepted", "Accepted", "Invalid", "Accepted"]
     assert [r["path"].split("/")[4] for r in double.requests] == ["CAFE0001", "NOBODY"]
+    # The transaction started after the eMSP's ALLOWED carries its reference.
+    event = OcppEvent.objects.get(action="StartTransaction")
+    assert (event.auth_method, event.authorization_reference) == ("AUTH_REQUEST", "R9")
