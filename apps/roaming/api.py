@@ -28,7 +28,6 @@ TokenRefused = tokens_in.Refused
 token_received_put = tokens_in.token_received_put
 token_received_patch = tokens_in.token_received_patch
 token_received_get = tokens_in.token_received_get
-token_received_flags = tokens_in.token_received_flags
 command_receive = commands_in.command_receive
 command_run = commands_in.command_run
 AuthorizationInfo = authorize.AuthorizationInfo

@@ -389,21 +389,3 @@ def token_received_get(
             http_status=404,
         )
     return dict(row.data)
-
-
-def token_received_flags(
-    *, tenant_id: int, country_code: str, party_id: str, uid: str
-) -> list[Any]:
-    """The rules a received token broke (for the portal and the tests), [] when none."""
-    row = (
-        ForeignObject.objects.filter(
-            tenant_id=tenant_id,
-            module=MODULE,
-            country_code=country_code.upper(),
-            party_id=party_id.upper(),
-            object_id__startswith=uid.upper() + ":",
-        )
-        .values_list("flags", flat=True)
-        .first()
-    )
-    return list(row or [])
