@@ -356,3 +356,41 @@ def test_start_session_reaches_the_station_and_the_partner_gets_accepted(
     assert (request["path"], request["body"]) == ("/cb/9", {"result": "ACCEPTED"})
     # The station starts: its StartTransaction is authorized with the command's token.
     wait_for(lambda: sim.station.active_txid, timeout=30, what="the remote session")
+
+
+@pytest.mark.django_db
+def test_version_2_1_1_response_without_timeout_and_its_result_words(
+    client: Client, queued: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = connect(version="2.1.1")
+    monkeypatch.setattr(
+        commands_in.locations_api,
+        "charge_station_command",
+        lambda **kw: outcome(CommandStatus.OFFLINE),
+    )
+    token_2_1_1 = {
+        "uid": "12345678905880",
+        "type": "RFID",
+        "auth_id": "DE8ACC12E46L89",
+        "issuer": "TheNewMotion",
+        "valid": True,
+        "whitelist": "ALLOWED",
+        "last_updated": "2015-06-29T22:39:09Z",
+    }
+    body = {
+        "response_url": "https://e.example/cb/211",
+        "token": token_2_1_1,
+        "location_id": "LOC-AMS-1",
+        "evse_uid": "EVSE-1",
+    }
+    status, env = ocpi(client, world, "POST", "/ocpi/2.1.1/cpo/commands/START_SESSION", body)
+    assert (status, env["status_code"], env["data"]) == (200, 1000, {"result": "ACCEPTED"})
+    token = Token.objects.get()  # the connection's only eMSP role is the token's party
+    assert (token.party_id, token.contract_id) == (world.emsp.pk, "DE8ACC12E46L89")
+    row = OcpiCommand.objects.get()
+    assert roaming_api.command_run(command_id=row.pk) == "FAILED"
+    pushed = OcpiPush.objects.get()
+    assert push.transport.loads(pushed.body) == {
+        "result": "REJECTED",
+        "message": [{"language": "en", "text": "the charge station is not connected"}],
+    }

@@ -327,16 +327,6 @@ def command_run(*, command_id: int, now: datetime | None = None) -> str:
     conn = row.connection
     request: dict[str, Any] = row.request if isinstance(row.request, dict) else {}
     token: dict[str, Any] = request["token"] if isinstance(request.get("token"), dict) else {}
-    found = None
-    if token.get("uid"):
-        party = _single_emsp(conn)
-        cc = str(token.get("country_code") or (party[0] if party else ""))
-        pid = str(token.get("party_id") or (party[1] if party else ""))
-        try:
-            party_pk, _, _ = tokens_in.emsp_party(conn, cc, pid)
-            found = tokens_api_find(conn.tenant_id, party_pk, str(token["uid"]))
-        except Refused:
-            found = None
     message = ""
     try:
         plan = _plan(
@@ -344,7 +334,7 @@ def command_run(*, command_id: int, now: datetime | None = None) -> str:
             row.command,
             request,
             cpo=None,
-            token_uid=found or str(token.get("uid") or ""),
+            token_uid=_stored_uid(conn, token),
             this_command_pk=row.pk,
         )
         outcome = locations_api.charge_station_command(
@@ -368,10 +358,21 @@ def command_run(*, command_id: int, now: datetime | None = None) -> str:
     return result
 
 
-def tokens_api_find(tenant_id: int, party_pk: int, uid: str) -> str | None:
-    """The uid of the stored token (its casing as first received), or None."""
-    record = tokens_api.token_partner_find(tenant_id=tenant_id, party_pk=party_pk, uid=uid)
-    return record.uid if record is not None else None
+def _stored_uid(conn: OcpiConnection, token: dict[str, Any]) -> str:
+    """The uid of the command's token as we stored it at receipt (the casing first received:
+    what the station will send back as its idTag), else as the partner wrote it."""
+    uid = str(token.get("uid") or "")
+    party = _single_emsp(conn)
+    cc = str(token.get("country_code") or (party[0] if party else ""))
+    pid = str(token.get("party_id") or (party[1] if party else ""))
+    if not uid:
+        return ""
+    try:
+        party_pk, _, _ = tokens_in.emsp_party(conn, cc, pid)
+    except Refused:
+        return uid
+    record = tokens_api.token_partner_find(tenant_id=conn.tenant_id, party_pk=party_pk, uid=uid)
+    return record.uid if record is not None else uid
 
 
 def _result_push(row: OcpiCommand, conn: OcpiConnection, result: str, message: str) -> None:
