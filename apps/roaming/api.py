@@ -30,6 +30,7 @@ token_received_patch = tokens_in.token_received_patch
 token_received_get = tokens_in.token_received_get
 command_receive = commands_in.command_receive
 command_run = commands_in.command_run
+command_authorization_references = commands_in.command_authorization_references
 AuthorizationInfo = authorize.AuthorizationInfo
 StationAuthorization = authorize.StationAuthorization
 authorize_realtime = authorize.authorize_realtime

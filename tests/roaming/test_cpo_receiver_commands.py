@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from apps.charging.models import OcppEvent
 from apps.locations.contracts import CommandKind, CommandOutcome, CommandStatus
 from apps.locations.models import RemoteCommand
 from apps.roaming import api as roaming_api
@@ -106,7 +107,11 @@ def test_start_session_is_accepted_at_once_and_its_result_pushed(
 
     monkeypatch.setattr(commands_in.locations_api, "charge_station_command", station_command)
     status, env = ocpi(
-        client, world, "POST", URL + "START_SESSION", start_body(world, partner.url + "/cb/1")
+        client,
+        world,
+        "POST",
+        URL + "START_SESSION",
+        start_body(world, partner.url + "/cb/1", authorization_reference="EMSP-REF-1"),
     )
     assert (status, env["status_code"], env["data"]) == (
         200,
@@ -138,6 +143,17 @@ def test_start_session_is_accepted_at_once_and_its_result_pushed(
         "POST",
         partner.url + "/cb/1",
         f"command-result:{row.uid}",
+    )
+    # The session the station starts carries our reference (the station command's id):
+    # the eMSP's authorization_reference is found by it (OCPI: on the Session and CDR).
+    assert roaming_api.command_authorization_references(
+        tenant_id=world.tenant.pk, references=["77", "78", ""]
+    ) == {"77": "EMSP-REF-1"}
+    assert (
+        roaming_api.command_authorization_references(
+            tenant_id=world.tenant.pk + 1000, references=["77"]
+        )
+        == {}
     )
     # Run again (a redelivery): nothing is sent twice.
     assert roaming_api.command_run(command_id=row.pk) == "ACCEPTED"
@@ -339,7 +355,11 @@ def test_start_session_reaches_the_station_and_the_partner_gets_accepted(
     wait_for(lambda: relay.owner(world.station.identity) == "node-a", timeout=30, what="on node-a")
     wait_for(lambda: sim.station.boots >= 1, timeout=30, what="booted")
     status, env = ocpi(
-        Client(), world, "POST", URL + "START_SESSION", start_body(world, partner.url + "/cb/9")
+        Client(),
+        world,
+        "POST",
+        URL + "START_SESSION",
+        start_body(world, partner.url + "/cb/9", authorization_reference="EMSP-REF-9"),
     )
     assert env["data"]["result"] == "ACCEPTED"
     (name, (command_pk,)) = queued[0]
@@ -354,8 +374,14 @@ def test_start_session_reaches_the_station_and_the_partner_gets_accepted(
     assert push.push_drain(connection_id=world.conn.pk) == 1
     (request,) = partner.requests
     assert (request["path"], request["body"]) == ("/cb/9", {"result": "ACCEPTED"})
-    # The station starts: its StartTransaction is authorized with the command's token.
+    # The station starts: its StartTransaction is authorized with the command's token, and
+    # the start carries our reference, by which the eMSP's is found.
     wait_for(lambda: sim.station.active_txid, timeout=30, what="the remote session")
+    start = OcppEvent.objects.get(action="StartTransaction")
+    assert (start.auth_method, start.authorization_reference) == ("COMMAND", str(remote.pk))
+    assert roaming_api.command_authorization_references(
+        tenant_id=world.tenant.pk, references=[start.authorization_reference]
+    ) == {str(remote.pk): "EMSP-REF-9"}
 
 
 @pytest.mark.django_db

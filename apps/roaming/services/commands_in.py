@@ -18,6 +18,7 @@ The flow is asynchronous, as the module wants it:
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -395,3 +396,25 @@ def _result_push(row: OcpiCommand, conn: OcpiConnection, result: str, message: s
         body=body,
         to_party=to,
     )
+
+
+def command_authorization_references(
+    *, tenant_id: int, references: Iterable[str]
+) -> dict[str, str]:
+    """For sessions started by a remote start (auth method COMMAND, whose reference is the
+    station command's id): the `authorization_reference` the eMSP sent in its START_SESSION,
+    which OCPI wants on the Session and the CDR. Our reference -> theirs, for those of
+    `references` that were OCPI START_SESSIONs of this tenant carrying one."""
+    wanted = {r for r in references if r}
+    rows = OcpiCommand.objects.filter(
+        tenant_id=tenant_id,
+        direction=CommandDirection.RECEIVED.value,
+        command="START_SESSION",
+        relay_id__in=wanted,
+    ).values_list("relay_id", "request")
+    out: dict[str, str] = {}
+    for relay_id, request in rows:
+        theirs = request.get("authorization_reference") if isinstance(request, dict) else None
+        if isinstance(theirs, str) and theirs:
+            out[relay_id] = theirs[:36]
+    return out
