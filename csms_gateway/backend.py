@@ -204,6 +204,9 @@ class TaskPublisher:
 class DjangoBackend:
     def __init__(self, *, auth_cache_seconds: int, max_batch: int, max_delay: float) -> None:
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="backend")
+        # Authorize decisions may wait seconds on an eMSP (OCPI real-time authorization):
+        # threads of their own, so they never hold up the other domain calls.
+        self._authorize_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="authorize")
         self._auth_ttl = auth_cache_seconds
         # (station, uid) -> (expires at, answer): a decision depends on the station (its
         # tenant, roaming, charge-port groups), so it never answers another station.
@@ -318,6 +321,7 @@ class DjangoBackend:
         self.publisher.stop()
         self._station_writer.shutdown(wait=True)
         self._pool.shutdown(wait=True)
+        self._authorize_pool.shutdown(wait=True)
 
     async def _call(self, fn: Callable[..., Out], **kwargs: Any) -> Out:
         loop = asyncio.get_running_loop()
@@ -342,8 +346,14 @@ class DjangoBackend:
         cached = self._token_cache.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
-        decision = await self._call(
-            roaming_api.station_authorize, tenant_id=tenant_id, station_id=station_id, uid=uid
+        decision = await asyncio.get_running_loop().run_in_executor(
+            self._authorize_pool,
+            lambda: _in_thread(
+                roaming_api.station_authorize,
+                tenant_id=tenant_id,
+                station_id=station_id,
+                uid=uid,
+            ),
         )
         if len(self._token_cache) > 100_000:
             self._token_cache.clear()
