@@ -12,7 +12,7 @@ from apps.common.errors import ValidationFailed
 from apps.integrations import api as integrations_api
 from apps.integrations.contracts import WebhookEventIn, WebhookEventType
 from apps.parties import api as parties_api
-from apps.parties.contracts import PartyKind, PartyRole
+from apps.parties.contracts import PartyKind, PartyRef, PartyRole
 from apps.tokens import access, selectors, services
 from apps.tokens.contracts import (
     AuthorizationReport,
@@ -208,7 +208,7 @@ token_ids_by_uid = selectors.token_ids_by_uid
 # -- roaming (issue 19, area "cpo-receiver"): tokens a partner eMSP pushes to us (OCPI) ------
 
 
-def _partner_emsp(tenant_id: int, party_pk: int) -> None:
+def _partner_emsp(tenant_id: int, party_pk: int) -> PartyRef:
     """Refuse a party that is not a PARTNER eMSP of this tenant: a roaming partner never
     writes the tenant's own tokens, nor another tenant's."""
     party = parties_api.party_by_pk(pk=party_pk)
@@ -218,6 +218,7 @@ def _partner_emsp(tenant_id: int, party_pk: int) -> None:
         or party.role is not PartyRole.EMSP
     ):
         raise ValidationFailed(f"party {party_pk} is not a partner eMSP of this tenant")
+    return party
 
 
 def token_partner_find(
@@ -237,10 +238,11 @@ def token_partner_upsert(
 ) -> tuple[TokenRecord, bool]:
     """Create or replace a token a partner eMSP sent (OCPI tokens receiver), through the one
     token write path (`token_put`, audited with `actor`: the connection). `data` names the
-    partner's identity; a token that exists under another casing of its uid is updated and
-    keeps its stored uid. ValidationFailed when the party is not a PARTNER eMSP of the tenant
-    or a field breaks a token rule."""
-    _partner_emsp(tenant_id, party_pk)
+    partner's identity (set from `party_pk`, whatever the caller wrote); a token that exists
+    under another casing of its uid is updated and keeps its stored uid. ValidationFailed when
+    the party is not a PARTNER eMSP of the tenant or a field breaks a token rule."""
+    party = _partner_emsp(tenant_id, party_pk)
+    data = dataclasses.replace(data, country_code=party.country_code, party_id=party.party_id)
     existing = token_partner_find(
         tenant_id=tenant_id, party_pk=party_pk, uid=data.uid, type=data.type
     )
