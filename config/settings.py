@@ -301,6 +301,11 @@ OCPI_BASE_URL = env_str("OCPI_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 OCPI_EXCHANGE_BODY_DAYS = env_int("OCPI_EXCHANGE_BODY_DAYS", 14)
 # Page size we serve at most (X-Limit) and ask for.
 OCPI_PAGE_LIMIT = env_int("OCPI_PAGE_LIMIT", 100)
+# Real-time authorization (CPO role, apps.roaming.services.authorize): how long an Authorize
+# from a station may wait for the eMSP's answer (milliseconds; the connect and the answer each
+# get this much), and how many eMSPs an unknown uid is asked at most (in parallel).
+OCPI_AUTHORIZE_TIMEOUT_MS = env_int("OCPI_AUTHORIZE_TIMEOUT_MS", 3000)
+OCPI_AUTHORIZE_MAX_PARTNERS = env_int("OCPI_AUTHORIZE_MAX_PARTNERS", 8)
 
 # --- Redis and Celery ---------------------------------------------------------------------
 # REDIS_URL is the production default for the broker and the result backend. Without it the

@@ -30,11 +30,20 @@ _MAX_ENTRIES = 64  # per connection: a station has a few connectors
 @dataclass(slots=True)
 class AuthMemory:
     accepted: dict[str, float] = field(default_factory=dict)  # uid -> when we said Accepted
+    # uid -> the eMSP's authorization_reference of that Accepted (OCPI real-time authorization)
+    references: dict[str, str] = field(default_factory=dict)
     remote_starts: dict[str, tuple[str, float]] = field(default_factory=dict)  # uid -> ref
 
-    def authorize_accepted(self, uid: str, now: float) -> None:
+    def authorize_accepted(self, uid: str, now: float, reference: str = "") -> None:
+        """`reference`: the eMSP's authorization_reference when it decided (OCPI real-time
+        authorization): the session that follows carries it."""
         self._room(self.accepted)
         self.accepted[uid] = now
+        if reference:
+            self._room(self.references)
+            self.references[uid] = reference
+        else:
+            self.references.pop(uid, None)
 
     def remote_start_sent(self, uid: str, reference: str, now: float) -> None:
         """Recorded before the command leaves: the station may start before its answer to
@@ -51,10 +60,11 @@ class AuthMemory:
         """The method and reference of a transaction started now with `uid`."""
         remote = self.remote_starts.pop(uid, None)
         accepted = self.accepted.pop(uid, None)
+        reference = self.references.pop(uid, "")
         if remote is not None and now - remote[1] <= WINDOW_SECONDS:
             return AuthMethod.COMMAND, remote[0]
         if accepted is not None and now - accepted <= WINDOW_SECONDS:
-            return AuthMethod.AUTH_REQUEST, ""
+            return AuthMethod.AUTH_REQUEST, reference
         return AuthMethod.WHITELIST, ""
 
     @staticmethod

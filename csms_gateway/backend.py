@@ -26,6 +26,7 @@ from apps.locations.contracts import (
     ConnectionEventKind,
     EvseStatusReport,
 )
+from apps.roaming import api as roaming_api
 from apps.tokens import api as tokens_api
 from apps.tokens.contracts import AuthorizationReport, AuthorizationStatus
 
@@ -203,10 +204,15 @@ class TaskPublisher:
 class DjangoBackend:
     def __init__(self, *, auth_cache_seconds: int, max_batch: int, max_delay: float) -> None:
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="backend")
+        # Authorize decisions may wait seconds on an eMSP (OCPI real-time authorization):
+        # threads of their own, so they never hold up the other domain calls.
+        self._authorize_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="authorize")
         self._auth_ttl = auth_cache_seconds
         # (station, uid) -> (expires at, answer): a decision depends on the station (its
         # tenant, roaming, charge-port groups), so it never answers another station.
         self._token_cache: dict[tuple[int, str], tuple[float, AuthorizationStatus]] = {}
+        # (station, uid) -> the eMSP's authorization_reference of its last real-time answer
+        self._auth_references: dict[tuple[int, str], str] = {}
         self._seen: set[int] = set()
         self.publisher = TaskPublisher(lambda keys: charging_api.transactions_enqueue(keys))
         self.transactions: GroupCommitWriter[TransactionEventIn, TransactionEventResult] = (
@@ -315,6 +321,7 @@ class DjangoBackend:
         self.publisher.stop()
         self._station_writer.shutdown(wait=True)
         self._pool.shutdown(wait=True)
+        self._authorize_pool.shutdown(wait=True)
 
     async def _call(self, fn: Callable[..., Out], **kwargs: Any) -> Out:
         loop = asyncio.get_running_loop()
@@ -329,19 +336,41 @@ class DjangoBackend:
 
     async def authorize(self, *, tenant_id: int, station_id: int, uid: str) -> AuthorizationStatus:
         """The access decision for `uid` at this station (ADR 0015), from the cache while it
-        is fresh (GATEWAY_AUTH_CACHE_SECONDS): a changed group or token may take that long."""
+        is fresh (GATEWAY_AUTH_CACHE_SECONDS): a changed group or token may take that long.
+        Where OCPI wants it (an unknown uid, a roaming token whitelisted NEVER /
+        ALLOWED_OFFLINE) the eMSP is asked in real time (apps.roaming `station_authorize`,
+        in a thread, bounded by OCPI_AUTHORIZE_TIMEOUT_MS); a fallback answer given because
+        no eMSP answered is not cached."""
         now = time.monotonic()
         key = (station_id, uid)
         cached = self._token_cache.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
-        status = await self._call(
-            tokens_api.token_authorize, tenant_id=tenant_id, station_id=station_id, uid=uid
+        decision = await asyncio.get_running_loop().run_in_executor(
+            self._authorize_pool,
+            lambda: _in_thread(
+                roaming_api.station_authorize,
+                tenant_id=tenant_id,
+                station_id=station_id,
+                uid=uid,
+            ),
         )
         if len(self._token_cache) > 100_000:
             self._token_cache.clear()
-        self._token_cache[key] = (now + self._auth_ttl, status)
-        return status
+        if decision.cacheable:
+            self._token_cache[key] = (now + self._auth_ttl, decision.status)
+        if len(self._auth_references) > 10_000:
+            self._auth_references.clear()
+        if decision.authorization_reference:
+            self._auth_references[key] = decision.authorization_reference
+        else:
+            self._auth_references.pop(key, None)
+        return decision.status
+
+    def authorization_reference(self, *, station_id: int, uid: str) -> str:
+        """The eMSP's authorization_reference of the last real-time answer for `uid` at this
+        station ("" when the token cache decided): the session that follows carries it."""
+        return self._auth_references.get((station_id, uid), "")
 
     def authorized(
         self, *, tenant_id: int, station_id: int, identity: str, uid: str, status: str

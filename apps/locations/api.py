@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from apps.common.errors import NotFound
 from apps.locations import selectors
 from apps.locations.contracts import ChargeStationAuth, SecurityProfile
-from apps.locations.models import ChargeStation, Location
+from apps.locations.models import ChargeStation, Evse, Location
 from apps.locations.services import commands, connectivity, hcc, locations, stations, status
 
 charge_station_reset_password = stations.charge_station_reset_password
@@ -142,3 +143,46 @@ def station_scope_facts(
 
 # Home-charger flags of charge stations (issue 17, area "cust").
 charge_stations_hcc_set = hcc.charge_stations_hcc_set
+
+
+# -- roaming (issue 19, area "cpo-receiver"): the station an OCPI command names ------------
+
+
+def ocpi_command_target(
+    *,
+    tenant_id: int,
+    location_id: str,
+    evse_uid: str | None = None,
+    cpo: tuple[str, str] | None = None,
+) -> tuple[int, int | None]:
+    """(charge station id, OCPP evse id or None) of this tenant's OCPI location `location_id`
+    and EVSE `evse_uid`, both compared case-insensitively (OCPI CiString); `cpo` narrows the
+    location to one of the tenant's CPO identities (country code, party id). Without an EVSE
+    the location must have exactly one charge station (evse id None: the station chooses).
+    NotFound saying which id is unknown or why no station can be named."""
+    locations = Location.objects.for_tenant(tenant_id).filter(ocpi_id__iexact=location_id)
+    if cpo is not None:
+        locations = locations.filter(
+            party__country_code__iexact=cpo[0], party__party_id__iexact=cpo[1]
+        )
+    location_pks = list(locations.values_list("pk", flat=True)[:2])
+    if not location_pks:
+        raise NotFound(f"unknown location {location_id}")
+    if len(location_pks) > 1:
+        raise NotFound(f"location {location_id} is ambiguous: name the CPO (OCPI-to headers)")
+    evses = Evse.objects.for_tenant(tenant_id).filter(location_id=location_pks[0])
+    if evse_uid:
+        row = evses.filter(uid__iexact=evse_uid).values("charge_station_id", "ocpp_evse_id").first()
+        if row is None:
+            raise NotFound(f"unknown EVSE {evse_uid} at location {location_id}")
+        if row["charge_station_id"] is None or row["ocpp_evse_id"] is None:
+            raise NotFound(f"EVSE {evse_uid} is not mapped to a charge station")
+        return row["charge_station_id"], row["ocpp_evse_id"]
+    stations = set(
+        evses.exclude(charge_station_id=None).values_list("charge_station_id", flat=True)
+    )
+    if len(stations) != 1:
+        raise NotFound(
+            f"location {location_id} has {len(stations)} charge stations: name the EVSE (evse_uid)"
+        )
+    return stations.pop(), None

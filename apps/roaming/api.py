@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from apps.roaming import selectors, transport
-from apps.roaming.services import exchanges, push
+from apps.roaming.services import authorize, commands_in, exchanges, push, tokens_in
 
 # -- groundwork: inbound authentication and the exchange log --------------------------------
 inbound_auth = selectors.inbound_auth
@@ -22,5 +22,18 @@ own_party = push.own_party
 # -- area "cpo" ----------------------------------------------------------------------------------
 
 # -- area "cpo-receiver" -------------------------------------------------------------------------
+# tokens pushed to us (services/tokens_in.py), commands received (services/commands_in.py),
+# real-time authorization and the gateway's Authorize decision (services/authorize.py)
+TokenRefused = tokens_in.Refused
+token_received_put = tokens_in.token_received_put
+token_received_patch = tokens_in.token_received_patch
+token_received_get = tokens_in.token_received_get
+command_receive = commands_in.command_receive
+command_run = commands_in.command_run
+command_authorization_references = commands_in.command_authorization_references
+AuthorizationInfo = authorize.AuthorizationInfo
+StationAuthorization = authorize.StationAuthorization
+authorize_realtime = authorize.authorize_realtime
+station_authorize = authorize.station_authorize
 
 # -- area "emsp" ---------------------------------------------------------------------------------

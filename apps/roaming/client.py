@@ -96,6 +96,16 @@ def _http() -> outbound.Client:
     return outbound.client()
 
 
+_timed: dict[float, outbound.Client] = {}
+
+
+def _http_with_timeout(timeout: float) -> outbound.Client:
+    """A client of its own per timeout (few: one per setting), with connect and read bound."""
+    if timeout not in _timed:
+        _timed[timeout] = outbound.Client(connect_timeout=timeout, read_timeout=timeout)
+    return _timed[timeout]
+
+
 def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
@@ -119,13 +129,16 @@ def call(
     correlation_id: str | None = None,
     params: Mapping[str, Any] | None = None,
     log: list[ExchangeIn] | None = None,
+    timeout: float | None = None,
 ) -> OcpiReply:
     """One request to a partner. `token`: what to send (default: the connection's token we
     send); routing headers only on functional modules of 2.2.1 and when both parties are
     given. Raises OcpiCallFailed unless HTTP 2xx with an envelope status 1xxx (a 2.1.1 /
     lenient partner that answers 2xx without an envelope status is taken as OK). The
     exchange is logged now, or appended to `log` for the caller to write with its own
-    batch (`exchanges.exchanges_log`: one transaction for many calls)."""
+    batch (`exchanges.exchanges_log`: one transaction for many calls). `timeout`: seconds
+    for the connect and for the answer (default: the outbound client's), for calls
+    someone waits on (real-time authorization)."""
     if params:
         parts = urlsplit(url)
         query = [*parse_qsl(parts.query, keep_blank_values=True), *params.items()]
@@ -161,7 +174,8 @@ def call(
     reply: OcpiReply | None = None
     failure: OcpiCallFailed | None = None
     try:
-        response = _http().request(method, url, body=payload or None, headers=headers)
+        http = _http() if timeout is None else _http_with_timeout(timeout)
+        response = http.request(method, url, body=payload or None, headers=headers)
         http_status = response.status
         response_text = response.body.decode("utf-8", "replace")
         parsed: Any = None

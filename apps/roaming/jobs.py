@@ -6,3 +6,4 @@ from __future__ import annotations
 PURGE_EXCHANGE_BODIES = "roaming.purge_exchange_bodies"  # beat: blank old log bodies
 PUSH_DRAIN = "roaming.push_drain"  # send one connection's due pushes, in order
 PUSHES_DUE = "roaming.pushes_due"  # beat: queue the drains whose time came
+COMMAND_RUN = "roaming.command_run"  # cpo-receiver: send a received OCPI command to its station

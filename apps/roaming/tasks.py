@@ -7,7 +7,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from apps.roaming import jobs
-from apps.roaming.services import exchanges, push
+from apps.roaming.services import commands_in, exchanges, push
 
 
 @shared_task(name=jobs.PURGE_EXCHANGE_BODIES, ignore_result=True, acks_late=True)
@@ -23,3 +23,10 @@ def push_drain(connection_id: int) -> int:
 @shared_task(name=jobs.PUSHES_DUE, ignore_result=True)
 def pushes_due() -> int:
     return push.pushes_due(now=timezone.now())
+
+
+@shared_task(name=jobs.COMMAND_RUN, ignore_result=True)
+def command_run(command_id: int) -> str:
+    # Not acks_late: the station command must not be sent twice after a worker crash (the
+    # partner then gets no result and its command times out, as OCPI allows).
+    return commands_in.command_run(command_id=command_id)

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 
 from django.utils import timezone
 
+from apps.common.contracts import Actor
+from apps.common.errors import ValidationFailed
 from apps.integrations import api as integrations_api
 from apps.integrations.contracts import WebhookEventIn, WebhookEventType
 from apps.parties import api as parties_api
-from apps.parties.contracts import PartyKind
+from apps.parties.contracts import PartyKind, PartyRef, PartyRole
 from apps.tokens import access, selectors, services
 from apps.tokens.contracts import (
     AuthorizationReport,
     TokenCandidate,
+    TokenInput,
+    TokenRecord,
     TokenRef,
     TokenResolution,
     TokenType,
@@ -203,3 +208,49 @@ def token_party_pks(*, tenant_id: int, token_ids: Iterable[int]) -> dict[int, in
 token_lock = services.token_lock
 tokens_hcc_set = services.tokens_hcc_set
 token_ids_by_uid = selectors.token_ids_by_uid
+
+
+# -- roaming (issue 19, area "cpo-receiver"): tokens a partner eMSP pushes to us (OCPI) ------
+
+
+def _partner_emsp(tenant_id: int, party_pk: int) -> PartyRef:
+    """Refuse a party that is not a PARTNER eMSP of this tenant: a roaming partner never
+    writes the tenant's own tokens, nor another tenant's."""
+    party = parties_api.party_by_pk(pk=party_pk)
+    if (
+        party.tenant_id != tenant_id
+        or party.kind is not PartyKind.PARTNER
+        or party.role is not PartyRole.EMSP
+    ):
+        raise ValidationFailed(f"party {party_pk} is not a partner eMSP of this tenant")
+    return party
+
+
+def token_partner_find(
+    *, tenant_id: int, party_pk: int, uid: str, type: str | None = None
+) -> TokenRecord | None:
+    """The token of this partner eMSP with `uid` compared case-insensitively (OCPI CiString;
+    the casing stored is the one first received), of `type` when given."""
+    qs = Token.objects.for_tenant(tenant_id).filter(party_id=party_pk, uid__iexact=uid)
+    if type:
+        qs = qs.filter(type=type)
+    pk = qs.order_by("id").values_list("pk", flat=True).first()
+    return None if pk is None else selectors.token_get(tenant_id=tenant_id, token_id=pk)
+
+
+def token_partner_upsert(
+    *, tenant_id: int, party_pk: int, data: TokenInput, actor: Actor
+) -> tuple[TokenRecord, bool]:
+    """Create or replace a token a partner eMSP sent (OCPI tokens receiver), through the one
+    token write path (`token_put`, audited with `actor`: the connection). `data` names the
+    partner's identity (set from `party_pk`, whatever the caller wrote); a token that exists
+    under another casing of its uid is updated and keeps its stored uid. ValidationFailed when
+    the party is not a PARTNER eMSP of the tenant or a field breaks a token rule."""
+    party = _partner_emsp(tenant_id, party_pk)
+    data = dataclasses.replace(data, country_code=party.country_code, party_id=party.party_id)
+    existing = token_partner_find(
+        tenant_id=tenant_id, party_pk=party_pk, uid=data.uid, type=data.type
+    )
+    if existing is not None and existing.uid != data.uid:
+        data = dataclasses.replace(data, uid=existing.uid)
+    return services.token_put(tenant_id=tenant_id, data=data, actor=actor)

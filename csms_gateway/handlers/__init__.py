@@ -57,7 +57,11 @@ class StationContext:
         """Report the answer of an Authorize (for the `token.authorized` webhook event), and
         remember an Accepted one: a start with this uid that follows is AUTH_REQUEST."""
         if status == AuthorizationStatus.ACCEPTED.value:
-            self.auth_memory.authorize_accepted(uid, time.monotonic())
+            self.auth_memory.authorize_accepted(
+                uid,
+                time.monotonic(),
+                self.backend.authorization_reference(station_id=self.station_id, uid=uid),
+            )
         self.backend.authorized(
             tenant_id=self.tenant_id,
             station_id=self.station_id,

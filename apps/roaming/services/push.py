@@ -213,8 +213,12 @@ def _drain(connection_id: int, now: datetime | None) -> int:
                         row.last_error = f"the partner lists no {row.module} receiver endpoint"
                         continue
                     url = base.rstrip("/") + "/" + row.path.lstrip("/") if row.path else base
-                if row.module not in own:
-                    own[row.module] = own_party(conn.tenant_id, row.module)
+                # A full-URL push is a CommandResult: the CPO answers the eMSP's command.
+                speaks_as = (
+                    "locations" if row.path.startswith(("http://", "https://")) else row.module
+                )
+                if speaks_as not in own:
+                    own[speaks_as] = own_party(conn.tenant_id, speaks_as)
                 try:
                     reply = client.call(
                         connection=conn,
@@ -222,7 +226,7 @@ def _drain(connection_id: int, now: datetime | None) -> int:
                         url=url,
                         module=row.module,
                         body=transport.loads(row.body),
-                        from_party=own[row.module],
+                        from_party=own[speaks_as],
                         to_party=to,
                         log=writes.log,
                     )
