@@ -19,6 +19,20 @@ def _outbound_loopback_allowed() -> None:
     settings.OUTBOUND_HTTP_ALLOW_LOOPBACK = True
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing() -> None:
+    """Test users' passwords hashed with one round of MD5, not the product's PBKDF2 (a
+    million rounds: 0.3 s a user, measured; the portal's worlds create a dozen users per
+    test). Only the tests: config/settings.py keeps Django's default hashers, and the
+    product's password checks go through the same `check_password` either way."""
+    from django.conf import settings
+    from django.contrib.auth import hashers
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    hashers.get_hashers.cache_clear()
+    hashers.get_hashers_by_algorithm.cache_clear()
+
+
 @pytest.fixture
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
