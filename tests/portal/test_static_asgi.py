@@ -8,8 +8,6 @@ from __future__ import annotations
 import gc
 import gzip
 import json
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -22,21 +20,9 @@ from tests.asgi import asgi_get
 IMMUTABLE = "max-age=315360000, public, immutable"
 
 
-@pytest.fixture(scope="module")
-def collected(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`collectstatic` as `make run` and the Dockerfile run it: production settings."""
-    root = tmp_path_factory.mktemp("collected")
-    env = {"DATA_DIR": str(root), "STATIC_ROOT": str(root / "static"), "DEBUG": "0"}
-    result = subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-        cwd=BASE_DIR,
-        env={**env, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return root / "static"
+@pytest.fixture
+def collected(collected_static: Path) -> Path:
+    return collected_static
 
 
 @pytest.fixture
