@@ -6,3 +6,6 @@ from __future__ import annotations
 PURGE_EXCHANGE_BODIES = "roaming.purge_exchange_bodies"  # beat: blank old log bodies
 PUSH_DRAIN = "roaming.push_drain"  # send one connection's due pushes, in order
 PUSHES_DUE = "roaming.pushes_due"  # beat: queue the drains whose time came
+# area "emsp"
+EMSP_PULL = "roaming.emsp_pull"  # pull one module from one CPO partner (incremental or full)
+EMSP_PULL_ALL = "roaming.emsp_pull_all"  # beat: queue a pull of every (connection, module)

@@ -198,3 +198,6 @@ def token_party_pks(*, tenant_id: int, token_ids: Iterable[int]) -> dict[int, in
 token_lock = services.token_lock
 tokens_hcc_set = services.tokens_hcc_set
 token_ids_by_uid = selectors.token_ids_by_uid
+
+# roaming (issue 19, area "emsp"): the eMSP's tokens paged for an OCPI tokens sender.
+tokens_updated_page = selectors.tokens_updated_page
