@@ -251,9 +251,9 @@ def _totals_flags(body: Mapping[str, Any], version: str) -> list[Flag]:
         total = price_excl(body.get("total_cost"), version)
         parts = [price_excl(body.get(name), version) for name in _PART_COSTS]
         known = [p for p in parts if p is not None]
-        # Every part reported: their sum is the total, unless a min/max price clamped it
-        # (the tariff says; the re-pricing then tells the same story in its own flag).
-        if total is not None and len(known) == len(parts) and body.get("credit") is not True:
+        # The parts reported (an absent one is nothing to pay) add up to the total, unless
+        # a min/max price clamped it (the re-pricing then tells the same story in its flag).
+        if total is not None and known and body.get("credit") is not True:
             s = sum(known, Decimal(0))
             if abs(s - total) > TOLERANCE:
                 out.append(
