@@ -127,6 +127,8 @@ def token_authorize(
     answers 404 / 2004). Valid: ALLOWED, else BLOCKED. Our tokens carry no per-location
     restriction: LocationReferences, when sent, are checked for shape and echoed back (the
     CPO then knows what was authorized), with a fresh `authorization_reference` (2.2.1)."""
+    if location == {}:  # an empty body is no LocationReferences (lenient)
+        location = None
     if location is not None:
         if not isinstance(location, Mapping) or not isinstance(location.get("location_id"), str):
             raise AuthorizeInvalid("LocationReferences needs location_id (a string)")
