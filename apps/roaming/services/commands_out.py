@@ -21,6 +21,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.common.contracts import Actor
+from apps.common.errors import NotFound, ValidationFailed
 from apps.parties import api as parties_api
 from apps.roaming import client
 from apps.roaming.contracts import CommandDirection, InterfaceRole, OcpiRole, OcpiVersion
@@ -50,7 +51,7 @@ _OPTIONAL: dict[str, tuple[str, ...]] = {
 }
 
 
-class CommandInvalid(ValueError):
+class CommandInvalid(ValidationFailed):
     """The command cannot be sent as asked (what is missing or wrong, in the message)."""
 
 
@@ -133,7 +134,9 @@ def command_send(
     command = command.upper()
     if command not in COMMANDS:
         raise CommandInvalid(f"unknown command {command!r} (one of {', '.join(COMMANDS)})")
-    conn = OcpiConnection.objects.get(pk=connection_id, tenant_id=tenant_id)
+    conn = OcpiConnection.objects.filter(pk=connection_id, tenant_id=tenant_id).first()
+    if conn is None:
+        raise NotFound(f"no OCPI connection {connection_id} in this tenant")
     version = conn.version or OcpiVersion.V2_2_1.value
     base = client.endpoint_url(conn, "commands", InterfaceRole.RECEIVER.value)
     if base is None:
