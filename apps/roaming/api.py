@@ -56,5 +56,6 @@ command_send = commands_out.command_send
 command_result_receive = commands_out.command_result_receive
 command_get = commands_out.command_get
 commands_sent = commands_out.commands_sent
+emsp_cpo_connections = commands_out.cpo_connections
 # re-pricing and reconciliation (services/reconcile.py)
 reconciliation_report = reconcile.reconciliation_report

@@ -24,7 +24,13 @@ from apps.common.contracts import Actor
 from apps.common.errors import NotFound, ValidationFailed
 from apps.parties import api as parties_api
 from apps.roaming import client
-from apps.roaming.contracts import CommandDirection, InterfaceRole, OcpiRole, OcpiVersion
+from apps.roaming.contracts import (
+    CommandDirection,
+    ConnectionStatus,
+    InterfaceRole,
+    OcpiRole,
+    OcpiVersion,
+)
 from apps.roaming.models import OcpiCommand, OcpiConnection, OcpiPartyRole
 from apps.roaming.services import push
 from apps.roaming.services.emsp_tokens import own_emsp_parties, token_object
@@ -222,3 +228,18 @@ def commands_sent(
     if connection_id is not None:
         qs = qs.filter(connection_id=connection_id)
     return [_record(r) for r in qs.order_by("-created_at", "-id")[:limit]]
+
+
+def cpo_connections(*, tenant_id: int) -> list[tuple[int, str]]:
+    """(id, name) of the tenant's REGISTERED connections with a CPO partner: where commands
+    can go and whose CDRs are reconciled."""
+    return list(
+        OcpiConnection.objects.filter(
+            tenant_id=tenant_id,
+            status=ConnectionStatus.REGISTERED.value,
+            roles__role=OcpiRole.CPO.value,
+        )
+        .distinct()
+        .order_by("name", "id")
+        .values_list("id", "name")
+    )
