@@ -41,8 +41,13 @@ class CommandOut(serializers.Serializer):
 
 
 class ReconciliationQuery(serializers.Serializer):
-    period_from = serializers.DateTimeField(help_text="received at or after (inclusive)")
-    period_to = serializers.DateTimeField(help_text="received before (exclusive)")
+    period_from = serializers.DateTimeField(
+        required=False,
+        help_text="received at or after (inclusive); default: 30 days before period_to",
+    )
+    period_to = serializers.DateTimeField(
+        required=False, help_text="received before (exclusive); default: now"
+    )
 
 
 class _Totals(serializers.Serializer):

@@ -3,6 +3,9 @@ result (scope `commands`); the reconciliation report of a partner's CDRs (scope 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,6 +17,7 @@ from restapi.serializers import roaming_emsp as s
 
 _CONNECTION_ID = OpenApiParameter("connection_id", int, OpenApiParameter.PATH)
 _UID = OpenApiParameter("uid", str, OpenApiParameter.PATH)
+DEFAULT_PERIOD = timedelta(days=30)
 
 
 class CommandSendView(ApiView):
@@ -66,10 +70,11 @@ class ReconciliationView(ApiView):
     )
     def get(self, request: Request, connection_id: int) -> Response:
         q = self.query(s.ReconciliationQuery)
+        period_to = q.get("period_to") or timezone.now()
         report = roaming_api.reconciliation_report(
             tenant_id=self.tenant_id,
             connection_id=connection_id,
-            period_from=q["period_from"],
-            period_to=q["period_to"],
+            period_from=q.get("period_from") or period_to - DEFAULT_PERIOD,
+            period_to=period_to,
         )
         return Response(s.ReconciliationOut(report).data)

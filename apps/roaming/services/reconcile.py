@@ -22,7 +22,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from apps.roaming.models import ForeignCdr, ForeignObject
+from apps.common.errors import NotFound
+from apps.roaming.models import ForeignCdr, ForeignObject, OcpiConnection
 from apps.roaming.services.emsp_rules import Flag, flag, key
 from billing.pricing import PricingInputError, Tariff, parse_tariff, reconcile_cdr
 
@@ -252,7 +253,9 @@ def reconciliation_report(
 ) -> ReconciliationReport:
     """The CDRs a partner sent in [period_from, period_to) (by when we received them): how
     many, totals theirs vs ours per currency, and every CDR whose re-pricing differs or that
-    could not be re-priced."""
+    could not be re-priced. NotFound when the connection is not the tenant's."""
+    if not OcpiConnection.objects.filter(pk=connection_id, tenant_id=tenant_id).exists():
+        raise NotFound(f"no OCPI connection {connection_id} in this tenant")
     rows = list(
         ForeignCdr.objects.filter(
             tenant_id=tenant_id,
