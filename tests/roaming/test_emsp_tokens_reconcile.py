@@ -254,3 +254,23 @@ def test_credit_cdr_repriced_negated() -> None:
         Decimal("-5.75"),
         Decimal("0"),
     )
+
+
+def test_tokens_push_command_and_another_tenants_connection() -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from apps.parties.models import Operator
+
+    w = make_world()
+    _tokens(w, 3)
+    out = StringIO()
+    slug = Operator.objects.get(pk=w.tenant_id).slug
+    call_command("ocpi_tokens_push", "--tenant", slug, str(w.connection.pk), stdout=out)
+    assert out.getvalue().strip() == "3 token pushes queued"
+    other = make_world(emsp=("NL", "EMT"))
+    with pytest.raises(CommandError, match="no OCPI connection"):
+        call_command("ocpi_tokens_push", "--tenant", slug, str(other.connection.pk))
+    assert OcpiPush.objects.filter(connection=other.connection).count() == 0

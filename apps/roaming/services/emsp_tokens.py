@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from apps.common.errors import NotFound
 from apps.parties import api as parties_api
 from apps.parties.contracts import PartyKind, PartyRole
 from apps.roaming import transport
@@ -173,7 +174,9 @@ def tokens_push_all(*, tenant_id: int, connection_id: int) -> int:
     """Owe the CPO partner a PUT of every token of ours (its current version); returns how
     many pushes were queued (a version already owed or sent is not queued again). The
     catch-up after registering, and the trigger until a per-change hook exists."""
-    conn = OcpiConnection.objects.get(pk=connection_id, tenant_id=tenant_id)
+    conn = OcpiConnection.objects.filter(pk=connection_id, tenant_id=tenant_id).first()
+    if conn is None:
+        raise NotFound(f"no OCPI connection {connection_id} in this tenant")
     version = conn.version or OcpiVersion.V2_2_1.value
     target = _push_target(conn)
     parties = list(own_emsp_parties(tenant_id))
