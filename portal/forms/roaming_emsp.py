@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 COMMAND_CHOICES = [
@@ -41,9 +43,9 @@ class ReconciliationForm(forms.Form):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["connection"].choices = connections  # type: ignore[attr-defined]
 
-    def clean(self) -> dict[str, object]:
-        data = super().clean() or {}
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean() or {}
         a, b = data.get("period_from"), data.get("period_to")
-        if a and b and b <= a:  # type: ignore[operator]
+        if a and b and b <= a:
             self.add_error("period_to", "must be after the start")
         return data
