@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from apps.common.errors import NotFound
 from apps.roaming import api as roaming_api
 from apps.roaming import transport
 from apps.roaming.models import ForeignCdr, OcpiPush
@@ -226,13 +227,13 @@ def test_reprice_exact_cents_with_the_published_tariff_and_a_wrong_cdr_flagged()
     )
     assert [d.cdr_id for d in report.differing_cdrs] == ["WRONG"]
     other = make_world(emsp=("NL", "EMT"))
-    empty = roaming_api.reconciliation_report(
-        tenant_id=other.tenant_id,
-        connection_id=w.connection.pk,
-        period_from=T0,
-        period_to=T0 + timedelta(days=9),
-    )
-    assert empty.cdrs == 0  # another tenant's report never counts these
+    with pytest.raises(NotFound):  # another tenant's report never counts these
+        roaming_api.reconciliation_report(
+            tenant_id=other.tenant_id,
+            connection_id=w.connection.pk,
+            period_from=T0,
+            period_to=T0 + timedelta(days=9),
+        )
 
 
 def test_credit_cdr_repriced_negated() -> None:
@@ -274,3 +275,92 @@ def test_tokens_push_command_and_another_tenants_connection() -> None:
     with pytest.raises(CommandError, match="no OCPI connection"):
         call_command("ocpi_tokens_push", "--tenant", slug, str(other.connection.pk))
     assert OcpiPush.objects.filter(connection=other.connection).count() == 0
+
+
+def test_ocpi_211_cdr_repriced_with_its_own_location_time_zone() -> None:
+    w = make_world(version="2.1.1", emsp=("NL", "EM1"))
+    tariff = {
+        "id": "T1",
+        "currency": "EUR",
+        "elements": [
+            {
+                "price_components": [
+                    {"type": "ENERGY", "price": Decimal("0.30"), "step_size": 1},
+                    {"type": "TIME", "price": Decimal("2.00"), "step_size": 1},
+                ]
+            }
+        ],
+        "last_updated": "2026-12-01T09:00:00Z",
+    }
+    c = w.client()
+    put = c.put(
+        "/ocpi/2.1.1/emsp/tariffs/DE/CPO/T1",
+        data=transport.dumps(tariff),
+        content_type="application/json",
+    )
+    assert put.status_code == 200
+    location = {
+        "id": "Loc9",
+        "type": "ON_STREET",
+        "address": "Hauptstr. 1",
+        "city": "Berlin",
+        "postal_code": "10115",
+        "country": "DEU",
+        "coordinates": {"latitude": "52.520008", "longitude": "13.404954"},
+        "time_zone": "Europe/Berlin",
+        "evses": [
+            {
+                "uid": "E9",
+                "status": "AVAILABLE",
+                "connectors": [
+                    {
+                        "id": "1",
+                        "standard": "IEC_62196_T2",
+                        "format": "SOCKET",
+                        "power_type": "AC_3_PHASE",
+                        "voltage": 230,
+                        "amperage": 32,
+                        "tariff_id": "t1",
+                        "last_updated": "2026-12-01T09:00:00Z",
+                    }
+                ],
+                "last_updated": "2026-12-01T09:00:00Z",
+            }
+        ],
+        "last_updated": "2026-12-01T09:00:00Z",
+    }
+    cdr = {
+        "id": "OLD-1",
+        "start_date_time": "2026-12-01T10:00:00Z",
+        "stop_date_time": "2026-12-01T11:00:00Z",
+        "auth_id": "NL-EM1-C00000001-X",
+        "auth_method": "WHITELIST",
+        "location": location,
+        "currency": "EUR",
+        "charging_periods": [
+            {
+                "start_date_time": "2026-12-01T10:00:00Z",
+                "dimensions": [
+                    {"type": "ENERGY", "volume": Decimal("12.5")},
+                    {"type": "TIME", "volume": Decimal("1")},
+                ],
+            }
+        ],
+        "total_cost": Decimal("5.80"),
+        "total_energy": Decimal("12.5"),
+        "total_time": Decimal("1"),
+        "last_updated": "2026-12-01T11:05:00Z",
+    }
+    resp = c.post(
+        "/ocpi/2.1.1/emsp/cdrs", data=transport.dumps(cdr), content_type="application/json"
+    )
+    assert resp.status_code == 201
+    row = ForeignCdr.objects.get()
+    assert (row.country_code, row.party_id, row.cdr_id) == ("DE", "CPO", "OLD-1")
+    assert (row.total_cost_excl_vat, row.repriced_excl_vat, row.difference_excl_vat) == (
+        Decimal("5.80"), Decimal("5.75"), Decimal("0.05"),
+    )  # fmt: skip
+    assert [(f["rule"], f["detail"]) for f in row.flags] == [
+        ("unknown_location", "location 'Loc9' was never published to us"),
+        ("repricing_difference", "total_cost.excl_vat: theirs 5.80, ours 5.75"),
+    ]

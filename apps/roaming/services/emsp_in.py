@@ -410,77 +410,95 @@ def cdr_receive(
 ) -> Stored:
     """Store a CDR (POST, or one pulled): flagged with every rule it breaks, re-priced
     (services.reconcile), never refused for its content; the same id again is not stored
-    twice. Refused (2001) only without an id we can key it by."""
+    twice (also when two deliveries race: the loser answers as a repeat). Refused (2001)
+    only without an id we can key it by."""
     if not isinstance(body, dict):
         raise _invalid("the body must be a JSON object (a CDR)")
     cdr_id = body.get("id")
     if not isinstance(cdr_id, str) or not cdr_id.strip() or len(cdr_id) > MAX_ID:
         raise _invalid(f"$.id is required (a string of at most {MAX_ID} characters)")
+    conn = connection_of(connection_id)
+    party, flags = _cdr_party(conn, body, routing)
     with transaction.atomic():
-        conn = connection_of(connection_id)
-        party, flags = _cdr_party(conn, body, routing)
-        found = (
-            ForeignCdr.objects.select_for_update()
-            .filter(tenant_id=conn.tenant_id, country_code=party[0], party_id=party[1])
-            .filter(cdr_id=key(cdr_id))
-            .first()
-        )
+        found = _cdr_row(conn, party, cdr_id)
         if found is not None:
-            if transport.loads(found.raw) != body:
-                found.flags = [
-                    *found.flags,
-                    flag("duplicate", f"sent again {transport.iso(now)} with a different body"),
-                ]
-                found.save(update_fields=["flags", "updated_at"])
-            return Stored(found.pk, False, tuple(found.flags))
-        lid = _location_id(body, version)
-        location_known = (
-            None
-            if lid is None
-            else ForeignObject.objects.filter(
-                tenant_id=conn.tenant_id,
-                module="locations",
-                country_code=party[0],
-                party_id=party[1],
-                object_id=key(lid),
-            ).exists()
-        )
-        ref = body.get("credit_reference_id")
-        referenced_known = (
-            ForeignCdr.objects.filter(
-                tenant_id=conn.tenant_id,
-                country_code=party[0],
-                party_id=party[1],
-                cdr_id=key(ref),
-            ).exists()
-            if isinstance(ref, str) and ref
-            else None
-        )
+            return _repeat(found, body, now)
         flags += emsp_rules.cdr_flags(
             body,
             version=version,
-            location_known=location_known,
-            referenced_known=referenced_known,
+            location_known=_location_known(conn, party, body, version),
+            referenced_known=_referenced_known(conn, party, body),
         )
-        currency = body.get("currency")
-        row = ForeignCdr.objects.create(
-            tenant_id=conn.tenant_id,
-            connection=conn,
-            country_code=party[0],
-            party_id=party[1],
-            cdr_id=key(cdr_id),
-            raw=raw,
-            data=body,
-            credit=body.get("credit") is True,
-            credit_reference_id=ref[:MAX_ID] if isinstance(ref, str) else "",
-            currency=currency[:3] if isinstance(currency, str) else "",
-            total_cost_excl_vat=emsp_rules.price_excl(body.get("total_cost"), version),
-            flags=flags,
-            received_at=now,
-        )
-        reconcile.cdr_reprice(cdr_pk=row.pk, version=version)
-        row.refresh_from_db(fields=["flags"])
-    return Stored(row.pk, True, tuple(row.flags))
+        currency, ref = body.get("currency"), body.get("credit_reference_id")
+        try:
+            with transaction.atomic():
+                row = ForeignCdr.objects.create(
+                    tenant_id=conn.tenant_id,
+                    connection=conn,
+                    country_code=party[0],
+                    party_id=party[1],
+                    cdr_id=key(cdr_id),
+                    raw=raw,
+                    data=body,
+                    credit=body.get("credit") is True,
+                    credit_reference_id=ref[:MAX_ID] if isinstance(ref, str) else "",
+                    currency=currency[:3] if isinstance(currency, str) else "",
+                    total_cost_excl_vat=emsp_rules.price_excl(body.get("total_cost"), version),
+                    flags=flags,
+                    received_at=now,
+                )
+        except IntegrityError:  # a concurrent delivery of the same CDR committed first
+            raced = _cdr_row(conn, party, cdr_id)
+            assert raced is not None
+            return _repeat(raced, body, now)
+        repriced = reconcile.cdr_reprice(cdr_pk=row.pk, version=version)
+    return Stored(row.pk, True, tuple(repriced.flags))
+
+
+def _cdr_row(conn: OcpiConnection, party: tuple[str, str], cdr_id: str) -> ForeignCdr | None:
+    return (
+        ForeignCdr.objects.select_for_update()
+        .filter(tenant_id=conn.tenant_id, country_code=party[0], party_id=party[1])
+        .filter(cdr_id=key(cdr_id))
+        .first()
+    )
+
+
+def _repeat(found: ForeignCdr, body: Mapping[str, Any], now: datetime) -> Stored:
+    """The same CDR again: nothing stored; flagged `duplicate` when the body differs."""
+    if transport.loads(found.raw) != body:
+        found.flags = [
+            *found.flags,
+            flag("duplicate", f"sent again {transport.iso(now)} with a different body"),
+        ]
+        found.save(update_fields=["flags", "updated_at"])
+    return Stored(found.pk, False, tuple(found.flags))
+
+
+def _location_known(
+    conn: OcpiConnection, party: tuple[str, str], body: Mapping[str, Any], version: str
+) -> bool | None:
+    lid = _location_id(body, version)
+    if lid is None:
+        return None
+    return ForeignObject.objects.filter(
+        tenant_id=conn.tenant_id,
+        module="locations",
+        country_code=party[0],
+        party_id=party[1],
+        object_id=key(lid),
+    ).exists()
+
+
+def _referenced_known(
+    conn: OcpiConnection, party: tuple[str, str], body: Mapping[str, Any]
+) -> bool | None:
+    ref = body.get("credit_reference_id")
+    if not isinstance(ref, str) or not ref:
+        return None
+    return ForeignCdr.objects.filter(
+        tenant_id=conn.tenant_id, country_code=party[0], party_id=party[1], cdr_id=key(ref)
+    ).exists()
 
 
 def cdr_get(*, connection_id: int, cdr_pk: int) -> str | None:

@@ -86,9 +86,14 @@ def _stored(row: ForeignCdr, module: str, object_id: str) -> dict[str, Any] | No
 
 
 def _location(row: ForeignCdr, cdr: Mapping[str, Any], version: str) -> dict[str, Any] | None:
+    """The location the CPO published (stored); a 2.1.1 CDR carries a whole Location,
+    used when none was published."""
     loc = cdr.get("location" if version == "2.1.1" else "cdr_location")
     lid = loc.get("id") if isinstance(loc, Mapping) else None
-    return _stored(row, "locations", lid) if isinstance(lid, str) and lid else None
+    stored = _stored(row, "locations", lid) if isinstance(lid, str) and lid else None
+    if stored is None and version == "2.1.1" and isinstance(loc, Mapping):
+        return dict(loc)
+    return stored
 
 
 def _time_zone(cdr: Mapping[str, Any], location: Mapping[str, Any] | None, version: str) -> str:
