@@ -133,3 +133,36 @@ def test_command_needs_its_arguments() -> None:
             actor=Actor(name="test"),
         )
     assert not OcpiCommand.objects.exists()
+
+
+def test_reserve_now_body_and_a_partner_that_cannot_be_reached() -> None:
+    double = CpoDouble()
+    with serve(double):
+        w = make_world(partner_base=double.base)
+        token = TokenFactory(party_id=w.emsp_party_pk, tenant_id=w.tenant_id, uid="RR11")
+        sent = roaming_api.command_send(
+            tenant_id=w.tenant_id,
+            connection_id=w.connection.pk,
+            command="reserve_now",
+            args={
+                "token_id": token.pk,
+                "location_id": "Loc1",
+                "reservation_id": "R1",
+                "expiry_date": datetime(2026, 12, 7, 13, 0, tzinfo=UTC),
+            },
+            actor=Actor(name="test"),
+        )
+    _, url, body = double.requests[-1]
+    assert url.endswith("/commands/RESERVE_NOW")
+    assert (body["expiry_date"], body["reservation_id"]) == ("2026-12-07T13:00:00Z", "R1")
+    assert OcpiCommand.objects.get(uid=sent.uid).request["expiry_date"] == "2026-12-07T13:00:00Z"
+    # the double is gone: the command is recorded with NO_ANSWER, nothing raised
+    gone = roaming_api.command_send(
+        tenant_id=w.tenant_id,
+        connection_id=w.connection.pk,
+        command="CANCEL_RESERVATION",
+        args={"reservation_id": "R1"},
+        actor=Actor(name="test"),
+    )
+    assert (gone.response, gone.result) == ("NO_ANSWER", "")
+    assert gone.message.startswith("network:")

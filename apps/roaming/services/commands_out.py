@@ -23,7 +23,7 @@ from django.utils import timezone
 from apps.common.contracts import Actor
 from apps.common.errors import NotFound, ValidationFailed
 from apps.parties import api as parties_api
-from apps.roaming import client
+from apps.roaming import client, transport
 from apps.roaming.contracts import (
     CommandDirection,
     ConnectionStatus,
@@ -109,7 +109,7 @@ def _body(
                 raise CommandInvalid("the token is not one of this tenant's own eMSP tokens")
             body["token"] = token_object(rec, version=version)
         elif name == "expiry_date" and isinstance(value, datetime):
-            body[name] = value
+            body[name] = transport.iso(value)
         else:
             body[name] = str(value)
     return body

@@ -273,6 +273,8 @@ def location_part_write(
         _require_last_updated(body)
     field, wanted = ("id", connector_id) if connector_id is not None else ("uid", evse_uid)
     part = _check_body(body, version=version, id_field=field, object_id=wanted, party=None)
+    if not patch:
+        part.setdefault(field, wanted)  # the URL names the part: keep it findable
     row = _row(conn, "locations", party, location_id)
     if row is None:
         raise _unknown("locations", f"location {location_id!r}")
