@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from apps.common.contracts import Actor
 from apps.integrations import api as integrations_api
+from apps.parties.models import AuditEntry
 from apps.roaming import api as roaming_api
 from apps.roaming import transport
 from tests.factories import TokenFactory
@@ -48,6 +49,9 @@ def test_command_send_and_get_over_rest() -> None:
     assert resp.status_code == 201, resp.content
     out = resp.json()
     assert (out["command"], out["response"], out["result"]) == ("START_SESSION", "REJECTED", "")
+    entry = AuditEntry.objects.get(action="ocpi_command.send")
+    assert entry.actor_api_key_id is not None and entry.object_type == "ocpi_command"
+    assert entry.after["uid"] == out["uid"]
     got = c.get(f"/api/v1/roaming/commands/{out['uid']}")
     assert got.status_code == 200 and got.json()["uid"] == out["uid"]
     other = make_world(emsp=("NL", "EMT"))
