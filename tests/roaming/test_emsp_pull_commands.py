@@ -166,3 +166,21 @@ def test_reserve_now_body_and_a_partner_that_cannot_be_reached() -> None:
     )
     assert (gone.response, gone.result) == ("NO_ANSWER", "")
     assert gone.message.startswith("network:")
+
+
+def test_a_211_partner_gets_only_211_fields() -> None:
+    double = CpoDouble()
+    with serve(double):
+        w = make_world(partner_base=double.base, version="2.1.1")
+        token = TokenFactory(party_id=w.emsp_party_pk, tenant_id=w.tenant_id, uid="OLD1")
+        sent = roaming_api.command_send(
+            tenant_id=w.tenant_id,
+            connection_id=w.connection.pk,
+            command="START_SESSION",
+            args={"token_id": token.pk, "location_id": "L", "connector_id": "1"},
+            actor=Actor(name="test"),
+        )
+    body = double.requests[-1][2]
+    assert sorted(body) == ["location_id", "response_url", "token"]
+    assert body["response_url"].endswith(f"/ocpi/2.1.1/emsp/commands/{sent.uid}")
+    assert "country_code" not in body["token"] and body["token"]["auth_id"] == token.contract_id

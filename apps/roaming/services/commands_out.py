@@ -56,6 +56,10 @@ _OPTIONAL: dict[str, tuple[str, ...]] = {
     "RESERVE_NOW": ("evse_uid", "authorization_reference"),
 }
 
+# 2.2 additions a 2.1.1 partner does not know (outbound strict: never sent to it).
+_NOT_IN_211 = frozenset({"connector_id", "authorization_reference"})
+_NOT_IN_211_COMMANDS = ("START_SESSION", "RESERVE_NOW")
+
 
 class CommandInvalid(ValidationFailed):
     """The command cannot be sent as asked (what is missing or wrong, in the message)."""
@@ -101,7 +105,11 @@ def _body(
     body: dict[str, Any] = {"response_url": url}
     for name in (*_NEEDS[command], *_OPTIONAL.get(command, ())):
         value = args.get(name)
-        if value in (None, ""):
+        if value in (None, "") or (
+            version == OcpiVersion.V2_1_1.value
+            and command in _NOT_IN_211_COMMANDS
+            and name in _NOT_IN_211
+        ):
             continue
         if name == "token_id":
             rec = tokens_api.token_get(tenant_id=tenant_id, token_id=int(value))
