@@ -364,3 +364,37 @@ def test_ocpi_211_cdr_repriced_with_its_own_location_time_zone() -> None:
         ("unknown_location", "location 'Loc9' was never published to us"),
         ("repricing_difference", "total_cost.excl_vat: theirs 5.80, ours 5.75"),
     ]
+
+
+def test_extra_fields_of_a_partner_do_not_stop_the_repricing() -> None:
+    w = make_world()
+    roaming_api.emsp_object_put(
+        connection_id=w.connection.pk,
+        module="locations",
+        version="2.2.1",
+        country_code="DE",
+        party_id="CPO",
+        object_id="Loc1",
+        body=location_doc(),
+        now=T0,
+    )
+    tariff = tariff_doc(x_vendor_code="A1")
+    del tariff["last_updated"]
+    stored = roaming_api.emsp_object_put(
+        connection_id=w.connection.pk,
+        module="tariffs",
+        version="2.2.1",
+        country_code="DE",
+        party_id="CPO",
+        object_id="T1",
+        body=tariff,
+        now=T0,
+    )
+    assert [f["detail"] for f in stored.flags] == [
+        "$.last_updated is required",
+        "$.x_vendor_code: unknown key",
+    ]
+    doc = cdr_doc(id="EXTRA")
+    doc["charging_periods"][0]["x_meter"] = "M1"
+    row = _receive(w, doc, T0)
+    assert row.flags == [] and row.repriced_excl_vat == Decimal("5.75")

@@ -16,16 +16,26 @@ reason; each sub-total that differs by more than 0.01 is flagged `repricing_diff
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from apps.common.errors import NotFound
+from apps.roaming import transport
 from apps.roaming.models import ForeignCdr, ForeignObject, OcpiConnection
 from apps.roaming.services.emsp_rules import Flag, flag, key
-from billing.pricing import PricingInputError, Tariff, parse_tariff, reconcile_cdr
+from billing.pricing import (
+    InputIssue,
+    PricingInputError,
+    Reconciliation,
+    Tariff,
+    parse_tariff,
+    reconcile_cdr,
+)
 
 _OURS = ("repricing_difference", "cannot_reprice")
 # The CDR fields the pricing core reads (its parser is strict; the other fields are checked
@@ -135,11 +145,48 @@ def _connector_tariff_ids(cdr: Mapping[str, Any], location: Mapping[str, Any] | 
     return []
 
 
-def _parse(doc: Any, version: str, where: str) -> Tariff:
+_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+_UNKNOWN_KEY = "unknown key"
+
+
+def _without_unknown_keys(doc: Any, issues: Sequence[InputIssue]) -> Any | None:
+    """A copy of `doc` without the keys the pricing core called unknown (inbound lenient:
+    a partner's extra field must not stop the re-pricing; the stored object keeps it and its
+    flag). None when some issue is not an unknown key: then the input is really wrong."""
+    if not issues or any(i.message != _UNKNOWN_KEY for i in issues):
+        return None
+    out = copy.deepcopy(doc)
+    for issue in issues:
+        steps = [(m.group(1), m.group(2)) for m in _STEP.finditer(issue.path.removeprefix("$"))]
+        node: Any = out
+        for name, index in steps[:-1]:
+            node = node[int(index)] if index is not None else node.get(name)
+            if node is None:
+                break
+        last = steps[-1][0] if steps else None
+        if isinstance(node, dict) and last is not None:
+            node.pop(last, None)
+    return out
+
+
+def _parse(doc: Any, version: str, where: str, row: ForeignCdr) -> Tariff:
+    """The tariff for pricing. Identity fields a partner left out (2.2.1 country_code,
+    party_id, last_updated: flagged on the stored tariff) are taken from the CDR."""
     if not isinstance(doc, Mapping):
         raise _CannotReprice(f"{where}: not a tariff object")
+    doc = dict(doc)
+    if version != "2.1.1":
+        doc.setdefault("country_code", row.country_code)
+        doc.setdefault("party_id", row.party_id)
+        doc.setdefault("last_updated", transport.iso(row.received_at))
     try:
         return parse_tariff(doc, ocpi_version=version)
+    except PricingInputError as exc:
+        lenient = _without_unknown_keys(doc, exc.issues)
+        if lenient is None:
+            raise _CannotReprice(f"{where} is not a valid tariff: {exc.issues[0]}") from exc
+    try:
+        return parse_tariff(lenient, ocpi_version=version)
     except PricingInputError as exc:
         raise _CannotReprice(f"{where} is not a valid tariff: {exc.issues[0]}") from exc
 
@@ -155,7 +202,7 @@ def _tariffs(
     ]
     embedded = [t for t in cdr.get("tariffs") or [] if isinstance(t, Mapping)]
     if embedded:
-        parsed = [_parse(t, version, f"$.tariffs[{i}]") for i, t in enumerate(embedded)]
+        parsed = [_parse(t, version, f"$.tariffs[{i}]", row) for i, t in enumerate(embedded)]
         first = key(period_ids[0]) if period_ids else None
         default = next((t for t in parsed if key(t.id) == first), parsed[0])
         return default, parsed
@@ -169,8 +216,25 @@ def _tariffs(
         doc = _stored(row, "tariffs", tid)
         if doc is None:
             raise _CannotReprice(f"tariff {tid!r} was never published to us")
-        parsed.append(_parse(doc, version, f"tariff {tid!r}"))
+        parsed.append(_parse(doc, version, f"tariff {tid!r}", row))
     return parsed[0], parsed
+
+
+def _reconcile(
+    default: Tariff, cdr: dict[str, Any], tz: str, version: str, others: list[Tariff]
+) -> Reconciliation:
+    """reconcile_cdr, once more without the keys it called unknown (inbound lenient)."""
+    for attempt in (1, 2):
+        try:
+            return reconcile_cdr(
+                tariff=default, cdr=cdr, time_zone=tz, ocpi_version=version, tariffs=others
+            )
+        except PricingInputError as exc:
+            lenient = _without_unknown_keys(cdr, exc.issues) if attempt == 1 else None
+            if lenient is None:
+                raise _CannotReprice("; ".join(str(i) for i in exc.issues)) from exc
+            cdr = lenient
+    raise AssertionError("unreachable")
 
 
 def cdr_reprice(*, cdr_pk: int, version: str) -> ForeignCdr:
@@ -186,12 +250,7 @@ def cdr_reprice(*, cdr_pk: int, version: str) -> ForeignCdr:
         default, others = _tariffs(row, cdr, location, version)
         fields = _PRICING_FIELDS.get(version, _PRICING_FIELDS["2.2.1"])
         subset = {k: cdr[k] for k in fields if cdr.get(k) is not None}
-        try:
-            rec = reconcile_cdr(
-                tariff=default, cdr=subset, time_zone=tz, ocpi_version=version, tariffs=others
-            )
-        except PricingInputError as exc:
-            raise _CannotReprice("; ".join(str(i) for i in exc.issues)) from exc
+        rec = _reconcile(default, subset, tz, version, others)
         ours = rec.result.totals.total_cost.excl_vat
         repriced = -ours if row.credit else ours
         if row.total_cost_excl_vat is not None:
