@@ -7,6 +7,7 @@ from __future__ import annotations
 from apps.roaming import selectors, transport
 from apps.roaming.services import (
     commands_out,
+    emsp_cdrs,
     emsp_in,
     emsp_pull,
     emsp_tokens,
@@ -39,8 +40,8 @@ emsp_object_patch = emsp_in.object_patch
 emsp_object_get = emsp_in.object_get
 emsp_location_part_write = emsp_in.location_part_write
 emsp_tariff_delete = emsp_in.tariff_delete
-emsp_cdr_receive = emsp_in.cdr_receive
-emsp_cdr_get = emsp_in.cdr_get
+emsp_cdr_receive = emsp_cdrs.cdr_receive
+emsp_cdr_get = emsp_cdrs.cdr_get
 # tokens sender (services/emsp_tokens.py)
 emsp_tokens_page = emsp_tokens.tokens_page
 emsp_token_authorize = emsp_tokens.token_authorize

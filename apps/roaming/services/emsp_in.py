@@ -1,17 +1,15 @@
-"""What a CPO partner sends us as eMSP (receivers of locations, tariffs, sessions, CDRs; the
-pull stores the same way): stored in ForeignObject / ForeignCdr under the connection's tenant.
+"""What a CPO partner sends us as eMSP (receivers of locations, tariffs, sessions; the pull
+stores the same way): stored in ForeignObject under the connection's tenant.
 
 - Ids are CiStrings: the row's keys are upper-cased for the lookup, the document keeps the
   partner's casing.
 - The country_code / party_id in the URL (objects) must be a CPO role of the connection:
   otherwise 2001 (a partner writes only its own objects; without this check it could
-  overwrite another partner's). A CDR has them in its body only: a CDR of a party that is
-  not the connection's is stored with a flag (a CDR is money: never refused for that).
+  overwrite another partner's).
 - An id in the body that differs from the URL's: 2001. PATCH without `last_updated`: 2001.
 - A tariff DELETE keeps the row with a `deleted` flag (old CDRs are still re-priced with
   it); GET then answers 404.
-- A CDR is stored once per (party, id): the same id again is answered OK, not stored again,
-  and flagged `duplicate` on the stored CDR when the body differs.
+- CDRs: services.emsp_cdrs.
 """
 
 from __future__ import annotations
@@ -25,8 +23,8 @@ from django.db import IntegrityError, transaction
 
 from apps.roaming import transport
 from apps.roaming.contracts import OcpiRole
-from apps.roaming.models import ForeignCdr, ForeignObject, OcpiConnection, OcpiPartyRole
-from apps.roaming.services import emsp_rules, reconcile
+from apps.roaming.models import ForeignObject, OcpiConnection, OcpiPartyRole
+from apps.roaming.services import emsp_rules
 from apps.roaming.services.emsp_rules import Flag, flag, is_deleted, key
 from billing.pricing import PricingInputError, parse_tariff
 
@@ -51,7 +49,7 @@ class Stored:
     flags: tuple[Flag, ...]
 
 
-def _invalid(message: str) -> Rejected:
+def invalid(message: str) -> Rejected:
     return Rejected(transport.INVALID_PARAMETERS, message)
 
 
@@ -72,7 +70,7 @@ def cpo_parties(conn: OcpiConnection) -> list[tuple[str, str]]:
 def check_party(conn: OcpiConnection, country_code: str, party_id: str) -> tuple[str, str]:
     party = (key(country_code), key(party_id))
     if party not in cpo_parties(conn):
-        raise _invalid(
+        raise invalid(
             f"country_code/party_id {country_code}/{party_id} in the URL is not a CPO role "
             "of this connection"
         )
@@ -83,15 +81,15 @@ def _check_body(
     body: Any, *, version: str, id_field: str, object_id: str, party: tuple[str, str] | None
 ) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise _invalid("the body must be a JSON object")
+        raise invalid("the body must be a JSON object")
     got = body.get(id_field)
     if got is not None and (not isinstance(got, str) or key(got) != key(object_id)):
-        raise _invalid(f"$.{id_field} {got!r} differs from the id in the URL {object_id!r}")
+        raise invalid(f"$.{id_field} {got!r} differs from the id in the URL {object_id!r}")
     if party is not None and version != "2.1.1":
         for name, want in zip(("country_code", "party_id"), party, strict=True):
             value = body.get(name)
             if value is not None and (not isinstance(value, str) or key(value) != want):
-                raise _invalid(f"$.{name} {value!r} differs from the URL's {want!r}")
+                raise invalid(f"$.{name} {value!r} differs from the URL's {want!r}")
     return body
 
 
@@ -192,14 +190,14 @@ def object_put(
 
 def _check_id(object_id: str) -> None:
     if not object_id.strip() or len(object_id) > MAX_ID:
-        raise _invalid(f"the id {object_id!r} is empty or longer than {MAX_ID} characters")
+        raise invalid(f"the id {object_id!r} is empty or longer than {MAX_ID} characters")
 
 
 def _require_last_updated(body: Any) -> None:
     if not isinstance(body, dict):
-        raise _invalid("the body must be a JSON object")
+        raise invalid("the body must be a JSON object")
     if emsp_rules.parse_datetime(body.get("last_updated")) is None:
-        raise _invalid("$.last_updated is required on PATCH (a DateTime)")
+        raise invalid("$.last_updated is required on PATCH (a DateTime)")
 
 
 def _unknown(module: str, what: str) -> Rejected:
@@ -367,148 +365,3 @@ def object_get(
         return evse
     ci = _find(evse.get("connectors"), "id", connector_id)
     return None if ci is None else evse["connectors"][ci]
-
-
-# -- CDRs -------------------------------------------------------------------------------------
-
-
-def _cdr_party(
-    conn: OcpiConnection, body: Mapping[str, Any], routing: tuple[str, str] | None
-) -> tuple[tuple[str, str], list[Flag]]:
-    """Whose CDR: the body's country_code / party_id (2.2.1), else the routing headers'
-    FROM, else the connection's (first) CPO role. Not a CPO role of the connection: flagged."""
-    parties = cpo_parties(conn)
-    cc, pid = body.get("country_code"), body.get("party_id")
-    if isinstance(cc, str) and isinstance(pid, str) and cc and pid:
-        party = (key(cc), key(pid))
-    elif routing is not None and all(routing):
-        party = (key(routing[0]), key(routing[1]))
-    elif parties:
-        party = parties[0]
-    else:
-        raise _invalid("the CDR names no party and the connection has no CPO role")
-    flags: list[Flag] = []
-    if party not in parties:
-        flags.append(
-            flag("party_not_of_connection", f"{party[0]}/{party[1]} is not a CPO role of it")
-        )
-    return party, flags
-
-
-def _location_id(body: Mapping[str, Any], version: str) -> str | None:
-    loc = body.get("cdr_location" if version != "2.1.1" else "location")
-    lid = loc.get("id") if isinstance(loc, Mapping) else None
-    return lid if isinstance(lid, str) and lid else None
-
-
-def cdr_receive(
-    *,
-    connection_id: int,
-    version: str,
-    raw: str,
-    body: Any,
-    now: datetime,
-    routing: tuple[str, str] | None = None,
-) -> Stored:
-    """Store a CDR (POST, or one pulled): flagged with every rule it breaks, re-priced
-    (services.reconcile), never refused for its content; the same id again is not stored
-    twice (also when two deliveries race: the loser answers as a repeat). Refused (2001)
-    only without an id we can key it by."""
-    if not isinstance(body, dict):
-        raise _invalid("the body must be a JSON object (a CDR)")
-    cdr_id = body.get("id")
-    if not isinstance(cdr_id, str) or not cdr_id.strip() or len(cdr_id) > MAX_ID:
-        raise _invalid(f"$.id is required (a string of at most {MAX_ID} characters)")
-    conn = connection_of(connection_id)
-    party, flags = _cdr_party(conn, body, routing)
-    with transaction.atomic():
-        found = _cdr_row(conn, party, cdr_id)
-        if found is not None:
-            return _repeat(found, body, now)
-        flags += emsp_rules.cdr_flags(
-            body,
-            version=version,
-            location_known=_location_known(conn, party, body, version),
-            referenced_known=_referenced_known(conn, party, body),
-        )
-        currency, ref = body.get("currency"), body.get("credit_reference_id")
-        try:
-            with transaction.atomic():
-                row = ForeignCdr.objects.create(
-                    tenant_id=conn.tenant_id,
-                    connection=conn,
-                    country_code=party[0],
-                    party_id=party[1],
-                    cdr_id=key(cdr_id),
-                    raw=raw,
-                    data=body,
-                    credit=body.get("credit") is True,
-                    credit_reference_id=ref[:MAX_ID] if isinstance(ref, str) else "",
-                    currency=currency[:3] if isinstance(currency, str) else "",
-                    total_cost_excl_vat=emsp_rules.price_excl(body.get("total_cost"), version),
-                    flags=flags,
-                    received_at=now,
-                )
-        except IntegrityError:  # a concurrent delivery of the same CDR committed first
-            raced = _cdr_row(conn, party, cdr_id)
-            assert raced is not None
-            return _repeat(raced, body, now)
-        repriced = reconcile.cdr_reprice(cdr_pk=row.pk, version=version)
-    return Stored(row.pk, True, tuple(repriced.flags))
-
-
-def _cdr_row(conn: OcpiConnection, party: tuple[str, str], cdr_id: str) -> ForeignCdr | None:
-    return (
-        ForeignCdr.objects.select_for_update()
-        .filter(tenant_id=conn.tenant_id, country_code=party[0], party_id=party[1])
-        .filter(cdr_id=key(cdr_id))
-        .first()
-    )
-
-
-def _repeat(found: ForeignCdr, body: Mapping[str, Any], now: datetime) -> Stored:
-    """The same CDR again: nothing stored; flagged `duplicate` when the body differs."""
-    if transport.loads(found.raw) != body:
-        found.flags = [
-            *found.flags,
-            flag("duplicate", f"sent again {transport.iso(now)} with a different body"),
-        ]
-        found.save(update_fields=["flags", "updated_at"])
-    return Stored(found.pk, False, tuple(found.flags))
-
-
-def _location_known(
-    conn: OcpiConnection, party: tuple[str, str], body: Mapping[str, Any], version: str
-) -> bool | None:
-    lid = _location_id(body, version)
-    if lid is None:
-        return None
-    return ForeignObject.objects.filter(
-        tenant_id=conn.tenant_id,
-        module="locations",
-        country_code=party[0],
-        party_id=party[1],
-        object_id=key(lid),
-    ).exists()
-
-
-def _referenced_known(
-    conn: OcpiConnection, party: tuple[str, str], body: Mapping[str, Any]
-) -> bool | None:
-    ref = body.get("credit_reference_id")
-    if not isinstance(ref, str) or not ref:
-        return None
-    return ForeignCdr.objects.filter(
-        tenant_id=conn.tenant_id, country_code=party[0], party_id=party[1], cdr_id=key(ref)
-    ).exists()
-
-
-def cdr_get(*, connection_id: int, cdr_pk: int) -> str | None:
-    """The CDR as received (byte for byte), for the connection that sent it; else None."""
-    conn = connection_of(connection_id)
-    raw: str | None = (
-        ForeignCdr.objects.filter(tenant_id=conn.tenant_id, connection=conn, pk=cdr_pk)
-        .values_list("raw", flat=True)
-        .first()
-    )
-    return raw

@@ -22,7 +22,7 @@ from django.conf import settings
 from apps.roaming import client, transport
 from apps.roaming.contracts import ConnectionStatus, InterfaceRole, OcpiVersion
 from apps.roaming.models import OcpiConnection, OcpiPullCursor
-from apps.roaming.services import emsp_in
+from apps.roaming.services import emsp_cdrs, emsp_in
 from apps.roaming.services.emsp_tokens import own_emsp_parties
 
 PULL_MODULES = ("locations", "tariffs", "sessions", "cdrs")
@@ -46,7 +46,7 @@ def _store(conn: OcpiConnection, module: str, version: str, item: Any, now: date
     if not isinstance(item, dict):
         raise emsp_in.Rejected(transport.INVALID_PARAMETERS, "an item is not a JSON object")
     if module == "cdrs":
-        emsp_in.cdr_receive(
+        emsp_cdrs.cdr_receive(
             connection_id=conn.pk, version=version, raw=transport.dumps(item), body=item, now=now
         )
         return
