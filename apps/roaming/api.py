@@ -44,6 +44,7 @@ emsp_cdr_receive = emsp_cdrs.cdr_receive
 emsp_cdr_get = emsp_cdrs.cdr_get
 # tokens sender (services/emsp_tokens.py)
 emsp_tokens_page = emsp_tokens.tokens_page
+emsp_tokens_reader_allowed = emsp_tokens.reader_allowed
 emsp_token_authorize = emsp_tokens.token_authorize
 EmspAuthorizeInvalid = emsp_tokens.AuthorizeInvalid
 tokens_push_all = emsp_tokens.tokens_push_all

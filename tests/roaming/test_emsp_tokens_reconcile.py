@@ -398,3 +398,18 @@ def test_extra_fields_of_a_partner_do_not_stop_the_repricing() -> None:
     doc["charging_periods"][0]["x_meter"] = "M1"
     row = _receive(w, doc, T0)
     assert row.flags == [] and row.repriced_excl_vat == Decimal("5.75")
+
+
+def test_an_emsp_partner_cannot_read_or_authorize_our_tokens() -> None:
+    from apps.roaming.models import OcpiPartyRole
+
+    w = make_world()
+    _tokens(w, 1)
+    OcpiPartyRole.objects.filter(connection=w.connection).update(role="EMSP")
+    resp = w.client().get("/ocpi/2.2.1/emsp/tokens")
+    assert (resp.status_code, transport.loads(resp.content)["status_code"]) == (403, 2000)
+    assert "data" not in transport.loads(resp.content)
+    resp = w.client().post(
+        "/ocpi/2.2.1/emsp/tokens/UID0/authorize", content_type="application/json"
+    )
+    assert resp.status_code == 403

@@ -80,6 +80,14 @@ def token_object(t: TokenRecord, *, version: str) -> dict[str, Any]:
     return out
 
 
+def reader_allowed(*, connection_id: int) -> bool:
+    """Only a CPO partner (or a hub, for the CPOs behind it) reads our tokens and asks us to
+    authorize them; an eMSP partner of our CPO role has no business with them."""
+    return OcpiPartyRole.objects.filter(
+        connection_id=connection_id, role__in=(OcpiRole.CPO.value, OcpiRole.HUB.value)
+    ).exists()
+
+
 @dataclass(frozen=True)
 class TokensPage:
     total: int

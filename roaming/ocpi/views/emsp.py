@@ -212,12 +212,18 @@ def _int(request: HttpRequest, name: str, default: int) -> int:
     return n
 
 
+def _cpo_only(call: OcpiCall) -> None:
+    if not roaming_api.emsp_tokens_reader_allowed(connection_id=call.connection_id):
+        raise OcpiFailure(403, transport.CLIENT_ERROR, "our tokens are for CPO partners only")
+
+
 @endpoint("tokens")
 def tokens(call: OcpiCall, request: HttpRequest) -> OcpiResult:
     """GET: our tokens, paginated (date_from inclusive, date_to exclusive, offset, limit up
     to OCPI_PAGE_LIMIT), with X-Total-Count, X-Limit and a Link to the next page."""
     if request.method != "GET":
         raise _not_allowed(request)
+    _cpo_only(call)
     cap = settings.OCPI_PAGE_LIMIT
     offset = _int(request, "offset", 0)
     limit = min(_int(request, "limit", cap) or cap, cap)
@@ -244,6 +250,7 @@ def tokens(call: OcpiCall, request: HttpRequest) -> OcpiResult:
 def token_authorize(call: OcpiCall, request: HttpRequest, uid: str) -> OcpiResult:
     if request.method != "POST":
         raise _not_allowed(request)
+    _cpo_only(call)
     try:
         info = roaming_api.emsp_token_authorize(
             tenant_id=call.tenant_id,
