@@ -275,6 +275,11 @@ def test_tokens_push_command_and_another_tenants_connection() -> None:
     with pytest.raises(CommandError, match="no OCPI connection"):
         call_command("ocpi_tokens_push", "--tenant", slug, str(other.connection.pk))
     assert OcpiPush.objects.filter(connection=other.connection).count() == 0
+    second = make_world(emsp=("NL", "EMU"))  # another tenant: not among "every partner"
+    out = StringIO()
+    call_command("ocpi_tokens_push", "--tenant", slug, stdout=out)
+    assert out.getvalue().strip() == "0 token pushes queued"  # every version owed already
+    assert OcpiPush.objects.filter(connection=second.connection).count() == 0
 
 
 def test_ocpi_211_cdr_repriced_with_its_own_location_time_zone() -> None:
