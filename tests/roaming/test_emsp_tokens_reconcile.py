@@ -54,6 +54,12 @@ def test_tokens_list_paginated_with_headers_and_only_our_own() -> None:
     )
     assert [t["uid"] for t in transport.loads(resp.content)["data"]] == ["UID1"]
     assert resp["X-Total-Count"] == "1"
+    # an offset written unencoded ("+" arrives as a space) is read as meant
+    resp = w.client().get(
+        "/ocpi/2.2.1/emsp/tokens?date_from=2026-12-01T10:00:00+01:00"
+        "&date_to=2026-12-01T11:00:00%2B01:00"
+    )
+    assert [t["uid"] for t in transport.loads(resp.content)["data"]] == ["UID1"]
 
 
 def test_tokens_list_of_another_tenant_is_never_seen() -> None:

@@ -193,7 +193,8 @@ def _when(request: HttpRequest, name: str) -> datetime | None:
     if not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        # an unencoded "+01:00" arrives as " 01:00": read it as meant (inbound lenient)
+        parsed = datetime.fromisoformat(value.strip().replace(" ", "+").replace("Z", "+00:00"))
     except ValueError as exc:
         raise OcpiFailure(400, transport.INVALID_PARAMETERS, f"{name} is not a DateTime") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
