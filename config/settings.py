@@ -7,6 +7,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 from config.env import (
     BASE_DIR,
@@ -420,6 +421,14 @@ CELERY_BEAT_SCHEDULE = {
     "invoicing-schedule-runs": {"task": "invoicing.schedule_runs", "schedule": 3600},
     "roaming-purge-exchange-bodies": {"task": "roaming.purge_exchange_bodies", "schedule": 86400},
     "roaming-pushes-due": {"task": "roaming.pushes_due", "schedule": 60},
+    # eMSP pull as catch-up (apps.roaming.services.emsp_pull): incremental every 4 hours,
+    # a full resync nightly at 02:30 UTC.
+    "roaming-emsp-pull": {"task": "roaming.emsp_pull_all", "schedule": 4 * 3600},
+    "roaming-emsp-resync": {
+        "task": "roaming.emsp_pull_all",
+        "schedule": crontab(hour=2, minute=30),
+        "kwargs": {"full": True},
+    },
     "rating-sweep-unrated": {
         "task": "rating.sweep_unrated",
         "schedule": env_int("RATING_SWEEP_SECONDS", 600),

@@ -16,6 +16,7 @@ from restapi.views import (
     locations,
     partners,
     rating,
+    roaming_emsp,
     tariffs,
     tokens,
     webhooks,
@@ -54,6 +55,20 @@ urlpatterns = [
         "tokens/<str:country_code>/<str:party_id>/<str:uid>",
         tokens.TokenPutView.as_view(),
         name="token-upsert",
+    ),
+    # OCPI eMSP role (issue 19): commands sent to a CPO partner, reconciliation of its CDRs
+    path(
+        "roaming/connections/<id:connection_id>/commands",
+        roaming_emsp.CommandSendView.as_view(),
+        name="roaming-command-send",
+    ),
+    path(
+        "roaming/commands/<str:uid>", roaming_emsp.CommandGetView.as_view(), name="roaming-command"
+    ),
+    path(
+        "roaming/connections/<id:connection_id>/reconciliation",
+        roaming_emsp.ReconciliationView.as_view(),
+        name="roaming-reconciliation",
     ),
     # partners (ADR 0027)
     path("partners", partners.PartnerCollection.as_view(), name="partners"),

@@ -5,7 +5,19 @@
 from __future__ import annotations
 
 from apps.roaming import selectors, transport
-from apps.roaming.services import authorize, commands_in, exchanges, push, tokens_in
+from apps.roaming.services import (
+    authorize,
+    commands_in,
+    commands_out,
+    emsp_cdrs,
+    emsp_in,
+    emsp_pull,
+    emsp_tokens,
+    exchanges,
+    push,
+    reconcile,
+    tokens_in,
+)
 
 # -- groundwork: inbound authentication and the exchange log --------------------------------
 inbound_auth = selectors.inbound_auth
@@ -37,3 +49,31 @@ authorize_realtime = authorize.authorize_realtime
 station_authorize = authorize.station_authorize
 
 # -- area "emsp" ---------------------------------------------------------------------------------
+# receivers (services/emsp_in.py): locations, tariffs, sessions, CDRs a CPO sends us
+EmspRejected = emsp_in.Rejected
+emsp_object_put = emsp_in.object_put
+emsp_object_patch = emsp_in.object_patch
+emsp_object_get = emsp_in.object_get
+emsp_location_part_write = emsp_in.location_part_write
+emsp_tariff_delete = emsp_in.tariff_delete
+emsp_cdr_receive = emsp_cdrs.cdr_receive
+emsp_cdr_get = emsp_cdrs.cdr_get
+# tokens sender (services/emsp_tokens.py)
+emsp_tokens_page = emsp_tokens.tokens_page
+emsp_tokens_reader_allowed = emsp_tokens.reader_allowed
+emsp_token_authorize = emsp_tokens.token_authorize
+EmspAuthorizeInvalid = emsp_tokens.AuthorizeInvalid
+tokens_push_all = emsp_tokens.tokens_push_all
+# pull as catch-up (services/emsp_pull.py)
+emsp_pull_module = emsp_pull.pull_module
+EMSP_PULL_MODULES = emsp_pull.PULL_MODULES
+# commands sent (services/commands_out.py)
+COMMANDS_OUT = commands_out.COMMANDS
+CommandInvalid = commands_out.CommandInvalid
+command_send = commands_out.command_send
+command_result_receive = commands_out.command_result_receive
+command_get = commands_out.command_get
+commands_sent = commands_out.commands_sent
+emsp_cpo_connections = commands_out.cpo_connections
+# re-pricing and reconciliation (services/reconcile.py)
+reconciliation_report = reconcile.reconciliation_report

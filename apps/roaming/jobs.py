@@ -7,3 +7,6 @@ PURGE_EXCHANGE_BODIES = "roaming.purge_exchange_bodies"  # beat: blank old log b
 PUSH_DRAIN = "roaming.push_drain"  # send one connection's due pushes, in order
 PUSHES_DUE = "roaming.pushes_due"  # beat: queue the drains whose time came
 COMMAND_RUN = "roaming.command_run"  # cpo-receiver: send a received OCPI command to its station
+# area "emsp"
+EMSP_PULL = "roaming.emsp_pull"  # pull one module from one CPO partner (incremental or full)
+EMSP_PULL_ALL = "roaming.emsp_pull_all"  # beat: queue a pull of every (connection, module)

@@ -293,3 +293,24 @@ class ForeignCdr(TenantOwnedModel):
                 name="ocpi_foreign_cdr_unique",
             ),
         ]
+
+
+# -- area "emsp" -------------------------------------------------------------------------------
+
+
+class OcpiPullCursor(TenantOwnedModel):
+    """Where the last successful pull of one module from a CPO partner's sender interface
+    started: the next incremental pull asks `date_from` = this minus a safety margin."""
+
+    connection = models.ForeignKey(OcpiConnection, on_delete=models.CASCADE, related_name="+")
+    module = models.CharField(max_length=16)  # locations / tariffs / sessions / cdrs
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_full_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "module"], name="ocpi_pull_cursor_unique"
+            ),
+        ]

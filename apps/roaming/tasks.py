@@ -3,11 +3,17 @@ idempotent, acknowledged late."""
 
 from __future__ import annotations
 
+import random
+
 from celery import shared_task
 from django.utils import timezone
 
+from apps.common.jobs import enqueue
 from apps.roaming import jobs
 from apps.roaming.services import commands_in, exchanges, push
+from apps.roaming.services import emsp_pull as emsp_pull_service
+
+PULL_JITTER_SECONDS = 600.0
 
 
 @shared_task(name=jobs.PURGE_EXCHANGE_BODIES, ignore_result=True, acks_late=True)
@@ -30,3 +36,31 @@ def command_run(command_id: int) -> str:
     # Not acks_late: the station command must not be sent twice after a worker crash (the
     # partner then gets no result and its command times out, as OCPI allows).
     return commands_in.command_run(command_id=command_id)
+
+
+# -- area "emsp" -------------------------------------------------------------------------------
+
+
+@shared_task(name=jobs.EMSP_PULL, ignore_result=True, acks_late=True)
+def emsp_pull(connection_id: int, module: str, full: bool = False) -> int:
+    report = emsp_pull_service.pull_module(
+        connection_id=connection_id, module=module, now=timezone.now(), full=full
+    )
+    return report.stored
+
+
+@shared_task(name=jobs.EMSP_PULL_ALL, ignore_result=True)
+def emsp_pull_all(full: bool = False) -> int:
+    """Incremental every few hours (with jitter: partners dislike synchronised crawlers),
+    full at night (settings CELERY_BEAT_SCHEDULE)."""
+    targets = emsp_pull_service.pull_targets()
+    for connection_id, module in targets:
+        enqueue(
+            jobs.EMSP_PULL,
+            connection_id,
+            module,
+            full,
+            ignore_result=True,
+            countdown=0 if full else random.uniform(0, PULL_JITTER_SECONDS),
+        )
+    return len(targets)

@@ -254,3 +254,7 @@ def token_partner_upsert(
     if existing is not None and existing.uid != data.uid:
         data = dataclasses.replace(data, uid=existing.uid)
     return services.token_put(tenant_id=tenant_id, data=data, actor=actor)
+
+
+# roaming (issue 19, area "emsp"): the eMSP's tokens paged for an OCPI tokens sender.
+tokens_updated_page = selectors.tokens_updated_page

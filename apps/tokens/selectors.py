@@ -138,3 +138,28 @@ def token_ids_by_uid(*, tenant_id: int, uids: Sequence[str]) -> dict[str, list[i
     ):
         found.setdefault(uid, []).append(pk)
     return found
+
+
+# -- roaming (issue 19, area "emsp"): the tokens an OCPI tokens sender pages ---------------------
+
+
+def tokens_updated_page(
+    *,
+    tenant_id: int,
+    party_ids: Sequence[int],
+    date_from: datetime | None,
+    date_to: datetime | None,
+    offset: int,
+    limit: int,
+) -> tuple[int, list[TokenRecord]]:
+    """(how many match, one page of them) among the tokens of `party_ids` in this tenant,
+    last updated in [date_from, date_to), oldest first then by id (a stable order, as OCPI
+    pagination needs)."""
+    qs = Token.objects.for_tenant(tenant_id).filter(party_id__in=set(party_ids))
+    if date_from is not None:
+        qs = qs.filter(updated_at__gte=date_from)
+    if date_to is not None:
+        qs = qs.filter(updated_at__lt=date_to)
+    total = qs.count()
+    rows = qs.order_by("updated_at", "id").values(*_FIELDS)[offset : offset + limit]
+    return total, [_record(r) for r in rows]

@@ -19,6 +19,7 @@ from apps.invoicing.models import BillingRun
 from apps.parties.models import Operator, Party
 from apps.rating import api as rating_api
 from apps.rating.contracts import BillingRuleTerms
+from apps.roaming.models import OcpiConnection
 from apps.tariffs.contracts import BillingEngine
 from tests.factories import (
     SIMPLE_OCPI_TARIFF,
@@ -148,6 +149,15 @@ def build_world(slug: str, party_code: str) -> World:
         scopes=["*:read", "*:write"],
         actor=Actor.system("tests"),
     )
+    # roaming (issue 19, area "emsp"): an OCPI connection of this tenant
+    connection = OcpiConnection.objects.create(
+        tenant=tenant,
+        name=f"{slug} CPO partner",
+        versions_url="http://127.0.0.1:9/ocpi/versions",
+        version="2.2.1",
+        status="REGISTERED",
+        initiator="US",
+    )
     return World(
         tenant=tenant,
         cpo=cpo,
@@ -179,6 +189,7 @@ def build_world(slug: str, party_code: str) -> World:
             "batch_id": export.batch.id,
             "kind": "JOURNAL_CSV",
             "run_id": run.pk,
+            "connection_id": connection.pk,
         },
     )
 

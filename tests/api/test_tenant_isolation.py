@@ -44,6 +44,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("put", "charge-station-payee"): {"payee_id": None},
     ("post", "document-discard"): {"reason": "x"},
     ("post", "document-credit-notes"): {"reason": "x"},
+    ("post", "roaming-command-send"): {"command": "STOP_SESSION", "session_id": "S1"},
 }
 
 
