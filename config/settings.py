@@ -415,6 +415,7 @@ CELERY_BEAT_SCHEDULE = {
     "invoicing-schedule-runs": {"task": "invoicing.schedule_runs", "schedule": 3600},
     "roaming-purge-exchange-bodies": {"task": "roaming.purge_exchange_bodies", "schedule": 86400},
     "roaming-pushes-due": {"task": "roaming.pushes_due", "schedule": 60},
+    "roaming-cpo-locations-sync": {"task": "roaming.cpo_locations_sync", "schedule": 60},
     "rating-sweep-unrated": {
         "task": "rating.sweep_unrated",
         "schedule": env_int("RATING_SWEEP_SECONDS", 600),

@@ -12,7 +12,7 @@ from apps.integrations.contracts import (
     WebhookDeliveryRecord,
     WebhookSubscriptionRecord,
 )
-from apps.integrations.models import ApiKey, WebhookDelivery, WebhookSubscription
+from apps.integrations.models import ApiKey, EventConsumer, WebhookDelivery, WebhookSubscription
 
 
 def api_key_list(*, tenant_id: int) -> list[ApiKeyRef]:
@@ -114,5 +114,10 @@ def webhook_interest(*, tenant_ids: Iterable[int]) -> dict[int, frozenset[str]]:
     for tenant_id, events in WebhookSubscription.objects.filter(
         tenant_id__in=ids, is_active=True
     ).values_list("tenant_id", "events"):
+        wanted.setdefault(tenant_id, set()).update(events)
+    # Internal consumers (the roaming app's OCPI pushes) count as subscribers.
+    for tenant_id, events in EventConsumer.objects.filter(tenant_id__in=ids).values_list(
+        "tenant_id", "events"
+    ):
         wanted.setdefault(tenant_id, set()).update(events)
     return {t: frozenset(e) for t, e in wanted.items()}

@@ -142,3 +142,10 @@ def station_scope_facts(
 
 # Home-charger flags of charge stations (issue 17, area "cust").
 charge_stations_hcc_set = hcc.charge_stations_hcc_set
+
+
+# Published to roaming partners (issue 19, area "cpo"): home chargers never leave the platform.
+ocpi_location_page = selectors.ocpi_location_page
+ocpi_location_get = selectors.ocpi_location_get
+ocpi_location_of_evse = selectors.ocpi_location_of_evse
+is_home_charger_evse = selectors.is_home_charger_evse

@@ -6,3 +6,7 @@ from __future__ import annotations
 PURGE_EXCHANGE_BODIES = "roaming.purge_exchange_bodies"  # beat: blank old log bodies
 PUSH_DRAIN = "roaming.push_drain"  # send one connection's due pushes, in order
 PUSHES_DUE = "roaming.pushes_due"  # beat: queue the drains whose time came
+# area "cpo": the events the integrations app queues for us (its internal consumer), and
+# the beat sync of changed published locations.
+OCPI_EVENTS = "roaming.ocpi_events"
+CPO_LOCATIONS_SYNC = "roaming.cpo_locations_sync"

@@ -7,7 +7,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from apps.roaming import jobs
-from apps.roaming.services import exchanges, push
+from apps.roaming.services import cpo_push, exchanges, push
 
 
 @shared_task(name=jobs.PURGE_EXCHANGE_BODIES, ignore_result=True, acks_late=True)
@@ -23,3 +23,16 @@ def push_drain(connection_id: int) -> int:
 @shared_task(name=jobs.PUSHES_DUE, ignore_result=True)
 def pushes_due() -> int:
     return push.pushes_due(now=timezone.now())
+
+
+# -- area "cpo" ------------------------------------------------------------------------------
+
+
+@shared_task(name=jobs.OCPI_EVENTS, ignore_result=True, acks_late=True)
+def ocpi_events(payload: str) -> int:
+    return cpo_push.ocpi_events_handle(payload=payload)
+
+
+@shared_task(name=jobs.CPO_LOCATIONS_SYNC, ignore_result=True)
+def cpo_locations_sync() -> int:
+    return cpo_push.cpo_locations_sync(now=timezone.now())
