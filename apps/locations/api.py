@@ -149,3 +149,4 @@ ocpi_location_page = selectors.ocpi_location_page
 ocpi_location_get = selectors.ocpi_location_get
 ocpi_location_of_evse = selectors.ocpi_location_of_evse
 is_home_charger_evse = selectors.is_home_charger_evse
+location_by_ocpi_id = selectors.location_by_ocpi_id

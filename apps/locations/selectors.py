@@ -886,3 +886,15 @@ def is_home_charger_evse(*, tenant_id: int, evse_uid: str) -> bool:
         .filter(charge_station__isnull=False)
         .exists()
     )
+
+
+def location_by_ocpi_id(
+    *, tenant_id: int, ocpi_id: str, party_id: str | None = None
+) -> LocationRecord | None:
+    """A location of the tenant by its OCPI id (published or not: a 2.1.1 session or CDR
+    embeds the location it happened at), or None."""
+    qs = _locations().filter(tenant_id=tenant_id, ocpi_id=ocpi_id)
+    if party_id:
+        qs = qs.filter(party__party_id=party_id.upper())
+    loc = qs.order_by("id").first()
+    return None if loc is None else _location(loc)

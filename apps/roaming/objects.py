@@ -18,6 +18,7 @@ fields and the nulls; 2.1.1 is derived from the 2.2.1 object.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -382,8 +383,30 @@ def _location_211(loc: Mapping[str, Any]) -> dict[str, Any]:
     )
 
 
-def session_object(r: SessionRecord, *, version: str) -> dict[str, Any]:
-    """The Session (2.2.1 from `charging_api.session_object`; 2.1.1 derived from it)."""
+def _used_location(
+    loc: LocationRecord | None, evse_uid: str | None, connector_id: str | None
+) -> dict[str, Any] | None:
+    """2.1.1: the Location a session / CDR happened at, with only the EVSE and connector
+    used (None when the record or the EVSE is not found)."""
+    if loc is None:
+        return None
+    evses = []
+    for e in loc.evses:
+        if e.uid == evse_uid:
+            evses.append(
+                replace(e, connectors=tuple(c for c in e.connectors if c.id == connector_id))
+            )
+    if not evses or not evses[0].connectors:
+        return None
+    return location_object(replace(loc, evses=tuple(evses)), version=V211)
+
+
+def session_object(
+    r: SessionRecord, *, version: str, location: LocationRecord | None = None
+) -> dict[str, Any]:
+    """The Session (2.2.1 from `charging_api.session_object`; 2.1.1 derived from it, with
+    `location`, the record of the location it happened at: 2.1.1 embeds the Location with
+    only the EVSE and connector used; without it a minimal Location of the ids is sent)."""
     v = _v(version)
     s = charging_api.session_object(r)
     for k in _PLATFORM_FIELDS:
@@ -404,7 +427,8 @@ def session_object(r: SessionRecord, *, version: str) -> dict[str, Any]:
             "kwh": s["kwh"],
             "auth_id": r.cdr_token.get("contract_id") or r.cdr_token.get("uid"),
             "auth_method": _AUTH_METHOD_211.get(s["auth_method"], s["auth_method"]),
-            "location": _location_211(
+            "location": _used_location(location, s["evse_uid"], s["connector_id"])
+            or _location_211(
                 {
                     "id": s["location_id"],
                     "evse_uid": s["evse_uid"],
@@ -420,9 +444,12 @@ def session_object(r: SessionRecord, *, version: str) -> dict[str, Any]:
     )
 
 
-def cdr_object(r: CdrRecord, *, version: str) -> dict[str, Any]:
-    """The CDR (2.2.1 from `charging_api.cdr_object`; 2.1.1 derived from it). A credit CDR
-    carries `credit: true`, `credit_reference_id` and its negative totals as stored."""
+def cdr_object(
+    r: CdrRecord, *, version: str, location: LocationRecord | None = None
+) -> dict[str, Any]:
+    """The CDR (2.2.1 from `charging_api.cdr_object`; 2.1.1 derived from it, the Location
+    as for `session_object`, else from the stored CdrLocation). A credit CDR carries
+    `credit: true`, `credit_reference_id` and its negative totals as stored."""
     v = _v(version)
     c = charging_api.cdr_object(r)
     for k in _PLATFORM_FIELDS:
@@ -440,6 +467,7 @@ def cdr_object(r: CdrRecord, *, version: str) -> dict[str, Any]:
             c["credit"] = None
         c["cdr_location"] = clean(c.get("cdr_location") or {})
         return clean(c)
+    cl = c.get("cdr_location") or {}
     return clean(
         {
             "id": c["id"],
@@ -447,7 +475,8 @@ def cdr_object(r: CdrRecord, *, version: str) -> dict[str, Any]:
             "stop_date_time": c["end_date_time"],
             "auth_id": c["cdr_token"]["contract_id"],
             "auth_method": _AUTH_METHOD_211.get(c["auth_method"], c["auth_method"]),
-            "location": _location_211(c.get("cdr_location") or {}),
+            "location": _used_location(location, cl.get("evse_uid"), cl.get("connector_id"))
+            or _location_211(cl),
             "currency": c["currency"],
             "tariffs": [
                 tariff_dict(t, version=v) for t in c.get("tariffs") or () if isinstance(t, Mapping)

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from apps.charging import api as charging_api
+from apps.charging.contracts import CdrRecord, SessionRecord
 from apps.locations import api as locations_api
 from apps.locations.contracts import LocationRecord
 from apps.roaming import objects
@@ -75,6 +76,23 @@ def emsp_parties(
         if named in roles:
             return [named]
     return roles
+
+
+def used_location(
+    tenant_id: int, record: SessionRecord | CdrRecord, version: str
+) -> LocationRecord | None:
+    """2.1.1 embeds the Location a session / CDR happened at: its record (None for 2.2.1)."""
+    if version != objects.V211:
+        return None
+    if isinstance(record, SessionRecord):
+        ocpi_id = record.location_id
+    else:
+        ocpi_id = (record.data.get("cdr_location") or {}).get("id")
+    if not ocpi_id:
+        return None
+    return locations_api.location_by_ocpi_id(
+        tenant_id=tenant_id, ocpi_id=str(ocpi_id), party_id=record.party_id
+    )
 
 
 def sender_locations(
@@ -161,7 +179,10 @@ def sender_sessions(
         offset=query.offset,
         limit=query.limit,
     )
-    return total, [objects.session_object(r, version=version) for r in records]
+    return total, [
+        objects.session_object(r, version=version, location=used_location(tenant_id, r, version))
+        for r in records
+    ]
 
 
 def sender_cdrs(
@@ -181,4 +202,7 @@ def sender_cdrs(
         offset=query.offset,
         limit=query.limit,
     )
-    return total, [objects.cdr_object(r, version=version) for r in records]
+    return total, [
+        objects.cdr_object(r, version=version, location=used_location(tenant_id, r, version))
+        for r in records
+    ]

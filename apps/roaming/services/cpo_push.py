@@ -201,7 +201,11 @@ def session_push(*, tenant_id: int, session_id: int, phase: str) -> int:
         return 0  # not a partner's token / no EVSE known: nothing OCPI can carry
     queued = 0
     for conn, to in _targets(tenant_id, "sessions", emsp=emsp):
-        full = objects.session_object(record, version=conn.version)
+        full = objects.session_object(
+            record,
+            version=conn.version,
+            location=publishing.used_location(tenant_id, record, conn.version),
+        )
         if phase == "start":
             method, body = "PUT", {k: v for k, v in full.items() if k != "charging_periods"}
         else:
@@ -252,7 +256,11 @@ def cdr_push(*, tenant_id: int, cdr_id: int) -> int:
             method="POST",
             path="",
             key=f"cdr:{record.platform_id}",
-            body=objects.cdr_object(record, version=conn.version),
+            body=objects.cdr_object(
+                record,
+                version=conn.version,
+                location=publishing.used_location(tenant_id, record, conn.version),
+            ),
             to_party=to,
         )
         queued += pk is not None
