@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from apps.locations import selectors
+from apps.locations import published, selectors
 from apps.locations.contracts import ChargeStationAuth, SecurityProfile
 from apps.locations.models import ChargeStation, Location
 from apps.locations.services import commands, connectivity, hcc, locations, stations, status
@@ -145,8 +145,8 @@ charge_stations_hcc_set = hcc.charge_stations_hcc_set
 
 
 # Published to roaming partners (issue 19, area "cpo"): home chargers never leave the platform.
-ocpi_location_page = selectors.ocpi_location_page
-ocpi_location_get = selectors.ocpi_location_get
-ocpi_location_of_evse = selectors.ocpi_location_of_evse
-is_home_charger_evse = selectors.is_home_charger_evse
-location_by_ocpi_id = selectors.location_by_ocpi_id
+ocpi_location_page = published.ocpi_location_page
+ocpi_location_get = published.ocpi_location_get
+ocpi_location_of_evse = published.ocpi_location_of_evse
+is_home_charger_evse = published.is_home_charger_evse
+location_by_ocpi_id = published.location_by_ocpi_id
