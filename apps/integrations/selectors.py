@@ -111,13 +111,11 @@ def webhook_interest(*, tenant_ids: Iterable[int]) -> dict[int, frozenset[str]]:
     ids = set(tenant_ids)
     if not ids:
         return {}
-    for tenant_id, events in WebhookSubscription.objects.filter(
+    # Internal consumers (the roaming app's OCPI pushes) count as subscribers: one query.
+    subscriptions = WebhookSubscription.objects.filter(
         tenant_id__in=ids, is_active=True
-    ).values_list("tenant_id", "events"):
-        wanted.setdefault(tenant_id, set()).update(events)
-    # Internal consumers (the roaming app's OCPI pushes) count as subscribers.
-    for tenant_id, events in EventConsumer.objects.filter(tenant_id__in=ids).values_list(
-        "tenant_id", "events"
-    ):
+    ).values_list("tenant_id", "events")
+    consumers = EventConsumer.objects.filter(tenant_id__in=ids).values_list("tenant_id", "events")
+    for tenant_id, events in subscriptions.union(consumers, all=True):
         wanted.setdefault(tenant_id, set()).update(events)
     return {t: frozenset(e) for t, e in wanted.items()}
