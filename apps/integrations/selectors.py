@@ -112,10 +112,16 @@ def webhook_interest(*, tenant_ids: Iterable[int]) -> dict[int, frozenset[str]]:
     if not ids:
         return {}
     # Internal consumers (the roaming app's OCPI pushes) count as subscribers: one query.
-    subscriptions = WebhookSubscription.objects.filter(
-        tenant_id__in=ids, is_active=True
-    ).values_list("tenant_id", "events")
-    consumers = EventConsumer.objects.filter(tenant_id__in=ids).values_list("tenant_id", "events")
+    subscriptions = (
+        WebhookSubscription.objects.filter(tenant_id__in=ids, is_active=True)
+        .order_by()
+        .values_list("tenant_id", "events")
+    )
+    consumers = (
+        EventConsumer.objects.filter(tenant_id__in=ids)
+        .order_by()
+        .values_list("tenant_id", "events")
+    )
     for tenant_id, events in subscriptions.union(consumers, all=True):
         wanted.setdefault(tenant_id, set()).update(events)
     return {t: frozenset(e) for t, e in wanted.items()}
