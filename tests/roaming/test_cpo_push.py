@@ -326,3 +326,30 @@ def test_location_put_once_per_version(
     assert (req.method, req.path) == ("PUT", "/ocpi/emsp/2.2.1/locations/NL/CPO/LOC1")
     assert req.body["id"] == "LOC1" and req.body["publish"] is True
     assert [e["uid"] for e in req.body["evses"]] == ["EVSE-1"]
+
+
+def test_via_a_hub_locations_go_once_to_the_hub_and_cdrs_to_the_emsp(
+    setup: Any,
+    queued: list[tuple[str, str]],
+    ocpi_receiver: OcpiReceiver,  # noqa: F811
+) -> None:
+    setup.conn.status = "CLOSED"  # only the hub connection now
+    setup.conn.save()
+    base = ocpi_receiver.url
+    hub = connect(
+        setup.tenant,
+        token="hub-token-0000000000000000000000000000000",
+        roles=(("HUB", "NL", "HUB"), ("EMSP", "DE", "EMS"), ("EMSP", "FR", "ABC")),
+        endpoints={
+            ("locations", "RECEIVER"): f"{base}/locations",
+            ("cdrs", "RECEIVER"): f"{base}/cdrs",
+        },
+        is_hub=True,
+    )
+    assert roaming_api.location_push(tenant_id=setup.tenant.pk, location_id="LOC1") == 1
+    cdr = _cdr(setup)
+    assert cpo_push.cdr_push(tenant_id=setup.tenant.pk, cdr_id=cdr.pk) == 1
+    assert push.push_drain(connection_id=hub.pk, now=NOW) == 2
+    put, post = ocpi_receiver.requests
+    assert (put.headers["OCPI-to-country-code"], put.headers["OCPI-to-party-id"]) == ("NL", "HUB")
+    assert (post.headers["OCPI-to-country-code"], post.headers["OCPI-to-party-id"]) == ("DE", "EMS")

@@ -231,3 +231,21 @@ def test_2_1_1_session_embeds_the_location_used(client: Client, cpo: Any) -> Non
     assert [e["uid"] for e in loc["evses"]] == ["SMINE-E1"]
     assert loc["evses"][0]["connectors"][0]["voltage"] == 230
     assert data[0]["auth_id"] == "C-MINE"
+
+
+def test_tariffs_are_the_wholesale_ones_with_a_version(client: Client, cpo: Any) -> None:
+    from tests.factories import TariffFactory, TariffVersionFactory
+
+    station_price = TariffFactory(party=cpo, ocpi_id="T-STATION")
+    TariffVersionFactory(tariff=station_price)
+    TariffVersionFactory(tariff=TariffFactory(party=cpo, ocpi_id="T-RETAIL", engine="RETAIL"))
+    TariffFactory(party=cpo, ocpi_id="T-EMPTY")  # no version: nothing to publish
+    other = own_cpo(OperatorFactory(), party_id="OTH")
+    TariffVersionFactory(tariff=TariffFactory(party=other, ocpi_id="T-OTHER"))
+    resp = _get(client, "/ocpi/2.2.1/cpo/tariffs")
+    assert _ids(resp) == ["T-STATION"]
+    [tariff] = transport.loads(resp.content)["data"]
+    assert tariff["elements"] == [
+        {"price_components": [{"type": "ENERGY", "price": Decimal("0.2500"), "step_size": 1}]}
+    ]
+    assert (tariff["country_code"], tariff["party_id"], tariff["currency"]) == ("NL", "CPO", "EUR")
