@@ -748,6 +748,11 @@ def event_consumer_set(*, tenant_id: int, name: str, events: Iterable[str]) -> N
     )
 
 
+def event_consumer_tenants(*, name: str) -> set[int]:
+    """The tenants for which the internal consumer `name` is registered."""
+    return set(EventConsumer.objects.filter(name=name).values_list("tenant_id", flat=True))
+
+
 def _consumers_notify(events: list[WebhookEventIn]) -> None:
     """Queue, after the caller's commit, one task per interested consumer with the events it
     wants (`[{tenant_id, type, key, occurred_at, data}]` as JSON text, Decimals exact). The

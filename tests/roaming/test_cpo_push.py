@@ -353,3 +353,13 @@ def test_via_a_hub_locations_go_once_to_the_hub_and_cdrs_to_the_emsp(
     put, post = ocpi_receiver.requests
     assert (put.headers["OCPI-to-country-code"], put.headers["OCPI-to-party-id"]) == ("NL", "HUB")
     assert (post.headers["OCPI-to-country-code"], post.headers["OCPI-to-party-id"]) == ("DE", "EMS")
+
+
+def test_interest_sweep_heals_a_missed_sync(setup: Any) -> None:
+    other = OperatorFactory()
+    connect(other, token="sweep-token-00000000000000000000000000000")  # nobody synced it
+    setup.conn.status = "SUSPENDED"
+    setup.conn.save()  # nobody synced this either
+    assert cpo_push.cpo_interest_sweep() == 2
+    assert integrations_api.event_consumer_tenants(name="roaming.ocpi_events") == {other.pk}
+    assert cpo_push.cpo_interest_sweep() == 0

@@ -249,3 +249,20 @@ def test_tariffs_are_the_wholesale_ones_with_a_version(client: Client, cpo: Any)
         {"price_components": [{"type": "ENERGY", "price": Decimal("0.2500"), "step_size": 1}]}
     ]
     assert (tariff["country_code"], tariff["party_id"], tariff["currency"]) == ("NL", "CPO", "EUR")
+
+
+def test_session_pages_follow_the_link_to_the_end(client: Client, cpo: Any) -> None:
+    ours = partner_emsp(cpo.tenant)
+    made = [_session_of(cpo, ours, f"U{i}", minute=10 - i) for i in range(5)]  # newest first
+    expected = [str(s.pk) for s in reversed(made)]  # oldest last_updated first
+    seen: list[str] = []
+    url: str | None = "/ocpi/2.2.1/cpo/sessions?limit=2&offset=0"
+    while url:
+        resp = _get(client, url)
+        assert resp["X-Total-Count"] == "5"
+        seen += _ids(resp)
+        url = transport.parse_next_link(resp.get("Link"))
+    assert seen == expected
+    deep = _get(client, "/ocpi/2.2.1/cpo/sessions?offset=4&limit=2")
+    assert _ids(deep) == expected[4:]
+    assert _ids(_get(client, "/ocpi/2.2.1/cpo/sessions?offset=9")) == []

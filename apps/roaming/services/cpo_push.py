@@ -65,6 +65,22 @@ def cpo_interest_sync(*, tenant_id: int) -> None:
     )
 
 
+def cpo_interest_sweep() -> int:
+    """`cpo_interest_sync` for every tenant whose need changed (beat, with the locations
+    sync): heals a missed call, e.g. a connection whose status changed elsewhere. Returns
+    how many tenants were synced."""
+    registered = set(
+        OcpiConnection.objects.filter(status=ConnectionStatus.REGISTERED.value).values_list(
+            "tenant_id", flat=True
+        )
+    )
+    have = integrations_api.event_consumer_tenants(name=jobs.OCPI_EVENTS)
+    changed = registered ^ have
+    for tenant_id in changed:
+        cpo_interest_sync(tenant_id=tenant_id)
+    return len(changed)
+
+
 def _p(*parts: str) -> str:
     return "/".join(quote(p, safe="") for p in parts)
 
@@ -163,7 +179,8 @@ def _location_enqueue(
 def cpo_locations_sync(*, now: datetime, window: timedelta = timedelta(minutes=10)) -> int:
     """Push the published locations changed within `window` before `now` (beat, every
     minute: a missed run is covered by the next ones within the window). A version already
-    pushed is not pushed again (its key)."""
+    pushed is not pushed again (its key). Also sweeps the event interest."""
+    cpo_interest_sweep()
     queued = 0
     conns = OcpiConnection.objects.filter(status=ConnectionStatus.REGISTERED.value)
     for tenant_id in set(conns.values_list("tenant_id", flat=True)):
