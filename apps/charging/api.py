@@ -5,9 +5,8 @@ from __future__ import annotations
 from apps.charging import jobs, ocpi
 from apps.charging.models import Cdr as _Cdr
 from apps.charging.selectors import cdrs as cdr_selectors
-from apps.charging.selectors import dashboard, flags, messages
+from apps.charging.selectors import dashboard, flags, messages, partner_pages
 from apps.charging.selectors import rating as rating_selectors
-from apps.charging.selectors import roaming as roaming_selectors
 from apps.charging.selectors import sessions as session_selectors
 from apps.charging.services import cdrs, intake, live_cost_feed, review
 
@@ -66,5 +65,5 @@ CDR_TABLE: str = _Cdr._meta.db_table
 # OCPI sender pages and push routing (issue 19, area "cpo"): a partner's own sessions / CDRs.
 ocpi_session_page = session_selectors.ocpi_session_page
 ocpi_cdr_page = cdr_selectors.ocpi_cdr_page
-session_emsp_party = roaming_selectors.session_emsp_party
-cdr_emsp_party = roaming_selectors.cdr_emsp_party
+session_emsp_party = partner_pages.session_emsp_party
+cdr_emsp_party = partner_pages.cdr_emsp_party

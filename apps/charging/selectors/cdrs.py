@@ -15,7 +15,7 @@ from django.db.models.functions import Cast
 
 from apps.charging.contracts import CdrKind, CdrRecord, CdrRow
 from apps.charging.models import CDR_AMOUNT_FIELDS, Cdr
-from apps.charging.selectors.roaming import emsp_filter, keyset_page_ids
+from apps.charging.selectors.partner_pages import emsp_filter, keyset_page_ids
 from apps.common.errors import NotFound
 from apps.parties import api as parties_api
 from apps.parties.contracts import PartyRole
@@ -315,7 +315,7 @@ def cdr_parties(*, tenant_id: int) -> list[str]:
     ]
 
 
-# --- OCPI sender pages (issue 19, area "cpo"; selectors/roaming.py) ---------------------------
+# --- OCPI sender pages (issue 19, area "cpo"; selectors/partner_pages.py) -----------------------
 
 
 def ocpi_cdr_page(

@@ -23,7 +23,7 @@ from apps.charging.contracts import (
 )
 from apps.charging.models import Cdr, ChargingSession, MeterValue, ReviewFlag
 from apps.charging.selectors.cdrs import DECODER, cdr_pricing_of, with_json_text
-from apps.charging.selectors.roaming import emsp_filter, keyset_page_ids
+from apps.charging.selectors.partner_pages import emsp_filter, keyset_page_ids
 from apps.common.errors import NotFound
 
 KWH = Decimal(1000)
@@ -405,7 +405,7 @@ def session_detail(*, tenant_id: int, session_id: int) -> SessionDetail:
     )
 
 
-# --- OCPI sender pages (issue 19, area "cpo"; selectors/roaming.py) ---------------------------
+# --- OCPI sender pages (issue 19, area "cpo"; selectors/partner_pages.py) -----------------------
 
 
 def ocpi_session_page(
