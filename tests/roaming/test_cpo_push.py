@@ -363,3 +363,24 @@ def test_interest_sweep_heals_a_missed_sync(setup: Any) -> None:
     assert cpo_push.cpo_interest_sweep() == 2
     assert integrations_api.event_consumer_tenants(name="roaming.ocpi_events") == {other.pk}
     assert cpo_push.cpo_interest_sweep() == 0
+
+
+def test_locations_sync_puts_changed_published_locations_once(
+    setup: Any,
+    queued: list[tuple[str, str]],
+    ocpi_receiver: OcpiReceiver,  # noqa: F811
+) -> None:
+    from tests.roaming.cpo_fixtures import stamp
+
+    hidden = LocationFactory(party=setup.cpo, ocpi_id="HIDDEN", publish=False)
+    old = LocationFactory(party=setup.cpo, ocpi_id="OLD")
+    for row in (hidden, setup.station.location):
+        stamp(row, NOW - timedelta(minutes=1))
+    stamp(old, NOW - timedelta(hours=1))  # outside the window: pushed when it last changed
+    for model in (type(setup.connector), type(setup.station.evses.get())):
+        model.objects.filter(tenant=setup.tenant).update(updated_at=NOW - timedelta(minutes=2))
+    assert cpo_push.cpo_locations_sync(now=NOW) == 1
+    assert cpo_push.cpo_locations_sync(now=NOW) == 0  # same version: no second PUT
+    assert push.push_drain(connection_id=setup.conn.pk, now=NOW) == 1
+    [req] = ocpi_receiver.requests
+    assert (req.method, req.path) == ("PUT", "/ocpi/emsp/2.2.1/locations/NL/CPO/LOC1")
