@@ -429,6 +429,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=2, minute=30),
         "kwargs": {"full": True},
     },
+    "roaming-cpo-locations-sync": {"task": "roaming.cpo_locations_sync", "schedule": 60},
     "rating-sweep-unrated": {
         "task": "rating.sweep_unrated",
         "schedule": env_int("RATING_SWEEP_SECONDS", 600),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from apps.charging import jobs, ocpi
 from apps.charging.models import Cdr as _Cdr
 from apps.charging.selectors import cdrs as cdr_selectors
-from apps.charging.selectors import dashboard, flags, messages
+from apps.charging.selectors import dashboard, flags, messages, partner_pages
 from apps.charging.selectors import rating as rating_selectors
 from apps.charging.selectors import sessions as session_selectors
 from apps.charging.services import cdrs, intake, live_cost_feed, review, roaming
@@ -63,3 +63,9 @@ cdrs_credited = rating_selectors.cdrs_credited
 
 # The CDRs' table, for invoicing's set-based SQL (ADR 0035).
 CDR_TABLE: str = _Cdr._meta.db_table
+
+# OCPI sender pages and push routing (issue 19, area "cpo"): a partner's own sessions / CDRs.
+ocpi_session_page = session_selectors.ocpi_session_page
+ocpi_cdr_page = cdr_selectors.ocpi_cdr_page
+session_emsp_party = partner_pages.session_emsp_party
+cdr_emsp_party = partner_pages.cdr_emsp_party

@@ -150,6 +150,12 @@ class ChargingSession(TenantOwnedModel):
                 condition=models.Q(status=SessionStatus.ACTIVE.value),
                 name="session_active_live_cost",
             ),
+            # OCPI sender pages of one eMSP partner (issue 19): last_updated order, keyset.
+            models.Index(
+                fields=["tenant", "emsp_party", "updated_at", "id"],
+                condition=models.Q(emsp_party__isnull=False),
+                name="session_ocpi_sender",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -287,6 +293,12 @@ class Cdr(AppendOnlyModel):
                 fields=["emsp_tenant", "-end_date_time", "-id"],
                 condition=models.Q(emsp_tenant__isnull=False),
                 name="cdr_emsp_tenant_end",
+            ),
+            # OCPI sender pages of one eMSP partner (issue 19): last_updated order, keyset.
+            models.Index(
+                fields=["tenant", "emsp_party", "created_at", "id"],
+                condition=models.Q(emsp_party__isnull=False),
+                name="cdr_ocpi_sender",
             ),
         ]
 

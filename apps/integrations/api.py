@@ -35,3 +35,7 @@ webhook_secrets_reencrypt = services.webhook_secrets_reencrypt
 webhook_test_send = services.webhook_test_send
 webhook_delivery_attempt = services.webhook_delivery_attempt
 webhook_signature = services.webhook_signature
+
+# Internal consumers of the events (issue 19: the roaming app's OCPI pushes).
+event_consumer_set = services.event_consumer_set
+event_consumer_tenants = services.event_consumer_tenants

@@ -119,3 +119,20 @@ class WebhookAttempt(TenantOwnedModel):
 
     class Meta:
         ordering = ["delivery_id", "attempted_at", "id"]
+
+
+class EventConsumer(TenantOwnedModel):
+    """An internal consumer of a tenant's webhook events (issue 19: the roaming app's OCPI
+    pushes). Apps below it cannot import it, so it registers here which event types it
+    wants for which tenant and the task (by name) that takes them; `webhook_interest`
+    counts it like a subscription, `webhook_events_emit` queues its task after commit.
+    One row per (tenant, consumer), kept by the consumer itself: a small table."""
+
+    name = models.CharField(max_length=64)  # the task name, e.g. "roaming.ocpi_events"
+    events = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="event_consumer_unique"),
+        ]

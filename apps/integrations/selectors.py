@@ -12,7 +12,7 @@ from apps.integrations.contracts import (
     WebhookDeliveryRecord,
     WebhookSubscriptionRecord,
 )
-from apps.integrations.models import ApiKey, WebhookDelivery, WebhookSubscription
+from apps.integrations.models import ApiKey, EventConsumer, WebhookDelivery, WebhookSubscription
 
 
 def api_key_list(*, tenant_id: int) -> list[ApiKeyRef]:
@@ -111,8 +111,17 @@ def webhook_interest(*, tenant_ids: Iterable[int]) -> dict[int, frozenset[str]]:
     ids = set(tenant_ids)
     if not ids:
         return {}
-    for tenant_id, events in WebhookSubscription.objects.filter(
-        tenant_id__in=ids, is_active=True
-    ).values_list("tenant_id", "events"):
+    # Internal consumers (the roaming app's OCPI pushes) count as subscribers: one query.
+    subscriptions = (
+        WebhookSubscription.objects.filter(tenant_id__in=ids, is_active=True)
+        .order_by()
+        .values_list("tenant_id", "events")
+    )
+    consumers = (
+        EventConsumer.objects.filter(tenant_id__in=ids)
+        .order_by()
+        .values_list("tenant_id", "events")
+    )
+    for tenant_id, events in subscriptions.union(consumers, all=True):
         wanted.setdefault(tenant_id, set()).update(events)
     return {t: frozenset(e) for t, e in wanted.items()}

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from apps.common.errors import NotFound
-from apps.locations import selectors
+from apps.locations import published, selectors
 from apps.locations.contracts import ChargeStationAuth, SecurityProfile
 from apps.locations.models import ChargeStation, Evse, Location
 from apps.locations.services import commands, connectivity, hcc, locations, stations, status
@@ -186,3 +186,11 @@ def ocpi_command_target(
             f"location {location_id} has {len(stations)} charge stations: name the EVSE (evse_uid)"
         )
     return stations.pop(), None
+
+
+# Published to roaming partners (issue 19, area "cpo"): home chargers never leave the platform.
+ocpi_location_page = published.ocpi_location_page
+ocpi_location_get = published.ocpi_location_get
+ocpi_location_of_evse = published.ocpi_location_of_evse
+is_home_charger_evse = published.is_home_charger_evse
+location_by_ocpi_id = published.location_by_ocpi_id

@@ -768,3 +768,9 @@ def charge_station_command_get(*, tenant_id: int, command_id: int) -> CommandOut
     if row is None:
         raise NotFound(f"no command {command_id} in this tenant")
     return command_outcome(row)
+
+
+def location_records(*, tenant_id: int, ids: list[int]) -> list[LocationRecord]:
+    """These locations of the tenant (with EVSEs and connectors) in the order of `ids`."""
+    found = {loc.pk: _location(loc) for loc in _locations().filter(tenant_id=tenant_id, pk__in=ids)}
+    return [found[i] for i in ids if i in found]

@@ -4,11 +4,12 @@
 
 from __future__ import annotations
 
-from apps.roaming import selectors, transport
+from apps.roaming import objects, publishing, selectors, transport
 from apps.roaming.services import (
     authorize,
     commands_in,
     commands_out,
+    cpo_push,
     emsp_cdrs,
     emsp_in,
     emsp_pull,
@@ -32,6 +33,24 @@ own_party = push.own_party
 # -- area "connections" ------------------------------------------------------------------------
 
 # -- area "cpo" ----------------------------------------------------------------------------------
+# OCPI renderings of our objects (objects.py), the sender reads (publishing.py), the pushes
+# (services/cpo_push.py). The connections area calls `cpo_interest_sync` when a connection is
+# registered, suspended, resumed or closed.
+PageQuery = publishing.PageQuery
+sender_locations = publishing.sender_locations
+sender_location = publishing.sender_location
+sender_tariffs = publishing.sender_tariffs
+sender_sessions = publishing.sender_sessions
+sender_cdrs = publishing.sender_cdrs
+cpo_interest_sync = cpo_push.cpo_interest_sync
+location_push = cpo_push.location_push
+evse_status_push = cpo_push.evse_status_push
+location_object = objects.location_object
+evse_object = objects.evse_object
+connector_object = objects.connector_object
+tariff_object = objects.tariff_object
+session_object = objects.session_object
+cdr_object = objects.cdr_object
 
 # -- area "cpo-receiver" -------------------------------------------------------------------------
 # tokens pushed to us (services/tokens_in.py), commands received (services/commands_in.py),

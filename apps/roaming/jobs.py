@@ -10,3 +10,7 @@ COMMAND_RUN = "roaming.command_run"  # cpo-receiver: send a received OCPI comman
 # area "emsp"
 EMSP_PULL = "roaming.emsp_pull"  # pull one module from one CPO partner (incremental or full)
 EMSP_PULL_ALL = "roaming.emsp_pull_all"  # beat: queue a pull of every (connection, module)
+# area "cpo": the events the integrations app queues for us (its internal consumer), and
+# the beat sync of changed published locations.
+OCPI_EVENTS = "roaming.ocpi_events"
+CPO_LOCATIONS_SYNC = "roaming.cpo_locations_sync"

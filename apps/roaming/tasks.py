@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from apps.common.jobs import enqueue
 from apps.roaming import jobs
-from apps.roaming.services import commands_in, exchanges, push
+from apps.roaming.services import commands_in, cpo_push, exchanges, push
 from apps.roaming.services import emsp_pull as emsp_pull_service
 
 PULL_JITTER_SECONDS = 600.0
@@ -64,3 +64,16 @@ def emsp_pull_all(full: bool = False) -> int:
             countdown=0 if full else random.uniform(0, PULL_JITTER_SECONDS),
         )
     return len(targets)
+
+
+# -- area "cpo" ------------------------------------------------------------------------------
+
+
+@shared_task(name=jobs.OCPI_EVENTS, ignore_result=True, acks_late=True)
+def ocpi_events(payload: str) -> int:
+    return cpo_push.ocpi_events_handle(payload=payload)
+
+
+@shared_task(name=jobs.CPO_LOCATIONS_SYNC, ignore_result=True)
+def cpo_locations_sync() -> int:
+    return cpo_push.cpo_locations_sync(now=timezone.now())

@@ -93,3 +93,7 @@ def tariff_choices(*, tenant_id: int, engine: BillingEngine) -> list[tuple[int, 
 # The billing engines' read of rule tariffs (issue 17, area "rate").
 tariff_versions_of = selectors.tariff_versions_of
 tariff_codes_in_force = selectors.tariff_codes_in_force
+
+
+# Published to roaming partners (issue 19, area "cpo"): the CPO's WHOLESALE tariffs.
+ocpi_tariff_page = selectors.ocpi_tariff_page

@@ -5,8 +5,12 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.db.models import Max, OuterRef, Subquery
+from django.db.models.functions import Greatest
+
 from apps.common.errors import NotFound
 from apps.tariffs.contracts import (
+    BillingEngine,
     ImportStatus,
     TariffAssignmentRecord,
     TariffCodeRecord,
@@ -362,3 +366,47 @@ def tariff_codes_in_force(
         if code is not None:
             out[(station_id, connector_id, at)] = code
     return out
+
+
+# --- published to roaming partners (issue 19, area "cpo") ----------------------------------
+
+
+def ocpi_tariff_page(
+    *,
+    tenant_id: int,
+    at: datetime,
+    date_from: datetime | None,
+    date_to: datetime | None,
+    offset: int,
+    limit: int,
+) -> tuple[int, list[TariffRecord]]:
+    """(total, page) of the tariffs a CPO publishes: its WHOLESALE tariffs (the station
+    price) that have a version, oldest `last_updated` (the tariff's or its newest
+    version's) first, then id. Counted in tens per tenant: OFFSET over the computed value."""
+    newest = (
+        TariffVersion.objects.filter(tariff=OuterRef("pk"))
+        .order_by()
+        .values("tariff")
+        .annotate(m=Max("created_at"))
+        .values("m")
+    )
+    qs = (
+        Tariff.objects.for_tenant(tenant_id)
+        .filter(engine=BillingEngine.WHOLESALE.value)
+        .annotate(newest=Subquery(newest))
+        .filter(newest__isnull=False)
+        .annotate(ocpi_lu=Greatest("updated_at", "newest"))
+    )
+    if date_from is not None:
+        qs = qs.filter(ocpi_lu__gte=date_from)
+    if date_to is not None:
+        qs = qs.filter(ocpi_lu__lt=date_to)
+    total = qs.count()
+    ids = list(qs.order_by("ocpi_lu", "id").values_list("id", flat=True)[offset : offset + limit])
+    rows = {
+        t.pk: t
+        for t in Tariff.objects.filter(pk__in=ids)
+        .select_related("party")
+        .prefetch_related("versions")
+    }
+    return total, [_tariff(rows[i], at) for i in ids if i in rows]

@@ -3,7 +3,7 @@ as list rows (the operator's list and its CSV export), and a CDR's pricing resul
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -15,6 +15,7 @@ from django.db.models.functions import Cast
 
 from apps.charging.contracts import CdrKind, CdrRecord, CdrRow
 from apps.charging.models import CDR_AMOUNT_FIELDS, Cdr
+from apps.charging.selectors.partner_pages import emsp_filter, keyset_page_ids
 from apps.common.errors import NotFound
 from apps.parties import api as parties_api
 from apps.parties.contracts import PartyRole
@@ -312,3 +313,26 @@ def cdr_parties(*, tenant_id: int) -> list[str]:
         f"{p.country_code}*{p.party_id}"
         for p in parties_api.parties_of_tenant(tenant_id=tenant_id, role=PartyRole.CPO)
     ]
+
+
+# --- OCPI sender pages (issue 19, area "cpo"; selectors/partner_pages.py) -----------------------
+
+
+def ocpi_cdr_page(
+    *,
+    tenant_id: int,
+    emsp_parties: Collection[tuple[str, str]],
+    date_from: datetime | None,
+    date_to: datetime | None,
+    offset: int,
+    limit: int,
+) -> tuple[int, list[CdrRecord]]:
+    """(total, page) of the CDRs (originals and credits) of these eMSP parties' tokens."""
+    if not emsp_parties:
+        return 0, []
+    qs = Cdr.objects.filter(emsp_filter(emsp_parties), tenant_id=tenant_id)
+    total, ids = keyset_page_ids(
+        qs, "created_at", date_from=date_from, date_to=date_to, offset=offset, limit=limit
+    )
+    rows = {r["id"]: r for r in _cdrs().filter(pk__in=ids).values(*_CDR_FIELDS)}
+    return total, [_cdr(rows[i]) for i in ids if i in rows]

@@ -3,7 +3,7 @@ REST API, the webhooks), and as list rows with the session detail (the operator'
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -23,6 +23,7 @@ from apps.charging.contracts import (
 )
 from apps.charging.models import Cdr, ChargingSession, MeterValue, ReviewFlag
 from apps.charging.selectors.cdrs import DECODER, cdr_pricing_of, with_json_text
+from apps.charging.selectors.partner_pages import emsp_filter, keyset_page_ids
 from apps.common.errors import NotFound
 
 KWH = Decimal(1000)
@@ -402,3 +403,29 @@ def session_detail(*, tenant_id: int, session_id: int) -> SessionDetail:
         charging_periods=periods,
         flags=flags,
     )
+
+
+# --- OCPI sender pages (issue 19, area "cpo"; selectors/partner_pages.py) -----------------------
+
+
+def ocpi_session_page(
+    *,
+    tenant_id: int,
+    emsp_parties: Collection[tuple[str, str]],
+    date_from: datetime | None,
+    date_to: datetime | None,
+    offset: int,
+    limit: int,
+) -> tuple[int, list[SessionRecord]]:
+    """(total, page) of the sessions of these eMSP parties' tokens at the tenant's
+    stations that have an EVSE and a connector (OCPI requires both), with their periods."""
+    if not emsp_parties:
+        return 0, []
+    qs = ChargingSession.objects.filter(
+        emsp_filter(emsp_parties), tenant_id=tenant_id, evse__isnull=False, connector__isnull=False
+    )
+    total, ids = keyset_page_ids(
+        qs, "updated_at", date_from=date_from, date_to=date_to, offset=offset, limit=limit
+    )
+    rows = {r["id"]: r for r in _sessions(periods=True).filter(pk__in=ids).values(*_fields(True))}
+    return total, [_session(rows[i]) for i in ids if i in rows]

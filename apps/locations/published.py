@@ -1,0 +1,141 @@
+"""The locations a roaming partner may see (issue 19, area "cpo"): published ones only, home
+chargers never (read by apps.roaming through the api)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Exists, Max, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce, Greatest
+
+from apps.locations import selectors
+from apps.locations.contracts import LocationRecord
+from apps.locations.models import ChargeStation, Connector, Evse, Location
+
+
+def _published(tenant_id: int, location_ids: Collection[int] | None) -> Any:
+    """The tenant's locations a roaming partner may see, with their OCPI `last_updated`
+    (`ocpi_lu`: the latest of the location, its EVSEs and their connectors). Never: an
+    unpublished location, a location whose stations are all home chargers (HCC flag)."""
+    home = ChargeStation.objects.filter(location=OuterRef("pk")).exclude(hcc="")
+    public_evse = Evse.objects.filter(location=OuterRef("pk")).filter(
+        Q(charge_station__isnull=True) | Q(charge_station__hcc="")
+    )
+    evse_lu = (
+        Evse.objects.filter(location=OuterRef("pk"))
+        .order_by()
+        .values("location")
+        .annotate(m=Max("updated_at"))
+        .values("m")
+    )
+    connector_lu = (
+        Connector.objects.filter(evse__location=OuterRef("pk"))
+        .order_by()
+        .values("evse__location")
+        .annotate(m=Max("updated_at"))
+        .values("m")
+    )
+    qs = (
+        Location.objects.filter(tenant_id=tenant_id, publish=True)
+        .exclude(Exists(home) & ~Exists(public_evse))
+        .annotate(
+            ocpi_lu=Greatest(
+                "updated_at",
+                Coalesce(Subquery(evse_lu), "updated_at"),
+                Coalesce(Subquery(connector_lu), "updated_at"),
+            )
+        )
+    )
+    if location_ids is not None:
+        qs = qs.filter(pk__in=list(location_ids))
+    return qs
+
+
+def _without_home_chargers(tenant_id: int, records: list[LocationRecord]) -> list[LocationRecord]:
+    stations = {e.charge_station_id for r in records for e in r.evses if e.charge_station_id}
+    home = set(
+        ChargeStation.objects.filter(tenant_id=tenant_id, pk__in=stations)
+        .exclude(hcc="")
+        .values_list("pk", flat=True)
+    )
+    if not home:
+        return records
+    return [
+        replace(r, evses=tuple(e for e in r.evses if e.charge_station_id not in home))
+        for r in records
+    ]
+
+
+def ocpi_location_page(
+    *,
+    tenant_id: int,
+    location_ids: Collection[int] | None,
+    date_from: datetime | None,
+    date_to: datetime | None,
+    offset: int,
+    limit: int,
+) -> tuple[int, list[LocationRecord]]:
+    """(total, page) of the locations published to a partner (`location_ids`: the ones it
+    may see, None: all), oldest `last_updated` first, then id; home chargers' EVSEs left
+    out. A tenant's locations are counted in thousands: the page is cut by OFFSET over the
+    computed `last_updated` (no index can hold a maximum over three tables)."""
+    qs = _published(tenant_id, location_ids)
+    if date_from is not None:
+        qs = qs.filter(ocpi_lu__gte=date_from)
+    if date_to is not None:
+        qs = qs.filter(ocpi_lu__lt=date_to)
+    total = qs.count()
+    ids = list(qs.order_by("ocpi_lu", "id").values_list("id", flat=True)[offset : offset + limit])
+    records = selectors.location_records(tenant_id=tenant_id, ids=ids)
+    return total, _without_home_chargers(tenant_id, records)
+
+
+def ocpi_location_get(
+    *, tenant_id: int, ocpi_id: str, location_ids: Collection[int] | None
+) -> LocationRecord | None:
+    """One published location by its OCPI id (as `ocpi_location_page` shows it), or None."""
+    pk = (
+        _published(tenant_id, location_ids)
+        .filter(ocpi_id=ocpi_id)
+        .order_by("id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    if pk is None:
+        return None
+    records = selectors.location_records(tenant_id=tenant_id, ids=[pk])
+    return _without_home_chargers(tenant_id, records)[0]
+
+
+def ocpi_location_of_evse(*, tenant_id: int, evse_uid: str) -> int | None:
+    """The platform id of the location an EVSE (by uid) belongs to."""
+    return (
+        Evse.objects.filter(tenant_id=tenant_id, uid=evse_uid)
+        .values_list("location_id", flat=True)
+        .first()
+    )
+
+
+def is_home_charger_evse(*, tenant_id: int, evse_uid: str) -> bool:
+    """Whether the EVSE sits at a home charger (never published)."""
+    return (
+        Evse.objects.filter(tenant_id=tenant_id, uid=evse_uid)
+        .exclude(charge_station__hcc="")
+        .filter(charge_station__isnull=False)
+        .exists()
+    )
+
+
+def location_by_ocpi_id(
+    *, tenant_id: int, ocpi_id: str, party_id: str | None = None
+) -> LocationRecord | None:
+    """A location of the tenant by its OCPI id (published or not: a 2.1.1 session or CDR
+    embeds the location it happened at), or None."""
+    qs = Location.objects.filter(tenant_id=tenant_id, ocpi_id=ocpi_id)
+    if party_id:
+        qs = qs.filter(party__party_id=party_id.upper())
+    pk = qs.order_by("id").values_list("id", flat=True).first()
+    return None if pk is None else selectors.location_records(tenant_id=tenant_id, ids=[pk])[0]
