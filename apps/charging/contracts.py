@@ -380,8 +380,9 @@ class RoamingCdrIn:
     # "cost", "fixed_cost", "energy_cost", "time_cost", "parking_cost", "reservation_cost"
     # -> (excl_vat, incl_vat or None); "cost" is required, the others may be missing.
     totals: dict[str, tuple[Decimal, Decimal | None]]
-    token_uid: str
-    data: dict[str, Any]  # the OCPI 2.2.1 CDR object (as received, normalised to 2.2.1)
+    token_uid: str  # 2.2.1 cdr_token.uid ("" when unknown)
+    data: dict[str, Any]  # the OCPI CDR object as received
     time_zone: str | None = None
     credit_reference_id: str | None = None  # a credit CDR: the id of the CDR it credits
     source: dict[str, Any] = field(default_factory=dict)  # e.g. {"ocpi_connection": 3}
+    token_contract_id: str = ""  # 2.1.1 auth_id (the contract id): when there is no uid

@@ -63,6 +63,12 @@ def tokens_by_uid_ci(*, uid: str) -> list[TokenRef]:
     return [_ref(t) for t in Token.objects.filter(uid__iexact=uid).order_by("id")]
 
 
+def tokens_by_contract_id_ci(*, contract_id: str) -> list[TokenRef]:
+    """Every token whose contract id (EMAID; OCPI 2.1.1 auth_id) equals `contract_id`
+    ignoring case, of every tenant."""
+    return [_ref(t) for t in Token.objects.filter(contract_id__iexact=contract_id).order_by("id")]
+
+
 def token_candidates(*, uids: Iterable[str]) -> dict[str, list[TokenCandidate]]:
     """Every token with one of these uids, of every tenant, with its party's kind and its
     tenant's marketplace setting: what `token_resolve_among` decides from. One query for

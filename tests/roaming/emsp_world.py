@@ -15,7 +15,7 @@ from django.test import Client
 from apps.common import crypto
 from apps.roaming import transport
 from apps.roaming.models import OcpiConnection, OcpiEndpoint, OcpiPartyRole
-from tests.factories import EmspFactory, OperatorFactory
+from tests.factories import EmspFactory, OperatorFactory, PartyFactory
 
 
 @dataclass
@@ -55,8 +55,21 @@ def make_world(
         their_token_encrypted=crypto.encrypt("their-token-" + cpo[1]),
         auth_base64=version == "2.2.1",
     )
+    partner = PartyFactory(
+        tenant=tenant,
+        kind="PARTNER",
+        role="CPO",
+        country_code=cpo[0],
+        party_id=cpo[1],
+        vat_rate=Decimal("19"),
+    )
     OcpiPartyRole.objects.create(
-        tenant=tenant, connection=conn, role="CPO", country_code=cpo[0], party_id=cpo[1]
+        tenant=tenant,
+        connection=conn,
+        role="CPO",
+        country_code=cpo[0],
+        party_id=cpo[1],
+        partner=partner,
     )
     for module, role in (
         ("locations", "SENDER"),

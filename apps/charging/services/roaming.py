@@ -10,8 +10,10 @@ stored. A CDR whose token is not one of the tenant's own eMSP tokens is still wr
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
+import simplejson
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
@@ -83,7 +85,7 @@ def roaming_cdr_record(*, cdr: RoamingCdrIn, actor: Actor) -> tuple[int, bool]:
                     ),
                 ),
             )
-    token = _own_token(cdr.tenant_id, cdr.token_uid)
+    token = _own_token(cdr.tenant_id, cdr.token_uid, cdr.token_contract_id)
     row = Cdr(
         tenant_id=cdr.tenant_id,
         party_id=party.id,
@@ -102,7 +104,9 @@ def roaming_cdr_record(*, cdr: RoamingCdrIn, actor: Actor) -> tuple[int, bool]:
         emsp_party_id=None if token is None else token.party_id,
         emsp_tenant_id=None if token is None else cdr.tenant_id,
         hcc="",
-        data=cdr.data,
+        # JSON numbers as the local CDRs hold them (the exact body stays with the roaming
+        # app's received copy); Decimals are written with every digit.
+        data=json.loads(simplejson.dumps(cdr.data, use_decimal=True)),
         annotations={
             "time_zone": cdr.time_zone,
             "roaming": {"direction": "IN", **cdr.source},
@@ -138,15 +142,19 @@ def roaming_cdr_record(*, cdr: RoamingCdrIn, actor: Actor) -> tuple[int, bool]:
     return row.pk, True
 
 
-def _own_token(tenant_id: int, uid: str) -> TokenRef | None:
+def _own_token(tenant_id: int, uid: str, contract_id: str = "") -> TokenRef | None:
     """The tenant's token of one of its own eMSP identities with this uid (case-insensitive,
-    as OCPI compares CiString ids)."""
+    as OCPI compares CiString ids), else with this contract id (2.1.1 CDRs carry only the
+    token's auth_id)."""
     own = {
         p.id
         for p in parties_api.parties_of_tenant(tenant_id=tenant_id, role=PartyRole.EMSP)
         if p.kind is PartyKind.OWN
     }
-    for t in tokens_api.tokens_by_uid_ci(uid=uid):
+    found = tokens_api.tokens_by_uid_ci(uid=uid) if uid else []
+    if not found and contract_id:
+        found = tokens_api.tokens_by_contract_id_ci(contract_id=contract_id)
+    for t in found:
         if t.tenant_id == tenant_id and t.party_id in own:
             return t
     return None

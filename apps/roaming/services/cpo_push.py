@@ -262,6 +262,8 @@ def cdr_push(*, tenant_id: int, cdr_id: int) -> int:
         record = charging_api.cdr_get(tenant_id=tenant_id, cdr_id=cdr_id)
     except NotFound:
         return 0
+    if record.charge_station_id is None:
+        return 0  # a roaming CPO partner's CDR we received as eMSP (ADR 0041): not ours to push
     emsp = charging_api.cdr_emsp_party(tenant_id=tenant_id, cdr_id=cdr_id)
     if emsp is None:
         return 0

@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 
 from apps.roaming import transport
 from apps.roaming.models import ForeignCdr, ForeignObject, OcpiConnection
-from apps.roaming.services import emsp_rules, reconcile
+from apps.roaming.services import emsp_billing, emsp_rules, reconcile
 from apps.roaming.services.emsp_in import MAX_ID, Stored, connection_of, cpo_parties, invalid
 from apps.roaming.services.emsp_rules import Flag, flag, key
 
@@ -107,6 +107,8 @@ def cdr_receive(
             assert raced is not None
             return _repeat(raced, body, now)
         repriced = reconcile.cdr_reprice(cdr_pk=row.pk, version=version)
+        # Into the billing engines (ADR 0041): rated, invoiced and exported like a local CDR.
+        emsp_billing.cdr_bill(row=repriced, conn=conn, version=version)
     return Stored(row.pk, True, tuple(repriced.flags))
 
 
