@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from apps.roaming import selectors, transport
-from apps.roaming.services import exchanges, push
+from apps.roaming.services import connections, exchanges, push
 
 # -- groundwork: inbound authentication and the exchange log --------------------------------
 inbound_auth = selectors.inbound_auth
@@ -18,6 +18,31 @@ pushes_release = push.pushes_release
 own_party = push.own_party
 
 # -- area "connections" ------------------------------------------------------------------------
+# The operator's actions (audited with the actor) and the reads other areas use.
+connection_invite = connections.connection_invite
+connection_register = connections.connection_register
+connection_update = connections.connection_update
+connection_suspend = connections.connection_suspend
+connection_resume = connections.connection_resume
+connection_close = connections.connection_close
+connection_get = connections.connection_get
+connections_registered = connections.connections_registered
+ConnectionFailed = connections.ConnectionFailed
+our_versions_url = connections.our_versions_url
+our_version_url = connections.our_version_url
+# The partner's side: our credentials and hubclientinfo endpoints (roaming.ocpi.views.config).
+CredentialsRefused = connections.CredentialsRefused
+credentials_get = connections.credentials_get
+credentials_receive = connections.credentials_receive
+credentials_unregister = connections.credentials_unregister
+client_info_get = connections.client_info_get
+client_info_put = connections.client_info_put
+own_role_21 = connections.own_role_21
+# Re-sync when a party behind a hub is CONNECTED again: hook(connection_id, cc, party_id, role).
+on_party_connected = connections.on_party_connected
+# The portal's reads.
+connection_list = selectors.connection_list
+connection_detail = selectors.connection_detail
 
 # -- area "cpo" ----------------------------------------------------------------------------------
 
