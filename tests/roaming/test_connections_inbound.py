@@ -310,6 +310,12 @@ def test_the_handshake_is_logged_both_ways_without_authorization(tenant, partner
         assert "authorization" not in headers
         for token in (a, b, env["data"]["token"]):
             assert token not in headers
+            # The credentials object carries the token too: never logged either.
+            assert token not in x.request_body + x.response_body, x.url
+    post = OcpiExchange.objects.get(connection_id=cid, method="POST")
+    assert json.loads(post.request_body)["token"] == "(redacted)"
+    assert json.loads(post.response_body)["data"]["token"] == "(redacted)"
+    assert json.loads(post.response_body)["data"]["roles"][0]["party_id"] == "AAA"
 
 
 def test_hub_client_info_holds_and_releases_a_party(tenant, partner) -> None:  # type: ignore[no-untyped-def]
