@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from apps.roaming import selectors, transport
-from apps.roaming.services import connections, exchanges, push
+from apps.roaming.services import connections, credentials_wire, exchanges, hub_client_info, push
 
 # -- groundwork: inbound authentication and the exchange log --------------------------------
 inbound_auth = selectors.inbound_auth
@@ -27,19 +27,19 @@ connection_resume = connections.connection_resume
 connection_close = connections.connection_close
 connection_get = connections.connection_get
 connections_registered = connections.connections_registered
-ConnectionFailed = connections.ConnectionFailed
-our_versions_url = connections.our_versions_url
-our_version_url = connections.our_version_url
+ConnectionFailed = credentials_wire.ConnectionFailed
+our_versions_url = credentials_wire.our_versions_url
+our_version_url = credentials_wire.our_version_url
 # The partner's side: our credentials and hubclientinfo endpoints (roaming.ocpi.views.config).
-CredentialsRefused = connections.CredentialsRefused
+CredentialsRefused = credentials_wire.CredentialsRefused
 credentials_get = connections.credentials_get
 credentials_receive = connections.credentials_receive
 credentials_unregister = connections.credentials_unregister
-client_info_get = connections.client_info_get
-client_info_put = connections.client_info_put
-own_role_21 = connections.own_role_21
+client_info_get = hub_client_info.client_info_get
+client_info_put = hub_client_info.client_info_put
+own_role_21 = credentials_wire.own_role_21
 # Re-sync when a party behind a hub is CONNECTED again: hook(connection_id, cc, party_id, role).
-on_party_connected = connections.on_party_connected
+on_party_connected = hub_client_info.on_party_connected
 # The portal's reads.
 connection_list = selectors.connection_list
 connection_detail = selectors.connection_detail

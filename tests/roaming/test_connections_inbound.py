@@ -169,9 +169,10 @@ def test_a_211_partner_with_raw_tokens(tenant, partner) -> None:  # type: ignore
     cid, a = invite(tenant)
     status, env = ocpi(Client(), "GET", "/ocpi/2.1.1/", a, b64=False)
     assert status == 200
-    assert env["data"]["endpoints"] == [
-        {"identifier": "credentials", "url": f"{BASE}/ocpi/2.1.1/credentials"}
-    ]
+    endpoints = env["data"]["endpoints"]
+    assert endpoints[0] == {"identifier": "credentials", "url": f"{BASE}/ocpi/2.1.1/credentials"}
+    assert all(set(e) == {"identifier", "url"} for e in endpoints)  # no roles in 2.1.1
+    assert "hubclientinfo" not in {e["identifier"] for e in endpoints}
     b, env = register(partner, a, version="2.1.1", b64=False)
     assert env["status_code"] == 1000
     # 2.1.1 shape: one party, no roles; the partner (an eMSP here) is served by our CPO.
@@ -385,3 +386,48 @@ def test_another_tenant_never_sees_the_connection(tenant, partner) -> None:  # t
     assert OcpiConnection.objects.get(pk=cid).status == "REGISTERED"
     assert not Party.objects.filter(tenant=other, kind="PARTNER").exists()
     assert [r.id for r in api.connection_list(tenant_id=tenant.pk)] == [cid]
+
+
+def test_version_details_list_the_modules_whose_routes_exist(tenant, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Routes of the other areas (planted here) decide what is listed, per side and role."""
+    from django.urls import path
+
+    from roaming.ocpi.views import config, cpo, cpo_receiver, emsp
+
+    def view(*args: Any) -> None:  # never called: only the route is read
+        raise AssertionError
+
+    monkeypatch.setattr(cpo, "urlpatterns", [path("locations/", view), path("cdrs/<str:id>", view)])
+    monkeypatch.setattr(
+        cpo_receiver, "urlpatterns", [path("tokens/<str:cc>/<str:pid>/<str:uid>", view)]
+    )
+    monkeypatch.setattr(
+        emsp, "urlpatterns", [path("cdrs/", view), path("commands/<str:uid>", view)]
+    )
+    assert config._endpoints("2.2.1", tenant.pk, []) == [
+        {"identifier": "credentials", "role": "SENDER", "url": f"{BASE}/ocpi/2.2.1/credentials"},
+        {"identifier": "locations", "role": "SENDER", "url": f"{BASE}/ocpi/2.2.1/cpo/locations/"},
+        {"identifier": "cdrs", "role": "SENDER", "url": f"{BASE}/ocpi/2.2.1/cpo/cdrs"},
+        {"identifier": "tokens", "role": "RECEIVER", "url": f"{BASE}/ocpi/2.2.1/cpo/tokens"},
+        {"identifier": "cdrs", "role": "RECEIVER", "url": f"{BASE}/ocpi/2.2.1/emsp/cdrs/"},
+        {"identifier": "commands", "role": "SENDER", "url": f"{BASE}/ocpi/2.2.1/emsp/commands"},
+        {
+            "identifier": "hubclientinfo",
+            "role": "RECEIVER",
+            "url": f"{BASE}/ocpi/2.2.1/hubclientinfo",
+        },
+    ]
+    # 2.1.1: one side only. A CPO partner sees our eMSP's modules, anyone else our CPO's.
+    assert [e["url"] for e in config._endpoints("2.1.1", tenant.pk, ["CPO"])][1:] == [
+        f"{BASE}/ocpi/2.1.1/emsp/cdrs/",
+        f"{BASE}/ocpi/2.1.1/emsp/commands",
+    ]
+    assert [e["identifier"] for e in config._endpoints("2.1.1", tenant.pk, ["EMSP"])] == [
+        "credentials",
+        "locations",
+        "cdrs",
+        "tokens",
+    ]
+    # A tenant without an own eMSP identity lists no eMSP modules.
+    Party.objects.filter(tenant=tenant, role="EMSP").delete()
+    assert "/emsp/" not in str(config._endpoints("2.2.1", tenant.pk, []))

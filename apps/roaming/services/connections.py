@@ -20,434 +20,44 @@ with `partner_actor(name)` when the partner does (its POST / PUT / DELETE, HubCl
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from apps.common import crypto
 from apps.common.contracts import Actor
-from apps.common.errors import DomainError, NotFound, ValidationFailed
-from apps.parties import api as parties_api
-from apps.parties.contracts import PartyKind, PartyRole
+from apps.common.errors import ValidationFailed
 from apps.roaming import client, transport
 from apps.roaming.contracts import (
     SUPPORTED_VERSIONS,
     ConnectionRef,
     ConnectionStatus,
-    HubPartyStatus,
     Initiator,
     OcpiRole,
-    OcpiVersion,
-    PartyRoleRef,
 )
-from apps.roaming.models import OcpiConnection, OcpiEndpoint, OcpiPartyRole
+from apps.roaming.models import OcpiConnection, OcpiPartyRole
 from apps.roaming.services import push
+from apps.roaming.services.credentials_wire import (
+    ConnectionFailed,
+    CredentialsRefused,
+    Refusal,
+    audit_change,
+    call_partner,
+    connection_ref,
+    connection_row,
+    credentials_url,
+    discover,
+    our_credentials,
+    own_role_21,
+    parse_credentials,
+    partner_actor,
+    snapshot,
+    store_endpoints,
+    store_roles,
+)
 
 log = logging.getLogger(__name__)
-
-# Endpoints a partner must list, or we do not register with it / refuse its registration
-# (3003). Only the credentials module: everything else is optional in OCPI, and which
-# modules a partner serves is the other areas' concern (they skip what is not listed).
-REQUIRED_MODULES = frozenset({"credentials"})
-_AUTH_REFUSED = (401, 403)  # a partner that refuses one Authorization form may take the other
-
-
-class ConnectionFailed(DomainError):
-    """Registering with a partner or rotating failed; the connection is as it was before
-    (PENDING with `last_error` after a first registration). `ocpi_status`: the OCPI status
-    that names the failure (3002 no common version, 3003 endpoints missing, 3001 the
-    partner could not be used), when one applies."""
-
-    def __init__(self, message: str, *, connection_id: int, ocpi_status: int | None = None):
-        super().__init__(message)
-        self.connection_id = connection_id
-        self.ocpi_status = ocpi_status
-
-
-class CredentialsRefused(Exception):
-    """An inbound credentials / hubclientinfo request we refuse: the view answers with
-    this HTTP status and OCPI status code."""
-
-    def __init__(self, http_status: int, status_code: int, message: str) -> None:
-        super().__init__(message)
-        self.http_status = http_status
-        self.status_code = status_code
-        self.message = message
-
-
-def partner_actor(name: str) -> Actor:
-    """The audit log's name for a change the partner made over OCPI."""
-    return Actor.system(f"OCPI partner {name}")
-
-
-# -- our own addresses and credentials ----------------------------------------------------
-
-
-def our_versions_url() -> str:
-    return f"{settings.OCPI_BASE_URL}/ocpi/versions"
-
-
-def our_version_url(version: str) -> str:
-    return f"{settings.OCPI_BASE_URL}/ocpi/{version}/"
-
-
-def our_credentials(
-    *, tenant_id: int, version: str, token: str, partner_roles: Iterable[str] = ()
-) -> dict[str, Any]:
-    """Our credentials object with `token` (the token the partner is to send us).
-    2.2.1: every own CPO / eMSP identity of the tenant as a role with business details.
-    2.1.1 (one party, no role): the own identity that serves the partner: our eMSP when the
-    partner is a CPO, else our CPO (else whichever we have)."""
-    own = [
-        p
-        for p in parties_api.parties_of_tenant(tenant_id=tenant_id)
-        if p.kind is PartyKind.OWN and p.role in (PartyRole.CPO, PartyRole.EMSP)
-    ]
-    if not own:
-        raise ValidationFailed("this tenant has no own CPO or eMSP identity to present")
-    if version == OcpiVersion.V2_1_1.value:
-        prefer = PartyRole.EMSP if set(partner_roles) == {"CPO"} else PartyRole.CPO
-        p = next((x for x in own if x.role is prefer), own[0])
-        return {
-            "token": token,
-            "url": our_versions_url(),
-            "party_id": p.party_id,
-            "country_code": p.country_code,
-            "business_details": {"name": p.name},
-        }
-    return {
-        "token": token,
-        "url": our_versions_url(),
-        "roles": [
-            {
-                "role": p.role.value,
-                "party_id": p.party_id,
-                "country_code": p.country_code,
-                "business_details": {"name": p.name},
-            }
-            for p in own
-        ],
-    }
-
-
-def own_role_21(tenant_id: int, partner_roles: Iterable[str] = ()) -> PartyRole:
-    """The role we present on a 2.1.1 connection (see `our_credentials`)."""
-    own = {
-        p.role
-        for p in parties_api.parties_of_tenant(tenant_id=tenant_id)
-        if p.kind is PartyKind.OWN
-    }
-    if set(partner_roles) == {"CPO"} and PartyRole.EMSP in own:
-        return PartyRole.EMSP
-    return PartyRole.CPO if PartyRole.CPO in own else PartyRole.EMSP
-
-
-# -- what partners send: parsed leniently, refused with the place of the problem ------------
-
-
-@dataclass(frozen=True)
-class RoleIn:
-    role: str
-    country_code: str
-    party_id: str
-    name: str
-    website: str
-
-
-@dataclass(frozen=True)
-class CredentialsIn:
-    token: str
-    url: str
-    roles: tuple[RoleIn, ...]
-
-
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _role_in(obj: Mapping[str, Any], where: str, role: str) -> RoleIn:
-    cc, pid = _text(obj.get("country_code")), _text(obj.get("party_id"))
-    if len(cc) != 2 or not cc.isalpha():
-        raise ValueError(f"{where}.country_code: {cc!r} is not a two-letter country code")
-    if len(pid) != 3 or not pid.isalnum():
-        raise ValueError(f"{where}.party_id: {pid!r} is not a three-character party id")
-    details = obj.get("business_details")
-    details = details if isinstance(details, Mapping) else {}
-    return RoleIn(
-        role=role,
-        country_code=cc,
-        party_id=pid,
-        name=_text(details.get("name"))[:200],
-        website=_text(details.get("website"))[:500],
-    )
-
-
-def parse_credentials(body: Any, *, version: str, own_role: str = "CPO") -> CredentialsIn:
-    """A credentials object (2.2.1 `roles`, or 2.1.1's single party; either shape is read
-    whatever the version, as partners mix them). Raises ValueError naming the field.
-    2.1.1 names no role: the partner is taken as the counterpart of `own_role`."""
-    if not isinstance(body, Mapping):
-        raise ValueError("$: a credentials object is required")
-    token = body.get("token")
-    if not isinstance(token, str) or not token.strip():
-        raise ValueError("$.token: a non-empty string is required")
-    if not token.isprintable() or any(c.isspace() for c in token):
-        raise ValueError("$.token: printable characters without spaces only")
-    url = _text(body.get("url"))
-    if not url.lower().startswith(("http://", "https://")):
-        raise ValueError(f"$.url: {url!r} is not an http(s) URL of a versions endpoint")
-    roles: list[RoleIn] = []
-    raw_roles = body.get("roles")
-    if isinstance(raw_roles, list) and raw_roles:
-        for i, r in enumerate(raw_roles):
-            if not isinstance(r, Mapping):
-                raise ValueError(f"$.roles[{i}]: an object is required")
-            role = _text(r.get("role")).upper()
-            if role not in OcpiRole.__members__:
-                raise ValueError(f"$.roles[{i}].role: {role!r} is not an OCPI role")
-            roles.append(_role_in(r, f"$.roles[{i}]", role))
-    elif body.get("party_id") is not None:
-        other = "EMSP" if own_role == "CPO" else "CPO"
-        roles.append(_role_in(body, "$", other))
-    else:
-        where = "$.roles" if version != OcpiVersion.V2_1_1.value else "$.party_id"
-        raise ValueError(f"{where}: the partner's roles are required")
-    return CredentialsIn(token=token.strip(), url=url, roles=tuple(roles))
-
-
-def _versions(data: Any) -> dict[str, str]:
-    """version -> details URL from a versions answer (lenient: a bare list or one wrapped
-    in `versions`, unknown entries skipped)."""
-    if isinstance(data, Mapping):
-        data = data.get("versions")
-    out: dict[str, str] = {}
-    for item in data if isinstance(data, list) else []:
-        if isinstance(item, Mapping):
-            v, u = _text(str(item.get("version") or "")), _text(item.get("url"))
-            if v and u:
-                out[v] = u
-    return out
-
-
-def _endpoints(data: Any) -> list[tuple[str, str, str]]:
-    """(module, interface role, url) from a version details answer, lenient: identifiers
-    lower-cased, a missing role is "" (2.1.1), entries without identifier or URL skipped."""
-    items = data.get("endpoints") if isinstance(data, Mapping) else None
-    out: dict[tuple[str, str], str] = {}
-    for item in items if isinstance(items, list) else []:
-        if not isinstance(item, Mapping):
-            continue
-        module = _text(item.get("identifier")).lower()
-        role = _text(item.get("role")).upper()
-        url = _text(item.get("url"))
-        if module and url and role in ("", "SENDER", "RECEIVER"):
-            out[(module[:32], role)] = url
-    return [(m, r, u) for (m, r), u in out.items()]
-
-
-def _versions_text(offered: Iterable[str]) -> str:
-    return ", ".join(sorted(offered)) or "none"
-
-
-# -- calls to the partner -----------------------------------------------------------------
-
-
-def _call(
-    conn: OcpiConnection, method: str, url: str, module: str, *, token: str, body: Any = None
-) -> client.OcpiReply:
-    """One call with `token`, in the connection's Authorization form; on 401 / 403 once
-    more in the other form, which the connection then keeps (a partner that refuses one
-    form may accept the other: ROAMING.md "Authorization header")."""
-    try:
-        return client.call(
-            connection=conn, method=method, url=url, module=module, body=body, token=token
-        )
-    except client.OcpiCallFailed as exc:
-        if exc.http_status not in _AUTH_REFUSED:
-            raise
-    reply = client.call(
-        connection=conn,
-        method=method,
-        url=url,
-        module=module,
-        body=body,
-        token=token,
-        base64_token=not conn.auth_base64,
-    )
-    conn.auth_base64 = not conn.auth_base64
-    OcpiConnection.objects.filter(pk=conn.pk).update(auth_base64=conn.auth_base64)
-    return reply
-
-
-@dataclass(frozen=True)
-class _Discovered:
-    version: str
-    endpoints: list[tuple[str, str, str]]
-
-
-class _Refusal(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def _discover(
-    conn: OcpiConnection, *, versions_url: str, token: str, version: str | None
-) -> _Discovered:
-    """GET the partner's versions, pick `version` (or the highest we share), GET its
-    details. Raises _Refusal (3002 / 3003) or client.OcpiCallFailed."""
-    offered = _versions(_call(conn, "GET", versions_url, "versions", token=token).data)
-    if version is None:
-        version = next((v.value for v in SUPPORTED_VERSIONS if v.value in offered), None)
-        if version is None:
-            raise _Refusal(
-                transport.UNSUPPORTED_VERSION,
-                f"no common OCPI version: the partner offers {_versions_text(offered)}; "
-                f"we support {', '.join(v.value for v in SUPPORTED_VERSIONS)}",
-            )
-    elif version not in offered:
-        raise _Refusal(
-            transport.UNSUPPORTED_VERSION,
-            f"the partner does not offer OCPI {version} (it offers {_versions_text(offered)})",
-        )
-    conn.version = version  # the version the details call is logged under
-    details = _call(conn, "GET", offered[version], "versions", token=token).data
-    endpoints = _endpoints(details)
-    missing = REQUIRED_MODULES - {m for m, _, _ in endpoints}
-    if missing:
-        raise _Refusal(
-            transport.NO_MATCHING_ENDPOINTS,
-            f"the partner's OCPI {version} details list no {', '.join(sorted(missing))} endpoint",
-        )
-    return _Discovered(version=version, endpoints=endpoints)
-
-
-def _credentials_url(endpoints: Iterable[tuple[str, str, str]]) -> str:
-    return next(u for m, _, u in endpoints if m == "credentials")
-
-
-# -- storing what the partner told us -----------------------------------------------------
-
-
-def _store_endpoints(conn: OcpiConnection, endpoints: Iterable[tuple[str, str, str]]) -> None:
-    OcpiEndpoint.objects.filter(connection=conn).delete()
-    OcpiEndpoint.objects.bulk_create(
-        [
-            OcpiEndpoint(tenant_id=conn.tenant_id, connection=conn, module=m, role=r, url=u)
-            for m, r, u in endpoints
-        ]
-    )
-
-
-def _link_partner(
-    conn: OcpiConnection, role: str, cc: str, pid: str, name: str, website: str, actor: Actor
-) -> int | None:
-    try:
-        party_role = PartyRole(role)
-    except ValueError:
-        return None
-    return parties_api.partner_ensure(
-        tenant_id=conn.tenant_id,
-        actor=actor,
-        role=party_role,
-        country_code=cc,
-        party_id=pid,
-        name=name,
-        website=website,
-    )
-
-
-def _store_roles(conn: OcpiConnection, roles: Iterable[RoleIn], actor: Actor) -> None:
-    """The partner's credentials roles, each linked to the tenant's PARTNER party (created
-    when new). A role no longer announced is dropped, except on a hub: the parties behind
-    it come from HubClientInfo, not from its credentials (it reports itself as HUB only)."""
-    keep: set[int] = set()
-    for r in roles:
-        row, _ = OcpiPartyRole.objects.update_or_create(
-            connection=conn,
-            country_code=r.country_code.upper(),
-            party_id=r.party_id.upper(),
-            role=r.role,
-            defaults={
-                "tenant_id": conn.tenant_id,
-                "name": r.name,
-                "website": r.website if len(r.website) <= 500 else "",
-                "partner_id": _link_partner(
-                    conn, r.role, r.country_code, r.party_id, r.name, r.website, actor
-                ),
-            },
-        )
-        keep.add(row.pk)
-    conn.is_hub = any(r.role == OcpiRole.HUB.value for r in roles)
-    if not conn.is_hub:
-        OcpiPartyRole.objects.filter(connection=conn).exclude(pk__in=keep).delete()
-
-
-def _snapshot(conn: OcpiConnection) -> dict[str, Any]:
-    """What the audit log shows of a connection (never a token, not even a digest)."""
-    return {
-        "name": conn.name,
-        "versions_url": conn.versions_url,
-        "version": conn.version,
-        "status": conn.status,
-        "initiator": conn.initiator,
-        "auth_base64": conn.auth_base64,
-        "is_hub": conn.is_hub,
-        "roles": sorted(
-            f"{r.role} {r.country_code}*{r.party_id}"
-            for r in OcpiPartyRole.objects.filter(connection=conn)
-        ),
-    }
-
-
-def _ref(conn: OcpiConnection) -> ConnectionRef:
-    roles = tuple(
-        PartyRoleRef(
-            role=OcpiRole(r.role),
-            country_code=r.country_code,
-            party_id=r.party_id,
-            name=r.name,
-            party_pk=r.partner_id,
-            hub_status=HubPartyStatus(r.hub_status),
-        )
-        for r in OcpiPartyRole.objects.filter(connection=conn)
-    )
-    return ConnectionRef(
-        id=conn.pk,
-        tenant_id=conn.tenant_id,
-        name=conn.name,
-        versions_url=conn.versions_url,
-        version=conn.version,
-        status=ConnectionStatus(conn.status),
-        initiator=Initiator(conn.initiator),
-        auth_base64=conn.auth_base64,
-        is_hub=conn.is_hub,
-        roles=roles,
-        endpoints={(e.module, e.role): e.url for e in OcpiEndpoint.objects.filter(connection=conn)},
-        registered_at=conn.registered_at,
-    )
-
-
-def _audit(conn: OcpiConnection, actor: Actor, action: str, before: Any, after: Any) -> None:
-    parties_api.audit(
-        conn.tenant_id, actor, action, "ocpi_connection", conn.pk, before=before, after=after
-    )
-
-
-def _get(tenant_id: int | None, connection_id: int) -> OcpiConnection:
-    qs = OcpiConnection.objects.filter(pk=connection_id)
-    if tenant_id is not None:
-        qs = qs.filter(tenant_id=tenant_id)
-    conn = qs.first()
-    if conn is None:
-        raise NotFound(f"no OCPI connection {connection_id} in this tenant")
-    return conn
 
 
 # -- the operator's actions ----------------------------------------------------------------
@@ -466,8 +76,8 @@ def connection_invite(*, tenant_id: int, name: str, actor: Actor) -> tuple[Conne
             initiator=Initiator.THEM.value,
             token_a_digest=transport.token_digest(token_a),
         )
-        _audit(conn, actor, "roaming.connection.invite", None, _snapshot(conn))
-    return _ref(conn), token_a
+        audit_change(conn, actor, "roaming.connection.invite", None, snapshot(conn))
+    return connection_ref(conn), token_a
 
 
 def connection_register(
@@ -495,8 +105,8 @@ def connection_register(
             their_token_encrypted=crypto.encrypt(token_a),
             auth_base64=auth_base64,
         )
-        _audit(conn, actor, "roaming.connection.register", None, _snapshot(conn))
-    return _ref(_handshake(conn, actor=actor, first=True))
+        audit_change(conn, actor, "roaming.connection.register", None, snapshot(conn))
+    return connection_ref(_handshake(conn, actor=actor, first=True))
 
 
 def connection_update(
@@ -506,11 +116,11 @@ def connection_update(
     version stays), send a new token for us to accept, keep the new one they return. On a
     PENDING connection we started, the registration is tried again instead. A failure
     raises ConnectionFailed; the connection keeps working with the previous tokens."""
-    conn = _get(tenant_id, connection_id)
+    conn = connection_row(tenant_id, connection_id)
     if conn.status == ConnectionStatus.PENDING.value and conn.initiator == Initiator.US.value:
-        return _ref(_handshake(conn, actor=actor, first=True))
+        return connection_ref(_handshake(conn, actor=actor, first=True))
     if conn.status in (ConnectionStatus.REGISTERED.value, ConnectionStatus.SUSPENDED.value):
-        return _ref(_handshake(conn, actor=actor, first=False))
+        return connection_ref(_handshake(conn, actor=actor, first=False))
     raise ValidationFailed(
         f"a {conn.status.lower()} connection cannot be updated"
         + (
@@ -524,12 +134,12 @@ def connection_update(
 def _handshake(conn: OcpiConnection, *, actor: Actor, first: bool) -> OcpiConnection:
     """POST (first) or PUT credentials to the partner, our side of the handshake; returns
     the connection as stored."""
-    before = _snapshot(conn)
+    before = snapshot(conn)
     previous_digest, previous_version = conn.our_token_digest, conn.version
     token_out = crypto.decrypt(conn.their_token_encrypted)
     ours = transport.new_token()  # B on a registration; the new token on a rotation
     try:
-        found = _discover(conn, versions_url=conn.versions_url, token=token_out, version=None)
+        found = discover(conn, versions_url=conn.versions_url, token=token_out, version=None)
         body = our_credentials(
             tenant_id=conn.tenant_id,
             version=found.version,
@@ -540,21 +150,21 @@ def _handshake(conn: OcpiConnection, *, actor: Actor, first: bool) -> OcpiConnec
         OcpiConnection.objects.filter(pk=conn.pk).update(
             our_token_digest=transport.token_digest(ours)
         )
-        reply = _call(
+        reply = call_partner(
             conn,
             "POST" if first else "PUT",
-            _credentials_url(found.endpoints),
+            credentials_url(found.endpoints),
             "credentials",
             token=token_out,
             body=body,
         )
         own = own_role_21(conn.tenant_id).value
         theirs = parse_credentials(reply.data, version=found.version, own_role=own)
-    except (_Refusal, client.OcpiCallFailed, ValueError, ValidationFailed) as exc:
-        status = exc.status if isinstance(exc, _Refusal) else None
+    except (Refusal, client.OcpiCallFailed, ValueError, ValidationFailed) as exc:
+        status = exc.status if isinstance(exc, Refusal) else None
         if isinstance(exc, client.OcpiCallFailed):
             status = transport.UNABLE_TO_USE_CLIENT_API
-        message = exc.message if isinstance(exc, _Refusal | ValidationFailed) else str(exc)
+        message = exc.message if isinstance(exc, Refusal | ValidationFailed) else str(exc)
         if isinstance(exc, ValueError):
             message = f"the partner's credentials answer is unusable: {exc}"
         OcpiConnection.objects.filter(pk=conn.pk).update(
@@ -568,7 +178,7 @@ def _handshake(conn: OcpiConnection, *, actor: Actor, first: bool) -> OcpiConnec
             previous_version,
             message,
         )
-        _audit(
+        audit_change(
             conn,
             actor,
             "roaming.connection.register_failed" if first else "roaming.connection.update_failed",
@@ -586,15 +196,15 @@ def _handshake(conn: OcpiConnection, *, actor: Actor, first: bool) -> OcpiConnec
         if first:
             conn.status = ConnectionStatus.REGISTERED.value
             conn.registered_at = timezone.now()
-        _store_endpoints(conn, found.endpoints)
-        _store_roles(conn, theirs.roles, actor)
+        store_endpoints(conn, found.endpoints)
+        store_roles(conn, theirs.roles, actor)
         conn.save()
-        _audit(
+        audit_change(
             conn,
             actor,
             "roaming.connection.registered" if first else "roaming.connection.update",
             before,
-            _snapshot(conn),
+            snapshot(conn),
         )
     return conn
 
@@ -605,15 +215,17 @@ def connection_suspend(
     """Stop using a registered connection for now: pushes are held, the partner's calls
     refused (403) until `connection_resume`."""
     with transaction.atomic():
-        conn = OcpiConnection.objects.select_for_update().get(pk=_get(tenant_id, connection_id).pk)
+        conn = OcpiConnection.objects.select_for_update().get(
+            pk=connection_row(tenant_id, connection_id).pk
+        )
         if conn.status != ConnectionStatus.REGISTERED.value:
             raise ValidationFailed(f"only a registered connection can be suspended ({conn.status})")
-        before = _snapshot(conn)
+        before = snapshot(conn)
         conn.status = ConnectionStatus.SUSPENDED.value
         conn.suspended_at = timezone.now()
         conn.save(update_fields=["status", "suspended_at", "updated_at"])
-        _audit(conn, actor, "roaming.connection.suspend", before, _snapshot(conn))
-    return _ref(conn)
+        audit_change(conn, actor, "roaming.connection.suspend", before, snapshot(conn))
+    return connection_ref(conn)
 
 
 def connection_resume(
@@ -621,16 +233,18 @@ def connection_resume(
 ) -> ConnectionRef:
     """Back to REGISTERED; the pushes held meanwhile are released (sent in order)."""
     with transaction.atomic():
-        conn = OcpiConnection.objects.select_for_update().get(pk=_get(tenant_id, connection_id).pk)
+        conn = OcpiConnection.objects.select_for_update().get(
+            pk=connection_row(tenant_id, connection_id).pk
+        )
         if conn.status != ConnectionStatus.SUSPENDED.value:
             raise ValidationFailed(f"only a suspended connection can be resumed ({conn.status})")
-        before = _snapshot(conn)
+        before = snapshot(conn)
         conn.status = ConnectionStatus.REGISTERED.value
         conn.suspended_at = None
         conn.save(update_fields=["status", "suspended_at", "updated_at"])
-        _audit(conn, actor, "roaming.connection.resume", before, _snapshot(conn))
+        audit_change(conn, actor, "roaming.connection.resume", before, snapshot(conn))
         push.pushes_release(connection_id=conn.pk)
-    return _ref(conn)
+    return connection_ref(conn)
 
 
 def connection_close(
@@ -639,9 +253,9 @@ def connection_close(
     """End the connection: our DELETE credentials to a registered partner (a failure is
     recorded in `last_error`; the connection closes all the same), then CLOSED: no token of
     it is accepted any more, token A included."""
-    conn = _get(tenant_id, connection_id)
+    conn = connection_row(tenant_id, connection_id)
     if conn.status == ConnectionStatus.CLOSED.value:
-        return _ref(conn)
+        return connection_ref(conn)
     error = ""
     if conn.status in (ConnectionStatus.REGISTERED.value, ConnectionStatus.SUSPENDED.value):
         url = client.endpoint_url(conn, "credentials", "SENDER") or client.endpoint_url(
@@ -649,7 +263,7 @@ def connection_close(
         )
         if url:
             try:
-                _call(
+                call_partner(
                     conn,
                     "DELETE",
                     url,
@@ -659,25 +273,25 @@ def connection_close(
             except client.OcpiCallFailed as exc:
                 error = f"DELETE credentials failed (closed here all the same): {exc}"
     _close(conn, actor, error)
-    return _ref(conn)
+    return connection_ref(conn)
 
 
 def _close(conn: OcpiConnection, actor: Actor, error: str) -> None:
     with transaction.atomic():
         conn = OcpiConnection.objects.select_for_update().get(pk=conn.pk)
-        before = _snapshot(conn)
+        before = snapshot(conn)
         conn.status = ConnectionStatus.CLOSED.value
         conn.token_a_digest = ""
         conn.last_error = error[:2000]
         conn.save(update_fields=["status", "token_a_digest", "last_error", "updated_at"])
-        _audit(conn, actor, "roaming.connection.close", before, _snapshot(conn))
+        audit_change(conn, actor, "roaming.connection.close", before, snapshot(conn))
 
 
 # -- reads other areas use -----------------------------------------------------------------
 
 
 def connection_get(*, tenant_id: int, connection_id: int) -> ConnectionRef:
-    return _ref(_get(tenant_id, connection_id))
+    return connection_ref(connection_row(tenant_id, connection_id))
 
 
 def connections_registered(*, tenant_id: int, role: OcpiRole | None = None) -> list[ConnectionRef]:
@@ -691,7 +305,7 @@ def connections_registered(*, tenant_id: int, role: OcpiRole | None = None) -> l
             tenant_id=tenant_id, role__in=[role.value, OcpiRole.HUB.value]
         ).values("connection_id")
         qs = qs.filter(pk__in=ids)
-    return [_ref(c) for c in qs.order_by("name", "id")]
+    return [connection_ref(c) for c in qs.order_by("name", "id")]
 
 
 # -- the partner's side of the handshake (our credentials endpoint) ------------------------
@@ -748,10 +362,10 @@ def credentials_receive(
     except ValueError as exc:
         raise CredentialsRefused(400, transport.INVALID_PARAMETERS, str(exc)) from None
     actor = partner_actor(conn.name)
-    before = _snapshot(conn)
+    before = snapshot(conn)
     try:
-        found = _discover(conn, versions_url=theirs.url, token=theirs.token, version=version)
-    except _Refusal as exc:
+        found = discover(conn, versions_url=theirs.url, token=theirs.token, version=version)
+    except Refusal as exc:
         raise CredentialsRefused(200, exc.status, exc.message) from None
     except client.OcpiCallFailed as exc:
         raise CredentialsRefused(
@@ -777,15 +391,15 @@ def credentials_receive(
         if method == "POST":
             conn.status = ConnectionStatus.REGISTERED.value
             conn.registered_at = timezone.now()
-        _store_endpoints(conn, found.endpoints)
-        _store_roles(conn, theirs.roles, actor)
+        store_endpoints(conn, found.endpoints)
+        store_roles(conn, theirs.roles, actor)
         conn.save()
-        _audit(
+        audit_change(
             conn,
             actor,
             "roaming.connection.registered" if method == "POST" else "roaming.connection.update",
             before,
-            _snapshot(conn),
+            snapshot(conn),
         )
         answer = our_credentials(
             tenant_id=conn.tenant_id,
@@ -805,123 +419,3 @@ def credentials_unregister(*, connection_id: int, token_kind: str) -> None:
     ):
         raise CredentialsRefused(405, transport.CLIENT_ERROR, "not registered")
     _close(conn, partner_actor(conn.name), "")
-
-
-# -- HubClientInfo (receiver) --------------------------------------------------------------
-
-# Called with (connection_id, country_code, party_id, role) after a party behind a hub came
-# back (CONNECTED after OFFLINE / PLANNED / SUSPENDED): the other areas re-sync it (GET its
-# objects, push what changed). A plain list for now; `on_party_connected` appends.
-PARTY_CONNECTED_HOOKS: list[Callable[[int, str, str, str], None]] = []
-
-
-def on_party_connected(hook: Callable[[int, str, str, str], None]) -> None:
-    if hook not in PARTY_CONNECTED_HOOKS:
-        PARTY_CONNECTED_HOOKS.append(hook)
-
-
-def client_info_get(*, connection_id: int, country_code: str, party_id: str) -> dict[str, Any]:
-    row = (
-        OcpiPartyRole.objects.filter(
-            connection_id=connection_id,
-            country_code__iexact=country_code,
-            party_id__iexact=party_id,
-        )
-        .order_by("role")
-        .first()
-    )
-    if row is None:
-        raise CredentialsRefused(
-            404, transport.CLIENT_ERROR, f"unknown party {country_code}*{party_id}"
-        )
-    return _client_info(row)
-
-
-def _client_info(row: OcpiPartyRole) -> dict[str, Any]:
-    return {
-        "party_id": row.party_id,
-        "country_code": row.country_code,
-        "role": row.role,
-        "status": row.hub_status,
-        "last_updated": row.hub_status_updated or row.updated_at,
-    }
-
-
-def client_info_put(
-    *, connection_id: int, country_code: str, party_id: str, body: Any, now: datetime | None = None
-) -> tuple[dict[str, Any], bool]:
-    """A hub's ClientInfo for one party: store its status (OFFLINE and the like: the push
-    outbox holds what is owed to it); back to CONNECTED: release the held pushes and call
-    the re-sync hooks. Returns (the stored ClientInfo, created)."""
-    if not isinstance(body, Mapping):
-        raise CredentialsRefused(
-            400, transport.INVALID_PARAMETERS, "$: a ClientInfo object is required"
-        )
-    for field, value in (("country_code", country_code), ("party_id", party_id)):
-        sent = _text(body.get(field))
-        if sent and sent.upper() != value.upper():
-            raise CredentialsRefused(
-                400,
-                transport.INVALID_PARAMETERS,
-                f"$.{field}: {sent!r} differs from the URL's {value!r}",
-            )
-    if len(country_code) != 2 or len(party_id) != 3:
-        raise CredentialsRefused(
-            400, transport.INVALID_PARAMETERS, "the URL needs a country code and a party id"
-        )
-    status = _text(body.get("status")).upper()
-    if status not in HubPartyStatus.__members__:
-        raise CredentialsRefused(
-            400,
-            transport.INVALID_PARAMETERS,
-            f"$.status: {status!r} is not CONNECTED / OFFLINE / PLANNED / SUSPENDED",
-        )
-    role = _text(body.get("role")).upper()
-    if role not in OcpiRole.__members__:
-        raise CredentialsRefused(
-            400, transport.INVALID_PARAMETERS, f"$.role: {role!r} is not an OCPI role"
-        )
-    at = now or timezone.now()
-    conn = OcpiConnection.objects.get(pk=connection_id)
-    cc, pid = country_code.upper(), party_id.upper()
-    with transaction.atomic():
-        row = (
-            OcpiPartyRole.objects.select_for_update()
-            .filter(connection=conn, country_code=cc, party_id=pid, role=role)
-            .first()
-        )
-        created = row is None
-        if row is None:
-            row = OcpiPartyRole(
-                tenant_id=conn.tenant_id,
-                connection=conn,
-                country_code=cc,
-                party_id=pid,
-                role=role,
-                partner_id=_link_partner(conn, role, cc, pid, "", "", partner_actor(conn.name)),
-            )
-        was = row.hub_status if not created else None
-        row.hub_status = status
-        row.hub_status_updated = at
-        row.save()
-        back = status == HubPartyStatus.CONNECTED.value and was not in (
-            None,
-            HubPartyStatus.CONNECTED.value,
-        )
-        if was != status:
-            _audit(
-                conn,
-                partner_actor(conn.name),
-                "roaming.hub_client_info",
-                {"party": f"{role} {cc}*{pid}", "status": was},
-                {"party": f"{role} {cc}*{pid}", "status": status},
-            )
-        if back:
-            push.pushes_release(connection_id=conn.pk, country_code=cc, party_id=pid)
-    if back:
-        for hook in list(PARTY_CONNECTED_HOOKS):
-            try:
-                hook(conn.pk, cc, pid, role)
-            except Exception:  # one area's re-sync must not fail the hub's PUT
-                log.exception("re-sync hook %r failed for %s*%s", hook, cc, pid)
-    return _client_info(row), created
