@@ -319,12 +319,15 @@ def test_the_handshake_is_logged_both_ways_without_authorization(tenant, partner
     assert json.loads(post.response_body)["data"]["roles"][0]["party_id"] == "AAA"
 
 
-def test_hub_client_info_holds_and_releases_a_party(tenant, partner) -> None:  # type: ignore[no-untyped-def]
+def test_hub_client_info_holds_and_releases_a_party(tenant, partner, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     partner.role = "HUB"
     cid, a = invite(tenant)
     _, env = register(partner, a)
     c_token = env["data"]["token"]
     assert OcpiConnection.objects.get(pk=cid).is_hub is True
+    from apps.roaming.services import hub_client_info
+
+    monkeypatch.setattr(hub_client_info, "PARTY_CONNECTED_HOOKS", [])  # no leak to others
     calls: list[tuple[int, str, str, str]] = []
     api.on_party_connected(lambda *args: calls.append(args))
     url = "/ocpi/2.2.1/hubclientinfo/BE/XYZ"

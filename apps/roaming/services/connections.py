@@ -19,7 +19,6 @@ with `partner_actor(name)` when the partner does (its POST / PUT / DELETE, HubCl
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.db import transaction
@@ -56,9 +55,6 @@ from apps.roaming.services.credentials_wire import (
     store_endpoints,
     store_roles,
 )
-
-log = logging.getLogger(__name__)
-
 
 # -- the operator's actions ----------------------------------------------------------------
 
