@@ -17,6 +17,7 @@ from portal.views import (
     locations,
     partners,
     rating,
+    roaming,
     roaming_emsp,
     sign_in_locks,
     stations,
@@ -217,5 +218,15 @@ urlpatterns = [
         T + "finance/gl-mapping/set/",
         finance_views.finance_gl_mapping_set,
         name="finance_gl_mapping_set",
+    ),
+    # OCPI roaming connections (issue 19, area "connections")
+    path(T + "roaming/", roaming.connection_list, name="roaming"),
+    path(T + "roaming/connect/", roaming.connection_connect, name="roaming_connect"),
+    path(T + "roaming/invite/", roaming.connection_invite, name="roaming_invite"),
+    path(T + "roaming/<int:connection_id>/", roaming.connection_detail, name="roaming_connection"),
+    path(
+        T + "roaming/<int:connection_id>/<str:action>/",
+        roaming.connection_action,
+        name="roaming_action",
     ),
 ]

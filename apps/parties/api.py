@@ -23,6 +23,8 @@ operator_marketplace_set = services.operator_marketplace_set
 operator_marketplace = selectors.operator_marketplace
 marketplace_tenant_ids = selectors.marketplace_tenant_ids
 marketplace_partner_ensure = services.marketplace_partner_ensure
+# OCPI connections (issue 19, area "connections"): the partner rows of a partner's roles.
+partner_ensure = services.partner_ensure
 
 
 def _party_ref(p: Party) -> PartyRef:

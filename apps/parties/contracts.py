@@ -110,6 +110,8 @@ class Capability(enum.StrEnum):
     INVOICING_EDIT = "invoicing.edit"
     # Finance: chart-of-accounts mapping, exclusions, adjustments, posting export batches.
     FINANCE_POST = "finance.post"
+    # OCPI roaming connections: connect, invite, rotate, suspend / resume, close (issue 19).
+    ROAMING_EDIT = "roaming.edit"
 
 
 _ALL = frozenset(Capability)
@@ -131,6 +133,7 @@ ROLE_CAPABILITIES: dict[TenantRole, frozenset[Capability]] = {
             Capability.PARTNERS_EDIT,
             Capability.BILLING_EDIT,
             Capability.INVOICING_EDIT,
+            Capability.ROAMING_EDIT,
         }
     ),
     TenantRole.EMSP_ADMIN: frozenset(
@@ -144,6 +147,7 @@ ROLE_CAPABILITIES: dict[TenantRole, frozenset[Capability]] = {
             Capability.SIGN_IN_UNLOCK,
             Capability.API_KEYS_MANAGE,
             Capability.INVOICING_EDIT,
+            Capability.ROAMING_EDIT,
         }
     ),
     TenantRole.FINANCE: frozenset(

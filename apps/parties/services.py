@@ -248,3 +248,57 @@ def marketplace_partner_ensure(
         after={"role": role.value, "country_code": cc, "party_id": pid, "name": party.name},
     )
     return party.pk
+
+
+# -- OCPI connections (issue 19, area "connections") -------------------------------------------
+
+
+def partner_ensure(
+    *,
+    tenant_id: int,
+    actor: Actor,
+    role: PartyRole,
+    country_code: str,
+    party_id: str,
+    name: str,
+    website: str = "",
+) -> int | None:
+    """The pk of the tenant's PARTNER row for an identity a roaming partner announced (OCPI
+    credentials roles, HubClientInfo): the row it has, else one created now, audited with
+    `actor`. None when the identity is one of the tenant's own (a platform that registers
+    with itself has no partner to link). Safe against a concurrent creation of the row."""
+    cc, pid = country_code.upper(), party_id.upper()
+    rows = Party.objects.for_tenant(tenant_id).filter(
+        country_code=cc, party_id=pid, role=role.value
+    )
+    found = rows.values_list("pk", "kind").first()
+    if found is not None:
+        return found[0] if found[1] == PartyKind.PARTNER.value else None
+    try:
+        with transaction.atomic():
+            party = Party(
+                tenant_id=tenant_id,
+                kind=PartyKind.PARTNER.value,
+                role=role.value,
+                country_code=cc,
+                party_id=pid,
+                name=(name.strip() or f"{cc}*{pid}")[:200],
+                website=website if len(website) <= 200 else "",
+            )
+            validated_save(party)
+    except IntegrityError:
+        return rows.filter(kind=PartyKind.PARTNER.value).values_list("pk", flat=True).first()
+    except ValidationFailed:
+        # A website the URL validator refuses: the identity still counts, the website not.
+        party.website = ""
+        with transaction.atomic():
+            validated_save(party)
+    audit(
+        tenant_id,
+        actor,
+        "partner.create",
+        "party",
+        party.pk,
+        after={"role": role.value, "country_code": cc, "party_id": pid, "name": party.name},
+    )
+    return party.pk

@@ -141,3 +141,59 @@ class ExchangeIn:
     response_body: str = ""
     error: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+# -- area "connections": what the portal shows of a connection ------------------------------------
+
+
+@dataclass(frozen=True)
+class ConnectionRow:
+    """A connection as the portal lists it (one row, no joins)."""
+
+    id: int
+    name: str
+    versions_url: str
+    version: str
+    status: ConnectionStatus
+    initiator: Initiator
+    auth_base64: bool
+    is_hub: bool
+    last_error: str
+    registered_at: datetime | None
+    suspended_at: datetime | None
+    created_at: datetime
+    roles: tuple[PartyRoleRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class EndpointRow:
+    module: str
+    role: str  # SENDER / RECEIVER; "" in 2.1.1
+    url: str
+
+
+@dataclass(frozen=True)
+class ExchangeRow:
+    """One logged exchange (the portal's log; bodies on demand)."""
+
+    id: int
+    at: datetime
+    direction: Direction
+    method: str
+    url: str
+    module: str
+    http_status: int | None
+    ocpi_status: int | None
+    duration_ms: int
+    error: str
+    request_body: str
+    response_body: str
+    bodies_purged: bool
+
+
+@dataclass(frozen=True)
+class ConnectionDetail:
+    connection: ConnectionRow
+    endpoints: tuple[EndpointRow, ...]
+    exchanges: tuple[ExchangeRow, ...]
+    pushes: dict[str, int]  # PushStatus value -> count (every status, zeros included)

@@ -88,6 +88,7 @@ _SECTIONS: list[tuple[str, str, str, set[TenantRole] | None]] = [
     ("billing", "Billing", "portal:billing", None),
     ("invoicing_runs", "Billing runs", "portal:billing_runs", None),
     ("partners", "Partners", "portal:partners", None),
+    ("roaming", "Roaming", "portal:roaming", None),  # issue 19, area "connections"
     ("finance", "Finance", "portal:finance", None),  # issue 18, area "finance"
     ("audit", "Audit log", "portal:audit", None),
     ("api_keys", "API keys", "portal:api_keys", None),

@@ -42,6 +42,8 @@ def _kwargs(name: str, pattern: str, a) -> dict:
         # finance (issue 18)
         "exclusion_id": 1,
         "batch_id": 1,
+        # roaming (issue 19): no such connection in the world (404)
+        "connection_id": 1,
     }
     return {k: v for k, v in values.items() if f":{k}>" in pattern}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -11,10 +12,28 @@ from apps.roaming.models import OcpiExchange
 
 MAX_BODY_CHARS = 200_000  # a longer body is cut (the log is for people, not a replay)
 _REDACTED = frozenset({"authorization", "cookie"})
+TOKEN_REDACTED = "(redacted)"
+
+
+def _redact_credentials(body: str) -> str:
+    """A credentials body without its token: the credentials object carries the very token
+    the Authorization header would (B or C), so it is never logged either. The object may be
+    the body itself (POST / PUT) or an envelope's `data` (the answer). A body that is not
+    JSON is kept as it is (it cannot be a credentials object we or the partner accept)."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return body
+    target = doc.get("data") if isinstance(doc, dict) and "status_code" in doc else doc
+    if isinstance(target, dict) and "token" in target:
+        target["token"] = TOKEN_REDACTED
+        return json.dumps(doc)
+    return body
 
 
 def exchange_log(x: ExchangeIn) -> int:
-    """Write one exchange; returns its id. Never stores an Authorization header."""
+    """Write one exchange; returns its id. Never stores an Authorization header, nor the
+    token of a credentials body."""
     row = _row(x)
     row.save()
     return row.pk
@@ -27,6 +46,10 @@ def exchanges_log(entries: list[ExchangeIn]) -> None:
 
 
 def _row(x: ExchangeIn) -> OcpiExchange:
+    request_body, response_body = x.request_body, x.response_body
+    if x.module == "credentials":
+        request_body = _redact_credentials(request_body)
+        response_body = _redact_credentials(response_body)
     return OcpiExchange(
         tenant_id=x.tenant_id,
         connection_id=x.connection_id,
@@ -40,8 +63,8 @@ def _row(x: ExchangeIn) -> OcpiExchange:
         request_id=x.request_id[:64],
         correlation_id=x.correlation_id[:64],
         request_headers={k: v for k, v in x.request_headers.items() if k.lower() not in _REDACTED},
-        request_body=x.request_body[:MAX_BODY_CHARS],
-        response_body=x.response_body[:MAX_BODY_CHARS],
+        request_body=request_body[:MAX_BODY_CHARS],
+        response_body=response_body[:MAX_BODY_CHARS],
         error=x.error,
     )
 
