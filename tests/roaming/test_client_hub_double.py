@@ -488,7 +488,7 @@ def test_registration_with_the_hub_and_client_info_pushed_to_us(
         status = hub.push_client_info(
             ours, country_code="DE", party_id="AAA", role="CPO", status="OFFLINE", at=at
         )
-        assert status == 200
+        assert status == 201  # a party the connection did not list yet: created
         conn = OcpiConnection.objects.get(pk=ref.id)
         role = OcpiPartyRole.objects.get(connection=conn, country_code="DE", party_id="AAA")
         assert role.hub_status == "OFFLINE"

@@ -20,7 +20,7 @@ from apps.common.contracts import Actor
 from apps.roaming import api as roaming_api
 from apps.roaming import client
 from apps.roaming.models import OcpiExchange
-from tests.factories import OperatorFactory
+from tests.factories import EmspFactory, OperatorFactory
 from tests.roaming.hub_double import HubDouble
 from tests.roaming.peers.fixtures import extrawest_peer, extrawest_python  # noqa: F401
 from tests.roaming.peers.runtime import PeerProcess, start_peer
@@ -367,6 +367,7 @@ def test_registration_with_the_peer(
         pytest.skip("needs area connections (apps.roaming.api.connection_register)")
     settings.OCPI_BASE_URL = live_server.url
     tenant = OperatorFactory()
+    EmspFactory(tenant=tenant, country_code="NL", party_id="OUR")  # we present our eMSP
     ref = register(
         tenant_id=tenant.pk,
         name="extrawest",
