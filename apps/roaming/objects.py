@@ -93,7 +93,7 @@ _RESTRICTIONS_211 = (
     "max_duration",
     "day_of_week",
 )
-_COMPONENT_TYPES_211 = frozenset({"ENERGY", "FLAT", "PARKING_TIME", "TIME"})
+_COMPONENT_TYPES = frozenset({"ENERGY", "FLAT", "PARKING_TIME", "TIME"})
 
 # The platform's own fields on the shared 2.2.1 renderings: never sent to a partner.
 _PLATFORM_FIELDS = ("platform_id", "charge_station_id", "session_platform_id")
@@ -255,8 +255,8 @@ def evse_status_patch(*, status: str, last_updated: datetime) -> dict[str, Any]:
 def _components(items: Iterable[Mapping[str, Any]], version: str) -> list[dict[str, Any]]:
     out = []
     for pc in items:
-        if version == V211 and pc.get("type") not in _COMPONENT_TYPES_211:
-            continue
+        if pc.get("type") not in _COMPONENT_TYPES:
+            continue  # outbound strict: only the spec's TariffDimensionType (both versions)
         item: dict[str, Any] = {
             "type": pc["type"],
             "price": money(pc["price"]),

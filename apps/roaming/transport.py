@@ -64,8 +64,11 @@ def new_request_id() -> str:
 
 
 def iso(dt: datetime) -> str:
-    """OCPI DateTime: UTC, seconds (fractions kept when present), `Z`."""
-    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    """OCPI DateTime (string(25)): UTC, `Z`, seconds, or milliseconds when there is a
+    fraction (microseconds would make it 27 characters)."""
+    dt = dt.astimezone(UTC)
+    spec = "milliseconds" if dt.microsecond else "seconds"
+    return dt.isoformat(timespec=spec).replace("+00:00", "Z")
 
 
 def authorization_header(token: str, *, base64_encoded: bool) -> str:

@@ -234,11 +234,8 @@ def test_tariff_2_2_1_exact() -> None:
                 ],
                 "restrictions": {"min_current": 16, "max_kwh": 50},
             },
-            {
-                "price_components": [
-                    {"type": "RESERVATION", "price": Decimal("1.0000"), "step_size": 60}
-                ]
-            },
+            # A RESERVATION component is no TariffDimensionType: never sent (its element,
+            # left empty, neither); 2.2.1 prices reservations with a `reservation` restriction.
         ],
         "last_updated": "2026-03-02T09:30:15Z",
         "type": "REGULAR",
