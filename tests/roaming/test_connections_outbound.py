@@ -175,8 +175,17 @@ def test_a_partner_on_211_only(ours, tenant, partner) -> None:  # type: ignore[n
     assert set(ref.endpoints) == {("credentials", ""), ("locations", ""), ("tokens", "")}
 
 
+def _consumed(tenant) -> list[str]:  # type: ignore[no-untyped-def]
+    """The CPO events the tenant's OCPI pushes consume (apps.integrations EventConsumer)."""
+    from apps.integrations.models import EventConsumer
+
+    row = EventConsumer.objects.filter(tenant=tenant).first()
+    return sorted(row.events) if row else []
+
+
 def test_rotate_suspend_resume_close(ours, tenant, partner) -> None:  # type: ignore[no-untyped-def]
     ref = connect(tenant, partner)
+    assert "cdr.created" in _consumed(tenant)  # registered: our CPO events are pushed
     b1, c1 = partner.our_token, partner.issued[-1]
     partner.seen.clear()
     api.connection_update(connection_id=ref.id, actor=ACTOR)
@@ -195,6 +204,7 @@ def test_rotate_suspend_resume_close(ours, tenant, partner) -> None:  # type: ig
     assert http("GET", ours, token=b2)[0] == 200
 
     api.connection_suspend(connection_id=ref.id, actor=ACTOR)
+    assert _consumed(tenant) == []  # no registered connection left
     info = {"party_id": "XYZ", "country_code": "BE", "role": "EMSP", "status": "CONNECTED"}
     url = ours.replace("/versions", "/2.2.1/hubclientinfo/BE/XYZ")
     assert http("PUT", url, token=b2, body=info)[0] == 403
@@ -211,6 +221,7 @@ def test_rotate_suspend_resume_close(ours, tenant, partner) -> None:  # type: ig
     api.connection_resume(connection_id=ref.id, actor=ACTOR)
     held.refresh_from_db()
     assert held.status == "PENDING"
+    assert "cdr.created" in _consumed(tenant)
     assert http("PUT", url, token=b2, body=info)[0] == 201
 
     partner.seen.clear()

@@ -36,7 +36,7 @@ from apps.roaming.contracts import (
     OcpiRole,
 )
 from apps.roaming.models import OcpiConnection, OcpiPartyRole
-from apps.roaming.services import push
+from apps.roaming.services import cpo_push, push
 from apps.roaming.services.credentials_wire import (
     ConnectionFailed,
     CredentialsRefused,
@@ -202,6 +202,7 @@ def _handshake(conn: OcpiConnection, *, actor: Actor, first: bool) -> OcpiConnec
             before,
             snapshot(conn),
         )
+        _interest(conn.tenant_id)
     return conn
 
 
@@ -221,6 +222,7 @@ def connection_suspend(
         conn.suspended_at = timezone.now()
         conn.save(update_fields=["status", "suspended_at", "updated_at"])
         audit_change(conn, actor, "roaming.connection.suspend", before, snapshot(conn))
+        _interest(conn.tenant_id)
     return connection_ref(conn)
 
 
@@ -239,6 +241,7 @@ def connection_resume(
         conn.suspended_at = None
         conn.save(update_fields=["status", "suspended_at", "updated_at"])
         audit_change(conn, actor, "roaming.connection.resume", before, snapshot(conn))
+        _interest(conn.tenant_id)
         push.pushes_release(connection_id=conn.pk)
     return connection_ref(conn)
 
@@ -272,6 +275,13 @@ def connection_close(
     return connection_ref(conn)
 
 
+def _interest(tenant_id: int) -> None:
+    """After the commit: the tenant's CPO events reach the push code while it has a
+    REGISTERED connection, and stop when it has none (cpo_push.cpo_interest_sync; the
+    `roaming.cpo_locations_sync` beat repairs a missed call within a minute)."""
+    transaction.on_commit(lambda: cpo_push.cpo_interest_sync(tenant_id=tenant_id))
+
+
 def _close(conn: OcpiConnection, actor: Actor, error: str) -> None:
     with transaction.atomic():
         conn = OcpiConnection.objects.select_for_update().get(pk=conn.pk)
@@ -281,6 +291,7 @@ def _close(conn: OcpiConnection, actor: Actor, error: str) -> None:
         conn.last_error = error[:2000]
         conn.save(update_fields=["status", "token_a_digest", "last_error", "updated_at"])
         audit_change(conn, actor, "roaming.connection.close", before, snapshot(conn))
+        _interest(conn.tenant_id)
 
 
 # -- reads other areas use -----------------------------------------------------------------
@@ -397,6 +408,7 @@ def credentials_receive(
             before,
             snapshot(conn),
         )
+        _interest(conn.tenant_id)
         answer = our_credentials(
             tenant_id=conn.tenant_id,
             version=found.version,
