@@ -51,8 +51,10 @@ run: demo
 	@# Ctrl-C: honcho stops every process (SIGTERM; config/processes.py gives them 20 s, not
 	@# 5) and exits 130; the recipe's shell waits for that instead of dying with the SIGINT,
 	@# so the stop ends with one line, not "Error 130". Another exit (a process failed) stays
-	@# an error. Webhooks to loopback receivers are allowed on this development start (ADR 0017).
+	@# an error. Webhooks and OCPI partners on loopback are allowed on this development start (ADR
+	@# 0017); our OCPI versions URL is this web address unless OCPI_BASE_URL says otherwise.
 	@trap 'true' INT; OUTBOUND_HTTP_ALLOW_LOOPBACK=$${OUTBOUND_HTTP_ALLOW_LOOPBACK:-1} \
+		OCPI_BASE_URL=$${OCPI_BASE_URL:-http://$(WEB_HOST):$(WEB_PORT)} \
 		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m config.processes -f Procfile start; \
 		rc=$$?; if [ $$rc -eq 130 ]; then echo "  Stopped."; else exit $$rc; fi
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from apps.charging.models import ChargingSession
 from apps.charging.services.webhooks import WebhookOutbox
 from apps.integrations import api as integrations_api
 from apps.integrations import services as integrations_services
@@ -219,7 +220,24 @@ def test_session_of_another_emsp_is_not_pushed(
     assert not OcpiPush.objects.exists()
 
 
-def _cdr(setup: Any) -> Any:
+def test_a_marketplace_emsp_is_never_pushed_what_it_sees_inside_the_platform(
+    setup: Any, queued: list[tuple[str, str]], django_capture_on_commit_callbacks: Any
+) -> None:
+    """The connection's eMSP runs on this platform too (a marketplace tenant): its drivers'
+    sessions and CDRs reach it inside the platform, so OCPI sends them no second copy (it
+    would bill the driver twice)."""
+    other = OperatorFactory(marketplace=True)
+    cdr = _cdr(setup, emsp_tenant=other, token_source="MARKETPLACE")
+    ChargingSession.objects.filter(pk=cdr.session_id).update(emsp_tenant=other)
+    t = setup.tenant.pk
+    with django_capture_on_commit_callbacks(execute=True):
+        _emit(t, lambda o: o.session_started(tenant_id=t, session_id=cdr.session_id, at=T0))
+        _emit(t, lambda o: o.cdr_created(tenant_id=t, cdr_id=cdr.pk, at=T0))
+    assert _run(queued) == 0
+    assert not OcpiPush.objects.exists()
+
+
+def _cdr(setup: Any, **kw: Any) -> Any:
     session = _session(setup)
     data = {
         "id": "CDR1",
@@ -241,7 +259,7 @@ def _cdr(setup: Any) -> Any:
         ],
     }
     return CdrFactory(
-        session=session, party=setup.cpo, emsp_party=setup.emsp, ocpi_id="CDR1", data=data
+        session=session, party=setup.cpo, emsp_party=setup.emsp, ocpi_id="CDR1", data=data, **kw
     )
 
 

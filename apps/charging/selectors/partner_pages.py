@@ -2,7 +2,8 @@
 (`sessions.ocpi_session_page`, `cdrs.ocpi_cdr_page` use the helpers here).
 
 A partner sees only the sessions and CDRs of its own tokens (`emsp_party`, matched on the
-OCPI country_code + party_id of its roles), ordered by (last_updated, id): a session's
+OCPI country_code + party_id of its roles; not those of an eMSP running on this platform,
+which sees them inside it), ordered by (last_updated, id): a session's
 `updated_at`, a CDR's `created_at` (CDRs are immutable). `date_from` is inclusive and
 `date_to` exclusive.
 
@@ -25,10 +26,12 @@ from apps.charging.models import Cdr, ChargingSession
 
 
 def emsp_filter(parties: Collection[tuple[str, str]]) -> Q:
+    """Of these eMSP parties' tokens, and of an eMSP outside the platform only (a marketplace
+    tenant's driver is seen inside the platform, never a second time over OCPI)."""
     q = Q()
     for country_code, party_id in parties:
         q |= Q(emsp_party__country_code=country_code.upper(), emsp_party__party_id=party_id.upper())
-    return q
+    return q & Q(emsp_tenant__isnull=True)
 
 
 def keyset_page_ids(
@@ -61,9 +64,13 @@ def keyset_page_ids(
 
 
 def session_emsp_party(*, tenant_id: int, session_id: int) -> tuple[str, str] | None:
-    """(country_code, party_id) of the eMSP whose token a session is, or None."""
+    """(country_code, party_id) of the eMSP whose token a session is, or None. None too when
+    that eMSP runs on this platform (its own tenant, or a marketplace tenant, which sees the
+    session inside the platform): OCPI is for eMSPs outside it, never both ways at once."""
     row = (
-        ChargingSession.objects.filter(tenant_id=tenant_id, pk=session_id, emsp_party__isnull=False)
+        ChargingSession.objects.filter(
+            tenant_id=tenant_id, pk=session_id, emsp_party__isnull=False, emsp_tenant__isnull=True
+        )
         .values_list("emsp_party__country_code", "emsp_party__party_id")
         .first()
     )
@@ -71,9 +78,12 @@ def session_emsp_party(*, tenant_id: int, session_id: int) -> tuple[str, str] | 
 
 
 def cdr_emsp_party(*, tenant_id: int, cdr_id: int) -> tuple[str, str] | None:
-    """(country_code, party_id) of the eMSP whose token a CDR is, or None."""
+    """(country_code, party_id) of the eMSP whose token a CDR is, or None; None too when that
+    eMSP runs on this platform (see `session_emsp_party`)."""
     row = (
-        Cdr.objects.filter(tenant_id=tenant_id, pk=cdr_id, emsp_party__isnull=False)
+        Cdr.objects.filter(
+            tenant_id=tenant_id, pk=cdr_id, emsp_party__isnull=False, emsp_tenant__isnull=True
+        )
         .values_list("emsp_party__country_code", "emsp_party__party_id")
         .first()
     )

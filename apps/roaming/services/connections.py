@@ -27,16 +27,18 @@ from django.utils import timezone
 from apps.common import crypto
 from apps.common.contracts import Actor
 from apps.common.errors import ValidationFailed
-from apps.roaming import client, transport
+from apps.common.jobs import enqueue
+from apps.roaming import client, jobs, transport
 from apps.roaming.contracts import (
     SUPPORTED_VERSIONS,
     ConnectionRef,
     ConnectionStatus,
     Initiator,
+    InterfaceRole,
     OcpiRole,
 )
 from apps.roaming.models import OcpiConnection, OcpiPartyRole
-from apps.roaming.services import cpo_push, push
+from apps.roaming.services import cpo_push, emsp_in, push
 from apps.roaming.services.credentials_wire import (
     ConnectionFailed,
     CredentialsRefused,
@@ -55,6 +57,7 @@ from apps.roaming.services.credentials_wire import (
     store_endpoints,
     store_roles,
 )
+from apps.roaming.services.emsp_pull import PULL_MODULES
 
 # -- the operator's actions ----------------------------------------------------------------
 
@@ -202,7 +205,7 @@ def _handshake(conn: OcpiConnection, *, actor: Actor, first: bool) -> OcpiConnec
             before,
             snapshot(conn),
         )
-        _interest(conn.tenant_id)
+        _interest(conn.tenant_id, registered=conn if first else None)
     return conn
 
 
@@ -275,11 +278,27 @@ def connection_close(
     return connection_ref(conn)
 
 
-def _interest(tenant_id: int) -> None:
+def _interest(tenant_id: int, *, registered: OcpiConnection | None = None) -> None:
     """After the commit: the tenant's CPO events reach the push code while it has a
     REGISTERED connection, and stop when it has none (cpo_push.cpo_interest_sync; the
-    `roaming.cpo_locations_sync` beat repairs a missed call within a minute)."""
+    `roaming.cpo_locations_sync` beat repairs a missed call within a minute). A connection
+    just `registered` with a CPO partner is pulled in full at once (what it publishes:
+    locations, tariffs, sessions, CDRs), not at the next scheduled pull."""
     transaction.on_commit(lambda: cpo_push.cpo_interest_sync(tenant_id=tenant_id))
+    if registered is not None:
+        targets = [
+            module
+            for module in PULL_MODULES
+            if client.endpoint_url(registered, module, InterfaceRole.SENDER.value) is not None
+        ]
+        connection_id = registered.pk
+        if targets and emsp_in.cpo_parties(registered):
+
+            def pull() -> None:
+                for module in targets:
+                    enqueue(jobs.EMSP_PULL, connection_id, module, True, ignore_result=True)
+
+            transaction.on_commit(pull)
 
 
 def _close(conn: OcpiConnection, actor: Actor, error: str) -> None:
@@ -408,7 +427,7 @@ def credentials_receive(
             before,
             snapshot(conn),
         )
-        _interest(conn.tenant_id)
+        _interest(conn.tenant_id, registered=conn if method == "POST" else None)
         answer = our_credentials(
             tenant_id=conn.tenant_id,
             version=found.version,
