@@ -14,7 +14,7 @@ COMMANDS = [
 ]
 
 
-class CommandIn(serializers.Serializer):
+class RoamingCommandIn(serializers.Serializer):
     command = serializers.ChoiceField(choices=COMMANDS)
     token_id = serializers.IntegerField(required=False, help_text="one of our eMSP tokens")
     location_id = serializers.CharField(max_length=36, required=False)
@@ -26,7 +26,7 @@ class CommandIn(serializers.Serializer):
     authorization_reference = serializers.CharField(max_length=36, required=False)
 
 
-class CommandOut(serializers.Serializer):
+class RoamingCommandOut(serializers.Serializer):
     uid = serializers.CharField()
     connection_id = serializers.IntegerField()
     command = serializers.CharField()

@@ -27,11 +27,11 @@ class CommandSendView(ApiView):
         tags=["roaming"],
         operation_id="roaming_command_send",
         parameters=[_CONNECTION_ID],
-        request=s.CommandIn,
-        responses={201: s.CommandOut},
+        request=s.RoamingCommandIn,
+        responses={201: s.RoamingCommandOut},
     )
     def post(self, request: Request, connection_id: int) -> Response:
-        args = self.body(s.CommandIn)
+        args = self.body(s.RoamingCommandIn)
         command = args.pop("command")
         record = roaming_api.command_send(
             tenant_id=self.tenant_id,
@@ -40,7 +40,7 @@ class CommandSendView(ApiView):
             args=args,
             actor=self.actor,
         )
-        return Response(s.CommandOut(record).data, status=201)
+        return Response(s.RoamingCommandOut(record).data, status=201)
 
 
 class CommandGetView(ApiView):
@@ -50,13 +50,13 @@ class CommandGetView(ApiView):
         tags=["roaming"],
         operation_id="roaming_command_get",
         parameters=[_UID],
-        responses=s.CommandOut,
+        responses=s.RoamingCommandOut,
     )
     def get(self, request: Request, uid: str) -> Response:
         record = roaming_api.command_get(tenant_id=self.tenant_id, uid=uid)
         if record is None:
             raise NotFound(f"no command {uid} in this tenant")
-        return Response(s.CommandOut(record).data)
+        return Response(s.RoamingCommandOut(record).data)
 
 
 class ReconciliationView(ApiView):
