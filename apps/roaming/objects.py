@@ -29,6 +29,8 @@ from apps.locations.contracts import ConnectorRecord, EvseRecord, LocationRecord
 from apps.roaming import transport
 from apps.roaming.contracts import OcpiVersion
 from apps.tariffs.contracts import TariffRecord
+from billing.pricing.ocpi_objects import CONNECTOR_TYPES_211
+from billing.pricing.tariff_parser import RESTRICTION_KEYS_211
 
 V221 = OcpiVersion.V2_2_1.value
 V211 = OcpiVersion.V2_1_1.value
@@ -48,24 +50,7 @@ _CAPABILITIES_211 = frozenset(
         "UNLOCK_CAPABLE",
     }
 )
-_STANDARDS_211 = frozenset(
-    {
-        "CHADEMO",
-        *(f"DOMESTIC_{c}" for c in "ABCDEFGHIJ"),
-        "IEC_60309_2_single_16",
-        "IEC_60309_2_three_16",
-        "IEC_60309_2_three_32",
-        "IEC_60309_2_three_64",
-        "IEC_62196_T1",
-        "IEC_62196_T1_COMBO",
-        "IEC_62196_T2",
-        "IEC_62196_T2_COMBO",
-        "IEC_62196_T3A",
-        "IEC_62196_T3C",
-        "TESLA_R",
-        "TESLA_S",
-    }
-)
+_STANDARDS_211 = frozenset(CONNECTOR_TYPES_211)  # the pricing core's list of the spec's
 _POWER_TYPES_211 = frozenset({"AC_1_PHASE", "AC_3_PHASE", "DC"})
 _LOCATION_TYPE_211 = {
     "ON_STREET": "ON_STREET",
@@ -80,19 +65,7 @@ _DIMENSIONS_211 = frozenset(
 )
 _SESSION_STATUS_211 = {"RESERVATION": "PENDING"}
 _AUTH_METHOD_211 = {"COMMAND": "AUTH_REQUEST"}
-_RESTRICTIONS_211 = (
-    "start_time",
-    "end_time",
-    "start_date",
-    "end_date",
-    "min_kwh",
-    "max_kwh",
-    "min_power",
-    "max_power",
-    "min_duration",
-    "max_duration",
-    "day_of_week",
-)
+_RESTRICTIONS_211 = RESTRICTION_KEYS_211
 _COMPONENT_TYPES = frozenset({"ENERGY", "FLAT", "PARKING_TIME", "TIME"})
 
 # The platform's own fields on the shared 2.2.1 renderings: never sent to a partner.

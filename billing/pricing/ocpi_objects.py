@@ -43,7 +43,8 @@ from billing.pricing.tariff_parser import tariff_fields
 
 _ZERO = Decimal(0)
 
-_CONNECTOR_TYPES_211 = (
+# OCPI 2.1.1 ConnectorType (public: the roaming app renders 2.1.1 connectors with it).
+CONNECTOR_TYPES_211 = (
     "CHADEMO",
     *(f"DOMESTIC_{x}" for x in "ABCDEFGHIJKL"),
     "IEC_60309_2_single_16",
@@ -60,7 +61,7 @@ _CONNECTOR_TYPES_211 = (
     "TESLA_S",
 )
 _CONNECTOR_TYPES_221 = (
-    *_CONNECTOR_TYPES_211,
+    *CONNECTOR_TYPES_211,
     "CHAOJI",
     "DOMESTIC_M",
     "DOMESTIC_N",
@@ -211,7 +212,7 @@ _HOURS_211 = obj(
 _CONNECTOR_211 = obj(
     {
         "id": (True, text(36)),
-        "standard": (True, enum(*_CONNECTOR_TYPES_211)),
+        "standard": (True, enum(*CONNECTOR_TYPES_211)),
         "format": (True, _CONNECTOR_FORMAT),
         "power_type": (True, enum("AC_1_PHASE", "AC_3_PHASE", "DC")),
         "voltage": (True, integer(0)),

@@ -63,7 +63,8 @@ _COMPONENT_KEYS = {
     "2.2.1": frozenset({"type", "price", "vat", "step_size"}),
     "2.1.1": frozenset({"type", "price", "step_size"}),
 }
-_RESTRICTION_KEYS_211 = frozenset(
+# OCPI 2.1.1 TariffRestrictions keys (public: the roaming app renders 2.1.1 tariffs with it).
+RESTRICTION_KEYS_211 = frozenset(
     {
         "start_time",
         "end_time",
@@ -79,8 +80,8 @@ _RESTRICTION_KEYS_211 = frozenset(
     }
 )
 _RESTRICTION_KEYS = {
-    "2.2.1": _RESTRICTION_KEYS_211 | {"min_current", "max_current", "reservation"},
-    "2.1.1": _RESTRICTION_KEYS_211,
+    "2.2.1": RESTRICTION_KEYS_211 | {"min_current", "max_current", "reservation"},
+    "2.1.1": RESTRICTION_KEYS_211,
 }
 _PRICE_KEYS = frozenset({"excl_vat", "incl_vat"})
 _DISPLAY_TEXT_KEYS = frozenset({"language", "text"})

@@ -92,3 +92,13 @@ def test_versions_details_credentials_tokens_and_authorize_answers() -> None:
     schemas.validate(tokens[0], "2.2.1", "token")
     info = _data(c.post("/ocpi/2.2.1/emsp/tokens/UID0/authorize", content_type="application/json"))
     schemas.validate(info, "2.2.1", "authorization_info")
+
+
+def test_every_211_connector_standard_the_spec_has_is_sent() -> None:
+    """DOMESTIC_A to DOMESTIC_L are 2.1.1 ConnectorTypes (the schema set and the pricing
+    core agree); the rendering once stopped at DOMESTIC_J."""
+    from tests.roaming.test_cpo_objects import _connector
+
+    obj = objects.connector_object(_connector(standard="DOMESTIC_L"), version="2.1.1")
+    assert obj is not None and obj["standard"] == "DOMESTIC_L"
+    schemas.validate(_wire(obj), "2.1.1", "connector")
