@@ -20,7 +20,10 @@ counts, a {"bench": "summary"} line and {"bench": "done"}:
   after the partner CPO PUT its tariff and location; each is stored, re-priced against the
   tariff and billed (apps.roaming.services.emsp_cdrs.cdr_receive). Target: >= 300 CDRs/s;
   every CDR stored and billed once (repeats answer 200 and store nothing).
-- status: not measured (reported as "missing" with the reason; see docs/benchmarks.md).
+- status: --status-changes StatusNotifications recorded as the gateway records them (one
+  every --status-interval s); a real Celery worker process runs `roaming.ocpi_events` and the
+  push drain; latency from the commit to the EVSE PATCH at the loopback receiver. Target:
+  p95 <= 2 s; every change arrived exactly once.
 """
 
 from __future__ import annotations
@@ -397,6 +400,7 @@ class Receiver:
 
     def __init__(self, fail_every: int) -> None:
         self.accepted: Counter[str] = Counter()
+        self.patches: list[tuple[float, str, str]] = []  # (monotonic arrival, path, status)
         self.requests = 0
         self.failed = 0
         lock = threading.Lock()
@@ -429,6 +433,17 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(out)
 
+            def do_PATCH(self) -> None:  # noqa: N802
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with lock:
+                    outer.patches.append((time.monotonic(), self.path, json.loads(raw)["status"]))
+                out = b'{"status_code": 1000, "timestamp": "2026-12-07T12:00:00Z"}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
             def log_message(self, *args: Any) -> None:
                 pass
 
@@ -439,6 +454,10 @@ class Receiver:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_port}/ocpi/emsp/2.2.1/cdrs"
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}/ocpi/emsp/2.2.1"
 
     def close(self) -> None:
         self.server.shutdown()
@@ -793,6 +812,149 @@ def bench_receive(world: dict[str, Any], cdrs: int) -> dict[str, Any]:
     return result
 
 
+# --- status -------------------------------------------------------------------------------
+
+
+class Worker:
+    """A real Celery worker process on every queue (as tests/conftest.py worker_process),
+    on the bench database; ready once it has executed a ping."""
+
+    def __init__(self) -> None:
+        args = "worker -Q charging,billing,roaming,default --pool threads --concurrency 2"
+        args += " --without-gossip --without-mingle --without-heartbeat --loglevel WARNING"
+        log = ROOT / "var" / "bench" / "bench_ocpi_worker.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self.log = open(log, "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", *args.split(), "-n",
+             f"bench-ocpi-{os.getpid()}@%h"],
+            cwd=ROOT,
+            env={**_env(), "PYTHONUNBUFFERED": "1"},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        from apps.common.tasks import ping
+
+        assert ping.apply_async(args=["ready"]).get(timeout=90)["token"] == "ready"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def bench_status(world: dict[str, Any], changes: int, interval: float) -> dict[str, Any]:
+    """`changes` StatusNotifications, one every `interval` s, each recorded as the gateway
+    does (charging's status_events_record and locations' evse_status_reports_record in one
+    transaction: the `station.status_changed` event into the webhook outbox); the real worker
+    runs the `roaming.ocpi_events` task and the push drain; the latency is from the commit
+    to the EVSE PATCH arriving at the loopback receiver."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from apps.charging import api as charging_api
+    from apps.charging.contracts import StatusEventIn
+    from apps.locations import api as locations_api
+    from apps.locations.contracts import EvseStatusReport
+    from apps.locations.models import Evse
+    from apps.roaming.models import OcpiConnection, OcpiEndpoint, OcpiPush
+    from apps.roaming.services import cpo_push
+
+    tenant_id, conn_id = world["tenant_id"], world["push_connection"]
+    receiver = Receiver(0)
+    worker: Worker | None = None
+    sent_at: dict[tuple[str, str], float] = {}
+    try:
+        OcpiPush.objects.filter(connection_id=conn_id).delete()
+        OcpiConnection.objects.filter(pk=conn_id).update(publish_all_locations=True)
+        OcpiEndpoint.objects.update_or_create(
+            tenant_id=tenant_id,
+            connection_id=conn_id,
+            module="locations",
+            role="RECEIVER",
+            defaults={"url": receiver.base + "/locations"},
+        )
+        cpo_push.cpo_interest_sync(tenant_id=tenant_id)
+        worker = Worker()
+        evses = list(
+            Evse.objects.filter(tenant_id=tenant_id)
+            .order_by("id")
+            .values_list("charge_station_id", "ocpp_evse_id", "uid", "status")[:changes]
+        )
+        for n, (station, ocpp_evse, uid, status) in enumerate(evses):
+            ocpp = "Charging" if status == "AVAILABLE" else "Available"
+            ocpi = "CHARGING" if ocpp == "Charging" else "AVAILABLE"
+            at = timezone.now()
+            with transaction.atomic():
+                charging_api.status_events_record(
+                    events=[
+                        StatusEventIn(
+                            tenant_id=tenant_id,
+                            station_id=station,
+                            evse_ocpp_id=ocpp_evse,
+                            connector_ocpp_id=1,
+                            status=ocpp,
+                            charging_state=None,
+                            station_timestamp=at,
+                            received_at=at,
+                        )
+                    ]
+                )
+                locations_api.evse_status_reports_record(
+                    reports=[
+                        EvseStatusReport(
+                            tenant_id=tenant_id,
+                            station_id=station,
+                            evse_ocpp_id=ocpp_evse,
+                            connector_ocpp_id=1,
+                            ocpp_status=ocpp,
+                            station_timestamp=at,
+                        )
+                    ]
+                )
+            sent_at[(uid, ocpi)] = time.monotonic()
+            if n + 1 < len(evses):
+                time.sleep(interval)  # the notifications' pace (a load, not a wait)
+        deadline = time.monotonic() + 60
+        while len(receiver.patches) < len(sent_at) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        receiver.close()
+        if worker is not None:
+            worker.stop()
+    got: Counter[tuple[str, str]] = Counter()
+    latencies = []
+    for arrived, path, status in receiver.patches:
+        uid = path.rstrip("/").rsplit("/", 1)[-1]
+        got[(uid, status)] += 1
+        if (uid, status) in sent_at and got[(uid, status)] == 1:
+            latencies.append(arrived - sent_at[(uid, status)])
+    arrived_once = sum(1 for k in sent_at if got[k] == 1)
+    clean = arrived_once == len(sent_at) and sum(got.values()) == len(sent_at)
+    p95 = _pct(latencies, 0.95) / 1000 if latencies else None
+    result = {
+        "bench": "status",
+        "changes": len(sent_at),
+        "interval_s": interval,
+        "arrived": len(latencies),
+        "arrived_once": arrived_once,
+        "patches": sum(got.values()),
+        "p50_s": _pct(latencies, 0.5) / 1000 if latencies else None,
+        "p95_s": p95,
+        "max_s": _pct(latencies, 1.0) / 1000 if latencies else None,
+        "target_p95_s": TARGET_STATUS_P95_S,
+        "counts_clean": clean,
+        "meets_target": bool(clean and p95 is not None and p95 <= TARGET_STATUS_P95_S),
+    }
+    emit(**result)
+    return result
+
+
 # --- main ---------------------------------------------------------------------------------
 
 
@@ -803,6 +965,8 @@ def main() -> None:
     parser.add_argument("--evses-per-location", type=int, default=5)
     parser.add_argument("--cdrs", type=int, default=5000)
     parser.add_argument("--pull-rounds", type=int, default=3)
+    parser.add_argument("--status-changes", type=int, default=200)
+    parser.add_argument("--status-interval", type=float, default=0.05, help="seconds between")
     parser.add_argument("--fail-every", type=int, default=100, help="receiver 500 every N")
     parser.add_argument("--rebuild", action="store_true", help="drop and rebuild the database")
     args = parser.parse_args()
@@ -826,13 +990,8 @@ def main() -> None:
         r = bench_receive(world["emsp"], args.cdrs)
         summary["receive"] = {k: r[k] for k in ("received_per_s", "meets_target")}
     if "status" in phases:
-        reason = (
-            "not built: the real path needs a Celery worker process, a station's "
-            "StatusNotification through apps.charging.api.status_events_record and a push "
-            "connection; not done in the time given (docs/benchmarks.md)"
-        )
-        emit(bench="status", missing=True, reason=reason, meets_target=None)
-        summary["status"] = "missing"
+        r = bench_status(world["cpo"], args.status_changes, args.status_interval)
+        summary["status"] = {k: r[k] for k in ("p95_s", "meets_target")}
     emit(bench="summary", cpus=os.cpu_count(), **summary)
     emit(bench="done")
 
