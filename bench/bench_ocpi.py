@@ -936,7 +936,7 @@ def bench_status(world: dict[str, Any], changes: int, interval: float) -> dict[s
             latencies.append(arrived - sent_at[(uid, status)])
     arrived_once = sum(1 for k in sent_at if got[k] == 1)
     clean = arrived_once == len(sent_at) and sum(got.values()) == len(sent_at)
-    p95 = _pct(latencies, 0.95) / 1000 if latencies else None
+    p95 = round(_pct(latencies, 0.95) / 1000, 3) if latencies else None
     result = {
         "bench": "status",
         "changes": len(sent_at),
@@ -944,9 +944,9 @@ def bench_status(world: dict[str, Any], changes: int, interval: float) -> dict[s
         "arrived": len(latencies),
         "arrived_once": arrived_once,
         "patches": sum(got.values()),
-        "p50_s": _pct(latencies, 0.5) / 1000 if latencies else None,
+        "p50_s": round(_pct(latencies, 0.5) / 1000, 3) if latencies else None,
         "p95_s": p95,
-        "max_s": _pct(latencies, 1.0) / 1000 if latencies else None,
+        "max_s": round(_pct(latencies, 1.0) / 1000, 3) if latencies else None,
         "target_p95_s": TARGET_STATUS_P95_S,
         "counts_clean": clean,
         "meets_target": bool(clean and p95 is not None and p95 <= TARGET_STATUS_P95_S),
