@@ -12,7 +12,7 @@ export WEB_HOST WEB_PORT GATEWAY_HOST GATEWAY_PORT
 
 .PHONY: install run test lint check pytest migrate demo worker bench-pricing bench-cdr-pipeline \
 	bench-kill bench-api bench-rating bench-worker-cost bench-portal bench-gateway callgrind-pricing \
-	bench-rule-match bench-invoicing clean
+	bench-rule-match bench-invoicing bench-ocpi clean
 
 # The virtual environment is rebuilt from the lock file whenever the lock file changes.
 $(VENV)/.installed: requirements/dev.lock
@@ -130,6 +130,12 @@ bench-kill: install
 ## Redis dbs 14/15, ports 9400-9401), against a baseline on the ocpp library; docs/benchmarks.md
 bench-gateway: install
 	$(BIN)/python bench/bench_gateway.py --pg $(BENCH_PG) --redis $(BENCH_REDIS)
+
+## make bench-ocpi: issue 19's OCPI Speed targets (database bench_ocpi, built once and kept:
+## 10,000 locations / 50,000 EVSEs): locations pull, CDR push, CDR receive; docs/benchmarks.md.
+## BENCH_OCPI_ARGS adds flags (--phases pull,push --cdrs 5000 --rebuild ...)
+bench-ocpi: install
+	$(BIN)/python bench/bench_ocpi.py $(BENCH_OCPI_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

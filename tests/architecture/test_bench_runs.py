@@ -232,3 +232,32 @@ def test_bench_bulk_update_measures_both_ways_of_both_shapes() -> None:
         ("by_pk", "values"),
     }
     assert {x["rows"] for x in lines} == {50}
+
+
+@pytest.mark.postgres
+def test_bench_ocpi_pulls_pushes_and_receives_with_clean_counts() -> None:
+    pg, _ = _server()
+    env = {"BENCH_OCPI_DATABASE_URL": f"{pg}/bench_ocpi_smoke", "OUTBOUND_HTTP_ALLOW_LOOPBACK": "1"}
+    args = ["bench/bench_ocpi.py", "--rebuild", "--locations", "120", "--evses-per-location", "2"]
+    args += ["--cdrs", "60", "--pull-rounds", "1", "--fail-every", "25", "--status-changes", "5"]
+    try:
+        lines = _run(args, timeout=120, env=env)
+    finally:
+        _drop_database("bench_ocpi_smoke")
+    by = {x["bench"]: x for x in lines}
+    assert lines[0]["bench"] == "setup" and lines[-1]["bench"] == "done"
+    assert (by["setup"]["locations"], by["setup"]["evses"]) == (120, 240)
+    pull = by["pull"]
+    assert (pull["total_count"], pull["items"], pull["evses"]) == (120, 120, 240)
+    assert (pull["pages"], pull["duplicates"], pull["errors"]) == (2, 0, 0)  # 100 a page
+    push = by["push"]
+    assert push["receiver_500s"] == 2 and push["receiver_requests"] == 62  # retried
+    assert push["arrived_once"] == 60 and push["arrived_twice_or_more"] == 0
+    assert push["outbox"] == {"SENT": 60}
+    receive = by["receive"]
+    assert receive["http_statuses"] == {"201": 60} and receive["repeat_statuses"] == {"200": 10}
+    assert (receive["stored"], receive["billed"], receive["not_billed"]) == (60, 60, 0)
+    assert receive["total_5_75_excl_vat"] == 60  # re-priced against the PUT tariff
+    status = by["status"]  # through a real Celery worker to the loopback receiver
+    assert (status["changes"], status["arrived_once"], status["patches"]) == (5, 5, 5)
+    assert all(x["counts_clean"] for x in (pull, push, receive, status))
