@@ -45,7 +45,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from unittest import mock
-from urllib.parse import urlparse, urlsplit
+from urllib.parse import urlparse, urlsplit, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_URL = os.environ.get("BENCH_OCPI_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_ocpi")
@@ -78,6 +78,11 @@ def _psql(sql: str) -> str:
     return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
 
 
+# The Redis dbs of this bench's broker and results (docs/benchmarks.md): never the test
+# suite's (0 / 1), whose worker would otherwise take this bench's tasks to its own database.
+REDIS_DBS = (8, 9)
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -87,7 +92,26 @@ def _env() -> dict[str, str]:
         OUTBOUND_HTTP_ALLOW_LOOPBACK="1",
         DATA_DIR=str(ROOT / "var" / "bench"),
     )
+    redis_url = os.environ.get("REDIS_URL")
+    if redis_url:  # without Redis: the filesystem broker in this bench's own DATA_DIR
+        server = urlunparse(urlparse(redis_url)._replace(path=""))
+        env.update(
+            REDIS_URL=f"{server}/{REDIS_DBS[0]}",
+            CELERY_BROKER_URL=f"{server}/{REDIS_DBS[0]}",
+            CELERY_RESULT_BACKEND=f"{server}/{REDIS_DBS[1]}",
+        )
     return env
+
+
+def _flush_redis() -> None:
+    """Empty this bench's broker and result dbs (a message left by an earlier run is not
+    this run's)."""
+    env = _env()
+    if env.get("CELERY_BROKER_URL", "").startswith("redis"):
+        import redis
+
+        for url in (env["CELERY_BROKER_URL"], env["CELERY_RESULT_BACKEND"]):
+            redis.Redis.from_url(url).flushdb()
 
 
 def _auth(token: str) -> str:
@@ -109,6 +133,7 @@ def prepare(*, rebuild: bool, locations: int, evses_per_location: int) -> dict[s
         env=_env(),
         check=True,
     )
+    _flush_redis()
     os.environ.update(_env())
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     sys.path.insert(0, str(ROOT))

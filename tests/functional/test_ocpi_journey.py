@@ -185,6 +185,10 @@ def test_a_foreign_token_charges_and_the_emsp_gets_the_session_and_the_cdr_we_bi
     page = transport.loads(served.get("/ocpi/2.2.1/cpo/cdrs").content)
     (ours,) = [c for c in page["data"] if c["id"] == cdr.ocpi_id]
     assert posted == [transport.dumps(ours).encode()]
-    assert OcpiPush.objects.filter(connection=conn, module="cdrs", status="SENT").count() == 1
+    # The drain records SENT after the answer (its writes are batched): waited for, not raced.
+    wait_for(
+        lambda: OcpiPush.objects.filter(connection=conn, module="cdrs", status="SENT").count() == 1,
+        what="the CDR push recorded as sent",
+    )
     # Once each: the session PUT at its start, the CDR POST (the worker's events may repeat).
     assert (len(emsp.got("PUT", "/sessions/")), len(posted)) == (1, 1)
