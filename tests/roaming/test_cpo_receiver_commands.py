@@ -16,12 +16,14 @@ from apps.charging.models import OcppEvent
 from apps.locations.contracts import CommandKind, CommandOutcome, CommandStatus
 from apps.locations.models import RemoteCommand
 from apps.roaming import api as roaming_api
+from apps.roaming import transport
 from apps.roaming.models import OcpiCommand, OcpiPush
 from apps.roaming.services import commands_in, push
 from apps.tokens.models import Token
 from tests.conftest import RunningGateway, wait_for
 from tests.factories import ChargingSessionFactory
 from tests.relay_fixtures import Relay, SimStation
+from tests.roaming import schemas
 from tests.roaming.cpo_receiver_world import World, connect, ocpi
 from tests.roaming.emsp_double import EmspDouble, envelope
 
@@ -144,6 +146,9 @@ def test_start_session_is_accepted_at_once_and_its_result_pushed(
         partner.url + "/cb/1",
         f"command-result:{row.uid}",
     )
+    # Outbound strict: both answers validate against the spec's definitions.
+    schemas.validate(env["data"], "2.2.1", "command_response")
+    schemas.validate(transport.loads(pushed.body), "2.2.1", "command_result")
     # The session the station starts carries our reference (the station command's id):
     # the eMSP's authorization_reference is found by it (OCPI: on the Session and CDR).
     assert roaming_api.command_authorization_references(
