@@ -135,7 +135,7 @@ def test_a_foreign_token_charges_and_the_emsp_gets_the_session_and_the_cdr_we_bi
     wholesale = b.tariff(tenant, cpo_party, "WHOLESALE", [b.energy("0.25", vat="21")])
     b.rule(tenant, "WHOLESALE", tariff_version=wholesale)
 
-    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    t0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)  # station times: a fixed past instant
 
     async def journey() -> str:
         async with connect(gateway, station, "ocpp1.6") as ws:

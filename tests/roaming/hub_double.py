@@ -573,7 +573,7 @@ def _env(data: Any, status: int = 1000, message: str | None = None) -> dict[str,
     out["status_code"] = status
     if message:
         out["status_message"] = message
-    out["timestamp"] = _iso(datetime.now(UTC).replace(microsecond=0))
+    out["timestamp"] = _iso(T0)  # a fixed instant: nothing reads the double's clock
     return out
 
 

@@ -484,7 +484,7 @@ def test_registration_with_the_hub_and_client_info_pushed_to_us(
         validate(posts[0].json, "2.2.1", "credentials")
 
         ours = f"{live_server.url}/ocpi/2.2.1/hubclientinfo"
-        at = datetime.now(UTC).replace(microsecond=0)
+        at = T0  # the ClientInfo's last_updated: a fixed instant, not the wall clock
         status = hub.push_client_info(
             ours, country_code="DE", party_id="AAA", role="CPO", status="OFFLINE", at=at
         )
