@@ -146,6 +146,44 @@ def test_overlapping_batches_stored_by_two_nodes_at_once(station: dict[str, Any]
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("fallback", [False, True])
+def test_keys_are_inserted_in_one_global_order_whatever_the_batch_order(
+    station: dict[str, Any],
+    django_capture_on_commit_callbacks: Any,
+    monkeypatch: Any,
+    fallback: bool,
+) -> None:
+    """The order that keeps overlapping batches from deadlocking on the unique index (three
+    nodes with (x, y), (y, z), (z, x) did in CI): rows are inserted in (station, key) order,
+    on the set-based path and on the per-message fallback, and results stay in batch order."""
+    st = station["station"]
+    if fallback:
+
+        def conflict(events: Any) -> Any:
+            raise IntegrityError("another node stored one of these meanwhile")
+
+        monkeypatch.setattr(intake, "_store_batch", conflict)
+    batch = [start(st, "z"), start(st, "x"), start(st, "y"), start(st, "x")]
+    results, _ = record(batch, django_capture_on_commit_callbacks)
+    assert [r.duplicate for r in results] == [False, False, False, True]
+    assert results[1].event_id == results[3].event_id
+    events = list(
+        OcppEvent.objects.filter(charge_station=st)
+        .order_by("pk")
+        .values_list("idempotency_key", flat=True)
+    )
+    allocations = list(
+        TransactionIdAllocation.objects.filter(charge_station=st)
+        .order_by("pk")
+        .values_list("idempotency_key", flat=True)
+    )
+    assert events == ["x", "y", "z"]
+    assert allocations == ["x", "y", "z"]
+    by_key = {e.idempotency_key: r for e, r in zip(batch, results, strict=True)}
+    assert OcppEvent.objects.get(pk=by_key["z"].event_id).idempotency_key == "z"
+
+
+@pytest.mark.django_db
 def test_one_task_processes_many_transactions_and_skips_what_is_done(
     station: dict[str, Any], django_capture_on_commit_callbacks: Any
 ) -> None:

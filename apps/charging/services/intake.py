@@ -111,7 +111,10 @@ def _store_batch(events: Sequence[TransactionEventIn]) -> list[TransactionEventR
         if (station, key) in keys
     }
     new: dict[tuple[int, str], TransactionEventIn] = {}
-    for e in events:
+    # Keys are inserted in one global order (station, key), allocations before events, so two
+    # nodes storing overlapping batches wait for each other in one direction only: in batch
+    # order, three nodes with batches (x, y), (y, z), (z, x) deadlock on the unique index.
+    for e in sorted(events, key=lambda e: (e.station_id, e.idempotency_key)):
         key = (e.station_id, e.idempotency_key)
         if key not in stored and key not in new:
             if e.ocpp_transaction_id is None and e.kind is not EventKind.STARTED:
@@ -180,13 +183,17 @@ def transaction_events_record(
             with transaction.atomic():
                 results = _store_batch(events)
         except IntegrityError:
-            results = []
-            for event in events:
+            # One savepoint per message, in the batch's global key order (see _store_batch).
+            by_position: dict[int, TransactionEventResult] = {}
+            for i, event in sorted(
+                enumerate(events), key=lambda p: (p[1].station_id, p[1].idempotency_key, p[0])
+            ):
                 try:
                     with transaction.atomic():
-                        results.append(_store_one(event))
+                        by_position[i] = _store_one(event)
                 except IntegrityError:
-                    results.append(_store_one(dataclasses.replace(event)))
+                    by_position[i] = _store_one(dataclasses.replace(event))
+            results = [by_position[i] for i in range(len(events))]
         touched = sorted(
             {
                 (e.station_id, r.ocpp_transaction_id)
