@@ -307,6 +307,9 @@ OCPI_PAGE_LIMIT = env_int("OCPI_PAGE_LIMIT", 100)
 # get this much), and how many eMSPs an unknown uid is asked at most (in parallel).
 OCPI_AUTHORIZE_TIMEOUT_MS = env_int("OCPI_AUTHORIZE_TIMEOUT_MS", 3000)
 OCPI_AUTHORIZE_MAX_PARTNERS = env_int("OCPI_AUTHORIZE_MAX_PARTNERS", 8)
+# CPO role: at most one Session PATCH per running session per connection per this many
+# seconds (apps.roaming.services.cpo_push; the live-cost window already limits the events).
+OCPI_SESSION_PATCH_SECONDS = env_int("OCPI_SESSION_PATCH_SECONDS", 60)
 
 # --- Redis and Celery ---------------------------------------------------------------------
 # REDIS_URL is the production default for the broker and the result backend. Without it the

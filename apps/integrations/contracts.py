@@ -39,11 +39,20 @@ class WebhookEventType(enum.StrEnum):
     TOKEN_AUTHORIZED = "token.authorized"
     INVOICE_FINALIZED = "invoice.finalized"  # an invoice or self-billing statement got its number
     CREDIT_NOTE_FINALIZED = "credit_note.finalized"
+    # Internal only (the roaming app's OCPI pushes, issue 19), never offered to subscribers:
+    # a running session's live cost was priced again (at most once per live-cost window).
+    SESSION_UPDATED = "session.updated"
     # Sent only by the test endpoint, never by the platform on its own.
     PING = "ping"
 
 
-SUBSCRIBABLE_EVENTS = tuple(e.value for e in WebhookEventType if e is not WebhookEventType.PING)
+# Event types only internal consumers (`event_consumer_set`) receive.
+INTERNAL_EVENTS = frozenset({WebhookEventType.SESSION_UPDATED.value})
+SUBSCRIBABLE_EVENTS = tuple(
+    e.value
+    for e in WebhookEventType
+    if e is not WebhookEventType.PING and e.value not in INTERNAL_EVENTS
+)
 
 
 class DeliveryStatus(enum.StrEnum):

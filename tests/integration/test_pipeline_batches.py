@@ -332,3 +332,70 @@ def test_connectors_resolved_in_bulk_as_one_by_one() -> None:
         )
         assert bulk[(station, evse, connector)] == one
     assert bulk[(st, a.evse.ocpp_evse_id, None)] is not None
+
+
+@pytest.mark.django_db
+def test_live_cost_pricing_tells_internal_consumers_once_per_window(
+    station: dict[str, Any],
+    django_capture_on_commit_callbacks: Any,
+    settings: Any,
+    monkeypatch: Any,
+) -> None:
+    """Each live-cost pricing of a running session emits the internal `session.updated`
+    (the OCPI consumer turns it into a Session PATCH): once per window, keyed by the
+    pricing's instant, and nothing inside the window. The worker's clock is held."""
+    import json
+    from types import SimpleNamespace
+
+    from apps.integrations import api as integrations_api
+    from apps.integrations import services as integrations_services
+
+    settings.CHARGING_LIVE_COST_SECONDS = 30
+    settings.REDIS_URL = ""
+    st = station["station"]
+    integrations_api.event_consumer_set(
+        tenant_id=st.tenant_id, name="roaming.ocpi_events", events=["session.updated"]
+    )
+    queued: list[Any] = []
+    monkeypatch.setattr(
+        integrations_services, "enqueue", lambda name, payload, **kw: queued.append(payload)
+    )
+    clock = [T0 + timedelta(hours=4)]
+    monkeypatch.setattr(processing, "timezone", SimpleNamespace(now=lambda: clock[0]))
+    (r,), _ = record([start(st, "upd")], django_capture_on_commit_callbacks)
+    txid = r.ocpp_transaction_id
+
+    def meter(key: str, minutes: int, wh: int) -> None:
+        sample = MeterSampleIn(timestamp=T0 + timedelta(minutes=minutes), energy_wh=Decimal(wh))
+        record(
+            [
+                event(
+                    st, EventKind.UPDATED, key, minutes, ocpp_transaction_id=txid, samples=(sample,)
+                )
+            ],
+            django_capture_on_commit_callbacks,
+        )
+
+    def process() -> list[dict[str, Any]]:
+        with django_capture_on_commit_callbacks(execute=True):
+            processing.transactions_process([(st.pk, txid)])
+        out = [e for p in queued for e in json.loads(p)]
+        queued.clear()
+        return out
+
+    assert process() == []  # the start alone: no meter value yet, nothing priced to tell
+    meter("u1", 30, 7000)
+    [e] = process()
+    session = ChargingSession.objects.get(charge_station=st, ocpp_transaction_id=txid)
+    assert (e["type"], e["key"]) == (
+        "session.updated",
+        f"session:{session.pk}:live:2026-11-20T13:00:00Z",
+    )
+    assert Decimal(str(e["data"]["total_cost"]["excl_vat"])) == Decimal("2.60")
+    clock[0] += timedelta(seconds=10)
+    meter("u2", 45, 10000)
+    assert process() == []  # inside the window: not priced, nobody told
+    clock[0] += timedelta(seconds=20)
+    meter("u3", 50, 10500)
+    [e] = process()
+    assert e["key"] == f"session:{session.pk}:live:2026-11-20T13:00:30Z"

@@ -76,3 +76,20 @@ def validate(obj: Any, version: str, name: str) -> None:
     found = sorted(_validator(version, name).iter_errors(_plain(obj)), key=_sort_key)
     if found:
         raise SchemaErrors(name, version, found)
+
+
+@cache
+def _patch_validator(version: str, name: str) -> Draft202012Validator:
+    """The object's schema with only `last_updated` required at the top (OCPI: a PATCH is
+    a partial object and SHALL carry last_updated); every field present is checked as in
+    the full object (types, lengths, enums, nested objects complete, no unknown field)."""
+    schema = dict(_validator(version, name).schema)
+    schema["required"] = ["last_updated"]
+    return Draft202012Validator(schema)
+
+
+def validate_patch(obj: Any, version: str, name: str) -> None:
+    """`validate` for a PATCH body: the fields present, plus the required last_updated."""
+    found = sorted(_patch_validator(version, name).iter_errors(_plain(obj)), key=_sort_key)
+    if found:
+        raise SchemaErrors(f"{name} PATCH", version, found)

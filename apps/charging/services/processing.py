@@ -392,6 +392,9 @@ def _live_cost(
         # The window opens with the first meter value; the price at the start (the flat
         # fee) does not hold the first meter value back.
         session.live_cost_at = now
+        # Internal consumers (OCPI: a Session PATCH to the eMSP) learn of the new figures,
+        # at most once per window like the pricing itself.
+        lookups.webhooks.session_updated(tenant_id=session.tenant_id, session_id=session.pk, at=now)
 
 
 def _attribute(session: ChargingSession, lookups: Lookups) -> dict[str, object] | None:

@@ -1,4 +1,6 @@
-"""Webhook events of the charging worker: `session.started`, `session.ended`, `cdr.created`.
+"""Webhook events of the charging worker: `session.started`, `session.ended`, `cdr.created`,
+and the internal `session.updated` (a running session's live cost priced again; only the
+roaming app's OCPI consumer receives it).
 
 The worker processes transactions in batches, one database transaction per batch, set-based
 (`processing.transactions_process`). Events are collected here while the batch runs and
@@ -11,8 +13,9 @@ outbox (`webhook_events_emit`: one INSERT, dispatch queued on commit):
 * a batch that rolls back writes nothing and queues nothing;
 * payloads are rendered at the end, for all events of the batch at once (one query for the
   sessions, one for the CDRs), in the shape the REST API returns (`apps.charging.ocpi`);
-* event ids derive from the fact (`session:<id>`, `cdr:<id>`), so a replay or a redelivered
-  task that reached the same point again delivers nothing new.
+* event ids derive from the fact (`session:<id>`, `cdr:<id>`, `session:<id>:live:<time of
+  the pricing>`), so a replay or a redelivered task that reached the same point again
+  delivers nothing new.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from apps.integrations.contracts import WebhookEventIn, WebhookEventType
 STARTED = WebhookEventType.SESSION_STARTED
 ENDED = WebhookEventType.SESSION_ENDED
 CDR = WebhookEventType.CDR_CREATED
+UPDATED = WebhookEventType.SESSION_UPDATED
 
 
 class WebhookOutbox:
@@ -63,6 +67,10 @@ class WebhookOutbox:
 
     def cdr_created(self, *, tenant_id: int, cdr_id: int, at: datetime) -> None:
         self._add(CDR, tenant_id, cdr_id, at)
+
+    def session_updated(self, *, tenant_id: int, session_id: int, at: datetime) -> None:
+        """The running session's live cost was priced at `at` (once per live-cost window)."""
+        self._add(UPDATED, tenant_id, session_id, at)
 
     @contextmanager
     def unit(self) -> Iterator[None]:
@@ -96,11 +104,14 @@ class WebhookOutbox:
             if data is None:
                 continue
             kind = "cdr" if type is CDR else "session"
+            key = f"{kind}:{pk}"
+            if type is UPDATED:
+                key += ":live:" + at.isoformat().replace("+00:00", "Z")
             out.append(
                 WebhookEventIn(
                     tenant_id=tenant_id,
                     type=type,
-                    key=f"{kind}:{pk}",
+                    key=key,
                     occurred_at=at,
                     data=data,
                 )

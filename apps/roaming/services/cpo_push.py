@@ -14,9 +14,18 @@ What, per event:
   `location:<id>:<version>` (the location row's version: EVSE status changes do not
   bump it, so they do not cause PUTs);
 - `session.started` -> PUT `{cc}/{pid}/{session}` with the Session, key `session:<id>:start`;
+- `session.updated` (internal: the running session's live cost was priced again, at most
+  once per live-cost window) -> PATCH `{kwh, charging_periods?, total_cost?, last_updated}`,
+  key `session:<id>:live:<time of the pricing>`; at most one per session and connection per
+  `OCPI_SESSION_PATCH_SECONDS` (a skipped update loses nothing: the next PATCH carries the
+  figures then current); not after the session ended, not before its PUT;
 - `session.ended` -> PATCH with the final status, end, kWh, cost and the charging periods,
-  key `session:<id>:end` (no PATCH was sent in between, so the periods are all new:
-  a PATCH's periods are appended by the receiver);
+  key `session:<id>:end`.
+
+Charging periods: the receiver appends a PATCH's periods to the session's, so each period
+goes once. A running PATCH carries the closed periods (all but the last, which still grows)
+not sent yet; the final PATCH the periods not sent yet. "Sent" = in an earlier push of that
+session on that connection that did not fail (the outbox sends them in order).
 - `cdr.created` -> POST the CDR to the cdrs endpoint, key `cdr:<id>` (a credit CDR is a new
   row: a new id and key).
 
@@ -36,21 +45,29 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+from django.conf import settings
 from django.utils import timezone
 
 from apps.charging import api as charging_api
+from apps.charging.contracts import SessionStatus
 from apps.common.errors import NotFound
 from apps.integrations import api as integrations_api
 from apps.locations import api as locations_api
 from apps.locations.contracts import LocationRecord
 from apps.roaming import client, jobs, objects, publishing, transport
-from apps.roaming.contracts import ConnectionStatus, InterfaceRole, OcpiRole
-from apps.roaming.models import OcpiConnection
+from apps.roaming.contracts import ConnectionStatus, InterfaceRole, OcpiRole, PushStatus
+from apps.roaming.models import OcpiConnection, OcpiPush
 from apps.roaming.services.push import push_enqueue
 
 log = logging.getLogger(__name__)
 
-EVENTS = ("session.started", "session.ended", "cdr.created", "station.status_changed")
+EVENTS = (
+    "session.started",
+    "session.updated",
+    "session.ended",
+    "cdr.created",
+    "station.status_changed",
+)
 
 
 def cpo_interest_sync(*, tenant_id: int) -> None:
@@ -226,7 +243,8 @@ def session_push(*, tenant_id: int, session_id: int, phase: str) -> int:
         if phase == "start":
             method, body = "PUT", {k: v for k, v in full.items() if k != "charging_periods"}
         else:
-            method, body = "PATCH", _session_final(full, conn.version)
+            sent = _periods_sent(conn.pk, record.platform_id)
+            method, body = "PATCH", _session_final(full, conn.version, sent)
         pk = push_enqueue(
             connection_id=conn.pk,
             module="sessions",
@@ -251,9 +269,108 @@ _FINAL_221 = (
 _FINAL_211 = ("status", "end_datetime", "kwh", "total_cost", "charging_periods", "last_updated")
 
 
-def _session_final(full: Mapping[str, Any], version: str) -> dict[str, Any]:
+def _session_final(
+    full: Mapping[str, Any], version: str, sent: set[datetime] | None = None
+) -> dict[str, Any]:
     fields = _FINAL_211 if version == objects.V211 else _FINAL_221
-    return {k: full[k] for k in fields if k in full}
+    body = {k: full[k] for k in fields if k in full}
+    if "charging_periods" in body:
+        new = [p for p in body["charging_periods"] if _start(p) not in (sent or set())]
+        if new:
+            body["charging_periods"] = new
+        else:
+            del body["charging_periods"]
+    return body
+
+
+def _start(period: Mapping[str, Any]) -> datetime | None:
+    return _datetime(period.get("start_date_time"))
+
+
+def _periods_sent(connection_id: int, session_platform_id: int) -> set[datetime]:
+    """The start of every charging period an earlier push of this session sent (or is
+    about to send: the outbox keeps the order) on this connection; failed pushes excluded."""
+    bodies = (
+        OcpiPush.objects.filter(
+            connection_id=connection_id, key__startswith=f"session:{session_platform_id}:"
+        )
+        .exclude(status=PushStatus.FAILED.value)
+        .values_list("body", flat=True)
+    )
+    out: set[datetime] = set()
+    for text in bodies:
+        body = transport.loads(text)
+        for p in (body.get("charging_periods") or ()) if isinstance(body, Mapping) else ():
+            if isinstance(p, Mapping) and (start := _start(p)) is not None:
+                out.add(start)
+    return out
+
+
+def session_patch_seconds() -> float:
+    """At most one running-session PATCH per session and connection per this many seconds
+    (`OCPI_SESSION_PATCH_SECONDS`)."""
+    return float(getattr(settings, "OCPI_SESSION_PATCH_SECONDS", 60))
+
+
+def session_running_push(*, tenant_id: int, session_id: int, at: datetime) -> int:
+    """PATCH a running session's figures as priced at `at` (kWh, the closed charging
+    periods not sent yet, total cost, last_updated) to the eMSP whose token it is: not
+    once the session ended (its final PATCH carries them), not before its PUT was queued,
+    and at most once per `session_patch_seconds()` per session and connection. Returns
+    how many pushes were queued."""
+    try:
+        record = charging_api.session_get(tenant_id=tenant_id, session_id=session_id)
+    except NotFound:
+        return 0
+    if record.status != SessionStatus.ACTIVE or record.end_date_time is not None:
+        return 0
+    emsp = charging_api.session_emsp_party(tenant_id=tenant_id, session_id=session_id)
+    if emsp is None or record.location_id is None or record.evse_uid is None:
+        return 0
+    pid = record.platform_id
+    queued = 0
+    for conn, to in _targets(tenant_id, "sessions", emsp=emsp):
+        keys = list(
+            OcpiPush.objects.filter(connection_id=conn.pk, key__startswith=f"session:{pid}:")
+            .order_by("-id")
+            .values_list("key", flat=True)
+        )
+        if f"session:{pid}:start" not in keys or f"session:{pid}:end" in keys:
+            continue
+        last = next((k for k in keys if k.startswith(f"session:{pid}:live:")), None)
+        last_at = _datetime(last.split(":live:", 1)[1]) if last else None
+        if last_at is not None and (at - last_at).total_seconds() < session_patch_seconds():
+            continue
+        full = objects.session_object(
+            record,
+            version=conn.version,
+            location=publishing.used_location(tenant_id, record, conn.version),
+        )
+        body = _session_running(full, conn.version, _periods_sent(conn.pk, pid))
+        pk = push_enqueue(
+            connection_id=conn.pk,
+            module="sessions",
+            method="PATCH",
+            path=_p(record.country_code, record.party_id, str(pid)),
+            key=f"session:{pid}:live:{transport.iso(at)}",
+            body=body,
+            to_party=to,
+        )
+        queued += pk is not None
+    return queued
+
+
+def _session_running(full: Mapping[str, Any], version: str, sent: set[datetime]) -> dict[str, Any]:
+    body: dict[str, Any] = {"kwh": full["kwh"]}
+    # The last period still grows: only the closed ones, each once.
+    closed = list(full.get("charging_periods") or ())[:-1]
+    new = [p for p in closed if _start(p) not in sent]
+    if new:
+        body["charging_periods"] = new
+    if full.get("total_cost") is not None:
+        body["total_cost"] = full["total_cost"]
+    body["last_updated"] = full["last_updated"]
+    return body
 
 
 def cdr_push(*, tenant_id: int, cdr_id: int) -> int:
@@ -311,6 +428,9 @@ def _event(e: Mapping[str, Any]) -> int:
             status=str(data["status"]),
             at=at,
         )
+    if type == "session.updated":
+        at = _datetime(e.get("occurred_at")) or timezone.now()
+        return session_running_push(tenant_id=tenant_id, session_id=int(data["platform_id"]), at=at)
     if type in ("session.started", "session.ended"):
         phase = "start" if type == "session.started" else "end"
         return session_push(tenant_id=tenant_id, session_id=int(data["platform_id"]), phase=phase)
