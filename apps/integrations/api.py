@@ -3,7 +3,9 @@
 The apps that observe events call `webhook_interest` (which tenants want which events, one
 query) and `webhook_events_emit` (the outbox: one INSERT per batch, in their own
 transaction, queued on commit): charging (`session.started`, `session.ended`,
-`cdr.created`), locations (`station.status_changed`), tokens (`token.authorized`).
+`cdr.created`), locations (`station.status_changed`), tokens (`token.authorized`). Two
+more go to internal consumers only (`contracts.INTERNAL_EVENTS`): charging's
+`session.updated` and tokens' `token.changed` (the roaming app's OCPI pushes).
 """
 
 from __future__ import annotations

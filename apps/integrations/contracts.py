@@ -42,12 +42,17 @@ class WebhookEventType(enum.StrEnum):
     # Internal only (the roaming app's OCPI pushes, issue 19), never offered to subscribers:
     # a running session's live cost was priced again (at most once per live-cost window).
     SESSION_UPDATED = "session.updated"
+    # Internal only: a token was created or changed through the tokens app's service (the
+    # roaming app PUTs our eMSP tokens to connected CPOs).
+    TOKEN_CHANGED = "token.changed"
     # Sent only by the test endpoint, never by the platform on its own.
     PING = "ping"
 
 
 # Event types only internal consumers (`event_consumer_set`) receive.
-INTERNAL_EVENTS = frozenset({WebhookEventType.SESSION_UPDATED.value})
+INTERNAL_EVENTS = frozenset(
+    {WebhookEventType.SESSION_UPDATED.value, WebhookEventType.TOKEN_CHANGED.value}
+)
 SUBSCRIBABLE_EVENTS = tuple(
     e.value
     for e in WebhookEventType

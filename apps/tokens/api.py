@@ -259,8 +259,10 @@ def token_partner_upsert(
     )
     if existing is not None and existing.uid != data.uid:
         data = dataclasses.replace(data, uid=existing.uid)
-    return services.token_put(tenant_id=tenant_id, data=data, actor=actor)
+    # A partner's token is never pushed back to partners: no token.changed for it.
+    return services.token_put(tenant_id=tenant_id, data=data, actor=actor, notify=False)
 
 
 # roaming (issue 19, area "emsp"): the eMSP's tokens paged for an OCPI tokens sender.
 tokens_updated_page = selectors.tokens_updated_page
+tokens_by_ids = selectors.tokens_by_ids

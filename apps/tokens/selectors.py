@@ -163,3 +163,21 @@ def tokens_updated_page(
     total = qs.count()
     rows = qs.order_by("updated_at", "id").values(*_FIELDS)[offset : offset + limit]
     return total, [_record(r) for r in rows]
+
+
+def tokens_by_ids(
+    *, tenant_id: int, token_ids: Sequence[int], party_ids: Sequence[int]
+) -> list[TokenRecord]:
+    """This tenant's tokens among `token_ids` issued by one of `party_ids`, by id (one query
+    per 2,000 ids): what the roaming app pushes after a change."""
+    ids = sorted(set(token_ids))
+    out: list[TokenRecord] = []
+    for start in range(0, len(ids), 2000):
+        rows = (
+            Token.objects.for_tenant(tenant_id)
+            .filter(pk__in=ids[start : start + 2000], party_id__in=set(party_ids))
+            .order_by("id")
+            .values(*_FIELDS)
+        )
+        out += [_record(r) for r in rows]
+    return out

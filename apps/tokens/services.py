@@ -14,6 +14,8 @@ from django.utils import timezone
 from apps.common.contracts import Actor, HccFlag
 from apps.common.errors import Conflict, NotFound, Problem, ValidationFailed
 from apps.common.services import check_version, validated_save, version_tag
+from apps.integrations import api as integrations_api
+from apps.integrations.contracts import WebhookEventIn, WebhookEventType
 from apps.parties import api as parties_api
 from apps.parties.contracts import PartyRole
 from apps.tokens import selectors
@@ -61,12 +63,42 @@ def token_set_valid(
         before={"valid": before},
         after={"valid": valid},
     )
+    _changed(tenant_id, [(token.pk, token.updated_at)])
 
 
 def _audit(
     tenant_id: int, actor: Actor, action: str, token_id: int | str, *, before: Any, after: Any
 ) -> None:
     parties_api.audit(tenant_id, actor, action, "token", token_id, before=before, after=after)
+
+
+_CHANGED = WebhookEventType.TOKEN_CHANGED
+
+
+def _changed(tenant_id: int, written: Sequence[tuple[int, datetime]]) -> None:
+    """Tell the internal consumers (the roaming app: PUT our eMSP tokens to connected CPOs,
+    issue 19) that these tokens were written, as (id, updated_at): one `token.changed` event
+    each, keyed by the token's version, all in one emit (one task for the consumer), queued
+    after the caller's commit. One query when nobody wants them."""
+    if not written:
+        return
+    if _CHANGED.value not in integrations_api.webhook_interest(tenant_ids=[tenant_id]).get(
+        tenant_id, ()
+    ):
+        return
+    integrations_api.webhook_events_emit(
+        events=[
+            WebhookEventIn(
+                tenant_id=tenant_id,
+                type=_CHANGED,
+                key=f"token:{pk}:{at.isoformat()}",
+                occurred_at=at,
+                data={"platform_id": pk},
+            )
+            for pk, at in written
+        ],
+        now=timezone.now(),
+    )
 
 
 def _text(value: Any, path: str, *, max_length: int, required: bool) -> list[Problem]:
@@ -174,11 +206,17 @@ def token_create(*, tenant_id: int, data: TokenInput, actor: Actor) -> TokenReco
     validated_save(token)
     record = selectors.token_get(tenant_id=tenant_id, token_id=token.pk)
     _audit(tenant_id, actor, "token.create", token.pk, before=None, after=record)
+    _changed(tenant_id, [(record.id, record.last_updated)])
     return record
 
 
 def token_put(
-    *, tenant_id: int, data: TokenInput, actor: Actor, if_match: str | None = None
+    *,
+    tenant_id: int,
+    data: TokenInput,
+    actor: Actor,
+    if_match: str | None = None,
+    notify: bool = True,
 ) -> tuple[TokenRecord, bool]:
     """Create or replace the token identified by (issuing party, uid, type), audited as
     token.create or token.update with `actor`. Returns the token and whether it was created.
@@ -187,18 +225,27 @@ def token_put(
     is one statement in autocommit, its audit entry included (a data-modifying CTE), with
     the party's pk from a per-process cache: one round trip instead of six (BEGIN, party,
     SELECT FOR UPDATE, UPDATE, COMMIT; ADR 0016). With If-Match (or on SQLite) the row is
-    locked and its version compared first, then written and audited in one transaction."""
+    locked and its version compared first, then written and audited in one transaction.
+
+    `notify` (default): a `token.changed` event for the internal consumers, after the
+    commit (`_changed`; one more query when nobody wants it). The OCPI receiver of a
+    partner's tokens passes False: a partner's token is never pushed back."""
     problems = token_input_problems(data)
     if problems:
         raise ValidationFailed("invalid token", problems=tuple(problems))
+    result: tuple[TokenRecord, bool] | None = None
     if if_match is None and connection.vendor == "postgresql":
         party_pk = _party_pk_or_not_found(tenant_id, data, cached=True)
         try:
-            return _token_put_one_statement(tenant_id, party_pk, data, actor)
+            result = _token_put_one_statement(tenant_id, party_pk, data, actor)
         except IntegrityError:  # the cached party is gone: look it up again, the slow way
             parties_api.party_pk_cache_clear()
-    party_pk = _party_pk_or_not_found(tenant_id, data, cached=False)
-    return _token_put_locked(tenant_id, party_pk, data, if_match, actor)
+    if result is None:
+        party_pk = _party_pk_or_not_found(tenant_id, data, cached=False)
+        result = _token_put_locked(tenant_id, party_pk, data, if_match, actor)
+    if notify:
+        _changed(tenant_id, [(result[0].id, result[0].last_updated)])
+    return result
 
 
 def _party_pk_or_not_found(tenant_id: int, data: TokenInput, *, cached: bool) -> int:
@@ -323,7 +370,9 @@ def token_update(
         setattr(token, field, value)
     validated_save(token)
     _audit(tenant_id, actor, "token.update", token.pk, before=before, after=values)
-    return selectors.token_get(tenant_id=tenant_id, token_id=token.pk)
+    record = selectors.token_get(tenant_id=tenant_id, token_id=token.pk)
+    _changed(tenant_id, [(record.id, record.last_updated)])
+    return record
 
 
 def _current(token: Token) -> dict[str, Any]:
@@ -419,6 +468,7 @@ def token_bulk_upsert(*, tenant_id: int, items: Sequence[TokenInput], actor: Act
             "token_ids": [w.id for w in written],
         },
     )
+    _changed(tenant_id, [(w.id, w.updated_at) for w in written])  # one emit for the batch
     return BulkReport(
         rejected=False, created=created, updated=len(items) - created, items=tuple(results)
     )

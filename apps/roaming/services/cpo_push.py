@@ -57,6 +57,7 @@ from apps.locations.contracts import LocationRecord
 from apps.roaming import client, jobs, objects, publishing, transport
 from apps.roaming.contracts import ConnectionStatus, InterfaceRole, OcpiRole, PushStatus
 from apps.roaming.models import OcpiConnection, OcpiPush
+from apps.roaming.services import emsp_tokens
 from apps.roaming.services.push import push_enqueue
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ EVENTS = (
     "session.ended",
     "cdr.created",
     "station.status_changed",
+    "token.changed",  # eMSP role: our tokens PUT to connected CPOs (emsp_tokens)
 )
 
 
@@ -409,8 +411,17 @@ def cdr_push(*, tenant_id: int, cdr_id: int) -> int:
 def ocpi_events_handle(*, payload: str) -> int:
     """The `roaming.ocpi_events` task: the events the integrations app queued for us (JSON
     `[{tenant_id, type, key, occurred_at, data}]`); returns how many pushes were queued."""
-    events = transport.loads(payload)
-    return sum(_event(e) for e in events if isinstance(e, Mapping))
+    events = [e for e in transport.loads(payload) if isinstance(e, Mapping)]
+    # Token changes go per tenant in one batch (a bulk import is one payload).
+    tokens: dict[int, list[int]] = {}
+    for e in events:
+        if e.get("type") == "token.changed":
+            data = e.get("data") or {}
+            tokens.setdefault(int(e["tenant_id"]), []).append(int(data["platform_id"]))
+    queued = sum(
+        emsp_tokens.token_changes_push(tenant_id=t, token_ids=ids) for t, ids in tokens.items()
+    )
+    return queued + sum(_event(e) for e in events if e.get("type") != "token.changed")
 
 
 def _event(e: Mapping[str, Any]) -> int:

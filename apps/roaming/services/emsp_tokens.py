@@ -1,7 +1,10 @@
 """Our eMSP tokens as an OCPI tokens SENDER: the paginated list a CPO pulls, the real-time
 authorization a CPO asks (`POST tokens/{uid}/authorize`, answered from apps.tokens with a
 handful of indexed queries), and the push of every token to a connected CPO's tokens
-RECEIVER (through the push outbox, idempotent per token version).
+RECEIVER (through the push outbox, idempotent per token version): all of them at once
+(`tokens_push_all`, `manage.py ocpi_tokens_push`), and each one when it changes
+(`token_changes_push`: the tokens app's `token.changed` event, through the
+`roaming.ocpi_events` consumer).
 
 "Our tokens" are those of the tenant's OWN eMSP parties; a partner's tokens the tenant holds
 (roaming cache, CPO role) are never sent.
@@ -19,8 +22,8 @@ from urllib.parse import quote
 from apps.common.errors import NotFound
 from apps.parties import api as parties_api
 from apps.parties.contracts import PartyKind, PartyRole
-from apps.roaming import transport
-from apps.roaming.contracts import OcpiRole, OcpiVersion
+from apps.roaming import client, transport
+from apps.roaming.contracts import ConnectionStatus, InterfaceRole, OcpiRole, OcpiVersion
 from apps.roaming.models import OcpiConnection, OcpiPartyRole
 from apps.roaming.services import push
 from apps.tokens import api as tokens_api
@@ -178,10 +181,60 @@ def token_push_path(t: TokenRecord, *, version: str) -> str:
     return path if version == OcpiVersion.V2_1_1.value else f"{path}?type={t.type.value}"
 
 
+def _token_receivers(tenant_id: int) -> list[OcpiConnection]:
+    """The tenant's REGISTERED connections to a CPO partner or a hub (the only partners that
+    read our tokens, `reader_allowed`) that list a tokens RECEIVER endpoint."""
+    conns = (
+        OcpiConnection.objects.filter(
+            tenant_id=tenant_id,
+            status=ConnectionStatus.REGISTERED.value,
+            roles__role__in=(OcpiRole.CPO.value, OcpiRole.HUB.value),
+        )
+        .distinct()
+        .order_by("id")
+        .prefetch_related("endpoints")
+    )
+    return [c for c in conns if client.endpoint_url(c, "tokens", InterfaceRole.RECEIVER.value)]
+
+
+def token_changes_push(*, tenant_id: int, token_ids: list[int]) -> int:
+    """Owe every connected CPO partner (a hub: one push, TO = the hub, its broadcast) a PUT
+    of each of these tokens as it is now, when it is one of our own eMSP tokens (a
+    partner's token, or another tenant's, is never pushed). Per connection all in one go
+    (`push.pushes_enqueue`); the key is the token's version, the one `tokens_push_all`
+    uses, so the same version is never owed twice. Returns how many pushes were queued."""
+    parties = list(own_emsp_parties(tenant_id))
+    if not parties or not token_ids:
+        return 0
+    conns = _token_receivers(tenant_id)
+    if not conns:
+        return 0
+    records = tokens_api.tokens_by_ids(tenant_id=tenant_id, token_ids=token_ids, party_ids=parties)
+    queued = 0
+    for conn in conns:
+        version = conn.version or OcpiVersion.V2_2_1.value
+        queued += push.pushes_enqueue(
+            connection_id=conn.pk,
+            module="tokens",
+            items=[
+                (
+                    "PUT",
+                    token_push_path(t, version=version),
+                    f"token:{t.id}:{transport.iso(t.last_updated)}",
+                    token_object(t, version=version),
+                )
+                for t in records
+            ],
+            to_party=_push_target(conn),
+        )
+    return queued
+
+
 def tokens_push_all(*, tenant_id: int, connection_id: int) -> int:
     """Owe the CPO partner a PUT of every token of ours (its current version); returns how
     many pushes were queued (a version already owed or sent is not queued again). The
-    catch-up after registering, and the trigger until a per-change hook exists."""
+    catch-up after registering (`manage.py ocpi_tokens_push`); each later change is pushed
+    by `token_changes_push`."""
     conn = OcpiConnection.objects.filter(pk=connection_id, tenant_id=tenant_id).first()
     if conn is None:
         raise NotFound(f"no OCPI connection {connection_id} in this tenant")

@@ -88,6 +88,56 @@ def push_enqueue(
     return row.pk
 
 
+def pushes_enqueue(
+    *,
+    connection_id: int,
+    module: str,
+    items: list[tuple[str, str, str, Any]],
+    to_party: tuple[str, str] | None = None,
+    now: datetime | None = None,
+) -> int:
+    """`push_enqueue` for many objects of one module at once, `items` as (method, path, key,
+    body), kept in this order: one look-up of the keys already owed, one INSERT per 500
+    rows, one drain queued. Returns how many rows were new (a key already owed or sent is
+    skipped, as with `push_enqueue`)."""
+    conn = OcpiConnection.objects.only("id", "tenant_id").get(pk=connection_id)
+    keys = [key[:200] for _, _, key, _ in items]
+    have: set[str] = set()
+    for start in range(0, len(keys), 2000):
+        have.update(
+            OcpiPush.objects.filter(
+                connection_id=conn.pk, key__in=keys[start : start + 2000]
+            ).values_list("key", flat=True)
+        )
+    due = now or timezone.now()
+    rows = []
+    for (method, path, _, body), key in zip(items, keys, strict=True):
+        if key in have:
+            continue
+        have.add(key)
+        rows.append(
+            OcpiPush(
+                tenant_id=conn.tenant_id,
+                connection_id=conn.pk,
+                module=module,
+                method=method,
+                path=path,
+                key=key,
+                body=transport.dumps(body),
+                to_country_code=to_party[0] if to_party else "",
+                to_party_id=to_party[1] if to_party else "",
+                next_attempt_at=due,
+            )
+        )
+    if not rows:
+        return 0
+    # A concurrent enqueue of the same key between the look-up and here: the unique
+    # (connection, key) keeps one row (ON CONFLICT DO NOTHING).
+    OcpiPush.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+    drain_enqueue(connection_id)
+    return len(rows)
+
+
 def drain_enqueue(connection_id: int, *, countdown: float | None = None) -> None:
     transaction.on_commit(
         lambda: enqueue(jobs.PUSH_DRAIN, connection_id, ignore_result=True, countdown=countdown)
