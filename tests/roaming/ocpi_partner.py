@@ -77,6 +77,9 @@ class Partner:
     role: str = "EMSP"
     versions: tuple[str, ...] = ("2.1.1", "2.2.1")
     modules: tuple[str, ...] = ("credentials", "locations", "tokens")
+    # Modules (among `modules`) whose 2.2.1 endpoint is a SENDER interface (a CPO's
+    # locations, cdrs...); the others are listed as RECEIVER.
+    senders: tuple[str, ...] = ()
     accept: str = "both"  # "both" / "b64" / "raw": the Authorization forms it accepts
     callback: bool = True  # call our versions back with the token we POST
     fail_post: int | None = None  # answer our POST credentials with this OCPI status
@@ -181,7 +184,9 @@ class Partner:
                 for m in self.modules:
                     e = {"identifier": m, "url": f"{self.url}/ocpi/{v}/{m}"}
                     if v != "2.1.1":
-                        e["role"] = "SENDER" if m == "credentials" else "RECEIVER"
+                        e["role"] = (
+                            "SENDER" if m == "credentials" or m in self.senders else "RECEIVER"
+                        )
                     eps.append(e)
                 return 200, envelope({"version": v, "endpoints": eps})
             if path == f"/ocpi/{v}/credentials":

@@ -321,6 +321,9 @@ def test_the_handshake_is_logged_both_ways_without_authorization(tenant, partner
 
 def test_hub_client_info_holds_and_releases_a_party(tenant, partner, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     partner.role = "HUB"
+    # A hub, to a tenant with an eMSP identity: its locations and cdrs senders are needed.
+    partner.modules = ("credentials", "locations", "cdrs", "tokens")
+    partner.senders = ("locations", "cdrs")
     cid, a = invite(tenant)
     _, env = register(partner, a)
     c_token = env["data"]["token"]
@@ -434,3 +437,66 @@ def test_version_details_list_the_modules_whose_routes_exist(tenant, monkeypatch
     # A tenant without an own eMSP identity lists no eMSP modules.
     Party.objects.filter(tenant=tenant, role="EMSP").delete()
     assert "/emsp/" not in str(config._endpoints("2.2.1", tenant.pk, []))
+
+
+def test_a_cpo_without_the_endpoints_our_emsp_needs_is_refused_3003(tenant, partner) -> None:  # type: ignore[no-untyped-def]
+    """The tenant has an eMSP identity (NL*AAE): a CPO registering with us must list its
+    locations and cdrs Sender interfaces. Refused: 3003 naming what is missing, nothing
+    stored, token A still works; listed: registered."""
+    partner.role = "CPO"
+    partner.modules = ("credentials", "locations", "tariffs")
+    partner.senders = ("locations", "tariffs")
+    cid, a = invite(tenant)
+    b = "partner-token-B-2.2.1"
+    partner.tokens.add(b)
+    status, env = ocpi(Client(), "POST", "/ocpi/2.2.1/credentials", a, partner.credentials(b))
+    assert (status, env["status_code"]) == (200, 3003)
+    assert env["status_message"] == (
+        "the partner's OCPI 2.2.1 details list no cdrs (SENDER) endpoint: "
+        "as eMSP we need a CPO's locations and cdrs Sender interfaces"
+    )
+    conn = OcpiConnection.objects.get(pk=cid)
+    assert (conn.status, conn.their_token_encrypted) == ("PENDING", "")
+    assert not OcpiPartyRole.objects.filter(connection_id=cid).exists()
+    # Listed as RECEIVER only: still missing (we pull from a CPO's sender).
+    partner.modules = ("credentials", "locations", "cdrs")
+    partner.senders = ("locations",)
+    status, env = ocpi(Client(), "POST", "/ocpi/2.2.1/credentials", a, partner.credentials(b))
+    assert env["status_code"] == 3003 and "cdrs (SENDER)" in env["status_message"]
+    # Token A still works; with both senders the registration goes through.
+    partner.senders = ("locations", "cdrs")
+    status, env = ocpi(Client(), "POST", "/ocpi/2.2.1/credentials", a, partner.credentials(b))
+    assert (status, env["status_code"]) == (200, 1000), env
+    assert OcpiConnection.objects.get(pk=cid).status == "REGISTERED"
+
+
+def test_an_emsp_partner_needs_nothing_but_credentials(tenant, partner) -> None:  # type: ignore[no-untyped-def]
+    partner.role = "EMSP"
+    partner.modules = ("credentials",)
+    cid, a = invite(tenant)
+    register(partner, a)
+    assert OcpiConnection.objects.get(pk=cid).status == "REGISTERED"
+
+
+def test_a_211_cpo_lists_endpoints_without_roles(partner) -> None:  # type: ignore[no-untyped-def]
+    """An eMSP-only tenant presents its eMSP on 2.1.1, so the partner is a CPO: 2.1.1
+    endpoints have no interface role, a listed module counts."""
+    op = OperatorFactory(slug="emsponly", name="eMSP only")
+    EmspFactory(tenant=op, country_code="NL", party_id="EEE", name="Only Mobility")
+    partner.modules = ("credentials", "locations")
+    cid, a = invite(op)
+    b = "partner-token-B-2.1.1"
+    partner.tokens.add(b)
+    body = partner.credentials_21(b)
+    status, env = ocpi(Client(), "POST", "/ocpi/2.1.1/credentials", a, body)
+    assert (status, env["status_code"]) == (200, 3003)
+    assert env["status_message"] == (
+        "the partner's OCPI 2.1.1 details list no cdrs (SENDER) endpoint: "
+        "as eMSP we need a CPO's locations and cdrs Sender interfaces"
+    )
+    partner.modules = ("credentials", "locations", "cdrs")
+    status, env = ocpi(Client(), "POST", "/ocpi/2.1.1/credentials", a, body)
+    assert (status, env["status_code"]) == (200, 1000), env
+    conn = OcpiConnection.objects.get(pk=cid)
+    assert conn.status == "REGISTERED"
+    assert list(conn.roles.values_list("role", flat=True)) == ["CPO"]

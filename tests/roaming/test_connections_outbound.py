@@ -277,3 +277,59 @@ def test_driver_script_a_partner_registers_with_us_over_http(ours, tenant, partn
         body=partner.credentials("again"),
     )
     assert status == 405
+
+
+MISSING_CDRS = (
+    "the partner's OCPI {v} details list no cdrs (SENDER) endpoint: "
+    "as eMSP we need a CPO's locations and cdrs Sender interfaces"
+)
+
+
+def test_we_do_not_post_to_a_cpo_lacking_what_our_emsp_needs(ours, tenant, partner) -> None:  # type: ignore[no-untyped-def]
+    """2.2.1: the details' interface roles say it is a CPO (locations SENDER); without a
+    cdrs Sender we do not POST (spec: the Sender does not send its credentials), 3003,
+    token A untouched; once listed, trying again registers."""
+    EmspFactory(tenant=tenant, country_code="NL", party_id="AAE")
+    partner.role = "CPO"
+    partner.modules = ("credentials", "locations", "tariffs")
+    partner.senders = ("locations", "tariffs")
+    with pytest.raises(api.ConnectionFailed) as info:
+        connect(tenant, partner)
+    assert info.value.ocpi_status == 3003
+    assert info.value.message == MISSING_CDRS.format(v="2.2.1")
+    assert [s.method for s in partner.seen] == ["GET", "GET"]  # no POST
+    assert TOKEN_A in partner.tokens
+    conn = OcpiConnection.objects.get(pk=info.value.connection_id)
+    assert (conn.status, conn.last_error) == ("PENDING", MISSING_CDRS.format(v="2.2.1"))
+    partner.modules = ("credentials", "locations", "tariffs", "cdrs")
+    partner.senders = ("locations", "tariffs", "cdrs")
+    ref = api.connection_update(connection_id=conn.pk, actor=ACTOR)
+    assert ref.status.value == "REGISTERED"
+
+
+def test_an_emsp_partner_is_registered_with_credentials_alone(ours, tenant, partner) -> None:  # type: ignore[no-untyped-def]
+    EmspFactory(tenant=tenant, country_code="NL", party_id="AAE")
+    partner.modules = ("credentials", "tokens")  # listed as RECEIVER: says nothing
+    assert connect(tenant, partner).status.value == "REGISTERED"
+
+
+def test_a_211_cpo_told_by_its_answer_is_unregistered_and_refused(ours, partner) -> None:  # type: ignore[no-untyped-def]
+    """2.1.1 details carry no roles: the answer tells us it is a CPO (we presented our
+    eMSP); it lacks cdrs, so we DELETE the registration we just made and refuse (3003)."""
+    op = OperatorFactory(slug="emsponly", name="eMSP only")
+    EmspFactory(tenant=op, country_code="NL", party_id="EEE")
+    partner.versions = ("2.1.1",)
+    partner.modules = ("credentials", "locations")
+    with pytest.raises(api.ConnectionFailed) as info:
+        connect(op, partner)
+    assert info.value.ocpi_status == 3003
+    assert info.value.message == MISSING_CDRS.format(v="2.1.1")
+    c = partner.issued[-1]
+    assert [(s.method, s.path, s.token) for s in partner.seen][-2:] == [
+        ("POST", "/ocpi/2.1.1/credentials", TOKEN_A),
+        ("DELETE", "/ocpi/2.1.1/credentials", c),
+    ]
+    assert c not in partner.tokens  # unregistered on its side too
+    conn = OcpiConnection.objects.get(pk=info.value.connection_id)
+    assert conn.status == "PENDING" and conn.last_error == MISSING_CDRS.format(v="2.1.1")
+    assert not OcpiPartyRole.objects.filter(connection=conn).exists()

@@ -15,7 +15,7 @@ from apps.parties.models import AuditEntry
 from apps.roaming import api
 from apps.roaming.models import OcpiConnection, OcpiPush
 from apps.roaming.transport import token_digest
-from tests.factories import MembershipFactory, OperatorFactory, PartyFactory
+from tests.factories import EmspFactory, MembershipFactory, OperatorFactory, PartyFactory
 from tests.portal.world import signed_in_client
 from tests.roaming.ocpi_partner import Partner
 
@@ -158,3 +158,25 @@ def test_tenants_never_see_each_others_connections(two) -> None:  # type: ignore
     # B's pages through B's slug: not a member, the same 404 as no tenant.
     assert client.get(reverse("portal:roaming", args=["beta"])).status_code == 404
     assert mine.id != theirs.id
+
+
+def test_a_cpo_missing_a_module_we_need_is_named_in_the_portal(two, partner) -> None:  # type: ignore[no-untyped-def]
+    a, _ = two
+    EmspFactory(tenant=a, country_code="NL", party_id="AAE", name="Alpha Mobility")
+    partner.role = "CPO"
+    partner.modules = ("credentials", "locations")
+    partner.senders = ("locations",)
+    client = member(a, "platform_admin")
+    r = client.post(
+        reverse("portal:roaming_connect", args=["alpha"]),
+        {"name": "CPO", "versions_url": partner.versions_url, "token_a": TOKEN_A},
+        follow=True,
+    )
+    body = r.content.decode()
+    assert (
+        "Not registered (the connection stays pending): the partner&#x27;s OCPI 2.2.1 details "
+        "list no cdrs (SENDER) endpoint: as eMSP we need a CPO&#x27;s locations and cdrs "
+        "Sender interfaces"
+    ) in body
+    assert OcpiConnection.objects.get().status == "PENDING"
+    assert [s.method for s in partner.seen] == ["GET", "GET"]  # no POST

@@ -41,7 +41,9 @@ from apps.roaming.models import OcpiConnection, OcpiPartyRole
 from apps.roaming.services import cpo_push, emsp_in, push
 from apps.roaming.services.credentials_wire import (
     ConnectionFailed,
+    CredentialsIn,
     CredentialsRefused,
+    Discovered,
     Refusal,
     audit_change,
     call_partner,
@@ -49,10 +51,12 @@ from apps.roaming.services.credentials_wire import (
     connection_row,
     credentials_url,
     discover,
+    missing_for_roles,
     our_credentials,
     own_role_21,
     parse_credentials,
     partner_actor,
+    roles_from_endpoints,
     snapshot,
     store_endpoints,
     store_roles,
@@ -139,6 +143,18 @@ def _handshake(conn: OcpiConnection, *, actor: Actor, first: bool) -> OcpiConnec
     ours = transport.new_token()  # B on a registration; the new token on a rotation
     try:
         found = discover(conn, versions_url=conn.versions_url, token=token_out, version=None)
+        if first:
+            # Spec: a Sender missing the endpoints it expects does not POST. The roles are
+            # known from a previous attempt, or told by the 2.2.1 interface roles.
+            known = {r.role for r in OcpiPartyRole.objects.filter(connection=conn)}
+            missing = missing_for_roles(
+                tenant_id=conn.tenant_id,
+                partner_roles=known | roles_from_endpoints(found.endpoints),
+                endpoints=found.endpoints,
+                version=found.version,
+            )
+            if missing is not None:
+                raise Refusal(transport.NO_MATCHING_ENDPOINTS, missing)
         body = our_credentials(
             tenant_id=conn.tenant_id,
             version=found.version,
@@ -159,6 +175,8 @@ def _handshake(conn: OcpiConnection, *, actor: Actor, first: bool) -> OcpiConnec
         )
         own = own_role_21(conn.tenant_id).value
         theirs = parse_credentials(reply.data, version=found.version, own_role=own)
+        if first:
+            _require_endpoints(conn, theirs, found, token=theirs.token)
     except (Refusal, client.OcpiCallFailed, ValueError, ValidationFailed) as exc:
         status = exc.status if isinstance(exc, Refusal) else None
         if isinstance(exc, client.OcpiCallFailed):
@@ -207,6 +225,29 @@ def _handshake(conn: OcpiConnection, *, actor: Actor, first: bool) -> OcpiConnec
         )
         _interest(conn.tenant_id, registered=conn if first else None)
     return conn
+
+
+def _require_endpoints(
+    conn: OcpiConnection, theirs: CredentialsIn, found: Discovered, *, token: str
+) -> None:
+    """After our POST: the partner's roles are known for sure only from its answer (a
+    2.1.1 partner's details tell nothing before). When it lacks an
+    endpoint we need for what it is (`missing_for_roles`), undo the registration on its
+    side (DELETE credentials with the token it just gave us; a failure is only noted) and
+    refuse with 3003: the connection stays PENDING with the reason."""
+    message = missing_for_roles(
+        tenant_id=conn.tenant_id,
+        partner_roles=[r.role for r in theirs.roles],
+        endpoints=found.endpoints,
+        version=found.version,
+    )
+    if message is None:
+        return
+    try:
+        call_partner(conn, "DELETE", credentials_url(found.endpoints), "credentials", token=token)
+    except client.OcpiCallFailed as exc:
+        message += f" (our DELETE credentials to undo the registration failed: {exc})"
+    raise Refusal(transport.NO_MATCHING_ENDPOINTS, message)
 
 
 def connection_suspend(
@@ -397,6 +438,15 @@ def credentials_receive(
         raise CredentialsRefused(
             200, transport.UNABLE_TO_USE_CLIENT_API, f"calling your versions back failed: {exc}"
         ) from None
+    if method == "POST":
+        missing = missing_for_roles(
+            tenant_id=conn.tenant_id,
+            partner_roles=[r.role for r in theirs.roles],
+            endpoints=found.endpoints,
+            version=found.version,
+        )
+        if missing is not None:
+            raise CredentialsRefused(200, transport.NO_MATCHING_ENDPOINTS, missing)
     ours = transport.new_token()  # C on a registration; the new token on a rotation
     with transaction.atomic():
         conn = OcpiConnection.objects.select_for_update().get(pk=conn.pk)

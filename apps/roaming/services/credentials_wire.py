@@ -30,10 +30,21 @@ from apps.roaming.contracts import (
 )
 from apps.roaming.models import OcpiConnection, OcpiEndpoint, OcpiPartyRole
 
-# Endpoints a partner must list, or we do not register with it / refuse its registration
-# (3003). Only the credentials module: everything else is optional in OCPI, and which
-# modules a partner serves is the other areas' concern (they skip what is not listed).
+# Endpoints every partner must list, or we do not register with it / refuse its
+# registration (3003): the credentials module. What else depends on the partner's role
+# (NEEDED_FROM_CPO below); the other modules are optional, and the other areas skip what
+# is not listed.
 REQUIRED_MODULES = frozenset({"credentials"})
+# What a first registration (either direction) also needs, by what the partner is to us
+# (docs/roaming.md "Required endpoints"). OCPI makes every module but credentials
+# optional and lets each party refuse a partner that lacks "the minimal implementation
+# expected" (3003). As eMSP we need a CPO's (or a hub's) locations and CDRs Sender
+# interfaces: the pull is our catch-up for every push we missed, and without CDRs we
+# cannot bill. Nothing more: tariffs (CDRs carry their tariffs; re-pricing flags what it
+# cannot check), sessions, tokens and commands (the extrawest peer does not list it) are
+# optional. As CPO we need nothing beyond credentials: an eMSP may pull sessions and CDRs
+# from our senders and push its tokens to our receiver.
+NEEDED_FROM_CPO = (("locations", "SENDER"), ("cdrs", "SENDER"))
 _AUTH_REFUSED = (401, 403)  # a partner that refuses one Authorization form may take the other
 
 
@@ -306,6 +317,52 @@ def discover(
             f"the partner's OCPI {version} details list no {', '.join(sorted(missing))} endpoint",
         )
     return Discovered(version=version, endpoints=endpoints)
+
+
+def missing_for_roles(
+    *,
+    tenant_id: int,
+    partner_roles: Iterable[str],
+    endpoints: Iterable[tuple[str, str, str]],
+    version: str,
+) -> str | None:
+    """The 3003 message when the partner, by its roles, lacks an endpoint we need (see
+    NEEDED_FROM_CPO), else None. A 2.1.1 endpoint has no interface role: listed counts."""
+    roles = {r.upper() for r in partner_roles}
+    own = {
+        p.role
+        for p in parties_api.parties_of_tenant(tenant_id=tenant_id)
+        if p.kind is PartyKind.OWN
+    }
+    if PartyRole.EMSP not in own or not roles & {OcpiRole.CPO.value, OcpiRole.HUB.value}:
+        return None
+    have = {(m, r.upper()) for m, r, _ in endpoints}
+    missing = [
+        f"{module} ({role})"
+        for module, role in NEEDED_FROM_CPO
+        if (module, role) not in have and (module, "") not in have
+    ]
+    if not missing:
+        return None
+    what = "hub" if OcpiRole.HUB.value in roles else "CPO"
+    return (
+        f"the partner's OCPI {version} details list no {', '.join(missing)} endpoint: "
+        f"as eMSP we need a {what}'s locations and cdrs Sender interfaces"
+    )
+
+
+_CPO_SENDS = frozenset({"locations", "tariffs", "sessions", "cdrs"})
+
+
+def roles_from_endpoints(endpoints: Iterable[tuple[str, str, str]]) -> set[str]:
+    """What a partner's 2.2.1 interface roles say it is before its credentials do: {"CPO"}
+    when it serves a CPO's Sender interface (locations, tariffs, sessions, cdrs), which an
+    eMSP never does. Receivers tell nothing (partners list tokens as RECEIVER whatever they
+    are), nor do 2.1.1 endpoints (no role)."""
+    for module, role, _ in endpoints:
+        if role.upper() == "SENDER" and module in _CPO_SENDS:
+            return {OcpiRole.CPO.value}
+    return set()
 
 
 def credentials_url(endpoints: Iterable[tuple[str, str, str]]) -> str:
