@@ -41,3 +41,4 @@ webhook_signature = services.webhook_signature
 # Internal consumers of the events (issue 19: the roaming app's OCPI pushes).
 event_consumer_set = services.event_consumer_set
 event_consumer_tenants = services.event_consumer_tenants
+event_consumer_wants = services.event_consumer_wants

@@ -79,12 +79,11 @@ def _changed(tenant_id: int, written: Sequence[tuple[int, datetime]]) -> None:
     """Tell the internal consumers (the roaming app: PUT our eMSP tokens to connected CPOs,
     issue 19) that these tokens were written, as (id, updated_at): one `token.changed` event
     each, keyed by the token's version, all in one emit (one task for the consumer), queued
-    after the caller's commit. One query when nobody wants them."""
+    after the caller's commit. One small query when nobody wants them (an internal event:
+    only internal consumers can)."""
     if not written:
         return
-    if _CHANGED.value not in integrations_api.webhook_interest(tenant_ids=[tenant_id]).get(
-        tenant_id, ()
-    ):
+    if not integrations_api.event_consumer_wants(tenant_id=tenant_id, type=_CHANGED.value):
         return
     integrations_api.webhook_events_emit(
         events=[
