@@ -1,6 +1,7 @@
 """Issue 19's journey, end to end with real parts: a foreign eMSP's token (one we never
 received) authorizes at our OCPP 1.6 station through real-time authorization, the session is
-pushed to the eMSP as it starts and when it ends, the CDR is pushed once, a real worker rates
+pushed to the eMSP as it starts, while it runs (a meter value: a PATCH) and when it ends, the
+CDR is pushed once, a real worker rates
 it as wholesale to that eMSP, and the eMSP's copy is byte for byte what our OCPI cdrs
 interface serves. The eMSP is a loopback HTTP server started by the test."""
 
@@ -34,6 +35,7 @@ from tests.factories import PartyFactory
 from tests.integration.rating import builders as b
 from tests.journey_fixtures import cdr_for, connect, z
 from tests.ocpp_client import OcppClient
+from tests.roaming import schemas
 
 pytestmark = pytest.mark.usefixtures("worker_process")
 
@@ -146,6 +148,31 @@ def test_a_foreign_token_charges_and_the_emsp_gets_the_session_and_the_cdr_we_bi
                 return "refused"
             start = {"connectorId": 1, "idTag": UID, "meterStart": 1000, "timestamp": z(t0)}
             txid = (await c.call("StartTransaction", start))["transactionId"]
+            # Once the PUT is there, a meter value: the live cost priced by the worker
+            # becomes a running PATCH (bounded waits, never a sleep).
+            await asyncio.to_thread(
+                wait_for, lambda: emsp.got("PUT", "/sessions/"), what="the session PUT"
+            )
+            sample = {
+                "value": "5500",
+                "measurand": "Energy.Active.Import.Register",
+                "unit": "Wh",
+            }
+            await c.call(
+                "MeterValues",
+                {
+                    "connectorId": 1,
+                    "transactionId": txid,
+                    "meterValue": [
+                        {"timestamp": z(t0 + timedelta(minutes=30)), "sampledValue": [sample]}
+                    ],
+                },
+            )
+            await asyncio.to_thread(
+                wait_for,
+                lambda: emsp.got("PATCH", "/sessions/"),
+                what="the PATCH of the running session",
+            )
             stop = {
                 "transactionId": txid,
                 "idTag": UID,
@@ -192,3 +219,11 @@ def test_a_foreign_token_charges_and_the_emsp_gets_the_session_and_the_cdr_we_bi
     )
     # Once each: the session PUT at its start, the CDR POST (the worker's events may repeat).
     assert (len(emsp.got("PUT", "/sessions/")), len(posted)) == (1, 1)
+    # The running PATCH (4.5 kWh at the meter value), then the final one.
+    wait_for(lambda: len(emsp.got("PATCH", "/sessions/")) == 2, what="the final PATCH")
+    running, final = (transport.loads(raw) for raw in emsp.got("PATCH", "/sessions/"))
+    assert set(running) <= {"kwh", "charging_periods", "total_cost", "last_updated"}
+    assert running["kwh"] == Decimal("4.5") and "last_updated" in running
+    schemas.validate_patch(running, "2.2.1", "session")
+    assert final["status"] == "COMPLETED" and final["kwh"] == Decimal("9")
+    schemas.validate_patch(final, "2.2.1", "session")
