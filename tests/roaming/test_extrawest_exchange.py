@@ -5,6 +5,9 @@ What the peer stored is read back through its own interfaces (GET tokens, its st
 
 from __future__ import annotations
 
+import base64
+import json
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -187,3 +190,104 @@ def test_its_session_and_cdr_are_pulled_stored_flagged_and_billed(
     assert ForeignCdr.objects.filter(connection=conn).count() == 1
     assert Cdr.objects.filter(tenant_id=tenant.pk).count() == 1
     assert ForeignCdr.objects.get(connection=conn).flags == cdr.flags  # no `duplicate`
+
+
+def _peer_push(peer: PeerProcess, module: str, object_id: str, details_url: str, token: str) -> Any:
+    """The library's own push (its `POST /push/2.2.1`, authorized with a token C): it GETs
+    the receiver's version details with `token` and PUTs / POSTs the object there."""
+    body = {
+        "module_id": module,
+        "object_id": object_id,
+        "receivers": [{"endpoints_url": details_url, "auth_token": token}],
+    }
+    req = urllib.request.Request(
+        f"{peer.base_url}/push/2.2.1",
+        data=json.dumps(body).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": "Token " + base64.b64encode(peer.token_c.encode()).decode(),
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=60) as r:
+        assert r.status == 200
+        [answer] = json.loads(r.read())["receiver_responses"]
+    return answer
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_pushes_its_location_session_and_cdr_to_our_receivers(
+    extrawest_peer: PeerProcess,  # noqa: F811
+    live_server: Any,
+    settings: Any,
+) -> None:
+    """The peer delivers by its own push mechanism to our live server: a location, its
+    session (to the path it glues to our listed URL without a "/": served all the same) and
+    its CDR (POST, answered 201 with our Location; again: 200, stored once)."""
+    settings.OCPI_BASE_URL = live_server.url
+    tenant = OperatorFactory()
+    EmspFactory(tenant=tenant, country_code="NL", party_id="OUE")
+    partner = PartyFactory(
+        tenant=tenant,
+        kind="PARTNER",
+        role="CPO",
+        country_code="NL",
+        party_id="EXW",
+        vat_rate=Decimal("21"),
+    )
+    token_b = f"our-token-b-for-extrawest-{tenant.pk}"
+    conn = registered_connection(
+        tenant,
+        name="extrawest",
+        versions_url=extrawest_peer.versions_url,
+        their_token=extrawest_peer.token_c,
+        our_token=token_b,
+        roles=(("CPO", extrawest_peer.country_code, extrawest_peer.party_id),),
+    )
+    details = f"{live_server.url}/ocpi/2.2.1/"
+    base = f"{live_server.url}/ocpi/2.2.1/emsp"
+
+    answer = _peer_push(extrawest_peer, "locations", "LOC-001", details, token_b)
+    assert (answer["status_code"], answer["response"]["status_code"]) == (200, 1000)
+    answer = _peer_push(extrawest_peer, "sessions", "SES-1", details, token_b)
+    assert (answer["status_code"], answer["response"]["status_code"]) == (200, 1000)
+    answer = _peer_push(extrawest_peer, "cdrs", "CDR-1", details, token_b)
+    assert answer["status_code"] == 201
+    cdr = ForeignCdr.objects.get(connection=conn)
+    assert answer["response"]["location"] == f"{base}/cdrs/{cdr.pk}"
+
+    rows = list(OcpiExchange.objects.filter(connection=conn).order_by("id"))
+    writes = [(r.method, r.url, r.http_status) for r in rows if r.method != "GET"]
+    # Quirk: the object path glued to our listed URL (`…/emsp/locations`) without a "/".
+    assert writes == [
+        ("PUT", f"{base}/locationsNL/EXW/LOC-001", 200),
+        ("PUT", f"{base}/sessionsNL/EXW/SES-1", 200),
+        ("POST", f"{base}/cdrs", 201),
+    ]
+    # Before each push it read our version details, with our token B (Base64): the push
+    # needs nothing but the receiver's details URL and token.
+    assert [r.url for r in rows if r.method == "GET"] == [details] * 3
+    assert not any(k.lower().startswith("ocpi-") for r in rows for k in r.request_headers)
+
+    location = ForeignObject.objects.get(connection=conn, module="locations")
+    assert (location.object_id, location.flags) == ("LOC-001", [])
+    session = ForeignObject.objects.get(connection=conn, module="sessions")
+    assert (session.country_code, session.party_id, session.object_id) == ("NL", "EXW", "SES-1")
+    assert session.flags == []
+    assert (session.data["kwh"], session.data["status"]) == (Decimal("41.12"), "COMPLETED")
+    assert session.last_updated == datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+    assert (cdr.country_code, cdr.party_id, cdr.cdr_id) == ("NL", "EXW", "CDR-1")
+    assert [f["rule"] for f in cdr.flags] == [
+        "missing_field",  # $.cdr_location.evse_uid
+        "totals_do_not_add_up",
+        "repricing_difference",
+    ]
+    assert (cdr.repriced_excl_vat, cdr.difference_excl_vat) == (Decimal("4.0000"), Decimal(0))
+    [billed] = Cdr.objects.filter(tenant_id=tenant.pk)
+    assert (billed.party_id, billed.total_cost_excl_vat) == (partner.pk, Decimal("4.0000"))
+
+    # The same CDR pushed again: answered 200, nothing stored or billed twice.
+    assert _peer_push(extrawest_peer, "cdrs", "CDR-1", details, token_b)["status_code"] == 200
+    assert ForeignCdr.objects.filter(connection=conn).count() == 1
+    assert Cdr.objects.filter(tenant_id=tenant.pk).count() == 1

@@ -286,6 +286,10 @@ def build_app(store: Store) -> Any:
             ModuleID.tokens,
         ],
         authenticator=PeerAuthenticator,
+        # The library's own push: `POST /push/2.2.1` {module_id, object_id, receivers} (with
+        # a token C) makes it GET each receiver's version details and PUT / POST the object
+        # to the receiver endpoint listed there.
+        http_push=True,
     )
 
     @app.get("/peer-control/state")
