@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 
 from apps.roaming import jobs, tasks, transport
-from apps.roaming.models import ForeignObject, OcpiConnection, OcpiPullCursor, OcpiPush
+from apps.roaming.models import (
+    ForeignObject,
+    OcpiConnection,
+    OcpiPartyRole,
+    OcpiPullCursor,
+    OcpiPush,
+)
 from apps.roaming.services import emsp_pull, hub_client_info, push
 from tests.factories import OperatorFactory, PartyFactory
 from tests.roaming.emsp_world import tariff_doc
@@ -146,6 +152,31 @@ def test_a_cpo_back_from_offline_is_pulled_again_since_it_went_away(
     ) == {PULLED}
 
 
+def test_away_since_is_when_it_left_connected_whatever_came_between(
+    hub: HubDouble,
+    queued: list[tuple[Any, ...]],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    conn = _conn(hub)
+    _status(conn, ("DE", "AAA"), "OFFLINE", AWAY)
+    _status(conn, ("DE", "AAA"), "SUSPENDED", AWAY + timedelta(minutes=30))
+    _status(conn, ("DE", "AAA"), "OFFLINE", AWAY + timedelta(hours=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        _status(conn, ("DE", "AAA"), "CONNECTED", BACK)
+    assert queued == [(jobs.EMSP_PARTY_RESYNC, conn.pk, "DE", "AAA", transport.iso(AWAY))]
+    role = OcpiPartyRole.objects.get(connection=conn, party_id="AAA")
+    assert (role.hub_status, role.hub_away_since, role.hub_status_updated) == (
+        "CONNECTED",
+        None,
+        BACK,
+    )
+    # Away again later: a new start.
+    _status(conn, ("DE", "AAA"), "OFFLINE", BACK + timedelta(hours=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        _status(conn, ("DE", "AAA"), "CONNECTED", BACK + timedelta(hours=2))
+    assert queued[-1][-1] == transport.iso(BACK + timedelta(hours=1))
+
+
 def test_the_window_starts_when_it_went_away_if_that_was_before_our_last_pull() -> None:
     tenant = OperatorFactory()
     conn = registered_connection(
@@ -175,6 +206,7 @@ def test_a_planned_cpo_is_pulled_in_full_and_an_emsp_party_only_gets_its_pushes_
 ) -> None:
     conn = _conn(hub)
     _status(conn, ("FR", "BBB"), "PLANNED", AWAY)
+    _status(conn, ("FR", "BBB"), "OFFLINE", AWAY + timedelta(minutes=5))  # still never seen
     with django_capture_on_commit_callbacks(execute=True):
         _status(conn, ("FR", "BBB"), "CONNECTED", BACK)
     assert queued == [(jobs.EMSP_PARTY_RESYNC, conn.pk, "FR", "BBB", None)]

@@ -66,7 +66,8 @@ def client_info_put(
     """A hub's ClientInfo for one party: store its status (OFFLINE and the like: the push
     outbox holds what is owed to it); back to CONNECTED: release the held pushes and, for a
     CPO party when we are an eMSP, queue the GET re-sync of its locations and tariffs since
-    it went away (since ever when it was PLANNED). Returns (the stored ClientInfo, created)."""
+    it left CONNECTED (everything when it never was: PLANNED). Returns (the stored
+    ClientInfo, created)."""
     if not isinstance(body, Mapping):
         raise CredentialsRefused(
             400, transport.INVALID_PARAMETERS, "$: a ClientInfo object is required"
@@ -115,7 +116,12 @@ def client_info_put(
                 partner_id=link_partner(conn, role, cc, pid, "", "", partner_actor(conn.name)),
             )
         was = row.hub_status if not created else None
-        away_since = row.hub_status_updated if not created else None
+        away_since = row.hub_away_since
+        connected = HubPartyStatus.CONNECTED.value
+        if status in (connected, HubPartyStatus.PLANNED.value):
+            row.hub_away_since = None  # PLANNED: not live yet, its return re-pulls it all
+        elif was == connected or created:
+            row.hub_away_since = at  # it leaves now (OFFLINE -> SUSPENDED keeps the start)
         row.hub_status = status
         row.hub_status_updated = at
         row.save()
@@ -137,9 +143,7 @@ def client_info_put(
             if role == OcpiRole.CPO.value and own_emsp_parties(conn.tenant_id):
                 # As eMSP: what the CPO changed while away never reached us: GET it (a
                 # task after the commit: the hub's PUT is answered at once).
-                _resync_enqueue(
-                    conn.pk, cc, pid, away_since if was != HubPartyStatus.PLANNED.value else None
-                )
+                _resync_enqueue(conn.pk, cc, pid, away_since)
     return _client_info(row), created
 
 
