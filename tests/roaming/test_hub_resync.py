@@ -243,6 +243,11 @@ def test_a_planned_cpo_is_pulled_in_full_and_an_emsp_party_only_gets_its_pushes_
         )
     assert queued == []
     assert OcpiPush.objects.get(pk=pk).status == "PENDING"
+    assert push.push_drain(connection_id=conn.pk, now=BACK) == 1  # what it missed, re-sent
+    [got] = hub.pushes
+    assert (got.method, got.path) == ("PUT", "/ocpi/2.2.1/sessions/NL/OUR/S1")
+    assert (got.header("OCPI-to-country-code"), got.header("OCPI-to-party-id")) == ("BE", "MSP")
+    assert OcpiPush.objects.get(pk=pk).status == "SENT"
 
 
 def test_without_an_emsp_of_our_own_nothing_is_pulled(

@@ -139,7 +139,7 @@ def client_info_put(
             )
         if back:
             # As CPO: what we owed the party was held; released now, in order.
-            push.pushes_release(connection_id=conn.pk, country_code=cc, party_id=pid)
+            push.pushes_release(connection_id=conn.pk, country_code=cc, party_id=pid, now=at)
             if role == OcpiRole.CPO.value and own_emsp_parties(conn.tenant_id):
                 # As eMSP: what the CPO changed while away never reached us: GET it (a
                 # task after the commit: the hub's PUT is answered at once).
