@@ -54,8 +54,6 @@ credentials_unregister = connections.credentials_unregister
 client_info_get = hub_client_info.client_info_get
 client_info_put = hub_client_info.client_info_put
 own_role_21 = credentials_wire.own_role_21
-# Re-sync when a party behind a hub is CONNECTED again: hook(connection_id, cc, party_id, role).
-on_party_connected = hub_client_info.on_party_connected
 # The portal's reads.
 connection_list = selectors.connection_list
 connection_detail = selectors.connection_detail

@@ -10,6 +10,8 @@ COMMAND_RUN = "roaming.command_run"  # cpo-receiver: send a received OCPI comman
 # area "emsp"
 EMSP_PULL = "roaming.emsp_pull"  # pull one module from one CPO partner (incremental or full)
 EMSP_PULL_ALL = "roaming.emsp_pull_all"  # beat: queue a pull of every (connection, module)
+# a CPO behind a hub is CONNECTED again: re-pull its locations and tariffs (HubClientInfo)
+EMSP_PARTY_RESYNC = "roaming.emsp_party_resync"
 # area "cpo": the events the integrations app queues for us (its internal consumer), and
 # the beat sync of changed published locations.
 OCPI_EVENTS = "roaming.ocpi_events"

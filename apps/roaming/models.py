@@ -108,6 +108,9 @@ class OcpiPartyRole(TenantOwnedModel):
         max_length=10, choices=choices(HubPartyStatus), default=HubPartyStatus.CONNECTED.value
     )
     hub_status_updated = models.DateTimeField(null=True, blank=True)
+    # When it left CONNECTED (None: connected, or never seen connected, e.g. PLANNED): where
+    # the GET re-sync starts when it comes back (services.hub_client_info).
+    hub_away_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["country_code", "party_id", "role"]

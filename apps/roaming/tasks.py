@@ -7,6 +7,7 @@ import random
 
 from celery import shared_task
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from apps.common.jobs import enqueue
 from apps.roaming import jobs
@@ -47,6 +48,20 @@ def emsp_pull(connection_id: int, module: str, full: bool = False) -> int:
         connection_id=connection_id, module=module, now=timezone.now(), full=full
     )
     return report.stored
+
+
+@shared_task(name=jobs.EMSP_PARTY_RESYNC, ignore_result=True, acks_late=True)
+def emsp_party_resync(
+    connection_id: int, country_code: str, party_id: str, offline_since: str | None
+) -> int:
+    reports = emsp_pull_service.party_resync(
+        connection_id=connection_id,
+        country_code=country_code,
+        party_id=party_id,
+        offline_since=parse_datetime(offline_since) if offline_since else None,
+        now=timezone.now(),
+    )
+    return sum(r.stored for r in reports)
 
 
 @shared_task(name=jobs.EMSP_PULL_ALL, ignore_result=True)

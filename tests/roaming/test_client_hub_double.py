@@ -14,10 +14,12 @@ from urllib.parse import urlsplit
 import pytest
 
 from apps.common import outbound
+from apps.parties.models import Party
+from apps.roaming import api as roaming_api
 from apps.roaming import client
 from apps.roaming.models import OcpiConnection, OcpiExchange, OcpiPartyRole, OcpiPush
 from apps.roaming.services import push
-from tests.factories import OperatorFactory, PartyFactory
+from tests.factories import OperatorFactory, PartyFactory, TokenFactory
 from tests.roaming.hub_double import HubDouble
 from tests.roaming.peers.world import registered_connection
 from tests.roaming.schemas import validate
@@ -144,6 +146,46 @@ def test_tokens_speak_as_our_emsp_and_may_be_broadcast(
     assert got.header("OCPI-from-party-id") == "OUE"
     assert got.header("OCPI-to-party-id") == "HUB"
     assert got.json == token
+
+
+def test_our_tokens_go_to_the_hub_as_one_broadcast_each(
+    conn: OcpiConnection, hub: HubDouble
+) -> None:
+    """End to end: tokens_push_all on a hub connection -> the outbox -> one PUT per token to
+    the hub with TO = the hub (a broadcast: no single party behind it is named), FROM = our
+    eMSP; the hub accepts them without a routing violation."""
+    own = Party.objects.get(tenant_id=conn.tenant_id, role="EMSP")
+    for uid in ("04AA01", "04AA02"):
+        TokenFactory(party=own, tenant_id=conn.tenant_id, uid=uid, contract_id=f"NL-OUE-{uid}")
+    assert roaming_api.tokens_push_all(tenant_id=conn.tenant_id, connection_id=conn.pk) == 2
+    assert push.push_drain(connection_id=conn.pk, now=T0) == 2
+    assert [(r.method, r.path, r.query) for r in hub.pushes] == [
+        ("PUT", "/ocpi/2.2.1/tokens/NL/OUE/04AA01", {"type": "RFID"}),
+        ("PUT", "/ocpi/2.2.1/tokens/NL/OUE/04AA02", {"type": "RFID"}),
+    ]
+    functional = hub.functional_requests("tokens")
+    assert len(functional) == 2  # one push each, to the hub only
+    for got in functional:
+        assert (got.header("OCPI-to-country-code"), got.header("OCPI-to-party-id")) == (
+            "NL",
+            "HUB",
+        )
+        assert (got.header("OCPI-from-country-code"), got.header("OCPI-from-party-id")) == (
+            "NL",
+            "OUE",
+        )
+        validate(got.json, "2.2.1", "token")
+    assert [t["uid"] for t in (r.json for r in hub.pushes)] == ["04AA01", "04AA02"]
+    assert hub.violations == []
+    rows = OcpiPush.objects.filter(connection=conn).order_by("id")
+    assert [(r.status, r.to_country_code, r.to_party_id) for r in rows] == [
+        ("SENT", "NL", "HUB"),
+        ("SENT", "NL", "HUB"),
+    ]
+    # The same versions again: owed nothing, nothing sent twice.
+    assert roaming_api.tokens_push_all(tenant_id=conn.tenant_id, connection_id=conn.pk) == 0
+    assert push.push_drain(connection_id=conn.pk, now=T0) == 0
+    assert len(hub.pushes) == 2
 
 
 def test_a_broadcast_of_sessions_is_refused_and_not_retried(

@@ -23,6 +23,7 @@ from apps.roaming.models import OcpiConnection, OcpiExchange, OcpiPartyRole, Ocp
 from apps.roaming.transport import token_digest
 from tests.factories import EmspFactory, OperatorFactory, PartyFactory
 from tests.roaming.ocpi_partner import Partner
+from tests.roaming.schemas import validate
 
 pytestmark = pytest.mark.django_db
 ACTOR = Actor.system("test")
@@ -319,7 +320,7 @@ def test_the_handshake_is_logged_both_ways_without_authorization(tenant, partner
     assert json.loads(post.response_body)["data"]["roles"][0]["party_id"] == "AAA"
 
 
-def test_hub_client_info_holds_and_releases_a_party(tenant, partner, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_hub_client_info_holds_and_releases_a_party(tenant, partner) -> None:  # type: ignore[no-untyped-def]
     partner.role = "HUB"
     # A hub, to a tenant with an eMSP identity: its locations and cdrs senders are needed.
     partner.modules = ("credentials", "locations", "cdrs", "tokens")
@@ -328,11 +329,6 @@ def test_hub_client_info_holds_and_releases_a_party(tenant, partner, monkeypatch
     _, env = register(partner, a)
     c_token = env["data"]["token"]
     assert OcpiConnection.objects.get(pk=cid).is_hub is True
-    from apps.roaming.services import hub_client_info
-
-    monkeypatch.setattr(hub_client_info, "PARTY_CONNECTED_HOOKS", [])  # no leak to others
-    calls: list[tuple[int, str, str, str]] = []
-    api.on_party_connected(lambda *args: calls.append(args))
     url = "/ocpi/2.2.1/hubclientinfo/BE/XYZ"
     info = {
         "party_id": "XYZ",
@@ -343,6 +339,11 @@ def test_hub_client_info_holds_and_releases_a_party(tenant, partner, monkeypatch
     }
     status, env = ocpi(Client(), "PUT", url, c_token, info)
     assert (status, env["status_code"]) == (201, 1000)
+    validate(env["data"], "2.2.1", "client_info")
+    # The hub's own role (from its registration, no ClientInfo yet) answers one too.
+    status, env = ocpi(Client(), "GET", "/ocpi/2.2.1/hubclientinfo/DE/PTR", c_token)
+    assert (status, env["data"]["role"], env["data"]["status"]) == (200, "HUB", "CONNECTED")
+    validate(env["data"], "2.2.1", "client_info")
     row = OcpiPartyRole.objects.get(connection_id=cid, party_id="XYZ")
     assert (row.role, row.hub_status) == ("EMSP", "OFFLINE")
     assert Party.objects.get(pk=row.partner_id).kind == "PARTNER"
@@ -360,13 +361,14 @@ def test_hub_client_info_holds_and_releases_a_party(tenant, partner, monkeypatch
     )
     status, env = ocpi(Client(), "GET", url, c_token)
     assert env["data"]["status"] == "OFFLINE" and env["data"]["role"] == "EMSP"
+    validate(env["data"], "2.2.1", "client_info")  # what we answer: outbound, strict
     status, _ = ocpi(Client(), "PUT", url, c_token, {**info, "status": "CONNECTED"})
     assert status == 200
     held.refresh_from_db()
     assert held.status == "PENDING"
-    assert calls == [(cid, "BE", "XYZ", "EMSP")]
-    ocpi(Client(), "PUT", url, c_token, {**info, "status": "CONNECTED"})
-    assert len(calls) == 1  # already connected: no second re-sync
+    status, env = ocpi(Client(), "GET", url, c_token)
+    assert env["data"]["status"] == "CONNECTED"
+    validate(env["data"], "2.2.1", "client_info")
     # The URL and the body disagree: 2001, nothing stored.
     status, env = ocpi(Client(), "PUT", url, c_token, {**info, "party_id": "ABC"})
     assert (status, env["status_code"]) == (400, 2001)

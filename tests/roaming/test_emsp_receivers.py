@@ -331,3 +331,23 @@ def test_unknown_token_is_401_and_nothing_stored() -> None:
     status, _, _ = send(w, "PUT", "/locations/DE/CPO/Loc1", location_doc())
     assert status == 401
     assert not ForeignObject.objects.exists()
+
+
+def test_an_object_path_glued_to_the_listed_url_reaches_the_same_receivers() -> None:
+    """Inbound leniency (the extrawest-ocpi push): `…/emsp/tariffsDE/CPO/T1` is
+    `…/emsp/tariffs/DE/CPO/T1`; the same rules apply (the URL's party must be the
+    connection's CPO: 2001 otherwise) and nothing else is routed so."""
+    w = make_world()
+    assert send(w, "PUT", "/locationsDE/CPO/Loc1", location_doc())[0] == 200
+    status, env, _ = send(w, "PUT", "/tariffsDE/CPO/T1", tariff_doc())
+    assert (status, env["status_code"]) == (200, 1000)
+    assert sorted(ForeignObject.objects.values_list("module", "object_id")) == [
+        ("locations", "LOC1"),
+        ("tariffs", "T1"),
+    ]
+    status, env, _ = send(w, "GET", "/tariffs/DE/CPO/T1")  # the listed form reads it back
+    assert status == 200 and env["data"]["id"] == "T1"
+    status, env, _ = send(w, "PUT", "/tariffsFR/XXX/T2", tariff_doc(id="T2"))
+    assert (status, env["status_code"]) == (400, 2001)
+    assert not ForeignObject.objects.filter(object_id="T2").exists()
+    assert w.client().get(BASE + "/cdrsDE/CPO/1").status_code == 404

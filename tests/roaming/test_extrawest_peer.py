@@ -69,6 +69,7 @@ def test_versions_and_details_with_token_a(extrawest_peer: PeerProcess) -> None:
         ("locations", "SENDER"): f"{base}/locations/",
         ("sessions", "SENDER"): f"{base}/sessions/",
         ("cdrs", "SENDER"): f"{base}/cdrs/",
+        ("tokens", "RECEIVER"): f"{base}/tokens/",
     }
     # Quirk: commands are served (POST .../commands/{type}) but never listed.
     assert not any(module == "commands" for module, _ in listed)

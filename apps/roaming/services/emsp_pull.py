@@ -20,8 +20,8 @@ from typing import Any
 from django.conf import settings
 
 from apps.roaming import client, transport
-from apps.roaming.contracts import ConnectionStatus, InterfaceRole, OcpiVersion
-from apps.roaming.models import OcpiConnection, OcpiPullCursor
+from apps.roaming.contracts import ConnectionStatus, InterfaceRole, OcpiRole, OcpiVersion
+from apps.roaming.models import OcpiConnection, OcpiPartyRole, OcpiPullCursor
 from apps.roaming.services import emsp_cdrs, emsp_in
 from apps.roaming.services.emsp_tokens import own_emsp_parties
 
@@ -71,6 +71,52 @@ def _store(conn: OcpiConnection, module: str, version: str, item: Any, now: date
     )
 
 
+def _hub_party(conn: OcpiConnection) -> tuple[str, str] | None:
+    row = (
+        OcpiPartyRole.objects.filter(connection=conn, role=OcpiRole.HUB.value)
+        .order_by("id")
+        .values_list("country_code", "party_id")
+        .first()
+    )
+    return (row[0], row[1]) if row else None
+
+
+def _crawl(
+    conn: OcpiConnection,
+    module: str,
+    version: str,
+    url: str,
+    params: dict[str, Any],
+    to_party: tuple[str, str] | None,
+    now: datetime,
+    report: PullReport,
+) -> bool:
+    """GET every page and store each item; False (report.error set) when a call failed."""
+    ours = next(iter(own_emsp_parties(conn.tenant_id).values()), None)
+    try:
+        for page in client.pages(
+            connection=conn,
+            url=url,
+            module=module,
+            params=params,
+            from_party=ours,
+            to_party=to_party,
+        ):
+            report.pages += 1
+            for item in page:
+                try:
+                    _store(conn, module, version, item, now)
+                    report.stored += 1
+                except emsp_in.Rejected as exc:
+                    report.refused += 1
+                    if len(report.refusals) < MAX_REFUSALS_KEPT:
+                        report.refusals.append(exc.message)
+    except client.OcpiCallFailed as exc:
+        report.error = str(exc)
+        return False
+    return True
+
+
 def pull_module(
     *, connection_id: int, module: str, now: datetime, full: bool = False
 ) -> PullReport:
@@ -95,28 +141,10 @@ def pull_module(
     params: dict[str, Any] = {"limit": settings.OCPI_PAGE_LIMIT}
     if not full and cursor.last_success_at is not None:
         params["date_from"] = transport.iso(cursor.last_success_at - SAFETY_MARGIN)
-    ours = next(iter(own_emsp_parties(conn.tenant_id).values()), None)
     partners = emsp_in.cpo_parties(conn)
-    try:
-        for page in client.pages(
-            connection=conn,
-            url=url,
-            module=module,
-            params=params,
-            from_party=ours,
-            to_party=partners[0] if partners and not conn.is_hub else None,
-        ):
-            report.pages += 1
-            for item in page:
-                try:
-                    _store(conn, module, version, item, now)
-                    report.stored += 1
-                except emsp_in.Rejected as exc:
-                    report.refused += 1
-                    if len(report.refusals) < MAX_REFUSALS_KEPT:
-                        report.refusals.append(exc.message)
-    except client.OcpiCallFailed as exc:
-        report.error = str(exc)
+    # Through a hub: TO = the hub itself, which answers every party's objects merged.
+    to_party = _hub_party(conn) if conn.is_hub else (partners[0] if partners else None)
+    if not _crawl(conn, module, version, url, params, to_party, now, report):
         cursor.last_error = report.error[:2000]
         cursor.save(update_fields=["last_error", "updated_at"])
         return report
@@ -140,3 +168,79 @@ def pull_targets() -> list[tuple[int, str]]:
                 if emsp_in.cpo_parties(conn):
                     out.append((conn.pk, module))
     return out
+
+
+# -- re-sync of one party behind a hub (HubClientInfo: back to CONNECTED) ---------------------
+
+RESYNC_MODULES = ("locations", "tariffs")
+
+
+def resync_since(
+    *, connection_id: int, module: str, offline_since: datetime | None
+) -> datetime | None:
+    """Where a party's re-sync starts: the earlier of the module's last successful pull
+    and the moment the party went away (what changed meanwhile never reached us), minus
+    SAFETY_MARGIN. None (everything) when either is unknown: never pulled, or a party that
+    was never seen CONNECTED (PLANNED)."""
+    cursor = OcpiPullCursor.objects.filter(connection_id=connection_id, module=module).first()
+    last = cursor.last_success_at if cursor is not None else None
+    if last is None or offline_since is None:
+        return None
+    return min(last, offline_since) - SAFETY_MARGIN
+
+
+def pull_party(
+    *,
+    connection_id: int,
+    module: str,
+    country_code: str,
+    party_id: str,
+    since: datetime | None,
+    now: datetime,
+) -> PullReport:
+    """GET one party's objects of a module through its hub (routing headers TO = that
+    party), `date_from` = `since` (None: all of them), and store them like any pull. The
+    connection's cursor does not move: it stands for every party behind the hub."""
+    if module not in PULL_MODULES:
+        raise ValueError(f"cannot pull {module!r}")
+    conn = OcpiConnection.objects.get(pk=connection_id)
+    report = PullReport(connection_id=conn.pk, module=module, full=since is None)
+    url = client.endpoint_url(conn, module, InterfaceRole.SENDER.value)
+    if conn.status != ConnectionStatus.REGISTERED.value or url is None:
+        report.error = (
+            f"the connection is {conn.status.lower()}"
+            if url is not None
+            else f"the partner lists no {module} sender endpoint"
+        )
+        return report
+    params: dict[str, Any] = {"limit": settings.OCPI_PAGE_LIMIT}
+    if since is not None:
+        params["date_from"] = transport.iso(since)
+    version = conn.version or OcpiVersion.V2_2_1.value
+    _crawl(conn, module, version, url, params, (country_code, party_id), now, report)
+    return report
+
+
+def party_resync(
+    *,
+    connection_id: int,
+    country_code: str,
+    party_id: str,
+    offline_since: datetime | None,
+    now: datetime,
+) -> list[PullReport]:
+    """A CPO behind a hub is CONNECTED again: re-pull its locations and tariffs changed
+    since it went away (or since our last pull of them, if earlier)."""
+    return [
+        pull_party(
+            connection_id=connection_id,
+            module=module,
+            country_code=country_code,
+            party_id=party_id,
+            since=resync_since(
+                connection_id=connection_id, module=module, offline_since=offline_since
+            ),
+            now=now,
+        )
+        for module in RESYNC_MODULES
+    ]

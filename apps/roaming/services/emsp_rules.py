@@ -107,6 +107,23 @@ REQUIRED: dict[str, dict[str, tuple[str, ...]]] = {
             "last_updated",
         ),
     },
+    # 2.2.1 only (a 2.1.1 CDR carries a whole Location, checked as such by nobody: it is
+    # only read for its id and time zone).
+    "cdr_location": {
+        "2.2.1": (
+            "id",
+            "address",
+            "city",
+            "country",
+            "coordinates",
+            "evse_uid",
+            "evse_id",
+            "connector_id",
+            "connector_standard",
+            "connector_format",
+            "connector_power_type",
+        ),
+    },
 }
 
 # The cost fields of a CDR whose sum is total_cost (2.2.1 Price objects).
@@ -193,6 +210,9 @@ def cdr_flags(
     its issuer (2.2.1), a Credit CDR without the CDR it credits or crediting one we do not
     have (`referenced_known` False)."""
     out = missing_fields("cdrs", version, body)
+    where = body.get("cdr_location")
+    if version == "2.2.1" and isinstance(where, Mapping):
+        out.extend(missing_fields("cdr_location", version, where, "$.cdr_location"))
     token = body.get("cdr_token")
     if version == "2.2.1" and isinstance(token, Mapping):
         for name in ("country_code", "party_id"):

@@ -1,19 +1,20 @@
 """HubClientInfo, receiver side (OCPI 2.2.1 mod_hub_client_info): a hub tells us the
 connection status of the parties behind it. A party that is not CONNECTED gets no pushes
-(the push outbox holds them); back to CONNECTED, its held pushes are released and the
-re-sync hooks of the other areas are called."""
+(the push outbox holds them); back to CONNECTED, its held pushes are released (what we owe
+it as CPO), and a CPO party's locations and tariffs are pulled again through the hub from
+when it went away (what it changed meanwhile, as eMSP; task roaming.emsp_party_resync)."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from apps.roaming import transport
+from apps.common.jobs import enqueue
+from apps.roaming import jobs, transport
 from apps.roaming.contracts import (
     HubPartyStatus,
     OcpiRole,
@@ -27,21 +28,9 @@ from apps.roaming.services.credentials_wire import (
     link_partner,
     partner_actor,
 )
-
-log = logging.getLogger(__name__)
-
+from apps.roaming.services.emsp_tokens import own_emsp_parties
 
 # -- HubClientInfo (receiver) --------------------------------------------------------------
-
-# Called with (connection_id, country_code, party_id, role) after a party behind a hub came
-# back (CONNECTED after OFFLINE / PLANNED / SUSPENDED): the other areas re-sync it (GET its
-# objects, push what changed). A plain list for now; `on_party_connected` appends.
-PARTY_CONNECTED_HOOKS: list[Callable[[int, str, str, str], None]] = []
-
-
-def on_party_connected(hook: Callable[[int, str, str, str], None]) -> None:
-    if hook not in PARTY_CONNECTED_HOOKS:
-        PARTY_CONNECTED_HOOKS.append(hook)
 
 
 def client_info_get(*, connection_id: int, country_code: str, party_id: str) -> dict[str, Any]:
@@ -75,8 +64,10 @@ def client_info_put(
     *, connection_id: int, country_code: str, party_id: str, body: Any, now: datetime | None = None
 ) -> tuple[dict[str, Any], bool]:
     """A hub's ClientInfo for one party: store its status (OFFLINE and the like: the push
-    outbox holds what is owed to it); back to CONNECTED: release the held pushes and call
-    the re-sync hooks. Returns (the stored ClientInfo, created)."""
+    outbox holds what is owed to it); back to CONNECTED: release the held pushes and, for a
+    CPO party when we are an eMSP, queue the GET re-sync of its locations and tariffs since
+    it left CONNECTED (everything when it never was: PLANNED). Returns (the stored
+    ClientInfo, created)."""
     if not isinstance(body, Mapping):
         raise CredentialsRefused(
             400, transport.INVALID_PARAMETERS, "$: a ClientInfo object is required"
@@ -125,6 +116,12 @@ def client_info_put(
                 partner_id=link_partner(conn, role, cc, pid, "", "", partner_actor(conn.name)),
             )
         was = row.hub_status if not created else None
+        away_since = row.hub_away_since
+        connected = HubPartyStatus.CONNECTED.value
+        if status in (connected, HubPartyStatus.PLANNED.value):
+            row.hub_away_since = None  # PLANNED: not live yet, its return re-pulls it all
+        elif was == connected or created:
+            row.hub_away_since = at  # it leaves now (OFFLINE -> SUSPENDED keeps the start)
         row.hub_status = status
         row.hub_status_updated = at
         row.save()
@@ -141,11 +138,26 @@ def client_info_put(
                 {"party": f"{role} {cc}*{pid}", "status": status},
             )
         if back:
-            push.pushes_release(connection_id=conn.pk, country_code=cc, party_id=pid)
-    if back:
-        for hook in list(PARTY_CONNECTED_HOOKS):
-            try:
-                hook(conn.pk, cc, pid, role)
-            except Exception:  # one area's re-sync must not fail the hub's PUT
-                log.exception("re-sync hook %r failed for %s*%s", hook, cc, pid)
+            # As CPO: what we owed the party was held; released now, in order.
+            push.pushes_release(connection_id=conn.pk, country_code=cc, party_id=pid, now=at)
+            if role == OcpiRole.CPO.value and own_emsp_parties(conn.tenant_id):
+                # As eMSP: what the CPO changed while away never reached us: GET it (a
+                # task after the commit: the hub's PUT is answered at once).
+                _resync_enqueue(conn.pk, cc, pid, away_since)
     return _client_info(row), created
+
+
+def _resync_enqueue(
+    connection_id: int, country_code: str, party_id: str, away_since: datetime | None
+) -> None:
+    since = transport.iso(away_since) if away_since is not None else None
+    transaction.on_commit(
+        lambda: enqueue(
+            jobs.EMSP_PARTY_RESYNC,
+            connection_id,
+            country_code,
+            party_id,
+            since,
+            ignore_result=True,
+        )
+    )

@@ -321,13 +321,18 @@ def pushes_due(*, now: datetime) -> int:
 
 
 def pushes_release(
-    *, connection_id: int, country_code: str | None = None, party_id: str | None = None
+    *,
+    connection_id: int,
+    country_code: str | None = None,
+    party_id: str | None = None,
+    now: datetime | None = None,
 ) -> int:
-    """HELD -> PENDING (all of a connection's, or one party's behind a hub); queues a drain."""
+    """HELD -> PENDING, due `now` (all of a connection's, or one party's behind a hub);
+    queues a drain."""
     qs = OcpiPush.objects.filter(connection_id=connection_id, status=PushStatus.HELD.value)
     if country_code and party_id:
         qs = qs.filter(to_country_code__iexact=country_code, to_party_id__iexact=party_id)
-    n = qs.update(status=PushStatus.PENDING.value, next_attempt_at=timezone.now())
+    n = qs.update(status=PushStatus.PENDING.value, next_attempt_at=now or timezone.now())
     if n:
         drain_enqueue(connection_id)
     return n

@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, re_path
 from django.utils import timezone
 
 from apps.roaming import api as roaming_api
@@ -283,12 +283,20 @@ def command_result(call: OcpiCall, request: HttpRequest, uid: str) -> OcpiResult
 
 
 _LOC = "locations/<str:cc>/<str:pid>/<str:location_id>"
+_GLUED = r"(?P<cc>[A-Za-z]{2})/(?P<pid>[^/]+)/"
 urlpatterns: list[URLPattern] = [
     path(_LOC, location, name="emsp-location"),
     path(f"{_LOC}/<str:evse_uid>", location, name="emsp-evse"),
     path(f"{_LOC}/<str:evse_uid>/<str:connector_id>", location, name="emsp-connector"),
     path("tariffs/<str:cc>/<str:pid>/<str:tariff_id>", tariff, name="emsp-tariff"),
     path("sessions/<str:cc>/<str:pid>/<str:session_id>", session, name="emsp-session"),
+    # Inbound leniency: a CPO that glues the object's path to the URL we list without the
+    # "/" (`…/emsp/sessionsNL/EXW/<id>`; the extrawest-ocpi library's own push does) reaches
+    # the same views. Not listed anywhere; spelled as regexes so the version details' URL
+    # of each module stays as it is.
+    re_path(rf"^locations{_GLUED}(?P<location_id>[^/]+)$", location),
+    re_path(rf"^tariffs{_GLUED}(?P<tariff_id>[^/]+)$", tariff),
+    re_path(rf"^sessions{_GLUED}(?P<session_id>[^/]+)$", session),
     path("cdrs", cdrs, name="emsp-cdrs"),
     path("cdrs/<int:pk>", cdr, name="emsp-cdr"),
     path("tokens", tokens, name="emsp-tokens"),

@@ -11,7 +11,8 @@ accepts and the token B it sends us), `locations` (how many), `country_code`, `p
 It binds 127.0.0.1 on a free port, then prints `PEER READY <port>` on stdout. The library is
 used as published, never patched: its quirks are what our side must cope with (docs/roaming.md
 "Testing against peers"). A small extra route, `GET /peer-control/state`, lets the test see
-what the peer received (registrations, commands, their results) without its token.
+what the peer received (registrations, commands, their results, the tokens pushed to its
+tokens receiver) without its token.
 
 Runs under Python 3.11 with the peer's packages only: it imports nothing of the project.
 """
@@ -119,8 +120,14 @@ class Store:
                 last_updated=_iso(BASE_TIME + timedelta(hours=2)),
             )
         ]
+        # Its CDR was charged at LOC-001 (the example names a location the peer never
+        # published, which leaves an eMSP no time zone to re-price it in).
+        self.cdrs[0]["cdr_location"] = {**self.cdrs[0]["cdr_location"], "id": "LOC-001"}
         self.registrations: list[dict[str, Any]] = []
         self.commands: list[dict[str, Any]] = []
+        # Tokens an eMSP pushed to its tokens RECEIVER, by (country_code, party_id, uid)
+        # as the URL named them (the library lower-cases the CiStrings of the path).
+        self.tokens: dict[str, dict[str, Any]] = {}
 
     def credentials(self, token_c: str) -> dict[str, Any]:
         return {
@@ -142,7 +149,12 @@ class Store:
             "token_a_valid": self.token_a is not None,
             "registrations": self.registrations,
             "commands": self.commands,
+            "tokens": self.tokens,
         }
+
+    @staticmethod
+    def token_key(kw: dict[str, Any], uid: Any) -> str:
+        return "/".join(str(x) for x in (kw.get("country_code"), kw.get("party_id"), uid))
 
 
 def _in_window(item: dict[str, Any], filters: dict[str, Any]) -> bool:
@@ -183,6 +195,8 @@ def build_app(store: Store) -> Any:
                 return store.credentials(id) if id in store.tokens_c else None
             if module == ModuleID.commands:
                 return {"result": "ACCEPTED"}  # the "charge point" answered at once
+            if module == ModuleID.tokens:
+                return store.tokens.get(store.token_key(kwargs, id))
             for item in lists.get(module, []):
                 if str(item["id"]).lower() == str(id).lower():
                     return item
@@ -199,6 +213,8 @@ def build_app(store: Store) -> Any:
 
         @classmethod
         async def create(cls, module: Any, role: Any, data: dict, *args: Any, **kw: Any) -> Any:
+            if module == ModuleID.tokens:
+                return cls._token(data, kw, data.get("uid"))
             if module != ModuleID.credentials_and_registration:
                 raise NotImplementedError(module)
             return cls._register(data, rotated=False)
@@ -207,10 +223,18 @@ def build_app(store: Store) -> Any:
         async def update(
             cls, module: Any, role: Any, data: dict, id: Any, *args: Any, **kw: Any
         ) -> Any:
+            if module == ModuleID.tokens:
+                return cls._token(data, kw, id)
             if module != ModuleID.credentials_and_registration:
                 raise NotImplementedError(module)
             store.tokens_c.discard(kw.get("auth_token"))
             return cls._register(data, rotated=True)
+
+        @classmethod
+        def _token(cls, data: dict, kw: dict[str, Any], uid: Any) -> dict[str, Any]:
+            stored = _plain(data)
+            store.tokens[store.token_key(kw, uid)] = stored
+            return stored
 
         @classmethod
         def _register(cls, data: dict, *, rotated: bool) -> dict[str, Any]:
@@ -259,8 +283,13 @@ def build_app(store: Store) -> Any:
             ModuleID.sessions,
             ModuleID.cdrs,
             ModuleID.commands,
+            ModuleID.tokens,
         ],
         authenticator=PeerAuthenticator,
+        # The library's own push: `POST /push/2.2.1` {module_id, object_id, receivers} (with
+        # a token C) makes it GET each receiver's version details and PUT / POST the object
+        # to the receiver endpoint listed there.
+        http_push=True,
     )
 
     @app.get("/peer-control/state")
