@@ -128,3 +128,20 @@ def test_a_changed_tariff_reprices_the_next_cdr_at_once() -> None:
     assert "repricing_difference" in [f["rule"] for f in second.flags]
     # billed at the CPO's price all the same (the wholesale line is theirs, ADR 0041)
     assert Cdr.objects.get(ocpi_id="CDR-0002").total_cost_excl_vat == D("5.75")
+
+
+def test_a_tariff_equal_in_python_but_not_as_json_is_parsed_again() -> None:
+    """1 == True in Python: a step_size changed from 1 to true (invalid) must not reuse the
+    tariff parsed from 1 (the document is otherwise the same, last_updated included)."""
+    w = _world()
+    assert _post(w, cdr_doc(id="CDR-0001")) == 201
+    doc = tariff_doc()
+    doc["elements"][0]["price_components"][0]["step_size"] = True
+    resp = w.client().put(
+        BASE + "/tariffs/DE/CPO/T1", data=transport.dumps(doc), content_type="application/json"
+    )
+    assert resp.status_code == 200  # stored and flagged, never refused
+    assert _post(w, cdr_doc(id="CDR-0002")) == 201
+    second = ForeignCdr.objects.get(cdr_id="CDR-0002")
+    assert second.repriced_excl_vat is None
+    assert [f["rule"] for f in second.flags if f["rule"] == "cannot_reprice"] == ["cannot_reprice"]

@@ -227,10 +227,11 @@ def _without_unknown_keys(doc: Any, issues: Sequence[InputIssue]) -> Any | None:
 
 
 # Parsed tariffs, per process: (tenant, country code, party id, tariff id, version) -> (the
-# document parsed, its Tariff). Reused only for an equal document (the stored tariff as read
-# with the CDR, the defaults below included), so a changed tariff is parsed again at once; a
-# Tariff is immutable.
-_PARSED: dict[tuple[int, str, str, str, str], tuple[dict[str, Any], Tariff]] = {}
+# document parsed, serialized; its Tariff). Reused only for the same serialization of the
+# document (the stored tariff as read with the CDR, the defaults below included; "0.30" and
+# "0.3", 1 and true differ), so a changed tariff is parsed again at once; a Tariff is
+# immutable.
+_PARSED: dict[tuple[int, str, str, str, str], tuple[str, Tariff]] = {}
 _PARSED_MAX = 1_000
 
 
@@ -246,13 +247,17 @@ def _parse(doc: Any, version: str, where: str, row: ForeignCdr) -> Tariff:
         doc.setdefault("last_updated", transport.iso(row.received_at))
     tid = doc.get("id")
     ck = (row.tenant_id, row.country_code, row.party_id, str(tid), version)
+    try:
+        text = transport.dumps(doc)
+    except (TypeError, ValueError):  # not serializable as we send JSON: never cached
+        return _parse_lenient(doc, version, where)
     hit = _PARSED.get(ck)
-    if hit is not None and hit[0] == doc:
+    if hit is not None and hit[0] == text:
         return hit[1]
     tariff = _parse_lenient(doc, version, where)
     if len(_PARSED) >= _PARSED_MAX:
         _PARSED.clear()
-    _PARSED[ck] = (doc, tariff)
+    _PARSED[ck] = (text, tariff)
     return tariff
 
 
