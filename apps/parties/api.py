@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
+from django.db.models import Q
+
 from apps.common.errors import NotFound, Problem, ValidationFailed
 from apps.parties import access, admin_audit, selectors, services
 from apps.parties.contracts import OperatorRef, PartyKind, PartyRef, PartyRole
@@ -161,6 +163,21 @@ audit = access.audit
 AuditedAdmin = admin_audit.AuditedAdmin
 audit_record_with = access.audit_record_with
 audit_list = access.audit_list
+
+
+def party_and_own_parties(
+    *, tenant_id: int, pk: int, own_role: PartyRole
+) -> tuple[PartyRef | None, list[PartyRef]]:
+    """This tenant's party with this pk (None: not one of the tenant's) and the tenant's
+    own identities of `own_role`, in one query."""
+    rows = [
+        _party_ref(p)
+        for p in Party.objects.filter(tenant_id=tenant_id)
+        .filter(Q(pk=pk) | Q(role=own_role.value, kind=PartyKind.OWN.value))
+        .order_by("country_code", "party_id")
+    ]
+    own = [p for p in rows if p.role is own_role and p.kind is PartyKind.OWN]
+    return next((p for p in rows if p.id == pk), None), own
 
 
 def parties_of_tenant(*, tenant_id: int, role: PartyRole | None = None) -> list[PartyRef]:

@@ -4,8 +4,9 @@ line is the CPO's price, a cost of the eMSP tenant (`buyer_tenant` = itself), an
 charges the driver on top of it.
 
 The write is idempotent by (CPO party, CDR id): the same CDR again returns the CDR already
-stored. A CDR whose token is not one of the tenant's own eMSP tokens is still written
-(no retail: the engines flag nothing they cannot rate; the roaming app flags it).
+stored (the unique (party, ocpi_id) decides, in a savepoint: no look-up before the
+INSERT). A CDR whose token is not one of the tenant's own eMSP tokens is still written (no
+retail: the engines flag nothing they cannot rate; the roaming app flags it).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from apps.charging.services.webhooks import WebhookOutbox
 from apps.common.contracts import Actor
 from apps.common.errors import NotFound, Problem, ValidationFailed
 from apps.parties import api as parties_api
-from apps.parties.contracts import PartyKind, PartyRole
+from apps.parties.contracts import PartyRole
 from apps.tokens import api as tokens_api
 from apps.tokens.contracts import TokenRef
 
@@ -61,16 +62,12 @@ def roaming_cdr_record(*, cdr: RoamingCdrIn, actor: Actor) -> tuple[int, bool]:
     problems = _problems(cdr)
     if problems:
         raise ValidationFailed("the CDR cannot be billed", problems=tuple(problems))
-    party = parties_api.party_by_pk(pk=cdr.cpo_party_pk)
-    if party.tenant_id != cdr.tenant_id or party.role != PartyRole.CPO:
-        raise NotFound(f"no CPO party {cdr.cpo_party_pk} in this tenant")
-    existing = (
-        Cdr.objects.filter(party_id=party.id, ocpi_id=cdr.ocpi_id)
-        .values_list("pk", flat=True)
-        .first()
+    # The CPO party and the tenant's own eMSP identities (the token's) in one query.
+    party, own = parties_api.party_and_own_parties(
+        tenant_id=cdr.tenant_id, pk=cdr.cpo_party_pk, own_role=PartyRole.EMSP
     )
-    if existing is not None:
-        return existing, False
+    if party is None or party.role != PartyRole.CPO:
+        raise NotFound(f"no CPO party {cdr.cpo_party_pk} in this tenant")
     credits = None
     if cdr.credit_reference_id:
         credits = Cdr.objects.filter(
@@ -85,7 +82,7 @@ def roaming_cdr_record(*, cdr: RoamingCdrIn, actor: Actor) -> tuple[int, bool]:
                     ),
                 ),
             )
-    token = _own_token(cdr.tenant_id, cdr.token_uid, cdr.token_contract_id)
+    token = _own_token(cdr.tenant_id, cdr.token_uid, cdr.token_contract_id, {p.id for p in own})
     row = Cdr(
         tenant_id=cdr.tenant_id,
         party_id=party.id,
@@ -133,7 +130,7 @@ def roaming_cdr_record(*, cdr: RoamingCdrIn, actor: Actor) -> tuple[int, bool]:
             outbox = WebhookOutbox()
             outbox.cdr_created(tenant_id=row.tenant_id, cdr_id=row.pk, at=row.created_at)
             outbox.emit()
-    except IntegrityError:  # the same CDR stored concurrently
+    except IntegrityError:  # the same CDR stored before, or concurrently
         pk = Cdr.objects.filter(party_id=party.id, ocpi_id=cdr.ocpi_id).values_list("pk", flat=True)
         return pk.get(), False
     if settings.RATING_ENABLED:
@@ -142,15 +139,10 @@ def roaming_cdr_record(*, cdr: RoamingCdrIn, actor: Actor) -> tuple[int, bool]:
     return row.pk, True
 
 
-def _own_token(tenant_id: int, uid: str, contract_id: str = "") -> TokenRef | None:
-    """The tenant's token of one of its own eMSP identities with this uid (case-insensitive,
-    as OCPI compares CiString ids), else with this contract id (2.1.1 CDRs carry only the
-    token's auth_id)."""
-    own = {
-        p.id
-        for p in parties_api.parties_of_tenant(tenant_id=tenant_id, role=PartyRole.EMSP)
-        if p.kind is PartyKind.OWN
-    }
+def _own_token(tenant_id: int, uid: str, contract_id: str, own: set[int]) -> TokenRef | None:
+    """The tenant's token of one of its own eMSP identities (`own`: their pks) with this uid
+    (case-insensitive, as OCPI compares CiString ids), else with this contract id (2.1.1
+    CDRs carry only the token's auth_id)."""
     found = tokens_api.tokens_by_uid_ci(uid=uid) if uid else []
     if not found and contract_id:
         found = tokens_api.tokens_by_contract_id_ci(contract_id=contract_id)

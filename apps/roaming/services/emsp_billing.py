@@ -19,6 +19,7 @@ from apps.common.errors import NotFound, ValidationFailed
 from apps.parties import api as parties_api
 from apps.parties.contracts import PartyRole
 from apps.roaming.models import ForeignCdr, OcpiConnection
+from apps.roaming.services.emsp_in import ConnectionCpo
 from apps.roaming.services.emsp_rules import flag, price_excl
 from apps.roaming.services.tokens_in import connection_actor
 
@@ -45,7 +46,7 @@ def _not_billed(row: ForeignCdr, reason: str) -> None:
     row.save(update_fields=["flags", "updated_at"])
 
 
-def cdr_bill(*, row: ForeignCdr, conn: OcpiConnection, version: str) -> int | None:
+def cdr_bill(*, row: ForeignCdr, conn: OcpiConnection | ConnectionCpo, version: str) -> int | None:
     """Write the received CDR for the engines; returns the CDR id, or None (flagged)."""
     body: Mapping[str, Any] = row.data
     try:

@@ -57,6 +57,41 @@ def connection_of(connection_id: int) -> OcpiConnection:
     return OcpiConnection.objects.get(pk=connection_id)
 
 
+@dataclass(frozen=True)
+class ConnectionCpo:
+    """What a CDR receive needs of its connection, and the connection's CPO parties
+    (upper-cased, in the order of `cpo_parties`)."""
+
+    pk: int
+    tenant_id: int
+    name: str
+    cpo_parties: tuple[tuple[str, str], ...]
+
+
+def connection_cpo(connection_id: int) -> ConnectionCpo:
+    """The connection and its CPO parties in one query (OcpiConnection.DoesNotExist when
+    there is no such connection)."""
+    rows = list(
+        OcpiConnection.objects.filter(pk=connection_id).values_list(
+            "tenant_id",
+            "name",
+            "roles__id",
+            "roles__role",
+            "roles__country_code",
+            "roles__party_id",
+        )
+    )
+    if not rows:
+        raise OcpiConnection.DoesNotExist(f"no OCPI connection {connection_id}")
+    roles = sorted((r[2], r[4], r[5]) for r in rows if r[3] == OcpiRole.CPO.value)
+    return ConnectionCpo(
+        pk=connection_id,
+        tenant_id=rows[0][0],
+        name=rows[0][1],
+        cpo_parties=tuple((cc.upper(), pid.upper()) for _, cc, pid in roles),
+    )
+
+
 def cpo_parties(conn: OcpiConnection) -> list[tuple[str, str]]:
     """The connection's CPO parties (upper-cased), in a stable order."""
     return [

@@ -24,6 +24,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import Q
+
 from apps.common.errors import NotFound
 from apps.roaming import transport
 from apps.roaming.models import ForeignCdr, ForeignObject, OcpiConnection
@@ -77,30 +79,85 @@ class _CannotReprice(Exception):
     pass
 
 
-def _stored(row: ForeignCdr, module: str, object_id: str) -> dict[str, Any] | None:
-    found = (
-        ForeignObject.objects.filter(
-            tenant_id=row.tenant_id,
-            module=module,
-            country_code=row.country_code,
-            party_id=row.party_id,
-            object_id=key(object_id),
-        )
-        .only("data", "flags")
-        .first()
-    )
-    if found is None:
-        return None
-    data: dict[str, Any] = found.data
-    return data
+class StoredObjects:
+    """The partner's stored objects (ForeignObject `data`) a CDR's checks and re-pricing
+    read: the ones named up front are read in one query (`stored_objects`), any other on
+    demand (one query each); a missing one is None."""
+
+    def __init__(
+        self,
+        tenant_id: int,
+        country_code: str,
+        party_id: str,
+        found: dict[tuple[str, str], dict[str, Any] | None] | None = None,
+    ) -> None:
+        self._where = (tenant_id, country_code, party_id)
+        self._found = dict(found or {})
+
+    def get(self, module: str, object_id: str) -> dict[str, Any] | None:
+        k = (module, key(object_id))
+        if k not in self._found:
+            tenant_id, cc, pid = self._where
+            row = (
+                ForeignObject.objects.filter(
+                    tenant_id=tenant_id,
+                    module=module,
+                    country_code=cc,
+                    party_id=pid,
+                    object_id=k[1],
+                )
+                .values_list("data", flat=True)
+                .first()
+            )
+            self._found[k] = row if isinstance(row, dict) else None
+        return self._found[k]
 
 
-def _location(row: ForeignCdr, cdr: Mapping[str, Any], version: str) -> dict[str, Any] | None:
+def _cdr_location_id(cdr: Mapping[str, Any], version: str) -> str | None:
+    loc = cdr.get("location" if version == "2.1.1" else "cdr_location")
+    lid = loc.get("id") if isinstance(loc, Mapping) else None
+    return lid if isinstance(lid, str) and lid else None
+
+
+def _period_tariff_ids(cdr: Mapping[str, Any]) -> list[str]:
+    return [
+        p["tariff_id"]
+        for p in cdr.get("charging_periods") or []
+        if isinstance(p, Mapping) and isinstance(p.get("tariff_id"), str)
+    ]
+
+
+def stored_objects(
+    *, tenant_id: int, country_code: str, party_id: str, cdr: Mapping[str, Any], version: str
+) -> StoredObjects:
+    """The stored location and period tariffs this CDR names, in one query."""
+    lid = _cdr_location_id(cdr, version)
+    tids = sorted({key(t) for t in _period_tariff_ids(cdr)})
+    wanted: dict[tuple[str, str], dict[str, Any] | None] = {}
+    q = Q()
+    if lid is not None:
+        wanted[("locations", key(lid))] = None
+        q |= Q(module="locations", object_id=key(lid))
+    if tids:
+        wanted.update({("tariffs", t): None for t in tids})
+        q |= Q(module="tariffs", object_id__in=tids)
+    if wanted:
+        for module, object_id, data in ForeignObject.objects.filter(
+            q, tenant_id=tenant_id, country_code=country_code, party_id=party_id
+        ).values_list("module", "object_id", "data"):
+            if (module, object_id) in wanted and isinstance(data, dict):
+                wanted[(module, object_id)] = data
+    return StoredObjects(tenant_id, country_code, party_id, wanted)
+
+
+def _location(
+    objects: StoredObjects, cdr: Mapping[str, Any], version: str
+) -> dict[str, Any] | None:
     """The location the CPO published (stored); a 2.1.1 CDR carries a whole Location,
     used when none was published."""
     loc = cdr.get("location" if version == "2.1.1" else "cdr_location")
-    lid = loc.get("id") if isinstance(loc, Mapping) else None
-    stored = _stored(row, "locations", lid) if isinstance(lid, str) and lid else None
+    lid = _cdr_location_id(cdr, version)
+    stored = objects.get("locations", lid) if lid is not None else None
     if stored is None and version == "2.1.1" and isinstance(loc, Mapping):
         return dict(loc)
     return stored
@@ -169,6 +226,15 @@ def _without_unknown_keys(doc: Any, issues: Sequence[InputIssue]) -> Any | None:
     return out
 
 
+# Parsed tariffs, per process: (tenant, country code, party id, tariff id, version) -> (the
+# document parsed, serialized; its Tariff). Reused only for the same serialization of the
+# document (the stored tariff as read with the CDR, the defaults below included; "0.30" and
+# "0.3", 1 and true differ), so a changed tariff is parsed again at once; a Tariff is
+# immutable.
+_PARSED: dict[tuple[int, str, str, str, str], tuple[str, Tariff]] = {}
+_PARSED_MAX = 1_000
+
+
 def _parse(doc: Any, version: str, where: str, row: ForeignCdr) -> Tariff:
     """The tariff for pricing. Identity fields a partner left out (2.2.1 country_code,
     party_id, last_updated: flagged on the stored tariff) are taken from the CDR."""
@@ -179,6 +245,23 @@ def _parse(doc: Any, version: str, where: str, row: ForeignCdr) -> Tariff:
         doc.setdefault("country_code", row.country_code)
         doc.setdefault("party_id", row.party_id)
         doc.setdefault("last_updated", transport.iso(row.received_at))
+    tid = doc.get("id")
+    ck = (row.tenant_id, row.country_code, row.party_id, str(tid), version)
+    try:
+        text = transport.dumps(doc)
+    except (TypeError, ValueError):  # not serializable as we send JSON: never cached
+        return _parse_lenient(doc, version, where)
+    hit = _PARSED.get(ck)
+    if hit is not None and hit[0] == text:
+        return hit[1]
+    tariff = _parse_lenient(doc, version, where)
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[ck] = (text, tariff)
+    return tariff
+
+
+def _parse_lenient(doc: dict[str, Any], version: str, where: str) -> Tariff:
     try:
         return parse_tariff(doc, ocpi_version=version)
     except PricingInputError as exc:
@@ -192,14 +275,14 @@ def _parse(doc: Any, version: str, where: str, row: ForeignCdr) -> Tariff:
 
 
 def _tariffs(
-    row: ForeignCdr, cdr: Mapping[str, Any], location: Mapping[str, Any] | None, version: str
+    row: ForeignCdr,
+    objects: StoredObjects,
+    cdr: Mapping[str, Any],
+    location: Mapping[str, Any] | None,
+    version: str,
 ) -> tuple[Tariff, list[Tariff]]:
     """(the default tariff, every tariff the periods may name)."""
-    period_ids = [
-        p["tariff_id"]
-        for p in cdr.get("charging_periods") or []
-        if isinstance(p, Mapping) and isinstance(p.get("tariff_id"), str)
-    ]
+    period_ids = _period_tariff_ids(cdr)
     embedded = [t for t in cdr.get("tariffs") or [] if isinstance(t, Mapping)]
     if embedded:
         parsed = [_parse(t, version, f"$.tariffs[{i}]", row) for i, t in enumerate(embedded)]
@@ -213,7 +296,7 @@ def _tariffs(
         )
     parsed = []
     for tid in dict.fromkeys(key(i) for i in ids):
-        doc = _stored(row, "tariffs", tid)
+        doc = objects.get("tariffs", tid)
         if doc is None:
             raise _CannotReprice(f"tariff {tid!r} was never published to us")
         parsed.append(_parse(doc, version, f"tariff {tid!r}", row))
@@ -237,17 +320,20 @@ def _reconcile(
     raise AssertionError("unreachable")
 
 
-def cdr_reprice(*, cdr_pk: int, version: str) -> ForeignCdr:
-    """Re-price one stored CDR and record the outcome on it (replacing an earlier one)."""
-    row = ForeignCdr.objects.select_for_update().get(pk=cdr_pk)
+def reprice(row: ForeignCdr, *, version: str, objects: StoredObjects | None = None) -> None:
+    """Re-price a CDR (stored or about to be) and set the outcome on the row, replacing an
+    earlier one: `repriced_excl_vat`, `difference_excl_vat` and our flags. Not saved.
+    `objects`: the partner's stored objects already read (`stored_objects`)."""
     cdr: Mapping[str, Any] = row.data if isinstance(row.data, Mapping) else {}
+    if objects is None:
+        objects = StoredObjects(row.tenant_id, row.country_code, row.party_id)
     flags: list[Flag] = [f for f in row.flags if f.get("rule") not in _OURS]
     repriced: Decimal | None = None
     difference: Decimal | None = None
     try:
-        location = _location(row, cdr, version)
+        location = _location(objects, cdr, version)
         tz = _time_zone(cdr, location, version)
-        default, others = _tariffs(row, cdr, location, version)
+        default, others = _tariffs(row, objects, cdr, location, version)
         fields = _PRICING_FIELDS.get(version, _PRICING_FIELDS["2.2.1"])
         subset = {k: cdr[k] for k in fields if cdr.get(k) is not None}
         rec = _reconcile(default, subset, tz, version, others)
@@ -267,6 +353,12 @@ def cdr_reprice(*, cdr_pk: int, version: str) -> ForeignCdr:
     row.repriced_excl_vat = repriced
     row.difference_excl_vat = difference
     row.flags = flags
+
+
+def cdr_reprice(*, cdr_pk: int, version: str) -> ForeignCdr:
+    """Re-price one stored CDR and record the outcome on it (replacing an earlier one)."""
+    row = ForeignCdr.objects.select_for_update().get(pk=cdr_pk)
+    reprice(row, version=version)
     row.save(update_fields=["repriced_excl_vat", "difference_excl_vat", "flags", "updated_at"])
     return row
 

@@ -33,6 +33,7 @@ from apps.parties.contracts import PartyRole
 from apps.roaming import transport
 from apps.roaming.contracts import OcpiRole, OcpiVersion
 from apps.roaming.models import ForeignObject, OcpiConnection, OcpiPartyRole
+from apps.roaming.services.emsp_in import ConnectionCpo
 from apps.tokens import api as tokens_api
 from apps.tokens.contracts import ProfileType, TokenInput, TokenRecord, TokenType, WhitelistType
 
@@ -67,7 +68,7 @@ class ReceivedToken:
     flags: tuple[dict[str, str], ...] = field(default_factory=tuple)
 
 
-def connection_actor(conn: OcpiConnection) -> Actor:
+def connection_actor(conn: OcpiConnection | ConnectionCpo) -> Actor:
     """Who changes data when a partner calls us: the connection, by id and name."""
     return Actor.system(f"OCPI connection {conn.pk} ({conn.name})")
 
