@@ -8,47 +8,34 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Exists, Max, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models import Exists, OuterRef, Q
 
+from apps.common.keyset import keyset_page
 from apps.locations import selectors
 from apps.locations.contracts import LocationRecord
-from apps.locations.models import ChargeStation, Connector, Evse, Location
+from apps.locations.models import ChargeStation, Evse, Location
 
 
 def _published(tenant_id: int, location_ids: Collection[int] | None) -> Any:
-    """The tenant's locations a roaming partner may see, with their OCPI `last_updated`
-    (`ocpi_lu`: the latest of the location, its EVSEs and their connectors). Never: an
-    unpublished location, a location whose stations are all home chargers (HCC flag)."""
-    home = ChargeStation.objects.filter(location=OuterRef("pk")).exclude(hcc="")
+    """The tenant's locations a roaming partner may see. Never: an unpublished location, a
+    location whose stations are all home chargers (HCC flag). Those home-only locations are
+    read first (few; none for most CPOs) and left out by id, so the count and the pages are
+    plain range reads of the partial index (tenant, last_updated, id) WHERE publish."""
     public_evse = Evse.objects.filter(location=OuterRef("pk")).filter(
         Q(charge_station__isnull=True) | Q(charge_station__hcc="")
     )
-    evse_lu = (
-        Evse.objects.filter(location=OuterRef("pk"))
-        .order_by()
-        .values("location")
-        .annotate(m=Max("updated_at"))
-        .values("m")
-    )
-    connector_lu = (
-        Connector.objects.filter(evse__location=OuterRef("pk"))
-        .order_by()
-        .values("evse__location")
-        .annotate(m=Max("updated_at"))
-        .values("m")
-    )
-    qs = (
-        Location.objects.filter(tenant_id=tenant_id, publish=True)
-        .exclude(Exists(home) & ~Exists(public_evse))
-        .annotate(
-            ocpi_lu=Greatest(
-                "updated_at",
-                Coalesce(Subquery(evse_lu), "updated_at"),
-                Coalesce(Subquery(connector_lu), "updated_at"),
-            )
+    home_only = list(
+        Location.objects.filter(
+            pk__in=ChargeStation.objects.filter(tenant_id=tenant_id, location__isnull=False)
+            .exclude(hcc="")
+            .values("location_id")
         )
+        .exclude(Exists(public_evse))
+        .values_list("pk", flat=True)
     )
+    qs = Location.objects.filter(tenant_id=tenant_id, publish=True)
+    if home_only:
+        qs = qs.exclude(pk__in=home_only)
     if location_ids is not None:
         qs = qs.filter(pk__in=list(location_ids))
     return qs
@@ -77,20 +64,23 @@ def ocpi_location_page(
     date_to: datetime | None,
     offset: int,
     limit: int,
-) -> tuple[int, list[LocationRecord]]:
-    """(total, page) of the locations published to a partner (`location_ids`: the ones it
-    may see, None: all), oldest `last_updated` first, then id; home chargers' EVSEs left
-    out. A tenant's locations are counted in thousands: the page is cut by OFFSET over the
-    computed `last_updated` (no index can hold a maximum over three tables)."""
-    qs = _published(tenant_id, location_ids)
-    if date_from is not None:
-        qs = qs.filter(ocpi_lu__gte=date_from)
-    if date_to is not None:
-        qs = qs.filter(ocpi_lu__lt=date_to)
-    total = qs.count()
-    ids = list(qs.order_by("ocpi_lu", "id").values_list("id", flat=True)[offset : offset + limit])
-    records = selectors.location_records(tenant_id=tenant_id, ids=ids)
-    return total, _without_home_chargers(tenant_id, records)
+    after: tuple[datetime, int] | None = None,
+) -> tuple[int, list[LocationRecord], tuple[datetime, int] | None]:
+    """(total, page, cursor of the next page or None) of the locations published to a
+    partner (`location_ids`: the ones it may see, None: all), by the stored `last_updated`
+    then id, oldest first (apps.common.keyset: after the cursor `after`, else from
+    `offset`); home chargers' EVSEs left out."""
+    page = keyset_page(
+        _published(tenant_id, location_ids),
+        "last_updated",
+        date_from=date_from,
+        date_to=date_to,
+        offset=offset,
+        limit=limit,
+        after=after,
+    )
+    records = selectors.location_records(tenant_id=tenant_id, ids=page.ids)
+    return page.total, _without_home_chargers(tenant_id, records), page.last
 
 
 def ocpi_location_get(

@@ -90,7 +90,9 @@ def _evse(e: Evse) -> EvseRecord:
 
 def _location(loc: Location) -> LocationRecord:
     evses = tuple(_evse(e) for e in loc.evses.all())
-    last = max([loc.updated_at, *(e.last_updated for e in evses)])
+    # The stored OCPI last_updated (what the partners' pulls order and filter by) is the
+    # latest of the whole tree, home chargers' EVSEs included: never below what is shown.
+    last = max([loc.updated_at, loc.last_updated, *(e.last_updated for e in evses)])
     return LocationRecord(
         platform_id=loc.pk,
         country_code=loc.party.country_code,
