@@ -23,7 +23,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.common.errors import NotFound
-from apps.common.services import version_tag
+from apps.common.services import version_tag, version_tag_of
 from apps.locations.contracts import (
     ChargeStationRecord,
     CommandKind,
@@ -772,7 +772,127 @@ def charge_station_command_get(*, tenant_id: int, command_id: int) -> CommandOut
     return command_outcome(row)
 
 
+_LOCATION_VALUES = (
+    "id",
+    "party__country_code",
+    "party__party_id",
+    "ocpi_id",
+    "publish",
+    "name",
+    "address",
+    "city",
+    "postal_code",
+    "state",
+    "country",
+    "latitude",
+    "longitude",
+    "time_zone",
+    "parking_type",
+    "opening_times",
+    "charging_when_closed",
+    "updated_at",
+    "last_updated",
+)
+_EVSE_VALUES = (
+    "id",
+    "location_id",
+    "uid",
+    "evse_id",
+    "status",
+    "capabilities",
+    "floor_level",
+    "physical_reference",
+    "charge_station_id",
+    "ocpp_evse_id",
+    "updated_at",
+)
+_CONNECTOR_VALUES = (
+    "evse_id",
+    "connector_id",
+    "standard",
+    "format",
+    "power_type",
+    "max_voltage",
+    "max_amperage",
+    "max_electric_power",
+    "updated_at",
+)
+
+
 def location_records(*, tenant_id: int, ids: list[int]) -> list[LocationRecord]:
-    """These locations of the tenant (with EVSEs and connectors) in the order of `ids`."""
-    found = {loc.pk: _location(loc) for loc in _locations().filter(tenant_id=tenant_id, pk__in=ids)}
+    """These locations of the tenant (with EVSEs and connectors) in the order of `ids`: the
+    records `location_get` gives, read as plain rows in three queries (a partner's page of
+    100 locations is 1,100 rows: no model instances, no per-row prefetch querysets)."""
+    locs = list(Location.objects.filter(tenant_id=tenant_id, pk__in=ids).values(*_LOCATION_VALUES))
+    if not locs:
+        return []
+    # EVSEs with their connectors in one query (LEFT JOIN: an EVSE without any is one row
+    # with no connector), in (location, uid, connector id) order
+    by_location: dict[int, list[EvseRecord]] = {}
+    rows = (
+        Evse.objects.filter(location_id__in=[r["id"] for r in locs])
+        .order_by("location_id", "uid", "id", "connectors__connector_id")
+        .values_list(*_EVSE_VALUES, *(f"connectors__{f}" for f in _CONNECTOR_VALUES))
+    )
+    n = len(_EVSE_VALUES)
+    evse_rows: dict[int, tuple[Any, ...]] = {}
+    connectors: dict[int, list[ConnectorRecord]] = {}
+    for row in rows:
+        evse_rows.setdefault(row[0], row[:n])
+        c = row[n:]
+        if c[1] is not None:  # connector_id
+            connectors.setdefault(row[0], []).append(
+                ConnectorRecord(
+                    id=c[1],
+                    standard=c[2],
+                    format=c[3],
+                    power_type=c[4],
+                    max_voltage=c[5],
+                    max_amperage=c[6],
+                    max_electric_power=c[7],
+                    last_updated=c[8],
+                )
+            )
+    for e in evse_rows.values():
+        by_location.setdefault(e[1], []).append(
+            EvseRecord(
+                uid=e[2],
+                evse_id=e[3],
+                status=e[4],
+                capabilities=tuple(e[5] or ()),
+                floor_level=e[6],
+                physical_reference=e[7],
+                charge_station_id=e[8],
+                ocpp_evse_id=e[9],
+                connectors=tuple(connectors.get(e[0], ())),
+                last_updated=e[10],
+            )
+        )
+    found = {}
+    for r in locs:
+        location_evses = tuple(by_location.get(r["id"], ()))
+        found[r["id"]] = LocationRecord(
+            platform_id=r["id"],
+            country_code=r["party__country_code"],
+            party_id=r["party__party_id"],
+            id=r["ocpi_id"],
+            publish=r["publish"],
+            name=r["name"],
+            address=r["address"],
+            city=r["city"],
+            postal_code=r["postal_code"],
+            state=r["state"],
+            country=r["country"],
+            latitude=r["latitude"],
+            longitude=r["longitude"],
+            time_zone=r["time_zone"],
+            parking_type=r["parking_type"],
+            opening_times=r["opening_times"],
+            charging_when_closed=r["charging_when_closed"],
+            evses=location_evses,
+            last_updated=max(
+                [r["updated_at"], r["last_updated"], *(e.last_updated for e in location_evses)]
+            ),
+            etag=version_tag_of(r["id"], r["updated_at"]),
+        )
     return [found[i] for i in ids if i in found]
