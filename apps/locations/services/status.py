@@ -42,11 +42,12 @@ def evse_statuses_record(
     if not last:
         return
     at = now or timezone.now()
+    stamp = Evse._meta.get_field("updated_at").get_db_prep_save(at, connection)  # SQLite: text
     with connection.cursor() as cur:
         cur.executemany(
             _STATUS_UPDATE,
             [
-                [status, at, station, evse, status]
+                [status, stamp, station, evse, status]
                 for (station, evse), status in sorted(last.items())
             ],
         )
