@@ -87,7 +87,7 @@ def keyset_page(
     rows = list(page.values_list(stamp, "id")[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
-    return KeysetPage(total, [pk for _, pk in rows], tuple(rows[-1]) if more else None)  # type: ignore[arg-type]
+    return KeysetPage(total, [pk for _, pk in rows], tuple(rows[-1]) if more else None)
 
 
 def keyset_page_ids(

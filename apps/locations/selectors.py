@@ -829,17 +829,23 @@ class _Micros(Func):
     Elsewhere the column itself. `_at` turns either into the aware datetime."""
 
     output_field = BigIntegerField()
+    template = "%(expressions)s"
 
     @property
     def convert_value(self) -> Any:  # the value as read: `_at` makes the datetime
-        return self._convert_value_noop
+        return _as_read
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return compiler.compile(self.source_expressions[0])
+    def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            template="(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)::bigint",
+            **extra_context,
+        )
 
-    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"(EXTRACT(EPOCH FROM {sql}) * 1000000)::bigint", params
+
+def _as_read(value: Any, expression: Any, connection: Any) -> Any:
+    return value
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
