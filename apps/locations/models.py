@@ -156,6 +156,10 @@ class ChargeStation(TenantOwnedModel):
 
     class Meta:
         ordering = ["identity"]
+        indexes = [
+            # A tenant's home chargers (never published): read for every OCPI locations page
+            models.Index(fields=["tenant"], condition=~models.Q(hcc=""), name="station_home")
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(security_profile__in=[p.value for p in SecurityProfile]),

@@ -868,39 +868,35 @@ def location_records(*, tenant_id: int, ids: list[int]) -> list[LocationRecord]:
     locs = list(Location.objects.filter(tenant_id=tenant_id, pk__in=ids).values(*_LOCATION_VALUES))
     if not locs:
         return []
-    # EVSEs with their connectors in one query (LEFT JOIN: an EVSE without any is one row
-    # with no connector), in (location, uid, connector id) order
+    # EVSEs, then their connectors by EVSE id (the unique index (evse, connector_id): a
+    # join of the two made PostgreSQL hash all 50,000 connectors of the bench, 8 ms)
     by_location: dict[int, list[EvseRecord]] = {}
-    rows = (
-        Evse.objects.filter(location_id__in=[r["id"] for r in locs])
-        .annotate(e_at=_Micros("updated_at"), c_at=_Micros("connectors__updated_at"))
-        .order_by("location_id", "uid", "id", "connectors__connector_id")
-        .values_list(
-            *_EVSE_VALUES[:-1],
-            "e_at",
-            *(f"connectors__{f}" for f in _CONNECTOR_VALUES[:-1]),
-            "c_at",
-        )
-    )
-    n = len(_EVSE_VALUES)
-    evse_rows: dict[int, tuple[Any, ...]] = {}
+    evse_rows = {
+        row[0]: row
+        for row in Evse.objects.filter(location_id__in=[r["id"] for r in locs])
+        .annotate(at=_Micros("updated_at"))
+        .order_by("location_id", "uid", "id")
+        .values_list(*_EVSE_VALUES[:-1], "at")
+    }
     connectors: dict[int, list[ConnectorRecord]] = {}
-    for row in rows:
-        evse_rows.setdefault(row[0], row[:n])
-        c = row[n:]
-        if c[1] is not None:  # connector_id
-            connectors.setdefault(row[0], []).append(
-                ConnectorRecord(
-                    id=c[1],
-                    standard=c[2],
-                    format=c[3],
-                    power_type=c[4],
-                    max_voltage=c[5],
-                    max_amperage=c[6],
-                    max_electric_power=c[7],
-                    last_updated=_at(c[8]),
-                )
+    for c in (
+        Connector.objects.filter(evse_id__in=list(evse_rows))
+        .annotate(at=_Micros("updated_at"))
+        .order_by("evse_id", "connector_id")
+        .values_list(*_CONNECTOR_VALUES[:-1], "at")
+    ):
+        connectors.setdefault(c[0], []).append(
+            ConnectorRecord(
+                id=c[1],
+                standard=c[2],
+                format=c[3],
+                power_type=c[4],
+                max_voltage=c[5],
+                max_amperage=c[6],
+                max_electric_power=c[7],
+                last_updated=_at(c[8]),
             )
+        )
     for e in evse_rows.values():
         by_location.setdefault(e[1], []).append(
             EvseRecord(
