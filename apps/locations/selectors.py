@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db.models import (
-    BigIntegerField,
     Case,
     CharField,
     Count,
-    Func,
     OuterRef,
     Prefetch,
     Q,
@@ -23,10 +21,9 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from apps.common.errors import NotFound
-from apps.common.services import version_tag, version_tag_of
+from apps.common.services import version_tag
 from apps.locations.contracts import (
     ChargeStationRecord,
     CommandKind,
@@ -773,170 +770,3 @@ def charge_station_command_get(*, tenant_id: int, command_id: int) -> CommandOut
     if row is None:
         raise NotFound(f"no command {command_id} in this tenant")
     return command_outcome(row)
-
-
-_LOCATION_VALUES = (
-    "id",
-    "party__country_code",
-    "party__party_id",
-    "ocpi_id",
-    "publish",
-    "name",
-    "address",
-    "city",
-    "postal_code",
-    "state",
-    "country",
-    "latitude",
-    "longitude",
-    "time_zone",
-    "parking_type",
-    "opening_times",
-    "charging_when_closed",
-    "updated_at",
-    "last_updated",
-)
-_EVSE_VALUES = (
-    "id",
-    "location_id",
-    "uid",
-    "evse_id",
-    "status",
-    "capabilities",
-    "floor_level",
-    "physical_reference",
-    "charge_station_id",
-    "ocpp_evse_id",
-    "updated_at",
-)
-_CONNECTOR_VALUES = (
-    "evse_id",
-    "connector_id",
-    "standard",
-    "format",
-    "power_type",
-    "max_voltage",
-    "max_amperage",
-    "max_electric_power",
-    "updated_at",
-)
-
-
-class _Micros(Func):
-    """A timestamp as integer microseconds since the epoch on PostgreSQL: read as an int
-    by psycopg's C loader, where Django's timestamptz loader parses each text value in
-    Python (1,100 timestamps a page of locations: most of the page's reading time).
-    Elsewhere the column itself. `_at` turns either into the aware datetime."""
-
-    output_field = BigIntegerField()
-    template = "%(expressions)s"
-
-    @property
-    def convert_value(self) -> Any:  # the value as read: `_at` makes the datetime
-        return _as_read
-
-    def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
-        return self.as_sql(
-            compiler,
-            connection,
-            template="(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)::bigint",
-            **extra_context,
-        )
-
-
-def _as_read(value: Any, expression: Any, connection: Any) -> Any:
-    return value
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _at(value: Any) -> Any:
-    if isinstance(value, int):
-        return _EPOCH + timedelta(microseconds=value)
-    if isinstance(value, str):
-        value = parse_datetime(value)
-    if isinstance(value, datetime) and value.tzinfo is None:  # SQLite: naive UTC
-        return value.replace(tzinfo=UTC)
-    return value
-
-
-def location_records(*, tenant_id: int, ids: list[int]) -> list[LocationRecord]:
-    """These locations of the tenant (with EVSEs and connectors) in the order of `ids`: the
-    records `location_get` gives, read as plain rows in three queries (a partner's page of
-    100 locations is 1,100 rows: no model instances, no per-row prefetch querysets)."""
-    locs = list(Location.objects.filter(tenant_id=tenant_id, pk__in=ids).values(*_LOCATION_VALUES))
-    if not locs:
-        return []
-    # EVSEs, then their connectors by EVSE id (the unique index (evse, connector_id): a
-    # join of the two made PostgreSQL hash all 50,000 connectors of the bench, 8 ms)
-    by_location: dict[int, list[EvseRecord]] = {}
-    evse_rows = {
-        row[0]: row
-        for row in Evse.objects.filter(location_id__in=[r["id"] for r in locs])
-        .annotate(at=_Micros("updated_at"))
-        .order_by("location_id", "uid", "id")
-        .values_list(*_EVSE_VALUES[:-1], "at")
-    }
-    connectors: dict[int, list[ConnectorRecord]] = {}
-    for c in (
-        Connector.objects.filter(evse_id__in=list(evse_rows))
-        .annotate(at=_Micros("updated_at"))
-        .order_by("evse_id", "connector_id")
-        .values_list(*_CONNECTOR_VALUES[:-1], "at")
-    ):
-        connectors.setdefault(c[0], []).append(
-            ConnectorRecord(
-                id=c[1],
-                standard=c[2],
-                format=c[3],
-                power_type=c[4],
-                max_voltage=c[5],
-                max_amperage=c[6],
-                max_electric_power=c[7],
-                last_updated=_at(c[8]),
-            )
-        )
-    for e in evse_rows.values():
-        by_location.setdefault(e[1], []).append(
-            EvseRecord(
-                uid=e[2],
-                evse_id=e[3],
-                status=e[4],
-                capabilities=tuple(e[5] or ()),
-                floor_level=e[6],
-                physical_reference=e[7],
-                charge_station_id=e[8],
-                ocpp_evse_id=e[9],
-                connectors=tuple(connectors.get(e[0], ())),
-                last_updated=_at(e[10]),
-            )
-        )
-    found = {}
-    for r in locs:
-        location_evses = tuple(by_location.get(r["id"], ()))
-        found[r["id"]] = LocationRecord(
-            platform_id=r["id"],
-            country_code=r["party__country_code"],
-            party_id=r["party__party_id"],
-            id=r["ocpi_id"],
-            publish=r["publish"],
-            name=r["name"],
-            address=r["address"],
-            city=r["city"],
-            postal_code=r["postal_code"],
-            state=r["state"],
-            country=r["country"],
-            latitude=r["latitude"],
-            longitude=r["longitude"],
-            time_zone=r["time_zone"],
-            parking_type=r["parking_type"],
-            opening_times=r["opening_times"],
-            charging_when_closed=r["charging_when_closed"],
-            evses=location_evses,
-            last_updated=max(
-                [r["updated_at"], r["last_updated"], *(e.last_updated for e in location_evses)]
-            ),
-            etag=version_tag_of(r["id"], r["updated_at"]),
-        )
-    return [found[i] for i in ids if i in found]

@@ -357,9 +357,9 @@ def test_a_page_reads_the_partial_index_and_costs_the_same_at_any_offset(
 
 
 def test_the_pages_records_are_the_ones_location_get_reads(cpo: Any) -> None:
-    """`location_records` (plain rows, one query for EVSEs and connectors) builds what the
+    """`location_records` (plain rows: locations, EVSEs, connectors) builds what the
     model-based `location_get` does: EVSEs by uid, connectors by id, one without any."""
-    from apps.locations import selectors
+    from apps.locations import published, selectors
 
     loc = _location(cpo, "L1", minute=0)
     station = loc.stations.get()
@@ -369,7 +369,7 @@ def test_the_pages_records_are_the_ones_location_get_reads(cpo: Any) -> None:
     ConnectorFactory(evse=evse, connector_id="2", max_electric_power=None)
     ConnectorFactory(evse=evse, connector_id="1", standard="IEC_62196_T2_COMBO", power_type="DC")
     EvseFactory(charge_station=station, uid="L1-Z9", ocpp_evse_id=3)  # no connector
-    [record] = selectors.location_records(tenant_id=cpo.tenant_id, ids=[loc.pk])
+    [record] = published.location_records(tenant_id=cpo.tenant_id, ids=[loc.pk])
     assert record == selectors.location_get(tenant_id=cpo.tenant_id, location_id=loc.pk)
     assert [e.uid for e in record.evses] == ["L1-A0", "L1-E1", "L1-Z9"]
     assert [c.id for c in record.evses[0].connectors] == ["1", "2"]
