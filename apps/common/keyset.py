@@ -62,23 +62,22 @@ def keyset_page(
     offset: int,
     limit: int,
     after: tuple[datetime, int] | None = None,
-    count: bool = True,
 ) -> KeysetPage:
     """The page of `qs` in (`stamp`, id) order within [date_from, date_to): after the key
-    `after` when given (then `offset` is not used), else from `offset`. One COUNT (skipped,
-    total -1, with `count=False`), at most one key lookup, one seek of limit + 1 rows."""
+    `after` when given (then `offset` is not used), else from `offset`. One COUNT, at most
+    one key lookup, one seek of limit + 1 rows."""
     if date_from is not None:
         qs = qs.filter(**{f"{stamp}__gte": date_from})
     if date_to is not None:
         qs = qs.filter(**{f"{stamp}__lt": date_to})
-    total = qs.count() if count else -1
+    total = qs.count()
     if limit <= 0:
         return KeysetPage(total, [], None)
     ordered = qs.order_by(stamp, "id")
     if after is not None:
         page = _seek(ordered, stamp, after, inclusive=False)
     else:
-        if count and offset >= total:
+        if offset >= total:
             return KeysetPage(total, [], None)
         first = ordered.values_list(stamp, "id")[offset : offset + 1].first()
         if first is None:
