@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import zoneinfo
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
 
 from apps.common.contracts import HccFlag
 from apps.common.models import TenantOwnedModel, choices, in_enum
@@ -72,9 +75,22 @@ class Location(TenantOwnedModel):
     publish = models.BooleanField(default=True)
     opening_times = models.JSONField(null=True, blank=True)
     charging_when_closed = models.BooleanField(default=True)
+    # OCPI Location.last_updated: the latest change of the location, its EVSEs (their status
+    # included) and their connectors. Kept by the locations app's writes (`touch_locations`;
+    # the saves below), never lowered; what the partners' pulls page by and filter on.
+    last_updated = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["name", "id"]
+        indexes = [
+            # The OCPI sender list: a tenant's published locations in (last_updated, id)
+            # order, [date_from, date_to), keyset pages and their count.
+            models.Index(
+                fields=["tenant", "last_updated", "id"],
+                condition=models.Q(publish=True),
+                name="location_ocpi_page",
+            )
+        ]
         constraints = [
             models.UniqueConstraint(fields=["party", "ocpi_id"], name="location_ocpi_id_unique"),
             models.CheckConstraint(
@@ -86,6 +102,10 @@ class Location(TenantOwnedModel):
 
     def __str__(self) -> str:
         return self.name or self.ocpi_id
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        touch_locations(Location.objects.filter(pk=self.pk), self.updated_at)
 
 
 class ChargeStation(TenantOwnedModel):
@@ -136,6 +156,10 @@ class ChargeStation(TenantOwnedModel):
 
     class Meta:
         ordering = ["identity"]
+        indexes = [
+            # A tenant's home chargers (never published): read for every OCPI locations page
+            models.Index(fields=["tenant"], condition=~models.Q(hcc=""), name="station_home")
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(security_profile__in=[p.value for p in SecurityProfile]),
@@ -186,6 +210,10 @@ class Evse(TenantOwnedModel):
     def __str__(self) -> str:
         return self.evse_id or self.uid
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        touch_locations(Location.objects.filter(pk=self.location_id), self.updated_at)
+
 
 class Connector(TenantOwnedModel):
     evse = models.ForeignKey(Evse, on_delete=models.PROTECT, related_name="connectors")
@@ -214,6 +242,49 @@ class Connector(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.evse} #{self.connector_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        touch_locations(
+            Location.objects.filter(pk__in=Evse.objects.filter(pk=self.evse_id).values("location")),
+            self.updated_at,
+        )
+
+
+def tree_last_updated() -> Any:
+    """The OCPI last_updated of a location computed from its rows (an expression over
+    Location): the latest `updated_at` of the location, its EVSEs and their connectors."""
+    evse_lu = (
+        Evse.objects.filter(location=models.OuterRef("pk"))
+        .order_by()
+        .values("location")
+        .annotate(m=models.Max("updated_at"))
+        .values("m")
+    )
+    connector_lu = (
+        Connector.objects.filter(evse__location=models.OuterRef("pk"))
+        .order_by()
+        .values("evse__location")
+        .annotate(m=models.Max("updated_at"))
+        .values("m")
+    )
+    return Greatest(
+        "updated_at",
+        Coalesce(models.Subquery(evse_lu), "updated_at"),
+        Coalesce(models.Subquery(connector_lu), "updated_at"),
+    )
+
+
+def refresh_last_updated(locations: models.QuerySet[Location]) -> int:
+    """Recompute the stored `last_updated` of these locations from their rows (a repair,
+    and what the migration that added it did); lowers it too."""
+    return locations.update(last_updated=tree_last_updated())
+
+
+def touch_locations(locations: models.QuerySet[Location], at: Any) -> int:
+    """Raise the `last_updated` of these locations to `at` (never lower it): one UPDATE.
+    Every write of a location, EVSE or connector calls it with the instant it wrote."""
+    return locations.filter(last_updated__lt=at).update(last_updated=at)
 
 
 class StationConnectionEvent(TenantOwnedModel):

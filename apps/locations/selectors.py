@@ -90,7 +90,9 @@ def _evse(e: Evse) -> EvseRecord:
 
 def _location(loc: Location) -> LocationRecord:
     evses = tuple(_evse(e) for e in loc.evses.all())
-    last = max([loc.updated_at, *(e.last_updated for e in evses)])
+    # The stored OCPI last_updated (what the partners' pulls order and filter by) is the
+    # latest of the whole tree, home chargers' EVSEs included: never below what is shown.
+    last = max([loc.updated_at, loc.last_updated, *(e.last_updated for e in evses)])
     return LocationRecord(
         platform_id=loc.pk,
         country_code=loc.party.country_code,
@@ -768,9 +770,3 @@ def charge_station_command_get(*, tenant_id: int, command_id: int) -> CommandOut
     if row is None:
         raise NotFound(f"no command {command_id} in this tenant")
     return command_outcome(row)
-
-
-def location_records(*, tenant_id: int, ids: list[int]) -> list[LocationRecord]:
-    """These locations of the tenant (with EVSEs and connectors) in the order of `ids`."""
-    found = {loc.pk: _location(loc) for loc in _locations().filter(tenant_id=tenant_id, pk__in=ids)}
-    return [found[i] for i in ids if i in found]

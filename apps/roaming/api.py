@@ -63,6 +63,7 @@ connection_detail = selectors.connection_detail
 # (services/cpo_push.py). The connections area calls `cpo_interest_sync` when a connection is
 # registered, suspended, resumed or closed.
 PageQuery = publishing.PageQuery
+SenderPage = publishing.SenderPage
 sender_locations = publishing.sender_locations
 sender_location = publishing.sender_location
 sender_tariffs = publishing.sender_tariffs

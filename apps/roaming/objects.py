@@ -79,13 +79,24 @@ _CDR_COSTS = (
 )
 
 
+_VERSIONS = {v.value: v.value for v in OcpiVersion}
+
+
 def _v(version: str) -> str:
-    return OcpiVersion(version).value  # ValueError for a version we do not speak
+    try:
+        return _VERSIONS[version]  # a dict, not the enum's lookup: called per connector
+    except (KeyError, TypeError):
+        raise ValueError(f"{version!r} is not a valid OcpiVersion") from None
+
+
+_PLAIN = frozenset({str, int, bool, Decimal, float})
 
 
 def clean(value: Any) -> Any:
     """Drop `None` and "" recursively from dicts (an optional field is omitted, not null);
     datetimes become OCPI DateTime strings."""
+    if value.__class__ in _PLAIN:  # most values: no ABC isinstance checks (a hot path)
+        return value
     if isinstance(value, Mapping):
         return {k: clean(v) for k, v in value.items() if v is not None and v != ""}
     if isinstance(value, list | tuple):
@@ -93,6 +104,23 @@ def clean(value: Any) -> Any:
     if isinstance(value, datetime):
         return transport.iso(value)
     return value
+
+
+def _clean_around(value: Mapping[str, Any], ready: str) -> dict[str, Any]:
+    """`clean(value)` when its `ready` entry is already clean (a list of objects built by
+    `clean`): that entry is not walked a second time (a page of 100 locations has 1,000
+    connectors, each cleaned once, not once per level)."""
+    return {k: v if k == ready else clean(v) for k, v in value.items() if v is not None and v != ""}
+
+
+def _clean_flat(value: Mapping[str, Any]) -> dict[str, Any]:
+    """`clean(value)` of a dict of plain values and datetimes, nothing nested (a connector:
+    500 of them on a page of locations)."""
+    return {
+        k: transport.iso(v) if isinstance(v, datetime) else v
+        for k, v in value.items()
+        if v is not None and v != ""
+    }
 
 
 def money(value: Decimal | int | str) -> Decimal:
@@ -132,7 +160,7 @@ def connector_object(c: ConnectorRecord, *, version: str) -> dict[str, Any] | No
             "amperage": c.max_amperage,
             "last_updated": transport.iso(c.last_updated),
         }
-    return clean(
+    return _clean_flat(
         {
             "id": c.id,
             "standard": c.standard,
@@ -159,7 +187,7 @@ def evse_object(e: EvseRecord, *, version: str) -> dict[str, Any] | None:
     caps = list(e.capabilities)
     if _v(version) == V211:
         caps = [c for c in caps if c in _CAPABILITIES_211]
-    return clean(
+    return _clean_around(
         {
             "uid": e.uid,
             "evse_id": e.evse_id,
@@ -169,7 +197,8 @@ def evse_object(e: EvseRecord, *, version: str) -> dict[str, Any] | None:
             "floor_level": e.floor_level,
             "physical_reference": e.physical_reference,
             "last_updated": evse_last_updated(e),
-        }
+        },
+        "connectors",
     )
 
 
@@ -200,20 +229,22 @@ def location_object(loc: LocationRecord, *, version: str) -> dict[str, Any]:
         "last_updated": location_last_updated(loc),
     }
     if _v(version) == V211:
-        return clean(
+        return _clean_around(
             {
                 "type": _LOCATION_TYPE_211.get(loc.parking_type, "UNKNOWN"),
                 **common,
-            }
+            },
+            "evses",
         )
-    return clean(
+    return _clean_around(
         {
             "country_code": loc.country_code,
             "party_id": loc.party_id,
             **common,
             "publish": True,  # only published locations leave the platform
             "parking_type": loc.parking_type,
-        }
+        },
+        "evses",
     )
 
 

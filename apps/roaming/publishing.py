@@ -33,12 +33,25 @@ from apps.tariffs import api as tariffs_api
 @dataclass(frozen=True)
 class PageQuery:
     """A sender GET's filters: [date_from, date_to) on last_updated, offset, limit (capped
-    by the caller)."""
+    by the caller); `after`: the (last_updated, id) cursor the previous page's Link carries
+    (then the page starts after it, and `offset` only numbers the position)."""
 
     date_from: datetime | None
     date_to: datetime | None
     offset: int
     limit: int
+    after: tuple[datetime, int] | None = None
+
+
+@dataclass(frozen=True)
+class SenderPage:
+    """A sender list's page: `total` matching the filters, the objects, and where the next
+    page starts: `after` (a cursor, keyset lists) or `more` alone (offset lists)."""
+
+    total: int
+    items: list[dict[str, Any]]
+    more: bool
+    after: tuple[datetime, int] | None = None
 
 
 def _connection(tenant_id: int, connection_id: int) -> OcpiConnection:
@@ -97,17 +110,19 @@ def used_location(
 
 def sender_locations(
     *, tenant_id: int, connection_id: int, version: str, query: PageQuery
-) -> tuple[int, list[dict[str, Any]]]:
+) -> SenderPage:
     conn = _connection(tenant_id, connection_id)
-    total, records = locations_api.ocpi_location_page(
+    total, records, after = locations_api.ocpi_location_page(
         tenant_id=tenant_id,
         location_ids=visible_location_ids(conn),
         date_from=query.date_from,
         date_to=query.date_to,
         offset=query.offset,
         limit=query.limit,
+        after=query.after,
     )
-    return total, [objects.location_object(r, version=version) for r in records]
+    items = [objects.location_object(r, version=version) for r in records]
+    return SenderPage(total, items, more=after is not None, after=after)
 
 
 def published_location(
@@ -149,17 +164,19 @@ def sender_location(
 
 def sender_tariffs(
     *, tenant_id: int, connection_id: int, version: str, query: PageQuery, now: datetime
-) -> tuple[int, list[dict[str, Any]]]:
+) -> SenderPage:
     _connection(tenant_id, connection_id)  # the caller's connection must be this tenant's
-    total, records = tariffs_api.ocpi_tariff_page(
+    total, records, after = tariffs_api.ocpi_tariff_page(
         tenant_id=tenant_id,
         at=now,
         date_from=query.date_from,
         date_to=query.date_to,
         offset=query.offset,
         limit=query.limit,
+        after=query.after,
     )
-    return total, [objects.tariff_object(r, version=version) for r in records]
+    items = [objects.tariff_object(r, version=version) for r in records]
+    return SenderPage(total, items, more=after is not None, after=after)
 
 
 def sender_sessions(

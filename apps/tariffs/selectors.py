@@ -9,6 +9,7 @@ from django.db.models import Max, OuterRef, Subquery
 from django.db.models.functions import Greatest
 
 from apps.common.errors import NotFound
+from apps.common.keyset import keyset_page
 from apps.tariffs.contracts import (
     BillingEngine,
     ImportStatus,
@@ -379,10 +380,13 @@ def ocpi_tariff_page(
     date_to: datetime | None,
     offset: int,
     limit: int,
-) -> tuple[int, list[TariffRecord]]:
-    """(total, page) of the tariffs a CPO publishes: its WHOLESALE tariffs (the station
-    price) that have a version, oldest `last_updated` (the tariff's or its newest
-    version's) first, then id. Counted in tens per tenant: OFFSET over the computed value."""
+    after: tuple[datetime, int] | None = None,
+) -> tuple[int, list[TariffRecord], tuple[datetime, int] | None]:
+    """(total, page, cursor of the next page or None) of the tariffs a CPO publishes: its
+    WHOLESALE tariffs (the station price) that have a version, oldest `last_updated` (the
+    tariff's or its newest version's) first, then id. Paged by apps.common.keyset (after the
+    cursor `after`, else from `offset`) over the computed value: a tenant's tariffs are
+    counted in tens, no index needed."""
     newest = (
         TariffVersion.objects.filter(tariff=OuterRef("pk"))
         .order_by()
@@ -397,16 +401,20 @@ def ocpi_tariff_page(
         .filter(newest__isnull=False)
         .annotate(ocpi_lu=Greatest("updated_at", "newest"))
     )
-    if date_from is not None:
-        qs = qs.filter(ocpi_lu__gte=date_from)
-    if date_to is not None:
-        qs = qs.filter(ocpi_lu__lt=date_to)
-    total = qs.count()
-    ids = list(qs.order_by("ocpi_lu", "id").values_list("id", flat=True)[offset : offset + limit])
+    page = keyset_page(
+        qs,
+        "ocpi_lu",
+        date_from=date_from,
+        date_to=date_to,
+        offset=offset,
+        limit=limit,
+        after=after,
+    )
+    ids = page.ids
     rows = {
         t.pk: t
         for t in Tariff.objects.filter(pk__in=ids)
         .select_related("party")
         .prefetch_related("versions")
     }
-    return total, [_tariff(rows[i], at) for i in ids if i in rows]
+    return page.total, [_tariff(rows[i], at) for i in ids if i in rows], page.last

@@ -16,14 +16,23 @@ import pytest
 from django.db import models
 
 from apps.common import crypto
+from apps.locations.models import Connector, Evse, Location, refresh_last_updated
 from apps.roaming import transport
 from apps.roaming.models import OcpiConnection, OcpiEndpoint, OcpiPartyRole
 from tests.factories import PartyFactory
 
 
 def stamp(row: models.Model, at: datetime) -> None:
-    """Set a row's `updated_at` (auto_now: only an UPDATE can set it)."""
+    """Set a row's `updated_at` (auto_now: only an UPDATE can set it); a location's, an
+    EVSE's or a connector's also sets its location's stored OCPI `last_updated` to what its
+    rows now say (the pulls page by it)."""
     type(row)._default_manager.filter(pk=row.pk).update(updated_at=at)
+    if isinstance(row, Location):
+        refresh_last_updated(Location.objects.filter(pk=row.pk))
+    elif isinstance(row, Evse):
+        refresh_last_updated(Location.objects.filter(pk=row.location_id))
+    elif isinstance(row, Connector):
+        refresh_last_updated(Location.objects.filter(evses=row.evse_id))
 
 
 def connect(

@@ -395,8 +395,8 @@ def test_locations_sync_puts_changed_published_locations_once(
     for row in (hidden, setup.station.location):
         stamp(row, NOW - timedelta(minutes=1))
     stamp(old, NOW - timedelta(hours=1))  # outside the window: pushed when it last changed
-    for model in (type(setup.connector), type(setup.station.evses.get())):
-        model.objects.filter(tenant=setup.tenant).update(updated_at=NOW - timedelta(minutes=2))
+    for row in (setup.connector, setup.station.evses.get()):
+        stamp(row, NOW - timedelta(minutes=2))
     assert cpo_push.cpo_locations_sync(now=NOW) == 1
     assert cpo_push.cpo_locations_sync(now=NOW) == 0  # same version: no second PUT
     assert push.push_drain(connection_id=setup.conn.pk, now=NOW) == 1

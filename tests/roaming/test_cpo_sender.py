@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.test import Client
 
+from apps.common.cursors import encode_time_cursor
 from apps.roaming import transport
 from apps.roaming.models import OcpiPublishedLocation
 from tests.factories import (
@@ -67,8 +68,7 @@ def test_pagination_headers_link_keeps_filters_and_date_to_is_exclusive(
     client: Client, cpo: Any, settings: Any
 ) -> None:
     settings.OCPI_PAGE_LIMIT = 3
-    for i in range(6):
-        _location(cpo, f"L{i}", minute=i)
+    locs = [_location(cpo, f"L{i}", minute=i) for i in range(6)]
     date_from = transport.iso(T0 + timedelta(minutes=1))  # inclusive: L1 in
     date_to = transport.iso(T0 + timedelta(minutes=5))  # exclusive: L5 out
     url = f"/ocpi/2.2.1/cpo/locations?date_from={date_from}&date_to={date_to}&limit=2"
@@ -85,6 +85,8 @@ def test_pagination_headers_link_keeps_filters_and_date_to_is_exclusive(
         "date_to": [date_to],
         "offset": ["2"],
         "limit": ["2"],
+        # the keyset position after the page's last location, L2 (last updated T0 + 2 min)
+        "cursor": [encode_time_cursor(T0 + timedelta(minutes=2), locs[2].pk)],
     }
     second = _get(client, target)
     assert _ids(second) == ["L3", "L4"]
@@ -93,13 +95,13 @@ def test_pagination_headers_link_keeps_filters_and_date_to_is_exclusive(
 
 def test_limit_is_capped_by_the_server(client: Client, cpo: Any, settings: Any) -> None:
     settings.OCPI_PAGE_LIMIT = 2
-    for i in range(3):
-        _location(cpo, f"L{i}", minute=i)
+    locs = [_location(cpo, f"L{i}", minute=i) for i in range(3)]
     resp = _get(client, "/ocpi/2.2.1/cpo/locations?limit=50")
     assert _ids(resp) == ["L0", "L1"]
     assert (resp["X-Limit"], resp["X-Total-Count"]) == ("2", "3")
     query = parse_qs(urlsplit(transport.parse_next_link(resp["Link"]) or "").query)
-    assert query == {"offset": ["2"], "limit": ["2"]}
+    cursor = encode_time_cursor(T0 + timedelta(minutes=1), locs[1].pk)
+    assert query == {"offset": ["2"], "limit": ["2"], "cursor": [cursor]}
 
 
 def test_order_is_stable_under_inserts_while_crawling(client: Client, cpo: Any) -> None:

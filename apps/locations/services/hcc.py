@@ -6,7 +6,7 @@ from django.db import transaction
 
 from apps.common.contracts import Actor, HccFlag
 from apps.common.errors import NotFound
-from apps.locations.models import ChargeStation
+from apps.locations.models import ChargeStation, Location, touch_locations
 from apps.parties import api as parties_api
 
 
@@ -36,6 +36,8 @@ def charge_stations_hcc_set(
         before = station.hcc
         station.hcc = new
         station.save(update_fields=["hcc", "updated_at"])
+        # A home charger's EVSEs are never published: its location's OCPI view changes.
+        touch_locations(Location.objects.filter(pk=station.location_id), station.updated_at)
         parties_api.audit(
             tenant_id,
             actor,

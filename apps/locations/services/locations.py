@@ -195,7 +195,8 @@ def evse_put(
     if problems:
         raise ValidationFailed("invalid EVSE", problems=tuple(problems))
     _save_tree(evse, connectors, location)
-    Location.objects.filter(pk=location.pk).update(updated_at=timezone.now())
+    now = timezone.now()  # after the EVSE's and connectors' saves: the latest of the tree
+    Location.objects.filter(pk=location.pk).update(updated_at=now, last_updated=now)
     parties_api.audit(
         tenant_id,
         actor,

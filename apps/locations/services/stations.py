@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.common.contracts import Actor
@@ -15,7 +16,7 @@ from apps.common.secrets import generate_secret, hash_secret
 from apps.common.services import check_version, validated_save
 from apps.locations import selectors
 from apps.locations.contracts import ChargeStationRecord, OcppVersion, SecurityProfile
-from apps.locations.models import ChargeStation, Evse, Location
+from apps.locations.models import ChargeStation, Evse, Location, touch_locations
 from apps.locations.services.fields import STATION_FIELDS, assign
 from apps.parties import api as parties_api
 
@@ -158,11 +159,19 @@ def _map_evses(
             continue
     if problems:
         return problems
-    Evse.objects.filter(charge_station=station).update(charge_station=None, ocpp_evse_id=None)
+    now = timezone.now()
+    before = set(Evse.objects.filter(charge_station=station).values_list("location_id", flat=True))
+    Evse.objects.filter(charge_station=station).update(
+        charge_station=None, ocpp_evse_id=None, updated_at=now
+    )
     for m in mappings:
         Evse.objects.filter(tenant_id=tenant_id, uid=m["evse_uid"]).update(
-            charge_station=station, ocpp_evse_id=m["ocpp_evse_id"]
+            charge_station=station, ocpp_evse_id=m["ocpp_evse_id"], updated_at=now
         )
+    # Which station an EVSE is on decides whether it is published (home chargers): its
+    # location's OCPI last_updated moves.
+    after = Evse.objects.filter(charge_station=station).values("location_id")
+    touch_locations(Location.objects.filter(Q(pk__in=before) | Q(pk__in=after)), now)
     return []
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from django.db import connection
 from django.utils import timezone
 
-from apps.common.bulk import update_where
 from apps.integrations import api as integrations_api
 from apps.integrations.contracts import WebhookEventIn, WebhookEventType
 from apps.locations.contracts import EvseStatusReport
-from apps.locations.models import ChargeStation, Evse
+from apps.locations.models import ChargeStation, Evse, Location, touch_locations
 
 _OCPP_TO_OCPI_STATUS = {
     "Available": "AVAILABLE",
@@ -28,25 +28,54 @@ _OCPP_TO_OCPI_STATUS = {
 }
 
 
-def evse_statuses_record(*, updates: Sequence[tuple[int, int, str]]) -> None:
+def evse_statuses_record(
+    *, updates: Sequence[tuple[int, int, str]], now: datetime | None = None
+) -> None:
     """`evse_status_record` for many (station, OCPP EVSE id, OCPP status) in order: the last
-    status of each EVSE wins; one statement for all (executed per EVSE, pipelined)."""
+    status of each EVSE wins. An EVSE whose OCPI status changes gets it with `updated_at` =
+    `now` (one statement executed per EVSE, pipelined); a status it already has changes
+    nothing (a station repeats its statuses at every boot). Then one UPDATE raises the OCPI
+    `last_updated` of the locations of the EVSEs that changed to `now`."""
     last: dict[tuple[int, int], str] = {}
     for station_id, evse_ocpp_id, ocpp_status in updates:
         last[(station_id, evse_ocpp_id)] = _OCPP_TO_OCPI_STATUS.get(ocpp_status, "UNKNOWN")
-    update_where(
-        Evse,
-        set_fields=["status"],
-        where_fields=["charge_station_id", "ocpp_evse_id"],
-        rows=[[status, station, evse] for (station, evse), status in sorted(last.items())],
+    if not last:
+        return
+    at = now or timezone.now()
+    stamp = Evse._meta.get_field("updated_at").get_db_prep_save(at, connection)  # SQLite: text
+    with connection.cursor() as cur:
+        cur.executemany(
+            _STATUS_UPDATE,
+            [
+                [status, stamp, station, evse, status]
+                for (station, evse), status in sorted(last.items())
+            ],
+        )
+    # The EVSEs just changed are those of these stations stamped `at` (a station's EVSEs are
+    # all at its location): their locations, in one statement.
+    touch_locations(
+        Location.objects.filter(
+            pk__in=Evse.objects.filter(
+                charge_station_id__in={station for station, _ in last}, updated_at=at
+            ).values("location_id")
+        ),
+        at,
     )
+
+
+_STATUS_UPDATE = (
+    "UPDATE locations_evse SET status = %s, updated_at = %s"
+    " WHERE charge_station_id = %s AND ocpp_evse_id = %s AND status <> %s"
+)
 
 
 def _iso(dt: datetime) -> str:
     return dt.isoformat().replace("+00:00", "Z")
 
 
-def evse_status_reports_record(*, reports: Sequence[EvseStatusReport]) -> None:
+def evse_status_reports_record(
+    *, reports: Sequence[EvseStatusReport], now: datetime | None = None
+) -> None:
     """`evse_statuses_record` for a batch of StatusNotifications, plus the
     `station.status_changed` webhook event for every OCPI status change of an EVSE (and for
     every report about the whole station, connector 0), in the caller's transaction.
@@ -57,7 +86,9 @@ def evse_status_reports_record(*, reports: Sequence[EvseStatusReport]) -> None:
     is (EVSE, station time, status): the same notification sent again changes nothing and
     delivers nothing twice."""
     emit = _status_events_prepare(reports)  # reads the statuses before the update
-    evse_statuses_record(updates=[(r.station_id, r.evse_ocpp_id, r.ocpp_status) for r in reports])
+    evse_statuses_record(
+        updates=[(r.station_id, r.evse_ocpp_id, r.ocpp_status) for r in reports], now=now
+    )
     if emit is not None:
         emit()
 
@@ -125,9 +156,9 @@ def _status_events_prepare(
     return emit
 
 
-def evse_status_record(*, station_id: int, evse_ocpp_id: int, ocpp_status: str) -> None:
-    """Map an OCPP connector status onto the OCPI status of the station's EVSE."""
-    status = _OCPP_TO_OCPI_STATUS.get(ocpp_status, "UNKNOWN")
-    Evse.objects.filter(charge_station_id=station_id, ocpp_evse_id=evse_ocpp_id).update(
-        status=status
-    )
+def evse_status_record(
+    *, station_id: int, evse_ocpp_id: int, ocpp_status: str, now: datetime | None = None
+) -> None:
+    """Map an OCPP connector status onto the OCPI status of the station's EVSE (and its
+    location's `last_updated`, when the status changes)."""
+    evse_statuses_record(updates=[(station_id, evse_ocpp_id, ocpp_status)], now=now)

@@ -204,20 +204,20 @@ def cpo_locations_sync(*, now: datetime, window: timedelta = timedelta(minutes=1
     conns = OcpiConnection.objects.filter(status=ConnectionStatus.REGISTERED.value)
     for tenant_id in set(conns.values_list("tenant_id", flat=True)):
         for conn, to in _targets(tenant_id, "locations"):
-            offset = 0
+            after = None
             while True:
-                total, records = locations_api.ocpi_location_page(
+                _, records, after = locations_api.ocpi_location_page(
                     tenant_id=tenant_id,
                     location_ids=publishing.visible_location_ids(conn),
                     date_from=now - window,
                     date_to=None,
-                    offset=offset,
+                    offset=0,
                     limit=200,
+                    after=after,
                 )
                 for record in records:
                     queued += _location_enqueue(conn, to, record)
-                offset += len(records)
-                if not records or offset >= total:
+                if after is None:
                     break
     return queued
 

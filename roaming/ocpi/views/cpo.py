@@ -7,8 +7,11 @@
 Pagination (ROAMING.md "Pagination"): `date_from` inclusive, `date_to` exclusive on
 `last_updated`; `offset` / `limit`, the limit capped at settings.OCPI_PAGE_LIMIT (said in
 `X-Limit`); `X-Total-Count`; `Link: <...>; rel="next"` only when more remain, with every
-filter kept. Order: (last_updated, id), oldest first. What each partner may see is decided
-by apps.roaming.api (publishing rules, the partner's own sessions and CDRs).
+filter kept. Order: (last_updated, id), oldest first. Locations and tariffs page by keyset:
+their Link also carries `cursor`, the position after the page's last object, so an object
+that changes during a crawl is seen again at the end and none ahead of it is skipped. What
+each partner may see is decided by apps.roaming.api (publishing rules, the partner's own
+sessions and CDRs).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from django.http import HttpRequest
 from django.urls import URLPattern, path
 from django.utils import timezone
 
+from apps.common import api as common_api
 from apps.roaming import api as roaming_api
 from apps.roaming.api import transport
 from apps.roaming.contracts import SUPPORTED_VERSIONS
@@ -30,6 +34,9 @@ from roaming.ocpi.base import OcpiCall, OcpiFailure, OcpiResult, endpoint
 INVALID_PARAMETERS = transport.INVALID_PARAMETERS
 UNKNOWN_LOCATION = transport.UNKNOWN_LOCATION
 UNSUPPORTED_VERSION = transport.UNSUPPORTED_VERSION
+# Locations and tariffs: the Link's opaque keyset position, (last_updated, id) of the page's
+# last object; `offset` beside it only numbers the position (apps.common.keyset).
+CURSOR = "cursor"
 
 
 def _datetime(request: HttpRequest, name: str) -> datetime | None:
@@ -67,6 +74,17 @@ def _version(call: OcpiCall) -> str:
     return call.version
 
 
+def _cursor(request: HttpRequest) -> tuple[datetime, int] | None:
+    """The `cursor` our own Link put there (opaque to the partner), or None."""
+    raw = request.GET.get(CURSOR, "").strip()
+    if not raw:
+        return None
+    key = common_api.decode_time_cursor(raw)
+    if key is None:
+        raise OcpiFailure(400, INVALID_PARAMETERS, f"{CURSOR}: {raw!r} is not one of our cursors")
+    return key
+
+
 def _query(request: HttpRequest) -> roaming_api.PageQuery:
     cap = int(settings.OCPI_PAGE_LIMIT)
     return roaming_api.PageQuery(
@@ -74,27 +92,38 @@ def _query(request: HttpRequest) -> roaming_api.PageQuery:
         date_to=_datetime(request, "date_to"),
         offset=_int(request, "offset", 0),
         limit=min(_int(request, "limit", cap), cap),
+        after=_cursor(request),
     )
 
 
-Lister = Callable[[OcpiCall, roaming_api.PageQuery], tuple[int, list[dict[str, Any]]]]
+Lister = Callable[[OcpiCall, roaming_api.PageQuery], roaming_api.SenderPage]
+
+
+def _by_offset(query: roaming_api.PageQuery, page: tuple[int, list[Any]]) -> Any:
+    """An offset list's (total, items) as a page: more remain while offset + n < total."""
+    total, items = page
+    return roaming_api.SenderPage(total, items, more=query.offset + len(items) < total)
 
 
 def _page(call: OcpiCall, request: HttpRequest, lister: Lister) -> OcpiResult:
     _version(call)
     query = _query(request)
-    total, items = lister(call, query)
+    page = lister(call, query)
     headers = {
-        transport.TOTAL_COUNT: str(total),
+        transport.TOTAL_COUNT: str(page.total),
         transport.LIMIT: str(settings.OCPI_PAGE_LIMIT),
     }
-    after = query.offset + len(items)
-    if items and after < total:
-        params = {k: v for k, v in request.GET.items()}
+    if page.items and page.more:
+        params = {k: v for k, v in request.GET.items() if k != CURSOR}
+        if page.after is not None:  # keyset lists: the next page starts after this one's last
+            params[CURSOR] = common_api.encode_time_cursor(*page.after)
         headers["Link"] = transport.next_link(
-            request.build_absolute_uri(request.path), params, offset=after, limit=query.limit
+            request.build_absolute_uri(request.path),
+            params,
+            offset=query.offset + len(page.items),
+            limit=query.limit,
         )
-    return OcpiResult(data=items, headers=headers)
+    return OcpiResult(data=page.items, headers=headers)
 
 
 @endpoint("locations")
@@ -150,12 +179,15 @@ def sessions_list(call: OcpiCall, request: HttpRequest) -> OcpiResult:
     return _page(
         call,
         request,
-        lambda c, q: roaming_api.sender_sessions(
-            tenant_id=c.tenant_id,
-            connection_id=c.connection_id,
-            version=c.version,
-            query=q,
-            routing=c.routing,
+        lambda c, q: _by_offset(
+            q,
+            roaming_api.sender_sessions(
+                tenant_id=c.tenant_id,
+                connection_id=c.connection_id,
+                version=c.version,
+                query=q,
+                routing=c.routing,
+            ),
         ),
     )
 
@@ -165,12 +197,15 @@ def cdrs_list(call: OcpiCall, request: HttpRequest) -> OcpiResult:
     return _page(
         call,
         request,
-        lambda c, q: roaming_api.sender_cdrs(
-            tenant_id=c.tenant_id,
-            connection_id=c.connection_id,
-            version=c.version,
-            query=q,
-            routing=c.routing,
+        lambda c, q: _by_offset(
+            q,
+            roaming_api.sender_cdrs(
+                tenant_id=c.tenant_id,
+                connection_id=c.connection_id,
+                version=c.version,
+                query=q,
+                routing=c.routing,
+            ),
         ),
     )
 
