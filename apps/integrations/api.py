@@ -10,7 +10,7 @@ more go to internal consumers only (`contracts.INTERNAL_EVENTS`): charging's
 
 from __future__ import annotations
 
-from apps.integrations import selectors, services
+from apps.integrations import consumers, selectors, services
 
 api_key_create = services.api_key_create
 api_key_revoke = services.api_key_revoke
@@ -39,6 +39,6 @@ webhook_delivery_attempt = services.webhook_delivery_attempt
 webhook_signature = services.webhook_signature
 
 # Internal consumers of the events (issue 19: the roaming app's OCPI pushes).
-event_consumer_set = services.event_consumer_set
-event_consumer_tenants = services.event_consumer_tenants
-event_consumer_wants = services.event_consumer_wants
+event_consumer_set = consumers.event_consumer_set
+event_consumer_tenants = consumers.event_consumer_tenants
+event_consumer_wants = consumers.event_consumer_wants

@@ -348,7 +348,7 @@ def test_live_cost_pricing_tells_internal_consumers_once_per_window(
     from types import SimpleNamespace
 
     from apps.integrations import api as integrations_api
-    from apps.integrations import services as integrations_services
+    from apps.integrations import consumers as integrations_consumers
 
     settings.CHARGING_LIVE_COST_SECONDS = 30
     settings.REDIS_URL = ""
@@ -358,7 +358,7 @@ def test_live_cost_pricing_tells_internal_consumers_once_per_window(
     )
     queued: list[Any] = []
     monkeypatch.setattr(
-        integrations_services, "enqueue", lambda name, payload, **kw: queued.append(payload)
+        integrations_consumers, "enqueue", lambda name, payload, **kw: queued.append(payload)
     )
     clock = [T0 + timedelta(hours=4)]
     monkeypatch.setattr(processing, "timezone", SimpleNamespace(now=lambda: clock[0]))

@@ -17,7 +17,7 @@ import pytest
 from apps.charging.models import ChargingSession
 from apps.charging.services.webhooks import WebhookOutbox
 from apps.integrations import api as integrations_api
-from apps.integrations import services as integrations_services
+from apps.integrations import consumers as integrations_consumers
 from apps.locations import api as locations_api
 from apps.locations.contracts import EvseStatusReport
 from apps.roaming import api as roaming_api
@@ -56,7 +56,7 @@ def queued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     def record(name: str, payload: str, **kwargs: Any) -> None:
         calls.append((name, payload))
 
-    monkeypatch.setattr(integrations_services, "enqueue", record)
+    monkeypatch.setattr(integrations_consumers, "enqueue", record)
     monkeypatch.setattr(push, "drain_enqueue", lambda *a, **k: None)
     monkeypatch.setattr(push, "timezone", SimpleNamespace(now=lambda: NOW))
     return calls

@@ -18,7 +18,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.common.contracts import Actor
-from apps.integrations import services as integrations_services
+from apps.integrations import consumers as integrations_consumers
 from apps.roaming import api as roaming_api
 from apps.roaming import transport
 from apps.roaming.models import OcpiPush
@@ -52,7 +52,7 @@ def queued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     test's; the outbox and the token PUT read the fixed NOW."""
     calls: list[tuple[str, str]] = []
     monkeypatch.setattr(
-        integrations_services, "enqueue", lambda name, payload, **kw: calls.append((name, payload))
+        integrations_consumers, "enqueue", lambda name, payload, **kw: calls.append((name, payload))
     )
     monkeypatch.setattr(push, "drain_enqueue", lambda *a, **k: None)
     monkeypatch.setattr(push, "timezone", SimpleNamespace(now=lambda: NOW))
