@@ -99,22 +99,20 @@ PDF_CALLS = (
 def ubl_of_document(document_id: int) -> bytes:
     """What the files service renders as UBL: the document read once (its lines and VAT
     breakdown), then the UBL 2.1 XML (without the XSD check the service adds)."""
-    from apps.invoicing.models import Document
     from apps.invoicing.render.data import document_data
     from apps.invoicing.render.ubl import ubl_xml
 
-    return ubl_xml(document_data(Document.objects.get(pk=document_id)))
+    return ubl_xml(document_data(document_id))
 
 
 def pdf_of_document(document_id: int) -> bytes:
     """What the files service renders as the PDF: the document read once, its CII, the
     WeasyPrint PDF/A-3 with the CII embedded (Factur-X)."""
-    from apps.invoicing.models import Document
     from apps.invoicing.render.cii import cii_xml
     from apps.invoicing.render.data import document_data
     from apps.invoicing.render.pdf import facturx_pdf
 
-    doc = document_data(Document.objects.get(pk=document_id))
+    doc = document_data(document_id)
     return facturx_pdf(doc, cii_xml(doc))
 
 
