@@ -27,13 +27,12 @@ from typing import Any
 
 import msgspec
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from apps.charging import api as charging_api
 from apps.common.bulk import insert_rows
 from apps.common.errors import NotFound
-from apps.invoicing.models import CdrRecord, DocumentLine
+from apps.invoicing.models import CdrRecord, Document, DocumentLine
 from apps.invoicing.selectors.finance import dt_value
 from apps.rating import api as rating_api
 
@@ -176,37 +175,48 @@ def _rated_lines(tenant_id: int, ids: Sequence[int]) -> dict[int, list[dict[str,
     return out
 
 
+# The chunk's document lines first (their CDR index), then their documents by key: a plan
+# that cannot start from all of the tenant's documents (with the documents table's
+# statistics from before a billing run, PostgreSQL did that: a nested loop over every
+# document of the tenant, for each chunk).
+_LINKS_SQL = """
+WITH l AS MATERIALIZED (
+    SELECT cdr_id, id, rated_line_id, kind, active, net, document_id, position
+    FROM {line} WHERE cdr_id {cond}
+)
+SELECT l.cdr_id, l.id, l.rated_line_id, l.kind, l.active, CAST(l.net AS TEXT), l.document_id,
+    d.doc_type, d.number, d.status
+FROM l JOIN {document} d ON d.id = l.document_id
+WHERE d.tenant_id = %s OR d.buyer_tenant_id = %s
+ORDER BY l.cdr_id, l.document_id, l.position
+"""
+_NET_PLACES = Decimal("0.0001")
+
+
 def _document_links(tenant_id: int, ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
-    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    rows = (
-        DocumentLine.objects.filter(cdr_id__in=list(ids))
-        .filter(Q(document__tenant_id=tenant_id) | Q(document__buyer_tenant_id=tenant_id))
-        .order_by("cdr_id", "document_id", "position")
-        .values(
-            "cdr_id",
-            "id",
-            "rated_line_id",
-            "kind",
-            "active",
-            "net",
-            "document_id",
-            "document__doc_type",
-            "document__number",
-            "document__status",
-        )
+    """The document lines that bill the CDRs, one statement driven by the lines' CDR index
+    (the ORM's `cdr_id IN (...)` bound every id as its own parameter)."""
+    cond, params = _in(ids)
+    q = connection.ops.quote_name
+    sql = _LINKS_SQL.format(
+        line=q(DocumentLine._meta.db_table), document=q(Document._meta.db_table), cond=cond
     )
-    for r in rows:
-        out[r["cdr_id"]].append(
+    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    with connection.cursor() as cur:
+        cur.execute(sql, [*params, tenant_id, tenant_id])
+        rows = cur.fetchall()
+    for cdr_id, pk, rated_line_id, kind, active, net, document_id, doc_type, number, status in rows:
+        out[cdr_id].append(
             {
-                "document_id": r["document_id"],
-                "doc_type": r["document__doc_type"],
-                "number": r["document__number"],
-                "status": r["document__status"],
-                "document_line_id": r["id"],
-                "rated_line_id": r["rated_line_id"],
-                "line_kind": r["kind"],
-                "active": r["active"],
-                "net": r["net"],
+                "document_id": document_id,
+                "doc_type": doc_type,
+                "number": number,
+                "status": status,
+                "document_line_id": pk,
+                "rated_line_id": rated_line_id,
+                "line_kind": kind,
+                "active": bool(active),
+                "net": Decimal(net).quantize(_NET_PLACES),
             }
         )
     return out
@@ -221,9 +231,12 @@ def _payload(
 ) -> dict[str, Any]:
     side = "CPO" if cdr_tenant == tenant_id else "EMSP"
     obj = charging_api.cdr_object(cdr) if side == "CPO" else charging_api.emsp_cdr_object(cdr)
+    by_engine: dict[str, list[dict[str, Any]]] = {}
+    for x in lines:
+        by_engine.setdefault(x["engine"], []).append(x)
     engines = []
     for engine in ENGINE_ORDER:
-        mine = [x for x in lines if x["engine"] == engine]
+        mine = by_engine.get(engine)
         if not mine:
             continue
         totals: dict[str, dict[str, Decimal]] = {}
@@ -276,16 +289,19 @@ def cdr_record_build(*, tenant_id: int, cdr_id: int) -> dict[str, Any]:
 
 
 def _newest(tenant_id: int, ids: Sequence[int]) -> dict[int, tuple[int, str]]:
+    """{cdr id: (version, sha256)} of the newest stored record of each of `ids`."""
+    table = connection.ops.quote_name(CdrRecord._meta.db_table)
     newest: dict[int, tuple[int, str]] = {}
     for i in range(0, len(ids), CHUNK * 4):
-        chunk = ids[i : i + CHUNK * 4]
-        for cid, version, digest in (
-            CdrRecord.objects.for_tenant(tenant_id)
-            .filter(cdr_id__in=chunk)
-            .order_by("cdr_id", "version")
-            .values_list("cdr_id", "version", "sha256")
-        ):
-            newest[cid] = (version, digest)  # ascending: the last one wins
+        cond, params = _in(ids[i : i + CHUNK * 4])
+        sql = (
+            f"SELECT cdr_id, version, sha256 FROM {table} WHERE tenant_id = %s AND cdr_id {cond} "
+            "ORDER BY cdr_id, version"
+        )
+        with connection.cursor() as cur:
+            cur.execute(sql, [tenant_id, *params])
+            for cid, version, digest in cur.fetchall():
+                newest[cid] = (version, digest)  # ascending: the last one wins
     return newest
 
 
