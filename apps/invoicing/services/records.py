@@ -201,10 +201,13 @@ def _document_links(tenant_id: int, ids: Sequence[int]) -> dict[int, list[dict[s
     sql = _LINKS_SQL.format(
         line=q(DocumentLine._meta.db_table), document=q(Document._meta.db_table), cond=cond
     )
-    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
     with connection.cursor() as cur:
         cur.execute(sql, [*params, tenant_id, tenant_id])
-        rows = cur.fetchall()
+        return _link_dicts(cur.fetchall())
+
+
+def _link_dicts(rows: Iterable[Sequence[Any]]) -> dict[int, list[dict[str, Any]]]:
+    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for cdr_id, pk, rated_line_id, kind, active, net, document_id, doc_type, number, status in rows:
         out[cdr_id].append(
             {
@@ -267,15 +270,22 @@ def cdr_records_build(*, tenant_id: int, cdr_ids: Iterable[int]) -> dict[int, di
     out: dict[int, dict[str, Any]] = {}
     for i in range(0, len(ids), CHUNK):
         chunk = ids[i : i + CHUNK]
-        tenants = _cdr_tenants(chunk)
-        lines = _rated_lines(tenant_id, chunk)
-        links = _document_links(tenant_id, chunk)
-        for cdr in charging_api.cdrs_by_ids(ids=chunk):
-            cid = cdr.platform_id
-            cdr_tenant = tenants.get(cid)
-            if cdr_tenant != tenant_id and not lines.get(cid):
-                continue  # neither the CPO tenant nor a buyer of its lines
-            out[cid] = _payload(tenant_id, cdr, cdr_tenant, lines.get(cid, []), links.get(cid, []))
+        out.update(_build_chunk(tenant_id, chunk, _document_links(tenant_id, chunk)))
+    return out
+
+
+def _build_chunk(
+    tenant_id: int, chunk: Sequence[int], links: dict[int, list[dict[str, Any]]]
+) -> dict[int, dict[str, Any]]:
+    tenants = _cdr_tenants(chunk)
+    lines = _rated_lines(tenant_id, chunk)
+    out: dict[int, dict[str, Any]] = {}
+    for cdr in charging_api.cdrs_by_ids(ids=chunk):
+        cid = cdr.platform_id
+        cdr_tenant = tenants.get(cid)
+        if cdr_tenant != tenant_id and not lines.get(cid):
+            continue  # neither the CPO tenant nor a buyer of its lines
+        out[cid] = _payload(tenant_id, cdr, cdr_tenant, lines.get(cid, []), links.get(cid, []))
     return out
 
 
@@ -288,41 +298,122 @@ def cdr_record_build(*, tenant_id: int, cdr_id: int) -> dict[str, Any]:
     return plain(record)
 
 
-def _newest(tenant_id: int, ids: Sequence[int]) -> dict[int, tuple[int, str]]:
-    """{cdr id: (version, sha256)} of the newest stored record of each of `ids`."""
-    table = connection.ops.quote_name(CdrRecord._meta.db_table)
-    newest: dict[int, tuple[int, str]] = {}
-    for i in range(0, len(ids), CHUNK * 4):
-        cond, params = _in(ids[i : i + CHUNK * 4])
-        sql = (
-            f"SELECT cdr_id, version, sha256 FROM {table} WHERE tenant_id = %s AND cdr_id {cond} "
-            "ORDER BY cdr_id, version"
-        )
-        with connection.cursor() as cur:
-            cur.execute(sql, [tenant_id, *params])
-            for cid, version, digest in cur.fetchall():
-                newest[cid] = (version, digest)  # ascending: the last one wins
-    return newest
-
-
 Plan = list[tuple[int, int, str, bytes, bool]]
+
+
+_IDS_TABLE = "invoicing_record_ids"
+
+
+class _Stream:
+    """The rows of one statement ordered by CDR id (its first column), fetched in batches
+    from a server-side cursor (PostgreSQL) and handed out per chunk of ascending CDR ids."""
+
+    def __init__(self, sql: str, params: list[Any]) -> None:
+        self._cursor = connection.chunked_cursor()
+        self._cursor.execute(sql, params)
+        self._batch: list[Any] = []
+        self._at = 0
+        self._done = False
+
+    def upto(self, last: int) -> list[Any]:
+        """The next rows whose CDR id is at most `last`."""
+        out: list[Any] = []
+        while True:
+            if self._at == len(self._batch):
+                if self._done:
+                    return out
+                self._batch, self._at = self._cursor.fetchmany(CHUNK * 4), 0
+                if not self._batch:
+                    self._done = True
+                    return out
+            row = self._batch[self._at]
+            if row[0] > last:
+                return out
+            out.append(row)
+            self._at += 1
+
+    def close(self) -> None:
+        self._cursor.close()
+
+
+def _ids_table(ids: Sequence[int]) -> str:
+    """A temporary table of `ids` (dropped at commit on PostgreSQL), analyzed: the streams
+    join it, so their plans do not depend on whether the billing run's fresh rows (document
+    lines, records) have statistics yet (without them PostgreSQL chose a scan of every
+    document line, or of every tenant document, for each chunk of 500 CDRs)."""
+    table = connection.ops.quote_name(_IDS_TABLE)
+    with connection.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS {table}")
+        if connection.vendor == "postgresql":
+            cur.execute(f"CREATE TEMPORARY TABLE {table} (id bigint PRIMARY KEY) ON COMMIT DROP")
+            with cur.cursor.copy(f"COPY {table} (id) FROM STDIN") as copy:
+                for cid in ids:
+                    copy.write_row((cid,))
+            cur.execute(f"ANALYZE {table}")
+        else:
+            cur.execute(f"CREATE TEMPORARY TABLE {table} (id integer PRIMARY KEY)")
+            cur.executemany(f"INSERT INTO {table} (id) VALUES (%s)", [(cid,) for cid in ids])
+    return table
+
+
+def _links_stream(tenant_id: int, ids_table: str) -> _Stream:
+    q = connection.ops.quote_name
+    sql = (
+        "SELECT l.cdr_id, l.id, l.rated_line_id, l.kind, l.active, CAST(l.net AS TEXT), "
+        "l.document_id, d.doc_type, d.number, d.status "
+        f"FROM {q(DocumentLine._meta.db_table)} l "
+        f"JOIN {ids_table} t ON t.id = l.cdr_id "
+        f"JOIN {q(Document._meta.db_table)} d ON d.id = l.document_id "
+        "WHERE d.tenant_id = %s OR d.buyer_tenant_id = %s "
+        "ORDER BY l.cdr_id, l.document_id, l.position"
+    )
+    return _Stream(sql, [tenant_id, tenant_id])
+
+
+def _newest_stream(tenant_id: int, ids_table: str) -> _Stream:
+    table = connection.ops.quote_name(CdrRecord._meta.db_table)
+    sql = (
+        f"SELECT r.cdr_id, r.version, r.sha256 FROM {table} r JOIN {ids_table} t "
+        "ON t.id = r.cdr_id WHERE r.tenant_id = %s ORDER BY r.cdr_id, r.version"
+    )
+    return _Stream(sql, [tenant_id])
 
 
 def cdr_records_plan(*, tenant_id: int, cdr_ids: Iterable[int]) -> Plan:
     """Per CDR (ascending): (cdr id, version, sha256, canonical bytes, is new): the newest
-    stored version when its SHA-256 equals the current record's, else the next."""
+    stored version when its SHA-256 equals the current record's, else the next.
+
+    Streaming: the CDRs and their rated lines are read per chunk of CHUNK ids (their tables'
+    indexes by id and CDR); the document links and the stored versions are each one
+    statement over all the ids (joined to a temporary table of them), ordered by CDR id and
+    read along with the chunks."""
     ids = sorted(set(cdr_ids))
     plan: Plan = []
-    for i in range(0, len(ids), CHUNK * 4):
-        chunk = ids[i : i + CHUNK * 4]
-        built = cdr_records_build(tenant_id=tenant_id, cdr_ids=chunk)
-        newest = _newest(tenant_id, sorted(built))
-        for cid in sorted(built):
-            data = canonical(built[cid])
-            digest = sha256(data)
-            version, old = newest.get(cid, (0, ""))
-            fresh = old != digest
-            plan.append((cid, version + 1 if fresh else version, digest, data, fresh))
+    if not ids:
+        return plan
+    table = _ids_table(ids)
+    links_stream = _links_stream(tenant_id, table)
+    newest_stream = _newest_stream(tenant_id, table)
+    try:
+        for i in range(0, len(ids), CHUNK):
+            chunk = ids[i : i + CHUNK]
+            links = _link_dicts(links_stream.upto(chunk[-1]))
+            newest: dict[int, tuple[int, str]] = {}
+            for cid, version, digest in newest_stream.upto(chunk[-1]):
+                newest[cid] = (version, digest)  # ascending: the last one wins
+            built = _build_chunk(tenant_id, chunk, links)
+            for cid in sorted(built):
+                data = canonical(built[cid])
+                digest = sha256(data)
+                version, old = newest.get(cid, (0, ""))
+                fresh = old != digest
+                plan.append((cid, version + 1 if fresh else version, digest, data, fresh))
+    finally:
+        links_stream.close()
+        newest_stream.close()
+        if connection.vendor != "postgresql":
+            with connection.cursor() as cur:
+                cur.execute(f"DROP TABLE IF EXISTS {table}")
     return plan
 
 
