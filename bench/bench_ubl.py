@@ -2,9 +2,11 @@
 bench-invoicing's customer invoices (10 session lines, one VAT group) plus every branch
 (credit note, self-billing, exempt / reverse charge / zero groups, lines without energy,
 negative lines, languages, JPY). `--golden FILE` writes (or with --check compares) the
-SHA-256 of every variant's bytes, so a change to the writer is proven byte-identical.
+SHA-256 of every variant's bytes, so a change to the writer is proven byte-identical;
+bench/ubl_golden.json holds the digests of the writer as of 87dc443 (before issue 18's
+changes).
 
-    .venv/bin/python bench/bench_ubl.py [--docs 5000] [--golden F [--check]]
+    .venv/bin/python bench/bench_ubl.py [--docs 5000] [--golden bench/ubl_golden.json --check]
 """
 
 from __future__ import annotations
@@ -66,7 +68,9 @@ def variants() -> list[object]:
     tz = ZoneInfo("Europe/Amsterdam")
     start = datetime(2026, 10, 3, 21, 30, tzinfo=UTC)
 
-    def line(i: int, net: str, kwh: str, cat: str = "S", rate: str = "21.00", **kw: object):
+    def line(
+        i: int, net: str, kwh: str, cat: str = "S", rate: str = "21.00", **kw: object
+    ) -> LineData:
         return LineData(
             position=i,
             section=str(kw.get("section", "PERIOD")),
