@@ -345,7 +345,7 @@ def test_tenants_read_only_their_documents_and_those_addressed_to_them() -> None
 def test_document_data_reads_a_credit_note_with_three_statements() -> None:
     """The renderers' input is read with three statements (document with settings and the
     credited document; lines; VAT breakdown), not one ORM query per relation: the ORM's
-    compilation was three quarters of a UBL render's CPU (docs/benchmarks.md)."""
+    compilation and instances were most of a UBL render's CPU (docs/benchmarks.md)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
