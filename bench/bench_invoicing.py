@@ -99,22 +99,20 @@ PDF_CALLS = (
 def ubl_of_document(document_id: int) -> bytes:
     """What the files service renders as UBL: the document read once (its lines and VAT
     breakdown), then the UBL 2.1 XML (without the XSD check the service adds)."""
-    from apps.invoicing.models import Document
     from apps.invoicing.render.data import document_data
     from apps.invoicing.render.ubl import ubl_xml
 
-    return ubl_xml(document_data(Document.objects.get(pk=document_id)))
+    return ubl_xml(document_data(document_id))
 
 
 def pdf_of_document(document_id: int) -> bytes:
     """What the files service renders as the PDF: the document read once, its CII, the
     WeasyPrint PDF/A-3 with the CII embedded (Factur-X)."""
-    from apps.invoicing.models import Document
     from apps.invoicing.render.cii import cii_xml
     from apps.invoicing.render.data import document_data
     from apps.invoicing.render.pdf import facturx_pdf
 
-    doc = document_data(Document.objects.get(pk=document_id))
+    doc = document_data(document_id)
     return facturx_pdf(doc, cii_xml(doc))
 
 
@@ -741,46 +739,8 @@ def run_phase(ctx: Context, phase: str) -> dict[str, Any]:
     return out
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
-    p.add_argument("--customers", type=int, default=100_000)
-    p.add_argument("--cdrs", type=int, default=1_000_000)
-    p.add_argument("--month", default=data.MONTH, help="YYYY-MM the CDRs end in (local)")
-    p.add_argument(
-        "--phases",
-        default=",".join(PHASES),
-        help=f"comma-separated, of {', '.join(ALL_PHASES)} (default: {','.join(PHASES)})",
-    )
-    p.add_argument("--sample", type=int, default=200, help="documents rendered (ubl, pdf)")
-    p.add_argument("--finalize-batch", type=int, default=1000, help="ids per finalize call")
-    p.add_argument("--ubl-call", action="append", help="module:function rendering UBL")
-    p.add_argument("--pdf-call", action="append", help="module:function rendering the PDF")
-    p.add_argument("--template", default="", help="default hbench_invoicing_tpl[_<sizes>]")
-    p.add_argument("--db", default="hbench_inv_run")
-    p.add_argument("--rebuild", action="store_true", help="generate the template again")
-    p.add_argument("--setup-only", action="store_true", help="build the template and stop")
-    p.add_argument("--keep", action="store_true", help="keep the run database")
-    args = p.parse_args()
-    phases = [x.strip() for x in args.phases.split(",") if x.strip()]
-    unknown = sorted(set(phases) - set(ALL_PHASES))
-    if unknown:
-        p.error(f"unknown phases: {', '.join(unknown)}")
-    default = args.customers == 100_000 and args.cdrs == 1_000_000 and args.month == data.MONTH
-    tpl = args.template or (
-        "hbench_invoicing_tpl"
-        if default
-        else f"hbench_invoicing_tpl_{args.customers}_{args.cdrs}_{args.month.replace('-', '')}"
-    )
-    sys.path.insert(0, str(ROOT))
-    os.environ.update(_django_env(args.pg, args.db))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    emit(bench="start", date=datetime.now().astimezone().isoformat(timespec="seconds"),
-         cpus=os.cpu_count(), phases=phases, uptime=subprocess.run(["uptime"],
-         capture_output=True, text=True).stdout.strip())  # fmt: skip
+def prepare(args: argparse.Namespace, tpl: str) -> None:
+    """The template (built, migrated forward or reused), cloned into --db."""
     meta, applied = template_state(args.pg, tpl)
     want = {"customers": args.customers, "cdrs": args.cdrs, "month": args.month,
             "version": DATA_VERSION}  # fmt: skip
@@ -803,8 +763,59 @@ def main() -> int:
         emit(bench="setup", template=tpl, reused=True, **want)
     if args.setup_only:
         emit(bench="done")
-        return 0
+        raise SystemExit(0)
     emit(bench="clone", template=tpl, db=args.db, seconds=round(clone(args.pg, tpl, args.db), 1))
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
+    p.add_argument("--customers", type=int, default=100_000)
+    p.add_argument("--cdrs", type=int, default=1_000_000)
+    p.add_argument("--month", default=data.MONTH, help="YYYY-MM the CDRs end in (local)")
+    p.add_argument(
+        "--phases",
+        default=",".join(PHASES),
+        help=f"comma-separated, of {', '.join(ALL_PHASES)} (default: {','.join(PHASES)})",
+    )
+    p.add_argument("--sample", type=int, default=200, help="documents rendered (ubl, pdf)")
+    p.add_argument("--finalize-batch", type=int, default=1000, help="ids per finalize call")
+    p.add_argument("--ubl-call", action="append", help="module:function rendering UBL")
+    p.add_argument("--pdf-call", action="append", help="module:function rendering the PDF")
+    p.add_argument("--template", default="", help="default hbench_invoicing_tpl[_<sizes>]")
+    p.add_argument("--db", default="hbench_inv_run")
+    p.add_argument("--rebuild", action="store_true", help="generate the template again")
+    p.add_argument("--setup-only", action="store_true", help="build the template and stop")
+    p.add_argument("--keep", action="store_true", help="keep the run database")
+    p.add_argument(
+        "--continue-db",
+        action="store_true",
+        help="run the phases on --db as an earlier --keep run left it (no template, no clone)",
+    )
+    args = p.parse_args()
+    phases = [x.strip() for x in args.phases.split(",") if x.strip()]
+    unknown = sorted(set(phases) - set(ALL_PHASES))
+    if unknown:
+        p.error(f"unknown phases: {', '.join(unknown)}")
+    default = args.customers == 100_000 and args.cdrs == 1_000_000 and args.month == data.MONTH
+    tpl = args.template or (
+        "hbench_invoicing_tpl"
+        if default
+        else f"hbench_invoicing_tpl_{args.customers}_{args.cdrs}_{args.month.replace('-', '')}"
+    )
+    sys.path.insert(0, str(ROOT))
+    os.environ.update(_django_env(args.pg, args.db))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    emit(bench="start", date=datetime.now().astimezone().isoformat(timespec="seconds"),
+         cpus=os.cpu_count(), phases=phases, uptime=subprocess.run(["uptime"],
+         capture_output=True, text=True).stdout.strip())  # fmt: skip
+    if args.continue_db:
+        emit(bench="continue", db=args.db)
+    else:
+        prepare(args, tpl)
     from apps.common.contracts import Actor
 
     start, end = data.period(args.month)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 
 from apps.invoicing.contracts import VatCategory
 
@@ -32,8 +33,10 @@ EXEMPTION_HCC = "Home charging reimbursement: VAT not charged (HCC_E)"
 EXEMPTION_REVERSE_CHARGE = "Reverse charge"  # EN 16931 BT-120 text for category AE
 
 
+@cache
 def quantum(currency: str) -> Decimal:
-    """The minor unit of `currency` as a Decimal exponent: EUR -> 0.01, JPY -> 1."""
+    """The minor unit of `currency` as a Decimal exponent: EUR -> 0.01, JPY -> 1 (cached: a
+    document's every amount asks)."""
     return Decimal(1).scaleb(-_MINOR_UNITS.get(currency.upper(), 2))
 
 

@@ -340,3 +340,25 @@ def test_tenants_read_only_their_documents_and_those_addressed_to_them() -> None
     draft = finalized(seller, [L("1.00")], buyer_tenant=buyer, status=DocumentStatus.DRAFT)
     with pytest.raises(NotFound):
         invoicing.document_file_get(tenant_id=buyer.pk, document_id=draft.pk, kind="PDF")
+
+
+def test_document_data_reads_a_credit_note_with_three_statements() -> None:
+    """The renderers' input is read with three statements (document with settings and the
+    credited document; lines; VAT breakdown), not one ORM query per relation: the ORM's
+    compilation and instances were most of a UBL render's CPU (docs/benchmarks.md)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.invoicing.render.data import document_data
+
+    doc = _case("credit note", OperatorFactory())
+    with CaptureQueriesContext(connection) as q:
+        data = document_data(doc.pk)
+    assert len(q.captured_queries) == 3
+    assert (data.number, data.credits_number, data.doc_type) == (
+        doc.number,
+        "INV-2026-000001",
+        DocumentType.CREDIT_NOTE,
+    )
+    assert [x.position for x in data.lines] == sorted(x.position for x in data.lines)
+    assert sum((g.taxable for g in data.groups), Decimal(0)) == doc.net_total

@@ -55,3 +55,30 @@ def test_records_cannot_be_changed_or_deleted() -> None:
             with connection.cursor() as cur:
                 cur.execute(sql)
     assert CdrRecord.objects.get(tenant_id=a).sha256 == row.sha256
+
+
+def test_records_of_many_chunks_read_links_and_versions_once_and_match_single_builds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch's document links and stored versions are one statement each, however many
+    chunks its CDRs make (per chunk, PostgreSQL's plan for them depended on statistics the
+    billing run's fresh rows do not have yet); each CDR still gets its own record."""
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.invoicing.services import records
+
+    w = world()
+    a = w.m.cpo_tenant.pk
+    ids = [w.roaming.pk, w.market_cdr.pk, w.own.pk, w.home.pk]
+    monkeypatch.setattr(records, "CHUNK", 1)  # four chunks
+    for expected_version in (1, 1):  # the second store finds every record unchanged
+        with CaptureQueriesContext(connection) as q:
+            versions = api.cdr_records_store(tenant_id=a, cdr_ids=ids)
+        assert versions == dict.fromkeys(ids, expected_version)
+        sqls = [x["sql"] for x in q.captured_queries]
+        assert sum("invoicing_documentline" in s for s in sqls) == 1
+        assert sum("FROM " in s and "invoicing_cdrrecord" in s for s in sqls) == 1
+    assert CdrRecord.objects.filter(tenant_id=a).count() == 4
+    for cid in ids:
+        row = CdrRecord.objects.get(tenant_id=a, cdr_id=cid)
+        assert canonical(row.payload) == canonical(api.cdr_record_build(tenant_id=a, cdr_id=cid))

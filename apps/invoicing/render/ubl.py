@@ -120,15 +120,16 @@ def _tax_category(parent: Any, tag: str, category: str, rate: Decimal, reason: s
     _text(scheme, CBC + "ID", "VAT")
 
 
-def line_name(doc: DocumentData, line: LineData) -> str:
-    """The item name (BT-153): the line's description, else "Charging session" and where."""
+def line_name(doc: DocumentData, line: LineData, words: str = "") -> str:
+    """The item name (BT-153): the line's description, else "Charging session" (`words`:
+    its translation, looked up once per document by the caller) and where."""
     if line.description:
         return line.description[:200]
-    words = _("Charging session")
+    words = words or _("Charging session")
     return f"{words} {line.location}"[:200] if line.location else words
 
 
-def _line(root: Any, doc: DocumentData, line: LineData) -> None:
+def _line(root: Any, doc: DocumentData, line: LineData, words: str) -> None:
     credit = doc.is_credit_note
     el = etree.SubElement(root, CAC + ("CreditNoteLine" if credit else "InvoiceLine"))
     _text(el, CBC + "ID", str(line.position))
@@ -151,7 +152,7 @@ def _line(root: Any, doc: DocumentData, line: LineData) -> None:
     item = etree.SubElement(el, CAC + "Item")
     if line.location or line.evse:
         _text(item, CBC + "Description", " ".join(x for x in (line.location, line.evse) if x))
-    _text(item, CBC + "Name", line_name(doc, line))
+    _text(item, CBC + "Name", line_name(doc, line, words))
     _tax_category(item, "ClassifiedTaxCategory", line.vat_category, line.vat_rate, "")
     price = etree.SubElement(el, CAC + "Price")
     _text(price, CBC + "PriceAmount", f"{abs(doc.amount(line.net)):f}", currencyID=doc.currency)
@@ -224,8 +225,9 @@ def _ubl_xml(doc: DocumentData) -> bytes:
         ("PayableAmount", doc.total),
     ):
         _text(totals, CBC + tag, _amount(doc, value), currencyID=doc.currency)
+    words = _("Charging session")
     for line in doc.lines:
-        _line(root, doc, line)
+        _line(root, doc, line, words)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 

@@ -96,7 +96,7 @@ def document_files_render(*, document_id: int) -> list[str]:
                     document_id=document_id, kind=FileKind.CII
                 )
             )
-        files = render(document_data(document), missing, stored_cii)
+        files = render(document_data(document_id), missing, stored_cii)
         DocumentFile.objects.bulk_create(
             [
                 DocumentFile(

@@ -27,13 +27,12 @@ from typing import Any
 
 import msgspec
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from apps.charging import api as charging_api
 from apps.common.bulk import insert_rows
 from apps.common.errors import NotFound
-from apps.invoicing.models import CdrRecord, DocumentLine
+from apps.invoicing.models import CdrRecord, Document, DocumentLine
 from apps.invoicing.selectors.finance import dt_value
 from apps.rating import api as rating_api
 
@@ -176,37 +175,51 @@ def _rated_lines(tenant_id: int, ids: Sequence[int]) -> dict[int, list[dict[str,
     return out
 
 
+# The chunk's document lines first (their CDR index), then their documents by key: a plan
+# that cannot start from all of the tenant's documents (with the documents table's
+# statistics from before a billing run, PostgreSQL did that: a nested loop over every
+# document of the tenant, for each chunk).
+_LINKS_SQL = """
+WITH l AS MATERIALIZED (
+    SELECT cdr_id, id, rated_line_id, kind, active, net, document_id, position
+    FROM {line} WHERE cdr_id {cond}
+)
+SELECT l.cdr_id, l.id, l.rated_line_id, l.kind, l.active, CAST(l.net AS TEXT), l.document_id,
+    d.doc_type, d.number, d.status
+FROM l JOIN {document} d ON d.id = l.document_id
+WHERE d.tenant_id = %s OR d.buyer_tenant_id = %s
+ORDER BY l.cdr_id, l.document_id, l.position
+"""
+_NET_PLACES = Decimal("0.0001")
+
+
 def _document_links(tenant_id: int, ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
-    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    rows = (
-        DocumentLine.objects.filter(cdr_id__in=list(ids))
-        .filter(Q(document__tenant_id=tenant_id) | Q(document__buyer_tenant_id=tenant_id))
-        .order_by("cdr_id", "document_id", "position")
-        .values(
-            "cdr_id",
-            "id",
-            "rated_line_id",
-            "kind",
-            "active",
-            "net",
-            "document_id",
-            "document__doc_type",
-            "document__number",
-            "document__status",
-        )
+    """The document lines that bill the CDRs, one statement driven by the lines' CDR index
+    (the ORM's `cdr_id IN (...)` bound every id as its own parameter)."""
+    cond, params = _in(ids)
+    q = connection.ops.quote_name
+    sql = _LINKS_SQL.format(
+        line=q(DocumentLine._meta.db_table), document=q(Document._meta.db_table), cond=cond
     )
-    for r in rows:
-        out[r["cdr_id"]].append(
+    with connection.cursor() as cur:
+        cur.execute(sql, [*params, tenant_id, tenant_id])
+        return _link_dicts(cur.fetchall())
+
+
+def _link_dicts(rows: Iterable[Sequence[Any]]) -> dict[int, list[dict[str, Any]]]:
+    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for cdr_id, pk, rated_line_id, kind, active, net, document_id, doc_type, number, status in rows:
+        out[cdr_id].append(
             {
-                "document_id": r["document_id"],
-                "doc_type": r["document__doc_type"],
-                "number": r["document__number"],
-                "status": r["document__status"],
-                "document_line_id": r["id"],
-                "rated_line_id": r["rated_line_id"],
-                "line_kind": r["kind"],
-                "active": r["active"],
-                "net": r["net"],
+                "document_id": document_id,
+                "doc_type": doc_type,
+                "number": number,
+                "status": status,
+                "document_line_id": pk,
+                "rated_line_id": rated_line_id,
+                "line_kind": kind,
+                "active": bool(active),
+                "net": Decimal(net).quantize(_NET_PLACES),
             }
         )
     return out
@@ -221,9 +234,12 @@ def _payload(
 ) -> dict[str, Any]:
     side = "CPO" if cdr_tenant == tenant_id else "EMSP"
     obj = charging_api.cdr_object(cdr) if side == "CPO" else charging_api.emsp_cdr_object(cdr)
+    by_engine: dict[str, list[dict[str, Any]]] = {}
+    for x in lines:
+        by_engine.setdefault(x["engine"], []).append(x)
     engines = []
     for engine in ENGINE_ORDER:
-        mine = [x for x in lines if x["engine"] == engine]
+        mine = by_engine.get(engine)
         if not mine:
             continue
         totals: dict[str, dict[str, Decimal]] = {}
@@ -254,15 +270,22 @@ def cdr_records_build(*, tenant_id: int, cdr_ids: Iterable[int]) -> dict[int, di
     out: dict[int, dict[str, Any]] = {}
     for i in range(0, len(ids), CHUNK):
         chunk = ids[i : i + CHUNK]
-        tenants = _cdr_tenants(chunk)
-        lines = _rated_lines(tenant_id, chunk)
-        links = _document_links(tenant_id, chunk)
-        for cdr in charging_api.cdrs_by_ids(ids=chunk):
-            cid = cdr.platform_id
-            cdr_tenant = tenants.get(cid)
-            if cdr_tenant != tenant_id and not lines.get(cid):
-                continue  # neither the CPO tenant nor a buyer of its lines
-            out[cid] = _payload(tenant_id, cdr, cdr_tenant, lines.get(cid, []), links.get(cid, []))
+        out.update(_build_chunk(tenant_id, chunk, _document_links(tenant_id, chunk)))
+    return out
+
+
+def _build_chunk(
+    tenant_id: int, chunk: Sequence[int], links: dict[int, list[dict[str, Any]]]
+) -> dict[int, dict[str, Any]]:
+    tenants = _cdr_tenants(chunk)
+    lines = _rated_lines(tenant_id, chunk)
+    out: dict[int, dict[str, Any]] = {}
+    for cdr in charging_api.cdrs_by_ids(ids=chunk):
+        cid = cdr.platform_id
+        cdr_tenant = tenants.get(cid)
+        if cdr_tenant != tenant_id and not lines.get(cid):
+            continue  # neither the CPO tenant nor a buyer of its lines
+        out[cid] = _payload(tenant_id, cdr, cdr_tenant, lines.get(cid, []), links.get(cid, []))
     return out
 
 
@@ -275,38 +298,122 @@ def cdr_record_build(*, tenant_id: int, cdr_id: int) -> dict[str, Any]:
     return plain(record)
 
 
-def _newest(tenant_id: int, ids: Sequence[int]) -> dict[int, tuple[int, str]]:
-    newest: dict[int, tuple[int, str]] = {}
-    for i in range(0, len(ids), CHUNK * 4):
-        chunk = ids[i : i + CHUNK * 4]
-        for cid, version, digest in (
-            CdrRecord.objects.for_tenant(tenant_id)
-            .filter(cdr_id__in=chunk)
-            .order_by("cdr_id", "version")
-            .values_list("cdr_id", "version", "sha256")
-        ):
-            newest[cid] = (version, digest)  # ascending: the last one wins
-    return newest
-
-
 Plan = list[tuple[int, int, str, bytes, bool]]
+
+
+_IDS_TABLE = "invoicing_record_ids"
+
+
+class _Stream:
+    """The rows of one statement ordered by CDR id (its first column), fetched in batches
+    from a server-side cursor (PostgreSQL) and handed out per chunk of ascending CDR ids."""
+
+    def __init__(self, sql: str, params: list[Any]) -> None:
+        self._cursor = connection.chunked_cursor()
+        self._cursor.execute(sql, params)
+        self._batch: list[Any] = []
+        self._at = 0
+        self._done = False
+
+    def upto(self, last: int) -> list[Any]:
+        """The next rows whose CDR id is at most `last`."""
+        out: list[Any] = []
+        while True:
+            if self._at == len(self._batch):
+                if self._done:
+                    return out
+                self._batch, self._at = self._cursor.fetchmany(CHUNK * 4), 0
+                if not self._batch:
+                    self._done = True
+                    return out
+            row = self._batch[self._at]
+            if row[0] > last:
+                return out
+            out.append(row)
+            self._at += 1
+
+    def close(self) -> None:
+        self._cursor.close()
+
+
+def _ids_table(ids: Sequence[int]) -> str:
+    """A temporary table of `ids` (dropped at commit on PostgreSQL), analyzed: the streams
+    join it, so their plans do not depend on whether the billing run's fresh rows (document
+    lines, records) have statistics yet (without them PostgreSQL chose a scan of every
+    document line, or of every tenant document, for each chunk of 500 CDRs)."""
+    table = connection.ops.quote_name(_IDS_TABLE)
+    with connection.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS {table}")
+        if connection.vendor == "postgresql":
+            cur.execute(f"CREATE TEMPORARY TABLE {table} (id bigint PRIMARY KEY) ON COMMIT DROP")
+            with cur.cursor.copy(f"COPY {table} (id) FROM STDIN") as copy:
+                for cid in ids:
+                    copy.write_row((cid,))
+            cur.execute(f"ANALYZE {table}")
+        else:
+            cur.execute(f"CREATE TEMPORARY TABLE {table} (id integer PRIMARY KEY)")
+            cur.executemany(f"INSERT INTO {table} (id) VALUES (%s)", [(cid,) for cid in ids])
+    return table
+
+
+def _links_stream(tenant_id: int, ids_table: str) -> _Stream:
+    q = connection.ops.quote_name
+    sql = (
+        "SELECT l.cdr_id, l.id, l.rated_line_id, l.kind, l.active, CAST(l.net AS TEXT), "
+        "l.document_id, d.doc_type, d.number, d.status "
+        f"FROM {q(DocumentLine._meta.db_table)} l "
+        f"JOIN {ids_table} t ON t.id = l.cdr_id "
+        f"JOIN {q(Document._meta.db_table)} d ON d.id = l.document_id "
+        "WHERE d.tenant_id = %s OR d.buyer_tenant_id = %s "
+        "ORDER BY l.cdr_id, l.document_id, l.position"
+    )
+    return _Stream(sql, [tenant_id, tenant_id])
+
+
+def _newest_stream(tenant_id: int, ids_table: str) -> _Stream:
+    table = connection.ops.quote_name(CdrRecord._meta.db_table)
+    sql = (
+        f"SELECT r.cdr_id, r.version, r.sha256 FROM {table} r JOIN {ids_table} t "
+        "ON t.id = r.cdr_id WHERE r.tenant_id = %s ORDER BY r.cdr_id, r.version"
+    )
+    return _Stream(sql, [tenant_id])
 
 
 def cdr_records_plan(*, tenant_id: int, cdr_ids: Iterable[int]) -> Plan:
     """Per CDR (ascending): (cdr id, version, sha256, canonical bytes, is new): the newest
-    stored version when its SHA-256 equals the current record's, else the next."""
+    stored version when its SHA-256 equals the current record's, else the next.
+
+    Streaming: the CDRs and their rated lines are read per chunk of CHUNK ids (their tables'
+    indexes by id and CDR); the document links and the stored versions are each one
+    statement over all the ids (joined to a temporary table of them), ordered by CDR id and
+    read along with the chunks."""
     ids = sorted(set(cdr_ids))
     plan: Plan = []
-    for i in range(0, len(ids), CHUNK * 4):
-        chunk = ids[i : i + CHUNK * 4]
-        built = cdr_records_build(tenant_id=tenant_id, cdr_ids=chunk)
-        newest = _newest(tenant_id, sorted(built))
-        for cid in sorted(built):
-            data = canonical(built[cid])
-            digest = sha256(data)
-            version, old = newest.get(cid, (0, ""))
-            fresh = old != digest
-            plan.append((cid, version + 1 if fresh else version, digest, data, fresh))
+    if not ids:
+        return plan
+    table = _ids_table(ids)
+    links_stream = _links_stream(tenant_id, table)
+    newest_stream = _newest_stream(tenant_id, table)
+    try:
+        for i in range(0, len(ids), CHUNK):
+            chunk = ids[i : i + CHUNK]
+            links = _link_dicts(links_stream.upto(chunk[-1]))
+            newest: dict[int, tuple[int, str]] = {}
+            for cid, version, digest in newest_stream.upto(chunk[-1]):
+                newest[cid] = (version, digest)  # ascending: the last one wins
+            built = _build_chunk(tenant_id, chunk, links)
+            for cid in sorted(built):
+                data = canonical(built[cid])
+                digest = sha256(data)
+                version, old = newest.get(cid, (0, ""))
+                fresh = old != digest
+                plan.append((cid, version + 1 if fresh else version, digest, data, fresh))
+    finally:
+        links_stream.close()
+        newest_stream.close()
+        if connection.vendor != "postgresql":
+            with connection.cursor() as cur:
+                cur.execute(f"DROP TABLE IF EXISTS {table}")
     return plan
 
 
