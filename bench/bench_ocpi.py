@@ -972,7 +972,8 @@ def bench_receive(
             pg_before = _pg_backends_cpu(backend)
             cpu0, client0 = server.cpu_seconds(), time.process_time()
             started = time.perf_counter()
-            statuses, times = _post_all(server.port, base + "/cdrs", bodies, headers, clients)
+            encoded = [b.encode() for b in bodies]
+            statuses, times = _post_all(server.port, base + "/cdrs", encoded, headers, clients)
             wall = time.perf_counter() - started
             cpu_ms = (server.cpu_seconds() - cpu0) * 1000 / max(cdrs, 1)
             client_ms = (time.process_time() - client0) * 1000 / max(cdrs, 1)
@@ -982,7 +983,7 @@ def bench_receive(
                 * 1000
                 / max(cdrs, 1)
             )
-            repeats, _ = _post_all(server.port, base + "/cdrs", bodies[:10], headers, 2)
+            repeats, _ = _post_all(server.port, base + "/cdrs", encoded[:10], headers, 2)
         finally:
             server.stop()
     prefix = f"R{run}-"
