@@ -77,8 +77,8 @@ def call(
     return start["status"], [(k.decode(), v.decode()) for k, v in start["headers"]], content
 
 
-def _world() -> World:
-    w = make_world()
+def _world(version: str = "2.2.1") -> World:
+    w = make_world(version=version)
     c = w.client()
     for path, doc in (
         ("/tariffs/DE/CPO/T1", tariff_doc()),
@@ -94,19 +94,21 @@ def _ids(n: str) -> list[tuple[bytes, bytes]]:
     return [(b"x-request-id", f"req-{n}".encode()), (b"x-correlation-id", f"cor-{n}".encode())]
 
 
-def _same(headers: list[tuple[str, str]], pk: int) -> list[tuple[str, str]]:
+def _same(headers: list[tuple[str, str]], pk: int, version: str) -> list[tuple[str, str]]:
     """The headers with our URL of the stored CDR made comparable."""
-    mine = f"/ocpi/2.2.1/emsp/cdrs/{pk}"
+    mine = f"/ocpi/{version}/emsp/cdrs/{pk}"
     return [(k, "LOCATION" if k == "Location" and v.endswith(mine) else v) for k, v in headers]
 
 
+@pytest.mark.parametrize("version", ["2.2.1", "2.1.1"])
 def test_a_stored_cdr_and_its_repeat_never_reach_django_and_answer_as_the_view(
-    settings: Any, monkeypatch: Any
+    settings: Any, monkeypatch: Any, version: str
 ) -> None:
-    w = _world()
+    w = _world(version)
+    path = f"/ocpi/{version}/emsp/cdrs"
     slow_doc, fast_doc = cdr_doc(id="CDR-SLOW"), cdr_doc(id="CDR-FAST")
     settings.OCPI_FAST_PATHS = False
-    slow = [call(PATH, transport.dumps(slow_doc), w.token, ROUTING + _ids(f"s{i}")) for i in (1, 2)]
+    slow = [call(path, transport.dumps(slow_doc), w.token, ROUTING + _ids(f"s{i}")) for i in (1, 2)]
 
     settings.OCPI_FAST_PATHS = True
 
@@ -114,26 +116,28 @@ def test_a_stored_cdr_and_its_repeat_never_reach_django_and_answer_as_the_view(
         pytest.fail("reached Django")
 
     monkeypatch.setattr(ASGIHandler, "__call__", refuse)
-    fast = [call(PATH, transport.dumps(fast_doc), w.token, ROUTING + _ids(f"s{i}")) for i in (1, 2)]
+    fast = [call(path, transport.dumps(fast_doc), w.token, ROUTING + _ids(f"s{i}")) for i in (1, 2)]
     slow_pk = ForeignCdr.objects.get(cdr_id="CDR-SLOW").pk
     fast_pk = ForeignCdr.objects.get(cdr_id="CDR-FAST").pk
     assert [r[0] for r in slow] == [r[0] for r in fast] == [201, 200]
     for (_, s_headers, s_body), (_, f_headers, f_body) in zip(slow, fast, strict=True):
-        assert _same(f_headers, fast_pk) == _same(s_headers, slow_pk)  # names, values, order
+        assert _same(f_headers, fast_pk, version) == _same(
+            s_headers, slow_pk, version
+        )  # names, values, order
         s_env, f_env = json.loads(s_body), json.loads(f_body)
         s_env.pop("timestamp"), f_env.pop("timestamp")
         assert f_env == s_env == {"status_code": 1000}
         assert len(f_body) == len(s_body)
     location = dict(fast[0][1])["Location"]
-    assert location == f"http://127.0.0.1:8000/ocpi/2.2.1/emsp/cdrs/{fast_pk}"
+    assert location == f"http://127.0.0.1:8000/ocpi/{version}/emsp/cdrs/{fast_pk}"
     assert dict(fast[0][1])["OCPI-to-party-id"] == "CPO"  # the routing headers mirrored
 
-    # Stored and re-priced once each, billed alike; the repeat stored nothing.
-    for cdr_id in ("CDR-SLOW", "CDR-FAST"):
-        row = ForeignCdr.objects.get(cdr_id=cdr_id)
-        assert row.total_cost_excl_vat == Decimal("5.75")
+    # Stored and re-priced once each, flagged and billed alike; the repeat stored nothing.
     slow_row, fast_row = (ForeignCdr.objects.get(cdr_id=i) for i in ("CDR-SLOW", "CDR-FAST"))
     assert fast_row.flags == slow_row.flags
+    assert fast_row.repriced_excl_vat == slow_row.repriced_excl_vat
+    if version == "2.2.1":  # (a 2.2.1-shaped body on 2.1.1: stored, flagged, not re-priced)
+        assert fast_row.total_cost_excl_vat == Decimal("5.75") == fast_row.repriced_excl_vat
     billed = [Cdr.objects.filter(ocpi_id=i).count() for i in ("CDR-SLOW", "CDR-FAST")]
     assert billed[0] == billed[1] <= 1
     assert ForeignCdr.objects.count() == 2
@@ -158,7 +162,7 @@ def test_a_stored_cdr_and_its_repeat_never_reach_django_and_answer_as_the_view(
         ):
             exchange.pop(name, None)
     assert f_log == s_log
-    assert f_log["http_status"] == 201 and f_log["url"] == "http://testserver/ocpi/2.2.1/emsp/cdrs"
+    assert f_log["http_status"] == 201 and f_log["url"] == f"http://testserver{path}"
     assert "Authorization" not in f_log["request_headers"]
 
 
