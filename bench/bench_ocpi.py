@@ -17,8 +17,12 @@ counts, a {"bench": "summary"} line and {"bench": "done"}:
   request, so retries happen. The back-off waits are not slept: the drain is given the time
   (`now=`) at which the failed row is due again. Target: >= 500 CDRs/s sent; every CDR
   arrived exactly once.
-- receive: --cdrs CDRs POSTed to /ocpi/2.2.1/emsp/cdrs through the real view (test Client)
-  after the partner CPO PUT its tariff and location; each is stored, re-priced against the
+- receive: --cdrs CDRs POSTed to /ocpi/2.2.1/emsp/cdrs after the partner CPO PUT its tariff
+  and location: by default (--receive-mode server) to real uvicorn worker processes as the
+  Procfile starts them (--workers, default the core count; Django's psycopg pool) by
+  --clients concurrent keep-alive HTTP clients on loopback, CPU per CDR of the server
+  processes and their PostgreSQL backends; --receive-mode inprocess: the test Client, one
+  request at a time, CPU of this process; each is stored, re-priced against the
   tariff and billed (apps.roaming.services.emsp_cdrs.cdr_receive). Target: >= 300 CDRs/s;
   every CDR stored and billed once (repeats answer 200 and store nothing).
 - status: --status-changes StatusNotifications recorded as the gateway records them (one
@@ -789,7 +793,136 @@ def _backend_pid() -> int:
         return int(cur.fetchone()[0])
 
 
-def bench_receive(world: dict[str, Any], cdrs: int) -> dict[str, Any]:
+def _children(pid: int) -> list[int]:
+    """The process and all its descendants (from /proc)."""
+    found = [pid]
+    for p in found:
+        try:
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                found.extend(int(c) for c in f.read().split())
+        except OSError:
+            pass
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """The web process as the Procfile starts it (`uvicorn config.asgi:application
+    --no-access-log --lifespan off`), with `workers` worker processes, on a free loopback
+    port, the bench database and Django's psycopg pool (DATABASE_POOL=1); ready once
+    /healthz answers."""
+
+    def __init__(self, workers: int, extra_env: dict[str, str] | None = None) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        log = ROOT / "var" / "bench" / "bench_ocpi_web.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self.log = open(log, "w")  # noqa: SIM115
+        env = {**_env(), "DATABASE_POOL": "1", "OCPI_BASE_URL": self.base, **(extra_env or {})}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
+             "--port", str(self.port), "--workers", str(workers), "--no-access-log",
+             "--lifespan", "off"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        import http.client
+
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    conn.close()
+                    break
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the web server did not start (see {log})")
+            time.sleep(0.2)  # polling the server's start-up, not timing anything
+
+    def cpu_seconds(self) -> float:
+        return sum(_proc_cpu_seconds(p) for p in _children(self.proc.pid))
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def _pg_backends_cpu(exclude: int) -> dict[int, float]:
+    """CPU seconds so far of every PostgreSQL backend on the bench database but ours."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> %s",
+            [exclude],
+        )
+        return {int(pid): _proc_cpu_seconds(int(pid)) for (pid,) in cur.fetchall()}
+
+
+def _post_all(
+    port: int, path: str, bodies: list[bytes], headers: dict[str, str], clients: int
+) -> tuple[Counter[int], list[float]]:
+    """POST each body once over `clients` concurrent keep-alive HTTP/1.1 connections
+    (threads, http.client); the statuses and each request's time."""
+    import http.client
+
+    statuses: Counter[int] = Counter()
+    times: list[float] = []
+    lock = threading.Lock()
+    queue = iter(enumerate(bodies))
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        mine: list[tuple[int, float]] = []
+        while True:
+            with lock:
+                item = next(queue, None)
+            if item is None:
+                break
+            t = time.perf_counter()
+            conn.request("POST", path, body=item[1], headers=headers)
+            resp = conn.getresponse()
+            resp.read()
+            mine.append((resp.status, time.perf_counter() - t))
+        conn.close()
+        with lock:
+            for status, took in mine:
+                statuses[status] += 1
+                times.append(took)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return statuses, times
+
+
+def bench_receive(
+    world: dict[str, Any],
+    cdrs: int,
+    *,
+    mode: str = "server",
+    workers: int = 2,
+    clients: int = 8,
+    server_env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """`mode` "server": real uvicorn worker processes and `clients` concurrent HTTP
+    clients over loopback (CPU: the server processes and their PostgreSQL backends);
+    "inprocess": Django's test Client, one at a time (CPU: this process and its backend)."""
     from django.test import Client
 
     from apps.charging.models import Cdr
@@ -808,25 +941,58 @@ def bench_receive(world: dict[str, Any], cdrs: int) -> dict[str, Any]:
     run = f"{int(time.time())}"
     bodies = [transport.dumps(received_cdr_doc(n, run)) for n in range(cdrs)]
     statuses: Counter[int] = Counter()
-    times = []
-    backend = _backend_pid()
-    cpu0, pg0 = time.process_time(), _proc_cpu_seconds(backend)
-    started = time.perf_counter()
-    for raw in bodies:
-        t = time.perf_counter()
-        resp = client.post(base + "/cdrs", data=raw, content_type="application/json")
-        times.append(time.perf_counter() - t)
-        statuses[resp.status_code] += 1
-    wall = time.perf_counter() - started
-    # CPU per CDR, the figure the shared machine's load does not inflate much: this process
-    # (test client and server in one) and its PostgreSQL backend.
-    cpu_ms = (time.process_time() - cpu0) * 1000 / max(cdrs, 1)
-    pg_ms = (_proc_cpu_seconds(backend) - pg0) * 1000 / max(cdrs, 1)
-    # Repeats of the first 10: answered 200, nothing stored or billed again.
     repeats: Counter[int] = Counter()
-    for raw in bodies[:10]:
-        resp = client.post(base + "/cdrs", data=raw, content_type="application/json")
-        repeats[resp.status_code] += 1
+    times: list[float] = []
+    backend = _backend_pid()
+    client_ms = None  # the HTTP clients' CPU (this process), server mode only
+    if mode == "inprocess":
+        cpu0, pg0 = time.process_time(), _proc_cpu_seconds(backend)
+        started = time.perf_counter()
+        for raw in bodies:
+            t = time.perf_counter()
+            resp = client.post(base + "/cdrs", data=raw, content_type="application/json")
+            times.append(time.perf_counter() - t)
+            statuses[resp.status_code] += 1
+        wall = time.perf_counter() - started
+        # CPU per CDR, the figure the shared machine's load does not inflate much: this
+        # process (test client and server in one) and its PostgreSQL backend.
+        cpu_ms = (time.process_time() - cpu0) * 1000 / max(cdrs, 1)
+        pg_ms = (_proc_cpu_seconds(backend) - pg0) * 1000 / max(cdrs, 1)
+        # Repeats of the first 10: answered 200, nothing stored or billed again.
+        for raw in bodies[:10]:
+            resp = client.post(base + "/cdrs", data=raw, content_type="application/json")
+            repeats[resp.status_code] += 1
+    else:
+        server = Server(workers, server_env)
+        headers = {
+            "Authorization": _auth(CPO_TOKEN),
+            "Content-Type": "application/json",
+            "OCPI-from-country-code": "DE",
+            "OCPI-from-party-id": "CPO",
+            "OCPI-to-country-code": "NL",
+            "OCPI-to-party-id": "EMS",
+        }
+        try:
+            # Warm-up: every worker and client connection past its first request (imports,
+            # pool connections), on GETs of an unknown CDR: nothing stored.
+            _post_all(server.port, "/healthz", [b""] * (clients * 4), {}, clients)
+            pg_before = _pg_backends_cpu(backend)
+            cpu0, client0 = server.cpu_seconds(), time.process_time()
+            started = time.perf_counter()
+            encoded = [b.encode() for b in bodies]
+            statuses, times = _post_all(server.port, base + "/cdrs", encoded, headers, clients)
+            wall = time.perf_counter() - started
+            cpu_ms = (server.cpu_seconds() - cpu0) * 1000 / max(cdrs, 1)
+            client_ms = (time.process_time() - client0) * 1000 / max(cdrs, 1)
+            pg_after = _pg_backends_cpu(backend)
+            pg_ms = (
+                sum(cpu - pg_before.get(pid, 0.0) for pid, cpu in pg_after.items())
+                * 1000
+                / max(cdrs, 1)
+            )
+            repeats, _ = _post_all(server.port, base + "/cdrs", encoded[:10], headers, 2)
+        finally:
+            server.stop()
     prefix = f"R{run}-"
     stored = ForeignCdr.objects.filter(tenant_id=tenant_id, cdr_id__startswith=prefix)
     stored_n = stored.count()
@@ -848,6 +1014,11 @@ def bench_receive(world: dict[str, Any], cdrs: int) -> dict[str, Any]:
     rate = cdrs / wall
     result = {
         "bench": "receive",
+        "mode": mode,
+        "workers": workers if mode == "server" else None,
+        "clients": clients if mode == "server" else 1,
+        "cpu_of": "uvicorn processes" if mode == "server" else "bench process (client+server)",
+        "server_env": server_env or {},
         "cdrs": cdrs,
         "wall_s": round(wall, 2),
         "received_per_s": round(rate, 1),
@@ -855,6 +1026,7 @@ def bench_receive(world: dict[str, Any], cdrs: int) -> dict[str, Any]:
         "p99_ms": _pct(times, 0.99),
         "process_cpu_ms_per_cdr": round(cpu_ms, 2),
         "postgres_cpu_ms_per_cdr": round(pg_ms, 2),
+        "client_cpu_ms_per_cdr": None if client_ms is None else round(client_ms, 2),
         "http_statuses": dict(statuses),
         "repeat_statuses": dict(repeats),
         "stored": stored_n,
@@ -1027,6 +1199,21 @@ def main() -> None:
     parser.add_argument("--status-interval", type=float, default=0.05, help="seconds between")
     parser.add_argument("--fail-every", type=int, default=100, help="receiver 500 every N")
     parser.add_argument("--rebuild", action="store_true", help="drop and rebuild the database")
+    parser.add_argument(
+        "--receive-mode",
+        choices=("server", "inprocess"),
+        default="server",
+        help="receive through uvicorn worker processes over loopback HTTP, or the test Client",
+    )
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="uvicorn's")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients")
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable of the web server (e.g. OCPI_FAST_PATHS=0); repeatable",
+    )
     args = parser.parse_args()
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     unknown = set(phases) - {"pull", "push", "receive", "status"}
@@ -1045,7 +1232,14 @@ def main() -> None:
         r = bench_push(world["cpo"], args.cdrs, args.fail_every)
         summary["push"] = {k: r[k] for k in ("sent_per_s", "meets_target")}
     if "receive" in phases:
-        r = bench_receive(world["emsp"], args.cdrs)
+        r = bench_receive(
+            world["emsp"],
+            args.cdrs,
+            mode=args.receive_mode,
+            workers=args.workers,
+            clients=args.clients,
+            server_env=dict(v.split("=", 1) for v in args.server_env),
+        )
         summary["receive"] = {k: r[k] for k in ("received_per_s", "meets_target")}
     if "status" in phases:
         r = bench_status(world["cpo"], args.status_changes, args.status_interval)

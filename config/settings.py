@@ -233,6 +233,8 @@ REST_FRAMEWORK = {
 }
 # The ASGI fast path of PUT /api/v1/tokens/{cc}/{party}/{uid} (restapi.fast, ADR 0016).
 API_FAST_PATHS = env_bool("API_FAST_PATHS", True)
+# The ASGI fast path of the OCPI CDR receive (roaming.ocpi.fast, ADR 0042); 0 turns it off.
+OCPI_FAST_PATHS = env_bool("OCPI_FAST_PATHS", True)
 SPECTACULAR_SETTINGS = {
     "TITLE": "EV charging back office: provisioning API",
     "DESCRIPTION": (

@@ -97,6 +97,120 @@ def _response(result: OcpiResult, *, headers: Mapping[str, str]) -> HttpResponse
     return resp
 
 
+@dataclass
+class Admission:
+    """What `admit` decided before the view runs (nothing written yet): the ids and headers
+    to answer with, the routing headers as sent, who called (None: unknown token), the
+    refusal when the call may not go on (token, connection status, JSON), else the body."""
+
+    started: float
+    request_id: str
+    correlation_id: str
+    out_headers: dict[str, str]
+    routing: dict[str, str]
+    auth: InboundAuth | None
+    refused: OcpiResult | None
+    body: Any = None
+
+
+def admit(
+    request: HttpRequest,
+    module: str,
+    *,
+    allow_token_a: bool = False,
+    allow_unregistered: bool = False,
+) -> Admission:
+    """The token (the connection and tenant), the connection's status and the body's JSON
+    checked, the ids and routing headers read: the part of every OCPI call before its view,
+    shared by `endpoint` and the ASGI fast path (roaming.ocpi.fast). Reads only."""
+    started = time.monotonic()
+    request_id = request.headers.get(REQUEST_ID) or new_request_id()
+    correlation_id = request.headers.get(CORRELATION_ID) or request_id
+    out_headers = {REQUEST_ID: request_id, CORRELATION_ID: correlation_id}
+    routing = {
+        h: request.headers.get(h, "") for h in (FROM_COUNTRY, FROM_PARTY, TO_COUNTRY, TO_PARTY)
+    }
+    if module not in CONFIGURATION_MODULES and routing[FROM_COUNTRY]:
+        # Answer with the routing headers mirrored (2.2.1 transport).
+        out_headers.update(
+            {
+                FROM_COUNTRY: routing[TO_COUNTRY],
+                FROM_PARTY: routing[TO_PARTY],
+                TO_COUNTRY: routing[FROM_COUNTRY],
+                TO_PARTY: routing[FROM_PARTY],
+            }
+        )
+    auth = roaming_api.inbound_auth(tokens=token_candidates(request.headers.get("Authorization")))
+    admission = Admission(
+        started, request_id, correlation_id, out_headers, routing, auth, refused=None
+    )
+    if auth is None or (auth.token_kind == "A" and not allow_token_a):
+        admission.refused = OcpiResult(
+            status_code=CLIENT_ERROR, http_status=401, message="unknown or invalid token"
+        )
+    elif auth.status is not ConnectionStatus.REGISTERED and not allow_unregistered:
+        admission.refused = OcpiResult(
+            status_code=CLIENT_ERROR,
+            http_status=401 if auth.status is ConnectionStatus.PENDING else 403,
+            message=f"the connection is {auth.status.value.lower()}",
+        )
+    else:
+        try:
+            if request.body:
+                admission.body = loads(request.body)
+        except ValueError as exc:
+            admission.refused = OcpiResult(
+                status_code=CLIENT_ERROR, http_status=400, message=f"invalid JSON: {exc}"
+            )
+    return admission
+
+
+def answer(
+    request: HttpRequest, module: str, admission: Admission, result: OcpiResult, error: str = ""
+) -> HttpResponse:
+    """The response (the envelope, the ids, routing and view's headers) and, when the
+    caller is known, the exchange logged: the part of every OCPI call after its view."""
+    response = _response(result, headers=admission.out_headers)
+    auth = admission.auth
+    if auth is not None:
+        roaming_api.exchange_log(
+            ExchangeIn(
+                tenant_id=auth.tenant_id,
+                connection_id=auth.connection_id,
+                direction=Direction.IN,
+                method=request.method or "",
+                url=request.build_absolute_uri(),
+                module=module,
+                http_status=result.http_status,
+                ocpi_status=result.status_code,
+                duration_ms=int((time.monotonic() - admission.started) * 1000),
+                request_id=admission.request_id,
+                correlation_id=admission.correlation_id,
+                request_headers={
+                    k: v for k, v in request.headers.items() if k.lower() != "authorization"
+                },
+                request_body=request.body.decode("utf-8", "replace"),
+                response_body=response.content.decode("utf-8", "replace"),
+                error=error,
+            )
+        )
+    return response
+
+
+def call_of(admission: Admission, module: str, version: str) -> OcpiCall:
+    """The view's view of an admitted call."""
+    assert admission.auth is not None
+    return OcpiCall(
+        auth=admission.auth,
+        version=version,
+        module=module,
+        body=admission.body,
+        routing=admission.routing,
+        request_id=admission.request_id,
+        correlation_id=admission.correlation_id,
+    )
+
+
 def endpoint(
     module: str, *, allow_token_a: bool = False, allow_unregistered: bool = False
 ) -> Callable[[View], Callable[..., HttpResponse]]:
@@ -107,94 +221,31 @@ def endpoint(
         @csrf_exempt
         @functools.wraps(view)
         def handler(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            started = time.monotonic()
-            request_id = request.headers.get(REQUEST_ID) or new_request_id()
-            correlation_id = request.headers.get(CORRELATION_ID) or request_id
-            out_headers = {REQUEST_ID: request_id, CORRELATION_ID: correlation_id}
-            routing = {
-                h: request.headers.get(h, "")
-                for h in (FROM_COUNTRY, FROM_PARTY, TO_COUNTRY, TO_PARTY)
-            }
-            if module not in CONFIGURATION_MODULES and routing[FROM_COUNTRY]:
-                # Answer with the routing headers mirrored (2.2.1 transport).
-                out_headers.update(
-                    {
-                        FROM_COUNTRY: routing[TO_COUNTRY],
-                        FROM_PARTY: routing[TO_PARTY],
-                        TO_COUNTRY: routing[FROM_COUNTRY],
-                        TO_PARTY: routing[FROM_PARTY],
-                    }
-                )
-            auth = roaming_api.inbound_auth(
-                tokens=token_candidates(request.headers.get("Authorization"))
+            admission = admit(
+                request,
+                module,
+                allow_token_a=allow_token_a,
+                allow_unregistered=allow_unregistered,
             )
-            result: OcpiResult
             error = ""
-            if auth is None or (auth.token_kind == "A" and not allow_token_a):
-                result = OcpiResult(
-                    status_code=CLIENT_ERROR, http_status=401, message="unknown or invalid token"
-                )
-            elif auth.status is not ConnectionStatus.REGISTERED and not allow_unregistered:
-                result = OcpiResult(
-                    status_code=CLIENT_ERROR,
-                    http_status=401 if auth.status is ConnectionStatus.PENDING else 403,
-                    message=f"the connection is {auth.status.value.lower()}",
-                )
+            if admission.refused is not None:
+                result = admission.refused
             else:
-                body: Any = None
+                assert admission.auth is not None
+                version = str(kwargs.pop("version", admission.auth.version))
                 try:
-                    if request.body:
-                        body = loads(request.body)
-                except ValueError as exc:
+                    result = view(call_of(admission, module, version), request, *args, **kwargs)
+                except OcpiFailure as f:
                     result = OcpiResult(
-                        status_code=CLIENT_ERROR, http_status=400, message=f"invalid JSON: {exc}"
+                        status_code=f.status_code, http_status=f.http_status, message=f.message
                     )
-                else:
-                    call = OcpiCall(
-                        auth=auth,
-                        version=str(kwargs.pop("version", auth.version)),
-                        module=module,
-                        body=body,
-                        routing=routing,
-                        request_id=request_id,
-                        correlation_id=correlation_id,
+                except Exception as exc:  # never a bare 500: the envelope says 3000
+                    log.exception("OCPI %s %s failed", request.method, request.path)
+                    error = f"{type(exc).__name__}: {exc}"
+                    result = OcpiResult(
+                        status_code=SERVER_ERROR, http_status=500, message="server error"
                     )
-                    try:
-                        result = view(call, request, *args, **kwargs)
-                    except OcpiFailure as f:
-                        result = OcpiResult(
-                            status_code=f.status_code, http_status=f.http_status, message=f.message
-                        )
-                    except Exception as exc:  # never a bare 500: the envelope says 3000
-                        log.exception("OCPI %s %s failed", request.method, request.path)
-                        error = f"{type(exc).__name__}: {exc}"
-                        result = OcpiResult(
-                            status_code=SERVER_ERROR, http_status=500, message="server error"
-                        )
-            response = _response(result, headers=out_headers)
-            if auth is not None:
-                roaming_api.exchange_log(
-                    ExchangeIn(
-                        tenant_id=auth.tenant_id,
-                        connection_id=auth.connection_id,
-                        direction=Direction.IN,
-                        method=request.method or "",
-                        url=request.build_absolute_uri(),
-                        module=module,
-                        http_status=result.http_status,
-                        ocpi_status=result.status_code,
-                        duration_ms=int((time.monotonic() - started) * 1000),
-                        request_id=request_id,
-                        correlation_id=correlation_id,
-                        request_headers={
-                            k: v for k, v in request.headers.items() if k.lower() != "authorization"
-                        },
-                        request_body=request.body.decode("utf-8", "replace"),
-                        response_body=response.content.decode("utf-8", "replace"),
-                        error=error,
-                    )
-                )
-            return response
+            return answer(request, module, admission, result, error)
 
         return handler
 

@@ -241,7 +241,8 @@ def test_bench_ocpi_pulls_pushes_and_receives_with_clean_counts() -> None:
     args = ["bench/bench_ocpi.py", "--rebuild", "--locations", "120", "--evses-per-location", "2"]
     args += ["--cdrs", "60", "--pull-rounds", "1", "--fail-every", "25", "--status-changes", "5"]
     try:
-        lines = _run(args, timeout=120, env=env)
+        # 240 s: the receive phase starts uvicorn worker processes (87 s in all at load ~5).
+        lines = _run(args, timeout=240, env=env)
     finally:
         _drop_database("bench_ocpi_smoke")
     by = {x["bench"]: x for x in lines}
@@ -258,6 +259,7 @@ def test_bench_ocpi_pulls_pushes_and_receives_with_clean_counts() -> None:
     assert receive["http_statuses"] == {"201": 60} and receive["repeat_statuses"] == {"200": 10}
     assert (receive["stored"], receive["billed"], receive["not_billed"]) == (60, 60, 0)
     assert receive["total_5_75_excl_vat"] == 60  # re-priced against the PUT tariff
+    assert (receive["mode"], receive["clients"]) == ("server", 8)  # uvicorn over loopback HTTP
     status = by["status"]  # through a real Celery worker to the loopback receiver
     assert (status["changes"], status["arrived_once"], status["patches"]) == (5, 5, 5)
     assert all(x["counts_clean"] for x in (pull, push, receive, status))

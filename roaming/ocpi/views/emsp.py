@@ -157,6 +157,12 @@ def _cdr_url(version: str, pk: int) -> str:
 def cdrs(call: OcpiCall, request: HttpRequest) -> OcpiResult:
     if request.method != "POST":
         raise _not_allowed(request)
+    return cdr_post(call, request.body)
+
+
+def cdr_post(call: OcpiCall, raw: bytes) -> OcpiResult:
+    """A CDR POSTed (`raw` the body as sent, `call.body` parsed): 201 stored, 200 a repeat,
+    Location our URL of it; the view's work, and the ASGI fast path's (roaming.ocpi.fast)."""
     routing = (
         call.routing.get(transport.FROM_COUNTRY, ""),
         call.routing.get(transport.FROM_PARTY, ""),
@@ -165,7 +171,7 @@ def cdrs(call: OcpiCall, request: HttpRequest) -> OcpiResult:
         stored = roaming_api.emsp_cdr_receive(
             connection_id=call.connection_id,
             version=call.version,
-            raw=request.body.decode("utf-8", "replace"),
+            raw=raw.decode("utf-8", "replace"),
             body=call.body,
             now=timezone.now(),
             routing=routing if all(routing) else None,
