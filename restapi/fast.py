@@ -36,6 +36,7 @@ from django.utils import timezone
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 
+from apps.common.asgi import read_body, replaying
 from apps.common.errors import DomainError
 from apps.integrations import api as integrations_api
 from apps.integrations.contracts import ApiPrincipal
@@ -84,7 +85,7 @@ class FastPaths:
         else:
             await self.django(scope, receive, send)
             return
-        body, complete = await _read_body(receive, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        body, complete = await read_body(receive, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         outcome = await serve(scope, body) if complete else None
         if isinstance(outcome, tuple):
             status, payload, extra = outcome
@@ -97,35 +98,10 @@ class FastPaths:
             await send({"type": "http.response.body", "body": payload})
             return
         # Handed on to Django: the body as read, then whatever else the client sends.
-        replayed = False
-
-        async def replay() -> dict[str, Any]:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": not complete}
-            return await receive()
-
+        replay = replaying(receive, body, complete)
         if outcome is not None:
             scope = {**scope, **outcome}
         await self.django(scope, replay, send)
-
-
-async def _read_body(receive: Receive, limit: int | None) -> tuple[bytes, bool]:
-    """The request body, up to `limit` bytes (beyond: what was read, and False)."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return b"".join(chunks), False
-        chunk = message.get("body", b"")
-        chunks.append(chunk)
-        size += len(chunk)
-        if limit is not None and size > limit:
-            return b"".join(chunks), False
-        if not message.get("more_body", False):
-            return b"".join(chunks), True
 
 
 def _bearer(headers: dict[bytes, bytes]) -> str | None:

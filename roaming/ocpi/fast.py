@@ -30,6 +30,7 @@ from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.common import CommonMiddleware
 from django.middleware.security import SecurityMiddleware
 
+from apps.common.asgi import read_body, replaying
 from roaming.ocpi.base import OcpiFailure, admit, answer, call_of
 from roaming.ocpi.views.emsp import cdr_post
 
@@ -69,40 +70,15 @@ class OcpiFastPaths:
         ):
             await self.app(scope, receive, send)
             return
-        body, complete = await _read_body(receive, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        body, complete = await read_body(receive, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         answered = await self._cdr(scope, body, match[1]) if complete else None
         if answered is not None:
             status, headers, content = answered
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": content})
             return
-        replayed = False
-
-        async def replay() -> dict[str, Any]:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": not complete}
-            return await receive()
-
+        replay = replaying(receive, body, complete)
         await self.app(scope, replay, send)
-
-
-async def _read_body(receive: Receive, limit: int | None) -> tuple[bytes, bool]:
-    """The request body, up to `limit` bytes (beyond: what was read, and False)."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return b"".join(chunks), False
-        chunk = message.get("body", b"")
-        chunks.append(chunk)
-        size += len(chunk)
-        if limit is not None and size > limit:
-            return b"".join(chunks), False
-        if not message.get("more_body", False):
-            return b"".join(chunks), True
 
 
 def _cdr_post(scope: Scope, body: bytes, version: str) -> Answered | None:
