@@ -8,7 +8,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models.functions import Coalesce, Greatest, Now
 from django.utils import timezone
 
 from apps.common.contracts import HccFlag
@@ -77,8 +77,9 @@ class Location(TenantOwnedModel):
     charging_when_closed = models.BooleanField(default=True)
     # OCPI Location.last_updated: the latest change of the location, its EVSEs (their status
     # included) and their connectors. Kept by the locations app's writes (`touch_locations`;
-    # the saves below), never lowered; what the partners' pulls page by and filter on.
-    last_updated = models.DateTimeField(default=timezone.now)
+    # the saves below), never lowered; what the partners' pulls page by and filter on. The
+    # database default serves rows inserted in plain SQL (bulk loads, the benches' builders).
+    last_updated = models.DateTimeField(default=timezone.now, db_default=Now())
 
     class Meta:
         ordering = ["name", "id"]

@@ -14,6 +14,7 @@ import pytest
 from django.db import connection, connections
 
 from apps.invoicing import api
+from apps.invoicing import jobs as invoicing_jobs
 from apps.invoicing.models import BillingRun, Document, DocumentLine
 from apps.invoicing.services import runs as run_services
 from tests.factories import CustomerFactory
@@ -26,6 +27,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _postgres_only() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("concurrent transactions: PostgreSQL")
+
+
+@pytest.fixture(autouse=True)
+def _no_queued_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests execute their runs themselves, in the threads they choose. A started run is
+    queued on commit; the suite's session-wide Celery worker (started by an earlier
+    functional test) would take it and execute it alongside (CI: a run DONE with 5 of 7
+    groups counted, the worker's count)."""
+    monkeypatch.setattr(invoicing_jobs, "enqueue", lambda *args, **kwargs: None)
 
 
 def together(n: int, fn: Callable[[], Any]) -> list[Any]:
