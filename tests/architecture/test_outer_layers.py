@@ -7,8 +7,9 @@ import grimp
 
 OUTER = ["csms_gateway", "roaming", "billing", "demo", "config", "restapi", "portal"]
 PUBLIC = {"api", "contracts"}
-# The shared kernel also offers its error vocabulary and secret hashing to every layer.
-COMMON_PUBLIC = {"errors", "secrets"}
+# The shared kernel also offers its error vocabulary, secret hashing and the fast paths' ASGI
+# body helpers to every layer.
+COMMON_PUBLIC = {"errors", "secrets", "asgi"}
 
 
 def test_outer_layers_import_only_api_and_contracts_of_apps() -> None:
