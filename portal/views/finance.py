@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -408,7 +409,8 @@ def finance_batch_file(
         "JOURNAL_JSON": "application/json",
         "RECORDS_JSONL": "application/gzip",
     }
-    response = StreamingHttpResponse(f.chunks, content_type=types[kind])
+    body = f.achunks if isinstance(request, ASGIRequest) else f.chunks  # see ExportFileStream
+    response = StreamingHttpResponse(body, content_type=types[kind])
     response["Content-Length"] = str(f.size)
     response["Content-Disposition"] = f'attachment; filename="{f.filename}"'
     response["ETag"] = f'"{f.sha256}"'

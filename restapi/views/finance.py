@@ -4,6 +4,7 @@ One service call per request."""
 
 from __future__ import annotations
 
+from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
 from djmoney.money import Money
 from drf_spectacular.types import OpenApiTypes
@@ -253,9 +254,8 @@ class ExportFileView(ApiView):
     )
     def get(self, request: Request, batch_id: int, kind: str) -> StreamingHttpResponse:
         f = invoicing_api.export_file_open(tenant_id=self.tenant_id, batch_id=batch_id, kind=kind)
-        response = StreamingHttpResponse(
-            f.chunks, content_type=_CONTENT_TYPES.get(kind, "text/plain")
-        )
+        body = f.achunks if isinstance(request._request, ASGIRequest) else f.chunks
+        response = StreamingHttpResponse(body, content_type=_CONTENT_TYPES.get(kind, "text/plain"))
         response["Content-Length"] = str(f.size)
         response["Content-Disposition"] = f'attachment; filename="{f.filename}"'
         response["ETag"] = f'"{f.sha256}"'

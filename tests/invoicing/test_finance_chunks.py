@@ -12,6 +12,8 @@ import json
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
+from django.test import AsyncClient
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -156,3 +158,38 @@ def test_another_tenant_cannot_download_the_files(settings: Any) -> None:
         assert rest.get(f"/api/v1/export-batches/{batch_id}/files/{kind}").status_code == 404
         url = reverse("portal:finance_batch_file", args=[c.slug, batch_id, kind])
         assert portal.get(url).status_code == 404
+
+
+def test_under_asgi_the_download_is_an_async_stream_of_the_chunks(settings: Any) -> None:
+    """Django joins a synchronous iterator in memory before serving it under ASGI (uvicorn,
+    the web process): there the views must hand it an asynchronous one."""
+    w = world()
+    a = w.m.cpo_tenant
+    settings.EXPORT_FILE_CHUNK_BYTES = CHUNK
+    res = _post(a.pk, now=POSTED)
+    assert res.batch is not None
+    _, key = integrations_api.api_key_create(
+        tenant_id=a.pk, name="asgi", scopes=["finance:read"], actor=Actor.system("tests")
+    )
+    rest, portal = AsyncClient(), AsyncClient()
+    portal.cookies = _portal_client(a).cookies
+
+    async def get(client: AsyncClient, url: str) -> tuple[Any, list[bytes]]:
+        bearer = {"Authorization": f"Bearer {key}"} if client is rest else {}
+        resp = await client.get(url, headers=bearer)
+        assert resp.status_code == 200, url
+        assert resp.is_async  # an async iterator: nothing joined
+        return resp, [piece async for piece in resp.streaming_content]
+
+    for f in res.files:
+        expected = b"".join(
+            api.export_file_open(tenant_id=a.pk, batch_id=res.batch.id, kind=f.kind).chunks
+        )
+        for client, url in (
+            (portal, reverse("portal:finance_batch_file", args=[a.slug, res.batch.id, f.kind])),
+            (rest, f"/api/v1/export-batches/{res.batch.id}/files/{f.kind}"),
+        ):
+            resp, pieces = async_to_sync(get)(client, url)
+            assert resp.status_code == 200 and int(resp["Content-Length"]) == f.size
+            assert len(pieces) == -(-f.size // CHUNK) and b"".join(pieces) == expected
+            assert hashlib.sha256(b"".join(pieces)).hexdigest() == f.sha256

@@ -21,12 +21,13 @@ next batch by these rules alone.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -689,20 +690,32 @@ def export_batch_get(*, tenant_id: int, batch_id: int) -> ExportBatchRow:
 
 @dataclass(frozen=True, slots=True)
 class ExportFileStream:
-    """One stored export file: its name, size and SHA-256, and `chunks`, an iterator over
-    its bytes one stored chunk (at most EXPORT_FILE_CHUNK_BYTES) at a time, each read with
-    its own query when it is needed: the whole file is never in memory (ADR 0039)."""
+    """One stored export file: its name, size and SHA-256, and its bytes one stored chunk (at
+    most EXPORT_FILE_CHUNK_BYTES) at a time, each read with its own query when it is needed:
+    the whole file is never in memory (ADR 0039). `chunks` for a WSGI or test response,
+    `achunks` under ASGI (Django joins a synchronous iterator in memory before it serves it
+    asynchronously)."""
 
     filename: str
     size: int
     sha256: str
     chunks: Iterator[bytes]
+    achunks: AsyncIterator[bytes]
+
+
+def _chunk(pk: int) -> bytes:
+    return bytes(ExportFileChunk.objects.filter(pk=pk).values_list("content", flat=True).get())
 
 
 def _chunks(chunk_ids: list[int]) -> Iterator[bytes]:
     for pk in chunk_ids:
-        content = ExportFileChunk.objects.filter(pk=pk).values_list("content", flat=True).get()
-        yield bytes(content)
+        yield _chunk(pk)
+
+
+async def _achunks(chunk_ids: list[int]) -> AsyncIterator[bytes]:
+    read = sync_to_async(_chunk)
+    for pk in chunk_ids:
+        yield await read(pk)
 
 
 def export_file_open(*, tenant_id: int, batch_id: int, kind: str) -> ExportFileStream:
@@ -721,4 +734,4 @@ def export_file_open(*, tenant_id: int, batch_id: int, kind: str) -> ExportFileS
         .order_by("seq")
         .values_list("id", flat=True)
     )
-    return ExportFileStream(row[0], row[1], row[2], _chunks(ids))
+    return ExportFileStream(row[0], row[1], row[2], _chunks(ids), _achunks(ids))
