@@ -313,6 +313,10 @@ OCPI_AUTHORIZE_MAX_PARTNERS = env_int("OCPI_AUTHORIZE_MAX_PARTNERS", 8)
 # seconds (apps.roaming.services.cpo_push; the live-cost window already limits the events).
 OCPI_SESSION_PATCH_SECONDS = env_int("OCPI_SESSION_PATCH_SECONDS", 60)
 
+# Finance export files (apps.invoicing.services.finance) are stored in the database in chunks
+# of at most this many bytes (ExportFileChunk), written and read one at a time (ADR 0039).
+EXPORT_FILE_CHUNK_BYTES = env_int("EXPORT_FILE_CHUNK_BYTES", 8 * 1024 * 1024)
+
 # --- Redis and Celery ---------------------------------------------------------------------
 # REDIS_URL is the production default for the broker and the result backend. Without it the
 # broker is kombu's filesystem transport in DATA_DIR: real worker processes, no server.

@@ -517,15 +517,33 @@ class ExportBatch(AppendOnlyModel):
 
 
 class ExportFile(AppendOnlyModel):
+    """One file of an export batch: its name, size and the SHA-256 of its whole bytes. The
+    bytes are its `ExportFileChunk` rows (batch, kind) in `seq` order (ADR 0039): a month's
+    records file is hundreds of MB gzipped, more than one bytea value can be sent as."""
+
     batch = models.ForeignKey(ExportBatch, on_delete=models.PROTECT, related_name="files")
     kind = models.CharField(max_length=16, choices=choices(ExportFileKind))
     filename = models.CharField(max_length=120)
-    content = models.BinaryField()
     sha256 = models.CharField(max_length=64)
-    size = models.PositiveIntegerField()
+    size = models.PositiveBigIntegerField()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["batch", "kind"], name="export_file_once")]
+
+
+class ExportFileChunk(AppendOnlyModel):
+    """A piece of at most EXPORT_FILE_CHUNK_BYTES of an export file, written while the batch
+    is built (before its ExportFile row, which holds the whole file's size and SHA-256)."""
+
+    batch = models.ForeignKey(ExportBatch, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=16, choices=choices(ExportFileKind))
+    seq = models.PositiveIntegerField()
+    content = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "kind", "seq"], name="export_file_chunk_once")
+        ]
 
 
 class ExportedLine(AppendOnlyModel):

@@ -13,7 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
-from django.http import HttpRequest, HttpResponse
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from djmoney.money import Money
@@ -313,7 +314,7 @@ def finance_post(request: HttpRequest) -> HttpResponse:
         ctx["dry_run"] = {
             "number": result.number,
             "files": [
-                {"kind": f.kind, "filename": f.filename, "sha256": f.sha256, "size": len(f.content)}
+                {"kind": f.kind, "filename": f.filename, "sha256": f.sha256, "size": f.size}
                 for f in result.files
             ],
         }
@@ -393,14 +394,14 @@ def finance_adjustment_add(request: HttpRequest) -> HttpResponse:
 
 
 @portal_view(Capability.VIEW)
-def finance_batch_file(request: HttpRequest, batch_id: int, kind: str) -> HttpResponse:
+def finance_batch_file(
+    request: HttpRequest, batch_id: int, kind: str
+) -> HttpResponse | StreamingHttpResponse:
     portal = request.portal  # type: ignore[attr-defined]
     if kind not in {k.value for k in ExportFileKind}:
         return not_found(request, "export file", section=SECTION)
     try:
-        name, content, digest = invoicing.export_file_get(
-            tenant_id=portal.tenant_id, batch_id=batch_id, kind=kind
-        )
+        f = invoicing.export_file_open(tenant_id=portal.tenant_id, batch_id=batch_id, kind=kind)
     except DomainError:
         return not_found(request, "export file", section=SECTION)
     types = {
@@ -408,9 +409,11 @@ def finance_batch_file(request: HttpRequest, batch_id: int, kind: str) -> HttpRe
         "JOURNAL_JSON": "application/json",
         "RECORDS_JSONL": "application/gzip",
     }
-    response = HttpResponse(content, content_type=types[kind])
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    response["ETag"] = f'"{digest}"'
+    body = f.achunks if isinstance(request, ASGIRequest) else f.chunks  # see ExportFileStream
+    response = StreamingHttpResponse(body, content_type=types[kind])
+    response["Content-Length"] = str(f.size)
+    response["Content-Disposition"] = f'attachment; filename="{f.filename}"'
+    response["ETag"] = f'"{f.sha256}"'
     return response
 
 

@@ -273,7 +273,7 @@ def post_out(r: Any) -> dict[str, Any]:
         "batch": batch_out(r.batch) if r.batch is not None else None,
         "preview": preview_out(r.preview) if r.preview is not None else None,
         "files": [
-            {"kind": f.kind, "filename": f.filename, "sha256": f.sha256, "size": len(f.content)}
+            {"kind": f.kind, "filename": f.filename, "sha256": f.sha256, "size": f.size}
             for f in r.files
         ],
     }

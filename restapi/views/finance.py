@@ -4,7 +4,8 @@ One service call per request."""
 
 from __future__ import annotations
 
-from django.http import HttpResponse
+from django.core.handlers.asgi import ASGIRequest
+from django.http import StreamingHttpResponse
 from djmoney.money import Money
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -251,12 +252,12 @@ class ExportFileView(ApiView):
         "text/csv, JOURNAL_JSON application/json, RECORDS_JSONL gzip-compressed JSON lines. "
         "ETag and X-Content-SHA256: their SHA-256.",
     )
-    def get(self, request: Request, batch_id: int, kind: str) -> HttpResponse:
-        name, content, digest = invoicing_api.export_file_get(
-            tenant_id=self.tenant_id, batch_id=batch_id, kind=kind
-        )
-        response = HttpResponse(content, content_type=_CONTENT_TYPES.get(kind, "text/plain"))
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        response["ETag"] = f'"{digest}"'
-        response["X-Content-SHA256"] = digest
+    def get(self, request: Request, batch_id: int, kind: str) -> StreamingHttpResponse:
+        f = invoicing_api.export_file_open(tenant_id=self.tenant_id, batch_id=batch_id, kind=kind)
+        body = f.achunks if isinstance(request._request, ASGIRequest) else f.chunks
+        response = StreamingHttpResponse(body, content_type=_CONTENT_TYPES.get(kind, "text/plain"))
+        response["Content-Length"] = str(f.size)
+        response["Content-Disposition"] = f'attachment; filename="{f.filename}"'
+        response["ETag"] = f'"{f.sha256}"'
+        response["X-Content-SHA256"] = f.sha256
         return response

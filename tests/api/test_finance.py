@@ -65,9 +65,11 @@ def test_mapping_preview_post_and_download() -> None:
     for f in batch["files"]:
         first = api.get(f"{URL}/export-batches/{batch['id']}/files/{f['kind']}")
         second = api.get(f"{URL}/export-batches/{batch['id']}/files/{f['kind']}")
-        assert first.status_code == 200
-        assert first.content == second.content
-        assert hashlib.sha256(first.content).hexdigest() == f["sha256"] == first["ETag"][1:-1]
+        assert first.status_code == 200 and first.streaming
+        body = b"".join(first.streaming_content)
+        assert body == b"".join(second.streaming_content)
+        assert len(body) == f["size"] == int(first["Content-Length"])
+        assert hashlib.sha256(body).hexdigest() == f["sha256"] == first["ETag"][1:-1]
     assert api.get(f"{URL}/export-batches/{batch['id']}/files/PDF").status_code == 404
     assert AuditEntry.objects.filter(action="export_batch.post", actor_api_key_id__isnull=False)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
 import json
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,14 @@ from tests.rating.views_world import cdr, line, reversal
 pytestmark = pytest.mark.django_db
 
 D = Decimal
+
+
+def _read(tenant_id: int, batch_id: int, kind: str) -> bytes:
+    return b"".join(api.export_file_open(tenant_id=tenant_id, batch_id=batch_id, kind=kind).chunks)
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _map(tenant_id: int) -> None:
@@ -206,9 +215,10 @@ def test_dry_run_writes_nothing_and_shows_the_bytes_a_post_writes() -> None:
     posted = api.export_batch_post(
         tenant_id=a, period_start=MARCH[0], period_end=MARCH[1], actor=ACTOR, now=POSTED
     )
-    assert [(f.kind, f.sha256, f.content) for f in posted.files] == [
-        (f.kind, f.sha256, f.content) for f in dry.files
-    ]
+    assert posted.files == dry.files  # kind, name, size and SHA-256 of the same bytes
+    assert posted.batch is not None
+    for f in posted.files:
+        assert _sha(_read(a, posted.batch.id, f.kind)) == f.sha256
 
 
 def test_posting_twice_gives_the_same_batch_and_bytes() -> None:
@@ -240,7 +250,10 @@ def test_posting_twice_gives_the_same_batch_and_bytes() -> None:
     )
     assert again.existing and again.batch is not None and again.batch.id == first.batch.id
     assert {f.kind: f.sha256 for f in again.files} == {f.kind: f.sha256 for f in first.files}
-    assert {f.kind: f.content for f in again.files} == {f.kind: f.content for f in first.files}
+    assert again.files == first.files
+    assert {f.kind: _read(a, again.batch.id, f.kind) for f in again.files} == {
+        f.kind: _read(a, first.batch.id, f.kind) for f in first.files
+    }
     assert _counts() == counts
     stored = {f.kind: f.sha256 for f in first.batch.files}
     assert stored == {f.kind: f.sha256 for f in first.files}
@@ -314,7 +327,8 @@ def test_every_kwh_is_traceable_to_its_cdrs() -> None:
     res = api.export_batch_post(
         tenant_id=a, period_start=MARCH[0], period_end=MARCH[1], actor=ACTOR, now=POSTED
     )
-    files = {f.kind: f.content for f in res.files}
+    assert res.batch is not None
+    files = {f.kind: _read(a, res.batch.id, f.kind) for f in res.files}
     journal = json.loads(files["JOURNAL_JSON"])["journal"]
     cdr_kwh = {w.roaming.pk: D("10"), w.market_cdr.pk: D("20"), w.home.pk: D("4")}
     for role, cdrs in (
@@ -353,7 +367,8 @@ def test_adjustments_are_exported_once_with_their_batch() -> None:
     march = api.export_batch_post(
         tenant_id=a, period_start=MARCH[0], period_end=MARCH[1], actor=ACTOR, now=POSTED
     )
-    journal = json.loads({f.kind: f.content for f in march.files}["JOURNAL_JSON"])["journal"]
+    assert march.batch is not None
+    journal = json.loads(_read(a, march.batch.id, "JOURNAL_JSON"))["journal"]
     [row] = [j for j in journal if j["account"] == "4400"]
     assert (row["debit"], row["credit"], row["adjustment_ids"]) == ("4.5000", "0", [adj.id])
     april = api.finance_preview(
@@ -434,7 +449,7 @@ def test_other_tenants_see_nothing() -> None:
     with pytest.raises(NotFound):
         api.export_batch_get(tenant_id=c, batch_id=batch.id)
     with pytest.raises(NotFound):
-        api.export_file_get(tenant_id=c, batch_id=batch.id, kind="JOURNAL_CSV")
+        api.export_file_open(tenant_id=c, batch_id=batch.id, kind="JOURNAL_CSV")
 
 
 def test_a_period_that_has_not_ended_cannot_be_posted() -> None:

@@ -78,8 +78,10 @@ def test_preview_exclusion_diff_adjustment_dry_run_post_and_download() -> None:
     assert f"Batch {batch.number} posted" in html and 'data-testid="batch-1"' in html
     for kind in ("JOURNAL_CSV", "JOURNAL_JSON", "RECORDS_JSONL"):
         f = client.get(_url(a, "finance_batch_file", batch.pk, kind))
-        assert f.status_code == 200
-        assert hashlib.sha256(f.content).hexdigest() == f["ETag"].strip('"')
+        assert f.status_code == 200 and f.streaming
+        body = b"".join(f.streaming_content)
+        assert len(body) == int(f["Content-Length"])
+        assert hashlib.sha256(body).hexdigest() == f["ETag"].strip('"')
         assert f["ETag"].strip('"')[:14] in html
     retire = client.post(
         _url(a, "finance_exclusion_retire", FinanceExclusion.objects.get().pk), PERIOD

@@ -21,11 +21,13 @@ next batch by these rules alone.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -37,6 +39,7 @@ from apps.invoicing.models import (
     ExportBatch,
     ExportedLine,
     ExportFile,
+    ExportFileChunk,
     FinanceAdjustment,
     FinanceExclusion,
     GlMapping,
@@ -685,14 +688,50 @@ def export_batch_get(*, tenant_id: int, batch_id: int) -> ExportBatchRow:
     return rows[0]
 
 
-def export_file_get(*, tenant_id: int, batch_id: int, kind: str) -> tuple[str, bytes, str]:
-    """(filename, bytes, sha256) of one file of a batch."""
+@dataclass(frozen=True, slots=True)
+class ExportFileStream:
+    """One stored export file: its name, size and SHA-256, and its bytes one stored chunk (at
+    most EXPORT_FILE_CHUNK_BYTES) at a time, each read with its own query when it is needed:
+    the whole file is never in memory (ADR 0039). `chunks` for a WSGI or test response,
+    `achunks` under ASGI (Django joins a synchronous iterator in memory before it serves it
+    asynchronously)."""
+
+    filename: str
+    size: int
+    sha256: str
+    chunks: Iterator[bytes]
+    achunks: AsyncIterator[bytes]
+
+
+def _chunk(pk: int) -> bytes:
+    return bytes(ExportFileChunk.objects.filter(pk=pk).values_list("content", flat=True).get())
+
+
+def _chunks(chunk_ids: list[int]) -> Iterator[bytes]:
+    for pk in chunk_ids:
+        yield _chunk(pk)
+
+
+async def _achunks(chunk_ids: list[int]) -> AsyncIterator[bytes]:
+    read = sync_to_async(_chunk)
+    for pk in chunk_ids:
+        yield await read(pk)
+
+
+def export_file_open(*, tenant_id: int, batch_id: int, kind: str) -> ExportFileStream:
+    """One file of a batch of this tenant (NotFound otherwise), to stream."""
     row = (
         ExportFile.objects.for_tenant(tenant_id)
         .filter(batch_id=batch_id, kind=kind)
-        .values_list("filename", "content", "sha256")
+        .values_list("filename", "size", "sha256")
         .first()
     )
     if row is None:
         raise NotFound(f"no {kind} file of export batch {batch_id} in this tenant")
-    return row[0], bytes(row[1]), row[2]
+    ids = list(
+        ExportFileChunk.objects.for_tenant(tenant_id)
+        .filter(batch_id=batch_id, kind=kind)
+        .order_by("seq")
+        .values_list("id", flat=True)
+    )
+    return ExportFileStream(row[0], row[1], row[2], _chunks(ids), _achunks(ids))

@@ -7,8 +7,11 @@ Posting `[period_start, period_end)` at `now` (the cutoff):
   (those no exclusion leaves out) are marked exported with one INSERT ... SELECT (unique per
   tenant and rated line: a line, and so a CDR's lines, is never in two batches); its pending
   adjustments are marked exported; the universal records of its CDRs are stored (a new
-  version where they changed) and written, sorted by CDR id, into RECORDS_JSONL (gzip).
-- a dry run builds the same preview and the exact bytes it would write, and writes nothing.
+  version where they changed) and written, sorted by CDR id, into RECORDS_JSONL (gzip),
+  a part of 500 CDRs at a time, into chunks of EXPORT_FILE_CHUNK_BYTES (ADR 0039): no file
+  is held whole in memory; the file rows hold name, size and SHA-256.
+- a dry run builds the same preview and hashes the exact bytes it would write, and writes
+  nothing.
 Files hold no timestamp but the batch's own fields (period, cutoff, number): the bytes are a
 function of the data.
 """
@@ -16,9 +19,9 @@ function of the data.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -44,6 +47,7 @@ from apps.invoicing.models import (
 from apps.invoicing.selectors import finance as selectors
 from apps.invoicing.selectors.finance import FinancePreview, JournalLine
 from apps.invoicing.services import records
+from apps.invoicing.services.chunks import ChunkWriter, GzipChunkWriter, WrittenFile
 from apps.parties import api as parties_api
 from apps.tariffs.contracts import BillingEngine
 
@@ -318,41 +322,22 @@ def _header(tenant_id: int, number: int, preview: FinancePreview) -> dict[str, A
 
 
 @dataclass(frozen=True, slots=True)
-class ExportFileBytes:
-    kind: str
-    filename: str
-    content: bytes
-    sha256: str
-
-
-@dataclass(frozen=True, slots=True)
 class ExportResult:
     """What `export_batch_post` did (or, `dry_run`, would do): the batch (None on a dry
-    run), its number, the preview it posts and its files' bytes; `existing`: the period was
-    posted before and this is that batch, unchanged."""
+    run), its number, the preview it posts and its files (name, size, SHA-256: the bytes
+    are stored in chunks and read with `selectors.export_file_open`); `existing`: the period
+    was posted before and this is that batch, unchanged."""
 
     batch: selectors.ExportBatchRow | None
     number: int
     dry_run: bool
     existing: bool
     preview: FinancePreview | None
-    files: tuple[ExportFileBytes, ...]
+    files: tuple[selectors.ExportFileRow, ...]
 
 
-def _gzip(data: bytes) -> bytes:
-    """Deterministic gzip (no name, mtime 0): a month's records are gigabytes as text, more
-    than a PostgreSQL bytea holds; compressed a tenth of that."""
-    return gzip.compress(data, compresslevel=1, mtime=0)
-
-
-def export_files(
-    tenant_id: int,
-    number: int,
-    preview: FinancePreview,
-    record_lines: list[tuple[int, int, str, bytes]],
-) -> tuple[ExportFileBytes, ...]:
-    """The batch's three files. `record_lines`: (cdr id, version, sha256, canonical payload)
-    sorted by CDR id."""
+def _journal_files(tenant_id: int, number: int, preview: FinancePreview) -> tuple[bytes, bytes]:
+    """The journal CSV and JSON (one row per journal line: small)."""
     header = _header(tenant_id, number, preview)
     journal = [_journal_dict(j, i) for i, j in enumerate(preview.journal, start=1)]
     out = io.StringIO()
@@ -390,20 +375,53 @@ def export_files(
             "own_charge_lines_skipped": preview.own_charge_lines,
         }
     )
-    jsonl = b"".join(
-        b'{"cdr_id":%d,"record":%s,"sha256":"%s","version":%d}\n'
-        % (cid, data, digest.encode(), version)
-        for cid, version, digest, data in record_lines
-    )
+    return csv_bytes, json_bytes
+
+
+def _write_files(
+    tenant_id: int,
+    batch_id: int | None,
+    number: int,
+    preview: FinancePreview,
+    now: datetime,
+) -> tuple[WrittenFile, ...]:
+    """Build the batch's three files and write them in chunks (`batch_id` None: a dry run,
+    counted and hashed only). The universal records of the batch's CDRs are built a part
+    at a time (sorted by CDR id); each part's new versions are stored (not on a dry run)
+    and its JSON lines go through gzip into the records file's chunks, then it is dropped."""
     stem = f"export-{number:06d}-{preview.period_start:%Y%m%d}-{preview.period_end:%Y%m%d}"
-    files = (
+    csv_bytes, json_bytes = _journal_files(tenant_id, number, preview)
+    written = []
+    for kind, name, data in (
         (ExportFileKind.JOURNAL_CSV, f"{stem}-journal.csv", csv_bytes),
         (ExportFileKind.JOURNAL_JSON, f"{stem}-journal.json", json_bytes),
-        (ExportFileKind.RECORDS_JSONL, f"{stem}-records.jsonl.gz", _gzip(jsonl)),
+    ):
+        sink = ChunkWriter(tenant_id=tenant_id, batch_id=batch_id, kind=kind.value, filename=name)
+        sink.write(data)
+        written.append(sink.close())
+    gz = GzipChunkWriter(
+        ChunkWriter(
+            tenant_id=tenant_id,
+            batch_id=batch_id,
+            kind=ExportFileKind.RECORDS_JSONL.value,
+            filename=f"{stem}-records.jsonl.gz",
+        )
     )
-    return tuple(
-        ExportFileBytes(kind.value, name, data, records.sha256(data)) for kind, name, data in files
-    )
+    with closing(
+        records.cdr_records_plan_parts(tenant_id=tenant_id, cdr_ids=preview.cdr_ids)
+    ) as parts:
+        for part in parts:
+            if batch_id is not None:
+                records.records_write(tenant_id, part, now)
+            gz.write(
+                b"".join(
+                    b'{"cdr_id":%d,"record":%s,"sha256":"%s","version":%d}\n'
+                    % (cid, data, digest.encode(), version)
+                    for cid, version, digest, data, _ in part
+                )
+            )
+    written.append(gz.close())
+    return tuple(written)
 
 
 # --- posting ---------------------------------------------------------------------------------
@@ -424,14 +442,8 @@ def _existing(tenant_id: int, period_start: datetime, period_end: datetime) -> E
     )
     if batch is None:
         return None
-    files = tuple(
-        ExportFileBytes(kind, name, bytes(content), digest)
-        for kind, name, content, digest in ExportFile.objects.filter(batch=batch)
-        .order_by("kind")
-        .values_list("kind", "filename", "content", "sha256")
-    )
     row = selectors.export_batch_get(tenant_id=tenant_id, batch_id=batch.pk)
-    return ExportResult(row, batch.number, False, True, None, files)
+    return ExportResult(row, batch.number, False, True, None, row.files)
 
 
 def _mark_lines(tenant_id: int, batch_id: int, preview: FinancePreview, now: datetime) -> int:
@@ -497,10 +509,9 @@ def export_batch_post(
         preview = selectors.finance_preview(
             tenant_id=tenant_id, period_start=period_start, period_end=period_end, now=now
         )
-        plan = records.cdr_records_plan(tenant_id=tenant_id, cdr_ids=preview.cdr_ids)
-        files = export_files(tenant_id, number, preview, [(p[0], p[1], p[2], p[3]) for p in plan])
         if dry_run:
-            return ExportResult(None, number, True, False, preview, files)
+            written = _write_files(tenant_id, None, number, preview, now)
+            return ExportResult(None, number, True, False, preview, _rows(written))
         kwh = sum(preview.energy_kwh.values(), Decimal(0))
         batch = ExportBatch.objects.create(
             tenant_id=tenant_id,
@@ -525,17 +536,20 @@ def export_batch_post(
                 for a in preview.adjustments
             ]
         )
-        records.records_write(tenant_id, plan, now)
-        for f in files:
-            ExportFile.objects.create(
-                tenant_id=tenant_id,
-                batch=batch,
-                kind=f.kind,
-                filename=f.filename,
-                content=f.content,
-                sha256=f.sha256,
-                size=len(f.content),
-            )
+        written = _write_files(tenant_id, batch.pk, number, preview, now)
+        ExportFile.objects.bulk_create(
+            [
+                ExportFile(
+                    tenant_id=tenant_id,
+                    batch=batch,
+                    kind=f.kind,
+                    filename=f.filename,
+                    sha256=f.sha256,
+                    size=f.size,
+                )
+                for f in written
+            ]
+        )
         _audit(
             tenant_id,
             actor,
@@ -550,11 +564,18 @@ def export_batch_post(
                 "rated_lines": preview.rated_lines,
                 "cdrs": len(preview.cdr_ids),
                 "totals": preview.totals,
-                "files": {f.kind: f.sha256 for f in files},
+                "files": {f.kind: f.sha256 for f in written},
             },
         )
         row = selectors.export_batch_get(tenant_id=tenant_id, batch_id=batch.pk)
-    return ExportResult(row, number, False, False, preview, files)
+    return ExportResult(row, number, False, False, preview, row.files)
+
+
+def _rows(written: tuple[WrittenFile, ...]) -> tuple[selectors.ExportFileRow, ...]:
+    return tuple(
+        selectors.ExportFileRow(f.kind, f.filename, f.sha256, f.size)
+        for f in sorted(written, key=lambda f: f.kind)
+    )
 
 
 def journal_json(preview: FinancePreview) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -381,16 +381,26 @@ def _newest_stream(tenant_id: int, ids_table: str) -> _Stream:
 
 def cdr_records_plan(*, tenant_id: int, cdr_ids: Iterable[int]) -> Plan:
     """Per CDR (ascending): (cdr id, version, sha256, canonical bytes, is new): the newest
-    stored version when its SHA-256 equals the current record's, else the next.
+    stored version when its SHA-256 equals the current record's, else the next."""
+    plan: Plan = []
+    for part in cdr_records_plan_parts(tenant_id=tenant_id, cdr_ids=cdr_ids):
+        plan.extend(part)
+    return plan
+
+
+def cdr_records_plan_parts(
+    *, tenant_id: int, cdr_ids: Iterable[int]
+) -> Generator[Plan, None, None]:
+    """`cdr_records_plan` one part of at most CHUNK CDRs at a time (ascending), so that a
+    caller can write each part and drop it (the finance export of a month: ADR 0039).
 
     Streaming: the CDRs and their rated lines are read per chunk of CHUNK ids (their tables'
     indexes by id and CDR); the document links and the stored versions are each one
     statement over all the ids (joined to a temporary table of them), ordered by CDR id and
     read along with the chunks."""
     ids = sorted(set(cdr_ids))
-    plan: Plan = []
     if not ids:
-        return plan
+        return
     table = _ids_table(ids)
     links_stream = _links_stream(tenant_id, table)
     newest_stream = _newest_stream(tenant_id, table)
@@ -402,19 +412,20 @@ def cdr_records_plan(*, tenant_id: int, cdr_ids: Iterable[int]) -> Plan:
             for cid, version, digest in newest_stream.upto(chunk[-1]):
                 newest[cid] = (version, digest)  # ascending: the last one wins
             built = _build_chunk(tenant_id, chunk, links)
+            part: Plan = []
             for cid in sorted(built):
                 data = canonical(built[cid])
                 digest = sha256(data)
                 version, old = newest.get(cid, (0, ""))
                 fresh = old != digest
-                plan.append((cid, version + 1 if fresh else version, digest, data, fresh))
+                part.append((cid, version + 1 if fresh else version, digest, data, fresh))
+            yield part
     finally:
         links_stream.close()
         newest_stream.close()
         if connection.vendor != "postgresql":
             with connection.cursor() as cur:
                 cur.execute(f"DROP TABLE IF EXISTS {table}")
-    return plan
 
 
 def records_write(tenant_id: int, plan: Plan, now: datetime) -> None:
