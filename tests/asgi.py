@@ -61,3 +61,48 @@ def asgi_get(
         signals.request_started.connect(close_old_connections)
         signals.request_finished.connect(close_old_connections)
     return sent
+
+
+def asgi_call(
+    app: Callable[..., Any],
+    *,
+    method: str,
+    path: str,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes,
+    query: bytes = b"",
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """One request through the whole ASGI application (`config.asgi.application`: the fast
+    paths, then Django), as uvicorn calls it, the body in two messages as a client may send
+    it; returns the status, the response headers in order and the body."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+    }
+    sent: list[dict[str, Any]] = []
+    chunks = [body[:7], body[7:]]
+
+    async def receive() -> dict[str, Any]:
+        if chunks:
+            chunk = chunks.pop(0)
+            return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], list(start["headers"]), content

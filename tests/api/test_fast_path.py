@@ -6,7 +6,6 @@ key's rate limit."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -17,6 +16,7 @@ from apps.common import api as common_api
 from config.asgi import application
 from restapi.views.tokens import TokenPutView
 from tests.api.conftest import World, build_world, key_with
+from tests.asgi import asgi_call
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,41 +36,10 @@ def call(
     ]
     if key:
         headers.append((b"authorization", f"Bearer {key}".encode()))
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query,
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 5000),
-        "server": ("testserver", 80),
-    }
-    sent: list[dict[str, Any]] = []
-    chunks = [body[:7], body[7:]]  # the body in two messages, as a client may send it
-
-    async def receive() -> dict[str, Any]:
-        if chunks:
-            chunk = chunks.pop(0)
-            return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
-        await asyncio.sleep(3600)
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    asyncio.run(application(scope, receive, send))
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return (
-        start["status"],
-        {k.decode().lower(): v.decode() for k, v in start["headers"]},
-        content,
+    status, raw, content = asgi_call(
+        application, method=method, path=path, headers=headers, body=body, query=query
     )
+    return status, {k.decode().lower(): v.decode() for k, v in raw}, content
 
 
 @pytest.fixture

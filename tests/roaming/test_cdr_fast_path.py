@@ -6,7 +6,6 @@ is written twice."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Sequence
 from decimal import Decimal
@@ -19,6 +18,7 @@ from apps.charging.models import Cdr
 from apps.roaming import transport
 from apps.roaming.models import ForeignCdr, OcpiConnection, OcpiExchange
 from config.asgi import application
+from tests.asgi import asgi_call
 from tests.roaming.emsp_world import World, auth, cdr_doc, location_doc, make_world, tariff_doc
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,37 +44,10 @@ def call(
     ]
     if token:
         headers.append((b"authorization", auth(token).encode()))
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 5000),
-        "server": ("testserver", 80),
-    }
-    sent: list[dict[str, Any]] = []
-    chunks = [body[:7], body[7:]]  # the body in two messages, as a client may send it
-
-    async def receive() -> dict[str, Any]:
-        if chunks:
-            chunk = chunks.pop(0)
-            return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
-        await asyncio.sleep(3600)
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    asyncio.run(application(scope, receive, send))
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return start["status"], [(k.decode(), v.decode()) for k, v in start["headers"]], content
+    status, raw, content = asgi_call(
+        application, method="POST", path=path, headers=headers, body=body
+    )
+    return status, [(k.decode(), v.decode()) for k, v in raw], content
 
 
 def _world(version: str = "2.2.1") -> World:
